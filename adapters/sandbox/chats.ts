@@ -1,0 +1,72 @@
+import { PassThrough } from 'node:stream';
+import type { Button } from '../../src/message.js';
+
+/** A segment as the page receives it: media always by URL. */
+export type PageSegment =
+  | { type: 'text'; text: string }
+  | { type: 'mention'; userId?: string; name?: string; all?: boolean }
+  | { type: 'image' | 'audio' | 'video' | 'file'; url: string; name?: string; mime?: string }
+  | { type: 'quote'; messageId: string }
+  | { type: 'link'; url: string; text?: string }
+  | { type: 'buttons'; rows: Button[][] };
+
+export interface ChatMessage {
+  id: string;
+  chatId: string;
+  from: { id: string; name: string; isBot: boolean };
+  replyTo?: string;
+  timestamp: number;
+  segments: PageSegment[];
+}
+
+const maxChats = 1000;
+
+/** Chat histories (bounded) and the pages listening to each chat over SSE. */
+export class Chats {
+  private readonly histories = new Map<string, ChatMessage[]>();
+  private readonly listeners = new Map<string, Set<PassThrough>>();
+
+  constructor(private readonly historySize: number) {}
+
+  append(message: ChatMessage): void {
+    let history = this.histories.get(message.chatId);
+    if (!history) {
+      history = [];
+      this.histories.set(message.chatId, history);
+      if (this.histories.size > maxChats) this.histories.delete(this.histories.keys().next().value!);
+    }
+    history.push(message);
+    if (history.length > this.historySize) history.splice(0, history.length - this.historySize);
+    const listeners = this.listeners.get(message.chatId);
+    if (!listeners) return;
+    const frame = `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+    for (const stream of listeners) stream.write(frame);
+  }
+
+  history(chatId: string): ChatMessage[] {
+    return this.histories.get(chatId) ?? [];
+  }
+
+  /** An SSE stream of one chat's new messages, with a heartbeat comment so proxies keep it open. */
+  subscribe(chatId: string): PassThrough {
+    const stream = new PassThrough();
+    let listeners = this.listeners.get(chatId);
+    if (!listeners) this.listeners.set(chatId, (listeners = new Set()));
+    listeners.add(stream);
+    stream.write(': connected\n\n');
+    const heartbeat = setInterval(() => stream.write(': ping\n\n'), 15_000);
+    const drop = () => {
+      clearInterval(heartbeat);
+      listeners.delete(stream);
+      if (listeners.size === 0 && this.listeners.get(chatId) === listeners) this.listeners.delete(chatId);
+    };
+    stream.once('close', drop);
+    stream.once('finish', drop);
+    return stream;
+  }
+
+  closeAll(): void {
+    for (const listeners of this.listeners.values()) for (const stream of listeners) stream.end();
+    this.listeners.clear();
+  }
+}

@@ -1,0 +1,120 @@
+// The web sandbox: a platform like the others, whose "app" is a page served by Switchboard itself.
+
+import { readFile } from 'node:fs/promises';
+import type Router from '@koa/router';
+import { defineAdapter, type Adapter, type AdapterContext } from '../../src/adapter.js';
+import { HttpError, readJson } from '../../src/http.js';
+import type { Delivery, OutgoingMessage } from '../../src/message.js';
+import { Chats } from './chats.js';
+import { normalize } from './normalize.js';
+import { render } from './render.js';
+import { postLimit, sandboxConfig, sandboxPost, type SandboxConfig } from './schema.js';
+
+const pageFile = new URL('./page.html', import.meta.url);
+const selfId = 'bot';
+
+export class SandboxAdapter implements Adapter {
+  readonly type = 'sandbox';
+  readonly id: string;
+  readonly selfId = selfId;
+  private readonly chats: Chats;
+  private ctx: AdapterContext | undefined;
+  private nextId = 1;
+
+  constructor(private readonly config: SandboxConfig) {
+    this.id = config.id;
+    this.chats = new Chats(config.history);
+  }
+
+  async start(ctx: AdapterContext): Promise<void> {
+    if (this.ctx) return;
+    this.ctx = ctx;
+    const base = `/sandbox/${this.id}`;
+    const page = (await readFile(pageFile, 'utf8')).replaceAll('__SANDBOX_API__', `${base}/api`);
+    const servePage = (koa: { type: string; body: unknown }) => {
+      koa.type = 'html';
+      koa.body = page;
+    };
+    const root = ctx.rootRouter;
+    root.get(`${base}/`, servePage);
+    // The first sandbox also owns the server root, so a newcomer finds it at http://host:port/.
+    const ownsRoot = !root.stack.some((layer) => layer.path === '/');
+    if (ownsRoot) root.get('/', servePage);
+    this.mountApi(root, `${base}/api`, ctx);
+    ctx.logger.info({ url: `${ctx.publicUrl}${ownsRoot ? '/' : `${base}/`}` }, 'sandbox chat page ready: open it in a browser');
+  }
+
+  async stop(): Promise<void> {
+    this.chats.closeAll();
+    this.ctx = undefined;
+  }
+
+  async send(message: OutgoingMessage): Promise<Delivery> {
+    const started = performance.now();
+    const ctx = this.ctx;
+    if (!ctx) return { ok: false, ids: [], error: 'sandbox is not running', ms: 0 };
+    const id = this.newId();
+    this.chats.append({
+      id,
+      chatId: message.to.channelId,
+      from: { id: selfId, name: this.config.name, isBot: true },
+      replyTo: message.replyTo,
+      timestamp: Date.now(),
+      segments: render(message.content, ctx.media),
+    });
+    return { ok: true, ids: [id], ms: performance.now() - started };
+  }
+
+  private mountApi(router: Router, api: string, ctx: AdapterContext): void {
+    router.get(`${api}/info`, (koa) => {
+      koa.body = { botId: this.id, botName: this.config.name, selfId, commands: ctx.commands() };
+    });
+    router.get(`${api}/chats/:chat/messages`, (koa) => {
+      koa.body = { messages: this.chats.history(koa.params.chat!) };
+    });
+    router.get(`${api}/events`, (koa) => {
+      const chat = koa.query.chat;
+      if (typeof chat !== 'string' || chat === '') throw new HttpError(400, 'query parameter "chat" is required');
+      koa.req.socket.setTimeout(0);
+      koa.set({ 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+      koa.type = 'text/event-stream';
+      const stream = this.chats.subscribe(chat);
+      koa.req.once('close', () => stream.end());
+      koa.body = stream;
+    });
+    router.post(`${api}/messages`, async (koa) => {
+      const parsed = sandboxPost.safeParse(await readJson(koa, postLimit));
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        const big = issue.message.includes('larger than');
+        throw new HttpError(big ? 413 : 400, `${issue.path.join('.') || 'body'}: ${issue.message}`);
+      }
+      const post = parsed.data;
+      if (!post.text?.trim() && !post.attachments?.length) throw new HttpError(400, 'text or attachments: send some text or a file');
+      const id = this.newId();
+      const message = normalize(post, id, this.id, { id: selfId, name: this.config.name }, ctx.media);
+      this.chats.append({
+        id,
+        chatId: post.chat.id,
+        from: { id: post.user.id, name: post.user.name, isBot: false },
+        replyTo: post.replyTo,
+        timestamp: message.timestamp,
+        segments: render(message.content, ctx.media),
+      });
+      const admission = await ctx.dispatch({ key: id, normalize: () => message });
+      if (admission === 'closed') throw new HttpError(503, 'switchboard is shutting down');
+      koa.status = 202;
+      koa.body = { id };
+    });
+  }
+
+  private newId(): string {
+    return `s${this.nextId++}`;
+  }
+}
+
+export default defineAdapter({
+  type: 'sandbox',
+  configSchema: sandboxConfig,
+  create: (config) => new SandboxAdapter(config),
+});

@@ -1,0 +1,222 @@
+// Telegram through node-telegram-bot-api 2: long polling or webhook in, the Bot API out.
+
+import { Api, InputFile, TelegramApiError, type Update } from 'node-telegram-bot-api';
+import { request } from 'undici';
+import { defineAdapter, type Adapter, type AdapterContext } from '../../src/adapter.js';
+import { HttpError, readJson } from '../../src/http.js';
+import type { MediaBody } from '../../src/media.js';
+import type { Delivery, MediaSegment, OutgoingMessage } from '../../src/message.js';
+import { errorMessage, FatalConnectionError, type SessionControls, type Supervisor } from '../../src/supervisor.js';
+import { incoming, normalize, type Self } from './normalize.js';
+import { plan, quotedId, type Planned } from './render.js';
+import { telegramConfig, type TelegramConfig } from './schema.js';
+import { verifySecretToken } from './verify.js';
+
+export class TelegramAdapter implements Adapter {
+  readonly type = 'telegram';
+  readonly id: string;
+  private readonly api: Api;
+  /** getUpdates gets its own client without transport retries: the supervisor owns retrying the poll. */
+  private readonly pollApi: Api;
+  private self: Self = { id: '' };
+  private ctx: AdapterContext | undefined;
+  private poller: Supervisor | undefined;
+  /** Next update_id to ask for; kept across reconnects so nothing is fetched twice. */
+  private offset: number | undefined;
+  private mounted = false;
+
+  constructor(private readonly config: TelegramConfig) {
+    this.id = config.id;
+    this.api = new Api(config.token, { apiRoot: config.apiRoot, maxRetries: 5, timeoutMs: 60_000 });
+    this.pollApi = new Api(config.token, { apiRoot: config.apiRoot, maxRetries: 0 });
+  }
+
+  get selfId(): string | undefined {
+    return this.self.id || undefined;
+  }
+
+  async start(ctx: AdapterContext): Promise<void> {
+    if (this.ctx) return;
+    this.ctx = ctx;
+    if (this.config.mode === 'webhook') return this.startWebhook(ctx);
+    this.poller = ctx.supervise({
+      name: `telegram:${this.id}:polling`,
+      stallMs: this.config.pollTimeout * 1000 + this.config.stallGrace,
+      session: (controls) => this.poll(controls),
+    });
+    this.poller.start();
+  }
+
+  async stop(): Promise<void> {
+    const poller = this.poller;
+    this.poller = undefined;
+    this.ctx = undefined;
+    await poller?.stop();
+  }
+
+  async send(message: OutgoingMessage): Promise<Delivery> {
+    const started = performance.now();
+    const ids: string[] = [];
+    const [chatId, threadId] = splitChannel(message.to.channelId);
+    let replyTo = quotedId(message.content, message.replyTo);
+    try {
+      for (const item of plan(message.content)) {
+        const common = {
+          chat_id: chatId,
+          message_thread_id: threadId,
+          reply_parameters: replyTo === undefined ? undefined : { message_id: replyTo, allow_sending_without_reply: true },
+          reply_markup: item.keyboard,
+        };
+        const sent = item.kind === 'text' ? await this.api.sendMessage({ ...common, text: item.html, parse_mode: 'HTML' }) : await this.sendMedia(item, common);
+        ids.push(String(sent.message_id));
+        replyTo = undefined; // only the first message of a reply quotes
+      }
+      return { ok: true, ids, ms: performance.now() - started };
+    } catch (error) {
+      return { ok: false, ids, error: describe(error), ms: performance.now() - started };
+    }
+  }
+
+  private async sendMedia(item: Extract<Planned, { kind: 'media' }>, common: { chat_id: string }) {
+    const { media } = item;
+    const file = await this.upload(media);
+    switch (media.type) {
+      case 'image':
+        return this.api.sendPhoto({ ...common, photo: file });
+      case 'audio':
+        return this.api.sendAudio({ ...common, audio: file });
+      case 'video':
+        return this.api.sendVideo({ ...common, video: file });
+      default:
+        return this.api.sendDocument({ ...common, document: file });
+    }
+  }
+
+  /** A file_id when the media came from this bot, a URL Telegram can fetch itself, otherwise the bytes. */
+  private async upload(media: MediaSegment): Promise<InputFile | string> {
+    const ctx = this.ctx;
+    if (media.url && ctx) {
+      const origin = ctx.media.origin(media.url);
+      if (origin?.botId === this.id) return origin.ref;
+      if (ctx.media.idOf(media.url) !== undefined) {
+        const body = await ctx.media.load(media.url);
+        if (!body) throw new Error('media URL has expired');
+        return new InputFile(body.data, { filename: media.name ?? body.name ?? defaultName(media), contentType: body.mime });
+      }
+    }
+    if (media.data) return new InputFile(media.data, { filename: media.name ?? defaultName(media), contentType: media.mime });
+    if (media.url) return media.url;
+    throw new Error(`${media.type} has neither url nor data`);
+  }
+
+  private async poll({ signal, alive }: SessionControls): Promise<void> {
+    const ctx = this.ctx!;
+    await this.identify(signal);
+    // A webhook left registered makes getUpdates fail with 409; polling means we own delivery now.
+    await this.pollApi.deleteWebhook({ drop_pending_updates: false }, signal);
+    alive();
+    ctx.logger.info({ username: this.self.username }, 'polling for updates');
+    while (!signal.aborted) {
+      let updates: Update[];
+      try {
+        updates = await this.pollApi.getUpdates({ offset: this.offset, timeout: this.config.pollTimeout, limit: 100, allowed_updates: this.config.allowedUpdates }, signal);
+      } catch (error) {
+        if (signal.aborted) return;
+        if (error instanceof TelegramApiError && error.errorCode === 409)
+          throw new Error('409 Conflict: another process is polling with this bot token (or a webhook is set); only one poller per token can run');
+        throw error;
+      }
+      alive();
+      for (const update of updates) {
+        // A closed pipeline (shutdown) leaves the offset unconfirmed, so Telegram redelivers the rest on the next start.
+        if ((await this.dispatch(ctx, update)) === 'closed') return;
+        this.offset = update.update_id + 1;
+      }
+    }
+  }
+
+  private async identify(signal?: AbortSignal): Promise<void> {
+    if (this.self.id) return;
+    try {
+      const me = await this.pollApi.getMe(signal);
+      this.self = { id: String(me.id), username: me.username };
+    } catch (error) {
+      if (error instanceof TelegramApiError && (error.errorCode === 401 || error.errorCode === 404))
+        throw new FatalConnectionError(`Telegram rejected the bot token (${error.errorCode}); check platforms[].token`);
+      throw error;
+    }
+  }
+
+  private dispatch(ctx: AdapterContext, update: Update) {
+    if (!incoming(update)) return Promise.resolve('accepted' as const);
+    const callback = 'callback_query' in update ? update.callback_query : undefined;
+    if (callback) void this.api.answerCallbackQuery({ callback_query_id: callback.id }).catch(() => {});
+    return ctx.dispatch({
+      key: String(update.update_id),
+      normalize: () => normalize(update, this.id, this.self, (fileId, mime, name) => ctx.media.register(() => this.download(fileId, mime, name), { botId: this.id, ref: fileId }))!,
+    });
+  }
+
+  private async startWebhook(ctx: AdapterContext): Promise<void> {
+    const secret = this.config.secretToken!;
+    // Routes live as long as the server; a restarted adapter must not mount a second handler.
+    if (!this.mounted) ctx.router.post('/', async (koa) => {
+      const ctx = this.ctx;
+      if (!ctx) throw new HttpError(503, 'this platform is stopped');
+      if (!verifySecretToken(koa.get('x-telegram-bot-api-secret-token') || undefined, secret)) throw new HttpError(401, 'wrong or missing X-Telegram-Bot-Api-Secret-Token');
+      const update = await readJson(koa, ctx.bodyLimit);
+      if (!isUpdate(update)) throw new HttpError(400, 'not a Telegram update: update_id (integer) is required');
+      if ((await this.dispatch(ctx, update)) === 'closed') throw new HttpError(503, 'shutting down; retry later');
+      koa.status = 200;
+      koa.body = '';
+    });
+    this.mounted = true;
+    this.identify().catch((error: unknown) => ctx.logger.warn({ err: errorMessage(error) }, 'getMe failed; @mentions of the bot are not recognized until it succeeds'));
+    if (this.config.publicUrl) {
+      const url = `${this.config.publicUrl.replace(/\/+$/, '')}/webhooks/${this.id}`;
+      await this.api.setWebhook({ url, secret_token: secret, allowed_updates: this.config.allowedUpdates });
+      ctx.logger.info({ url }, 'webhook registered');
+    } else {
+      ctx.logger.info({ path: `/webhooks/${this.id}` }, 'webhook mode: set publicUrl to register the webhook, or register this path yourself');
+    }
+  }
+
+  /** Fetches a file's bytes: getFile, then the file endpoint (whose URL carries the token, so it never leaves this adapter). */
+  private async download(fileId: string, mime: string, name?: string): Promise<MediaBody> {
+    if (this.self.id === '') await this.identify();
+    const file = await this.api.getFile({ file_id: fileId });
+    if (!file.file_path) throw new Error('Telegram returned no file_path (file too large for the Bot API?)');
+    const response = await request(`${this.config.apiRoot.replace(/\/+$/, '')}/file/bot${this.config.token}/${file.file_path}`, { maxRedirections: 0 } as never);
+    if (response.statusCode !== 200) {
+      await response.body.dump();
+      throw new Error(`file download failed with HTTP ${response.statusCode}`);
+    }
+    return { data: new Uint8Array(await response.body.arrayBuffer()), mime, name: name ?? file.file_path.split('/').pop() };
+  }
+}
+
+function isUpdate(value: unknown): value is Update {
+  return typeof value === 'object' && value !== null && Number.isSafeInteger((value as { update_id?: unknown }).update_id);
+}
+
+/** "chat" or "chat:thread" (forum topics). */
+function splitChannel(channelId: string): [string, number | undefined] {
+  const colon = channelId.lastIndexOf(':');
+  if (colon <= 0) return [channelId, undefined];
+  return [channelId.slice(0, colon), Number(channelId.slice(colon + 1))];
+}
+
+function defaultName(media: MediaSegment): string {
+  return media.type === 'image' ? 'image.jpg' : media.type;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof TelegramApiError) return `Telegram ${error.errorCode}: ${error.description}`;
+  return errorMessage(error);
+}
+
+export default defineAdapter({
+  type: 'telegram',
+  configSchema: telegramConfig,
+  create: (config) => new TelegramAdapter(config),
+});

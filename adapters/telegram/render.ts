@@ -1,0 +1,105 @@
+import type { InlineKeyboardButton, InlineKeyboardMarkup } from 'node-telegram-bot-api';
+import type { Button, MediaSegment, Segment } from '../../src/message.js';
+
+/** One Telegram message to send: HTML text (with an optional inline keyboard), or one media item. */
+export type Planned =
+  | { kind: 'text'; html: string; keyboard?: InlineKeyboardMarkup }
+  | { kind: 'media'; media: MediaSegment; keyboard?: InlineKeyboardMarkup };
+
+export const textLimit = 4096;
+const callbackDataLimit = 64;
+
+/**
+ * Outgoing segments -> the Telegram messages that show them, in order. Adjacent text,
+ * mentions and links share one message; buttons ride on the message before them;
+ * nothing Telegram cannot show is dropped silently.
+ */
+export function plan(content: readonly Segment[]): Planned[] {
+  const out: Planned[] = [];
+  let html = '';
+  const flush = () => {
+    if (html.trim() === '') return void (html = '');
+    for (const part of split(html, textLimit)) out.push({ kind: 'text', html: part });
+    html = '';
+  };
+  for (const segment of content) {
+    switch (segment.type) {
+      case 'text':
+        html += escape(segment.text);
+        break;
+      case 'mention':
+        if (segment.all) html += '@all';
+        else if (segment.userId && /^\d+$/.test(segment.userId)) html += `<a href="tg://user?id=${segment.userId}">${escape(segment.name ?? segment.userId)}</a>`;
+        else html += escape(`@${segment.name ?? segment.userId ?? ''}`);
+        break;
+      case 'link':
+        html += `<a href="${escape(segment.url)}">${escape(segment.text ?? segment.url)}</a>`;
+        break;
+      case 'quote':
+        break; // carried as reply_parameters by the sender
+      case 'buttons': {
+        flush();
+        const last = out.at(-1);
+        const keyboard = inlineKeyboard(segment.rows);
+        if (last && !last.keyboard) last.keyboard = keyboard;
+        else out.push({ kind: 'text', html: 'Choose:', keyboard });
+        break;
+      }
+      case 'unknown':
+        html += '[unsupported content]';
+        break;
+      default:
+        flush();
+        out.push({ kind: 'media', media: segment });
+    }
+  }
+  flush();
+  return out;
+}
+
+/** The message a planned list quotes: an explicit quote segment wins over the reply target. */
+export function quotedId(content: readonly Segment[], replyTo: string | undefined): number | undefined {
+  const quote = content.find((s) => s.type === 'quote');
+  const id = Number(quote?.type === 'quote' ? quote.messageId : replyTo);
+  return Number.isSafeInteger(id) ? id : undefined;
+}
+
+function inlineKeyboard(rows: readonly Button[][]): InlineKeyboardMarkup {
+  return {
+    inline_keyboard: rows.map((row) =>
+      row.map((button): InlineKeyboardButton => {
+        if (button.url) return { text: button.label, url: button.url };
+        return { text: button.label, callback_data: truncateUtf8(button.value ?? button.label, callbackDataLimit) };
+      }),
+    ),
+  };
+}
+
+function escape(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** Splits at newlines (else spaces) so no part exceeds `limit` characters, never inside an HTML tag or entity. */
+export function split(html: string, limit: number): string[] {
+  const parts: string[] = [];
+  let rest = html;
+  while (rest.length > limit) {
+    let cut = rest.lastIndexOf('\n', limit);
+    if (cut < limit / 2) cut = rest.lastIndexOf(' ', limit);
+    if (cut < limit / 2) cut = limit;
+    const open = rest.lastIndexOf('<', cut);
+    if (open > rest.lastIndexOf('>', cut)) cut = open;
+    const amp = rest.lastIndexOf('&', cut);
+    if (amp > rest.lastIndexOf(';', cut) && cut - amp < 8) cut = amp;
+    parts.push(rest.slice(0, cut));
+    rest = rest.slice(cut).replace(/^\n/, '');
+  }
+  if (rest) parts.push(rest);
+  return parts;
+}
+
+function truncateUtf8(text: string, bytes: number): string {
+  const encoded = Buffer.from(text);
+  if (encoded.length <= bytes) return text;
+  return encoded.subarray(0, bytes).toString('utf8').replace(/\uFFFD$/, '');
+}

@@ -1,0 +1,76 @@
+// The adapter contract (DESIGN.md, "Adapters"). Every platform folder implements it; the core
+// never looks past it.
+
+import type Router from '@koa/router';
+import type { z } from 'zod';
+import type { Logger } from './logger.js';
+import type { MediaStore } from './media.js';
+import type { ChannelRef, Delivery, Message, OutgoingMessage } from './message.js';
+import type { Store } from './store/index.js';
+import type { SupervisedConnection, Supervisor } from './supervisor.js';
+
+export interface InboundEvent {
+  /** The platform's own id for this delivery (Telegram update_id, VK event_id…); repeated keys are dropped. */
+  key?: string;
+  /** Builds the normalized message; only called once the key is known to be new. */
+  normalize(): Message | Promise<Message>;
+}
+
+export type Admission = 'accepted' | 'duplicate' | 'closed';
+
+export interface AdapterContext {
+  /** Routes here are served under `/webhooks/<id>`. */
+  router: Router;
+  /** Routes here are served from the server root; for adapters with a page of their own. */
+  rootRouter: Router;
+  /**
+   * Hands an event to the pipeline. Resolves once it is admitted (or refused as a duplicate,
+   * or because Switchboard is shutting down); the message is then handled in the background.
+   */
+  dispatch(event: InboundEvent): Promise<Admission>;
+  store: Store;
+  logger: Logger;
+  media: MediaStore;
+  /** One supervisor per persistent connection: single-flight reconnect, backoff, stall watchdog. */
+  supervise(connection: SupervisedConnection): Supervisor;
+  /** The maximum accepted size of a webhook request body, in bytes. */
+  bodyLimit: number;
+  /** Public base URL of this Switchboard, for platforms that call us back or fetch our media. */
+  publicUrl: string;
+  /** The bot's commands, for platforms that list them (Telegram's menu, the sandbox's chips). */
+  commands(): { name: string; usage: string; description: string }[];
+}
+
+export interface Adapter {
+  /** Config id, e.g. "tg". */
+  readonly id: string;
+  /** Platform, e.g. "telegram". */
+  readonly type: string;
+  /** The bot's own user id on the platform, once known. */
+  readonly selfId?: string;
+  /** Connect, or mount routes on ctx.router. */
+  start(ctx: AdapterContext): Promise<void>;
+  /** Idempotent; leaves no listener behind. */
+  stop(): Promise<void>;
+  /** Delivers one message; never throws: failures are reported in the Delivery. */
+  send(message: OutgoingMessage): Promise<Delivery>;
+}
+
+export interface PlatformConfigBase {
+  id: string;
+  type: string;
+}
+
+/** What the registry knows about a platform: how to read its config and how to build its adapter. */
+export interface AdapterDefinition<C extends PlatformConfigBase = PlatformConfigBase> {
+  type: string;
+  /** zod object schema for one `platforms[]` entry, `type` a literal. */
+  configSchema: z.ZodType<C>;
+  create(config: C): Adapter;
+}
+
+export function defineAdapter<C extends PlatformConfigBase>(definition: AdapterDefinition<C>): AdapterDefinition<C> {
+  return definition;
+}
+
+export type { ChannelRef, Delivery, Message, OutgoingMessage };

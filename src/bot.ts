@@ -1,0 +1,142 @@
+// What a bot author writes against: middleware, commands, message handlers, named routes.
+
+import { ArgumentError, closest, parseArgs, parseSpec, splitCommand, type ArgsOf, type CommandSpec } from './command.js';
+import { Context } from './context.js';
+import type { Request } from './lifecycle.js';
+import type { Content, Message } from './message.js';
+
+export type Next = () => Promise<void>;
+export type Middleware = (ctx: Context, next: Next) => unknown;
+/** A handler may answer with ctx.reply(...) or by returning content. */
+export type Handler<Args = Record<string, unknown>> = (ctx: Context<Args>, next: Next) => unknown;
+
+export interface CommandOptions {
+  description?: string;
+  /** Leave out of /help. */
+  hidden?: boolean;
+}
+
+interface Command {
+  spec: CommandSpec;
+  handler: Handler;
+  options: CommandOptions;
+}
+
+export class Bot {
+  private readonly middleware: Middleware[] = [];
+  private readonly commands = new Map<string, Command>();
+  private readonly messageHandlers: Handler[] = [];
+  private readonly routes = new Map<string, Handler>();
+  private composed: ((ctx: Context) => Promise<void>) | undefined;
+
+  constructor(readonly prefix = '/') {}
+
+  /** Koa-style middleware around every handler; skip `next()` to stop the message here. */
+  use(middleware: Middleware): this {
+    this.middleware.push(middleware);
+    this.composed = undefined;
+    return this;
+  }
+
+  /** `bot.command('echo <text:rest>', ctx => ctx.args.text)`; types: string, word, rest, number, int, boolean. */
+  command<S extends string>(spec: S, handler: Handler<ArgsOf<S>>, options: CommandOptions = {}): this {
+    const parsed = parseSpec(spec);
+    if (this.commands.has(parsed.name)) throw new Error(`command /${parsed.name} is defined twice`);
+    this.commands.set(parsed.name, { spec: parsed, handler: handler as Handler, options });
+    return this;
+  }
+
+  on(event: 'message', handler: Handler): this {
+    if (event !== 'message') throw new Error(`unknown event "${String(event)}"`);
+    this.messageHandlers.push(handler);
+    return this;
+  }
+
+  /** A named handler that a callback (or middleware) can send a request to by setting `request.route`. */
+  route(name: string, handler: Handler): this {
+    this.routes.set(name, handler);
+    return this;
+  }
+
+  /** Routing: which command (with parsed arguments) or handler a message goes to. */
+  resolve(message: Message): Request {
+    const call = splitCommand(message.text, this.prefix);
+    if (!call) return { command: null, args: {}, route: null };
+    const command = this.commands.get(call.name);
+    if (!command) return { command: call.name, args: {}, route: null };
+    try {
+      return { command: call.name, args: parseArgs(command.spec, call.rest), route: null };
+    } catch (error) {
+      if (!(error instanceof ArgumentError)) throw error;
+      return { command: call.name, args: {}, route: null, error: error.message };
+    }
+  }
+
+  /** Runs middleware and then the handler the request names, collecting replies into ctx.result. */
+  async run(ctx: Context): Promise<void> {
+    this.composed ??= compose([...this.middleware, (c) => this.dispatch(c)]);
+    await this.composed(ctx);
+  }
+
+  get commandList(): { name: string; usage: string; description: string }[] {
+    return [...this.commands.values()]
+      .filter((c) => !c.options.hidden)
+      .map((c) => ({ name: c.spec.name, usage: c.spec.usage, description: c.options.description ?? '' }));
+  }
+
+  private async dispatch(ctx: Context): Promise<void> {
+    const { request } = ctx;
+    if (request.route !== null) {
+      const handler = this.routes.get(request.route);
+      if (handler) return answer(ctx, handler);
+      ctx.log.warn({ route: request.route }, 'request routed to an unknown handler; using the default');
+    }
+    if (request.command !== null) {
+      const command = this.commands.get(request.command);
+      if (command) {
+        if (request.error) return ctx.reply(`${request.error}\nUsage: ${command.spec.usage}`);
+        return answer(ctx, command.handler);
+      }
+      if (request.command === 'help') return ctx.reply(this.help());
+      const suggestion = closest(request.command, [...this.commands.keys(), 'help']);
+      if (suggestion) return ctx.reply(`Unknown command ${this.prefix}${request.command}. Did you mean ${this.prefix}${suggestion}?`);
+    }
+    await compose(this.messageHandlers.map((h) => (c: Context, next: Next) => answer(c, h, next)))(ctx);
+  }
+
+  private help(): string {
+    const lines = this.commandList.map((c) => `${c.usage.replace(/^\//, this.prefix)}${c.description ? ` — ${c.description}` : ''}`);
+    return lines.length > 0 ? `Commands:\n${lines.join('\n')}` : 'This bot has no commands.';
+  }
+}
+
+async function answer(ctx: Context, handler: Handler, next: Next = async () => {}): Promise<void> {
+  const returned = await handler(ctx, next);
+  if (returned !== undefined && returned !== null && isContent(returned)) ctx.reply(returned);
+}
+
+function isContent(value: unknown): value is Content {
+  return typeof value === 'string' || Array.isArray(value) || (typeof value === 'object' && value !== null && 'type' in value);
+}
+
+function compose(stack: Middleware[]): (ctx: Context) => Promise<void> {
+  return (ctx) => {
+    let index = -1;
+    const step = async (i: number): Promise<void> => {
+      if (i <= index) throw new Error('next() called more than once');
+      index = i;
+      const fn = stack[i];
+      if (fn) await fn(ctx, () => step(i + 1));
+    };
+    return step(0);
+  };
+}
+
+/** The default export of a bot module: `export default defineBot(bot => { ... })`. */
+export function defineBot(setup: (bot: Bot) => void, options: { prefix?: string } = {}): Bot {
+  const bot = new Bot(options.prefix);
+  setup(bot);
+  return bot;
+}
+
+export { Context };

@@ -1,0 +1,234 @@
+// YAML + ${ENV} interpolation + zod schema -> typed Config. Every mistake is reported with its
+// path in the file (and line, when the file has one) and what was expected.
+
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LineCounter, parseDocument, type Document } from 'yaml';
+import { z } from 'zod';
+import type { AdapterDefinition } from './adapter.js';
+import { byteSize, duration } from './units.js';
+
+export const builtinBot = fileURLToPath(new URL('../bots/echo.ts', import.meta.url));
+
+const serverSchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(3000),
+  /** How the outside world reaches this server; defaults to http://host:port. */
+  publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+  bodyLimit: byteSize.default(1024 * 1024),
+  /** How long shutdown waits for in-flight messages. */
+  shutdownTimeout: duration.default(10_000),
+});
+
+const logSchema = z.strictObject({
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface ConfigIssue {
+  /** e.g. "platforms[0].token" */
+  path: string;
+  line?: number;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly source: string,
+    readonly issues: ConfigIssue[],
+  ) {
+    super(`${source}: ${issues.length} problem${issues.length === 1 ? '' : 's'}\n${issues.map((i) => `  ${formatIssue(i)}`).join('\n')}`);
+  }
+}
+
+function formatIssue(issue: ConfigIssue): string {
+  return `${issue.path || '(top level)'}${issue.line ? ` (line ${issue.line})` : ''}: ${issue.message}`;
+}
+
+export function buildConfigSchema(definitions: readonly AdapterDefinition[]) {
+  const types = definitions.map((d) => d.type);
+  const byType = new Map(definitions.map((d) => [d.type, d.configSchema]));
+  const platformSchema = z
+    .looseObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'use letters, digits, "-" or "_" (it names routes and logs)'), type: z.string() })
+    .transform((value, ctx) => {
+      const schema = byType.get(value.type);
+      if (!schema) {
+        ctx.addIssue({ code: 'custom', path: ['type'], message: `unknown platform type "${value.type}"; expected one of: ${types.join(', ')}` });
+        return z.NEVER;
+      }
+      const parsed = schema.safeParse(value, { reportInput: true });
+      if (parsed.success) return parsed.data;
+      // Re-raised in place (zod prefixes the path), keeping each issue's code for describe().
+      for (const issue of parsed.error.issues) ctx.addIssue({ ...issue } as never);
+      return z.NEVER;
+    });
+  return z
+    .strictObject({
+      server: serverSchema.default(serverSchema.parse({})),
+      log: logSchema.default(logSchema.parse({})),
+      bot: z.string().min(1).default(builtinBot),
+      /** How long a platform's event id is remembered to drop redeliveries. */
+      dedupTtl: duration.default(3_600_000),
+      platforms: z.array(platformSchema).min(1, 'configure at least one platform (type: sandbox needs no credentials)'),
+    })
+    .superRefine((config, ctx) => {
+      const seen = new Set<string>();
+      config.platforms.forEach((p, i) => {
+        if (seen.has(p.id)) ctx.addIssue({ code: 'custom', path: ['platforms', i, 'id'], message: `duplicate id "${p.id}"; every platform needs its own id` });
+        seen.add(p.id);
+      });
+    });
+}
+
+export type Config = z.output<ReturnType<typeof buildConfigSchema>>;
+
+export interface LoadOptions {
+  definitions: readonly AdapterDefinition[];
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Reads and validates a config file. Throws ConfigError listing every problem. */
+export async function loadConfig(path: string, options: LoadOptions): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(path, [{ path: '', message: `cannot read the file (${(error as NodeJS.ErrnoException).code ?? String(error)})` }]);
+  }
+  return parseConfig(text, { ...options, source: path, baseDir: dirname(resolve(path)) });
+}
+
+/** The config used when no file is given: the example bot on the sandbox. */
+export function defaultConfig(options: LoadOptions): Config {
+  return parseConfig('platforms: [{ id: sandbox, type: sandbox }]', { ...options, source: '(built-in default)', baseDir: process.cwd() });
+}
+
+export function parseConfig(text: string, options: LoadOptions & { source: string; baseDir: string }): Config {
+  const env = options.env ?? process.env;
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const lineOf = (path: readonly PropertyKey[]) => nodeLine(doc, lines, path);
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      options.source,
+      doc.errors.map((e) => ({ path: '', line: e.linePos?.[0]?.line, message: `not valid YAML: ${e.message.split('\n')[0]}` })),
+    );
+  }
+  const issues: ConfigIssue[] = [];
+  const raw = interpolate(doc.toJS() ?? {}, env, [], (path, name) =>
+    issues.push({ path: formatPath(path), line: lineOf(path), message: `environment variable ${name} is not set; export it or write the value in the file` }),
+  );
+  if (env.PORT !== undefined && isRecord(raw)) {
+    const port = Number(env.PORT);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) issues.push({ path: 'PORT (environment)', message: `expected a port number 0-65535, got "${env.PORT}"` });
+    else raw.server = { ...(isRecord(raw.server) ? raw.server : {}), port };
+  }
+  const parsed = buildConfigSchema(options.definitions).safeParse(raw, { reportInput: true });
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
+      for (const key of keys) {
+        const path = key === undefined ? issue.path : [...issue.path, key];
+        issues.push({ path: formatPath(path), line: lineOf(path), message: describe(issue, key) });
+      }
+    }
+  }
+  if (issues.length > 0 || !parsed.success) throw new ConfigError(options.source, dedupeIssues(issues));
+  const config = parsed.data;
+  if (config.bot !== builtinBot) config.bot = resolve(options.baseDir, config.bot);
+  return config;
+}
+
+function describe(issue: z.core.$ZodIssue, key?: string): string {
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return key === undefined ? issue.message : `unknown key "${key}"; check its spelling or remove it`;
+    case 'invalid_type':
+      return issue.input === undefined ? `required: expected ${issue.expected}` : `expected ${issue.expected}, got ${typeName(issue.input)}`;
+    case 'invalid_value':
+      return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(issue.input)}`;
+    default:
+      return issue.message;
+  }
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+function dedupeIssues(issues: ConfigIssue[]): ConfigIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const key = `${i.path}\0${i.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/** Replaces ${NAME} and ${NAME:-default} in string values (never in keys), reporting unset names. */
+function interpolate(value: unknown, env: NodeJS.ProcessEnv, path: PropertyKey[], missing: (path: PropertyKey[], name: string) => void): unknown {
+  if (typeof value === 'string') {
+    if (!value.includes('${')) return value;
+    return value.replace(ENV_REF, (_, name: string, fallback: string | undefined) => {
+      const found = env[name];
+      if (found !== undefined && found !== '') return found;
+      if (fallback !== undefined) return fallback;
+      missing(path, name);
+      return '';
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, [...path, i], missing));
+  if (isRecord(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = interpolate(v, env, [...path, k], missing);
+    return out;
+  }
+  return value;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : out ? `.${String(part)}` : String(part);
+  return out;
+}
+
+function nodeLine(doc: Document, lines: LineCounter, path: readonly PropertyKey[]): number | undefined {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = doc.getIn(path.slice(0, depth) as unknown[], true) as { range?: [number, number, number] } | undefined;
+    if (node?.range) return lines.linePos(node.range[0]).line;
+  }
+  return undefined;
+}
+
+const SECRET_KEY = /token|secret|password|passwd|apikey|api_key|aeskey|encryptkey|credential|privatekey|sign/i;
+
+/** A copy of the config with every secret masked: for `check`, callback payloads and logs. */
+export function redact<T>(value: T): T {
+  return redactValue(value, false) as T;
+}
+
+function redactValue(value: unknown, secret: boolean): unknown {
+  if (typeof value === 'string') return secret && value !== '' ? '********' : maskUrlPassword(value);
+  if (Array.isArray(value)) return value.map((v) => redactValue(v, secret));
+  if (isRecord(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = redactValue(v, secret || SECRET_KEY.test(k));
+    return out;
+  }
+  return secret && value !== undefined && value !== null ? '********' : value;
+}
+
+function maskUrlPassword(value: string): string {
+  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@\s]+):[^@/\s]+@/i, '$1:********@');
+}

@@ -1,0 +1,52 @@
+import type { Request, Result } from './lifecycle.js';
+import type { Logger } from './logger.js';
+import { toSegments, type ChannelRef, type Content, type Message } from './message.js';
+
+export interface ReplyOptions {
+  /** Quote the message being answered, where the platform can (default true). */
+  quote?: boolean;
+}
+
+/**
+ * What a handler sees for one message. Replies are collected, not sent at once: the
+ * onResult stage sees them all before anything reaches the chat.
+ */
+export class Context<Args = Record<string, unknown>> {
+  /** Scratch space shared by middleware and the handler for this one message. */
+  readonly state: Record<string, unknown> = {};
+
+  constructor(
+    readonly eventId: string,
+    readonly message: Message,
+    readonly request: Request,
+    readonly result: Result,
+    readonly log: Logger,
+  ) {}
+
+  get text(): string {
+    return this.message.text;
+  }
+
+  get args(): Args {
+    return this.request.args as Args;
+  }
+
+  get command(): string | null {
+    return this.request.command;
+  }
+
+  /** Answers in the same chat. */
+  reply(content: Content, options: ReplyOptions = {}): void {
+    const { message } = this;
+    this.result.replies.push({
+      to: { botId: message.botId, channelId: message.channel.id, type: message.channel.type },
+      content: toSegments(content),
+      replyTo: options.quote === false ? undefined : message.id,
+    });
+  }
+
+  /** Sends to any chat on any configured platform. */
+  send(to: ChannelRef, content: Content): void {
+    this.result.replies.push({ to, content: toSegments(content) });
+  }
+}

@@ -1,0 +1,46 @@
+// The data each lifecycle stage sees and the contract of a stage hook (DESIGN.md, "Lifecycle").
+
+import type { Delivery, Message, OutgoingMessage, Segment } from './message.js';
+
+export type Stage = 'onMessage' | 'onPreSend' | 'onResult' | 'onSent';
+export const stages: readonly Stage[] = ['onMessage', 'onPreSend', 'onResult', 'onSent'];
+
+/** What routing decided: the handler to run and its arguments. */
+export interface Request {
+  /** The command name without its prefix, or null for a plain message. */
+  command: string | null;
+  /** Parsed arguments of the command. */
+  args: Record<string, unknown>;
+  /** A named handler (bot.route) to run instead of the command or message handlers. */
+  route: string | null;
+  /** Why the arguments could not be parsed; the user is shown the command's usage. */
+  error?: string;
+}
+
+/** What the handler produced, before it is rendered and sent. */
+export interface Result {
+  replies: OutgoingMessage[];
+  /** Free-form data a handler or callback attaches to the result. */
+  data: Record<string, unknown>;
+}
+
+export interface StageData {
+  eventId: string;
+  message: Message;
+  request?: Request;
+  result?: Result;
+  deliveries?: Delivery[];
+}
+
+/** The value a stage may replace: the message, the request or the result. */
+export type StageValue<S extends Stage> = S extends 'onMessage' ? Message : S extends 'onPreSend' ? Request : S extends 'onResult' ? Result : never;
+
+export type StageOutcome<S extends Stage = Stage> =
+  /** Go on; `data` replaces the stage's value (already merged and validated); `extra` is sent to the same chat afterwards. */
+  | { kind: 'continue'; data?: StageValue<S>; extra?: Segment[][] }
+  /** Stop here; `reply` is shown to the user. */
+  | { kind: 'reject'; reply?: Segment[] };
+
+export type StageHook<S extends Stage = Stage> = (stage: S, data: StageData) => Promise<StageOutcome<S>>;
+
+export type StageHooks = { [S in Stage]?: StageHook<S> };

@@ -1,0 +1,136 @@
+// The normalized types every bot author and adapter share (DESIGN.md, "The normalized message").
+
+export type ChannelType = 'direct' | 'group' | 'channel' | 'thread';
+
+export interface Channel {
+  id: string;
+  type: ChannelType;
+  guildId?: string;
+  name?: string;
+}
+
+/** Where a message goes: a channel on one configured platform instance. */
+export interface ChannelRef {
+  /** Config id of the platform instance, e.g. "tg". */
+  botId: string;
+  channelId: string;
+  type?: ChannelType;
+}
+
+export interface Author {
+  id: string;
+  name?: string;
+  username?: string;
+  isBot: boolean;
+}
+
+export type MediaType = 'image' | 'audio' | 'video' | 'file';
+
+export interface MediaSegment {
+  type: MediaType;
+  /** Where the bytes can be fetched. For inbound media this is a Switchboard media URL, never a platform URL carrying credentials. */
+  url?: string;
+  data?: Uint8Array;
+  mime?: string;
+  name?: string;
+}
+
+export interface Button {
+  label: string;
+  value?: string;
+  url?: string;
+}
+
+export type Segment =
+  | { type: 'text'; text: string }
+  | { type: 'mention'; userId?: string; name?: string; all?: boolean }
+  | MediaSegment
+  | { type: 'quote'; messageId: string }
+  | { type: 'link'; url: string; text?: string }
+  | { type: 'buttons'; rows: Button[][] }
+  | { type: 'unknown'; raw: unknown };
+
+export interface Message {
+  id: string;
+  /** Platform type, e.g. "telegram". */
+  platform: string;
+  /** Config id of the platform instance that received it. */
+  botId: string;
+  channel: Channel;
+  author: Author;
+  content: Segment[];
+  /** Plain-text projection of `content`. */
+  text: string;
+  replyTo?: string;
+  mentionsBot: boolean;
+  /** Milliseconds since the epoch. */
+  timestamp: number;
+  /** The platform payload, untouched. */
+  raw: unknown;
+}
+
+export interface OutgoingMessage {
+  to: ChannelRef;
+  content: Segment[];
+  /** Message id to quote, where the platform allows. */
+  replyTo?: string;
+}
+
+/** What a bot author may pass wherever content is expected. */
+export type Content = string | Segment | readonly Segment[];
+
+export interface Delivery {
+  ok: boolean;
+  /** Platform message ids, one per platform message sent. */
+  ids: string[];
+  error?: string;
+  /** Milliseconds spent delivering. */
+  ms: number;
+}
+
+export function toSegments(content: Content): Segment[] {
+  if (typeof content === 'string') return [{ type: 'text', text: content }];
+  if (isSegmentList(content)) return content.slice();
+  return [content];
+}
+
+function isSegmentList(content: Segment | readonly Segment[]): content is readonly Segment[] {
+  return Array.isArray(content);
+}
+
+export function isMedia(segment: Segment): segment is MediaSegment {
+  return segment.type === 'image' || segment.type === 'audio' || segment.type === 'video' || segment.type === 'file';
+}
+
+/** The plain-text projection used for `Message.text` and for platforms that only take text. */
+export function plainText(content: readonly Segment[]): string {
+  let out = '';
+  for (const segment of content) {
+    switch (segment.type) {
+      case 'text':
+        out += segment.text;
+        break;
+      case 'mention':
+        out += segment.all ? '@all' : `@${segment.name ?? segment.userId ?? ''}`;
+        break;
+      case 'link':
+        out += segment.text ?? segment.url;
+        break;
+      default:
+        break;
+    }
+  }
+  return out;
+}
+
+/** Buttons as numbered lines, for platforms with no buttons. */
+export function buttonsAsText(rows: readonly Button[][]): string {
+  const lines: string[] = [];
+  let n = 1;
+  for (const row of rows) {
+    for (const button of row) {
+      lines.push(`${n++}. ${button.label}${button.url ? ` (${button.url})` : button.value && button.value !== button.label ? ` — send "${button.value}"` : ''}`);
+    }
+  }
+  return lines.join('\n');
+}

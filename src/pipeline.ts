@@ -1,0 +1,181 @@
+// One inbound event through every lifecycle stage (DESIGN.md, "Lifecycle of one inbound message").
+
+import { randomUUID } from 'node:crypto';
+import type { Adapter, Admission, InboundEvent } from './adapter.js';
+import type { Bot } from './bot.js';
+import { Context } from './context.js';
+import type { Result, Stage, StageData, StageHooks, StageOutcome, StageValue } from './lifecycle.js';
+import type { Logger } from './logger.js';
+import type { Delivery, Message, OutgoingMessage, Segment } from './message.js';
+import type { Store } from './store/index.js';
+import { errorMessage } from './supervisor.js';
+
+export interface PipelineOptions {
+  bot: Bot;
+  adapters: ReadonlyMap<string, Adapter>;
+  store: Store;
+  logger: Logger;
+  hooks?: StageHooks;
+  dedupTtlMs?: number;
+}
+
+type Stopped = { stopped: true; reply?: Segment[] };
+
+export class Pipeline {
+  private readonly inFlight = new Set<Promise<void>>();
+  /** The tail of each chat's queue: messages of one chat are handled in arrival order. */
+  private readonly chatTails = new Map<string, Promise<void>>();
+  private closed = false;
+  private readonly hooks: StageHooks;
+  private readonly dedupTtlMs: number;
+
+  constructor(private readonly options: PipelineOptions) {
+    this.hooks = options.hooks ?? {};
+    this.dedupTtlMs = options.dedupTtlMs ?? 3_600_000;
+  }
+
+  /** Admits an event (dedup) and handles it in the background; see AdapterContext.dispatch. */
+  async dispatch(botId: string, event: InboundEvent): Promise<Admission> {
+    if (this.closed) return 'closed';
+    if (event.key !== undefined && !(await this.options.store.claim(`dedup:${botId}:${event.key}`, this.dedupTtlMs))) {
+      this.options.logger.debug({ bot: botId, key: event.key }, 'duplicate event dropped');
+      return 'duplicate';
+    }
+    const message = await event.normalize();
+    const chat = `${botId}\0${message.channel.id}`;
+    const previous = this.chatTails.get(chat);
+    const run = (previous ? previous.then(() => this.handle(message)) : this.handle(message)).finally(() => {
+      this.inFlight.delete(run);
+      if (this.chatTails.get(chat) === run) this.chatTails.delete(chat);
+    });
+    this.inFlight.add(run);
+    this.chatTails.set(chat, run);
+    return 'accepted';
+  }
+
+  /** Refuses new events; in-flight ones go on. */
+  close(): void {
+    this.closed = true;
+  }
+
+  /** Resolves when every admitted event has been handled, or after `timeoutMs`. Returns how many were still running. */
+  async drain(timeoutMs = Number.POSITIVE_INFINITY): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.inFlight.size > 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) return this.inFlight.size;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => (timer = setTimeout(r, left)))]);
+      clearTimeout(timer);
+    }
+    return 0;
+  }
+
+  /** Handles one message start to end. Never throws: a failing handler or adapter is logged with the event id. */
+  private async handle(message: Message): Promise<void> {
+    const started = performance.now();
+    const eventId = randomUUID();
+    const log = this.options.logger.child({ event: eventId, platform: message.platform, bot: message.botId, chat: message.channel.id });
+    const data: StageData = { eventId, message };
+    const extras: Segment[][] = [];
+    let outcome = 'answered';
+    let replies = 0;
+    try {
+      const received = await this.stage('onMessage', data, extras, log);
+      if (isStopped(received)) return void (outcome = await this.refuse(data, received, log));
+      data.message = received;
+
+      const routed = await this.stage('onPreSend', { ...data, request: this.options.bot.resolve(data.message) }, extras, log);
+      if (isStopped(routed)) return void (outcome = await this.refuse(data, routed, log));
+      data.request = routed;
+
+      const result: Result = { replies: [], data: {} };
+      try {
+        await this.options.bot.run(new Context(eventId, data.message, data.request, result, log));
+      } catch (error) {
+        outcome = 'handler failed';
+        log.error({ err: error }, 'handler threw; no reply sent');
+        return;
+      }
+
+      const decided = await this.stage('onResult', { ...data, result }, extras, log);
+      if (isStopped(decided)) return void (outcome = await this.refuse(data, decided, log));
+      data.result = decided;
+
+      const outgoing = [...decided.replies, ...extras.map((content) => this.toChat(data.message, content))];
+      replies = outgoing.length;
+      data.deliveries = await this.deliver(outgoing, log);
+      if (data.deliveries.some((d) => !d.ok)) outcome = 'delivery failed';
+      this.afterSent(data, log);
+    } catch (error) {
+      outcome = 'failed';
+      log.error({ err: error }, 'pipeline failed');
+    } finally {
+      log.info({ outcome, replies, ms: Math.round((performance.now() - started) * 100) / 100 }, 'message handled');
+    }
+  }
+
+  /** Runs a stage's hook, if one is configured; with none, the value passes through untouched. */
+  private async stage<S extends Exclude<Stage, 'onSent'>>(
+    stage: S,
+    data: StageData,
+    extras: Segment[][],
+    log: Logger,
+  ): Promise<StageValue<S> | Stopped> {
+    const value = (stage === 'onMessage' ? data.message : stage === 'onPreSend' ? data.request : data.result) as StageValue<S>;
+    const hook = this.hooks[stage];
+    if (!hook) return value;
+    let outcome: StageOutcome<S>;
+    try {
+      outcome = await (hook as NonNullable<StageHooks[S]>)(stage, data);
+    } catch (error) {
+      // A hook is expected to apply its own error policy; one that throws anyway does not stop the message.
+      log.error({ stage, err: errorMessage(error) }, 'stage hook threw; continuing');
+      return value;
+    }
+    if (outcome.kind === 'reject') return { stopped: true, reply: outcome.reply };
+    if (outcome.extra) extras.push(...outcome.extra);
+    return outcome.data ?? value;
+  }
+
+  private async refuse(data: StageData, stopped: Stopped, log: Logger): Promise<string> {
+    if (stopped.reply && stopped.reply.length > 0) {
+      data.deliveries = await this.deliver([this.toChat(data.message, stopped.reply)], log);
+      this.afterSent(data, log);
+    }
+    return 'rejected';
+  }
+
+  private toChat(message: Message, content: Segment[]): OutgoingMessage {
+    return { to: { botId: message.botId, channelId: message.channel.id, type: message.channel.type }, content };
+  }
+
+  /** Sends replies one after another, so a chat sees them in order. */
+  private async deliver(outgoing: OutgoingMessage[], log: Logger): Promise<Delivery[]> {
+    const deliveries: Delivery[] = [];
+    for (const message of outgoing) {
+      const adapter = this.options.adapters.get(message.to.botId);
+      const delivery = adapter ? await adapter.send(message) : { ok: false, ids: [], error: `no platform with id "${message.to.botId}"`, ms: 0 };
+      if (!delivery.ok) log.warn({ to: message.to.channelId, target: message.to.botId, err: delivery.error }, 'delivery failed');
+      deliveries.push(delivery);
+    }
+    return deliveries;
+  }
+
+  /** onSent never delays the user: it runs after delivery, in the background, tracked for shutdown. */
+  private afterSent(data: StageData, log: Logger): void {
+    const hook = this.hooks.onSent;
+    if (!hook) return;
+    const task = hook('onSent', data)
+      .then(async (outcome) => {
+        if (outcome.kind === 'continue' && outcome.extra?.length) await this.deliver(outcome.extra.map((c) => this.toChat(data.message, c)), log);
+      })
+      .catch((error: unknown) => log.error({ stage: 'onSent', err: errorMessage(error) }, 'stage hook threw'))
+      .finally(() => this.inFlight.delete(task));
+    this.inFlight.add(task);
+  }
+}
+
+function isStopped(value: unknown): value is Stopped {
+  return typeof value === 'object' && value !== null && (value as Stopped).stopped === true;
+}

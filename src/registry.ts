@@ -1,0 +1,7 @@
+// The one place the core names platforms: config `type` -> adapter definition.
+
+import type { AdapterDefinition } from './adapter.js';
+import sandbox from '../adapters/sandbox/index.js';
+import telegram from '../adapters/telegram/index.js';
+
+export const definitions: readonly AdapterDefinition[] = [sandbox, telegram] as AdapterDefinition[];

@@ -1,0 +1,119 @@
+// Wires config -> adapters -> pipeline -> server; start and stop.
+
+import { pathToFileURL } from 'node:url';
+import type { Adapter, AdapterContext, AdapterDefinition } from './adapter.js';
+import { Bot } from './bot.js';
+import type { Config } from './config.js';
+import type { StageHooks } from './lifecycle.js';
+import { createLogger, type Logger } from './logger.js';
+import { MediaStore } from './media.js';
+import { Pipeline } from './pipeline.js';
+import { definitions as registry } from './registry.js';
+import { HttpServer } from './server.js';
+import { MemoryStore, type Store } from './store/index.js';
+import { Supervisor } from './supervisor.js';
+
+export interface RuntimeOptions {
+  logger?: Logger;
+  store?: Store;
+  /** The bot to run; by default the module named by `config.bot` is imported. */
+  bot?: Bot;
+  hooks?: StageHooks;
+  definitions?: readonly AdapterDefinition[];
+}
+
+export class Runtime {
+  readonly adapters = new Map<string, Adapter>();
+  readonly media = new MediaStore();
+  readonly server: HttpServer;
+  readonly pipeline: Pipeline;
+  readonly logger: Logger;
+  readonly store: Store;
+  private readonly supervisors: Supervisor[] = [];
+  private started = false;
+  private stopping: Promise<void> | undefined;
+  /** Base URL the server listens on, once started. */
+  url = '';
+
+  private constructor(
+    readonly config: Config,
+    readonly bot: Bot,
+    options: RuntimeOptions,
+  ) {
+    this.logger = options.logger ?? createLogger(config.log.level);
+    this.store = options.store ?? new MemoryStore();
+    const definitions = new Map((options.definitions ?? registry).map((d) => [d.type, d]));
+    for (const platform of config.platforms) {
+      const definition = definitions.get(platform.type);
+      if (!definition) throw new Error(`no adapter for platform type "${platform.type}"`);
+      this.adapters.set(platform.id, definition.create(platform));
+    }
+    this.pipeline = new Pipeline({ bot, adapters: this.adapters, store: this.store, logger: this.logger, hooks: options.hooks, dedupTtlMs: config.dedupTtl });
+    this.server = new HttpServer({
+      media: this.media,
+      logger: this.logger,
+      health: () => ({ platforms: [...this.adapters.values()].map((a) => ({ id: a.id, type: a.type })) }),
+    });
+  }
+
+  static async create(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
+    return new Runtime(config, options.bot ?? (await loadBot(config.bot)), options);
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const { server: serverConfig } = this.config;
+    const routers = new Map([...this.adapters.keys()].map((id) => [id, this.server.webhookRouter(id)]));
+    const { port } = await this.server.listen(serverConfig.host, serverConfig.port);
+    this.url = `http://${serverConfig.host.includes(':') ? `[${serverConfig.host}]` : serverConfig.host}:${port}`;
+    const publicUrl = (serverConfig.publicUrl ?? this.url).replace(/\/+$/, '');
+    this.media.baseUrl = publicUrl;
+    for (const adapter of this.adapters.values()) {
+      const logger = this.logger.child({ platform: adapter.type, bot: adapter.id });
+      const context: AdapterContext = {
+        router: routers.get(adapter.id)!,
+        rootRouter: this.server.root,
+        dispatch: (event) => this.pipeline.dispatch(adapter.id, event),
+        store: this.store,
+        logger,
+        media: this.media,
+        supervise: (connection) => {
+          const supervisor = new Supervisor(connection, logger);
+          this.supervisors.push(supervisor);
+          return supervisor;
+        },
+        bodyLimit: serverConfig.bodyLimit,
+        publicUrl,
+        commands: () => this.bot.commandList,
+      };
+      await adapter.start(context);
+    }
+    this.logger.info({ url: this.url, platforms: [...this.adapters.keys()] }, 'switchboard started');
+  }
+
+  /** Stops taking new messages, finishes in-flight ones (up to server.shutdownTimeout), then closes everything. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.pipeline.close();
+    this.server.stopAccepting();
+    await Promise.all(this.supervisors.map((s) => s.stop()));
+    const left = await this.pipeline.drain(this.config.server.shutdownTimeout);
+    if (left > 0) this.logger.warn({ left }, 'shutdown timeout: some messages were still being handled');
+    await Promise.all([...this.adapters.values()].map((a) => a.stop().catch((error: unknown) => this.logger.error({ bot: a.id, err: error }, 'adapter stop failed'))));
+    await this.server.close();
+    await this.store.close();
+    this.logger.info('switchboard stopped');
+  }
+}
+
+async function loadBot(path: string): Promise<Bot> {
+  const module = (await import(pathToFileURL(path).href)) as { default?: unknown };
+  const bot = module.default;
+  if (!(bot instanceof Bot)) throw new Error(`${path} must export a bot by default: export default defineBot(bot => { ... })`);
+  return bot;
+}

@@ -1,0 +1,96 @@
+// The Koa app: webhook routes, adapter pages, media, health.
+
+import type { Server } from 'node:http';
+import Router from '@koa/router';
+import Koa from 'koa';
+import { HttpError } from './http.js';
+import type { Logger } from './logger.js';
+import { MediaStore } from './media.js';
+
+export interface HttpServerOptions {
+  media: MediaStore;
+  logger: Logger;
+  health: () => Record<string, unknown>;
+}
+
+export class HttpServer {
+  readonly app = new Koa();
+  /** Unprefixed routes (adapter pages such as the sandbox's). */
+  readonly root = new Router();
+  private readonly webhookRouters: Router[] = [];
+  private server: Server | undefined;
+  private draining = false;
+
+  constructor(private readonly options: HttpServerOptions) {
+    const { app, root } = this;
+    app.proxy = false;
+    app.on('error', (error: Error & { status?: number }) => {
+      if (!error.status || error.status >= 500) options.logger.error({ err: error }, 'http error');
+    });
+    app.use(async (ctx, next) => {
+      if (this.draining) {
+        ctx.status = 503;
+        ctx.set('Retry-After', '5');
+        ctx.body = { error: 'shutting down' };
+        return;
+      }
+      try {
+        await next();
+      } catch (error) {
+        if (error instanceof HttpError) {
+          ctx.status = error.status;
+          ctx.body = { error: error.message };
+          return;
+        }
+        throw error;
+      }
+    });
+    root.get('/healthz', (ctx) => {
+      ctx.body = { status: 'ok', ...options.health() };
+    });
+    root.get(`${MediaStore.pathPrefix}:id`, async (ctx) => {
+      const body = await options.media.load(ctx.params.id!);
+      if (!body) throw new HttpError(404, 'no such media (it may have expired)');
+      ctx.type = body.mime;
+      ctx.set('Cache-Control', 'private, max-age=300');
+      if (body.name) ctx.attachment(body.name, { type: 'inline' });
+      ctx.body = Buffer.from(body.data.buffer, body.data.byteOffset, body.data.byteLength);
+    });
+  }
+
+  /** A router whose routes are served under /webhooks/<id>. */
+  webhookRouter(id: string): Router {
+    const router = new Router({ prefix: `/webhooks/${id}` });
+    this.webhookRouters.push(router);
+    return router;
+  }
+
+  async listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    const { app, root } = this;
+    for (const router of [root, ...this.webhookRouters]) app.use(router.routes()).use(router.allowedMethods());
+    const server = app.listen({ host, port });
+    this.server = server;
+    server.keepAliveTimeout = 65_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', reject);
+    });
+    const address = server.address();
+    return { host, port: typeof address === 'object' && address ? address.port : port };
+  }
+
+  /** Stops accepting connections; requests on kept-alive sockets get 503 until close(). */
+  stopAccepting(): void {
+    this.draining = true;
+    this.server?.close();
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    this.draining = true;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,150 @@
+import type { Logger } from './logger.js';
+
+/** Thrown by a session that must not be retried (a revoked token, say). */
+export class FatalConnectionError extends Error {
+  override readonly name = 'FatalConnectionError';
+}
+
+/** Thrown by a session to ask for a specific wait before the next attempt (e.g. a 409 or retry_after). */
+export class RetryAfterError extends Error {
+  override readonly name = 'RetryAfterError';
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface SessionControls {
+  /** Aborted when the supervisor stops the session: on stop(), or when the watchdog sees a stall. */
+  signal: AbortSignal;
+  /** Call whenever the connection shows it is alive; resets the stall watchdog and the backoff. */
+  alive(): void;
+}
+
+export interface SupervisedConnection {
+  name: string;
+  /** Runs one session until it ends: resolve for a clean end (it is restarted at once), throw for a failure. */
+  session(controls: SessionControls): Promise<void>;
+  /** No `alive()` for this long means the connection is stalled: abort and restart it. */
+  stallMs?: number;
+}
+
+export interface BackoffPolicy {
+  initialMs: number;
+  maxMs: number;
+  factor: number;
+}
+
+const defaultBackoff: BackoffPolicy = { initialMs: 500, maxMs: 60_000, factor: 2 };
+
+/** "Equal jitter": a uniform wait in [cap/2, cap] keeps growing while spreading a fleet's reconnects apart. */
+export function backoffDelay(attempt: number, policy: BackoffPolicy, random: () => number = Math.random): number {
+  const cap = Math.min(policy.maxMs, policy.initialMs * policy.factor ** attempt);
+  return Math.round(cap / 2 + (random() * cap) / 2);
+}
+
+/**
+ * Keeps one connection alive. Exactly one session runs at a time (single flight): a new one
+ * starts only after the previous has fully settled, so a reconnect can never leave two
+ * listeners behind. Failures back off exponentially with jitter; a stall is aborted and retried.
+ */
+export class Supervisor {
+  private controller: AbortController | undefined;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly connection: SupervisedConnection,
+    private readonly logger: Logger,
+    private readonly backoff: BackoffPolicy = defaultBackoff,
+  ) {}
+
+  get running(): boolean {
+    return this.loop !== undefined;
+  }
+
+  start(): void {
+    if (this.loop) return;
+    const controller = new AbortController();
+    this.controller = controller;
+    this.loop = this.run(controller.signal).finally(() => {
+      if (this.controller === controller) {
+        this.loop = undefined;
+        this.controller = undefined;
+      }
+    });
+  }
+
+  /** Idempotent. Resolves once the current session has ended. */
+  async stop(): Promise<void> {
+    const loop = this.loop;
+    this.controller?.abort();
+    this.wake?.();
+    await loop;
+  }
+
+  private async run(stopped: AbortSignal): Promise<void> {
+    const { name, stallMs } = this.connection;
+    let failures = 0;
+    while (!stopped.aborted) {
+      const session = new AbortController();
+      const onStop = () => session.abort(stopped.reason);
+      stopped.addEventListener('abort', onStop, { once: true });
+      let watchdog: NodeJS.Timeout | undefined;
+      let stalled = false;
+      const arm = () => {
+        if (!stallMs) return;
+        if (watchdog) watchdog.refresh();
+        else
+          watchdog = setTimeout(() => {
+            stalled = true;
+            session.abort(new Error(`no sign of life for ${stallMs} ms`));
+          }, stallMs);
+      };
+      arm();
+      let waitMs = 0;
+      try {
+        await this.connection.session({
+          signal: session.signal,
+          alive: () => {
+            failures = 0;
+            arm();
+          },
+        });
+        if (stalled) throw session.signal.reason;
+      } catch (error) {
+        if (stopped.aborted) break;
+        if (error instanceof FatalConnectionError) {
+          this.logger.error({ connection: name, err: error.message }, 'connection failed for good; not retrying');
+          break;
+        }
+        const reason = stalled ? `stalled: ${(session.signal.reason as Error).message}` : errorMessage(error);
+        waitMs = error instanceof RetryAfterError ? error.retryAfterMs : backoffDelay(failures, this.backoff);
+        failures++;
+        this.logger.warn({ connection: name, attempt: failures, retryInMs: waitMs, err: reason }, 'connection lost; reconnecting');
+      } finally {
+        if (watchdog) clearTimeout(watchdog);
+        stopped.removeEventListener('abort', onStop);
+      }
+      if (waitMs > 0) await this.sleep(waitMs, stopped);
+    }
+  }
+
+  private sleep(ms: number, stopped: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (stopped.aborted) return resolve();
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
