@@ -64,8 +64,13 @@ export class Pipeline {
     while (this.inFlight.size > 0) {
       const left = deadline - Date.now();
       if (left <= 0) return this.inFlight.size;
+      const settled = Promise.allSettled([...this.inFlight]);
+      if (!Number.isFinite(left)) {
+        await settled;
+        continue;
+      }
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => (timer = setTimeout(r, left)))]);
+      await Promise.race([settled, new Promise((r) => (timer = setTimeout(r, left)))]);
       clearTimeout(timer);
     }
     return 0;

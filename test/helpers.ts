@@ -1,0 +1,47 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import type { Bot } from '../src/bot.js';
+import { parseConfig } from '../src/config.js';
+import type { StageHooks } from '../src/lifecycle.js';
+import { definitions } from '../src/registry.js';
+import { Runtime } from '../src/runtime.js';
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+/** A pino logger whose lines land in an array, so tests can assert what an operator would read. */
+export function captureLogs() {
+  const lines: LogLine[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as LogLine);
+      done();
+    },
+  });
+  return { logger: pino({ level: 'debug' }, stream), lines };
+}
+
+/** Starts a runtime on a free port from YAML text (server.port defaults to 0 here). */
+export async function startRuntime(yaml: string, options: { bot?: Bot; hooks?: StageHooks; env?: NodeJS.ProcessEnv } = {}) {
+  const config = parseConfig(yaml, { definitions, env: options.env ?? {}, source: 'test.yaml', baseDir: process.cwd() });
+  if (!/^\s*server:/m.test(yaml)) config.server.port = 0;
+  const logs = captureLogs();
+  const runtime = await Runtime.create(config, { bot: options.bot, hooks: options.hooks, logger: logs.logger });
+  await runtime.start();
+  return { runtime, logs: logs.lines, url: runtime.url };
+}
+
+export async function waitFor<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 3000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest';
+import type { Adapter } from '../src/adapter.js';
+import { defineBot } from '../src/bot.js';
+import type { StageData, StageHooks } from '../src/lifecycle.js';
+import { silentLogger } from '../src/logger.js';
+import type { Message, OutgoingMessage } from '../src/message.js';
+import { Pipeline } from '../src/pipeline.js';
+import { MemoryStore } from '../src/store/index.js';
+import { sleep, waitFor } from './helpers.js';
+
+function recorder(failFor?: string) {
+  const sent: OutgoingMessage[] = [];
+  const adapter: Adapter = {
+    id: 'chat',
+    type: 'test',
+    start: async () => {},
+    stop: async () => {},
+    send: async (message) => {
+      sent.push(message);
+      const text = message.content.map((s) => (s.type === 'text' ? s.text : s.type)).join('');
+      return text === failFor ? { ok: false, ids: [], error: 'refused', ms: 1 } : { ok: true, ids: [`m${sent.length}`], ms: 1 };
+    },
+  };
+  return { adapter, sent, texts: () => sent.map((m) => m.content.map((s) => (s.type === 'text' ? s.text : `[${s.type}]`)).join('')) };
+}
+
+function message(text: string, id = '1', channel = 'c1'): Message {
+  return { id, platform: 'test', botId: 'chat', channel: { id: channel, type: 'direct' }, author: { id: 'u1', isBot: false }, content: [{ type: 'text', text }], text, mentionsBot: false, timestamp: 0, raw: {} };
+}
+
+const echo = defineBot((b) => {
+  b.command('ping', () => 'pong');
+  b.command('secret', () => 'classified');
+  b.route('vip', (ctx) => `VIP: ${ctx.text}`);
+  b.on('message', (ctx) => ctx.reply(ctx.text, { quote: false }));
+});
+
+function pipeline(hooks: StageHooks = {}, failFor?: string) {
+  const rec = recorder(failFor);
+  const p = new Pipeline({ bot: echo, adapters: new Map([['chat', rec.adapter]]), store: new MemoryStore(), logger: silentLogger(), hooks });
+  const send = async (m: Message, key?: string) => {
+    const admission = await p.dispatch('chat', { key, normalize: () => m });
+    await p.drain();
+    return admission;
+  };
+  return { p, send, ...rec };
+}
+
+describe('pipeline', () => {
+  it('drops a repeated event key and handles each new one once', async () => {
+    const { send, texts } = pipeline();
+    expect(await send(message('a'), 'k1')).toBe('accepted');
+    expect(await send(message('a again'), 'k1')).toBe('duplicate');
+    expect(await send(message('b'), 'k2')).toBe('accepted');
+    expect(texts()).toEqual(['a', 'b']);
+  });
+
+  it('calls no stage when none is configured and answers in reply order', async () => {
+    const { send, sent } = pipeline();
+    await send(message('/ping'));
+    expect(sent).toEqual([{ to: { botId: 'chat', channelId: 'c1', type: 'direct' }, content: [{ type: 'text', text: 'pong' }], replyTo: '1' }]);
+  });
+
+  it('stops at onMessage on reject and shows the reply', async () => {
+    const seen: string[] = [];
+    const { send, texts } = pipeline({
+      onMessage: async () => ({ kind: 'reject', reply: [{ type: 'text', text: 'you are blocked' }] }),
+      onPreSend: async () => (seen.push('preSend'), { kind: 'continue' }),
+    });
+    await send(message('/ping'));
+    expect(texts()).toEqual(['you are blocked']);
+    expect(seen).toEqual([]);
+  });
+
+  it('lets onMessage replace the message and onPreSend re-route the request', async () => {
+    const { send, texts } = pipeline({
+      onMessage: async (_s, data) => ({ kind: 'continue', data: { ...data.message, text: data.message.text.toUpperCase() } }),
+      onPreSend: async (_s, data) => ({ kind: 'continue', data: data.request!.command === 'secret' ? { ...data.request!, route: 'vip' } : data.request! }),
+    });
+    await send(message('hello'));
+    await send(message('/secret', '2'));
+    expect(texts()).toEqual(['HELLO', 'VIP: /SECRET']);
+  });
+
+  it('lets onResult rewrite replies, and sends extra content after them, in order', async () => {
+    const { send, texts } = pipeline({
+      onMessage: async () => ({ kind: 'continue', extra: [[{ type: 'text', text: 'extra from onMessage' }]] }),
+      onResult: async (_s, data) => ({
+        kind: 'continue',
+        data: { ...data.result!, replies: data.result!.replies.map((r) => ({ ...r, content: [{ type: 'text' as const, text: 'rewritten' }] })) },
+        extra: [[{ type: 'image', url: 'http://127.0.0.1/x.png' }]],
+      }),
+    });
+    await send(message('hi'));
+    expect(texts()).toEqual(['rewritten', 'extra from onMessage', '[image]']);
+  });
+
+  it('runs onSent after delivery with the receipts, without delaying the reply', async () => {
+    let sentData: StageData | undefined;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const { p, texts } = pipeline({
+      onSent: async (_s, data) => {
+        await gate;
+        sentData = data;
+        return { kind: 'continue', extra: [[{ type: 'text', text: 'receipt noted' }]] };
+      },
+    });
+    await p.dispatch('chat', { normalize: () => message('/ping') });
+    await waitFor(() => texts().length === 1);
+    expect(sentData).toBeUndefined();
+    release();
+    await p.drain();
+    expect(sentData!.deliveries).toEqual([{ ok: true, ids: ['m1'], ms: 1 }]);
+    expect(texts()).toEqual(['pong', 'receipt noted']);
+  });
+
+  it('keeps going when a hook throws, and reports failed deliveries', async () => {
+    let deliveries: StageData['deliveries'];
+    const { send, texts } = pipeline(
+      {
+        onPreSend: async () => {
+          throw new Error('hook bug');
+        },
+        onSent: async (_s, data) => ((deliveries = data.deliveries), { kind: 'continue' }),
+      },
+      'unlucky',
+    );
+    await send(message('unlucky'));
+    await sleep(5);
+    expect(texts()).toEqual(['unlucky']);
+    expect(deliveries).toEqual([{ ok: false, ids: [], error: 'refused', ms: 1 }]);
+  });
+
+  it('handles one chat in arrival order while other chats go on', async () => {
+    const order: string[] = [];
+    const slow = defineBot((b) =>
+      b.on('message', async (ctx) => {
+        if (ctx.text === 'slow') await sleep(50);
+        order.push(ctx.text);
+      }),
+    );
+    const rec = recorder();
+    const p = new Pipeline({ bot: slow, adapters: new Map([['chat', rec.adapter]]), store: new MemoryStore(), logger: silentLogger() });
+    await p.dispatch('chat', { normalize: () => message('slow', '1', 'a') });
+    await p.dispatch('chat', { normalize: () => message('after slow', '2', 'a') });
+    await p.dispatch('chat', { normalize: () => message('other chat', '3', 'b') });
+    await p.drain();
+    expect(order).toEqual(['other chat', 'slow', 'after slow']);
+  });
+
+  it('refuses new events once closed and drains in-flight ones', async () => {
+    const { p, texts } = pipeline();
+    await p.dispatch('chat', { normalize: () => message('in flight') });
+    p.close();
+    expect(await p.dispatch('chat', { normalize: () => message('too late') })).toBe('closed');
+    expect(await p.drain(1000)).toBe(0);
+    expect(texts()).toEqual(['in flight']);
+  });
+});
