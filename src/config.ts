@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import type { AdapterDefinition } from './adapter.js';
+import { callbacksSchema } from './callbacks/config.js';
 import { byteSize, duration } from './units.js';
 
 export const builtinBot = fileURLToPath(new URL('../bots/echo.ts', import.meta.url));
@@ -71,6 +72,8 @@ export function buildConfigSchema(definitions: readonly AdapterDefinition[]) {
       /** How long a platform's event id is remembered to drop redeliveries. */
       dedupTtl: duration.default(3_600_000),
       platforms: z.array(platformSchema).min(1, 'configure at least one platform (type: sandbox needs no credentials)'),
+      /** Outbound HTTP callbacks per lifecycle stage; see docs/callbacks.md. */
+      callbacks: callbacksSchema.default({}),
     })
     .superRefine((config, ctx) => {
       const seen = new Set<string>();
@@ -78,6 +81,11 @@ export function buildConfigSchema(definitions: readonly AdapterDefinition[]) {
         if (seen.has(p.id)) ctx.addIssue({ code: 'custom', path: ['platforms', i, 'id'], message: `duplicate id "${p.id}"; every platform needs its own id` });
         seen.add(p.id);
       });
+      for (const [stage, callback] of Object.entries(config.callbacks)) {
+        callback?.platforms?.forEach((id, i) => {
+          if (!seen.has(id)) ctx.addIssue({ code: 'custom', path: ['callbacks', stage, 'platforms', i], message: `no platform has the id "${id}"; use one of: ${[...seen].join(', ')}` });
+        });
+      }
     });
 }
 

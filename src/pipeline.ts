@@ -6,6 +6,7 @@ import type { Bot } from './bot.js';
 import { Context } from './context.js';
 import type { Result, Stage, StageData, StageHooks, StageOutcome, StageValue } from './lifecycle.js';
 import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
 import type { Delivery, Message, OutgoingMessage, Segment } from './message.js';
 import type { Store } from './store/index.js';
 import { errorMessage } from './supervisor.js';
@@ -15,6 +16,7 @@ export interface PipelineOptions {
   adapters: ReadonlyMap<string, Adapter>;
   store: Store;
   logger: Logger;
+  metrics?: Metrics;
   hooks?: StageHooks;
   dedupTtlMs?: number;
 }
@@ -87,11 +89,11 @@ export class Pipeline {
     let replies = 0;
     try {
       const received = await this.stage('onMessage', data, extras, log);
-      if (isStopped(received)) return void (outcome = await this.refuse(data, received, log));
+      if (isStopped(received)) return void (outcome = await this.refuse(data, received, extras, log));
       data.message = received;
 
       const routed = await this.stage('onPreSend', { ...data, request: this.options.bot.resolve(data.message) }, extras, log);
-      if (isStopped(routed)) return void (outcome = await this.refuse(data, routed, log));
+      if (isStopped(routed)) return void (outcome = await this.refuse(data, routed, extras, log));
       data.request = routed;
 
       const result: Result = { replies: [], data: {} };
@@ -104,7 +106,7 @@ export class Pipeline {
       }
 
       const decided = await this.stage('onResult', { ...data, result }, extras, log);
-      if (isStopped(decided)) return void (outcome = await this.refuse(data, decided, log));
+      if (isStopped(decided)) return void (outcome = await this.refuse(data, decided, extras, log));
       data.result = decided;
 
       const outgoing = [...decided.replies, ...extras.map((content) => this.toChat(data.message, content))];
@@ -116,7 +118,10 @@ export class Pipeline {
       outcome = 'failed';
       log.error({ err: error }, 'pipeline failed');
     } finally {
-      log.info({ outcome, replies, ms: Math.round((performance.now() - started) * 100) / 100 }, 'message handled');
+      const ms = performance.now() - started;
+      log.info({ outcome, replies, ms: Math.round(ms * 100) / 100 }, 'message handled');
+      this.options.metrics?.inc('switchboard_messages_total', { platform: message.platform, bot: message.botId, outcome });
+      this.options.metrics?.observe('switchboard_message_seconds', { platform: message.platform }, ms / 1000);
     }
   }
 
@@ -143,9 +148,11 @@ export class Pipeline {
     return outcome.data ?? value;
   }
 
-  private async refuse(data: StageData, stopped: Stopped, log: Logger): Promise<string> {
-    if (stopped.reply && stopped.reply.length > 0) {
-      data.deliveries = await this.deliver([this.toChat(data.message, stopped.reply)], log);
+  /** A stage stopped the message: the user sees its reply, then any content earlier stages added. */
+  private async refuse(data: StageData, stopped: Stopped, extras: Segment[][], log: Logger): Promise<string> {
+    const contents = stopped.reply && stopped.reply.length > 0 ? [stopped.reply, ...extras] : extras;
+    if (contents.length > 0) {
+      data.deliveries = await this.deliver(contents.map((content) => this.toChat(data.message, content)), log);
       this.afterSent(data, log);
     }
     return 'rejected';

@@ -3,11 +3,14 @@
 import { pathToFileURL } from 'node:url';
 import type { Adapter, AdapterContext, AdapterDefinition } from './adapter.js';
 import { Bot } from './bot.js';
-import type { Config } from './config.js';
+import { createCallbackHooks } from './callbacks/index.js';
+import { redact, type Config } from './config.js';
 import type { StageHooks } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { MediaStore } from './media.js';
+import { Metrics } from './metrics.js';
 import { Pipeline } from './pipeline.js';
+import { toJson } from './schema.js';
 import { definitions as registry } from './registry.js';
 import { HttpServer } from './server.js';
 import { MemoryStore, type Store } from './store/index.js';
@@ -29,6 +32,7 @@ export class Runtime {
   readonly pipeline: Pipeline;
   readonly logger: Logger;
   readonly store: Store;
+  readonly metrics = new Metrics();
   private readonly supervisors: Supervisor[] = [];
   private started = false;
   private stopping: Promise<void> | undefined;
@@ -48,10 +52,22 @@ export class Runtime {
       if (!definition) throw new Error(`no adapter for platform type "${platform.type}"`);
       this.adapters.set(platform.id, definition.create(platform));
     }
-    this.pipeline = new Pipeline({ bot, adapters: this.adapters, store: this.store, logger: this.logger, hooks: options.hooks, dedupTtlMs: config.dedupTtl });
+    const hooks =
+      options.hooks ??
+      createCallbackHooks(config.callbacks, {
+        logger: this.logger,
+        metrics: this.metrics,
+        configJson: toJson(redact(config)),
+        bot: (botId) => {
+          const adapter = this.adapters.get(botId);
+          return { id: botId, type: adapter?.type ?? 'unknown', selfId: adapter?.selfId };
+        },
+      });
+    this.pipeline = new Pipeline({ bot, adapters: this.adapters, store: this.store, logger: this.logger, metrics: this.metrics, hooks, dedupTtlMs: config.dedupTtl });
     this.server = new HttpServer({
       media: this.media,
       logger: this.logger,
+      metrics: this.metrics,
       health: () => ({ platforms: [...this.adapters.values()].map((a) => ({ id: a.id, type: a.type })) }),
     });
   }

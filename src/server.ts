@@ -6,10 +6,12 @@ import Koa from 'koa';
 import { HttpError } from './http.js';
 import type { Logger } from './logger.js';
 import { MediaStore } from './media.js';
+import type { Metrics } from './metrics.js';
 
 export interface HttpServerOptions {
   media: MediaStore;
   logger: Logger;
+  metrics: Metrics;
   health: () => Record<string, unknown>;
 }
 
@@ -47,6 +49,10 @@ export class HttpServer {
     });
     root.get('/healthz', (ctx) => {
       ctx.body = { status: 'ok', ...options.health() };
+    });
+    root.get('/metrics', (ctx) => {
+      ctx.type = 'text/plain; version=0.0.4';
+      ctx.body = options.metrics.render();
     });
     root.get(`${MediaStore.pathPrefix}:id`, async (ctx) => {
       const body = await options.media.load(ctx.params.id!);

@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import { byteSize, duration } from '../units.js';
+
+/** A Standard Webhooks secret: "whsec_" + base64, as every Standard Webhooks library expects. */
+const secret = z
+  .string()
+  .refine((value) => {
+    const body = value.startsWith('whsec_') ? value.slice(6) : value;
+    return /^[A-Za-z0-9+/]+={0,2}$/.test(body) && Buffer.from(body, 'base64').length >= 16;
+  }, 'expected a Standard Webhooks secret: "whsec_" followed by at least 16 base64-encoded random bytes (e.g. whsec_$(openssl rand -base64 32))');
+
+const stageObject = z.strictObject({
+  url: z.url({ protocol: /^https?$/ }),
+  timeout: duration.default(5000),
+  secret: secret.optional(),
+  onError: z.enum(['continue', 'reject']).default('continue'),
+  errorMessage: z.string().min(1).default('Sorry, this service is unavailable right now. Please try again later.'),
+  /** Only messages from these platform ids reach the callback. */
+  platforms: z.array(z.string()).min(1).optional(),
+  /** The largest reply body accepted; a larger one counts as a callback error. */
+  maxResponseSize: byteSize.default(10 * 1024 * 1024),
+});
+
+/** A stage is either just a URL or the full object. */
+const stage = z.union([z.url({ protocol: /^https?$/ }).transform((url) => stageObject.parse({ url })), stageObject]);
+
+export const callbacksSchema = z.strictObject({
+  onMessage: stage.optional(),
+  onPreSend: stage.optional(),
+  onResult: stage.optional(),
+  onSent: stage.optional(),
+});
+
+export type CallbackConfig = z.output<typeof stageObject>;
+export type CallbacksConfig = z.output<typeof callbacksSchema>;

@@ -1,0 +1,145 @@
+// Outbound HTTP callbacks at every lifecycle stage: the operator's way to steer without code.
+
+import type { Stage, StageData, StageHook, StageHooks, StageOutcome, StageValue } from '../lifecycle.js';
+import type { Logger } from '../logger.js';
+import type { Segment } from '../message.js';
+import type { Metrics } from '../metrics.js';
+import { messageSchema, requestSchema, resultSchema, toJson } from '../schema.js';
+import { errorMessage } from '../supervisor.js';
+import { CallbackError, postJson } from './client.js';
+import type { CallbackConfig, CallbacksConfig } from './config.js';
+import { deepMerge } from './merge.js';
+import { interpret } from './reply.js';
+import { secretKey, signatureHeaders } from './signing.js';
+
+export { callbacksSchema, type CallbacksConfig } from './config.js';
+
+export interface BotInfo {
+  id: string;
+  type: string;
+  selfId?: string;
+}
+
+export interface CallbackDeps {
+  logger: Logger;
+  metrics: Metrics;
+  /** The running config with every secret removed, already serialized: it is the same for every call. */
+  configJson: string;
+  bot(botId: string): BotInfo;
+  /** onSent retries: attempts after the first, and the first wait (doubling). */
+  sentRetries?: number;
+  sentRetryDelayMs?: number;
+}
+
+const schemas = { onMessage: messageSchema, onPreSend: requestSchema, onResult: resultSchema } as const;
+const proceed = { kind: 'continue' } as const;
+
+/** Stage hooks for the configured callbacks; a stage with no URL gets no hook and costs nothing. */
+export function createCallbackHooks(config: CallbacksConfig, deps: CallbackDeps): StageHooks {
+  deps.metrics
+    .describe('switchboard_callback_calls_total', 'Callback requests by stage and outcome (2xx, 4xx, 5xx, other, timeout, error)')
+    .describe('switchboard_callback_seconds', 'Callback round-trip time by stage');
+  const hooks: StageHooks = {};
+  for (const stage of ['onMessage', 'onPreSend', 'onResult', 'onSent'] as const) {
+    const stageConfig = config[stage];
+    if (stageConfig) hooks[stage] = hook(stage, stageConfig, deps) as never;
+  }
+  return hooks;
+}
+
+function hook<S extends Stage>(stage: S, config: CallbackConfig, deps: CallbackDeps): StageHook<S> {
+  const key = config.secret ? secretKey(config.secret) : undefined;
+  const log = deps.logger.child({ stage, callback: redactUrl(config.url) });
+  // onSent runs in the background after delivery, so it can afford bounded retries; the others cannot.
+  const attempts = stage === 'onSent' ? 1 + (deps.sentRetries ?? 3) : 1;
+
+  return async (_stage, data) => {
+    if (config.platforms && !config.platforms.includes(data.message.botId)) return proceed;
+    const body = payload(stage, data, deps);
+    const headers = key ? signatureHeaders(key, `${data.eventId}.${stage}`, body) : {};
+    for (let attempt = 1; ; attempt++) {
+      const result = await callOnce(stage, config, body, headers, data, deps.metrics, log);
+      if ('outcome' in result) return result.outcome;
+      if (result.retryable && attempt < attempts) {
+        log.warn({ err: result.error, attempt }, 'callback failed; retrying');
+        await new Promise((r) => setTimeout(r, (deps.sentRetryDelayMs ?? 1000) * 2 ** (attempt - 1)));
+        continue;
+      }
+      log.warn({ err: result.error, policy: config.onError }, 'callback failed');
+      return config.onError === 'reject' && stage !== 'onSent' ? { kind: 'reject', reply: [{ type: 'text', text: config.errorMessage }] } : proceed;
+    }
+  };
+}
+
+type Attempt<S extends Stage> = { outcome: StageOutcome<S> } | { error: string; retryable: boolean };
+
+async function callOnce<S extends Stage>(stage: S, config: CallbackConfig, body: string, headers: Record<string, string>, data: StageData, metrics: Metrics, log: Logger): Promise<Attempt<S>> {
+  const started = performance.now();
+  let response;
+  try {
+    response = await postJson(config.url, body, headers, config.timeout, config.maxResponseSize);
+  } catch (error) {
+    record(metrics, stage, error instanceof CallbackError && error.reason === 'timeout' ? 'timeout' : 'error', started);
+    return { error: errorMessage(error), retryable: true };
+  }
+  record(metrics, stage, statusClass(response.status), started);
+  // After delivery nothing can be stopped; a server error there is worth another try instead.
+  if (stage === 'onSent' && response.status >= 500) return { error: `HTTP ${response.status}`, retryable: true };
+  try {
+    return { outcome: outcome(stage, data, interpret(response), log) };
+  } catch (error) {
+    return { error: errorMessage(error), retryable: false };
+  }
+}
+
+function outcome<S extends Stage>(stage: S, data: StageData, reply: ReturnType<typeof interpret>, log: Logger): StageOutcome<S> {
+  if (reply.kind === 'stop') {
+    if (stage === 'onSent') {
+      log.info('onSent answered with an error status; the messages were already delivered');
+      return proceed;
+    }
+    return { kind: 'reject', reply: reply.content };
+  }
+  if (reply.kind === 'continue') return reply.content ? { kind: 'continue', extra: [reply.content] } : proceed;
+  if (stage === 'onSent') return proceed; // nothing left to change after delivery
+  const schema = schemas[stage as keyof typeof schemas];
+  const current = stage === 'onMessage' ? data.message : stage === 'onPreSend' ? data.request : data.result;
+  const merged = schema.safeParse(deepMerge(current, reply.patch));
+  if (!merged.success) {
+    const issue = merged.error.issues[0]!;
+    throw new CallbackError(`merged ${stage === 'onMessage' ? 'message' : stage === 'onPreSend' ? 'request' : 'result'} is invalid at ${issue.path.join('.') || '(root)'}: ${issue.message}`, 'invalid');
+  }
+  return { kind: 'continue', data: merged.data as StageValue<S> };
+}
+
+/** The JSON every stage receives. The redacted config is spliced in as a ready string. */
+function payload(stage: Stage, data: StageData, deps: CallbackDeps): string {
+  const head = toJson({
+    stage,
+    eventId: data.eventId,
+    timestamp: Date.now(),
+    bot: deps.bot(data.message.botId),
+    message: data.message,
+    request: data.request,
+    result: data.result,
+    delivery: data.deliveries,
+  });
+  return `${head.slice(0, -1)},"config":${deps.configJson},"addons":{}}`;
+}
+
+function record(metrics: Metrics, stage: Stage, outcome: string, started: number): void {
+  metrics.inc('switchboard_callback_calls_total', { stage, outcome });
+  metrics.observe('switchboard_callback_seconds', { stage }, (performance.now() - started) / 1000);
+}
+
+function statusClass(status: number): string {
+  return status >= 200 && status < 600 ? `${Math.floor(status / 100)}xx` : 'other';
+}
+
+/** Callback URLs may carry credentials in their userinfo or query; logs get origin and path only. */
+function redactUrl(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.origin}${parsed.pathname}`;
+}
+
+export type { Segment };
