@@ -56,6 +56,8 @@ export async function main(argv: string[]): Promise<number> {
 
 async function start(config: Config): Promise<number> {
   const runtime = await Runtime.create(config);
+  // A stray rejection in a platform SDK must not take every other platform down with it.
+  process.on('unhandledRejection', (reason) => runtime.logger.error({ err: reason }, 'unhandled promise rejection'));
   let signals = 0;
   const stopped = new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {

@@ -32,7 +32,7 @@ export async function postJson(url: string, body: string, headers: Record<string
   }
   const declared = Number(response.headers['content-length']);
   if (declared > maxBytes) {
-    response.body.destroy();
+    discard(response.body);
     throw new CallbackError(`reply body of ${declared} bytes is over the ${maxBytes}-byte limit`, 'body');
   }
   const chunks: Buffer[] = [];
@@ -41,7 +41,7 @@ export async function postJson(url: string, body: string, headers: Record<string
     for await (const chunk of response.body as AsyncIterable<Buffer>) {
       size += chunk.length;
       if (size > maxBytes) {
-        response.body.destroy();
+        discard(response.body);
         throw new CallbackError(`reply body is over the ${maxBytes}-byte limit`, 'body');
       }
       chunks.push(chunk);
@@ -51,6 +51,12 @@ export async function postJson(url: string, body: string, headers: Record<string
     throw failure(error, signal, timeoutMs);
   }
   return { status: response.statusCode, contentType: header(response.headers['content-type']), disposition: header(response.headers['content-disposition']), body: Buffer.concat(chunks, size) };
+}
+
+/** Drops a reply body we will not read. Destroying an undici body emits an AbortError, which must not go unhandled. */
+function discard(body: NodeJS.ReadableStream & { destroy(): void }): void {
+  body.on('error', () => {});
+  body.destroy();
 }
 
 function header(value: string | string[] | undefined): string | undefined {

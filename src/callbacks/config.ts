@@ -19,6 +19,9 @@ const stageObject = z.strictObject({
   platforms: z.array(z.string()).min(1).optional(),
   /** The largest reply body accepted; a larger one counts as a callback error. */
   maxResponseSize: byteSize.default(10 * 1024 * 1024),
+  /** onSent only (it runs after delivery, so it can wait): retries after a failure, the first after retryDelay, then doubling. */
+  retries: z.number().int().min(0).max(10).default(3),
+  retryDelay: duration.default(1000),
 });
 
 /** A stage is either just a URL or the full object. */

@@ -26,9 +26,6 @@ export interface CallbackDeps {
   /** The running config with every secret removed, already serialized: it is the same for every call. */
   configJson: string;
   bot(botId: string): BotInfo;
-  /** onSent retries: attempts after the first, and the first wait (doubling). */
-  sentRetries?: number;
-  sentRetryDelayMs?: number;
 }
 
 const schemas = { onMessage: messageSchema, onPreSend: requestSchema, onResult: resultSchema } as const;
@@ -51,7 +48,7 @@ function hook<S extends Stage>(stage: S, config: CallbackConfig, deps: CallbackD
   const key = config.secret ? secretKey(config.secret) : undefined;
   const log = deps.logger.child({ stage, callback: redactUrl(config.url) });
   // onSent runs in the background after delivery, so it can afford bounded retries; the others cannot.
-  const attempts = stage === 'onSent' ? 1 + (deps.sentRetries ?? 3) : 1;
+  const attempts = stage === 'onSent' ? 1 + config.retries : 1;
 
   return async (_stage, data) => {
     if (config.platforms && !config.platforms.includes(data.message.botId)) return proceed;
@@ -62,7 +59,7 @@ function hook<S extends Stage>(stage: S, config: CallbackConfig, deps: CallbackD
       if ('outcome' in result) return result.outcome;
       if (result.retryable && attempt < attempts) {
         log.warn({ err: result.error, attempt }, 'callback failed; retrying');
-        await new Promise((r) => setTimeout(r, (deps.sentRetryDelayMs ?? 1000) * 2 ** (attempt - 1)));
+        await new Promise((r) => setTimeout(r, config.retryDelay * 2 ** (attempt - 1)));
         continue;
       }
       log.warn({ err: result.error, policy: config.onError }, 'callback failed');

@@ -1,0 +1,259 @@
+import { Webhook } from 'standardwebhooks';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ChatMessage, PageSegment } from '../adapters/sandbox/chats.js';
+import { defineBot, type Bot } from '../src/bot.js';
+import type { Runtime } from '../src/runtime.js';
+import { CallbackServer } from './fakes/callback-server.js';
+import { sleep, startRuntime, waitFor } from './helpers.js';
+
+const secret = `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`;
+const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+
+let runtime: Runtime | undefined;
+let hooks: CallbackServer | undefined;
+afterEach(async () => {
+  await runtime?.stop();
+  await hooks?.stop();
+  runtime = hooks = undefined;
+});
+
+/** The sandbox with the example bot (or `bot`) and callbacks at `stages` pointing at a fresh callback server. */
+async function setup(stages: Record<string, string | Record<string, unknown>>, bot?: Bot) {
+  hooks = await new CallbackServer().start();
+  const lines = Object.entries(stages).map(([stage, v]) => {
+    const value = typeof v === 'string' ? { url: `${hooks!.url}/${v}` } : { url: `${hooks!.url}/${stage}`, ...v };
+    return `  ${stage}: ${JSON.stringify(value)}`;
+  });
+  const yaml = `platforms: [{ id: sandbox, type: sandbox }, { id: other, type: sandbox }]\ncallbacks:\n${lines.join('\n')}\n`;
+  const started = await startRuntime(yaml, { bot });
+  runtime = started.runtime;
+  const api = `${started.url}/sandbox/sandbox/api`;
+  const say = async (text: string) => {
+    const res = await fetch(`${api}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: { id: 'alice', name: 'Alice' }, chat: { id: 'dm:alice', type: 'direct' }, text }) });
+    expect(res.status).toBe(202);
+  };
+  const seen = async (count: number) =>
+    waitFor(async () => {
+      const { messages } = (await (await fetch(`${api}/chats/dm:alice/messages`)).json()) as { messages: ChatMessage[] };
+      const bot = messages.filter((m) => m.from.isBot).map((m) => m.segments);
+      return bot.length >= count && bot;
+    }, 4000, `${count} bot messages`);
+  return { hooks, say, seen, logs: started.logs, url: started.url };
+}
+
+const text = (t: string): PageSegment[] => [{ type: 'text', text: t }];
+const all = { onMessage: 'onMessage', onPreSend: 'onPreSend', onResult: 'onResult', onSent: 'onSent' };
+
+describe('lifecycle callbacks', () => {
+  it('calls every stage in order with one signed payload shape, secrets removed', async () => {
+    const { hooks, say, seen } = await setup({ ...all, onMessage: { secret } });
+    await say('/echo hi');
+    expect(await seen(1)).toEqual([text('hi')]);
+    await waitFor(() => hooks.received.length === 4);
+    expect(hooks.stages()).toEqual(['onMessage', 'onPreSend', 'onResult', 'onSent']);
+    const [onMessage, onPreSend, onResult, onSent] = hooks.received.map((r) => r.body);
+    expect(new Set(hooks.received.map((r) => r.body.eventId)).size).toBe(1);
+    expect(onMessage).toMatchObject({ stage: 'onMessage', bot: { id: 'sandbox', type: 'sandbox', selfId: 'bot' }, addons: {}, message: { text: '/echo hi', platform: 'sandbox', channel: { id: 'dm:alice', type: 'direct' }, author: { id: 'alice' } } });
+    expect(onMessage).not.toHaveProperty('request');
+    expect(onPreSend!.request).toEqual({ command: 'echo', args: { text: 'hi' }, route: null });
+    expect(onResult!.result).toEqual({ replies: [{ to: { botId: 'sandbox', channelId: 'dm:alice', type: 'direct' }, content: [{ type: 'text', text: 'hi' }], replyTo: expect.any(String) }], data: {} });
+    expect(onSent!.delivery).toEqual([{ ok: true, ids: [expect.any(String)], ms: expect.any(Number) }]);
+    // signed for the stage that has a secret, verifiable with the standardwebhooks package
+    const signed = hooks.received[0]!;
+    expect(new Webhook(secret).verify(signed.raw, signed.headers)).toMatchObject({ stage: 'onMessage' });
+    expect(signed.headers['webhook-id']).toBe(`${onMessage!.eventId}.onMessage`);
+    expect(() => new Webhook(secret).verify(signed.raw.replace('hi', 'ho'), signed.headers)).toThrow();
+    expect(hooks.received[1]!.headers).not.toHaveProperty('webhook-signature');
+    // the config rides along, with the callback secret masked
+    expect(onMessage!.config.callbacks.onMessage.secret).toBe('********');
+    expect(hooks.received.some((r) => r.raw.includes(secret.slice(6)))).toBe(false);
+  });
+
+  it('onMessage 403 with text blocks the user: they see the text, nothing else runs', async () => {
+    const { hooks, say, seen } = await setup(all);
+    hooks.on('onMessage', (ctx, body) => {
+      if (body.message.author.id === 'alice') {
+        ctx.status = 403;
+        ctx.body = 'You are blocked.';
+      }
+    });
+    await say('/ping');
+    expect(await seen(1)).toEqual([text('You are blocked.')]);
+    await sleep(50);
+    expect(hooks.stages()).toEqual(['onMessage', 'onSent']);
+  });
+
+  it('onPreSend JSON re-routes a request and patches args', async () => {
+    const bot = defineBot((b) => {
+      b.command('echo <text:rest>', (ctx) => ctx.args.text);
+      b.route('premium', (ctx) => `premium answer to ${ctx.text}`);
+    });
+    const { hooks, say, seen } = await setup({ onPreSend: 'onPreSend' }, bot);
+    hooks.on('onPreSend', (ctx, body) => {
+      ctx.body = body.request.args.text === 'vip' ? { route: 'premium' } : { args: { text: `${body.request.args.text}!` } };
+    });
+    await say('/echo vip');
+    await seen(1);
+    await say('/echo hello');
+    expect(await seen(2)).toEqual([text('premium answer to /echo vip'), text('hello!')]);
+  });
+
+  it('onResult JSON adds a field to result.data and rewrites a reply; onSent sees both', async () => {
+    const { hooks, say, seen } = await setup({ onResult: 'onResult', onSent: 'onSent' });
+    hooks.on('onResult', (ctx, body) => {
+      const [reply] = body.result.replies;
+      ctx.body = { data: { points: 5 }, replies: [{ ...reply, content: [{ type: 'text', text: 'rewritten' }] }] };
+    });
+    await say('/ping');
+    expect(await seen(1)).toEqual([text('rewritten')]);
+    await waitFor(() => hooks.received.length === 2);
+    expect(hooks.received[1]!.body.result.data).toEqual({ points: 5 });
+  });
+
+  it('200 with image/* sends the image after the reply', async () => {
+    const { hooks, say, seen } = await setup({ onResult: 'onResult' });
+    hooks.on('onResult', (ctx) => {
+      ctx.type = 'image/png';
+      ctx.body = png;
+    });
+    await say('/ping');
+    const [reply, image] = await seen(2);
+    expect(reply).toEqual(text('pong'));
+    const segment = image![0] as { type: string; url: string; mime: string };
+    expect(segment).toMatchObject({ type: 'image', mime: 'image/png' });
+    expect(Buffer.from(await (await fetch(segment.url)).arrayBuffer()).equals(png)).toBe(true);
+  });
+
+  it('200 with text/plain, and koipy\'s plain/text, sends the text as well', async () => {
+    const { hooks, say, seen } = await setup({ onMessage: 'onMessage', onResult: 'onResult' });
+    hooks.on('onMessage', (ctx) => {
+      ctx.set('Content-Type', 'plain/text');
+      ctx.body = 'note from onMessage';
+    });
+    hooks.on('onResult', (ctx) => {
+      ctx.type = 'text/plain';
+      ctx.body = 'note from onResult';
+    });
+    await say('/ping');
+    expect(await seen(3)).toEqual([text('pong'), text('note from onMessage'), text('note from onResult')]);
+  });
+
+  it('200 with no Content-Type sends the body as a file named by Content-Disposition', async () => {
+    const { hooks, say, seen } = await setup({ onResult: 'onResult' });
+    hooks.on('onResult', (ctx) => {
+      ctx.respond = false;
+      ctx.res.writeHead(200, { 'Content-Disposition': 'attachment; filename="report.csv"' });
+      ctx.res.end('a,b\n1,2\n');
+    });
+    await say('/ping');
+    const [, file] = await seen(2);
+    const segment = file![0] as { type: string; url: string; name: string };
+    expect(segment).toMatchObject({ type: 'file', name: 'report.csv' });
+    expect(await (await fetch(segment.url)).text()).toBe('a,b\n1,2\n');
+  });
+
+  it('>= 400 with an image stops and shows the image', async () => {
+    const { hooks, say, seen } = await setup({ onPreSend: 'onPreSend' });
+    hooks.on('onPreSend', (ctx) => {
+      ctx.status = 402;
+      ctx.type = 'image/png';
+      ctx.body = png;
+    });
+    await say('/ping');
+    const [shown] = await seen(1);
+    expect(shown![0]).toMatchObject({ type: 'image', mime: 'image/png' });
+  });
+
+  it('ignores other statuses such as a 302', async () => {
+    const { hooks, say, seen } = await setup({ onMessage: 'onMessage' });
+    hooks.on('onMessage', (ctx) => ctx.redirect('http://127.0.0.1:1/elsewhere'));
+    await say('/ping');
+    expect(await seen(1)).toEqual([text('pong')]);
+  });
+
+  it('a slow callback hits its timeout: continue by default, reject shows the error message', async () => {
+    const { hooks, say, seen, logs } = await setup({ onMessage: { timeout: '100ms' }, onPreSend: { timeout: '100ms', onError: 'reject', errorMessage: 'Busy, try later' } });
+    let slowStage = 'onMessage';
+    hooks.on('onMessage', async (ctx) => {
+      if (slowStage === 'onMessage') await sleep(400);
+      ctx.status = 204;
+    });
+    hooks.on('onPreSend', async (ctx) => {
+      if (slowStage === 'onPreSend') await sleep(400);
+      ctx.status = 204;
+    });
+    await say('/ping');
+    expect(await seen(1)).toEqual([text('pong')]);
+    slowStage = 'onPreSend';
+    await say('/ping');
+    expect(await seen(2)).toEqual([text('pong'), text('Busy, try later')]);
+    expect(logs.filter((l) => l.msg === 'callback failed').map((l) => [l.stage, l.err, l.policy])).toEqual([
+      ['onMessage', 'no reply within 100 ms', 'continue'],
+      ['onPreSend', 'no reply within 100 ms', 'reject'],
+    ]);
+    expect(runtime!.metrics.value('switchboard_callback_calls_total', { stage: 'onMessage', outcome: 'timeout' })).toBe(1);
+  });
+
+  it('a refused connection follows onError', async () => {
+    hooks = await new CallbackServer().start();
+    const dead = hooks.url;
+    await hooks.stop();
+    const started = await startRuntime(`platforms: [{ id: sandbox, type: sandbox }]\ncallbacks:\n  onMessage: { url: "${dead}/x", onError: reject, errorMessage: "Down for maintenance" }\n`);
+    runtime = started.runtime;
+    await fetch(`${started.url}/sandbox/sandbox/api/messages`, { method: 'POST', body: JSON.stringify({ user: { id: 'a', name: 'A' }, chat: { id: 'dm:a', type: 'direct' }, text: '/ping' }) });
+    const replies = await waitFor(async () => {
+      const { messages } = (await (await fetch(`${started.url}/sandbox/sandbox/api/chats/dm:a/messages`)).json()) as { messages: ChatMessage[] };
+      return messages.length >= 2 && messages;
+    });
+    expect(replies[1]!.segments).toEqual(text('Down for maintenance'));
+    expect(started.logs.find((l) => l.msg === 'callback failed')!.err).toMatch(/ECONNREFUSED/);
+  });
+
+  it('an oversized reply, a malformed JSON reply and a schema-breaking merge are callback errors', async () => {
+    const { hooks, say, seen, logs } = await setup({ onMessage: { maxResponseSize: '1kb' }, onPreSend: 'onPreSend', onResult: { onError: 'reject', errorMessage: 'bad merge' } });
+    hooks.on('onMessage', (ctx) => {
+      ctx.type = 'text/plain';
+      ctx.body = 'x'.repeat(4096);
+    });
+    hooks.on('onPreSend', (ctx) => {
+      ctx.type = 'application/json';
+      ctx.body = '{"route": ';
+    });
+    hooks.on('onResult', (ctx) => {
+      ctx.body = { replies: 'not a list' };
+    });
+    await say('/ping');
+    expect(await seen(1)).toEqual([text('bad merge')]);
+    expect(logs.filter((l) => l.msg === 'callback failed').map((l) => l.err)).toEqual([
+      'reply body of 4096 bytes is over the 1024-byte limit',
+      'reply says application/json but its body is not valid JSON',
+      expect.stringMatching(/^merged result is invalid at replies: /),
+    ]);
+  });
+
+  it('retries a failing onSent in the background, bounded, and sends its extra content', async () => {
+    const { hooks, say, seen } = await setup({ onSent: { retries: 3, retryDelay: '50ms' } });
+    let calls = 0;
+    hooks.on('onSent', (ctx) => {
+      calls++;
+      if (calls <= 2) {
+        ctx.status = 503;
+        return;
+      }
+      ctx.type = 'text/plain';
+      ctx.body = 'thanks for chatting';
+    });
+    await say('/ping');
+    expect(await seen(1)).toEqual([text('pong')]);
+    expect(await seen(2)).toEqual([text('pong'), text('thanks for chatting')]);
+    expect(calls).toBe(3);
+    expect(new Set(hooks.received.map((r) => r.headers['webhook-id'])).size).toBe(1);
+  }, 15_000);
+
+  it('only calls a stage for the platforms it names', async () => {
+    const { hooks, say, seen } = await setup({ onMessage: { platforms: ['other'] } });
+    await say('/ping');
+    expect(await seen(1)).toEqual([text('pong')]);
+    expect(hooks.received).toEqual([]);
+  });
+});
