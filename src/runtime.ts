@@ -34,6 +34,7 @@ export class Runtime {
   readonly store: Store;
   readonly metrics = new Metrics();
   private readonly supervisors: Supervisor[] = [];
+  private readonly contexts = new Map<string, AdapterContext>();
   private started = false;
   private stopping: Promise<void> | undefined;
   /** Base URL the server listens on, once started. */
@@ -103,9 +104,19 @@ export class Runtime {
         publicUrl,
         commands: () => this.bot.commandList,
       };
+      this.contexts.set(adapter.id, context);
       await adapter.start(context);
     }
     this.logger.info({ url: this.url, platforms: [...this.adapters.keys()] }, 'switchboard started');
+  }
+
+  /** Stops one platform and starts it again with the same routes and context (e.g. after changing its credentials upstream). */
+  async restartPlatform(id: string): Promise<void> {
+    const adapter = this.adapters.get(id);
+    const context = this.contexts.get(id);
+    if (!adapter || !context) throw new Error(`no running platform with id "${id}"`);
+    await adapter.stop();
+    await adapter.start(context);
   }
 
   /** Stops taking new messages, finishes in-flight ones (up to server.shutdownTimeout), then closes everything. Idempotent. */

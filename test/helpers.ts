@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import type { AdapterDefinition } from '../src/adapter.js';
 import type { Bot } from '../src/bot.js';
 import { parseConfig } from '../src/config.js';
 import type { StageHooks } from '../src/lifecycle.js';
@@ -25,11 +26,11 @@ export function captureLogs() {
 }
 
 /** Starts a runtime on a free port from YAML text (server.port defaults to 0 here). */
-export async function startRuntime(yaml: string, options: { bot?: Bot; hooks?: StageHooks; env?: NodeJS.ProcessEnv } = {}) {
-  const config = parseConfig(yaml, { definitions, env: options.env ?? {}, source: 'test.yaml', baseDir: process.cwd() });
+export async function startRuntime(yaml: string, options: { bot?: Bot; hooks?: StageHooks; env?: NodeJS.ProcessEnv; definitions?: readonly AdapterDefinition[] } = {}) {
+  const config = parseConfig(yaml, { definitions: options.definitions ?? definitions, env: options.env ?? {}, source: 'test.yaml', baseDir: process.cwd() });
   if (!/^\s*server:/m.test(yaml)) config.server.port = 0;
   const logs = captureLogs();
-  const runtime = await Runtime.create(config, { bot: options.bot, hooks: options.hooks, logger: logs.logger });
+  const runtime = await Runtime.create(config, { bot: options.bot, hooks: options.hooks, logger: logs.logger, definitions: options.definitions });
   await runtime.start();
   return { runtime, logs: logs.lines, url: runtime.url };
 }
