@@ -42,11 +42,12 @@ export class Context<Args = Record<string, unknown>> {
       to: { botId: message.botId, channelId: message.channel.id, type: message.channel.type },
       content: toSegments(content),
       replyTo: options.quote === false ? undefined : message.id,
+      inResponseTo: message.id,
     });
   }
 
   /** Sends to any chat on any configured platform. */
   send(to: ChannelRef, content: Content): void {
-    this.result.replies.push({ to, content: toSegments(content) });
+    this.result.replies.push({ to, content: toSegments(content), inResponseTo: this.message.id });
   }
 }

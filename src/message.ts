@@ -74,6 +74,8 @@ export interface OutgoingMessage {
   content: Segment[];
   /** Message id to quote, where the platform allows. */
   replyTo?: string;
+  /** Id of the inbound message whose handling produced this one (set by the pipeline; for request/response platforms). */
+  inResponseTo?: string;
 }
 
 /** What a bot author may pass wherever content is expected. */

@@ -159,7 +159,7 @@ export class Pipeline {
   }
 
   private toChat(message: Message, content: Segment[]): OutgoingMessage {
-    return { to: { botId: message.botId, channelId: message.channel.id, type: message.channel.type }, content };
+    return { to: { botId: message.botId, channelId: message.channel.id, type: message.channel.type }, content, inResponseTo: message.id };
   }
 
   /** Sends replies one after another, so a chat sees them in order. */

@@ -50,7 +50,7 @@ export const requestSchema: z.ZodType<Request, unknown> = z.object({
 });
 
 export const resultSchema: z.ZodType<Result, unknown> = z.object({
-  replies: z.array(z.object({ to: channelRef, content: z.array(segmentSchema), replyTo: z.string().optional() })),
+  replies: z.array(z.object({ to: channelRef, content: z.array(segmentSchema), replyTo: z.string().optional(), inResponseTo: z.string().optional() })),
   data: z.record(z.string(), z.unknown()),
 }) as z.ZodType<Result, unknown>;
 

@@ -56,7 +56,7 @@ describe('lifecycle callbacks', () => {
     expect(onMessage).toMatchObject({ stage: 'onMessage', bot: { id: 'sandbox', type: 'sandbox', selfId: 'bot' }, addons: {}, message: { text: '/echo hi', platform: 'sandbox', channel: { id: 'dm:alice', type: 'direct' }, author: { id: 'alice' } } });
     expect(onMessage).not.toHaveProperty('request');
     expect(onPreSend!.request).toEqual({ command: 'echo', args: { text: 'hi' }, route: null });
-    expect(onResult!.result).toEqual({ replies: [{ to: { botId: 'sandbox', channelId: 'dm:alice', type: 'direct' }, content: [{ type: 'text', text: 'hi' }], replyTo: expect.any(String) }], data: {} });
+    expect(onResult!.result).toEqual({ replies: [{ to: { botId: 'sandbox', channelId: 'dm:alice', type: 'direct' }, content: [{ type: 'text', text: 'hi' }], replyTo: onMessage!.message.id, inResponseTo: onMessage!.message.id }], data: {} });
     expect(onSent!.delivery).toEqual([{ ok: true, ids: [expect.any(String)], ms: expect.any(Number) }]);
     // signed for the stage that has a secret, verifiable with the standardwebhooks package
     const signed = hooks.received[0]!;

@@ -58,7 +58,7 @@ describe('pipeline', () => {
   it('calls no stage when none is configured and answers in reply order', async () => {
     const { send, sent } = pipeline();
     await send(message('/ping'));
-    expect(sent).toEqual([{ to: { botId: 'chat', channelId: 'c1', type: 'direct' }, content: [{ type: 'text', text: 'pong' }], replyTo: '1' }]);
+    expect(sent).toEqual([{ to: { botId: 'chat', channelId: 'c1', type: 'direct' }, content: [{ type: 'text', text: 'pong' }], replyTo: '1', inResponseTo: '1' }]);
   });
 
   it('stops at onMessage on reject and shows the reply', async () => {
