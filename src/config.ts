@@ -22,6 +22,13 @@ const serverSchema = z.strictObject({
   shutdownTimeout: duration.default(10_000),
 });
 
+const mediaSchema = z.strictObject({
+  /** Whether ctx.download may fetch URLs on loopback or private networks (off: a user cannot make the bot probe your LAN). */
+  allowPrivateNetworks: z.boolean().default(false),
+  maxDownloadSize: byteSize.default(20 * 1024 * 1024),
+  downloadTimeout: duration.default(10_000),
+});
+
 const logSchema = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -68,6 +75,7 @@ export function buildConfigSchema(definitions: readonly AdapterDefinition[]) {
     .strictObject({
       server: serverSchema.default(serverSchema.parse({})),
       log: logSchema.default(logSchema.parse({})),
+      media: mediaSchema.default(mediaSchema.parse({})),
       bot: z.string().min(1).default(builtinBot),
       /** How long a platform's event id is remembered to drop redeliveries. */
       dedupTtl: duration.default(3_600_000),

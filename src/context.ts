@@ -1,6 +1,9 @@
 import type { Request, Result } from './lifecycle.js';
 import type { Logger } from './logger.js';
-import { toSegments, type ChannelRef, type Content, type Message } from './message.js';
+import type { MediaBody } from './media.js';
+import { toSegments, type ChannelRef, type Content, type MediaSegment, type Message } from './message.js';
+
+export type Downloader = (segment: MediaSegment) => Promise<MediaBody>;
 
 export interface ReplyOptions {
   /** Quote the message being answered, where the platform can (default true). */
@@ -21,7 +24,13 @@ export class Context<Args = Record<string, unknown>> {
     readonly request: Request,
     readonly result: Result,
     readonly log: Logger,
+    private readonly downloader: Downloader,
   ) {}
+
+  /** The bytes of an image or file: fetched only now, when asked, within the operator's limits. */
+  download(segment: MediaSegment): Promise<MediaBody> {
+    return this.downloader(segment);
+  }
 
   get text(): string {
     return this.message.text;

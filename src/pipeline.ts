@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Adapter, Admission, InboundEvent } from './adapter.js';
 import type { Bot } from './bot.js';
-import { Context } from './context.js';
+import { Context, type Downloader } from './context.js';
 import type { Result, Stage, StageData, StageHooks, StageOutcome, StageValue } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -19,7 +19,12 @@ export interface PipelineOptions {
   metrics?: Metrics;
   hooks?: StageHooks;
   dedupTtlMs?: number;
+  download?: Downloader;
 }
+
+const noDownloads: Downloader = async () => {
+  throw new Error('downloads are not configured');
+};
 
 type Stopped = { stopped: true; reply?: Segment[] };
 
@@ -98,7 +103,7 @@ export class Pipeline {
 
       const result: Result = { replies: [], data: {} };
       try {
-        await this.options.bot.run(new Context(eventId, data.message, data.request, result, log));
+        await this.options.bot.run(new Context(eventId, data.message, data.request, result, log, this.options.download ?? noDownloads));
       } catch (error) {
         outcome = 'handler failed';
         log.error({ err: error }, 'handler threw; no reply sent');

@@ -7,6 +7,7 @@ import { createCallbackHooks } from './callbacks/index.js';
 import { redact, type Config } from './config.js';
 import type { StageHooks } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
+import { createDownloader } from './download.js';
 import { MediaStore } from './media.js';
 import { Metrics } from './metrics.js';
 import { Pipeline } from './pipeline.js';
@@ -64,7 +65,10 @@ export class Runtime {
           return { id: botId, type: adapter?.type ?? 'unknown', selfId: adapter?.selfId };
         },
       });
-    this.pipeline = new Pipeline({ bot, adapters: this.adapters, store: this.store, logger: this.logger, metrics: this.metrics, hooks, dedupTtlMs: config.dedupTtl });
+    this.pipeline = new Pipeline({ bot, adapters: this.adapters, store: this.store, logger: this.logger, metrics: this.metrics, hooks,
+      dedupTtlMs: config.dedupTtl,
+      download: createDownloader(this.media, { allowPrivateNetworks: config.media.allowPrivateNetworks, maxBytes: config.media.maxDownloadSize, timeoutMs: config.media.downloadTimeout }),
+    });
     this.server = new HttpServer({
       media: this.media,
       logger: this.logger,
