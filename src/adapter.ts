@@ -14,6 +14,8 @@ export interface InboundEvent {
   key?: string;
   /** Builds the normalized message; only called once the key is known to be new. */
   normalize(): Message | Promise<Message>;
+  /** Called once the message has been handled and every reply delivered (request/response platforms answer then). */
+  onHandled?(): void;
 }
 
 export type Admission = 'accepted' | 'duplicate' | 'closed';

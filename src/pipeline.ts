@@ -54,6 +54,7 @@ export class Pipeline {
     const run = (previous ? previous.then(() => this.handle(message)) : this.handle(message)).finally(() => {
       this.inFlight.delete(run);
       if (this.chatTails.get(chat) === run) this.chatTails.delete(chat);
+      event.onHandled?.();
     });
     this.inFlight.add(run);
     this.chatTails.set(chat, run);

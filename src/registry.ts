@@ -1,7 +1,8 @@
 // The one place the core names platforms: config `type` -> adapter definition.
 
 import type { AdapterDefinition } from './adapter.js';
+import http from '../adapters/http/index.js';
 import sandbox from '../adapters/sandbox/index.js';
 import telegram from '../adapters/telegram/index.js';
 
-export const definitions: readonly AdapterDefinition[] = [sandbox, telegram] as AdapterDefinition[];
+export const definitions: readonly AdapterDefinition[] = [sandbox, telegram, http] as AdapterDefinition[];

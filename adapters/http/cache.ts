@@ -1,0 +1,97 @@
+import type { Item } from './render.js';
+
+interface Entry {
+  channel: string;
+  items: Item[];
+  expires: number;
+  handled: boolean;
+  waiters: (() => void)[];
+}
+
+/**
+ * What the bot has answered per msg_id, for poll mode: bounded by count (oldest evicted first)
+ * and by TTL. Messages the bot sends on its own to a chat are kept per chat and returned with
+ * every poll from it, so a client that only polls still sees them.
+ */
+export class ReplyCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly unsolicited = new Map<string, { items: Item[]; expires: number }>();
+
+  constructor(
+    private readonly maxEntries: number,
+    private readonly ttlMs: number,
+  ) {}
+
+  has(msgId: string): boolean {
+    return this.live(msgId) !== undefined;
+  }
+
+  open(msgId: string, channel: string): void {
+    this.entries.set(msgId, { channel, items: [], expires: Date.now() + this.ttlMs, handled: false, waiters: [] });
+    while (this.entries.size > this.maxEntries) {
+      const oldest = this.entries.entries().next().value!;
+      this.entries.delete(oldest[0]);
+      this.wake(oldest[1]);
+    }
+  }
+
+  /** Adds the bot's items to `msgId`, or, when it is not one of ours, to the chat's unsolicited list. */
+  add(msgId: string | undefined, channel: string, items: Item[]): void {
+    const entry = msgId === undefined ? undefined : this.live(msgId);
+    if (entry && entry.channel === channel) {
+      entry.items.push(...items);
+      return;
+    }
+    const list = this.unsolicited.get(channel);
+    if (list && list.expires > Date.now()) list.items.push(...items);
+    else this.unsolicited.set(channel, { items: [...items], expires: Date.now() + this.ttlMs });
+    while (this.unsolicited.size > this.maxEntries) this.unsolicited.delete(this.unsolicited.keys().next().value!);
+  }
+
+  handled(msgId: string): void {
+    const entry = this.entries.get(msgId);
+    if (!entry) return;
+    entry.handled = true;
+    this.wake(entry);
+  }
+
+  /** Everything for this msg_id so far, followed by what the bot sent its chat unasked; empty once expired. */
+  items(msgId: string): Item[] {
+    const entry = this.live(msgId);
+    if (!entry) return [];
+    const extra = this.unsolicited.get(entry.channel);
+    return extra && extra.expires > Date.now() ? [...entry.items, ...extra.items] : entry.items;
+  }
+
+  /** Resolves when the message has been handled, or after `ms`. */
+  async settle(msgId: string, ms: number): Promise<void> {
+    const entry = this.live(msgId);
+    if (!entry || entry.handled || ms <= 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      entry.waiters.push(done);
+    });
+  }
+
+  /** Releases every waiting request (shutdown). */
+  close(): void {
+    for (const entry of this.entries.values()) this.wake(entry);
+  }
+
+  private live(msgId: string): Entry | undefined {
+    const entry = this.entries.get(msgId);
+    if (!entry) return undefined;
+    if (entry.expires > Date.now()) return entry;
+    this.entries.delete(msgId);
+    this.wake(entry);
+    return undefined;
+  }
+
+  private wake(entry: Entry): void {
+    for (const waiter of entry.waiters.splice(0)) waiter();
+  }
+}

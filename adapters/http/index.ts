@@ -1,0 +1,138 @@
+// A plain HTTP endpoint, request- and response-compatible with AstrBot's HTTP endpoint adapter:
+// any website, backend or script can chat with the bot without a chat app.
+
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import type Router from '@koa/router';
+import type { Context as KoaContext } from 'koa';
+import { defineAdapter, type Adapter, type AdapterContext } from '../../src/adapter.js';
+import { HttpError, readJson } from '../../src/http.js';
+import type { Delivery, OutgoingMessage } from '../../src/message.js';
+import { ReplyCache } from './cache.js';
+import { CallbackSender } from './callback.js';
+import { channelOf, normalize } from './normalize.js';
+import { render } from './render.js';
+import { httpConfig, httpRequest, type HttpConfig } from './schema.js';
+import { ApiKeys } from './verify.js';
+
+const refreshPath = '/api/plug/hep/refresh_token';
+/** One refresh route per server, shared by every HTTP platform on it: the key says which one is asked. */
+const refreshers = new WeakMap<Router, Set<HttpAdapter>>();
+
+export class HttpAdapter implements Adapter {
+  readonly type = 'http';
+  readonly id: string;
+  readonly selfId = 'bot';
+  private readonly keys: ApiKeys;
+  private readonly cache: ReplyCache;
+  private readonly callback: CallbackSender | undefined;
+  private ctx: AdapterContext | undefined;
+  private mounted = false;
+
+  constructor(private readonly config: HttpConfig) {
+    this.id = config.id;
+    this.keys = new ApiKeys(resolve(config.keyFile ?? `.switchboard/${config.id}.api-key.json`), config.apiKey, config.apiKeyTtl, config.apiKeyGrace);
+    this.cache = new ReplyCache(config.cacheSize, config.cacheTtl);
+    this.callback = config.mode === 'callback' ? new CallbackSender(config) : undefined;
+  }
+
+  get path(): string {
+    return `/api/plug${this.config.endpoint === '/' ? '' : this.config.endpoint}`;
+  }
+
+  async start(ctx: AdapterContext): Promise<void> {
+    if (this.ctx) return;
+    const generated = await this.keys.load();
+    this.ctx = ctx;
+    if (generated) ctx.logger.warn({ keyFile: resolve(this.config.keyFile ?? `.switchboard/${this.id}.api-key.json`) }, 'generated an API key for the HTTP endpoint; clients find it in this file');
+    if (!this.mounted) this.mount(ctx.rootRouter);
+    ctx.logger.info({ path: this.path, mode: this.config.mode }, 'HTTP endpoint ready');
+  }
+
+  async stop(): Promise<void> {
+    this.ctx = undefined;
+    this.cache.close();
+  }
+
+  async send(message: OutgoingMessage): Promise<Delivery> {
+    const started = performance.now();
+    const items = render(message.content);
+    const ids = items.map((i) => i.item_id);
+    if (items.length === 0) return { ok: true, ids, ms: 0 };
+    if (!this.callback) {
+      this.cache.add(message.inResponseTo, message.to.channelId, items);
+      return { ok: true, ids, ms: performance.now() - started };
+    }
+    const msgId = message.inResponseTo ?? `push-${randomUUID()}`;
+    const error = await this.callback.deliver(msgId, items);
+    if (error) this.ctx?.logger.error({ msgId, err: error }, 'callback delivery failed after every retry');
+    return { ok: !error, ids, error, ms: performance.now() - started };
+  }
+
+  private mount(router: Router): void {
+    this.mounted = true;
+    router.post(this.path, (koa) => this.receive(koa));
+    let adapters = refreshers.get(router);
+    if (!adapters) {
+      refreshers.set(router, (adapters = new Set()));
+      const all = adapters;
+      const refresh = async (koa: KoaContext) => {
+        const authorization = koa.get('authorization') || undefined;
+        const owner = [...all].find((a) => a.ctx && a.keys.check(authorization).ok);
+        if (!owner) return unauthorized(koa, [...all][0]?.keys.check(authorization) ?? { ok: false, reason: 'no HTTP endpoint' });
+        const { key, ttlSeconds } = await owner.keys.refresh();
+        owner.ctx?.logger.info('API key refreshed by a client');
+        koa.body = { code: 0, detail: 'success', api_key: key, api_key_ttl: ttlSeconds };
+      };
+      router.get(refreshPath, refresh);
+      router.post(refreshPath, refresh);
+    }
+    adapters.add(this);
+  }
+
+  private async receive(koa: KoaContext): Promise<void> {
+    const ctx = this.ctx;
+    if (!ctx) throw new HttpError(503, 'this platform is stopped');
+    const auth = this.keys.check(koa.get('authorization') || undefined);
+    if (!auth.ok) return unauthorized(koa, auth);
+    const parsed = httpRequest.safeParse(await readJson(koa, ctx.bodyLimit));
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      koa.status = 400;
+      koa.body = { code: 400, detail: `${issue.path.join('.') || 'body'}: ${issue.message}` };
+      return;
+    }
+    const body = parsed.data;
+    const msgId = body.msg_id ?? randomUUID();
+    const respond = (data: unknown[]) => {
+      koa.body = { code: 0, detail: 'success', msg_id: msgId, api_key_ttl: this.keys.ttlSeconds(), data };
+    };
+    if (!this.callback && this.cache.has(msgId)) {
+      await this.cache.settle(msgId, this.waitMs(body.wait));
+      return respond(this.cache.items(msgId));
+    }
+    if (!this.callback) this.cache.open(msgId, channelOf(body).id);
+    const admission = await ctx.dispatch({ key: msgId, normalize: () => normalize(body, msgId, this.id), onHandled: () => this.cache.handled(msgId) });
+    if (admission === 'closed') throw new HttpError(503, 'shutting down; retry later');
+    // A msg_id whose answers have expired from the cache is not handled twice: it answers empty.
+    if (this.callback || admission === 'duplicate') return respond([]);
+    await this.cache.settle(msgId, this.waitMs(body.wait));
+    respond(this.cache.items(msgId));
+  }
+
+  private waitMs(seconds: number | undefined): number {
+    return Math.min(seconds === undefined ? this.config.wait : seconds * 1000, this.config.maxWait);
+  }
+}
+
+function unauthorized(koa: KoaContext, check: { ok: false; reason: string } | { ok: true }): void {
+  koa.status = 401;
+  koa.set('WWW-Authenticate', 'Bearer');
+  koa.body = { code: 401, detail: check.ok ? 'unauthorized' : check.reason };
+}
+
+export default defineAdapter({
+  type: 'http',
+  configSchema: httpConfig,
+  create: (config) => new HttpAdapter(config),
+});
