@@ -245,6 +245,9 @@ function redactValue(value: unknown, secret: boolean): unknown {
   return secret && value !== undefined && value !== null ? '********' : value;
 }
 
+/** Masks a URL's password and any query parameter that looks like a credential (?token=, ?key=, ?sig=…). */
 function maskUrlPassword(value: string): string {
-  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@\s]+):[^@/\s]+@/i, '$1:********@');
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return value;
+  const masked = value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@\s]+):[^@/\s]+@/i, '$1:********@');
+  return masked.replace(/([?&])([^=&#]+)=([^&#]*)/g, (whole, sep: string, name: string) => (SECRET_KEY.test(name) || /^(key|sig|code|auth)$/i.test(name) ? `${sep}${name}=********` : whole));
 }

@@ -108,6 +108,11 @@ export class Pipeline {
       } catch (error) {
         outcome = 'handler failed';
         log.error({ err: error }, 'handler threw; no reply sent');
+        // What earlier stages added is still the operator's to show.
+        if (extras.length > 0) {
+          data.deliveries = await this.deliver(extras.map((content) => this.toChat(data.message, content)), log);
+          this.afterSent(data, log);
+        }
         return;
       }
 

@@ -88,6 +88,17 @@ describe('config', () => {
     expect(shown).not.toContain('hush');
     expect(shown).not.toContain(':pw@');
     expect(redact(config).platforms[0]).toMatchObject({ token: '********', secretToken: '********', id: 'tg' });
+    expect(redact({ url: 'https://h.example/hook?key=abc123&room=7&access_token=zzz' })).toEqual({ url: 'https://h.example/hook?key=********&room=7&access_token=********' });
+  });
+});
+
+describe('switchboard.example.yaml', () => {
+  it('is a valid config documenting every platform type', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const text = await readFile(join(import.meta.dirname, '..', 'switchboard.example.yaml'), 'utf8');
+    const config = parseConfig(text, { definitions, env: { TELEGRAM_BOT_TOKEN: '1:x' }, source: 'example', baseDir: '/' });
+    expect(new Set(config.platforms.map((p) => p.type))).toEqual(new Set(definitions.map((d) => d.type)));
+    expect(Object.keys(config.callbacks)).toEqual(['onMessage', 'onPreSend', 'onResult', 'onSent']);
   });
 });
 

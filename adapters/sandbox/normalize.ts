@@ -38,6 +38,7 @@ export function normalize(post: SandboxPost, id: string, botId: string, self: { 
     replyTo: post.replyTo,
     mentionsBot,
     timestamp: Date.now(),
-    raw: post,
+    // The bytes live in the media store; raw keeps everything else the browser sent.
+    raw: { ...post, attachments: post.attachments?.map(({ data, ...file }) => ({ ...file, size: Math.floor((data.length * 3) / 4) })) },
   };
 }

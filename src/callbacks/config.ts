@@ -17,6 +17,8 @@ const stageObject = z.strictObject({
   errorMessage: z.string().min(1).default('Sorry, this service is unavailable right now. Please try again later.'),
   /** Only messages from these platform ids reach the callback. */
   platforms: z.array(z.string()).min(1).optional(),
+  /** The largest payload sent; a larger one is not sent and counts as a callback error. */
+  maxRequestSize: byteSize.default(10 * 1024 * 1024),
   /** The largest reply body accepted; a larger one counts as a callback error. */
   maxResponseSize: byteSize.default(10 * 1024 * 1024),
   /** onSent only (it runs after delivery, so it can wait): retries after a failure, the first after retryDelay, then doubling. */

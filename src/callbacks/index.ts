@@ -34,7 +34,7 @@ const proceed = { kind: 'continue' } as const;
 /** Stage hooks for the configured callbacks; a stage with no URL gets no hook and costs nothing. */
 export function createCallbackHooks(config: CallbacksConfig, deps: CallbackDeps): StageHooks {
   deps.metrics
-    .describe('switchboard_callback_calls_total', 'Callback requests by stage and outcome (2xx, 4xx, 5xx, other, timeout, error)')
+    .describe('switchboard_callback_calls_total', 'Callback requests by stage and outcome (1xx-5xx status class, timeout, error)')
     .describe('switchboard_callback_seconds', 'Callback round-trip time by stage');
   const hooks: StageHooks = {};
   for (const stage of ['onMessage', 'onPreSend', 'onResult', 'onSent'] as const) {
@@ -46,16 +46,21 @@ export function createCallbackHooks(config: CallbacksConfig, deps: CallbackDeps)
 
 function hook<S extends Stage>(stage: S, config: CallbackConfig, deps: CallbackDeps): StageHook<S> {
   const key = config.secret ? secretKey(config.secret) : undefined;
-  const log = deps.logger.child({ stage, callback: redactUrl(config.url) });
+  const logger = deps.logger.child({ stage, callback: redactUrl(config.url) });
   // onSent runs in the background after delivery, so it can afford bounded retries; the others cannot.
   const attempts = stage === 'onSent' ? 1 + config.retries : 1;
 
   return async (_stage, data) => {
     if (config.platforms && !config.platforms.includes(data.message.botId)) return proceed;
     const body = payload(stage, data, deps);
-    const headers = key ? signatureHeaders(key, `${data.eventId}.${stage}`, body) : {};
+    const log = logger.child({ event: data.eventId });
+    if (body.length > config.maxRequestSize) {
+      log.warn({ bytes: body.length, policy: config.onError }, 'callback payload over maxRequestSize; not sent');
+      return failed(stage, config);
+    }
+    const request: Outbound = { url: config.url, body, key, id: `${data.eventId}.${stage}` };
     for (let attempt = 1; ; attempt++) {
-      const result = await callOnce(stage, config, body, headers, data, deps.metrics, log);
+      const result = await callOnce(stage, config, request, data, deps.metrics, log);
       if ('outcome' in result) return result.outcome;
       if (result.retryable && attempt < attempts) {
         log.warn({ err: result.error, attempt }, 'callback failed; retrying');
@@ -63,18 +68,32 @@ function hook<S extends Stage>(stage: S, config: CallbackConfig, deps: CallbackD
         continue;
       }
       log.warn({ err: result.error, policy: config.onError }, 'callback failed');
-      return config.onError === 'reject' && stage !== 'onSent' ? { kind: 'reject', reply: [{ type: 'text', text: config.errorMessage }] } : proceed;
+      return failed(stage, config);
     }
   };
 }
 
+function failed<S extends Stage>(stage: S, config: CallbackConfig): StageOutcome<S> {
+  return config.onError === 'reject' && stage !== 'onSent' ? { kind: 'reject', reply: [{ type: 'text', text: config.errorMessage }] } : proceed;
+}
+
+interface Outbound {
+  url: string;
+  body: string;
+  key: Buffer | undefined;
+  /** webhook-id: the same on every try of one stage call. */
+  id: string;
+}
+
 type Attempt<S extends Stage> = { outcome: StageOutcome<S> } | { error: string; retryable: boolean };
 
-async function callOnce<S extends Stage>(stage: S, config: CallbackConfig, body: string, headers: Record<string, string>, data: StageData, metrics: Metrics, log: Logger): Promise<Attempt<S>> {
+async function callOnce<S extends Stage>(stage: S, config: CallbackConfig, request: Outbound, data: StageData, metrics: Metrics, log: Logger): Promise<Attempt<S>> {
   const started = performance.now();
+  // Signed afresh on every try: receivers reject a webhook-timestamp older than a few minutes.
+  const headers = request.key ? signatureHeaders(request.key, request.id, request.body) : {};
   let response;
   try {
-    response = await postJson(config.url, body, headers, config.timeout, config.maxResponseSize);
+    response = await postJson(request.url, request.body, headers, config.timeout, config.maxResponseSize);
   } catch (error) {
     record(metrics, stage, error instanceof CallbackError && error.reason === 'timeout' ? 'timeout' : 'error', started);
     return { error: errorMessage(error), retryable: true };

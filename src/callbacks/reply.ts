@@ -17,11 +17,11 @@ export function interpret(response: CallbackResponse): CallbackReply {
   if (status === 204) return { kind: 'continue' };
   if (status >= 400) {
     if (body.length === 0) return { kind: 'stop' };
-    if (type === undefined || type.startsWith('text/') || type === 'plain/text' || type === 'application/json') return { kind: 'stop', content: [{ type: 'text', text: body.toString('utf8') }] };
+    if (type === undefined || type.startsWith('text/') || type === 'plain/text' || isJson(type)) return { kind: 'stop', content: [{ type: 'text', text: body.toString('utf8') }] };
     return { kind: 'stop', content: [media(body, type, fileName(response.disposition))] };
   }
   if (status !== 200) return { kind: 'continue' }; // any other status is ignored
-  if (type === 'application/json' || type?.endsWith('+json')) {
+  if (type !== undefined && isJson(type)) {
     try {
       return { kind: 'merge', patch: JSON.parse(body.toString('utf8')) };
     } catch {
@@ -32,6 +32,10 @@ export function interpret(response: CallbackResponse): CallbackReply {
   if (type === 'text/plain' || type === 'plain/text') return { kind: 'continue', content: [{ type: 'text', text: body.toString('utf8') }] };
   if (type === undefined) return { kind: 'continue', content: [{ type: 'file', data: body, mime: 'application/octet-stream', name: fileName(response.disposition) ?? 'file' }] };
   return { kind: 'continue', content: [media(body, type, fileName(response.disposition))] };
+}
+
+function isJson(type: string): boolean {
+  return type === 'application/json' || type.endsWith('+json');
 }
 
 function mediaType(contentType: string | undefined): string | undefined {
