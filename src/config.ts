@@ -239,7 +239,8 @@ function redactValue(value: unknown, secret: boolean): unknown {
   if (Array.isArray(value)) return value.map((v) => redactValue(v, secret));
   if (isRecord(value)) {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = redactValue(v, secret || SECRET_KEY.test(k));
+    // "tokenUrl" names where a token comes from, not a token: URLs get their own masking.
+    for (const [k, v] of Object.entries(value)) out[k] = redactValue(v, secret || (SECRET_KEY.test(k) && !/url$/i.test(k)));
     return out;
   }
   return secret && value !== undefined && value !== null ? '********' : value;

@@ -2,7 +2,8 @@
 
 import type { AdapterDefinition } from './adapter.js';
 import http from '../adapters/http/index.js';
+import qq from '../adapters/qq/index.js';
 import sandbox from '../adapters/sandbox/index.js';
 import telegram from '../adapters/telegram/index.js';
 
-export const definitions: readonly AdapterDefinition[] = [sandbox, telegram, http] as AdapterDefinition[];
+export const definitions: readonly AdapterDefinition[] = [sandbox, telegram, http, qq] as AdapterDefinition[];

@@ -1,0 +1,221 @@
+// One websocket gateway session (HELLO -> IDENTIFY or RESUME -> READY/RESUMED -> events, with
+// heartbeats), run by the core supervisor, which owns retrying, backoff and single flight.
+
+import WebSocket from 'ws';
+import type { Logger } from '../../src/logger.js';
+import { FatalConnectionError, RetryAfterError, type SessionControls } from '../../src/supervisor.js';
+import { QqApiError, type OpenApi } from './api.js';
+import type { Payload } from './normalize.js';
+import { TokenError, type AccessTokens } from './token.js';
+import type { Transport } from './transport.js';
+
+const op = { dispatch: 0, heartbeat: 1, identify: 2, resume: 6, reconnect: 7, invalidSession: 9, hello: 10, heartbeatAck: 11 } as const;
+
+/** Close codes after which connecting again cannot help (QQ's websocket error table). */
+const fatalCloseCodes: Record<number, string> = {
+  4001: 'invalid opcode',
+  4002: 'invalid payload',
+  4010: 'invalid shard',
+  4011: 'too many guilds for one connection',
+  4012: 'invalid gateway version',
+  4013: 'invalid intents',
+  4014: 'intents not permitted for this bot: remove the ones it has no permission for from `intents`',
+  4914: 'the bot is offline (unpublished) and may only connect to the sandbox: set sandbox: true',
+  4915: 'the bot is banned',
+};
+
+/** Close codes after which the session cannot be resumed, only identified afresh. */
+function sessionLost(code: number): boolean {
+  return code === 4006 || code === 4007 || (code >= 4900 && code <= 4913);
+}
+
+export interface GatewayOptions {
+  api: OpenApi;
+  tokens: AccessTokens;
+  intents: number;
+  transport: Transport;
+  logger: Logger;
+  /** How long to wait for HELLO after starting to connect. */
+  helloTimeoutMs: number;
+  /** Hands one event on; resolves once it is admitted. `false` means stop reading (shutting down). */
+  onEvent(payload: Payload): Promise<boolean>;
+  onReady(user: { id: string; username?: string }): void;
+}
+
+interface GatewayBot {
+  url?: string;
+  session_start_limit?: { remaining?: number; reset_after?: number };
+}
+
+export class Gateway {
+  private sessionId: string | undefined;
+  /** The `s` of the last event admitted: what heartbeats carry and RESUME replays after. */
+  private seq: number | null = null;
+  private url: string | undefined;
+  /** Events are admitted one after another, in the order the gateway sent them. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly options: GatewayOptions) {}
+
+  /** Forgets the session: the next connection identifies afresh. */
+  reset(): void {
+    this.sessionId = undefined;
+    this.seq = null;
+  }
+
+  async run(controls: SessionControls): Promise<void> {
+    await this.queue; // a resume must carry the seq of every event already taken
+    const token = await this.token();
+    const resuming = this.sessionId !== undefined;
+    const url = resuming && this.url ? this.url : await this.gatewayUrl(controls.signal);
+    if (controls.signal.aborted) return;
+    await this.connect(url, token, resuming, controls);
+  }
+
+  private async token(): Promise<string> {
+    try {
+      return await this.options.tokens.get();
+    } catch (error) {
+      if (error instanceof TokenError && error.rejected) throw new FatalConnectionError(error.message);
+      throw error;
+    }
+  }
+
+  private async gatewayUrl(signal: AbortSignal): Promise<string> {
+    let info: GatewayBot;
+    try {
+      info = await this.options.api.call<GatewayBot>('GET', '/gateway/bot', undefined, signal);
+    } catch (error) {
+      if (error instanceof QqApiError && error.status === 401) throw new FatalConnectionError(`${error.message}; check appId and appSecret`);
+      throw error;
+    }
+    if (typeof info.url !== 'string' || !/^wss?:\/\//.test(info.url)) throw new Error('GET /gateway/bot returned no websocket url');
+    const limit = info.session_start_limit;
+    if (limit?.remaining === 0) throw new RetryAfterError('no session starts left today (session_start_limit)', Math.max(1000, limit.reset_after ?? 60_000));
+    this.url = info.url;
+    return info.url;
+  }
+
+  private connect(url: string, token: string, resuming: boolean, { signal, alive }: SessionControls): Promise<void> {
+    const { logger, helloTimeoutMs, intents } = this.options;
+    const ws = new WebSocket(url, { agent: this.options.transport.wsAgent(url), handshakeTimeout: helloTimeoutMs, perMessageDeflate: false });
+    return new Promise<void>((resolve, reject) => {
+      let heartbeat: NodeJS.Timeout | undefined;
+      let acked = true;
+      let ready = false;
+      let settled = false;
+      const helloTimer = setTimeout(() => finish(new Error(`no HELLO within ${helloTimeoutMs} ms`)), helloTimeoutMs);
+
+      const send = (payload: object) => {
+        if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(payload));
+      };
+      const beat = () => send({ op: op.heartbeat, d: this.seq });
+
+      /** Ends the session: resolve for a planned reconnect, reject for a failure. The socket is gone either way. */
+      const finish = (error?: Error, close: 'terminate' | number = 'terminate') => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(helloTimer);
+        clearInterval(heartbeat);
+        signal.removeEventListener('abort', onAbort);
+        ws.removeAllListeners('message');
+        ws.removeAllListeners('close');
+        ws.on('error', () => {}); // a late socket error has no one left to tell
+        if (close === 'terminate' || ws.readyState !== WebSocket.OPEN) ws.terminate();
+        else ws.close(close);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onAbort = () => finish();
+      signal.addEventListener('abort', onAbort, { once: true });
+
+      const onPayload = (payload: Payload) => {
+        switch (payload.op) {
+          case op.hello: {
+            clearTimeout(helloTimer);
+            const interval = Number((payload.d as { heartbeat_interval?: unknown } | undefined)?.heartbeat_interval);
+            if (!(interval > 0)) return finish(new Error('HELLO without a heartbeat_interval'));
+            const auth = `QQBot ${token}`;
+            if (resuming) send({ op: op.resume, d: { token: auth, session_id: this.sessionId, seq: this.seq ?? 0 } });
+            else send({ op: op.identify, d: { token: auth, intents, shard: [0, 1], properties: { $os: process.platform, $browser: 'switchboard', $device: 'switchboard' } } });
+            clearInterval(heartbeat); // a repeated HELLO must not leave a second timer behind
+            heartbeat = setInterval(() => {
+              // No ACK for the previous heartbeat: the connection is a zombie; drop it and resume.
+              if (!acked) return finish(new Error(`zombie connection: no heartbeat ACK within ${interval} ms`));
+              acked = false;
+              beat();
+            }, interval);
+            return;
+          }
+          case op.heartbeatAck:
+            acked = true;
+            if (ready) alive();
+            return;
+          case op.heartbeat:
+            return beat();
+          case op.reconnect:
+            logger.info('gateway asked us to reconnect (op 7); resuming');
+            return finish(undefined, 4000);
+          case op.invalidSession:
+            this.reset();
+            // An answer to our IDENTIFY: back off, and do not offer the same token again. Otherwise
+            // (a failed RESUME, or a session ended by the server) identify afresh at once.
+            if (!resuming && !ready) {
+              this.options.tokens.invalidate(token);
+              return finish(new Error('gateway refused IDENTIFY (op 9 INVALID_SESSION)'));
+            }
+            logger.info('session no longer valid (op 9); identifying afresh');
+            return finish(undefined, 4000);
+          case op.dispatch:
+            return this.onDispatch(payload, () => {
+              ready = true;
+              alive();
+            });
+          default:
+            return;
+        }
+      };
+
+      ws.on('message', (data) => {
+        let payload: Payload;
+        try {
+          payload = JSON.parse(String(data)) as Payload;
+        } catch {
+          return finish(new Error('gateway sent a frame that is not JSON'));
+        }
+        if (typeof payload !== 'object' || payload === null || typeof payload.op !== 'number') return;
+        onPayload(payload);
+      });
+      ws.on('close', (code, reason) => finish(closeError(code, String(reason), () => this.reset())));
+      ws.on('error', (error) => finish(error));
+    });
+  }
+
+  private onDispatch(payload: Payload, isAlive: () => void): void {
+    const s = typeof payload.s === 'number' ? payload.s : undefined;
+    if (payload.t === 'READY') {
+      const d = (payload.d ?? {}) as { session_id?: string; user?: { id?: string; username?: string } };
+      this.sessionId = d.session_id;
+      if (s !== undefined) this.seq = s;
+      if (d.user?.id) this.options.onReady({ id: String(d.user.id), username: d.user.username });
+      this.options.logger.info({ username: d.user?.username }, 'gateway ready');
+      return isAlive();
+    }
+    isAlive();
+    if (payload.t === 'RESUMED') {
+      this.options.logger.info({ seq: this.seq }, 'gateway session resumed');
+      return;
+    }
+    this.queue = this.queue.then(async () => {
+      // The seq moves on only once the event is admitted, so a resume replays what was not.
+      if ((await this.options.onEvent(payload).catch(() => false)) && s !== undefined) this.seq = s;
+    });
+  }
+}
+
+function closeError(code: number, reason: string, forgetSession: () => void): Error {
+  const fatal = fatalCloseCodes[code];
+  if (fatal) return new FatalConnectionError(`gateway closed the connection: ${fatal} (${code})`);
+  if (sessionLost(code)) forgetSession();
+  return new Error(`gateway closed the connection (${code}${reason ? `: ${reason}` : ''})`);
+}

@@ -1,0 +1,201 @@
+// The QQ official bot (bot.q.qq.com), spoken directly: app access token over undici, events
+// by signed webhook (recommended) or the websocket gateway, replies through the OpenAPI.
+
+import { defineAdapter, type Adapter, type AdapterContext, type Admission } from '../../src/adapter.js';
+import type { Delivery, MediaSegment, OutgoingMessage } from '../../src/message.js';
+import { errorMessage, type Supervisor } from '../../src/supervisor.js';
+import { OpenApi } from './api.js';
+import { fetchAttachment } from './attachments.js';
+import { endpointsOf, sceneOf, type Scene } from './channel.js';
+import { Gateway } from './gateway.js';
+import { incoming, normalize, type Payload } from './normalize.js';
+import { PassiveReplies } from './passive.js';
+import { linkText, plan, quotedId, type Planned } from './render.js';
+import { qqConfig, type QqConfig } from './schema.js';
+import { AccessTokens } from './token.js';
+import { createTransport, describeProxy, type Transport } from './transport.js';
+import { deriveKeys, type WebhookKeys } from './verify.js';
+import { webhookHandler } from './webhook.js';
+
+export interface QqTimings {
+  /** Gateway: how long to wait for HELLO once connecting. */
+  helloTimeoutMs: number;
+  /** Gateway: no sign of life for this long restarts the connection (a backstop; missed heartbeat ACKs are caught sooner). */
+  stallMs: number;
+}
+
+const defaultTimings: QqTimings = { helloTimeoutMs: 15_000, stallMs: 150_000 };
+
+/** What talking to QQ needs while the adapter runs; rebuilt on every start. */
+interface Link {
+  transport: Transport;
+  tokens: AccessTokens;
+  api: OpenApi;
+}
+
+export class QqAdapter implements Adapter {
+  readonly type = 'qq';
+  readonly id: string;
+  private readonly keys: WebhookKeys;
+  private readonly passive = new PassiveReplies();
+  private self: { id: string; username?: string } | undefined;
+  private ctx: AdapterContext | undefined;
+  private link: Link | undefined;
+  private gateway: Gateway | undefined;
+  private supervisor: Supervisor | undefined;
+  private mounted = false;
+  private warnedPublicUrl = false;
+
+  constructor(
+    private readonly config: QqConfig,
+    private readonly timings: QqTimings = defaultTimings,
+  ) {
+    this.id = config.id;
+    this.keys = deriveKeys(config.appSecret);
+  }
+
+  get selfId(): string | undefined {
+    return this.self?.id;
+  }
+
+  async start(ctx: AdapterContext): Promise<void> {
+    if (this.ctx) return;
+    this.ctx = ctx;
+    const { config } = this;
+    const transport = createTransport(config.proxy);
+    const tokens = new AccessTokens({ appId: config.appId, appSecret: config.appSecret, tokenUrl: config.tokenUrl, dispatcher: transport.dispatcher });
+    const api = new OpenApi({ apiRoot: config.apiRoot, appId: config.appId, tokens, dispatcher: transport.dispatcher });
+    this.link = { transport, tokens, api };
+    if (config.proxy) ctx.logger.info({ proxy: describeProxy(config.proxy) }, 'QQ traffic goes through a proxy');
+    if (config.mode === 'webhook') return this.startWebhook(ctx, api);
+    this.gateway = new Gateway({
+      api,
+      tokens,
+      intents: config.intents,
+      transport,
+      logger: ctx.logger,
+      helloTimeoutMs: this.timings.helloTimeoutMs,
+      onEvent: async (payload) => (await this.dispatch(payload)) !== 'closed',
+      onReady: (user) => (this.self = user),
+    });
+    this.supervisor = ctx.supervise({ name: `qq:${this.id}:gateway`, stallMs: this.timings.stallMs, session: (controls) => this.gateway!.run(controls) });
+    this.supervisor.start();
+  }
+
+  async stop(): Promise<void> {
+    const { supervisor, link } = this;
+    this.supervisor = undefined;
+    this.ctx = undefined;
+    this.link = undefined;
+    await supervisor?.stop();
+    this.gateway?.reset();
+    this.gateway = undefined;
+    await link?.transport.close();
+  }
+
+  async send(message: OutgoingMessage): Promise<Delivery> {
+    const started = performance.now();
+    const ids: string[] = [];
+    const done = (error?: string): Delivery => ({ ok: error === undefined, ids, ms: performance.now() - started, ...(error === undefined ? {} : { error }) });
+    const scene = sceneOf(message.to.channelId);
+    if (!scene) return done(`not a QQ channel id: "${message.to.channelId}"; expected group:<openid>, user:<openid>, channel:<id> or dm:<guild_id>`);
+    const link = this.link;
+    if (!link) return done('the QQ platform is not running');
+    const endpoints = endpointsOf(scene);
+    const guild = scene.kind === 'channel' || scene.kind === 'dm';
+    // Groups and C2C cannot quote yet (QQ: message_reference "not supported"); the passive msg_id still ties the reply to the message.
+    let quote = guild ? quotedId(message.content, message.replyTo) : undefined;
+    const source = message.inResponseTo ?? message.replyTo;
+    try {
+      // One message at a time: a chat sees them in order and QQ's per-channel rate limit is respected.
+      for (const item of plan(message.content, scene.kind)) {
+        const body = await this.bodyOf(item, scene, link);
+        const passive = this.passive.next(source, message.to.channelId);
+        const reference = quote ? { message_reference: { message_id: quote, ignore_get_message_error: true } } : {};
+        const sent = await link.api.call<{ id?: unknown }>('POST', endpoints.messages, { ...body, ...passive, ...reference });
+        if (sent.id !== undefined) ids.push(String(sent.id));
+        quote = undefined;
+      }
+      return done();
+    } catch (error) {
+      return done(errorMessage(error));
+    }
+  }
+
+  /** One planned item -> the body of a send call (uploading media first in groups and C2C). */
+  private async bodyOf(item: Planned, scene: Scene, link: Link): Promise<Record<string, unknown>> {
+    const guild = scene.kind === 'channel' || scene.kind === 'dm';
+    if (item.kind === 'text') return guild ? { content: item.text } : { content: item.text, msg_type: 0 };
+    const url = this.mediaUrl(item.media);
+    if (item.kind === 'link') {
+      const content = linkText(item.media, url, scene.kind);
+      return guild ? { content } : { content, msg_type: 0 };
+    }
+    if (guild) return { image: url };
+    const uploaded = await link.api.call<{ file_info?: unknown }>('POST', endpointsOf(scene).files!, { file_type: item.fileType, url, srv_send_msg: false });
+    if (typeof uploaded.file_info !== 'string') throw new Error('QQ rich-media upload returned no file_info');
+    // QQ wants some content beside media ("fill in a space", its docs say).
+    return { content: ' ', msg_type: 7, media: { file_info: uploaded.file_info } };
+  }
+
+  /** QQ takes media only by URL: its own URL for media it sent us, a given URL, or bytes served from our media store. */
+  private mediaUrl(media: MediaSegment): string {
+    const ctx = this.ctx;
+    if (media.url) {
+      const origin = ctx?.media.origin(media.url);
+      return origin?.botId === this.id ? origin.ref : media.url;
+    }
+    if (!media.data || !ctx) throw new Error(`${media.type} has neither url nor data`);
+    if (!this.warnedPublicUrl && isLocal(ctx.publicUrl)) {
+      this.warnedPublicUrl = true;
+      ctx.logger.warn({ publicUrl: ctx.publicUrl }, 'QQ downloads media from server.publicUrl, which looks unreachable from the internet; set it to a public https address');
+    }
+    return ctx.media.register({ data: media.data, mime: media.mime ?? (media.type === 'image' ? 'image/png' : 'application/octet-stream'), name: media.name });
+  }
+
+  private dispatch(payload: Payload): Promise<Admission> {
+    const ctx = this.ctx;
+    if (!ctx) return Promise.resolve('closed');
+    const event = incoming(payload);
+    if (!event) return Promise.resolve('accepted'); // not a message the bot handles
+    if (this.self && event.message.author?.id === this.self.id) return Promise.resolve('accepted'); // our own message (private bots see them)
+    return ctx.dispatch({
+      key: event.key,
+      normalize: () => {
+        const message = normalize(event, payload, {
+          botId: this.id,
+          selfId: this.self?.id,
+          mediaUrl: ({ url, mime, name }) => ctx.media.register(() => fetchAttachment(url, mime, name, { dispatcher: this.link?.transport.dispatcher }), { botId: this.id, ref: url }),
+        });
+        this.passive.received(message.id, message.channel.id, event.scene.kind);
+        return message;
+      },
+    });
+  }
+
+  private async startWebhook(ctx: AdapterContext, api: OpenApi): Promise<void> {
+    // Routes live as long as the server; a restarted adapter must not mount a second handler.
+    if (!this.mounted)
+      ctx.router.post('/', webhookHandler({ keys: this.keys, toleranceMs: this.config.webhookTolerance, context: () => this.ctx, onEvent: (payload) => this.dispatch(payload) }));
+    this.mounted = true;
+    ctx.logger.info({ path: `/webhooks/${this.id}` }, 'QQ webhook ready: set this URL (on your public https address) as the callback URL on q.qq.com');
+    // Learns our guild user id (to strip "@bot" from guild messages) and checks the credentials early.
+    api
+      .call<{ id?: unknown; username?: string }>('GET', '/users/@me')
+      .then((me) => {
+        if (me.id !== undefined) this.self = { id: String(me.id), username: me.username };
+      })
+      .catch((error: unknown) => ctx.logger.warn({ err: errorMessage(error) }, 'could not read the bot profile (GET /users/@me); check appId and appSecret if this persists'));
+  }
+}
+
+function isLocal(publicUrl: string): boolean {
+  const host = new URL(publicUrl).hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^(127\.|10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|0\.)/.test(host);
+}
+
+export default defineAdapter({
+  type: 'qq',
+  configSchema: qqConfig,
+  create: (config) => new QqAdapter(config),
+});

@@ -1,0 +1,62 @@
+// The webhook route: every request's Ed25519 signature is checked before its body is even parsed;
+// op 13 proves we hold the secret, op 0 events are admitted and ACKed (op 12) at once.
+
+import type { Context as KoaContext } from 'koa';
+import type { AdapterContext, Admission } from '../../src/adapter.js';
+import { HttpError, readRawBody } from '../../src/http.js';
+import type { Payload } from './normalize.js';
+import { checkSignature, validationAnswer, type WebhookKeys } from './verify.js';
+
+export interface WebhookOptions {
+  keys: WebhookKeys;
+  /** How far X-Signature-Timestamp may be from now; 0 turns the check off. */
+  toleranceMs: number;
+  /** The running adapter's context, or undefined while stopped. */
+  context(): AdapterContext | undefined;
+  onEvent(payload: Payload): Promise<Admission>;
+}
+
+export function webhookHandler(options: WebhookOptions) {
+  return async (koa: KoaContext): Promise<void> => {
+    const ctx = options.context();
+    if (!ctx) throw new HttpError(503, 'this platform is stopped');
+    const raw = await readRawBody(koa, ctx.bodyLimit);
+    const check = checkSignature(options.keys, { signature: koa.get('x-signature-ed25519') || undefined, timestamp: koa.get('x-signature-timestamp') || undefined }, raw, options.toleranceMs);
+    if (!check.ok) {
+      ctx.logger.warn({ reason: check.reason, ip: koa.ip }, 'webhook request refused: signature check failed');
+      throw new HttpError(401, `signature check failed: ${check.reason}`);
+    }
+    const payload = parsePayload(raw);
+    koa.status = 200;
+    koa.body = await answer(payload, options, ctx);
+  };
+}
+
+async function answer(payload: Payload, options: WebhookOptions, ctx: AdapterContext): Promise<object> {
+  switch (payload.op) {
+    case 13: {
+      const d = payload.d as { plain_token?: unknown; event_ts?: unknown } | undefined;
+      if (typeof d?.plain_token !== 'string' || typeof d.event_ts !== 'string') throw new HttpError(400, 'op 13 needs d.plain_token and d.event_ts (strings)');
+      ctx.logger.info('answered the webhook address validation (op 13)');
+      return validationAnswer(options.keys, d.plain_token, d.event_ts);
+    }
+    case 0:
+      // d: 1 asks QQ to deliver the event again later (we are shutting down and did not take it).
+      return { op: 12, d: (await options.onEvent(payload)) === 'closed' ? 1 : 0 };
+    case 1:
+      return { op: 11, d: payload.d ?? null };
+    default:
+      return { op: 12, d: 0 };
+  }
+}
+
+function parsePayload(raw: Buffer): Payload {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'request body is not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || !Number.isInteger((value as Payload).op)) throw new HttpError(400, 'not a QQ payload: op (integer) is required');
+  return value as Payload;
+}

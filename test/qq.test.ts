@@ -1,0 +1,272 @@
+// QQ end to end in webhook mode (the mode QQ maintains): signed events in -> echo bot -> the
+// replies that reached the fake OpenAPI, plus every way a webhook request can be wrong.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import qq from '../adapters/qq/index.js';
+import type { AdapterDefinition } from '../src/adapter.js';
+import { defineBot, type Bot } from '../src/bot.js';
+import type { Message } from '../src/message.js';
+import { definitions } from '../src/registry.js';
+import type { Runtime } from '../src/runtime.js';
+import { c2c, FakeQQ, groupAt, guildAt, guildDm, signHex } from './fakes/qq.js';
+import { sleep, startRuntime, waitFor } from './helpers.js';
+
+const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201ee9c8a9b0000000049454e44ae426082', 'hex');
+
+let runtime: Runtime | undefined;
+let fake: FakeQQ | undefined;
+afterEach(async () => {
+  await runtime?.stop();
+  await fake?.stop();
+  runtime = fake = undefined;
+});
+
+async function qqWebhook(options: { bot?: Bot; extra?: string } = {}) {
+  const f = (fake = await new FakeQQ().start());
+  const yaml = `platforms:\n  - { id: qq, type: qq, appId: "${f.appId}", appSecret: "${f.appSecret}", mode: webhook, apiRoot: "${f.url}", tokenUrl: "${f.url}/app/getAppAccessToken"${options.extra ?? ''} }`;
+  const started = await startRuntime(yaml, { bot: options.bot, definitions: [...definitions, qq as unknown as AdapterDefinition] });
+  runtime = started.runtime;
+  const hook = `${started.url}/webhooks/qq`;
+  return { fake: f, url: started.url, logs: started.logs, deliver: (payload: object, opts?: Parameters<FakeQQ['deliver']>[2]) => f.deliver(hook, payload, opts) };
+}
+
+const sentCount = (f: FakeQQ, n: number) => waitFor(() => f.sent.length >= n && f.sent, 4000, `${n} messages at the fake`);
+
+/** A bot that records what it saw, then behaves like the example bot's echo. */
+function recordingBot(seen: Message[]) {
+  return defineBot((b) => {
+    b.command('ping', () => 'pong');
+    b.on('message', (ctx) => {
+      seen.push(ctx.message);
+      return ctx.reply(ctx.text);
+    });
+  });
+}
+
+describe('qq webhook: the address validation (op 13)', () => {
+  it('answers with the signature of event_ts + plain_token, matching the docs example', async () => {
+    const { deliver } = await qqWebhook();
+    // The docs' example: appid 11111111, secret DG5g3B4j9X2KOErG (the fake uses the same secret).
+    const res = await deliver({ d: { plain_token: 'Arq0D5A61EgUu4OxUvOp', event_ts: '1725442341' }, op: 13 });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      plain_token: 'Arq0D5A61EgUu4OxUvOp',
+      signature: '87befc99c42c651b3aac0278e71ada338433ae26fcb24307bdc5ad38c1adc2d01bcfcadc0842edac85e85205028a1132afe09280305f13aa6909ffc2d652c706',
+    });
+  });
+
+  it('refuses an unsigned validation request, so no one can make the bot sign what they like', async () => {
+    const { deliver } = await qqWebhook();
+    const res = await deliver({ d: { plain_token: 'x', event_ts: '1' }, op: 13 }, { signature: null });
+    expect(res.status).toBe(401);
+  });
+});
+
+describe('qq webhook: messages', () => {
+  it('answers a group @-message as a passive reply (msg_id + msg_seq) and ACKs with op 12', async () => {
+    const { fake, deliver } = await qqWebhook();
+    const event = groupAt('/ping');
+    const res = await deliver(event);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ op: 12, d: 0 });
+    const [sent] = await sentCount(fake, 1);
+    expect(sent).toMatchObject({ scene: 'group', target: event.d.group_openid, body: { content: 'pong', msg_type: 0, msg_id: event.d.id, msg_seq: 1 } });
+    const call = fake.calls.find((c) => c.path.endsWith('/messages'))!;
+    expect(call.token).toMatch(/^tok-/);
+  });
+
+  it('echoes a C2C message and numbers several replies to one message with increasing msg_seq', async () => {
+    const bot = defineBot((b) => b.on('message', (ctx) => ['one', 'two', 'three'].forEach((t) => ctx.reply(t))));
+    const { fake, deliver } = await qqWebhook({ bot });
+    const event = c2c('hi');
+    await deliver(event);
+    const sent = await sentCount(fake, 3);
+    expect(sent.map((s) => [s.scene, s.target, s.body.content, s.body.msg_id, s.body.msg_seq])).toEqual([
+      ['user', event.d.author.user_openid, 'one', event.d.id, 1],
+      ['user', event.d.author.user_openid, 'two', event.d.id, 2],
+      ['user', event.d.author.user_openid, 'three', event.d.id, 3],
+    ]);
+  });
+
+  it('normalizes a guild @-message (the @bot stripped, mentionsBot set) and replies in the channel, quoting it', async () => {
+    const seen: Message[] = [];
+    const { fake, deliver } = await qqWebhook({ bot: recordingBot(seen) });
+    const event = guildAt('a &lt;b&gt; &amp; <@!777> c', fake.botUser, { mentions: [{ id: '777', username: 'carol', bot: false }] });
+    await deliver(event);
+    const [sent] = await sentCount(fake, 1);
+    expect(seen[0]).toMatchObject({
+      id: event.d.id,
+      platform: 'qq',
+      text: 'a <b> & @carol c',
+      mentionsBot: true,
+      channel: { id: 'channel:100010', type: 'channel', guildId: '18700000000001' },
+      author: { id: '1234', name: 'Alice', username: 'alice', isBot: false },
+    });
+    expect(seen[0]!.content).toEqual([{ type: 'text', text: 'a <b> & ' }, { type: 'mention', userId: '777', name: 'carol' }, { type: 'text', text: ' c' }]);
+    expect(sent).toMatchObject({ scene: 'channel', target: '100010', body: { content: 'a &lt;b&gt; &amp; @carol c', msg_id: event.d.id, message_reference: { message_id: event.d.id } } });
+    expect(sent!.body.msg_seq).toBeUndefined();
+  });
+
+  it('answers a guild direct message through /dms/{guild_id}', async () => {
+    const { fake, deliver } = await qqWebhook();
+    const event = guildDm('/echo from a DM');
+    await deliver(event);
+    const [sent] = await sentCount(fake, 1);
+    expect(sent).toMatchObject({ scene: 'dm', target: '9876543210', body: { content: 'from a DM', msg_id: event.d.id } });
+  });
+
+  it('sees a group message as addressed to the bot, with the leading space QQ leaves trimmed', async () => {
+    const seen: Message[] = [];
+    const { fake, deliver } = await qqWebhook({ bot: recordingBot(seen) });
+    await deliver(groupAt('hello there', { member: 'M1' }));
+    await deliver(c2c('just us', { user: 'U1' }));
+    await sentCount(fake, 2);
+    expect(seen.map((m) => [m.text, m.mentionsBot, m.channel.type, m.author.id])).toEqual([
+      ['hello there', true, 'group', 'M1'],
+      ['just us', false, 'direct', 'U1'],
+    ]);
+  });
+
+  it('echoes a group image through a rich-media upload of QQ\'s own URL, then msg_type 7', async () => {
+    const { fake, deliver } = await qqWebhook();
+    const cdn = fake.addFile('photo.png', png, 'image/png');
+    const event = groupAt('', { attachments: [{ content_type: 'image/png', filename: 'photo.png', url: cdn, width: 1, height: 1, size: png.length }] });
+    await deliver(event);
+    const [sent] = await sentCount(fake, 1);
+    expect(fake.uploads).toHaveLength(1);
+    expect(fake.uploads[0]).toMatchObject({ scene: 'group', target: event.d.group_openid, body: { file_type: 1, url: cdn, srv_send_msg: false } });
+    expect(fake.uploads[0]!.bytes.equals(png)).toBe(true);
+    expect(sent!.body).toEqual({ content: ' ', msg_type: 7, media: { file_info: fake.uploads[0]!.fileInfo }, msg_id: event.d.id, msg_seq: 1 });
+  });
+
+  it('echoes a guild image through the image URL field, quoting the message', async () => {
+    const { fake, deliver } = await qqWebhook();
+    const cdn = fake.addFile('g.png', png, 'image/png');
+    const event = guildAt('', fake.botUser);
+    event.d.attachments = [{ content_type: 'image/png', filename: 'g.png', url: cdn }];
+    await deliver(event);
+    const [sent] = await sentCount(fake, 1);
+    expect(sent).toMatchObject({ scene: 'channel', body: { image: cdn, msg_id: event.d.id, message_reference: { message_id: event.d.id } } });
+    expect(fake.uploads).toEqual([]);
+  });
+
+  it('serves bytes the bot made from a short-lived media URL for QQ to fetch, and shows buttons as numbered text', async () => {
+    const bot = defineBot((b) =>
+      b.on('message', (ctx) =>
+        ctx.reply([
+          { type: 'image', data: png, mime: 'image/png', name: 'chart.png' },
+          { type: 'text', text: 'Pick one' },
+          { type: 'buttons', rows: [[{ label: 'Yes', value: 'yes' }, { label: 'Docs', url: 'https://example.com/docs' }]] },
+        ]),
+      ),
+    );
+    const { fake, deliver, url } = await qqWebhook({ bot });
+    const event = c2c('draw');
+    await deliver(event);
+    const sent = await sentCount(fake, 2);
+    const upload = fake.uploads[0]!;
+    expect(upload.body.url.startsWith(`${url}/media/`)).toBe(true);
+    expect(upload.bytes.equals(png)).toBe(true);
+    expect(upload.contentType).toBe('image/png');
+    expect(sent.map((s) => s.body)).toEqual([
+      { content: ' ', msg_type: 7, media: { file_info: upload.fileInfo }, msg_id: event.d.id, msg_seq: 1 },
+      { content: 'Pick one\n1. Yes — send "yes"\n2. Docs (https://example.com/docs)', msg_type: 0, msg_id: event.d.id, msg_seq: 2 },
+    ]);
+  });
+
+  it('exposes an inbound attachment as a Switchboard media URL whose bytes come from QQ\'s CDN', async () => {
+    const seen: Message[] = [];
+    const { fake, deliver, url } = await qqWebhook({ bot: recordingBot(seen) });
+    const cdn = fake.addFile('in.png', png, 'image/png');
+    await deliver(c2c('look', { attachments: [{ content_type: 'image/png', filename: 'in.png', url: cdn }] }));
+    await waitFor(() => seen.length === 1);
+    const image = seen[0]!.content.find((s) => s.type === 'image') as { url: string };
+    expect(image.url.startsWith(`${url}/media/`)).toBe(true);
+    expect(Buffer.from(await (await fetch(image.url)).arrayBuffer()).equals(png)).toBe(true);
+  });
+
+  it('handles a redelivered event once', async () => {
+    const { fake, deliver } = await qqWebhook();
+    const event = groupAt('/ping');
+    expect((await deliver(event)).status).toBe(200);
+    expect((await deliver(event)).status).toBe(200);
+    await sentCount(fake, 1);
+    await sleep(200);
+    expect(fake.sent).toHaveLength(1);
+  });
+
+  it('fetches a new token when the old one expires mid-run, and the reply still arrives', async () => {
+    const { fake, deliver } = await qqWebhook();
+    await deliver(c2c('first'));
+    await sentCount(fake, 1);
+    const firstToken = fake.calls.at(-1)!.token;
+    fake.expireTokens();
+    await deliver(c2c('second'));
+    await sentCount(fake, 2);
+    expect(fake.sent.map((s) => s.body.content)).toEqual(['first', 'second']);
+    const refused = fake.calls.filter((c) => c.status === 401);
+    expect(refused.length).toBeGreaterThanOrEqual(1);
+    expect(refused.every((c) => c.token === firstToken)).toBe(true);
+    expect(fake.calls.at(-1)!.token).not.toBe(firstToken);
+  });
+
+  it('waits out a 429 instead of losing the reply', async () => {
+    const { fake, deliver } = await qqWebhook();
+    await sleep(50); // let the start-up profile call settle
+    fake.failNext('POST /v2/groups', 429, { message: 'too many requests', code: 22009 }, 1, { 'retry-after': '1' });
+    const started = Date.now();
+    await deliver(groupAt('/ping'));
+    await sentCount(fake, 1);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+  });
+
+  it('reports a refused send in the delivery (with QQ\'s code) instead of throwing', async () => {
+    const { fake, deliver, logs } = await qqWebhook();
+    fake.failNext('POST /v2/users', 400, { message: 'msg expired', code: 304027 });
+    await deliver(c2c('late'));
+    const line = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'));
+    expect(line.err).toMatch(/msg expired \(code 304027\)/);
+  });
+});
+
+describe('qq webhook: refused requests', () => {
+  it('answers 401 to a forged, missing, wrong-key, tampered or stale signature, and processes none of them', async () => {
+    const seen: Message[] = [];
+    const { fake, deliver } = await qqWebhook({ bot: recordingBot(seen) });
+    const event = groupAt('/ping');
+    const body = JSON.stringify(event);
+    const ts = Math.floor(Date.now() / 1000);
+    const attempts = [
+      await deliver(event, { signature: 'ab'.repeat(64) }),
+      await deliver(event, { signature: null }),
+      await deliver(event, { secret: 'not-the-app-secret-at-all' }),
+      await deliver(event, { timestamp: ts, signature: signHex(fake.appSecret, ts + body), rawBody: body.replace('/ping', '/pong') }),
+      await deliver(event, { timestamp: ts - 3600 }),
+      await deliver(event, { timestamp: ts + 3600 }),
+    ];
+    expect(attempts.map((r) => r.status)).toEqual([401, 401, 401, 401, 401, 401]);
+    expect(await attempts[4]!.json()).toEqual({ error: 'signature check failed: X-Signature-Timestamp is too far from now (stale or replayed request)' });
+    await sleep(150);
+    expect(seen).toEqual([]);
+    expect(fake.sent).toEqual([]);
+  });
+
+  it('answers 400 to a signed body that is not JSON or not a payload, and 413 to an oversized one', async () => {
+    const { fake, deliver } = await qqWebhook({ extra: '' });
+    expect((await deliver({}, { rawBody: '{"op": 0, "d": ' })).status).toBe(400);
+    expect((await deliver({ hello: 'world' })).status).toBe(400);
+    expect((await deliver({ op: 13, d: {} })).status).toBe(400);
+    expect((await deliver(groupAt('x'.repeat(2 * 1024 * 1024)))).status).toBe(413);
+    await sleep(100);
+    expect(fake.sent).toEqual([]);
+  });
+
+  it('ACKs events it does not handle without dispatching them', async () => {
+    const seen: Message[] = [];
+    const { deliver } = await qqWebhook({ bot: recordingBot(seen) });
+    const res = await deliver({ op: 0, id: 'GROUP_ADD_ROBOT:1', t: 'GROUP_ADD_ROBOT', d: { group_openid: 'G', op_member_openid: 'M', timestamp: 1 } });
+    expect(await res.json()).toEqual({ op: 12, d: 0 });
+    await sleep(100);
+    expect(seen).toEqual([]);
+  });
+});
