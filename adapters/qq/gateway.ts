@@ -7,7 +7,7 @@ import { FatalConnectionError, RetryAfterError, type SessionControls } from '../
 import { QqApiError, type OpenApi } from './api.js';
 import type { Payload } from './normalize.js';
 import { TokenError, type AccessTokens } from './token.js';
-import type { Transport } from './transport.js';
+import type { Transport } from '../../src/proxy.js';
 
 const op = { dispatch: 0, heartbeat: 1, identify: 2, resume: 6, reconnect: 7, invalidSession: 9, hello: 10, heartbeatAck: 11 } as const;
 

@@ -13,7 +13,7 @@ import { PassiveReplies } from './passive.js';
 import { linkText, plan, quotedId, type Planned } from './render.js';
 import { qqConfig, type QqConfig } from './schema.js';
 import { AccessTokens } from './token.js';
-import { createTransport, describeProxy, type Transport } from './transport.js';
+import { createTransport, describeProxy, type Transport } from '../../src/proxy.js';
 import { deriveKeys, type WebhookKeys } from './verify.js';
 import { webhookHandler } from './webhook.js';
 

@@ -4,6 +4,7 @@ import { Api, InputFile, TelegramApiError, type Update } from 'node-telegram-bot
 import { request } from 'undici';
 import { defineAdapter, type Adapter, type AdapterContext } from '../../src/adapter.js';
 import { HttpError, readJson } from '../../src/http.js';
+import { createTransport, describeProxy, proxiedFetch, type Transport } from '../../src/proxy.js';
 import type { MediaBody } from '../../src/media.js';
 import type { Delivery, MediaSegment, OutgoingMessage } from '../../src/message.js';
 import { errorMessage, FatalConnectionError, type SessionControls, type Supervisor } from '../../src/supervisor.js';
@@ -24,11 +25,14 @@ export class TelegramAdapter implements Adapter {
   /** Next update_id to ask for; kept across reconnects so nothing is fetched twice. */
   private offset: number | undefined;
   private mounted = false;
+  private readonly transport: Transport;
 
   constructor(private readonly config: TelegramConfig) {
     this.id = config.id;
-    this.api = new Api(config.token, { apiRoot: config.apiRoot, maxRetries: 5, timeoutMs: 60_000 });
-    this.pollApi = new Api(config.token, { apiRoot: config.apiRoot, maxRetries: 0 });
+    this.transport = createTransport(config.proxy);
+    const fetch = proxiedFetch(this.transport);
+    this.api = new Api(config.token, { apiRoot: config.apiRoot, maxRetries: 5, timeoutMs: 60_000, fetch });
+    this.pollApi = new Api(config.token, { apiRoot: config.apiRoot, maxRetries: 0, fetch });
   }
 
   get selfId(): string | undefined {
@@ -38,6 +42,7 @@ export class TelegramAdapter implements Adapter {
   async start(ctx: AdapterContext): Promise<void> {
     if (this.ctx) return;
     this.ctx = ctx;
+    if (this.config.proxy) ctx.logger.info({ proxy: describeProxy(this.config.proxy) }, 'Telegram traffic goes through a proxy');
     if (this.config.mode === 'webhook') return this.startWebhook(ctx);
     this.poller = ctx.supervise({
       name: `telegram:${this.id}:polling`,
@@ -186,7 +191,7 @@ export class TelegramAdapter implements Adapter {
     if (this.self.id === '') await this.identify();
     const file = await this.api.getFile({ file_id: fileId });
     if (!file.file_path) throw new Error('Telegram returned no file_path (file too large for the Bot API?)');
-    const response = await request(`${this.config.apiRoot.replace(/\/+$/, '')}/file/bot${this.config.token}/${file.file_path}`, { maxRedirections: 0 } as never);
+    const response = await request(`${this.config.apiRoot.replace(/\/+$/, '')}/file/bot${this.config.token}/${file.file_path}`, { dispatcher: this.transport.dispatcher });
     if (response.statusCode !== 200) {
       await response.body.dump();
       throw new Error(`file download failed with HTTP ${response.statusCode}`);

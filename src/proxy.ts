@@ -1,11 +1,11 @@
-// How the adapter reaches QQ: directly, or through the operator's http(s) proxy (CONNECT
-// tunnels for the token endpoint, the OpenAPI, media and the websocket gateway alike).
+// How an adapter reaches its platform: directly, or through the operator's http(s) proxy
+// (CONNECT tunnels for REST calls, media and websocket gateways alike).
 
 import { Agent as HttpAgent, request as httpRequest, type ClientRequestArgs } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
-import { ProxyAgent, type Dispatcher } from 'undici';
+import { fetch as undiciFetch, ProxyAgent, type Dispatcher } from 'undici';
 
 export interface Transport {
   /** For undici requests; undefined means undici's global dispatcher (a direct connection). */
@@ -13,6 +13,13 @@ export interface Transport {
   /** For the `ws` client, per gateway URL; undefined means a direct connection. */
   wsAgent(url: string): HttpAgent | undefined;
   close(): Promise<void>;
+}
+
+/** A fetch that goes through the transport, for SDKs that take a fetch implementation. */
+export function proxiedFetch(transport: Transport): typeof globalThis.fetch | undefined {
+  const { dispatcher } = transport;
+  if (!dispatcher) return undefined;
+  return ((input: Parameters<typeof undiciFetch>[0], init?: Parameters<typeof undiciFetch>[1]) => undiciFetch(input, { ...init, dispatcher })) as unknown as typeof globalThis.fetch;
 }
 
 export function createTransport(proxy: string | undefined): Transport {
