@@ -26,7 +26,9 @@ export class HttpServer {
   constructor(private readonly options: HttpServerOptions) {
     const { app, root } = this;
     app.proxy = false;
-    app.on('error', (error: Error & { status?: number }) => {
+    app.on('error', (error: Error & { status?: number; code?: string }) => {
+      // A client that goes away mid-response (a closed tab on an event stream) is not our error.
+      if (error.code === 'ERR_STREAM_PREMATURE_CLOSE' || error.code === 'ECONNRESET' || error.code === 'EPIPE') return;
       if (!error.status || error.status >= 500) options.logger.error({ err: error }, 'http error');
     });
     app.use(async (ctx, next) => {
