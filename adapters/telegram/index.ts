@@ -119,8 +119,8 @@ export class TelegramAdapter implements Adapter {
     await this.identify(signal);
     // A webhook left registered makes getUpdates fail with 409; polling means we own delivery now.
     await this.pollApi.deleteWebhook({ drop_pending_updates: false }, signal);
-    alive();
-    ctx.logger.info({ username: this.self.username }, 'polling for updates');
+    // Only an answered getUpdates counts as alive: a server that takes setup calls but fails polls must keep backing off.
+    ctx.logger.debug({ username: this.self.username }, 'polling for updates');
     while (!signal.aborted) {
       let updates: Update[];
       try {

@@ -1,0 +1,263 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { defineBot, type Bot } from '../src/bot.js';
+import type { Runtime } from '../src/runtime.js';
+import { FakeTelegram } from './fakes/telegram-api.js';
+import { sleep, startRuntime, waitFor, type LogLine } from './helpers.js';
+
+const jpeg = Buffer.from('ffd8ffe000104a46494600010100000100010000ffd9', 'hex');
+const secret = 'hook-secret_123';
+
+let runtime: Runtime | undefined;
+let fake: FakeTelegram | undefined;
+afterEach(async () => {
+  await runtime?.stop();
+  await fake?.stop();
+  runtime = fake = undefined;
+});
+
+async function telegram(options: { mode?: 'polling' | 'webhook'; bot?: Bot; extra?: string } = {}) {
+  fake = new FakeTelegram();
+  await fake.start();
+  const mode = options.mode ?? 'polling';
+  const yaml = [
+    'platforms:',
+    `  - { id: tg, type: telegram, token: "${fake.token}", apiRoot: "${fake.url}", mode: ${mode}, pollTimeout: 1${mode === 'webhook' ? `, secretToken: ${secret}` : ''}${options.extra ?? ''} }`,
+  ].join('\n');
+  const started = await startRuntime(yaml, { bot: options.bot });
+  runtime = started.runtime;
+  const f = fake;
+  const sentTexts = () => f.sent().map((c) => c.params.text ?? `[${c.method}]`);
+  const webhook = (update: object, opts?: { secret?: string | null; rawBody?: string }) =>
+    fetch(`${started.url}/webhooks/tg`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(opts?.secret === null ? {} : { 'x-telegram-bot-api-secret-token': opts?.secret ?? secret }) },
+      body: opts?.rawBody ?? JSON.stringify(update),
+    });
+  return { fake: f, url: started.url, logs: started.logs, sentTexts, webhook };
+}
+
+function update(text: string, extra: Record<string, unknown> = {}, update_id?: number) {
+  return {
+    update_id: update_id ?? Math.floor(Math.random() * 1e9),
+    message: { message_id: 7, date: 1_700_000_000, chat: { id: 42, type: 'private', first_name: 'Alice' }, from: { id: 42, is_bot: false, first_name: 'Alice', username: 'alice' }, text, ...extra },
+  };
+}
+
+const sentTo = (fake: FakeTelegram, count: number) => waitFor(() => fake.sent().length >= count && fake.sent(), 4000, `${count} sends`);
+
+describe('telegram: long polling', () => {
+  it('answers /ping, /echo and text through the real SDK, quoting the message', async () => {
+    const { fake, sentTexts } = await telegram();
+    fake.pushMessage({ text: '/ping' });
+    fake.pushMessage({ text: '/echo hello <b>world</b>' });
+    fake.pushMessage({ text: 'plain words' });
+    const sent = await sentTo(fake, 3);
+    expect(sentTexts()).toEqual(['pong', 'hello &lt;b&gt;world&lt;/b&gt;', 'plain words']);
+    expect(sent[0]!.params).toMatchObject({ chat_id: '42', parse_mode: 'HTML' });
+    expect(JSON.parse(sent[0]!.params.reply_parameters!)).toMatchObject({ message_id: expect.any(Number) });
+    expect(fake.getUpdatesConcurrencyPeak).toBe(1);
+  });
+
+  it('routes /cmd@ourbot, ignores /cmd@otherbot as a command, and sees @mentions in groups', async () => {
+    const seen: { text: string; mentionsBot: boolean; channel: string; content: unknown[] }[] = [];
+    const bot = defineBot((b) => {
+      b.command('ping', () => 'pong');
+      b.on('message', (ctx) => void seen.push({ text: ctx.text, mentionsBot: ctx.message.mentionsBot, channel: ctx.message.channel.type, content: ctx.message.content }));
+    });
+    const { fake, sentTexts } = await telegram({ bot });
+    const group = { id: -100, type: 'supergroup', title: 'Team' };
+    fake.pushMessage({ text: '/ping@switchboard_bot', chat: group, entities: [{ type: 'bot_command', offset: 0, length: 21 }] });
+    fake.pushMessage({ text: '/ping@other_bot', chat: group });
+    fake.pushMessage({ text: 'hey @switchboard_bot look', chat: group, entities: [{ type: 'mention', offset: 4, length: 16 }] });
+    await waitFor(() => seen.length === 2);
+    expect(sentTexts()).toEqual(['pong']);
+    expect(seen[0]).toMatchObject({ text: '/ping@other_bot', mentionsBot: false, channel: 'group' });
+    expect(seen[1]).toEqual({
+      text: 'hey @switchboard_bot look',
+      mentionsBot: true,
+      channel: 'group',
+      content: [{ type: 'text', text: 'hey ' }, { type: 'mention', userId: '999', name: 'switchboard_bot' }, { type: 'text', text: ' look' }],
+    });
+  });
+
+  it('echoes a photo with the file_id it came with, and exposes its bytes through a media URL, never the token', async () => {
+    let imageUrl = '';
+    const bot = defineBot((b) =>
+      b.on('message', (ctx) => {
+        const image = ctx.message.content.find((s) => s.type === 'image');
+        if (image && 'url' in image) imageUrl = image.url!;
+        ctx.reply(ctx.message.content.filter((s) => s.type === 'image'));
+      }),
+    );
+    const { fake } = await telegram({ bot });
+    fake.addFile('small-id', Buffer.from('small'), 'photos/small.jpg');
+    fake.addFile('big-id', jpeg, 'photos/big.jpg');
+    fake.pushMessage({ photo: [{ file_id: 'small-id', file_unique_id: 's', width: 90, height: 90 }, { file_id: 'big-id', file_unique_id: 'b', width: 800, height: 600 }] });
+    const [sent] = await sentTo(fake, 1);
+    expect(sent!.method).toBe('sendPhoto');
+    expect(sent!.params.photo).toBe('big-id');
+    expect(imageUrl).not.toContain(fake.token);
+    const fetched = await fetch(imageUrl);
+    expect(Buffer.from(await fetched.arrayBuffer()).equals(jpeg)).toBe(true);
+  });
+
+  it('uploads bytes the bot made as multipart, sends documents, and shows buttons as an inline keyboard', async () => {
+    const bot = defineBot((b) =>
+      b.on('message', (ctx) =>
+        ctx.reply([
+          { type: 'image', data: jpeg, mime: 'image/jpeg', name: 'made.jpg' },
+          { type: 'file', data: Buffer.from('a,b\n'), mime: 'text/csv', name: 'report.csv' },
+          { type: 'text', text: 'Pick one' },
+          { type: 'buttons', rows: [[{ label: 'Yes', value: 'yes' }, { label: 'Docs', url: 'https://example.com/docs' }]] },
+        ]),
+      ),
+    );
+    const { fake } = await telegram({ bot });
+    fake.pushMessage({ text: 'go' });
+    const sent = await sentTo(fake, 3);
+    expect(sent.map((c) => c.method)).toEqual(['sendPhoto', 'sendDocument', 'sendMessage']);
+    expect(sent[0]!.files.photo).toMatchObject({ filename: 'made.jpg', contentType: 'image/jpeg' });
+    expect(sent[0]!.files.photo!.data.equals(jpeg)).toBe(true);
+    expect(sent[1]!.files.document).toMatchObject({ filename: 'report.csv' });
+    expect(JSON.parse(sent[2]!.params.reply_markup!)).toEqual({ inline_keyboard: [[{ text: 'Yes', callback_data: 'yes' }, { text: 'Docs', url: 'https://example.com/docs' }]] });
+    // only the first message of the reply quotes the user
+    expect(sent[0]!.params.reply_parameters).toBeDefined();
+    expect(sent[1]!.params.reply_parameters).toBeUndefined();
+  });
+
+  it('turns a pressed button into a message with its value', async () => {
+    const { fake, sentTexts } = await telegram();
+    fake.pushUpdate({ callback_query: { id: 'cb1', from: { id: 42, is_bot: false, first_name: 'Alice' }, chat_instance: 'x', data: 'yes please', message: { message_id: 5, date: 1, chat: { id: 42, type: 'private' } } } } as never);
+    await sentTo(fake, 1);
+    expect(sentTexts()).toEqual(['yes please']);
+    await fake.waitForCall('answerCallbackQuery');
+  });
+
+  it('retries a 429 after retry_after instead of losing the reply', async () => {
+    const { fake, sentTexts } = await telegram();
+    fake.failNext('sendMessage', { error_code: 429, description: 'Too Many Requests: retry after 1', retry_after: 1 });
+    fake.pushMessage({ text: '/ping' });
+    await waitFor(() => fake.calls.filter((c) => c.method === 'sendMessage').length === 2, 5000);
+    expect(sentTexts()).toEqual(['pong', 'pong']);
+    const attempts = fake.calls.filter((c) => c.method === 'sendMessage');
+    expect(attempts).toHaveLength(2);
+    expect(attempts[1]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(900);
+  });
+
+  it('reports a 409 conflict clearly and backs off instead of spinning, then recovers', async () => {
+    const { fake, logs, sentTexts } = await telegram();
+    await fake.waitForCall('getUpdates');
+    fake.conflict(true);
+    await waitFor(() => logs.filter((l) => l.msg === 'connection lost; reconnecting').length >= 2, 6000);
+    const lost = logs.filter((l: LogLine) => l.msg === 'connection lost; reconnecting');
+    expect(lost[0]!.err).toMatch(/409 Conflict: another process is polling with this bot token/);
+    const before = fake.calls.filter((c) => c.method === 'getUpdates').length;
+    await sleep(300);
+    expect(fake.calls.filter((c) => c.method === 'getUpdates').length - before).toBeLessThanOrEqual(1);
+    fake.conflict(false);
+    fake.pushMessage({ text: '/ping' });
+    await waitFor(() => sentTexts().includes('pong'), 8000);
+  }, 15_000);
+
+  it('restarts a stalled long poll and keeps answering', async () => {
+    const { fake, logs, sentTexts } = await telegram({ extra: ', stallGrace: 300ms' });
+    await fake.waitForCall('getUpdates');
+    fake.stallGetUpdates(true);
+    await waitFor(() => logs.find((l) => l.msg === 'connection lost; reconnecting' && String(l.err).startsWith('stalled')), 6000);
+    fake.stallGetUpdates(false);
+    fake.pushMessage({ text: '/ping' });
+    await waitFor(() => sentTexts().includes('pong'), 6000);
+  }, 15_000);
+
+  it('recovers by itself from server errors, backing off with jitter', async () => {
+    const { fake, logs, sentTexts } = await telegram();
+    await fake.waitForCall('getUpdates');
+    fake.failNext('getUpdates', { error_code: 502, description: 'Bad Gateway' }, 2);
+    const lost = await waitFor(() => {
+      const lines = logs.filter((l) => l.msg === 'connection lost; reconnecting');
+      return lines.length >= 2 && lines;
+    }, 6000);
+    expect(lost.map((l) => l.attempt)).toEqual([1, 2]);
+    expect(lost[1]!.retryInMs as number).toBeGreaterThan(lost[0]!.retryInMs as number);
+    fake.pushMessage({ text: '/ping' });
+    await waitFor(() => sentTexts().includes('pong'), 8000);
+  }, 10_000);
+
+  it('never doubles replies after the adapter is stopped and started again', async () => {
+    const { fake, sentTexts } = await telegram();
+    await fake.waitForCall('getUpdates');
+    await runtime!.restartPlatform('tg');
+    await runtime!.restartPlatform('tg');
+    fake.pushMessage({ text: '/ping' });
+    await waitFor(() => sentTexts().includes('pong'));
+    await sleep(300);
+    expect(sentTexts()).toEqual(['pong']);
+    expect(fake.getUpdatesConcurrencyPeak).toBe(1);
+  });
+
+  it('logs a throwing handler and keeps polling', async () => {
+    const bot = defineBot((b) => {
+      b.command('boom', () => {
+        throw new Error('kaboom');
+      });
+      b.command('ping', () => 'pong');
+    });
+    const { fake, logs, sentTexts } = await telegram({ bot });
+    fake.pushMessage({ text: '/boom' });
+    fake.pushMessage({ text: '/ping' });
+    await waitFor(() => sentTexts().includes('pong'));
+    expect(logs.find((l) => l.msg === 'handler threw; no reply sent')).toMatchObject({ platform: 'telegram', bot: 'tg', chat: '42' });
+  });
+});
+
+describe('telegram: webhook', () => {
+  it('answers an update posted with the right secret', async () => {
+    const { fake, webhook, sentTexts } = await telegram({ mode: 'webhook' });
+    const res = await webhook(update('/echo via webhook'));
+    expect(res.status).toBe(200);
+    await sentTo(fake, 1);
+    expect(sentTexts()).toEqual(['via webhook']);
+  });
+
+  it('refuses a forged or missing secret token with 401 and does not process it', async () => {
+    const { fake, webhook } = await telegram({ mode: 'webhook' });
+    expect((await webhook(update('/ping'), { secret: 'wrong' })).status).toBe(401);
+    expect((await webhook(update('/ping'), { secret: null })).status).toBe(401);
+    await sleep(100);
+    expect(fake.sent()).toEqual([]);
+  });
+
+  it('answers 413 to an oversized body and 400 to malformed JSON or a non-update', async () => {
+    const { fake, webhook } = await telegram({ mode: 'webhook' });
+    expect((await webhook({}, { rawBody: JSON.stringify(update('x'.repeat(2 * 1024 * 1024))) })).status).toBe(413);
+    const malformed = await webhook({}, { rawBody: '{"update_id": 1, "message": ' });
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toEqual({ error: 'request body is not valid JSON' });
+    expect((await webhook({ hello: 'world' })).status).toBe(400);
+    await sleep(100);
+    expect(fake.sent()).toEqual([]);
+  });
+
+  it('handles a repeated update_id once', async () => {
+    const { fake, webhook, sentTexts } = await telegram({ mode: 'webhook' });
+    const once = update('/ping', {}, 555);
+    expect((await webhook(once)).status).toBe(200);
+    expect((await webhook(once)).status).toBe(200);
+    await sentTo(fake, 1);
+    await sleep(200);
+    expect(sentTexts()).toEqual(['pong']);
+  });
+
+  it('registers the webhook with its secret when publicUrl is set, and the fake delivers through it', async () => {
+    fake = new FakeTelegram();
+    await fake.start();
+    const started = await startRuntime(`server: { host: 127.0.0.1, port: 0 }\nplatforms:\n  - { id: tg, type: telegram, token: "${fake.token}", apiRoot: "${fake.url}", mode: webhook, secretToken: ${secret}, publicUrl: "http://127.0.0.1:1" }`);
+    runtime = started.runtime;
+    expect(fake.webhook).toEqual({ url: 'http://127.0.0.1:1/webhooks/tg', secret_token: secret });
+    fake.webhook = { url: `${started.url}/webhooks/tg`, secret_token: secret };
+    const answer = await fake.deliverWebhook(update('/ping'));
+    expect(answer.status).toBe(200);
+    await sentTo(fake, 1);
+  });
+});
+
