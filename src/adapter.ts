@@ -3,6 +3,7 @@
 
 import type Router from '@koa/router';
 import type { z } from 'zod';
+import type { InterceptDecision, PlatformEvent } from './events.js';
 import type { Logger } from './logger.js';
 import type { MediaStore } from './media.js';
 import type { ChannelRef, Delivery, Message, OutgoingMessage } from './message.js';
@@ -30,6 +31,13 @@ export interface AdapterContext {
    * or because Switchboard is shutting down); the message is then handled in the background.
    */
   dispatch(event: InboundEvent): Promise<Admission>;
+  /** Hands a platform event that is not a chat message to the bot's event handlers (and the onEvent callback), in the background. */
+  emit(event: PlatformEvent): Admission;
+  /**
+   * Asks the bot's interceptors about a message a user is sending; undefined when the bot has none,
+   * so the platform can be answered at once. The adapter applies the platform's deadline.
+   */
+  intercept(message: Message, kind: string): Promise<InterceptDecision> | undefined;
   store: Store;
   logger: Logger;
   media: MediaStore;

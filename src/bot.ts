@@ -2,7 +2,9 @@
 
 import { ArgumentError, closest, parseArgs, parseSpec, splitCommand, type ArgsOf, type CommandSpec } from './command.js';
 import { Context } from './context.js';
+import { runInterceptors, type EventContext, type EventHandler, type InterceptDecision, type Interceptor } from './events.js';
 import type { Request } from './lifecycle.js';
+import type { Logger } from './logger.js';
 import type { Content, Message } from './message.js';
 
 export type Next = () => Promise<void>;
@@ -27,6 +29,8 @@ export class Bot {
   private readonly commands = new Map<string, Command>();
   private readonly messageHandlers: Handler[] = [];
   private readonly routes = new Map<string, Handler>();
+  private readonly eventHandlers: EventHandler[] = [];
+  private readonly interceptors: Interceptor[] = [];
   private composed: ((ctx: Context) => Promise<void>) | undefined;
 
   constructor(readonly prefix = '/') {}
@@ -46,10 +50,42 @@ export class Bot {
     return this;
   }
 
-  on(event: 'message', handler: Handler): this {
-    if (event !== 'message') throw new Error(`unknown event "${String(event)}"`);
-    this.messageHandlers.push(handler);
+  /** 'message': chat messages that no command took. 'event': platform events that are not chat messages. */
+  on(event: 'message', handler: Handler): this;
+  on(event: 'event', handler: EventHandler): this;
+  on(event: 'message' | 'event', handler: Handler | EventHandler): this {
+    if (event === 'message') this.messageHandlers.push(handler as Handler);
+    else if (event === 'event') this.eventHandlers.push(handler as EventHandler);
+    else throw new Error(`unknown event "${String(event)}"`);
     return this;
+  }
+
+  /**
+   * Decides on messages users send each other, where a platform asks first (Tencent Cloud IM's
+   * Before* callbacks): return ctx.deny(), ctx.drop(), ctx.rewrite(content), or nothing to allow.
+   */
+  intercept(interceptor: Interceptor): this {
+    this.interceptors.push(interceptor);
+    return this;
+  }
+
+  get intercepts(): boolean {
+    return this.interceptors.length > 0;
+  }
+
+  runIntercept(message: Message, kind: string, log: Logger): Promise<InterceptDecision> {
+    return runInterceptors(this.interceptors, message, kind, log);
+  }
+
+  /** Runs every event handler in order; one that throws is logged and the rest still run. */
+  async runEvent(ctx: EventContext): Promise<void> {
+    for (const handler of this.eventHandlers) {
+      try {
+        await handler(ctx);
+      } catch (error) {
+        ctx.log.error({ err: error, type: ctx.event.type }, 'event handler threw');
+      }
+    }
   }
 
   /** A named handler that a callback (or middleware) can send a request to by setting `request.route`. */

@@ -1,5 +1,6 @@
 // The data each lifecycle stage sees and the contract of a stage hook (DESIGN.md, "Lifecycle").
 
+import type { PlatformEvent } from './events.js';
 import type { Delivery, Message, OutgoingMessage, Segment } from './message.js';
 
 export type Stage = 'onMessage' | 'onPreSend' | 'onResult' | 'onSent';
@@ -43,4 +44,9 @@ export type StageOutcome<S extends Stage = Stage> =
 
 export type StageHook<S extends Stage = Stage> = (stage: S, data: StageData) => Promise<StageOutcome<S>>;
 
-export type StageHooks = { [S in Stage]?: StageHook<S> };
+export type StageHookMap = { [S in Stage]?: StageHook<S> };
+
+export type StageHooks = StageHookMap & {
+  /** Observes platform events that are not chat messages; its answer changes nothing. */
+  onEvent?: (event: PlatformEvent) => Promise<void>;
+};

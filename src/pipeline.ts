@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import type { Adapter, Admission, InboundEvent } from './adapter.js';
 import type { Bot } from './bot.js';
 import { Context, type Downloader } from './context.js';
-import type { Result, Stage, StageData, StageHooks, StageOutcome, StageValue } from './lifecycle.js';
+import { EventContext, type InterceptDecision, type PlatformEvent } from './events.js';
+import type { Result, Stage, StageData, StageHookMap, StageHooks, StageOutcome, StageValue } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { Delivery, Message, OutgoingMessage, Segment } from './message.js';
@@ -59,6 +60,33 @@ export class Pipeline {
     this.inFlight.add(run);
     this.chatTails.set(chat, run);
     return 'accepted';
+  }
+
+  /** Platform events run beside messages: bot event handlers and the onEvent callback, then what handlers sent. */
+  emit(event: PlatformEvent): Admission {
+    if (this.closed) return 'closed';
+    const log = this.options.logger.child({ event: event.id, platform: event.platform, bot: event.botId, type: event.type });
+    const task = this.handleEvent(event, log).finally(() => this.inFlight.delete(task));
+    this.inFlight.add(task);
+    return 'accepted';
+  }
+
+  /** Undefined when the bot has no interceptors. */
+  intercept(message: Message, kind: string): Promise<InterceptDecision> | undefined {
+    const { bot, logger } = this.options;
+    if (!bot.intercepts) return undefined;
+    return bot.runIntercept(message, kind, logger.child({ platform: message.platform, bot: message.botId, intercept: kind }));
+  }
+
+  private async handleEvent(event: PlatformEvent, log: Logger): Promise<void> {
+    const started = performance.now();
+    const ctx = new EventContext(event, log);
+    try {
+      await Promise.all([this.options.bot.runEvent(ctx), this.hooks.onEvent?.(event).catch((error: unknown) => log.warn({ err: errorMessage(error) }, 'onEvent callback failed'))]);
+      if (ctx.outgoing.length > 0) await this.deliver(ctx.outgoing, log);
+    } finally {
+      log.info({ replies: ctx.outgoing.length, ms: Math.round((performance.now() - started) * 100) / 100 }, 'event handled');
+    }
   }
 
   /** Refuses new events; in-flight ones go on. */
@@ -148,7 +176,7 @@ export class Pipeline {
     if (!hook) return value;
     let outcome: StageOutcome<S>;
     try {
-      outcome = await (hook as NonNullable<StageHooks[S]>)(stage, data);
+      outcome = await (hook as NonNullable<StageHookMap[S]>)(stage, data);
     } catch (error) {
       // A hook is expected to apply its own error policy; one that throws anyway does not stop the message.
       log.error({ stage, err: errorMessage(error) }, 'stage hook threw; continuing');

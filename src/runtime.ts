@@ -96,6 +96,8 @@ export class Runtime {
         router: routers.get(adapter.id)!,
         rootRouter: this.server.root,
         dispatch: (event) => this.pipeline.dispatch(adapter.id, event),
+        emit: (event) => this.pipeline.emit(event),
+        intercept: (message, kind) => this.pipeline.intercept(message, kind),
         store: this.store,
         logger,
         media: this.media,

@@ -158,3 +158,41 @@ describe('pipeline', () => {
     expect(texts()).toEqual(['in flight']);
   });
 });
+
+describe('platform events and interception', () => {
+  it('runs event handlers and the onEvent hook, then delivers what handlers sent', async () => {
+    const seen: string[] = [];
+    const bot = defineBot((b) =>
+      b.on('event', (ctx) => {
+        seen.push(ctx.event.type);
+        ctx.send({ botId: 'chat', channelId: 'c9' }, `welcome, ${(ctx.event.data as { who: string }).who}`);
+      }),
+    );
+    const rec = recorder();
+    const observed: string[] = [];
+    const p = new Pipeline({ bot, adapters: new Map([['chat', rec.adapter]]), store: new MemoryStore(), logger: silentLogger(), hooks: { onEvent: async (e) => void observed.push(e.id) } });
+    expect(p.emit({ id: 'e1', platform: 'test', botId: 'chat', type: 'Group.MemberJoined', data: { who: 'Ann' }, timestamp: 0 })).toBe('accepted');
+    await p.drain();
+    expect(seen).toEqual(['Group.MemberJoined']);
+    expect(observed).toEqual(['e1']);
+    expect(rec.texts()).toEqual(['welcome, Ann']);
+    p.close();
+    expect(p.emit({ id: 'e2', platform: 'test', botId: 'chat', type: 'x', data: {}, timestamp: 0 })).toBe('closed');
+  });
+
+  it('asks interceptors in order: rewrites chain, a deny or drop ends it, none means no question at all', async () => {
+    const none = new Pipeline({ bot: echo, adapters: new Map(), store: new MemoryStore(), logger: silentLogger() });
+    expect(none.intercept(message('hi'), 'C2C.CallbackBeforeSendMsg')).toBeUndefined();
+    const bot = defineBot((b) => {
+      b.intercept((ctx) => (ctx.message.text.includes('spam') ? ctx.drop() : undefined));
+      b.intercept((ctx) => (ctx.message.text.includes('darn') ? ctx.rewrite(ctx.message.text.replace('darn', '****')) : undefined));
+      b.intercept((ctx) => (ctx.message.content.some((s) => s.type === 'text' && s.text.includes('****')) ? ctx.rewrite([...ctx.message.content, { type: 'text', text: ' [edited]' }]) : ctx.allow()));
+      b.intercept((ctx) => (ctx.message.author.id === 'banned' ? ctx.deny('you are muted') : undefined));
+    });
+    const p = new Pipeline({ bot, adapters: new Map(), store: new MemoryStore(), logger: silentLogger() });
+    expect(await p.intercept(message('buy spam'), 'k')).toEqual({ action: 'drop' });
+    expect(await p.intercept(message('oh darn'), 'k')).toEqual({ action: 'rewrite', content: [{ type: 'text', text: 'oh ****' }, { type: 'text', text: ' [edited]' }] });
+    expect(await p.intercept(message('hello'), 'k')).toEqual({ action: 'allow' });
+    expect(await p.intercept({ ...message('hello'), author: { id: 'banned', isBot: false } }, 'k')).toEqual({ action: 'deny', reason: 'you are muted' });
+  });
+});

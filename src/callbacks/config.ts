@@ -34,6 +34,8 @@ export const callbacksSchema = z.strictObject({
   onPreSend: stage.optional(),
   onResult: stage.optional(),
   onSent: stage.optional(),
+  /** Platform events that are not chat messages (observe only: the reply changes nothing). */
+  onEvent: stage.optional(),
 });
 
 export type CallbackConfig = z.output<typeof stageObject>;

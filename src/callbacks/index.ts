@@ -1,5 +1,6 @@
 // Outbound HTTP callbacks at every lifecycle stage: the operator's way to steer without code.
 
+import type { PlatformEvent } from '../events.js';
 import type { Stage, StageData, StageHook, StageHooks, StageOutcome, StageValue } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
 import type { Segment } from '../message.js';
@@ -41,7 +42,27 @@ export function createCallbackHooks(config: CallbacksConfig, deps: CallbackDeps)
     const stageConfig = config[stage];
     if (stageConfig) hooks[stage] = hook(stage, stageConfig, deps) as never;
   }
+  if (config.onEvent) hooks.onEvent = eventHook(config.onEvent, deps);
   return hooks;
+}
+
+/** onEvent only observes: its reply is not interpreted; a failure is logged and counted. */
+function eventHook(config: CallbackConfig, deps: CallbackDeps): (event: PlatformEvent) => Promise<void> {
+  const key = config.secret ? secretKey(config.secret) : undefined;
+  const logger = deps.logger.child({ stage: 'onEvent', callback: redactUrl(config.url) });
+  return async (event) => {
+    if (config.platforms && !config.platforms.includes(event.botId)) return;
+    const head = toJson({ stage: 'onEvent', eventId: event.id, timestamp: Date.now(), bot: deps.bot(event.botId), event });
+    const body = `${head.slice(0, -1)},"config":${deps.configJson},"addons":{}}`;
+    const started = performance.now();
+    try {
+      const response = await postJson(config.url, body, key ? signatureHeaders(key, `${event.id}.onEvent`, body) : {}, config.timeout, config.maxResponseSize);
+      record(deps.metrics, 'onEvent', statusClass(response.status), started);
+    } catch (error) {
+      record(deps.metrics, 'onEvent', error instanceof CallbackError && error.reason === 'timeout' ? 'timeout' : 'error', started);
+      logger.warn({ event: event.id, err: errorMessage(error) }, 'callback failed');
+    }
+  };
 }
 
 function hook<S extends Stage>(stage: S, config: CallbackConfig, deps: CallbackDeps): StageHook<S> {
@@ -143,7 +164,7 @@ function payload(stage: Stage, data: StageData, deps: CallbackDeps): string {
   return `${head.slice(0, -1)},"config":${deps.configJson},"addons":{}}`;
 }
 
-function record(metrics: Metrics, stage: Stage, outcome: string, started: number): void {
+function record(metrics: Metrics, stage: Stage | 'onEvent', outcome: string, started: number): void {
   metrics.inc('switchboard_callback_calls_total', { stage, outcome });
   metrics.observe('switchboard_callback_seconds', { stage }, (performance.now() - started) / 1000);
 }
