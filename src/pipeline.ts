@@ -49,7 +49,15 @@ export class Pipeline {
       this.options.logger.debug({ bot: botId, key: event.key }, 'duplicate event dropped');
       return 'duplicate';
     }
-    const message = await event.normalize();
+    let message: Message;
+    try {
+      message = await event.normalize();
+    } catch (error) {
+      // A payload we cannot read is logged and consumed: redelivering it would fail the same way forever.
+      this.options.logger.error({ bot: botId, key: event.key, err: error }, 'could not normalize an event; dropped');
+      event.onHandled?.();
+      return 'accepted';
+    }
     const chat = `${botId}\0${message.channel.id}`;
     const previous = this.chatTails.get(chat);
     const run = (previous ? previous.then(() => this.handle(message)) : this.handle(message)).finally(() => {

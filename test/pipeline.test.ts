@@ -196,3 +196,12 @@ describe('platform events and interception', () => {
     expect(await p.intercept({ ...message('hello'), author: { id: 'banned', isBot: false } }, 'k')).toEqual({ action: 'deny', reason: 'you are muted' });
   });
 });
+
+describe('poison events', () => {
+  it('logs and consumes an event whose payload cannot be normalized, and keeps going', async () => {
+    const { p, send, texts } = pipeline();
+    expect(await p.dispatch('chat', { key: 'bad', normalize: () => { throw new Error('unexpected shape'); } })).toBe('accepted');
+    await send(message('after'), 'good');
+    expect(texts()).toEqual(['after']);
+  });
+});
