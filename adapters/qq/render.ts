@@ -4,6 +4,7 @@
 
 import { buttonsAsText, type MediaSegment, type Segment } from '../../src/message.js';
 import type { SceneKind } from './channel.js';
+import { splitText } from '../../src/text.js';
 
 /** Rich-media file_type of the v2 (group/C2C) upload API. */
 export const fileType = { image: 1, video: 2, voice: 3 } as const;
@@ -90,23 +91,10 @@ function escape(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-/** Splits at newlines (else spaces) so no part exceeds `limit` characters, never inside an escape or a surrogate pair. */
+/** An escape or a mention tag: never cut inside one. */
+const atom = /&[#a-z0-9]+;|<@!?[^>]*>/gi;
+
+/** Splits at newlines (else spaces) so no part exceeds `limit` characters. */
 export function split(text: string, limit: number): string[] {
-  const parts: string[] = [];
-  let rest = text;
-  while (rest.length > limit) {
-    let cut = rest.lastIndexOf('\n', limit);
-    if (cut < limit / 2) cut = rest.lastIndexOf(' ', limit);
-    if (cut < limit / 2) cut = limit;
-    const amp = rest.lastIndexOf('&', cut);
-    if (amp >= 0 && amp > rest.lastIndexOf(';', cut - 1) && cut - amp < 6) cut = amp;
-    const tag = rest.lastIndexOf('<@', cut);
-    if (tag >= 0 && tag > rest.lastIndexOf('>', cut - 1)) cut = tag;
-    if (/[\uD800-\uDBFF]/.test(rest[cut - 1] ?? '')) cut--;
-    if (cut <= 0) cut = limit;
-    parts.push(rest.slice(0, cut));
-    rest = rest.slice(cut).replace(/^\n/, '');
-  }
-  if (rest) parts.push(rest);
-  return parts;
+  return splitText(text, limit, atom);
 }

@@ -1,5 +1,6 @@
 import type { InlineKeyboardButton, InlineKeyboardMarkup } from 'node-telegram-bot-api';
 import type { Button, MediaSegment, Segment } from '../../src/message.js';
+import { splitText } from '../../src/text.js';
 
 /** One Telegram message to send: HTML text (with an optional inline keyboard), or one media item. */
 export type Planned =
@@ -8,6 +9,8 @@ export type Planned =
 
 export const textLimit = 4096;
 const callbackDataLimit = 64;
+/** A link with its text, a tag or an entity: never cut inside one. */
+const htmlAtom = /<a [^>]*>[\s\S]*?<\/a>|<[^>]*>|&[#a-z0-9]+;/gi;
 
 /**
  * Outgoing segments -> the Telegram messages that show them, in order. Adjacent text,
@@ -19,7 +22,7 @@ export function plan(content: readonly Segment[]): Planned[] {
   let html = '';
   const flush = () => {
     if (html.trim() === '') return void (html = '');
-    for (const part of split(html, textLimit)) out.push({ kind: 'text', html: part });
+    for (const part of splitText(html, textLimit, htmlAtom)) out.push({ kind: 'text', html: part });
     html = '';
   };
   for (const segment of content) {
@@ -77,25 +80,6 @@ function inlineKeyboard(rows: readonly Button[][]): InlineKeyboardMarkup {
 
 function escape(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
-/** Splits at newlines (else spaces) so no part exceeds `limit` characters, never inside an HTML tag or entity. */
-export function split(html: string, limit: number): string[] {
-  const parts: string[] = [];
-  let rest = html;
-  while (rest.length > limit) {
-    let cut = rest.lastIndexOf('\n', limit);
-    if (cut < limit / 2) cut = rest.lastIndexOf(' ', limit);
-    if (cut < limit / 2) cut = limit;
-    const open = rest.lastIndexOf('<', cut);
-    if (open > rest.lastIndexOf('>', cut)) cut = open;
-    const amp = rest.lastIndexOf('&', cut);
-    if (amp > rest.lastIndexOf(';', cut) && cut - amp < 8) cut = amp;
-    parts.push(rest.slice(0, cut));
-    rest = rest.slice(cut).replace(/^\n/, '');
-  }
-  if (rest) parts.push(rest);
-  return parts;
 }
 
 function truncateUtf8(text: string, bytes: number): string {
