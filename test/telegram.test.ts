@@ -15,13 +15,14 @@ afterEach(async () => {
   runtime = fake = undefined;
 });
 
-async function telegram(options: { mode?: 'polling' | 'webhook'; bot?: Bot; extra?: string } = {}) {
+async function telegram(options: { mode?: 'polling' | 'webhook'; bot?: Bot; extra?: string; yaml?: string } = {}) {
   fake = new FakeTelegram();
   await fake.start();
   const mode = options.mode ?? 'polling';
   const yaml = [
     'platforms:',
     `  - { id: tg, type: telegram, token: "${fake.token}", apiRoot: "${fake.url}", mode: ${mode}, pollTimeout: 1${mode === 'webhook' ? `, secretToken: ${secret}` : ''}${options.extra ?? ''} }`,
+    options.yaml ?? '',
   ].join('\n');
   const started = await startRuntime(yaml, { bot: options.bot });
   runtime = started.runtime;
@@ -261,3 +262,43 @@ describe('telegram: webhook', () => {
   });
 });
 
+
+describe('telegram: lifecycle callbacks', () => {
+  it('a 403 at onMessage blocks the user on Telegram; a 200 image at onResult is uploaded after the reply', async () => {
+    const { CallbackServer } = await import('./fakes/callback-server.js');
+    const hooks = await new CallbackServer().start();
+    try {
+      hooks.on('onMessage', (ctx, body) => {
+        if (body.message.author.username !== 'mallory') return void (ctx.status = 204);
+        ctx.status = 403;
+        ctx.body = 'You are blocked.';
+      });
+      hooks.on('onResult', (ctx) => {
+        ctx.type = 'image/jpeg';
+        ctx.body = jpeg;
+      });
+      const { fake } = await telegram({ yaml: `callbacks:\n  onMessage: ${hooks.url}/onMessage\n  onResult: ${hooks.url}/onResult\n` });
+      fake.pushMessage({ text: '/ping', from: { id: 7, is_bot: false, first_name: 'Mallory', username: 'mallory' }, chat: { id: 7, type: 'private' } });
+      fake.pushMessage({ text: '/ping' });
+      const sent = await sentTo(fake, 3);
+      expect(sent.map((c) => [c.method, c.params.chat_id, c.params.text])).toEqual([
+        ['sendMessage', '7', 'You are blocked.'],
+        ['sendMessage', '42', 'pong'],
+        ['sendPhoto', '42', undefined],
+      ]);
+      expect(sent[2]!.files.photo!.data.equals(jpeg)).toBe(true);
+      expect(hooks.received.find((r) => r.stage === 'onMessage')!.body.bot).toEqual({ id: 'tg', type: 'telegram', selfId: '999' });
+      expect(hooks.received.some((r) => r.raw.includes(fake.token))).toBe(false);
+    } finally {
+      await hooks.stop();
+    }
+  });
+
+  it('sends an image given by URL as that URL, for Telegram to fetch', async () => {
+    const bot = defineBot((b) => b.on('message', (ctx) => ctx.reply({ type: 'image', url: 'https://example.com/cat.jpg' })));
+    const { fake } = await telegram({ bot });
+    fake.pushMessage({ text: 'cat please' });
+    const [sent] = await sentTo(fake, 1);
+    expect(sent).toMatchObject({ method: 'sendPhoto', params: { photo: 'https://example.com/cat.jpg' } });
+  });
+});
