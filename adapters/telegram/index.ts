@@ -4,7 +4,7 @@ import { Api, InputFile, TelegramApiError, type Update } from 'node-telegram-bot
 import { request } from 'undici';
 import { defineAdapter, type Adapter, type AdapterContext } from '../../src/adapter.js';
 import { HttpError, readJson } from '../../src/http.js';
-import { createTransport, describeProxy, proxiedFetch, type Transport } from '../../src/proxy.js';
+import { createTransport, describeProxy, lightFetch, type Transport } from '../../src/proxy.js';
 import type { MediaBody } from '../../src/media.js';
 import type { Delivery, MediaSegment, OutgoingMessage } from '../../src/message.js';
 import { errorMessage, FatalConnectionError, type SessionControls, type Supervisor } from '../../src/supervisor.js';
@@ -30,7 +30,7 @@ export class TelegramAdapter implements Adapter {
   constructor(private readonly config: TelegramConfig) {
     this.id = config.id;
     this.transport = createTransport(config.proxy);
-    const fetch = proxiedFetch(this.transport);
+    const fetch = lightFetch(this.transport);
     this.api = new Api(config.token, { apiRoot: config.apiRoot, maxRetries: 5, timeoutMs: 60_000, fetch });
     this.pollApi = new Api(config.token, { apiRoot: config.apiRoot, maxRetries: 0, fetch });
   }

@@ -1,0 +1,124 @@
+// `npm run bench [-- --requests N --concurrency C --warmup W]`: the same echo load through
+// Switchboard, raw node-telegram-bot-api + koa, and grammY + koa, each in its own process;
+// then Switchboard with a lifecycle callback at each stage. Not part of CI.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Driver, percentile, type LoadResult } from './driver.js';
+import { startFakeApi } from './fake-api.js';
+
+const { values } = parseArgs({ options: { requests: { type: 'string', default: '20000' }, concurrency: { type: 'string', default: '32' }, warmup: { type: 'string', default: '2000' } } });
+const requests = Number(values.requests);
+const concurrency = Number(values.concurrency);
+const warmup = Number(values.warmup);
+const token = '123456:BENCH-token';
+const secret = 'bench-secret';
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+
+interface Process {
+  child: ChildProcess;
+  port: number;
+  /** CPU microseconds the process has used so far. */
+  cpu(): Promise<number>;
+  stop(): Promise<number>;
+}
+
+/** Starts `node --import tsx <file>` and waits for its "ready <port>" line. */
+async function launch(file: string, env: Record<string, string>): Promise<Process> {
+  const child = spawn(process.execPath, ['--import', 'tsx', here(file)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  let buffered = '';
+  let rss = 0;
+  let cpuWaiter: ((micros: number) => void) | undefined;
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`${file} exited with ${code}`)));
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      let newline;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        const ready = /^ready (\d+)$/.exec(line);
+        if (ready) resolve(Number(ready[1]));
+        const peak = /^rss (\d+)$/.exec(line);
+        if (peak) rss = Number(peak[1]);
+        const cpu = /^cpu (\d+)$/.exec(line);
+        if (cpu) cpuWaiter?.(Number(cpu[1]));
+      }
+    });
+  });
+  return {
+    child,
+    port,
+    cpu: () =>
+      new Promise<number>((resolve) => {
+        cpuWaiter = resolve;
+        child.kill('SIGUSR2');
+      }),
+    stop: async () => {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+      return rss;
+    },
+  };
+}
+
+interface Row {
+  name: string;
+  result: LoadResult;
+  rssBytes: number;
+  cpuMicrosPerRequest: number;
+}
+
+const driver = new Driver();
+const api = await startFakeApi(token, driver.onReply);
+const apiEnv = { API_ROOT: api.url, TOKEN: token, SECRET: secret };
+
+async function measure(name: string, file: string, env: Record<string, string> = {}): Promise<Row> {
+  const sut = await launch(file, { ...apiEnv, ...env });
+  const target = `http://127.0.0.1:${sut.port}`;
+  await driver.run(target, secret, warmup, concurrency);
+  const cpuBefore = await sut.cpu();
+  const result = await driver.run(target, secret, requests, concurrency);
+  const cpuMicrosPerRequest = ((await sut.cpu()) - cpuBefore) / requests;
+  const rssBytes = await sut.stop();
+  const row = { name, result, rssBytes, cpuMicrosPerRequest };
+  console.error(`  measured ${name}`);
+  return row;
+}
+
+console.log(`Echo over a Telegram webhook: ${requests} requests, ${concurrency} in flight, after ${warmup} warm-up requests; node ${process.version}.`);
+const a = await measure('(a) Switchboard', 'sut-switchboard.ts');
+const b = await measure('(b) node-telegram-bot-api 2 + koa', 'sut-ntba.ts');
+const c = await measure('(c) grammY webhookCallback + koa', 'sut-grammy.ts');
+const aInfo = await measure('(a) Switchboard, info logs', 'sut-switchboard.ts', { LOG_LEVEL: 'info' });
+
+const sink = await launch('callback-sink.ts', {});
+const sinkUrl = `http://127.0.0.1:${sink.port}`;
+const withCallbacks: Row[] = [];
+for (const stages of ['onMessage', 'onPreSend', 'onResult', 'onSent', 'onMessage,onPreSend,onResult,onSent'])
+  withCallbacks.push(await measure(`(d) Switchboard + ${stages.includes(',') ? 'all four stages' : stages}`, 'sut-switchboard.ts', { CALLBACK_URL: sinkUrl, STAGES: stages }));
+await sink.stop();
+await api.close();
+
+const rps = (r: Row) => (r.result.requests - r.result.errors) / r.result.seconds;
+const p = (r: Row, q: number) => percentile([...r.result.latenciesMs].sort((x, y) => x - y), q);
+const rows = [a, b, c, aInfo, ...withCallbacks];
+console.log('');
+console.log(`${'system'.padEnd(44)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'RSS MB'.padStart(7)} ${'CPU µs/req'.padStart(11)} ${'errors'.padStart(6)}`);
+for (const r of rows)
+  console.log(`${r.name.padEnd(44)} ${rps(r).toFixed(0).padStart(8)} ${p(r, 50).toFixed(2).padStart(8)} ${p(r, 99).toFixed(2).padStart(8)} ${(r.rssBytes / 2 ** 20).toFixed(0).padStart(7)} ${r.cpuMicrosPerRequest.toFixed(0).padStart(11)} ${String(r.result.errors).padStart(6)}`);
+console.log('');
+const ab = rps(a) / rps(b);
+const ac = rps(a) / rps(c);
+console.log(`a/b = ${ab.toFixed(2)} (target >= 0.9): ${ab >= 0.9 ? 'PASS' : 'FAIL'}`);
+console.log(`a/c = ${ac.toFixed(2)} (target >= 1.0): ${ac >= 1.0 ? 'PASS' : 'FAIL'}`);
+console.log('(a) runs with log level warn, as (b) and (c) log nothing per message; the "info logs" row has one JSON line per message.');
+console.log('');
+console.log('Callback overhead per stage, against (a). Our own work is the CPU column: building, signing and sending the payload and reading the reply.');
+console.log('The latency and req/s columns also carry the sink: a process of its own answering 204 at once, on the same 2 cores as everything else.');
+for (const r of withCallbacks)
+  console.log(
+    `  ${r.name.replace('(d) Switchboard + ', '').padEnd(16)} +${(r.cpuMicrosPerRequest - a.cpuMicrosPerRequest).toFixed(0).padStart(4)} µs CPU per message, +${(p(r, 50) - p(a, 50)).toFixed(2)} ms p50, ${((1 - rps(r) / rps(a)) * 100).toFixed(1)}% fewer req/s`,
+  );
