@@ -8,7 +8,7 @@ import { defineAdapter, type AdapterDefinition } from '../src/adapter.js';
 import { definitions } from '../src/registry.js';
 import type { Runtime } from '../src/runtime.js';
 import { c2c, FakeQQ, groupAt, guildAt } from './fakes/qq.js';
-import { FakeProxy } from './fakes/qq-proxy.js';
+import { FakeProxy } from './fakes/proxy.js';
 import { sleep, startRuntime, waitFor } from './helpers.js';
 
 /** The real adapter with short gateway timings, so a missing HELLO is noticed in a test's time. */

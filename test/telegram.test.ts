@@ -302,3 +302,44 @@ describe('telegram: lifecycle callbacks', () => {
     expect(sent).toMatchObject({ method: 'sendPhoto', params: { photo: 'https://example.com/cat.jpg' } });
   });
 });
+
+describe('telegram: through a proxy', () => {
+  it('sends every Bot API call and file download through the configured proxy, password kept out of the logs', async () => {
+    const { FakeProxy } = await import('./fakes/proxy.js');
+    const proxy = await new FakeProxy({ user: 'op', password: 's3cret-pass' }).start();
+    try {
+      const bot = defineBot((b) => b.on('message', async (ctx) => {
+        const image = ctx.message.content.find((s) => s.type === 'image');
+        if (image && image.type === 'image') ctx.reply(`got ${(await ctx.download(image)).data.length} bytes`);
+      }));
+      const { fake, logs } = await telegram({ bot, extra: `, proxy: "${proxy.url}"` });
+      fake.addFile('p1', jpeg, 'photos/p1.jpg');
+      fake.pushMessage({ photo: [{ file_id: 'p1', file_unique_id: 'u', width: 10, height: 10 }] });
+      await sentTo(fake, 1);
+      expect(fake.sent()[0]!.params.text).toBe(`got ${jpeg.length} bytes`);
+      const target = new URL(fake.url).host;
+      expect(proxy.tunnels.length).toBeGreaterThan(0);
+      expect(proxy.tunnels.every((t) => t.target === target && t.auth === `Basic ${Buffer.from('op:s3cret-pass').toString('base64')}`)).toBe(true);
+      expect(logs.find((l) => l.msg === 'Telegram traffic goes through a proxy')!.proxy).not.toContain('s3cret-pass');
+      expect(JSON.stringify(logs)).not.toContain('s3cret-pass');
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
+
+describe('telegram: what a message carries', () => {
+  it('normalizes a document with its caption as a file, and a reply as a quote of the original', async () => {
+    const seen: unknown[] = [];
+    const bot = defineBot((b) => b.on('message', (ctx) => void seen.push({ content: ctx.message.content, replyTo: ctx.message.replyTo, text: ctx.text })));
+    const { fake } = await telegram({ bot });
+    fake.addFile('doc1', Buffer.from('a,b'), 'documents/r.csv');
+    fake.pushMessage({ caption: 'the report', document: { file_id: 'doc1', file_unique_id: 'd', file_name: 'r.csv', mime_type: 'text/csv' }, reply_to_message: { message_id: 3, date: 1, chat: { id: 42, type: 'private' }, text: 'send it' } });
+    await waitFor(() => seen.length === 1);
+    expect(seen[0]).toEqual({
+      content: [{ type: 'quote', messageId: '3' }, { type: 'text', text: 'the report' }, { type: 'file', url: expect.stringMatching(/\/media\//), mime: 'text/csv', name: 'r.csv' }],
+      replyTo: '3',
+      text: 'the report',
+    });
+  });
+});

@@ -1,5 +1,5 @@
 // A minimal HTTP CONNECT proxy on 127.0.0.1 that records every tunnel it opens, for proving
-// that QQ traffic (token, OpenAPI, media, gateway) goes through the configured proxy.
+// that a platform's traffic (REST, media, gateways) goes through the configured proxy.
 
 import { createServer, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
