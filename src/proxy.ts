@@ -1,12 +1,22 @@
-// How an adapter reaches its platform: directly, or through the operator's http(s) proxy
-// (CONNECT tunnels for REST calls, media and websocket gateways alike).
+// How an adapter reaches its platform: directly, or through the operator's proxy, an http(s)
+// proxy (CONNECT tunnels) or a SOCKS5 one, for REST calls, media and websocket gateways alike.
 
 import { Agent as HttpAgent, request as httpRequest, type ClientRequestArgs } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { Readable } from 'node:stream';
-import { ProxyAgent, request, type Dispatcher } from 'undici';
+import { Agent, ProxyAgent, request, type buildConnector, type Dispatcher } from 'undici';
+import { z } from 'zod';
+import { openSocksTunnel } from './socks.js';
+
+/** The `proxy` key of a platform's config. */
+export const proxyUrl = z.url({
+  protocol: /^(https?|socks5h?|socks)$/,
+  error: 'expected a proxy URL: http://, https:// or socks5:// followed by [user:pass@]host:port',
+});
+
+const isSocks = (url: URL) => url.protocol.startsWith('socks');
 
 export interface Transport {
   /** For undici requests; undefined means undici's global dispatcher (a direct connection). */
@@ -68,11 +78,13 @@ async function toBody(body: RequestInit['body']): Promise<string | Uint8Array | 
 
 export function createTransport(proxy: string | undefined): Transport {
   if (!proxy) return { dispatcher: undefined, wsAgent: () => undefined, close: async () => {} };
-  const dispatcher = new ProxyAgent({ uri: proxy });
-  const agents = { 'http:': new ConnectTunnelAgent(new URL(proxy), false), 'https:': new ConnectTunnelAgent(new URL(proxy), true) };
+  const url = new URL(proxy);
+  const open: OpenTunnel = isSocks(url) ? (host, port) => openSocksTunnel(url, host, port) : (host, port) => openConnectTunnel(url, host, port);
+  const dispatcher = isSocks(url) ? new Agent({ connect: socksConnector(open) }) : new ProxyAgent({ uri: proxy });
+  const agents = { 'http:': new TunnelAgent(open, false), 'https:': new TunnelAgent(open, true) };
   return {
     dispatcher,
-    wsAgent: (url) => (url.startsWith('wss:') ? agents['https:'] : agents['http:']),
+    wsAgent: (target) => (target.startsWith('wss:') ? agents['https:'] : agents['http:']),
     close: async () => {
       agents['http:'].destroy();
       agents['https:'].destroy();
@@ -88,10 +100,13 @@ export function describeProxy(proxy: string): string {
   return url.href;
 }
 
-/** An http.Agent whose sockets are CONNECT tunnels through a proxy (TLS inside the tunnel for wss:). */
-class ConnectTunnelAgent extends HttpAgent {
+/** Opens a raw connection to host:port through the proxy. */
+type OpenTunnel = (host: string, port: number) => Promise<Duplex>;
+
+/** An http.Agent (for the `ws` client) whose sockets are proxy tunnels, with TLS inside the tunnel for wss:. */
+class TunnelAgent extends HttpAgent {
   constructor(
-    private readonly proxy: URL,
+    private readonly open: OpenTunnel,
     private readonly secure: boolean,
   ) {
     super({ keepAlive: false });
@@ -101,29 +116,56 @@ class ConnectTunnelAgent extends HttpAgent {
 
   override createConnection(options: ClientRequestArgs & { servername?: string }, done?: (error: Error | null, socket: Duplex) => void): undefined {
     if (!done) throw new Error('the tunnel agent needs a callback');
-    const fail = (error: Error) => (done as (error: Error) => void)(error);
-    const { secure } = this;
     const host = options.host ?? 'localhost';
-    const port = Number(options.port) || (secure ? 443 : 80);
-    const target = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-    const headers: Record<string, string> = { host: target };
-    if (this.proxy.username || this.proxy.password)
-      headers['proxy-authorization'] = `Basic ${Buffer.from(`${decodeURIComponent(this.proxy.username)}:${decodeURIComponent(this.proxy.password)}`).toString('base64')}`;
-    const send = this.proxy.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = send({ host: this.proxy.hostname.replace(/^\[|\]$/g, ''), port: this.proxy.port || (this.proxy.protocol === 'https:' ? 443 : 80), method: 'CONNECT', path: target, headers, agent: false });
-    req.once('connect', (res, socket) => {
-      if (res.statusCode !== 200) {
-        socket.destroy();
-        return fail(new Error(`proxy refused the tunnel to ${target} (HTTP ${res.statusCode})`));
-      }
-      if (!secure) return done(null, socket);
-      const tlsOptions: ConnectionOptions = { socket, servername: options.servername ?? (host.includes(':') ? undefined : host) };
-      const tls = tlsConnect(tlsOptions);
-      tls.once('secureConnect', () => done(null, tls));
-      tls.once('error', fail);
-    });
-    req.once('error', (error) => fail(new Error(`proxy connection failed: ${error.message}`)));
-    req.end();
+    const port = Number(options.port) || (this.secure ? 443 : 80);
+    tunnel(this.open, host, port, this.secure ? (options.servername ?? host) : undefined).then(
+      (socket) => done(null, socket),
+      (error: Error) => (done as (error: Error) => void)(error),
+    );
     return undefined;
   }
+}
+
+/** undici's connector for a SOCKS proxy: its pools then speak HTTP(S) over the tunnel. */
+function socksConnector(open: OpenTunnel): buildConnector.connector {
+  return (options, callback) => {
+    const secure = options.protocol === 'https:';
+    const port = Number(options.port) || (secure ? 443 : 80);
+    tunnel(open, options.hostname, port, secure ? (options.servername ?? options.hostname) : undefined).then(
+      (socket) => callback(null, socket as never),
+      (error: Error) => callback(error, null),
+    );
+  };
+}
+
+/** A tunnel to host:port, wrapped in TLS when a server name is given. */
+async function tunnel(open: OpenTunnel, host: string, port: number, servername: string | undefined): Promise<Duplex> {
+  const socket = await open(host, port);
+  if (servername === undefined) return socket;
+  const bare = servername.replace(/^\[|\]$/g, '');
+  const tlsOptions: ConnectionOptions = { socket, servername: bare.includes(':') || /^[\d.]+$/.test(bare) ? undefined : bare };
+  return new Promise((resolve, reject) => {
+    const tls = tlsConnect(tlsOptions);
+    tls.once('secureConnect', () => resolve(tls));
+    tls.once('error', reject);
+  });
+}
+
+/** An HTTP CONNECT tunnel through an http(s) proxy, with Basic credentials from the proxy URL. */
+function openConnectTunnel(proxy: URL, host: string, port: number): Promise<Duplex> {
+  const target = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const headers: Record<string, string> = { host: target };
+  if (proxy.username || proxy.password)
+    headers['proxy-authorization'] = `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}`;
+  const send = proxy.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send({ host: proxy.hostname.replace(/^\[|\]$/g, ''), port: proxy.port || (proxy.protocol === 'https:' ? 443 : 80), method: 'CONNECT', path: target, headers, agent: false });
+    req.once('connect', (res, socket) => {
+      if (res.statusCode === 200) return resolve(socket);
+      socket.destroy();
+      reject(new Error(`proxy refused the tunnel to ${target} (HTTP ${res.statusCode})`));
+    });
+    req.once('error', (error) => reject(new Error(`proxy connection failed: ${error.message}`)));
+    req.end();
+  });
 }

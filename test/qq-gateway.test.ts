@@ -8,7 +8,7 @@ import { defineAdapter, type AdapterDefinition } from '../src/adapter.js';
 import { definitions } from '../src/registry.js';
 import type { Runtime } from '../src/runtime.js';
 import { c2c, FakeQQ, groupAt, guildAt } from './fakes/qq.js';
-import { FakeProxy } from './fakes/proxy.js';
+import { FakeProxy, FakeSocksProxy } from './fakes/proxy.js';
 import { sleep, startRuntime, waitFor } from './helpers.js';
 
 /** The real adapter with short gateway timings, so a missing HELLO is noticed in a test's time. */
@@ -16,7 +16,7 @@ const qqFast = defineAdapter({ ...qq, create: (config) => new QqAdapter(config, 
 
 let runtime: Runtime | undefined;
 let fake: FakeQQ | undefined;
-let proxy: FakeProxy | undefined;
+let proxy: FakeProxy | FakeSocksProxy | undefined;
 afterEach(async () => {
   await runtime?.stop();
   await fake?.stop();
@@ -171,5 +171,20 @@ describe('qq through an http proxy', () => {
     expect(proxy.tunnels.length).toBeGreaterThanOrEqual(2);
     expect(proxy.tunnels.every((t) => t.target === target && t.auth === `Basic ${Buffer.from('op:s3cret').toString('base64')}`)).toBe(true);
     expect(JSON.stringify(logs)).not.toContain('s3cret');
+  });
+});
+
+describe('qq through a SOCKS5 proxy', () => {
+  it('carries the token request, the OpenAPI and the gateway websocket through it, authenticated, password kept out of the logs', async () => {
+    const socks = new FakeSocksProxy({ user: 'op', password: 's0cks-pass' });
+    proxy = await socks.start();
+    const { fake, logs } = await qqGateway({ extra: `, proxy: "${socks.url}"` });
+    const target = new URL(fake.url).host;
+    await roundTrip(fake, 'via socks');
+    expect(socks.tunnels.length).toBeGreaterThanOrEqual(2);
+    expect(socks.tunnels.every((t) => t.target === target && t.user === 'op')).toBe(true);
+    expect(fake.gateway.peerPorts.length).toBeGreaterThan(0);
+    expect(fake.gateway.peerPorts.every((port) => socks.upstreamPorts.includes(port))).toBe(true);
+    expect(JSON.stringify(logs)).not.toContain('s0cks-pass');
   });
 });

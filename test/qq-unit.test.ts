@@ -133,11 +133,11 @@ describe('qq config', () => {
 
   it('targets the sandbox API with sandbox: true, takes intents by name, and explains mistakes', () => {
     expect(qqConfig.parse({ ...base, sandbox: true, intents: ['GUILD_MESSAGES', 'GROUP_AND_C2C_EVENT'] })).toMatchObject({ apiRoot: 'https://sandbox.api.sgroup.qq.com', intents: (1 << 9) | (1 << 25) });
-    const bad = qqConfig.safeParse({ ...base, appId: 'abc', intents: ['GROUP'], mode: 'polling', proxy: 'socks5://127.0.0.1:1080' });
+    const bad = qqConfig.safeParse({ ...base, appId: 'abc', intents: ['GROUP'], mode: 'polling', proxy: 'ftp://127.0.0.1:21' });
     expect(bad.success).toBe(false);
     const messages = bad.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     expect(messages).toContain('appId: expected the numeric AppID from q.qq.com (Development > Settings)');
     expect(messages.some((m) => m.startsWith('intents') && m.includes('GROUP_AND_C2C_EVENT'))).toBe(true);
-    expect(messages.some((m) => m.startsWith('proxy: expected an http:// or https:// proxy URL'))).toBe(true);
+    expect(messages.some((m) => m.startsWith('proxy: expected a proxy URL: http://, https:// or socks5://'))).toBe(true);
   });
 });

@@ -326,6 +326,23 @@ describe('telegram: through a proxy', () => {
       await proxy.stop();
     }
   });
+
+  it('goes through a SOCKS5 proxy just the same, authenticating with the user and password in its URL', async () => {
+    const { FakeSocksProxy } = await import('./fakes/proxy.js');
+    const proxy = await new FakeSocksProxy({ user: 'op', password: 's0cks-pass' }).start();
+    try {
+      const { fake, logs } = await telegram({ extra: `, proxy: "${proxy.url}"` });
+      fake.pushMessage({ text: '/ping' });
+      await sentTo(fake, 1);
+      expect(fake.sent()[0]!.params.text).toBe('pong');
+      const target = new URL(fake.url).host;
+      expect(proxy.tunnels.length).toBeGreaterThan(0);
+      expect(proxy.tunnels.every((t) => t.target === target && t.user === 'op')).toBe(true);
+      expect(JSON.stringify(logs)).not.toContain('s0cks-pass');
+    } finally {
+      await proxy.stop();
+    }
+  });
 });
 
 describe('telegram: what a message carries', () => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { proxyUrl } from '../../src/proxy.js';
 import { duration } from '../../src/units.js';
 
 /** Gateway intents by name (QQ's event-emit docs); each turns on one family of events. */
@@ -45,8 +46,8 @@ export const qqConfig = z
       .default(defaultIntents),
     /** Webhook mode: how far a request's X-Signature-Timestamp may be from our clock before it is refused as stale (0 turns the check off). */
     webhookTolerance: duration.default(300_000),
-    /** An http(s) proxy that carries token, OpenAPI, media and gateway traffic: http://[user:pass@]host:port. */
-    proxy: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// proxy URL (socks is not supported for QQ)' }).optional(),
+    /** An http(s) or SOCKS5 proxy that carries token, OpenAPI, media and gateway traffic: http://[user:pass@]host:port, socks5://… */
+    proxy: proxyUrl.optional(),
   })
   .transform((config) => ({
     ...config,

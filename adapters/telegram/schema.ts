@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { proxyUrl } from '../../src/proxy.js';
 import { duration } from '../../src/units.js';
 
 export const telegramConfig = z
@@ -17,8 +18,8 @@ export const telegramConfig = z
     pollTimeout: z.number().int().min(0).max(50).default(30),
     /** Polling: a long poll silent for this long past pollTimeout is considered stalled and restarted. */
     stallGrace: duration.default(15_000),
-    /** An http(s) proxy for every Bot API call and file download: http://[user:pass@]host:port. */
-    proxy: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// proxy URL' }).optional(),
+    /** An http(s) or SOCKS5 proxy for every Bot API call and file download: http://[user:pass@]host:port, socks5://… */
+    proxy: proxyUrl.optional(),
     /** Update kinds to receive; Telegram's default when absent. */
     allowedUpdates: z.array(z.string()).optional(),
   })

@@ -41,6 +41,8 @@ export class FakeQQGateway {
   /** The `d` of every heartbeat received (the client's last seq). */
   readonly heartbeats: (number | null)[] = [];
   connections = 0;
+  /** The client-side port of each connection, as this server saw it. */
+  readonly peerPorts: number[] = [];
   heartbeatIntervalMs = 150;
   /** Connections still to come that get no HELLO at all. */
   skipHello = 0;
@@ -55,7 +57,10 @@ export class FakeQQGateway {
     private readonly checks: { tokenIsLive(token: string): boolean; botUser: { id: string; username: string } },
   ) {
     this.wss = new WebSocketServer({ server, path: '/websocket' });
-    this.wss.on('connection', (socket) => this.accept(socket));
+    this.wss.on('connection', (socket, req) => {
+      this.peerPorts.push(req.socket.remotePort ?? 0);
+      this.accept(socket);
+    });
   }
 
   /** Sends an event now, or keeps it for the RESUME replay if no session is connected. */

@@ -1,0 +1,45 @@
+// The SOCKS5 handshake against a real (fake) SOCKS5 server: what an operator reads when the
+// proxy is misconfigured, and that a tunnel carries bytes both ways once open.
+
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openSocksTunnel } from '../src/socks.js';
+import { FakeSocksProxy } from './fakes/proxy.js';
+
+let proxy: FakeSocksProxy | undefined;
+afterEach(async () => {
+  await proxy?.stop();
+  proxy = undefined;
+});
+
+describe('SOCKS5 tunnels', () => {
+  it('opens a tunnel that carries bytes both ways, by host name, authenticated', async () => {
+    const echo = createServer((socket) => socket.pipe(socket));
+    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+    const port = (echo.address() as AddressInfo).port;
+    proxy = await new FakeSocksProxy({ user: 'op', password: 'pw' }).start();
+    const socket = await openSocksTunnel(new URL(proxy.url), 'localhost', port);
+    socket.write('hello');
+    const [chunk] = (await once(socket, 'data')) as [Buffer];
+    expect(chunk.toString()).toBe('hello');
+    expect(proxy.tunnels).toEqual([{ target: `localhost:${port}`, user: 'op' }]);
+    socket.destroy();
+    echo.close();
+  });
+
+  it('says when the password is wrong, when credentials are missing, and when the target is unreachable', async () => {
+    proxy = await new FakeSocksProxy({ user: 'op', password: 'pw' }).start();
+    const url = new URL(proxy.url);
+    const wrong = new URL(url);
+    wrong.password = 'nope';
+    await expect(openSocksTunnel(wrong, '127.0.0.1', 80)).rejects.toThrow('SOCKS proxy refused the username or password');
+    const anonymous = new URL(`socks5://${url.host}`);
+    await expect(openSocksTunnel(anonymous, '127.0.0.1', 80)).rejects.toThrow('SOCKS proxy requires a username and password');
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    closed.close();
+    await expect(openSocksTunnel(url, '127.0.0.1', port)).rejects.toThrow(`SOCKS proxy could not reach 127.0.0.1:${port}: connection refused`);
+  });
+});
