@@ -285,9 +285,12 @@ describe('tencent-im: Before* interception', () => {
     const bot = defineBot((b) => b.intercept((ctx) => void seen.push({ kind: ctx.kind, message: ctx.message })));
     const { post } = await tim({ bot });
     await post('C2C.CallbackBeforeSendMsg', c2c('alice', 'carol', [text('hi carol')]));
-    expect(seen).toHaveLength(1);
-    expect(seen[0]!.kind).toBe('C2C.CallbackBeforeSendMsg');
+    await post('Group.CallbackBeforeSendMsg', group('G1', 'alice', [text('@Bot look')], { GroupAtInfo: [{ GroupAtAllFlag: 0, GroupAt_Account: 'bot' }] }));
+    await post('C2C.CallbackBeforeSendMsg', c2c('bot', 'alice', [text('a reply of ours')]));
+    expect(seen.map((s) => s.kind)).toEqual(['C2C.CallbackBeforeSendMsg', 'Group.CallbackBeforeSendMsg']);
     expect(seen[0]!.message).toMatchObject({ text: 'hi carol', author: { id: 'alice' }, channel: { id: 'user:carol', type: 'direct' }, platform: 'tencent-im' });
+    // What may be rewritten is the whole text, the @ included.
+    expect(seen[1]!.message).toMatchObject({ text: '@Bot look', mentionsBot: true, channel: { id: 'group:G1', type: 'group' } });
   });
 
   it('allows in time when the interceptor is too slow', async () => {

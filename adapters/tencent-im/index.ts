@@ -1,6 +1,7 @@
 // Tencent Cloud IM (Chat), spoken directly: every chat event of the app arrives at our callback
 // URL; the bot answers through the REST API as `botAccount`, signed with the admin's UserSig.
 
+import { randomInt } from 'node:crypto';
 import { defineAdapter, type Adapter, type AdapterContext } from '../../src/adapter.js';
 import type { Delivery, MediaSegment, OutgoingMessage } from '../../src/message.js';
 import { errorMessage } from '../../src/supervisor.js';
@@ -76,7 +77,7 @@ export class TencentImAdapter implements Adapter {
     try {
       // One message at a time, so the chat sees them in order.
       for (const { body, at } of render(message.content, (m) => this.mediaUrl(m, ctx))) {
-        const random = Math.floor(Math.random() * 4_294_967_295);
+        const random = randomInt(0, 4_294_967_295);
         if (scene.kind === 'user') {
           const reply = await api.call('openim/sendmsg', { SyncOtherMachine: 1, From_Account: this.config.botAccount, To_Account: scene.account, MsgRandom: random, MsgBody: body });
           if (typeof reply.MsgKey === 'string') ids.push(reply.MsgKey);
@@ -96,7 +97,7 @@ export class TencentImAdapter implements Adapter {
     if (!ctx) return;
     const event = incoming(command, body, { account: this.config.botAccount, groupMessages: this.config.groupMessages });
     if (!event) return;
-    const admission = await ctx.dispatch({ key: event.key, normalize: () => normalize(event.scene, event.mentionsBot, body, this.normalizeContext(ctx), event.key) });
+    const admission = await ctx.dispatch({ key: event.key, normalize: () => normalize({ id: event.key, scene: event.scene, mentionsBot: event.mentionsBot, stripMention: true }, body, this.normalizeContext(ctx)) });
     if (admission === 'closed') ctx.logger.warn({ chat: channelIdOf(event.scene) }, 'message arrived while shutting down; not handled');
   }
 

@@ -79,5 +79,5 @@ function messageOf(body: MessageCallback, isMessage: boolean, ctx: NormalizeCont
   const scene: Scene = typeof body.GroupId === 'string' && body.GroupId ? { kind: 'group', groupId: body.GroupId } : { kind: 'user', account: typeof body.To_Account === 'string' && body.To_Account ? body.To_Account : from };
   const id = body.MsgKey || `${from}:${body.MsgSeq ?? ''}:${body.MsgRandom ?? body.Random ?? ''}`;
   const mentionsBot = mentions(body).accounts.includes(ctx.botAccount) || (scene.kind === 'user' && scene.account === ctx.botAccount);
-  return normalize(scene, mentionsBot, isMessage ? body : { ...body, From_Account: from, MsgBody: [] }, ctx, id);
+  return normalize({ id, scene, mentionsBot, stripMention: false }, isMessage ? body : { ...body, From_Account: from, MsgBody: [] }, ctx);
 }

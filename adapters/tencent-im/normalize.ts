@@ -77,9 +77,18 @@ export interface NormalizeContext {
   mediaUrl(media: { url: string; mime?: string; name?: string }): string;
 }
 
-export function normalize(scene: Scene, mentionsBot: boolean, body: MessageCallback, ctx: NormalizeContext, id: string): Message {
+export interface Addressed {
+  id: string;
+  scene: Scene;
+  mentionsBot: boolean;
+  /** Drop the leading "@Bot" (a message for the bot); kept for a message being intercepted, whose text may be rewritten. */
+  stripMention: boolean;
+}
+
+export function normalize(addressed: Addressed, body: MessageCallback, ctx: NormalizeContext): Message {
+  const { id, scene, mentionsBot } = addressed;
   const content = segmentsOf(elements(body.MsgBody), ctx);
-  if (mentionsBot && mentions(body).accounts[0] === ctx.botAccount) stripLeadingMention(content);
+  if (addressed.stripMention && mentionsBot && mentions(body).accounts[0] === ctx.botAccount) stripLeadingMention(content);
   const channel: Channel = { id: channelIdOf(scene), type: scene.kind === 'user' ? 'direct' : 'group' };
   const seconds = Number(body.MsgTime);
   return {

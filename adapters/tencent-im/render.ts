@@ -12,6 +12,8 @@ import type { TimElem } from './normalize.js';
 export const textLimit = 3000;
 /** Bytes of MsgBody JSON per message, leaving room for the request's other fields. */
 const bodyBudget = 11_000;
+/** JSON around a text element's text, with room for escapes. */
+const elemOverhead = 256;
 
 export interface GroupAt {
   GroupAtAllFlag: 0 | 1;
@@ -79,7 +81,7 @@ export function render(content: readonly Segment[], mediaUrl: MediaUrl): Rendere
   let current: TimElem[] = [];
   let size = 0;
   for (const elem of elems) {
-    const bytes = Buffer.byteLength(JSON.stringify(elem));
+    const bytes = elem.MsgType === 'TIMTextElem' ? Buffer.byteLength(String(elem.MsgContent.Text)) + elemOverhead : Buffer.byteLength(JSON.stringify(elem));
     if (current.length > 0 && size + bytes > bodyBudget) {
       out.push({ body: current, at: out.length === 0 ? at : [] });
       current = [];
