@@ -3,7 +3,7 @@
 // waited out with backoff, an expired UserSig replaced once.
 
 import { randomInt } from 'node:crypto';
-import { request, type Dispatcher } from 'undici';
+import { request } from 'undici';
 import type { UserSigs } from './usersig.js';
 
 /** Tencent's codes for "too many requests": REST-wide (600xx) and group messaging (10006, 10023). */
@@ -32,7 +32,6 @@ export interface RestApiOptions {
   sdkAppId: number;
   identifier: string;
   userSigs: UserSigs;
-  dispatcher?: Dispatcher;
   timeoutMs?: number;
   /** Attempts for a rate-limited or briefly unavailable call. */
   maxAttempts?: number;
@@ -45,7 +44,7 @@ export class RestApi {
 
   /** POSTs `body` to /v4/<path> (e.g. "openim/sendmsg") and returns the reply of a call that succeeded. */
   async call(path: string, body: object): Promise<TimReply> {
-    const { apiRoot, sdkAppId, identifier, userSigs, dispatcher, timeoutMs = 10_000, maxAttempts = 4, backoffMs = 1000 } = this.options;
+    const { apiRoot, sdkAppId, identifier, userSigs, timeoutMs = 10_000, maxAttempts = 4, backoffMs = 1000 } = this.options;
     const payload = JSON.stringify(body);
     let renewedSig = false;
     for (let attempt = 1; ; attempt++) {
@@ -56,32 +55,30 @@ export class RestApi {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: payload,
-        dispatcher,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });
-      const text = await response.body.text();
-      const reply = parse(text);
-      let error: TimApiError;
-      if (response.statusCode !== 200) {
-        error = new TimApiError(undefined, `IM REST ${path} failed: HTTP ${response.statusCode}`);
-        if (!(response.statusCode === 429 || response.statusCode >= 500) || attempt >= maxAttempts) throw error;
-      } else if (reply.ActionStatus === 'OK' && (reply.ErrorCode ?? 0) === 0) {
-        return reply;
-      } else {
-        const code = typeof reply.ErrorCode === 'number' ? reply.ErrorCode : undefined;
-        error = new TimApiError(code, `IM REST ${path} failed: ${reply.ErrorInfo || 'no error info'} (ErrorCode ${code ?? 'missing'})`);
-        if (code === userSigExpired && !renewedSig) {
-          userSigs.invalidate(sig);
-          renewedSig = true;
-          attempt--;
-          continue;
-        }
-        if (code === undefined || !rateLimited.has(code) || attempt >= maxAttempts) throw error;
+      const reply = parse(await response.body.text());
+      const failure = failureOf(path, response.statusCode, reply);
+      if (!failure) return reply;
+      if (failure.error.code === userSigExpired && !renewedSig) {
+        userSigs.invalidate(sig);
+        renewedSig = true;
+        attempt--;
+        continue;
       }
+      if (!failure.retryable || attempt >= maxAttempts) throw failure.error;
       await new Promise((resolve) => setTimeout(resolve, Math.min(backoffMs * 2 ** (attempt - 1), 16_000)));
     }
   }
+}
+
+/** Undefined for a call that succeeded; else the error, and whether waiting and trying again can help. */
+function failureOf(path: string, status: number, reply: TimReply): { error: TimApiError; retryable: boolean } | undefined {
+  if (status !== 200) return { error: new TimApiError(undefined, `IM REST ${path} failed: HTTP ${status}`), retryable: status === 429 || status >= 500 };
+  if (reply.ActionStatus === 'OK' && (reply.ErrorCode ?? 0) === 0) return undefined;
+  const code = typeof reply.ErrorCode === 'number' ? reply.ErrorCode : undefined;
+  return { error: new TimApiError(code, `IM REST ${path} failed: ${reply.ErrorInfo || 'no error info'} (ErrorCode ${code ?? 'missing'})`), retryable: code !== undefined && rateLimited.has(code) };
 }
 
 function parse(text: string): TimReply {

@@ -7,9 +7,8 @@ import type { InterceptDecision } from '../../src/events.js';
 import type { Message } from '../../src/message.js';
 import { errorMessage } from '../../src/supervisor.js';
 import { actorOf } from './events.js';
-import { mentions, normalize, type MessageCallback, type NormalizeContext, type Scene } from './normalize.js';
+import { mentions, normalize, type MessageCallback, type NormalizeContext, type Scene, type TimElem } from './normalize.js';
 import { elementsOf, type MediaUrl } from './render.js';
-import type { TimElem } from './normalize.js';
 
 export interface CallbackAnswer {
   ActionStatus: 'OK';
