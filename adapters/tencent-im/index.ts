@@ -1,0 +1,127 @@
+// Tencent Cloud IM (Chat), spoken directly: every chat event of the app arrives at our callback
+// URL; the bot answers through the REST API as `botAccount`, signed with the admin's UserSig.
+
+import { randomInt } from 'node:crypto';
+import { defineAdapter, type Adapter, type AdapterContext } from '../../src/adapter.js';
+import type { Delivery, MediaSegment, OutgoingMessage } from '../../src/message.js';
+import { errorMessage } from '../../src/supervisor.js';
+import { RestApi } from './api.js';
+import { platformEvent } from './events.js';
+import { fetchMedia } from './media.js';
+import { channelIdOf, incoming, normalize, sceneOf, type MessageCallback, type NormalizeContext } from './normalize.js';
+import { render } from './render.js';
+import { tencentImConfig, type TencentImConfig } from './schema.js';
+import { UserSigs } from './usersig.js';
+import { webhookHandler } from './webhook.js';
+
+export interface TencentImTimings {
+  /** Lifetime of each admin UserSig. */
+  userSigTtlMs: number;
+  /** First wait after a rate-limited REST call (doubled per attempt). */
+  backoffMs: number;
+}
+
+const defaultTimings: TencentImTimings = { userSigTtlMs: 86_400_000, backoffMs: 1000 };
+
+export class TencentImAdapter implements Adapter {
+  readonly type = 'tencent-im';
+  readonly id: string;
+  readonly selfId: string;
+  private ctx: AdapterContext | undefined;
+  private api: RestApi | undefined;
+  private mounted = false;
+
+  constructor(
+    private readonly config: TencentImConfig,
+    private readonly timings: TencentImTimings = defaultTimings,
+  ) {
+    this.id = config.id;
+    this.selfId = config.botAccount;
+  }
+
+  async start(ctx: AdapterContext): Promise<void> {
+    if (this.ctx) return;
+    this.ctx = ctx;
+    const { config } = this;
+    const userSigs = new UserSigs({ sdkAppId: config.sdkAppId, secretKey: config.secretKey, identifier: config.adminIdentifier, ttlMs: this.timings.userSigTtlMs });
+    this.api = new RestApi({ apiRoot: config.apiRoot, sdkAppId: config.sdkAppId, identifier: config.adminIdentifier, userSigs, backoffMs: this.timings.backoffMs });
+    // Routes live as long as the server; a restarted adapter must not mount a second handler.
+    if (!this.mounted)
+      ctx.router.post('/', webhookHandler({
+        sdkAppId: config.sdkAppId,
+        token: config.callbackToken,
+        toleranceMs: config.callbackTolerance,
+        context: () => this.ctx,
+        intercept: (c) => ({ normalize: this.normalizeContext(c), mediaUrl: (m) => this.mediaUrl(m, c), timeoutMs: config.interceptTimeout }),
+        onMessage: (command, body) => this.onMessage(command, body),
+        onEvent: (command, body) => void this.ctx?.emit(platformEvent(command, body, this.id)),
+      }));
+    this.mounted = true;
+    if (!config.callbackToken) ctx.logger.warn('no callbackToken: callbacks are checked by SdkAppid only; turn on callback authentication in the IM console and set callbackToken');
+    ctx.logger.info({ path: `/webhooks/${this.id}` }, 'Tencent IM callback ready: set this URL (on your public https address) as the callback URL in the IM console');
+  }
+
+  async stop(): Promise<void> {
+    this.ctx = undefined;
+    this.api = undefined;
+  }
+
+  async send(message: OutgoingMessage): Promise<Delivery> {
+    const started = performance.now();
+    const ids: string[] = [];
+    const done = (error?: string): Delivery => ({ ok: error === undefined, ids, ms: performance.now() - started, ...(error === undefined ? {} : { error }) });
+    const scene = sceneOf(message.to.channelId);
+    if (!scene) return done(`not a Tencent IM channel id: "${message.to.channelId}"; expected user:<UserID> or group:<GroupId>`);
+    const { api, ctx } = this;
+    if (!api || !ctx) return done('the Tencent IM platform is not running');
+    try {
+      // One message at a time, so the chat sees them in order.
+      for (const { body, at } of render(message.content, (m) => this.mediaUrl(m, ctx))) {
+        const random = randomInt(0, 4_294_967_295);
+        if (scene.kind === 'user') {
+          const reply = await api.call('openim/sendmsg', { SyncOtherMachine: 1, From_Account: this.config.botAccount, To_Account: scene.account, MsgRandom: random, MsgBody: body });
+          if (typeof reply.MsgKey === 'string') ids.push(reply.MsgKey);
+        } else {
+          const reply = await api.call('group_open_http_svc/send_group_msg', { GroupId: scene.groupId, From_Account: this.config.botAccount, Random: random, MsgBody: body, ...(at.length ? { GroupAtInfo: at } : {}) });
+          if (reply.MsgSeq !== undefined) ids.push(`${scene.groupId}:${String(reply.MsgSeq)}`);
+        }
+      }
+      return done();
+    } catch (error) {
+      return done(errorMessage(error));
+    }
+  }
+
+  private async onMessage(command: string, body: MessageCallback): Promise<void> {
+    const ctx = this.ctx;
+    if (!ctx) return;
+    const event = incoming(command, body, { account: this.config.botAccount, groupMessages: this.config.groupMessages });
+    if (!event) return;
+    const admission = await ctx.dispatch({ key: event.key, normalize: () => normalize({ id: event.key, scene: event.scene, mentionsBot: event.mentionsBot, stripMention: true }, body, this.normalizeContext(ctx)) });
+    if (admission === 'closed') ctx.logger.warn({ chat: channelIdOf(event.scene) }, 'message arrived while shutting down; not handled');
+  }
+
+  private normalizeContext(ctx: AdapterContext): NormalizeContext {
+    return {
+      botId: this.id,
+      botAccount: this.config.botAccount,
+      mediaUrl: ({ url, mime, name }) => ctx.media.register(() => fetchMedia(url, mime, name), { botId: this.id, ref: url }),
+    };
+  }
+
+  /** Tencent takes media by URL: its own URL for media it sent us, a given URL, or bytes served from our media store. */
+  private mediaUrl(media: MediaSegment, ctx: AdapterContext): string {
+    if (media.url) {
+      const origin = ctx.media.origin(media.url);
+      return origin?.botId === this.id ? origin.ref : media.url;
+    }
+    if (!media.data) throw new Error(`${media.type} has neither url nor data`);
+    return ctx.media.register({ data: media.data, mime: media.mime ?? (media.type === 'image' ? 'image/png' : 'application/octet-stream'), ...(media.name ? { name: media.name } : {}) });
+  }
+}
+
+export default defineAdapter({
+  type: 'tencent-im',
+  configSchema: tencentImConfig,
+  create: (config) => new TencentImAdapter(config),
+});

@@ -1,0 +1,56 @@
+// Media facts Tencent IM wants: ImageFormat codes, image dimensions, and fetching the bytes of
+// a user's file from Tencent's storage only when someone asks for them.
+
+import { request } from 'undici';
+import type { MediaBody } from '../../src/media.js';
+
+/** ImageFormat in TIMImageElem: 1 JPG, 2 GIF, 3 PNG, 4 BMP, 255 other. */
+const formats: Record<number, string> = { 1: 'image/jpeg', 2: 'image/gif', 3: 'image/png', 4: 'image/bmp' };
+
+export function imageMime(format: number): string | undefined {
+  return formats[format];
+}
+
+export function imageFormat(mime: string | undefined): number {
+  const entry = Object.entries(formats).find(([, m]) => m === mime?.toLowerCase());
+  return entry ? Number(entry[0]) : 255;
+}
+
+/** Width and height from a PNG, GIF or JPEG header; zeros when unknown (Tencent accepts them). */
+export function imageSize(data: Uint8Array | undefined): { width: number; height: number } {
+  const none = { width: 0, height: 0 };
+  if (!data || data.length < 24) return none;
+  const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (b.readUInt32BE(0) === 0x89504e47) return { width: b.readUInt32BE(16), height: b.readUInt32BE(20) };
+  if (b.toString('latin1', 0, 3) === 'GIF') return { width: b.readUInt16LE(6), height: b.readUInt16LE(8) };
+  if (b[0] === 0xff && b[1] === 0xd8) {
+    for (let i = 2; i + 9 < b.length; ) {
+      if (b[i] !== 0xff) return none;
+      const marker = b[i + 1]!;
+      // SOF0-SOF15, except DHT (C4), JPG (C8) and DAC (CC), carry the frame size.
+      if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return { width: b.readUInt16BE(i + 7), height: b.readUInt16BE(i + 5) };
+      i += 2 + b.readUInt16BE(i + 2);
+    }
+  }
+  return none;
+}
+
+export async function fetchMedia(url: string, fallbackMime: string | undefined, name: string | undefined, maxBytes = 20 * 1024 * 1024, timeoutMs = 15_000): Promise<MediaBody> {
+  const response = await request(url, { headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  if (response.statusCode !== 200) {
+    await response.body.dump();
+    throw new Error(`media download failed with HTTP ${response.statusCode}`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      response.body.destroy();
+      throw new Error(`media is larger than ${maxBytes} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  const served = String(response.headers['content-type'] ?? '').split(';')[0]!.trim();
+  return { data: new Uint8Array(Buffer.concat(chunks, size)), mime: fallbackMime ?? (served || 'application/octet-stream'), ...(name ? { name } : {}) };
+}
