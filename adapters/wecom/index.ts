@@ -6,6 +6,7 @@
 import { defineAdapter, type Adapter, type AdapterContext, type Admission } from '../../src/adapter.js';
 import type { MediaBody } from '../../src/media.js';
 import type { Delivery, MediaSegment, OutgoingMessage } from '../../src/message.js';
+import { createTransport, describeProxy, type Transport } from '../../src/proxy.js';
 import { errorMessage } from '../../src/supervisor.js';
 import { AppApi } from './api.js';
 import { appTargetOf } from './channel.js';
@@ -19,27 +20,39 @@ import { callbackKeys, type CallbackKeys } from './verify.js';
 import { callbackHandler, urlCheckHandler } from './webhook.js';
 import { download, WecomError, type Answer } from './wire.js';
 
-/** How the adapter talks back: a robot through chat webhooks, an app through its API. */
+/** How the adapter talks back while it runs (rebuilt on every start): a robot through chat webhooks, an app through its API. */
 type Sender = { kind: 'robot'; chats: RobotChats; robot: RobotSender } | { kind: 'app'; api: AppApi; tokens: AccessTokens };
+
+interface Link {
+  transport: Transport;
+  sender: Sender;
+}
 
 export class WecomAdapter implements Adapter {
   readonly type = 'wecom';
   readonly id: string;
   private readonly keys: CallbackKeys;
-  private readonly sender: Sender;
+  /** Robot: each chat's reply URL, kept across restarts. */
+  private readonly chats: RobotChats | undefined;
   private ctx: AdapterContext | undefined;
+  private link: Link | undefined;
   private mounted = false;
 
   constructor(private readonly config: WecomConfig) {
     this.id = config.id;
     this.keys = callbackKeys(config.token, config.encodingAESKey);
-    this.sender = config.kind === 'robot' ? { kind: 'robot', chats: new RobotChats(config.maxChats), robot: new RobotSender(undefined) } : appSender(config);
+    this.chats = config.kind === 'robot' ? new RobotChats(config.maxChats) : undefined;
   }
 
   async start(ctx: AdapterContext): Promise<void> {
     if (this.ctx) return;
     this.ctx = ctx;
     const { config } = this;
+    const transport = createTransport(config.proxy);
+    const sender: Sender =
+      config.kind === 'robot' ? { kind: 'robot', chats: this.chats!, robot: new RobotSender(transport.dispatcher) } : appSender(config, transport);
+    this.link = { transport, sender };
+    if (config.proxy) ctx.logger.info({ proxy: describeProxy(config.proxy) }, 'WeCom traffic goes through a proxy');
     const options = {
       keys: this.keys,
       receiveId: config.kind === 'app' ? config.corpId : config.receiveId,
@@ -54,19 +67,23 @@ export class WecomAdapter implements Adapter {
       this.mounted = true;
     }
     ctx.logger.info({ path: `/webhooks/${this.id}`, kind: config.kind }, 'WeCom callback ready: set this URL (on your public address), the Token and the EncodingAESKey in WeCom');
-    if (this.sender.kind === 'app') this.sender.tokens.get().catch((error: unknown) => ctx.logger.warn({ err: errorMessage(error) }, 'could not get a WeCom access token; check corpId and corpSecret'));
+    if (sender.kind === 'app') sender.tokens.get().catch((error: unknown) => ctx.logger.warn({ err: errorMessage(error) }, 'could not get a WeCom access token; check corpId and corpSecret'));
   }
 
   async stop(): Promise<void> {
+    const { link } = this;
     this.ctx = undefined;
+    this.link = undefined;
+    await link?.transport.close();
   }
 
   async send(message: OutgoingMessage): Promise<Delivery> {
     const started = performance.now();
     const ids: string[] = [];
     const done = (error?: string): Delivery => ({ ok: error === undefined, ids, ms: performance.now() - started, ...(error === undefined ? {} : { error }) });
-    if (!this.ctx) return done('the WeCom platform is not running');
-    const { sender } = this;
+    const link = this.link;
+    if (!link) return done('the WeCom platform is not running');
+    const { sender } = link;
     try {
       if (sender.kind === 'robot') {
         const chat = sender.chats.get(message.to.channelId);
@@ -111,16 +128,16 @@ export class WecomAdapter implements Adapter {
   private async bytes(media: MediaSegment): Promise<Bytes> {
     let body: MediaBody | undefined;
     if (media.data) body = { data: media.data, mime: media.mime ?? 'application/octet-stream' };
-    else if (media.url) body = (await this.ctx?.media.load(media.url)) ?? (await download('media download', media.url, { mime: media.mime }));
+    else if (media.url) body = (await this.ctx?.media.load(media.url)) ?? (await download('media download', media.url, { mime: media.mime, dispatcher: this.link?.transport.dispatcher }));
     if (!body) throw new Error(`${media.type} has neither url nor data`);
     const mime = media.mime ?? body.mime;
     return { data: body.data, mime, name: media.name ?? body.name ?? fileName(media, mime) };
   }
 
   private onCallback(xml: Record<string, unknown>): Promise<Admission> {
-    const ctx = this.ctx;
-    if (!ctx) return Promise.resolve('closed');
-    const { sender } = this;
+    const { ctx, link } = this;
+    if (!ctx || !link) return Promise.resolve('closed');
+    const { sender } = link;
     if (sender.kind === 'robot') {
       const chat = robotChat(xml);
       // Every callback refreshes the chat's reply URL, events too (added to a group, a user opening a chat).
@@ -134,21 +151,31 @@ export class WecomAdapter implements Adapter {
   }
 
   private normalizeContext(ctx: AdapterContext): NormalizeContext {
+    // Loaders run when a handler asks, maybe after a restart: they use the link running then.
+    const running = (): Link => {
+      if (!this.link) throw new Error('the WeCom platform is not running');
+      return this.link;
+    };
     return {
       botId: this.id,
       mediaUrl: (ref: MediaRef, mime: string, name?: string) => {
-        const { sender } = this;
-        if (ref.kind === 'url') return ctx.media.register(() => download('WeCom image download', ref.url, { mime, name }), { botId: this.id, ref: ref.url });
-        if (sender.kind !== 'app') throw new Error('a media_id outside an app callback');
-        return ctx.media.register(() => sender.api.mediaGet(ref.mediaId, mime, name), { botId: this.id, ref: `media:${ref.mediaId}` });
+        if (ref.kind === 'url') return ctx.media.register(() => download('WeCom image download', ref.url, { mime, name, dispatcher: running().transport.dispatcher }), { botId: this.id, ref: ref.url });
+        return ctx.media.register(
+          () => {
+            const { sender } = running();
+            if (sender.kind !== 'app') throw new Error('a media_id reaches only a WeCom app');
+            return sender.api.mediaGet(ref.mediaId, mime, name);
+          },
+          { botId: this.id, ref: `media:${ref.mediaId}` },
+        );
       },
     };
   }
 }
 
-function appSender(config: AppConfig): Sender {
-  const tokens = new AccessTokens({ apiRoot: config.apiRoot, corpId: config.corpId, corpSecret: config.corpSecret });
-  return { kind: 'app', tokens, api: new AppApi(config.apiRoot, tokens, undefined) };
+function appSender(config: AppConfig, transport: Transport): Sender {
+  const tokens = new AccessTokens({ apiRoot: config.apiRoot, corpId: config.corpId, corpSecret: config.corpSecret, dispatcher: transport.dispatcher });
+  return { kind: 'app', tokens, api: new AppApi(config.apiRoot, tokens, transport.dispatcher) };
 }
 
 function mediaBody(type: 'image' | 'voice' | 'video' | 'file', mediaId: string): Record<string, unknown> {

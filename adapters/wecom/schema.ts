@@ -25,6 +25,8 @@ export const wecomConfig = z
     apiRoot: z.url({ protocol: /^https?$/ }).default('https://qyapi.weixin.qq.com'),
     /** How far a callback's timestamp may be from our clock before it is refused as replayed (0: no check). */
     replayWindow: duration.default(300_000),
+    /** An http(s) proxy for every call to WeCom (API, robot webhooks, media): http://[user:pass@]host:port. */
+    proxy: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// proxy URL' }).optional(),
     /** Robot: how many chats' reply URLs are remembered (the oldest is forgotten first). */
     maxChats: z.number().int().positive().default(10_000),
   })
@@ -35,7 +37,7 @@ export const wecomConfig = z
       if (config[key as keyof typeof missing] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `required for kind: app: ${what}` });
   })
   .transform((config): WecomConfig => {
-    const common = { id: config.id, type: config.type, token: config.token, encodingAESKey: config.encodingAESKey, apiRoot: config.apiRoot.replace(/\/+$/, ''), replayWindow: config.replayWindow };
+    const common = { id: config.id, type: config.type, token: config.token, encodingAESKey: config.encodingAESKey, apiRoot: config.apiRoot.replace(/\/+$/, ''), replayWindow: config.replayWindow, proxy: config.proxy };
     if (config.kind === 'app') return { ...common, kind: 'app', corpId: config.corpId!, corpSecret: config.corpSecret!, agentId: config.agentId! };
     return { ...common, kind: 'robot', receiveId: config.corpId ?? '', name: config.name, maxChats: config.maxChats };
   });
@@ -47,6 +49,7 @@ interface Common {
   encodingAESKey: string;
   apiRoot: string;
   replayWindow: number;
+  proxy: string | undefined;
 }
 
 export type RobotConfig = Common & { kind: 'robot'; receiveId: string; name: string | undefined; maxChats: number };
