@@ -2,6 +2,8 @@
 // the fake's independent implementation, and the byte-aware text splitting.
 
 import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config.js';
+import { definitions } from '../src/registry.js';
 import { plan, splitBytes } from '../adapters/wecom/render.js';
 import { callbackKeys, CiphertextError, decrypt, encrypt, signature, signatureMatches } from '../adapters/wecom/verify.js';
 import { wxEncrypt, wxSign } from './fakes/wecom.js';
@@ -88,5 +90,21 @@ describe('wecom render', () => {
     expect(plan([{ type: 'text', text: 'hi ' }, { type: 'mention', userId: 'zhangsan', name: '张三' }], 'robot')).toEqual([{ kind: 'markdown', text: 'hi <@zhangsan>' }]);
     expect(plan([{ type: 'mention', all: true }, { type: 'text', text: ' lunch' }], 'robot')).toEqual([{ kind: 'text', text: '@all lunch', mentionAll: true }]);
     expect(plan([{ type: 'text', text: 'hi ' }, { type: 'mention', userId: 'zhangsan', name: '张三' }], 'app')).toEqual([{ kind: 'text', text: 'hi @张三', mentionAll: false }]);
+  });
+});
+
+describe('wecom config', () => {
+  const parse = (entry: string) => parseConfig(`platforms:\n  - { id: w, type: wecom, token: QDG6eK, encodingAESKey: ${sample.encodingAESKey}, ${entry} }`, { definitions, env: {}, source: 'w.yaml', baseDir: '/' });
+
+  it('says which keys an app needs, and what a bad Token or EncodingAESKey should look like', () => {
+    expect(() => parse('kind: app, corpId: ww1')).toThrow(/corpSecret.*required for kind: app[\s\S]*agentId.*required for kind: app/);
+    expect(() => parseConfig('platforms:\n  - { id: w, type: wecom, kind: robot, token: "a b", encodingAESKey: short }', { definitions, env: {}, source: 'w.yaml', baseDir: '/' })).toThrow(
+      /token[^\n]*3-32 letters or digits[\s\S]*encodingAESKey[^\n]*43-character/,
+    );
+  });
+
+  it('gives a robot an empty receive id unless corpId is set, and an app its corp id', () => {
+    expect(parse('kind: robot').platforms[0]).toMatchObject({ kind: 'robot', receiveId: '', replayWindow: 300_000 });
+    expect(parse('kind: app, corpId: ww1, corpSecret: s3cret, agentId: 1000002, replayWindow: 30s').platforms[0]).toMatchObject({ kind: 'app', corpId: 'ww1', agentId: 1000002, replayWindow: 30_000 });
   });
 });

@@ -14,14 +14,14 @@ import { appUploadType, fileName, type Bytes } from './media.js';
 import { isAppMessage, isRobotMessage, normalizeApp, normalizeRobot, robotChat, type MediaRef, type NormalizeContext } from './normalize.js';
 import { plan, type Planned } from './render.js';
 import { RobotChats, RobotSender } from './robot.js';
-import { wecomConfig, type AppConfig, type RobotConfig, type WecomConfig } from './schema.js';
+import { wecomConfig, type AppConfig, type WecomConfig } from './schema.js';
 import { AccessTokens } from './token.js';
 import { callbackKeys, type CallbackKeys } from './verify.js';
 import { callbackHandler, urlCheckHandler } from './webhook.js';
 import { download, WecomError, type Answer } from './wire.js';
 
 /** How the adapter talks back while it runs (rebuilt on every start): a robot through chat webhooks, an app through its API. */
-type Sender = { kind: 'robot'; chats: RobotChats; robot: RobotSender } | { kind: 'app'; api: AppApi; tokens: AccessTokens };
+type Sender = { kind: 'robot'; chats: RobotChats; robot: RobotSender; name: string | undefined } | { kind: 'app'; api: AppApi; tokens: AccessTokens; agentId: number };
 
 interface Link {
   transport: Transport;
@@ -50,7 +50,7 @@ export class WecomAdapter implements Adapter {
     const { config } = this;
     const transport = createTransport(config.proxy);
     const sender: Sender =
-      config.kind === 'robot' ? { kind: 'robot', chats: this.chats!, robot: new RobotSender(transport.dispatcher) } : appSender(config, transport);
+      config.kind === 'robot' ? { kind: 'robot', chats: this.chats!, robot: new RobotSender(transport.dispatcher), name: config.name } : appSender(config, transport);
     this.link = { transport, sender };
     if (config.proxy) ctx.logger.info({ proxy: describeProxy(config.proxy) }, 'WeCom traffic goes through a proxy');
     const options = {
@@ -97,10 +97,9 @@ export class WecomAdapter implements Adapter {
       }
       const target = appTargetOf(message.to.channelId);
       if (!target) return done(`not a WeCom app channel id: "${message.to.channelId}"; expected user:<userid> or chat:<chatid>`);
-      const { agentId } = this.config as AppConfig;
       for (const item of plan(message.content, 'app')) {
         const body = await this.appBody(item, sender.api);
-        const answer = target.kind === 'user' ? await sender.api.post('message/send', { touser: target.userId, agentid: agentId, ...body }) : await sender.api.post('appchat/send', { chatid: target.chatId, ...body });
+        const answer = target.kind === 'user' ? await sender.api.post('message/send', { touser: target.userId, agentid: sender.agentId, ...body }) : await sender.api.post('appchat/send', { chatid: target.chatId, ...body });
         recordId(answer, ids);
       }
       return done();
@@ -143,8 +142,7 @@ export class WecomAdapter implements Adapter {
       // Every callback refreshes the chat's reply URL, events too (added to a group, a user opening a chat).
       if (chat && !sender.chats.remember(chat)) ctx.logger.warn({ chat: chat.chatId }, 'WeCom sent a WebhookUrl that is not a webhook send URL; replies to this chat cannot be sent');
       if (!chat || !isRobotMessage(xml)) return Promise.resolve('accepted');
-      const { name } = this.config as RobotConfig;
-      return ctx.dispatch({ key: String(xml.MsgId), normalize: () => normalizeRobot(xml, chat, name, this.normalizeContext(ctx)) });
+      return ctx.dispatch({ key: String(xml.MsgId), normalize: () => normalizeRobot(xml, chat, sender.name, this.normalizeContext(ctx)) });
     }
     if (!isAppMessage(xml)) return Promise.resolve('accepted'); // events (enter_agent, subscribe…) are not messages
     return ctx.dispatch({ key: String(xml.MsgId), normalize: () => normalizeApp(xml, this.normalizeContext(ctx)) });
@@ -175,7 +173,7 @@ export class WecomAdapter implements Adapter {
 
 function appSender(config: AppConfig, transport: Transport): Sender {
   const tokens = new AccessTokens({ apiRoot: config.apiRoot, corpId: config.corpId, corpSecret: config.corpSecret, dispatcher: transport.dispatcher });
-  return { kind: 'app', tokens, api: new AppApi(config.apiRoot, tokens, transport.dispatcher) };
+  return { kind: 'app', tokens, api: new AppApi(config.apiRoot, tokens, transport.dispatcher), agentId: config.agentId };
 }
 
 function mediaBody(type: 'image' | 'voice' | 'video' | 'file', mediaId: string): Record<string, unknown> {
