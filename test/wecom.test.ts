@@ -155,6 +155,15 @@ describe('wecom robot: messages', () => {
     expect(fake.sent).toHaveLength(1);
   });
 
+  it('splits a long Chinese reply so every text message stays within 2048 bytes', async () => {
+    const { fake, deliver } = await start('robot');
+    const long = '企业微信机器人回复测试。'.repeat(200); // 7200 bytes
+    await deliver(robotText(fake.webhookUrl, `@RobotA ${long}`));
+    const sent = await sentCount(fake, 4);
+    expect(sent.map((s) => s.body.text.content).join('')).toBe(long);
+    expect(sent.every((s) => Buffer.byteLength(s.body.text.content) <= 2048)).toBe(true);
+  });
+
   it('never puts the robot key in a log line or a callback payload', async () => {
     const { CallbackServer } = await import('./fakes/callback-server.js');
     const hooks = await new CallbackServer().start();
@@ -204,14 +213,35 @@ describe('wecom app: messages', () => {
     );
     const { fake, deliver } = await start('app', { bot });
     const mediaId = fake.addMedia(png, 'image/png', 'photo.png');
+    await waitFor(() => fake.tokenRequests === 1); // the token fetched at start…
+    fake.expireTokens(); // …has expired by the time the handler downloads
     await deliver(appImage(fake, mediaId));
     const sent = await sentCount(fake, 2);
     expect(fake.mediaGets).toEqual([mediaId]);
+    expect(fake.calls.filter((c) => c.path === '/cgi-bin/media/get').map((c) => c.errcode)).toEqual([42001, 0]);
     expect(sent[0]!.body.text).toEqual({ content: `got ${png.length} bytes` });
     expect(fake.uploads).toHaveLength(1);
     expect(fake.uploads[0]).toMatchObject({ via: 'app', type: 'image', mime: 'image/png' });
     expect(fake.uploads[0]!.data.equals(png)).toBe(true);
     expect(sent[1]!.body).toEqual({ touser: 'lisi', agentid: fake.agentId, msgtype: 'image', image: { media_id: fake.uploads[0]!.mediaId } });
+  });
+
+  it('normalizes voice, video, file and link messages from a user', async () => {
+    const seen: Message[] = [];
+    const { fake, deliver } = await start('app', { bot: recordingBot(seen) });
+    const head = (type: string, id: string) => `<xml><ToUserName><![CDATA[${fake.corpId}]]></ToUserName><FromUserName><![CDATA[wangwu]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[${type}]]></MsgType><MsgId>${id}</MsgId><AgentID>${fake.agentId}</AgentID>`;
+    await deliver(`${head('voice', '9001')}<MediaId><![CDATA[V1]]></MediaId><Format><![CDATA[amr]]></Format></xml>`);
+    await deliver(`${head('video', '9002')}<MediaId><![CDATA[M1]]></MediaId><ThumbMediaId><![CDATA[T1]]></ThumbMediaId></xml>`);
+    await deliver(`${head('file', '9003')}<MediaId><![CDATA[F1]]></MediaId><FileName><![CDATA[季度报告.pdf]]></FileName></xml>`);
+    await deliver(`${head('link', '9004')}<Title><![CDATA[WeCom docs]]></Title><Url><![CDATA[https://developer.work.weixin.qq.com/]]></Url></xml>`);
+    await waitFor(() => seen.length === 4);
+    expect(seen.map((m) => m.content.map((c) => ('mime' in c ? [c.type, c.mime, c.name] : c)))).toEqual([
+      [['audio', 'audio/amr', undefined]],
+      [['video', 'video/mp4', undefined]],
+      [['file', 'application/octet-stream', '季度报告.pdf']],
+      [{ type: 'link', url: 'https://developer.work.weixin.qq.com/', text: 'WeCom docs' }],
+    ]);
+    expect(seen[0]).toMatchObject({ id: '9001', channel: { id: 'user:wangwu', type: 'direct' }, author: { id: 'wangwu' }, timestamp: 1_700_000_000_000 });
   });
 
   it('sends to an app chat through appchat/send', async () => {
