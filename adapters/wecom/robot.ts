@@ -1,0 +1,64 @@
+// The group robot's side of sending: the reply URL WeCom gave with each chat's callbacks (kept per
+// chat, bounded), and the webhook send/upload_media calls. The URL carries the robot's key, so it
+// is never logged nor put in an error.
+
+import type { Dispatcher } from 'undici';
+import type { RobotChat } from './normalize.js';
+import { inlineImage, isJpegOrPng, robotImageLimit, type Bytes } from './media.js';
+import { call, WecomError, type Answer } from './wire.js';
+
+export class RobotChats {
+  private readonly chats = new Map<string, RobotChat>();
+
+  constructor(private readonly max: number) {}
+
+  /** Remembers (or refreshes) a chat's reply URL; false when the URL is not a WeCom webhook send URL. */
+  remember(chat: RobotChat): boolean {
+    if (!isWebhookUrl(chat.webhookUrl)) return false;
+    this.chats.delete(chat.chatId); // re-inserted as the newest
+    this.chats.set(chat.chatId, chat);
+    if (this.chats.size > this.max) this.chats.delete(this.chats.keys().next().value!);
+    return true;
+  }
+
+  get(chatId: string): RobotChat | undefined {
+    return this.chats.get(chatId);
+  }
+}
+
+function isWebhookUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.pathname.endsWith('/webhook/send') && !!url.searchParams.get('key');
+  } catch {
+    return false;
+  }
+}
+
+export class RobotSender {
+  constructor(private readonly dispatcher: Dispatcher | undefined) {}
+
+  text(chat: RobotChat, content: string, mentionAll: boolean): Promise<Answer> {
+    return this.send(chat, { msgtype: 'text', text: { content, ...(mentionAll ? { mentioned_list: ['@all'] } : {}) } });
+  }
+
+  markdown(chat: RobotChat, content: string): Promise<Answer> {
+    return this.send(chat, { msgtype: 'markdown', markdown: { content } });
+  }
+
+  /** An image inline when WeCom allows (JPG/PNG, at most 2 MB), anything else as a file. */
+  async media(chat: RobotChat, bytes: Bytes, image: boolean): Promise<Answer> {
+    if (image && isJpegOrPng(bytes.data) && bytes.data.byteLength <= robotImageLimit) return this.send(chat, { msgtype: 'image', image: inlineImage(bytes.data) });
+    if (bytes.data.byteLength <= 5) throw new WecomError(undefined, 'WeCom takes no file of 5 bytes or less');
+    const url = new URL(chat.webhookUrl);
+    url.pathname = url.pathname.replace(/\/send$/, '/upload_media');
+    url.searchParams.set('type', 'file');
+    const uploaded = await call('webhook/upload_media', url.href, { method: 'POST', file: bytes }, { dispatcher: this.dispatcher });
+    if (typeof uploaded.media_id !== 'string') throw new WecomError(undefined, 'WeCom webhook/upload_media answered without media_id');
+    return this.send(chat, { msgtype: 'file', file: { media_id: uploaded.media_id } });
+  }
+
+  private send(chat: RobotChat, body: Record<string, unknown>): Promise<Answer> {
+    return call('webhook/send', chat.webhookUrl, { method: 'POST', json: { chatid: chat.chatId, ...body } }, { dispatcher: this.dispatcher });
+  }
+}

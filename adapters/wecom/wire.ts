@@ -1,0 +1,130 @@
+// HTTP to WeCom over undici: JSON calls answered with {errcode, errmsg}, multipart uploads
+// (field "media"), and bounded downloads. URLs carry the access token or the robot key, so no
+// error message here ever includes one.
+
+import { randomBytes } from 'node:crypto';
+import { request, type Dispatcher } from 'undici';
+import type { MediaBody } from '../../src/media.js';
+
+export class WecomError extends Error {
+  override readonly name = 'WecomError';
+  constructor(
+    /** WeCom's errcode (e.g. 42001 access_token expired); undefined for an HTTP-level failure. */
+    readonly errcode: number | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface WireOptions {
+  dispatcher?: Dispatcher;
+  timeoutMs?: number;
+}
+
+export interface Answer {
+  errcode?: number;
+  errmsg?: string;
+  [key: string]: unknown;
+}
+
+export interface FileBody {
+  data: Uint8Array;
+  name: string;
+  mime: string;
+}
+
+/** `what` names the call in errors ("message/send"); the URL itself is never shown. */
+export async function call(what: string, url: string, init: { method: 'GET' | 'POST'; json?: unknown; file?: FileBody }, options: WireOptions = {}): Promise<Answer> {
+  const { timeoutMs = 15_000, dispatcher } = options;
+  let headers: Record<string, string> = {};
+  let body: string | Buffer | undefined;
+  if (init.json !== undefined) {
+    headers = { 'content-type': 'application/json' };
+    body = JSON.stringify(init.json);
+  } else if (init.file) {
+    const boundary = `----switchboard${randomBytes(12).toString('hex')}`;
+    headers = { 'content-type': `multipart/form-data; boundary=${boundary}` };
+    body = multipart(boundary, init.file);
+  }
+  let response: Dispatcher.ResponseData;
+  try {
+    response = await request(url, { method: init.method, headers, body, dispatcher, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  } catch (error) {
+    throw new WecomError(undefined, `WeCom ${what} unreachable: ${(error as Error).message.replace(/https?:\/\/\S+/g, '<url>')}`);
+  }
+  const text = await response.body.text();
+  let answer: Answer;
+  try {
+    answer = JSON.parse(text) as Answer;
+  } catch {
+    throw new WecomError(undefined, `WeCom ${what} answered HTTP ${response.statusCode} without JSON`);
+  }
+  if (response.statusCode >= 400 || (answer.errcode !== undefined && answer.errcode !== 0)) throw failure(what, response.statusCode, answer);
+  return answer;
+}
+
+export function failure(what: string, status: number, answer: Answer): WecomError {
+  // errmsg often ends with ", hint: [...], from ip: ..., more info at https://open.work.weixin.qq.com/devtool/query?e=42001": keep the first part.
+  const message = typeof answer.errmsg === 'string' && answer.errmsg ? answer.errmsg.split(/,\s*hint:/)[0] : `HTTP ${status}`;
+  return new WecomError(answer.errcode, `WeCom ${what} failed: ${message}${answer.errcode === undefined ? '' : ` (errcode ${answer.errcode})`}`);
+}
+
+function multipart(boundary: string, file: FileBody): Buffer {
+  const name = file.name.replace(/["\r\n]/g, '_');
+  const head = `--${boundary}\r\nContent-Disposition: form-data; name="media"; filename="${name}"; filelength=${file.data.byteLength}\r\nContent-Type: ${file.mime}\r\n\r\n`;
+  return Buffer.concat([Buffer.from(head), file.data, Buffer.from(`\r\n--${boundary}--\r\n`)]);
+}
+
+/**
+ * Bytes from a URL, at most `maxBytes`. WeCom's media/get answers JSON {errcode} instead of the
+ * file when it refuses; that comes back as a WecomError so the caller can refresh a token.
+ */
+export async function download(what: string, url: string, options: WireOptions & { maxBytes?: number; mime?: string; name?: string } = {}): Promise<MediaBody> {
+  const { dispatcher, timeoutMs = 15_000, maxBytes = 20 * 1024 * 1024 } = options;
+  let response: Dispatcher.ResponseData;
+  try {
+    response = await request(url, { dispatcher, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  } catch (error) {
+    throw new WecomError(undefined, `${what} unreachable: ${(error as Error).message.replace(/https?:\/\/\S+/g, '<url>')}`);
+  }
+  const type = String(response.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === 'application/json' || type === 'text/plain') {
+    const text = await response.body.text();
+    let answer: Answer = {};
+    try {
+      answer = JSON.parse(text) as Answer;
+    } catch {
+      // not WeCom's JSON error: fall through to the status check
+    }
+    if (answer.errcode !== undefined && answer.errcode !== 0) throw failure(what, response.statusCode, answer);
+    if (response.statusCode !== 200) throw new WecomError(undefined, `${what} failed with HTTP ${response.statusCode}`);
+    return { data: new Uint8Array(Buffer.from(text)), mime: type, name: options.name };
+  }
+  if (response.statusCode !== 200) {
+    await response.body.dump();
+    throw new WecomError(undefined, `${what} failed with HTTP ${response.statusCode}`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      response.body.destroy();
+      throw new WecomError(undefined, `${what}: file larger than ${maxBytes} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  const name = options.name ?? filenameOf(response.headers['content-disposition']);
+  return { data: new Uint8Array(Buffer.concat(chunks, size)), mime: type && type !== 'application/octet-stream' ? type : (options.mime ?? 'application/octet-stream'), ...(name ? { name } : {}) };
+}
+
+function filenameOf(header: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  const raw = value ? /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(value)?.[1] : undefined;
+  try {
+    return raw === undefined ? undefined : decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}

@@ -1,0 +1,110 @@
+// WeCom's callback crypto against WeCom's published WXBizMsgCrypt sample vector, round trips with
+// the fake's independent implementation, and the byte-aware text splitting.
+
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config.js';
+import { definitions } from '../src/registry.js';
+import { plan, splitBytes } from '../adapters/wecom/render.js';
+import { callbackKeys, CiphertextError, decrypt, encrypt, signature, signatureMatches } from '../adapters/wecom/verify.js';
+import { wxEncrypt, wxSign } from './fakes/wecom.js';
+
+// WeCom's sample (WXBizMsgCrypt samples for every language): token, EncodingAESKey and corp id.
+const sample = { token: 'QDG6eK', encodingAESKey: 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C', corpId: 'wx5823bf96d3bd56c7' };
+const keys = callbackKeys(sample.token, sample.encodingAESKey);
+
+describe('wecom crypto: WeCom\'s published sample', () => {
+  it('verifies the sample URL check and decrypts its echostr', () => {
+    const echostr = 'P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ==';
+    expect(signature(sample.token, '1409659589', '263014780', echostr)).toBe('5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3');
+    expect(signatureMatches(keys, '5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3', '1409659589', '263014780', echostr)).toBe(true);
+    const opened = decrypt(keys, echostr);
+    expect(opened.message.toString()).toBe('1616140317555161061');
+    expect(opened.receiveId).toBe(sample.corpId);
+  });
+
+  it('verifies and decrypts the sample message', () => {
+    const encrypted =
+      'RypEvHKD8QQKFhvQ6QleEB4J58tiPdvo+rtK1I9qca6aM/wvqnLSV5zEPeusUiX5L5X/0lWfrf0QADHHhGd3QczcdCUpj911L3vg3W/sYYvuJTs3TUUkSUXxaccAS0qhxchrRYt66wiSpGLYL42aM6A8dTT+6k4aSknmPj48kzJs8qLjvd4Xgpue06DOdnLxAUHzM6+kDZ+HMZfJYuR+LtwGc2hgf5gsijff0ekUNXZiqATP7PF5mZxZ3Izoun1s4zG4LUMnvw2r+KqCKIw+3IQH03v+BCA9nMELNqbSf6tiWSrXJB3LAVGUcallcrw8V2t9EL4EhzJWrQUax5wLVMNS0+rUPA3k22Ncx4XXZS9o0MBH27Bo6BpNelZpS+/uh9KsNlY6bHCmJU9p8g7m3fVKn28H3KDYA5Pl/T8Z1ptDAVe0lXdQ2YoyyH2uyPIGHBZZIs2pDBS8R07+qN+E7Q==';
+    expect(signatureMatches(keys, '477715d11cdb4164915debcba66cb864d751f3e6', '1409659813', '1372623149', encrypted)).toBe(true);
+    expect(signatureMatches(keys, '477715d11cdb4164915debcba66cb864d751f3e6', '1409659814', '1372623149', encrypted)).toBe(false);
+    const opened = decrypt(keys, encrypted);
+    expect(opened.receiveId).toBe(sample.corpId);
+    expect(opened.message.toString()).toContain('<Content><![CDATA[hello]]></Content>');
+    expect(opened.message.toString()).toContain('<MsgId>4561255354251345929</MsgId>');
+  });
+
+  it('encrypts the sample reply with a given random prefix into what WeCom\'s library decrypts (the fake\'s independent code)', () => {
+    const reply = '<xml><Content><![CDATA[测试一下中文的情况，消息长度是按字节来算的]]></Content></xml>';
+    const sealed = encrypt(keys, reply, sample.corpId, Buffer.alloc(16, 7));
+    expect(Buffer.from(sealed, 'base64').length % 32).toBe(0);
+    expect(decrypt(keys, sealed)).toEqual({ message: Buffer.from(reply), receiveId: sample.corpId });
+    expect(wxSign('t', '1', '2', 'x')).toBe(signature('t', '1', '2', 'x'));
+  });
+});
+
+describe('wecom crypto: round trips and refusals', () => {
+  it('opens what the fake seals, for every length around the 32-byte block and an empty receive id', () => {
+    for (let n = 0; n < 70; n++) {
+      const text = 'é'.repeat(n);
+      for (const receiveId of ['', sample.corpId]) expect(decrypt(keys, wxEncrypt(sample.encodingAESKey, text, receiveId))).toEqual({ message: Buffer.from(text), receiveId });
+    }
+  });
+
+  it('refuses ciphertext that is not base64, not whole blocks, or decrypts to nonsense, with CiphertextError', () => {
+    const other = callbackKeys(sample.token, 'A'.repeat(43));
+    const sealed = wxEncrypt(sample.encodingAESKey, 'hello', sample.corpId);
+    expect(() => decrypt(keys, 'not base64 at all!')).toThrow(CiphertextError);
+    expect(() => decrypt(keys, Buffer.alloc(24).toString('base64'))).toThrow(CiphertextError);
+    let failures = 0;
+    for (let i = 0; i < 20; i++) {
+      try {
+        const opened = decrypt(other, wxEncrypt(sample.encodingAESKey, `hello ${i}`, sample.corpId));
+        if (opened.receiveId !== sample.corpId) failures++;
+      } catch (error) {
+        expect(error).toBeInstanceOf(CiphertextError);
+        failures++;
+      }
+    }
+    expect(failures).toBe(20);
+    expect(decrypt(keys, sealed).message.toString()).toBe('hello');
+  });
+
+  it('compares signatures whatever their case, and refuses one of the wrong length', () => {
+    const sig = signature(sample.token, '1', '2', 'abc');
+    expect(signatureMatches(keys, sig.toUpperCase(), '1', '2', 'abc')).toBe(true);
+    expect(signatureMatches(keys, sig.slice(1), '1', '2', 'abc')).toBe(false);
+  });
+});
+
+describe('wecom render', () => {
+  it('splits long text within the UTF-8 byte limit, Chinese included, never inside a <@mention>', () => {
+    const chinese = '企业微信'.repeat(400); // 4800 bytes
+    const parts = splitBytes(chinese, 2048);
+    expect(parts.join('')).toBe(chinese);
+    expect(parts.every((p) => Buffer.byteLength(p) <= 2048)).toBe(true);
+    const mentions = Array.from({ length: 300 }, (_, i) => `<@user${i}>`).join(' ');
+    expect(splitBytes(mentions, 100).every((p) => /^(<@user\d+> ?)+$/.test(p.trim()))).toBe(true);
+  });
+
+  it('writes a robot\'s user mention as markdown <@userid>, @all in WeCom\'s mentioned_list, and an app\'s as @name', () => {
+    expect(plan([{ type: 'text', text: 'hi ' }, { type: 'mention', userId: 'zhangsan', name: '张三' }], 'robot')).toEqual([{ kind: 'markdown', text: 'hi <@zhangsan>' }]);
+    expect(plan([{ type: 'mention', all: true }, { type: 'text', text: ' lunch' }], 'robot')).toEqual([{ kind: 'text', text: '@all lunch', mentionAll: true }]);
+    expect(plan([{ type: 'text', text: 'hi ' }, { type: 'mention', userId: 'zhangsan', name: '张三' }], 'app')).toEqual([{ kind: 'text', text: 'hi @张三', mentionAll: false }]);
+  });
+});
+
+describe('wecom config', () => {
+  const parse = (entry: string) => parseConfig(`platforms:\n  - { id: w, type: wecom, token: QDG6eK, encodingAESKey: ${sample.encodingAESKey}, ${entry} }`, { definitions, env: {}, source: 'w.yaml', baseDir: '/' });
+
+  it('says which keys an app needs, and what a bad Token or EncodingAESKey should look like', () => {
+    expect(() => parse('kind: app, corpId: ww1')).toThrow(/corpSecret.*required for kind: app[\s\S]*agentId.*required for kind: app/);
+    expect(() => parseConfig('platforms:\n  - { id: w, type: wecom, kind: robot, token: "a b", encodingAESKey: short }', { definitions, env: {}, source: 'w.yaml', baseDir: '/' })).toThrow(
+      /token[^\n]*3-32 letters or digits[\s\S]*encodingAESKey[^\n]*43-character/,
+    );
+  });
+
+  it('gives a robot an empty receive id unless corpId is set, and an app its corp id', () => {
+    expect(parse('kind: robot').platforms[0]).toMatchObject({ kind: 'robot', receiveId: '', replayWindow: 300_000 });
+    expect(parse('kind: app, corpId: ww1, corpSecret: s3cret, agentId: 1000002, replayWindow: 30s').platforms[0]).toMatchObject({ kind: 'app', corpId: 'ww1', agentId: 1000002, replayWindow: 30_000 });
+  });
+});
