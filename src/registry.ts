@@ -2,8 +2,9 @@
 
 import type { AdapterDefinition } from './adapter.js';
 import http from '../adapters/http/index.js';
+import lark from '../adapters/lark/index.js';
 import qq from '../adapters/qq/index.js';
 import sandbox from '../adapters/sandbox/index.js';
 import telegram from '../adapters/telegram/index.js';
 
-export const definitions: readonly AdapterDefinition[] = [sandbox, telegram, http, qq] as AdapterDefinition[];
+export const definitions: readonly AdapterDefinition[] = [sandbox, telegram, http, qq, lark] as AdapterDefinition[];
