@@ -306,6 +306,30 @@ describe('lark webhook: at-least-once delivery', () => {
   });
 });
 
+describe('lark: tenant access tokens', () => {
+  it('fetches a new token when Lark refuses the cached one, and the reply still arrives', async () => {
+    const { fake, deliver } = await larkWebhook();
+    await deliver(textEvent(fake, 'first'));
+    await sentCount(fake, 1);
+    fake.expireTokens();
+    await deliver(textEvent(fake, 'second'));
+    await sentCount(fake, 2);
+    expect(fake.sent.map((s) => s.content.text)).toEqual(['first', 'second']);
+    expect(fake.tokenRequests).toBe(2);
+    expect(fake.sent[1]!.token).not.toBe(fake.sent[0]!.token);
+    expect(fake.calls.filter((c) => c.status === 400)).toHaveLength(1);
+  });
+
+  it('reports a refused send in the delivery with Lark\'s code, never the secret', async () => {
+    const bot = defineBot((b) => b.on('message', (ctx) => ctx.send({ botId: 'lark', channelId: 'oc_not_a_chat_of_ours' }, 'hi')));
+    const { fake, deliver, logs } = await larkWebhook({ bot });
+    await deliver(textEvent(fake, 'x'));
+    const line = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'));
+    expect(line.err).toMatch(/code 230002/);
+    expect(JSON.stringify(logs)).not.toContain(fake.appSecret);
+  });
+});
+
 describe('lark: one token cache per adapter instance', () => {
   it('two bots with the same App ID on different hosts each fetch and use their own token', async () => {
     const a = await newFake();

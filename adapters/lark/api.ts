@@ -29,8 +29,12 @@ export interface LarkApiOptions {
 
 export type MessageBody = { msg_type: 'text' | 'image' | 'file' | 'interactive'; content: string };
 
+/** Lark's codes for a tenant access token it no longer accepts (expired early, or the app secret was reset). */
+const staleTokenCodes = new Set([99991661, 99991663, 99991668]);
+
 export class LarkApi {
   readonly client: Client;
+  private readonly cache = new DefaultCache();
 
   constructor(options: LarkApiOptions) {
     this.client = new Client({
@@ -38,7 +42,7 @@ export class LarkApi {
       appSecret: options.appSecret,
       domain: options.baseUrl,
       // The SDK's default cache is process-global and keyed by appId: two instances (or tests) would share tokens.
-      cache: new DefaultCache(),
+      cache: this.cache,
       logger: sdkLogger(options.logger),
       loggerLevel: LoggerLevel.warn,
     });
@@ -100,18 +104,25 @@ export class LarkApi {
     return { data: new Uint8Array(Buffer.concat(chunks, size)), mime, ...(fileName ? { name: fileName } : {}) };
   }
 
-  /** Runs one SDK call; a non-zero `code` in a 200 answer and an HTTP error alike become a LarkApiError. */
-  private async call<T>(what: string, run: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one SDK call; a non-zero `code` in a 200 answer and an HTTP error alike become a
+   * LarkApiError. A token Lark refuses before the SDK's cache expires it is dropped and the call
+   * made once more with a fresh one.
+   */
+  private async call<T>(what: string, run: () => Promise<T>, retried = false): Promise<T> {
     let answer: T;
     try {
       answer = await run();
+      const code = (answer as { code?: unknown } | null)?.code;
+      if (typeof code === 'number' && code !== 0) {
+        const msg = (answer as { msg?: unknown }).msg;
+        throw new LarkApiError(`Lark ${what} failed: ${typeof msg === 'string' ? msg : 'error'} (code ${code})`, 200, code);
+      }
     } catch (error) {
-      throw toApiError(what, error);
-    }
-    const code = (answer as { code?: unknown } | null)?.code;
-    if (typeof code === 'number' && code !== 0) {
-      const msg = (answer as { msg?: unknown }).msg;
-      throw new LarkApiError(`Lark ${what} failed: ${typeof msg === 'string' ? msg : 'error'} (code ${code})`, 200, code);
+      const apiError = error instanceof LarkApiError ? error : toApiError(what, error);
+      if (retried || apiError.code === undefined || !staleTokenCodes.has(apiError.code)) throw apiError;
+      this.cache.values.clear();
+      return this.call(what, run, true);
     }
     return answer;
   }

@@ -39,6 +39,8 @@ export class FakeLark {
   readonly uploads: Upload[] = [];
   readonly resourceRequests: { messageId: string; key: string; type: string }[] = [];
   readonly calls: { method: string; path: string; status: number }[] = [];
+  /** Chats the bot is in: those the events built for this fake come from. */
+  readonly chats = new Set<string>();
   tokenRequests = 0;
   endpointRequests = 0;
   url = '';
@@ -73,6 +75,11 @@ export class FakeLark {
     await this.ws.close();
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
+  }
+
+  /** Every token issued so far stops working at once (expired early, or the secret was reset). */
+  expireTokens(): void {
+    this.tokens.clear();
   }
 
   /** Makes `data` downloadable as the resource `key` of message `messageId` (a user's image or file). */
@@ -159,6 +166,7 @@ export class FakeLark {
     const body = JSON.parse(raw.toString()) as { receive_id?: string; msg_type?: string; content?: string };
     if (kind === 'create' && (!body.receive_id || !target)) return json(res, 400, { code: 230001, msg: 'receive_id and receive_id_type are required' });
     if (typeof body.msg_type !== 'string' || typeof body.content !== 'string') return json(res, 400, { code: 230001, msg: 'msg_type and content are required' });
+    if (kind === 'create' && !this.chats.has(body.receive_id!)) return json(res, 400, { code: 230002, msg: 'Bot/User can NOT be out of the chat.' });
     const content = JSON.parse(body.content) as Record<string, any>;
     if (body.msg_type === 'image' && !this.uploads.some((u) => u.kind === 'image' && u.key === content.image_key)) return json(res, 400, { code: 230013, msg: 'image_key is invalid' });
     if (body.msg_type === 'file' && !this.uploads.some((u) => u.kind === 'file' && u.key === content.file_key)) return json(res, 400, { code: 230013, msg: 'file_key is invalid' });
@@ -252,6 +260,8 @@ export interface MessageEventOptions {
 export function messageEvent(fake: FakeLark, messageType: string, content: object, options: MessageEventOptions = {}) {
   const sender = users[options.sender ?? 'alice'];
   const chatType = options.chatType ?? 'p2p';
+  const chatId = options.chatId ?? (chatType === 'p2p' ? 'oc_p2p0000000000000000000000000001' : 'oc_group00000000000000000000000001');
+  fake.chats.add(chatId);
   return {
     schema: '2.0',
     header: { event_id: options.eventId ?? id('5e3702a84e847582be8db7fb73283c'), token: options.token ?? fake.verificationToken, create_time: String(Date.now()), event_type: 'im.message.receive_v1', tenant_key: '2ca1d211f64f6438', app_id: fake.appId },
@@ -262,7 +272,7 @@ export function messageEvent(fake: FakeLark, messageType: string, content: objec
         ...(options.parentId ? { root_id: options.parentId, parent_id: options.parentId } : {}),
         create_time: String(Date.now()),
         update_time: String(Date.now()),
-        chat_id: options.chatId ?? (chatType === 'p2p' ? 'oc_p2p0000000000000000000000000001' : 'oc_group00000000000000000000000001'),
+        chat_id: chatId,
         chat_type: chatType,
         message_type: messageType,
         content: JSON.stringify(content),
@@ -281,6 +291,8 @@ export function mention(key: string, who: { open_id: string; union_id?: string; 
 }
 
 export function cardActionEvent(fake: FakeLark, value: object, options: { chatId?: string; messageId?: string; operator?: keyof typeof users } = {}) {
+  const chatId = options.chatId ?? 'oc_group00000000000000000000000001';
+  fake.chats.add(chatId);
   return {
     schema: '2.0',
     header: { event_id: id('card'), token: fake.verificationToken, create_time: String(Date.now() * 1000), event_type: 'card.action.trigger', tenant_key: '2ca1d211f64f6438', app_id: fake.appId },
@@ -289,7 +301,7 @@ export function cardActionEvent(fake: FakeLark, value: object, options: { chatId
       token: 'c-card-update-token',
       action: { value, tag: 'button' },
       host: 'im_message',
-      context: { open_message_id: options.messageId ?? id('om_'), open_chat_id: options.chatId ?? 'oc_group00000000000000000000000001' },
+      context: { open_message_id: options.messageId ?? id('om_'), open_chat_id: chatId },
     },
   };
 }
