@@ -20,7 +20,8 @@ async function larkWebsocket() {
   const f = (fake = await new FakeLark().start());
   const started = await startRuntime(`platforms:\n  - { id: lark, type: lark, domain: "${f.url}", appId: "${f.appId}", appSecret: "${f.appSecret}", mode: websocket }\n`);
   runtime = started.runtime;
-  await waitFor(() => f.ws.connected, 4000, 'the long connection');
+  // Ready once the SDK's client has its frame handler in place (frames sent before that are lost).
+  await waitFor(() => started.logs.some((l) => l.msg === 'Lark long connection open'), 4000, 'the long connection');
   return { fake: f, logs: started.logs };
 }
 
@@ -51,6 +52,18 @@ describe('lark websocket mode (long connection)', () => {
     await waitFor(() => f.sent.length >= 1, 2000, 'the reply');
     await new Promise((r) => setTimeout(r, 150));
     expect(f.sent).toHaveLength(1);
+  });
+
+  it('stops retrying, and says why, when Lark refuses the credentials', async () => {
+    const f = (fake = await new FakeLark().start());
+    const started = await startRuntime(`platforms:\n  - { id: lark, type: lark, domain: "${f.url}", appId: "${f.appId}", appSecret: "not-the-app-secret", mode: websocket }\n`);
+    runtime = started.runtime;
+    const line = await waitFor(() => started.logs.find((l) => l.msg === 'connection failed for good; not retrying'), 4000, 'the fatal log line');
+    expect(line.err).toMatch(/code=514.*check appId and appSecret/);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(f.endpointRequests).toBe(1);
+    expect(f.ws.connections).toBe(0);
+    expect(JSON.stringify(started.logs)).not.toContain('not-the-app-secret');
   });
 
   it('closes the long connection on stop', async () => {

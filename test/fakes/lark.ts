@@ -156,7 +156,7 @@ export class FakeLark {
   private wsEndpoint(res: ServerResponse, raw: Buffer): void {
     this.endpointRequests++;
     const body = JSON.parse(raw.toString() || '{}') as { AppID?: string; AppSecret?: string };
-    if (body.AppID !== this.appId || body.AppSecret !== this.appSecret) return json(res, 200, { code: 1000040343, msg: 'app id or secret is invalid', data: {} });
+    if (body.AppID !== this.appId || body.AppSecret !== this.appSecret) return json(res, 200, { code: 514, msg: 'auth failed', data: {} });
     // service_id must not be the first query parameter: the SDK reads it with qs.parse(URL).
     const URL = `${this.url.replace('http', 'ws')}/ws?fpid=1&aid=${this.appId}&device_id=dev-1&access_key=k&service_id=33&ticket=${randomUUID()}`;
     json(res, 200, { code: 0, msg: 'ok', data: { URL, ClientConfig: { PingInterval: 120, ReconnectCount: -1, ReconnectInterval: 1, ReconnectNonce: 0 } } });
