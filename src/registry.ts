@@ -2,10 +2,11 @@
 
 import type { AdapterDefinition } from './adapter.js';
 import http from '../adapters/http/index.js';
+import lark from '../adapters/lark/index.js';
 import qq from '../adapters/qq/index.js';
 import sandbox from '../adapters/sandbox/index.js';
 import telegram from '../adapters/telegram/index.js';
 import tencentIm from '../adapters/tencent-im/index.js';
 import wecom from '../adapters/wecom/index.js';
 
-export const definitions: readonly AdapterDefinition[] = [sandbox, telegram, http, qq, tencentIm, wecom] as AdapterDefinition[];
+export const definitions: readonly AdapterDefinition[] = [sandbox, telegram, http, qq, tencentIm, wecom, lark] as AdapterDefinition[];

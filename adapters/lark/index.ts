@@ -1,0 +1,228 @@
+// Feishu / Lark (one adapter, two clouds) through @larksuiteoapi/node-sdk: events by encrypted,
+// signed webhook or by the SDK's long connection, replies through the SDK's Client.
+
+import { DefaultCache, EventDispatcher, LoggerLevel } from '@larksuiteoapi/node-sdk';
+import { defineAdapter, type Adapter, type AdapterContext, type Admission } from '../../src/adapter.js';
+import type { ChannelType, Delivery, MediaSegment, OutgoingMessage } from '../../src/message.js';
+import { errorMessage, type Supervisor } from '../../src/supervisor.js';
+import { LarkApi, sdkLogger, type MessageBody } from './api.js';
+import { runLongConnection } from './longconn.js';
+import { bytesOf, uploadLimit } from './media.js';
+import { isReceiveEvent, normalize, normalizeCardAction, type CardActionEvent, type ReceiveEvent } from './normalize.js';
+import { card, fileType, plan, quotedId, type Planned } from './render.js';
+import { larkConfig, type LarkConfig } from './schema.js';
+import { aesKey } from './verify.js';
+import { webhookHandler } from './webhook.js';
+
+export interface LarkTimings {
+  /** How long GET /open-apis/bot/v3/info may take. */
+  botInfoTimeoutMs: number;
+  /** How long a message waits for the bot's open_id (needed to see @mentions of the bot) before going on without it. */
+  selfWaitMs: number;
+  /** Websocket mode: handshake timeout, and seconds without a pong before the socket is replaced. */
+  handshakeTimeoutMs: number;
+  pingTimeoutSeconds: number;
+}
+
+const defaultTimings: LarkTimings = { botInfoTimeoutMs: 10_000, selfWaitMs: 2_000, handshakeTimeoutMs: 15_000, pingTimeoutSeconds: 30 };
+
+/** Largest inbound resource fetched on a handler's request. */
+const maxResourceBytes = 20 * 1024 * 1024;
+
+export class LarkAdapter implements Adapter {
+  readonly type = 'lark';
+  readonly id: string;
+  private readonly encryption: { encryptKey: string; key: Buffer } | undefined;
+  private api: LarkApi | undefined;
+  private ctx: AdapterContext | undefined;
+  private dispatcher: EventDispatcher | undefined;
+  private supervisor: Supervisor | undefined;
+  private self: { openId: string; name?: string } | undefined;
+  private selfPending: Promise<void> | undefined;
+  /** Card clicks name the chat but not its kind; remembered from the chat's messages (bounded). */
+  private readonly chatTypes = new Map<string, ChannelType>();
+  private mounted = false;
+
+  constructor(
+    private readonly config: LarkConfig,
+    private readonly timings: LarkTimings = defaultTimings,
+  ) {
+    this.id = config.id;
+    this.encryption = config.encryptKey ? { encryptKey: config.encryptKey, key: aesKey(config.encryptKey) } : undefined;
+  }
+
+  get selfId(): string | undefined {
+    return this.self?.openId;
+  }
+
+  async start(ctx: AdapterContext): Promise<void> {
+    if (this.ctx) return;
+    this.ctx = ctx;
+    const { config } = this;
+    this.api = new LarkApi({ appId: config.appId, appSecret: config.appSecret, baseUrl: config.baseUrl, logger: ctx.logger });
+    this.dispatcher = this.eventDispatcher(ctx);
+    void this.knownSelf();
+    if (config.mode === 'webhook') return this.startWebhook(ctx);
+    const dispatcher = this.dispatcher;
+    this.supervisor = ctx.supervise({
+      name: `lark:${this.id}:long-connection`,
+      session: (controls) =>
+        runLongConnection(
+          { appId: config.appId, appSecret: config.appSecret, baseUrl: config.baseUrl, dispatcher, logger: ctx.logger, handshakeTimeoutMs: this.timings.handshakeTimeoutMs, pingTimeoutSeconds: this.timings.pingTimeoutSeconds },
+          controls,
+        ),
+    });
+    this.supervisor.start();
+  }
+
+  async stop(): Promise<void> {
+    const supervisor = this.supervisor;
+    this.supervisor = undefined;
+    this.ctx = undefined;
+    this.dispatcher = undefined;
+    await supervisor?.stop();
+  }
+
+  async send(message: OutgoingMessage): Promise<Delivery> {
+    const started = performance.now();
+    const ids: string[] = [];
+    const done = (error?: string): Delivery => ({ ok: error === undefined, ids, ms: performance.now() - started, ...(error === undefined ? {} : { error }) });
+    const api = this.api;
+    if (!api) return done('the Lark platform is not running');
+    // Only a Lark message id (om_…) can be replied to; anything else is sent to the chat.
+    let replyTo = quotedId(message.content, message.replyTo);
+    if (replyTo !== undefined && !replyTo.startsWith('om_')) replyTo = undefined;
+    try {
+      // One message at a time, so the chat sees them in order.
+      for (const item of plan(message.content)) {
+        ids.push(await api.send(message.to.channelId, await this.bodyOf(item, api), replyTo));
+        replyTo = undefined; // only the first message of a reply answers the original
+      }
+      return done();
+    } catch (error) {
+      return done(errorMessage(error));
+    }
+  }
+
+  private async bodyOf(item: Planned, api: LarkApi): Promise<MessageBody> {
+    switch (item.kind) {
+      case 'text':
+        return { msg_type: 'text', content: JSON.stringify({ text: item.text }) };
+      case 'card':
+        return { msg_type: 'interactive', content: JSON.stringify(card(item.text, item.rows)) };
+      case 'media':
+        return this.upload(item.media, api);
+    }
+  }
+
+  /** Images go through im.image.create, everything else through im.file.create (audio and video as files). */
+  private async upload(media: MediaSegment, api: LarkApi): Promise<MessageBody> {
+    const image = media.type === 'image';
+    const bytes = await bytesOf(media, this.ctx?.media, image ? uploadLimit.image : uploadLimit.file);
+    if (image) return { msg_type: 'image', content: JSON.stringify({ image_key: await api.uploadImage(bytes.data) }) };
+    const name = bytes.name ?? media.type;
+    return { msg_type: 'file', content: JSON.stringify({ file_key: await api.uploadFile(bytes.data, name, fileType(media, name)) }) };
+  }
+
+  /**
+   * One dispatcher for both modes. Handlers resolve once the event is admitted, so the webhook
+   * answers (and the long connection ACKs) within Lark's deadline while the bot works on.
+   */
+  private eventDispatcher(ctx: AdapterContext): EventDispatcher {
+    const ws = this.config.mode === 'websocket';
+    // A refused ACK on the long connection (handler error -> code 500) asks Lark to deliver it again.
+    const settle = (admission: Admission) => {
+      if (ws && admission === 'closed') throw new Error('shutting down; not taken');
+      return admission;
+    };
+    return new EventDispatcher({ cache: new DefaultCache(), logger: sdkLogger(ctx.logger), loggerLevel: LoggerLevel.warn }).register({
+      'im.message.receive_v1': async (data: unknown) => settle(await this.onMessage(data)),
+      'card.action.trigger': async (data: unknown) => settle(await this.onCardAction(data as CardActionEvent)),
+    });
+  }
+
+  private onMessage(data: unknown): Promise<Admission> {
+    const ctx = this.ctx;
+    const api = this.api;
+    if (!ctx || !api) return Promise.resolve('closed');
+    if (!isReceiveEvent(data)) {
+      ctx.logger.warn('im.message.receive_v1 without message.message_id, chat_id or content; ignored');
+      return Promise.resolve('accepted');
+    }
+    const event: ReceiveEvent = data;
+    this.rememberChat(event.message.chat_id, event.message.chat_type === 'p2p' ? 'direct' : 'group');
+    return ctx.dispatch({
+      // Lark delivers at least once: a retried delivery repeats the event_id, and the same message
+      // can also come back under a new event_id (a re-push after a timeout, or the message seen by
+      // both the webhook and a long connection). The message_id is the same in every case, so it
+      // is the one key that catches both.
+      key: `msg:${event.message.message_id}`,
+      normalize: async () => {
+        await this.knownSelf();
+        return normalize(event, {
+          botId: this.id,
+          selfOpenId: this.self?.openId,
+          resourceUrl: (messageId, key, type, name) =>
+            ctx.media.register(() => api.resource(messageId, key, type, name, maxResourceBytes), { botId: this.id, ref: `${messageId}/${key}` }),
+        });
+      },
+    });
+  }
+
+  /** A click on one of our buttons comes back as a message whose text is the button's value. */
+  private onCardAction(event: CardActionEvent): Promise<Admission> {
+    const ctx = this.ctx;
+    if (!ctx) return Promise.resolve('closed');
+    const message = normalizeCardAction(event, { botId: this.id, chatType: (chatId) => this.chatTypes.get(chatId) ?? 'group' });
+    if (!message) return Promise.resolve('accepted'); // not a click on a button of ours
+    return ctx.dispatch({ key: `card:${event.event_id ?? message.id}`, normalize: () => message });
+  }
+
+  private rememberChat(chatId: string, type: ChannelType): void {
+    this.chatTypes.delete(chatId);
+    this.chatTypes.set(chatId, type);
+    if (this.chatTypes.size > 10_000) this.chatTypes.delete(this.chatTypes.keys().next().value!);
+  }
+
+  /** Learns the bot's open_id once (retrying on a later message if it failed); waits at most selfWaitMs. */
+  private async knownSelf(): Promise<void> {
+    if (this.self) return;
+    const api = this.api;
+    const logger = this.ctx?.logger;
+    if (!api) return;
+    this.selfPending ??= api
+      .botInfo(this.timings.botInfoTimeoutMs)
+      .then((self) => {
+        this.self = self;
+        logger?.info({ openId: self.openId, name: self.name }, 'Lark bot identified');
+      })
+      .catch((error: unknown) => logger?.warn({ err: errorMessage(error) }, 'could not read the bot info (GET /open-apis/bot/v3/info); @mentions of the bot are not recognized until it succeeds'))
+      .finally(() => (this.selfPending = undefined));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.selfPending, new Promise((resolve) => (timer = setTimeout(resolve, this.timings.selfWaitMs)))]);
+    clearTimeout(timer);
+  }
+
+  private startWebhook(ctx: AdapterContext): void {
+    // Routes live as long as the server; a restarted adapter must not mount a second handler.
+    if (!this.mounted)
+      ctx.router.post(
+        '/',
+        webhookHandler({
+          verificationToken: this.config.verificationToken!,
+          encryption: this.encryption,
+          context: () => this.ctx,
+          onEvent: async (event) => ((await this.dispatcher?.invoke(event, { needCheck: false })) === 'closed' || !this.dispatcher ? 'closed' : 'accepted'),
+        }),
+      );
+    this.mounted = true;
+    if (!this.encryption) ctx.logger.warn('no encryptKey: Lark events arrive unencrypted and unsigned, checked by the verification token alone; set an Encrypt Key in the developer console');
+    ctx.logger.info({ path: `/webhooks/${this.id}` }, 'Lark webhook ready: set https://<your host>/webhooks/<id> as the Request URL under Events & Callbacks');
+  }
+}
+
+export default defineAdapter({
+  type: 'lark',
+  configSchema: larkConfig,
+  create: (config) => new LarkAdapter(config),
+});

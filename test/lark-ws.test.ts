@@ -1,0 +1,75 @@
+// Lark in websocket mode: the SDK's real long-connection client against the fake's
+// /callback/ws/endpoint and protobuf frames -> echo bot -> the reply at the fake open API.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Runtime } from '../src/runtime.js';
+import { FakeLark, messageEvent, textEvent } from './fakes/lark.js';
+import { startRuntime, waitFor } from './helpers.js';
+
+const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');
+
+let runtime: Runtime | undefined;
+let fake: FakeLark | undefined;
+afterEach(async () => {
+  await runtime?.stop();
+  await fake?.stop();
+  runtime = fake = undefined;
+});
+
+async function larkWebsocket() {
+  const f = (fake = await new FakeLark().start());
+  const started = await startRuntime(`platforms:\n  - { id: lark, type: lark, domain: "${f.url}", appId: "${f.appId}", appSecret: "${f.appSecret}", mode: websocket }\n`);
+  runtime = started.runtime;
+  // Ready once the SDK's client has its frame handler in place (frames sent before that are lost).
+  await waitFor(() => started.logs.some((l) => l.msg === 'Lark long connection open'), 4000, 'the long connection');
+  return { fake: f, logs: started.logs };
+}
+
+describe('lark websocket mode (long connection)', () => {
+  it('receives events as protobuf frames, ACKs them with code 200, and the echo reaches the fake', async () => {
+    const { fake: f } = await larkWebsocket();
+    expect(f.endpointRequests).toBe(1);
+    const ping = textEvent(f, '/ping');
+    const image = messageEvent(f, 'image', { image_key: 'img_v3_ws' }, { chatType: 'group', mentions: [] });
+    f.addResource(image.event.message.message_id, 'img_v3_ws', 'image', png, 'image/png');
+    const frameIds = [f.ws.pushEvent(ping), f.ws.pushEvent(image)];
+    const sent = await waitFor(() => f.sent.length >= 2 && f.sent, 4000, 'two replies');
+    const byTarget = Object.fromEntries(sent.map((s) => [s.target, [s.msgType, s.content]]));
+    expect(byTarget[ping.event.message.message_id]).toEqual(['text', { text: 'pong' }]);
+    expect(byTarget[image.event.message.message_id]).toEqual(['image', { image_key: f.uploads[0]!.key }]);
+    expect(f.uploads[0]!.bytes.equals(png)).toBe(true);
+    const acks = await waitFor(() => f.ws.acks.length >= 2 && f.ws.acks, 2000, 'two ACKs');
+    expect(acks.map((a) => a.messageId).sort()).toEqual([...frameIds].sort());
+    expect(acks.every((a) => a.body.code === 200 && a.headers.biz_rt !== undefined)).toBe(true);
+  });
+
+  it('handles an event Lark pushes twice (same message_id) once', async () => {
+    const { fake: f } = await larkWebsocket();
+    const event = textEvent(f, '/ping');
+    f.ws.pushEvent(event);
+    f.ws.pushEvent(textEvent(f, '/ping', { messageId: event.event.message.message_id }));
+    await waitFor(() => f.ws.acks.length >= 2, 2000, 'two ACKs');
+    await waitFor(() => f.sent.length >= 1, 2000, 'the reply');
+    await new Promise((r) => setTimeout(r, 150));
+    expect(f.sent).toHaveLength(1);
+  });
+
+  it('stops retrying, and says why, when Lark refuses the credentials', async () => {
+    const f = (fake = await new FakeLark().start());
+    const started = await startRuntime(`platforms:\n  - { id: lark, type: lark, domain: "${f.url}", appId: "${f.appId}", appSecret: "not-the-app-secret", mode: websocket }\n`);
+    runtime = started.runtime;
+    const line = await waitFor(() => started.logs.find((l) => l.msg === 'connection failed for good; not retrying'), 4000, 'the fatal log line');
+    expect(line.err).toMatch(/code=514.*check appId and appSecret/);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(f.endpointRequests).toBe(1);
+    expect(f.ws.connections).toBe(0);
+    expect(JSON.stringify(started.logs)).not.toContain('not-the-app-secret');
+  });
+
+  it('closes the long connection on stop', async () => {
+    const { fake: f } = await larkWebsocket();
+    await runtime!.stop();
+    runtime = undefined;
+    await waitFor(() => !f.ws.connected, 2000, 'the socket to close');
+  });
+});

@@ -1,0 +1,371 @@
+// Lark end to end in webhook mode: events encrypted and signed as Lark does them -> the real SDK's
+// EventDispatcher -> pipeline -> echo bot -> what reached the fake open API through the SDK's Client.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { defineBot, type Bot } from '../src/bot.js';
+import type { Message } from '../src/message.js';
+import type { Runtime } from '../src/runtime.js';
+import { CallbackServer } from './fakes/callback-server.js';
+import { cardActionEvent, encrypt, FakeLark, mention, messageEvent, textEvent, users, type SentMessage } from './fakes/lark.js';
+import { sleep, startRuntime, waitFor } from './helpers.js';
+
+const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201ee9c8a9b0000000049454e44ae426082', 'hex');
+
+let runtime: Runtime | undefined;
+const fakes: FakeLark[] = [];
+afterEach(async () => {
+  await runtime?.stop();
+  await Promise.all(fakes.splice(0).map((f) => f.stop()));
+  runtime = undefined;
+});
+
+async function newFake(options?: ConstructorParameters<typeof FakeLark>[0]) {
+  const f = await new FakeLark(options).start();
+  fakes.push(f);
+  return f;
+}
+
+function platformLine(f: FakeLark, id = 'lark') {
+  return `  - { id: ${id}, type: lark, domain: "${f.url}", appId: "${f.appId}", appSecret: "${f.appSecret}", verificationToken: "${f.verificationToken}"${f.encryptKey ? `, encryptKey: "${f.encryptKey}"` : ''}, mode: webhook }`;
+}
+
+async function larkWebhook(options: { bot?: Bot; encryptKey?: string | null; yaml?: string } = {}) {
+  const fake = await newFake({ encryptKey: options.encryptKey });
+  const started = await startRuntime(`platforms:\n${platformLine(fake)}\n${options.yaml ?? ''}`, { bot: options.bot });
+  runtime = started.runtime;
+  const hook = `${started.url}/webhooks/lark`;
+  return { fake, url: started.url, logs: started.logs, hook, deliver: (payload: object, opts?: Parameters<FakeLark['deliver']>[2]) => fake.deliver(hook, payload, opts) };
+}
+
+const sentCount = (f: FakeLark, n: number) => waitFor(() => f.sent.length >= n && f.sent, 4000, `${n} messages at the fake`);
+const brief = (s: SentMessage) => [s.kind, s.target, s.msgType, s.content];
+
+function recordingBot(seen: Message[]) {
+  return defineBot((b) => {
+    b.on('message', (ctx) => {
+      seen.push(ctx.message);
+      return ctx.reply(ctx.text || '(empty)');
+    });
+  });
+}
+
+describe('lark webhook: messages through the echo bot', () => {
+  it.each(['p2p', 'group'] as const)('answers /ping, /echo and plain text in a %s chat as replies to each message', async (chatType) => {
+    const { fake, deliver } = await larkWebhook();
+    const bot = mention('@_user_1', { open_id: fake.botOpenId }, 'Switchboard');
+    // In groups a bot only receives messages that @mention it.
+    const at = chatType === 'group' ? { mentions: [bot] } : {};
+    const prefix = chatType === 'group' ? '@_user_1 ' : '';
+    const events = [textEvent(fake, `${prefix}/ping`, { chatType, ...at }), textEvent(fake, `${prefix}/echo hello there`, { chatType, ...at }), textEvent(fake, `${prefix}just text`, { chatType, ...at })];
+    for (const event of events) {
+      const res = await deliver(event);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({});
+    }
+    const sent = await sentCount(fake, 3);
+    expect(sent.map(brief)).toEqual([
+      ['reply', events[0]!.event.message.message_id, 'text', { text: 'pong' }],
+      ['reply', events[1]!.event.message.message_id, 'text', { text: 'hello there' }],
+      ['reply', events[2]!.event.message.message_id, 'text', { text: 'just text' }],
+    ]);
+    expect(sent[0]!.token).toMatch(/^t-/);
+    expect(fake.tokenRequests).toBe(1); // fetched once, then cached by the SDK
+  });
+
+  it.each(['p2p', 'group'] as const)('echoes an image in a %s chat: fetched through the message-resource API, uploaded, sent back', async (chatType) => {
+    const { fake, deliver } = await larkWebhook();
+    const event = messageEvent(fake, 'image', { image_key: 'img_v3_user_photo' }, { chatType, ...(chatType === 'group' ? { mentions: [] } : {}) });
+    fake.addResource(event.event.message.message_id, 'img_v3_user_photo', 'image', png, 'image/png');
+    await deliver(event);
+    const [sent] = await sentCount(fake, 1);
+    expect(fake.resourceRequests).toEqual([{ messageId: event.event.message.message_id, key: 'img_v3_user_photo', type: 'image' }]);
+    expect(fake.uploads).toHaveLength(1);
+    expect(fake.uploads[0]!.fields).toEqual({ image_type: 'message' });
+    expect(fake.uploads[0]!.bytes.equals(png)).toBe(true);
+    expect(brief(sent!)).toEqual(['reply', event.event.message.message_id, 'image', { image_key: fake.uploads[0]!.key }]);
+  });
+
+  it('resolves @_user_N placeholders to mentions, sets mentionsBot, and drops the leading @bot', async () => {
+    const seen: Message[] = [];
+    const { fake, deliver } = await larkWebhook({ bot: recordingBot(seen) });
+    const mentions = [mention('@_user_1', { open_id: fake.botOpenId }, 'Switchboard'), mention('@_user_2', users.bob, 'Bob')];
+    const addressed = textEvent(fake, '@_user_1 hello @_user_2 and @_all!', { chatType: 'group', mentions });
+    const aside = textEvent(fake, 'psst @_user_1', { chatType: 'group', mentions: [mention('@_user_1', users.bob, 'Bob')], sender: 'alice' });
+    await deliver(addressed);
+    await deliver(aside);
+    await sentCount(fake, 2);
+    expect(seen[0]).toMatchObject({
+      id: addressed.event.message.message_id,
+      platform: 'lark',
+      text: 'hello @Bob and @all!',
+      mentionsBot: true,
+      channel: { id: addressed.event.message.chat_id, type: 'group' },
+      author: { id: users.alice.open_id, isBot: false },
+    });
+    expect(seen[0]!.content).toEqual([
+      { type: 'text', text: 'hello ' },
+      { type: 'mention', userId: users.bob.open_id, name: 'Bob' },
+      { type: 'text', text: ' and ' },
+      { type: 'mention', all: true },
+      { type: 'text', text: '!' },
+    ]);
+    expect(seen[1]).toMatchObject({ text: 'psst @Bob', mentionsBot: false });
+    // The raw payload travels on without the verification token.
+    expect(JSON.stringify(seen[0]!.raw)).not.toContain(fake.verificationToken);
+  });
+
+  it('flattens a post (rich text) into text, mention, link and image segments', async () => {
+    const seen: Message[] = [];
+    const { fake, deliver } = await larkWebhook({ bot: recordingBot(seen) });
+    const event = messageEvent(
+      fake,
+      'post',
+      {
+        title: 'Report',
+        content: [
+          [
+            { tag: 'text', text: 'see ' },
+            { tag: 'a', href: 'https://example.com/r', text: 'the doc' },
+            { tag: 'text', text: ' by ' },
+            { tag: 'at', user_id: '@_user_1', user_name: 'Bob' },
+          ],
+          [{ tag: 'img', image_key: 'img_v3_in_post', width: 1, height: 1 }],
+        ],
+      },
+      { mentions: [mention('@_user_1', users.bob, 'Bob')] },
+    );
+    await deliver(event);
+    await sentCount(fake, 1);
+    const content = seen[0]!.content;
+    expect(content.slice(0, 5)).toEqual([
+      { type: 'text', text: 'Report\nsee ' },
+      { type: 'link', url: 'https://example.com/r', text: 'the doc' },
+      { type: 'text', text: ' by ' },
+      { type: 'mention', userId: users.bob.open_id, name: 'Bob' },
+      { type: 'text', text: '\n' },
+    ]);
+    expect(content[5]).toMatchObject({ type: 'image', url: expect.stringContaining('/media/') });
+    expect(seen[0]!.text).toBe('Report\nsee the doc by @Bob\n');
+  });
+
+  it('fetches a file\'s bytes only when a handler asks for them (type=file)', async () => {
+    const seen: Message[] = [];
+    const { fake, deliver } = await larkWebhook({ bot: recordingBot(seen) });
+    const event = messageEvent(fake, 'file', { file_key: 'file_v3_report', file_name: 'report.pdf' });
+    const pdf = Buffer.from('%PDF-1.4 tiny');
+    fake.addResource(event.event.message.message_id, 'file_v3_report', 'file', pdf, 'application/pdf');
+    await deliver(event);
+    await sentCount(fake, 1);
+    expect(fake.resourceRequests).toEqual([]); // nothing fetched yet
+    const file = seen[0]!.content[0] as { type: string; url: string; name: string };
+    expect(file).toMatchObject({ type: 'file', name: 'report.pdf' });
+    const res = await fetch(file.url);
+    expect(res.headers.get('content-type')).toBe('application/pdf');
+    expect(Buffer.from(await res.arrayBuffer()).equals(pdf)).toBe(true);
+    expect(fake.resourceRequests).toEqual([{ messageId: event.event.message.message_id, key: 'file_v3_report', type: 'file' }]);
+  });
+
+  it('sends files through im.file.create, long text in several messages (only the first a reply), and buttons as a card', async () => {
+    const long = `${'a'.repeat(3000)}\n${'b'.repeat(3000)}`;
+    const bot = defineBot((b) =>
+      b.on('message', (ctx) =>
+        ctx.reply([
+          { type: 'text', text: long },
+          { type: 'file', data: Buffer.from('col1,col2\n'), name: 'data.csv', mime: 'text/csv' },
+          { type: 'text', text: 'Pick one' },
+          { type: 'buttons', rows: [[{ label: 'Yes', value: 'yes' }, { label: 'Docs', url: 'https://example.com/docs' }]] },
+        ]),
+      ),
+    );
+    const { fake, deliver } = await larkWebhook({ bot });
+    const event = textEvent(fake, 'go');
+    await deliver(event);
+    const sent = await sentCount(fake, 4);
+    const chat = event.event.message.chat_id;
+    expect(sent.map((s) => [s.kind, s.target, s.msgType])).toEqual([
+      ['reply', event.event.message.message_id, 'text'],
+      ['create', chat, 'text'],
+      ['create', chat, 'file'],
+      ['create', chat, 'interactive'],
+    ]);
+    expect(sent[1]!.receiveIdType).toBe('chat_id');
+    expect(sent.slice(0, 2).map((s) => s.content.text)).toEqual(['a'.repeat(3000), 'b'.repeat(3000)]);
+    const upload = fake.uploads.find((u) => u.kind === 'file')!;
+    expect(upload.fields).toEqual({ file_type: 'stream', file_name: 'data.csv' });
+    expect(upload.bytes.toString()).toBe('col1,col2\n');
+    expect(sent[2]!.content).toEqual({ file_key: upload.key });
+    expect(sent[3]!.content).toEqual({
+      config: { wide_screen_mode: true },
+      elements: [
+        { tag: 'div', text: { tag: 'plain_text', content: 'Pick one' } },
+        {
+          tag: 'action',
+          actions: [
+            { tag: 'button', text: { tag: 'plain_text', content: 'Yes' }, type: 'primary', value: { value: 'yes' } },
+            { tag: 'button', text: { tag: 'plain_text', content: 'Docs' }, type: 'default', url: 'https://example.com/docs' },
+          ],
+        },
+      ],
+    });
+  });
+
+  it('a click on a card button reaches the bot as a message carrying the button value', async () => {
+    const seen: Message[] = [];
+    const { fake, deliver } = await larkWebhook({ bot: recordingBot(seen) });
+    const res = await deliver(cardActionEvent(fake, { value: 'yes' }, { chatId: 'oc_group00000000000000000000000001', messageId: 'om_card0000000000000000000000001' }));
+    expect(res.status).toBe(200);
+    const [sent] = await sentCount(fake, 1);
+    expect(seen[0]).toMatchObject({ text: 'yes', author: { id: users.alice.open_id }, channel: { id: 'oc_group00000000000000000000000001' } });
+    // The answer is a reply to the card that was clicked.
+    expect(brief(sent!)).toEqual(['reply', 'om_card0000000000000000000000001', 'text', { text: 'yes' }]);
+  });
+
+  it('works without an Encrypt Key: plain events checked by the verification token', async () => {
+    const { fake, deliver } = await larkWebhook({ encryptKey: null });
+    expect((await deliver(textEvent(fake, '/ping'))).status).toBe(200);
+    await sentCount(fake, 1);
+    expect(fake.sent[0]!.content).toEqual({ text: 'pong' });
+    expect((await deliver(textEvent(fake, '/ping', { token: 'forged-token' }))).status).toBe(401);
+    await sleep(100);
+    expect(fake.sent).toHaveLength(1);
+  });
+});
+
+describe('lark webhook: the URL verification challenge', () => {
+  it('answers a plain and an encrypted challenge, and refuses one with a wrong token', async () => {
+    const { fake, deliver } = await larkWebhook();
+    const challenge = (token: string) => ({ challenge: 'ch-4f2a', token, type: 'url_verification' });
+    const plain = await deliver(challenge(fake.verificationToken), { encrypt: false, signature: null });
+    expect(plain.status).toBe(200);
+    expect(await plain.json()).toEqual({ challenge: 'ch-4f2a' });
+    const encrypted = await deliver(challenge(fake.verificationToken));
+    expect(encrypted.status).toBe(200);
+    expect(await encrypted.json()).toEqual({ challenge: 'ch-4f2a' });
+    expect((await deliver(challenge('not-our-token'))).status).toBe(401);
+    expect((await deliver(challenge(fake.verificationToken), { encrypt: false, signature: null, rawBody: JSON.stringify(challenge('nope')) })).status).toBe(401);
+  });
+
+  it('answers a plain challenge when no Encrypt Key is configured', async () => {
+    const { fake, deliver } = await larkWebhook({ encryptKey: null });
+    const res = await deliver({ challenge: 'plain-1', token: fake.verificationToken, type: 'url_verification' });
+    expect(await res.json()).toEqual({ challenge: 'plain-1' });
+  });
+});
+
+describe('lark webhook: refused requests', () => {
+  it('answers 401 to a forged, missing, wrong-key or tampered signature, or a wrong token, and processes none', async () => {
+    const seen: Message[] = [];
+    const { fake, deliver, logs } = await larkWebhook({ bot: recordingBot(seen) });
+    const event = textEvent(fake, '/ping');
+    const otherBody = JSON.stringify({ encrypt: encrypt(fake.encryptKey!, JSON.stringify(textEvent(fake, 'other'))) });
+    const attempts = [
+      await deliver(event, { signature: 'ab'.repeat(32) }),
+      await deliver(event, { signature: null }),
+      await deliver(event, { signWith: 'some-other-encrypt-key' }),
+      await deliver(event, { signature: 'not-hex' }),
+      // signed for one body, sent with another
+      await deliver(event, { rawBody: otherBody, signBody: JSON.stringify({ encrypt: encrypt(fake.encryptKey!, JSON.stringify(event)) }) }),
+      await deliver(textEvent(fake, '/ping', { token: 'forged-token' })),
+      await deliver(event, { encrypt: false, signature: null }),
+    ];
+    expect(attempts.map((r) => r.status)).toEqual([401, 401, 401, 401, 401, 401, 401]);
+    expect(await attempts[0]!.json()).toEqual({ error: 'verification failed: wrong signature' });
+    await sleep(150);
+    expect(seen).toEqual([]);
+    expect(fake.sent).toEqual([]);
+    expect(JSON.stringify(logs)).not.toContain(fake.encryptKey!);
+    expect(JSON.stringify(logs)).not.toContain(fake.verificationToken);
+  });
+
+  it('answers 400 to a malformed body and 413 to an oversized one, processing neither', async () => {
+    const { fake, deliver } = await larkWebhook();
+    const statuses = [
+      (await deliver({}, { rawBody: '{"encrypt": ' })).status,
+      (await deliver({}, { rawBody: '[1,2]' })).status,
+      (await deliver({}, { rawBody: JSON.stringify({ encrypt: 'bm90IGEgY2lwaGVydGV4dA==' }) })).status,
+      (await deliver({}, { rawBody: JSON.stringify({ encrypt: encrypt(fake.encryptKey!, 'not json') }) })).status,
+      (await deliver({ hello: 'world' })).status,
+      (await deliver(textEvent(fake, 'x'.repeat(2 * 1024 * 1024)))).status,
+    ];
+    expect(statuses).toEqual([400, 400, 400, 400, 400, 413]);
+    await sleep(100);
+    expect(fake.sent).toEqual([]);
+  });
+});
+
+describe('lark webhook: at-least-once delivery', () => {
+  it('handles a retried event (same event_id) and a re-sent message (new event_id, same message_id) once', async () => {
+    const { fake, deliver } = await larkWebhook();
+    const event = textEvent(fake, '/ping');
+    const resent = textEvent(fake, '/ping', { messageId: event.event.message.message_id });
+    expect(resent.header.event_id).not.toBe(event.header.event_id);
+    for (const e of [event, event, resent]) expect((await deliver(e)).status).toBe(200);
+    await sentCount(fake, 1);
+    await sleep(200);
+    expect(fake.sent).toHaveLength(1);
+  });
+});
+
+describe('lark: tenant access tokens', () => {
+  it('fetches a new token when Lark refuses the cached one, and the reply still arrives', async () => {
+    const { fake, deliver } = await larkWebhook();
+    await deliver(textEvent(fake, 'first'));
+    await sentCount(fake, 1);
+    fake.expireTokens();
+    await deliver(textEvent(fake, 'second'));
+    await sentCount(fake, 2);
+    expect(fake.sent.map((s) => s.content.text)).toEqual(['first', 'second']);
+    expect(fake.tokenRequests).toBe(2);
+    expect(fake.sent[1]!.token).not.toBe(fake.sent[0]!.token);
+    expect(fake.calls.filter((c) => c.status === 400)).toHaveLength(1);
+  });
+
+  it('reports a refused send in the delivery with Lark\'s code, never the secret', async () => {
+    const bot = defineBot((b) => b.on('message', (ctx) => ctx.send({ botId: 'lark', channelId: 'oc_not_a_chat_of_ours' }, 'hi')));
+    const { fake, deliver, logs } = await larkWebhook({ bot });
+    await deliver(textEvent(fake, 'x'));
+    const line = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'));
+    expect(line.err).toMatch(/code 230002/);
+    expect(JSON.stringify(logs)).not.toContain(fake.appSecret);
+  });
+});
+
+describe('lark: one token cache per adapter instance', () => {
+  it('two bots with the same App ID on different hosts each fetch and use their own token', async () => {
+    const a = await newFake();
+    const b = await newFake({ appId: a.appId });
+    const started = await startRuntime(`platforms:\n${platformLine(a, 'one')}\n${platformLine(b, 'two')}\n`);
+    runtime = started.runtime;
+    await a.deliver(`${started.url}/webhooks/one`, textEvent(a, '/ping'));
+    await sentCount(a, 1);
+    await b.deliver(`${started.url}/webhooks/two`, textEvent(b, '/ping'));
+    await sentCount(b, 1);
+    expect([a.tokenRequests, b.tokenRequests]).toEqual([1, 1]);
+  });
+});
+
+describe('lark: lifecycle callbacks', () => {
+  it('an onMessage 403 with text blocks a user: they get the text, the bot never answers', async () => {
+    const hooks = await new CallbackServer().start();
+    try {
+      hooks.on('onMessage', (ctx, body) => {
+        if (body.message.author.id !== users.bob.open_id) return void (ctx.status = 204);
+        ctx.status = 403;
+        ctx.body = 'You are blocked.';
+      });
+      const { fake, deliver } = await larkWebhook({ yaml: `callbacks:\n  onMessage: ${hooks.url}/onMessage\n` });
+      const blocked = textEvent(fake, '/ping', { sender: 'bob' });
+      await deliver(blocked);
+      await sentCount(fake, 1);
+      await deliver(textEvent(fake, '/ping'));
+      const sent = await sentCount(fake, 2);
+      expect(sent.map((s) => [s.target, s.content.text])).toEqual([
+        [blocked.event.message.chat_id, 'You are blocked.'],
+        [expect.stringMatching(/^om_/), 'pong'],
+      ]);
+      expect(hooks.received.some((r) => r.raw.includes(fake.verificationToken) || r.raw.includes(fake.appSecret))).toBe(false);
+    } finally {
+      await hooks.stop();
+    }
+  });
+});
