@@ -92,6 +92,7 @@ describe('vk: the callback handshake and refused requests', () => {
     const { fake, deliver } = await vk({ extra: 'server:\n  port: 0\n  bodyLimit: 64kb\n' });
     const bad = await deliver({}, { rawBody: '{"type": "message_new", "object": ' });
     expect(bad.status).toBe(400);
+    expect(await bad.text()).toBe('request body is not valid JSON');
     expect((await deliver({ hello: 'world' })).status).toBe(400);
     expect((await deliver(messageNew(alpha, 'x'.repeat(70_000)))).status).toBe(413);
     await sleep(100);
@@ -218,6 +219,26 @@ describe('vk: messages', () => {
       buttons: [[{ action: { type: 'text', label: 'Yes', payload: '{"value":"yes"}' }, color: 'secondary' }, { action: { type: 'open_link', link: 'https://example.com/docs', label: 'Docs' } }]],
     });
     expect(new Set(sent.map((s) => s.randomId)).size).toBe(2);
+  });
+});
+
+describe('vk: other events', () => {
+  it('hands message_allow to the bot\'s event handlers once, and what a handler sends reaches the user', async () => {
+    const events: { type: string; author?: string; data: unknown }[] = [];
+    const bot = defineBot((b) =>
+      b.on('event', (ctx) => {
+        events.push({ type: ctx.event.type, author: ctx.event.author?.id, data: ctx.event.data });
+        ctx.send({ botId: 'vk', channelId: `${alpha.groupId}:${ctx.event.author!.id}` }, 'Welcome!');
+      }),
+    );
+    const { fake, deliver } = await vk({ bot });
+    const event = callback(alpha, 'message_allow', { user_id: 42, key: 'landing' });
+    expect(await (await deliver(event)).text()).toBe('ok');
+    expect(await (await deliver(event, { retry: 1 })).text()).toBe('ok');
+    const [sent] = await sentCount(fake, 1);
+    expect(sent).toMatchObject({ peerId: 42, params: { message: 'Welcome!' } });
+    await sleep(100);
+    expect(events).toEqual([{ type: 'message_allow', author: '42', data: { user_id: 42, key: 'landing' } }]);
   });
 });
 

@@ -128,8 +128,8 @@ function buttonText(payload: string | undefined): string | undefined {
   return undefined;
 }
 
-/** [id1|Name], [club1|Name], [public1|Name] as VK writes a mention; @club1 / @id1 as typed. */
-const mentionToken = /\[(id|club|public)(\d+)\|([^\]]*)\]|@(id|club|public)(\d+)\b|@(all|online)\b/g;
+/** [id1|Name], [club1|Name], [public1|Name] as VK writes a mention; @club1 / @id1 / @all as typed (not inside an e-mail address). */
+const mentionToken = /\[(id|club|public)(\d+)\|([^\]]*)\]|(?<![\w.@])@(?:(id|club|public)(\d+)\b|(all|online)\b)/g;
 
 export function parseText(text: string, groupId: number): { segments: Segment[]; mentionsBot: boolean } {
   const segments: Segment[] = [];

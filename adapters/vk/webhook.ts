@@ -30,7 +30,7 @@ export function webhookHandler(options: WebhookOptions) {
       throw error;
     }
     const callback = parse(raw);
-    if (!callback) return answer(koa, 400, 'not a VK callback: expected a JSON object with type and group_id');
+    if (typeof callback === 'string') return answer(koa, 400, callback);
     const verdict = options.communities.verify(callback.group_id, callback.secret);
     if (!verdict.ok) {
       // Not "ok", so a forged request learns nothing and is never processed. If VK itself is
@@ -58,13 +58,14 @@ function answer(koa: KoaContext, status: number, text: string, retryAfter?: numb
   koa.body = text;
 }
 
-function parse(raw: Buffer): Callback | undefined {
+/** The callback, or what is wrong with the body. */
+function parse(raw: Buffer): Callback | string {
   let value: unknown;
   try {
     value = JSON.parse(raw.toString('utf8'));
   } catch {
-    return undefined;
+    return 'request body is not valid JSON';
   }
   const callback = value as Callback | null;
-  return typeof callback === 'object' && callback !== null && typeof callback.type === 'string' ? callback : undefined;
+  return typeof callback === 'object' && callback !== null && typeof callback.type === 'string' ? callback : 'not a VK callback: expected a JSON object with type and group_id';
 }
