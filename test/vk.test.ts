@@ -243,14 +243,15 @@ describe('vk: other events', () => {
 });
 
 describe('vk: sending that survives VK', () => {
-  it('waits out error 6 (too many requests per second) and the reply still arrives', async () => {
+  it('waits out errors 6 (too many requests per second) and 9 (flood control), and the reply still arrives', async () => {
     const { fake, deliver, logs } = await vk();
-    fake.failNext('messages.send', 6, 2);
+    fake.failNext('messages.send', 6);
+    fake.failNext('messages.send', 9);
     await deliver(messageNew(alpha, '/ping'));
     const [sent] = await sentCount(fake, 1);
     expect(sent!.params.message).toBe('pong');
     const attempts = fake.calls.filter((c) => c.method === 'messages.send');
-    expect(attempts.map((c) => c.error)).toEqual([6, 6, undefined]);
+    expect(attempts.map((c) => c.error)).toEqual([6, 9, undefined]);
     expect(new Set(attempts.map((c) => c.params.random_id)).size).toBe(1);
     expect(logs.some((l) => l.msg === 'delivery failed')).toBe(false);
   });
@@ -271,7 +272,7 @@ describe('vk: sending that survives VK', () => {
     fake.failNext('messages.send', 901, 1);
     await deliver(messageNew(alpha, 'late'));
     const line = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'));
-    expect(line.err).toMatch(/VK messages.send failed: Flood control \(error 901\)/);
+    expect(line.err).toBe("VK messages.send failed: Can't send messages for users without permission (error 901)");
     expect(secretsIn(logs)).toBeNull();
   });
 });

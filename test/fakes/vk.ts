@@ -50,7 +50,8 @@ export class FakeVK {
   /** What confirmation requests VK made while registering a server got back. */
   readonly confirmations: { url: string; status: number; body: string }[] = [];
   url = '';
-  private readonly failures = new Map<string, { code: number; times: number }>();
+  /** Error codes the next calls of a method get, in order. */
+  private readonly failures = new Map<string, number[]>();
   private readonly photos = new Map<string, Stored>();
   private readonly docs = new Map<string, Stored>();
   private readonly uploads = new Map<string, Stored>();
@@ -87,9 +88,9 @@ export class FakeVK {
     await new Promise((resolve) => server.close(resolve));
   }
 
-  /** The next `times` calls of `method` fail with VK error `code` (6: too many requests per second). */
+  /** The next `times` calls of `method` (after failures already queued) fail with VK error `code` (6: too many requests per second). */
   failNext(method: string, code: number, times = 1): void {
-    this.failures.set(method, { code, times });
+    this.failures.set(method, [...(this.failures.get(method) ?? []), ...Array<number>(times).fill(code)]);
   }
 
   /** The next messages.send is carried out, but its answer is lost (the connection drops). */
@@ -135,11 +136,8 @@ export class FakeVK {
     const community = this.communities.find((c) => c.token === token);
     if (!community) return fail(5, 'User authorization failed: invalid access_token (4).');
     if (params.v !== '5.199') return fail(8, 'Invalid request: v (version) is required');
-    const failure = this.failures.get(method);
-    if (failure) {
-      if (--failure.times <= 0) this.failures.delete(method);
-      return fail(failure.code, failure.code === 6 ? 'Too many requests per second' : 'Flood control');
-    }
+    const failure = this.failures.get(method)?.shift();
+    if (failure !== undefined) return fail(failure, errorMessages[failure] ?? 'Unknown error occurred');
     const answer = (response: unknown) => json(res, 200, { response });
     const groupArg = Number(params.group_id ?? community.groupId);
     if (groupArg !== community.groupId) return fail(15, 'Access denied: no access to this group');
@@ -248,6 +246,13 @@ export class FakeVK {
     entry.status = response.status === 200 && body === community.confirmation ? 'ok' : 'failed';
   }
 }
+
+const errorMessages: Record<number, string> = {
+  6: 'Too many requests per second',
+  9: 'Flood control',
+  10: 'Internal server error',
+  901: "Can't send messages for users without permission",
+};
 
 function hashOf(value: string): string {
   return createHash('md5').update(`fake-vk:${value}`).digest('hex');
