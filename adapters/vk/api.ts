@@ -41,44 +41,50 @@ export class VkApi {
    * random_id, so a send VK took before the answer was lost is not made twice.
    */
   async call<T>(method: string, token: string, params: Params = {}): Promise<T> {
-    const { apiRoot, dispatcher, timeoutMs = 15_000, maxAttempts = 4, retryBaseMs = 1000 } = this.options;
+    const { maxAttempts = 4, retryBaseMs = 1000 } = this.options;
     const body = new URLSearchParams();
     for (const [key, value] of Object.entries(params)) if (value !== undefined) body.set(key, String(value));
     body.set('access_token', token);
     body.set('v', apiVersion);
     const form = body.toString();
     for (let attempt = 1; ; attempt++) {
-      let failure: VkApiError;
-      try {
-        const response = await request(`${apiRoot}/${method}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
-          body: form,
-          dispatcher,
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
-        });
-        const text = await response.body.text();
-        if (response.statusCode >= 500) failure = new VkApiError(undefined, `VK ${method} failed: HTTP ${response.statusCode}`);
-        else {
-          const json = parse(text);
-          if (json && 'response' in json) return json.response as T;
-          const code = typeof json?.error?.error_code === 'number' ? json.error.error_code : undefined;
-          const what = typeof json?.error?.error_msg === 'string' ? json.error.error_msg : `HTTP ${response.statusCode}, not a VK answer`;
-          failure = new VkApiError(code, `VK ${method} failed: ${what}${code === undefined ? '' : ` (error ${code})`}`);
-          if (code === undefined || !retryableCodes.has(code)) throw failure;
-        }
-      } catch (error) {
-        if (error instanceof VkApiError) throw error;
-        failure = new VkApiError(undefined, `VK ${method} failed: ${(error as Error).message}`);
-      }
-      if (attempt >= maxAttempts) throw failure;
+      const outcome = await this.once(method, form);
+      if (outcome.ok) return outcome.response as T;
+      if (!outcome.retryable || attempt >= maxAttempts) throw outcome.error;
       await new Promise((resolve) => setTimeout(resolve, Math.min(retryBaseMs * 2 ** (attempt - 1), 30_000)));
     }
   }
 
+  private async once(method: string, form: string): Promise<{ ok: true; response: unknown } | { ok: false; retryable: boolean; error: VkApiError }> {
+    const { apiRoot, dispatcher, timeoutMs = 15_000 } = this.options;
+    const failed = (what: string, code?: number) => new VkApiError(code, `VK ${method} failed: ${what}${code === undefined ? '' : ` (error ${code})`}`);
+    let status: number;
+    let text: string;
+    try {
+      const response = await request(`${apiRoot}/${method}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: form,
+        dispatcher,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      status = response.statusCode;
+      text = await response.body.text();
+    } catch (error) {
+      return { ok: false, retryable: true, error: failed((error as Error).message) };
+    }
+    if (status >= 500) return { ok: false, retryable: true, error: failed(`HTTP ${status}`) };
+    const json = parse(text);
+    if (json && 'response' in json) return { ok: true, response: json.response };
+    const error = typeof json?.error === 'object' ? json.error : undefined;
+    const code = typeof error?.error_code === 'number' ? error.error_code : undefined;
+    const what = typeof error?.error_msg === 'string' ? error.error_msg : `HTTP ${status}, not a VK answer`;
+    return { ok: false, retryable: code !== undefined && retryableCodes.has(code), error: failed(what, code) };
+  }
+
   /** POSTs a file to an upload server VK handed out (multipart, one file field) and returns its JSON answer for the matching save method. */
-  async upload(url: string, field: 'photo' | 'file', file: { data: Uint8Array; mime: string; name: string }): Promise<Record<string, unknown>> {
+  async upload(url: string, field: 'photo' | 'file', file: { data: Uint8Array; mime: string; name: string }): Promise<Answer> {
     const { dispatcher, timeoutMs = 60_000 } = this.options;
     const form = new FormData();
     form.set(field, new Blob([file.data as Uint8Array<ArrayBuffer>], { type: file.mime }), file.name);
@@ -93,11 +99,17 @@ export class VkApi {
   }
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function parse(text: string): Record<string, any> | undefined {
+/** What VK answers: the API's {response} or {error}, or an upload server's own fields. */
+interface Answer {
+  response?: unknown;
+  error?: { error_code?: unknown; error_msg?: unknown } | string;
+  [field: string]: unknown;
+}
+
+function parse(text: string): Answer | undefined {
   try {
     const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
+    return typeof value === 'object' && value !== null ? (value as Answer) : undefined;
   } catch {
     return undefined;
   }
