@@ -69,6 +69,10 @@ describe('vk: config and secrets', () => {
     const bad = vkConfig.safeParse({ id: 'vk', type: 'vk', communities: [{ ...entry, groupId: -5, secret: 'has space' }] });
     expect(bad.success).toBe(false);
     expect(bad.error!.issues.map((i) => i.message).join('\n')).toMatch(/without the minus sign[\s\S]*Latin letters and digits/);
+    const { confirmation: _, ...unconfirmed } = entry;
+    const missing = vkConfig.safeParse({ id: 'vk', type: 'vk', communities: [unconfirmed] });
+    expect(missing.error!.issues[0]).toMatchObject({ path: ['communities', 0, 'confirmation'], message: expect.stringMatching(/or autoSetup: true, which asks VK for it/) });
+    expect(vkConfig.safeParse({ id: 'vk', type: 'vk', communities: [{ ...unconfirmed, autoSetup: true }] }).success).toBe(true);
     const dup = vkConfig.safeParse({ id: 'vk', type: 'vk', communities: [entry, entry] });
     expect(dup.error!.issues[0]!.message).toBe('each groupId may be listed once');
     const ok = vkConfig.parse({ id: 'vk', type: 'vk', autoSetup: true, communities: [entry, { ...entry, groupId: 2, autoSetup: false }] });

@@ -294,6 +294,21 @@ describe('vk: autoSetup', () => {
     expect(secretsIn(logs)).toBeNull();
   });
 
+  it('asks VK for the confirmation string when none is configured, and replaces a server VK marks as failing', async () => {
+    const f = (fake = await new FakeVK([alpha, beta]).start());
+    const yaml = `platforms:\n  - id: vk\n    type: vk\n    apiRoot: ${f.apiRoot}\n    autoSetup: true\n    communities:\n      - { groupId: ${alpha.groupId}, token: "${alpha.token}", secret: "${alpha.secret}" }\n      - { groupId: ${beta.groupId}, token: "${beta.token}", confirmation: "stale0", secret: "${beta.secret}" }\n`;
+    const started = await startRuntime(yaml, { definitions: [...definitions.filter((d) => d.type !== 'vk'), fastVk as unknown as AdapterDefinition] });
+    runtime = started.runtime;
+    expect(f.servers.map((s) => [s.groupId, s.status])).toEqual([[alpha.groupId, 'ok'], [beta.groupId, 'ok']]);
+    expect(started.logs.filter((l) => /differs from the one VK gives/.test(l.msg)).map((l) => l.groupId)).toEqual([beta.groupId]);
+    const broken = f.servers[0]!;
+    broken.status = 'failed';
+    await runtime.restartPlatform('vk');
+    expect(f.servers.map((s) => [s.groupId, s.status])).toEqual([[beta.groupId, 'ok'], [alpha.groupId, 'ok']]);
+    expect(f.servers[1]!.id).not.toBe(broken.id);
+    expect(f.calls.filter((c) => c.method === 'groups.deleteCallbackServer').map((c) => c.params.server_id)).toEqual([String(broken.id)]);
+  });
+
   it('sets up only the community that asks for it', async () => {
     const f = (fake = await new FakeVK([alpha, beta]).start());
     const yaml = `platforms:\n  - id: vk\n    type: vk\n    apiRoot: ${f.apiRoot}\n    communities:\n      - { groupId: ${alpha.groupId}, token: "${alpha.token}", confirmation: "${alpha.confirmation}", secret: "${alpha.secret}", autoSetup: true }\n      - { groupId: ${beta.groupId}, token: "${beta.token}", confirmation: "${beta.confirmation}", secret: "${beta.secret}" }\n`;

@@ -150,7 +150,11 @@ export class VkAdapter implements Adapter {
   private async setUp(community: Community, url: string, ctx: AdapterContext): Promise<void> {
     if (/^https?:\/\/(localhost|127\.|\[::1\])/.test(ctx.publicUrl)) ctx.logger.warn({ publicUrl: ctx.publicUrl }, 'VK autoSetup registers server.publicUrl, which looks unreachable from the internet; set it to a public https address');
     try {
-      const { serverId, created } = await registerCallbackServer(this.api, community, url, this.config.serverTitle);
+      const { serverId, created } = await registerCallbackServer(this.api, community, url, this.config.serverTitle, (code) => {
+        if (community.confirmation !== undefined && community.confirmation !== code)
+          ctx.logger.warn({ groupId: community.groupId }, 'the configured confirmation string differs from the one VK gives; answering with VK\'s');
+        this.communities.setConfirmation(community.groupId, code);
+      });
       ctx.logger.info({ groupId: community.groupId, serverId, url }, created ? 'VK callback server registered' : 'VK callback server already registered; settings brought up to date');
     } catch (error) {
       ctx.logger.error({ groupId: community.groupId, err: errorMessage(error) }, 'VK autoSetup failed; set the callback server up on the Callback API page, or check that the token has the "manage" scope');

@@ -7,8 +7,8 @@ const community = z.strictObject({
     .positive('expected the community id without the minus sign, e.g. 123456'),
   /** Community access token (Manage > API usage > Access tokens) with the "messages" scope; "manage" too for autoSetup. */
   token: z.string().regex(/^\S{20,}$/, 'expected a community access token (Manage > API usage > Access tokens), at least 20 characters, no spaces'),
-  /** The string VK asks the server to answer the confirmation request with (Manage > API usage > Callback API). */
-  confirmation: z.string().regex(/^\S{1,64}$/, 'expected the confirmation string shown on the Callback API page (no spaces)'),
+  /** The string VK asks the server to answer the confirmation request with (Manage > API usage > Callback API); with autoSetup it is asked of VK. */
+  confirmation: z.string().regex(/^\S{1,64}$/, 'expected the confirmation string shown on the Callback API page (no spaces)').optional(),
   /** The secret key VK puts in every callback request; set the same value on the Callback API page. */
   secret: z.string().regex(/^[A-Za-z0-9]{1,50}$/, 'expected the Callback API secret key: 1-50 Latin letters and digits, as VK allows'),
   /** Register our callback server and its events on this community at start (overrides the platform-wide setting). */
@@ -29,6 +29,12 @@ export const vkConfig = z
     autoSetup: z.boolean().default(false),
     /** The callback server's title in the community settings (autoSetup; VK allows up to 14 characters). */
     serverTitle: z.string().min(1).max(14).default('Switchboard'),
+  })
+  .superRefine((config, ctx) => {
+    config.communities.forEach((c, i) => {
+      if (c.confirmation === undefined && !(c.autoSetup ?? config.autoSetup))
+        ctx.addIssue({ code: 'custom', path: ['communities', i, 'confirmation'], message: 'expected the confirmation string shown on the Callback API page (or autoSetup: true, which asks VK for it)' });
+    });
   })
   .transform((config) => ({
     ...config,

@@ -7,11 +7,28 @@ export type Verdict =
   | { ok: true; community: Community }
   | { ok: false; status: 401 | 403; reason: string };
 
+interface Entry {
+  community: Community;
+  secretDigest: Buffer;
+  /** What a confirmation request is answered with: configured, or learnt from VK by autoSetup. */
+  confirmation: string | undefined;
+}
+
 export class Communities {
-  private readonly byId: Map<number, { community: Community; secretDigest: Buffer }>;
+  private readonly byId: Map<number, Entry>;
 
   constructor(list: readonly Community[]) {
-    this.byId = new Map(list.map((c) => [c.groupId, { community: c, secretDigest: digest(c.secret) }]));
+    this.byId = new Map(list.map((c) => [c.groupId, { community: c, secretDigest: digest(c.secret), confirmation: c.confirmation }]));
+  }
+
+  confirmation(groupId: number): string | undefined {
+    return this.byId.get(groupId)?.confirmation;
+  }
+
+  /** VK's own confirmation string for a community wins over a configured one (which may be stale). */
+  setConfirmation(groupId: number, code: string): void {
+    const entry = this.byId.get(groupId);
+    if (entry) entry.confirmation = code;
   }
 
   get(groupId: number): Community | undefined {

@@ -40,8 +40,12 @@ export function webhookHandler(options: WebhookOptions) {
       return answer(koa, verdict.status, verdict.reason);
     }
     if (callback.type === 'confirmation') {
-      ctx.logger.info({ groupId: verdict.community.groupId }, 'answered the VK Callback API confirmation');
-      return answer(koa, 200, verdict.community.confirmation);
+      const { groupId } = verdict.community;
+      const code = options.communities.confirmation(groupId);
+      // Only without a configured string, before autoSetup could ask VK for it: VK may try again.
+      if (code === undefined) return answer(koa, 503, 'the confirmation string is not known yet', retryAfterSeconds);
+      ctx.logger.info({ groupId }, 'answered the VK Callback API confirmation');
+      return answer(koa, 200, code);
     }
     const retry = koa.get('x-retry-counter');
     if (retry) ctx.logger.debug({ eventId: callback.event_id, retry }, 'VK redelivered an event');

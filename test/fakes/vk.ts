@@ -164,6 +164,14 @@ export class FakeVK {
         this.docs.set(`${stored.owner}_${id}`, { ...stored, name: params.title ?? stored.name });
         return answer({ type: 'doc', doc: { id, owner_id: stored.owner, title: params.title ?? stored.name, size: stored.data.length, ext: stored.name.split('.').pop(), url: `${this.url}/cdn/none`, date: 0, type: 8 } });
       }
+      case 'groups.getCallbackConfirmationCode':
+        return answer({ code: community.confirmation });
+      case 'groups.deleteCallbackServer': {
+        const index = this.servers.findIndex((s) => s.id === Number(params.server_id) && s.groupId === community.groupId);
+        if (index < 0) return fail(100, 'One of the parameters specified was missing or invalid: server_id is invalid');
+        this.servers.splice(index, 1);
+        return answer(1);
+      }
       case 'groups.getCallbackServers': {
         const items = this.servers.filter((s) => s.groupId === community.groupId).map(({ groupId, settings, ...s }) => ({ ...s, creator_id: 1 }));
         return answer({ count: items.length, items });
