@@ -317,6 +317,32 @@ describe('vk: autoSetup', () => {
   });
 });
 
+describe('vk: through an http proxy', () => {
+  it('carries API calls, the upload and the file download through the proxy, its password kept out of the logs', async () => {
+    const { FakeProxy } = await import('./fakes/proxy.js');
+    const proxy = await new FakeProxy({ user: 'op', password: 'pr0xy-pass' }).start();
+    try {
+      const { fake, deliver, logs } = await vk({ platformExtra: `    proxy: "${proxy.url}"\n` });
+      fake.closeEachConnection = true;
+      const cdn = fake.addFile('p.png', png, 'image/png');
+      await deliver(messageNew(alpha, '', { fromId: 42, attachments: [{ type: 'photo', photo: { id: 1, owner_id: 42, sizes: [{ type: 'x', width: 1, height: 1, url: cdn }] } }] }));
+      const [sent] = await sentCount(fake, 1);
+      expect(sent!.attachments[0]!.data.equals(png)).toBe(true);
+      const host = new URL(fake.url).host;
+      // One tunnel per request: the photo download, three API calls and the upload.
+      expect(fake.calls.map((c) => c.method)).toEqual(['photos.getMessagesUploadServer', 'photos.saveMessagesPhoto', 'messages.send']);
+      expect(proxy.tunnels).toHaveLength(5);
+      expect(proxy.tunnels.every((t) => t.target === host && t.auth === `Basic ${Buffer.from('op:pr0xy-pass').toString('base64')}`)).toBe(true);
+      expect(logs.find((l) => l.msg === 'VK traffic goes through a proxy')!.proxy).toMatch(/op:\*\*\*\*@/);
+      expect(JSON.stringify(logs)).not.toContain('pr0xy-pass');
+    } finally {
+      await runtime?.stop();
+      runtime = undefined;
+      await proxy.stop();
+    }
+  });
+});
+
 describe('vk: lifecycle callbacks', () => {
   it('a 403 at onMessage blocks a user: VK is told "ok" and the user gets the callback\'s text', async () => {
     const hooks = await new CallbackServer().start();

@@ -5,6 +5,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { defineAdapter, type Adapter, type AdapterContext, type Admission } from '../../src/adapter.js';
 import type { MediaBody } from '../../src/media.js';
 import type { Delivery, MediaSegment, OutgoingMessage } from '../../src/message.js';
+import { createTransport, describeProxy, type Transport } from '../../src/proxy.js';
 import { errorMessage } from '../../src/supervisor.js';
 import { apiVersion, VkApi } from './api.js';
 import { fetchFile } from './files.js';
@@ -25,22 +26,27 @@ export interface VkTimings {
 
 const defaultTimings: VkTimings = { retryBaseMs: 1000, maxAttempts: 5 };
 
+/** What talking to VK needs while the adapter runs; rebuilt on every start. */
+interface Link {
+  transport: Transport;
+  api: VkApi;
+}
+
 export class VkAdapter implements Adapter {
   readonly type = 'vk';
   readonly id: string;
   private readonly communities: Communities;
-  private readonly api: VkApi;
   private ctx: AdapterContext | undefined;
+  private link: Link | undefined;
   private mounted = false;
   private warnedVersion = false;
 
   constructor(
     private readonly config: VkConfig,
-    timings: VkTimings = defaultTimings,
+    private readonly timings: VkTimings = defaultTimings,
   ) {
     this.id = config.id;
     this.communities = new Communities(config.communities);
-    this.api = new VkApi({ apiRoot: config.apiRoot, retryBaseMs: timings.retryBaseMs, maxAttempts: timings.maxAttempts });
   }
 
   /** The community's own id as a message author (negative, as VK writes it), when there is one community. */
@@ -52,16 +58,24 @@ export class VkAdapter implements Adapter {
   async start(ctx: AdapterContext): Promise<void> {
     if (this.ctx) return;
     this.ctx = ctx;
+    const { config, timings } = this;
+    const transport = createTransport(config.proxy);
+    const link: Link = { transport, api: new VkApi({ apiRoot: config.apiRoot, dispatcher: transport.dispatcher, retryBaseMs: timings.retryBaseMs, maxAttempts: timings.maxAttempts }) };
+    this.link = link;
+    if (config.proxy) ctx.logger.info({ proxy: describeProxy(config.proxy) }, 'VK traffic goes through a proxy');
     // Routes live as long as the server; a restarted adapter must not mount a second handler.
     if (!this.mounted) ctx.router.post('/', webhookHandler({ communities: this.communities, context: () => this.ctx, onEvent: (callback, community) => this.onEvent(callback, community) }));
     this.mounted = true;
     const url = `${ctx.publicUrl}/webhooks/${this.id}`;
     ctx.logger.info({ path: `/webhooks/${this.id}`, communities: this.communities.all().map((c) => c.groupId) }, `VK Callback API ready: the server address is ${url}, API version ${apiVersion}`);
-    for (const community of this.communities.all().filter((c) => c.autoSetup)) await this.setUp(community, url, ctx);
+    for (const community of this.communities.all().filter((c) => c.autoSetup)) await this.setUp(community, url, ctx, link.api);
   }
 
   async stop(): Promise<void> {
+    const link = this.link;
     this.ctx = undefined;
+    this.link = undefined;
+    await link?.transport.close();
   }
 
   async send(message: OutgoingMessage): Promise<Delivery> {
@@ -71,8 +85,8 @@ export class VkAdapter implements Adapter {
     const target = parseChannelId(message.to.channelId);
     const community = target && this.communities.get(target.groupId);
     if (!target || !community) return done(`not a channel of this VK platform: "${message.to.channelId}"; expected <groupId>:<peer_id> with a configured groupId`);
-    const ctx = this.ctx;
-    if (!ctx) return done('the VK platform is not running');
+    const { ctx, link } = this;
+    if (!ctx || !link) return done('the VK platform is not running');
     const { peerId } = target;
     const quote = quoteParams(quotedId(message.content, message.replyTo), peerId);
     // Replies are named by what they answer, so sending one again cannot make a second message; other sends by a nonce per call.
@@ -81,8 +95,8 @@ export class VkAdapter implements Adapter {
       const planned = plan(message.content);
       for (const [index, item] of planned.entries()) {
         const attachments: string[] = [];
-        for (const media of item.media) attachments.push(await uploadAttachment(this.api, community.token, peerId, { ...(await this.bytesOf(media, ctx)), kind: media.type }));
-        const sent = await this.api.call<number>('messages.send', community.token, {
+        for (const media of item.media) attachments.push(await uploadAttachment(link.api, community.token, peerId, { ...(await this.bytesOf(media, ctx, link)), kind: media.type }));
+        const sent = await link.api.call<number>('messages.send', community.token, {
           peer_id: peerId,
           random_id: randomId(message.to.channelId, origin, index, item.text, item.media, item.keyboard),
           message: item.text || undefined,
@@ -99,11 +113,11 @@ export class VkAdapter implements Adapter {
   }
 
   /** The bytes to upload: given, ours (a user's VK file is fetched lazily behind our media URL), or fetched from the bot's URL. */
-  private async bytesOf(media: MediaSegment, ctx: AdapterContext): Promise<MediaBody> {
+  private async bytesOf(media: MediaSegment, ctx: AdapterContext, link: Link): Promise<MediaBody> {
     const fallbackMime = media.mime ?? (media.type === 'image' ? 'image/png' : 'application/octet-stream');
     if (media.data) return { data: media.data, mime: fallbackMime, name: media.name };
     if (!media.url) throw new Error(`${media.type} has neither url nor data`);
-    const body = ctx.media.idOf(media.url) === undefined ? await fetchFile(media.url, fallbackMime, media.name) : await ctx.media.load(media.url);
+    const body = ctx.media.idOf(media.url) === undefined ? await fetchFile(media.url, fallbackMime, media.name, { dispatcher: link.transport.dispatcher }) : await ctx.media.load(media.url);
     if (!body) throw new Error('the media URL has expired');
     return body;
   }
@@ -124,7 +138,7 @@ export class VkAdapter implements Adapter {
         normalize(message, callback, {
           botId: this.id,
           groupId: community.groupId,
-          mediaUrl: ({ url, mime, name }) => ctx.media.register(() => fetchFile(url, mime, name), { botId: this.id, ref: url }),
+          mediaUrl: ({ url, mime, name }) => ctx.media.register(() => fetchFile(url, mime, name, { dispatcher: this.link?.transport.dispatcher }), { botId: this.id, ref: url }),
         }),
     });
   }
@@ -147,10 +161,10 @@ export class VkAdapter implements Adapter {
     });
   }
 
-  private async setUp(community: Community, url: string, ctx: AdapterContext): Promise<void> {
+  private async setUp(community: Community, url: string, ctx: AdapterContext, api: VkApi): Promise<void> {
     if (/^https?:\/\/(localhost|127\.|\[::1\])/.test(ctx.publicUrl)) ctx.logger.warn({ publicUrl: ctx.publicUrl }, 'VK autoSetup registers server.publicUrl, which looks unreachable from the internet; set it to a public https address');
     try {
-      const { serverId, created } = await registerCallbackServer(this.api, community, url, this.config.serverTitle, (code) => {
+      const { serverId, created } = await registerCallbackServer(api, community, url, this.config.serverTitle, (code) => {
         if (community.confirmation !== undefined && community.confirmation !== code)
           ctx.logger.warn({ groupId: community.groupId }, 'the configured confirmation string differs from the one VK gives; answering with VK\'s');
         this.communities.setConfirmation(community.groupId, code);

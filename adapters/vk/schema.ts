@@ -27,6 +27,8 @@ export const vkConfig = z
       .refine((list) => new Set(list.map((c) => c.groupId)).size === list.length, 'each groupId may be listed once'),
     /** Register our callback server and its events on every community at start (needs server.publicUrl and a token with "manage"). */
     autoSetup: z.boolean().default(false),
+    /** An http(s) proxy that carries API calls, uploads and file downloads: http://[user:pass@]host:port. */
+    proxy: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// proxy URL (socks is not supported for VK)' }).optional(),
     /** The callback server's title in the community settings (autoSetup; VK allows up to 14 characters). */
     serverTitle: z.string().min(1).max(14).default('Switchboard'),
   })

@@ -50,6 +50,8 @@ export class FakeVK {
   /** What confirmation requests VK made while registering a server got back. */
   readonly confirmations: { url: string; status: number; body: string }[] = [];
   url = '';
+  /** Answer every request with Connection: close, so each request needs a connection (and a proxy tunnel) of its own. */
+  closeEachConnection = false;
   /** Error codes the next calls of a method get, in order. */
   private readonly failures = new Map<string, number[]>();
   private readonly photos = new Map<string, Stored>();
@@ -113,6 +115,7 @@ export class FakeVK {
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
+    if (this.closeEachConnection) res.setHeader('connection', 'close');
     const raw = await readBody(req);
     if (req.method === 'GET' && url.pathname.startsWith('/cdn/')) {
       const file = this.files.get(url.pathname.slice(5));
