@@ -68,7 +68,10 @@ export class VkAdapter implements Adapter {
     this.mounted = true;
     const url = `${ctx.publicUrl}/webhooks/${this.id}`;
     ctx.logger.info({ path: `/webhooks/${this.id}`, communities: this.communities.all().map((c) => c.groupId) }, `VK Callback API ready: the server address is ${url}, API version ${apiVersion}`);
-    for (const community of this.communities.all().filter((c) => c.autoSetup)) await this.setUp(community, url, ctx, link.api);
+    const setUp = this.communities.all().filter((c) => c.autoSetup);
+    if (setUp.length > 0 && /^https?:\/\/(localhost|127\.|\[::1\])/.test(ctx.publicUrl))
+      ctx.logger.warn({ publicUrl: ctx.publicUrl }, 'VK autoSetup registers server.publicUrl, which looks unreachable from the internet; set it to a public https address');
+    for (const community of setUp) await this.setUp(community, url, ctx, link.api);
   }
 
   async stop(): Promise<void> {
@@ -162,7 +165,6 @@ export class VkAdapter implements Adapter {
   }
 
   private async setUp(community: Community, url: string, ctx: AdapterContext, api: VkApi): Promise<void> {
-    if (/^https?:\/\/(localhost|127\.|\[::1\])/.test(ctx.publicUrl)) ctx.logger.warn({ publicUrl: ctx.publicUrl }, 'VK autoSetup registers server.publicUrl, which looks unreachable from the internet; set it to a public https address');
     try {
       const { serverId, created } = await registerCallbackServer(api, community, url, this.config.serverTitle, (code) => {
         if (community.confirmation !== undefined && community.confirmation !== code)

@@ -18,8 +18,6 @@ interface CallbackServer {
 export interface SetupResult {
   serverId: number;
   created: boolean;
-  /** The string VK will expect in answer to the confirmation request. */
-  confirmation: string;
 }
 
 /** `beforeAdd` learns VK's confirmation string before a new server is added (VK confirms the address right away). */
@@ -39,5 +37,5 @@ export async function registerCallbackServer(api: VkApi, community: Community, u
     serverId = (await api.call<{ server_id: number }>('groups.addCallbackServer', token, { group_id: groupId, url, title, secret_key: secret })).server_id;
   }
   await api.call('groups.setCallbackSettings', token, { group_id: groupId, server_id: serverId, api_version: apiVersion, ...subscribedEvents });
-  return { serverId, created: !working, confirmation };
+  return { serverId, created: !working };
 }
