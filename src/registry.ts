@@ -7,6 +7,7 @@ import qq from '../adapters/qq/index.js';
 import sandbox from '../adapters/sandbox/index.js';
 import telegram from '../adapters/telegram/index.js';
 import tencentIm from '../adapters/tencent-im/index.js';
+import vk from '../adapters/vk/index.js';
 import wecom from '../adapters/wecom/index.js';
 
-export const definitions: readonly AdapterDefinition[] = [sandbox, telegram, http, qq, tencentIm, wecom, lark] as AdapterDefinition[];
+export const definitions: readonly AdapterDefinition[] = [sandbox, telegram, http, qq, tencentIm, wecom, lark, vk] as AdapterDefinition[];

@@ -1,0 +1,116 @@
+// The VK API over undici: a form-encoded POST to {apiRoot}/{method} answered with
+// {response} or {error:{error_code,error_msg}}. The token travels in the body, never in a URL,
+// so it cannot reach a log line or an error message.
+
+import { FormData, request, type Dispatcher } from 'undici';
+
+/** The one place the API version is pinned; callback settings are registered with it too. */
+export const apiVersion = '5.199';
+
+/** 6: too many requests per second; 9: flood control; 10: internal server error. Worth waiting for. */
+const retryableCodes = new Set([6, 9, 10]);
+
+export class VkApiError extends Error {
+  override readonly name = 'VkApiError';
+  constructor(
+    readonly code: number | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface VkApiOptions {
+  apiRoot: string;
+  dispatcher?: Dispatcher;
+  timeoutMs?: number;
+  /** Attempts for a throttled or failed call. */
+  maxAttempts?: number;
+  /** The first wait after a throttled call; doubled each time. */
+  retryBaseMs?: number;
+}
+
+export type Params = Record<string, string | number | undefined>;
+
+export class VkApi {
+  constructor(private readonly options: VkApiOptions) {}
+
+  /**
+   * Calls a method with a community token. Throttling (6, 9), VK's own failures (10, HTTP 5xx)
+   * and dropped connections are retried with the same parameters: for messages.send, the same
+   * random_id, so a send VK took before the answer was lost is not made twice.
+   */
+  async call<T>(method: string, token: string, params: Params = {}): Promise<T> {
+    const { maxAttempts = 4, retryBaseMs = 1000 } = this.options;
+    const body = new URLSearchParams();
+    for (const [key, value] of Object.entries(params)) if (value !== undefined) body.set(key, String(value));
+    body.set('access_token', token);
+    body.set('v', apiVersion);
+    const form = body.toString();
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await this.once(method, form);
+      if (outcome.ok) return outcome.response as T;
+      if (!outcome.retryable || attempt >= maxAttempts) throw outcome.error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(retryBaseMs * 2 ** (attempt - 1), 30_000)));
+    }
+  }
+
+  private async once(method: string, form: string): Promise<{ ok: true; response: unknown } | { ok: false; retryable: boolean; error: VkApiError }> {
+    const { apiRoot, dispatcher, timeoutMs = 15_000 } = this.options;
+    const failed = (what: string, code?: number) => new VkApiError(code, `VK ${method} failed: ${what}${code === undefined ? '' : ` (error ${code})`}`);
+    let status: number;
+    let text: string;
+    try {
+      const response = await request(`${apiRoot}/${method}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: form,
+        dispatcher,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      status = response.statusCode;
+      text = await response.body.text();
+    } catch (error) {
+      return { ok: false, retryable: true, error: failed((error as Error).message) };
+    }
+    if (status >= 500) return { ok: false, retryable: true, error: failed(`HTTP ${status}`) };
+    const json = parse(text);
+    if (json && 'response' in json) return { ok: true, response: json.response };
+    const error = typeof json?.error === 'object' ? json.error : undefined;
+    const code = typeof error?.error_code === 'number' ? error.error_code : undefined;
+    const what = typeof error?.error_msg === 'string' ? error.error_msg : `HTTP ${status}, not a VK answer`;
+    return { ok: false, retryable: code !== undefined && retryableCodes.has(code), error: failed(what, code) };
+  }
+
+  /** POSTs a file to an upload server VK handed out (multipart, one file field) and returns its JSON answer for the matching save method. */
+  async upload(url: string, field: 'photo' | 'file', file: { data: Uint8Array; mime: string; name: string }): Promise<Answer> {
+    const { dispatcher, timeoutMs = 60_000 } = this.options;
+    const form = new FormData();
+    form.set(field, new Blob([file.data as Uint8Array<ArrayBuffer>], { type: file.mime }), file.name);
+    const response = await request(url, { method: 'POST', body: form, dispatcher, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    const json = parse(await response.body.text());
+    // The upload server reports a refused file in the body ({"error": "..."}), often with 200.
+    if (response.statusCode !== 200 || !json || typeof json.error === 'string') {
+      const reason = typeof json?.error === 'string' ? json.error : `HTTP ${response.statusCode}`;
+      throw new VkApiError(undefined, `VK upload of ${file.name} failed: ${reason}`);
+    }
+    return json;
+  }
+}
+
+/** What VK answers: the API's {response} or {error}, or an upload server's own fields. */
+interface Answer {
+  response?: unknown;
+  error?: { error_code?: unknown; error_msg?: unknown } | string;
+  [field: string]: unknown;
+}
+
+function parse(text: string): Answer | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null ? (value as Answer) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,192 @@
+// VK communities over the Callback API, spoken directly: callbacks in at /webhooks/<id>, API
+// methods out over undici (form POSTs), media through VK's upload servers.
+
+import { createHash, randomUUID } from 'node:crypto';
+import { defineAdapter, type Adapter, type AdapterContext, type Admission } from '../../src/adapter.js';
+import type { MediaBody } from '../../src/media.js';
+import type { Delivery, MediaSegment, OutgoingMessage } from '../../src/message.js';
+import { createTransport, describeProxy, type Transport } from '../../src/proxy.js';
+import { errorMessage } from '../../src/supervisor.js';
+import { apiVersion, VkApi } from './api.js';
+import { fetchFile } from './files.js';
+import { channelId, chatPeerBase, messageOf, normalize, parseChannelId, type Callback } from './normalize.js';
+import { plan, quoteParams, quotedId } from './render.js';
+import { vkConfig, type Community, type VkConfig } from './schema.js';
+import { registerCallbackServer } from './setup.js';
+import { uploadAttachment } from './upload.js';
+import { Communities } from './verify.js';
+import { webhookHandler } from './webhook.js';
+
+export interface VkTimings {
+  /** First wait after a throttled (error 6, 9) or failed call, doubled on each retry. */
+  retryBaseMs: number;
+  /** Attempts per API call before the send is reported failed. */
+  maxAttempts: number;
+}
+
+const defaultTimings: VkTimings = { retryBaseMs: 1000, maxAttempts: 5 };
+
+/** What talking to VK needs while the adapter runs; rebuilt on every start. */
+interface Link {
+  transport: Transport;
+  api: VkApi;
+}
+
+export class VkAdapter implements Adapter {
+  readonly type = 'vk';
+  readonly id: string;
+  private readonly communities: Communities;
+  private ctx: AdapterContext | undefined;
+  private link: Link | undefined;
+  private mounted = false;
+  private warnedVersion = false;
+
+  constructor(
+    private readonly config: VkConfig,
+    private readonly timings: VkTimings = defaultTimings,
+  ) {
+    this.id = config.id;
+    this.communities = new Communities(config.communities);
+  }
+
+  /** The community's own id as a message author (negative, as VK writes it), when there is one community. */
+  get selfId(): string | undefined {
+    const [only, ...rest] = this.config.communities;
+    return only && rest.length === 0 ? String(-only.groupId) : undefined;
+  }
+
+  async start(ctx: AdapterContext): Promise<void> {
+    if (this.ctx) return;
+    this.ctx = ctx;
+    const { config, timings } = this;
+    const transport = createTransport(config.proxy);
+    const link: Link = { transport, api: new VkApi({ apiRoot: config.apiRoot, dispatcher: transport.dispatcher, retryBaseMs: timings.retryBaseMs, maxAttempts: timings.maxAttempts }) };
+    this.link = link;
+    if (config.proxy) ctx.logger.info({ proxy: describeProxy(config.proxy) }, 'VK traffic goes through a proxy');
+    // Routes live as long as the server; a restarted adapter must not mount a second handler.
+    if (!this.mounted) ctx.router.post('/', webhookHandler({ communities: this.communities, context: () => this.ctx, onEvent: (callback, community) => this.onEvent(callback, community) }));
+    this.mounted = true;
+    const url = `${ctx.publicUrl}/webhooks/${this.id}`;
+    ctx.logger.info({ path: `/webhooks/${this.id}`, communities: this.communities.all().map((c) => c.groupId) }, `VK Callback API ready: the server address is ${url}, API version ${apiVersion}`);
+    const setUp = this.communities.all().filter((c) => c.autoSetup);
+    if (setUp.length > 0 && /^https?:\/\/(localhost|127\.|\[::1\])/.test(ctx.publicUrl))
+      ctx.logger.warn({ publicUrl: ctx.publicUrl }, 'VK autoSetup registers server.publicUrl, which looks unreachable from the internet; set it to a public https address');
+    for (const community of setUp) await this.setUp(community, url, ctx, link.api);
+  }
+
+  async stop(): Promise<void> {
+    const link = this.link;
+    this.ctx = undefined;
+    this.link = undefined;
+    await link?.transport.close();
+  }
+
+  async send(message: OutgoingMessage): Promise<Delivery> {
+    const started = performance.now();
+    const ids: string[] = [];
+    const done = (error?: string): Delivery => ({ ok: error === undefined, ids, ms: performance.now() - started, ...(error === undefined ? {} : { error }) });
+    const target = parseChannelId(message.to.channelId);
+    const community = target && this.communities.get(target.groupId);
+    if (!target || !community) return done(`not a channel of this VK platform: "${message.to.channelId}"; expected <groupId>:<peer_id> with a configured groupId`);
+    const { ctx, link } = this;
+    if (!ctx || !link) return done('the VK platform is not running');
+    const { peerId } = target;
+    const quote = quoteParams(quotedId(message.content, message.replyTo), peerId);
+    // Replies are named by what they answer, so sending one again cannot make a second message; other sends by a nonce per call.
+    const origin = message.inResponseTo ? `re:${message.inResponseTo}` : `once:${randomUUID()}`;
+    try {
+      const planned = plan(message.content);
+      for (const [index, item] of planned.entries()) {
+        const attachments: string[] = [];
+        for (const media of item.media) attachments.push(await uploadAttachment(link.api, community.token, peerId, { ...(await this.bytesOf(media, ctx, link)), kind: media.type }));
+        const sent = await link.api.call<number>('messages.send', community.token, {
+          peer_id: peerId,
+          random_id: randomId(message.to.channelId, origin, index, item.text, item.media, item.keyboard),
+          message: item.text || undefined,
+          attachment: attachments.join(',') || undefined,
+          keyboard: item.keyboard,
+          ...(index === 0 ? quote : {}),
+        });
+        ids.push(String(sent));
+      }
+      return done();
+    } catch (error) {
+      return done(errorMessage(error));
+    }
+  }
+
+  /** The bytes to upload: given, ours (a user's VK file is fetched lazily behind our media URL), or fetched from the bot's URL. */
+  private async bytesOf(media: MediaSegment, ctx: AdapterContext, link: Link): Promise<MediaBody> {
+    const fallbackMime = media.mime ?? (media.type === 'image' ? 'image/png' : 'application/octet-stream');
+    if (media.data) return { data: media.data, mime: fallbackMime, name: media.name };
+    if (!media.url) throw new Error(`${media.type} has neither url nor data`);
+    const body = ctx.media.idOf(media.url) === undefined ? await fetchFile(media.url, fallbackMime, media.name, { dispatcher: link.transport.dispatcher }) : await ctx.media.load(media.url);
+    if (!body) throw new Error('the media URL has expired');
+    return body;
+  }
+
+  private async onEvent(callback: Callback, community: Community): Promise<Admission> {
+    const ctx = this.ctx;
+    if (!ctx) return 'closed';
+    if (callback.v !== undefined && callback.v !== apiVersion && !this.warnedVersion) {
+      this.warnedVersion = true;
+      ctx.logger.warn({ groupId: community.groupId, v: callback.v }, `VK sends callbacks in API version ${callback.v}; set ${apiVersion} on the Callback API page (or use autoSetup)`);
+    }
+    if (callback.type !== 'message_new') return this.emit(callback, community, ctx);
+    const message = messageOf(callback);
+    if (!message) return 'accepted'; // nothing we can read; "ok" so VK does not resend it forever
+    return ctx.dispatch({
+      key: callback.event_id,
+      normalize: () =>
+        normalize(message, callback, {
+          botId: this.id,
+          groupId: community.groupId,
+          mediaUrl: ({ url, mime, name }) => ctx.media.register(() => fetchFile(url, mime, name, { dispatcher: this.link?.transport.dispatcher }), { botId: this.id, ref: url }),
+        }),
+    });
+  }
+
+  /** Other events (a button callback, a user allowing or denying messages) go to the bot's event handlers, once each. */
+  private async emit(callback: Callback, community: Community, ctx: AdapterContext): Promise<Admission> {
+    if (callback.event_id && !(await ctx.store.claim(`dedup:${this.id}:${callback.event_id}`, 3_600_000))) return 'duplicate';
+    const object = (callback.object ?? {}) as { peer_id?: unknown; user_id?: unknown };
+    const peerId = typeof object.peer_id === 'number' ? object.peer_id : undefined;
+    const userId = typeof object.user_id === 'number' ? object.user_id : undefined;
+    return ctx.emit({
+      id: callback.event_id ?? randomUUID(),
+      platform: 'vk',
+      botId: this.id,
+      type: callback.type,
+      ...(peerId !== undefined ? { channel: { id: channelId(community.groupId, peerId), type: peerId >= chatPeerBase ? 'group' : 'direct' } } : {}),
+      ...(userId !== undefined ? { author: { id: String(userId), isBot: false } } : {}),
+      data: callback.object,
+      timestamp: Date.now(),
+    });
+  }
+
+  private async setUp(community: Community, url: string, ctx: AdapterContext, api: VkApi): Promise<void> {
+    try {
+      const { serverId, created } = await registerCallbackServer(api, community, url, this.config.serverTitle, (code) => {
+        if (community.confirmation !== undefined && community.confirmation !== code)
+          ctx.logger.warn({ groupId: community.groupId }, 'the configured confirmation string differs from the one VK gives; answering with VK\'s');
+        this.communities.setConfirmation(community.groupId, code);
+      });
+      ctx.logger.info({ groupId: community.groupId, serverId, url }, created ? 'VK callback server registered' : 'VK callback server already registered; settings brought up to date');
+    } catch (error) {
+      ctx.logger.error({ groupId: community.groupId, err: errorMessage(error) }, 'VK autoSetup failed; set the callback server up on the Callback API page, or check that the token has the "manage" scope');
+    }
+  }
+}
+
+/** VK's idempotency key: a positive int32 derived from what the item is and where it goes. */
+function randomId(channel: string, origin: string, index: number, text: string, media: readonly MediaSegment[], keyboard: string | undefined): number {
+  const hash = createHash('sha256').update(`${channel}\0${origin}\0${index}\0${text}\0${keyboard ?? ''}`);
+  for (const m of media) hash.update(`\0${m.type}:${m.url ?? `${m.name ?? ''}:${m.data?.byteLength ?? 0}`}`);
+  return hash.digest().readUInt32BE(0) & 0x7fffffff || 1;
+}
+
+export default defineAdapter({
+  type: 'vk',
+  configSchema: vkConfig,
+  create: (config) => new VkAdapter(config),
+});

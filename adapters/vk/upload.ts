@@ -1,0 +1,47 @@
+// Media into a conversation through VK's upload servers, as an attachment string for messages.send:
+// photos.getMessagesUploadServer -> POST field "photo" -> photos.saveMessagesPhoto -> photo{owner}_{id}_{key};
+// docs.getMessagesUploadServer -> POST field "file" -> docs.save -> doc{owner}_{id}.
+
+import type { MediaBody } from '../../src/media.js';
+import type { VkApi } from './api.js';
+
+/** What VK takes as a photo; anything else goes as a document. */
+const photoMimes = new Set(['image/jpeg', 'image/png', 'image/gif']);
+
+interface Saved {
+  id?: number;
+  owner_id?: number;
+  access_key?: string;
+}
+
+export async function uploadAttachment(api: VkApi, token: string, peerId: number, file: MediaBody & { kind: string }): Promise<string> {
+  return file.kind === 'image' && photoMimes.has(file.mime) ? uploadPhoto(api, token, peerId, file) : uploadDoc(api, token, peerId, file);
+}
+
+async function uploadPhoto(api: VkApi, token: string, peerId: number, file: MediaBody): Promise<string> {
+  const server = await api.call<{ upload_url?: string }>('photos.getMessagesUploadServer', token, { peer_id: peerId });
+  const uploaded = await api.upload(uploadUrl(server), 'photo', { data: file.data, mime: file.mime, name: file.name ?? `image.${file.mime.split('/')[1]}` });
+  // An upload server that took nothing answers photo: "[]".
+  if (typeof uploaded.photo !== 'string' || uploaded.photo === '[]') throw new Error('VK photo upload returned no photo');
+  const [photo] = await api.call<Saved[]>('photos.saveMessagesPhoto', token, { server: String(uploaded.server), photo: uploaded.photo, hash: String(uploaded.hash) });
+  return attachment('photo', photo);
+}
+
+async function uploadDoc(api: VkApi, token: string, peerId: number, file: MediaBody): Promise<string> {
+  const server = await api.call<{ upload_url?: string }>('docs.getMessagesUploadServer', token, { peer_id: peerId, type: 'doc' });
+  const name = file.name ?? `file.${file.mime.split('/')[1] ?? 'bin'}`;
+  const uploaded = await api.upload(uploadUrl(server), 'file', { data: file.data, mime: file.mime, name });
+  if (typeof uploaded.file !== 'string') throw new Error('VK document upload returned no file');
+  const saved = await api.call<{ type?: string; doc?: Saved }>('docs.save', token, { file: uploaded.file, title: name });
+  return attachment('doc', saved.doc);
+}
+
+function uploadUrl(server: { upload_url?: string }): string {
+  if (typeof server.upload_url !== 'string') throw new Error('VK returned no upload_url');
+  return server.upload_url;
+}
+
+function attachment(kind: 'photo' | 'doc', saved: Saved | undefined): string {
+  if (typeof saved?.id !== 'number' || typeof saved.owner_id !== 'number') throw new Error(`VK saved the ${kind} but returned no id`);
+  return `${kind}${saved.owner_id}_${saved.id}${saved.access_key ? `_${saved.access_key}` : ''}`;
+}

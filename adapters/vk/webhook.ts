@@ -1,0 +1,75 @@
+// The Callback API route. VK counts only a 200 "ok" as delivered and retries anything else
+// (with X-Retry-Counter), so every answer here is chosen for what VK will do next.
+
+import type { Context as KoaContext } from 'koa';
+import type { AdapterContext, Admission } from '../../src/adapter.js';
+import { HttpError, readRawBody } from '../../src/http.js';
+import type { Callback } from './normalize.js';
+import type { Community } from './schema.js';
+import type { Communities } from './verify.js';
+
+export interface WebhookOptions {
+  communities: Communities;
+  /** The running adapter's context, or undefined while stopped. */
+  context(): AdapterContext | undefined;
+  onEvent(callback: Callback, community: Community): Promise<Admission>;
+}
+
+/** Seconds VK is asked to wait before retrying an event we could not take (it allows up to 3 h). */
+const retryAfterSeconds = 10;
+
+export function webhookHandler(options: WebhookOptions) {
+  return async (koa: KoaContext): Promise<void> => {
+    const ctx = options.context();
+    if (!ctx) return answer(koa, 503, 'this platform is stopped', retryAfterSeconds);
+    let raw: Buffer;
+    try {
+      raw = await readRawBody(koa, ctx.bodyLimit);
+    } catch (error) {
+      if (error instanceof HttpError) return answer(koa, error.status, error.message);
+      throw error;
+    }
+    const callback = parse(raw);
+    if (typeof callback === 'string') return answer(koa, 400, callback);
+    const verdict = options.communities.verify(callback.group_id, callback.secret);
+    if (!verdict.ok) {
+      // Not "ok", so a forged request learns nothing and is never processed. If VK itself is
+      // refused (the secret key on the Callback API page differs), it retries and the community
+      // page shows the failure, which is how the operator notices; a silent "ok" would lose events.
+      ctx.logger.warn({ reason: verdict.reason, groupId: typeof callback.group_id === 'number' ? callback.group_id : undefined, ip: koa.ip }, 'VK callback refused');
+      return answer(koa, verdict.status, verdict.reason);
+    }
+    if (callback.type === 'confirmation') {
+      const { groupId } = verdict.community;
+      const code = options.communities.confirmation(groupId);
+      // Only without a configured string, before autoSetup could ask VK for it: VK may try again.
+      if (code === undefined) return answer(koa, 503, 'the confirmation string is not known yet', retryAfterSeconds);
+      ctx.logger.info({ groupId }, 'answered the VK Callback API confirmation');
+      return answer(koa, 200, code);
+    }
+    const retry = koa.get('x-retry-counter');
+    if (retry) ctx.logger.debug({ eventId: callback.event_id, retry }, 'VK redelivered an event');
+    // Shutting down: VK is asked to come back rather than told "ok" for an event no one will handle.
+    if ((await options.onEvent(callback, verdict.community)) === 'closed') return answer(koa, 503, 'shutting down', retryAfterSeconds);
+    answer(koa, 200, 'ok');
+  };
+}
+
+function answer(koa: KoaContext, status: number, text: string, retryAfter?: number): void {
+  koa.status = status;
+  koa.type = 'text/plain';
+  if (retryAfter !== undefined) koa.set('Retry-After', String(retryAfter));
+  koa.body = text;
+}
+
+/** The callback, or what is wrong with the body. */
+function parse(raw: Buffer): Callback | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return 'request body is not valid JSON';
+  }
+  const callback = value as Callback | null;
+  return typeof callback === 'object' && callback !== null && typeof callback.type === 'string' ? callback : 'not a VK callback: expected a JSON object with type and group_id';
+}
