@@ -5,6 +5,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { Agent, request } from 'undici';
+import { readBounded } from './fetch-file.js';
 import type { MediaBody, MediaStore } from './media.js';
 import type { MediaSegment } from './message.js';
 
@@ -87,17 +88,7 @@ async function fetchUrl(url: string, policy: DownloadPolicy, name: string | unde
     await body.dump();
     throw new DownloadError(`larger than ${policy.maxBytes} bytes`);
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > policy.maxBytes) {
-      body.on('error', () => {});
-      body.destroy();
-      throw new DownloadError(`larger than ${policy.maxBytes} bytes`);
-    }
-    chunks.push(chunk);
-  }
+  const data = await readBounded(body, policy.maxBytes, () => new DownloadError(`larger than ${policy.maxBytes} bytes`));
   const type = typeof headers['content-type'] === 'string' ? headers['content-type'].split(';')[0]!.trim() : undefined;
-  return { data: new Uint8Array(Buffer.concat(chunks, size)), mime: mime ?? type ?? 'application/octet-stream', name: name ?? (parsed.pathname.split('/').pop() || undefined) };
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), mime: mime ?? type ?? 'application/octet-stream', name: name ?? (parsed.pathname.split('/').pop() || undefined) };
 }

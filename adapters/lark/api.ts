@@ -4,6 +4,7 @@
 
 import type { Readable } from 'node:stream';
 import { Client, DefaultCache, LoggerLevel } from '@larksuiteoapi/node-sdk';
+import { readBounded } from '../../src/fetch-file.js';
 import type { Logger } from '../../src/logger.js';
 import type { MediaBody } from '../../src/media.js';
 import type { ResourceType } from './normalize.js';
@@ -86,22 +87,13 @@ export class LarkApi {
     const answer = await this.call('GET /open-apis/im/v1/messages/:message_id/resources/:file_key', () =>
       this.client.im.messageResource.get({ path: { message_id: messageId, file_key: key }, params: { type } }),
     );
-    const stream = answer.getReadableStream() as Readable;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > maxBytes) {
-        stream.destroy();
-        throw new Error(`message resource is larger than ${maxBytes} bytes`);
-      }
-      chunks.push(chunk);
-    }
+    const stream = answer.getReadableStream() as Readable & AsyncIterable<Buffer>;
+    const data = await readBounded(stream, maxBytes, () => new Error(`message resource is larger than ${maxBytes} bytes`));
     const headers = answer.headers as Record<string, unknown>;
     const mime = String(headers['content-type'] ?? '').split(';')[0]!.trim() || (type === 'image' ? 'image/png' : 'application/octet-stream');
     const served = /filename="?([^";]+)"?/.exec(String(headers['content-disposition'] ?? ''))?.[1];
     const fileName = name ?? served;
-    return { data: new Uint8Array(Buffer.concat(chunks, size)), mime, ...(fileName ? { name: fileName } : {}) };
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), mime, ...(fileName ? { name: fileName } : {}) };
   }
 
   /**

@@ -1,6 +1,6 @@
 // The bytes of an outgoing image or file: Lark takes media only as an upload, never by URL.
 
-import { request } from 'undici';
+import { fetchFile } from '../../src/fetch-file.js';
 import type { MediaStore } from '../../src/media.js';
 import type { MediaSegment } from '../../src/message.js';
 
@@ -15,21 +15,6 @@ export async function bytesOf(media: MediaSegment, store: MediaStore | undefined
     if (!body) throw new Error('media URL has expired');
     return { data: Buffer.from(body.data.buffer, body.data.byteOffset, body.data.byteLength), mime: media.mime ?? body.mime, name: media.name ?? body.name };
   }
-  const response = await request(media.url, { headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-  if (response.statusCode !== 200) {
-    await response.body.dump();
-    throw new Error(`fetching ${media.type} for upload failed with HTTP ${response.statusCode}`);
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of response.body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) {
-      response.body.destroy();
-      throw new Error(`${media.type} is larger than Lark's ${maxBytes}-byte upload limit`);
-    }
-    chunks.push(chunk);
-  }
-  const served = String(response.headers['content-type'] ?? '').split(';')[0]!.trim();
-  return { data: Buffer.concat(chunks, size), mime: media.mime ?? (served || undefined), name: media.name ?? new URL(media.url).pathname.split('/').pop() };
+  const body = await fetchFile(media.url, { mime: media.mime, name: media.name ?? new URL(media.url).pathname.split('/').pop(), maxBytes, timeoutMs, what: `${media.type} for upload to Lark` });
+  return { data: Buffer.from(body.data.buffer, body.data.byteOffset, body.data.byteLength), mime: body.mime, name: body.name };
 }

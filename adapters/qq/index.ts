@@ -5,7 +5,6 @@ import { defineAdapter, type Adapter, type AdapterContext, type Admission } from
 import type { Delivery, MediaSegment, OutgoingMessage } from '../../src/message.js';
 import { errorMessage, type Supervisor } from '../../src/supervisor.js';
 import { OpenApi } from './api.js';
-import { fetchAttachment } from './attachments.js';
 import { endpointsOf, sceneOf, type Scene } from './channel.js';
 import { Gateway } from './gateway.js';
 import { incoming, normalize, type Payload } from './normalize.js';
@@ -13,6 +12,7 @@ import { PassiveReplies } from './passive.js';
 import { linkText, plan, quotedId, type Planned } from './render.js';
 import { qqConfig, type QqConfig } from './schema.js';
 import { AccessTokens } from './token.js';
+import { fetchFile } from '../../src/fetch-file.js';
 import { createTransport, describeProxy, type Transport } from '../../src/proxy.js';
 import { deriveKeys, type WebhookKeys } from './verify.js';
 import { webhookHandler } from './webhook.js';
@@ -165,7 +165,7 @@ export class QqAdapter implements Adapter {
         const message = normalize(event, payload, {
           botId: this.id,
           selfId: this.self?.id,
-          mediaUrl: ({ url, mime, name }) => ctx.media.register(() => fetchAttachment(url, mime, name, { dispatcher: this.link?.transport.dispatcher }), { botId: this.id, ref: url }),
+          mediaUrl: ({ url, mime, name }) => ctx.media.register(() => fetchFile(url, { mime, name, dispatcher: this.link?.transport.dispatcher, what: 'attachment' }), { botId: this.id, ref: url }),
         });
         this.passive.received(message.id, message.channel.id, event.scene.kind);
         return message;

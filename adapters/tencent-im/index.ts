@@ -3,11 +3,11 @@
 
 import { randomInt } from 'node:crypto';
 import { defineAdapter, type Adapter, type AdapterContext } from '../../src/adapter.js';
+import { fetchFile } from '../../src/fetch-file.js';
 import type { Delivery, MediaSegment, OutgoingMessage } from '../../src/message.js';
 import { errorMessage } from '../../src/supervisor.js';
 import { RestApi } from './api.js';
 import { platformEvent } from './events.js';
-import { fetchMedia } from './media.js';
 import { channelIdOf, incoming, normalize, sceneOf, type MessageCallback, type NormalizeContext } from './normalize.js';
 import { render } from './render.js';
 import { tencentImConfig, type TencentImConfig } from './schema.js';
@@ -105,7 +105,7 @@ export class TencentImAdapter implements Adapter {
     return {
       botId: this.id,
       botAccount: this.config.botAccount,
-      mediaUrl: ({ url, mime, name }) => ctx.media.register(() => fetchMedia(url, mime, name), { botId: this.id, ref: url }),
+      mediaUrl: ({ url, mime, name }) => ctx.media.register(() => fetchFile(url, { mime, name, what: 'media' }), { botId: this.id, ref: url }),
     };
   }
 

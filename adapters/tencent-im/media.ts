@@ -1,8 +1,4 @@
-// Media facts Tencent IM wants: ImageFormat codes, image dimensions, and fetching the bytes of
-// a user's file from Tencent's storage only when someone asks for them.
-
-import { request } from 'undici';
-import type { MediaBody } from '../../src/media.js';
+// Media facts Tencent IM wants: ImageFormat codes and image dimensions.
 
 /** ImageFormat in TIMImageElem: 1 JPG, 2 GIF, 3 PNG, 4 BMP, 255 other. */
 const formats: Record<number, string> = { 1: 'image/jpeg', 2: 'image/gif', 3: 'image/png', 4: 'image/bmp' };
@@ -33,24 +29,4 @@ export function imageSize(data: Uint8Array | undefined): { width: number; height
     }
   }
   return none;
-}
-
-export async function fetchMedia(url: string, fallbackMime: string | undefined, name: string | undefined, maxBytes = 20 * 1024 * 1024, timeoutMs = 15_000): Promise<MediaBody> {
-  const response = await request(url, { headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-  if (response.statusCode !== 200) {
-    await response.body.dump();
-    throw new Error(`media download failed with HTTP ${response.statusCode}`);
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of response.body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) {
-      response.body.destroy();
-      throw new Error(`media is larger than ${maxBytes} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  const served = String(response.headers['content-type'] ?? '').split(';')[0]!.trim();
-  return { data: new Uint8Array(Buffer.concat(chunks, size)), mime: fallbackMime ?? (served || 'application/octet-stream'), ...(name ? { name } : {}) };
 }

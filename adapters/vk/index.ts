@@ -3,12 +3,12 @@
 
 import { createHash, randomUUID } from 'node:crypto';
 import { defineAdapter, type Adapter, type AdapterContext, type Admission } from '../../src/adapter.js';
+import { fetchFile } from '../../src/fetch-file.js';
 import type { MediaBody } from '../../src/media.js';
 import type { Delivery, MediaSegment, OutgoingMessage } from '../../src/message.js';
 import { createTransport, describeProxy, type Transport } from '../../src/proxy.js';
 import { errorMessage } from '../../src/supervisor.js';
 import { apiVersion, VkApi } from './api.js';
-import { fetchFile } from './files.js';
 import { channelId, chatPeerBase, messageOf, normalize, parseChannelId, type Callback } from './normalize.js';
 import { plan, quoteParams, quotedId } from './render.js';
 import { vkConfig, type Community, type VkConfig } from './schema.js';
@@ -16,6 +16,9 @@ import { registerCallbackServer } from './setup.js';
 import { uploadAttachment } from './upload.js';
 import { Communities } from './verify.js';
 import { webhookHandler } from './webhook.js';
+
+/** Bytes of a photo or document fetched from VK (or a URL a bot names): bounded, as VK's own limits are generous. */
+const vkFiles = { maxBytes: 50 * 1024 * 1024, timeoutMs: 30_000, what: 'file' };
 
 export interface VkTimings {
   /** First wait after a throttled (error 6, 9) or failed call, doubled on each retry. */
@@ -120,7 +123,7 @@ export class VkAdapter implements Adapter {
     const fallbackMime = media.mime ?? (media.type === 'image' ? 'image/png' : 'application/octet-stream');
     if (media.data) return { data: media.data, mime: fallbackMime, name: media.name };
     if (!media.url) throw new Error(`${media.type} has neither url nor data`);
-    const body = ctx.media.idOf(media.url) === undefined ? await fetchFile(media.url, fallbackMime, media.name, { dispatcher: link.transport.dispatcher }) : await ctx.media.load(media.url);
+    const body = ctx.media.idOf(media.url) === undefined ? await fetchFile(media.url, { mime: fallbackMime, name: media.name, dispatcher: link.transport.dispatcher, ...vkFiles }) : await ctx.media.load(media.url);
     if (!body) throw new Error('the media URL has expired');
     return body;
   }
@@ -141,7 +144,7 @@ export class VkAdapter implements Adapter {
         normalize(message, callback, {
           botId: this.id,
           groupId: community.groupId,
-          mediaUrl: ({ url, mime, name }) => ctx.media.register(() => fetchFile(url, mime, name, { dispatcher: this.link?.transport.dispatcher }), { botId: this.id, ref: url }),
+          mediaUrl: ({ url, mime, name }) => ctx.media.register(() => fetchFile(url, { mime, name, dispatcher: this.link?.transport.dispatcher, ...vkFiles }), { botId: this.id, ref: url }),
         }),
     });
   }

@@ -4,6 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { request, type Dispatcher } from 'undici';
+import { readBounded } from '../../src/fetch-file.js';
 import type { MediaBody } from '../../src/media.js';
 
 export class WecomError extends Error {
@@ -90,7 +91,7 @@ export async function download(what: string, url: string, options: WireOptions &
   }
   const type = String(response.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type === 'application/json' || type === 'text/plain') {
-    const text = await response.body.text();
+    const text = (await readBounded(response.body, maxBytes, () => new WecomError(undefined, `${what}: answer larger than ${maxBytes} bytes`))).toString('utf8');
     let answer: Answer = {};
     try {
       answer = JSON.parse(text) as Answer;
@@ -105,18 +106,9 @@ export async function download(what: string, url: string, options: WireOptions &
     await response.body.dump();
     throw new WecomError(undefined, `${what} failed with HTTP ${response.statusCode}`);
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of response.body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) {
-      response.body.destroy();
-      throw new WecomError(undefined, `${what}: file larger than ${maxBytes} bytes`);
-    }
-    chunks.push(chunk);
-  }
+  const data = await readBounded(response.body, maxBytes, () => new WecomError(undefined, `${what}: file larger than ${maxBytes} bytes`));
   const name = options.name ?? filenameOf(response.headers['content-disposition']);
-  return { data: new Uint8Array(Buffer.concat(chunks, size)), mime: type && type !== 'application/octet-stream' ? type : (options.mime ?? 'application/octet-stream'), ...(name ? { name } : {}) };
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), mime: type && type !== 'application/octet-stream' ? type : (options.mime ?? 'application/octet-stream'), ...(name ? { name } : {}) };
 }
 
 function filenameOf(header: string | string[] | undefined): string | undefined {

@@ -1,4 +1,5 @@
 import { Agent, request } from 'undici';
+import { discard, readBounded } from '../fetch-file.js';
 
 export class CallbackError extends Error {
   override readonly name = 'CallbackError';
@@ -35,28 +36,14 @@ export async function postJson(url: string, body: string, headers: Record<string
     discard(response.body);
     throw new CallbackError(`reply body of ${declared} bytes is over the ${maxBytes}-byte limit`, 'body');
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
+  let replyBody: Buffer;
   try {
-    for await (const chunk of response.body as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > maxBytes) {
-        discard(response.body);
-        throw new CallbackError(`reply body is over the ${maxBytes}-byte limit`, 'body');
-      }
-      chunks.push(chunk);
-    }
+    replyBody = await readBounded(response.body, maxBytes, () => new CallbackError(`reply body is over the ${maxBytes}-byte limit`, 'body'));
   } catch (error) {
     if (error instanceof CallbackError) throw error;
     throw failure(error, signal, timeoutMs);
   }
-  return { status: response.statusCode, contentType: header(response.headers['content-type']), disposition: header(response.headers['content-disposition']), body: Buffer.concat(chunks, size) };
-}
-
-/** Drops a reply body we will not read. Destroying an undici body emits an AbortError, which must not go unhandled. */
-function discard(body: NodeJS.ReadableStream & { destroy(): void }): void {
-  body.on('error', () => {});
-  body.destroy();
+  return { status: response.statusCode, contentType: header(response.headers['content-type']), disposition: header(response.headers['content-disposition']), body: replyBody };
 }
 
 function header(value: string | string[] | undefined): string | undefined {
