@@ -2,6 +2,7 @@
 
 import type { Server } from 'node:http';
 import Koa, { type Context } from 'koa';
+import { closeServer } from './http.js';
 
 export interface ReceivedCallback {
   stage: string;
@@ -53,8 +54,6 @@ export class CallbackServer {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
+    await closeServer(server);
   }
 }

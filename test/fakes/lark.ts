@@ -7,6 +7,7 @@
 import { createCipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { FakeLarkLongConnection } from './lark-ws.js';
+import { closeServer, json as sendJson, listenLocal, readBody } from './http.js';
 
 export interface SentMessage {
   /** create: POST /im/v1/messages; reply: POST /im/v1/messages/:id/reply. */
@@ -61,9 +62,7 @@ export class FakeLark {
       this.route(req, res).catch((error: Error) => json(res, 500, { code: 500, msg: error.message }));
     });
     this.ws = new FakeLarkLongConnection(server, '/ws');
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    this.url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    this.url = await listenLocal(server);
     this.server = server;
     return this;
   }
@@ -71,10 +70,8 @@ export class FakeLark {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    await this.ws.close();
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    if (server) await this.ws.close();
+    await closeServer(server);
   }
 
   /** Every token issued so far stops working at once (expired early, or the secret was reset). */
@@ -225,15 +222,9 @@ function parseMultipart(contentType: string, raw: Buffer): { name: string; filen
   return parts;
 }
 
+/** Lark's answers carry a log id. */
 function json(res: ServerResponse, status: number, body: object): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-tt-logid': randomUUID() });
-  res.end(JSON.stringify(body));
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks);
+  sendJson(res, status, body, { 'x-tt-logid': randomUUID() });
 }
 
 // Events as Lark sends them (the 2.0 schema of im.message.receive_v1 and card.action.trigger).

@@ -6,6 +6,7 @@
 import { createPrivateKey, randomUUID, sign } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { FakeQQGateway } from './qq-gateway.js';
+import { closeServer, json as sendJson, listenLocal, readBody } from './http.js';
 
 export interface SentMessage {
   scene: 'group' | 'user' | 'channel' | 'dm';
@@ -56,9 +57,7 @@ export class FakeQQ {
       this.route(req, res).catch((error: Error) => json(res, 500, { message: error.message }));
     });
     this.gateway = new FakeQQGateway(server, { tokenIsLive: (t) => this.tokenIsLive(t), botUser: this.botUser });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    this.url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    this.url = await listenLocal(server);
     this.server = server;
     return this;
   }
@@ -66,10 +65,8 @@ export class FakeQQ {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    await this.gateway.close();
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    if (server) await this.gateway.close();
+    await closeServer(server);
   }
 
   /** Every token issued so far stops working at once (as if it expired mid-run). */
@@ -104,7 +101,7 @@ export class FakeQQ {
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
-    const raw = await readBody(req);
+    const raw = (await readBody(req)).toString('utf8');
     if (req.method === 'POST' && path === '/app/getAppAccessToken') return this.issueToken(res, raw);
     if (req.method === 'GET' && path.startsWith('/download/')) {
       const file = this.files.get(path.slice('/download/'.length));
@@ -193,16 +190,9 @@ export function signHex(secret: string, message: string): string {
   return sign(null, Buffer.from(message), key).toString('hex');
 }
 
+/** QQ's answers carry a trace id. */
 function json(res: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'x-tps-trace-id': randomUUID(), ...headers });
-  res.end(text);
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks).toString('utf8');
+  sendJson(res, status, body, { 'x-tps-trace-id': randomUUID(), ...headers });
 }
 
 // Events as QQ sends them (shapes from QQ's event docs).

@@ -2,6 +2,7 @@
 // node-telegram-bot-api client can be pointed at it through `apiRoot`.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { closeServer, listenLocal } from './http.js';
 
 export interface RecordedCall {
   method: string;
@@ -48,9 +49,8 @@ export class FakeTelegram {
 
   async start(): Promise<string> {
     const server = createServer((req, res) => void this.route(req, res).catch(() => res.destroy()));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    this.url = await listenLocal(server);
     this.server = server;
-    this.url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
     return this.url;
   }
 
@@ -59,9 +59,7 @@ export class FakeTelegram {
     this.server = undefined;
     this.stalled = false;
     this.wakePollers();
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await closeServer(server);
   }
 
   pushUpdate(update: Json & { update_id?: number }): number {

@@ -6,6 +6,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { inflateSync } from 'node:zlib';
+import { closeServer, json, listenLocal, readBody } from './http.js';
 
 export interface SentMessage {
   kind: 'c2c' | 'group';
@@ -78,9 +79,7 @@ export class FakeTencentIM {
     const server = createServer((req, res) => {
       this.route(req, res).catch((error: Error) => json(res, 500, { ActionStatus: 'FAIL', ErrorCode: 1, ErrorInfo: error.message }));
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    this.url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    this.url = await listenLocal(server);
     this.server = server;
     return this;
   }
@@ -88,9 +87,7 @@ export class FakeTencentIM {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await closeServer(server);
   }
 
   /** The next `times` calls to `path` (e.g. "openim/sendmsg") answer ActionStatus FAIL with this code. */
@@ -124,7 +121,7 @@ export class FakeTencentIM {
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
-    const raw = await readBody(req);
+    const raw = (await readBody(req)).toString('utf8');
     if (req.method === 'GET' && url.pathname.startsWith('/files/')) {
       const file = this.files.get(url.pathname.slice('/files/'.length));
       if (!file) return json(res, 404, {});
@@ -171,17 +168,6 @@ export class FakeTencentIM {
     }
     return fail(60009, `no such API ${path}`);
   }
-}
-
-function json(res: ServerResponse, status: number, body: object): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 // Callback bodies as Tencent sends them (shapes from the IM webhook docs).

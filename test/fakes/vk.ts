@@ -5,6 +5,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { closeServer, json, listenLocal, readBody } from './http.js';
 
 export interface FakeCommunity {
   groupId: number;
@@ -75,9 +76,7 @@ export class FakeVK {
     const server = createServer((req, res) => {
       this.route(req, res).catch((error: Error) => json(res, 500, { message: error.message }));
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    this.url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    this.url = await listenLocal(server);
     this.server = server;
     return this;
   }
@@ -85,9 +84,7 @@ export class FakeVK {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await closeServer(server);
   }
 
   /** The next `times` calls of `method` (after failures already queued) fail with VK error `code` (6: too many requests per second). */
@@ -267,17 +264,6 @@ const errorMessages: Record<number, string> = {
 
 function hashOf(value: string): string {
   return createHash('md5').update(`fake-vk:${value}`).digest('hex');
-}
-
-function json(res: ServerResponse, status: number, body: object): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
-  res.end(JSON.stringify(body));
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks);
 }
 
 // Callbacks as VK sends them (API 5.199).

@@ -6,6 +6,7 @@
 
 import { createCipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { closeServer, json, listenLocal, readBody } from './http.js';
 
 export interface Upload {
   via: 'app' | 'robot';
@@ -43,9 +44,7 @@ export class FakeWecom {
 
   async start(): Promise<this> {
     const server = createServer((req, res) => void this.route(req, res).catch((error: Error) => json(res, 500, { errcode: -1, errmsg: error.message })));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    this.url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    this.url = await listenLocal(server);
     this.server = server;
     return this;
   }
@@ -53,9 +52,7 @@ export class FakeWecom {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await closeServer(server);
   }
 
   /** The robot's reply URL, as WeCom puts it in every callback. */
@@ -231,17 +228,6 @@ function parseMultipart(contentType: string, raw: Buffer): { field: string; name
   const head = raw.subarray(start, headEnd).toString('utf8');
   const field = /name="([^"]*)"/.exec(head)?.[1] ?? '';
   return { field, name: /filename="([^"]*)"/.exec(head)?.[1] ?? '', mime: /content-type:\s*([^\r\n]+)/i.exec(head)?.[1] ?? '', data: raw.subarray(headEnd + 4, end) };
-}
-
-function json(res: ServerResponse, status: number, body: object): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8' });
-  res.end(JSON.stringify(body));
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks);
 }
 
 // Callbacks as WeCom sends them (shapes from WeCom's callback docs).
