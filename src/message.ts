@@ -100,6 +100,12 @@ function isSegmentList(content: Segment | readonly Segment[]): content is readon
   return Array.isArray(content);
 }
 
+/** The message a reply quotes: an explicit quote segment wins over the reply target. */
+export function quotedMessageId(content: readonly Segment[], replyTo: string | undefined): string | undefined {
+  const quote = content.find((s) => s.type === 'quote');
+  return quote?.type === 'quote' ? quote.messageId : replyTo;
+}
+
 export function isMedia(segment: Segment): segment is MediaSegment {
   return segment.type === 'image' || segment.type === 'audio' || segment.type === 'video' || segment.type === 'file';
 }

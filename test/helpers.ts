@@ -1,8 +1,9 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { AdapterDefinition } from '../src/adapter.js';
-import type { Bot } from '../src/bot.js';
+import { defineBot, type Bot } from '../src/bot.js';
 import { parseConfig } from '../src/config.js';
+import type { Message } from '../src/message.js';
 import type { StageHooks } from '../src/lifecycle.js';
 import { definitions } from '../src/registry.js';
 import { Runtime } from '../src/runtime.js';
@@ -46,3 +47,14 @@ export async function waitFor<T>(probe: () => T | undefined | false | Promise<T 
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A bot that records what it saw, then answers like the example bot: /ping -> pong, other text -> the same text. */
+export function recordingBot(seen: Message[]): Bot {
+  return defineBot((b) => {
+    b.command('ping', () => 'pong');
+    b.on('message', (ctx) => {
+      seen.push(ctx.message);
+      return ctx.reply(ctx.text);
+    });
+  });
+}

@@ -9,7 +9,7 @@ import type { Message } from '../src/message.js';
 import { definitions } from '../src/registry.js';
 import type { Runtime } from '../src/runtime.js';
 import { c2c, FakeQQ, groupAt, guildAt, guildDm, signHex } from './fakes/qq.js';
-import { sleep, startRuntime, waitFor } from './helpers.js';
+import { recordingBot, sleep, startRuntime, waitFor } from './helpers.js';
 
 const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201ee9c8a9b0000000049454e44ae426082', 'hex');
 
@@ -31,17 +31,6 @@ async function qqWebhook(options: { bot?: Bot; extra?: string } = {}) {
 }
 
 const sentCount = (f: FakeQQ, n: number) => waitFor(() => f.sent.length >= n && f.sent, 4000, `${n} messages at the fake`);
-
-/** A bot that records what it saw, then behaves like the example bot's echo. */
-function recordingBot(seen: Message[]) {
-  return defineBot((b) => {
-    b.command('ping', () => 'pong');
-    b.on('message', (ctx) => {
-      seen.push(ctx.message);
-      return ctx.reply(ctx.text);
-    });
-  });
-}
 
 describe('qq webhook: the address validation (op 13)', () => {
   it('answers with the signature of event_ts + plain_token, matching the docs example', async () => {

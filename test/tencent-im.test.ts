@@ -12,7 +12,7 @@ import { definitions } from '../src/registry.js';
 import type { Runtime } from '../src/runtime.js';
 import { CallbackServer } from './fakes/callback-server.js';
 import { c2c, FakeTencentIM, group, text, type CallbackOptions } from './fakes/tencent-im.js';
-import { sleep, startRuntime, waitFor, type LogLine } from './helpers.js';
+import { recordingBot, sleep, startRuntime, waitFor, type LogLine } from './helpers.js';
 
 const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201ee9c8a9b0000000049454e44ae426082', 'hex');
 
@@ -41,16 +41,6 @@ async function tim(options: { bot?: Bot; extra?: string; yaml?: string } = {}) {
 
 const sentCount = (f: FakeTencentIM, n: number) => waitFor(() => f.sent.length >= n && f.sent, 4000, `${n} messages at the fake`);
 const okAnswer = { ActionStatus: 'OK', ErrorCode: 0, ErrorInfo: '' };
-
-function recordingBot(seen: Message[]) {
-  return defineBot((b) => {
-    b.command('ping', () => 'pong');
-    b.on('message', (ctx) => {
-      seen.push(ctx.message);
-      return ctx.reply(ctx.text);
-    });
-  });
-}
 
 describe('tencent-im: messages through the example bot', () => {
   it('answers a C2C /ping through openim/sendmsg as the bot account, signed with a valid admin UserSig', async () => {

@@ -8,7 +8,7 @@ import type { Message } from '../src/message.js';
 import type { Runtime } from '../src/runtime.js';
 import echo from '../bots/echo.js';
 import { appImage, appText, FakeWecom, robotEvent, robotImage, robotMixed, robotText, wxEncrypt, wxSign } from './fakes/wecom.js';
-import { sleep, startRuntime, waitFor } from './helpers.js';
+import { recordingBot, sleep, startRuntime, waitFor } from './helpers.js';
 
 const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201ee9c8a9b0000000049454e44ae426082', 'hex');
 
@@ -40,16 +40,6 @@ async function start(kind: 'robot' | 'app', options: { bot?: Bot; yaml?: string;
 }
 
 const sentCount = (f: FakeWecom, n: number) => waitFor(() => f.sent.length >= n && f.sent, 4000, `${n} messages at the fake`);
-
-function recordingBot(seen: Message[]) {
-  return defineBot((b) => {
-    b.command('ping', () => 'pong');
-    b.on('message', (ctx) => {
-      seen.push(ctx.message);
-      return ctx.reply(ctx.text);
-    });
-  });
-}
 
 describe('wecom: the callback URL check (GET)', () => {
   it('answers a robot\'s check with the decrypted echostr, as plain text', async () => {

@@ -3,13 +3,13 @@
 
 import { DefaultCache, EventDispatcher, LoggerLevel } from '@larksuiteoapi/node-sdk';
 import { defineAdapter, type Adapter, type AdapterContext, type Admission } from '../../src/adapter.js';
-import type { ChannelType, Delivery, MediaSegment, OutgoingMessage } from '../../src/message.js';
+import { quotedMessageId, type ChannelType, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
 import { errorMessage, type Supervisor } from '../../src/supervisor.js';
 import { LarkApi, sdkLogger, type MessageBody } from './api.js';
 import { runLongConnection } from './longconn.js';
 import { bytesOf, uploadLimit } from './media.js';
 import { isReceiveEvent, normalize, normalizeCardAction, type CardActionEvent, type ReceiveEvent } from './normalize.js';
-import { card, fileType, plan, quotedId, type Planned } from './render.js';
+import { card, fileType, plan, type Planned } from './render.js';
 import { larkConfig, type LarkConfig } from './schema.js';
 import { aesKey } from './verify.js';
 import { webhookHandler } from './webhook.js';
@@ -90,7 +90,7 @@ export class LarkAdapter implements Adapter {
     const api = this.api;
     if (!api) return done('the Lark platform is not running');
     // Only a Lark message id (om_…) can be replied to; anything else is sent to the chat.
-    let replyTo = quotedId(message.content, message.replyTo);
+    let replyTo = quotedMessageId(message.content, message.replyTo);
     if (replyTo !== undefined && !replyTo.startsWith('om_')) replyTo = undefined;
     try {
       // One message at a time, so the chat sees them in order.

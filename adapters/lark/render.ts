@@ -67,12 +67,6 @@ export function plan(content: readonly Segment[]): Planned[] {
   return out;
 }
 
-/** The message a reply answers: an explicit quote segment wins over the reply target. */
-export function quotedId(content: readonly Segment[], replyTo: string | undefined): string | undefined {
-  const quote = content.find((s) => s.type === 'quote');
-  return quote?.type === 'quote' ? quote.messageId : replyTo;
-}
-
 /** A message card (schema 1.0): the text, then one action block per row of buttons. A click reaches us as card.action.trigger with `value`. */
 export function card(text: string, rows: readonly Button[][]): object {
   const elements: object[] = [];

@@ -2,14 +2,14 @@
 // by signed webhook (recommended) or the websocket gateway, replies through the OpenAPI.
 
 import { defineAdapter, type Adapter, type AdapterContext, type Admission } from '../../src/adapter.js';
-import type { Delivery, MediaSegment, OutgoingMessage } from '../../src/message.js';
+import { quotedMessageId, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
 import { errorMessage, type Supervisor } from '../../src/supervisor.js';
 import { OpenApi } from './api.js';
 import { endpointsOf, sceneOf, type Scene } from './channel.js';
 import { Gateway } from './gateway.js';
 import { incoming, normalize, type Payload } from './normalize.js';
 import { PassiveReplies } from './passive.js';
-import { linkText, plan, quotedId, type Planned } from './render.js';
+import { linkText, plan, type Planned } from './render.js';
 import { qqConfig, type QqConfig } from './schema.js';
 import { AccessTokens } from './token.js';
 import { fetchFile } from '../../src/fetch-file.js';
@@ -104,7 +104,7 @@ export class QqAdapter implements Adapter {
     const endpoints = endpointsOf(scene);
     const guild = scene.kind === 'channel' || scene.kind === 'dm';
     // Groups and C2C cannot quote yet (QQ: message_reference "not supported"); the passive msg_id still ties the reply to the message.
-    let quote = guild ? quotedId(message.content, message.replyTo) : undefined;
+    let quote = guild ? quotedMessageId(message.content, message.replyTo) : undefined;
     const source = message.inResponseTo ?? message.replyTo;
     try {
       // One message at a time: a chat sees them in order and QQ's per-channel rate limit is respected.

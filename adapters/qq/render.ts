@@ -64,12 +64,6 @@ export function plan(content: readonly Segment[], scene: SceneKind): Planned[] {
   return out;
 }
 
-/** The message a reply quotes: an explicit quote segment wins over the reply target. */
-export function quotedId(content: readonly Segment[], replyTo: string | undefined): string | undefined {
-  const quote = content.find((s) => s.type === 'quote');
-  return quote?.type === 'quote' ? quote.messageId : replyTo;
-}
-
 function mediaFileType(media: MediaSegment, guild: boolean): FileType | undefined {
   if (media.type === 'image') return fileType.image;
   if (guild) return undefined; // guild messages carry images only

@@ -1,5 +1,5 @@
 import type { InlineKeyboardButton, InlineKeyboardMarkup } from 'node-telegram-bot-api';
-import type { Button, MediaSegment, Segment } from '../../src/message.js';
+import { quotedMessageId, type Button, type MediaSegment, type Segment } from '../../src/message.js';
 import { splitText } from '../../src/text.js';
 
 /** One Telegram message to send: HTML text (with an optional inline keyboard), or one media item. */
@@ -60,10 +60,9 @@ export function plan(content: readonly Segment[]): Planned[] {
   return out;
 }
 
-/** The message a planned list quotes: an explicit quote segment wins over the reply target. */
+/** The message a planned list quotes, as Telegram's numeric id. */
 export function quotedId(content: readonly Segment[], replyTo: string | undefined): number | undefined {
-  const quote = content.find((s) => s.type === 'quote');
-  const id = Number(quote?.type === 'quote' ? quote.messageId : replyTo);
+  const id = Number(quotedMessageId(content, replyTo));
   return Number.isSafeInteger(id) ? id : undefined;
 }
 

@@ -5,12 +5,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import { defineAdapter, type Adapter, type AdapterContext, type Admission } from '../../src/adapter.js';
 import { fetchFile } from '../../src/fetch-file.js';
 import type { MediaBody } from '../../src/media.js';
-import type { Delivery, MediaSegment, OutgoingMessage } from '../../src/message.js';
+import { quotedMessageId, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
 import { createTransport, describeProxy, type Transport } from '../../src/proxy.js';
 import { errorMessage } from '../../src/supervisor.js';
 import { apiVersion, VkApi } from './api.js';
 import { channelId, chatPeerBase, messageOf, normalize, parseChannelId, type Callback } from './normalize.js';
-import { plan, quoteParams, quotedId } from './render.js';
+import { plan, quoteParams } from './render.js';
 import { vkConfig, type Community, type VkConfig } from './schema.js';
 import { registerCallbackServer } from './setup.js';
 import { uploadAttachment } from './upload.js';
@@ -94,7 +94,7 @@ export class VkAdapter implements Adapter {
     const { ctx, link } = this;
     if (!ctx || !link) return done('the VK platform is not running');
     const { peerId } = target;
-    const quote = quoteParams(quotedId(message.content, message.replyTo), peerId);
+    const quote = quoteParams(quotedMessageId(message.content, message.replyTo), peerId);
     // Replies are named by what they answer, so sending one again cannot make a second message; other sends by a nonce per call.
     const origin = message.inResponseTo ? `re:${message.inResponseTo}` : `once:${randomUUID()}`;
     try {

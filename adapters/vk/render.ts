@@ -99,12 +99,6 @@ export function quoteParams(messageId: string | undefined, peerId: number): { re
   return /^\d+$/.test(messageId) ? { reply_to: Number(messageId) } : {};
 }
 
-/** The message a reply quotes: an explicit quote segment wins over the reply target. */
-export function quotedId(content: readonly Segment[], replyTo: string | undefined): string | undefined {
-  const quote = content.find((s) => s.type === 'quote');
-  return quote?.type === 'quote' ? quote.messageId : replyTo;
-}
-
 /** A mention's markup is never cut in two. */
 const atom = /\[(?:id|club|public)\d+\|[^\]]*\]/g;
 
