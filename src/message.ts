@@ -90,6 +90,13 @@ export interface Delivery {
   ms: number;
 }
 
+/** Times one send: push the platform's message ids as they are sent, then end with `done()` or `done(error)`. */
+export function startDelivery(): { ids: string[]; done(error?: string): Delivery } {
+  const started = performance.now();
+  const ids: string[] = [];
+  return { ids, done: (error) => ({ ok: error === undefined, ids, ms: performance.now() - started, ...(error === undefined ? {} : { error }) }) };
+}
+
 export function toSegments(content: Content): Segment[] {
   if (typeof content === 'string') return [{ type: 'text', text: content }];
   if (isSegmentList(content)) return content.slice();

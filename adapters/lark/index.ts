@@ -3,7 +3,7 @@
 
 import { DefaultCache, EventDispatcher, LoggerLevel } from '@larksuiteoapi/node-sdk';
 import { defineAdapter, type Adapter, type AdapterContext, type Admission } from '../../src/adapter.js';
-import { quotedMessageId, type ChannelType, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
+import { quotedMessageId, startDelivery, type ChannelType, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
 import { errorMessage, type Supervisor } from '../../src/supervisor.js';
 import { LarkApi, sdkLogger, type MessageBody } from './api.js';
 import { runLongConnection } from './longconn.js';
@@ -84,9 +84,7 @@ export class LarkAdapter implements Adapter {
   }
 
   async send(message: OutgoingMessage): Promise<Delivery> {
-    const started = performance.now();
-    const ids: string[] = [];
-    const done = (error?: string): Delivery => ({ ok: error === undefined, ids, ms: performance.now() - started, ...(error === undefined ? {} : { error }) });
+    const { ids, done } = startDelivery();
     const api = this.api;
     if (!api) return done('the Lark platform is not running');
     // Only a Lark message id (om_…) can be replied to; anything else is sent to the chat.

@@ -2,7 +2,7 @@
 // by signed webhook (recommended) or the websocket gateway, replies through the OpenAPI.
 
 import { defineAdapter, type Adapter, type AdapterContext, type Admission } from '../../src/adapter.js';
-import { quotedMessageId, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
+import { quotedMessageId, startDelivery, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
 import { errorMessage, type Supervisor } from '../../src/supervisor.js';
 import { OpenApi } from './api.js';
 import { endpointsOf, sceneOf, type Scene } from './channel.js';
@@ -94,9 +94,7 @@ export class QqAdapter implements Adapter {
   }
 
   async send(message: OutgoingMessage): Promise<Delivery> {
-    const started = performance.now();
-    const ids: string[] = [];
-    const done = (error?: string): Delivery => ({ ok: error === undefined, ids, ms: performance.now() - started, ...(error === undefined ? {} : { error }) });
+    const { ids, done } = startDelivery();
     const scene = sceneOf(message.to.channelId);
     if (!scene) return done(`not a QQ channel id: "${message.to.channelId}"; expected group:<openid>, user:<openid>, channel:<id> or dm:<guild_id>`);
     const link = this.link;

@@ -4,7 +4,7 @@
 import { randomInt } from 'node:crypto';
 import { defineAdapter, type Adapter, type AdapterContext } from '../../src/adapter.js';
 import { fetchFile } from '../../src/fetch-file.js';
-import type { Delivery, MediaSegment, OutgoingMessage } from '../../src/message.js';
+import { startDelivery, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
 import { errorMessage } from '../../src/supervisor.js';
 import { RestApi } from './api.js';
 import { platformEvent } from './events.js';
@@ -67,9 +67,7 @@ export class TencentImAdapter implements Adapter {
   }
 
   async send(message: OutgoingMessage): Promise<Delivery> {
-    const started = performance.now();
-    const ids: string[] = [];
-    const done = (error?: string): Delivery => ({ ok: error === undefined, ids, ms: performance.now() - started, ...(error === undefined ? {} : { error }) });
+    const { ids, done } = startDelivery();
     const scene = sceneOf(message.to.channelId);
     if (!scene) return done(`not a Tencent IM channel id: "${message.to.channelId}"; expected user:<UserID> or group:<GroupId>`);
     const { api, ctx } = this;

@@ -5,7 +5,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { defineAdapter, type Adapter, type AdapterContext, type Admission } from '../../src/adapter.js';
 import { fetchFile } from '../../src/fetch-file.js';
 import type { MediaBody } from '../../src/media.js';
-import { quotedMessageId, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
+import { quotedMessageId, startDelivery, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
 import { createTransport, describeProxy, type Transport } from '../../src/proxy.js';
 import { errorMessage } from '../../src/supervisor.js';
 import { apiVersion, VkApi } from './api.js';
@@ -85,9 +85,7 @@ export class VkAdapter implements Adapter {
   }
 
   async send(message: OutgoingMessage): Promise<Delivery> {
-    const started = performance.now();
-    const ids: string[] = [];
-    const done = (error?: string): Delivery => ({ ok: error === undefined, ids, ms: performance.now() - started, ...(error === undefined ? {} : { error }) });
+    const { ids, done } = startDelivery();
     const target = parseChannelId(message.to.channelId);
     const community = target && this.communities.get(target.groupId);
     if (!target || !community) return done(`not a channel of this VK platform: "${message.to.channelId}"; expected <groupId>:<peer_id> with a configured groupId`);

@@ -5,7 +5,7 @@
 
 import { defineAdapter, type Adapter, type AdapterContext, type Admission } from '../../src/adapter.js';
 import type { MediaBody } from '../../src/media.js';
-import type { Delivery, MediaSegment, OutgoingMessage } from '../../src/message.js';
+import { startDelivery, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
 import { createTransport, describeProxy, type Transport } from '../../src/proxy.js';
 import { errorMessage } from '../../src/supervisor.js';
 import { AppApi } from './api.js';
@@ -78,9 +78,7 @@ export class WecomAdapter implements Adapter {
   }
 
   async send(message: OutgoingMessage): Promise<Delivery> {
-    const started = performance.now();
-    const ids: string[] = [];
-    const done = (error?: string): Delivery => ({ ok: error === undefined, ids, ms: performance.now() - started, ...(error === undefined ? {} : { error }) });
+    const { ids, done } = startDelivery();
     const link = this.link;
     if (!link) return done('the WeCom platform is not running');
     const { sender } = link;
