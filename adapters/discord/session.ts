@@ -13,6 +13,7 @@ import type { EventEmitter } from 'node:events';
 import { Client, Events, GatewayCloseCodes, Options, Partials, type GatewayDispatchPayload, type RESTOptions } from 'discord.js';
 import type { Logger } from '../../src/logger.js';
 import { FatalConnectionError, type SessionControls } from '../../src/supervisor.js';
+import { EndableShardingStrategy } from './strategy.js';
 
 export interface SessionOptions {
   token: string;
@@ -42,13 +43,17 @@ const fatalCodes: Partial<Record<number, string>> = {
 
 export async function runSession(options: SessionOptions, { signal, alive }: SessionControls): Promise<void> {
   const { logger } = options;
+  let strategy: EndableShardingStrategy | undefined;
   const client = new Client({
     intents: options.intents,
     partials: [Partials.Channel],
     rest: options.rest,
     // Messages are read from raw dispatches; discord.js need not keep them.
     makeCache: Options.cacheWithLimits({ ...Options.DefaultMakeCacheSettings, MessageManager: 0 }),
-    ...(options.unthrottledIdentify ? { ws: { buildIdentifyThrottler: () => ({ waitForIdentify: async () => {} }) } } : {}),
+    ws: {
+      buildStrategy: (manager) => (strategy = new EndableShardingStrategy(manager)),
+      ...(options.unthrottledIdentify ? { buildIdentifyThrottler: () => ({ waitForIdentify: async () => {} }) } : {}),
+    },
   });
   options.onClient(client);
   let lastBeat = -1;
@@ -100,6 +105,7 @@ export async function runSession(options: SessionOptions, { signal, alive }: Ses
     options.onClient(undefined);
     client.removeAllListeners();
     client.on(Events.Error, () => {}); // a late error from the dying client has no one left to tell
+    strategy?.end();
     await destroy(client, logger);
   }
 }

@@ -179,7 +179,7 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 
 /** multipart/form-data as Discord reads it: a payload_json field and files[n] parts. */
 async function parseMultipart(raw: Buffer, contentType: string): Promise<{ body: Record<string, any>; files: SentFile[] }> {
-  const form = await new Response(raw, { headers: { 'content-type': contentType } }).formData();
+  const form = await new Response(new Uint8Array(raw), { headers: { 'content-type': contentType } }).formData();
   const payload = form.get('payload_json');
   if (typeof payload !== 'string') throw new Error('multipart body without payload_json');
   const files: SentFile[] = [];
