@@ -7,6 +7,7 @@ import discord, { DiscordAdapter } from '../adapters/discord/index.js';
 import echo from '../bots/echo.js';
 import { defineAdapter, type AdapterDefinition } from '../src/adapter.js';
 import { defineBot, type Bot } from '../src/bot.js';
+import type { Message } from '../src/message.js';
 import { definitions } from '../src/registry.js';
 import type { Runtime } from '../src/runtime.js';
 import { FakeDiscord, guildMessage, token } from './fakes/discord.js';
@@ -15,7 +16,7 @@ import { sleep, startRuntime, waitFor } from './helpers.js';
 
 const discordFast = defineAdapter({
   ...discord,
-  create: (config) => new DiscordAdapter(config, { readyTimeoutMs: 600, stallMs: 10_000, livenessPollMs: 100, unthrottledIdentify: true }),
+  create: (config) => new DiscordAdapter(config, { readyTimeoutMs: 600, stallMs: 10_000, livenessPollMs: 100, maxReconnects: 2, unthrottledIdentify: true }),
 });
 
 let runtime: Runtime | undefined;
@@ -91,6 +92,40 @@ describe('discord gateway: the connection survives', () => {
     expect(logs.find((l) => l.msg === 'connection lost; reconnecting')?.err).toMatch(/no READY within 600 ms/);
     await roundTrip(fake, 'after a silent gateway');
     expect(fake.gateway.openSockets).toBe(1);
+  });
+
+  it('caps discord.js\'s own reconnects to a failing gateway, then backs off and restarts the client', async () => {
+    const { fake, logs } = await setup();
+    fake.gateway.closeAfterHello = 4;
+    fake.gateway.drop();
+    const lost = await waitFor(() => logs.find((l) => l.msg === 'connection lost; reconnecting'), 5000, 'the supervisor taking over');
+    expect(lost).toMatchObject({ err: 'gateway reconnect failed 2 times in a row', attempt: 1 });
+    expect(lost.retryInMs).toBeGreaterThanOrEqual(250);
+    await waitFor(() => fake.gateway.connected && fake.gateway.closeAfterHello === 0, 8000, 'a healthy session again');
+    await roundTrip(fake, 'after the storm');
+    expect(fake.gateway.openSockets).toBe(1);
+  });
+
+  it('knows a thread from a channel by what GUILD_CREATE said', async () => {
+    const seen: Message[] = [];
+    const { fake } = await setup({ bot: defineBot((b) => b.on('message', (ctx) => void seen.push(ctx.message))) });
+    const guild = '400000000000000001';
+    const now = new Date().toISOString();
+    fake.gateway.push('GUILD_CREATE', {
+      id: guild, name: 'g', icon: null, owner_id: '1', afk_channel_id: null, afk_timeout: 0, verification_level: 0, default_message_notifications: 0, explicit_content_filter: 0,
+      features: [], mfa_level: 0, application_id: null, system_channel_id: null, system_channel_flags: 0, rules_channel_id: null, vanity_url_code: null, description: null, banner: null,
+      premium_tier: 0, preferred_locale: 'en-US', public_updates_channel_id: null, nsfw_level: 0, premium_progress_bar_enabled: false, safety_alerts_channel_id: null,
+      roles: [], emojis: [], stickers: [], joined_at: now, large: false, unavailable: false, member_count: 1, voice_states: [], members: [], presences: [], stage_instances: [], guild_scheduled_events: [],
+      channels: [{ id: '300000000000000001', type: 0, guild_id: guild, name: 'general', position: 0, permission_overwrites: [] }],
+      threads: [{ id: '310000000000000001', type: 11, guild_id: guild, parent_id: '300000000000000001', name: 'a thread', owner_id: '1', thread_metadata: { archived: false, auto_archive_duration: 60, archive_timestamp: now, locked: false } }],
+    });
+    fake.gateway.push('MESSAGE_CREATE', guildMessage(fake, 'in the thread', { channel: '310000000000000001' }));
+    fake.gateway.push('MESSAGE_CREATE', guildMessage(fake, 'in the channel'));
+    await waitFor(() => seen.length === 2, 4000);
+    expect(seen.map((m) => [m.text, m.channel])).toEqual([
+      ['in the thread', { id: '310000000000000001', type: 'thread', guildId: guild }],
+      ['in the channel', { id: '300000000000000001', type: 'channel', guildId: guild }],
+    ]);
   });
 
   it('never doubles replies after the platform is stopped and started again', async () => {

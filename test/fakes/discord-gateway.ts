@@ -35,6 +35,8 @@ export class FakeDiscordGateway {
   heartbeatIntervalMs = 150;
   /** Connections still to come that get no HELLO at all. */
   skipHello = 0;
+  /** Connections still to come that are closed (4000, unknown error) right after HELLO. */
+  closeAfterHello = 0;
   /** Where READY tells the client to resume; set by the fake server once it listens. */
   resumeUrl = '';
   private session: Session | undefined;
@@ -117,6 +119,10 @@ export class FakeDiscordGateway {
       return;
     }
     socket.send(JSON.stringify({ op: 10, d: { heartbeat_interval: this.heartbeatIntervalMs } }));
+    if (this.closeAfterHello > 0) {
+      this.closeAfterHello--;
+      socket.close(4000, 'Unknown error.');
+    }
   }
 
   private onFrame(connection: Connection, frame: { op: number; d?: any }): void {
