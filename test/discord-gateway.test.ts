@@ -139,6 +139,14 @@ describe('discord gateway: the connection survives', () => {
     expect(fake.gateway.openSockets).toBe(1);
   });
 
+  it('stops retrying when the intents are not enabled for the app (4014), and says what to switch on', async () => {
+    const { fake: f, logs } = await setup({ wait: false, before: (f) => (f.gateway.closeOnIdentify = 4014) });
+    const failed = await waitFor(() => logs.find((l) => l.msg === 'connection failed for good; not retrying'), 4000);
+    expect(failed.err).toMatch(/intents not enabled for this app \(4014\): switch on the privileged intents \(Message Content/);
+    await sleep(700);
+    expect(f.gateway.connections).toBe(1);
+  });
+
   it('stops retrying when Discord refuses the token, and keeps it out of the logs', async () => {
     const bad = 'MTAwMDAwMDAwMDAwMDAwMDAw.Gwrong.not-the-right-token-at-all_000000';
     const { fake: f, logs } = await setup({ token: bad, wait: false });

@@ -35,6 +35,8 @@ export class FakeDiscordGateway {
   heartbeatIntervalMs = 150;
   /** Connections still to come that get no HELLO at all. */
   skipHello = 0;
+  /** Close every IDENTIFY with this code (e.g. 4014: disallowed intents). */
+  closeOnIdentify: number | undefined;
   /** Connections still to come that are closed (4000, unknown error) right after HELLO. */
   closeAfterHello = 0;
   /** Where READY tells the client to resume; set by the fake server once it listens. */
@@ -133,6 +135,7 @@ export class FakeDiscordGateway {
         return;
       case 2: {
         this.identifies.push(frame.d);
+        if (this.closeOnIdentify) return void socket.close(this.closeOnIdentify, 'refused');
         if (frame.d?.token !== this.checks.token) return void socket.close(4004, 'Authentication failed.');
         this.session = { id: randomUUID(), seq: 0, events: [] };
         connection.ready = true;
