@@ -79,7 +79,7 @@ describe('discord gateway: the connection survives', () => {
   });
 
   it('drops a zombie connection (no heartbeat ACKs) and resumes on a new one', async () => {
-    const { fake } = await setup();
+    const { fake } = await setup({ before: (f) => (f.gateway.heartbeatIntervalMs = 150) });
     fake.gateway.stopAcking();
     await waitFor(() => fake.gateway.resumes.length === 1 && fake.gateway.connected, 5000, 'the resume after the zombie');
     expect(fake.gateway.identifies).toHaveLength(1);
@@ -214,6 +214,15 @@ describe('discord through an http proxy', () => {
     await waitFor(() => f.gateway.resumes.length === 1 && f.gateway.connected, 5000, 'the resume through the proxy');
     expect(proxy.tunnels.slice(before).map((t) => t.target)).toContain(`127.0.0.1:${f.port}`);
     await roundTrip(f, 'after resuming via proxy');
+    // The attachment download and the multipart upload take the proxy too.
+    const png = Buffer.from('89504e470d0a1a0a', 'hex');
+    const url = f.hostFile('p.png', png, 'image/png');
+    const tunnels = proxy.tunnels.length;
+    f.gateway.push('MESSAGE_CREATE', guildMessage(f, '', { attachments: [{ id: '1', filename: 'p.png', content_type: 'image/png', size: png.length, url, proxy_url: url }] }));
+    const upload = await waitFor(() => f.sent.find((s) => s.files.length === 1), 4000, 'the upload');
+    expect(upload.files[0]!.data.equals(png)).toBe(true);
+    expect(f.calls.find((c) => c.path.startsWith('/cdn/'))?.status).toBe(200);
+    expect(proxy.tunnels.length).toBeGreaterThan(tunnels);
     expect(JSON.stringify(logs)).not.toContain('s3cret');
   });
 });

@@ -7,7 +7,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { DefaultRestOptions, type RESTOptions, type ResponseLike } from 'discord.js';
+import type { RESTOptions, ResponseLike } from 'discord.js';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../../src/logger.js';
 import type { Transport } from '../../src/proxy.js';
@@ -20,8 +20,9 @@ export class GatewayBridge {
 
   private constructor(
     private readonly server: Server,
-    private readonly transport: Transport,
+    transport: Transport,
     private readonly logger: Logger,
+    private readonly next: RESTOptions['makeRequest'],
   ) {
     server.on('upgrade', (req, socket, head) => {
       const url = new URL(req.url ?? '/', 'ws://bridge');
@@ -42,18 +43,19 @@ export class GatewayBridge {
     });
   }
 
-  static async open(transport: Transport, logger: Logger): Promise<GatewayBridge> {
+  /** `next` makes the REST requests themselves (through the proxy). */
+  static async open(transport: Transport, logger: Logger, next: RESTOptions['makeRequest']): Promise<GatewayBridge> {
     const server = createServer((_req, res) => res.writeHead(404).end());
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const bridge = new GatewayBridge(server, transport, logger);
+    const bridge = new GatewayBridge(server, transport, logger, next);
     const address = server.address();
     bridge.base = `ws://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
     return bridge;
   }
 
-  /** discord.js's own REST request, with the gateway URL of GET /gateway/bot pointed at the bridge. */
+  /** A REST request, with the gateway URL of GET /gateway/bot pointed at the bridge. */
   readonly makeRequest: RESTOptions['makeRequest'] = async (url, init) => {
-    const response = await DefaultRestOptions.makeRequest(url, init);
+    const response = await this.next(url, init);
     if (!response.ok || !new URL(url).pathname.endsWith('/gateway/bot')) return response;
     const data = (await response.json()) as { url?: unknown };
     if (typeof data.url === 'string') data.url = this.local(data.url);

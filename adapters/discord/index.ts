@@ -13,7 +13,6 @@ import {
   type GatewayDispatchPayload,
   type GatewayMessageCreateDispatchData,
   type RawFile,
-  type RESTOptions,
 } from 'discord.js';
 import { defineAdapter, type Adapter, type AdapterContext, type InboundEvent } from '../../src/adapter.js';
 import type { ChannelType, Delivery, OutgoingMessage } from '../../src/message.js';
@@ -23,6 +22,7 @@ import { fetchAttachment, outgoing } from './attachments.js';
 import { GatewayBridge } from './bridge.js';
 import { normalizeClick, normalizeMessage, type NormalizeContext } from './normalize.js';
 import { plan, quotedId } from './render.js';
+import { restOptions } from './rest.js';
 import { discordConfig, type DiscordConfig } from './schema.js';
 import { runSession } from './session.js';
 
@@ -73,10 +73,9 @@ export class DiscordAdapter implements Adapter {
     this.ctx = ctx;
     const { config, timings } = this;
     const transport = createTransport(config.proxy);
-    // @discordjs/rest bundles its own undici (6); a dispatcher from ours (7) speaks the same dispatch() contract.
-    const restOptions: Partial<RESTOptions> = { api: `${config.apiRoot}/api`, agent: (transport.dispatcher ?? null) as RESTOptions['agent'] };
-    const rest = new REST(restOptions).setToken(config.token);
-    const bridge = config.proxy ? await GatewayBridge.open(transport, ctx.logger) : undefined;
+    const options = restOptions(config.apiRoot, transport);
+    const rest = new REST(options).setToken(config.token);
+    const bridge = config.proxy ? await GatewayBridge.open(transport, ctx.logger, options.makeRequest) : undefined;
     this.link = { transport, rest, bridge };
     if (config.proxy) ctx.logger.info({ proxy: describeProxy(config.proxy) }, 'Discord traffic goes through a proxy');
     this.supervisor = ctx.supervise({
@@ -87,7 +86,7 @@ export class DiscordAdapter implements Adapter {
           {
             token: config.token,
             intents: config.intents,
-            rest: { ...restOptions, ...(bridge ? { makeRequest: bridge.makeRequest } : {}) },
+            rest: bridge ? { ...options, makeRequest: bridge.makeRequest } : options,
             logger: ctx.logger,
             readyTimeoutMs: timings.readyTimeoutMs,
             livenessPollMs: timings.livenessPollMs,

@@ -32,7 +32,8 @@ export class FakeDiscordGateway {
   /** The query string of every connection (discord.js adds ?v=10&encoding=json). */
   readonly queries: string[] = [];
   connections = 0;
-  heartbeatIntervalMs = 150;
+  /** Long enough that a busy test machine is not taken for a zombie; the zombie test shortens it. */
+  heartbeatIntervalMs = 1000;
   /** Connections still to come that get no HELLO at all. */
   skipHello = 0;
   /** Close every IDENTIFY with this code (e.g. 4014: disallowed intents). */
