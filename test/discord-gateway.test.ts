@@ -161,9 +161,13 @@ describe('discord gateway: the connection survives', () => {
 
 describe('discord buttons', () => {
   it('sends buttons as components; a click is acknowledged (deferred update) and reaches the bot as its value', async () => {
+    const clicks: Message[] = [];
     const bot = defineBot((b) => {
       b.command('menu', () => ({ type: 'buttons', rows: [[{ label: 'Red', value: 'red' }, { label: 'Docs', url: 'https://example.com/docs' }]] }));
-      b.on('message', (ctx) => ctx.reply(`got ${ctx.text}`));
+      b.on('message', (ctx) => {
+        clicks.push(ctx.message);
+        return ctx.reply(`got ${ctx.text}`);
+      });
     });
     const { fake } = await setup({ bot });
     fake.gateway.push('MESSAGE_CREATE', guildMessage(fake, '/menu'));
@@ -195,7 +199,9 @@ describe('discord buttons', () => {
     expect(fake.interactionCallbacks[0]).toEqual({ id: interaction.id, token: 'interaction-token-1', body: { type: 6 } });
     const reply = await waitFor(() => fake.sent[1], 4000, 'the answer to the click');
     expect(reply.body.content).toBe('got red');
+    expect(reply.body.message_reference).toBeUndefined();
     expect(reply.channelId).toBe('300000000000000001');
+    expect(clicks[0]).toMatchObject({ id: `click:${interaction.id}`, replyTo: menu!.id, text: 'red', author: { id: '200000000000000001', username: 'alice' }, channel: { id: '300000000000000001', type: 'channel', guildId: '400000000000000001' }, mentionsBot: true });
   });
 });
 

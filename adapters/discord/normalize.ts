@@ -38,18 +38,22 @@ export function normalizeMessage(d: GatewayMessageCreateDispatchData, ctx: Norma
   };
 }
 
-/** A button click: a message from the clicking user whose text is the button's value. */
+/**
+ * A button click: a message from the clicking user whose text is the button's value. Its id is
+ * not a message id (so replies quote nothing); replyTo names the message the button was on.
+ */
 export function normalizeClick(interaction: APIMessageComponentInteraction, ctx: NormalizeContext): Message {
   const user = interaction.member?.user ?? interaction.user;
   const text = interaction.data.custom_id;
   return {
-    id: interaction.id,
+    id: `click:${interaction.id}`,
     platform: 'discord',
     botId: ctx.botId,
     channel: channelOf(interaction.channel.id, interaction.guild_id, interaction.channel.type, ctx),
     author: user ? authorOf(user, interaction.member?.nick) : { id: '', isBot: false },
     content: [{ type: 'text', text }],
     text,
+    replyTo: interaction.message.id,
     mentionsBot: true, // a click on the bot's own button is addressed to the bot
     timestamp: Date.now(),
     raw: interaction,
