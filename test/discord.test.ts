@@ -120,6 +120,32 @@ describe('discord: messages', () => {
     expect(sent!.files[0]!.data.equals(png)).toBe(true);
   });
 
+  it('uploads bytes the bot made, shows an outside image URL as an embed and an outside file as a link', async () => {
+    const bot = defineBot((b) =>
+      b.on('message', (ctx) =>
+        ctx.reply([
+          { type: 'text', text: 'here:' },
+          { type: 'image', data: new Uint8Array(png), mime: 'image/png' },
+          { type: 'file', data: new Uint8Array(Buffer.from('a,b\n')), mime: 'text/csv', name: 'data.csv' },
+          { type: 'image', url: 'https://images.example/cat.jpg' },
+          { type: 'file', url: 'https://files.example/report.pdf', name: 'report.pdf' },
+        ]),
+      ),
+    );
+    const { fake } = await setup({ bot });
+    fake.gateway.push('MESSAGE_CREATE', guildMessage(fake, 'media please'));
+    const [sent] = await waitFor(() => fake.sent.length === 1 && fake.sent, 4000, 'the media reply');
+    expect(sent!.body).toMatchObject({
+      content: 'here:\n[report.pdf](https://files.example/report.pdf)',
+      embeds: [{ image: { url: 'https://images.example/cat.jpg' } }],
+      attachments: [{ id: 0, filename: 'image.png' }, { id: 1, filename: 'data.csv' }],
+    });
+    expect(sent!.files.map((f) => [f.field, f.name, f.type, f.data.length])).toEqual([
+      ['files[0]', 'image.png', 'image/png', png.length],
+      ['files[1]', 'data.csv', 'text/csv', 4],
+    ]);
+  });
+
   it('splits text over 2000 characters into several messages instead of failing', async () => {
     const { fake } = await setup();
     const words = Array.from({ length: 700 }, (_, i) => `w${i}`).join(' ');
