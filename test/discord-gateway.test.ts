@@ -29,11 +29,18 @@ afterEach(async () => {
   runtime = fake = proxy = undefined;
 });
 
-async function setup(options: { extra?: string; token?: string; before?: (fake: FakeDiscord) => void; bot?: Bot; wait?: boolean } = {}) {
+/** The same, with a watchdog short enough to see in a test. */
+const discordWatchdog = defineAdapter({
+  ...discord,
+  create: (config) => new DiscordAdapter(config, { readyTimeoutMs: 600, stallMs: 2500, livenessPollMs: 100, maxReconnects: 2, unthrottledIdentify: true }),
+});
+
+async function setup(options: { watchdog?: boolean; extra?: string; token?: string; before?: (fake: FakeDiscord) => void; bot?: Bot; wait?: boolean } = {}) {
   const f = (fake = await new FakeDiscord().start());
   options.before?.(f);
   const yaml = `platforms:\n  - { id: dc, type: discord, token: "${options.token ?? token}", apiRoot: "${f.url}"${options.extra ?? ''} }\n`;
-  const started = await startRuntime(yaml, { bot: options.bot ?? echo, definitions: [...definitions, discordFast as unknown as AdapterDefinition] });
+  const adapter = options.watchdog ? discordWatchdog : discordFast;
+  const started = await startRuntime(yaml, { bot: options.bot ?? echo, definitions: [...definitions, adapter as unknown as AdapterDefinition] });
   runtime = started.runtime;
   if (options.wait !== false) await waitFor(() => f.gateway.connected, 5000, 'the gateway session');
   return { fake: f, logs: started.logs };
@@ -91,6 +98,17 @@ describe('discord gateway: the connection survives', () => {
     expect(fake.gateway.connections).toBe(2);
     expect(logs.find((l) => l.msg === 'connection lost; reconnecting')?.err).toMatch(/no READY within 600 ms/);
     await roundTrip(fake, 'after a silent gateway');
+    expect(fake.gateway.openSockets).toBe(1);
+  });
+
+  it('restarts the client when the watchdog sees no gateway activity (a reconnect left waiting for HELLO)', async () => {
+    const { fake, logs } = await setup({ watchdog: true });
+    fake.gateway.skipHello = 1;
+    fake.gateway.drop(); // discord.js reconnects, then would wait 60 s for a HELLO that never comes
+    const lost = await waitFor(() => logs.find((l) => l.msg === 'connection lost; reconnecting'), 5000, 'the watchdog');
+    expect(lost.err).toBe('stalled: no sign of life for 2500 ms');
+    await waitFor(() => fake.gateway.connected && fake.gateway.identifies.length === 2, 5000, 'a new session');
+    await roundTrip(fake, 'after the stall');
     expect(fake.gateway.openSockets).toBe(1);
   });
 
