@@ -48,13 +48,18 @@ describe('discord render', () => {
   });
 
   it('puts buttons on the last message, five a row and five rows, and shows the rest as text', () => {
-    const row = Array.from({ length: 7 }, (_, i) => ({ label: `b${i}`, value: `v${i}` }));
-    const rows = Array.from({ length: 3 }, () => row);
+    const rows = Array.from({ length: 3 }, (_, r) => Array.from({ length: 7 }, (_, i) => ({ label: `b${r}${i}`, value: `v${r}${i}` })));
     const { messages } = plan([text('pick'), { type: 'buttons', rows }]);
     expect(messages).toHaveLength(1);
     expect(messages[0]!.components).toHaveLength(5);
     expect(messages[0]!.components.map((r) => r.components.length)).toEqual([5, 2, 5, 2, 5]);
-    expect(messages[0]!.content).toBe('pick\n1. b5 — send "v5"\n2. b6 — send "v6"');
+    expect(messages[0]!.content).toBe('pick\n1. b25 — send "v25"\n2. b26 — send "v26"');
+  });
+
+  it('shows a button whose value repeats another as text (Discord refuses duplicate custom_ids)', () => {
+    const { messages } = plan([{ type: 'buttons', rows: [[{ label: 'Yes', value: 'y' }, { label: 'Sure', value: 'y' }], [{ label: 'No', value: 'n' }]] }]);
+    expect(messages[0]!.components.map((r) => r.components.map((b) => ('custom_id' in b ? b.custom_id : 'url' in b ? b.url : '')))).toEqual([['y'], ['n']]);
+    expect(messages[0]!.content).toBe('1. Sure — send "y"');
   });
 
   it('attaches media to the text before it, ten files a message', () => {

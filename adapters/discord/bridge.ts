@@ -38,6 +38,7 @@ export class GatewayBridge {
       });
       upstream.once('open', () => {
         socket.off('close', abandon);
+        if (socket.destroyed) return void upstream.terminate(); // the client gave up while we were connecting
         this.wss.handleUpgrade(req, socket, head, (client) => this.relay(client, upstream));
       });
     });

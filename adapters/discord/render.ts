@@ -94,22 +94,40 @@ export function quotedId(content: readonly Segment[], replyTo: string | undefine
   return id && /^\d+$/.test(id) ? id : undefined;
 }
 
-/** Button rows -> action rows (5 buttons a row, 5 rows a message); what does not fit comes back to be shown as text. */
+/**
+ * Button rows -> action rows (5 buttons a row, 5 rows a message). What does not fit, and a button
+ * whose value repeats one already shown (Discord refuses duplicate custom_ids), comes back to be
+ * shown as text.
+ */
 function toComponents(rows: readonly Button[][]): { components: ActionRow[]; overflow: Button[][] } {
   const components: ActionRow[] = [];
   const overflow: Button[][] = [];
+  const used = new Set<string>();
+  const repeated: Button[] = [];
   for (const row of rows) {
-    for (let i = 0; i < row.length; i += buttonsPerRow) {
-      const chunk = row.slice(i, i + buttonsPerRow);
+    const unique = row.filter((button) => {
+      if (button.url) return true;
+      const id = customId(button);
+      if (used.has(id)) return void repeated.push(button), false;
+      used.add(id);
+      return true;
+    });
+    for (let i = 0; i < unique.length; i += buttonsPerRow) {
+      const chunk = unique.slice(i, i + buttonsPerRow);
       if (components.length >= rowsPerMessage) overflow.push(chunk);
       else components.push({ type: ComponentType.ActionRow, components: chunk.map(toButton) });
     }
   }
+  if (repeated.length > 0) overflow.push(repeated);
   return { components, overflow };
+}
+
+function customId(button: Button): string {
+  return (button.value ?? button.label).slice(0, customIdLimit) || button.label.slice(0, labelLimit) || '·';
 }
 
 function toButton(button: Button): APIButtonComponent {
   const label = button.label.slice(0, labelLimit) || '·';
   if (button.url) return { type: ComponentType.Button, style: ButtonStyle.Link, label, url: button.url };
-  return { type: ComponentType.Button, style: ButtonStyle.Primary, label, custom_id: (button.value ?? button.label).slice(0, customIdLimit) || label };
+  return { type: ComponentType.Button, style: ButtonStyle.Primary, label, custom_id: customId(button) };
 }
