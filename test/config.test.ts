@@ -60,7 +60,7 @@ describe('config', () => {
 
   it('names an unknown platform type and lists the known ones', () => {
     expect(problems('platforms: [{ id: x, type: telegrm }]')).toEqual([
-      { path: 'platforms[0].type', line: 1, message: 'unknown platform type "telegrm"; expected one of: sandbox, telegram, http, qq' },
+      { path: 'platforms[0].type', line: 1, message: `unknown platform type "telegrm"; expected one of: ${definitions.map((d) => d.type).join(', ')}` },
     ]);
   });
 

@@ -49,7 +49,7 @@ export function normalizeClick(interaction: APIMessageComponentInteraction, ctx:
     id: `click:${interaction.id}`,
     platform: 'discord',
     botId: ctx.botId,
-    channel: channelOf(interaction.channel.id, interaction.guild_id, interaction.channel.type, ctx),
+    channel: channelOf(interaction.channel_id, interaction.guild_id, (interaction.channel as { type?: number } | undefined)?.type, ctx),
     author: user ? authorOf(user, interaction.member?.nick) : { id: '', isBot: false },
     content: [{ type: 'text', text }],
     text,
