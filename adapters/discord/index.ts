@@ -1,0 +1,209 @@
+// Discord through discord.js 14: the gateway in (one supervised client), the REST API out.
+
+import {
+  DiscordAPIError,
+  InteractionResponseType,
+  InteractionType,
+  REST,
+  Routes,
+  type APIEmbed,
+  type APIMessage,
+  type APIMessageComponentInteraction,
+  type Client,
+  type GatewayDispatchPayload,
+  type GatewayMessageCreateDispatchData,
+  type RawFile,
+} from 'discord.js';
+import { defineAdapter, type Adapter, type AdapterContext, type InboundEvent } from '../../src/adapter.js';
+import { fetchFile } from '../../src/fetch-file.js';
+import type { ChannelType, Delivery, OutgoingMessage } from '../../src/message.js';
+import { createTransport, describeProxy, type Transport } from '../../src/proxy.js';
+import { errorMessage, type Supervisor } from '../../src/supervisor.js';
+import { attachmentLimit, outgoing } from './attachments.js';
+import { GatewayBridge } from './bridge.js';
+import { normalizeClick, normalizeMessage, type NormalizeContext } from './normalize.js';
+import { plan, quotedId } from './render.js';
+import { restOptions } from './rest.js';
+import { discordConfig, type DiscordConfig } from './schema.js';
+import { runSession } from './session.js';
+
+export interface DiscordTimings {
+  /** How long one login may take to reach READY. */
+  readyTimeoutMs: number;
+  /** No gateway activity for this long restarts the client. */
+  stallMs: number;
+  livenessPollMs: number;
+  maxReconnects: number;
+  /** Tests only: no 5 s wait between IDENTIFYs. */
+  unthrottledIdentify: boolean;
+}
+
+/** What talking to Discord needs while the adapter runs; rebuilt on every start. */
+interface Link {
+  transport: Transport;
+  rest: REST;
+  bridge: GatewayBridge | undefined;
+}
+
+export class DiscordAdapter implements Adapter {
+  readonly type = 'discord';
+  readonly id: string;
+  private readonly timings: DiscordTimings;
+  private self: string | undefined;
+  private ctx: AdapterContext | undefined;
+  private link: Link | undefined;
+  private client: Client | undefined;
+  private supervisor: Supervisor | undefined;
+  /** Events are admitted one after another, in the order the gateway sent them. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly config: DiscordConfig,
+    timings: Partial<DiscordTimings> = {},
+  ) {
+    this.id = config.id;
+    this.timings = { readyTimeoutMs: config.readyTimeout, stallMs: config.stallTimeout, livenessPollMs: 5000, maxReconnects: 5, unthrottledIdentify: false, ...timings };
+  }
+
+  get selfId(): string | undefined {
+    return this.self;
+  }
+
+  async start(ctx: AdapterContext): Promise<void> {
+    if (this.ctx) return;
+    this.ctx = ctx;
+    const { config, timings } = this;
+    const transport = createTransport(config.proxy);
+    const options = restOptions(config.apiRoot, transport);
+    const rest = new REST(options).setToken(config.token);
+    const bridge = config.proxy ? await GatewayBridge.open(transport, ctx.logger, options.makeRequest) : undefined;
+    this.link = { transport, rest, bridge };
+    if (config.proxy) ctx.logger.info({ proxy: describeProxy(config.proxy) }, 'Discord traffic goes through a proxy');
+    this.supervisor = ctx.supervise({
+      name: `discord:${this.id}:gateway`,
+      stallMs: timings.stallMs,
+      session: (controls) =>
+        runSession(
+          {
+            token: config.token,
+            intents: config.intents,
+            rest: bridge ? { ...options, makeRequest: bridge.makeRequest } : options,
+            logger: ctx.logger,
+            readyTimeoutMs: timings.readyTimeoutMs,
+            livenessPollMs: timings.livenessPollMs,
+            maxReconnects: timings.maxReconnects,
+            unthrottledIdentify: timings.unthrottledIdentify,
+            onClient: (client) => (this.client = client),
+            onDispatch: (packet) => this.onDispatch(packet),
+          },
+          controls,
+        ),
+    });
+    this.supervisor.start();
+  }
+
+  async stop(): Promise<void> {
+    const { supervisor, link } = this;
+    this.supervisor = undefined;
+    this.ctx = undefined;
+    this.link = undefined;
+    await supervisor?.stop();
+    await this.queue;
+    await link?.bridge?.close();
+    await link?.transport.close();
+  }
+
+  async send(message: OutgoingMessage): Promise<Delivery> {
+    const started = performance.now();
+    const ids: string[] = [];
+    const done = (error?: string): Delivery => ({ ok: error === undefined, ids, ms: performance.now() - started, ...(error === undefined ? {} : { error }) });
+    const link = this.link;
+    if (!link) return done('the Discord platform is not running');
+    const channelId = message.to.channelId;
+    if (!/^\d+$/.test(channelId)) return done(`not a Discord channel id: "${channelId}"; expected a numeric snowflake`);
+    let quote = quotedId(message.content, message.replyTo);
+    const { messages, allowedMentions } = plan(message.content);
+    try {
+      // One message at a time: the chat sees them in order, and discord.js's per-route rate-limit
+      // queue sees one request at a time from us (a 429 then delays the rest, it loses nothing).
+      for (const item of messages) {
+        const files: RawFile[] = [];
+        const embeds: APIEmbed[] = [];
+        let content = item.content;
+        for (const media of item.media) {
+          const out = await outgoing(media, this.ctx?.media);
+          if (out.kind === 'file') files.push(out.file);
+          else if (out.kind === 'embed') embeds.push({ image: { url: out.url } });
+          else content += `${content ? '\n' : ''}${out.text}`;
+        }
+        const body = {
+          ...(content ? { content } : {}),
+          ...(embeds.length ? { embeds } : {}),
+          ...(item.components.length ? { components: item.components } : {}),
+          ...(files.length ? { attachments: files.map((file, id) => ({ id, filename: file.name })) } : {}),
+          allowed_mentions: allowedMentions,
+          ...(quote ? { message_reference: { message_id: quote, fail_if_not_exists: false } } : {}),
+        };
+        const sent = (await link.rest.post(Routes.channelMessages(channelId), { body, files: files.length ? files : undefined })) as APIMessage;
+        ids.push(sent.id);
+        quote = undefined; // only the first message of a reply quotes
+      }
+      return done();
+    } catch (error) {
+      return done(error instanceof DiscordAPIError ? `Discord ${error.status} (code ${error.code}): ${error.message}` : errorMessage(error));
+    }
+  }
+
+  private onDispatch(packet: GatewayDispatchPayload): void {
+    switch (packet.t) {
+      case 'READY':
+        this.self = packet.d.user.id;
+        return;
+      case 'MESSAGE_CREATE':
+        if (packet.d.author.id === this.self) return; // our own replies come back as events too
+        return this.admit(packet.d.id, (ctx) => normalizeMessage(packet.d as GatewayMessageCreateDispatchData, ctx));
+      case 'INTERACTION_CREATE': {
+        const interaction = packet.d;
+        if (interaction.type !== InteractionType.MessageComponent) return;
+        this.acknowledge(interaction);
+        return this.admit(interaction.id, (ctx) => normalizeClick(interaction, ctx));
+      }
+      default:
+        return;
+    }
+  }
+
+  /** A deferred update within Discord's 3 s, so the user sees no "interaction failed"; the answer comes as a message. */
+  private acknowledge(interaction: APIMessageComponentInteraction): void {
+    const rest = this.link?.rest;
+    rest
+      ?.post(Routes.interactionCallback(interaction.id, interaction.token), { body: { type: InteractionResponseType.DeferredMessageUpdate }, auth: false })
+      .catch((error: unknown) => this.ctx?.logger.warn({ err: errorMessage(error) }, 'could not acknowledge a button click'));
+  }
+
+  private admit(key: string, build: (ctx: NormalizeContext) => ReturnType<InboundEvent['normalize']>): void {
+    const ctx = this.ctx;
+    if (!ctx) return;
+    const context: NormalizeContext = {
+      botId: this.id,
+      selfId: this.self,
+      channelKind: (id) => this.channelKind(id),
+      mediaUrl: ({ url, mime, name }) => ctx.media.register(() => fetchFile(url, { mime, name, dispatcher: this.link?.transport.dispatcher, ...attachmentLimit }), { botId: this.id, ref: url }),
+    };
+    this.queue = this.queue.then(() => ctx.dispatch({ key, normalize: () => build(context) })).catch((error: unknown) => ctx.logger.error({ err: errorMessage(error) }, 'could not hand a Discord event on'));
+  }
+
+  private channelKind(id: string): ChannelType | undefined {
+    const channel = this.client?.channels.cache.get(id);
+    if (!channel) return undefined;
+    if (channel.isThread()) return 'thread';
+    if (channel.isDMBased()) return 'direct';
+    return 'channel';
+  }
+}
+
+export default defineAdapter({
+  type: 'discord',
+  configSchema: discordConfig,
+  create: (config) => new DiscordAdapter(config),
+});

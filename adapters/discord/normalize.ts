@@ -1,0 +1,131 @@
+// Gateway payloads (MESSAGE_CREATE, a button's INTERACTION_CREATE) -> Message. Works on the raw
+// dispatch data, so a message in a channel discord.js has not cached is never lost.
+
+import { ChannelType as DiscordChannelType, MessageType, type APIAttachment, type APIMessageComponentInteraction, type APIUser, type GatewayMessageCreateDispatchData } from 'discord.js';
+import { plainText, type Channel, type ChannelType, type MediaType, type Message, type Segment } from '../../src/message.js';
+
+export interface NormalizeContext {
+  botId: string;
+  /** The bot's own user id, once READY has told us. */
+  selfId: string | undefined;
+  /** What discord.js knows about a channel the payload does not describe (a thread, say). */
+  channelKind(channelId: string): ChannelType | undefined;
+  /** Registers an attachment and returns the Switchboard media URL for it. */
+  mediaUrl(attachment: { url: string; mime: string; name?: string }): string;
+}
+
+export function normalizeMessage(d: GatewayMessageCreateDispatchData, ctx: NormalizeContext): Message {
+  const content: Segment[] = [];
+  const replyTo = d.type === MessageType.Reply ? d.message_reference?.message_id : undefined;
+  if (replyTo) content.push({ type: 'quote', messageId: replyTo });
+  const parsed = parseContent(d.content ?? '', d.mentions ?? [], ctx.selfId);
+  content.push(...parsed.segments);
+  for (const attachment of d.attachments ?? []) content.push(mediaOf(attachment, ctx));
+  const timestamp = Date.parse(d.timestamp);
+  const channelTypeField = (d as { channel_type?: number }).channel_type;
+  return {
+    id: d.id,
+    platform: 'discord',
+    botId: ctx.botId,
+    channel: channelOf(d.channel_id, d.guild_id, channelTypeField, ctx),
+    author: authorOf(d.author, d.member?.nick),
+    content,
+    text: plainText(content),
+    ...(replyTo ? { replyTo } : {}),
+    mentionsBot: parsed.mentionsBot || (ctx.selfId !== undefined && d.mentions?.some((m) => m.id === ctx.selfId) === true),
+    timestamp: Number.isFinite(timestamp) ? timestamp : Date.now(),
+    raw: d,
+  };
+}
+
+/**
+ * A button click: a message from the clicking user whose text is the button's value. Its id is
+ * not a message id (so replies quote nothing); replyTo names the message the button was on.
+ */
+export function normalizeClick(interaction: APIMessageComponentInteraction, ctx: NormalizeContext): Message {
+  const user = interaction.member?.user ?? interaction.user;
+  const text = interaction.data.custom_id;
+  return {
+    id: `click:${interaction.id}`,
+    platform: 'discord',
+    botId: ctx.botId,
+    channel: channelOf(interaction.channel_id, interaction.guild_id, (interaction.channel as { type?: number } | undefined)?.type, ctx),
+    author: user ? authorOf(user, interaction.member?.nick) : { id: '', isBot: false },
+    content: [{ type: 'text', text }],
+    text,
+    replyTo: interaction.message.id,
+    mentionsBot: true, // a click on the bot's own button is addressed to the bot
+    timestamp: Date.now(),
+    raw: interaction,
+  };
+}
+
+const threadTypes = new Set<number>([DiscordChannelType.PublicThread, DiscordChannelType.PrivateThread, DiscordChannelType.AnnouncementThread]);
+
+function channelOf(id: string, guildId: string | undefined, type: number | undefined, ctx: NormalizeContext): Channel {
+  const kind: ChannelType =
+    type === DiscordChannelType.DM ? 'direct'
+    : type === DiscordChannelType.GroupDM ? 'group'
+    : type !== undefined && threadTypes.has(type) ? 'thread'
+    : (ctx.channelKind(id) ?? (guildId ? 'channel' : 'direct'));
+  return { id, type: kind, ...(guildId ? { guildId } : {}) };
+}
+
+function authorOf(user: APIUser, nick: string | null | undefined): Message['author'] {
+  const name = nick || user.global_name || user.username;
+  return { id: user.id, ...(name ? { name } : {}), username: user.username, isBot: user.bot === true };
+}
+
+/** Discord's inline tokens: users (<@id>, <@!id>), roles (<@&id>), @everyone and @here. */
+const mentionToken = /<@(!|&)?(\d+)>|@everyone|@here/g;
+
+/**
+ * Message content -> text and mention segments, a leading @bot dropped (it is how the message was
+ * addressed, not what was said). Role mentions keep Discord's `&` prefix in userId, so they render
+ * back as role mentions.
+ */
+function parseContent(raw: string, mentions: readonly APIUser[], selfId: string | undefined): { segments: Segment[]; mentionsBot: boolean } {
+  const segments: Segment[] = [];
+  let mentionsBot = false;
+  let at = 0;
+  const pushText = (text: string) => {
+    if (text) segments.push({ type: 'text', text });
+  };
+  for (const match of raw.matchAll(mentionToken)) {
+    pushText(raw.slice(at, match.index));
+    at = match.index + match[0].length;
+    const id = match[2];
+    if (id === undefined) {
+      segments.push({ type: 'mention', all: true, name: match[0].slice(1) });
+      continue;
+    }
+    if (match[1] === '&') {
+      segments.push({ type: 'mention', userId: `&${id}` });
+      continue;
+    }
+    const own = id === selfId;
+    mentionsBot ||= own;
+    if (own && segments.every((s) => s.type === 'text' && s.text.trim() === '')) {
+      segments.length = 0;
+      continue;
+    }
+    const user = mentions.find((m) => m.id === id);
+    const name = user?.global_name || user?.username;
+    segments.push({ type: 'mention', userId: id, ...(name ? { name } : {}) });
+  }
+  pushText(raw.slice(at));
+  const first = segments[0];
+  if (first?.type === 'text') {
+    const trimmed = first.text.replace(/^\s+/, '');
+    if (trimmed) segments[0] = { type: 'text', text: trimmed };
+    else segments.shift();
+  }
+  return { segments, mentionsBot };
+}
+
+function mediaOf(attachment: APIAttachment, ctx: NormalizeContext): Segment {
+  const mime = attachment.content_type?.split(';')[0]?.trim() || 'application/octet-stream';
+  const type: MediaType = mime.startsWith('image/') ? 'image' : mime.startsWith('audio/') ? 'audio' : mime.startsWith('video/') ? 'video' : 'file';
+  const name = attachment.filename || undefined;
+  return { type, url: ctx.mediaUrl({ url: attachment.url, mime, name }), mime, ...(name ? { name } : {}) };
+}

@@ -1,0 +1,35 @@
+// REST options for discord.js: the API base, and the operator's proxy as an undici dispatcher.
+
+import { DefaultRestOptions, type RESTOptions } from 'discord.js';
+import type { Transport } from '../../src/proxy.js';
+
+type MakeRequest = RESTOptions['makeRequest'];
+
+export function restOptions(apiRoot: string, transport: Transport): Partial<RESTOptions> & { makeRequest: MakeRequest } {
+  const dispatcher = transport.dispatcher;
+  // @discordjs/rest bundles its own undici (6); a dispatcher from ours (7) speaks the same
+  // dispatch() contract, but cannot read the other's FormData, so uploads are encoded first.
+  return {
+    api: `${apiRoot}/api`,
+    agent: (dispatcher ?? null) as RESTOptions['agent'],
+    makeRequest: dispatcher ? async (url, init) => DefaultRestOptions.makeRequest(url, await encodeFormData(init)) : DefaultRestOptions.makeRequest,
+  };
+}
+
+type Init = Parameters<MakeRequest>[1];
+
+/** A multipart body as bytes with its content type, which any undici can send. */
+async function encodeFormData(init: Init): Promise<Init> {
+  const body = init.body as unknown;
+  if (!isFormData(body)) return init;
+  const encoded = new Response(body);
+  return {
+    ...init,
+    body: new Uint8Array(await encoded.arrayBuffer()),
+    headers: { ...(init.headers as Record<string, string>), 'content-type': encoded.headers.get('content-type') ?? 'multipart/form-data' },
+  };
+}
+
+function isFormData(body: unknown): body is FormData {
+  return typeof body === 'object' && body !== null && (body as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] === 'FormData';
+}

@@ -1,0 +1,45 @@
+import { GatewayIntentBits } from 'discord.js';
+import { z } from 'zod';
+import { proxyUrl } from '../../src/proxy.js';
+import { duration } from '../../src/units.js';
+
+export type IntentName = Exclude<keyof typeof GatewayIntentBits, number>;
+
+const intentNames = Object.keys(GatewayIntentBits).filter((key) => Number.isNaN(Number(key))) as IntentName[];
+
+/** Guild and DM messages with their text: what the echo bot needs. MessageContent is privileged (switch it on in the Developer Portal). */
+export const defaultIntents: IntentName[] = ['Guilds', 'GuildMessages', 'DirectMessages', 'MessageContent'];
+
+const intentName = z.string().refine((name) => intentNames.includes(name as IntentName), {
+  error: (issue) => `unknown intent "${String(issue.input)}"; expected one of: ${intentNames.join(', ')}`,
+});
+
+export const discordConfig = z
+  .strictObject({
+    id: z.string(),
+    type: z.literal('discord'),
+    /** The bot token (Developer Portal > your app > Bot > Reset Token); a leading "Bot " is accepted. */
+    token: z
+      .string()
+      .transform((token) => token.replace(/^Bot\s+/i, ''))
+      .pipe(z.string().regex(/^[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{10,}$/, 'expected the bot token from the Developer Portal (Bot > Reset Token): three dot-separated parts')),
+    /** Gateway intents, by name (discord.js GatewayIntentBits) or as one bit mask. */
+    intents: z
+      .union([z.array(intentName).min(1), z.number().int().positive()], { error: 'expected a list of intent names (e.g. [Guilds, GuildMessages, DirectMessages, MessageContent]) or a bit mask' })
+      .default(defaultIntents),
+    /** Host serving the REST API under /api/v10 (a local server or a fake in tests); the gateway URL is whatever its GET /gateway/bot says. */
+    apiRoot: z.url({ protocol: /^https?$/ }).default('https://discord.com'),
+    /** An http(s) or SOCKS5 proxy that carries REST, attachment downloads and the gateway websocket: http://[user:pass@]host:port, socks5://… */
+    proxy: proxyUrl.optional(),
+    /** No gateway activity (events or heartbeat ACKs) for this long: the whole client is destroyed and logged in again. */
+    stallTimeout: duration.default(120_000),
+    /** How long one login may take to reach READY before it is abandoned and retried with backoff. */
+    readyTimeout: duration.default(30_000),
+  })
+  .transform((config) => ({
+    ...config,
+    apiRoot: config.apiRoot.replace(/\/+$/, '').replace(/\/api$/, ''),
+    intents: typeof config.intents === 'number' ? config.intents : config.intents.reduce((mask, name) => mask | GatewayIntentBits[name as IntentName], 0),
+  }));
+
+export type DiscordConfig = z.output<typeof discordConfig>;

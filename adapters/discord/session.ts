@@ -1,0 +1,119 @@
+// One discord.js client's life, as a session of the core supervisor.
+//
+// Who reconnects what: within a session discord.js (@discordjs/ws) keeps the gateway up itself:
+// it resumes after a dropped socket, op 7 or a zombie connection (missed heartbeat ACKs) and
+// identifies afresh after op 9, and a resume replays the dispatches we missed. The session ends,
+// and the supervisor destroys this client and logs in a new one after an exponential, jittered
+// backoff, when discord.js cannot go on: an unrecoverable close code (fatal for a bad token or
+// intents), no READY within the deadline (no HELLO, say), several reconnects in a row that never
+// got back to READY/RESUMED (discord.js alone would retry every half second), or no gateway
+// activity at all for the supervisor's stall timeout.
+
+import type { EventEmitter } from 'node:events';
+import { Client, Events, GatewayCloseCodes, Options, Partials, type GatewayDispatchPayload, type RESTOptions } from 'discord.js';
+import type { Logger } from '../../src/logger.js';
+import { FatalConnectionError, type SessionControls } from '../../src/supervisor.js';
+import { EndableShardingStrategy } from './strategy.js';
+
+export interface SessionOptions {
+  token: string;
+  intents: number;
+  rest: Partial<RESTOptions>;
+  logger: Logger;
+  /** How long login may take to reach READY. */
+  readyTimeoutMs: number;
+  /** How often to look for heartbeat ACKs, which discord.js does not announce. */
+  livenessPollMs: number;
+  /** Reconnects in a row without reaching READY/RESUMED before the whole client is restarted with backoff. */
+  maxReconnects: number;
+  /** Tests only: identify again at once (Discord allows one IDENTIFY per 5 s, which discord.js enforces). */
+  unthrottledIdentify?: boolean;
+  onClient(client: Client | undefined): void;
+  /** Every gateway dispatch, READY and replayed ones included, in the order received. */
+  onDispatch(packet: GatewayDispatchPayload): void;
+}
+
+/** Close codes after which connecting again cannot help, and what to change. */
+const fatalCodes: Partial<Record<number, string>> = {
+  [GatewayCloseCodes.AuthenticationFailed]: 'Discord rejected the bot token (4004); check platforms[].token',
+  [GatewayCloseCodes.InvalidIntents]: 'Discord rejected the intents (4013); check platforms[].intents',
+  [GatewayCloseCodes.DisallowedIntents]:
+    'intents not enabled for this app (4014): switch on the privileged intents (Message Content, and Server Members/Presence if listed) under Bot in the Developer Portal, or remove them from platforms[].intents',
+};
+
+export async function runSession(options: SessionOptions, { signal, alive }: SessionControls): Promise<void> {
+  const { logger } = options;
+  let strategy: EndableShardingStrategy | undefined;
+  const client = new Client({
+    intents: options.intents,
+    partials: [Partials.Channel],
+    rest: options.rest,
+    // Messages are read from raw dispatches; discord.js need not keep them.
+    makeCache: Options.cacheWithLimits({ ...Options.DefaultMakeCacheSettings, MessageManager: 0 }),
+    ws: {
+      buildStrategy: (manager) => (strategy = new EndableShardingStrategy(manager)),
+      ...(options.unthrottledIdentify ? { buildIdentifyThrottler: () => ({ waitForIdentify: async () => {} }) } : {}),
+    },
+  });
+  options.onClient(client);
+  let lastBeat = -1;
+  let reconnects = 0;
+  let readyTimer: NodeJS.Timeout | undefined;
+  let poll: NodeJS.Timeout | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const fail = (error: Error) => reject(error);
+      signal.addEventListener('abort', () => resolve(), { once: true });
+      readyTimer = setTimeout(() => fail(new Error(`no READY within ${options.readyTimeoutMs} ms of connecting`)), options.readyTimeoutMs);
+      (client as EventEmitter).on(Events.Raw, (packet: GatewayDispatchPayload) => {
+        alive();
+        options.onDispatch(packet);
+      });
+      client.once(Events.ClientReady, (ready) => {
+        clearTimeout(readyTimer);
+        logger.info({ username: ready.user.username }, 'gateway ready');
+        poll = setInterval(() => {
+          const beat = client.ws.shards.first()?.lastPingTimestamp ?? -1;
+          if (beat !== lastBeat) alive();
+          lastBeat = beat;
+        }, options.livenessPollMs);
+      });
+      client.on(Events.ShardResume, (_id, replayed) => {
+        reconnects = 0;
+        logger.info({ replayed }, 'gateway session resumed');
+      });
+      client.on(Events.ShardReady, () => (reconnects = 0));
+      client.on(Events.ShardReconnecting, () => {
+        reconnects++;
+        logger.info({ attempt: reconnects }, 'gateway connection closed; discord.js is reconnecting');
+        if (reconnects > options.maxReconnects) fail(new Error(`gateway reconnect failed ${options.maxReconnects} times in a row`));
+      });
+      client.on(Events.ShardDisconnect, ({ code }) => {
+        const fatal = fatalCodes[code];
+        fail(fatal ? new FatalConnectionError(fatal) : new Error(`gateway closed the connection for good (${code})`));
+      });
+      client.on(Events.Error, (error) => logger.warn({ err: error.message }, 'discord.js error'));
+      client.on(Events.ShardError, (error) => logger.debug({ err: error.message }, 'gateway socket error'));
+      client.login(options.token).catch((error: Error & { code?: string }) => {
+        if (error.code === 'TokenInvalid') fail(new FatalConnectionError('Discord rejected the bot token (401); check platforms[].token'));
+        else fail(error);
+      });
+    });
+  } finally {
+    clearTimeout(readyTimer);
+    clearInterval(poll);
+    options.onClient(undefined);
+    client.removeAllListeners();
+    client.on(Events.Error, () => {}); // a late error from the dying client has no one left to tell
+    strategy?.end();
+    await destroy(client, logger);
+  }
+}
+
+/** destroy() waits for the server's close frame; an unresponsive server must not hold up the next session. */
+async function destroy(client: Client, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)));
+  await Promise.race([client.destroy().catch((error: Error) => logger.debug({ err: error.message }, 'client.destroy failed')), timeout]);
+  clearTimeout(timer);
+}

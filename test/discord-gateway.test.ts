@@ -1,0 +1,265 @@
+// Discord's connection surviving every way it dies (dropped socket, op 7, op 9, a zombie, no
+// HELLO), each followed by a message that still gets its answer; restarts that never double
+// replies; fatal refusals that stop retrying; button clicks; all traffic through an http proxy.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import discord, { DiscordAdapter } from '../adapters/discord/index.js';
+import echo from '../bots/echo.js';
+import { defineAdapter, type AdapterDefinition } from '../src/adapter.js';
+import { defineBot, type Bot } from '../src/bot.js';
+import type { Message } from '../src/message.js';
+import { definitions } from '../src/registry.js';
+import type { Runtime } from '../src/runtime.js';
+import { FakeDiscord, guildMessage, token } from './fakes/discord.js';
+import { FakeProxy, FakeSocksProxy } from './fakes/proxy.js';
+import { sleep, startRuntime, waitFor } from './helpers.js';
+
+const discordFast = defineAdapter({
+  ...discord,
+  create: (config) => new DiscordAdapter(config, { readyTimeoutMs: 600, stallMs: 10_000, livenessPollMs: 100, maxReconnects: 2, unthrottledIdentify: true }),
+});
+
+let runtime: Runtime | undefined;
+let fake: FakeDiscord | undefined;
+let proxy: FakeProxy | FakeSocksProxy | undefined;
+afterEach(async () => {
+  await runtime?.stop();
+  await fake?.stop();
+  await proxy?.stop();
+  runtime = fake = proxy = undefined;
+});
+
+/** The same, with a watchdog short enough to see in a test. */
+const discordWatchdog = defineAdapter({
+  ...discord,
+  create: (config) => new DiscordAdapter(config, { readyTimeoutMs: 600, stallMs: 2500, livenessPollMs: 100, maxReconnects: 2, unthrottledIdentify: true }),
+});
+
+async function setup(options: { watchdog?: boolean; extra?: string; token?: string; before?: (fake: FakeDiscord) => void; bot?: Bot; wait?: boolean } = {}) {
+  const f = (fake = await new FakeDiscord().start());
+  options.before?.(f);
+  const yaml = `platforms:\n  - { id: dc, type: discord, token: "${options.token ?? token}", apiRoot: "${f.url}"${options.extra ?? ''} }\n`;
+  const adapter = options.watchdog ? discordWatchdog : discordFast;
+  const started = await startRuntime(yaml, { bot: options.bot ?? echo, definitions: [...definitions, adapter as unknown as AdapterDefinition] });
+  runtime = started.runtime;
+  if (options.wait !== false) await waitFor(() => f.gateway.connected, 5000, 'the gateway session');
+  return { fake: f, logs: started.logs };
+}
+
+async function roundTrip(f: FakeDiscord, text: string) {
+  const d = guildMessage(f, text);
+  f.gateway.push('MESSAGE_CREATE', d);
+  const sent = await waitFor(() => f.sent.find((s) => s.body.message_reference?.message_id === d.id), 5000, `the answer to "${text}"`);
+  expect(sent.body.content).toBe(text);
+}
+
+describe('discord gateway: the connection survives', () => {
+  it('resumes after a dropped socket, and the message sent meanwhile is replayed and answered', async () => {
+    const { fake } = await setup();
+    await roundTrip(fake, 'before');
+    const session = fake.gateway.sessionId;
+    fake.gateway.drop();
+    const missed = guildMessage(fake, 'sent while we were away');
+    const seq = fake.gateway.push('MESSAGE_CREATE', missed);
+    await waitFor(() => fake.sent.some((s) => s.body.message_reference?.message_id === missed.id), 5000, 'the replayed message');
+    expect(fake.gateway.resumes[0]).toMatchObject({ token, session_id: session, seq: seq - 1 });
+    expect(fake.gateway.identifies).toHaveLength(1);
+    await roundTrip(fake, 'after');
+  });
+
+  it('resumes on the resume_gateway_url when the gateway asks to reconnect (op 7)', async () => {
+    const { fake } = await setup();
+    fake.gateway.requestReconnect();
+    await waitFor(() => fake.gateway.resumes.length === 1 && fake.gateway.connected, 5000, 'the resume');
+    expect(fake.gateway.queries.length).toBe(2);
+    expect(fake.gateway.identifies).toHaveLength(1);
+    await roundTrip(fake, 'after op 7');
+  });
+
+  it('identifies afresh after INVALID_SESSION (op 9)', async () => {
+    const { fake } = await setup();
+    const first = fake.gateway.sessionId;
+    fake.gateway.invalidateSession();
+    await waitFor(() => fake.gateway.identifies.length === 2 && fake.gateway.connected, 5000, 'a second IDENTIFY');
+    expect(fake.gateway.sessionId).not.toBe(first);
+    await roundTrip(fake, 'after op 9');
+  });
+
+  it('drops a zombie connection (no heartbeat ACKs) and resumes on a new one', async () => {
+    const { fake } = await setup({ before: (f) => (f.gateway.heartbeatIntervalMs = 150) });
+    fake.gateway.stopAcking();
+    await waitFor(() => fake.gateway.resumes.length === 1 && fake.gateway.connected, 5000, 'the resume after the zombie');
+    expect(fake.gateway.identifies).toHaveLength(1);
+    await roundTrip(fake, 'after the zombie');
+  });
+
+  it('restarts the client when no HELLO comes within the deadline, then answers', async () => {
+    const { fake, logs } = await setup({ before: (f) => (f.gateway.skipHello = 1) });
+    expect(fake.gateway.connections).toBe(2);
+    expect(logs.find((l) => l.msg === 'connection lost; reconnecting')?.err).toMatch(/no READY within 600 ms/);
+    await roundTrip(fake, 'after a silent gateway');
+    expect(fake.gateway.openSockets).toBe(1);
+  });
+
+  it('restarts the client when the watchdog sees no gateway activity (a reconnect left waiting for HELLO)', async () => {
+    const { fake, logs } = await setup({ watchdog: true });
+    fake.gateway.skipHello = 1;
+    fake.gateway.drop(); // discord.js reconnects, then would wait 60 s for a HELLO that never comes
+    const lost = await waitFor(() => logs.find((l) => l.msg === 'connection lost; reconnecting'), 5000, 'the watchdog');
+    expect(lost.err).toBe('stalled: no sign of life for 2500 ms');
+    await waitFor(() => fake.gateway.connected && fake.gateway.identifies.length === 2, 5000, 'a new session');
+    await roundTrip(fake, 'after the stall');
+    expect(fake.gateway.openSockets).toBe(1);
+  });
+
+  it('caps discord.js\'s own reconnects to a failing gateway, then backs off and restarts the client', async () => {
+    const { fake, logs } = await setup();
+    fake.gateway.closeAfterHello = 4;
+    fake.gateway.drop();
+    const lost = await waitFor(() => logs.find((l) => l.msg === 'connection lost; reconnecting'), 5000, 'the supervisor taking over');
+    expect(lost).toMatchObject({ err: 'gateway reconnect failed 2 times in a row', attempt: 1 });
+    expect(lost.retryInMs).toBeGreaterThanOrEqual(250);
+    await waitFor(() => fake.gateway.connected && fake.gateway.closeAfterHello === 0, 8000, 'a healthy session again');
+    await roundTrip(fake, 'after the storm');
+    expect(fake.gateway.openSockets).toBe(1);
+  });
+
+  it('knows a thread from a channel by what GUILD_CREATE said', async () => {
+    const seen: Message[] = [];
+    const { fake } = await setup({ bot: defineBot((b) => b.on('message', (ctx) => void seen.push(ctx.message))) });
+    const guild = '400000000000000001';
+    const now = new Date().toISOString();
+    fake.gateway.push('GUILD_CREATE', {
+      id: guild, name: 'g', icon: null, owner_id: '1', afk_channel_id: null, afk_timeout: 0, verification_level: 0, default_message_notifications: 0, explicit_content_filter: 0,
+      features: [], mfa_level: 0, application_id: null, system_channel_id: null, system_channel_flags: 0, rules_channel_id: null, vanity_url_code: null, description: null, banner: null,
+      premium_tier: 0, preferred_locale: 'en-US', public_updates_channel_id: null, nsfw_level: 0, premium_progress_bar_enabled: false, safety_alerts_channel_id: null,
+      roles: [], emojis: [], stickers: [], joined_at: now, large: false, unavailable: false, member_count: 1, voice_states: [], members: [], presences: [], stage_instances: [], guild_scheduled_events: [],
+      channels: [{ id: '300000000000000001', type: 0, guild_id: guild, name: 'general', position: 0, permission_overwrites: [] }],
+      threads: [{ id: '310000000000000001', type: 11, guild_id: guild, parent_id: '300000000000000001', name: 'a thread', owner_id: '1', thread_metadata: { archived: false, auto_archive_duration: 60, archive_timestamp: now, locked: false } }],
+    });
+    fake.gateway.push('MESSAGE_CREATE', guildMessage(fake, 'in the thread', { channel: '310000000000000001' }));
+    fake.gateway.push('MESSAGE_CREATE', guildMessage(fake, 'in the channel'));
+    await waitFor(() => seen.length === 2, 4000);
+    expect(seen.map((m) => [m.text, m.channel])).toEqual([
+      ['in the thread', { id: '310000000000000001', type: 'thread', guildId: guild }],
+      ['in the channel', { id: '300000000000000001', type: 'channel', guildId: guild }],
+    ]);
+  });
+
+  it('never doubles replies after the platform is stopped and started again', async () => {
+    const { fake } = await setup();
+    await runtime!.restartPlatform('dc');
+    await runtime!.restartPlatform('dc');
+    await waitFor(() => fake.gateway.connected && fake.gateway.identifies.length >= 2, 5000, 'a new session');
+    await roundTrip(fake, 'once');
+    await sleep(300);
+    expect(fake.sent).toHaveLength(1);
+    expect(fake.gateway.openSockets).toBe(1);
+  });
+
+  it('stops retrying when the intents are not enabled for the app (4014), and says what to switch on', async () => {
+    const { fake: f, logs } = await setup({ wait: false, before: (f) => (f.gateway.closeOnIdentify = 4014) });
+    const failed = await waitFor(() => logs.find((l) => l.msg === 'connection failed for good; not retrying'), 4000);
+    expect(failed.err).toMatch(/intents not enabled for this app \(4014\): switch on the privileged intents \(Message Content/);
+    await sleep(700);
+    expect(f.gateway.connections).toBe(1);
+  });
+
+  it('stops retrying when Discord refuses the token, and keeps it out of the logs', async () => {
+    const bad = 'MTAwMDAwMDAwMDAwMDAwMDAw.Gwrong.not-the-right-token-at-all_000000';
+    const { fake: f, logs } = await setup({ token: bad, wait: false });
+    const failed = await waitFor(() => logs.find((l) => l.msg === 'connection failed for good; not retrying'), 4000);
+    expect(failed.err).toMatch(/rejected the bot token \(401\)/);
+    await sleep(300);
+    expect(f.calls.filter((c) => c.path === '/api/v10/gateway/bot')).toHaveLength(1);
+    expect(f.gateway.connections).toBe(0);
+    expect(JSON.stringify(logs)).not.toContain(bad);
+  });
+});
+
+describe('discord buttons', () => {
+  it('sends buttons as components; a click is acknowledged (deferred update) and reaches the bot as its value', async () => {
+    const clicks: Message[] = [];
+    const bot = defineBot((b) => {
+      b.command('menu', () => ({ type: 'buttons', rows: [[{ label: 'Red', value: 'red' }, { label: 'Docs', url: 'https://example.com/docs' }]] }));
+      b.on('message', (ctx) => {
+        clicks.push(ctx.message);
+        return ctx.reply(`got ${ctx.text}`);
+      });
+    });
+    const { fake } = await setup({ bot });
+    fake.gateway.push('MESSAGE_CREATE', guildMessage(fake, '/menu'));
+    const [menu] = await waitFor(() => fake.sent.length === 1 && fake.sent, 4000, 'the menu');
+    expect(menu!.body).toMatchObject({
+      content: 'Choose:',
+      components: [{ type: 1, components: [{ type: 2, style: 1, label: 'Red', custom_id: 'red' }, { type: 2, style: 5, label: 'Docs', url: 'https://example.com/docs' }] }],
+    });
+    const interaction = {
+      id: fake.snowflake(),
+      application_id: fake.applicationId,
+      type: 3,
+      token: 'interaction-token-1',
+      version: 1,
+      guild_id: '400000000000000001',
+      channel_id: '300000000000000001',
+      channel: { id: '300000000000000001', type: 0 },
+      member: { user: { id: '200000000000000001', username: 'alice', discriminator: '0', global_name: null, avatar: null }, roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0, permissions: '0' },
+      message: { id: menu!.id, channel_id: '300000000000000001' },
+      data: { custom_id: 'red', component_type: 2 },
+      app_permissions: '0',
+      locale: 'en-US',
+      entitlements: [],
+      authorizing_integration_owners: {},
+      attachment_size_limit: 1,
+    };
+    fake.gateway.push('INTERACTION_CREATE', interaction);
+    await waitFor(() => fake.interactionCallbacks.length === 1, 4000, 'the acknowledgement');
+    expect(fake.interactionCallbacks[0]).toEqual({ id: interaction.id, token: 'interaction-token-1', body: { type: 6 } });
+    const reply = await waitFor(() => fake.sent[1], 4000, 'the answer to the click');
+    expect(reply.body.content).toBe('got red');
+    expect(reply.body.message_reference).toBeUndefined();
+    expect(reply.channelId).toBe('300000000000000001');
+    expect(clicks[0]).toMatchObject({ id: `click:${interaction.id}`, replyTo: menu!.id, text: 'red', author: { id: '200000000000000001', username: 'alice' }, channel: { id: '300000000000000001', type: 'channel', guildId: '400000000000000001' }, mentionsBot: true });
+  });
+});
+
+describe('discord through an http proxy', () => {
+  it('carries REST and the gateway websocket through the proxy, with its credentials kept out of the logs', async () => {
+    proxy = await new FakeProxy({ user: 'op', password: 's3cret' }).start();
+    // The fake names its gateway by "localhost", so a tunnel to localhost:<port> can only be the gateway.
+    const { fake: f, logs } = await setup({ extra: `, proxy: "${proxy.url}"`, before: (f) => (f.gatewayHost = 'localhost') });
+    await roundTrip(f, 'via proxy');
+    const auth = `Basic ${Buffer.from('op:s3cret').toString('base64')}`;
+    expect(proxy.tunnels.map((t) => t.target)).toEqual(expect.arrayContaining([`127.0.0.1:${f.port}`, `localhost:${f.port}`]));
+    expect(proxy.tunnels.every((t) => t.auth === auth)).toBe(true);
+    // A resume goes through the proxy too (READY's resume_gateway_url is rewritten to the bridge).
+    const before = proxy.tunnels.length;
+    f.gateway.requestReconnect();
+    await waitFor(() => f.gateway.resumes.length === 1 && f.gateway.connected, 5000, 'the resume through the proxy');
+    expect(proxy.tunnels.slice(before).map((t) => t.target)).toContain(`127.0.0.1:${f.port}`);
+    await roundTrip(f, 'after resuming via proxy');
+    // The attachment download and the multipart upload take the proxy too.
+    const png = Buffer.from('89504e470d0a1a0a', 'hex');
+    const url = f.hostFile('p.png', png, 'image/png');
+    const tunnels = proxy.tunnels.length;
+    f.gateway.push('MESSAGE_CREATE', guildMessage(f, '', { attachments: [{ id: '1', filename: 'p.png', content_type: 'image/png', size: png.length, url, proxy_url: url }] }));
+    const upload = await waitFor(() => f.sent.find((s) => s.files.length === 1), 4000, 'the upload');
+    expect(upload.files[0]!.data.equals(png)).toBe(true);
+    expect(f.calls.find((c) => c.path.startsWith('/cdn/'))?.status).toBe(200);
+    expect(proxy.tunnels.length).toBeGreaterThan(tunnels);
+    expect(JSON.stringify(logs)).not.toContain('s3cret');
+  });
+});
+
+describe('discord through a SOCKS5 proxy', () => {
+  it('carries REST and the gateway websocket through it, authenticated, password kept out of the logs', async () => {
+    const socks = new FakeSocksProxy({ user: 'op', password: 's0cks-pass' });
+    proxy = await socks.start();
+    // The fake names its gateway by "localhost", so a tunnel to localhost:<port> can only be the gateway.
+    const { fake: f, logs } = await setup({ extra: `, proxy: "${socks.url}"`, before: (f) => (f.gatewayHost = 'localhost') });
+    await roundTrip(f, 'via socks');
+    expect(socks.tunnels.map((t) => t.target)).toEqual(expect.arrayContaining([`127.0.0.1:${f.port}`, `localhost:${f.port}`]));
+    expect(socks.tunnels.every((t) => t.user === 'op')).toBe(true);
+    expect(JSON.stringify(logs)).not.toContain('s0cks-pass');
+  });
+});
