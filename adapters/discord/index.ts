@@ -16,7 +16,7 @@ import {
 } from 'discord.js';
 import { defineAdapter, type Adapter, type AdapterContext, type InboundEvent } from '../../src/adapter.js';
 import { fetchFile } from '../../src/fetch-file.js';
-import type { ChannelType, Delivery, OutgoingMessage } from '../../src/message.js';
+import { startDelivery, type ChannelType, type Delivery, type OutgoingMessage } from '../../src/message.js';
 import { createTransport, describeProxy, type Transport } from '../../src/proxy.js';
 import { errorMessage, type Supervisor } from '../../src/supervisor.js';
 import { attachmentLimit, outgoing } from './attachments.js';
@@ -114,9 +114,7 @@ export class DiscordAdapter implements Adapter {
   }
 
   async send(message: OutgoingMessage): Promise<Delivery> {
-    const started = performance.now();
-    const ids: string[] = [];
-    const done = (error?: string): Delivery => ({ ok: error === undefined, ids, ms: performance.now() - started, ...(error === undefined ? {} : { error }) });
+    const { ids, done } = startDelivery();
     const link = this.link;
     if (!link) return done('the Discord platform is not running');
     const channelId = message.to.channelId;

@@ -2,7 +2,7 @@
 // attachments (up to 10 a message), buttons as message components, a quote as message_reference.
 
 import { AllowedMentionsTypes, ButtonStyle, ComponentType, type APIActionRowComponent, type APIButtonComponent, type APIAllowedMentions } from 'discord.js';
-import { buttonsAsText, type Button, type MediaSegment, type Segment } from '../../src/message.js';
+import { buttonsAsText, quotedMessageId, type Button, type MediaSegment, type Segment } from '../../src/message.js';
 import { splitText } from '../../src/text.js';
 
 export const textLimit = 2000;
@@ -87,10 +87,9 @@ export function plan(content: readonly Segment[]): Plan {
   return { messages, allowedMentions };
 }
 
-/** The message a reply quotes: an explicit quote segment wins over the reply target. */
+/** The message a reply quotes, when it is a Discord snowflake (a click's id is not). */
 export function quotedId(content: readonly Segment[], replyTo: string | undefined): string | undefined {
-  const quote = content.find((s) => s.type === 'quote');
-  const id = quote?.type === 'quote' ? quote.messageId : replyTo;
+  const id = quotedMessageId(content, replyTo);
   return id && /^\d+$/.test(id) ? id : undefined;
 }
 
