@@ -76,11 +76,19 @@ export interface AdapterDefinition<C extends PlatformConfigBase = PlatformConfig
   type: string;
   /** zod object schema for one `platforms[]` entry, `type` a literal. */
   configSchema: z.ZodType<C>;
-  create(config: C): Adapter;
+  create(config: C): Adapter | Promise<Adapter>;
 }
 
 export function defineAdapter<C extends PlatformConfigBase>(definition: AdapterDefinition<C>): AdapterDefinition<C> {
   return definition;
+}
+
+/**
+ * A definition whose adapter module, and the platform SDK behind it, is imported only when a
+ * config uses the platform: an operator running Telegram alone does not load discord.js or Lark's SDK.
+ */
+export function lazyAdapter<C extends PlatformConfigBase>(type: string, configSchema: z.ZodType<C>, load: () => Promise<{ default: AdapterDefinition<C> }>): AdapterDefinition<C> {
+  return { type, configSchema, create: async (config) => (await load()).default.create(config) };
 }
 
 export type { ChannelRef, Delivery, Message, OutgoingMessage };

@@ -27,7 +27,7 @@ export interface RuntimeOptions {
 }
 
 export class Runtime {
-  readonly adapters = new Map<string, Adapter>();
+  readonly adapters: ReadonlyMap<string, Adapter>;
   readonly media = new MediaStore();
   readonly server: HttpServer;
   readonly pipeline: Pipeline;
@@ -44,16 +44,12 @@ export class Runtime {
   private constructor(
     readonly config: Config,
     readonly bot: Bot,
+    adapters: Map<string, Adapter>,
     options: RuntimeOptions,
   ) {
+    this.adapters = adapters;
     this.logger = options.logger ?? createLogger(config.log.level);
     this.store = options.store ?? new MemoryStore();
-    const definitions = new Map((options.definitions ?? registry).map((d) => [d.type, d]));
-    for (const platform of config.platforms) {
-      const definition = definitions.get(platform.type);
-      if (!definition) throw new Error(`no adapter for platform type "${platform.type}"`);
-      this.adapters.set(platform.id, definition.create(platform));
-    }
     const hooks =
       options.hooks ??
       createCallbackHooks(config.callbacks, {
@@ -78,7 +74,8 @@ export class Runtime {
   }
 
   static async create(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
-    return new Runtime(config, options.bot ?? (await loadBot(config.bot)), options);
+    const adapters = await createAdapters(config, options.definitions ?? registry);
+    return new Runtime(config, options.bot ?? (await loadBot(config.bot)), adapters, options);
   }
 
   async start(): Promise<void> {
@@ -142,6 +139,18 @@ export class Runtime {
     await this.store.close();
     this.logger.info('switchboard stopped');
   }
+}
+
+/** One adapter per configured platform; a platform's module is loaded here, on first use. */
+async function createAdapters(config: Config, definitions: readonly AdapterDefinition[]): Promise<Map<string, Adapter>> {
+  const byType = new Map(definitions.map((d) => [d.type, d]));
+  const adapters = new Map<string, Adapter>();
+  for (const platform of config.platforms) {
+    const definition = byType.get(platform.type);
+    if (!definition) throw new Error(`no adapter for platform type "${platform.type}"`);
+    adapters.set(platform.id, await definition.create(platform));
+  }
+  return adapters;
 }
 
 async function loadBot(path: string): Promise<Bot> {

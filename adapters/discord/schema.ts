@@ -1,4 +1,4 @@
-import { GatewayIntentBits } from 'discord.js';
+import { GatewayIntentBits } from 'discord-api-types/v10';
 import { z } from 'zod';
 import { proxyUrl } from '../../src/proxy.js';
 import { duration } from '../../src/units.js';
