@@ -228,6 +228,8 @@ function nodeLine(doc: Document, lines: LineCounter, path: readonly PropertyKey[
 }
 
 const SECRET_KEY = /token|secret|password|passwd|apikey|api_key|aeskey|encryptkey|credential|privatekey|sign/i;
+/** Keys that name a setting about a secret, not the secret: "tokenUrl" says where a token comes from (URLs get their own masking), "apiKeyTtl" how long a key lives. */
+const ABOUT_A_SECRET = /(url|ttl|grace|file|timeout|tolerance)$/i;
 
 /** A copy of the config with every secret masked: for `check`, callback payloads and logs. */
 export function redact<T>(value: T): T {
@@ -239,8 +241,7 @@ function redactValue(value: unknown, secret: boolean): unknown {
   if (Array.isArray(value)) return value.map((v) => redactValue(v, secret));
   if (isRecord(value)) {
     const out: Record<string, unknown> = {};
-    // "tokenUrl" names where a token comes from, not a token: URLs get their own masking.
-    for (const [k, v] of Object.entries(value)) out[k] = redactValue(v, secret || (SECRET_KEY.test(k) && !/url$/i.test(k)));
+    for (const [k, v] of Object.entries(value)) out[k] = redactValue(v, secret || (SECRET_KEY.test(k) && !ABOUT_A_SECRET.test(k)));
     return out;
   }
   return secret && value !== undefined && value !== null ? '********' : value;

@@ -90,6 +90,16 @@ describe('config', () => {
     expect(redact(config).platforms[0]).toMatchObject({ token: '********', secretToken: '********', id: 'tg' });
     expect(redact({ url: 'https://h.example/hook?key=abc123&room=7&access_token=zzz' })).toEqual({ url: 'https://h.example/hook?key=********&room=7&access_token=********' });
   });
+
+  it('shows settings about a secret that are not one (how long a key lives, where a token comes from)', () => {
+    expect(redact({ apiKey: 'k', apiKeyTtl: 604_800_000, apiKeyGrace: 60_000, tokenUrl: 'https://t.example/token', keyFile: '/x' })).toEqual({
+      apiKey: '********',
+      apiKeyTtl: 604_800_000,
+      apiKeyGrace: 60_000,
+      tokenUrl: 'https://t.example/token',
+      keyFile: '/x',
+    });
+  });
 });
 
 describe('switchboard.example.yaml', () => {
