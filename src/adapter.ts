@@ -85,7 +85,7 @@ export function defineAdapter<C extends PlatformConfigBase>(definition: AdapterD
 
 /**
  * A definition whose adapter module, and the platform SDK behind it, is imported only when a
- * config uses the platform: an operator running Telegram alone does not load discord.js or Lark's SDK.
+ * config uses the platform: an operator running one platform does not load every other platform's SDK.
  */
 export function lazyAdapter<C extends PlatformConfigBase>(type: string, configSchema: z.ZodType<C>, load: () => Promise<{ default: AdapterDefinition<C> }>): AdapterDefinition<C> {
   return { type, configSchema, create: async (config) => (await load()).default.create(config) };

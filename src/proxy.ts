@@ -37,7 +37,7 @@ interface LightResponse {
 }
 
 /**
- * A fetch for SDKs that take one (node-telegram-bot-api's `fetch` option), built on undici's
+ * A fetch for SDKs that take one (a `fetch` option), built on undici's
  * `request`: the same keep-alive pool without the WHATWG stream machinery of a full fetch, which
  * costs more CPU per call than the rest of a webhook round trip. Goes through the transport's proxy if any.
  */
