@@ -113,6 +113,17 @@ export function quotedMessageId(content: readonly Segment[], replyTo: string | u
   return quote?.type === 'quote' ? quote.messageId : replyTo;
 }
 
+/** Drops the whitespace an adapter leaves at the start when it strips the leading @bot from a message (in place). */
+export function trimLeadingSpace(segments: Segment[]): Segment[] {
+  const first = segments[0];
+  if (first?.type === 'text') {
+    const trimmed = first.text.replace(/^\s+/, '');
+    if (trimmed) segments[0] = { type: 'text', text: trimmed };
+    else segments.shift();
+  }
+  return segments;
+}
+
 export function isMedia(segment: Segment): segment is MediaSegment {
   return segment.type === 'image' || segment.type === 'audio' || segment.type === 'video' || segment.type === 'file';
 }

@@ -2,7 +2,7 @@
 // dispatch data, so a message in a channel discord.js has not cached is never lost.
 
 import { ChannelType as DiscordChannelType, MessageType, type APIAttachment, type APIMessageComponentInteraction, type APIUser, type GatewayMessageCreateDispatchData } from 'discord.js';
-import { plainText, type Channel, type ChannelType, type MediaType, type Message, type Segment } from '../../src/message.js';
+import { plainText, trimLeadingSpace, type Channel, type ChannelType, type MediaType, type Message, type Segment } from '../../src/message.js';
 
 export interface NormalizeContext {
   botId: string;
@@ -114,13 +114,7 @@ function parseContent(raw: string, mentions: readonly APIUser[], selfId: string 
     segments.push({ type: 'mention', userId: id, ...(name ? { name } : {}) });
   }
   pushText(raw.slice(at));
-  const first = segments[0];
-  if (first?.type === 'text') {
-    const trimmed = first.text.replace(/^\s+/, '');
-    if (trimmed) segments[0] = { type: 'text', text: trimmed };
-    else segments.shift();
-  }
-  return { segments, mentionsBot };
+  return { segments: trimLeadingSpace(segments), mentionsBot };
 }
 
 function mediaOf(attachment: APIAttachment, ctx: NormalizeContext): Segment {

@@ -1,7 +1,7 @@
 // Lark events -> Message: im.message.receive_v1 (text, post, image, file, audio, video) and
 // card.action.trigger (a button click, seen as a message carrying the button's value).
 
-import { plainText, type ChannelType, type Message, type Segment } from '../../src/message.js';
+import { plainText, trimLeadingSpace, type ChannelType, type Message, type Segment } from '../../src/message.js';
 
 export interface UserId {
   open_id?: string;
@@ -252,12 +252,5 @@ function dropLeadingSelf(content: Segment[], selfOpenId: string): Segment[] {
   const index = content.findIndex((s) => !(s.type === 'text' && s.text.trim() === ''));
   const first = content[index];
   if (first?.type !== 'mention' || first.userId !== selfOpenId) return content;
-  const rest = content.slice(index + 1);
-  const next = rest[0];
-  if (next?.type === 'text') {
-    const trimmed = next.text.replace(/^\s+/, '');
-    if (trimmed) rest[0] = { type: 'text', text: trimmed };
-    else rest.shift();
-  }
-  return rest;
+  return trimLeadingSpace(content.slice(index + 1));
 }

@@ -1,6 +1,6 @@
 // QQ message events (guild @-messages, guild DMs, group @-messages, C2C) -> Message.
 
-import { plainText, type Channel, type MediaType, type Message, type Segment } from '../../src/message.js';
+import { plainText, trimLeadingSpace, type Channel, type MediaType, type Message, type Segment } from '../../src/message.js';
 import { channelIdOf, type Scene } from './channel.js';
 
 /** What QQ sends on the gateway and to the webhook alike. */
@@ -166,13 +166,7 @@ function parseContent(raw: string, guild: boolean, mentions: GuildUser[], selfId
     segments.push({ type: 'mention', userId, ...(name ? { name } : {}) });
   }
   pushText(raw.slice(at));
-  const first = segments[0];
-  if (first?.type === 'text') {
-    const trimmed = first.text.replace(/^\s+/, '');
-    if (trimmed) segments[0] = { type: 'text', text: trimmed };
-    else segments.shift();
-  }
-  return { segments, mentionsBot };
+  return { segments: trimLeadingSpace(segments), mentionsBot };
 }
 
 function unescape(text: string): string {
