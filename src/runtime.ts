@@ -15,7 +15,7 @@ import { toJson } from './schema.js';
 import { definitions as registry } from './registry.js';
 import { HttpServer } from './server.js';
 import { MemoryStore, type Store } from './store/index.js';
-import { Supervisor } from './supervisor.js';
+import { Supervisor, type ConnectionState } from './supervisor.js';
 
 export interface RuntimeOptions {
   logger?: Logger;
@@ -35,6 +35,8 @@ export class Runtime {
   readonly store: Store;
   readonly metrics = new Metrics();
   private readonly supervisors: Supervisor[] = [];
+  /** Each platform's current connection, for /healthz (webhook platforms have none). */
+  private readonly connections = new Map<string, Supervisor>();
   private readonly contexts = new Map<string, AdapterContext>();
   private started = false;
   private stopping: Promise<void> | undefined;
@@ -69,7 +71,7 @@ export class Runtime {
       media: this.media,
       logger: this.logger,
       metrics: this.metrics,
-      health: () => ({ platforms: [...this.adapters.values()].map((a) => ({ id: a.id, type: a.type })) }),
+      health: () => this.health(),
     });
   }
 
@@ -101,6 +103,7 @@ export class Runtime {
         supervise: (connection) => {
           const supervisor = new Supervisor(connection, logger);
           this.supervisors.push(supervisor);
+          this.connections.set(adapter.id, supervisor);
           return supervisor;
         },
         bodyLimit: serverConfig.bodyLimit,
@@ -111,6 +114,18 @@ export class Runtime {
       await adapter.start(context);
     }
     this.logger.info({ url: this.url, platforms: [...this.adapters.keys()] }, 'switchboard started');
+  }
+
+  /** Every platform, with the state of its connection where it holds one; "degraded" while any is not up. */
+  health(): { status: 'ok' | 'degraded'; platforms: { id: string; type: string; connection?: ConnectionState }[] } {
+    let status: 'ok' | 'degraded' = 'ok';
+    const platforms = [...this.adapters.values()].map((adapter) => {
+      const connection = this.connections.get(adapter.id)?.state;
+      if (connection === undefined) return { id: adapter.id, type: adapter.type };
+      if (connection !== 'up') status = 'degraded';
+      return { id: adapter.id, type: adapter.type, connection };
+    });
+    return { status, platforms };
   }
 
   /** Stops one platform and starts it again with the same routes and context (e.g. after changing its credentials upstream). */

@@ -39,6 +39,13 @@ export interface BackoffPolicy {
 
 const defaultBackoff: BackoffPolicy = { initialMs: 500, maxMs: 60_000, factor: 2 };
 
+/**
+ * What an operator sees on /healthz: `connecting` until the connection first shows it is alive,
+ * `up` once it has, `retrying` while backing off after a failure, `failed` after a failure that
+ * is not retried (a revoked token), `stopped` once stopped.
+ */
+export type ConnectionState = 'connecting' | 'up' | 'retrying' | 'failed' | 'stopped';
+
 /** "Equal jitter": a uniform wait in [cap/2, cap] keeps growing while spreading a fleet's reconnects apart. */
 export function backoffDelay(attempt: number, policy: BackoffPolicy, random: () => number = Math.random): number {
   const cap = Math.min(policy.maxMs, policy.initialMs * policy.factor ** attempt);
@@ -54,6 +61,7 @@ export class Supervisor {
   private controller: AbortController | undefined;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  private current: ConnectionState = 'stopped';
 
   constructor(
     private readonly connection: SupervisedConnection,
@@ -63,6 +71,10 @@ export class Supervisor {
 
   get running(): boolean {
     return this.loop !== undefined;
+  }
+
+  get state(): ConnectionState {
+    return this.current;
   }
 
   start(): void {
@@ -83,12 +95,14 @@ export class Supervisor {
     this.controller?.abort();
     this.wake?.();
     await loop;
+    this.current = 'stopped';
   }
 
   private async run(stopped: AbortSignal): Promise<void> {
     const { name, stallMs } = this.connection;
     let failures = 0;
     while (!stopped.aborted) {
+      this.current = 'connecting';
       const session = new AbortController();
       const onStop = () => session.abort(stopped.reason);
       stopped.addEventListener('abort', onStop, { once: true });
@@ -110,6 +124,7 @@ export class Supervisor {
           signal: session.signal,
           alive: () => {
             failures = 0;
+            this.current = 'up';
             arm();
           },
         });
@@ -117,9 +132,11 @@ export class Supervisor {
       } catch (error) {
         if (stopped.aborted) break;
         if (error instanceof FatalConnectionError) {
+          this.current = 'failed';
           this.logger.error({ connection: name, err: error.message }, 'connection failed for good; not retrying');
           break;
         }
+        this.current = 'retrying';
         const reason = stalled ? `stalled: ${(session.signal.reason as Error).message}` : errorMessage(error);
         waitMs = error instanceof RetryAfterError ? error.retryAfterMs : backoffDelay(failures, this.backoff);
         failures++;

@@ -184,6 +184,20 @@ describe('telegram: long polling', () => {
     await waitFor(() => sentTexts().includes('pong'), 8000);
   }, 10_000);
 
+  it('shows the connection on /healthz: up once polling answers, retrying while the Bot API fails, up again after', async () => {
+    const { fake, url } = await telegram();
+    const health = async () => (await (await fetch(`${url}/healthz`)).json()) as { status: string; platforms: { id: string; type: string; connection?: string }[] };
+    await waitFor(async () => (await health()).status === 'ok', 4000, 'the connection to come up');
+    expect((await health()).platforms).toEqual([{ id: 'tg', type: 'telegram', connection: 'up' }]);
+    fake.failNext('getUpdates', { error_code: 502, description: 'Bad Gateway' }, 2);
+    const down = await waitFor(async () => {
+      const h = await health();
+      return h.status === 'degraded' && h;
+    }, 4000, 'the outage to show');
+    expect(down.platforms[0]!.connection).toBe('retrying');
+    await waitFor(async () => (await health()).status === 'ok', 8000, 'the recovery to show');
+  }, 15_000);
+
   it('never doubles replies after the adapter is stopped and started again', async () => {
     const { fake, sentTexts } = await telegram();
     await fake.waitForCall('getUpdates');

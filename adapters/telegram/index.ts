@@ -120,11 +120,14 @@ export class TelegramAdapter implements Adapter {
     // A webhook left registered makes getUpdates fail with 409; polling means we own delivery now.
     await this.pollApi.deleteWebhook({ drop_pending_updates: false }, signal);
     // Only an answered getUpdates counts as alive: a server that takes setup calls but fails polls must keep backing off.
+    // The first poll answers at once, so a healthy connection shows as up without waiting out a long poll.
     ctx.logger.debug({ username: this.self.username }, 'polling for updates');
+    let timeout = 0;
     while (!signal.aborted) {
       let updates: Update[];
       try {
-        updates = await this.pollApi.getUpdates({ offset: this.offset, timeout: this.config.pollTimeout, limit: 100, allowed_updates: this.config.allowedUpdates }, signal);
+        updates = await this.pollApi.getUpdates({ offset: this.offset, timeout, limit: 100, allowed_updates: this.config.allowedUpdates }, signal);
+        timeout = this.config.pollTimeout;
       } catch (error) {
         if (signal.aborted) return;
         if (error instanceof TelegramApiError && error.errorCode === 409)
