@@ -135,6 +135,24 @@ describe('wecom robot: messages', () => {
     expect(unknown).toMatchObject({ ok: false, error: expect.stringMatching(/no reply URL known for WeCom chat "wrkNeverSeen"/) });
   });
 
+  it('never POSTs to a WebhookUrl outside apiRoot\'s /cgi-bin/webhook/send, even in a validly signed callback', async () => {
+    const elsewhere = await new FakeWecom().start();
+    try {
+      const { fake, deliver, logs } = await start('robot');
+      const planted = `${elsewhere.url}/cgi-bin/webhook/send?key=${elsewhere.robotKey}`;
+      const underRoot = `${fake.url}/internal/cgi-bin/webhook/send?key=${fake.robotKey}`;
+      expect((await deliver(robotText(planted, '@RobotA /ping', { chatId: 'wrkPlanted' }))).status).toBe(200);
+      expect((await deliver(robotText(underRoot, '@RobotA /ping', { chatId: 'wrkPath' }))).status).toBe(200);
+      await waitFor(() => logs.filter((l) => l.msg === 'delivery failed').length === 2, 4000, 'two failed deliveries');
+      expect(elsewhere.sent).toEqual([]);
+      expect(fake.sent).toEqual([]);
+      expect(logs.filter((l) => /WebhookUrl that is not/.test(l.msg)).map((l) => l.chat)).toEqual(['wrkPlanted', 'wrkPath']);
+      expect(JSON.stringify(logs)).not.toContain(elsewhere.robotKey);
+    } finally {
+      await elsewhere.stop();
+    }
+  });
+
   it('handles a retried callback (same MsgId, new nonce and timestamp) once', async () => {
     const { fake, deliver } = await start('robot');
     const xml = robotText(fake.webhookUrl, '@RobotA /ping', { msgId: 'CAIQretried1' });

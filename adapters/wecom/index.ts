@@ -41,7 +41,7 @@ export class WecomAdapter implements Adapter {
   constructor(private readonly config: WecomConfig) {
     this.id = config.id;
     this.keys = callbackKeys(config.token, config.encodingAESKey);
-    this.chats = config.kind === 'robot' ? new RobotChats(config.maxChats) : undefined;
+    this.chats = config.kind === 'robot' ? new RobotChats(config.maxChats, config.apiRoot) : undefined;
   }
 
   async start(ctx: AdapterContext): Promise<void> {
@@ -138,7 +138,7 @@ export class WecomAdapter implements Adapter {
     if (sender.kind === 'robot') {
       const chat = robotChat(xml);
       // Every callback refreshes the chat's reply URL, events too (added to a group, a user opening a chat).
-      if (chat && !sender.chats.remember(chat)) ctx.logger.warn({ chat: chat.chatId }, 'WeCom sent a WebhookUrl that is not a webhook send URL; replies to this chat cannot be sent');
+      if (chat && !sender.chats.remember(chat)) ctx.logger.warn({ chat: chat.chatId }, 'WeCom sent a WebhookUrl that is not apiRoot\'s webhook/send URL; replies to this chat cannot be sent');
       if (!chat || !isRobotMessage(xml)) return Promise.resolve('accepted');
       return ctx.dispatch({ key: String(xml.MsgId), normalize: () => normalizeRobot(xml, chat, sender.name, this.normalizeContext(ctx)) });
     }

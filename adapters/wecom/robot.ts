@@ -9,12 +9,19 @@ import { call, WecomError, type Answer } from './wire.js';
 
 export class RobotChats {
   private readonly chats = new Map<string, RobotChat>();
+  private readonly sendUrl: URL;
 
-  constructor(private readonly max: number) {}
+  /** `apiRoot`: WeCom's server (https://qyapi.weixin.qq.com); every reply URL must be its webhook/send. */
+  constructor(
+    private readonly max: number,
+    apiRoot: string,
+  ) {
+    this.sendUrl = new URL(`${apiRoot.replace(/\/+$/, '')}/cgi-bin/webhook/send`);
+  }
 
-  /** Remembers (or refreshes) a chat's reply URL; false when the URL is not a WeCom webhook send URL. */
+  /** Remembers (or refreshes) a chat's reply URL; false when the URL is not apiRoot's webhook send URL. */
   remember(chat: RobotChat): boolean {
-    if (!isWebhookUrl(chat.webhookUrl)) return false;
+    if (!this.isSendUrl(chat.webhookUrl)) return false;
     this.chats.delete(chat.chatId); // re-inserted as the newest
     this.chats.set(chat.chatId, chat);
     if (this.chats.size > this.max) this.chats.delete(this.chats.keys().next().value!);
@@ -24,14 +31,19 @@ export class RobotChats {
   get(chatId: string): RobotChat | undefined {
     return this.chats.get(chatId);
   }
-}
 
-function isWebhookUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return (url.protocol === 'https:' || url.protocol === 'http:') && url.pathname.endsWith('/webhook/send') && !!url.searchParams.get('key');
-  } catch {
-    return false;
+  /**
+   * The URL comes inside a callback, and we POST to it (and to its upload_media): anything but
+   * WeCom's own send endpoint would let whoever can shape a callback aim our requests anywhere.
+   */
+  private isSendUrl(value: string): boolean {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      return false;
+    }
+    return url.origin === this.sendUrl.origin && url.pathname === this.sendUrl.pathname && !url.username && !url.password && !!url.searchParams.get('key');
   }
 }
 
