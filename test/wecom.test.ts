@@ -3,7 +3,11 @@
 // forged; tokens expiring mid-run; a lifecycle callback blocking a user.
 
 import { afterEach, describe, expect, it } from 'vitest';
+import { WecomAdapter, type WecomTimings } from '../adapters/wecom/index.js';
+import { wecomConfig } from '../adapters/wecom/schema.js';
+import { defineAdapter, type AdapterDefinition } from '../src/adapter.js';
 import { defineBot, type Bot } from '../src/bot.js';
+import { definitions } from '../src/registry.js';
 import type { Message } from '../src/message.js';
 import type { Runtime } from '../src/runtime.js';
 import echo from '../bots/echo.js';
@@ -11,6 +15,13 @@ import { appImage, appText, FakeWecom, robotEvent, robotImage, robotMixed, robot
 import { recordingBot, sleep, startRuntime, waitFor } from './helpers.js';
 
 const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201ee9c8a9b0000000049454e44ae426082', 'hex');
+
+// WeCom's rate-limit waits, shortened so a test sees several in milliseconds.
+const fastRateLimit: WecomTimings['rateLimit'] = { attempts: 4, initialMs: 20, maxMs: 80, factor: 2 };
+const withTimings = (rateLimit: WecomTimings['rateLimit']) => [
+  ...definitions.filter((d) => d.type !== 'wecom'),
+  defineAdapter({ type: 'wecom', configSchema: wecomConfig, create: (config) => new WecomAdapter(config, { rateLimit }) }) as unknown as AdapterDefinition,
+];
 
 let runtime: Runtime | undefined;
 let fake: FakeWecom | undefined;
@@ -20,11 +31,11 @@ afterEach(async () => {
   runtime = fake = undefined;
 });
 
-async function start(kind: 'robot' | 'app', options: { bot?: Bot; yaml?: string; extra?: string } = {}) {
+async function start(kind: 'robot' | 'app', options: { bot?: Bot; yaml?: string; extra?: string; rateLimit?: WecomTimings['rateLimit'] } = {}) {
   const f = (fake = await new FakeWecom().start());
   const keys = `token: "${f.token}", encodingAESKey: "${f.encodingAESKey}", apiRoot: "${f.url}"`;
   const entry = kind === 'robot' ? `{ id: wecom, type: wecom, kind: robot, ${keys}, name: RobotA${options.extra ?? ''} }` : `{ id: wecom, type: wecom, kind: app, ${keys}, corpId: "${f.corpId}", corpSecret: "${f.corpSecret}", agentId: ${f.agentId}${options.extra ?? ''} }`;
-  const started = await startRuntime(`${options.yaml ?? ''}platforms:\n  - ${entry}`, { bot: options.bot ?? echo });
+  const started = await startRuntime(`${options.yaml ?? ''}platforms:\n  - ${entry}`, { bot: options.bot ?? echo, definitions: withTimings(options.rateLimit ?? fastRateLimit) });
   runtime = started.runtime;
   const hook = `${started.url}/webhooks/wecom`;
   // A robot callback seals an empty receive id (WeCom: "receiveid直接传空字符串"); an app's seals the corp id.
@@ -285,6 +296,37 @@ describe('wecom app: messages', () => {
     const line = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'));
     expect(line.err).toMatch(/WeCom message\/send failed: invalid media_id \(errcode 40007\)/);
     expect(JSON.stringify(logs)).not.toMatch(/AT_\d+_/);
+  });
+});
+
+describe('wecom: WeCom\'s rate limit (errcode 45009)', () => {
+  it.each(['robot', 'app'] as const)('waits and sends again, so a %s\'s reply arrives once instead of failing', async (kind) => {
+    const { fake, deliver, logs } = await start(kind);
+    fake.rateLimited = 2;
+    await deliver(kind === 'robot' ? robotText(fake.webhookUrl, '@RobotA /ping', { chatId: 'wrkBusy' }) : appText(fake, '/ping', { user: 'lisi' }));
+    const [sent] = await sentCount(fake, 1);
+    expect(fake.throttled).toEqual(kind === 'robot' ? ['webhook/send', 'webhook/send'] : ['message/send', 'message/send']);
+    expect(sent!.body.text).toEqual({ content: 'pong' });
+    expect(logs.filter((l) => l.msg === 'delivery failed')).toEqual([]);
+  });
+
+  it('gives up after the configured attempts, reporting WeCom\'s errcode', async () => {
+    const { fake, adapter } = await start('app');
+    fake.rateLimited = 4;
+    const failed = await adapter.send({ to: { botId: 'wecom', channelId: 'user:lisi' }, content: [{ type: 'text', text: 'x' }] });
+    expect(failed).toMatchObject({ ok: false, error: expect.stringMatching(/api freq out of limit \(errcode 45009\)/) });
+    expect(fake.throttled).toHaveLength(4);
+    expect(fake.sent).toEqual([]);
+  });
+
+  it('ends a wait at once when the platform stops', async () => {
+    const { fake, adapter } = await start('app', { rateLimit: { attempts: 3, initialMs: 60_000, maxMs: 60_000, factor: 1 } });
+    fake.rateLimited = 1;
+    const pending = adapter.send({ to: { botId: 'wecom', channelId: 'user:lisi' }, content: [{ type: 'text', text: 'y' }] });
+    await waitFor(() => fake.throttled.length === 1);
+    await adapter.stop();
+    expect(await pending).toMatchObject({ ok: false, error: expect.stringMatching(/errcode 45009.*stopped while waiting/) });
+    expect(fake.sent).toEqual([]);
   });
 });
 

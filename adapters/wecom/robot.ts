@@ -2,10 +2,9 @@
 // chat, bounded), and the webhook send/upload_media calls. The URL carries the robot's key, so it
 // is never logged nor put in an error.
 
-import type { Dispatcher } from 'undici';
 import type { RobotChat } from './normalize.js';
 import { inlineImage, isJpegOrPng, robotImageLimit, type Bytes } from './media.js';
-import { call, WecomError, type Answer } from './wire.js';
+import { call, WecomError, type Answer, type WireOptions } from './wire.js';
 
 export class RobotChats {
   private readonly chats = new Map<string, RobotChat>();
@@ -48,7 +47,8 @@ export class RobotChats {
 }
 
 export class RobotSender {
-  constructor(private readonly dispatcher: Dispatcher | undefined) {}
+  /** The transport, and how a send refused for the rate limit (20 a minute) is made again. */
+  constructor(private readonly wire: WireOptions) {}
 
   text(chat: RobotChat, content: string, mentionAll: boolean): Promise<Answer> {
     return this.send(chat, { msgtype: 'text', text: { content, ...(mentionAll ? { mentioned_list: ['@all'] } : {}) } });
@@ -65,12 +65,12 @@ export class RobotSender {
     const url = new URL(chat.webhookUrl);
     url.pathname = url.pathname.replace(/\/send$/, '/upload_media');
     url.searchParams.set('type', 'file');
-    const uploaded = await call('webhook/upload_media', url.href, { method: 'POST', file: bytes }, { dispatcher: this.dispatcher });
+    const uploaded = await call('webhook/upload_media', url.href, { method: 'POST', file: bytes }, this.wire);
     if (typeof uploaded.media_id !== 'string') throw new WecomError(undefined, 'WeCom webhook/upload_media answered without media_id');
     return this.send(chat, { msgtype: 'file', file: { media_id: uploaded.media_id } });
   }
 
   private send(chat: RobotChat, body: Record<string, unknown>): Promise<Answer> {
-    return call('webhook/send', chat.webhookUrl, { method: 'POST', json: { chatid: chat.chatId, ...body } }, { dispatcher: this.dispatcher });
+    return call('webhook/send', chat.webhookUrl, { method: 'POST', json: { chatid: chat.chatId, ...body } }, this.wire);
   }
 }
