@@ -1,6 +1,7 @@
 // WeCom's callback crypto against WeCom's published WXBizMsgCrypt sample vector, round trips with
 // the fake's independent implementation, and the byte-aware text splitting.
 
+import { createCipheriv } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config.js';
 import { definitions } from '../src/registry.js';
@@ -67,6 +68,21 @@ describe('wecom crypto: round trips and refusals', () => {
     }
     expect(failures).toBe(20);
     expect(decrypt(keys, sealed).message.toString()).toBe('hello');
+  });
+
+  it('refuses a plaintext whose padding is not PKCS#7 (every pad byte equal to the count, 1 to 32) or whose length field runs past the message', () => {
+    const seal = (plain: Buffer) => {
+      const cipher = createCipheriv('aes-256-cbc', keys.aesKey, keys.aesKey.subarray(0, 16)).setAutoPadding(false);
+      return Buffer.concat([cipher.update(plain), cipher.final()]).toString('base64');
+    };
+    const body = (length: number, message: string) => Buffer.concat([Buffer.alloc(16, 9), Buffer.from([0, 0, 0, length]), Buffer.from(message)]);
+    const head = body(5, 'hello'); // 25 bytes: 7 of padding to 32
+    expect(decrypt(keys, seal(Buffer.concat([head, Buffer.alloc(7, 7)])))).toEqual({ message: Buffer.from('hello'), receiveId: '' });
+    expect(() => decrypt(keys, seal(Buffer.concat([head, Buffer.from([0, 0, 0, 0, 0, 0, 7])])))).toThrow(CiphertextError);
+    expect(() => decrypt(keys, seal(Buffer.concat([head, Buffer.from([7, 7, 7, 1, 7, 7, 7])])))).toThrow(CiphertextError);
+    expect(() => decrypt(keys, seal(Buffer.concat([head, Buffer.alloc(7, 0)])))).toThrow(CiphertextError);
+    expect(() => decrypt(keys, seal(Buffer.concat([head, Buffer.alloc(32 + 7, 39)])))).toThrow(CiphertextError);
+    expect(() => decrypt(keys, seal(Buffer.concat([body(6, 'hello'), Buffer.alloc(7, 7)])))).toThrow(/length field/);
   });
 
   it('compares signatures whatever their case, and refuses one of the wrong length', () => {
