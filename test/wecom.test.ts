@@ -290,6 +290,16 @@ describe('wecom app: messages', () => {
     expect(fake.tokenRequests).toBe(2);
   });
 
+  it('refreshes an expired token once however many sends find it expired at the same moment', async () => {
+    const { fake, adapter } = await start('app');
+    await waitFor(() => fake.tokenRequests === 1);
+    fake.expireTokens();
+    const sends = Array.from({ length: 6 }, (_, i) => adapter.send({ to: { botId: 'wecom', channelId: `user:u${i}` }, content: [{ type: 'text', text: `n${i}` }] }));
+    expect((await Promise.all(sends)).map((d) => d.ok)).toEqual([true, true, true, true, true, true]);
+    expect(fake.tokenRequests).toBe(2);
+    expect(fake.sent.map((s) => s.body.touser).sort()).toEqual(['u0', 'u1', 'u2', 'u3', 'u4', 'u5']);
+  });
+
   it('reports a refused send with WeCom\'s errcode, without the access token', async () => {
     const { fake, deliver, logs } = await start('app');
     await deliver(appImage(fake, 'MEDIA_unknown'));
