@@ -399,6 +399,20 @@ describe('wecom: refused callbacks', () => {
     expect(fake.sent).toEqual([]);
   });
 
+  it('answers 400 to signed XML that defines entities or names a prototype key, inside or outside the ciphertext, and processes none', async () => {
+    const { fake, deliver, adapter } = await start('robot');
+    const bomb = `<!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>`;
+    const inner = robotText(fake.webhookUrl, '@RobotA /ping &b;', { chatId: 'wrkEntity' });
+    expect((await deliver(bomb + inner)).status).toBe(400);
+    expect((await deliver(inner.replace('<MsgId>', '<__proto__><polluted>1</polluted></__proto__><MsgId>'))).status).toBe(400);
+    const encrypted = wxEncrypt(fake.encodingAESKey, robotText(fake.webhookUrl, '@RobotA /ping', { chatId: 'wrkEntity' }), '');
+    expect((await deliver('', { encrypted, rawBody: `${bomb}<xml><Encrypt><![CDATA[${encrypted}]]></Encrypt></xml>` })).status).toBe(400);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    const send = await adapter.send({ to: { botId: 'wecom', channelId: 'wrkEntity' }, content: [{ type: 'text', text: 'x' }] });
+    expect(send.error).toMatch(/no reply URL known/);
+    expect(fake.sent).toEqual([]);
+  });
+
   it('refuses a robot callback sealed with a receive id when none is configured', async () => {
     const { fake, deliver } = await start('robot');
     expect((await deliver(robotText(fake.webhookUrl, '@RobotA /ping'), { receiveId: fake.corpId })).status).toBe(401);
