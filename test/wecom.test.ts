@@ -164,6 +164,14 @@ describe('wecom robot: messages', () => {
     }
   });
 
+  it('reads at most 1 MB of an answer from WeCom: a larger one fails the delivery instead of filling memory', async () => {
+    const { fake, deliver, logs } = await start('robot');
+    fake.answerPadding = 3 * 1024 * 1024;
+    await deliver(robotText(fake.webhookUrl, '@RobotA /ping'));
+    const line = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'), 4000, 'a failed delivery');
+    expect(line.err).toMatch(/WeCom webhook\/send answered more than 1048576 bytes/);
+  });
+
   it('handles a retried callback (same MsgId, new nonce and timestamp) once', async () => {
     const { fake, deliver } = await start('robot');
     const xml = robotText(fake.webhookUrl, '@RobotA /ping', { msgId: 'CAIQretried1' });

@@ -56,6 +56,9 @@ export interface FileBody {
   mime: string;
 }
 
+/** WeCom's JSON answers are a few hundred bytes; more is not WeCom, and is not read into memory. */
+const maxAnswerBytes = 1024 * 1024;
+
 type CallInit = { method: 'GET' | 'POST'; json?: unknown; file?: FileBody };
 
 /** `what` names the call in errors ("message/send"); the URL itself is never shown. */
@@ -93,7 +96,7 @@ async function callOnce(what: string, url: string, init: CallInit, options: Wire
   } catch (error) {
     throw new WecomError(undefined, `WeCom ${what} unreachable: ${(error as Error).message.replace(/https?:\/\/\S+/g, '<url>')}`);
   }
-  const text = await response.body.text();
+  const text = (await readBounded(response.body, maxAnswerBytes, () => new WecomError(undefined, `WeCom ${what} answered more than ${maxAnswerBytes} bytes`))).toString('utf8');
   let answer: Answer;
   try {
     answer = JSON.parse(text) as Answer;

@@ -41,6 +41,8 @@ export class FakeWecom {
   rateLimited = 0;
   /** Sends refused with 45009 so far. */
   readonly throttled: string[] = [];
+  /** Bytes of padding in webhook/send's answer (a misbehaving server or proxy). */
+  answerPadding = 0;
   private readonly tokens = new Map<string, boolean>();
   private readonly media = new Map<string, { data: Buffer; mime: string; name: string }>();
   private readonly cdn = new Map<string, { data: Buffer; mime: string }>();
@@ -174,7 +176,7 @@ export class FakeWecom {
     const problem = this.checkMessage(body);
     if (problem) return json(res, 200, problem);
     this.sent.push({ via: 'webhook/send', body });
-    json(res, 200, { errcode: 0, errmsg: 'ok' });
+    json(res, 200, { errcode: 0, errmsg: 'ok', ...(this.answerPadding > 0 ? { padding: 'x'.repeat(this.answerPadding) } : {}) });
   }
 
   /** WeCom's checks on a message body: sizes, a known media_id, an image's md5. */
