@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config.js';
 import { definitions } from '../src/registry.js';
 import { plan, splitBytes } from '../adapters/wecom/render.js';
+import { RobotChats } from '../adapters/wecom/robot.js';
 import { callbackKeys, CiphertextError, decrypt, encrypt, signature, signatureMatches } from '../adapters/wecom/verify.js';
 import { wxEncrypt, wxSign } from './fakes/wecom.js';
 
@@ -89,6 +90,36 @@ describe('wecom crypto: round trips and refusals', () => {
     const sig = signature(sample.token, '1', '2', 'abc');
     expect(signatureMatches(keys, sig.toUpperCase(), '1', '2', 'abc')).toBe(true);
     expect(signatureMatches(keys, sig.slice(1), '1', '2', 'abc')).toBe(false);
+  });
+});
+
+describe('wecom robot reply URLs', () => {
+  const chat = (chatId: string, webhookUrl = 'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k-1') => ({ chatId, webhookUrl, type: 'group' as const });
+
+  it('keeps only apiRoot\'s own /cgi-bin/webhook/send with a key', () => {
+    const chats = new RobotChats(10, 'https://qyapi.weixin.qq.com/');
+    expect(chats.remember(chat('ok'))).toBe(true);
+    for (const url of [
+      'http://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k',
+      'https://qyapi.weixin.qq.com:8443/cgi-bin/webhook/send?key=k',
+      'https://qyapi.weixin.qq.com.evil.example/cgi-bin/webhook/send?key=k',
+      'https://user:pw@qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k',
+      'https://qyapi.weixin.qq.com/x/cgi-bin/webhook/send?key=k',
+      'https://qyapi.weixin.qq.com/cgi-bin/webhook/send',
+      'http://169.254.169.254/cgi-bin/webhook/send?key=k',
+      'not a url',
+    ])
+      expect([url, chats.remember(chat('bad', url))]).toEqual([url, false]);
+    expect(chats.get('bad')).toBeUndefined();
+  });
+
+  it('remembers at most maxChats, forgetting the one heard from longest ago', () => {
+    const chats = new RobotChats(2, 'https://qyapi.weixin.qq.com');
+    chats.remember(chat('a'));
+    chats.remember(chat('b'));
+    chats.remember(chat('a')); // heard from again: now the newest
+    chats.remember(chat('c'));
+    expect(['a', 'b', 'c'].map((id) => chats.get(id) !== undefined)).toEqual([true, false, true]);
   });
 });
 
