@@ -41,8 +41,8 @@ export interface RateLimitRetry extends BackoffPolicy {
   signal?: AbortSignal;
 }
 
-/** Waits growing from 1 s to 30 s, about a minute and a half in all: long enough for a per-minute limit to reset. */
-export const defaultRateLimitRetry: RateLimitRetry = { attempts: 8, initialMs: 1000, maxMs: 30_000, factor: 2 };
+/** Waits growing from 1 s to 30 s (with jitter), at least a minute in all: longer than a per-minute limit takes to reset. */
+export const defaultRateLimitRetry: RateLimitRetry = { attempts: 9, initialMs: 1000, maxMs: 30_000, factor: 2 };
 
 export interface Answer {
   errcode?: number;
