@@ -5,6 +5,7 @@ import { createCipheriv } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config.js';
 import { definitions } from '../src/registry.js';
+import { normalizeRobot } from '../adapters/wecom/normalize.js';
 import { plan, splitBytes } from '../adapters/wecom/render.js';
 import { RobotChats } from '../adapters/wecom/robot.js';
 import { callbackKeys, CiphertextError, decrypt, encrypt, signature, signatureMatches } from '../adapters/wecom/verify.js';
@@ -120,6 +121,18 @@ describe('wecom robot reply URLs', () => {
     chats.remember(chat('a')); // heard from again: now the newest
     chats.remember(chat('c'));
     expect(['a', 'b', 'c'].map((id) => chats.get(id) !== undefined)).toEqual([true, false, true]);
+  });
+});
+
+describe('wecom robot normalize', () => {
+  const ctx = { botId: 'w', mediaUrl: () => 'http://media' };
+  const xml = (content: string) => ({ MsgId: 'm1', MsgType: 'text', Text: { Content: content }, From: { UserId: 'zhangsan' } });
+  const webhookUrl = 'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k';
+
+  it('strips the first @word of a group message as the robot\'s address, but keeps a single chat\'s text whole unless it names the robot', () => {
+    expect(normalizeRobot(xml('@Robot B /ping'), { chatId: 'g', webhookUrl, type: 'group' }, undefined, ctx).text).toBe('B /ping');
+    expect(normalizeRobot(xml('@all hands at 3'), { chatId: 's', webhookUrl, type: 'direct' }, undefined, ctx).text).toBe('@all hands at 3');
+    expect(normalizeRobot(xml('@RobotA /ping'), { chatId: 's', webhookUrl, type: 'direct' }, 'RobotA', ctx).text).toBe('/ping');
   });
 });
 
