@@ -172,6 +172,15 @@ describe('wecom robot: messages', () => {
     expect(line.err).toMatch(/WeCom webhook\/send answered more than 1048576 bytes/);
   });
 
+  it('says WeCom is unreachable without the reply URL (and its key) in the delivery error', async () => {
+    const { fake, deliver, adapter } = await start('robot');
+    await deliver(robotEvent(fake.webhookUrl, 'add_to_chat', { chatId: 'wrkGone' }));
+    await fake.stop();
+    const delivery = await adapter.send({ to: { botId: 'wecom', channelId: 'wrkGone' }, content: [{ type: 'text', text: 'x' }] });
+    expect(delivery).toMatchObject({ ok: false, error: expect.stringMatching(/^WeCom webhook\/send unreachable/) });
+    expect(delivery.error).not.toContain(fake.robotKey);
+  });
+
   it('handles a retried callback (same MsgId, new nonce and timestamp) once', async () => {
     const { fake, deliver } = await start('robot');
     const xml = robotText(fake.webhookUrl, '@RobotA /ping', { msgId: 'CAIQretried1' });
