@@ -1,10 +1,13 @@
 // WeCom's callback crypto against WeCom's published WXBizMsgCrypt sample vector, round trips with
 // the fake's independent implementation, and the byte-aware text splitting.
 
+import { createCipheriv } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config.js';
 import { definitions } from '../src/registry.js';
+import { normalizeRobot } from '../adapters/wecom/normalize.js';
 import { plan, splitBytes } from '../adapters/wecom/render.js';
+import { RobotChats } from '../adapters/wecom/robot.js';
 import { callbackKeys, CiphertextError, decrypt, encrypt, signature, signatureMatches } from '../adapters/wecom/verify.js';
 import { wxEncrypt, wxSign } from './fakes/wecom.js';
 
@@ -69,10 +72,67 @@ describe('wecom crypto: round trips and refusals', () => {
     expect(decrypt(keys, sealed).message.toString()).toBe('hello');
   });
 
+  it('refuses a plaintext whose padding is not PKCS#7 (every pad byte equal to the count, 1 to 32) or whose length field runs past the message', () => {
+    const seal = (plain: Buffer) => {
+      const cipher = createCipheriv('aes-256-cbc', keys.aesKey, keys.aesKey.subarray(0, 16)).setAutoPadding(false);
+      return Buffer.concat([cipher.update(plain), cipher.final()]).toString('base64');
+    };
+    const body = (length: number, message: string) => Buffer.concat([Buffer.alloc(16, 9), Buffer.from([0, 0, 0, length]), Buffer.from(message)]);
+    const head = body(5, 'hello'); // 25 bytes: 7 of padding to 32
+    expect(decrypt(keys, seal(Buffer.concat([head, Buffer.alloc(7, 7)])))).toEqual({ message: Buffer.from('hello'), receiveId: '' });
+    expect(() => decrypt(keys, seal(Buffer.concat([head, Buffer.from([0, 0, 0, 0, 0, 0, 7])])))).toThrow(CiphertextError);
+    expect(() => decrypt(keys, seal(Buffer.concat([head, Buffer.from([7, 7, 7, 1, 7, 7, 7])])))).toThrow(CiphertextError);
+    expect(() => decrypt(keys, seal(Buffer.concat([head, Buffer.alloc(7, 0)])))).toThrow(CiphertextError);
+    expect(() => decrypt(keys, seal(Buffer.concat([head, Buffer.alloc(32 + 7, 39)])))).toThrow(CiphertextError);
+    expect(() => decrypt(keys, seal(Buffer.concat([body(6, 'hello'), Buffer.alloc(7, 7)])))).toThrow(/length field/);
+  });
+
   it('compares signatures whatever their case, and refuses one of the wrong length', () => {
     const sig = signature(sample.token, '1', '2', 'abc');
     expect(signatureMatches(keys, sig.toUpperCase(), '1', '2', 'abc')).toBe(true);
     expect(signatureMatches(keys, sig.slice(1), '1', '2', 'abc')).toBe(false);
+  });
+});
+
+describe('wecom robot reply URLs', () => {
+  const chat = (chatId: string, webhookUrl = 'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k-1') => ({ chatId, webhookUrl, type: 'group' as const });
+
+  it('keeps only apiRoot\'s own /cgi-bin/webhook/send with a key', () => {
+    const chats = new RobotChats(10, 'https://qyapi.weixin.qq.com/');
+    expect(chats.remember(chat('ok'))).toBe(true);
+    for (const url of [
+      'http://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k',
+      'https://qyapi.weixin.qq.com:8443/cgi-bin/webhook/send?key=k',
+      'https://qyapi.weixin.qq.com.evil.example/cgi-bin/webhook/send?key=k',
+      'https://user:pw@qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k',
+      'https://qyapi.weixin.qq.com/x/cgi-bin/webhook/send?key=k',
+      'https://qyapi.weixin.qq.com/cgi-bin/webhook/send',
+      'http://169.254.169.254/cgi-bin/webhook/send?key=k',
+      'not a url',
+    ])
+      expect([url, chats.remember(chat('bad', url))]).toEqual([url, false]);
+    expect(chats.get('bad')).toBeUndefined();
+  });
+
+  it('remembers at most maxChats, forgetting the one heard from longest ago', () => {
+    const chats = new RobotChats(2, 'https://qyapi.weixin.qq.com');
+    chats.remember(chat('a'));
+    chats.remember(chat('b'));
+    chats.remember(chat('a')); // heard from again: now the newest
+    chats.remember(chat('c'));
+    expect(['a', 'b', 'c'].map((id) => chats.get(id) !== undefined)).toEqual([true, false, true]);
+  });
+});
+
+describe('wecom robot normalize', () => {
+  const ctx = { botId: 'w', mediaUrl: () => 'http://media' };
+  const xml = (content: string) => ({ MsgId: 'm1', MsgType: 'text', Text: { Content: content }, From: { UserId: 'zhangsan' } });
+  const webhookUrl = 'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k';
+
+  it('strips the first @word of a group message as the robot\'s address, but keeps a single chat\'s text whole unless it names the robot', () => {
+    expect(normalizeRobot(xml('@Robot B /ping'), { chatId: 'g', webhookUrl, type: 'group' }, undefined, ctx).text).toBe('B /ping');
+    expect(normalizeRobot(xml('@all hands at 3'), { chatId: 's', webhookUrl, type: 'direct' }, undefined, ctx).text).toBe('@all hands at 3');
+    expect(normalizeRobot(xml('@RobotA /ping'), { chatId: 's', webhookUrl, type: 'direct' }, 'RobotA', ctx).text).toBe('/ping');
   });
 });
 

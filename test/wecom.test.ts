@@ -3,7 +3,11 @@
 // forged; tokens expiring mid-run; a lifecycle callback blocking a user.
 
 import { afterEach, describe, expect, it } from 'vitest';
+import { WecomAdapter, type WecomTimings } from '../adapters/wecom/index.js';
+import { wecomConfig } from '../adapters/wecom/schema.js';
+import { defineAdapter, type AdapterDefinition } from '../src/adapter.js';
 import { defineBot, type Bot } from '../src/bot.js';
+import { definitions } from '../src/registry.js';
 import type { Message } from '../src/message.js';
 import type { Runtime } from '../src/runtime.js';
 import echo from '../bots/echo.js';
@@ -11,6 +15,13 @@ import { appImage, appText, FakeWecom, robotEvent, robotImage, robotMixed, robot
 import { recordingBot, sleep, startRuntime, waitFor } from './helpers.js';
 
 const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201ee9c8a9b0000000049454e44ae426082', 'hex');
+
+// WeCom's rate-limit waits, shortened so a test sees several in milliseconds.
+const fastRateLimit: WecomTimings['rateLimit'] = { attempts: 4, initialMs: 20, maxMs: 80, factor: 2 };
+const withTimings = (rateLimit: WecomTimings['rateLimit']) => [
+  ...definitions.filter((d) => d.type !== 'wecom'),
+  defineAdapter({ type: 'wecom', configSchema: wecomConfig, create: (config) => new WecomAdapter(config, { rateLimit }) }) as unknown as AdapterDefinition,
+];
 
 let runtime: Runtime | undefined;
 let fake: FakeWecom | undefined;
@@ -20,11 +31,11 @@ afterEach(async () => {
   runtime = fake = undefined;
 });
 
-async function start(kind: 'robot' | 'app', options: { bot?: Bot; yaml?: string; extra?: string } = {}) {
+async function start(kind: 'robot' | 'app', options: { bot?: Bot; yaml?: string; extra?: string; rateLimit?: WecomTimings['rateLimit'] } = {}) {
   const f = (fake = await new FakeWecom().start());
   const keys = `token: "${f.token}", encodingAESKey: "${f.encodingAESKey}", apiRoot: "${f.url}"`;
   const entry = kind === 'robot' ? `{ id: wecom, type: wecom, kind: robot, ${keys}, name: RobotA${options.extra ?? ''} }` : `{ id: wecom, type: wecom, kind: app, ${keys}, corpId: "${f.corpId}", corpSecret: "${f.corpSecret}", agentId: ${f.agentId}${options.extra ?? ''} }`;
-  const started = await startRuntime(`${options.yaml ?? ''}platforms:\n  - ${entry}`, { bot: options.bot ?? echo });
+  const started = await startRuntime(`${options.yaml ?? ''}platforms:\n  - ${entry}`, { bot: options.bot ?? echo, definitions: withTimings(options.rateLimit ?? fastRateLimit) });
   runtime = started.runtime;
   const hook = `${started.url}/webhooks/wecom`;
   // A robot callback seals an empty receive id (WeCom: "receiveid直接传空字符串"); an app's seals the corp id.
@@ -133,6 +144,41 @@ describe('wecom robot: messages', () => {
     expect(fake.sent.map((s) => s.body)).toEqual([{ chatid: 'wrkNewGroup', msgtype: 'text', text: { content: 'hello, group' } }]);
     const unknown = await adapter.send({ to: { botId: 'wecom', channelId: 'wrkNeverSeen' }, content: [{ type: 'text', text: 'x' }] });
     expect(unknown).toMatchObject({ ok: false, error: expect.stringMatching(/no reply URL known for WeCom chat "wrkNeverSeen"/) });
+  });
+
+  it('never POSTs to a WebhookUrl outside apiRoot\'s /cgi-bin/webhook/send, even in a validly signed callback', async () => {
+    const elsewhere = await new FakeWecom().start();
+    try {
+      const { fake, deliver, logs } = await start('robot');
+      const planted = `${elsewhere.url}/cgi-bin/webhook/send?key=${elsewhere.robotKey}`;
+      const underRoot = `${fake.url}/internal/cgi-bin/webhook/send?key=${fake.robotKey}`;
+      expect((await deliver(robotText(planted, '@RobotA /ping', { chatId: 'wrkPlanted' }))).status).toBe(200);
+      expect((await deliver(robotText(underRoot, '@RobotA /ping', { chatId: 'wrkPath' }))).status).toBe(200);
+      await waitFor(() => logs.filter((l) => l.msg === 'delivery failed').length === 2, 4000, 'two failed deliveries');
+      expect(elsewhere.sent).toEqual([]);
+      expect(fake.sent).toEqual([]);
+      expect(logs.filter((l) => /WebhookUrl that is not/.test(l.msg)).map((l) => l.chat)).toEqual(['wrkPlanted', 'wrkPath']);
+      expect(JSON.stringify(logs)).not.toContain(elsewhere.robotKey);
+    } finally {
+      await elsewhere.stop();
+    }
+  });
+
+  it('reads at most 1 MB of an answer from WeCom: a larger one fails the delivery instead of filling memory', async () => {
+    const { fake, deliver, logs } = await start('robot');
+    fake.answerPadding = 3 * 1024 * 1024;
+    await deliver(robotText(fake.webhookUrl, '@RobotA /ping'));
+    const line = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'), 4000, 'a failed delivery');
+    expect(line.err).toMatch(/WeCom webhook\/send answered more than 1048576 bytes/);
+  });
+
+  it('says WeCom is unreachable without the reply URL (and its key) in the delivery error', async () => {
+    const { fake, deliver, adapter } = await start('robot');
+    await deliver(robotEvent(fake.webhookUrl, 'add_to_chat', { chatId: 'wrkGone' }));
+    await fake.stop();
+    const delivery = await adapter.send({ to: { botId: 'wecom', channelId: 'wrkGone' }, content: [{ type: 'text', text: 'x' }] });
+    expect(delivery).toMatchObject({ ok: false, error: expect.stringMatching(/^WeCom webhook\/send unreachable/) });
+    expect(delivery.error).not.toContain(fake.robotKey);
   });
 
   it('handles a retried callback (same MsgId, new nonce and timestamp) once', async () => {
@@ -261,12 +307,53 @@ describe('wecom app: messages', () => {
     expect(fake.tokenRequests).toBe(2);
   });
 
+  it('refreshes an expired token once however many sends find it expired at the same moment', async () => {
+    const { fake, adapter } = await start('app');
+    await waitFor(() => fake.tokenRequests === 1);
+    fake.expireTokens();
+    const sends = Array.from({ length: 6 }, (_, i) => adapter.send({ to: { botId: 'wecom', channelId: `user:u${i}` }, content: [{ type: 'text', text: `n${i}` }] }));
+    expect((await Promise.all(sends)).map((d) => d.ok)).toEqual([true, true, true, true, true, true]);
+    expect(fake.tokenRequests).toBe(2);
+    expect(fake.sent.map((s) => s.body.touser).sort()).toEqual(['u0', 'u1', 'u2', 'u3', 'u4', 'u5']);
+  });
+
   it('reports a refused send with WeCom\'s errcode, without the access token', async () => {
     const { fake, deliver, logs } = await start('app');
     await deliver(appImage(fake, 'MEDIA_unknown'));
     const line = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'));
     expect(line.err).toMatch(/WeCom message\/send failed: invalid media_id \(errcode 40007\)/);
     expect(JSON.stringify(logs)).not.toMatch(/AT_\d+_/);
+  });
+});
+
+describe('wecom: WeCom\'s rate limit (errcode 45009)', () => {
+  it.each(['robot', 'app'] as const)('waits and sends again, so a %s\'s reply arrives once instead of failing', async (kind) => {
+    const { fake, deliver, logs } = await start(kind);
+    fake.rateLimited = 2;
+    await deliver(kind === 'robot' ? robotText(fake.webhookUrl, '@RobotA /ping', { chatId: 'wrkBusy' }) : appText(fake, '/ping', { user: 'lisi' }));
+    const [sent] = await sentCount(fake, 1);
+    expect(fake.throttled).toEqual(kind === 'robot' ? ['webhook/send', 'webhook/send'] : ['message/send', 'message/send']);
+    expect(sent!.body.text).toEqual({ content: 'pong' });
+    expect(logs.filter((l) => l.msg === 'delivery failed')).toEqual([]);
+  });
+
+  it('gives up after the configured attempts, reporting WeCom\'s errcode', async () => {
+    const { fake, adapter } = await start('app');
+    fake.rateLimited = 4;
+    const failed = await adapter.send({ to: { botId: 'wecom', channelId: 'user:lisi' }, content: [{ type: 'text', text: 'x' }] });
+    expect(failed).toMatchObject({ ok: false, error: expect.stringMatching(/api freq out of limit \(errcode 45009\)/) });
+    expect(fake.throttled).toHaveLength(4);
+    expect(fake.sent).toEqual([]);
+  });
+
+  it('ends a wait at once when the platform stops', async () => {
+    const { fake, adapter } = await start('app', { rateLimit: { attempts: 3, initialMs: 60_000, maxMs: 60_000, factor: 1 } });
+    fake.rateLimited = 1;
+    const pending = adapter.send({ to: { botId: 'wecom', channelId: 'user:lisi' }, content: [{ type: 'text', text: 'y' }] });
+    await waitFor(() => fake.throttled.length === 1);
+    await adapter.stop();
+    expect(await pending).toMatchObject({ ok: false, error: expect.stringMatching(/errcode 45009.*stopped while waiting/) });
+    expect(fake.sent).toEqual([]);
   });
 });
 
@@ -326,6 +413,20 @@ describe('wecom: refused callbacks', () => {
     expect((await deliver(robotText(fake.webhookUrl, 'x'.repeat(2 * 1024 * 1024)))).status).toBe(413);
     expect((await fetch(`${hook}?msg_signature=x&timestamp=1&nonce=1`)).status).toBe(400);
     await sleep(100);
+    expect(fake.sent).toEqual([]);
+  });
+
+  it('answers 400 to signed XML that defines entities or names a prototype key, inside or outside the ciphertext, and processes none', async () => {
+    const { fake, deliver, adapter } = await start('robot');
+    const bomb = `<!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>`;
+    const inner = robotText(fake.webhookUrl, '@RobotA /ping &b;', { chatId: 'wrkEntity' });
+    expect((await deliver(bomb + inner)).status).toBe(400);
+    expect((await deliver(inner.replace('<MsgId>', '<__proto__><polluted>1</polluted></__proto__><MsgId>'))).status).toBe(400);
+    const encrypted = wxEncrypt(fake.encodingAESKey, robotText(fake.webhookUrl, '@RobotA /ping', { chatId: 'wrkEntity' }), '');
+    expect((await deliver('', { encrypted, rawBody: `${bomb}<xml><Encrypt><![CDATA[${encrypted}]]></Encrypt></xml>` })).status).toBe(400);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    const send = await adapter.send({ to: { botId: 'wecom', channelId: 'wrkEntity' }, content: [{ type: 'text', text: 'x' }] });
+    expect(send.error).toMatch(/no reply URL known/);
     expect(fake.sent).toEqual([]);
   });
 

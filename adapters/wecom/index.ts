@@ -18,7 +18,7 @@ import { wecomConfig, type AppConfig, type WecomConfig } from './schema.js';
 import { AccessTokens } from './token.js';
 import { callbackKeys, type CallbackKeys } from './verify.js';
 import { callbackHandler, urlCheckHandler } from './webhook.js';
-import { download, WecomError, type Answer } from './wire.js';
+import { defaultRateLimitRetry, download, WecomError, type Answer, type RateLimitRetry, type WireOptions } from './wire.js';
 
 /** How the adapter talks back while it runs (rebuilt on every start): a robot through chat webhooks, an app through its API. */
 type Sender = { kind: 'robot'; chats: RobotChats; robot: RobotSender; name: string | undefined } | { kind: 'app'; api: AppApi; tokens: AccessTokens; agentId: number };
@@ -26,7 +26,16 @@ type Sender = { kind: 'robot'; chats: RobotChats; robot: RobotSender; name: stri
 interface Link {
   transport: Transport;
   sender: Sender;
+  /** Aborted by stop(): ends a wait for WeCom's rate limit. */
+  stopping: AbortController;
 }
+
+export interface WecomTimings {
+  /** How a call WeCom refused for its rate limit (45009) is made again. */
+  rateLimit: Omit<RateLimitRetry, 'signal'>;
+}
+
+const defaultTimings: WecomTimings = { rateLimit: defaultRateLimitRetry };
 
 export class WecomAdapter implements Adapter {
   readonly type = 'wecom';
@@ -38,10 +47,13 @@ export class WecomAdapter implements Adapter {
   private link: Link | undefined;
   private mounted = false;
 
-  constructor(private readonly config: WecomConfig) {
+  constructor(
+    private readonly config: WecomConfig,
+    private readonly timings: WecomTimings = defaultTimings,
+  ) {
     this.id = config.id;
     this.keys = callbackKeys(config.token, config.encodingAESKey);
-    this.chats = config.kind === 'robot' ? new RobotChats(config.maxChats) : undefined;
+    this.chats = config.kind === 'robot' ? new RobotChats(config.maxChats, config.apiRoot) : undefined;
   }
 
   async start(ctx: AdapterContext): Promise<void> {
@@ -49,9 +61,10 @@ export class WecomAdapter implements Adapter {
     this.ctx = ctx;
     const { config } = this;
     const transport = createTransport(config.proxy);
-    const sender: Sender =
-      config.kind === 'robot' ? { kind: 'robot', chats: this.chats!, robot: new RobotSender(transport.dispatcher), name: config.name } : appSender(config, transport);
-    this.link = { transport, sender };
+    const stopping = new AbortController();
+    const wire: WireOptions = { dispatcher: transport.dispatcher, retry: { ...this.timings.rateLimit, signal: stopping.signal } };
+    const sender: Sender = config.kind === 'robot' ? { kind: 'robot', chats: this.chats!, robot: new RobotSender(wire), name: config.name } : appSender(config, wire);
+    this.link = { transport, sender, stopping };
     if (config.proxy) ctx.logger.info({ proxy: describeProxy(config.proxy) }, 'WeCom traffic goes through a proxy');
     const options = {
       keys: this.keys,
@@ -74,6 +87,7 @@ export class WecomAdapter implements Adapter {
     const { link } = this;
     this.ctx = undefined;
     this.link = undefined;
+    link?.stopping.abort();
     await link?.transport.close();
   }
 
@@ -138,7 +152,7 @@ export class WecomAdapter implements Adapter {
     if (sender.kind === 'robot') {
       const chat = robotChat(xml);
       // Every callback refreshes the chat's reply URL, events too (added to a group, a user opening a chat).
-      if (chat && !sender.chats.remember(chat)) ctx.logger.warn({ chat: chat.chatId }, 'WeCom sent a WebhookUrl that is not a webhook send URL; replies to this chat cannot be sent');
+      if (chat && !sender.chats.remember(chat)) ctx.logger.warn({ chat: chat.chatId }, 'WeCom sent a WebhookUrl that is not apiRoot\'s webhook/send URL; replies to this chat cannot be sent');
       if (!chat || !isRobotMessage(xml)) return Promise.resolve('accepted');
       return ctx.dispatch({ key: String(xml.MsgId), normalize: () => normalizeRobot(xml, chat, sender.name, this.normalizeContext(ctx)) });
     }
@@ -169,9 +183,9 @@ export class WecomAdapter implements Adapter {
   }
 }
 
-function appSender(config: AppConfig, transport: Transport): Sender {
-  const tokens = new AccessTokens({ apiRoot: config.apiRoot, corpId: config.corpId, corpSecret: config.corpSecret, dispatcher: transport.dispatcher });
-  return { kind: 'app', tokens, api: new AppApi(config.apiRoot, tokens, transport.dispatcher), agentId: config.agentId };
+function appSender(config: AppConfig, wire: WireOptions): Sender {
+  const tokens = new AccessTokens({ apiRoot: config.apiRoot, corpId: config.corpId, corpSecret: config.corpSecret, wire });
+  return { kind: 'app', tokens, api: new AppApi(config.apiRoot, tokens, wire), agentId: config.agentId };
 }
 
 function mediaBody(type: 'image' | 'voice' | 'video' | 'file', mediaId: string): Record<string, unknown> {

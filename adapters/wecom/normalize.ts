@@ -43,7 +43,7 @@ export function normalizeRobot(xml: Fields, chat: RobotChat, robotName: string |
   const content: Segment[] = [];
   const addText = (text: string | undefined) => {
     if (text === undefined) return;
-    const value = content.length === 0 ? stripAddress(text, robotName) : text;
+    const value = content.length === 0 ? stripAddress(text, robotName, chat.type !== 'direct') : text;
     if (value) content.push({ type: 'text', text: value });
   };
   const addImage = (url: string | undefined) => {
@@ -83,11 +83,15 @@ export function normalizeRobot(xml: Fields, chat: RobotChat, robotName: string |
   };
 }
 
-/** In a group the robot hears only "@name …"; that address is how the message was sent, not what was said. */
-function stripAddress(text: string, robotName: string | undefined): string {
+/**
+ * In a group the robot hears only "@name …"; that address is how the message was sent, not what
+ * was said. Without the name, a group message's first @word is taken for it; a single chat needs
+ * no address, so there only the configured name is stripped ("@all at 3" stays whole).
+ */
+function stripAddress(text: string, robotName: string | undefined, group: boolean): string {
   const trimmed = text.replace(/^\s+/, '');
   if (robotName !== undefined) return trimmed.startsWith(`@${robotName}`) ? trimmed.slice(robotName.length + 1).replace(/^\s+/, '') : trimmed;
-  return trimmed.replace(/^@\S+\s*/, '');
+  return group ? trimmed.replace(/^@\S+\s*/, '') : trimmed;
 }
 
 /** The WebhookUrl carries the robot's key: `raw` travels to callbacks and handlers, so the key is masked there. */

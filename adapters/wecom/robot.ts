@@ -2,19 +2,25 @@
 // chat, bounded), and the webhook send/upload_media calls. The URL carries the robot's key, so it
 // is never logged nor put in an error.
 
-import type { Dispatcher } from 'undici';
 import type { RobotChat } from './normalize.js';
 import { inlineImage, isJpegOrPng, robotImageLimit, type Bytes } from './media.js';
-import { call, WecomError, type Answer } from './wire.js';
+import { call, WecomError, type Answer, type WireOptions } from './wire.js';
 
 export class RobotChats {
   private readonly chats = new Map<string, RobotChat>();
+  private readonly sendUrl: URL;
 
-  constructor(private readonly max: number) {}
+  /** `apiRoot`: WeCom's server (https://qyapi.weixin.qq.com); every reply URL must be its webhook/send. */
+  constructor(
+    private readonly max: number,
+    apiRoot: string,
+  ) {
+    this.sendUrl = new URL(`${apiRoot.replace(/\/+$/, '')}/cgi-bin/webhook/send`);
+  }
 
-  /** Remembers (or refreshes) a chat's reply URL; false when the URL is not a WeCom webhook send URL. */
+  /** Remembers (or refreshes) a chat's reply URL; false when the URL is not apiRoot's webhook send URL. */
   remember(chat: RobotChat): boolean {
-    if (!isWebhookUrl(chat.webhookUrl)) return false;
+    if (!this.isSendUrl(chat.webhookUrl)) return false;
     this.chats.delete(chat.chatId); // re-inserted as the newest
     this.chats.set(chat.chatId, chat);
     if (this.chats.size > this.max) this.chats.delete(this.chats.keys().next().value!);
@@ -24,19 +30,25 @@ export class RobotChats {
   get(chatId: string): RobotChat | undefined {
     return this.chats.get(chatId);
   }
-}
 
-function isWebhookUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return (url.protocol === 'https:' || url.protocol === 'http:') && url.pathname.endsWith('/webhook/send') && !!url.searchParams.get('key');
-  } catch {
-    return false;
+  /**
+   * The URL comes inside a callback, and we POST to it (and to its upload_media): anything but
+   * WeCom's own send endpoint would let whoever can shape a callback aim our requests anywhere.
+   */
+  private isSendUrl(value: string): boolean {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      return false;
+    }
+    return url.origin === this.sendUrl.origin && url.pathname === this.sendUrl.pathname && !url.username && !url.password && !!url.searchParams.get('key');
   }
 }
 
 export class RobotSender {
-  constructor(private readonly dispatcher: Dispatcher | undefined) {}
+  /** The transport, and how a send refused for the rate limit (20 a minute) is made again. */
+  constructor(private readonly wire: WireOptions) {}
 
   text(chat: RobotChat, content: string, mentionAll: boolean): Promise<Answer> {
     return this.send(chat, { msgtype: 'text', text: { content, ...(mentionAll ? { mentioned_list: ['@all'] } : {}) } });
@@ -53,12 +65,12 @@ export class RobotSender {
     const url = new URL(chat.webhookUrl);
     url.pathname = url.pathname.replace(/\/send$/, '/upload_media');
     url.searchParams.set('type', 'file');
-    const uploaded = await call('webhook/upload_media', url.href, { method: 'POST', file: bytes }, { dispatcher: this.dispatcher });
+    const uploaded = await call('webhook/upload_media', url.href, { method: 'POST', file: bytes }, this.wire);
     if (typeof uploaded.media_id !== 'string') throw new WecomError(undefined, 'WeCom webhook/upload_media answered without media_id');
     return this.send(chat, { msgtype: 'file', file: { media_id: uploaded.media_id } });
   }
 
   private send(chat: RobotChat, body: Record<string, unknown>): Promise<Answer> {
-    return call('webhook/send', chat.webhookUrl, { method: 'POST', json: { chatid: chat.chatId, ...body } }, { dispatcher: this.dispatcher });
+    return call('webhook/send', chat.webhookUrl, { method: 'POST', json: { chatid: chat.chatId, ...body } }, this.wire);
   }
 }

@@ -22,7 +22,7 @@ export const wecomConfig = z
     agentId: z.number().int().positive().optional(),
     /** Robot only: the robot's display name, stripped from the front of "@name text". */
     name: z.string().min(1).optional(),
-    /** Base of the server API (gettoken, message/send, media…); a robot replies to the WebhookUrl WeCom sends instead. */
+    /** Base of the server API (gettoken, message/send, media…); a robot replies to the WebhookUrl each callback carries, which must lie under it. */
     apiRoot: z.url({ protocol: /^https?$/ }).default('https://qyapi.weixin.qq.com'),
     /** How far a callback's timestamp may be from our clock before it is refused as replayed (0: no check). */
     replayWindow: duration.default(300_000),

@@ -1,8 +1,7 @@
 // The app's access token: corp id + secret -> GET /cgi-bin/gettoken, cached and refreshed before
 // it expires, one request however many callers are waiting.
 
-import type { Dispatcher } from 'undici';
-import { call, WecomError } from './wire.js';
+import { call, WecomError, type WireOptions } from './wire.js';
 
 /** errcodes that mean "this access token is no good": invalid (40014, 40001) or expired (42001). */
 export const staleTokenCodes: ReadonlySet<number> = new Set([40001, 40014, 42001]);
@@ -11,7 +10,7 @@ export interface TokenOptions {
   apiRoot: string;
   corpId: string;
   corpSecret: string;
-  dispatcher?: Dispatcher;
+  wire: WireOptions;
 }
 
 interface Held {
@@ -38,11 +37,11 @@ export class AccessTokens {
   }
 
   private async fetch(): Promise<string> {
-    const { apiRoot, corpId, corpSecret, dispatcher } = this.options;
+    const { apiRoot, corpId, corpSecret, wire } = this.options;
     const query = new URLSearchParams({ corpid: corpId, corpsecret: corpSecret });
     let answer;
     try {
-      answer = await call('gettoken', `${apiRoot}/cgi-bin/gettoken?${query}`, { method: 'GET' }, { dispatcher, timeoutMs: 10_000 });
+      answer = await call('gettoken', `${apiRoot}/cgi-bin/gettoken?${query}`, { method: 'GET' }, { ...wire, timeoutMs: 10_000 });
     } catch (error) {
       if (error instanceof WecomError && error.errcode !== undefined) throw new WecomError(error.errcode, `${error.message}; check corpId and corpSecret`);
       throw error;

@@ -49,8 +49,9 @@ export function decrypt(keys: CallbackKeys, encrypted: string): { message: Buffe
   if (data.length === 0 || data.length % 16 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(encrypted)) throw new CiphertextError('not base64 AES ciphertext');
   const decipher = createDecipheriv('aes-256-cbc', keys.aesKey, keys.aesKey.subarray(0, 16)).setAutoPadding(false);
   const plain = Buffer.concat([decipher.update(data), decipher.final()]);
+  // PKCS#7 in full: every pad byte must carry the count (WeCom pads exactly so), not just the last.
   const pad = plain[plain.length - 1]!;
-  if (pad < 1 || pad > block || pad > plain.length) throw new CiphertextError('bad padding');
+  if (pad < 1 || pad > block || pad > plain.length || plain.subarray(plain.length - pad).some((byte) => byte !== pad)) throw new CiphertextError('bad padding');
   const end = plain.length - pad;
   if (end < 20) throw new CiphertextError('too short');
   const length = plain.readUInt32BE(16);

@@ -1,11 +1,14 @@
-// HTTP to WeCom over undici: JSON calls answered with {errcode, errmsg}, multipart uploads
-// (field "media"), and bounded downloads. URLs carry the access token or the robot key, so no
-// error message here ever includes one.
+// HTTP to WeCom over undici: JSON calls answered with {errcode, errmsg} (made again, after a
+// wait, when WeCom refuses them for its rate limit), multipart uploads (field "media"), and
+// bounded downloads. URLs carry the access token or the robot key, so no error message here
+// ever includes one.
 
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { request, type Dispatcher } from 'undici';
 import { readBounded } from '../../src/fetch-file.js';
 import type { MediaBody } from '../../src/media.js';
+import { backoffDelay, type BackoffPolicy } from '../../src/supervisor.js';
 
 export class WecomError extends Error {
   override readonly name = 'WecomError';
@@ -21,7 +24,25 @@ export class WecomError extends Error {
 export interface WireOptions {
   dispatcher?: Dispatcher;
   timeoutMs?: number;
+  /** How a call refused for the rate limit is made again; none: not at all. */
+  retry?: RateLimitRetry;
 }
+
+/**
+ * errcodes that say "too many calls, nothing was done": api freq out of limit (45009; a robot may
+ * send 20 a minute) and too many concurrent calls (45033). Sending again after a wait cannot double.
+ */
+export const rateLimitCodes: ReadonlySet<number> = new Set([45009, 45033]);
+
+export interface RateLimitRetry extends BackoffPolicy {
+  /** Calls in all, the first included. */
+  attempts: number;
+  /** Aborted when the adapter stops: a wait in progress ends at once. */
+  signal?: AbortSignal;
+}
+
+/** Waits growing from 1 s to 30 s (with jitter), at least a minute in all: longer than a per-minute limit takes to reset. */
+export const defaultRateLimitRetry: RateLimitRetry = { attempts: 9, initialMs: 1000, maxMs: 30_000, factor: 2 };
 
 export interface Answer {
   errcode?: number;
@@ -35,8 +56,29 @@ export interface FileBody {
   mime: string;
 }
 
+/** WeCom's JSON answers are a few hundred bytes; more is not WeCom, and is not read into memory. */
+const maxAnswerBytes = 1024 * 1024;
+
+type CallInit = { method: 'GET' | 'POST'; json?: unknown; file?: FileBody };
+
 /** `what` names the call in errors ("message/send"); the URL itself is never shown. */
-export async function call(what: string, url: string, init: { method: 'GET' | 'POST'; json?: unknown; file?: FileBody }, options: WireOptions = {}): Promise<Answer> {
+export async function call(what: string, url: string, init: CallInit, options: WireOptions = {}): Promise<Answer> {
+  const { retry } = options;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await callOnce(what, url, init, options);
+    } catch (error) {
+      if (!retry || attempt >= retry.attempts || !(error instanceof WecomError) || error.errcode === undefined || !rateLimitCodes.has(error.errcode)) throw error;
+      try {
+        await sleep(backoffDelay(attempt - 1, retry), undefined, { signal: retry.signal });
+      } catch {
+        throw new WecomError(error.errcode, `${error.message}; stopped while waiting to send again`);
+      }
+    }
+  }
+}
+
+async function callOnce(what: string, url: string, init: CallInit, options: WireOptions): Promise<Answer> {
   const { timeoutMs = 15_000, dispatcher } = options;
   let headers: Record<string, string> = {};
   let body: string | Buffer | undefined;
@@ -54,7 +96,7 @@ export async function call(what: string, url: string, init: { method: 'GET' | 'P
   } catch (error) {
     throw new WecomError(undefined, `WeCom ${what} unreachable: ${(error as Error).message.replace(/https?:\/\/\S+/g, '<url>')}`);
   }
-  const text = await response.body.text();
+  const text = (await readBounded(response.body, maxAnswerBytes, () => new WecomError(undefined, `WeCom ${what} answered more than ${maxAnswerBytes} bytes`))).toString('utf8');
   let answer: Answer;
   try {
     answer = JSON.parse(text) as Answer;

@@ -1,6 +1,7 @@
 // A fake WeCom on 127.0.0.1: the app server API (gettoken, message/send, appchat/send,
 // media/upload, media/get) with access tokens that expire on demand (errcode 42001), the group
-// robot's webhook/send and webhook/upload_media (key checked, image md5 checked), a CDN for
+// robot's webhook/send and webhook/upload_media (key checked, image md5 checked), sends refused
+// for a rate limit (errcode 45009) on demand, a CDN for
 // images, and a callback sender that encrypts and signs like WeCom (WXBizMsgCrypt, written here
 // independently of the adapter).
 
@@ -36,6 +37,12 @@ export class FakeWecom {
   readonly calls: { path: string; token: string; errcode: number }[] = [];
   readonly mediaGets: string[] = [];
   tokenRequests = 0;
+  /** How many sends (webhook/send, message/send, appchat/send) to refuse next with errcode 45009. */
+  rateLimited = 0;
+  /** Sends refused with 45009 so far. */
+  readonly throttled: string[] = [];
+  /** Bytes of padding in webhook/send's answer (a misbehaving server or proxy). */
+  answerPadding = 0;
   private readonly tokens = new Map<string, boolean>();
   private readonly media = new Map<string, { data: Buffer; mime: string; name: string }>();
   private readonly cdn = new Map<string, { data: Buffer; mime: string }>();
@@ -130,6 +137,7 @@ export class FakeWecom {
     if (req.method === 'POST' && (path === '/cgi-bin/message/send' || path === '/cgi-bin/appchat/send')) {
       const body = JSON.parse(raw.toString('utf8')) as Record<string, any>;
       const via = path === '/cgi-bin/message/send' ? 'message/send' : 'appchat/send';
+      if (this.throttle(via)) return json(res, 200, freqOutOfLimit);
       if (via === 'message/send' && (body.agentid !== this.agentId || typeof body.touser !== 'string')) return json(res, 200, { errcode: 40056, errmsg: 'invalid agentid or touser' });
       if (via === 'appchat/send' && typeof body.chatid !== 'string') return json(res, 200, { errcode: 86003, errmsg: 'chat not found' });
       const problem = this.checkMessage(body);
@@ -138,6 +146,13 @@ export class FakeWecom {
       return json(res, 200, via === 'message/send' ? { errcode: 0, errmsg: 'ok', invaliduser: '', msgid: `msg-${++this.counter}` } : { errcode: 0, errmsg: 'ok' });
     }
     json(res, 404, { errcode: 404, errmsg: `no route ${req.method} ${path}` });
+  }
+
+  private throttle(via: string): boolean {
+    if (this.rateLimited <= 0) return false;
+    this.rateLimited--;
+    this.throttled.push(via);
+    return true;
   }
 
   private issueToken(res: ServerResponse, query: URLSearchParams): void {
@@ -156,11 +171,12 @@ export class FakeWecom {
       return this.upload(res, 'robot', 'file', req, raw);
     }
     if (req.method !== 'POST' || path !== '/cgi-bin/webhook/send') return json(res, 404, { errcode: 404, errmsg: 'no route' });
+    if (this.throttle('webhook/send')) return json(res, 200, freqOutOfLimit);
     const body = JSON.parse(raw.toString('utf8')) as Record<string, any>;
     const problem = this.checkMessage(body);
     if (problem) return json(res, 200, problem);
     this.sent.push({ via: 'webhook/send', body });
-    json(res, 200, { errcode: 0, errmsg: 'ok' });
+    json(res, 200, { errcode: 0, errmsg: 'ok', ...(this.answerPadding > 0 ? { padding: 'x'.repeat(this.answerPadding) } : {}) });
   }
 
   /** WeCom's checks on a message body: sizes, a known media_id, an image's md5. */
@@ -189,6 +205,8 @@ export class FakeWecom {
     json(res, 200, { errcode: 0, errmsg: '', type, media_id: mediaId, created_at: String(Math.floor(Date.now() / 1000)) });
   }
 }
+
+const freqOutOfLimit = { errcode: 45009, errmsg: 'api freq out of limit, hint: [3], from ip: 127.0.0.1, more info at https://open.work.weixin.qq.com/devtool/query?e=45009' };
 
 export interface DeliverOptions {
   timestamp?: number;
