@@ -2,13 +2,13 @@
 // URL; the bot answers through the REST API as `botAccount`, signed with the admin's UserSig.
 
 import { randomInt } from 'node:crypto';
-import { defineAdapter, type Adapter, type AdapterContext } from '../../src/adapter.js';
+import { defineAdapter, type Adapter, type AdapterContext, type Admission } from '../../src/adapter.js';
 import { fetchFile } from '../../src/fetch-file.js';
 import { startDelivery, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
 import { errorMessage } from '../../src/supervisor.js';
 import { RestApi } from './api.js';
 import { platformEvent } from './events.js';
-import { channelIdOf, incoming, normalize, sceneOf, type MessageCallback, type NormalizeContext } from './normalize.js';
+import { incoming, normalize, sceneOf, type MessageCallback, type NormalizeContext } from './normalize.js';
 import { render } from './render.js';
 import { tencentImConfig, type TencentImConfig } from './schema.js';
 import { UserSigs } from './usersig.js';
@@ -54,7 +54,7 @@ export class TencentImAdapter implements Adapter {
         context: () => this.ctx,
         intercept: (c) => ({ normalize: this.normalizeContext(c), mediaUrl: (m) => this.mediaUrl(m, c), timeoutMs: config.interceptTimeout }),
         onMessage: (command, body) => this.onMessage(command, body),
-        onEvent: (command, body) => void this.ctx?.emit(platformEvent(command, body, this.id)),
+        onEvent: (command, body) => this.ctx?.emit(platformEvent(command, body, this.id)) ?? 'closed',
       }));
     this.mounted = true;
     if (!config.callbackToken) ctx.logger.warn('no callbackToken: callbacks are checked by SdkAppid only; turn on callback authentication in the IM console and set callbackToken');
@@ -90,13 +90,12 @@ export class TencentImAdapter implements Adapter {
     }
   }
 
-  private async onMessage(command: string, body: MessageCallback): Promise<void> {
+  private async onMessage(command: string, body: MessageCallback): Promise<Admission | undefined> {
     const ctx = this.ctx;
-    if (!ctx) return;
+    if (!ctx) return 'closed';
     const event = incoming(command, body, { account: this.config.botAccount, groupMessages: this.config.groupMessages });
-    if (!event) return;
-    const admission = await ctx.dispatch({ key: event.key, normalize: () => normalize({ id: event.key, scene: event.scene, mentionsBot: event.mentionsBot, stripMention: true }, body, this.normalizeContext(ctx)) });
-    if (admission === 'closed') ctx.logger.warn({ chat: channelIdOf(event.scene) }, 'message arrived while shutting down; not handled');
+    if (!event) return undefined;
+    return ctx.dispatch({ key: event.key, normalize: () => normalize({ id: event.key, scene: event.scene, mentionsBot: event.mentionsBot, stripMention: true }, body, this.normalizeContext(ctx)) });
   }
 
   private normalizeContext(ctx: AdapterContext): NormalizeContext {
