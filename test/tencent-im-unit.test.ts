@@ -28,6 +28,8 @@ describe('tencent-im callback Sign', () => {
     expect(checkCallback({ ...query, requestTime: '1669872113' }, expect_, at)).toMatchObject({ ok: false, status: 401 });
     expect(checkCallback({ ...query, sign: undefined }, expect_, at)).toMatchObject({ ok: false, status: 401 });
     expect(checkCallback({ ...query, sdkAppId: '1400000002' }, expect_, at)).toMatchObject({ ok: false, status: 403 });
+    // Signed but for no app: a probe, answered and never handled.
+    expect(checkCallback({ ...query, sdkAppId: undefined }, expect_, at)).toEqual({ ok: true, probe: true });
   });
 
   it('without a token checks the SdkAppid alone, and requires it', () => {

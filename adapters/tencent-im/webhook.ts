@@ -35,6 +35,12 @@ export function webhookHandler(options: WebhookOptions) {
       ctx.logger.warn({ reason: check.reason, ip: koa.ip }, 'callback refused');
       throw new HttpError(check.status, `callback refused: ${check.reason}`);
     }
+    if (check.probe) {
+      await readRawBody(koa, ctx.bodyLimit);
+      ctx.logger.info({ command: one(query.CallbackCommand)?.slice(0, 100) }, 'signed callback without SdkAppid (a URL check?); answered OK, not handled');
+      koa.body = ok;
+      return;
+    }
     const body = parse(await readRawBody(koa, ctx.bodyLimit));
     const command = one(query.CallbackCommand) ?? (typeof body.CallbackCommand === 'string' ? body.CallbackCommand : undefined);
     if (!command) throw new HttpError(400, 'CallbackCommand is missing (query string or body)');
