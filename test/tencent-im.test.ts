@@ -72,7 +72,8 @@ describe('tencent-im: messages through the example bot', () => {
 
   it('echoes an image by Tencent\'s own (largest) URL, and exposes it to the bot as a Switchboard media URL', async () => {
     const seen: Message[] = [];
-    const { fake, post, url } = await tim({ bot: defineBot((b) => b.on('message', (ctx) => (seen.push(ctx.message), ctx.reply(ctx.message.content)))) });
+    // The fake's storage host is on 127.0.0.1.
+    const { fake, post, url } = await tim({ bot: defineBot((b) => b.on('message', (ctx) => (seen.push(ctx.message), ctx.reply(ctx.message.content)))), extra: ', allowPrivateNetworks: true' });
     const big = fake.addFile('big.png', png, 'image/png');
     const image = { MsgType: 'TIMImageElem', MsgContent: { UUID: 'u1', ImageFormat: 3, ImageInfoArray: [{ Type: 3, Size: 10, Width: 10, Height: 10, URL: `${fake.url}/files/thumb.png` }, { Type: 1, Size: png.length, Width: 800, Height: 600, URL: big }, { Type: 2, Size: 50, Width: 200, Height: 150, URL: `${fake.url}/files/large.png` }] } };
     await post('C2C.CallbackAfterSendMsg', c2c('alice', 'bot', [image]));

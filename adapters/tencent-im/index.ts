@@ -3,7 +3,7 @@
 
 import { randomInt } from 'node:crypto';
 import { defineAdapter, type Adapter, type AdapterContext, type Admission } from '../../src/adapter.js';
-import { fetchFile } from '../../src/fetch-file.js';
+import { createDownloader } from '../../src/download.js';
 import { startDelivery, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
 import { errorMessage } from '../../src/supervisor.js';
 import { RestApi } from './api.js';
@@ -22,6 +22,9 @@ export interface TencentImTimings {
 }
 
 const defaultTimings: TencentImTimings = { userSigTtlMs: 86_400_000, backoffMs: 1000 };
+
+/** Users' files named in callbacks: fetched (when someone asks) within these bounds. */
+const userFiles = { maxBytes: 20 * 1024 * 1024, timeoutMs: 15_000 };
 
 export class TencentImAdapter implements Adapter {
   readonly type = 'tencent-im';
@@ -99,10 +102,13 @@ export class TencentImAdapter implements Adapter {
   }
 
   private normalizeContext(ctx: AdapterContext): NormalizeContext {
+    // A URL in a callback is only as trustworthy as the callback (without a callbackToken, anyone
+    // can post one): like ctx.download, never fetch from loopback or private networks unless allowed.
+    const download = createDownloader(ctx.media, { allowPrivateNetworks: this.config.allowPrivateNetworks, ...userFiles });
     return {
       botId: this.id,
       botAccount: this.config.botAccount,
-      mediaUrl: ({ url, mime, name }) => ctx.media.register(() => fetchFile(url, { mime, name, what: 'media' }), { botId: this.id, ref: url }),
+      mediaUrl: ({ url, mime, name }) => ctx.media.register(() => download({ type: 'file', url, mime, name }), { botId: this.id, ref: url }),
     };
   }
 

@@ -26,6 +26,8 @@ export const tencentImConfig = z
     callbackTolerance: duration.default(60_000),
     /** Group messages the bot sees: only those @-mentioning it (default), or every message of every group in the app. */
     groupMessages: z.enum(['mentions', 'all']).default('mentions'),
+    /** Whether users' files named in callbacks may be fetched from loopback or private addresses (off: a forged callback cannot make us probe your LAN). */
+    allowPrivateNetworks: z.boolean().default(false),
   })
   .transform((config) => ({ ...config, apiRoot: config.apiRoot.replace(/\/+$/, '') }));
 
