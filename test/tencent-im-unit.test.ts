@@ -7,6 +7,7 @@ import { kindOf } from '../adapters/tencent-im/events.js';
 import { imageSize } from '../adapters/tencent-im/media.js';
 import { mentions } from '../adapters/tencent-im/normalize.js';
 import { render, textLimit } from '../adapters/tencent-im/render.js';
+import { tencentImConfig } from '../adapters/tencent-im/schema.js';
 import { UserSigs } from '../adapters/tencent-im/usersig.js';
 import { callbackSign, checkCallback } from '../adapters/tencent-im/verify.js';
 import { verifyUserSig } from './fakes/tencent-im.js';
@@ -103,5 +104,20 @@ describe('tencent-im commands and rendering', () => {
     const [message] = render([{ type: 'image', data: png, mime: 'image/png' }, { type: 'audio', url: 'https://x/a.mp3', mime: 'audio/mpeg' }], (m) => m.url ?? 'https://media/1');
     expect(message!.body[0]).toMatchObject({ MsgType: 'TIMImageElem', MsgContent: { ImageFormat: 3, ImageInfoArray: [{ Type: 1, Size: png.length, Width: 3, Height: 2, URL: 'https://media/1' }, { Type: 2 }, { Type: 3 }] } });
     expect(message!.body[1]).toMatchObject({ MsgType: 'TIMFileElem', MsgContent: { Url: 'https://x/a.mp3', FileName: 'audio.mpeg', Download_Flag: 2 } });
+  });
+});
+
+describe('tencent-im config', () => {
+  const base = { id: 'tim', type: 'tencent-im', sdkAppId: 1400000001, secretKey: '5bd2850fff3ecb11d7c805251c51ee46', botAccount: 'bot' };
+
+  it('refuses an interceptTimeout Tencent would not wait for (its Before* callbacks time out after 2 s)', () => {
+    expect(tencentImConfig.parse({ ...base, interceptTimeout: '1900ms' }).interceptTimeout).toBe(1900);
+    const result = tencentImConfig.safeParse({ ...base, interceptTimeout: '5s' });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.message).toMatch(/Tencent waits 2 s/);
+  });
+
+  it('fetches users\' files from private networks only when told to', () => {
+    expect(tencentImConfig.parse(base).allowPrivateNetworks).toBe(false);
   });
 });
