@@ -124,6 +124,14 @@ describe('tencent-im: the REST API failing', () => {
     const all = JSON.stringify(logs);
     for (const call of fake.calls) expect(all).not.toContain(call.userSig);
   });
+
+  it('reads a REST reply only up to a bound: a 4 MB answer fails the delivery instead of filling memory', async () => {
+    const { fake, post, logs } = await tim();
+    fake.hugeReplyNext('openim/sendmsg');
+    await post('C2C.CallbackAfterSendMsg', c2c('alice', 'bot', [text('/ping')]));
+    const line = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'));
+    expect(line.err).toBe('IM REST openim/sendmsg failed: the reply is larger than 1048576 bytes');
+  });
 });
 
 describe('tencent-im: secrets', () => {

@@ -4,11 +4,14 @@
 
 import { randomInt } from 'node:crypto';
 import { request } from 'undici';
+import { readBounded } from '../../src/fetch-file.js';
 import type { UserSigs } from './usersig.js';
 
 /** Tencent's codes for "too many requests": REST-wide (600xx) and group messaging (10006, 10023). */
 const rateLimited = new Set([60007, 60011, 60018, 60019, 10006, 10023]);
 const userSigExpired = 70001;
+/** Tencent's replies are a few hundred bytes; anything this large is not one. */
+const maxReplyBytes = 1024 * 1024;
 
 export class TimApiError extends Error {
   override readonly name = 'TimApiError';
@@ -58,7 +61,7 @@ export class RestApi {
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });
-      const reply = parse(await response.body.text());
+      const reply = parse((await readBounded(response.body, maxReplyBytes, () => new TimApiError(undefined, `IM REST ${path} failed: the reply is larger than ${maxReplyBytes} bytes`))).toString('utf8'));
       const failure = failureOf(path, response.statusCode, reply);
       if (!failure) return reply;
       if (failure.error.code === userSigExpired && !renewedSig) {

@@ -75,6 +75,7 @@ export class FakeTencentIM {
   private readonly files = new Map<string, { data: Buffer; mime: string }>();
   private readonly failures = new Map<string, { code: number; info: string; times: number }>();
   private readonly httpFailures = new Map<string, { status: number; times: number }>();
+  private readonly hugeReplies = new Set<string>();
   private server: Server | undefined;
   private seq = 0;
 
@@ -101,6 +102,11 @@ export class FakeTencentIM {
   /** The next `times` calls to `path` answer with this HTTP status (a gateway error page, not JSON), before any check. */
   failHttpNext(path: string, status: number, times = 1): void {
     this.httpFailures.set(path, { status, times });
+  }
+
+  /** The next call to `path` is answered with a 4 MB JSON reply (a misbehaving host or proxy). */
+  hugeReplyNext(path: string): void {
+    this.hugeReplies.add(path);
   }
 
   /** Serves bytes at a storage-like URL, as Tencent serves users' images and files. */
@@ -144,6 +150,13 @@ export class FakeTencentIM {
     const userSig = q.get('usersig') ?? '';
     const call: RestCall = { path, identifier, userSig, code: 0 };
     this.calls.push(call);
+    if (this.hugeReplies.delete(path)) {
+      call.code = -1;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"ActionStatus":"OK","ErrorCode":0,"Padding":"');
+      for (let i = 0; i < 64 && !res.destroyed; i++) res.write('x'.repeat(64 * 1024));
+      return void res.end('"}');
+    }
     const httpFailure = this.httpFailures.get(path);
     if (httpFailure) {
       if (--httpFailure.times <= 0) this.httpFailures.delete(path);
