@@ -1,8 +1,11 @@
 // Tencent IM pieces on their own: the callback Sign against the docs' example, UserSigs the
 // fake's real verifier accepts, command routing, and rendering limits.
 
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import tlsSigApi from 'tls-sig-api-v2';
 import { describe, expect, it, vi } from 'vitest';
+import { RestApi } from '../adapters/tencent-im/api.js';
 import { kindOf } from '../adapters/tencent-im/events.js';
 import { imageSize } from '../adapters/tencent-im/media.js';
 import { mentions } from '../adapters/tencent-im/normalize.js';
@@ -119,5 +122,31 @@ describe('tencent-im config', () => {
 
   it('fetches users\' files from private networks only when told to', () => {
     expect(tencentImConfig.parse(base).allowPrivateNetworks).toBe(false);
+  });
+});
+
+describe('tencent-im REST client', () => {
+  const app = { sdkAppId: 1400000001, secretKey: '5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e', identifier: 'administrator' };
+
+  it('waits for a REST host that refuses connections for a moment (nothing was sent, so nothing is sent twice)', async () => {
+    const server = createServer((_req, res) => res.end('{"ActionStatus":"OK","ErrorCode":0,"MsgKey":"k"}'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolve) => server.close(resolve)); // the port now refuses connections
+    const api = new RestApi({ apiRoot: `http://127.0.0.1:${port}`, sdkAppId: app.sdkAppId, identifier: app.identifier, userSigs: new UserSigs(app), backoffMs: 150 });
+    const calling = api.call('openim/sendmsg', { MsgBody: [] });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    server.listen(port, '127.0.0.1');
+    try {
+      expect(await calling).toMatchObject({ ActionStatus: 'OK', MsgKey: 'k' });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('reports an unreachable host with the path and the cause, never the URL (it carries the UserSig)', async () => {
+    const api = new RestApi({ apiRoot: 'http://127.0.0.1:9', sdkAppId: app.sdkAppId, identifier: app.identifier, userSigs: new UserSigs(app), backoffMs: 1, maxAttempts: 2 });
+    await expect(api.call('openim/sendmsg', {})).rejects.toThrow(/^IM REST openim\/sendmsg failed: connect ECONNREFUSED 127\.0\.0\.1:9$/);
   });
 });
