@@ -1,12 +1,16 @@
 // Tencent IM pieces on their own: the callback Sign against the docs' example, UserSigs the
 // fake's real verifier accepts, command routing, and rendering limits.
 
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import tlsSigApi from 'tls-sig-api-v2';
 import { describe, expect, it, vi } from 'vitest';
+import { RestApi } from '../adapters/tencent-im/api.js';
 import { kindOf } from '../adapters/tencent-im/events.js';
 import { imageSize } from '../adapters/tencent-im/media.js';
 import { mentions } from '../adapters/tencent-im/normalize.js';
 import { render, textLimit } from '../adapters/tencent-im/render.js';
+import { tencentImConfig } from '../adapters/tencent-im/schema.js';
 import { UserSigs } from '../adapters/tencent-im/usersig.js';
 import { callbackSign, checkCallback } from '../adapters/tencent-im/verify.js';
 import { verifyUserSig } from './fakes/tencent-im.js';
@@ -28,6 +32,8 @@ describe('tencent-im callback Sign', () => {
     expect(checkCallback({ ...query, requestTime: '1669872113' }, expect_, at)).toMatchObject({ ok: false, status: 401 });
     expect(checkCallback({ ...query, sign: undefined }, expect_, at)).toMatchObject({ ok: false, status: 401 });
     expect(checkCallback({ ...query, sdkAppId: '1400000002' }, expect_, at)).toMatchObject({ ok: false, status: 403 });
+    // Signed but for no app: a probe, answered and never handled.
+    expect(checkCallback({ ...query, sdkAppId: undefined }, expect_, at)).toEqual({ ok: true, probe: true });
   });
 
   it('without a token checks the SdkAppid alone, and requires it', () => {
@@ -101,5 +107,46 @@ describe('tencent-im commands and rendering', () => {
     const [message] = render([{ type: 'image', data: png, mime: 'image/png' }, { type: 'audio', url: 'https://x/a.mp3', mime: 'audio/mpeg' }], (m) => m.url ?? 'https://media/1');
     expect(message!.body[0]).toMatchObject({ MsgType: 'TIMImageElem', MsgContent: { ImageFormat: 3, ImageInfoArray: [{ Type: 1, Size: png.length, Width: 3, Height: 2, URL: 'https://media/1' }, { Type: 2 }, { Type: 3 }] } });
     expect(message!.body[1]).toMatchObject({ MsgType: 'TIMFileElem', MsgContent: { Url: 'https://x/a.mp3', FileName: 'audio.mpeg', Download_Flag: 2 } });
+  });
+});
+
+describe('tencent-im config', () => {
+  const base = { id: 'tim', type: 'tencent-im', sdkAppId: 1400000001, secretKey: '5bd2850fff3ecb11d7c805251c51ee46', botAccount: 'bot' };
+
+  it('refuses an interceptTimeout Tencent would not wait for (its Before* callbacks time out after 2 s)', () => {
+    expect(tencentImConfig.parse({ ...base, interceptTimeout: '1900ms' }).interceptTimeout).toBe(1900);
+    const result = tencentImConfig.safeParse({ ...base, interceptTimeout: '5s' });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.message).toMatch(/Tencent waits 2 s/);
+  });
+
+  it('fetches users\' files from private networks only when told to', () => {
+    expect(tencentImConfig.parse(base).allowPrivateNetworks).toBe(false);
+  });
+});
+
+describe('tencent-im REST client', () => {
+  const app = { sdkAppId: 1400000001, secretKey: '5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e', identifier: 'administrator' };
+
+  it('waits for a REST host that refuses connections for a moment (nothing was sent, so nothing is sent twice)', async () => {
+    const server = createServer((_req, res) => res.end('{"ActionStatus":"OK","ErrorCode":0,"MsgKey":"k"}'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolve) => server.close(resolve)); // the port now refuses connections
+    const api = new RestApi({ apiRoot: `http://127.0.0.1:${port}`, sdkAppId: app.sdkAppId, identifier: app.identifier, userSigs: new UserSigs(app), backoffMs: 150 });
+    const calling = api.call('openim/sendmsg', { MsgBody: [] });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    server.listen(port, '127.0.0.1');
+    try {
+      expect(await calling).toMatchObject({ ActionStatus: 'OK', MsgKey: 'k' });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('reports an unreachable host with the path and the cause, never the URL (it carries the UserSig)', async () => {
+    const api = new RestApi({ apiRoot: 'http://127.0.0.1:9', sdkAppId: app.sdkAppId, identifier: app.identifier, userSigs: new UserSigs(app), backoffMs: 1, maxAttempts: 2 });
+    await expect(api.call('openim/sendmsg', {})).rejects.toThrow(/^IM REST openim\/sendmsg failed: connect ECONNREFUSED 127\.0\.0\.1:9$/);
   });
 });

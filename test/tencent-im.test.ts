@@ -3,44 +3,17 @@
 // Before* interception; platform events; and every way a callback can be wrong.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import tencentIm, { TencentImAdapter } from '../adapters/tencent-im/index.js';
-import { defineAdapter, type AdapterDefinition } from '../src/adapter.js';
-import { defineBot, type Bot } from '../src/bot.js';
+import { defineBot } from '../src/bot.js';
 import type { PlatformEvent } from '../src/events.js';
 import type { Message } from '../src/message.js';
-import { definitions } from '../src/registry.js';
-import type { Runtime } from '../src/runtime.js';
 import { CallbackServer } from './fakes/callback-server.js';
-import { c2c, FakeTencentIM, group, text, type CallbackOptions } from './fakes/tencent-im.js';
-import { recordingBot, sleep, startRuntime, waitFor, type LogLine } from './helpers.js';
+import { c2c, group, text, type FakeTencentIM } from './fakes/tencent-im.js';
+import { cleanUp, okAnswer, sentCount, stopAll, tim } from './fakes/tencent-im-harness.js';
+import { recordingBot, sleep, waitFor, type LogLine } from './helpers.js';
 
 const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201ee9c8a9b0000000049454e44ae426082', 'hex');
 
-let runtime: Runtime | undefined;
-let fake: FakeTencentIM | undefined;
-let hooks: CallbackServer | undefined;
-afterEach(async () => {
-  await runtime?.stop();
-  await fake?.stop();
-  await hooks?.stop();
-  runtime = fake = hooks = undefined;
-});
-
-/** The adapter with short backoff, so rate-limit tests take milliseconds. */
-const fastTim = defineAdapter({ ...tencentIm, create: (config) => new TencentImAdapter(config, { userSigTtlMs: 86_400_000, backoffMs: 20 }) }) as unknown as AdapterDefinition;
-
-async function tim(options: { bot?: Bot; extra?: string; yaml?: string } = {}) {
-  const f = (fake = await new FakeTencentIM().start());
-  const yaml = `platforms:\n  - { id: tim, type: tencent-im, sdkAppId: ${f.sdkAppId}, secretKey: "${f.secretKey}", adminIdentifier: ${f.admin}, botAccount: ${f.bot}, callbackToken: "${f.callbackToken}", apiRoot: "${f.url}"${options.extra ?? ''} }\n${options.yaml ?? ''}`;
-  const started = await startRuntime(yaml, { bot: options.bot, definitions: [...definitions.filter((d) => d.type !== 'tencent-im'), fastTim] });
-  runtime = started.runtime;
-  const hook = `${started.url}/webhooks/tim`;
-  const post = (command: string, body: object, opts?: CallbackOptions) => f.callback(hook, command, body, opts);
-  return { fake: f, url: started.url, logs: started.logs, post };
-}
-
-const sentCount = (f: FakeTencentIM, n: number) => waitFor(() => f.sent.length >= n && f.sent, 4000, `${n} messages at the fake`);
-const okAnswer = { ActionStatus: 'OK', ErrorCode: 0, ErrorInfo: '' };
+afterEach(stopAll);
 
 describe('tencent-im: messages through the example bot', () => {
   it('answers a C2C /ping through openim/sendmsg as the bot account, signed with a valid admin UserSig', async () => {
@@ -99,7 +72,8 @@ describe('tencent-im: messages through the example bot', () => {
 
   it('echoes an image by Tencent\'s own (largest) URL, and exposes it to the bot as a Switchboard media URL', async () => {
     const seen: Message[] = [];
-    const { fake, post, url } = await tim({ bot: defineBot((b) => b.on('message', (ctx) => (seen.push(ctx.message), ctx.reply(ctx.message.content)))) });
+    // The fake's storage host is on 127.0.0.1.
+    const { fake, post, url } = await tim({ bot: defineBot((b) => b.on('message', (ctx) => (seen.push(ctx.message), ctx.reply(ctx.message.content)))), extra: ', allowPrivateNetworks: true' });
     const big = fake.addFile('big.png', png, 'image/png');
     const image = { MsgType: 'TIMImageElem', MsgContent: { UUID: 'u1', ImageFormat: 3, ImageInfoArray: [{ Type: 3, Size: 10, Width: 10, Height: 10, URL: `${fake.url}/files/thumb.png` }, { Type: 1, Size: png.length, Width: 800, Height: 600, URL: big }, { Type: 2, Size: 50, Width: 200, Height: 150, URL: `${fake.url}/files/large.png` }] } };
     await post('C2C.CallbackAfterSendMsg', c2c('alice', 'bot', [image]));
@@ -315,7 +289,7 @@ describe('tencent-im: Before* interception', () => {
 
 describe('tencent-im: platform events and lifecycle callbacks', () => {
   it('hands a group event to bot.on(\'event\') and the onEvent callback; what the handler sends reaches the group', async () => {
-    hooks = await new CallbackServer().start();
+    const hooks = cleanUp(await new CallbackServer().start());
     const events: PlatformEvent[] = [];
     const bot = defineBot((b) =>
       b.on('event', (ctx) => {
@@ -332,12 +306,12 @@ describe('tencent-im: platform events and lifecycle callbacks', () => {
     expect(sent).toMatchObject({ kind: 'group', to: '@TGS#2J4SZEAEL', body: { From_Account: 'bot', MsgBody: [text('Welcome, jared and tommy!')] } });
     expect(events[0]).toMatchObject({ platform: 'tencent-im', botId: 'tim', type: 'Group.CallbackAfterNewMemberJoin', channel: { id: 'group:@TGS#2J4SZEAEL', type: 'group' }, author: { id: 'leckie' }, timestamp: 1670574414123 });
     expect(events[0]!.data).toMatchObject(body);
-    const observed = await waitFor(() => hooks!.received.find((r) => r.stage === 'onEvent'));
+    const observed = await waitFor(() => hooks.received.find((r) => r.stage === 'onEvent'));
     expect(observed.body).toMatchObject({ stage: 'onEvent', event: { type: 'Group.CallbackAfterNewMemberJoin', botId: 'tim' } });
   });
 
   it('an onMessage callback answering 403 blocks a user: they get its text, the bot never runs', async () => {
-    hooks = await new CallbackServer().start();
+    const hooks = cleanUp(await new CallbackServer().start());
     hooks.on('onMessage', (ctx, body) => {
       if (body.message.author.id === 'mallory') {
         ctx.status = 403;

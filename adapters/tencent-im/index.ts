@@ -2,13 +2,13 @@
 // URL; the bot answers through the REST API as `botAccount`, signed with the admin's UserSig.
 
 import { randomInt } from 'node:crypto';
-import { defineAdapter, type Adapter, type AdapterContext } from '../../src/adapter.js';
-import { fetchFile } from '../../src/fetch-file.js';
+import { defineAdapter, type Adapter, type AdapterContext, type Admission } from '../../src/adapter.js';
+import { createDownloader } from '../../src/download.js';
 import { startDelivery, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
 import { errorMessage } from '../../src/supervisor.js';
 import { RestApi } from './api.js';
 import { platformEvent } from './events.js';
-import { channelIdOf, incoming, normalize, sceneOf, type MessageCallback, type NormalizeContext } from './normalize.js';
+import { incoming, normalize, sceneOf, type MessageCallback, type NormalizeContext } from './normalize.js';
 import { render } from './render.js';
 import { tencentImConfig, type TencentImConfig } from './schema.js';
 import { UserSigs } from './usersig.js';
@@ -22,6 +22,9 @@ export interface TencentImTimings {
 }
 
 const defaultTimings: TencentImTimings = { userSigTtlMs: 86_400_000, backoffMs: 1000 };
+
+/** Users' files named in callbacks: fetched (when someone asks) within these bounds. */
+const userFiles = { maxBytes: 20 * 1024 * 1024, timeoutMs: 15_000 };
 
 export class TencentImAdapter implements Adapter {
   readonly type = 'tencent-im';
@@ -54,7 +57,7 @@ export class TencentImAdapter implements Adapter {
         context: () => this.ctx,
         intercept: (c) => ({ normalize: this.normalizeContext(c), mediaUrl: (m) => this.mediaUrl(m, c), timeoutMs: config.interceptTimeout }),
         onMessage: (command, body) => this.onMessage(command, body),
-        onEvent: (command, body) => void this.ctx?.emit(platformEvent(command, body, this.id)),
+        onEvent: (command, body) => this.ctx?.emit(platformEvent(command, body, this.id)) ?? 'closed',
       }));
     this.mounted = true;
     if (!config.callbackToken) ctx.logger.warn('no callbackToken: callbacks are checked by SdkAppid only; turn on callback authentication in the IM console and set callbackToken');
@@ -90,20 +93,22 @@ export class TencentImAdapter implements Adapter {
     }
   }
 
-  private async onMessage(command: string, body: MessageCallback): Promise<void> {
+  private async onMessage(command: string, body: MessageCallback): Promise<Admission | undefined> {
     const ctx = this.ctx;
-    if (!ctx) return;
+    if (!ctx) return 'closed';
     const event = incoming(command, body, { account: this.config.botAccount, groupMessages: this.config.groupMessages });
-    if (!event) return;
-    const admission = await ctx.dispatch({ key: event.key, normalize: () => normalize({ id: event.key, scene: event.scene, mentionsBot: event.mentionsBot, stripMention: true }, body, this.normalizeContext(ctx)) });
-    if (admission === 'closed') ctx.logger.warn({ chat: channelIdOf(event.scene) }, 'message arrived while shutting down; not handled');
+    if (!event) return undefined;
+    return ctx.dispatch({ key: event.key, normalize: () => normalize({ id: event.key, scene: event.scene, mentionsBot: event.mentionsBot, stripMention: true }, body, this.normalizeContext(ctx)) });
   }
 
   private normalizeContext(ctx: AdapterContext): NormalizeContext {
+    // A URL in a callback is only as trustworthy as the callback (without a callbackToken, anyone
+    // can post one): like ctx.download, never fetch from loopback or private networks unless allowed.
+    const download = createDownloader(ctx.media, { allowPrivateNetworks: this.config.allowPrivateNetworks, ...userFiles });
     return {
       botId: this.id,
       botAccount: this.config.botAccount,
-      mediaUrl: ({ url, mime, name }) => ctx.media.register(() => fetchFile(url, { mime, name, what: 'media' }), { botId: this.id, ref: url }),
+      mediaUrl: ({ url, mime, name }) => ctx.media.register(() => download({ type: 'file', url, mime, name }), { botId: this.id, ref: url }),
     };
   }
 

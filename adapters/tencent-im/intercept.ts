@@ -49,7 +49,13 @@ export async function answerBefore(command: string, body: MessageCallback, optio
     ctx.logger.warn({ command, timeoutMs }, 'interceptor too slow; the action is allowed (raise interceptTimeout, within Tencent\'s callback timeout)');
     return ok;
   }
-  return answerOf(decision, isMessage, command, options);
+  try {
+    return answerOf(decision, isMessage, command, options);
+  } catch (error) {
+    // A rewrite we cannot put into Tencent's format (media with neither url nor data…).
+    ctx.logger.error({ command, err: errorMessage(error) }, 'interceptor decision could not be answered; the action is allowed');
+    return ok;
+  }
 }
 
 function answerOf(decision: InterceptDecision, isMessage: boolean, command: string, options: InterceptOptions): CallbackAnswer {

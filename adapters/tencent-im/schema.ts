@@ -21,11 +21,13 @@ export const tencentImConfig = z
     /** REST API host: https://console.tim.qq.com (China), https://adminapisgp.im.qcloud.com (Singapore), https://adminapiusa.im.qcloud.com (USA)… */
     apiRoot: z.url({ protocol: /^https?$/ }).default('https://console.tim.qq.com'),
     /** How long a bot interceptor may take on a Before* callback before the message is allowed (Tencent waits about 2 s). */
-    interceptTimeout: duration.default(1500),
+    interceptTimeout: duration.pipe(z.number().max(1900, 'interceptTimeout must be at most 1900ms: Tencent waits 2 s for a Before* answer, then goes on without it')).default(1500),
     /** How far a callback's RequestTime may be from our clock (Tencent: 1 minute). */
     callbackTolerance: duration.default(60_000),
     /** Group messages the bot sees: only those @-mentioning it (default), or every message of every group in the app. */
     groupMessages: z.enum(['mentions', 'all']).default('mentions'),
+    /** Whether users' files named in callbacks may be fetched from loopback or private addresses (off: a forged callback cannot make us probe your LAN). */
+    allowPrivateNetworks: z.boolean().default(false),
   })
   .transform((config) => ({ ...config, apiRoot: config.apiRoot.replace(/\/+$/, '') }));
 

@@ -7,7 +7,8 @@ export function callbackSign(token: string, requestTime: string): string {
   return createHash('sha256').update(token + requestTime).digest('hex');
 }
 
-export type CallbackCheck = { ok: true } | { ok: false; status: 401 | 403; reason: string };
+/** `probe`: signed, but for no app: answered OK and never handled (see checkCallback). */
+export type CallbackCheck = { ok: true; probe?: true } | { ok: false; status: 401 | 403; reason: string };
 
 export interface CallbackQuery {
   sdkAppId: string | undefined;
@@ -17,7 +18,9 @@ export interface CallbackQuery {
 
 /**
  * Checks the signature (when a token is configured), its age, and that the callback is for
- * our app. Tencent's console URL check may omit SdkAppid; a valid signature is proof enough then.
+ * our app. The Sign covers only the token and the time, not the app, the command or the body:
+ * a signed request without SdkAppid (a console URL check, or one of another app's callbacks
+ * replayed with its SdkAppid removed, should the token be shared) is a probe, never an event.
  */
 export function checkCallback(query: CallbackQuery, expect: { sdkAppId: number; token: string | undefined; toleranceMs: number }, now = Date.now()): CallbackCheck {
   const { token, toleranceMs } = expect;
@@ -30,7 +33,7 @@ export function checkCallback(query: CallbackQuery, expect: { sdkAppId: number; 
     const given = Buffer.from(sign.toLowerCase());
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, status: 401, reason: 'wrong Sign' };
   }
-  if (query.sdkAppId === undefined) return token === undefined ? { ok: false, status: 403, reason: 'SdkAppid is missing' } : { ok: true };
+  if (query.sdkAppId === undefined) return token === undefined ? { ok: false, status: 403, reason: 'SdkAppid is missing' } : { ok: true, probe: true };
   if (query.sdkAppId !== String(expect.sdkAppId)) return { ok: false, status: 403, reason: `SdkAppid ${query.sdkAppId.slice(0, 20)} is not this app's` };
   return { ok: true };
 }

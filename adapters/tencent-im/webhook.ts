@@ -1,9 +1,10 @@
 // The callback route: authentication (Sign, RequestTime, SdkAppid) before the body is read,
 // then one answer per command: Before* after asking the bot's interceptors, everything else
-// "OK" at once, with messages and events handled after the answer has gone out.
+// "OK" as soon as the pipeline has taken it, the handling going on after the answer. What the
+// pipeline can no longer take (shutting down) is answered 503, never acknowledged and lost.
 
 import type { Context as KoaContext } from 'koa';
-import type { AdapterContext } from '../../src/adapter.js';
+import type { AdapterContext, Admission } from '../../src/adapter.js';
 import { HttpError, readRawBody } from '../../src/http.js';
 import { errorMessage } from '../../src/supervisor.js';
 import { kindOf } from './events.js';
@@ -18,10 +19,10 @@ export interface WebhookOptions {
   /** The running adapter's context, or undefined while stopped. */
   context(): AdapterContext | undefined;
   intercept(ctx: AdapterContext): Omit<InterceptOptions, 'ctx'>;
-  /** A message callback, after the answer. */
-  onMessage(command: string, body: MessageCallback): Promise<void>;
-  /** Any other known callback, after the answer. */
-  onEvent(command: string, body: Record<string, unknown>): void;
+  /** Hands a message callback to the pipeline; undefined when it is not for the bot. */
+  onMessage(command: string, body: MessageCallback): Promise<Admission | undefined>;
+  /** Hands any other known callback to the bot's event handlers. */
+  onEvent(command: string, body: Record<string, unknown>): Admission;
 }
 
 export function webhookHandler(options: WebhookOptions) {
@@ -34,25 +35,42 @@ export function webhookHandler(options: WebhookOptions) {
       ctx.logger.warn({ reason: check.reason, ip: koa.ip }, 'callback refused');
       throw new HttpError(check.status, `callback refused: ${check.reason}`);
     }
+    if (check.probe) {
+      await readRawBody(koa, ctx.bodyLimit);
+      ctx.logger.info({ command: one(query.CallbackCommand)?.slice(0, 100) }, 'signed callback without SdkAppid (a URL check?); answered OK, not handled');
+      koa.body = ok;
+      return;
+    }
     const body = parse(await readRawBody(koa, ctx.bodyLimit));
     const command = one(query.CallbackCommand) ?? (typeof body.CallbackCommand === 'string' ? body.CallbackCommand : undefined);
     if (!command) throw new HttpError(400, 'CallbackCommand is missing (query string or body)');
+    const answered = await answer(command, body, options, ctx);
+    if (answered === 'closed') {
+      ctx.logger.warn({ command }, 'callback arrived while shutting down; answered 503, not handled');
+      koa.set('Retry-After', '5');
+      throw new HttpError(503, 'shutting down');
+    }
     koa.status = 200;
-    koa.body = await answer(command, body, options, ctx);
+    koa.body = answered;
   };
 }
 
-async function answer(command: string, body: Record<string, unknown>, options: WebhookOptions, ctx: AdapterContext): Promise<CallbackAnswer> {
+async function answer(command: string, body: Record<string, unknown>, options: WebhookOptions, ctx: AdapterContext): Promise<CallbackAnswer | 'closed'> {
   switch (kindOf(command)) {
     case 'before':
       return answerBefore(command, body as MessageCallback, { ctx, ...options.intercept(ctx) });
-    case 'message':
-      // Tencent ignores the answer to After* callbacks: never make it wait for the bot.
-      setImmediate(() => options.onMessage(command, body as MessageCallback).catch((error: unknown) => ctx.logger.error({ command, err: errorMessage(error) }, 'message callback failed')));
-      return ok;
+    case 'message': {
+      // Admission is quick (dedup, normalize); the bot runs after the answer, so Tencent never waits for it.
+      let admission: Admission | undefined;
+      try {
+        admission = await options.onMessage(command, body as MessageCallback);
+      } catch (error) {
+        ctx.logger.error({ command, err: errorMessage(error) }, 'message callback failed');
+      }
+      return admission === 'closed' ? 'closed' : ok;
+    }
     case 'event':
-      setImmediate(() => options.onEvent(command, body));
-      return ok;
+      return options.onEvent(command, body) === 'closed' ? 'closed' : ok;
     case 'unknown':
       ctx.logger.info({ command: command.slice(0, 100) }, 'unknown callback command; answered OK');
       return ok;

@@ -19,7 +19,7 @@ export interface RestCall {
   path: string;
   identifier: string;
   userSig: string;
-  /** The ErrorCode the fake answered with (0 = OK). */
+  /** The ErrorCode the fake answered with (0 = OK; minus the HTTP status for a failHttpNext answer). */
   code: number;
 }
 
@@ -69,9 +69,13 @@ export class FakeTencentIM {
   readonly callbackToken = 'cb-token-0123456789';
   readonly sent: SentMessage[] = [];
   readonly calls: RestCall[] = [];
+  /** Paths of the users' files someone fetched from the storage host. */
+  readonly fileRequests: string[] = [];
   url = '';
   private readonly files = new Map<string, { data: Buffer; mime: string }>();
   private readonly failures = new Map<string, { code: number; info: string; times: number }>();
+  private readonly httpFailures = new Map<string, { status: number; times: number }>();
+  private readonly hugeReplies = new Set<string>();
   private server: Server | undefined;
   private seq = 0;
 
@@ -93,6 +97,16 @@ export class FakeTencentIM {
   /** The next `times` calls to `path` (e.g. "openim/sendmsg") answer ActionStatus FAIL with this code. */
   failNext(path: string, code: number, info: string, times = 1): void {
     this.failures.set(path, { code, info, times });
+  }
+
+  /** The next `times` calls to `path` answer with this HTTP status (a gateway error page, not JSON), before any check. */
+  failHttpNext(path: string, status: number, times = 1): void {
+    this.httpFailures.set(path, { status, times });
+  }
+
+  /** The next call to `path` is answered with a 4 MB JSON reply (a misbehaving host or proxy). */
+  hugeReplyNext(path: string): void {
+    this.hugeReplies.add(path);
   }
 
   /** Serves bytes at a storage-like URL, as Tencent serves users' images and files. */
@@ -123,6 +137,7 @@ export class FakeTencentIM {
     const url = new URL(req.url ?? '/', 'http://x');
     const raw = (await readBody(req)).toString('utf8');
     if (req.method === 'GET' && url.pathname.startsWith('/files/')) {
+      this.fileRequests.push(url.pathname);
       const file = this.files.get(url.pathname.slice('/files/'.length));
       if (!file) return json(res, 404, {});
       res.writeHead(200, { 'content-type': file.mime, 'content-length': file.data.length });
@@ -135,6 +150,20 @@ export class FakeTencentIM {
     const userSig = q.get('usersig') ?? '';
     const call: RestCall = { path, identifier, userSig, code: 0 };
     this.calls.push(call);
+    if (this.hugeReplies.delete(path)) {
+      call.code = -1;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"ActionStatus":"OK","ErrorCode":0,"Padding":"');
+      for (let i = 0; i < 64 && !res.destroyed; i++) res.write('x'.repeat(64 * 1024));
+      return void res.end('"}');
+    }
+    const httpFailure = this.httpFailures.get(path);
+    if (httpFailure) {
+      if (--httpFailure.times <= 0) this.httpFailures.delete(path);
+      call.code = -httpFailure.status;
+      res.writeHead(httpFailure.status, { 'content-type': 'text/html' });
+      return void res.end(`<html><body>${httpFailure.status} Bad Gateway: ${req.url}</body></html>`);
+    }
     const fail = (code: number, info: string) => {
       call.code = code;
       json(res, 200, { ActionStatus: 'FAIL', ErrorCode: code, ErrorInfo: info });
