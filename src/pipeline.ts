@@ -45,6 +45,19 @@ export class Pipeline {
   /** Admits an event (dedup) and handles it in the background; see AdapterContext.dispatch. */
   async dispatch(botId: string, event: InboundEvent): Promise<Admission> {
     if (this.closed) return 'closed';
+    // Counted from here, so a shutdown that starts while the event is being admitted waits for it.
+    let admitted!: () => void;
+    const admitting = new Promise<void>((resolve) => (admitted = resolve));
+    this.inFlight.add(admitting);
+    try {
+      return await this.admit(botId, event);
+    } finally {
+      this.inFlight.delete(admitting);
+      admitted();
+    }
+  }
+
+  private async admit(botId: string, event: InboundEvent): Promise<Admission> {
     if (event.key !== undefined && !(await this.options.store.claim(`dedup:${botId}:${event.key}`, this.dedupTtlMs))) {
       this.options.logger.debug({ bot: botId, key: event.key }, 'duplicate event dropped');
       return 'duplicate';

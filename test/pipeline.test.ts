@@ -157,6 +157,19 @@ describe('pipeline', () => {
     expect(await p.drain(1000)).toBe(0);
     expect(texts()).toEqual(['in flight']);
   });
+
+  it('waits at shutdown for an event still being admitted (dedup and normalize are under way)', async () => {
+    const { p, texts } = pipeline();
+    let normalized!: () => void;
+    const admission = p.dispatch('chat', { key: 'k1', normalize: () => new Promise<Message>((resolve) => (normalized = () => resolve(message('admitting')))) });
+    await waitFor(() => normalized !== undefined, 1000, 'normalize to start');
+    p.close();
+    const drained = p.drain(2000);
+    normalized();
+    expect(await admission).toBe('accepted');
+    expect(await drained).toBe(0);
+    expect(texts()).toEqual(['admitting']);
+  });
 });
 
 describe('platform events and interception', () => {
