@@ -219,6 +219,9 @@ describe('discord buttons', () => {
     expect(reply.body.content).toBe('got red');
     expect(reply.body.message_reference).toBeUndefined();
     expect(reply.channelId).toBe('300000000000000001');
+    // The interaction token answers for the bot for 15 minutes: it must not travel to callbacks in raw.
+    expect(JSON.stringify(clicks[0])).not.toContain('interaction-token-1');
+    expect(clicks[0]!.raw).toMatchObject({ id: interaction.id, data: { custom_id: 'red' } });
     expect(clicks[0]).toMatchObject({ id: `click:${interaction.id}`, replyTo: menu!.id, text: 'red', author: { id: '200000000000000001', username: 'alice' }, channel: { id: '300000000000000001', type: 'channel', guildId: '400000000000000001' }, mentionsBot: true });
   });
 });
