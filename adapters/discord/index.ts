@@ -1,5 +1,6 @@
 // Discord through discord.js 14: the gateway in (one supervised client), the REST API out.
 
+import { randomBytes } from 'node:crypto';
 import {
   DiscordAPIError,
   InteractionResponseType,
@@ -140,6 +141,10 @@ export class DiscordAdapter implements Adapter {
           ...(item.components.length ? { components: item.components } : {}),
           ...(files.length ? { attachments: files.map((file, id) => ({ id, filename: file.name })) } : {}),
           allowed_mentions: allowedMentions,
+          // discord.js sends a POST again after a 5xx or a timeout, when Discord may already have
+          // stored it: with the same nonce enforced, Discord answers with that message instead.
+          nonce: randomBytes(12).toString('base64url'),
+          enforce_nonce: true,
           ...(quote ? { message_reference: { message_id: quote, fail_if_not_exists: false } } : {}),
         };
         const sent = (await link.rest.post(Routes.channelMessages(channelId), { body, files: files.length ? files : undefined })) as APIMessage;
