@@ -2,7 +2,7 @@
 // HELLO), each followed by a message that still gets its answer; restarts that never double
 // replies; fatal refusals that stop retrying; button clicks; all traffic through an http proxy.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import discord, { DiscordAdapter } from '../adapters/discord/index.js';
 import echo from '../bots/echo.js';
 import { defineAdapter, type AdapterDefinition } from '../src/adapter.js';
@@ -182,6 +182,33 @@ describe('discord gateway: the connection survives', () => {
     await sleep(300);
     expect(fake.sent).toHaveLength(1);
     expect(fake.gateway.openSockets).toBe(1);
+  });
+
+  it('leaves no interval behind when the platform is stopped and started again', async () => {
+    const live = new Set<unknown>();
+    const { setInterval: set, clearInterval: clear } = globalThis;
+    const spies = [
+      vi.spyOn(globalThis, 'setInterval').mockImplementation(((fn: () => void, ms?: number) => {
+        const timer = set(fn, ms);
+        live.add(timer);
+        return timer;
+      }) as typeof setInterval),
+      vi.spyOn(globalThis, 'clearInterval').mockImplementation((timer?: Parameters<typeof clearInterval>[0]) => {
+        live.delete(timer);
+        clear(timer);
+      }),
+    ];
+    try {
+      const { fake } = await setup();
+      await roundTrip(fake, 'ready');
+      const before = live.size;
+      for (let i = 0; i < 3; i++) await runtime!.restartPlatform('dc');
+      await waitFor(() => fake.gateway.connected && fake.gateway.identifies.length >= 2, 5000, 'the last session');
+      await roundTrip(fake, 'still here');
+      expect(live.size).toBe(before);
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
   });
 
   it('stops retrying when the intents are not enabled for the app (4014), and says what to switch on', async () => {

@@ -110,6 +110,9 @@ export class DiscordAdapter implements Adapter {
     this.link = undefined;
     await supervisor?.stop();
     await this.queue;
+    // A REST instance sweeps its buckets on two intervals of its own; left running, every restart would keep one alive.
+    link?.rest.clearHashSweeper();
+    link?.rest.clearHandlerSweeper();
     await link?.bridge?.close();
     await link?.transport.close();
   }
