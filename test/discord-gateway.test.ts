@@ -308,6 +308,20 @@ describe('discord through an http proxy', () => {
   });
 });
 
+describe('discord through a proxy, restarted mid-reply', () => {
+  it('finishes a reply waiting out a 429 before the restart closes the proxy connection under it', async () => {
+    proxy = await new FakeProxy().start();
+    const { fake: f } = await setup({ extra: `, proxy: "${proxy.url}"` });
+    f.rateLimitNext(0.4);
+    const d = guildMessage(f, 'hold on');
+    f.gateway.push('MESSAGE_CREATE', d);
+    await waitFor(() => f.calls.some((c) => c.status === 429), 4000, 'the 429');
+    await runtime!.restartPlatform('dc');
+    const sent = await waitFor(() => f.sent.find((s) => s.body.message_reference?.message_id === d.id), 4000, 'the reply');
+    expect(sent.body.content).toBe('hold on');
+  });
+});
+
 describe('discord through a SOCKS5 proxy', () => {
   it('carries REST and the gateway websocket through it, authenticated, password kept out of the logs', async () => {
     const socks = new FakeSocksProxy({ user: 'op', password: 's0cks-pass' });

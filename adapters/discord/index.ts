@@ -57,6 +57,8 @@ export class DiscordAdapter implements Adapter {
   private supervisor: Supervisor | undefined;
   /** Events are admitted one after another, in the order the gateway sent them. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** Sends under way: stop() lets them finish (a 429 wait, say) before it closes the proxy under them. */
+  private readonly sending = new Set<Promise<Delivery>>();
 
   constructor(
     private readonly config: DiscordConfig,
@@ -110,6 +112,7 @@ export class DiscordAdapter implements Adapter {
     this.link = undefined;
     await supervisor?.stop();
     await this.queue;
+    await settledWithin([...this.sending], sendDrainMs);
     // A REST instance sweeps its buckets on two intervals of its own; left running, every restart would keep one alive.
     link?.rest.clearHashSweeper();
     link?.rest.clearHandlerSweeper();
@@ -117,7 +120,14 @@ export class DiscordAdapter implements Adapter {
     await link?.transport.close();
   }
 
-  async send(message: OutgoingMessage): Promise<Delivery> {
+  send(message: OutgoingMessage): Promise<Delivery> {
+    const sending = this.deliver(message);
+    this.sending.add(sending);
+    void sending.finally(() => this.sending.delete(sending));
+    return sending;
+  }
+
+  private async deliver(message: OutgoingMessage): Promise<Delivery> {
     const { ids, done } = startDelivery();
     const link = this.link;
     if (!link) return done('the Discord platform is not running');
@@ -206,6 +216,16 @@ export class DiscordAdapter implements Adapter {
     if (channel.isDMBased()) return 'direct';
     return 'channel';
   }
+}
+
+/** How long stop() waits for sends under way (one may be waiting out a 429). */
+const sendDrainMs = 10_000;
+
+async function settledWithin(promises: Promise<unknown>[], ms: number): Promise<void> {
+  if (promises.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.allSettled(promises), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 export default defineAdapter({
