@@ -165,6 +165,21 @@ describe('discord gateway bridge', () => {
     expect(p.sockets.size).toBe(0);
   });
 
+  it('drops a client that streams data before its upgrade is answered, instead of buffering it all', async () => {
+    const { url, proxy: p } = await setup();
+    const { port, pathname } = new URL(url);
+    const raw = connect(Number(port), '127.0.0.1');
+    raw.on('error', () => {});
+    const closed = new Promise((resolve) => raw.once('close', resolve));
+    raw.write(`GET ${pathname} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    await waitFor(() => p.pending.length === 1, 2000, 'the tunnel request');
+    const chunk = Buffer.alloc(64 * 1024);
+    for (let i = 0; i < 64 && !raw.destroyed; i++) raw.write(chunk);
+    const outcome = await Promise.race([closed.then(() => 'dropped'), sleep(2000).then(() => 'still open')]);
+    raw.destroy();
+    expect(outcome).toBe('dropped');
+  });
+
   it('passes on a text frame that mentions resume_gateway_url but is not JSON, instead of crashing', async () => {
     const { url, gateway: g, proxy: p } = await setup();
     const client = new WebSocket(url);

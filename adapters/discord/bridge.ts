@@ -13,6 +13,9 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../../src/logger.js';
 import type { Transport } from '../../src/proxy.js';
 
+/** What a client may send before its upgrade is answered (a real one sends nothing). */
+const earlyLimit = 64 * 1024;
+
 export class GatewayBridge {
   private readonly ids = new Map<string, string>();
   private readonly urls = new Map<string, string>();
@@ -35,7 +38,10 @@ export class GatewayBridge {
       // Read while the tunnel opens: a paused socket never reports that its client hung up, and
       // the upstream would then be opened for no one. A client sends nothing before our 101.
       let early = head;
-      const hold = (chunk: Buffer) => (early = Buffer.concat([early, chunk]));
+      const hold = (chunk: Buffer) => {
+        early = Buffer.concat([early, chunk]);
+        if (early.length > earlyLimit) socket.destroy(); // not a websocket client: it speaks before the 101
+      };
       socket.on('data', hold);
       const upstream = new WebSocket(`${target}${url.search}`, { agent: transport.wsAgent(target), perMessageDeflate: false });
       const pending = { socket, upstream };
