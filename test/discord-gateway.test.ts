@@ -2,7 +2,7 @@
 // HELLO), each followed by a message that still gets its answer; restarts that never double
 // replies; fatal refusals that stop retrying; button clicks; all traffic through an http proxy.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import discord, { DiscordAdapter } from '../adapters/discord/index.js';
 import echo from '../bots/echo.js';
 import { defineAdapter, type AdapterDefinition } from '../src/adapter.js';
@@ -10,7 +10,7 @@ import { defineBot, type Bot } from '../src/bot.js';
 import type { Message } from '../src/message.js';
 import { definitions } from '../src/registry.js';
 import type { Runtime } from '../src/runtime.js';
-import { FakeDiscord, guildMessage, token } from './fakes/discord.js';
+import { directMessage, FakeDiscord, guildMessage, token } from './fakes/discord.js';
 import { FakeProxy, FakeSocksProxy } from './fakes/proxy.js';
 import { sleep, startRuntime, waitFor } from './helpers.js';
 
@@ -51,6 +51,18 @@ async function roundTrip(f: FakeDiscord, text: string) {
   f.gateway.push('MESSAGE_CREATE', d);
   const sent = await waitFor(() => f.sent.find((s) => s.body.message_reference?.message_id === d.id), 5000, `the answer to "${text}"`);
   expect(sent.body.content).toBe(text);
+}
+
+/** GUILD_CREATE for a guild with one text channel and one active thread in it. */
+function guildCreate(guild: string, now = new Date().toISOString()) {
+  return {
+    id: guild, name: 'g', icon: null, owner_id: '1', afk_channel_id: null, afk_timeout: 0, verification_level: 0, default_message_notifications: 0, explicit_content_filter: 0,
+    features: [], mfa_level: 0, application_id: null, system_channel_id: null, system_channel_flags: 0, rules_channel_id: null, vanity_url_code: null, description: null, banner: null,
+    premium_tier: 0, preferred_locale: 'en-US', public_updates_channel_id: null, nsfw_level: 0, premium_progress_bar_enabled: false, safety_alerts_channel_id: null,
+    roles: [], emojis: [], stickers: [], joined_at: now, large: false, unavailable: false, member_count: 1, voice_states: [], members: [], presences: [], stage_instances: [], guild_scheduled_events: [],
+    channels: [{ id: '300000000000000001', type: 0, guild_id: guild, name: 'general', position: 0, permission_overwrites: [] }],
+    threads: [{ id: '310000000000000001', type: 11, guild_id: guild, parent_id: '300000000000000001', name: 'a thread', owner_id: '1', thread_metadata: { archived: false, auto_archive_duration: 60, archive_timestamp: now, locked: false } }],
+  };
 }
 
 describe('discord gateway: the connection survives', () => {
@@ -129,14 +141,7 @@ describe('discord gateway: the connection survives', () => {
     const { fake } = await setup({ bot: defineBot((b) => b.on('message', (ctx) => void seen.push(ctx.message))) });
     const guild = '400000000000000001';
     const now = new Date().toISOString();
-    fake.gateway.push('GUILD_CREATE', {
-      id: guild, name: 'g', icon: null, owner_id: '1', afk_channel_id: null, afk_timeout: 0, verification_level: 0, default_message_notifications: 0, explicit_content_filter: 0,
-      features: [], mfa_level: 0, application_id: null, system_channel_id: null, system_channel_flags: 0, rules_channel_id: null, vanity_url_code: null, description: null, banner: null,
-      premium_tier: 0, preferred_locale: 'en-US', public_updates_channel_id: null, nsfw_level: 0, premium_progress_bar_enabled: false, safety_alerts_channel_id: null,
-      roles: [], emojis: [], stickers: [], joined_at: now, large: false, unavailable: false, member_count: 1, voice_states: [], members: [], presences: [], stage_instances: [], guild_scheduled_events: [],
-      channels: [{ id: '300000000000000001', type: 0, guild_id: guild, name: 'general', position: 0, permission_overwrites: [] }],
-      threads: [{ id: '310000000000000001', type: 11, guild_id: guild, parent_id: '300000000000000001', name: 'a thread', owner_id: '1', thread_metadata: { archived: false, auto_archive_duration: 60, archive_timestamp: now, locked: false } }],
-    });
+    fake.gateway.push('GUILD_CREATE', guildCreate(guild, now));
     fake.gateway.push('MESSAGE_CREATE', guildMessage(fake, 'in the thread', { channel: '310000000000000001' }));
     fake.gateway.push('MESSAGE_CREATE', guildMessage(fake, 'in the channel'));
     await waitFor(() => seen.length === 2, 4000);
@@ -144,6 +149,28 @@ describe('discord gateway: the connection survives', () => {
       ['in the thread', { id: '310000000000000001', type: 'thread', guildId: guild }],
       ['in the channel', { id: '300000000000000001', type: 'channel', guildId: guild }],
     ]);
+  });
+
+  it('keeps no user, member or DM channel per message author: memory does not grow with the audience', async () => {
+    let adapter: DiscordAdapter | undefined;
+    const counting = defineAdapter({ ...discordFast, create: (config) => (adapter = new DiscordAdapter(config, { readyTimeoutMs: 600, stallMs: 10_000, livenessPollMs: 100, unthrottledIdentify: true })) });
+    const f = (fake = await new FakeDiscord().start());
+    const seen: Message[] = [];
+    runtime = (await startRuntime(`platforms:\n  - { id: dc, type: discord, token: "${token}", apiRoot: "${f.url}" }\n`, { bot: defineBot((b) => b.on('message', (ctx) => void seen.push(ctx.message))), definitions: [...definitions, counting as unknown as AdapterDefinition] })).runtime;
+    await waitFor(() => f.gateway.connected, 5000, 'the gateway session');
+    f.gateway.push('GUILD_CREATE', guildCreate('400000000000000001'));
+    const people = 40;
+    for (let i = 0; i < people; i++) {
+      const author = { id: String(210000000000000000n + BigInt(i)), username: `user${i}` };
+      f.gateway.push('MESSAGE_CREATE', guildMessage(f, 'hi', { author }));
+      f.gateway.push('MESSAGE_CREATE', directMessage(f, 'psst', { author, channel: String(510000000000000000n + BigInt(i)) }));
+    }
+    await waitFor(() => seen.length === 2 * people, 5000, 'every message');
+    expect(seen.filter((m) => m.channel.type === 'direct')).toHaveLength(people);
+    const client = (adapter as unknown as { client: import('discord.js').Client }).client;
+    expect(client.users.cache.size).toBeLessThanOrEqual(1); // the bot itself
+    expect(client.guilds.cache.get('400000000000000001')?.members.cache.size ?? 0).toBeLessThanOrEqual(1);
+    expect(client.channels.cache.size).toBeLessThanOrEqual(2); // the guild's channel and its thread
   });
 
   it('never doubles replies after the platform is stopped and started again', async () => {
@@ -155,6 +182,33 @@ describe('discord gateway: the connection survives', () => {
     await sleep(300);
     expect(fake.sent).toHaveLength(1);
     expect(fake.gateway.openSockets).toBe(1);
+  });
+
+  it('leaves no interval behind when the platform is stopped and started again', async () => {
+    const live = new Set<unknown>();
+    const { setInterval: set, clearInterval: clear } = globalThis;
+    const spies = [
+      vi.spyOn(globalThis, 'setInterval').mockImplementation(((fn: () => void, ms?: number) => {
+        const timer = set(fn, ms);
+        live.add(timer);
+        return timer;
+      }) as typeof setInterval),
+      vi.spyOn(globalThis, 'clearInterval').mockImplementation((timer?: Parameters<typeof clearInterval>[0]) => {
+        live.delete(timer);
+        clear(timer);
+      }),
+    ];
+    try {
+      const { fake } = await setup();
+      await roundTrip(fake, 'ready');
+      const before = live.size;
+      for (let i = 0; i < 3; i++) await runtime!.restartPlatform('dc');
+      await waitFor(() => fake.gateway.connected && fake.gateway.identifies.length >= 2, 5000, 'the last session');
+      await roundTrip(fake, 'still here');
+      expect(live.size).toBe(before);
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
   });
 
   it('stops retrying when the intents are not enabled for the app (4014), and says what to switch on', async () => {
@@ -219,6 +273,9 @@ describe('discord buttons', () => {
     expect(reply.body.content).toBe('got red');
     expect(reply.body.message_reference).toBeUndefined();
     expect(reply.channelId).toBe('300000000000000001');
+    // The interaction token answers for the bot for 15 minutes: it must not travel to callbacks in raw.
+    expect(JSON.stringify(clicks[0])).not.toContain('interaction-token-1');
+    expect(clicks[0]!.raw).toMatchObject({ id: interaction.id, data: { custom_id: 'red' } });
     expect(clicks[0]).toMatchObject({ id: `click:${interaction.id}`, replyTo: menu!.id, text: 'red', author: { id: '200000000000000001', username: 'alice' }, channel: { id: '300000000000000001', type: 'channel', guildId: '400000000000000001' }, mentionsBot: true });
   });
 });
@@ -248,6 +305,20 @@ describe('discord through an http proxy', () => {
     expect(f.calls.find((c) => c.path.startsWith('/cdn/'))?.status).toBe(200);
     expect(proxy.tunnels.length).toBeGreaterThan(tunnels);
     expect(JSON.stringify(logs)).not.toContain('s3cret');
+  });
+});
+
+describe('discord through a proxy, restarted mid-reply', () => {
+  it('finishes a reply waiting out a 429 before the restart closes the proxy connection under it', async () => {
+    proxy = await new FakeProxy().start();
+    const { fake: f } = await setup({ extra: `, proxy: "${proxy.url}"` });
+    f.rateLimitNext(0.4);
+    const d = guildMessage(f, 'hold on');
+    f.gateway.push('MESSAGE_CREATE', d);
+    await waitFor(() => f.calls.some((c) => c.status === 429), 4000, 'the 429');
+    await runtime!.restartPlatform('dc');
+    const sent = await waitFor(() => f.sent.find((s) => s.body.message_reference?.message_id === d.id), 4000, 'the reply');
+    expect(sent.body.content).toBe('hold on');
   });
 });
 

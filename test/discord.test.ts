@@ -175,6 +175,21 @@ describe('discord: messages', () => {
     expect(fake.sent).toHaveLength(1);
   });
 
+  it('does not double a reply when Discord stored the message but answered 502 (discord.js sends it again)', async () => {
+    const { fake } = await setup();
+    fake.loseAnswerNext(502);
+    const d = guildMessage(fake, `/echo ${'x'.repeat(1998)} tail`);
+    fake.gateway.push('MESSAGE_CREATE', d);
+    await waitFor(() => fake.sent.length >= 2, 4000, 'the reply');
+    await sleep(200);
+    const posts = fake.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/messages'));
+    expect(posts.map((c) => c.status)).toEqual([502, 200, 200]);
+    expect(fake.sent.map((s) => [s.body.content.length, s.body.content.slice(-4)])).toEqual([[1998, 'xxxx'], [4, 'tail']]);
+    const [first, second] = fake.sent.map((s) => s.body);
+    expect(first).toMatchObject({ enforce_nonce: true, nonce: expect.stringMatching(/^.{1,25}$/) });
+    expect(second!.nonce).not.toBe(first!.nonce);
+  });
+
   it('blocks a user when the onMessage callback answers 403, and the user sees its text', async () => {
     hooks = await new CallbackServer().start();
     hooks.on('onMessage', (ctx) => {

@@ -7,14 +7,20 @@
 
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { RESTOptions, ResponseLike } from 'discord.js';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../../src/logger.js';
 import type { Transport } from '../../src/proxy.js';
 
+/** What a client may send before its upgrade is answered (a real one sends nothing). */
+const earlyLimit = 64 * 1024;
+
 export class GatewayBridge {
   private readonly ids = new Map<string, string>();
   private readonly urls = new Map<string, string>();
+  /** Clients whose upstream is still connecting (through a proxy that may take its time). */
+  private readonly pending = new Set<{ socket: Duplex; upstream: WebSocket }>();
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   private base = '';
 
@@ -29,17 +35,39 @@ export class GatewayBridge {
       const target = this.urls.get(url.pathname.slice(1));
       socket.on('error', () => socket.destroy());
       if (!target) return void socket.destroy();
+      // Read while the tunnel opens: a paused socket never reports that its client hung up, and
+      // the upstream would then be opened for no one. A client sends nothing before our 101.
+      let early = head;
+      const hold = (chunk: Buffer) => {
+        early = Buffer.concat([early, chunk]);
+        if (early.length > earlyLimit) socket.destroy(); // not a websocket client: it speaks before the 101
+      };
+      socket.on('data', hold);
       const upstream = new WebSocket(`${target}${url.search}`, { agent: transport.wsAgent(target), perMessageDeflate: false });
-      const abandon = () => upstream.terminate();
-      socket.once('close', abandon);
-      upstream.once('error', (error) => {
-        this.logger.warn({ err: error.message }, 'could not reach the Discord gateway through the proxy');
+      const pending = { socket, upstream };
+      this.pending.add(pending);
+      const abandon = () => {
+        if (!this.pending.delete(pending)) return;
+        upstream.off('error', failed);
+        upstream.on('error', () => {}); // terminating a connecting socket reports an error no one needs
+        upstream.terminate();
         socket.destroy();
-      });
+      };
+      const failed = (error: Error) => {
+        this.logger.warn({ err: error.message }, 'could not reach the Discord gateway through the proxy');
+        abandon();
+      };
+      socket.once('end', abandon);
+      socket.once('close', abandon);
+      upstream.on('error', failed);
       upstream.once('open', () => {
+        this.pending.delete(pending);
+        upstream.off('error', failed);
+        socket.off('end', abandon);
         socket.off('close', abandon);
+        socket.off('data', hold); // the websocket takes over reading in this same tick, so nothing is lost
         if (socket.destroyed) return void upstream.terminate(); // the client gave up while we were connecting
-        this.wss.handleUpgrade(req, socket, head, (client) => this.relay(client, upstream));
+        this.wss.handleUpgrade(req, socket, early, (client) => this.relay(client, upstream));
       });
     });
   }
@@ -76,6 +104,7 @@ export class GatewayBridge {
   };
 
   async close(): Promise<void> {
+    for (const { socket } of this.pending) socket.destroy(); // and with it, its upstream
     for (const client of this.wss.clients) client.terminate();
     this.server.closeAllConnections();
     await new Promise((resolve) => this.server.close(resolve));
@@ -92,17 +121,22 @@ export class GatewayBridge {
     return `${this.base}/${id}`;
   }
 
+  /** READY names the URL to resume on; it must lead back through the bridge too. Any other frame passes untouched. */
+  private pointResumeHere(frame: Buffer): Buffer {
+    if (!frame.includes('resume_gateway_url')) return frame;
+    let payload: { t?: unknown; d?: { resume_gateway_url?: unknown } };
+    try {
+      payload = JSON.parse(String(frame)) as typeof payload;
+    } catch {
+      return frame;
+    }
+    if (payload.t !== 'READY' || typeof payload.d?.resume_gateway_url !== 'string') return frame;
+    payload.d.resume_gateway_url = this.local(payload.d.resume_gateway_url);
+    return Buffer.from(JSON.stringify(payload));
+  }
+
   private relay(client: WebSocket, upstream: WebSocket): void {
-    upstream.on('message', (data, binary) => {
-      let frame = data as Buffer;
-      // READY names the URL to resume on; it must lead back through the bridge too.
-      if (!binary && frame.includes('resume_gateway_url')) {
-        const payload = JSON.parse(String(frame)) as { d?: { resume_gateway_url?: unknown } };
-        if (typeof payload.d?.resume_gateway_url === 'string') payload.d.resume_gateway_url = this.local(payload.d.resume_gateway_url);
-        frame = Buffer.from(JSON.stringify(payload));
-      }
-      client.send(frame, { binary });
-    });
+    upstream.on('message', (data, binary) => client.send(binary ? data : this.pointResumeHere(data as Buffer), { binary }));
     client.on('message', (data, binary) => upstream.send(data as Buffer, { binary }));
     upstream.on('close', (code, reason) => closeWith(client, code, reason));
     client.on('close', (code, reason) => closeWith(upstream, code, reason));

@@ -1,5 +1,6 @@
 // Discord through discord.js 14: the gateway in (one supervised client), the REST API out.
 
+import { randomBytes } from 'node:crypto';
 import {
   DiscordAPIError,
   InteractionResponseType,
@@ -56,6 +57,8 @@ export class DiscordAdapter implements Adapter {
   private supervisor: Supervisor | undefined;
   /** Events are admitted one after another, in the order the gateway sent them. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** Sends under way: stop() lets them finish (a 429 wait, say) before it closes the proxy under them. */
+  private readonly sending = new Set<Promise<Delivery>>();
 
   constructor(
     private readonly config: DiscordConfig,
@@ -109,11 +112,22 @@ export class DiscordAdapter implements Adapter {
     this.link = undefined;
     await supervisor?.stop();
     await this.queue;
+    await settledWithin([...this.sending], sendDrainMs);
+    // A REST instance sweeps its buckets on two intervals of its own; left running, every restart would keep one alive.
+    link?.rest.clearHashSweeper();
+    link?.rest.clearHandlerSweeper();
     await link?.bridge?.close();
     await link?.transport.close();
   }
 
-  async send(message: OutgoingMessage): Promise<Delivery> {
+  send(message: OutgoingMessage): Promise<Delivery> {
+    const sending = this.deliver(message);
+    this.sending.add(sending);
+    void sending.finally(() => this.sending.delete(sending));
+    return sending;
+  }
+
+  private async deliver(message: OutgoingMessage): Promise<Delivery> {
     const { ids, done } = startDelivery();
     const link = this.link;
     if (!link) return done('the Discord platform is not running');
@@ -140,6 +154,10 @@ export class DiscordAdapter implements Adapter {
           ...(item.components.length ? { components: item.components } : {}),
           ...(files.length ? { attachments: files.map((file, id) => ({ id, filename: file.name })) } : {}),
           allowed_mentions: allowedMentions,
+          // discord.js sends a POST again after a 5xx or a timeout, when Discord may already have
+          // stored it: with the same nonce enforced, Discord answers with that message instead.
+          nonce: randomBytes(12).toString('base64url'),
+          enforce_nonce: true,
           ...(quote ? { message_reference: { message_id: quote, fail_if_not_exists: false } } : {}),
         };
         const sent = (await link.rest.post(Routes.channelMessages(channelId), { body, files: files.length ? files : undefined })) as APIMessage;
@@ -198,6 +216,16 @@ export class DiscordAdapter implements Adapter {
     if (channel.isDMBased()) return 'direct';
     return 'channel';
   }
+}
+
+/** How long stop() waits for sends under way (one may be waiting out a 429). */
+const sendDrainMs = 10_000;
+
+async function settledWithin(promises: Promise<unknown>[], ms: number): Promise<void> {
+  if (promises.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.allSettled(promises), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 export default defineAdapter({

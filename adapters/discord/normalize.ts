@@ -56,8 +56,14 @@ export function normalizeClick(interaction: APIMessageComponentInteraction, ctx:
     replyTo: interaction.message.id,
     mentionsBot: true, // a click on the bot's own button is addressed to the bot
     timestamp: Date.now(),
-    raw: interaction,
+    raw: withoutToken(interaction),
   };
+}
+
+/** The interaction token answers for the bot (edits, follow-ups) for 15 minutes: raw travels to callbacks, so it goes. */
+function withoutToken(interaction: APIMessageComponentInteraction): Omit<APIMessageComponentInteraction, 'token'> {
+  const { token: _token, ...rest } = interaction;
+  return rest;
 }
 
 const threadTypes = new Set<number>([DiscordChannelType.PublicThread, DiscordChannelType.PrivateThread, DiscordChannelType.AnnouncementThread]);

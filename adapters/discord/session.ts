@@ -10,7 +10,7 @@
 // activity at all for the supervisor's stall timeout.
 
 import type { EventEmitter } from 'node:events';
-import { Client, Events, GatewayCloseCodes, Options, Partials, type GatewayDispatchPayload, type RESTOptions } from 'discord.js';
+import { Client, Events, GatewayCloseCodes, Options, type GatewayDispatchPayload, type RESTOptions } from 'discord.js';
 import type { Logger } from '../../src/logger.js';
 import { FatalConnectionError, type SessionControls } from '../../src/supervisor.js';
 import { EndableShardingStrategy } from './strategy.js';
@@ -46,10 +46,16 @@ export async function runSession(options: SessionOptions, { signal, alive }: Ses
   let strategy: EndableShardingStrategy | undefined;
   const client = new Client({
     intents: options.intents,
-    partials: [Partials.Channel],
+    // Messages are read from raw dispatches, so discord.js need not keep them, nor a user, a
+    // member or (without Partials.Channel) a DM channel for every author: those caches would only
+    // grow. Guilds, their channels and threads stay cached (channelKind reads them).
     rest: options.rest,
-    // Messages are read from raw dispatches; discord.js need not keep them.
-    makeCache: Options.cacheWithLimits({ ...Options.DefaultMakeCacheSettings, MessageManager: 0 }),
+    makeCache: Options.cacheWithLimits({
+      ...Options.DefaultMakeCacheSettings,
+      MessageManager: 0,
+      UserManager: { maxSize: 0, keepOverLimit: (user) => user.id === user.client.user?.id },
+      GuildMemberManager: { maxSize: 0, keepOverLimit: (member) => member.id === member.client.user?.id },
+    }),
     ws: {
       buildStrategy: (manager) => (strategy = new EndableShardingStrategy(manager)),
       ...(options.unthrottledIdentify ? { buildIdentifyThrottler: () => ({ waitForIdentify: async () => {} }) } : {}),

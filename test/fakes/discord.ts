@@ -45,6 +45,10 @@ export class FakeDiscord {
   gatewayHost = '127.0.0.1';
   private readonly files = new Map<string, { data: Buffer; mime: string }>();
   private readonly failures: Failure[] = [];
+  /** Answers for the next sends after the message was stored, as a gateway timeout in front of Discord would. */
+  private readonly lostAnswers: number[] = [];
+  /** Messages by nonce, for enforce_nonce: a repeat returns the first message instead of a second one. */
+  private readonly nonces = new Map<string, Record<string, unknown>>();
   private server: Server | undefined;
   private counter = 1_200_000_000_000_000_000n;
 
@@ -89,6 +93,11 @@ export class FakeDiscord {
   /** The next `times` message sends get this answer instead. */
   failNext(status: number, body: object, headers: Record<string, string> = {}, times = 1): void {
     this.failures.push({ status, body, headers, times });
+  }
+
+  /** The next message send is stored, but its answer is this 5xx (Discord did the work; the client cannot know). */
+  loseAnswerNext(status = 502): void {
+    this.lostAnswers.push(status);
   }
 
   /** A 429 as Discord sends it: Retry-After in seconds, per-route bucket headers. */
@@ -144,10 +153,15 @@ export class FakeDiscord {
       }
       const contentType = String(req.headers['content-type'] ?? '');
       const { body, files } = contentType.startsWith('multipart/form-data') ? await parseMultipart(raw, contentType) : { body: JSON.parse(String(raw)) as Record<string, any>, files: [] };
+      const nonce = body.enforce_nonce === true && body.nonce !== undefined ? String(body.nonce) : undefined;
+      const earlier = nonce === undefined ? undefined : this.nonces.get(nonce);
+      if (earlier) {
+        record(200);
+        return json(res, 200, earlier);
+      }
       const id = this.snowflake();
       this.sent.push({ channelId: messages[1]!, body, files, contentType, at: Date.now(), id });
-      record(200);
-      return json(res, 200, {
+      const message = {
         id,
         channel_id: messages[1],
         type: body.message_reference ? 19 : 0,
@@ -164,7 +178,12 @@ export class FakeDiscord {
         edited_timestamp: null,
         flags: 0,
         components: body.components ?? [],
-      });
+        ...(body.nonce !== undefined ? { nonce: body.nonce } : {}),
+      };
+      if (nonce !== undefined) this.nonces.set(nonce, message);
+      const lost = this.lostAnswers.shift();
+      record(lost ?? 200);
+      return lost ? json(res, lost, { message: 'upstream timed out', code: 0 }) : json(res, 200, message);
     }
     record(404);
     json(res, 404, { message: '404: Not Found', code: 0 });
