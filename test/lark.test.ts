@@ -25,13 +25,13 @@ async function newFake(options?: ConstructorParameters<typeof FakeLark>[0]) {
   return f;
 }
 
-function platformLine(f: FakeLark, id = 'lark') {
-  return `  - { id: ${id}, type: lark, domain: "${f.url}", appId: "${f.appId}", appSecret: "${f.appSecret}", verificationToken: "${f.verificationToken}"${f.encryptKey ? `, encryptKey: "${f.encryptKey}"` : ''}, mode: webhook }`;
+function platformLine(f: FakeLark, id = 'lark', extra = '') {
+  return `  - { id: ${id}, type: lark, domain: "${f.url}", appId: "${f.appId}", appSecret: "${f.appSecret}", verificationToken: "${f.verificationToken}"${f.encryptKey ? `, encryptKey: "${f.encryptKey}"` : ''}, mode: webhook${extra} }`;
 }
 
-async function larkWebhook(options: { bot?: Bot; encryptKey?: string | null; yaml?: string } = {}) {
+async function larkWebhook(options: { bot?: Bot; encryptKey?: string | null; yaml?: string; platformExtra?: string } = {}) {
   const fake = await newFake({ encryptKey: options.encryptKey });
-  const started = await startRuntime(`platforms:\n${platformLine(fake)}\n${options.yaml ?? ''}`, { bot: options.bot });
+  const started = await startRuntime(`platforms:\n${platformLine(fake, 'lark', options.platformExtra)}\n${options.yaml ?? ''}`, { bot: options.bot });
   runtime = started.runtime;
   const hook = `${started.url}/webhooks/lark`;
   return { fake, url: started.url, logs: started.logs, hook, deliver: (payload: object, opts?: Parameters<FakeLark['deliver']>[2]) => fake.deliver(hook, payload, opts) };
@@ -275,6 +275,28 @@ describe('lark webhook: refused requests', () => {
     expect(fake.sent).toEqual([]);
     expect(JSON.stringify(logs)).not.toContain(fake.encryptKey!);
     expect(JSON.stringify(logs)).not.toContain(fake.verificationToken);
+  });
+
+  it('answers 401 to a correctly signed event whose timestamp is stale or in the future (a replay), and processes none', async () => {
+    const seen: Message[] = [];
+    const { fake, deliver } = await larkWebhook({ bot: recordingBot(seen) });
+    const now = Math.floor(Date.now() / 1000);
+    const stale = await deliver(textEvent(fake, '/ping'), { timestamp: now - 10 * 60 });
+    const future = await deliver(textEvent(fake, '/ping'), { timestamp: now + 10 * 60 });
+    const garbage = await deliver(textEvent(fake, '/ping'), { headers: { 'x-lark-request-timestamp': 'yesterday' } });
+    expect([stale.status, future.status, garbage.status]).toEqual([401, 401, 401]);
+    expect(await stale.json()).toEqual({ error: 'verification failed: X-Lark-Request-Timestamp is too far from now (stale or replayed request)' });
+    // Within the window (a clock a minute off) it is taken.
+    expect((await deliver(textEvent(fake, '/ping'), { timestamp: now - 60 })).status).toBe(200);
+    await sentCount(fake, 1);
+    await sleep(100);
+    expect(seen).toHaveLength(1);
+  });
+
+  it('takes a signed event of any age when replayWindow is 0', async () => {
+    const { fake, deliver } = await larkWebhook({ platformExtra: ', replayWindow: 0' });
+    expect((await deliver(textEvent(fake, '/ping'), { timestamp: Math.floor(Date.now() / 1000) - 86_400 })).status).toBe(200);
+    await sentCount(fake, 1);
   });
 
   it('answers 400 to a malformed body and 413 to an oversized one, processing neither', async () => {

@@ -208,6 +208,7 @@ export class LarkAdapter implements Adapter {
         '/',
         webhookHandler({
           verificationToken: this.config.verificationToken!,
+          replayWindowMs: this.config.replayWindow,
           encryption: this.encryption,
           context: () => this.ctx,
           onEvent: async (event) => ((await this.dispatcher?.invoke(event, { needCheck: false })) === 'closed' || !this.dispatcher ? 'closed' : 'accepted'),

@@ -91,11 +91,11 @@ export class FakeLark {
   async deliver(
     url: string,
     payload: object,
-    options: { encrypt?: boolean; rawBody?: string; signature?: string | null; signWith?: string; signBody?: string; headers?: Record<string, string> } = {},
+    options: { encrypt?: boolean; rawBody?: string; signature?: string | null; signWith?: string; signBody?: string; headers?: Record<string, string>; /** Unix seconds to sign with (now by default). */ timestamp?: number } = {},
   ): Promise<Response> {
     const key = this.encryptKey;
     const body = options.rawBody ?? (key && options.encrypt !== false ? JSON.stringify({ encrypt: encrypt(key, JSON.stringify(payload)) }) : JSON.stringify(payload));
-    const timestamp = String(Math.floor(Date.now() / 1000));
+    const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
     const nonce = randomUUID();
     const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'Go-http-client/1.1', 'x-lark-request-timestamp': timestamp, 'x-lark-request-nonce': nonce, ...options.headers };
     const signingKey = options.signWith ?? key;
