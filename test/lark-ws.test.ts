@@ -66,6 +66,30 @@ describe('lark websocket mode (long connection)', () => {
     expect(JSON.stringify(started.logs)).not.toContain('not-the-app-secret');
   });
 
+  it('keeps retrying, with backoff, while Lark answers the endpoint with "system busy" or too many connections', async () => {
+    const f = (fake = await new FakeLark().start());
+    f.endpointRefusals.push({ code: 1, msg: 'system busy' }, { code: 1000040350, msg: 'exceed connection limit' });
+    const started = await startRuntime(`platforms:\n  - { id: lark, type: lark, domain: "${f.url}", appId: "${f.appId}", appSecret: "${f.appSecret}", mode: websocket }\n`);
+    runtime = started.runtime;
+    await waitFor(() => started.logs.some((l) => l.msg === 'Lark long connection open'), 6000, 'the long connection');
+    expect(f.endpointRequests).toBe(3);
+    expect(started.logs.some((l) => l.msg === 'connection failed for good; not retrying')).toBe(false);
+    const event = textEvent(f, '/ping');
+    f.ws.pushEvent(event);
+    await waitFor(() => f.sent.length >= 1, 2000, 'the reply');
+  });
+
+  it('reconnects a dropped socket and goes on receiving', async () => {
+    const { fake: f, logs } = await larkWebsocket();
+    f.ws.drop();
+    await waitFor(() => f.ws.connected && f.ws.connections === 2, 4000, 'a second connection');
+    await waitFor(() => logs.some((l) => l.msg === 'Lark long connection re-established'), 2000, 'the reconnect log line');
+    f.ws.pushEvent(textEvent(f, '/ping'));
+    const [sent] = await waitFor(() => f.sent.length >= 1 && f.sent, 2000, 'the reply');
+    expect(sent!.content).toEqual({ text: 'pong' });
+    expect(f.endpointRequests).toBe(2);
+  });
+
   it('closes the long connection on stop', async () => {
     const { fake: f } = await larkWebsocket();
     await runtime!.stop();

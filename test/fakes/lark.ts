@@ -44,6 +44,8 @@ export class FakeLark {
   readonly chats = new Set<string>();
   tokenRequests = 0;
   endpointRequests = 0;
+  /** Answers the next calls to /callback/ws/endpoint give instead of a URL (Lark busy, say), first first. */
+  readonly endpointRefusals: { code: number; msg: string }[] = [];
   url = '';
   ws!: FakeLarkLongConnection;
   private readonly tokens = new Set<string>();
@@ -154,6 +156,8 @@ export class FakeLark {
     this.endpointRequests++;
     const body = JSON.parse(raw.toString() || '{}') as { AppID?: string; AppSecret?: string };
     if (body.AppID !== this.appId || body.AppSecret !== this.appSecret) return json(res, 200, { code: 514, msg: 'auth failed', data: {} });
+    const refusal = this.endpointRefusals.shift();
+    if (refusal) return json(res, 200, { ...refusal, data: {} });
     // service_id must not be the first query parameter: the SDK reads it with qs.parse(URL).
     const URL = `${this.url.replace('http', 'ws')}/ws?fpid=1&aid=${this.appId}&device_id=dev-1&access_key=k&service_id=33&ticket=${randomUUID()}`;
     json(res, 200, { code: 0, msg: 'ok', data: { URL, ClientConfig: { PingInterval: 120, ReconnectCount: -1, ReconnectInterval: 1, ReconnectNonce: 0 } } });
