@@ -2,6 +2,7 @@
 // /callback/ws/endpoint and protobuf frames -> echo bot -> the reply at the fake open API.
 
 import { afterEach, describe, expect, it } from 'vitest';
+import { defineBot, type Bot } from '../src/bot.js';
 import type { Runtime } from '../src/runtime.js';
 import { FakeLark, messageEvent, textEvent } from './fakes/lark.js';
 import { startRuntime, waitFor } from './helpers.js';
@@ -16,9 +17,9 @@ afterEach(async () => {
   runtime = fake = undefined;
 });
 
-async function larkWebsocket() {
+async function larkWebsocket(bot?: Bot) {
   const f = (fake = await new FakeLark().start());
-  const started = await startRuntime(`platforms:\n  - { id: lark, type: lark, domain: "${f.url}", appId: "${f.appId}", appSecret: "${f.appSecret}", mode: websocket }\n`);
+  const started = await startRuntime(`platforms:\n  - { id: lark, type: lark, domain: "${f.url}", appId: "${f.appId}", appSecret: "${f.appSecret}", mode: websocket }\n`, { bot });
   runtime = started.runtime;
   // Ready once the SDK's client has its frame handler in place (frames sent before that are lost).
   await waitFor(() => started.logs.some((l) => l.msg === 'Lark long connection open'), 4000, 'the long connection');
@@ -41,6 +42,25 @@ describe('lark websocket mode (long connection)', () => {
     const acks = await waitFor(() => f.ws.acks.length >= 2 && f.ws.acks, 2000, 'two ACKs');
     expect(acks.map((a) => a.messageId).sort()).toEqual([...frameIds].sort());
     expect(acks.every((a) => a.body.code === 200 && a.headers.biz_rt !== undefined)).toBe(true);
+  });
+
+  it('ACKs an event while the handler is still working, and the reply follows when it is done', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const bot = defineBot((b) =>
+      b.on('message', async (ctx) => {
+        await gate;
+        return ctx.reply('done');
+      }),
+    );
+    const { fake: f } = await larkWebsocket(bot);
+    const frameId = f.ws.pushEvent(textEvent(f, 'slow work'));
+    const [ack] = await waitFor(() => f.ws.acks.length >= 1 && f.ws.acks, 1000, 'the ACK');
+    expect(ack).toMatchObject({ messageId: frameId, body: { code: 200 } });
+    expect(f.sent).toEqual([]);
+    release();
+    const [sent] = await waitFor(() => f.sent.length >= 1 && f.sent, 2000, 'the reply');
+    expect(sent!.content).toEqual({ text: 'done' });
   });
 
   it('handles an event Lark pushes twice (same message_id) once', async () => {

@@ -231,6 +231,29 @@ describe('lark webhook: messages through the echo bot', () => {
   });
 });
 
+describe('lark webhook: Lark\'s 3-second deadline', () => {
+  it('answers 200 at once while the handler is still working, and the reply follows when it is done', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const bot = defineBot((b) =>
+      b.on('message', async (ctx) => {
+        await gate;
+        return ctx.reply('done');
+      }),
+    );
+    const { fake, deliver } = await larkWebhook({ bot });
+    const started = performance.now();
+    const res = await deliver(textEvent(fake, 'slow work'));
+    expect(res.status).toBe(200);
+    expect(performance.now() - started).toBeLessThan(1000);
+    await sleep(50);
+    expect(fake.sent).toEqual([]);
+    release();
+    const [sent] = await sentCount(fake, 1);
+    expect(sent!.content).toEqual({ text: 'done' });
+  });
+});
+
 describe('lark webhook: the URL verification challenge', () => {
   it('answers a plain and an encrypted challenge, and refuses one with a wrong token', async () => {
     const { fake, deliver } = await larkWebhook();
