@@ -2,7 +2,11 @@
 // EventDispatcher -> pipeline -> echo bot -> what reached the fake open API through the SDK's Client.
 
 import { afterEach, describe, expect, it } from 'vitest';
+import { defineAdapter } from '../src/adapter.js';
 import { defineBot, type Bot } from '../src/bot.js';
+import { definitions } from '../src/registry.js';
+import { defaultTimings, LarkAdapter } from '../adapters/lark/index.js';
+import { larkConfig } from '../adapters/lark/schema.js';
 import type { Message } from '../src/message.js';
 import type { Runtime } from '../src/runtime.js';
 import { CallbackServer } from './fakes/callback-server.js';
@@ -372,6 +376,23 @@ describe('lark: tenant access tokens', () => {
     const line = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'));
     expect(line.err).toMatch(/code 230002/);
     expect(JSON.stringify(logs)).not.toContain(fake.appSecret);
+  });
+});
+
+describe('lark: open API timeouts', () => {
+  it('a send that Lark never answers fails after the timeout, and the chat\'s next message is still answered', async () => {
+    const fake = await newFake();
+    const quick = defineAdapter({ type: 'lark', configSchema: larkConfig, create: (config) => new LarkAdapter(config, { ...defaultTimings, apiTimeoutMs: 300 }) });
+    const started = await startRuntime(`platforms:\n${platformLine(fake)}\n`, { definitions: [...definitions.filter((d) => d.type !== 'lark'), quick] });
+    runtime = started.runtime;
+    const hook = `${started.url}/webhooks/lark`;
+    fake.stalls.push(/\/reply$/);
+    await fake.deliver(hook, textEvent(fake, 'first'));
+    const failed = await waitFor(() => started.logs.find((l) => l.msg === 'delivery failed'), 3000, 'the failed delivery');
+    expect(failed.err).toMatch(/timeout/);
+    await fake.deliver(hook, textEvent(fake, 'second'));
+    const [sent] = await sentCount(fake, 1);
+    expect(sent!.content).toEqual({ text: 'second' });
   });
 });
 

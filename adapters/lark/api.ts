@@ -3,7 +3,7 @@
 // into values and errors that say what failed, without credentials.
 
 import type { Readable } from 'node:stream';
-import { Client, DefaultCache, LoggerLevel } from '@larksuiteoapi/node-sdk';
+import { Client, DefaultCache, defaultHttpInstance, LoggerLevel } from '@larksuiteoapi/node-sdk';
 import { readBounded } from '../../src/fetch-file.js';
 import type { Logger } from '../../src/logger.js';
 import type { MediaBody } from '../../src/media.js';
@@ -26,6 +26,8 @@ export interface LarkApiOptions {
   appSecret: string;
   baseUrl: string;
   logger: Logger;
+  /** How long any one HTTP request to Lark (the token fetch included) may go unanswered. */
+  timeoutMs: number;
 }
 
 export type MessageBody = { msg_type: 'text' | 'image' | 'file' | 'interactive'; content: string };
@@ -44,6 +46,7 @@ export class LarkApi {
       domain: options.baseUrl,
       // The SDK's default cache is process-global and keyed by appId: two instances (or tests) would share tokens.
       cache: this.cache,
+      httpInstance: withTimeout(options.timeoutMs),
       logger: sdkLogger(options.logger),
       loggerLevel: LoggerLevel.warn,
     });
@@ -118,6 +121,28 @@ export class LarkApi {
     }
     return answer;
   }
+}
+
+type HttpInstance = NonNullable<ConstructorParameters<typeof Client>[0]['httpInstance']>;
+
+/**
+ * The SDK's own axios instance (its interceptors unwrap answers) with a timeout on every request
+ * that names none: it sets none itself, so a Lark that never answers would hold a send, and the
+ * chat's queue behind it, forever.
+ */
+function withTimeout(timeoutMs: number): HttpInstance {
+  const http = defaultHttpInstance as unknown as HttpInstance;
+  const timed = <T extends { timeout?: number }>(opts: T | undefined): T => ({ timeout: timeoutMs, ...opts }) as T;
+  return {
+    request: (opts) => http.request(timed(opts)),
+    get: (url, opts) => http.get(url, timed(opts)),
+    delete: (url, opts) => http.delete(url, timed(opts)),
+    head: (url, opts) => http.head(url, timed(opts)),
+    options: (url, opts) => http.options(url, timed(opts)),
+    post: (url, data, opts) => http.post(url, data, timed(opts)),
+    put: (url, data, opts) => http.put(url, data, timed(opts)),
+    patch: (url, data, opts) => http.patch(url, data, timed(opts)),
+  };
 }
 
 function toApiError(what: string, error: unknown): LarkApiError {

@@ -17,6 +17,8 @@ import { webhookHandler } from './webhook.js';
 export interface LarkTimings {
   /** How long GET /open-apis/bot/v3/info may take. */
   botInfoTimeoutMs: number;
+  /** How long any one call to the open API (send, upload, resource, token) may go unanswered. */
+  apiTimeoutMs: number;
   /** How long a message waits for the bot's open_id (needed to see @mentions of the bot) before going on without it. */
   selfWaitMs: number;
   /** Websocket mode: handshake timeout, and seconds without a pong before the socket is replaced. */
@@ -24,7 +26,7 @@ export interface LarkTimings {
   pingTimeoutSeconds: number;
 }
 
-const defaultTimings: LarkTimings = { botInfoTimeoutMs: 10_000, selfWaitMs: 2_000, handshakeTimeoutMs: 15_000, pingTimeoutSeconds: 30 };
+export const defaultTimings: LarkTimings = { apiTimeoutMs: 30_000, botInfoTimeoutMs: 10_000, selfWaitMs: 2_000, handshakeTimeoutMs: 15_000, pingTimeoutSeconds: 30 };
 
 /** Largest inbound resource fetched on a handler's request. */
 const maxResourceBytes = 20 * 1024 * 1024;
@@ -59,7 +61,7 @@ export class LarkAdapter implements Adapter {
     if (this.ctx) return;
     this.ctx = ctx;
     const { config } = this;
-    this.api = new LarkApi({ appId: config.appId, appSecret: config.appSecret, baseUrl: config.baseUrl, logger: ctx.logger });
+    this.api = new LarkApi({ appId: config.appId, appSecret: config.appSecret, baseUrl: config.baseUrl, logger: ctx.logger, timeoutMs: this.timings.apiTimeoutMs });
     this.dispatcher = this.eventDispatcher(ctx);
     void this.knownSelf();
     if (config.mode === 'webhook') return this.startWebhook(ctx);

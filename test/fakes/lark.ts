@@ -44,6 +44,8 @@ export class FakeLark {
   readonly chats = new Set<string>();
   tokenRequests = 0;
   endpointRequests = 0;
+  /** Requests whose path matches one of these are left unanswered (each pattern once): a Lark that hangs. */
+  readonly stalls: RegExp[] = [];
   /** Answers the next calls to /callback/ws/endpoint give instead of a URL (Lark busy, say), first first. */
   readonly endpointRefusals: { code: number; msg: string }[] = [];
   url = '';
@@ -111,6 +113,8 @@ export class FakeLark {
     const path = url.pathname;
     const raw = await readBody(req);
     const method = req.method ?? 'GET';
+    const stall = this.stalls.findIndex((pattern) => pattern.test(path));
+    if (stall !== -1) return void this.stalls.splice(stall, 1);
     if (method === 'POST' && path === '/open-apis/auth/v3/tenant_access_token/internal') return this.issueToken(res, raw);
     if (method === 'POST' && path === '/callback/ws/endpoint') return this.wsEndpoint(res, raw);
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
