@@ -108,6 +108,8 @@ describe('lark websocket mode (long connection)', () => {
     const [sent] = await waitFor(() => f.sent.length >= 1 && f.sent, 2000, 'the reply');
     expect(sent!.content).toEqual({ text: 'pong' });
     expect(f.endpointRequests).toBe(2);
+    // The connect URL carries a short-lived access key and ticket: never logged.
+    expect(JSON.stringify(logs)).not.toMatch(/access_key|ticket=/);
   });
 
   it('closes the long connection on stop', async () => {

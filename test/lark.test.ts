@@ -224,6 +224,25 @@ describe('lark webhook: messages through the echo bot', () => {
     expect(brief(sent!)).toEqual(['reply', 'om_card0000000000000000000000001', 'text', { text: 'yes' }]);
   });
 
+  it('a click in a direct chat the bot has seen is typed direct; two clicks on one card are two messages; no token travels in raw', async () => {
+    const seen: Message[] = [];
+    const { fake, deliver } = await larkWebhook({ bot: recordingBot(seen) });
+    const p2p = 'oc_p2p0000000000000000000000000001';
+    await deliver(textEvent(fake, 'hi', { chatId: p2p }));
+    await sentCount(fake, 1);
+    const card = 'om_card0000000000000000000000002';
+    await deliver(cardActionEvent(fake, { value: 'a' }, { chatId: p2p, messageId: card }));
+    await deliver(cardActionEvent(fake, { value: 'b' }, { chatId: p2p, messageId: card }));
+    await sentCount(fake, 3);
+    expect(seen.slice(1).map((m) => [m.text, m.channel.type])).toEqual([
+      ['a', 'direct'],
+      ['b', 'direct'],
+    ]);
+    const raw = JSON.stringify(seen.map((m) => m.raw));
+    expect(raw).not.toContain(fake.verificationToken);
+    expect(raw).not.toContain('c-card-update-token');
+  });
+
   it('works without an Encrypt Key: plain events checked by the verification token', async () => {
     const { fake, deliver } = await larkWebhook({ encryptKey: null });
     expect((await deliver(textEvent(fake, '/ping'))).status).toBe(200);
