@@ -413,6 +413,25 @@ describe('lark: open API timeouts', () => {
     const [sent] = await sentCount(fake, 1);
     expect(sent!.content).toEqual({ text: 'second' });
   });
+
+  it('a resource download that stalls mid-body fails after the timeout, logged with what failed and without the token', async () => {
+    const fake = await newFake();
+    const quick = defineAdapter({ type: 'lark', configSchema: larkConfig, create: (config) => new LarkAdapter(config, { ...defaultTimings, apiTimeoutMs: 300 }) });
+    const seen: Message[] = [];
+    const started = await startRuntime(`platforms:\n${platformLine(fake)}\n`, { bot: recordingBot(seen), definitions: [...definitions.filter((d) => d.type !== 'lark'), quick] });
+    runtime = started.runtime;
+    const event = messageEvent(fake, 'file', { file_key: 'file_v3_big', file_name: 'big.bin' });
+    fake.addResource(event.event.message.message_id, 'file_v3_big', 'file', Buffer.alloc(64 * 1024, 1), 'application/octet-stream', { stall: true });
+    await fake.deliver(`${started.url}/webhooks/lark`, event);
+    const [sent] = await sentCount(fake, 1);
+    const res = await fetch((seen[0]!.content[0] as { url: string }).url);
+    expect(res.status).toBeGreaterThanOrEqual(500);
+    // The operator reads what failed (a dropped body is otherwise taken for a client gone away, and not logged).
+    const line = await waitFor(() => started.logs.find((l) => l.msg === 'http error'), 2000, 'the error line');
+    expect(JSON.stringify(line.err)).toMatch(/message resource.*aborted/);
+    expect(JSON.stringify(started.logs)).not.toContain(sent!.token);
+    expect(JSON.stringify(started.logs)).not.toContain(fake.appSecret);
+  });
 });
 
 describe('lark: one token cache per adapter instance', () => {

@@ -91,7 +91,13 @@ export class LarkApi {
       this.client.im.messageResource.get({ path: { message_id: messageId, file_key: key }, params: { type } }),
     );
     const stream = answer.getReadableStream() as Readable & AsyncIterable<Buffer>;
-    const data = await readBounded(stream, maxBytes, () => new Error(`message resource is larger than ${maxBytes} bytes`));
+    let data: Buffer;
+    try {
+      data = await readBounded(stream, maxBytes, () => new Error(`larger than ${maxBytes} bytes`));
+    } catch (error) {
+      // A body cut off (timeout, reset) comes as a bare ECONNRESET, which the server takes for a client gone away and does not log.
+      throw new LarkApiError(`Lark message resource ${messageId}/${key}: ${errorText(error)}`, undefined, undefined);
+    }
     const headers = answer.headers as Record<string, unknown>;
     const mime = String(headers['content-type'] ?? '').split(';')[0]!.trim() || (type === 'image' ? 'image/png' : 'application/octet-stream');
     const served = /filename="?([^";]+)"?/.exec(String(headers['content-disposition'] ?? ''))?.[1];
@@ -145,9 +151,13 @@ function withTimeout(timeoutMs: number): HttpInstance {
   };
 }
 
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 function toApiError(what: string, error: unknown): LarkApiError {
   const response = (error as { response?: { status?: number; data?: unknown } }).response;
-  if (!response) return new LarkApiError(`Lark ${what} failed: ${error instanceof Error ? error.message : String(error)}`, undefined, undefined);
+  if (!response) return new LarkApiError(`Lark ${what} failed: ${errorText(error)}`, undefined, undefined);
   const body = (typeof response.data === 'object' && response.data !== null ? response.data : {}) as { code?: unknown; msg?: unknown };
   const code = typeof body.code === 'number' ? body.code : undefined;
   const msg = typeof body.msg === 'string' && body.msg ? body.msg : `HTTP ${response.status}`;

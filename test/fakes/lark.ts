@@ -51,7 +51,7 @@ export class FakeLark {
   url = '';
   ws!: FakeLarkLongConnection;
   private readonly tokens = new Set<string>();
-  private readonly resources = new Map<string, { type: 'image' | 'file'; data: Buffer; mime: string }>();
+  private readonly resources = new Map<string, { type: 'image' | 'file'; data: Buffer; mime: string; stall?: boolean }>();
   private server: Server | undefined;
   private counter = 0;
 
@@ -84,8 +84,8 @@ export class FakeLark {
   }
 
   /** Makes `data` downloadable as the resource `key` of message `messageId` (a user's image or file). */
-  addResource(messageId: string, key: string, type: 'image' | 'file', data: Buffer, mime: string): void {
-    this.resources.set(`${messageId}/${key}`, { type, data, mime });
+  addResource(messageId: string, key: string, type: 'image' | 'file', data: Buffer, mime: string, options: { /** Sends half the bytes, then nothing more. */ stall?: boolean } = {}): void {
+    this.resources.set(`${messageId}/${key}`, { type, data, mime, ...options });
   }
 
   /**
@@ -141,6 +141,7 @@ export class FakeLark {
         return json(res, 400, { code: 234003, msg: 'File not in msg.' });
       }
       res.writeHead(200, { 'content-type': resource.mime, 'content-length': resource.data.length });
+      if (resource.stall) return void res.write(resource.data.subarray(0, resource.data.length >> 1));
       return void res.end(resource.data);
     }
     call.status = 404;
