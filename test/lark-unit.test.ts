@@ -3,6 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { aesKey, checkSignature, decrypt, tokenMatches } from '../adapters/lark/verify.js';
+import { ChatKinds } from '../adapters/lark/chats.js';
 import { card, plan, textLimit } from '../adapters/lark/render.js';
 import { larkConfig } from '../adapters/lark/schema.js';
 import { encrypt, sign } from './fakes/lark.js';
@@ -79,5 +80,20 @@ describe('lark rendering', () => {
     const planned = plan([{ type: 'mention', userId: 'ou_1', name: 'Bob' }, { type: 'text', text: ' choose' }, { type: 'buttons', rows: [[{ label: 'A' }]] }]);
     expect(planned).toEqual([{ kind: 'card', text: '@Bob choose', rows: [[{ label: 'A' }]] }]);
     expect(card('', [[{ label: 'A' }]])).toEqual({ config: { wide_screen_mode: true }, elements: [{ tag: 'action', actions: [{ tag: 'button', text: { tag: 'plain_text', content: 'A' }, type: 'primary', value: { value: 'A' } }] }] });
+  });
+});
+
+describe('lark chat kinds (for card clicks)', () => {
+  it('stays within its bound, forgetting the chat heard from least recently', () => {
+    const chats = new ChatKinds(3);
+    chats.remember('a', 'direct');
+    chats.remember('b', 'direct');
+    chats.remember('c', 'direct');
+    chats.remember('a', 'direct'); // heard from again: now the most recent
+    for (let i = 0; i < 100; i++) chats.remember(`g${i}`, 'group');
+    chats.remember('d', 'direct');
+    chats.remember('a', 'direct');
+    expect(chats.size).toBe(3);
+    expect([chats.kindOf('a'), chats.kindOf('d'), chats.kindOf('b'), chats.kindOf('g99')]).toEqual(['direct', 'direct', 'group', 'group']);
   });
 });
