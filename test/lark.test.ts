@@ -445,6 +445,8 @@ describe('lark: one token cache per adapter instance', () => {
     await b.deliver(`${started.url}/webhooks/two`, textEvent(b, '/ping'));
     await sentCount(b, 1);
     expect([a.tokenRequests, b.tokenRequests]).toEqual([1, 1]);
+    // Neither ever sent the other's token (a shared cache would, then recover through a refusal).
+    expect([...a.calls, ...b.calls].filter((c) => c.status !== 200)).toEqual([]);
   });
 });
 
