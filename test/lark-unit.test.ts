@@ -41,6 +41,18 @@ describe('lark crypto', () => {
     expect(checkSignature('key', { ...good, signature: 'zz' }, Buffer.from(body))).toEqual({ ok: false, reason: 'X-Lark-Signature is not a hex SHA-256 digest' });
   });
 
+  it('refuses a signed timestamp outside the tolerance, either way, and one that is not a unix time', () => {
+    const body = '{"encrypt":"abc"}';
+    const at = (timestamp: string) => ({ timestamp, nonce: 'n', signature: sign(timestamp, 'n', 'key', body) });
+    const now = 1_700_000_000_000;
+    expect(checkSignature('key', at('1700000000'), Buffer.from(body), 300_000, now)).toEqual({ ok: true });
+    expect(checkSignature('key', at('1699999700'), Buffer.from(body), 300_000, now)).toEqual({ ok: true });
+    expect(checkSignature('key', at('1699999699'), Buffer.from(body), 300_000, now).ok).toBe(false);
+    expect(checkSignature('key', at('1700000301'), Buffer.from(body), 300_000, now).ok).toBe(false);
+    expect(checkSignature('key', at('1e9'), Buffer.from(body), 300_000, now)).toEqual({ ok: false, reason: 'X-Lark-Request-Timestamp is not a unix time' });
+    expect(checkSignature('key', at('1000'), Buffer.from(body), 0, now)).toEqual({ ok: true });
+  });
+
   it('compares tokens exactly', () => {
     expect(tokenMatches('abc', 'abc')).toBe(true);
     expect(tokenMatches('abd', 'abc')).toBe(false);
