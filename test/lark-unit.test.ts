@@ -3,6 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { aesKey, checkSignature, decrypt, tokenMatches } from '../adapters/lark/verify.js';
+import { ChatKinds } from '../adapters/lark/chats.js';
 import { card, plan, textLimit } from '../adapters/lark/render.js';
 import { larkConfig } from '../adapters/lark/schema.js';
 import { encrypt, sign } from './fakes/lark.js';
@@ -38,6 +39,18 @@ describe('lark crypto', () => {
     expect(checkSignature('key', { ...good, timestamp: '1700000001' }, Buffer.from(body))).toEqual({ ok: false, reason: 'wrong signature' });
     expect(checkSignature('key', { ...good, signature: undefined }, Buffer.from(body)).ok).toBe(false);
     expect(checkSignature('key', { ...good, signature: 'zz' }, Buffer.from(body))).toEqual({ ok: false, reason: 'X-Lark-Signature is not a hex SHA-256 digest' });
+  });
+
+  it('refuses a signed timestamp outside the tolerance, either way, and one that is not a unix time', () => {
+    const body = '{"encrypt":"abc"}';
+    const at = (timestamp: string) => ({ timestamp, nonce: 'n', signature: sign(timestamp, 'n', 'key', body) });
+    const now = 1_700_000_000_000;
+    expect(checkSignature('key', at('1700000000'), Buffer.from(body), 300_000, now)).toEqual({ ok: true });
+    expect(checkSignature('key', at('1699999700'), Buffer.from(body), 300_000, now)).toEqual({ ok: true });
+    expect(checkSignature('key', at('1699999699'), Buffer.from(body), 300_000, now).ok).toBe(false);
+    expect(checkSignature('key', at('1700000301'), Buffer.from(body), 300_000, now).ok).toBe(false);
+    expect(checkSignature('key', at('1e9'), Buffer.from(body), 300_000, now)).toEqual({ ok: false, reason: 'X-Lark-Request-Timestamp is not a unix time' });
+    expect(checkSignature('key', at('1000'), Buffer.from(body), 0, now)).toEqual({ ok: true });
   });
 
   it('compares tokens exactly', () => {
@@ -79,5 +92,20 @@ describe('lark rendering', () => {
     const planned = plan([{ type: 'mention', userId: 'ou_1', name: 'Bob' }, { type: 'text', text: ' choose' }, { type: 'buttons', rows: [[{ label: 'A' }]] }]);
     expect(planned).toEqual([{ kind: 'card', text: '@Bob choose', rows: [[{ label: 'A' }]] }]);
     expect(card('', [[{ label: 'A' }]])).toEqual({ config: { wide_screen_mode: true }, elements: [{ tag: 'action', actions: [{ tag: 'button', text: { tag: 'plain_text', content: 'A' }, type: 'primary', value: { value: 'A' } }] }] });
+  });
+});
+
+describe('lark chat kinds (for card clicks)', () => {
+  it('stays within its bound, forgetting the chat heard from least recently', () => {
+    const chats = new ChatKinds(3);
+    chats.remember('a', 'direct');
+    chats.remember('b', 'direct');
+    chats.remember('c', 'direct');
+    chats.remember('a', 'direct'); // heard from again: now the most recent
+    for (let i = 0; i < 100; i++) chats.remember(`g${i}`, 'group');
+    chats.remember('d', 'direct');
+    chats.remember('a', 'direct');
+    expect(chats.size).toBe(3);
+    expect([chats.kindOf('a'), chats.kindOf('d'), chats.kindOf('b'), chats.kindOf('g99')]).toEqual(['direct', 'direct', 'group', 'group']);
   });
 });

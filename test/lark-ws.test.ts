@@ -2,6 +2,7 @@
 // /callback/ws/endpoint and protobuf frames -> echo bot -> the reply at the fake open API.
 
 import { afterEach, describe, expect, it } from 'vitest';
+import { defineBot, type Bot } from '../src/bot.js';
 import type { Runtime } from '../src/runtime.js';
 import { FakeLark, messageEvent, textEvent } from './fakes/lark.js';
 import { startRuntime, waitFor } from './helpers.js';
@@ -16,9 +17,9 @@ afterEach(async () => {
   runtime = fake = undefined;
 });
 
-async function larkWebsocket() {
+async function larkWebsocket(bot?: Bot) {
   const f = (fake = await new FakeLark().start());
-  const started = await startRuntime(`platforms:\n  - { id: lark, type: lark, domain: "${f.url}", appId: "${f.appId}", appSecret: "${f.appSecret}", mode: websocket }\n`);
+  const started = await startRuntime(`platforms:\n  - { id: lark, type: lark, domain: "${f.url}", appId: "${f.appId}", appSecret: "${f.appSecret}", mode: websocket }\n`, { bot });
   runtime = started.runtime;
   // Ready once the SDK's client has its frame handler in place (frames sent before that are lost).
   await waitFor(() => started.logs.some((l) => l.msg === 'Lark long connection open'), 4000, 'the long connection');
@@ -43,6 +44,25 @@ describe('lark websocket mode (long connection)', () => {
     expect(acks.every((a) => a.body.code === 200 && a.headers.biz_rt !== undefined)).toBe(true);
   });
 
+  it('ACKs an event while the handler is still working, and the reply follows when it is done', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const bot = defineBot((b) =>
+      b.on('message', async (ctx) => {
+        await gate;
+        return ctx.reply('done');
+      }),
+    );
+    const { fake: f } = await larkWebsocket(bot);
+    const frameId = f.ws.pushEvent(textEvent(f, 'slow work'));
+    const [ack] = await waitFor(() => f.ws.acks.length >= 1 && f.ws.acks, 1000, 'the ACK');
+    expect(ack).toMatchObject({ messageId: frameId, body: { code: 200 } });
+    expect(f.sent).toEqual([]);
+    release();
+    const [sent] = await waitFor(() => f.sent.length >= 1 && f.sent, 2000, 'the reply');
+    expect(sent!.content).toEqual({ text: 'done' });
+  });
+
   it('handles an event Lark pushes twice (same message_id) once', async () => {
     const { fake: f } = await larkWebsocket();
     const event = textEvent(f, '/ping');
@@ -64,6 +84,32 @@ describe('lark websocket mode (long connection)', () => {
     expect(f.endpointRequests).toBe(1);
     expect(f.ws.connections).toBe(0);
     expect(JSON.stringify(started.logs)).not.toContain('not-the-app-secret');
+  });
+
+  it('keeps retrying, with backoff, while Lark answers the endpoint with "system busy" or too many connections', async () => {
+    const f = (fake = await new FakeLark().start());
+    f.endpointRefusals.push({ code: 1, msg: 'system busy' }, { code: 1000040350, msg: 'exceed connection limit' });
+    const started = await startRuntime(`platforms:\n  - { id: lark, type: lark, domain: "${f.url}", appId: "${f.appId}", appSecret: "${f.appSecret}", mode: websocket }\n`);
+    runtime = started.runtime;
+    await waitFor(() => started.logs.some((l) => l.msg === 'Lark long connection open'), 6000, 'the long connection');
+    expect(f.endpointRequests).toBe(3);
+    expect(started.logs.some((l) => l.msg === 'connection failed for good; not retrying')).toBe(false);
+    const event = textEvent(f, '/ping');
+    f.ws.pushEvent(event);
+    await waitFor(() => f.sent.length >= 1, 2000, 'the reply');
+  });
+
+  it('reconnects a dropped socket and goes on receiving', async () => {
+    const { fake: f, logs } = await larkWebsocket();
+    f.ws.drop();
+    await waitFor(() => f.ws.connected && f.ws.connections === 2, 4000, 'a second connection');
+    await waitFor(() => logs.some((l) => l.msg === 'Lark long connection re-established'), 2000, 'the reconnect log line');
+    f.ws.pushEvent(textEvent(f, '/ping'));
+    const [sent] = await waitFor(() => f.sent.length >= 1 && f.sent, 2000, 'the reply');
+    expect(sent!.content).toEqual({ text: 'pong' });
+    expect(f.endpointRequests).toBe(2);
+    // The connect URL carries a short-lived access key and ticket: never logged.
+    expect(JSON.stringify(logs)).not.toMatch(/access_key|ticket=/);
   });
 
   it('closes the long connection on stop', async () => {

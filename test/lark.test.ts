@@ -2,7 +2,11 @@
 // EventDispatcher -> pipeline -> echo bot -> what reached the fake open API through the SDK's Client.
 
 import { afterEach, describe, expect, it } from 'vitest';
+import { defineAdapter } from '../src/adapter.js';
 import { defineBot, type Bot } from '../src/bot.js';
+import { definitions } from '../src/registry.js';
+import { defaultTimings, LarkAdapter } from '../adapters/lark/index.js';
+import { larkConfig } from '../adapters/lark/schema.js';
 import type { Message } from '../src/message.js';
 import type { Runtime } from '../src/runtime.js';
 import { CallbackServer } from './fakes/callback-server.js';
@@ -25,13 +29,13 @@ async function newFake(options?: ConstructorParameters<typeof FakeLark>[0]) {
   return f;
 }
 
-function platformLine(f: FakeLark, id = 'lark') {
-  return `  - { id: ${id}, type: lark, domain: "${f.url}", appId: "${f.appId}", appSecret: "${f.appSecret}", verificationToken: "${f.verificationToken}"${f.encryptKey ? `, encryptKey: "${f.encryptKey}"` : ''}, mode: webhook }`;
+function platformLine(f: FakeLark, id = 'lark', extra = '') {
+  return `  - { id: ${id}, type: lark, domain: "${f.url}", appId: "${f.appId}", appSecret: "${f.appSecret}", verificationToken: "${f.verificationToken}"${f.encryptKey ? `, encryptKey: "${f.encryptKey}"` : ''}, mode: webhook${extra} }`;
 }
 
-async function larkWebhook(options: { bot?: Bot; encryptKey?: string | null; yaml?: string } = {}) {
+async function larkWebhook(options: { bot?: Bot; encryptKey?: string | null; yaml?: string; platformExtra?: string } = {}) {
   const fake = await newFake({ encryptKey: options.encryptKey });
-  const started = await startRuntime(`platforms:\n${platformLine(fake)}\n${options.yaml ?? ''}`, { bot: options.bot });
+  const started = await startRuntime(`platforms:\n${platformLine(fake, 'lark', options.platformExtra)}\n${options.yaml ?? ''}`, { bot: options.bot });
   runtime = started.runtime;
   const hook = `${started.url}/webhooks/lark`;
   return { fake, url: started.url, logs: started.logs, hook, deliver: (payload: object, opts?: Parameters<FakeLark['deliver']>[2]) => fake.deliver(hook, payload, opts) };
@@ -220,6 +224,25 @@ describe('lark webhook: messages through the echo bot', () => {
     expect(brief(sent!)).toEqual(['reply', 'om_card0000000000000000000000001', 'text', { text: 'yes' }]);
   });
 
+  it('a click in a direct chat the bot has seen is typed direct; two clicks on one card are two messages; no token travels in raw', async () => {
+    const seen: Message[] = [];
+    const { fake, deliver } = await larkWebhook({ bot: recordingBot(seen) });
+    const p2p = 'oc_p2p0000000000000000000000000001';
+    await deliver(textEvent(fake, 'hi', { chatId: p2p }));
+    await sentCount(fake, 1);
+    const card = 'om_card0000000000000000000000002';
+    await deliver(cardActionEvent(fake, { value: 'a' }, { chatId: p2p, messageId: card }));
+    await deliver(cardActionEvent(fake, { value: 'b' }, { chatId: p2p, messageId: card }));
+    await sentCount(fake, 3);
+    expect(seen.slice(1).map((m) => [m.text, m.channel.type])).toEqual([
+      ['a', 'direct'],
+      ['b', 'direct'],
+    ]);
+    const raw = JSON.stringify(seen.map((m) => m.raw));
+    expect(raw).not.toContain(fake.verificationToken);
+    expect(raw).not.toContain('c-card-update-token');
+  });
+
   it('works without an Encrypt Key: plain events checked by the verification token', async () => {
     const { fake, deliver } = await larkWebhook({ encryptKey: null });
     expect((await deliver(textEvent(fake, '/ping'))).status).toBe(200);
@@ -228,6 +251,29 @@ describe('lark webhook: messages through the echo bot', () => {
     expect((await deliver(textEvent(fake, '/ping', { token: 'forged-token' }))).status).toBe(401);
     await sleep(100);
     expect(fake.sent).toHaveLength(1);
+  });
+});
+
+describe('lark webhook: Lark\'s 3-second deadline', () => {
+  it('answers 200 at once while the handler is still working, and the reply follows when it is done', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const bot = defineBot((b) =>
+      b.on('message', async (ctx) => {
+        await gate;
+        return ctx.reply('done');
+      }),
+    );
+    const { fake, deliver } = await larkWebhook({ bot });
+    const started = performance.now();
+    const res = await deliver(textEvent(fake, 'slow work'));
+    expect(res.status).toBe(200);
+    expect(performance.now() - started).toBeLessThan(1000);
+    await sleep(50);
+    expect(fake.sent).toEqual([]);
+    release();
+    const [sent] = await sentCount(fake, 1);
+    expect(sent!.content).toEqual({ text: 'done' });
   });
 });
 
@@ -275,6 +321,28 @@ describe('lark webhook: refused requests', () => {
     expect(fake.sent).toEqual([]);
     expect(JSON.stringify(logs)).not.toContain(fake.encryptKey!);
     expect(JSON.stringify(logs)).not.toContain(fake.verificationToken);
+  });
+
+  it('answers 401 to a correctly signed event whose timestamp is stale or in the future (a replay), and processes none', async () => {
+    const seen: Message[] = [];
+    const { fake, deliver } = await larkWebhook({ bot: recordingBot(seen) });
+    const now = Math.floor(Date.now() / 1000);
+    const stale = await deliver(textEvent(fake, '/ping'), { timestamp: now - 10 * 60 });
+    const future = await deliver(textEvent(fake, '/ping'), { timestamp: now + 10 * 60 });
+    const garbage = await deliver(textEvent(fake, '/ping'), { headers: { 'x-lark-request-timestamp': 'yesterday' } });
+    expect([stale.status, future.status, garbage.status]).toEqual([401, 401, 401]);
+    expect(await stale.json()).toEqual({ error: 'verification failed: X-Lark-Request-Timestamp is too far from now (stale or replayed request)' });
+    // Within the window (a clock a minute off) it is taken.
+    expect((await deliver(textEvent(fake, '/ping'), { timestamp: now - 60 })).status).toBe(200);
+    await sentCount(fake, 1);
+    await sleep(100);
+    expect(seen).toHaveLength(1);
+  });
+
+  it('takes a signed event of any age when replayWindow is 0', async () => {
+    const { fake, deliver } = await larkWebhook({ platformExtra: ', replayWindow: 0' });
+    expect((await deliver(textEvent(fake, '/ping'), { timestamp: Math.floor(Date.now() / 1000) - 86_400 })).status).toBe(200);
+    await sentCount(fake, 1);
   });
 
   it('answers 400 to a malformed body and 413 to an oversized one, processing neither', async () => {
@@ -330,6 +398,42 @@ describe('lark: tenant access tokens', () => {
   });
 });
 
+describe('lark: open API timeouts', () => {
+  it('a send that Lark never answers fails after the timeout, and the chat\'s next message is still answered', async () => {
+    const fake = await newFake();
+    const quick = defineAdapter({ type: 'lark', configSchema: larkConfig, create: (config) => new LarkAdapter(config, { ...defaultTimings, apiTimeoutMs: 300 }) });
+    const started = await startRuntime(`platforms:\n${platformLine(fake)}\n`, { definitions: [...definitions.filter((d) => d.type !== 'lark'), quick] });
+    runtime = started.runtime;
+    const hook = `${started.url}/webhooks/lark`;
+    fake.stalls.push(/\/reply$/);
+    await fake.deliver(hook, textEvent(fake, 'first'));
+    const failed = await waitFor(() => started.logs.find((l) => l.msg === 'delivery failed'), 3000, 'the failed delivery');
+    expect(failed.err).toMatch(/timeout/);
+    await fake.deliver(hook, textEvent(fake, 'second'));
+    const [sent] = await sentCount(fake, 1);
+    expect(sent!.content).toEqual({ text: 'second' });
+  });
+
+  it('a resource download that stalls mid-body fails after the timeout, logged with what failed and without the token', async () => {
+    const fake = await newFake();
+    const quick = defineAdapter({ type: 'lark', configSchema: larkConfig, create: (config) => new LarkAdapter(config, { ...defaultTimings, apiTimeoutMs: 300 }) });
+    const seen: Message[] = [];
+    const started = await startRuntime(`platforms:\n${platformLine(fake)}\n`, { bot: recordingBot(seen), definitions: [...definitions.filter((d) => d.type !== 'lark'), quick] });
+    runtime = started.runtime;
+    const event = messageEvent(fake, 'file', { file_key: 'file_v3_big', file_name: 'big.bin' });
+    fake.addResource(event.event.message.message_id, 'file_v3_big', 'file', Buffer.alloc(64 * 1024, 1), 'application/octet-stream', { stall: true });
+    await fake.deliver(`${started.url}/webhooks/lark`, event);
+    const [sent] = await sentCount(fake, 1);
+    const res = await fetch((seen[0]!.content[0] as { url: string }).url);
+    expect(res.status).toBeGreaterThanOrEqual(500);
+    // The operator reads what failed (a dropped body is otherwise taken for a client gone away, and not logged).
+    const line = await waitFor(() => started.logs.find((l) => l.msg === 'http error'), 2000, 'the error line');
+    expect(JSON.stringify(line.err)).toMatch(/message resource.*aborted/);
+    expect(JSON.stringify(started.logs)).not.toContain(sent!.token);
+    expect(JSON.stringify(started.logs)).not.toContain(fake.appSecret);
+  });
+});
+
 describe('lark: one token cache per adapter instance', () => {
   it('two bots with the same App ID on different hosts each fetch and use their own token', async () => {
     const a = await newFake();
@@ -341,6 +445,8 @@ describe('lark: one token cache per adapter instance', () => {
     await b.deliver(`${started.url}/webhooks/two`, textEvent(b, '/ping'));
     await sentCount(b, 1);
     expect([a.tokenRequests, b.tokenRequests]).toEqual([1, 1]);
+    // Neither ever sent the other's token (a shared cache would, then recover through a refusal).
+    expect([...a.calls, ...b.calls].filter((c) => c.status !== 200)).toEqual([]);
   });
 });
 

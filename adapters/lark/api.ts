@@ -3,7 +3,7 @@
 // into values and errors that say what failed, without credentials.
 
 import type { Readable } from 'node:stream';
-import { Client, DefaultCache, LoggerLevel } from '@larksuiteoapi/node-sdk';
+import { Client, DefaultCache, defaultHttpInstance, LoggerLevel } from '@larksuiteoapi/node-sdk';
 import { readBounded } from '../../src/fetch-file.js';
 import type { Logger } from '../../src/logger.js';
 import type { MediaBody } from '../../src/media.js';
@@ -26,6 +26,8 @@ export interface LarkApiOptions {
   appSecret: string;
   baseUrl: string;
   logger: Logger;
+  /** How long any one HTTP request to Lark (the token fetch included) may go unanswered. */
+  timeoutMs: number;
 }
 
 export type MessageBody = { msg_type: 'text' | 'image' | 'file' | 'interactive'; content: string };
@@ -44,6 +46,7 @@ export class LarkApi {
       domain: options.baseUrl,
       // The SDK's default cache is process-global and keyed by appId: two instances (or tests) would share tokens.
       cache: this.cache,
+      httpInstance: withTimeout(options.timeoutMs),
       logger: sdkLogger(options.logger),
       loggerLevel: LoggerLevel.warn,
     });
@@ -88,7 +91,13 @@ export class LarkApi {
       this.client.im.messageResource.get({ path: { message_id: messageId, file_key: key }, params: { type } }),
     );
     const stream = answer.getReadableStream() as Readable & AsyncIterable<Buffer>;
-    const data = await readBounded(stream, maxBytes, () => new Error(`message resource is larger than ${maxBytes} bytes`));
+    let data: Buffer;
+    try {
+      data = await readBounded(stream, maxBytes, () => new Error(`larger than ${maxBytes} bytes`));
+    } catch (error) {
+      // A body cut off (timeout, reset) comes as a bare ECONNRESET, which the server takes for a client gone away and does not log.
+      throw new LarkApiError(`Lark message resource ${messageId}/${key}: ${errorText(error)}`, undefined, undefined);
+    }
     const headers = answer.headers as Record<string, unknown>;
     const mime = String(headers['content-type'] ?? '').split(';')[0]!.trim() || (type === 'image' ? 'image/png' : 'application/octet-stream');
     const served = /filename="?([^";]+)"?/.exec(String(headers['content-disposition'] ?? ''))?.[1];
@@ -120,9 +129,35 @@ export class LarkApi {
   }
 }
 
+type HttpInstance = NonNullable<ConstructorParameters<typeof Client>[0]['httpInstance']>;
+
+/**
+ * The SDK's own axios instance (its interceptors unwrap answers) with a timeout on every request
+ * that names none: it sets none itself, so a Lark that never answers would hold a send, and the
+ * chat's queue behind it, forever.
+ */
+function withTimeout(timeoutMs: number): HttpInstance {
+  const http = defaultHttpInstance as unknown as HttpInstance;
+  const timed = <T extends { timeout?: number }>(opts: T | undefined): T => ({ timeout: timeoutMs, ...opts }) as T;
+  return {
+    request: (opts) => http.request(timed(opts)),
+    get: (url, opts) => http.get(url, timed(opts)),
+    delete: (url, opts) => http.delete(url, timed(opts)),
+    head: (url, opts) => http.head(url, timed(opts)),
+    options: (url, opts) => http.options(url, timed(opts)),
+    post: (url, data, opts) => http.post(url, data, timed(opts)),
+    put: (url, data, opts) => http.put(url, data, timed(opts)),
+    patch: (url, data, opts) => http.patch(url, data, timed(opts)),
+  };
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 function toApiError(what: string, error: unknown): LarkApiError {
   const response = (error as { response?: { status?: number; data?: unknown } }).response;
-  if (!response) return new LarkApiError(`Lark ${what} failed: ${error instanceof Error ? error.message : String(error)}`, undefined, undefined);
+  if (!response) return new LarkApiError(`Lark ${what} failed: ${errorText(error)}`, undefined, undefined);
   const body = (typeof response.data === 'object' && response.data !== null ? response.data : {}) as { code?: unknown; msg?: unknown };
   const code = typeof body.code === 'number' ? body.code : undefined;
   const msg = typeof body.msg === 'string' && body.msg ? body.msg : `HTTP ${response.status}`;

@@ -3,9 +3,10 @@
 
 import { DefaultCache, EventDispatcher, LoggerLevel } from '@larksuiteoapi/node-sdk';
 import { defineAdapter, type Adapter, type AdapterContext, type Admission } from '../../src/adapter.js';
-import { quotedMessageId, startDelivery, type ChannelType, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
+import { quotedMessageId, startDelivery, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
 import { errorMessage, type Supervisor } from '../../src/supervisor.js';
 import { LarkApi, sdkLogger, type MessageBody } from './api.js';
+import { ChatKinds } from './chats.js';
 import { runLongConnection } from './longconn.js';
 import { bytesOf, uploadLimit } from './media.js';
 import { isReceiveEvent, normalize, normalizeCardAction, type CardActionEvent, type ReceiveEvent } from './normalize.js';
@@ -17,6 +18,8 @@ import { webhookHandler } from './webhook.js';
 export interface LarkTimings {
   /** How long GET /open-apis/bot/v3/info may take. */
   botInfoTimeoutMs: number;
+  /** How long any one call to the open API (send, upload, resource, token) may go unanswered. */
+  apiTimeoutMs: number;
   /** How long a message waits for the bot's open_id (needed to see @mentions of the bot) before going on without it. */
   selfWaitMs: number;
   /** Websocket mode: handshake timeout, and seconds without a pong before the socket is replaced. */
@@ -24,7 +27,7 @@ export interface LarkTimings {
   pingTimeoutSeconds: number;
 }
 
-const defaultTimings: LarkTimings = { botInfoTimeoutMs: 10_000, selfWaitMs: 2_000, handshakeTimeoutMs: 15_000, pingTimeoutSeconds: 30 };
+export const defaultTimings: LarkTimings = { apiTimeoutMs: 30_000, botInfoTimeoutMs: 10_000, selfWaitMs: 2_000, handshakeTimeoutMs: 15_000, pingTimeoutSeconds: 30 };
 
 /** Largest inbound resource fetched on a handler's request. */
 const maxResourceBytes = 20 * 1024 * 1024;
@@ -39,8 +42,7 @@ export class LarkAdapter implements Adapter {
   private supervisor: Supervisor | undefined;
   private self: { openId: string; name?: string } | undefined;
   private selfPending: Promise<void> | undefined;
-  /** Card clicks name the chat but not its kind; remembered from the chat's messages (bounded). */
-  private readonly chatTypes = new Map<string, ChannelType>();
+  private readonly chats = new ChatKinds();
   private mounted = false;
 
   constructor(
@@ -59,7 +61,7 @@ export class LarkAdapter implements Adapter {
     if (this.ctx) return;
     this.ctx = ctx;
     const { config } = this;
-    this.api = new LarkApi({ appId: config.appId, appSecret: config.appSecret, baseUrl: config.baseUrl, logger: ctx.logger });
+    this.api = new LarkApi({ appId: config.appId, appSecret: config.appSecret, baseUrl: config.baseUrl, logger: ctx.logger, timeoutMs: this.timings.apiTimeoutMs });
     this.dispatcher = this.eventDispatcher(ctx);
     void this.knownSelf();
     if (config.mode === 'webhook') return this.startWebhook(ctx);
@@ -148,7 +150,7 @@ export class LarkAdapter implements Adapter {
       return Promise.resolve('accepted');
     }
     const event: ReceiveEvent = data;
-    this.rememberChat(event.message.chat_id, event.message.chat_type === 'p2p' ? 'direct' : 'group');
+    this.chats.remember(event.message.chat_id, event.message.chat_type === 'p2p' ? 'direct' : 'group');
     return ctx.dispatch({
       // Lark delivers at least once: a retried delivery repeats the event_id, and the same message
       // can also come back under a new event_id (a re-push after a timeout, or the message seen by
@@ -171,15 +173,9 @@ export class LarkAdapter implements Adapter {
   private onCardAction(event: CardActionEvent): Promise<Admission> {
     const ctx = this.ctx;
     if (!ctx) return Promise.resolve('closed');
-    const message = normalizeCardAction(event, { botId: this.id, chatType: (chatId) => this.chatTypes.get(chatId) ?? 'group' });
+    const message = normalizeCardAction(event, { botId: this.id, chatType: (chatId) => this.chats.kindOf(chatId) });
     if (!message) return Promise.resolve('accepted'); // not a click on a button of ours
     return ctx.dispatch({ key: `card:${event.event_id ?? message.id}`, normalize: () => message });
-  }
-
-  private rememberChat(chatId: string, type: ChannelType): void {
-    this.chatTypes.delete(chatId);
-    this.chatTypes.set(chatId, type);
-    if (this.chatTypes.size > 10_000) this.chatTypes.delete(this.chatTypes.keys().next().value!);
   }
 
   /** Learns the bot's open_id once (retrying on a later message if it failed); waits at most selfWaitMs. */
@@ -208,6 +204,7 @@ export class LarkAdapter implements Adapter {
         '/',
         webhookHandler({
           verificationToken: this.config.verificationToken!,
+          replayWindowMs: this.config.replayWindow,
           encryption: this.encryption,
           context: () => this.ctx,
           onEvent: async (event) => ((await this.dispatcher?.invoke(event, { needCheck: false })) === 'closed' || !this.dispatcher ? 'closed' : 'accepted'),

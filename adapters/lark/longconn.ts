@@ -49,12 +49,23 @@ export function runLongConnection(options: LongConnectionOptions, { signal, aliv
       signal.removeEventListener('abort', onAbort);
       client.close({ force: true });
       if (!error) return resolve();
-      // pullConnectConfig answers that retrying cannot fix (bad credentials, long connection not enabled).
-      if (error.message.startsWith('pullConnectConfig failed')) reject(new FatalConnectionError(`${error.message}; check appId and appSecret, and that the app subscribes to events over the long connection`));
+      if (isRefusal(error)) reject(new FatalConnectionError(`${error.message}; check appId and appSecret, and that the app subscribes to events over the long connection`));
       else reject(error);
     };
     const onAbort = () => finish();
     signal.addEventListener('abort', onAbort, { once: true });
     client.start({ eventDispatcher: options.dispatcher }).catch((error: unknown) => finish(error instanceof Error ? error : new Error(String(error))));
   });
+}
+
+/**
+ * The SDK gives up on every non-zero code from /callback/ws/endpoint, but only a refusal of the
+ * app (514 auth failed, 403 forbidden) is for good; "system busy" (1) or too many connections
+ * (1000040350) pass, so the supervisor retries those with backoff.
+ */
+const refusalCodes = new Set([403, 514]);
+
+function isRefusal(error: Error): boolean {
+  const code = /^pullConnectConfig failed: code=(\d+)/.exec(error.message)?.[1];
+  return code !== undefined && refusalCodes.has(Number(code));
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { duration } from '../../src/units.js';
 
 /** The open platform base URL of each cloud: Feishu (China) and Lark (international). */
 export const domains = { feishu: 'https://open.feishu.cn', lark: 'https://open.larksuite.com' } as const;
@@ -26,6 +27,8 @@ export const larkConfig = z
     verificationToken: optionalSecret,
     /** Webhook mode: events arrive AES-encrypted and signed with it (X-Lark-Signature). Strongly recommended. */
     encryptKey: optionalSecret,
+    /** Webhook mode: how far a signed request's X-Lark-Request-Timestamp may be from our clock before it is refused as replayed (0: no check). */
+    replayWindow: duration.default(300_000),
     /** webhook: Lark POSTs events to /webhooks/<id>. websocket: the SDK's long connection, for hosts that cannot take inbound HTTP. */
     mode: z.enum(['webhook', 'websocket']).default('webhook'),
   })

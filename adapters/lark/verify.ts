@@ -27,11 +27,15 @@ export type SignatureCheck = { ok: true } | { ok: false; reason: string };
 /**
  * X-Lark-Signature = hex sha256(timestamp + nonce + encryptKey + body), over the body bytes as
  * they arrived (the SDK hashes a re-serialized object, which breaks on any other spacing).
+ * The signed timestamp (unix seconds) must be within `toleranceMs` of now (0: any age), or a
+ * captured request could be replayed once its dedup key has expired.
  */
-export function checkSignature(encryptKey: string, headers: SignatureHeaders, rawBody: Buffer): SignatureCheck {
+export function checkSignature(encryptKey: string, headers: SignatureHeaders, rawBody: Buffer, toleranceMs = 0, now = Date.now()): SignatureCheck {
   const { timestamp, nonce, signature } = headers;
   if (timestamp === undefined || nonce === undefined || signature === undefined) return { ok: false, reason: 'missing X-Lark-Signature, X-Lark-Request-Timestamp or X-Lark-Request-Nonce' };
   if (!/^[0-9a-f]{64}$/i.test(signature)) return { ok: false, reason: 'X-Lark-Signature is not a hex SHA-256 digest' };
+  if (!/^\d{1,12}$/.test(timestamp)) return { ok: false, reason: 'X-Lark-Request-Timestamp is not a unix time' };
+  if (toleranceMs > 0 && Math.abs(now - Number(timestamp) * 1000) > toleranceMs) return { ok: false, reason: 'X-Lark-Request-Timestamp is too far from now (stale or replayed request)' };
   const expected = createHash('sha256').update(timestamp).update(nonce).update(encryptKey).update(rawBody).digest();
   if (!timingSafeEqual(expected, Buffer.from(signature, 'hex'))) return { ok: false, reason: 'wrong signature' };
   return { ok: true };

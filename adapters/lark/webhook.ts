@@ -10,6 +10,8 @@ import { checkSignature, decrypt, tokenMatches } from './verify.js';
 
 export interface WebhookOptions {
   verificationToken: string;
+  /** How far a signed request's timestamp may be from now, in ms; 0 turns the check off. */
+  replayWindowMs: number;
   /** With the AES key derived from it; absent when events arrive in plain JSON. */
   encryption: { encryptKey: string; key: Buffer } | undefined;
   /** The running adapter's context, or undefined while stopped. */
@@ -29,7 +31,7 @@ export function webhookHandler(options: WebhookOptions) {
     const { encryption } = options;
     // A signature, when present, is checked before anything else is read.
     const signed = encryption !== undefined && signature.signature !== undefined;
-    if (signed) refuseUnless(ctx, koa, checkSignature(encryption.encryptKey, signature, raw));
+    if (signed) refuseUnless(ctx, koa, checkSignature(encryption.encryptKey, signature, raw, options.replayWindowMs));
     const payload = open(parseObject(raw.toString('utf8')), encryption);
 
     if (payload.type === 'url_verification') {

@@ -100,6 +100,12 @@ export class FakeLarkLongConnection {
     return messageId;
   }
 
+  /** Drops the open connection without a close frame, as a network failure would. */
+  drop(): void {
+    this.socket?.terminate();
+    this.socket = undefined;
+  }
+
   async close(): Promise<void> {
     for (const client of this.wss.clients) client.terminate();
     await new Promise((resolve) => this.wss.close(resolve));

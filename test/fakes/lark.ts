@@ -44,10 +44,14 @@ export class FakeLark {
   readonly chats = new Set<string>();
   tokenRequests = 0;
   endpointRequests = 0;
+  /** Requests whose path matches one of these are left unanswered (each pattern once): a Lark that hangs. */
+  readonly stalls: RegExp[] = [];
+  /** Answers the next calls to /callback/ws/endpoint give instead of a URL (Lark busy, say), first first. */
+  readonly endpointRefusals: { code: number; msg: string }[] = [];
   url = '';
   ws!: FakeLarkLongConnection;
   private readonly tokens = new Set<string>();
-  private readonly resources = new Map<string, { type: 'image' | 'file'; data: Buffer; mime: string }>();
+  private readonly resources = new Map<string, { type: 'image' | 'file'; data: Buffer; mime: string; stall?: boolean }>();
   private server: Server | undefined;
   private counter = 0;
 
@@ -80,8 +84,8 @@ export class FakeLark {
   }
 
   /** Makes `data` downloadable as the resource `key` of message `messageId` (a user's image or file). */
-  addResource(messageId: string, key: string, type: 'image' | 'file', data: Buffer, mime: string): void {
-    this.resources.set(`${messageId}/${key}`, { type, data, mime });
+  addResource(messageId: string, key: string, type: 'image' | 'file', data: Buffer, mime: string, options: { /** Sends half the bytes, then nothing more. */ stall?: boolean } = {}): void {
+    this.resources.set(`${messageId}/${key}`, { type, data, mime, ...options });
   }
 
   /**
@@ -91,11 +95,11 @@ export class FakeLark {
   async deliver(
     url: string,
     payload: object,
-    options: { encrypt?: boolean; rawBody?: string; signature?: string | null; signWith?: string; signBody?: string; headers?: Record<string, string> } = {},
+    options: { encrypt?: boolean; rawBody?: string; signature?: string | null; signWith?: string; signBody?: string; headers?: Record<string, string>; /** Unix seconds to sign with (now by default). */ timestamp?: number } = {},
   ): Promise<Response> {
     const key = this.encryptKey;
     const body = options.rawBody ?? (key && options.encrypt !== false ? JSON.stringify({ encrypt: encrypt(key, JSON.stringify(payload)) }) : JSON.stringify(payload));
-    const timestamp = String(Math.floor(Date.now() / 1000));
+    const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
     const nonce = randomUUID();
     const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'Go-http-client/1.1', 'x-lark-request-timestamp': timestamp, 'x-lark-request-nonce': nonce, ...options.headers };
     const signingKey = options.signWith ?? key;
@@ -109,6 +113,8 @@ export class FakeLark {
     const path = url.pathname;
     const raw = await readBody(req);
     const method = req.method ?? 'GET';
+    const stall = this.stalls.findIndex((pattern) => pattern.test(path));
+    if (stall !== -1) return void this.stalls.splice(stall, 1);
     if (method === 'POST' && path === '/open-apis/auth/v3/tenant_access_token/internal') return this.issueToken(res, raw);
     if (method === 'POST' && path === '/callback/ws/endpoint') return this.wsEndpoint(res, raw);
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
@@ -135,6 +141,7 @@ export class FakeLark {
         return json(res, 400, { code: 234003, msg: 'File not in msg.' });
       }
       res.writeHead(200, { 'content-type': resource.mime, 'content-length': resource.data.length });
+      if (resource.stall) return void res.write(resource.data.subarray(0, resource.data.length >> 1));
       return void res.end(resource.data);
     }
     call.status = 404;
@@ -154,6 +161,8 @@ export class FakeLark {
     this.endpointRequests++;
     const body = JSON.parse(raw.toString() || '{}') as { AppID?: string; AppSecret?: string };
     if (body.AppID !== this.appId || body.AppSecret !== this.appSecret) return json(res, 200, { code: 514, msg: 'auth failed', data: {} });
+    const refusal = this.endpointRefusals.shift();
+    if (refusal) return json(res, 200, { ...refusal, data: {} });
     // service_id must not be the first query parameter: the SDK reads it with qs.parse(URL).
     const URL = `${this.url.replace('http', 'ws')}/ws?fpid=1&aid=${this.appId}&device_id=dev-1&access_key=k&service_id=33&ticket=${randomUUID()}`;
     json(res, 200, { code: 0, msg: 'ok', data: { URL, ClientConfig: { PingInterval: 120, ReconnectCount: -1, ReconnectInterval: 1, ReconnectNonce: 0 } } });
