@@ -7,6 +7,7 @@ import { HttpError } from './http.js';
 import type { Logger } from './logger.js';
 import { MediaStore } from './media.js';
 import type { Metrics } from './metrics.js';
+import { errorMessage } from './supervisor.js';
 
 export interface HttpServerOptions {
   media: MediaStore;
@@ -59,7 +60,14 @@ export class HttpServer {
       ctx.body = options.metrics.render();
     });
     root.get(`${MediaStore.pathPrefix}:id`, async (ctx) => {
-      const body = await options.media.load(ctx.params.id!);
+      let body;
+      try {
+        body = await options.media.load(ctx.params.id!);
+      } catch (error) {
+        // The bytes live on a platform that failed to hand them over: its failure, not the client's (and never a silent 500).
+        options.logger.warn({ err: errorMessage(error) }, 'could not fetch media from its platform');
+        throw new HttpError(502, 'the platform did not deliver this media; try again later');
+      }
       if (!body) throw new HttpError(404, 'no such media (it may have expired)');
       ctx.type = body.mime;
       ctx.set('Cache-Control', 'private, max-age=300');
