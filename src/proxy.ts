@@ -152,7 +152,7 @@ async function tunnel(open: OpenTunnel, host: string, port: number, servername: 
 }
 
 /** An HTTP CONNECT tunnel through an http(s) proxy, with Basic credentials from the proxy URL. */
-function openConnectTunnel(proxy: URL, host: string, port: number): Promise<Duplex> {
+export function openConnectTunnel(proxy: URL, host: string, port: number, timeoutMs = 30_000): Promise<Duplex> {
   const target = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   const headers: Record<string, string> = { host: target };
   if (proxy.username || proxy.password)
@@ -166,6 +166,8 @@ function openConnectTunnel(proxy: URL, host: string, port: number): Promise<Dupl
       reject(new Error(`proxy refused the tunnel to ${target} (HTTP ${res.statusCode})`));
     });
     req.once('error', (error) => reject(new Error(`proxy connection failed: ${error.message}`)));
+    // A proxy that takes the connection but never answers must not hold a gateway reconnect forever.
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`proxy did not open the tunnel to ${target} within ${timeoutMs} ms`)));
     req.end();
   });
 }

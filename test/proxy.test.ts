@@ -1,9 +1,10 @@
-// The SOCKS5 handshake against a real (fake) SOCKS5 server: what an operator reads when the
+// Proxy tunnels against real (fake) proxies: what an operator reads when the
 // proxy is misconfigured, and that a tunnel carries bytes both ways once open.
 
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openConnectTunnel } from '../src/proxy.js';
 import { openSocksTunnel } from '../src/socks.js';
 import { FakeSocksProxy } from './fakes/proxy.js';
 
@@ -41,5 +42,20 @@ describe('SOCKS5 tunnels', () => {
     const port = (closed.address() as AddressInfo).port;
     closed.close();
     await expect(openSocksTunnel(url, '127.0.0.1', port)).rejects.toThrow(`SOCKS proxy could not reach 127.0.0.1:${port}: connection refused`);
+  });
+});
+
+describe('proxy tunnels that never open', () => {
+  it('give up after their timeout, for an http proxy and a SOCKS5 one alike', async () => {
+    // A "proxy" that takes the connection and says nothing.
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as AddressInfo).port;
+    try {
+      await expect(openConnectTunnel(new URL(`http://127.0.0.1:${port}`), 'example.test', 443, 200)).rejects.toThrow('proxy did not open the tunnel to example.test:443 within 200 ms');
+      await expect(openSocksTunnel(new URL(`socks5://127.0.0.1:${port}`), 'example.test', 443, 200)).rejects.toThrow('SOCKS proxy did not answer in time');
+    } finally {
+      silent.close();
+    }
   });
 });
