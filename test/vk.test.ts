@@ -267,6 +267,26 @@ describe('vk: sending that survives VK', () => {
     expect(fake.sent.map((s) => s.params.message)).toEqual(['pong']);
   });
 
+  it('gives up after maxAttempts on an error that persists (10), reporting it, instead of retrying forever', async () => {
+    const { fake, deliver, logs } = await vk();
+    fake.failNext('messages.send', 10, 10);
+    await deliver(messageNew(alpha, '/ping'));
+    const line = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'), 4000);
+    expect(line.err).toBe('VK messages.send failed: Internal server error (error 10)');
+    expect(fake.calls.filter((c) => c.method === 'messages.send').map((c) => c.error)).toEqual([10, 10, 10, 10]);
+    expect(fake.sent).toEqual([]);
+  });
+
+  it('shows two identical replies to one message as two messages: each item of the reply sequence has its own random_id', async () => {
+    const bot = defineBot((b) => b.on('message', (ctx) => { ctx.reply('Done.', { quote: false }); ctx.reply('Done.', { quote: false }); }));
+    const { fake, deliver } = await vk({ bot });
+    await deliver(messageNew(alpha, 'two things', { fromId: 42 }));
+    const sent = await sentCount(fake, 2);
+    expect(sent.map((s) => s.params.message)).toEqual(['Done.', 'Done.']);
+    expect(new Set(sent.map((s) => s.randomId)).size).toBe(2);
+    expect(sent.every((s) => s.randomId > 0 && s.randomId < 2 ** 31)).toBe(true);
+  });
+
   it('reports a refused send in the delivery with VK\'s code, never the token', async () => {
     const { fake, deliver, logs } = await vk();
     fake.failNext('messages.send', 901, 1);

@@ -1,7 +1,7 @@
 // VK communities over the Callback API, spoken directly: callbacks in at /webhooks/<id>, API
 // methods out over undici (form POSTs), media through VK's upload servers.
 
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { defineAdapter, type Adapter, type AdapterContext, type Admission } from '../../src/adapter.js';
 import { fetchFile } from '../../src/fetch-file.js';
 import type { MediaBody } from '../../src/media.js';
@@ -11,6 +11,7 @@ import { errorMessage } from '../../src/supervisor.js';
 import { apiVersion, VkApi } from './api.js';
 import { channelId, chatPeerBase, messageOf, normalize, parseChannelId, type Callback } from './normalize.js';
 import { plan, quoteParams } from './render.js';
+import { RandomIds } from './random-id.js';
 import { vkConfig, type Community, type VkConfig } from './schema.js';
 import { registerCallbackServer } from './setup.js';
 import { uploadAttachment } from './upload.js';
@@ -39,6 +40,7 @@ export class VkAdapter implements Adapter {
   readonly type = 'vk';
   readonly id: string;
   private readonly communities: Communities;
+  private readonly randomIds = new RandomIds();
   private ctx: AdapterContext | undefined;
   private link: Link | undefined;
   private mounted = false;
@@ -93,16 +95,15 @@ export class VkAdapter implements Adapter {
     if (!ctx || !link) return done('the VK platform is not running');
     const { peerId } = target;
     const quote = quoteParams(quotedMessageId(message.content, message.replyTo), peerId);
-    // Replies are named by what they answer, so sending one again cannot make a second message; other sends by a nonce per call.
-    const origin = message.inResponseTo ? `re:${message.inResponseTo}` : `once:${randomUUID()}`;
     try {
       const planned = plan(message.content);
+      const randomIds = this.randomIds.forSend(message.to.channelId, message.inResponseTo, planned);
       for (const [index, item] of planned.entries()) {
         const attachments: string[] = [];
         for (const media of item.media) attachments.push(await uploadAttachment(link.api, community.token, peerId, { ...(await this.bytesOf(media, ctx, link)), kind: media.type }));
         const sent = await link.api.call<number>('messages.send', community.token, {
           peer_id: peerId,
-          random_id: randomId(message.to.channelId, origin, index, item.text, item.media, item.keyboard),
+          random_id: randomIds[index],
           message: item.text || undefined,
           attachment: attachments.join(',') || undefined,
           keyboard: item.keyboard,
@@ -177,13 +178,6 @@ export class VkAdapter implements Adapter {
       ctx.logger.error({ groupId: community.groupId, err: errorMessage(error) }, 'VK autoSetup failed; set the callback server up on the Callback API page, or check that the token has the "manage" scope');
     }
   }
-}
-
-/** VK's idempotency key: a positive int32 derived from what the item is and where it goes. */
-function randomId(channel: string, origin: string, index: number, text: string, media: readonly MediaSegment[], keyboard: string | undefined): number {
-  const hash = createHash('sha256').update(`${channel}\0${origin}\0${index}\0${text}\0${keyboard ?? ''}`);
-  for (const m of media) hash.update(`\0${m.type}:${m.url ?? `${m.name ?? ''}:${m.data?.byteLength ?? 0}`}`);
-  return hash.digest().readUInt32BE(0) & 0x7fffffff || 1;
 }
 
 export default defineAdapter({
