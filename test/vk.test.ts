@@ -176,6 +176,26 @@ describe('vk: messages', () => {
     expect(sent!.attachments[0]!.data.equals(png)).toBe(true);
   });
 
+  it('still sends the text when an upload is refused or cut off, and reports which file failed and why', async () => {
+    const bot = defineBot((b) =>
+      b.on('message', (ctx) => ctx.reply([{ type: 'text', text: 'Your chart:' }, { type: 'image', data: png, mime: 'image/png', name: 'chart.png' }], { quote: false })),
+    );
+    const { fake, deliver, logs } = await vk({ bot });
+    fake.failNextUpload('ERR_UPLOAD_FILE_INVALID: photo is too small');
+    await deliver(messageNew(alpha, 'chart', { fromId: 42 }));
+    const [sent] = await sentCount(fake, 1);
+    expect(sent!.params).toMatchObject({ message: 'Your chart:' });
+    expect(sent!.params.attachment).toBeUndefined();
+    const refused = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'));
+    expect(refused.err).toBe('VK upload of chart.png failed: ERR_UPLOAD_FILE_INVALID: photo is too small');
+    fake.failNextUpload('drop');
+    await deliver(messageNew(alpha, 'chart', { fromId: 42 }));
+    await sentCount(fake, 2);
+    const cut = await waitFor(() => logs.filter((l) => l.msg === 'delivery failed')[1]);
+    expect(cut.err).toMatch(/^VK upload of chart\.png failed: /);
+    expect(secretsIn(logs)).toBeNull();
+  });
+
   it('exposes an inbound photo (largest size) and document as Switchboard media URLs, and sends a document back through docs.save', async () => {
     const seen: Message[] = [];
     const pdf = Buffer.from('%PDF-1.4 fake');

@@ -3,6 +3,7 @@
 // so it cannot reach a log line or an error message.
 
 import { FormData, request, type Dispatcher } from 'undici';
+import { readBounded } from '../../src/fetch-file.js';
 
 /** The one place the API version is pinned; callback settings are registered with it too. */
 export const apiVersion = '5.199';
@@ -70,7 +71,7 @@ export class VkApi {
         bodyTimeout: timeoutMs,
       });
       status = response.statusCode;
-      text = await response.body.text();
+      text = await readAnswer(response.body);
     } catch (error) {
       return { ok: false, retryable: true, error: failed((error as Error).message) };
     }
@@ -88,13 +89,19 @@ export class VkApi {
     const { dispatcher, timeoutMs = 60_000 } = this.options;
     const form = new FormData();
     form.set(field, new Blob([file.data as Uint8Array<ArrayBuffer>], { type: file.mime }), file.name);
-    const response = await request(url, { method: 'POST', body: form, dispatcher, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-    const json = parse(await response.body.text());
-    // The upload server reports a refused file in the body ({"error": "..."}), often with 200.
-    if (response.statusCode !== 200 || !json || typeof json.error === 'string') {
-      const reason = typeof json?.error === 'string' ? json.error : `HTTP ${response.statusCode}`;
-      throw new VkApiError(undefined, `VK upload of ${file.name} failed: ${reason}`);
+    const failed = (reason: string) => new VkApiError(undefined, `VK upload of ${file.name} failed: ${reason}`);
+    let status: number;
+    let text: string;
+    try {
+      const response = await request(url, { method: 'POST', body: form, dispatcher, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+      status = response.statusCode;
+      text = await readAnswer(response.body);
+    } catch (error) {
+      throw failed((error as Error).message);
     }
+    const json = parse(text);
+    // The upload server reports a refused file in the body ({"error": "..."}), often with 200.
+    if (status !== 200 || !json || typeof json.error === 'string') throw failed(typeof json?.error === 'string' ? json.error : `HTTP ${status}${json ? '' : ', not JSON'}`);
     return json;
   }
 }
@@ -104,6 +111,13 @@ interface Answer {
   response?: unknown;
   error?: { error_code?: unknown; error_msg?: unknown } | string;
   [field: string]: unknown;
+}
+
+/** VK's answers are small; one past this is not VK's, and is not read into memory whole. */
+const answerLimit = 1024 * 1024;
+
+async function readAnswer(body: Parameters<typeof readBounded>[0]): Promise<string> {
+  return (await readBounded(body, answerLimit, () => new Error(`answer larger than ${answerLimit} bytes`))).toString('utf8');
 }
 
 function parse(text: string): Answer | undefined {

@@ -95,25 +95,36 @@ export class VkAdapter implements Adapter {
     if (!ctx || !link) return done('the VK platform is not running');
     const { peerId } = target;
     const quote = quoteParams(quotedMessageId(message.content, message.replyTo), peerId);
+    // A file VK will not take costs that file, not the rest of the reply: the text still goes, and the delivery names what failed.
+    const failures: string[] = [];
     try {
       const planned = plan(message.content);
       const randomIds = this.randomIds.forSend(message.to.channelId, message.inResponseTo, planned);
       for (const [index, item] of planned.entries()) {
         const attachments: string[] = [];
-        for (const media of item.media) attachments.push(await uploadAttachment(link.api, community.token, peerId, { ...(await this.bytesOf(media, ctx, link)), kind: media.type }));
+        for (const media of item.media) {
+          try {
+            attachments.push(await uploadAttachment(link.api, community.token, peerId, { ...(await this.bytesOf(media, ctx, link)), kind: media.type }));
+          } catch (error) {
+            failures.push(errorMessage(error));
+          }
+        }
+        // Only files, none uploaded: nothing to show, unless a keyboard needs a message to ride on.
+        const text = item.text || (attachments.length === 0 && item.keyboard ? '\u2800' : '');
+        if (!text && attachments.length === 0) continue;
         const sent = await link.api.call<number>('messages.send', community.token, {
           peer_id: peerId,
           random_id: randomIds[index],
-          message: item.text || undefined,
+          message: text || undefined,
           attachment: attachments.join(',') || undefined,
           keyboard: item.keyboard,
-          ...(index === 0 ? quote : {}),
+          ...(ids.length === 0 ? quote : {}),
         });
         ids.push(String(sent));
       }
-      return done();
+      return done(failures.length > 0 ? failures.join('; ') : undefined);
     } catch (error) {
-      return done(errorMessage(error));
+      return done([...failures, errorMessage(error)].join('; '));
     }
   }
 

@@ -61,6 +61,8 @@ export class FakeVK {
   private readonly files = new Map<string, { data: Buffer; mime: string }>();
   private readonly randomIds = new Map<string, number>();
   private dropNextSendAnswer = false;
+  /** What the next upload POSTs get instead of a stored file: a VK upload error in the body, or a dropped connection. */
+  private readonly uploadFailures: ('drop' | string)[] = [];
   private server: Server | undefined;
   private counter = 100;
 
@@ -95,6 +97,11 @@ export class FakeVK {
   /** The next messages.send is carried out, but its answer is lost (the connection drops). */
   loseNextSendAnswer(): void {
     this.dropNextSendAnswer = true;
+  }
+
+  /** The next upload is refused as VK's upload servers refuse one (200 with {"error": reason}), or, with 'drop', its connection is cut. */
+  failNextUpload(reason: 'drop' | string): void {
+    this.uploadFailures.push(reason);
   }
 
   /** Serves bytes as VK's CDN serves a user's photo or document. */
@@ -232,6 +239,9 @@ export class FakeVK {
   /** An upload server: a real multipart body, one file in the named field. */
   private async receiveUpload(req: IncomingMessage, res: ServerResponse, raw: Buffer, kind: 'photo' | 'doc', groupId: number, sig: string): Promise<void> {
     if (!/^[0-9a-f]{16}$/.test(sig)) return json(res, 200, { error: 'ERR_UPLOAD_BAD_SIGNATURE' });
+    const failure = this.uploadFailures.shift();
+    if (failure === 'drop') return void req.socket.destroy();
+    if (failure !== undefined) return json(res, 200, { error: failure });
     const form = await new Response(new Uint8Array(raw), { headers: { 'content-type': String(req.headers['content-type']) } }).formData().catch(() => undefined);
     const file = form?.get(kind === 'photo' ? 'photo' : 'file');
     if (!(file instanceof File)) return json(res, 200, kind === 'photo' ? { server: 777, photo: '[]', hash: hashOf('[]') } : { error: 'no_file' });
