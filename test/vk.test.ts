@@ -149,6 +149,16 @@ describe('vk: messages', () => {
     expect(seen[1]!.text).toBe('/ping');
   });
 
+  it('reads message_new from a server left on an API version before 5.103 (the message is the object itself), warning once', async () => {
+    const { fake, deliver, logs } = await vk();
+    const current = messageNew(alpha, 'old format', { fromId: 42 }) as { object: { message: object } };
+    const old = { ...current, v: '5.92', object: current.object.message };
+    expect(await (await deliver(old)).text()).toBe('ok');
+    const [sent] = await sentCount(fake, 1);
+    expect(sent).toMatchObject({ peerId: 42, params: { message: 'old format' } });
+    expect(logs.filter((l) => /sends callbacks in API version 5\.92/.test(l.msg))).toHaveLength(1);
+  });
+
   it('handles a retried event (same event_id, X-Retry-Counter) once', async () => {
     const seen: Message[] = [];
     const { fake, deliver } = await vk({ bot: recordingBot(seen) });
