@@ -359,6 +359,28 @@ describe('vk: autoSetup', () => {
     expect(f.calls.filter((c) => c.method === 'groups.deleteCallbackServer').map((c) => c.params.server_id)).toEqual([String(broken.id)]);
   });
 
+  it('does not hold up the start while VK hangs, answers confirmation with Retry-After meanwhile, and abandons the calls on stop', async () => {
+    const f = (fake = await new FakeVK([alpha, beta]).start());
+    f.hold('groups.getCallbackConfirmationCode');
+    const slowVk = defineAdapter({ type: 'vk', configSchema: vkConfig, create: (config) => new VkAdapter(config, { retryBaseMs: 20, maxAttempts: 4, setupWaitMs: 200 }) });
+    const yaml = `platforms:\n  - id: vk\n    type: vk\n    apiRoot: ${f.apiRoot}\n    autoSetup: true\n    communities:\n      - { groupId: ${alpha.groupId}, token: "${alpha.token}", secret: "${alpha.secret}" }\n      - { groupId: ${beta.groupId}, token: "${beta.token}", secret: "${beta.secret}" }\n`;
+    const started = Date.now();
+    const { runtime: r, url, logs } = await startRuntime(yaml, { definitions: [...definitions.filter((d) => d.type !== 'vk'), slowVk as unknown as AdapterDefinition] });
+    runtime = r;
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(f.held.map((h) => h.method)).toEqual(['groups.getCallbackConfirmationCode']);
+    expect(logs.some((l) => /autoSetup is taking long/.test(l.msg))).toBe(true);
+    const confirm = await f.deliver(`${url}/webhooks/vk`, { type: 'confirmation', group_id: alpha.groupId, secret: alpha.secret });
+    expect(confirm.status).toBe(503);
+    expect(confirm.headers.get('retry-after')).toBe('10');
+    await r.stop();
+    runtime = undefined;
+    await waitFor(() => f.held.every((h) => h.closed), 1000, 'the held call abandoned');
+    await sleep(50);
+    expect(f.held).toHaveLength(1); // beta's setup never began
+    expect(logs.filter((l) => /autoSetup failed/.test(l.msg))).toEqual([]);
+  });
+
   it('sets up only the community that asks for it', async () => {
     const f = (fake = await new FakeVK([alpha, beta]).start());
     const yaml = `platforms:\n  - id: vk\n    type: vk\n    apiRoot: ${f.apiRoot}\n    communities:\n      - { groupId: ${alpha.groupId}, token: "${alpha.token}", confirmation: "${alpha.confirmation}", secret: "${alpha.secret}", autoSetup: true }\n      - { groupId: ${beta.groupId}, token: "${beta.token}", confirmation: "${beta.confirmation}", secret: "${beta.secret}" }\n`;

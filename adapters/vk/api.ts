@@ -2,6 +2,7 @@
 // {response} or {error:{error_code,error_msg}}. The token travels in the body, never in a URL,
 // so it cannot reach a log line or an error message.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import { FormData, request, type Dispatcher } from 'undici';
 import { readBounded } from '../../src/fetch-file.js';
 
@@ -29,6 +30,8 @@ export interface VkApiOptions {
   maxAttempts?: number;
   /** The first wait after a throttled call; doubled each time. */
   retryBaseMs?: number;
+  /** Aborted when the adapter stops: calls under way and their retries are abandoned. */
+  signal?: AbortSignal;
 }
 
 export type Params = Record<string, string | number | undefined>;
@@ -48,16 +51,18 @@ export class VkApi {
     body.set('access_token', token);
     body.set('v', apiVersion);
     const form = body.toString();
+    const { signal } = this.options;
     for (let attempt = 1; ; attempt++) {
       const outcome = await this.once(method, form);
       if (outcome.ok) return outcome.response as T;
+      if (signal?.aborted) throw new VkApiError(undefined, `VK ${method} abandoned: the platform stopped`);
       if (!outcome.retryable || attempt >= maxAttempts) throw outcome.error;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(retryBaseMs * 2 ** (attempt - 1), 30_000)));
+      await sleep(Math.min(retryBaseMs * 2 ** (attempt - 1), 30_000), undefined, { signal }).catch(() => {});
     }
   }
 
   private async once(method: string, form: string): Promise<{ ok: true; response: unknown } | { ok: false; retryable: boolean; error: VkApiError }> {
-    const { apiRoot, dispatcher, timeoutMs = 15_000 } = this.options;
+    const { apiRoot, dispatcher, signal, timeoutMs = 15_000 } = this.options;
     const failed = (what: string, code?: number) => new VkApiError(code, `VK ${method} failed: ${what}${code === undefined ? '' : ` (error ${code})`}`);
     let status: number;
     let text: string;
@@ -67,6 +72,7 @@ export class VkApi {
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: form,
         dispatcher,
+        signal,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });
@@ -86,14 +92,14 @@ export class VkApi {
 
   /** POSTs a file to an upload server VK handed out (multipart, one file field) and returns its JSON answer for the matching save method. */
   async upload(url: string, field: 'photo' | 'file', file: { data: Uint8Array; mime: string; name: string }): Promise<Answer> {
-    const { dispatcher, timeoutMs = 60_000 } = this.options;
+    const { dispatcher, signal, timeoutMs = 60_000 } = this.options;
     const form = new FormData();
     form.set(field, new Blob([file.data as Uint8Array<ArrayBuffer>], { type: file.mime }), file.name);
     const failed = (reason: string) => new VkApiError(undefined, `VK upload of ${file.name} failed: ${reason}`);
     let status: number;
     let text: string;
     try {
-      const response = await request(url, { method: 'POST', body: form, dispatcher, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+      const response = await request(url, { method: 'POST', body: form, dispatcher, signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
       status = response.statusCode;
       text = await readAnswer(response.body);
     } catch (error) {

@@ -26,6 +26,8 @@ export interface VkTimings {
   retryBaseMs: number;
   /** Attempts per API call before the send is reported failed. */
   maxAttempts: number;
+  /** How long start waits for autoSetup; past it, setup goes on in the background and the other platforms start. */
+  setupWaitMs?: number;
 }
 
 const defaultTimings: VkTimings = { retryBaseMs: 1000, maxAttempts: 5 };
@@ -34,6 +36,8 @@ const defaultTimings: VkTimings = { retryBaseMs: 1000, maxAttempts: 5 };
 interface Link {
   transport: Transport;
   api: VkApi;
+  /** Aborted on stop: API calls under way (autoSetup, sends past the drain) and their retries end. */
+  stopped: AbortController;
 }
 
 export class VkAdapter implements Adapter {
@@ -65,7 +69,9 @@ export class VkAdapter implements Adapter {
     this.ctx = ctx;
     const { config, timings } = this;
     const transport = createTransport(config.proxy);
-    const link: Link = { transport, api: new VkApi({ apiRoot: config.apiRoot, dispatcher: transport.dispatcher, retryBaseMs: timings.retryBaseMs, maxAttempts: timings.maxAttempts }) };
+    const stopped = new AbortController();
+    const api = new VkApi({ apiRoot: config.apiRoot, dispatcher: transport.dispatcher, retryBaseMs: timings.retryBaseMs, maxAttempts: timings.maxAttempts, signal: stopped.signal });
+    const link: Link = { transport, api, stopped };
     this.link = link;
     if (config.proxy) ctx.logger.info({ proxy: describeProxy(config.proxy) }, 'VK traffic goes through a proxy');
     // Routes live as long as the server; a restarted adapter must not mount a second handler.
@@ -76,13 +82,26 @@ export class VkAdapter implements Adapter {
     const setUp = this.communities.all().filter((c) => c.autoSetup);
     if (setUp.length > 0 && /^https?:\/\/(localhost|127\.|\[::1\])/.test(ctx.publicUrl))
       ctx.logger.warn({ publicUrl: ctx.publicUrl }, 'VK autoSetup registers server.publicUrl, which looks unreachable from the internet; set it to a public https address');
-    for (const community of setUp) await this.setUp(community, url, ctx, link.api);
+    if (setUp.length > 0) await this.setUpAll(setUp, url, ctx, link);
+  }
+
+  /** One community after another (VK's rate limits); start waits for them only so long, as VK may hang and each call retries. */
+  private async setUpAll(list: Community[], url: string, ctx: AdapterContext, link: Link): Promise<void> {
+    const all = (async () => {
+      for (const community of list) if (!link.stopped.signal.aborted) await this.setUp(community, url, ctx, link);
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const waitMs = this.timings.setupWaitMs ?? 10_000;
+    const finished = await Promise.race([all.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), waitMs)))]);
+    clearTimeout(timer);
+    if (!finished) ctx.logger.warn({ waitedMs: waitMs }, 'VK autoSetup is taking long; it goes on in the background (confirmation requests get 503 with Retry-After until VK gives the string)');
   }
 
   async stop(): Promise<void> {
     const link = this.link;
     this.ctx = undefined;
     this.link = undefined;
+    link?.stopped.abort();
     await link?.transport.close();
   }
 
@@ -177,15 +196,16 @@ export class VkAdapter implements Adapter {
     });
   }
 
-  private async setUp(community: Community, url: string, ctx: AdapterContext, api: VkApi): Promise<void> {
+  private async setUp(community: Community, url: string, ctx: AdapterContext, link: Link): Promise<void> {
     try {
-      const { serverId, created } = await registerCallbackServer(api, community, url, this.config.serverTitle, (code) => {
+      const { serverId, created } = await registerCallbackServer(link.api, community, url, this.config.serverTitle, (code) => {
         if (community.confirmation !== undefined && community.confirmation !== code)
           ctx.logger.warn({ groupId: community.groupId }, 'the configured confirmation string differs from the one VK gives; answering with VK\'s');
         this.communities.setConfirmation(community.groupId, code);
       });
       ctx.logger.info({ groupId: community.groupId, serverId, url }, created ? 'VK callback server registered' : 'VK callback server already registered; settings brought up to date');
     } catch (error) {
+      if (link.stopped.signal.aborted) return void ctx.logger.debug({ groupId: community.groupId }, 'VK autoSetup abandoned: the platform stopped');
       ctx.logger.error({ groupId: community.groupId, err: errorMessage(error) }, 'VK autoSetup failed; set the callback server up on the Callback API page, or check that the token has the "manage" scope');
     }
   }

@@ -61,6 +61,9 @@ export class FakeVK {
   private readonly files = new Map<string, { data: Buffer; mime: string }>();
   private readonly randomIds = new Map<string, number>();
   private dropNextSendAnswer = false;
+  private readonly holding = new Set<string>();
+  /** Calls of held methods, never answered; `closed` once the caller gave up on the connection. */
+  readonly held: { method: string; closed: boolean }[] = [];
   /** What the next upload POSTs get instead of a stored file: a VK upload error in the body, or a dropped connection. */
   private readonly uploadFailures: ('drop' | string)[] = [];
   private server: Server | undefined;
@@ -92,6 +95,11 @@ export class FakeVK {
   /** The next `times` calls of `method` (after failures already queued) fail with VK error `code` (6: too many requests per second). */
   failNext(method: string, code: number, times = 1): void {
     this.failures.set(method, [...(this.failures.get(method) ?? []), ...Array<number>(times).fill(code)]);
+  }
+
+  /** Calls of `method` are never answered from now on (VK hanging). */
+  hold(method: string): void {
+    this.holding.add(method);
   }
 
   /** The next messages.send is carried out, but its answer is lost (the connection drops). */
@@ -143,6 +151,11 @@ export class FakeVK {
     const community = this.communities.find((c) => c.token === token);
     if (!community) return fail(5, 'User authorization failed: invalid access_token (4).');
     if (params.v !== '5.199') return fail(8, 'Invalid request: v (version) is required');
+    if (this.holding.has(method)) {
+      const entry = { method, closed: false };
+      this.held.push(entry);
+      return void res.on('close', () => (entry.closed = true));
+    }
     const failure = this.failures.get(method)?.shift();
     if (failure !== undefined) return fail(failure, errorMessages[failure] ?? 'Unknown error occurred');
     const answer = (response: unknown) => json(res, 200, { response });
