@@ -250,6 +250,21 @@ describe('vk: messages', () => {
     });
     expect(new Set(sent.map((s) => s.randomId)).size).toBe(2);
   });
+
+  it('shows the buttons as numbered text when VK refuses the keyboard (bot abilities off: error 912), telling the operator once', async () => {
+    const bot = defineBot((b) => b.on('message', (ctx) => ctx.reply([{ type: 'text', text: 'Pick one' }, { type: 'buttons', rows: [[{ label: 'Yes', value: 'yes' }, { label: 'No', value: 'no' }]] }], { quote: false })));
+    const { fake, deliver, logs } = await vk({ bot });
+    fake.botAbilities = false;
+    await deliver(messageNew(alpha, 'go', { fromId: 42 }));
+    await deliver(messageNew(alpha, 'again', { fromId: 42 }));
+    const sent = await sentCount(fake, 2);
+    for (const s of sent) {
+      expect(s.params.message).toBe('Pick one\n1. Yes — send "yes"\n2. No — send "no"');
+      expect(s.params.keyboard).toBeUndefined();
+    }
+    expect(logs.some((l) => l.msg === 'delivery failed')).toBe(false);
+    expect(logs.filter((l) => /Bot abilities/.test(l.msg)).map((l) => l.groupId)).toEqual([alpha.groupId]);
+  });
 });
 
 describe('vk: other events', () => {

@@ -8,9 +8,9 @@ import type { MediaBody } from '../../src/media.js';
 import { quotedMessageId, startDelivery, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
 import { createTransport, describeProxy, type Transport } from '../../src/proxy.js';
 import { errorMessage } from '../../src/supervisor.js';
-import { apiVersion, VkApi } from './api.js';
+import { apiVersion, VkApi, VkApiError, type Params } from './api.js';
 import { channelId, chatPeerBase, messageOf, normalize, parseChannelId, type Callback } from './normalize.js';
-import { plan, quoteParams } from './render.js';
+import { plan, quoteParams, type PlannedMessage } from './render.js';
 import { RandomIds } from './random-id.js';
 import { vkConfig, type Community, type VkConfig } from './schema.js';
 import { registerCallbackServer } from './setup.js';
@@ -20,6 +20,9 @@ import { webhookHandler } from './webhook.js';
 
 /** Bytes of a photo or document fetched from VK (or a URL a bot names): bounded, as VK's own limits are generous. */
 const vkFiles = { maxBytes: 50 * 1024 * 1024, timeoutMs: 30_000, what: 'file' };
+
+/** 911: keyboard format invalid; 912: a chat-bot feature, and the community's bot abilities are off. */
+const keyboardRefused = new Set([911, 912]);
 
 export interface VkTimings {
   /** First wait after a throttled (error 6, 9) or failed call, doubled on each retry. */
@@ -45,6 +48,8 @@ export class VkAdapter implements Adapter {
   readonly id: string;
   private readonly communities: Communities;
   private readonly randomIds = new RandomIds();
+  /** Communities the operator was told VK refuses keyboards for. */
+  private readonly keyboardWarned = new Set<number>();
   private ctx: AdapterContext | undefined;
   private link: Link | undefined;
   private mounted = false;
@@ -131,19 +136,27 @@ export class VkAdapter implements Adapter {
         // Only files, none uploaded: nothing to show, unless a keyboard needs a message to ride on.
         const text = item.text || (attachments.length === 0 && item.keyboard ? '\u2800' : '');
         if (!text && attachments.length === 0) continue;
-        const sent = await link.api.call<number>('messages.send', community.token, {
-          peer_id: peerId,
-          random_id: randomIds[index],
-          message: text || undefined,
-          attachment: attachments.join(',') || undefined,
-          keyboard: item.keyboard,
-          ...(ids.length === 0 ? quote : {}),
-        });
-        ids.push(String(sent));
+        const params = { peer_id: peerId, random_id: randomIds[index], message: text || undefined, attachment: attachments.join(',') || undefined, keyboard: item.keyboard, ...(ids.length === 0 ? quote : {}) };
+        ids.push(String(await this.sendOne(params, item, community, ctx, link)));
       }
       return done(failures.length > 0 ? failures.join('; ') : undefined);
     } catch (error) {
       return done([...failures, errorMessage(error)].join('; '));
+    }
+  }
+
+  /** messages.send; a keyboard VK refuses (the community's bot abilities off) is sent again as numbered lines rather than lost. */
+  private async sendOne(params: Params, item: PlannedMessage, community: Community, ctx: AdapterContext, link: Link): Promise<number> {
+    try {
+      return await link.api.call<number>('messages.send', community.token, params);
+    } catch (error) {
+      if (!(error instanceof VkApiError && error.code !== undefined && keyboardRefused.has(error.code) && item.buttonsText)) throw error;
+      if (!this.keyboardWarned.has(community.groupId))
+        ctx.logger.warn({ groupId: community.groupId, err: error.message }, 'VK refused a keyboard; buttons are sent as numbered text. Turn on Manage > Messages > Bot settings > Bot abilities');
+      this.keyboardWarned.add(community.groupId);
+      // A refused send takes no random_id, so the same one goes with the buttons as text.
+      const message = [params.message, item.buttonsText].filter((t) => t && t !== '\u2800').join('\n');
+      return link.api.call<number>('messages.send', community.token, { ...params, message, keyboard: undefined });
     }
   }
 

@@ -53,6 +53,8 @@ export class FakeVK {
   url = '';
   /** Answer every request with Connection: close, so each request needs a connection (and a proxy tunnel) of its own. */
   closeEachConnection = false;
+  /** Manage > Messages > Bot settings > Bot abilities; off, VK refuses every keyboard with error 912. */
+  botAbilities = true;
   /** Error codes the next calls of a method get, in order. */
   private readonly failures = new Map<string, number[]>();
   private readonly photos = new Map<string, Stored>();
@@ -227,6 +229,7 @@ export class FakeVK {
     if (!/^-?\d+$/.test(params.random_id ?? '')) return fail(100, 'One of the parameters specified was missing or invalid: random_id is a required parameter');
     if (!params.message && !params.attachment) return fail(100, 'One of the parameters specified was missing or invalid: message is empty or invalid');
     if ((params.message ?? '').length > 4096) return fail(914, 'Message is too long');
+    if (params.keyboard && !this.botAbilities) return fail(912, errorMessages[912]!);
     const attachments: SentMessage['attachments'] = [];
     for (const ref of params.attachment ? params.attachment.split(',') : []) {
       const match = /^(photo|doc)(-?\d+)_(\d+)(?:_(\w+))?$/.exec(ref);
@@ -283,6 +286,7 @@ const errorMessages: Record<number, string> = {
   9: 'Flood control',
   10: 'Internal server error',
   901: "Can't send messages for users without permission",
+  912: 'This is a chat bot feature, change this status in settings',
 };
 
 function hashOf(value: string): string {
