@@ -60,6 +60,7 @@ describe('vk: the callback handshake and refused requests', () => {
     for (const c of [alpha, beta]) {
       const res = await deliver({ type: 'confirmation', group_id: c.groupId, secret: c.secret });
       expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
       expect(await res.text()).toBe(c.confirmation);
     }
   });
@@ -85,6 +86,8 @@ describe('vk: the callback handshake and refused requests', () => {
     expect(seen.map((m) => m.text)).toEqual(['genuine']);
     expect(fake.sent).toHaveLength(1);
     expect(logs.filter((l) => l.msg === 'VK callback refused')).toHaveLength(5);
+    // The refused confirmation tells the operator what to fix.
+    expect(logs.filter((l) => l.msg === 'VK callback refused' && l.hint).map((l) => l.hint)).toEqual([expect.stringMatching(/same secret key as `secret` on the Callback API page/)]);
     expect(secretsIn(logs)).toBeNull();
   });
 

@@ -15,6 +15,9 @@ export interface WebhookOptions {
   onEvent(callback: Callback, community: Community): Promise<Admission>;
 }
 
+/** A refused confirmation is most often an operator pressing Confirm before saving the secret key. */
+const confirmationHint = 'VK checks the server before events flow: save the same secret key as `secret` on the Callback API page, then press Confirm again';
+
 /** Seconds VK is asked to wait before retrying an event we could not take (it allows up to 3 h). */
 const retryAfterSeconds = 10;
 
@@ -36,7 +39,8 @@ export function webhookHandler(options: WebhookOptions) {
       // Not "ok", so a forged request learns nothing and is never processed. If VK itself is
       // refused (the secret key on the Callback API page differs), it retries and the community
       // page shows the failure, which is how the operator notices; a silent "ok" would lose events.
-      ctx.logger.warn({ reason: verdict.reason, groupId: typeof callback.group_id === 'number' ? callback.group_id : undefined, ip: koa.ip }, 'VK callback refused');
+      const hint = callback.type === 'confirmation' && verdict.status === 401 ? { hint: confirmationHint } : {};
+      ctx.logger.warn({ reason: verdict.reason, groupId: typeof callback.group_id === 'number' ? callback.group_id : undefined, ip: koa.ip, ...hint }, 'VK callback refused');
       return answer(koa, verdict.status, verdict.reason);
     }
     if (callback.type === 'confirmation') {
