@@ -189,18 +189,35 @@ describe('vk: messages', () => {
     expect(sent!.attachments[0]!.data.equals(png)).toBe(true);
   });
 
+  it('sends an image VK refuses as a photo as a document instead', async () => {
+    const bot = defineBot((b) => b.on('message', (ctx) => ctx.reply([{ type: 'text', text: 'Your chart:' }, { type: 'image', data: png, mime: 'image/png', name: 'chart.png' }], { quote: false })));
+    const { fake, deliver, logs } = await vk({ bot });
+    fake.failNextUpload('ERR_UPLOAD_BAD_IMAGE_SIZE: photo dimensions are too large');
+    await deliver(messageNew(alpha, 'chart', { fromId: 42 }));
+    const [sent] = await sentCount(fake, 1);
+    expect(sent!.params.message).toBe('Your chart:');
+    expect(sent!.params.attachment).toMatch(/^doc-123456_\d+$/);
+    expect(sent!.attachments[0]).toMatchObject({ kind: 'doc', name: 'chart.png' });
+    expect(sent!.attachments[0]!.data.equals(png)).toBe(true);
+    await sleep(50);
+    expect(logs.some((l) => l.msg === 'delivery failed')).toBe(false);
+  });
+
   it('still sends the text when an upload is refused or cut off, and reports which file failed and why', async () => {
     const bot = defineBot((b) =>
       b.on('message', (ctx) => ctx.reply([{ type: 'text', text: 'Your chart:' }, { type: 'image', data: png, mime: 'image/png', name: 'chart.png' }], { quote: false })),
     );
     const { fake, deliver, logs } = await vk({ bot });
+    // Refused as a photo, then as a document too.
     fake.failNextUpload('ERR_UPLOAD_FILE_INVALID: photo is too small');
+    fake.failNextUpload('ERR_UPLOAD_FILE_INVALID: no');
     await deliver(messageNew(alpha, 'chart', { fromId: 42 }));
     const [sent] = await sentCount(fake, 1);
     expect(sent!.params).toMatchObject({ message: 'Your chart:' });
     expect(sent!.params.attachment).toBeUndefined();
     const refused = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'));
     expect(refused.err).toBe('VK upload of chart.png failed: ERR_UPLOAD_FILE_INVALID: photo is too small');
+    fake.failNextUpload('drop');
     fake.failNextUpload('drop');
     await deliver(messageNew(alpha, 'chart', { fromId: 42 }));
     await sentCount(fake, 2);

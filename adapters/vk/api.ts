@@ -39,6 +39,11 @@ export type Params = Record<string, string | number | undefined>;
 export class VkApi {
   constructor(private readonly options: VkApiOptions) {}
 
+  /** The adapter stopped: nothing more is worth trying. */
+  get stopped(): boolean {
+    return this.options.signal?.aborted ?? false;
+  }
+
   /**
    * Calls a method with a community token. Throttling (6, 9), VK's own failures (10, HTTP 5xx)
    * and dropped connections are retried with the same parameters: for messages.send, the same
