@@ -4,6 +4,7 @@
 import type { Context as KoaContext } from 'koa';
 import type { AdapterContext, Admission } from '../../src/adapter.js';
 import { HttpError, readRawBody } from '../../src/http.js';
+import { errorMessage } from '../../src/supervisor.js';
 import type { Callback } from './normalize.js';
 import type { Community } from './schema.js';
 import type { Communities } from './verify.js';
@@ -53,8 +54,16 @@ export function webhookHandler(options: WebhookOptions) {
     }
     const retry = koa.get('x-retry-counter');
     if (retry) ctx.logger.debug({ eventId: callback.event_id, retry }, 'VK redelivered an event');
-    // Shutting down: VK is asked to come back rather than told "ok" for an event no one will handle.
-    if ((await options.onEvent(callback, verdict.community)) === 'closed') return answer(koa, 503, 'shutting down', retryAfterSeconds);
+    let admission: Admission;
+    try {
+      admission = await options.onEvent(callback, verdict.community);
+    } catch (error) {
+      // The store (dedup) is unreachable: VK is asked to come back rather than told "ok" for an event we could not take.
+      ctx.logger.error({ eventId: callback.event_id, err: errorMessage(error) }, 'VK event not taken; VK will deliver it again');
+      return answer(koa, 503, 'cannot take events right now', retryAfterSeconds);
+    }
+    // Shutting down: likewise, rather than "ok" for an event no one will handle.
+    if (admission === 'closed') return answer(koa, 503, 'shutting down', retryAfterSeconds);
     answer(koa, 200, 'ok');
   };
 }
