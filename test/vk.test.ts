@@ -1,58 +1,15 @@
-// VK end to end: callbacks posted as VK posts them -> the echo bot -> the messages.send calls,
-// uploads and callback settings that reached the fake VK API; plus every way a callback can be wrong.
+// VK end to end: callbacks posted as VK posts them -> the echo bot -> the messages.send calls and
+// uploads that reached the fake VK API; plus every way a callback can be wrong.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { VkAdapter } from '../adapters/vk/index.js';
-import { vkConfig } from '../adapters/vk/schema.js';
-import { defineAdapter, type AdapterDefinition } from '../src/adapter.js';
-import { defineBot, type Bot } from '../src/bot.js';
+import { defineBot } from '../src/bot.js';
 import type { Message } from '../src/message.js';
-import { definitions } from '../src/registry.js';
-import type { Runtime } from '../src/runtime.js';
 import { CallbackServer } from './fakes/callback-server.js';
-import { callback, FakeVK, messageNew, type FakeCommunity } from './fakes/vk.js';
-import { sleep, startRuntime, waitFor, type LogLine } from './helpers.js';
+import { callback, messageNew } from './fakes/vk.js';
+import { alpha, beta, png, recordingBot, running, secretsIn, sentCount, stopVk, vk } from './fakes/vk-harness.js';
+import { sleep, waitFor } from './helpers.js';
 
-const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201ee9c8a9b0000000049454e44ae426082', 'hex');
-
-const alpha: FakeCommunity = { groupId: 123456, token: `vk1.a.${'A1'.repeat(40)}`, confirmation: 'a1b2c3d4', secret: 'alphaSecret1' };
-const beta: FakeCommunity = { groupId: 654321, token: `vk1.a.${'B2'.repeat(40)}`, confirmation: 'ffee0099', secret: 'betaSecret2' };
-
-/** The real adapter with short retry waits, so throttling tests take milliseconds. */
-const fastVk = defineAdapter({ type: 'vk', configSchema: vkConfig, create: (config) => new VkAdapter(config, { retryBaseMs: 20, maxAttempts: 4 }) });
-
-let runtime: Runtime | undefined;
-let fake: FakeVK | undefined;
-afterEach(async () => {
-  await runtime?.stop();
-  await fake?.stop();
-  runtime = fake = undefined;
-});
-
-async function vk(options: { bot?: Bot; extra?: string; platformExtra?: string; communityExtra?: string } = {}) {
-  const f = (fake = await new FakeVK([alpha, beta]).start());
-  const community = (c: FakeCommunity) => `      - { groupId: ${c.groupId}, token: "${c.token}", confirmation: "${c.confirmation}", secret: "${c.secret}"${options.communityExtra ?? ''} }\n`;
-  const yaml = `${options.extra ?? ''}platforms:\n  - id: vk\n    type: vk\n    apiRoot: ${f.apiRoot}\n${options.platformExtra ?? ''}    communities:\n${community(alpha)}${community(beta)}`;
-  const started = await startRuntime(yaml, { bot: options.bot, definitions: [...definitions.filter((d) => d.type !== 'vk'), fastVk as unknown as AdapterDefinition] });
-  runtime = started.runtime;
-  const hook = `${started.url}/webhooks/vk`;
-  return { fake: f, url: started.url, hook, logs: started.logs, deliver: (body: object, opts?: Parameters<FakeVK['deliver']>[2]) => f.deliver(hook, body, opts) };
-}
-
-const sentCount = (f: FakeVK, n: number) => waitFor(() => f.sent.length >= n && f.sent, 4000, `${n} messages at the fake`);
-
-function recordingBot(seen: Message[]) {
-  return defineBot((b) => {
-    b.on('message', (ctx) => {
-      seen.push(ctx.message);
-      // Back what was said, mentions included (quotes are the reply's own business).
-      const said = ctx.message.content.filter((s) => s.type !== 'quote');
-      if (said.length > 0) ctx.reply(said);
-    });
-  });
-}
-
-const secretsIn = (logs: LogLine[]) => JSON.stringify(logs).match(/vk1\.a\.|alphaSecret1|betaSecret2/g);
+afterEach(stopVk);
 
 describe('vk: the callback handshake and refused requests', () => {
   it('answers the confirmation of each community on one URL with that community\'s string', async () => {
@@ -104,7 +61,7 @@ describe('vk: the callback handshake and refused requests', () => {
 
   it('answers 503 with Retry-After while shutting down, so VK delivers the event again later', async () => {
     const { deliver } = await vk();
-    runtime!.pipeline.close(); // what Runtime.stop does first
+    running.runtime!.pipeline.close(); // what Runtime.stop does first
     const res = await deliver(messageNew(alpha, '/ping'));
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('10');
@@ -113,7 +70,7 @@ describe('vk: the callback handshake and refused requests', () => {
   it('answers 503 with Retry-After when the store cannot take the event (never a bare 500), and takes it when VK comes back', async () => {
     const seen: Message[] = [];
     const { fake, deliver, logs } = await vk({ bot: recordingBot(seen) });
-    const store = runtime!.store;
+    const store = running.runtime!.store;
     const claim = store.claim.bind(store);
     store.claim = () => Promise.reject(new Error('redis: connection refused'));
     const event = messageNew(alpha, 'later');
@@ -321,149 +278,6 @@ describe('vk: other events', () => {
     expect(sent).toMatchObject({ peerId: 42, params: { message: 'Welcome!' } });
     await sleep(100);
     expect(events).toEqual([{ type: 'message_allow', author: '42', data: { user_id: 42, key: 'landing' } }]);
-  });
-});
-
-describe('vk: sending that survives VK', () => {
-  it('waits out errors 6 (too many requests per second) and 9 (flood control), and the reply still arrives', async () => {
-    const { fake, deliver, logs } = await vk();
-    fake.failNext('messages.send', 6);
-    fake.failNext('messages.send', 9);
-    await deliver(messageNew(alpha, '/ping'));
-    const [sent] = await sentCount(fake, 1);
-    expect(sent!.params.message).toBe('pong');
-    const attempts = fake.calls.filter((c) => c.method === 'messages.send');
-    expect(attempts.map((c) => c.error)).toEqual([6, 9, undefined]);
-    expect(new Set(attempts.map((c) => c.params.random_id)).size).toBe(1);
-    expect(logs.some((l) => l.msg === 'delivery failed')).toBe(false);
-  });
-
-  it('resends with the same random_id when the answer is lost, so VK does not show the message twice', async () => {
-    const { fake, deliver } = await vk();
-    fake.loseNextSendAnswer();
-    await deliver(messageNew(alpha, '/ping'));
-    await waitFor(() => fake.calls.filter((c) => c.method === 'messages.send').length >= 2, 4000, 'a resend');
-    await sleep(100);
-    const attempts = fake.calls.filter((c) => c.method === 'messages.send');
-    expect(attempts[0]!.params.random_id).toBe(attempts[1]!.params.random_id);
-    expect(fake.sent.map((s) => s.params.message)).toEqual(['pong']);
-  });
-
-  it('gives up after maxAttempts on an error that persists (10), reporting it, instead of retrying forever', async () => {
-    const { fake, deliver, logs } = await vk();
-    fake.failNext('messages.send', 10, 10);
-    await deliver(messageNew(alpha, '/ping'));
-    const line = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'), 4000);
-    expect(line.err).toBe('VK messages.send failed: Internal server error (error 10)');
-    expect(fake.calls.filter((c) => c.method === 'messages.send').map((c) => c.error)).toEqual([10, 10, 10, 10]);
-    expect(fake.sent).toEqual([]);
-  });
-
-  it('shows two identical replies to one message as two messages: each item of the reply sequence has its own random_id', async () => {
-    const bot = defineBot((b) => b.on('message', (ctx) => { ctx.reply('Done.', { quote: false }); ctx.reply('Done.', { quote: false }); }));
-    const { fake, deliver } = await vk({ bot });
-    await deliver(messageNew(alpha, 'two things', { fromId: 42 }));
-    const sent = await sentCount(fake, 2);
-    expect(sent.map((s) => s.params.message)).toEqual(['Done.', 'Done.']);
-    expect(new Set(sent.map((s) => s.randomId)).size).toBe(2);
-    expect(sent.every((s) => s.randomId > 0 && s.randomId < 2 ** 31)).toBe(true);
-  });
-
-  it('reports a refused send in the delivery with VK\'s code, never the token', async () => {
-    const { fake, deliver, logs } = await vk();
-    fake.failNext('messages.send', 901, 1);
-    await deliver(messageNew(alpha, 'late'));
-    const line = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'));
-    expect(line.err).toBe("VK messages.send failed: Can't send messages for users without permission (error 901)");
-    expect(secretsIn(logs)).toBeNull();
-  });
-});
-
-describe('vk: autoSetup', () => {
-  it('registers our callback server (confirmed by VK) and its events on every community, and reuses it on the next start', async () => {
-    const { fake, url, logs } = await vk({ platformExtra: '    autoSetup: true\n' });
-    const hook = `${url}/webhooks/vk`;
-    expect(fake.servers.map((s) => [s.groupId, s.url, s.title, s.secret_key, s.status])).toEqual([
-      [alpha.groupId, hook, 'Switchboard', alpha.secret, 'ok'],
-      [beta.groupId, hook, 'Switchboard', beta.secret, 'ok'],
-    ]);
-    expect(fake.confirmations.map((c) => c.body)).toEqual([alpha.confirmation, beta.confirmation]);
-    expect(fake.servers[0]!.settings).toEqual({ api_version: '5.199', message_new: '1', message_event: '1', message_allow: '1', message_deny: '1' });
-    await runtime!.restartPlatform('vk');
-    expect(fake.servers).toHaveLength(2);
-    expect(fake.calls.filter((c) => c.method === 'groups.editCallbackServer').map((c) => c.params.group_id)).toEqual([String(alpha.groupId), String(beta.groupId)]);
-    expect(logs.filter((l) => l.msg === 'VK callback server registered')).toHaveLength(2);
-    expect(secretsIn(logs)).toBeNull();
-  });
-
-  it('asks VK for the confirmation string when none is configured, and replaces a server VK marks as failing', async () => {
-    const f = (fake = await new FakeVK([alpha, beta]).start());
-    const yaml = `platforms:\n  - id: vk\n    type: vk\n    apiRoot: ${f.apiRoot}\n    autoSetup: true\n    communities:\n      - { groupId: ${alpha.groupId}, token: "${alpha.token}", secret: "${alpha.secret}" }\n      - { groupId: ${beta.groupId}, token: "${beta.token}", confirmation: "stale0", secret: "${beta.secret}" }\n`;
-    const started = await startRuntime(yaml, { definitions: [...definitions.filter((d) => d.type !== 'vk'), fastVk as unknown as AdapterDefinition] });
-    runtime = started.runtime;
-    expect(f.servers.map((s) => [s.groupId, s.status])).toEqual([[alpha.groupId, 'ok'], [beta.groupId, 'ok']]);
-    expect(started.logs.filter((l) => /differs from the one VK gives/.test(l.msg)).map((l) => l.groupId)).toEqual([beta.groupId]);
-    const broken = f.servers[0]!;
-    broken.status = 'failed';
-    await runtime.restartPlatform('vk');
-    expect(f.servers.map((s) => [s.groupId, s.status])).toEqual([[beta.groupId, 'ok'], [alpha.groupId, 'ok']]);
-    expect(f.servers[1]!.id).not.toBe(broken.id);
-    expect(f.calls.filter((c) => c.method === 'groups.deleteCallbackServer').map((c) => c.params.server_id)).toEqual([String(broken.id)]);
-  });
-
-  it('does not hold up the start while VK hangs, answers confirmation with Retry-After meanwhile, and abandons the calls on stop', async () => {
-    const f = (fake = await new FakeVK([alpha, beta]).start());
-    f.hold('groups.getCallbackConfirmationCode');
-    const slowVk = defineAdapter({ type: 'vk', configSchema: vkConfig, create: (config) => new VkAdapter(config, { retryBaseMs: 20, maxAttempts: 4, setupWaitMs: 200 }) });
-    const yaml = `platforms:\n  - id: vk\n    type: vk\n    apiRoot: ${f.apiRoot}\n    autoSetup: true\n    communities:\n      - { groupId: ${alpha.groupId}, token: "${alpha.token}", secret: "${alpha.secret}" }\n      - { groupId: ${beta.groupId}, token: "${beta.token}", secret: "${beta.secret}" }\n`;
-    const started = Date.now();
-    const { runtime: r, url, logs } = await startRuntime(yaml, { definitions: [...definitions.filter((d) => d.type !== 'vk'), slowVk as unknown as AdapterDefinition] });
-    runtime = r;
-    expect(Date.now() - started).toBeLessThan(2000);
-    expect(f.held.map((h) => h.method)).toEqual(['groups.getCallbackConfirmationCode']);
-    expect(logs.some((l) => /autoSetup is taking long/.test(l.msg))).toBe(true);
-    const confirm = await f.deliver(`${url}/webhooks/vk`, { type: 'confirmation', group_id: alpha.groupId, secret: alpha.secret });
-    expect(confirm.status).toBe(503);
-    expect(confirm.headers.get('retry-after')).toBe('10');
-    await r.stop();
-    runtime = undefined;
-    await waitFor(() => f.held.every((h) => h.closed), 1000, 'the held call abandoned');
-    await sleep(50);
-    expect(f.held).toHaveLength(1); // beta's setup never began
-    expect(logs.filter((l) => /autoSetup failed/.test(l.msg))).toEqual([]);
-  });
-
-  it('sets up only the community that asks for it', async () => {
-    const f = (fake = await new FakeVK([alpha, beta]).start());
-    const yaml = `platforms:\n  - id: vk\n    type: vk\n    apiRoot: ${f.apiRoot}\n    communities:\n      - { groupId: ${alpha.groupId}, token: "${alpha.token}", confirmation: "${alpha.confirmation}", secret: "${alpha.secret}", autoSetup: true }\n      - { groupId: ${beta.groupId}, token: "${beta.token}", confirmation: "${beta.confirmation}", secret: "${beta.secret}" }\n`;
-    runtime = (await startRuntime(yaml, { definitions: [...definitions.filter((d) => d.type !== 'vk'), fastVk as unknown as AdapterDefinition] })).runtime;
-    expect(fake.servers.map((s) => s.groupId)).toEqual([alpha.groupId]);
-  });
-});
-
-describe('vk: through an http proxy', () => {
-  it('carries API calls, the upload and the file download through the proxy, its password kept out of the logs', async () => {
-    const { FakeProxy } = await import('./fakes/proxy.js');
-    const proxy = await new FakeProxy({ user: 'op', password: 'pr0xy-pass' }).start();
-    try {
-      const { fake, deliver, logs } = await vk({ platformExtra: `    proxy: "${proxy.url}"\n` });
-      fake.closeEachConnection = true;
-      const cdn = fake.addFile('p.png', png, 'image/png');
-      await deliver(messageNew(alpha, '', { fromId: 42, attachments: [{ type: 'photo', photo: { id: 1, owner_id: 42, sizes: [{ type: 'x', width: 1, height: 1, url: cdn }] } }] }));
-      const [sent] = await sentCount(fake, 1);
-      expect(sent!.attachments[0]!.data.equals(png)).toBe(true);
-      const host = new URL(fake.url).host;
-      // One tunnel per request: the photo download, three API calls and the upload.
-      expect(fake.calls.map((c) => c.method)).toEqual(['photos.getMessagesUploadServer', 'photos.saveMessagesPhoto', 'messages.send']);
-      expect(proxy.tunnels).toHaveLength(5);
-      expect(proxy.tunnels.every((t) => t.target === host && t.auth === `Basic ${Buffer.from('op:pr0xy-pass').toString('base64')}`)).toBe(true);
-      expect(logs.find((l) => l.msg === 'VK traffic goes through a proxy')!.proxy).toMatch(/op:\*\*\*\*@/);
-      expect(JSON.stringify(logs)).not.toContain('pr0xy-pass');
-    } finally {
-      await runtime?.stop();
-      runtime = undefined;
-      await proxy.stop();
-    }
   });
 });
 
