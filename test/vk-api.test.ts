@@ -121,6 +121,17 @@ describe('vk: autoSetup', () => {
     expect(logs.filter((l) => /autoSetup failed/.test(l.msg))).toEqual([]);
   });
 
+  it('says so when VK could not confirm the server it just added, rather than that it is registered', async () => {
+    const f = (running.fake = await new FakeVK([alpha, beta]).start());
+    f.reachesUs = false;
+    const yaml = `platforms:\n  - id: vk\n    type: vk\n    apiRoot: ${f.apiRoot}\n    communities:\n      - { groupId: ${alpha.groupId}, token: "${alpha.token}", secret: "${alpha.secret}", autoSetup: true }\n`;
+    const started = await startRuntime(yaml, { definitions: withVk() });
+    running.runtime = started.runtime;
+    expect(f.servers.map((s) => s.status)).toEqual(['failed']);
+    expect(started.logs.filter((l) => /VK callback server registered/.test(l.msg))).toEqual([]);
+    expect(started.logs.find((l) => /VK could not confirm/.test(l.msg))).toMatchObject({ level: 50, groupId: alpha.groupId, status: 'failed' });
+  });
+
   it('sets up only the community that asks for it', async () => {
     const f = (running.fake = await new FakeVK([alpha, beta]).start());
     const yaml = `platforms:\n  - id: vk\n    type: vk\n    apiRoot: ${f.apiRoot}\n    communities:\n      - { groupId: ${alpha.groupId}, token: "${alpha.token}", confirmation: "${alpha.confirmation}", secret: "${alpha.secret}", autoSetup: true }\n      - { groupId: ${beta.groupId}, token: "${beta.token}", confirmation: "${beta.confirmation}", secret: "${beta.secret}" }\n`;

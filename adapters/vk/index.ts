@@ -211,12 +211,15 @@ export class VkAdapter implements Adapter {
 
   private async setUp(community: Community, url: string, ctx: AdapterContext, link: Link): Promise<void> {
     try {
-      const { serverId, created } = await registerCallbackServer(link.api, community, url, this.config.serverTitle, (code) => {
+      const { serverId, created, status } = await registerCallbackServer(link.api, community, url, this.config.serverTitle, (code) => {
         if (community.confirmation !== undefined && community.confirmation !== code)
           ctx.logger.warn({ groupId: community.groupId }, 'the configured confirmation string differs from the one VK gives; answering with VK\'s');
         this.communities.setConfirmation(community.groupId, code);
       });
-      ctx.logger.info({ groupId: community.groupId, serverId, url }, created ? 'VK callback server registered' : 'VK callback server already registered; settings brought up to date');
+      if (status === 'failed')
+        ctx.logger.error({ groupId: community.groupId, serverId, url, status }, 'VK could not confirm the callback server: VK must reach server.publicUrl from the internet over https; the next start tries again');
+      else if (status !== 'ok') ctx.logger.warn({ groupId: community.groupId, serverId, url, status }, 'VK callback server added; VK has not confirmed it yet');
+      else ctx.logger.info({ groupId: community.groupId, serverId, url }, created ? 'VK callback server registered' : 'VK callback server already registered; settings brought up to date');
     } catch (error) {
       if (link.stopped.signal.aborted) return void ctx.logger.debug({ groupId: community.groupId }, 'VK autoSetup abandoned: the platform stopped');
       ctx.logger.error({ groupId: community.groupId, err: errorMessage(error) }, 'VK autoSetup failed; set the callback server up on the Callback API page, or check that the token has the "manage" scope');

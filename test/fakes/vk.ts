@@ -53,6 +53,8 @@ export class FakeVK {
   url = '';
   /** Answer every request with Connection: close, so each request needs a connection (and a proxy tunnel) of its own. */
   closeEachConnection = false;
+  /** Off: VK cannot reach the URL of a server being added (a publicUrl that is not public), so the server is marked failed. */
+  reachesUs = true;
   /** Manage > Messages > Bot settings > Bot abilities; off, VK refuses every keyboard with error 912. */
   botAbilities = true;
   /** Error codes the next calls of a method get, in order. */
@@ -274,6 +276,7 @@ export class FakeVK {
 
   /** Like VK when a server is added: a confirmation request, and the server works only if the answer is the community's string. */
   private async confirm(entry: CallbackServerEntry, community: FakeCommunity): Promise<void> {
+    if (!this.reachesUs) return void (entry.status = 'failed');
     const response = await this.deliver(entry.url, { type: 'confirmation', group_id: community.groupId, secret: entry.secret_key || undefined });
     const body = await response.text();
     this.confirmations.push({ url: entry.url, status: response.status, body });
