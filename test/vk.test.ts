@@ -1,58 +1,15 @@
-// VK end to end: callbacks posted as VK posts them -> the echo bot -> the messages.send calls,
-// uploads and callback settings that reached the fake VK API; plus every way a callback can be wrong.
+// VK end to end: callbacks posted as VK posts them -> the echo bot -> the messages.send calls and
+// uploads that reached the fake VK API; plus every way a callback can be wrong.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { VkAdapter } from '../adapters/vk/index.js';
-import { vkConfig } from '../adapters/vk/schema.js';
-import { defineAdapter, type AdapterDefinition } from '../src/adapter.js';
-import { defineBot, type Bot } from '../src/bot.js';
+import { defineBot } from '../src/bot.js';
 import type { Message } from '../src/message.js';
-import { definitions } from '../src/registry.js';
-import type { Runtime } from '../src/runtime.js';
 import { CallbackServer } from './fakes/callback-server.js';
-import { callback, FakeVK, messageNew, type FakeCommunity } from './fakes/vk.js';
-import { sleep, startRuntime, waitFor, type LogLine } from './helpers.js';
+import { callback, messageNew } from './fakes/vk.js';
+import { alpha, beta, png, recordingBot, running, secretsIn, sentCount, stopVk, vk } from './fakes/vk-harness.js';
+import { sleep, waitFor } from './helpers.js';
 
-const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201ee9c8a9b0000000049454e44ae426082', 'hex');
-
-const alpha: FakeCommunity = { groupId: 123456, token: `vk1.a.${'A1'.repeat(40)}`, confirmation: 'a1b2c3d4', secret: 'alphaSecret1' };
-const beta: FakeCommunity = { groupId: 654321, token: `vk1.a.${'B2'.repeat(40)}`, confirmation: 'ffee0099', secret: 'betaSecret2' };
-
-/** The real adapter with short retry waits, so throttling tests take milliseconds. */
-const fastVk = defineAdapter({ type: 'vk', configSchema: vkConfig, create: (config) => new VkAdapter(config, { retryBaseMs: 20, maxAttempts: 4 }) });
-
-let runtime: Runtime | undefined;
-let fake: FakeVK | undefined;
-afterEach(async () => {
-  await runtime?.stop();
-  await fake?.stop();
-  runtime = fake = undefined;
-});
-
-async function vk(options: { bot?: Bot; extra?: string; platformExtra?: string; communityExtra?: string } = {}) {
-  const f = (fake = await new FakeVK([alpha, beta]).start());
-  const community = (c: FakeCommunity) => `      - { groupId: ${c.groupId}, token: "${c.token}", confirmation: "${c.confirmation}", secret: "${c.secret}"${options.communityExtra ?? ''} }\n`;
-  const yaml = `${options.extra ?? ''}platforms:\n  - id: vk\n    type: vk\n    apiRoot: ${f.apiRoot}\n${options.platformExtra ?? ''}    communities:\n${community(alpha)}${community(beta)}`;
-  const started = await startRuntime(yaml, { bot: options.bot, definitions: [...definitions.filter((d) => d.type !== 'vk'), fastVk as unknown as AdapterDefinition] });
-  runtime = started.runtime;
-  const hook = `${started.url}/webhooks/vk`;
-  return { fake: f, url: started.url, hook, logs: started.logs, deliver: (body: object, opts?: Parameters<FakeVK['deliver']>[2]) => f.deliver(hook, body, opts) };
-}
-
-const sentCount = (f: FakeVK, n: number) => waitFor(() => f.sent.length >= n && f.sent, 4000, `${n} messages at the fake`);
-
-function recordingBot(seen: Message[]) {
-  return defineBot((b) => {
-    b.on('message', (ctx) => {
-      seen.push(ctx.message);
-      // Back what was said, mentions included (quotes are the reply's own business).
-      const said = ctx.message.content.filter((s) => s.type !== 'quote');
-      if (said.length > 0) ctx.reply(said);
-    });
-  });
-}
-
-const secretsIn = (logs: LogLine[]) => JSON.stringify(logs).match(/vk1\.a\.|alphaSecret1|betaSecret2/g);
+afterEach(stopVk);
 
 describe('vk: the callback handshake and refused requests', () => {
   it('answers the confirmation of each community on one URL with that community\'s string', async () => {
@@ -60,6 +17,7 @@ describe('vk: the callback handshake and refused requests', () => {
     for (const c of [alpha, beta]) {
       const res = await deliver({ type: 'confirmation', group_id: c.groupId, secret: c.secret });
       expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
       expect(await res.text()).toBe(c.confirmation);
     }
   });
@@ -85,6 +43,8 @@ describe('vk: the callback handshake and refused requests', () => {
     expect(seen.map((m) => m.text)).toEqual(['genuine']);
     expect(fake.sent).toHaveLength(1);
     expect(logs.filter((l) => l.msg === 'VK callback refused')).toHaveLength(5);
+    // The refused confirmation tells the operator what to fix.
+    expect(logs.filter((l) => l.msg === 'VK callback refused' && l.hint).map((l) => l.hint)).toEqual([expect.stringMatching(/same secret key as `secret` on the Callback API page/)]);
     expect(secretsIn(logs)).toBeNull();
   });
 
@@ -101,10 +61,27 @@ describe('vk: the callback handshake and refused requests', () => {
 
   it('answers 503 with Retry-After while shutting down, so VK delivers the event again later', async () => {
     const { deliver } = await vk();
-    runtime!.pipeline.close(); // what Runtime.stop does first
+    running.runtime!.pipeline.close(); // what Runtime.stop does first
     const res = await deliver(messageNew(alpha, '/ping'));
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('10');
+  });
+
+  it('answers 503 with Retry-After when the store cannot take the event (never a bare 500), and takes it when VK comes back', async () => {
+    const seen: Message[] = [];
+    const { fake, deliver, logs } = await vk({ bot: recordingBot(seen) });
+    const store = running.runtime!.store;
+    const claim = store.claim.bind(store);
+    store.claim = () => Promise.reject(new Error('redis: connection refused'));
+    const event = messageNew(alpha, 'later');
+    const res = await deliver(event);
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('10');
+    expect(logs.find((l) => l.msg === 'VK event not taken; VK will deliver it again')).toMatchObject({ err: 'redis: connection refused' });
+    store.claim = claim;
+    expect(await (await deliver(event, { retry: 1 })).text()).toBe('ok');
+    await sentCount(fake, 1);
+    expect(seen.map((m) => m.text)).toEqual(['later']);
   });
 });
 
@@ -149,6 +126,16 @@ describe('vk: messages', () => {
     expect(seen[1]!.text).toBe('/ping');
   });
 
+  it('reads message_new from a server left on an API version before 5.103 (the message is the object itself), warning once', async () => {
+    const { fake, deliver, logs } = await vk();
+    const current = messageNew(alpha, 'old format', { fromId: 42 }) as { object: { message: object } };
+    const old = { ...current, v: '5.92', object: current.object.message };
+    expect(await (await deliver(old)).text()).toBe('ok');
+    const [sent] = await sentCount(fake, 1);
+    expect(sent).toMatchObject({ peerId: 42, params: { message: 'old format' } });
+    expect(logs.filter((l) => /sends callbacks in API version 5\.92/.test(l.msg))).toHaveLength(1);
+  });
+
   it('handles a retried event (same event_id, X-Retry-Counter) once', async () => {
     const seen: Message[] = [];
     const { fake, deliver } = await vk({ bot: recordingBot(seen) });
@@ -174,6 +161,43 @@ describe('vk: messages', () => {
     expect(sent!.params.message).toBeUndefined();
     expect(sent!.attachments).toHaveLength(1);
     expect(sent!.attachments[0]!.data.equals(png)).toBe(true);
+  });
+
+  it('sends an image VK refuses as a photo as a document instead', async () => {
+    const bot = defineBot((b) => b.on('message', (ctx) => ctx.reply([{ type: 'text', text: 'Your chart:' }, { type: 'image', data: png, mime: 'image/png', name: 'chart.png' }], { quote: false })));
+    const { fake, deliver, logs } = await vk({ bot });
+    fake.failNextUpload('ERR_UPLOAD_BAD_IMAGE_SIZE: photo dimensions are too large');
+    await deliver(messageNew(alpha, 'chart', { fromId: 42 }));
+    const [sent] = await sentCount(fake, 1);
+    expect(sent!.params.message).toBe('Your chart:');
+    expect(sent!.params.attachment).toMatch(/^doc-123456_\d+$/);
+    expect(sent!.attachments[0]).toMatchObject({ kind: 'doc', name: 'chart.png' });
+    expect(sent!.attachments[0]!.data.equals(png)).toBe(true);
+    await sleep(50);
+    expect(logs.some((l) => l.msg === 'delivery failed')).toBe(false);
+  });
+
+  it('still sends the text when an upload is refused or cut off, and reports which file failed and why', async () => {
+    const bot = defineBot((b) =>
+      b.on('message', (ctx) => ctx.reply([{ type: 'text', text: 'Your chart:' }, { type: 'image', data: png, mime: 'image/png', name: 'chart.png' }], { quote: false })),
+    );
+    const { fake, deliver, logs } = await vk({ bot });
+    // Refused as a photo, then as a document too.
+    fake.failNextUpload('ERR_UPLOAD_FILE_INVALID: photo is too small');
+    fake.failNextUpload('ERR_UPLOAD_FILE_INVALID: no');
+    await deliver(messageNew(alpha, 'chart', { fromId: 42 }));
+    const [sent] = await sentCount(fake, 1);
+    expect(sent!.params).toMatchObject({ message: 'Your chart:' });
+    expect(sent!.params.attachment).toBeUndefined();
+    const refused = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'));
+    expect(refused.err).toBe('VK upload of chart.png failed: ERR_UPLOAD_FILE_INVALID: photo is too small');
+    fake.failNextUpload('drop');
+    fake.failNextUpload('drop');
+    await deliver(messageNew(alpha, 'chart', { fromId: 42 }));
+    await sentCount(fake, 2);
+    const cut = await waitFor(() => logs.filter((l) => l.msg === 'delivery failed')[1]);
+    expect(cut.err).toMatch(/^VK upload of chart\.png failed: /);
+    expect(secretsIn(logs)).toBeNull();
   });
 
   it('exposes an inbound photo (largest size) and document as Switchboard media URLs, and sends a document back through docs.save', async () => {
@@ -220,6 +244,21 @@ describe('vk: messages', () => {
     });
     expect(new Set(sent.map((s) => s.randomId)).size).toBe(2);
   });
+
+  it('shows the buttons as numbered text when VK refuses the keyboard (bot abilities off: error 912), telling the operator once', async () => {
+    const bot = defineBot((b) => b.on('message', (ctx) => ctx.reply([{ type: 'text', text: 'Pick one' }, { type: 'buttons', rows: [[{ label: 'Yes', value: 'yes' }, { label: 'No', value: 'no' }]] }], { quote: false })));
+    const { fake, deliver, logs } = await vk({ bot });
+    fake.botAbilities = false;
+    await deliver(messageNew(alpha, 'go', { fromId: 42 }));
+    await deliver(messageNew(alpha, 'again', { fromId: 42 }));
+    const sent = await sentCount(fake, 2);
+    for (const s of sent) {
+      expect(s.params.message).toBe('Pick one\n1. Yes — send "yes"\n2. No — send "no"');
+      expect(s.params.keyboard).toBeUndefined();
+    }
+    expect(logs.some((l) => l.msg === 'delivery failed')).toBe(false);
+    expect(logs.filter((l) => /Bot abilities/.test(l.msg)).map((l) => l.groupId)).toEqual([alpha.groupId]);
+  });
 });
 
 describe('vk: other events', () => {
@@ -239,107 +278,6 @@ describe('vk: other events', () => {
     expect(sent).toMatchObject({ peerId: 42, params: { message: 'Welcome!' } });
     await sleep(100);
     expect(events).toEqual([{ type: 'message_allow', author: '42', data: { user_id: 42, key: 'landing' } }]);
-  });
-});
-
-describe('vk: sending that survives VK', () => {
-  it('waits out errors 6 (too many requests per second) and 9 (flood control), and the reply still arrives', async () => {
-    const { fake, deliver, logs } = await vk();
-    fake.failNext('messages.send', 6);
-    fake.failNext('messages.send', 9);
-    await deliver(messageNew(alpha, '/ping'));
-    const [sent] = await sentCount(fake, 1);
-    expect(sent!.params.message).toBe('pong');
-    const attempts = fake.calls.filter((c) => c.method === 'messages.send');
-    expect(attempts.map((c) => c.error)).toEqual([6, 9, undefined]);
-    expect(new Set(attempts.map((c) => c.params.random_id)).size).toBe(1);
-    expect(logs.some((l) => l.msg === 'delivery failed')).toBe(false);
-  });
-
-  it('resends with the same random_id when the answer is lost, so VK does not show the message twice', async () => {
-    const { fake, deliver } = await vk();
-    fake.loseNextSendAnswer();
-    await deliver(messageNew(alpha, '/ping'));
-    await waitFor(() => fake.calls.filter((c) => c.method === 'messages.send').length >= 2, 4000, 'a resend');
-    await sleep(100);
-    const attempts = fake.calls.filter((c) => c.method === 'messages.send');
-    expect(attempts[0]!.params.random_id).toBe(attempts[1]!.params.random_id);
-    expect(fake.sent.map((s) => s.params.message)).toEqual(['pong']);
-  });
-
-  it('reports a refused send in the delivery with VK\'s code, never the token', async () => {
-    const { fake, deliver, logs } = await vk();
-    fake.failNext('messages.send', 901, 1);
-    await deliver(messageNew(alpha, 'late'));
-    const line = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'));
-    expect(line.err).toBe("VK messages.send failed: Can't send messages for users without permission (error 901)");
-    expect(secretsIn(logs)).toBeNull();
-  });
-});
-
-describe('vk: autoSetup', () => {
-  it('registers our callback server (confirmed by VK) and its events on every community, and reuses it on the next start', async () => {
-    const { fake, url, logs } = await vk({ platformExtra: '    autoSetup: true\n' });
-    const hook = `${url}/webhooks/vk`;
-    expect(fake.servers.map((s) => [s.groupId, s.url, s.title, s.secret_key, s.status])).toEqual([
-      [alpha.groupId, hook, 'Switchboard', alpha.secret, 'ok'],
-      [beta.groupId, hook, 'Switchboard', beta.secret, 'ok'],
-    ]);
-    expect(fake.confirmations.map((c) => c.body)).toEqual([alpha.confirmation, beta.confirmation]);
-    expect(fake.servers[0]!.settings).toEqual({ api_version: '5.199', message_new: '1', message_event: '1', message_allow: '1', message_deny: '1' });
-    await runtime!.restartPlatform('vk');
-    expect(fake.servers).toHaveLength(2);
-    expect(fake.calls.filter((c) => c.method === 'groups.editCallbackServer').map((c) => c.params.group_id)).toEqual([String(alpha.groupId), String(beta.groupId)]);
-    expect(logs.filter((l) => l.msg === 'VK callback server registered')).toHaveLength(2);
-    expect(secretsIn(logs)).toBeNull();
-  });
-
-  it('asks VK for the confirmation string when none is configured, and replaces a server VK marks as failing', async () => {
-    const f = (fake = await new FakeVK([alpha, beta]).start());
-    const yaml = `platforms:\n  - id: vk\n    type: vk\n    apiRoot: ${f.apiRoot}\n    autoSetup: true\n    communities:\n      - { groupId: ${alpha.groupId}, token: "${alpha.token}", secret: "${alpha.secret}" }\n      - { groupId: ${beta.groupId}, token: "${beta.token}", confirmation: "stale0", secret: "${beta.secret}" }\n`;
-    const started = await startRuntime(yaml, { definitions: [...definitions.filter((d) => d.type !== 'vk'), fastVk as unknown as AdapterDefinition] });
-    runtime = started.runtime;
-    expect(f.servers.map((s) => [s.groupId, s.status])).toEqual([[alpha.groupId, 'ok'], [beta.groupId, 'ok']]);
-    expect(started.logs.filter((l) => /differs from the one VK gives/.test(l.msg)).map((l) => l.groupId)).toEqual([beta.groupId]);
-    const broken = f.servers[0]!;
-    broken.status = 'failed';
-    await runtime.restartPlatform('vk');
-    expect(f.servers.map((s) => [s.groupId, s.status])).toEqual([[beta.groupId, 'ok'], [alpha.groupId, 'ok']]);
-    expect(f.servers[1]!.id).not.toBe(broken.id);
-    expect(f.calls.filter((c) => c.method === 'groups.deleteCallbackServer').map((c) => c.params.server_id)).toEqual([String(broken.id)]);
-  });
-
-  it('sets up only the community that asks for it', async () => {
-    const f = (fake = await new FakeVK([alpha, beta]).start());
-    const yaml = `platforms:\n  - id: vk\n    type: vk\n    apiRoot: ${f.apiRoot}\n    communities:\n      - { groupId: ${alpha.groupId}, token: "${alpha.token}", confirmation: "${alpha.confirmation}", secret: "${alpha.secret}", autoSetup: true }\n      - { groupId: ${beta.groupId}, token: "${beta.token}", confirmation: "${beta.confirmation}", secret: "${beta.secret}" }\n`;
-    runtime = (await startRuntime(yaml, { definitions: [...definitions.filter((d) => d.type !== 'vk'), fastVk as unknown as AdapterDefinition] })).runtime;
-    expect(fake.servers.map((s) => s.groupId)).toEqual([alpha.groupId]);
-  });
-});
-
-describe('vk: through an http proxy', () => {
-  it('carries API calls, the upload and the file download through the proxy, its password kept out of the logs', async () => {
-    const { FakeProxy } = await import('./fakes/proxy.js');
-    const proxy = await new FakeProxy({ user: 'op', password: 'pr0xy-pass' }).start();
-    try {
-      const { fake, deliver, logs } = await vk({ platformExtra: `    proxy: "${proxy.url}"\n` });
-      fake.closeEachConnection = true;
-      const cdn = fake.addFile('p.png', png, 'image/png');
-      await deliver(messageNew(alpha, '', { fromId: 42, attachments: [{ type: 'photo', photo: { id: 1, owner_id: 42, sizes: [{ type: 'x', width: 1, height: 1, url: cdn }] } }] }));
-      const [sent] = await sentCount(fake, 1);
-      expect(sent!.attachments[0]!.data.equals(png)).toBe(true);
-      const host = new URL(fake.url).host;
-      // One tunnel per request: the photo download, three API calls and the upload.
-      expect(fake.calls.map((c) => c.method)).toEqual(['photos.getMessagesUploadServer', 'photos.saveMessagesPhoto', 'messages.send']);
-      expect(proxy.tunnels).toHaveLength(5);
-      expect(proxy.tunnels.every((t) => t.target === host && t.auth === `Basic ${Buffer.from('op:pr0xy-pass').toString('base64')}`)).toBe(true);
-      expect(logs.find((l) => l.msg === 'VK traffic goes through a proxy')!.proxy).toMatch(/op:\*\*\*\*@/);
-      expect(JSON.stringify(logs)).not.toContain('pr0xy-pass');
-    } finally {
-      await runtime?.stop();
-      runtime = undefined;
-      await proxy.stop();
-    }
   });
 });
 

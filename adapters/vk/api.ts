@@ -2,7 +2,9 @@
 // {response} or {error:{error_code,error_msg}}. The token travels in the body, never in a URL,
 // so it cannot reach a log line or an error message.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import { FormData, request, type Dispatcher } from 'undici';
+import { readBounded } from '../../src/fetch-file.js';
 
 /** The one place the API version is pinned; callback settings are registered with it too. */
 export const apiVersion = '5.199';
@@ -28,12 +30,19 @@ export interface VkApiOptions {
   maxAttempts?: number;
   /** The first wait after a throttled call; doubled each time. */
   retryBaseMs?: number;
+  /** Aborted when the adapter stops: calls under way and their retries are abandoned. */
+  signal?: AbortSignal;
 }
 
 export type Params = Record<string, string | number | undefined>;
 
 export class VkApi {
   constructor(private readonly options: VkApiOptions) {}
+
+  /** The adapter stopped: nothing more is worth trying. */
+  get stopped(): boolean {
+    return this.options.signal?.aborted ?? false;
+  }
 
   /**
    * Calls a method with a community token. Throttling (6, 9), VK's own failures (10, HTTP 5xx)
@@ -47,16 +56,18 @@ export class VkApi {
     body.set('access_token', token);
     body.set('v', apiVersion);
     const form = body.toString();
+    const { signal } = this.options;
     for (let attempt = 1; ; attempt++) {
       const outcome = await this.once(method, form);
       if (outcome.ok) return outcome.response as T;
+      if (signal?.aborted) throw new VkApiError(undefined, `VK ${method} abandoned: the platform stopped`);
       if (!outcome.retryable || attempt >= maxAttempts) throw outcome.error;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(retryBaseMs * 2 ** (attempt - 1), 30_000)));
+      await sleep(Math.min(retryBaseMs * 2 ** (attempt - 1), 30_000), undefined, { signal }).catch(() => {});
     }
   }
 
   private async once(method: string, form: string): Promise<{ ok: true; response: unknown } | { ok: false; retryable: boolean; error: VkApiError }> {
-    const { apiRoot, dispatcher, timeoutMs = 15_000 } = this.options;
+    const { apiRoot, dispatcher, signal, timeoutMs = 15_000 } = this.options;
     const failed = (what: string, code?: number) => new VkApiError(code, `VK ${method} failed: ${what}${code === undefined ? '' : ` (error ${code})`}`);
     let status: number;
     let text: string;
@@ -66,11 +77,12 @@ export class VkApi {
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: form,
         dispatcher,
+        signal,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });
       status = response.statusCode;
-      text = await response.body.text();
+      text = await readAnswer(response.body);
     } catch (error) {
       return { ok: false, retryable: true, error: failed((error as Error).message) };
     }
@@ -85,16 +97,22 @@ export class VkApi {
 
   /** POSTs a file to an upload server VK handed out (multipart, one file field) and returns its JSON answer for the matching save method. */
   async upload(url: string, field: 'photo' | 'file', file: { data: Uint8Array; mime: string; name: string }): Promise<Answer> {
-    const { dispatcher, timeoutMs = 60_000 } = this.options;
+    const { dispatcher, signal, timeoutMs = 60_000 } = this.options;
     const form = new FormData();
     form.set(field, new Blob([file.data as Uint8Array<ArrayBuffer>], { type: file.mime }), file.name);
-    const response = await request(url, { method: 'POST', body: form, dispatcher, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-    const json = parse(await response.body.text());
-    // The upload server reports a refused file in the body ({"error": "..."}), often with 200.
-    if (response.statusCode !== 200 || !json || typeof json.error === 'string') {
-      const reason = typeof json?.error === 'string' ? json.error : `HTTP ${response.statusCode}`;
-      throw new VkApiError(undefined, `VK upload of ${file.name} failed: ${reason}`);
+    const failed = (reason: string) => new VkApiError(undefined, `VK upload of ${file.name} failed: ${reason}`);
+    let status: number;
+    let text: string;
+    try {
+      const response = await request(url, { method: 'POST', body: form, dispatcher, signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+      status = response.statusCode;
+      text = await readAnswer(response.body);
+    } catch (error) {
+      throw failed((error as Error).message);
     }
+    const json = parse(text);
+    // The upload server reports a refused file in the body ({"error": "..."}), often with 200.
+    if (status !== 200 || !json || typeof json.error === 'string') throw failed(typeof json?.error === 'string' ? json.error : `HTTP ${status}${json ? '' : ', not JSON'}`);
     return json;
   }
 }
@@ -104,6 +122,13 @@ interface Answer {
   response?: unknown;
   error?: { error_code?: unknown; error_msg?: unknown } | string;
   [field: string]: unknown;
+}
+
+/** VK's answers are small; one past this is not VK's, and is not read into memory whole. */
+const answerLimit = 1024 * 1024;
+
+async function readAnswer(body: Parameters<typeof readBounded>[0]): Promise<string> {
+  return (await readBounded(body, answerLimit, () => new Error(`answer larger than ${answerLimit} bytes`))).toString('utf8');
 }
 
 function parse(text: string): Answer | undefined {

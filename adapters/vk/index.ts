@@ -1,16 +1,17 @@
 // VK communities over the Callback API, spoken directly: callbacks in at /webhooks/<id>, API
 // methods out over undici (form POSTs), media through VK's upload servers.
 
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { defineAdapter, type Adapter, type AdapterContext, type Admission } from '../../src/adapter.js';
 import { fetchFile } from '../../src/fetch-file.js';
 import type { MediaBody } from '../../src/media.js';
 import { quotedMessageId, startDelivery, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
 import { createTransport, describeProxy, type Transport } from '../../src/proxy.js';
 import { errorMessage } from '../../src/supervisor.js';
-import { apiVersion, VkApi } from './api.js';
+import { apiVersion, VkApi, VkApiError, type Params } from './api.js';
 import { channelId, chatPeerBase, messageOf, normalize, parseChannelId, type Callback } from './normalize.js';
-import { plan, quoteParams } from './render.js';
+import { plan, quoteParams, type PlannedMessage } from './render.js';
+import { RandomIds } from './random-id.js';
 import { vkConfig, type Community, type VkConfig } from './schema.js';
 import { registerCallbackServer } from './setup.js';
 import { uploadAttachment } from './upload.js';
@@ -20,11 +21,16 @@ import { webhookHandler } from './webhook.js';
 /** Bytes of a photo or document fetched from VK (or a URL a bot names): bounded, as VK's own limits are generous. */
 const vkFiles = { maxBytes: 50 * 1024 * 1024, timeoutMs: 30_000, what: 'file' };
 
+/** 911: keyboard format invalid; 912: a chat-bot feature, and the community's bot abilities are off. */
+const keyboardRefused = new Set([911, 912]);
+
 export interface VkTimings {
   /** First wait after a throttled (error 6, 9) or failed call, doubled on each retry. */
   retryBaseMs: number;
   /** Attempts per API call before the send is reported failed. */
   maxAttempts: number;
+  /** How long start waits for autoSetup; past it, setup goes on in the background and the other platforms start. */
+  setupWaitMs?: number;
 }
 
 const defaultTimings: VkTimings = { retryBaseMs: 1000, maxAttempts: 5 };
@@ -33,12 +39,17 @@ const defaultTimings: VkTimings = { retryBaseMs: 1000, maxAttempts: 5 };
 interface Link {
   transport: Transport;
   api: VkApi;
+  /** Aborted on stop: API calls under way (autoSetup, sends past the drain) and their retries end. */
+  stopped: AbortController;
 }
 
 export class VkAdapter implements Adapter {
   readonly type = 'vk';
   readonly id: string;
   private readonly communities: Communities;
+  private readonly randomIds = new RandomIds();
+  /** Communities the operator was told VK refuses keyboards for. */
+  private readonly keyboardWarned = new Set<number>();
   private ctx: AdapterContext | undefined;
   private link: Link | undefined;
   private mounted = false;
@@ -63,7 +74,9 @@ export class VkAdapter implements Adapter {
     this.ctx = ctx;
     const { config, timings } = this;
     const transport = createTransport(config.proxy);
-    const link: Link = { transport, api: new VkApi({ apiRoot: config.apiRoot, dispatcher: transport.dispatcher, retryBaseMs: timings.retryBaseMs, maxAttempts: timings.maxAttempts }) };
+    const stopped = new AbortController();
+    const api = new VkApi({ apiRoot: config.apiRoot, dispatcher: transport.dispatcher, retryBaseMs: timings.retryBaseMs, maxAttempts: timings.maxAttempts, signal: stopped.signal });
+    const link: Link = { transport, api, stopped };
     this.link = link;
     if (config.proxy) ctx.logger.info({ proxy: describeProxy(config.proxy) }, 'VK traffic goes through a proxy');
     // Routes live as long as the server; a restarted adapter must not mount a second handler.
@@ -74,13 +87,26 @@ export class VkAdapter implements Adapter {
     const setUp = this.communities.all().filter((c) => c.autoSetup);
     if (setUp.length > 0 && /^https?:\/\/(localhost|127\.|\[::1\])/.test(ctx.publicUrl))
       ctx.logger.warn({ publicUrl: ctx.publicUrl }, 'VK autoSetup registers server.publicUrl, which looks unreachable from the internet; set it to a public https address');
-    for (const community of setUp) await this.setUp(community, url, ctx, link.api);
+    if (setUp.length > 0) await this.setUpAll(setUp, url, ctx, link);
+  }
+
+  /** One community after another (VK's rate limits); start waits for them only so long, as VK may hang and each call retries. */
+  private async setUpAll(list: Community[], url: string, ctx: AdapterContext, link: Link): Promise<void> {
+    const all = (async () => {
+      for (const community of list) if (!link.stopped.signal.aborted) await this.setUp(community, url, ctx, link);
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const waitMs = this.timings.setupWaitMs ?? 10_000;
+    const finished = await Promise.race([all.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), waitMs)))]);
+    clearTimeout(timer);
+    if (!finished) ctx.logger.warn({ waitedMs: waitMs }, 'VK autoSetup is taking long; it goes on in the background (confirmation requests get 503 with Retry-After until VK gives the string)');
   }
 
   async stop(): Promise<void> {
     const link = this.link;
     this.ctx = undefined;
     this.link = undefined;
+    link?.stopped.abort();
     await link?.transport.close();
   }
 
@@ -93,26 +119,44 @@ export class VkAdapter implements Adapter {
     if (!ctx || !link) return done('the VK platform is not running');
     const { peerId } = target;
     const quote = quoteParams(quotedMessageId(message.content, message.replyTo), peerId);
-    // Replies are named by what they answer, so sending one again cannot make a second message; other sends by a nonce per call.
-    const origin = message.inResponseTo ? `re:${message.inResponseTo}` : `once:${randomUUID()}`;
+    // A file VK will not take costs that file, not the rest of the reply: the text still goes, and the delivery names what failed.
+    const failures: string[] = [];
     try {
       const planned = plan(message.content);
+      const randomIds = this.randomIds.forSend(message.to.channelId, message.inResponseTo, planned);
       for (const [index, item] of planned.entries()) {
         const attachments: string[] = [];
-        for (const media of item.media) attachments.push(await uploadAttachment(link.api, community.token, peerId, { ...(await this.bytesOf(media, ctx, link)), kind: media.type }));
-        const sent = await link.api.call<number>('messages.send', community.token, {
-          peer_id: peerId,
-          random_id: randomId(message.to.channelId, origin, index, item.text, item.media, item.keyboard),
-          message: item.text || undefined,
-          attachment: attachments.join(',') || undefined,
-          keyboard: item.keyboard,
-          ...(index === 0 ? quote : {}),
-        });
-        ids.push(String(sent));
+        for (const media of item.media) {
+          try {
+            attachments.push(await uploadAttachment(link.api, community.token, peerId, { ...(await this.bytesOf(media, ctx, link)), kind: media.type }));
+          } catch (error) {
+            failures.push(errorMessage(error));
+          }
+        }
+        // Only files, none uploaded: nothing to show, unless a keyboard needs a message to ride on.
+        const text = item.text || (attachments.length === 0 && item.keyboard ? '\u2800' : '');
+        if (!text && attachments.length === 0) continue;
+        const params = { peer_id: peerId, random_id: randomIds[index], message: text || undefined, attachment: attachments.join(',') || undefined, keyboard: item.keyboard, ...(ids.length === 0 ? quote : {}) };
+        ids.push(String(await this.sendOne(params, item, community, ctx, link)));
       }
-      return done();
+      return done(failures.length > 0 ? failures.join('; ') : undefined);
     } catch (error) {
-      return done(errorMessage(error));
+      return done([...failures, errorMessage(error)].join('; '));
+    }
+  }
+
+  /** messages.send; a keyboard VK refuses (the community's bot abilities off) is sent again as numbered lines rather than lost. */
+  private async sendOne(params: Params, item: PlannedMessage, community: Community, ctx: AdapterContext, link: Link): Promise<number> {
+    try {
+      return await link.api.call<number>('messages.send', community.token, params);
+    } catch (error) {
+      if (!(error instanceof VkApiError && error.code !== undefined && keyboardRefused.has(error.code) && item.buttonsText)) throw error;
+      if (!this.keyboardWarned.has(community.groupId))
+        ctx.logger.warn({ groupId: community.groupId, err: error.message }, 'VK refused a keyboard; buttons are sent as numbered text. Turn on Manage > Messages > Bot settings > Bot abilities');
+      this.keyboardWarned.add(community.groupId);
+      // A refused send takes no random_id, so the same one goes with the buttons as text.
+      const message = [params.message, item.buttonsText].filter((t) => t && t !== '\u2800').join('\n');
+      return link.api.call<number>('messages.send', community.token, { ...params, message, keyboard: undefined });
     }
   }
 
@@ -165,25 +209,22 @@ export class VkAdapter implements Adapter {
     });
   }
 
-  private async setUp(community: Community, url: string, ctx: AdapterContext, api: VkApi): Promise<void> {
+  private async setUp(community: Community, url: string, ctx: AdapterContext, link: Link): Promise<void> {
     try {
-      const { serverId, created } = await registerCallbackServer(api, community, url, this.config.serverTitle, (code) => {
+      const { serverId, created, status } = await registerCallbackServer(link.api, community, url, this.config.serverTitle, (code) => {
         if (community.confirmation !== undefined && community.confirmation !== code)
           ctx.logger.warn({ groupId: community.groupId }, 'the configured confirmation string differs from the one VK gives; answering with VK\'s');
         this.communities.setConfirmation(community.groupId, code);
       });
-      ctx.logger.info({ groupId: community.groupId, serverId, url }, created ? 'VK callback server registered' : 'VK callback server already registered; settings brought up to date');
+      if (status === 'failed')
+        ctx.logger.error({ groupId: community.groupId, serverId, url, status }, 'VK could not confirm the callback server: VK must reach server.publicUrl from the internet over https; the next start tries again');
+      else if (status !== 'ok') ctx.logger.warn({ groupId: community.groupId, serverId, url, status }, 'VK callback server added; VK has not confirmed it yet');
+      else ctx.logger.info({ groupId: community.groupId, serverId, url }, created ? 'VK callback server registered' : 'VK callback server already registered; settings brought up to date');
     } catch (error) {
+      if (link.stopped.signal.aborted) return void ctx.logger.debug({ groupId: community.groupId }, 'VK autoSetup abandoned: the platform stopped');
       ctx.logger.error({ groupId: community.groupId, err: errorMessage(error) }, 'VK autoSetup failed; set the callback server up on the Callback API page, or check that the token has the "manage" scope');
     }
   }
-}
-
-/** VK's idempotency key: a positive int32 derived from what the item is and where it goes. */
-function randomId(channel: string, origin: string, index: number, text: string, media: readonly MediaSegment[], keyboard: string | undefined): number {
-  const hash = createHash('sha256').update(`${channel}\0${origin}\0${index}\0${text}\0${keyboard ?? ''}`);
-  for (const m of media) hash.update(`\0${m.type}:${m.url ?? `${m.name ?? ''}:${m.data?.byteLength ?? 0}`}`);
-  return hash.digest().readUInt32BE(0) & 0x7fffffff || 1;
 }
 
 export default defineAdapter({

@@ -64,10 +64,10 @@ export function messageIdOf(m: VkMessage): string {
   return m.id ? String(m.id) : `c${m.conversation_message_id ?? 0}`;
 }
 
-/** The message of a message_new event (5.103+: object.message), or undefined if it has none. */
+/** The message of a message_new event (5.103+: object.message; before, the object itself), or undefined if it has none. */
 export function messageOf(callback: Callback): VkMessage | undefined {
-  const object = callback.object as { message?: VkMessage } | undefined;
-  const message = object?.message;
+  const object = callback.object as (VkMessage & { message?: VkMessage }) | null | undefined;
+  const message = typeof object?.message === 'object' ? object.message : object;
   return typeof message === 'object' && message !== null && typeof message.peer_id === 'number' ? message : undefined;
 }
 

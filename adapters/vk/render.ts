@@ -17,6 +17,8 @@ export interface PlannedMessage {
   media: MediaSegment[];
   /** keyboard JSON, on the last message only. */
   keyboard?: string;
+  /** The keyboard's buttons as numbered lines, for when VK refuses the keyboard. */
+  buttonsText?: string;
 }
 
 export function plan(content: readonly Segment[]): PlannedMessage[] {
@@ -64,6 +66,7 @@ export function plan(content: readonly Segment[]): PlannedMessage[] {
     // VK refuses a keyboard on a message with neither text nor attachment: a blank (U+2800) carries it.
     if (last.text === '' && last.media.length === 0) last.text = '\u2800';
     last.keyboard = keyboard;
+    last.buttonsText = buttonsAsText(rows);
   }
   return messages;
 }

@@ -18,6 +18,8 @@ interface CallbackServer {
 export interface SetupResult {
   serverId: number;
   created: boolean;
+  /** The server's status as VK reports it after setup: "ok" once VK has confirmed the address. */
+  status: string | undefined;
 }
 
 /** `beforeAdd` learns VK's confirmation string before a new server is added (VK confirms the address right away). */
@@ -37,5 +39,7 @@ export async function registerCallbackServer(api: VkApi, community: Community, u
     serverId = (await api.call<{ server_id: number }>('groups.addCallbackServer', token, { group_id: groupId, url, title, secret_key: secret })).server_id;
   }
   await api.call('groups.setCallbackSettings', token, { group_id: groupId, server_id: serverId, api_version: apiVersion, ...subscribedEvents });
-  return { serverId, created: !working };
+  // A server just added is confirmed by VK calling our URL; read back whether that worked.
+  const status = working ? working.status : (await api.call<{ items?: CallbackServer[] }>('groups.getCallbackServers', token, { group_id: groupId, server_ids: serverId })).items?.find((server) => server.id === serverId)?.status;
+  return { serverId, created: !working, status };
 }

@@ -14,8 +14,17 @@ interface Saved {
   access_key?: string;
 }
 
+/** An image VK will not take as a photo (its size, its dimensions, a mime that lies) still goes, as a document. */
 export async function uploadAttachment(api: VkApi, token: string, peerId: number, file: MediaBody & { kind: string }): Promise<string> {
-  return file.kind === 'image' && photoMimes.has(file.mime) ? uploadPhoto(api, token, peerId, file) : uploadDoc(api, token, peerId, file);
+  if (!(file.kind === 'image' && photoMimes.has(file.mime))) return uploadDoc(api, token, peerId, file);
+  try {
+    return await uploadPhoto(api, token, peerId, file);
+  } catch (photoError) {
+    if (api.stopped) throw photoError;
+    return uploadDoc(api, token, peerId, file).catch(() => {
+      throw photoError;
+    });
+  }
 }
 
 async function uploadPhoto(api: VkApi, token: string, peerId: number, file: MediaBody): Promise<string> {
@@ -23,8 +32,8 @@ async function uploadPhoto(api: VkApi, token: string, peerId: number, file: Medi
   const uploaded = await api.upload(uploadUrl(server), 'photo', { data: file.data, mime: file.mime, name: file.name ?? `image.${file.mime.split('/')[1]}` });
   // An upload server that took nothing answers photo: "[]".
   if (typeof uploaded.photo !== 'string' || uploaded.photo === '[]') throw new Error('VK photo upload returned no photo');
-  const [photo] = await api.call<Saved[]>('photos.saveMessagesPhoto', token, { server: String(uploaded.server), photo: uploaded.photo, hash: String(uploaded.hash) });
-  return attachment('photo', photo);
+  const saved = await api.call<unknown>('photos.saveMessagesPhoto', token, { server: String(uploaded.server), photo: uploaded.photo, hash: String(uploaded.hash) });
+  return attachment('photo', Array.isArray(saved) ? (saved[0] as Saved) : undefined);
 }
 
 async function uploadDoc(api: VkApi, token: string, peerId: number, file: MediaBody): Promise<string> {
@@ -33,7 +42,7 @@ async function uploadDoc(api: VkApi, token: string, peerId: number, file: MediaB
   const uploaded = await api.upload(uploadUrl(server), 'file', { data: file.data, mime: file.mime, name });
   if (typeof uploaded.file !== 'string') throw new Error('VK document upload returned no file');
   const saved = await api.call<{ type?: string; doc?: Saved }>('docs.save', token, { file: uploaded.file, title: name });
-  return attachment('doc', saved.doc);
+  return attachment('doc', saved?.doc);
 }
 
 function uploadUrl(server: { upload_url?: string }): string {

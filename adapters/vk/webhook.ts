@@ -4,6 +4,7 @@
 import type { Context as KoaContext } from 'koa';
 import type { AdapterContext, Admission } from '../../src/adapter.js';
 import { HttpError, readRawBody } from '../../src/http.js';
+import { errorMessage } from '../../src/supervisor.js';
 import type { Callback } from './normalize.js';
 import type { Community } from './schema.js';
 import type { Communities } from './verify.js';
@@ -14,6 +15,9 @@ export interface WebhookOptions {
   context(): AdapterContext | undefined;
   onEvent(callback: Callback, community: Community): Promise<Admission>;
 }
+
+/** A refused confirmation is most often an operator pressing Confirm before saving the secret key. */
+const confirmationHint = 'VK checks the server before events flow: save the same secret key as `secret` on the Callback API page, then press Confirm again';
 
 /** Seconds VK is asked to wait before retrying an event we could not take (it allows up to 3 h). */
 const retryAfterSeconds = 10;
@@ -36,7 +40,8 @@ export function webhookHandler(options: WebhookOptions) {
       // Not "ok", so a forged request learns nothing and is never processed. If VK itself is
       // refused (the secret key on the Callback API page differs), it retries and the community
       // page shows the failure, which is how the operator notices; a silent "ok" would lose events.
-      ctx.logger.warn({ reason: verdict.reason, groupId: typeof callback.group_id === 'number' ? callback.group_id : undefined, ip: koa.ip }, 'VK callback refused');
+      const hint = callback.type === 'confirmation' && verdict.status === 401 ? { hint: confirmationHint } : {};
+      ctx.logger.warn({ reason: verdict.reason, groupId: typeof callback.group_id === 'number' ? callback.group_id : undefined, ip: koa.ip, ...hint }, 'VK callback refused');
       return answer(koa, verdict.status, verdict.reason);
     }
     if (callback.type === 'confirmation') {
@@ -49,8 +54,16 @@ export function webhookHandler(options: WebhookOptions) {
     }
     const retry = koa.get('x-retry-counter');
     if (retry) ctx.logger.debug({ eventId: callback.event_id, retry }, 'VK redelivered an event');
-    // Shutting down: VK is asked to come back rather than told "ok" for an event no one will handle.
-    if ((await options.onEvent(callback, verdict.community)) === 'closed') return answer(koa, 503, 'shutting down', retryAfterSeconds);
+    let admission: Admission;
+    try {
+      admission = await options.onEvent(callback, verdict.community);
+    } catch (error) {
+      // The store (dedup) is unreachable: VK is asked to come back rather than told "ok" for an event we could not take.
+      ctx.logger.error({ eventId: callback.event_id, err: errorMessage(error) }, 'VK event not taken; VK will deliver it again');
+      return answer(koa, 503, 'cannot take events right now', retryAfterSeconds);
+    }
+    // Shutting down: likewise, rather than "ok" for an event no one will handle.
+    if (admission === 'closed') return answer(koa, 503, 'shutting down', retryAfterSeconds);
     answer(koa, 200, 'ok');
   };
 }

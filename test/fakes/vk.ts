@@ -53,6 +53,10 @@ export class FakeVK {
   url = '';
   /** Answer every request with Connection: close, so each request needs a connection (and a proxy tunnel) of its own. */
   closeEachConnection = false;
+  /** Off: VK cannot reach the URL of a server being added (a publicUrl that is not public), so the server is marked failed. */
+  reachesUs = true;
+  /** Manage > Messages > Bot settings > Bot abilities; off, VK refuses every keyboard with error 912. */
+  botAbilities = true;
   /** Error codes the next calls of a method get, in order. */
   private readonly failures = new Map<string, number[]>();
   private readonly photos = new Map<string, Stored>();
@@ -61,6 +65,11 @@ export class FakeVK {
   private readonly files = new Map<string, { data: Buffer; mime: string }>();
   private readonly randomIds = new Map<string, number>();
   private dropNextSendAnswer = false;
+  private readonly holding = new Set<string>();
+  /** Calls of held methods, never answered; `closed` once the caller gave up on the connection. */
+  readonly held: { method: string; closed: boolean }[] = [];
+  /** What the next upload POSTs get instead of a stored file: a VK upload error in the body, or a dropped connection. */
+  private readonly uploadFailures: ('drop' | string)[] = [];
   private server: Server | undefined;
   private counter = 100;
 
@@ -92,9 +101,19 @@ export class FakeVK {
     this.failures.set(method, [...(this.failures.get(method) ?? []), ...Array<number>(times).fill(code)]);
   }
 
+  /** Calls of `method` are never answered from now on (VK hanging). */
+  hold(method: string): void {
+    this.holding.add(method);
+  }
+
   /** The next messages.send is carried out, but its answer is lost (the connection drops). */
   loseNextSendAnswer(): void {
     this.dropNextSendAnswer = true;
+  }
+
+  /** The next upload is refused as VK's upload servers refuse one (200 with {"error": reason}), or, with 'drop', its connection is cut. */
+  failNextUpload(reason: 'drop' | string): void {
+    this.uploadFailures.push(reason);
   }
 
   /** Serves bytes as VK's CDN serves a user's photo or document. */
@@ -136,6 +155,11 @@ export class FakeVK {
     const community = this.communities.find((c) => c.token === token);
     if (!community) return fail(5, 'User authorization failed: invalid access_token (4).');
     if (params.v !== '5.199') return fail(8, 'Invalid request: v (version) is required');
+    if (this.holding.has(method)) {
+      const entry = { method, closed: false };
+      this.held.push(entry);
+      return void res.on('close', () => (entry.closed = true));
+    }
     const failure = this.failures.get(method)?.shift();
     if (failure !== undefined) return fail(failure, errorMessages[failure] ?? 'Unknown error occurred');
     const answer = (response: unknown) => json(res, 200, { response });
@@ -207,6 +231,7 @@ export class FakeVK {
     if (!/^-?\d+$/.test(params.random_id ?? '')) return fail(100, 'One of the parameters specified was missing or invalid: random_id is a required parameter');
     if (!params.message && !params.attachment) return fail(100, 'One of the parameters specified was missing or invalid: message is empty or invalid');
     if ((params.message ?? '').length > 4096) return fail(914, 'Message is too long');
+    if (params.keyboard && !this.botAbilities) return fail(912, errorMessages[912]!);
     const attachments: SentMessage['attachments'] = [];
     for (const ref of params.attachment ? params.attachment.split(',') : []) {
       const match = /^(photo|doc)(-?\d+)_(\d+)(?:_(\w+))?$/.exec(ref);
@@ -232,6 +257,9 @@ export class FakeVK {
   /** An upload server: a real multipart body, one file in the named field. */
   private async receiveUpload(req: IncomingMessage, res: ServerResponse, raw: Buffer, kind: 'photo' | 'doc', groupId: number, sig: string): Promise<void> {
     if (!/^[0-9a-f]{16}$/.test(sig)) return json(res, 200, { error: 'ERR_UPLOAD_BAD_SIGNATURE' });
+    const failure = this.uploadFailures.shift();
+    if (failure === 'drop') return void req.socket.destroy();
+    if (failure !== undefined) return json(res, 200, { error: failure });
     const form = await new Response(new Uint8Array(raw), { headers: { 'content-type': String(req.headers['content-type']) } }).formData().catch(() => undefined);
     const file = form?.get(kind === 'photo' ? 'photo' : 'file');
     if (!(file instanceof File)) return json(res, 200, kind === 'photo' ? { server: 777, photo: '[]', hash: hashOf('[]') } : { error: 'no_file' });
@@ -248,6 +276,7 @@ export class FakeVK {
 
   /** Like VK when a server is added: a confirmation request, and the server works only if the answer is the community's string. */
   private async confirm(entry: CallbackServerEntry, community: FakeCommunity): Promise<void> {
+    if (!this.reachesUs) return void (entry.status = 'failed');
     const response = await this.deliver(entry.url, { type: 'confirmation', group_id: community.groupId, secret: entry.secret_key || undefined });
     const body = await response.text();
     this.confirmations.push({ url: entry.url, status: response.status, body });
@@ -260,6 +289,7 @@ const errorMessages: Record<number, string> = {
   9: 'Flood control',
   10: 'Internal server error',
   901: "Can't send messages for users without permission",
+  912: 'This is a chat bot feature, change this status in settings',
 };
 
 function hashOf(value: string): string {

@@ -1,0 +1,168 @@
+// VK end to end, the API side: throttling and lost answers, autoSetup of the callback server,
+// and API traffic through a proxy.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { VkAdapter } from '../adapters/vk/index.js';
+import { vkConfig } from '../adapters/vk/schema.js';
+import { defineAdapter } from '../src/adapter.js';
+import { defineBot } from '../src/bot.js';
+import { FakeVK, messageNew } from './fakes/vk.js';
+import { alpha, beta, png, running, secretsIn, sentCount, stopVk, vk, withVk } from './fakes/vk-harness.js';
+import { sleep, startRuntime, waitFor } from './helpers.js';
+
+afterEach(stopVk);
+
+describe('vk: sending that survives VK', () => {
+  it('waits out errors 6 (too many requests per second) and 9 (flood control), and the reply still arrives', async () => {
+    const { fake, deliver, logs } = await vk();
+    fake.failNext('messages.send', 6);
+    fake.failNext('messages.send', 9);
+    await deliver(messageNew(alpha, '/ping'));
+    const [sent] = await sentCount(fake, 1);
+    expect(sent!.params.message).toBe('pong');
+    const attempts = fake.calls.filter((c) => c.method === 'messages.send');
+    expect(attempts.map((c) => c.error)).toEqual([6, 9, undefined]);
+    expect(new Set(attempts.map((c) => c.params.random_id)).size).toBe(1);
+    expect(logs.some((l) => l.msg === 'delivery failed')).toBe(false);
+  });
+
+  it('resends with the same random_id when the answer is lost, so VK does not show the message twice', async () => {
+    const { fake, deliver } = await vk();
+    fake.loseNextSendAnswer();
+    await deliver(messageNew(alpha, '/ping'));
+    await waitFor(() => fake.calls.filter((c) => c.method === 'messages.send').length >= 2, 4000, 'a resend');
+    await sleep(100);
+    const attempts = fake.calls.filter((c) => c.method === 'messages.send');
+    expect(attempts[0]!.params.random_id).toBe(attempts[1]!.params.random_id);
+    expect(fake.sent.map((s) => s.params.message)).toEqual(['pong']);
+  });
+
+  it('gives up after maxAttempts on an error that persists (10), reporting it, instead of retrying forever', async () => {
+    const { fake, deliver, logs } = await vk();
+    fake.failNext('messages.send', 10, 10);
+    await deliver(messageNew(alpha, '/ping'));
+    const line = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'), 4000);
+    expect(line.err).toBe('VK messages.send failed: Internal server error (error 10)');
+    expect(fake.calls.filter((c) => c.method === 'messages.send').map((c) => c.error)).toEqual([10, 10, 10, 10]);
+    expect(fake.sent).toEqual([]);
+  });
+
+  it('shows two identical replies to one message as two messages: each item of the reply sequence has its own random_id', async () => {
+    const bot = defineBot((b) => b.on('message', (ctx) => { ctx.reply('Done.', { quote: false }); ctx.reply('Done.', { quote: false }); }));
+    const { fake, deliver } = await vk({ bot });
+    await deliver(messageNew(alpha, 'two things', { fromId: 42 }));
+    const sent = await sentCount(fake, 2);
+    expect(sent.map((s) => s.params.message)).toEqual(['Done.', 'Done.']);
+    expect(new Set(sent.map((s) => s.randomId)).size).toBe(2);
+    expect(sent.every((s) => s.randomId > 0 && s.randomId < 2 ** 31)).toBe(true);
+  });
+
+  it('reports a refused send in the delivery with VK\'s code, never the token', async () => {
+    const { fake, deliver, logs } = await vk();
+    fake.failNext('messages.send', 901, 1);
+    await deliver(messageNew(alpha, 'late'));
+    const line = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'));
+    expect(line.err).toBe("VK messages.send failed: Can't send messages for users without permission (error 901)");
+    expect(secretsIn(logs)).toBeNull();
+  });
+});
+
+describe('vk: autoSetup', () => {
+  it('registers our callback server (confirmed by VK) and its events on every community, and reuses it on the next start', async () => {
+    const { fake, url, logs } = await vk({ platformExtra: '    autoSetup: true\n' });
+    const hook = `${url}/webhooks/vk`;
+    expect(fake.servers.map((s) => [s.groupId, s.url, s.title, s.secret_key, s.status])).toEqual([
+      [alpha.groupId, hook, 'Switchboard', alpha.secret, 'ok'],
+      [beta.groupId, hook, 'Switchboard', beta.secret, 'ok'],
+    ]);
+    expect(fake.confirmations.map((c) => c.body)).toEqual([alpha.confirmation, beta.confirmation]);
+    expect(fake.servers[0]!.settings).toEqual({ api_version: '5.199', message_new: '1', message_event: '1', message_allow: '1', message_deny: '1' });
+    await running.runtime!.restartPlatform('vk');
+    expect(fake.servers).toHaveLength(2);
+    expect(fake.calls.filter((c) => c.method === 'groups.editCallbackServer').map((c) => c.params.group_id)).toEqual([String(alpha.groupId), String(beta.groupId)]);
+    expect(logs.filter((l) => l.msg === 'VK callback server registered')).toHaveLength(2);
+    expect(secretsIn(logs)).toBeNull();
+  });
+
+  it('asks VK for the confirmation string when none is configured, and replaces a server VK marks as failing', async () => {
+    const f = (running.fake = await new FakeVK([alpha, beta]).start());
+    const yaml = `platforms:\n  - id: vk\n    type: vk\n    apiRoot: ${f.apiRoot}\n    autoSetup: true\n    communities:\n      - { groupId: ${alpha.groupId}, token: "${alpha.token}", secret: "${alpha.secret}" }\n      - { groupId: ${beta.groupId}, token: "${beta.token}", confirmation: "stale0", secret: "${beta.secret}" }\n`;
+    const started = await startRuntime(yaml, { definitions: withVk() });
+    running.runtime = started.runtime;
+    expect(f.servers.map((s) => [s.groupId, s.status])).toEqual([[alpha.groupId, 'ok'], [beta.groupId, 'ok']]);
+    expect(started.logs.filter((l) => /differs from the one VK gives/.test(l.msg)).map((l) => l.groupId)).toEqual([beta.groupId]);
+    const broken = f.servers[0]!;
+    broken.status = 'failed';
+    await running.runtime.restartPlatform('vk');
+    expect(f.servers.map((s) => [s.groupId, s.status])).toEqual([[beta.groupId, 'ok'], [alpha.groupId, 'ok']]);
+    expect(f.servers[1]!.id).not.toBe(broken.id);
+    expect(f.calls.filter((c) => c.method === 'groups.deleteCallbackServer').map((c) => c.params.server_id)).toEqual([String(broken.id)]);
+  });
+
+  it('does not hold up the start while VK hangs, answers confirmation with Retry-After meanwhile, and abandons the calls on stop', async () => {
+    const f = (running.fake = await new FakeVK([alpha, beta]).start());
+    f.hold('groups.getCallbackConfirmationCode');
+    const slowVk = defineAdapter({ type: 'vk', configSchema: vkConfig, create: (config) => new VkAdapter(config, { retryBaseMs: 20, maxAttempts: 4, setupWaitMs: 200 }) });
+    const yaml = `platforms:\n  - id: vk\n    type: vk\n    apiRoot: ${f.apiRoot}\n    autoSetup: true\n    communities:\n      - { groupId: ${alpha.groupId}, token: "${alpha.token}", secret: "${alpha.secret}" }\n      - { groupId: ${beta.groupId}, token: "${beta.token}", secret: "${beta.secret}" }\n`;
+    const started = Date.now();
+    const { runtime: r, url, logs } = await startRuntime(yaml, { definitions: withVk(slowVk) });
+    running.runtime = r;
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(f.held.map((h) => h.method)).toEqual(['groups.getCallbackConfirmationCode']);
+    expect(logs.some((l) => /autoSetup is taking long/.test(l.msg))).toBe(true);
+    const confirm = await f.deliver(`${url}/webhooks/vk`, { type: 'confirmation', group_id: alpha.groupId, secret: alpha.secret });
+    expect(confirm.status).toBe(503);
+    expect(confirm.headers.get('retry-after')).toBe('10');
+    await r.stop();
+    running.runtime = undefined;
+    await waitFor(() => f.held.every((h) => h.closed), 1000, 'the held call abandoned');
+    await sleep(50);
+    expect(f.held).toHaveLength(1); // beta's setup never began
+    expect(logs.filter((l) => /autoSetup failed/.test(l.msg))).toEqual([]);
+  });
+
+  it('says so when VK could not confirm the server it just added, rather than that it is registered', async () => {
+    const f = (running.fake = await new FakeVK([alpha, beta]).start());
+    f.reachesUs = false;
+    const yaml = `platforms:\n  - id: vk\n    type: vk\n    apiRoot: ${f.apiRoot}\n    communities:\n      - { groupId: ${alpha.groupId}, token: "${alpha.token}", secret: "${alpha.secret}", autoSetup: true }\n`;
+    const started = await startRuntime(yaml, { definitions: withVk() });
+    running.runtime = started.runtime;
+    expect(f.servers.map((s) => s.status)).toEqual(['failed']);
+    expect(started.logs.filter((l) => /VK callback server registered/.test(l.msg))).toEqual([]);
+    expect(started.logs.find((l) => /VK could not confirm/.test(l.msg))).toMatchObject({ level: 50, groupId: alpha.groupId, status: 'failed' });
+  });
+
+  it('sets up only the community that asks for it', async () => {
+    const f = (running.fake = await new FakeVK([alpha, beta]).start());
+    const yaml = `platforms:\n  - id: vk\n    type: vk\n    apiRoot: ${f.apiRoot}\n    communities:\n      - { groupId: ${alpha.groupId}, token: "${alpha.token}", confirmation: "${alpha.confirmation}", secret: "${alpha.secret}", autoSetup: true }\n      - { groupId: ${beta.groupId}, token: "${beta.token}", confirmation: "${beta.confirmation}", secret: "${beta.secret}" }\n`;
+    running.runtime = (await startRuntime(yaml, { definitions: withVk() })).runtime;
+    expect(f.servers.map((s) => s.groupId)).toEqual([alpha.groupId]);
+  });
+});
+
+describe('vk: through an http proxy', () => {
+  it('carries API calls, the upload and the file download through the proxy, its password kept out of the logs', async () => {
+    const { FakeProxy } = await import('./fakes/proxy.js');
+    const proxy = await new FakeProxy({ user: 'op', password: 'pr0xy-pass' }).start();
+    try {
+      const { fake, deliver, logs } = await vk({ platformExtra: `    proxy: "${proxy.url}"\n` });
+      fake.closeEachConnection = true;
+      const cdn = fake.addFile('p.png', png, 'image/png');
+      await deliver(messageNew(alpha, '', { fromId: 42, attachments: [{ type: 'photo', photo: { id: 1, owner_id: 42, sizes: [{ type: 'x', width: 1, height: 1, url: cdn }] } }] }));
+      const [sent] = await sentCount(fake, 1);
+      expect(sent!.attachments[0]!.data.equals(png)).toBe(true);
+      const host = new URL(fake.url).host;
+      // One tunnel per request: the photo download, three API calls and the upload.
+      expect(fake.calls.map((c) => c.method)).toEqual(['photos.getMessagesUploadServer', 'photos.saveMessagesPhoto', 'messages.send']);
+      expect(proxy.tunnels).toHaveLength(5);
+      expect(proxy.tunnels.every((t) => t.target === host && t.auth === `Basic ${Buffer.from('op:pr0xy-pass').toString('base64')}`)).toBe(true);
+      expect(logs.find((l) => l.msg === 'VK traffic goes through a proxy')!.proxy).toMatch(/op:\*\*\*\*@/);
+      expect(JSON.stringify(logs)).not.toContain('pr0xy-pass');
+    } finally {
+      await running.runtime?.stop();
+      running.runtime = undefined;
+      await proxy.stop();
+    }
+  });
+});
+
