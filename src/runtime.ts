@@ -89,6 +89,7 @@ export class Runtime {
     this.url = `http://${serverConfig.host.includes(':') ? `[${serverConfig.host}]` : serverConfig.host}:${port}`;
     const publicUrl = (serverConfig.publicUrl ?? this.url).replace(/\/+$/, '');
     this.media.baseUrl = publicUrl;
+    const starting: Promise<void>[] = [];
     for (const adapter of this.adapters.values()) {
       const logger = this.logger.child({ platform: adapter.type, bot: adapter.id });
       const context: AdapterContext = {
@@ -111,8 +112,10 @@ export class Runtime {
         commands: () => this.bot.commandList,
       };
       this.contexts.set(adapter.id, context);
-      await adapter.start(context);
+      starting.push(adapter.start(context));
     }
+    // Side by side: a platform slow to connect or register holds up none of the others.
+    await Promise.all(starting);
     this.logger.info({ url: this.url, platforms: [...this.adapters.keys()] }, 'switchboard started');
   }
 

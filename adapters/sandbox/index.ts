@@ -30,10 +30,12 @@ export class SandboxAdapter implements Adapter {
     if (this.ctx) return;
     this.ctx = ctx;
     const base = `/sandbox/${this.id}`;
-    const page = (await readFile(pageFile, 'utf8')).replaceAll('__SANDBOX_API__', `${base}/api`);
-    const servePage = (koa: { type: string; body: unknown }) => {
+    // Routes are mounted before the first await, so with several sandboxes the first configured owns the root.
+    const page = readFile(pageFile, 'utf8').then((html) => html.replaceAll('__SANDBOX_API__', `${base}/api`));
+    page.catch(() => {}); // a failed read answers 500 on request; it must not be an unhandled rejection meanwhile
+    const servePage = async (koa: { type: string; body: unknown }) => {
       koa.type = 'html';
-      koa.body = page;
+      koa.body = await page;
     };
     const root = ctx.rootRouter;
     root.get(`${base}/`, servePage);
