@@ -95,18 +95,18 @@ describe('wecom crypto: round trips and refusals', () => {
 });
 
 describe('wecom robot reply URLs', () => {
-  const chat = (chatId: string, webhookUrl = 'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k-1') => ({ chatId, webhookUrl, type: 'group' as const });
+  const chat = (chatId: string, webhookUrl = 'https://wecom-api.example/cgi-bin/webhook/send?key=k-1') => ({ chatId, webhookUrl, type: 'group' as const });
 
   it('keeps only apiRoot\'s own /cgi-bin/webhook/send with a key', () => {
-    const chats = new RobotChats(10, 'https://qyapi.weixin.qq.com/');
+    const chats = new RobotChats(10, 'https://wecom-api.example/');
     expect(chats.remember(chat('ok'))).toBe(true);
     for (const url of [
-      'http://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k',
-      'https://qyapi.weixin.qq.com:8443/cgi-bin/webhook/send?key=k',
-      'https://qyapi.weixin.qq.com.evil.example/cgi-bin/webhook/send?key=k',
-      'https://user:pw@qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k',
-      'https://qyapi.weixin.qq.com/x/cgi-bin/webhook/send?key=k',
-      'https://qyapi.weixin.qq.com/cgi-bin/webhook/send',
+      'http://wecom-api.example/cgi-bin/webhook/send?key=k',
+      'https://wecom-api.example:8443/cgi-bin/webhook/send?key=k',
+      'https://wecom-api.example.evil.example/cgi-bin/webhook/send?key=k',
+      'https://user:pw@wecom-api.example/cgi-bin/webhook/send?key=k',
+      'https://wecom-api.example/x/cgi-bin/webhook/send?key=k',
+      'https://wecom-api.example/cgi-bin/webhook/send',
       'http://169.254.169.254/cgi-bin/webhook/send?key=k',
       'not a url',
     ])
@@ -115,7 +115,7 @@ describe('wecom robot reply URLs', () => {
   });
 
   it('remembers at most maxChats, forgetting the one heard from longest ago', () => {
-    const chats = new RobotChats(2, 'https://qyapi.weixin.qq.com');
+    const chats = new RobotChats(2, 'https://wecom-api.example');
     chats.remember(chat('a'));
     chats.remember(chat('b'));
     chats.remember(chat('a')); // heard from again: now the newest
