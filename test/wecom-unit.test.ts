@@ -127,7 +127,7 @@ describe('wecom robot reply URLs', () => {
 describe('wecom robot normalize', () => {
   const ctx = { botId: 'w', mediaUrl: () => 'http://media' };
   const xml = (content: string) => ({ MsgId: 'm1', MsgType: 'text', Text: { Content: content }, From: { UserId: 'zhangsan' } });
-  const webhookUrl = 'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k';
+  const webhookUrl = 'https://wecom-api.example/cgi-bin/webhook/send?key=k';
 
   it('strips the first @word of a group message as the robot\'s address, but keeps a single chat\'s text whole unless it names the robot', () => {
     expect(normalizeRobot(xml('@Robot B /ping'), { chatId: 'g', webhookUrl, type: 'group' }, undefined, ctx).text).toBe('B /ping');
