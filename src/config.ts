@@ -20,6 +20,8 @@ const serverSchema = z.strictObject({
   bodyLimit: byteSize.default(1024 * 1024),
   /** How long shutdown waits for in-flight messages. */
   shutdownTimeout: duration.default(10_000),
+  /** Messages handled at once; past it, new deliveries wait for a slot (platforms see a slower answer, nothing is lost). */
+  maxInFlight: z.number().int().min(1).default(1000),
 });
 
 const mediaSchema = z.strictObject({

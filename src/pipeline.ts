@@ -21,6 +21,8 @@ export interface PipelineOptions {
   hooks?: StageHooks;
   dedupTtlMs?: number;
   download?: Downloader;
+  /** Messages handled at once; past it, dispatch waits for a slot (backpressure on the platform). */
+  maxInFlight?: number;
 }
 
 const noDownloads: Downloader = async () => {
@@ -29,35 +31,64 @@ const noDownloads: Downloader = async () => {
 
 type Stopped = { stopped: true; reply?: Segment[] };
 
+/** How admission ended: the message is being handled (it holds a slot), was consumed unread, or was a duplicate. */
+type Admitted = 'handling' | 'consumed' | 'duplicate';
+
 export class Pipeline {
   private readonly inFlight = new Set<Promise<void>>();
   /** The tail of each chat's queue: messages of one chat are handled in arrival order. */
   private readonly chatTails = new Map<string, Promise<void>>();
   private closed = false;
+  /** Messages admitted or being handled, against maxInFlight; and the dispatches waiting for a slot. */
+  private slotsTaken = 0;
+  private readonly slotWaiters: (() => void)[] = [];
   private readonly hooks: StageHooks;
   private readonly dedupTtlMs: number;
+  private readonly maxInFlight: number;
 
   constructor(private readonly options: PipelineOptions) {
     this.hooks = options.hooks ?? {};
     this.dedupTtlMs = options.dedupTtlMs ?? 3_600_000;
+    this.maxInFlight = options.maxInFlight ?? 1000;
   }
 
   /** Admits an event (dedup) and handles it in the background; see AdapterContext.dispatch. */
   async dispatch(botId: string, event: InboundEvent): Promise<Admission> {
     if (this.closed) return 'closed';
+    // A flood waits here (and so does the platform's delivery) instead of growing memory without bound.
+    if (this.slotsTaken >= this.maxInFlight && !(await this.slotFreed())) return 'closed';
+    this.slotsTaken++;
     // Counted from here, so a shutdown that starts while the event is being admitted waits for it.
     let admitted!: () => void;
     const admitting = new Promise<void>((resolve) => (admitted = resolve));
     this.inFlight.add(admitting);
+    let outcome: Admitted | undefined;
     try {
-      return await this.admit(botId, event);
+      outcome = await this.admit(botId, event);
+      return outcome === 'duplicate' ? 'duplicate' : 'accepted';
     } finally {
+      // A message being handled keeps its slot until it is done; anything else frees it now.
+      if (outcome !== 'handling') this.releaseSlot();
       this.inFlight.delete(admitting);
       admitted();
     }
   }
 
-  private async admit(botId: string, event: InboundEvent): Promise<Admission> {
+  /** Waits until a slot is free; false when Switchboard closed meanwhile. */
+  private async slotFreed(): Promise<boolean> {
+    while (this.slotsTaken >= this.maxInFlight) {
+      await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+      if (this.closed) return false;
+    }
+    return true;
+  }
+
+  private releaseSlot(): void {
+    this.slotsTaken--;
+    this.slotWaiters.shift()?.();
+  }
+
+  private async admit(botId: string, event: InboundEvent): Promise<Admitted> {
     if (event.key !== undefined && !(await this.options.store.claim(`dedup:${botId}:${event.key}`, this.dedupTtlMs))) {
       this.options.logger.debug({ bot: botId, key: event.key }, 'duplicate event dropped');
       return 'duplicate';
@@ -69,18 +100,19 @@ export class Pipeline {
       // A payload we cannot read is logged and consumed: redelivering it would fail the same way forever.
       this.options.logger.error({ bot: botId, key: event.key, err: error }, 'could not normalize an event; dropped');
       event.onHandled?.();
-      return 'accepted';
+      return 'consumed';
     }
     const chat = `${botId}\0${message.channel.id}`;
     const previous = this.chatTails.get(chat);
     const run = (previous ? previous.then(() => this.handle(message)) : this.handle(message)).finally(() => {
       this.inFlight.delete(run);
       if (this.chatTails.get(chat) === run) this.chatTails.delete(chat);
+      this.releaseSlot();
       event.onHandled?.();
     });
     this.inFlight.add(run);
     this.chatTails.set(chat, run);
-    return 'accepted';
+    return 'handling';
   }
 
   /** Platform events run beside messages: bot event handlers and the onEvent callback, then what handlers sent. */
@@ -113,6 +145,8 @@ export class Pipeline {
   /** Refuses new events; in-flight ones go on. */
   close(): void {
     this.closed = true;
+    // Dispatches waiting for a slot are told "closed", so their platforms deliver again later.
+    for (const wake of this.slotWaiters.splice(0)) wake();
   }
 
   /** Resolves when every admitted event has been handled, or after `timeoutMs`. Returns how many were still running. */

@@ -158,6 +158,42 @@ describe('pipeline', () => {
     expect(texts()).toEqual(['in flight']);
   });
 
+  it('holds back new events while maxInFlight messages are being handled, and loses none of them', async () => {
+    const rec = recorder();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow = defineBot((b) => b.on('message', async (ctx) => {
+      await gate;
+      ctx.reply(ctx.text);
+    }));
+    const p = new Pipeline({ bot: slow, adapters: new Map([['chat', rec.adapter]]), store: new MemoryStore(), logger: silentLogger(), maxInFlight: 2 });
+    const admissions = ['a', 'b', 'c'].map((text, i) => p.dispatch('chat', { key: text, normalize: () => message(text, String(i), `chat-${text}`) }));
+    let third = 'waiting';
+    void admissions[2]!.then((a) => (third = a));
+    expect(await admissions[0]).toBe('accepted');
+    expect(await admissions[1]).toBe('accepted');
+    await sleep(50);
+    expect(third).toBe('waiting');
+    release();
+    expect(await admissions[2]).toBe('accepted');
+    await p.drain(1000);
+    expect(rec.texts().sort()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('tells a dispatch still waiting for a slot at shutdown that it was not taken, so the platform delivers it again', async () => {
+    const rec = recorder();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow = defineBot((b) => b.on('message', async () => void (await gate)));
+    const p = new Pipeline({ bot: slow, adapters: new Map([['chat', rec.adapter]]), store: new MemoryStore(), logger: silentLogger(), maxInFlight: 1 });
+    expect(await p.dispatch('chat', { key: 'a', normalize: () => message('a') })).toBe('accepted');
+    const waiting = p.dispatch('chat', { key: 'b', normalize: () => message('b') });
+    p.close();
+    expect(await waiting).toBe('closed');
+    release();
+    expect(await p.drain(1000)).toBe(0);
+  });
+
   it('waits at shutdown for an event still being admitted (dedup and normalize are under way)', async () => {
     const { p, texts } = pipeline();
     let normalized!: () => void;
