@@ -19,7 +19,24 @@ interface Entry {
   source: MediaSource;
   origin?: MediaOrigin;
   expires: number;
+  /** What a loader fetched, kept while the memory budget allows. */
+  cached?: MediaBody;
+  /** A fetch under way: requests that arrive meanwhile share it. */
+  loading?: Promise<MediaBody>;
 }
+
+export interface MediaStoreLimits {
+  /** How long a URL works. */
+  ttlMs: number;
+  /** URLs kept at once; the oldest goes first. */
+  maxEntries: number;
+  /** Largest body a loader may return. */
+  maxBytes: number;
+  /** Memory for fetched bodies; past it the oldest are let go (and fetched again if asked for). */
+  maxCachedBytes: number;
+}
+
+const defaultLimits: MediaStoreLimits = { ttlMs: 60 * 60_000, maxEntries: 10_000, maxBytes: 50 * 1024 * 1024, maxCachedBytes: 256 * 1024 * 1024 };
 
 const PATH_PREFIX = '/media/';
 
@@ -30,23 +47,25 @@ const PATH_PREFIX = '/media/';
  */
 export class MediaStore {
   private readonly entries = new Map<string, Entry>();
+  /** Entries holding a fetched body, oldest first, and their bytes. */
+  private readonly cachedIds = new Set<string>();
+  private cachedBytes = 0;
+  private readonly limits: MediaStoreLimits;
 
   /** Public base URL of the server, set once it listens. */
   baseUrl = '';
 
-  constructor(
-    private readonly ttlMs = 60 * 60_000,
-    private readonly maxEntries = 10_000,
-    private readonly maxBytes = 20 * 1024 * 1024,
-  ) {}
+  constructor(limits: Partial<MediaStoreLimits> = {}) {
+    this.limits = { ...defaultLimits, ...limits };
+  }
 
   /** Registers a source and returns its absolute URL. */
   register(source: MediaSource, origin?: MediaOrigin): string {
     const id = randomBytes(18).toString('base64url');
-    this.entries.set(id, { source, origin, expires: Date.now() + this.ttlMs });
-    if (this.entries.size > this.maxEntries) {
+    this.entries.set(id, { source, origin, expires: Date.now() + this.limits.ttlMs });
+    if (this.entries.size > this.limits.maxEntries) {
       const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
+      if (!oldest.done) this.forget(oldest.value);
     }
     return `${this.baseUrl}${PATH_PREFIX}${id}`;
   }
@@ -64,13 +83,40 @@ export class MediaStore {
 
   /** The bytes behind one of our URLs; undefined if it is not ours or has expired. */
   async load(idOrUrl: string): Promise<MediaBody | undefined> {
-    const entry = this.live(this.idOf(idOrUrl) ?? idOrUrl);
+    const id = this.idOf(idOrUrl) ?? idOrUrl;
+    const entry = this.live(id);
     if (!entry) return undefined;
-    if (typeof entry.source !== 'function') return entry.source;
-    const body = await entry.source();
-    if (body.data.byteLength > this.maxBytes) throw new Error(`media larger than ${this.maxBytes} bytes`);
-    entry.source = body; // fetched once, then served from memory until it expires
+    const { source } = entry;
+    if (typeof source !== 'function') return source;
+    if (entry.cached) return entry.cached;
+    entry.loading ??= source().finally(() => (entry.loading = undefined));
+    const body = await entry.loading;
+    const { maxBytes } = this.limits;
+    if (body.data.byteLength > maxBytes) throw new Error(`media larger than ${maxBytes} bytes`);
+    if (!entry.cached && this.entries.get(id) === entry) this.cache(id, entry, body);
     return body;
+  }
+
+  private cache(id: string, entry: Entry, body: MediaBody): void {
+    entry.cached = body;
+    this.cachedIds.add(id);
+    this.cachedBytes += body.data.byteLength;
+    for (const oldest of this.cachedIds) {
+      if (this.cachedBytes <= this.limits.maxCachedBytes) break;
+      this.uncache(oldest);
+    }
+  }
+
+  private uncache(id: string): void {
+    const entry = this.entries.get(id);
+    if (entry?.cached) this.cachedBytes -= entry.cached.data.byteLength;
+    if (entry) entry.cached = undefined;
+    this.cachedIds.delete(id);
+  }
+
+  private forget(id: string): void {
+    this.uncache(id);
+    this.entries.delete(id);
   }
 
   static readonly pathPrefix = PATH_PREFIX;
@@ -79,7 +125,7 @@ export class MediaStore {
     const entry = this.entries.get(id);
     if (!entry) return undefined;
     if (entry.expires > Date.now()) return entry;
-    this.entries.delete(id);
+    this.forget(id);
     return undefined;
   }
 }
