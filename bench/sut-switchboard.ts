@@ -1,7 +1,7 @@
 // (a) Switchboard: Telegram webhook -> pipeline -> bots/echo.ts -> sendMessage.
-import { parseConfig } from '../src/config.js';
-import { definitions } from '../src/registry.js';
-import { Runtime } from '../src/runtime.js';
+import { parseConfig } from '../src/runtime/config.js';
+import { definitions } from '../src/runtime/registry.js';
+import { Runtime } from '../src/runtime/runtime.js';
 import { env, ready } from './sut.js';
 
 const callbacks = process.env.CALLBACK_URL

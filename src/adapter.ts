@@ -3,12 +3,12 @@
 
 import type Router from '@koa/router';
 import type { z } from 'zod';
-import type { InterceptDecision, PlatformEvent } from './events.js';
-import type { Logger } from './logger.js';
-import type { MediaStore } from './media.js';
+import type { InterceptDecision, PlatformEvent } from './bot/events.js';
+import type { Logger } from './runtime/logger.js';
+import type { MediaStore } from './media/media.js';
 import type { ChannelRef, Delivery, Message, OutgoingMessage } from './message.js';
 import type { Store } from './store/index.js';
-import type { SupervisedConnection, Supervisor } from './supervisor.js';
+import type { SupervisedConnection, Supervisor } from './inbound/supervisor.js';
 
 export interface InboundEvent {
   /** The platform's own id for this delivery (Telegram update_id, VK event_id…); repeated keys are dropped. */

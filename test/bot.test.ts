@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import type { ChatMessage } from '../adapters/sandbox/chats.js';
-import { defineBot, type Bot } from '../src/bot.js';
-import { editDistance, parseSpec, type ArgsOf } from '../src/command.js';
-import type { Runtime } from '../src/runtime.js';
+import { defineBot, type Bot } from '../src/bot/bot.js';
+import { editDistance, parseSpec, type ArgsOf } from '../src/bot/command.js';
+import type { Runtime } from '../src/runtime/runtime.js';
 import { startRuntime, waitFor, type LogLine } from './helpers.js';
 
 let runtime: Runtime | undefined;

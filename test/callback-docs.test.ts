@@ -9,14 +9,14 @@ import addFormats from 'ajv-formats';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatMessage, PageSegment } from '../adapters/sandbox/chats.js';
 import { createApp } from '../examples/callback-server.js';
-import { defineBot, type Bot } from '../src/bot.js';
+import { defineBot, type Bot } from '../src/bot/bot.js';
 import { isMedia } from '../src/message.js';
-import type { Runtime } from '../src/runtime.js';
+import type { Runtime } from '../src/runtime/runtime.js';
 import { CallbackServer, type ReceivedCallback } from './fakes/callback-server.js';
 import { startRuntime, waitFor } from './helpers.js';
 
 const stages = ['onMessage', 'onPreSend', 'onResult', 'onSent'] as const;
-const docs = new URL('../docs/', import.meta.url);
+const docs = new URL('../docs', import.meta.url);
 const schema = JSON.parse(readFileSync(new URL('callback-payload.schema.json', docs), 'utf8')) as object;
 // Both packages are CommonJS with `exports.default`; under NodeNext the default import is the module object.
 const ajv = new Ajv2020.default({ allErrors: true });

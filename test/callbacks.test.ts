@@ -1,8 +1,8 @@
 import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatMessage, PageSegment } from '../adapters/sandbox/chats.js';
-import { defineBot, type Bot } from '../src/bot.js';
-import type { Runtime } from '../src/runtime.js';
+import { defineBot, type Bot } from '../src/bot/bot.js';
+import type { Runtime } from '../src/runtime/runtime.js';
 import { CallbackServer } from './fakes/callback-server.js';
 import { sleep, startRuntime, waitFor } from './helpers.js';
 

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig, redact } from '../src/config.js';
-import { definitions } from '../src/registry.js';
+import { ConfigError, parseConfig, redact } from '../src/runtime/config.js';
+import { definitions } from '../src/runtime/registry.js';
 
 const run = promisify(execFile);
 

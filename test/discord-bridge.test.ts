@@ -6,8 +6,8 @@ import { connect, createServer as createNetServer, type AddressInfo, type Server
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { GatewayBridge } from '../adapters/discord/bridge.js';
-import { silentLogger } from '../src/logger.js';
-import { createTransport, type Transport } from '../src/proxy.js';
+import { silentLogger } from '../src/runtime/logger.js';
+import { createTransport, type Transport } from '../src/net/proxy.js';
 import { sleep, waitFor } from './helpers.js';
 
 /** A websocket server standing for Discord's gateway: counts who reached it. */

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDownloader, isPrivateAddress } from '../src/download.js';
-import { MediaStore } from '../src/media.js';
+import { createDownloader, isPrivateAddress } from '../src/media/download.js';
+import { MediaStore } from '../src/media/media.js';
 
 let server: Server;
 let base = '';

@@ -1,12 +1,12 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { AdapterDefinition } from '../src/adapter.js';
-import { defineBot, type Bot } from '../src/bot.js';
-import { parseConfig } from '../src/config.js';
+import { defineBot, type Bot } from '../src/bot/bot.js';
+import { parseConfig } from '../src/runtime/config.js';
 import type { Message } from '../src/message.js';
-import type { StageHooks } from '../src/lifecycle.js';
-import { definitions } from '../src/registry.js';
-import { Runtime } from '../src/runtime.js';
+import type { StageHooks } from '../src/pipeline/lifecycle.js';
+import { definitions } from '../src/runtime/registry.js';
+import { Runtime } from '../src/runtime/runtime.js';
 
 export interface LogLine {
   level: number;

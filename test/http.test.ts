@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { defineBot, type Bot } from '../src/bot.js';
-import type { Runtime } from '../src/runtime.js';
+import { defineBot, type Bot } from '../src/bot/bot.js';
+import type { Runtime } from '../src/runtime/runtime.js';
 import { CallbackServer } from './fakes/callback-server.js';
 import { sleep, startRuntime, waitFor } from './helpers.js';
 

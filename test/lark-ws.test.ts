@@ -2,8 +2,8 @@
 // /callback/ws/endpoint and protobuf frames -> echo bot -> the reply at the fake open API.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { defineBot, type Bot } from '../src/bot.js';
-import type { Runtime } from '../src/runtime.js';
+import { defineBot, type Bot } from '../src/bot/bot.js';
+import type { Runtime } from '../src/runtime/runtime.js';
 import { FakeLark, messageEvent, textEvent } from './fakes/lark.js';
 import { startRuntime, waitFor } from './helpers.js';
 

@@ -3,12 +3,12 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { defineAdapter } from '../src/adapter.js';
-import { defineBot, type Bot } from '../src/bot.js';
-import { definitions } from '../src/registry.js';
+import { defineBot, type Bot } from '../src/bot/bot.js';
+import { definitions } from '../src/runtime/registry.js';
 import { defaultTimings, LarkAdapter } from '../adapters/lark/index.js';
 import { larkConfig } from '../adapters/lark/schema.js';
 import type { Message } from '../src/message.js';
-import type { Runtime } from '../src/runtime.js';
+import type { Runtime } from '../src/runtime/runtime.js';
 import { CallbackServer } from './fakes/callback-server.js';
 import { cardActionEvent, encrypt, FakeLark, mention, messageEvent, textEvent, users, type SentMessage } from './fakes/lark.js';
 import { sleep, startRuntime, waitFor } from './helpers.js';

@@ -1,8 +1,8 @@
 // The /media/<id> route: what a client gets when the platform behind a media URL fails.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { MediaStore } from '../src/media.js';
-import type { Runtime } from '../src/runtime.js';
+import { MediaStore } from '../src/media/media.js';
+import type { Runtime } from '../src/runtime/runtime.js';
 import { startRuntime } from './helpers.js';
 
 let runtime: Runtime | undefined;

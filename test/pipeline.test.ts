@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Adapter } from '../src/adapter.js';
-import { defineBot } from '../src/bot.js';
-import type { StageData, StageHooks } from '../src/lifecycle.js';
-import { silentLogger } from '../src/logger.js';
+import { defineBot } from '../src/bot/bot.js';
+import type { StageData, StageHooks } from '../src/pipeline/lifecycle.js';
+import { silentLogger } from '../src/runtime/logger.js';
 import type { Message, OutgoingMessage } from '../src/message.js';
-import { Pipeline } from '../src/pipeline.js';
+import { Pipeline } from '../src/pipeline/pipeline.js';
 import { MemoryStore } from '../src/store/index.js';
 import { sleep, waitFor } from './helpers.js';
 

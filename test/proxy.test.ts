@@ -4,8 +4,8 @@
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openConnectTunnel } from '../src/proxy.js';
-import { openSocksTunnel } from '../src/socks.js';
+import { openConnectTunnel } from '../src/net/proxy.js';
+import { openSocksTunnel } from '../src/net/socks.js';
 import { FakeSocksProxy } from './fakes/proxy.js';
 
 let proxy: FakeSocksProxy | undefined;

@@ -5,8 +5,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import qq, { QqAdapter } from '../adapters/qq/index.js';
 import { defineAdapter, type AdapterDefinition } from '../src/adapter.js';
-import { definitions } from '../src/registry.js';
-import type { Runtime } from '../src/runtime.js';
+import { definitions } from '../src/runtime/registry.js';
+import type { Runtime } from '../src/runtime/runtime.js';
 import { c2c, FakeQQ, groupAt, guildAt } from './fakes/qq.js';
 import { FakeProxy, FakeSocksProxy } from './fakes/proxy.js';
 import { sleep, startRuntime, waitFor } from './helpers.js';

@@ -4,10 +4,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import qq from '../adapters/qq/index.js';
 import type { AdapterDefinition } from '../src/adapter.js';
-import { defineBot, type Bot } from '../src/bot.js';
+import { defineBot, type Bot } from '../src/bot/bot.js';
 import type { Message } from '../src/message.js';
-import { definitions } from '../src/registry.js';
-import type { Runtime } from '../src/runtime.js';
+import { definitions } from '../src/runtime/registry.js';
+import type { Runtime } from '../src/runtime/runtime.js';
 import { c2c, FakeQQ, groupAt, guildAt, guildDm, signHex } from './fakes/qq.js';
 import { recordingBot, sleep, startRuntime, waitFor } from './helpers.js';
 

@@ -1,7 +1,7 @@
 // The reconnect supervisor's connection state, as /healthz shows it to an operator.
 
 import { describe, expect, it } from 'vitest';
-import { FatalConnectionError, Supervisor, type SessionControls } from '../src/supervisor.js';
+import { FatalConnectionError, Supervisor, type SessionControls } from '../src/inbound/supervisor.js';
 import { captureLogs, waitFor } from './helpers.js';
 
 describe('supervisor connection state', () => {

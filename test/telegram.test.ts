@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { defineBot, type Bot } from '../src/bot.js';
-import type { Runtime } from '../src/runtime.js';
+import { defineBot, type Bot } from '../src/bot/bot.js';
+import type { Runtime } from '../src/runtime/runtime.js';
 import { FakeTelegram } from './fakes/telegram-api.js';
 import { sleep, startRuntime, waitFor, type LogLine } from './helpers.js';
 

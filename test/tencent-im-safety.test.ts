@@ -2,7 +2,7 @@
 // an unreachable REST API, users' files, and secrets that must stay out of logs and payloads.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { defineBot } from '../src/bot.js';
+import { defineBot } from '../src/bot/bot.js';
 import type { MediaSegment, Message } from '../src/message.js';
 import { CallbackServer } from './fakes/callback-server.js';
 import { c2c, text } from './fakes/tencent-im.js';

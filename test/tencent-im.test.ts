@@ -3,8 +3,8 @@
 // Before* interception; platform events; and every way a callback can be wrong.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { defineBot } from '../src/bot.js';
-import type { PlatformEvent } from '../src/events.js';
+import { defineBot } from '../src/bot/bot.js';
+import type { PlatformEvent } from '../src/bot/events.js';
 import type { Message } from '../src/message.js';
 import { CallbackServer } from './fakes/callback-server.js';
 import { c2c, group, text, type FakeTencentIM } from './fakes/tencent-im.js';

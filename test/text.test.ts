@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { plan } from '../adapters/telegram/render.js';
-import { splitText } from '../src/text.js';
+import { splitText } from '../src/delivery/text.js';
 
 describe('splitText', () => {
   it('prefers a newline, then a space, and never exceeds the limit', () => {

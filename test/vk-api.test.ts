@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { VkAdapter } from '../adapters/vk/index.js';
 import { vkConfig } from '../adapters/vk/schema.js';
 import { defineAdapter } from '../src/adapter.js';
-import { defineBot } from '../src/bot.js';
+import { defineBot } from '../src/bot/bot.js';
 import { FakeVK, messageNew } from './fakes/vk.js';
 import { alpha, beta, png, running, secretsIn, sentCount, stopVk, vk, withVk } from './fakes/vk-harness.js';
 import { sleep, startRuntime, waitFor } from './helpers.js';

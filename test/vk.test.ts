@@ -2,7 +2,7 @@
 // uploads that reached the fake VK API; plus every way a callback can be wrong.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { defineBot } from '../src/bot.js';
+import { defineBot } from '../src/bot/bot.js';
 import type { Message } from '../src/message.js';
 import { CallbackServer } from './fakes/callback-server.js';
 import { callback, messageNew } from './fakes/vk.js';

@@ -3,8 +3,8 @@
 
 import { createCipheriv } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/config.js';
-import { definitions } from '../src/registry.js';
+import { parseConfig } from '../src/runtime/config.js';
+import { definitions } from '../src/runtime/registry.js';
 import { normalizeRobot } from '../adapters/wecom/normalize.js';
 import { plan, splitBytes } from '../adapters/wecom/render.js';
 import { RobotChats } from '../adapters/wecom/robot.js';

@@ -2,7 +2,7 @@
 // media turned into what a Discord message can carry (an uploaded file, or a link).
 
 import type { RawFile } from 'discord.js';
-import type { MediaStore } from '../../src/media.js';
+import type { MediaStore } from '../../src/media/media.js';
 import type { MediaSegment } from '../../src/message.js';
 
 /** A user's attachment is fetched from Discord's CDN at most this big: the upload limit for bots without boosts. */

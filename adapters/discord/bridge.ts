@@ -10,8 +10,8 @@ import { createServer, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RESTOptions, ResponseLike } from 'discord.js';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { Logger } from '../../src/logger.js';
-import type { Transport } from '../../src/proxy.js';
+import type { Logger } from '../../src/runtime/logger.js';
+import type { Transport } from '../../src/net/proxy.js';
 
 /** What a client may send before its upgrade is answered (a real one sends nothing). */
 const earlyLimit = 64 * 1024;

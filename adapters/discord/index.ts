@@ -16,10 +16,10 @@ import {
   type RawFile,
 } from 'discord.js';
 import { defineAdapter, type Adapter, type AdapterContext, type InboundEvent } from '../../src/adapter.js';
-import { fetchFile } from '../../src/fetch-file.js';
+import { fetchFile } from '../../src/net/fetch-file.js';
 import { startDelivery, type ChannelType, type Delivery, type OutgoingMessage } from '../../src/message.js';
-import { createTransport, describeProxy, type Transport } from '../../src/proxy.js';
-import { errorMessage, type Supervisor } from '../../src/supervisor.js';
+import { createTransport, describeProxy, type Transport } from '../../src/net/proxy.js';
+import { errorMessage, type Supervisor } from '../../src/inbound/supervisor.js';
 import { attachmentLimit, outgoing } from './attachments.js';
 import { GatewayBridge } from './bridge.js';
 import { normalizeClick, normalizeMessage, type NormalizeContext } from './normalize.js';

@@ -3,7 +3,7 @@
 
 import { AllowedMentionsTypes, ButtonStyle, ComponentType, type APIActionRowComponent, type APIButtonComponent, type APIAllowedMentions } from 'discord.js';
 import { buttonsAsText, quotedMessageId, type Button, type MediaSegment, type Segment } from '../../src/message.js';
-import { splitText } from '../../src/text.js';
+import { splitText } from '../../src/delivery/text.js';
 
 export const textLimit = 2000;
 const filesPerMessage = 10;

@@ -1,7 +1,7 @@
 import { GatewayIntentBits } from 'discord-api-types/v10';
 import { z } from 'zod';
-import { proxyUrl } from '../../src/proxy.js';
-import { duration } from '../../src/units.js';
+import { proxyUrl } from '../../src/net/proxy.js';
+import { duration } from '../../src/runtime/units.js';
 
 export type IntentName = Exclude<keyof typeof GatewayIntentBits, number>;
 

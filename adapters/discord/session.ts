@@ -11,8 +11,8 @@
 
 import type { EventEmitter } from 'node:events';
 import { Client, Events, GatewayCloseCodes, Options, type GatewayDispatchPayload, type RESTOptions } from 'discord.js';
-import type { Logger } from '../../src/logger.js';
-import { FatalConnectionError, type SessionControls } from '../../src/supervisor.js';
+import type { Logger } from '../../src/runtime/logger.js';
+import { FatalConnectionError, type SessionControls } from '../../src/inbound/supervisor.js';
 import { EndableShardingStrategy } from './strategy.js';
 
 export interface SessionOptions {

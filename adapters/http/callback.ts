@@ -1,6 +1,6 @@
 import { postJson } from '../../src/callbacks/client.js';
 import { secretKey, signatureHeaders } from '../../src/callbacks/signing.js';
-import { errorMessage } from '../../src/supervisor.js';
+import { errorMessage } from '../../src/inbound/supervisor.js';
 import type { Item } from './render.js';
 import type { HttpConfig } from './schema.js';
 

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import type Router from '@koa/router';
 import type { Context as KoaContext } from 'koa';
 import { defineAdapter, type Adapter, type AdapterContext } from '../../src/adapter.js';
-import { HttpError, readJson } from '../../src/http.js';
+import { HttpError, readJson } from '../../src/inbound/http.js';
 import type { Delivery, OutgoingMessage } from '../../src/message.js';
 import { ReplyCache } from './cache.js';
 import { CallbackSender } from './callback.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../../src/units.js';
+import { duration } from '../../src/runtime/units.js';
 
 export const httpConfig = z
   .strictObject({

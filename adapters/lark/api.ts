@@ -4,9 +4,9 @@
 
 import type { Readable } from 'node:stream';
 import { Client, DefaultCache, defaultHttpInstance, LoggerLevel } from '@larksuiteoapi/node-sdk';
-import { readBounded } from '../../src/fetch-file.js';
-import type { Logger } from '../../src/logger.js';
-import type { MediaBody } from '../../src/media.js';
+import { readBounded } from '../../src/net/fetch-file.js';
+import type { Logger } from '../../src/runtime/logger.js';
+import type { MediaBody } from '../../src/media/media.js';
 import type { ResourceType } from './normalize.js';
 
 export class LarkApiError extends Error {

@@ -4,7 +4,7 @@
 import { DefaultCache, EventDispatcher, LoggerLevel } from '@larksuiteoapi/node-sdk';
 import { defineAdapter, type Adapter, type AdapterContext, type Admission } from '../../src/adapter.js';
 import { quotedMessageId, startDelivery, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
-import { errorMessage, type Supervisor } from '../../src/supervisor.js';
+import { errorMessage, type Supervisor } from '../../src/inbound/supervisor.js';
 import { LarkApi, sdkLogger, type MessageBody } from './api.js';
 import { ChatKinds } from './chats.js';
 import { runLongConnection } from './longconn.js';

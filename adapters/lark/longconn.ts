@@ -4,8 +4,8 @@
 // and the supervisor backs off and starts a fresh client.
 
 import { LoggerLevel, WSClient, type EventDispatcher } from '@larksuiteoapi/node-sdk';
-import type { Logger } from '../../src/logger.js';
-import { FatalConnectionError, type SessionControls } from '../../src/supervisor.js';
+import type { Logger } from '../../src/runtime/logger.js';
+import { FatalConnectionError, type SessionControls } from '../../src/inbound/supervisor.js';
 import { sdkLogger } from './api.js';
 
 export interface LongConnectionOptions {

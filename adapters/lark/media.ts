@@ -1,7 +1,7 @@
 // The bytes of an outgoing image or file: Lark takes media only as an upload, never by URL.
 
-import { fetchFile } from '../../src/fetch-file.js';
-import type { MediaStore } from '../../src/media.js';
+import { fetchFile } from '../../src/net/fetch-file.js';
+import type { MediaStore } from '../../src/media/media.js';
 import type { MediaSegment } from '../../src/message.js';
 
 /** Lark's upload limits: 10 MB for an image, 30 MB for a file. */

@@ -2,7 +2,7 @@
 // files (uploaded first, by the sender), and buttons as an interactive card. Nothing is dropped.
 
 import type { Button, MediaSegment, Segment } from '../../src/message.js';
-import { splitText } from '../../src/text.js';
+import { splitText } from '../../src/delivery/text.js';
 
 export type Planned =
   /** msg_type text; `plain` is the same text without <at> tags, for when it moves into a card. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../../src/units.js';
+import { duration } from '../../src/runtime/units.js';
 
 /** The open platform base URL of each cloud: Feishu (China) and Lark (international). */
 export const domains = { feishu: 'https://open.feishu.cn', lark: 'https://open.larksuite.com' } as const;

@@ -5,7 +5,7 @@
 
 import type { Context as KoaContext } from 'koa';
 import type { AdapterContext, Admission } from '../../src/adapter.js';
-import { HttpError, readRawBody } from '../../src/http.js';
+import { HttpError, readRawBody } from '../../src/inbound/http.js';
 import { checkSignature, decrypt, tokenMatches } from './verify.js';
 
 export interface WebhookOptions {

@@ -2,12 +2,12 @@
 // heartbeats), run by the core supervisor, which owns retrying, backoff and single flight.
 
 import WebSocket from 'ws';
-import type { Logger } from '../../src/logger.js';
-import { FatalConnectionError, RetryAfterError, type SessionControls } from '../../src/supervisor.js';
+import type { Logger } from '../../src/runtime/logger.js';
+import { FatalConnectionError, RetryAfterError, type SessionControls } from '../../src/inbound/supervisor.js';
 import { QqApiError, type OpenApi } from './api.js';
 import type { Payload } from './normalize.js';
 import { TokenError, type AccessTokens } from './token.js';
-import type { Transport } from '../../src/proxy.js';
+import type { Transport } from '../../src/net/proxy.js';
 
 const op = { dispatch: 0, heartbeat: 1, identify: 2, resume: 6, reconnect: 7, invalidSession: 9, hello: 10, heartbeatAck: 11 } as const;
 

@@ -3,7 +3,7 @@
 
 import { defineAdapter, type Adapter, type AdapterContext, type Admission } from '../../src/adapter.js';
 import { quotedMessageId, startDelivery, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
-import { errorMessage, type Supervisor } from '../../src/supervisor.js';
+import { errorMessage, type Supervisor } from '../../src/inbound/supervisor.js';
 import { OpenApi } from './api.js';
 import { endpointsOf, sceneOf, type Scene } from './channel.js';
 import { Gateway } from './gateway.js';
@@ -12,8 +12,8 @@ import { PassiveReplies } from './passive.js';
 import { linkText, plan, type Planned } from './render.js';
 import { qqConfig, type QqConfig } from './schema.js';
 import { AccessTokens } from './token.js';
-import { fetchFile } from '../../src/fetch-file.js';
-import { createTransport, describeProxy, type Transport } from '../../src/proxy.js';
+import { fetchFile } from '../../src/net/fetch-file.js';
+import { createTransport, describeProxy, type Transport } from '../../src/net/proxy.js';
 import { deriveKeys, type WebhookKeys } from './verify.js';
 import { webhookHandler } from './webhook.js';
 

@@ -4,7 +4,7 @@
 
 import { buttonsAsText, type MediaSegment, type Segment } from '../../src/message.js';
 import type { SceneKind } from './channel.js';
-import { splitText } from '../../src/text.js';
+import { splitText } from '../../src/delivery/text.js';
 
 /** Rich-media file_type of the v2 (group/C2C) upload API. */
 export const fileType = { image: 1, video: 2, voice: 3 } as const;

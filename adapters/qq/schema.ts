@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { proxyUrl } from '../../src/proxy.js';
-import { duration } from '../../src/units.js';
+import { proxyUrl } from '../../src/net/proxy.js';
+import { duration } from '../../src/runtime/units.js';
 
 /** Gateway intents by name (QQ's event-emit docs); each turns on one family of events. */
 export const intentBits = {

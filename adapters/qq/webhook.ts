@@ -3,7 +3,7 @@
 
 import type { Context as KoaContext } from 'koa';
 import type { AdapterContext, Admission } from '../../src/adapter.js';
-import { HttpError, readRawBody } from '../../src/http.js';
+import { HttpError, readRawBody } from '../../src/inbound/http.js';
 import type { Payload } from './normalize.js';
 import { checkSignature, validationAnswer, type WebhookKeys } from './verify.js';
 

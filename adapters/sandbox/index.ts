@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import type Router from '@koa/router';
 import { defineAdapter, type Adapter, type AdapterContext } from '../../src/adapter.js';
-import { HttpError, readJson } from '../../src/http.js';
+import { HttpError, readJson } from '../../src/inbound/http.js';
 import type { Delivery, OutgoingMessage } from '../../src/message.js';
 import { Chats } from './chats.js';
 import { normalize } from './normalize.js';

@@ -1,4 +1,4 @@
-import type { MediaStore } from '../../src/media.js';
+import type { MediaStore } from '../../src/media/media.js';
 import { plainText, type Message, type Segment } from '../../src/message.js';
 import type { SandboxPost } from './schema.js';
 

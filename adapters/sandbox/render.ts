@@ -1,4 +1,4 @@
-import type { MediaStore } from '../../src/media.js';
+import type { MediaStore } from '../../src/media/media.js';
 import { isMedia, type Segment } from '../../src/message.js';
 import type { PageSegment } from './chats.js';
 

@@ -3,11 +3,11 @@
 import { Api, InputFile, TelegramApiError, type Update } from 'node-telegram-bot-api';
 import { request } from 'undici';
 import { defineAdapter, type Adapter, type AdapterContext } from '../../src/adapter.js';
-import { HttpError, readJson } from '../../src/http.js';
-import { createTransport, describeProxy, lightFetch, type Transport } from '../../src/proxy.js';
-import type { MediaBody } from '../../src/media.js';
+import { HttpError, readJson } from '../../src/inbound/http.js';
+import { createTransport, describeProxy, lightFetch, type Transport } from '../../src/net/proxy.js';
+import type { MediaBody } from '../../src/media/media.js';
 import type { Delivery, MediaSegment, OutgoingMessage } from '../../src/message.js';
-import { errorMessage, FatalConnectionError, type SessionControls, type Supervisor } from '../../src/supervisor.js';
+import { errorMessage, FatalConnectionError, type SessionControls, type Supervisor } from '../../src/inbound/supervisor.js';
 import { incoming, normalize, type Self } from './normalize.js';
 import { plan, quotedId, type Planned } from './render.js';
 import { telegramConfig, type TelegramConfig } from './schema.js';

@@ -1,6 +1,6 @@
 import type { InlineKeyboardButton, InlineKeyboardMarkup } from 'node-telegram-bot-api';
 import { quotedMessageId, type Button, type MediaSegment, type Segment } from '../../src/message.js';
-import { splitText } from '../../src/text.js';
+import { splitText } from '../../src/delivery/text.js';
 
 /** One Telegram message to send: HTML text (with an optional inline keyboard), or one media item. */
 export type Planned =

@@ -4,7 +4,7 @@
 
 import { randomInt } from 'node:crypto';
 import { request } from 'undici';
-import { readBounded } from '../../src/fetch-file.js';
+import { readBounded } from '../../src/net/fetch-file.js';
 import type { UserSigs } from './usersig.js';
 
 /** Tencent's codes for "too many requests": REST-wide (600xx) and group messaging (10006, 10023). */

@@ -2,7 +2,7 @@
 // and the platform events (group, relationship, online state…) handed to bot.on('event').
 
 import { randomUUID } from 'node:crypto';
-import type { PlatformEvent } from '../../src/events.js';
+import type { PlatformEvent } from '../../src/bot/events.js';
 import type { Author, Channel } from '../../src/message.js';
 
 export const messageCommands = new Set(['C2C.CallbackAfterSendMsg', 'Group.CallbackAfterSendMsg']);

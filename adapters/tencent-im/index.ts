@@ -3,9 +3,9 @@
 
 import { randomInt } from 'node:crypto';
 import { defineAdapter, type Adapter, type AdapterContext, type Admission } from '../../src/adapter.js';
-import { createDownloader } from '../../src/download.js';
+import { createDownloader } from '../../src/media/download.js';
 import { startDelivery, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
-import { errorMessage } from '../../src/supervisor.js';
+import { errorMessage } from '../../src/inbound/supervisor.js';
 import { RestApi } from './api.js';
 import { platformEvent } from './events.js';
 import { incoming, normalize, sceneOf, type MessageCallback, type NormalizeContext } from './normalize.js';

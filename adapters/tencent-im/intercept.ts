@@ -3,9 +3,9 @@
 // the deadline; a bot without any, or one too slow, lets it through.
 
 import type { AdapterContext } from '../../src/adapter.js';
-import type { InterceptDecision } from '../../src/events.js';
+import type { InterceptDecision } from '../../src/bot/events.js';
 import type { Message } from '../../src/message.js';
-import { errorMessage } from '../../src/supervisor.js';
+import { errorMessage } from '../../src/inbound/supervisor.js';
 import { actorOf } from './events.js';
 import { mentions, normalize, type MessageCallback, type NormalizeContext, type Scene, type TimElem } from './normalize.js';
 import { elementsOf, type MediaUrl } from './render.js';

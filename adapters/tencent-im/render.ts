@@ -4,7 +4,7 @@
 
 import { createHash } from 'node:crypto';
 import { buttonsAsText, type MediaSegment, type Segment } from '../../src/message.js';
-import { splitText } from '../../src/text.js';
+import { splitText } from '../../src/delivery/text.js';
 import { imageFormat, imageSize } from './media.js';
 import type { TimElem } from './normalize.js';
 

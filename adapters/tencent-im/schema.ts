@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../../src/units.js';
+import { duration } from '../../src/runtime/units.js';
 
 /** Tencent Cloud IM UserIDs: up to 32 bytes; the console allows letters, digits, "_" and "-". */
 const account = (what: string) => z.string().regex(/^[A-Za-z0-9_@.-]{1,32}$/, `expected ${what}: an IM UserID of 1-32 letters, digits, "_", "-", "@" or "."`);

@@ -5,8 +5,8 @@
 
 import type { Context as KoaContext } from 'koa';
 import type { AdapterContext, Admission } from '../../src/adapter.js';
-import { HttpError, readRawBody } from '../../src/http.js';
-import { errorMessage } from '../../src/supervisor.js';
+import { HttpError, readRawBody } from '../../src/inbound/http.js';
+import { errorMessage } from '../../src/inbound/supervisor.js';
 import { kindOf } from './events.js';
 import { answerBefore, ok, type CallbackAnswer, type InterceptOptions } from './intercept.js';
 import type { MessageCallback } from './normalize.js';

@@ -4,7 +4,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FormData, request, type Dispatcher } from 'undici';
-import { readBounded } from '../../src/fetch-file.js';
+import { readBounded } from '../../src/net/fetch-file.js';
 
 /** The one place the API version is pinned; callback settings are registered with it too. */
 export const apiVersion = '5.199';

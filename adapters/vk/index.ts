@@ -3,11 +3,11 @@
 
 import { randomUUID } from 'node:crypto';
 import { defineAdapter, type Adapter, type AdapterContext, type Admission } from '../../src/adapter.js';
-import { fetchFile } from '../../src/fetch-file.js';
-import type { MediaBody } from '../../src/media.js';
+import { fetchFile } from '../../src/net/fetch-file.js';
+import type { MediaBody } from '../../src/media/media.js';
 import { quotedMessageId, startDelivery, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
-import { createTransport, describeProxy, type Transport } from '../../src/proxy.js';
-import { errorMessage } from '../../src/supervisor.js';
+import { createTransport, describeProxy, type Transport } from '../../src/net/proxy.js';
+import { errorMessage } from '../../src/inbound/supervisor.js';
 import { apiVersion, VkApi, VkApiError, type Params } from './api.js';
 import { channelId, chatPeerBase, messageOf, normalize, parseChannelId, type Callback } from './normalize.js';
 import { plan, quoteParams, type PlannedMessage } from './render.js';

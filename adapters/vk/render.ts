@@ -3,7 +3,7 @@
 // and a quote as reply_to (a message id) or forward (a chat's conversation_message_id).
 
 import { buttonsAsText, type Button, type MediaSegment, type Segment } from '../../src/message.js';
-import { splitText } from '../../src/text.js';
+import { splitText } from '../../src/delivery/text.js';
 
 /** Characters per message (VK refuses longer text). */
 export const textLimit = 4096;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { proxyUrl } from '../../src/proxy.js';
+import { proxyUrl } from '../../src/net/proxy.js';
 
 const community = z.strictObject({
   groupId: z.coerce

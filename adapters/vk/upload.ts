@@ -2,7 +2,7 @@
 // photos.getMessagesUploadServer -> POST field "photo" -> photos.saveMessagesPhoto -> photo{owner}_{id}_{key};
 // docs.getMessagesUploadServer -> POST field "file" -> docs.save -> doc{owner}_{id}.
 
-import type { MediaBody } from '../../src/media.js';
+import type { MediaBody } from '../../src/media/media.js';
 import type { VkApi } from './api.js';
 
 /** What VK takes as a photo; anything else goes as a document. */

@@ -3,8 +3,8 @@
 
 import type { Context as KoaContext } from 'koa';
 import type { AdapterContext, Admission } from '../../src/adapter.js';
-import { HttpError, readRawBody } from '../../src/http.js';
-import { errorMessage } from '../../src/supervisor.js';
+import { HttpError, readRawBody } from '../../src/inbound/http.js';
+import { errorMessage } from '../../src/inbound/supervisor.js';
 import type { Callback } from './normalize.js';
 import type { Community } from './schema.js';
 import type { Communities } from './verify.js';

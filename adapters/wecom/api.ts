@@ -2,7 +2,7 @@
 // stale token (40014, 42001) is made once more with a fresh one, one refused for the rate limit
 // (45009) again after a wait.
 
-import type { MediaBody } from '../../src/media.js';
+import type { MediaBody } from '../../src/media/media.js';
 import { staleTokenCodes, type AccessTokens } from './token.js';
 import { call, download, WecomError, type Answer, type FileBody, type WireOptions } from './wire.js';
 

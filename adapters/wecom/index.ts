@@ -4,10 +4,10 @@
 // hears through its callback and sends through the server API with an access token.
 
 import { defineAdapter, type Adapter, type AdapterContext, type Admission } from '../../src/adapter.js';
-import type { MediaBody } from '../../src/media.js';
+import type { MediaBody } from '../../src/media/media.js';
 import { startDelivery, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
-import { createTransport, describeProxy, type Transport } from '../../src/proxy.js';
-import { errorMessage } from '../../src/supervisor.js';
+import { createTransport, describeProxy, type Transport } from '../../src/net/proxy.js';
+import { errorMessage } from '../../src/inbound/supervisor.js';
 import { AppApi } from './api.js';
 import { appTargetOf } from './channel.js';
 import { appUploadType, fileName, type Bytes } from './media.js';

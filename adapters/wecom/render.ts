@@ -3,7 +3,7 @@
 // a mention as <@userid> in markdown, an app (whose messages cannot mention) as "@name".
 
 import { buttonsAsText, type MediaSegment, type Segment } from '../../src/message.js';
-import { splitText } from '../../src/text.js';
+import { splitText } from '../../src/delivery/text.js';
 
 export type Planned =
   | { kind: 'text'; text: string; mentionAll: boolean }

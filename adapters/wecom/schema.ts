@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { proxyUrl } from '../../src/proxy.js';
-import { duration } from '../../src/units.js';
+import { proxyUrl } from '../../src/net/proxy.js';
+import { duration } from '../../src/runtime/units.js';
 
 const printable = (what: string) => z.string().regex(/^[\x21-\x7e]{1,128}$/, `expected ${what} (printable characters, no spaces)`);
 

@@ -5,7 +5,7 @@
 
 import type { Context as KoaContext } from 'koa';
 import type { AdapterContext, Admission } from '../../src/adapter.js';
-import { HttpError, readRawBody } from '../../src/http.js';
+import { HttpError, readRawBody } from '../../src/inbound/http.js';
 import { CiphertextError, decrypt, signatureMatches, type CallbackKeys } from './verify.js';
 import { parseXml, str } from './xml.js';
 

@@ -6,9 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request, type Dispatcher } from 'undici';
-import { readBounded } from '../../src/fetch-file.js';
-import type { MediaBody } from '../../src/media.js';
-import { backoffDelay, type BackoffPolicy } from '../../src/supervisor.js';
+import { readBounded } from '../../src/net/fetch-file.js';
+import type { MediaBody } from '../../src/media/media.js';
+import { backoffDelay, type BackoffPolicy } from '../../src/inbound/supervisor.js';
 
 export class WecomError extends Error {
   override readonly name = 'WecomError';

@@ -1,5 +1,5 @@
 import { Agent, request } from 'undici';
-import { discard, readBounded } from '../fetch-file.js';
+import { discard, readBounded } from '../net/fetch-file.js';
 
 export class CallbackError extends Error {
   override readonly name = 'CallbackError';

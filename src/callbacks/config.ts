@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { byteSize, duration } from '../units.js';
+import { byteSize, duration } from '../runtime/units.js';
 
 /** A Standard Webhooks secret: "whsec_" + base64, as every Standard Webhooks library expects. */
 const secret = z

@@ -1,12 +1,12 @@
 // Outbound HTTP callbacks at every lifecycle stage: the operator's way to steer without code.
 
-import type { PlatformEvent } from '../events.js';
-import type { Stage, StageData, StageHook, StageHooks, StageOutcome, StageValue } from '../lifecycle.js';
-import type { Logger } from '../logger.js';
+import type { PlatformEvent } from '../bot/events.js';
+import type { Stage, StageData, StageHook, StageHooks, StageOutcome, StageValue } from '../pipeline/lifecycle.js';
+import type { Logger } from '../runtime/logger.js';
 import type { Segment } from '../message.js';
-import type { Metrics } from '../metrics.js';
-import { messageSchema, requestSchema, resultSchema, toJson } from '../schema.js';
-import { errorMessage } from '../supervisor.js';
+import type { Metrics } from '../runtime/metrics.js';
+import { messageSchema, requestSchema, resultSchema, toJson } from '../pipeline/schema.js';
+import { errorMessage } from '../inbound/supervisor.js';
 import { CallbackError, postJson } from './client.js';
 import type { CallbackConfig, CallbacksConfig } from './config.js';
 import { deepMerge } from './merge.js';

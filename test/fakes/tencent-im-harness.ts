@@ -3,9 +3,9 @@
 
 import tencentIm, { TencentImAdapter } from '../../adapters/tencent-im/index.js';
 import { defineAdapter, type AdapterDefinition } from '../../src/adapter.js';
-import type { Bot } from '../../src/bot.js';
-import { definitions } from '../../src/registry.js';
-import type { Runtime } from '../../src/runtime.js';
+import type { Bot } from '../../src/bot/bot.js';
+import { definitions } from '../../src/runtime/registry.js';
+import type { Runtime } from '../../src/runtime/runtime.js';
 import { startRuntime, waitFor } from '../helpers.js';
 import { FakeTencentIM, type CallbackOptions } from './tencent-im.js';
 

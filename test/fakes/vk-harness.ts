@@ -4,10 +4,10 @@
 import { VkAdapter } from '../../adapters/vk/index.js';
 import { vkConfig } from '../../adapters/vk/schema.js';
 import { defineAdapter, type AdapterDefinition } from '../../src/adapter.js';
-import { defineBot, type Bot } from '../../src/bot.js';
+import { defineBot, type Bot } from '../../src/bot/bot.js';
 import type { Message } from '../../src/message.js';
-import { definitions } from '../../src/registry.js';
-import type { Runtime } from '../../src/runtime.js';
+import { definitions } from '../../src/runtime/registry.js';
+import type { Runtime } from '../../src/runtime/runtime.js';
 import { startRuntime, waitFor, type LogLine } from '../helpers.js';
 import { FakeVK, type FakeCommunity } from './vk.js';
 

@@ -1,16 +1,16 @@
 // One inbound event through every lifecycle stage (DESIGN.md, "Lifecycle of one inbound message").
 
 import { randomUUID } from 'node:crypto';
-import type { Adapter, Admission, InboundEvent } from './adapter.js';
-import type { Bot } from './bot.js';
-import { Context, type Downloader } from './context.js';
-import { EventContext, type InterceptDecision, type PlatformEvent } from './events.js';
+import type { Adapter, Admission, InboundEvent } from '../adapter.js';
+import type { Bot } from '../bot/bot.js';
+import { Context, type Downloader } from '../bot/context.js';
+import { EventContext, type InterceptDecision, type PlatformEvent } from '../bot/events.js';
 import type { Result, Stage, StageData, StageHookMap, StageHooks, StageOutcome, StageValue } from './lifecycle.js';
-import type { Logger } from './logger.js';
-import type { Metrics } from './metrics.js';
-import type { Delivery, Message, OutgoingMessage, Segment } from './message.js';
-import type { Store } from './store/index.js';
-import { errorMessage } from './supervisor.js';
+import type { Logger } from '../runtime/logger.js';
+import type { Metrics } from '../runtime/metrics.js';
+import type { Delivery, Message, OutgoingMessage, Segment } from '../message.js';
+import type { Store } from '../store/index.js';
+import { errorMessage } from '../inbound/supervisor.js';
 
 export interface PipelineOptions {
   bot: Bot;

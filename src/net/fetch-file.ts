@@ -2,7 +2,7 @@
 // in size and time: one implementation for every adapter, so none forgets a limit.
 
 import { request, type Dispatcher } from 'undici';
-import type { MediaBody } from './media.js';
+import type { MediaBody } from '../media/media.js';
 
 type Body = AsyncIterable<Buffer> & NodeJS.ReadableStream & { destroy(): void };
 

@@ -4,9 +4,9 @@ import type { Server } from 'node:http';
 import Router from '@koa/router';
 import Koa from 'koa';
 import { HttpError } from './http.js';
-import type { Logger } from './logger.js';
-import { MediaStore } from './media.js';
-import type { Metrics } from './metrics.js';
+import type { Logger } from '../runtime/logger.js';
+import { MediaStore } from '../media/media.js';
+import type { Metrics } from '../runtime/metrics.js';
 import { errorMessage } from './supervisor.js';
 
 export interface HttpServerOptions {

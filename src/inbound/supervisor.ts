@@ -1,4 +1,4 @@
-import type { Logger } from './logger.js';
+import type { Logger } from '../runtime/logger.js';
 
 /** Thrown by a session that must not be retried (a revoked token, say). */
 export class FatalConnectionError extends Error {

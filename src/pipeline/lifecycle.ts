@@ -1,7 +1,7 @@
 // The data each lifecycle stage sees and the contract of a stage hook (DESIGN.md, "Lifecycle").
 
-import type { PlatformEvent } from './events.js';
-import type { Delivery, Message, OutgoingMessage, Segment } from './message.js';
+import type { PlatformEvent } from '../bot/events.js';
+import type { Delivery, Message, OutgoingMessage, Segment } from '../message.js';
 
 export type Stage = 'onMessage' | 'onPreSend' | 'onResult' | 'onSent';
 export const stages: readonly Stage[] = ['onMessage', 'onPreSend', 'onResult', 'onSent'];

@@ -1,8 +1,8 @@
 // Platform events that are not chat messages (members joining, friendships, online state…)
 // and interceptions of messages users send each other (a platform asking "may this go through?").
 
-import type { Logger } from './logger.js';
-import { toSegments, type Author, type Channel, type ChannelRef, type Content, type Message, type OutgoingMessage, type Segment } from './message.js';
+import type { Logger } from '../runtime/logger.js';
+import { toSegments, type Author, type Channel, type ChannelRef, type Content, type Message, type OutgoingMessage, type Segment } from '../message.js';
 
 export interface PlatformEvent {
   id: string;

@@ -1,7 +1,7 @@
-import type { Request, Result } from './lifecycle.js';
-import type { Logger } from './logger.js';
-import type { MediaBody } from './media.js';
-import { toSegments, type ChannelRef, type Content, type MediaSegment, type Message } from './message.js';
+import type { Request, Result } from '../pipeline/lifecycle.js';
+import type { Logger } from '../runtime/logger.js';
+import type { MediaBody } from '../media/media.js';
+import { toSegments, type ChannelRef, type Content, type MediaSegment, type Message } from '../message.js';
 
 export type Downloader = (segment: MediaSegment) => Promise<MediaBody>;
 

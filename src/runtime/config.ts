@@ -6,11 +6,11 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
-import type { AdapterDefinition } from './adapter.js';
-import { callbacksSchema } from './callbacks/config.js';
+import type { AdapterDefinition } from '../adapter.js';
+import { callbacksSchema } from '../callbacks/config.js';
 import { byteSize, duration } from './units.js';
 
-export const builtinBot = fileURLToPath(new URL('../bots/echo.ts', import.meta.url));
+export const builtinBot = fileURLToPath(new URL('../../bots/echo.ts', import.meta.url));
 
 const serverSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),

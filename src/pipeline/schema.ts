@@ -3,7 +3,7 @@
 
 import { z } from 'zod';
 import type { Request, Result } from './lifecycle.js';
-import type { Message, Segment } from './message.js';
+import type { Message, Segment } from '../message.js';
 
 /** Bytes travel as base64 in JSON; in memory they are Uint8Array. */
 const bytes = z.union([z.instanceof(Uint8Array), z.base64().transform((s) => new Uint8Array(Buffer.from(s, 'base64')))]);

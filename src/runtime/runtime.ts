@@ -1,21 +1,21 @@
 // Wires config -> adapters -> pipeline -> server; start and stop.
 
 import { pathToFileURL } from 'node:url';
-import type { Adapter, AdapterContext, AdapterDefinition } from './adapter.js';
-import { Bot } from './bot.js';
-import { createCallbackHooks } from './callbacks/index.js';
+import type { Adapter, AdapterContext, AdapterDefinition } from '../adapter.js';
+import { Bot } from '../bot/bot.js';
+import { createCallbackHooks } from '../callbacks/index.js';
 import { redact, type Config } from './config.js';
-import type { StageHooks } from './lifecycle.js';
+import type { StageHooks } from '../pipeline/lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
-import { createDownloader } from './download.js';
-import { MediaStore } from './media.js';
+import { createDownloader } from '../media/download.js';
+import { MediaStore } from '../media/media.js';
 import { Metrics } from './metrics.js';
-import { Pipeline } from './pipeline.js';
-import { toJson } from './schema.js';
+import { Pipeline } from '../pipeline/pipeline.js';
+import { toJson } from '../pipeline/schema.js';
 import { definitions as registry } from './registry.js';
-import { HttpServer } from './server.js';
-import { MemoryStore, type Store } from './store/index.js';
-import { Supervisor, type ConnectionState } from './supervisor.js';
+import { HttpServer } from '../inbound/server.js';
+import { MemoryStore, type Store } from '../store/index.js';
+import { Supervisor, type ConnectionState } from '../inbound/supervisor.js';
 
 export interface RuntimeOptions {
   logger?: Logger;

@@ -5,9 +5,9 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { Agent, request } from 'undici';
-import { readBounded } from './fetch-file.js';
+import { readBounded } from '../net/fetch-file.js';
 import type { MediaBody, MediaStore } from './media.js';
-import type { MediaSegment } from './message.js';
+import type { MediaSegment } from '../message.js';
 
 export interface DownloadPolicy {
   allowPrivateNetworks: boolean;

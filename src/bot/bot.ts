@@ -3,9 +3,9 @@
 import { ArgumentError, closest, parseArgs, parseSpec, splitCommand, type ArgsOf, type CommandSpec } from './command.js';
 import { Context } from './context.js';
 import { runInterceptors, type EventContext, type EventHandler, type InterceptDecision, type Interceptor } from './events.js';
-import type { Request } from './lifecycle.js';
-import type { Logger } from './logger.js';
-import type { Content, Message } from './message.js';
+import type { Request } from '../pipeline/lifecycle.js';
+import type { Logger } from '../runtime/logger.js';
+import type { Content, Message } from '../message.js';
 
 export type Next = () => Promise<void>;
 export type Middleware = (ctx: Context, next: Next) => unknown;
