@@ -7,6 +7,7 @@ import type { InterceptDecision, PlatformEvent } from './bot/events.js';
 import type { Logger } from './runtime/logger.js';
 import type { MediaStore } from './media/media.js';
 import type { ChannelRef, Delivery, Message, OutgoingMessage } from './message.js';
+import type { SendLimits } from './delivery/pacer.js';
 import type { Store } from './store/index.js';
 import type { SupervisedConnection, Supervisor } from './inbound/supervisor.js';
 
@@ -19,6 +20,12 @@ export interface InboundEvent {
   onHandled?(): void;
 }
 
+/**
+ * - `accepted`: recorded; it will be handled (after a crash too)
+ * - `duplicate`: a redelivery of an event already taken; answer as if accepted
+ * - `closed`: not taken (shutting down, or the store cannot record it): make the platform deliver
+ *   it again later (a webhook throws `unavailable()`, which answers 503 with Retry-After)
+ */
 export type Admission = 'accepted' | 'duplicate' | 'closed';
 
 export interface AdapterContext {
@@ -62,8 +69,27 @@ export interface Adapter {
   start(ctx: AdapterContext): Promise<void>;
   /** Idempotent; leaves no listener behind. */
   stop(): Promise<void>;
-  /** Delivers one message; never throws: failures are reported in the Delivery. */
-  send(message: OutgoingMessage): Promise<Delivery>;
+  /** What the platform allows this bot to send; the core paces sends to it. */
+  readonly limits?: SendLimits;
+  /**
+   * Renders one reply item into platform calls and makes them, once each: the core records,
+   * paces, retries and marks delivered. Never throws: a failure is reported in the Delivery,
+   * with its `failure` kind (see Failure) and the ids of the parts that did go out. Without
+   * options (a direct call), it is a first try with no idempotency key to keep.
+   */
+  send(message: OutgoingMessage, options?: SendOptions): Promise<Delivery>;
+}
+
+export interface SendOptions {
+  /**
+   * The item's stable key, the same on every try and after a restart. Where the platform takes
+   * an idempotency key, derive it from this (`idempotencyKey`, `idempotencyInt32`).
+   */
+  key: string;
+  /** Parts (platform messages) of this item delivered by an earlier try: skip that many and go on with the rest. */
+  sent: number;
+  /** Aborted at shutdown: stop waiting and report the failure as retryable. */
+  signal: AbortSignal;
 }
 
 export interface PlatformConfigBase {

@@ -1,5 +1,7 @@
 // The normalized types every bot author and adapter share (DESIGN.md, "The normalized message").
 
+import type { Failure } from './delivery/retry.js';
+
 export type ChannelType = 'direct' | 'group' | 'channel' | 'thread';
 
 export interface Channel {
@@ -86,15 +88,20 @@ export interface Delivery {
   /** Platform message ids, one per platform message sent. */
   ids: string[];
   error?: string;
+  /** From an adapter: what kind of failure it was, which decides whether the core tries again. Without one, a failure is final. */
+  failure?: Failure;
   /** Milliseconds spent delivering. */
   ms: number;
 }
 
-/** Times one send: push the platform's message ids as they are sent, then end with `done()` or `done(error)`. */
-export function startDelivery(): { ids: string[]; done(error?: string): Delivery } {
+/** Times one send: push the platform's message ids as they are sent, then end with `done()` or `done(error, failure)`. */
+export function startDelivery(): { ids: string[]; done(error?: string, failure?: Failure): Delivery } {
   const started = performance.now();
   const ids: string[] = [];
-  return { ids, done: (error) => ({ ok: error === undefined, ids, ms: performance.now() - started, ...(error === undefined ? {} : { error }) }) };
+  return {
+    ids,
+    done: (error, failure) => ({ ok: error === undefined, ids, ms: performance.now() - started, ...(error === undefined ? {} : { error }), ...(error !== undefined && failure ? { failure } : {}) }),
+  };
 }
 
 export function toSegments(content: Content): Segment[] {

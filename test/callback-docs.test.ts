@@ -16,7 +16,7 @@ import { CallbackServer, type ReceivedCallback } from './fakes/callback-server.j
 import { startRuntime, waitFor } from './helpers.js';
 
 const stages = ['onMessage', 'onPreSend', 'onResult', 'onSent'] as const;
-const docs = new URL('../docs', import.meta.url);
+const docs = new URL('../docs/', import.meta.url);
 const schema = JSON.parse(readFileSync(new URL('callback-payload.schema.json', docs), 'utf8')) as object;
 // Both packages are CommonJS with `exports.default`; under NodeNext the default import is the module object.
 const ajv = new Ajv2020.default({ allErrors: true });
@@ -168,6 +168,7 @@ describe('docs/examples', () => {
   const stable = (payload: Record<string, any>) => {
     const copy = structuredClone(payload);
     copy.eventId = copy.timestamp = copy.message.timestamp = copy.config.bot = '*';
+    if (copy.config.store.path) copy.config.store.path = '*';
     for (const d of copy.delivery ?? []) d.ms = '*';
     return JSON.parse(JSON.stringify(copy).replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:*')) as unknown;
   };

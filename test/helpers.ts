@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { AdapterDefinition } from '../src/adapter.js';
@@ -26,10 +29,16 @@ export function captureLogs() {
   return { logger: pino({ level: 'debug' }, stream), lines };
 }
 
-/** Starts a runtime on a free port from YAML text (server.port defaults to 0 here). */
+/** A SQLite file of its own for one test runtime (the default store, without sharing ./data between tests). */
+export function tempStorePath(): string {
+  return join(mkdtempSync(join(tmpdir(), 'switchboard-test-')), 'switchboard.db');
+}
+
+/** Starts a runtime on a free port from YAML text (server.port defaults to 0 here, and the store is a SQLite file of its own). */
 export async function startRuntime(yaml: string, options: { bot?: Bot; hooks?: StageHooks; env?: NodeJS.ProcessEnv; definitions?: readonly AdapterDefinition[] } = {}) {
   const config = parseConfig(yaml, { definitions: options.definitions ?? definitions, env: options.env ?? {}, source: 'test.yaml', baseDir: process.cwd() });
   if (!/^\s*server:/m.test(yaml)) config.server.port = 0;
+  if (!/^\s*store:/m.test(yaml)) config.store = { type: 'sqlite', path: tempStorePath(), sync: 'normal' };
   const logs = captureLogs();
   const runtime = await Runtime.create(config, { bot: options.bot, hooks: options.hooks, logger: logs.logger, definitions: options.definitions });
   await runtime.start();

@@ -111,7 +111,7 @@ describe('pipeline', () => {
     expect(sentData).toBeUndefined();
     release();
     await p.drain();
-    expect(sentData!.deliveries).toEqual([{ ok: true, ids: ['m1'], ms: 1 }]);
+    expect(sentData!.deliveries).toEqual([{ ok: true, ids: ['m1'], ms: expect.any(Number) }]);
     expect(texts()).toEqual(['pong', 'receipt noted']);
   });
 
@@ -129,7 +129,7 @@ describe('pipeline', () => {
     await send(message('unlucky'));
     await sleep(5);
     expect(texts()).toEqual(['unlucky']);
-    expect(deliveries).toEqual([{ ok: false, ids: [], error: 'refused', ms: 1 }]);
+    expect(deliveries).toEqual([{ ok: false, ids: [], error: 'refused', ms: expect.any(Number) }]);
   });
 
   it('handles one chat in arrival order while other chats go on', async () => {

@@ -70,15 +70,15 @@ describe('vk: the callback handshake and refused requests', () => {
   it('answers 503 with Retry-After when the store cannot take the event (never a bare 500), and takes it when VK comes back', async () => {
     const seen: Message[] = [];
     const { fake, deliver, logs } = await vk({ bot: recordingBot(seen) });
-    const store = running.runtime!.store;
-    const claim = store.claim.bind(store);
-    store.claim = () => Promise.reject(new Error('redis: connection refused'));
+    const { inbox } = running.runtime!.store;
+    const admit = inbox.admit.bind(inbox);
+    inbox.admit = () => Promise.reject(new Error('redis: connection refused'));
     const event = messageNew(alpha, 'later');
     const res = await deliver(event);
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('10');
-    expect(logs.find((l) => l.msg === 'VK event not taken; VK will deliver it again')).toMatchObject({ err: 'redis: connection refused' });
-    store.claim = claim;
+    expect(logs.find((l) => l.msg === 'could not record an event; the platform is asked to deliver it again')).toMatchObject({ err: 'redis: connection refused' });
+    inbox.admit = admit;
     expect(await (await deliver(event, { retry: 1 })).text()).toBe('ok');
     await sentCount(fake, 1);
     expect(seen.map((m) => m.text)).toEqual(['later']);

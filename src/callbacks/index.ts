@@ -154,6 +154,7 @@ function payload(stage: Stage, data: StageData, deps: CallbackDeps): string {
   const head = toJson({
     stage,
     eventId: data.eventId,
+    ...(data.redelivered ? { redelivered: true } : {}),
     timestamp: Date.now(),
     bot: deps.bot(data.message.botId),
     message: data.message,

@@ -11,6 +11,14 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * Switchboard cannot take this work now (shutting down, the store cannot record it): the
+ * platform should deliver it again. The server answers 503 with the configured Retry-After.
+ */
+export function unavailable(reason: string): HttpError {
+  return new HttpError(503, reason);
+}
+
 /** Reads the raw body, refusing anything over `limit` bytes with 413 (before reading it, when Content-Length says so). */
 export async function readRawBody(ctx: Context, limit: number): Promise<Buffer> {
   const declared = Number(ctx.get('content-length') || Number.NaN);

@@ -15,6 +15,8 @@ export interface HttpServerOptions {
   metrics: Metrics;
   /** The body of /healthz: its `status` and whatever else an operator should see. */
   health: () => { status: string } & Record<string, unknown>;
+  /** Seconds a 503 asks the client to wait (Retry-After): one answer for every route when Switchboard cannot take work. */
+  retryAfterSeconds: number;
 }
 
 export class HttpServer {
@@ -34,9 +36,10 @@ export class HttpServer {
       if (!error.status || error.status >= 500) options.logger.error({ err: error }, 'http error');
     });
     app.use(async (ctx, next) => {
+      const retryAfter = String(options.retryAfterSeconds);
       if (this.draining) {
         ctx.status = 503;
-        ctx.set('Retry-After', '5');
+        ctx.set('Retry-After', retryAfter);
         ctx.body = { error: 'shutting down' };
         return;
       }
@@ -46,10 +49,12 @@ export class HttpServer {
         if (error instanceof HttpError) {
           ctx.status = error.status;
           ctx.body = { error: error.message };
+          if (error.status === 503 && !ctx.response.get('Retry-After')) ctx.set('Retry-After', retryAfter);
           return;
         }
         throw error;
       }
+      if (ctx.status === 503 && !ctx.response.get('Retry-After')) ctx.set('Retry-After', retryAfter);
     });
     root.get('/healthz', (ctx) => {
       // Always 200 while the process serves: a platform that cannot connect is not fixed by restarting us.

@@ -31,6 +31,8 @@ export interface StageData {
   request?: Request;
   result?: Result;
   deliveries?: Delivery[];
+  /** This stage may already have been asked about this event, before a crash; the event resumed after a restart. */
+  redelivered?: true;
 }
 
 /** The value a stage may replace: the message, the request or the result. */

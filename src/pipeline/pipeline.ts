@@ -1,16 +1,23 @@
-// One inbound event through every lifecycle stage (DESIGN.md, "Lifecycle of one inbound message").
+// Admission and scheduling (DESIGN.md, "Lifecycle of one inbound message"): an event is
+// recorded in the inbox before the platform is answered, then handled in the background, one
+// at a time per chat; events a crash left unfinished are resumed before new ones are taken.
 
 import { randomUUID } from 'node:crypto';
 import type { Adapter, Admission, InboundEvent } from '../adapter.js';
 import type { Bot } from '../bot/bot.js';
-import { Context, type Downloader } from '../bot/context.js';
+import type { Downloader } from '../bot/context.js';
 import { EventContext, type InterceptDecision, type PlatformEvent } from '../bot/events.js';
-import type { Result, Stage, StageData, StageHookMap, StageHooks, StageOutcome, StageValue } from './lifecycle.js';
+import { Deliverer } from '../delivery/deliverer.js';
+import { Pacer } from '../delivery/pacer.js';
+import { defaultRetryPolicy, type RetryPolicy } from '../delivery/retry.js';
+import { errorMessage } from '../inbound/supervisor.js';
+import type { Message } from '../message.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Metrics } from '../runtime/metrics.js';
-import type { Delivery, Message, OutgoingMessage, Segment } from '../message.js';
-import type { Store } from '../store/index.js';
-import { errorMessage } from '../inbound/supervisor.js';
+import type { OutboxItem, OutboxRecord, Store } from '../store/index.js';
+import { MessageHandler } from './handle.js';
+import type { Journal } from './journal.js';
+import type { StageHooks } from './lifecycle.js';
 
 export interface PipelineOptions {
   bot: Bot;
@@ -23,36 +30,47 @@ export interface PipelineOptions {
   download?: Downloader;
   /** Messages handled at once; past it, dispatch waits for a slot (backpressure on the platform). */
   maxInFlight?: number;
+  /** How a failed send is tried again. */
+  retryPolicy?: RetryPolicy;
 }
 
 const noDownloads: Downloader = async () => {
   throw new Error('downloads are not configured');
 };
 
-type Stopped = { stopped: true; reply?: Segment[] };
-
-/** How admission ended: the message is being handled (it holds a slot), was consumed unread, or was a duplicate. */
-type Admitted = 'handling' | 'consumed' | 'duplicate';
-
 export class Pipeline {
-  private readonly inFlight = new Set<Promise<void>>();
+  readonly deliverer: Deliverer;
+  private readonly handler: MessageHandler;
+  private readonly inFlight = new Set<Promise<unknown>>();
   /** The tail of each chat's queue: messages of one chat are handled in arrival order. */
   private readonly chatTails = new Map<string, Promise<void>>();
   private closed = false;
   /** Messages admitted or being handled, against maxInFlight; and the dispatches waiting for a slot. */
   private slotsTaken = 0;
   private readonly slotWaiters: (() => void)[] = [];
-  private readonly hooks: StageHooks;
+  /** Dead letters an operator asked to retry that are being sent now. */
+  private readonly retrying = new Set<string>();
   private readonly dedupTtlMs: number;
   private readonly maxInFlight: number;
 
   constructor(private readonly options: PipelineOptions) {
-    this.hooks = options.hooks ?? {};
     this.dedupTtlMs = options.dedupTtlMs ?? 3_600_000;
     this.maxInFlight = options.maxInFlight ?? 1000;
+    const { adapters, store, logger, metrics } = options;
+    this.deliverer = new Deliverer({ adapters, outbox: store.outbox, pacer: new Pacer((botId) => adapters.get(botId)?.limits), policy: options.retryPolicy ?? defaultRetryPolicy, logger, metrics });
+    this.handler = new MessageHandler({
+      bot: options.bot,
+      hooks: options.hooks ?? {},
+      store,
+      deliverer: this.deliverer,
+      logger,
+      metrics,
+      download: options.download ?? noDownloads,
+      track: (task) => this.track(task),
+    });
   }
 
-  /** Admits an event (dedup) and handles it in the background; see AdapterContext.dispatch. */
+  /** Admits an event and handles it in the background; see AdapterContext.dispatch. Never throws. */
   async dispatch(botId: string, event: InboundEvent): Promise<Admission> {
     if (this.closed) return 'closed';
     // A flood waits here (and so does the platform's delivery) instead of growing memory without bound.
@@ -60,16 +78,15 @@ export class Pipeline {
     this.slotsTaken++;
     // Counted from here, so a shutdown that starts while the event is being admitted waits for it.
     let admitted!: () => void;
-    const admitting = new Promise<void>((resolve) => (admitted = resolve));
-    this.inFlight.add(admitting);
-    let outcome: Admitted | undefined;
+    this.track(new Promise<void>((resolve) => (admitted = resolve)));
+    let handling = false;
     try {
-      outcome = await this.admit(botId, event);
-      return outcome === 'duplicate' ? 'duplicate' : 'accepted';
+      const outcome = await this.admit(botId, event);
+      handling = outcome === 'handling';
+      return outcome === 'handling' || outcome === 'consumed' ? 'accepted' : outcome;
     } finally {
       // A message being handled keeps its slot until it is done; anything else frees it now.
-      if (outcome !== 'handling') this.releaseSlot();
-      this.inFlight.delete(admitting);
+      if (!handling) this.releaseSlot();
       admitted();
     }
   }
@@ -88,39 +105,101 @@ export class Pipeline {
     this.slotWaiters.shift()?.();
   }
 
-  private async admit(botId: string, event: InboundEvent): Promise<Admitted> {
-    if (event.key !== undefined && !(await this.options.store.claim(`dedup:${botId}:${event.key}`, this.dedupTtlMs))) {
-      this.options.logger.debug({ bot: botId, key: event.key }, 'duplicate event dropped');
-      return 'duplicate';
-    }
+  private async admit(botId: string, event: InboundEvent): Promise<'handling' | 'consumed' | 'duplicate' | 'closed'> {
+    const { logger, store } = this.options;
     let message: Message;
     try {
       message = await event.normalize();
     } catch (error) {
       // A payload we cannot read is logged and consumed: redelivering it would fail the same way forever.
-      this.options.logger.error({ bot: botId, key: event.key, err: error }, 'could not normalize an event; dropped');
+      logger.error({ bot: botId, key: event.key, err: error }, 'could not normalize an event; dropped');
       event.onHandled?.();
       return 'consumed';
     }
-    const chat = `${botId}\0${message.channel.id}`;
-    const previous = this.chatTails.get(chat);
-    const run = (previous ? previous.then(() => this.handle(message)) : this.handle(message)).finally(() => {
+    const id = randomUUID();
+    const journal: Journal = { stage: 'received', message };
+    let fresh: boolean;
+    try {
+      fresh = await store.inbox.admit({ id, botId, ...(event.key === undefined ? {} : { key: event.key }), journal }, this.dedupTtlMs);
+    } catch (error) {
+      // Never acknowledged and lost: the platform is told to come back (503, an unconfirmed poll offset…).
+      logger.error({ bot: botId, key: event.key, err: errorMessage(error) }, 'could not record an event; the platform is asked to deliver it again');
+      return 'closed';
+    }
+    if (!fresh) {
+      logger.debug({ bot: botId, key: event.key }, 'duplicate event dropped');
+      return 'duplicate';
+    }
+    this.schedule(id, journal, false, event.onHandled);
+    return 'handling';
+  }
+
+  /** Queues an event behind the others of its chat; it holds a slot until it is done. */
+  private schedule(id: string, journal: Journal, resumed: boolean, onHandled?: () => void, gate?: Promise<void>): void {
+    const { message } = journal;
+    const chat = `${message.botId}\0${message.channel.id}`;
+    const previous = this.chatTails.get(chat) ?? gate;
+    const handle = async () => {
+      await this.handler.run(id, journal, resumed);
+      onHandled?.();
+    };
+    const run: Promise<void> = (previous ? previous.then(handle) : handle()).catch((error: unknown) => this.options.logger.error({ err: error, event: id }, 'handling failed')).finally(() => {
       this.inFlight.delete(run);
       if (this.chatTails.get(chat) === run) this.chatTails.delete(chat);
       this.releaseSlot();
-      event.onHandled?.();
     });
     this.inFlight.add(run);
     this.chatTails.set(chat, run);
-    return 'handling';
+  }
+
+  /**
+   * After a restart, before platforms take new events: every event the last run left unfinished
+   * is queued again in admission order (so a chat's new messages wait behind it), and replies
+   * recorded with no event left to send them are sent. Nothing runs before `started` resolves:
+   * replies need the platforms up.
+   */
+  async resume(started: Promise<unknown>): Promise<{ events: number; items: number }> {
+    const { store, logger } = this.options;
+    const gate = started.then(
+      () => {},
+      () => {},
+    );
+    const events = await store.inbox.unfinished();
+    for (const event of events) {
+      this.slotsTaken++;
+      this.schedule(event.id, event.journal as Journal, true, undefined, gate);
+    }
+    const owned = new Set(events.map((e) => e.id));
+    const orphans = (await store.outbox.list('pending')).filter((r) => !owned.has(r.eventId));
+    if (orphans.length > 0) this.track(gate.then(() => this.deliverer.sendAll(orphans, logger)));
+    if (events.length > 0 || orphans.length > 0) logger.info({ events: events.length, items: orphans.length }, 'resuming what the last run left unfinished');
+    this.track(gate.then(() => this.sendRetries()));
+    return { events: events.length, items: orphans.length };
+  }
+
+  /** Sends the dead letters an operator asked to retry (`switchboard outbox retry`). */
+  async sendRetries(): Promise<void> {
+    if (this.closed) return;
+    let records: OutboxRecord[];
+    try {
+      records = (await this.options.store.outbox.list('retry', 100)).filter((r) => !this.retrying.has(r.key));
+    } catch (error) {
+      this.options.logger.warn({ err: errorMessage(error) }, 'could not read the outbox for retries');
+      return;
+    }
+    for (const record of records) {
+      this.retrying.add(record.key);
+      const log = this.options.logger.child({ event: record.eventId, item: record.key });
+      log.info('sending a dead letter again, as asked');
+      this.track(this.deliverer.send({ ...record, state: 'pending' }, log).finally(() => this.retrying.delete(record.key)));
+    }
   }
 
   /** Platform events run beside messages: bot event handlers and the onEvent callback, then what handlers sent. */
   emit(event: PlatformEvent): Admission {
     if (this.closed) return 'closed';
     const log = this.options.logger.child({ event: event.id, platform: event.platform, bot: event.botId, type: event.type });
-    const task = this.handleEvent(event, log).finally(() => this.inFlight.delete(task));
-    this.inFlight.add(task);
+    this.track(this.handleEvent(event, log));
     return 'accepted';
   }
 
@@ -135,8 +214,12 @@ export class Pipeline {
     const started = performance.now();
     const ctx = new EventContext(event, log);
     try {
-      await Promise.all([this.options.bot.runEvent(ctx), this.hooks.onEvent?.(event).catch((error: unknown) => log.warn({ err: errorMessage(error) }, 'onEvent callback failed'))]);
-      if (ctx.outgoing.length > 0) await this.deliver(ctx.outgoing, log);
+      await Promise.all([this.options.bot.runEvent(ctx), this.options.hooks?.onEvent?.(event).catch((error: unknown) => log.warn({ err: errorMessage(error) }, 'onEvent callback failed'))]);
+      if (ctx.outgoing.length === 0) return;
+      const at = Date.now();
+      const items: OutboxItem[] = ctx.outgoing.map((message, index) => ({ key: `${event.id}:${index}`, eventId: event.id, index, message }));
+      await this.options.store.outbox.add(items).catch((error: unknown) => log.error({ err: errorMessage(error) }, 'could not record the replies in the store; sending them anyway'));
+      await this.deliverer.sendAll(items.map((item) => ({ ...item, state: 'pending', ids: [], attempts: 0, createdAt: at, updatedAt: at })), log);
     } finally {
       log.info({ replies: ctx.outgoing.length, ms: Math.round((performance.now() - started) * 100) / 100 }, 'event handled');
     }
@@ -147,6 +230,11 @@ export class Pipeline {
     this.closed = true;
     // Dispatches waiting for a slot are told "closed", so their platforms deliver again later.
     for (const wake of this.slotWaiters.splice(0)) wake();
+  }
+
+  /** Shutdown's deadline passed: waits end now and unsent replies stay in the outbox for the next start. */
+  abandon(): void {
+    this.deliverer.stop();
   }
 
   /** Resolves when every admitted event has been handled, or after `timeoutMs`. Returns how many were still running. */
@@ -167,121 +255,10 @@ export class Pipeline {
     return 0;
   }
 
-  /** Handles one message start to end. Never throws: a failing handler or adapter is logged with the event id. */
-  private async handle(message: Message): Promise<void> {
-    const started = performance.now();
-    const eventId = randomUUID();
-    const log = this.options.logger.child({ event: eventId, platform: message.platform, bot: message.botId, chat: message.channel.id });
-    const data: StageData = { eventId, message };
-    const extras: Segment[][] = [];
-    let outcome = 'answered';
-    let replies = 0;
-    try {
-      const received = await this.stage('onMessage', data, extras, log);
-      if (isStopped(received)) return void (outcome = await this.refuse(data, received, extras, log));
-      data.message = received;
-
-      const routed = await this.stage('onPreSend', { ...data, request: this.options.bot.resolve(data.message) }, extras, log);
-      if (isStopped(routed)) return void (outcome = await this.refuse(data, routed, extras, log));
-      data.request = routed;
-
-      const result: Result = { replies: [], data: {} };
-      try {
-        await this.options.bot.run(new Context(eventId, data.message, data.request, result, log, this.options.download ?? noDownloads));
-      } catch (error) {
-        outcome = 'handler failed';
-        log.error({ err: error }, 'handler threw; no reply sent');
-        // What earlier stages added is still the operator's to show.
-        if (extras.length > 0) {
-          data.deliveries = await this.deliver(extras.map((content) => this.toChat(data.message, content)), log);
-          this.afterSent(data, log);
-        }
-        return;
-      }
-
-      const decided = await this.stage('onResult', { ...data, result }, extras, log);
-      if (isStopped(decided)) return void (outcome = await this.refuse(data, decided, extras, log));
-      data.result = decided;
-
-      const outgoing = [...decided.replies, ...extras.map((content) => this.toChat(data.message, content))];
-      replies = outgoing.length;
-      data.deliveries = await this.deliver(outgoing, log);
-      if (data.deliveries.some((d) => !d.ok)) outcome = 'delivery failed';
-      this.afterSent(data, log);
-    } catch (error) {
-      outcome = 'failed';
-      log.error({ err: error }, 'pipeline failed');
-    } finally {
-      const ms = performance.now() - started;
-      log.info({ outcome, replies, ms: Math.round(ms * 100) / 100 }, 'message handled');
-      this.options.metrics?.inc('switchboard_messages_total', { platform: message.platform, bot: message.botId, outcome });
-      this.options.metrics?.observe('switchboard_message_seconds', { platform: message.platform }, ms / 1000);
-    }
+  private track(task: Promise<unknown>): void {
+    const tracked = task
+      .catch((error: unknown) => this.options.logger.error({ err: error }, 'background work failed'))
+      .finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
   }
-
-  /** Runs a stage's hook, if one is configured; with none, the value passes through untouched. */
-  private async stage<S extends Exclude<Stage, 'onSent'>>(
-    stage: S,
-    data: StageData,
-    extras: Segment[][],
-    log: Logger,
-  ): Promise<StageValue<S> | Stopped> {
-    const value = (stage === 'onMessage' ? data.message : stage === 'onPreSend' ? data.request : data.result) as StageValue<S>;
-    const hook = this.hooks[stage];
-    if (!hook) return value;
-    let outcome: StageOutcome<S>;
-    try {
-      outcome = await (hook as NonNullable<StageHookMap[S]>)(stage, data);
-    } catch (error) {
-      // A hook is expected to apply its own error policy; one that throws anyway does not stop the message.
-      log.error({ stage, err: errorMessage(error) }, 'stage hook threw; continuing');
-      return value;
-    }
-    if (outcome.kind === 'reject') return { stopped: true, reply: outcome.reply };
-    if (outcome.extra) extras.push(...outcome.extra);
-    return outcome.data ?? value;
-  }
-
-  /** A stage stopped the message: the user sees its reply, then any content earlier stages added. */
-  private async refuse(data: StageData, stopped: Stopped, extras: Segment[][], log: Logger): Promise<string> {
-    const contents = stopped.reply && stopped.reply.length > 0 ? [stopped.reply, ...extras] : extras;
-    if (contents.length > 0) {
-      data.deliveries = await this.deliver(contents.map((content) => this.toChat(data.message, content)), log);
-      this.afterSent(data, log);
-    }
-    return 'rejected';
-  }
-
-  private toChat(message: Message, content: Segment[]): OutgoingMessage {
-    return { to: { botId: message.botId, channelId: message.channel.id, type: message.channel.type }, content, inResponseTo: message.id };
-  }
-
-  /** Sends replies one after another, so a chat sees them in order. */
-  private async deliver(outgoing: OutgoingMessage[], log: Logger): Promise<Delivery[]> {
-    const deliveries: Delivery[] = [];
-    for (const message of outgoing) {
-      const adapter = this.options.adapters.get(message.to.botId);
-      const delivery = adapter ? await adapter.send(message) : { ok: false, ids: [], error: `no platform with id "${message.to.botId}"`, ms: 0 };
-      if (!delivery.ok) log.warn({ to: message.to.channelId, target: message.to.botId, err: delivery.error }, 'delivery failed');
-      deliveries.push(delivery);
-    }
-    return deliveries;
-  }
-
-  /** onSent never delays the user: it runs after delivery, in the background, tracked for shutdown. */
-  private afterSent(data: StageData, log: Logger): void {
-    const hook = this.hooks.onSent;
-    if (!hook) return;
-    const task = hook('onSent', data)
-      .then(async (outcome) => {
-        if (outcome.kind === 'continue' && outcome.extra?.length) await this.deliver(outcome.extra.map((c) => this.toChat(data.message, c)), log);
-      })
-      .catch((error: unknown) => log.error({ stage: 'onSent', err: errorMessage(error) }, 'stage hook threw'))
-      .finally(() => this.inFlight.delete(task));
-    this.inFlight.add(task);
-  }
-}
-
-function isStopped(value: unknown): value is Stopped {
-  return typeof value === 'object' && value !== null && (value as Stopped).stopped === true;
 }

@@ -4,6 +4,9 @@ import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { ConfigError, defaultConfig, loadConfig, redact, type Config } from './config.js';
 import { definitions } from './registry.js';
+import { StoreError } from '../store/index.js';
+import { openStore } from '../store/open.js';
+import { outboxCommand, outboxUsage } from './outbox-cli.js';
 import { Runtime } from './runtime.js';
 
 const usage = `Usage: switchboard <command> [--config file.yaml]
@@ -11,6 +14,7 @@ const usage = `Usage: switchboard <command> [--config file.yaml]
 Commands:
   start   run the bot on every configured platform (no --config: the example bot on the web sandbox)
   check   validate a config file and print it resolved, with every secret masked
+  outbox  list, retry or drop dead letters: replies the retry policy gave up on (no arguments: its usage)
 
 Options:
   -c, --config <file>   the config file (YAML; \${NAME} reads the environment)
@@ -29,7 +33,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(usage);
     return command || parsed.values.help ? 0 : 2;
   }
-  if (command !== 'start' && command !== 'check') {
+  if (command !== 'start' && command !== 'check' && command !== 'outbox') {
     console.error(`unknown command "${command}"\n\n${usage}`);
     return 2;
   }
@@ -51,11 +55,44 @@ export async function main(argv: string[]): Promise<number> {
     console.log(stringify(redact(config)));
     return 0;
   }
+  if (command === 'outbox') return outbox(config, parsed.positionals.slice(1));
   return start(config);
 }
 
+async function outbox(config: Config, args: string[]): Promise<number> {
+  if (args.length === 0) {
+    console.log(outboxUsage);
+    return 2;
+  }
+  if (config.store.type === 'memory') {
+    console.error('store: { type: memory } keeps no outbox between runs; there is nothing to list here');
+    return 1;
+  }
+  let store;
+  try {
+    store = openStore(config.store);
+  } catch (error) {
+    if (!(error instanceof StoreError)) throw error;
+    console.error(error.message);
+    return 1;
+  }
+  try {
+    return await outboxCommand(store, args, (line) => console.log(line), (line) => console.error(line));
+  } finally {
+    await store.close();
+  }
+}
+
 async function start(config: Config): Promise<number> {
-  const runtime = await Runtime.create(config);
+  let runtime: Runtime;
+  try {
+    runtime = await Runtime.create(config);
+  } catch (error) {
+    // A store that cannot be opened is the operator's to fix; the message says how.
+    if (!(error instanceof StoreError)) throw error;
+    console.error(`Cannot start: ${error.message}`);
+    return 1;
+  }
   // A stray rejection in a platform SDK must not take every other platform down with it.
   process.on('unhandledRejection', (reason) => runtime.logger.error({ err: reason }, 'unhandled promise rejection'));
   let signals = 0;
@@ -81,5 +118,7 @@ async function start(config: Config): Promise<number> {
   const sandbox = config.platforms.find((p) => p.type === 'sandbox');
   if (sandbox && process.stdout.isTTY) console.error(`\n  Chat with the bot: ${runtime.url}/\n`);
   await stopped;
+  // Everything is closed and recorded; a handler still running (it will be resumed next start) must not keep the process up.
+  setTimeout(() => process.exit(0), 100).unref();
   return 0;
 }

@@ -8,6 +8,8 @@ import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import type { AdapterDefinition } from '../adapter.js';
 import { callbacksSchema } from '../callbacks/config.js';
+import { defaultRetryPolicy } from '../delivery/retry.js';
+import { storeSchema } from '../store/open.js';
 import { byteSize, duration } from './units.js';
 
 export const builtinBot = fileURLToPath(new URL('../../bots/echo.ts', import.meta.url));
@@ -22,6 +24,8 @@ const serverSchema = z.strictObject({
   shutdownTimeout: duration.default(10_000),
   /** Messages handled at once; past it, new deliveries wait for a slot (platforms see a slower answer, nothing is lost). */
   maxInFlight: z.number().int().min(1).default(1000),
+  /** What a 503 tells a platform (Retry-After) when Switchboard cannot take work: shutting down, or the store cannot record it. */
+  retryAfter: duration.default(5000),
 });
 
 const mediaSchema = z.strictObject({
@@ -29,6 +33,16 @@ const mediaSchema = z.strictObject({
   allowPrivateNetworks: z.boolean().default(false),
   maxDownloadSize: byteSize.default(20 * 1024 * 1024),
   downloadTimeout: duration.default(10_000),
+});
+
+const deliverySchema = z.strictObject({
+  /** Tries of one reply item in all; past them it is kept as a dead letter. */
+  attempts: z.number().int().min(1).max(100).default(defaultRetryPolicy.attempts),
+  /** The first backoff's cap; it doubles per failure (with full jitter) up to maxDelay. */
+  initialDelay: duration.default(defaultRetryPolicy.initialDelayMs),
+  maxDelay: duration.default(defaultRetryPolicy.maxDelayMs),
+  /** A platform asking to wait longer than this (Retry-After, retry_after) is not waited for: the item becomes a dead letter. */
+  maxRetryAfter: duration.default(defaultRetryPolicy.maxRetryAfterMs),
 });
 
 const logSchema = z.strictObject({
@@ -78,6 +92,9 @@ export function buildConfigSchema(definitions: readonly AdapterDefinition[]) {
       server: serverSchema.default(serverSchema.parse({})),
       log: logSchema.default(logSchema.parse({})),
       media: mediaSchema.default(mediaSchema.parse({})),
+      /** Where events, replies and dedup keys are kept: a SQLite file by default. */
+      store: storeSchema.default(storeSchema.parse({ type: 'sqlite' })),
+      delivery: deliverySchema.default(deliverySchema.parse({})),
       bot: z.string().min(1).default(builtinBot),
       /** How long a platform's event id is remembered to drop redeliveries. */
       dedupTtl: duration.default(3_600_000),
@@ -155,6 +172,7 @@ export function parseConfig(text: string, options: LoadOptions & { source: strin
   if (issues.length > 0 || !parsed.success) throw new ConfigError(options.source, dedupeIssues(issues));
   const config = parsed.data;
   if (config.bot !== builtinBot) config.bot = resolve(options.baseDir, config.bot);
+  if (config.store.type === 'sqlite') config.store.path = resolve(options.baseDir, config.store.path);
   return config;
 }
 

@@ -14,7 +14,8 @@ import { Pipeline } from '../pipeline/pipeline.js';
 import { toJson } from '../pipeline/schema.js';
 import { definitions as registry } from './registry.js';
 import { HttpServer } from '../inbound/server.js';
-import { MemoryStore, type Store } from '../store/index.js';
+import type { Store } from '../store/index.js';
+import { openStore } from '../store/open.js';
 import { Supervisor, type ConnectionState } from '../inbound/supervisor.js';
 
 export interface RuntimeOptions {
@@ -40,6 +41,7 @@ export class Runtime {
   private readonly contexts = new Map<string, AdapterContext>();
   private started = false;
   private stopping: Promise<void> | undefined;
+  private retrySweep: NodeJS.Timeout | undefined;
   /** Base URL the server listens on, once started. */
   url = '';
 
@@ -51,7 +53,7 @@ export class Runtime {
   ) {
     this.adapters = adapters;
     this.logger = options.logger ?? createLogger(config.log.level);
-    this.store = options.store ?? new MemoryStore();
+    this.store = options.store ?? openStore(config.store);
     const hooks =
       options.hooks ??
       createCallbackHooks(config.callbacks, {
@@ -66,6 +68,7 @@ export class Runtime {
     this.pipeline = new Pipeline({ bot, adapters: this.adapters, store: this.store, logger: this.logger, metrics: this.metrics, hooks,
       dedupTtlMs: config.dedupTtl,
       maxInFlight: config.server.maxInFlight,
+      retryPolicy: { attempts: config.delivery.attempts, initialDelayMs: config.delivery.initialDelay, maxDelayMs: config.delivery.maxDelay, maxRetryAfterMs: config.delivery.maxRetryAfter },
       download: createDownloader(this.media, { allowPrivateNetworks: config.media.allowPrivateNetworks, maxBytes: config.media.maxDownloadSize, timeoutMs: config.media.downloadTimeout }),
     });
     this.server = new HttpServer({
@@ -73,6 +76,7 @@ export class Runtime {
       logger: this.logger,
       metrics: this.metrics,
       health: () => this.health(),
+      retryAfterSeconds: Math.max(1, Math.ceil(config.server.retryAfter / 1000)),
     });
   }
 
@@ -116,8 +120,12 @@ export class Runtime {
       starting.push(adapter.start(context));
     }
     // Side by side: a platform slow to connect or register holds up none of the others.
-    await Promise.all(starting);
-    this.logger.info({ url: this.url, platforms: [...this.adapters.keys()] }, 'switchboard started');
+    const allStarted = Promise.all(starting);
+    // What a crash left unfinished goes first (it runs once the platforms are up to send its replies).
+    await this.pipeline.resume(allStarted);
+    await allStarted;
+    this.retrySweep = setInterval(() => void this.pipeline.sendRetries(), retrySweepMs).unref();
+    this.logger.info({ url: this.url, platforms: [...this.adapters.keys()], store: this.store.description }, 'switchboard started');
   }
 
   /** Every platform, with the state of its connection where it holds one; "degraded" while any is not up. */
@@ -147,17 +155,43 @@ export class Runtime {
     return this.stopping;
   }
 
+  /**
+   * Within server.shutdownTimeout: stop admitting, finish what can be finished, then close.
+   * Whatever is not done by then stays in the store and is resumed by the next start.
+   */
   private async shutdown(): Promise<void> {
+    const deadline = Date.now() + this.config.server.shutdownTimeout;
+    // Closing platforms and the store needs a moment of its own within the timeout.
+    const closingMs = Math.min(2000, this.config.server.shutdownTimeout / 4);
+    clearInterval(this.retrySweep);
     this.pipeline.close();
     this.server.stopAccepting();
-    await Promise.all(this.supervisors.map((s) => s.stop()));
-    const left = await this.pipeline.drain(this.config.server.shutdownTimeout);
-    if (left > 0) this.logger.warn({ left }, 'shutdown timeout: some messages were still being handled');
-    await Promise.all([...this.adapters.values()].map((a) => a.stop().catch((error: unknown) => this.logger.error({ bot: a.id, err: error }, 'adapter stop failed'))));
+    await withinDeadline(Promise.all(this.supervisors.map((s) => s.stop())), deadline - closingMs);
+    let left = await this.pipeline.drain(deadline - closingMs - Date.now());
+    if (left > 0) {
+      // Waits (backoff, pacing, Retry-After) end now; what is not delivered stays in the outbox.
+      this.pipeline.abandon();
+      left = await this.pipeline.drain(Math.min(250, closingMs / 2));
+      this.logger.warn({ left }, 'shutdown timeout: unfinished messages stay in the store and are resumed by the next start');
+    }
+    const stops = Promise.all([...this.adapters.values()].map((a) => a.stop().catch((error: unknown) => this.logger.error({ bot: a.id, err: error }, 'adapter stop failed'))));
+    if (!(await withinDeadline(stops, deadline - 100))) this.logger.warn('some platforms did not finish stopping within the shutdown timeout');
     await this.server.close();
     await this.store.close();
     this.logger.info('switchboard stopped');
   }
+}
+
+/** How often the outbox is looked at for dead letters an operator asked to retry. */
+const retrySweepMs = 2000;
+
+/** True when `work` settled before `deadline` (a time in ms); it is not cancelled otherwise, only no longer waited for. */
+async function withinDeadline(work: Promise<unknown>, deadline: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()))));
+  const done = await Promise.race([work.then(() => true, () => true), expired]);
+  clearTimeout(timer);
+  return done;
 }
 
 /** One adapter per configured platform; a platform's module is loaded here, on first use. */

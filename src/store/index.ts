@@ -1,16 +1,107 @@
-// State that must survive a restart or be shared between instances (DESIGN.md, "State").
-// Memory is the default; durable stores implement the same interface.
+// State that must survive a restart (and, with a shared backend, be seen by every instance):
+// dedup keys, the inbox and journal of events, the outbox of replies, small key-value state.
+// Backends implement this interface and keep their query language to themselves.
 
-export interface Store {
+import type { OutgoingMessage } from '../message.js';
+
+/** Small values with a time to live: tokens, API keys, a polling offset. */
+export interface KeyValue {
   /**
    * Take `key` for `ttlMs`. Resolves true the first time, false while it is still held,
-   * which is how the pipeline drops a platform's redelivery of an event it already took.
+   * which is how a caller makes sure something happens once.
    */
   claim(key: string, ttlMs: number): Promise<boolean>;
   get<T>(key: string): Promise<T | undefined>;
   set(key: string, value: unknown, ttlMs?: number): Promise<void>;
   delete(key: string): Promise<void>;
+}
+
+/** An event as it is admitted: recorded before the platform is told it was received. */
+export interface NewEvent {
+  /** Switchboard's own id for the event (the eventId every callback sees). */
+  id: string;
+  /** Config id of the platform instance that received it. */
+  botId: string;
+  /** The platform's id for the delivery (update_id, event_id…): a second event with the same key is a redelivery. */
+  key?: string;
+  /** How far the event got, with the data of its last finished stage; the pipeline's, opaque to the store. */
+  journal: unknown;
+}
+
+export interface StoredEvent extends NewEvent {
+  /** Admission order: events of one chat are resumed in it. */
+  seq: number;
+}
+
+export interface Inbox {
+  /** Records a new event together with its dedup key. False, and nothing written, when the key was taken within `dedupTtlMs` (a redelivery). */
+  admit(event: NewEvent, dedupTtlMs: number): Promise<boolean>;
+  /** Saves how far an event got. */
+  update(id: string, journal: unknown): Promise<void>;
+  /** The event is done: it is forgotten, and so are its delivered replies (its dedup key lives on until its TTL). */
+  finish(id: string): Promise<void>;
+  /** Events admitted and not finished, in admission order. */
+  unfinished(): Promise<StoredEvent[]>;
+}
+
+/**
+ * - `pending`: recorded, not yet delivered (a send may be under way, or the process stopped first)
+ * - `delivered`: the platform took every part; never sent again
+ * - `dead`: the retry policy gave up; kept with its error for an operator
+ * - `retry`: an operator asked for a dead letter to be sent again
+ */
+export type OutboxState = 'pending' | 'delivered' | 'dead' | 'retry';
+
+export interface OutboxItem {
+  /** Stable across restarts: `<eventId>:<index>`. Platforms that take an idempotency key get one made from it. */
+  key: string;
+  eventId: string;
+  index: number;
+  message: OutgoingMessage;
+}
+
+export interface OutboxRecord extends OutboxItem {
+  state: OutboxState;
+  /** Platform message ids of the parts sent so far; a retry goes on after them. */
+  ids: string[];
+  error?: string;
+  /** Sends tried, across restarts. */
+  attempts: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Outbox {
+  /** Records reply items before anything is sent. An item already recorded under its key is kept as it is. */
+  add(items: readonly OutboxItem[]): Promise<void>;
+  /** A send was tried: the parts delivered so far, and why it failed if it did. */
+  attempted(key: string, ids: readonly string[], error?: string): Promise<void>;
+  delivered(key: string, ids: readonly string[]): Promise<void>;
+  /** The retry policy gave up: kept, with its error, as a dead letter. */
+  dead(key: string, ids: readonly string[], error: string): Promise<void>;
+  get(key: string): Promise<OutboxRecord | undefined>;
+  /** Items of one event, in order. */
+  ofEvent(eventId: string): Promise<OutboxRecord[]>;
+  /** Items in a state, oldest first. */
+  list(state: OutboxState, limit?: number): Promise<OutboxRecord[]>;
+  /** Dead letter -> `retry`, for the running process to send. False if there is no dead letter with this key. */
+  retry(key: string): Promise<boolean>;
+  /** Forgets a dead letter. False if there is no dead letter with this key. */
+  drop(key: string): Promise<boolean>;
+}
+
+export interface Store extends KeyValue {
+  /** What this store is, for logs and /healthz ("sqlite ./data/switchboard.db", "memory"). */
+  readonly description: string;
+  readonly inbox: Inbox;
+  readonly outbox: Outbox;
+  /** Writes everything queued so far, then releases the backend. Idempotent. */
   close(): Promise<void>;
+}
+
+/** The store cannot be opened or cannot take a write; the message says what to do about it. */
+export class StoreError extends Error {
+  override readonly name = 'StoreError';
 }
 
 export { MemoryStore } from './memory.js';

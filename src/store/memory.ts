@@ -1,4 +1,7 @@
-import type { Store } from './index.js';
+// Everything in this process's memory: for tests, and for operators who choose it knowing that
+// a restart forgets every dedup key, unfinished event and dead letter (`store: { type: memory }`).
+
+import type { Inbox, KeyValue, NewEvent, Outbox, OutboxItem, OutboxRecord, OutboxState, Store, StoredEvent } from './index.js';
 
 interface Entry {
   value: unknown;
@@ -6,18 +9,22 @@ interface Entry {
 }
 
 /**
- * A bounded in-process store. Entries expire by TTL; past `maxEntries` the oldest
- * are evicted first (Map keeps insertion order), so a flood of keys cannot grow it without bound.
+ * Bounded key-value entries: they expire by TTL, and past `maxEntries` the oldest are evicted
+ * first (Map keeps insertion order), so a flood of keys cannot grow memory without bound.
  */
-export class MemoryStore implements Store {
+class MemoryKeyValue implements KeyValue {
   private readonly entries = new Map<string, Entry>();
 
   constructor(
-    private readonly maxEntries = 100_000,
-    private readonly now: () => number = Date.now,
+    private readonly maxEntries: number,
+    private readonly now: () => number,
   ) {}
 
   async claim(key: string, ttlMs: number): Promise<boolean> {
+    return this.claimNow(key, ttlMs);
+  }
+
+  claimNow(key: string, ttlMs: number): boolean {
     if (this.live(key)) return false;
     this.put(key, true, ttlMs);
     return true;
@@ -35,7 +42,7 @@ export class MemoryStore implements Store {
     this.entries.delete(key);
   }
 
-  async close(): Promise<void> {
+  clear(): void {
     this.entries.clear();
   }
 
@@ -54,5 +61,124 @@ export class MemoryStore implements Store {
       const oldest = this.entries.keys().next();
       if (!oldest.done) this.entries.delete(oldest.value);
     }
+  }
+}
+
+class MemoryInbox implements Inbox {
+  readonly events = new Map<string, StoredEvent>();
+  private seq = 0;
+
+  constructor(
+    private readonly dedup: MemoryKeyValue,
+    private readonly outbox: MemoryOutbox,
+  ) {}
+
+  async admit(event: NewEvent, dedupTtlMs: number): Promise<boolean> {
+    if (event.key !== undefined && !this.dedup.claimNow(`dedup:${event.botId}:${event.key}`, dedupTtlMs)) return false;
+    this.events.set(event.id, { ...event, seq: ++this.seq });
+    return true;
+  }
+
+  async update(id: string, journal: unknown): Promise<void> {
+    const event = this.events.get(id);
+    if (event) event.journal = journal;
+  }
+
+  async finish(id: string): Promise<void> {
+    this.events.delete(id);
+    this.outbox.forgetDelivered(id);
+  }
+
+  async unfinished(): Promise<StoredEvent[]> {
+    return [...this.events.values()];
+  }
+}
+
+class MemoryOutbox implements Outbox {
+  private readonly records = new Map<string, OutboxRecord>();
+
+  constructor(private readonly now: () => number) {}
+
+  async add(items: readonly OutboxItem[]): Promise<void> {
+    const at = this.now();
+    for (const item of items) if (!this.records.has(item.key)) this.records.set(item.key, { ...item, state: 'pending', ids: [], attempts: 0, createdAt: at, updatedAt: at });
+  }
+
+  async attempted(key: string, ids: readonly string[], error?: string): Promise<void> {
+    this.change(key, (r) => ({ ...r, ids: [...ids], attempts: r.attempts + 1, ...(error === undefined ? {} : { error }) }));
+  }
+
+  async delivered(key: string, ids: readonly string[]): Promise<void> {
+    this.change(key, (r) => ({ ...r, state: 'delivered', ids: [...ids], attempts: r.attempts + 1, error: undefined }));
+  }
+
+  async dead(key: string, ids: readonly string[], error: string): Promise<void> {
+    this.change(key, (r) => ({ ...r, state: 'dead', ids: [...ids], error }));
+  }
+
+  async get(key: string): Promise<OutboxRecord | undefined> {
+    return this.records.get(key);
+  }
+
+  async ofEvent(eventId: string): Promise<OutboxRecord[]> {
+    return [...this.records.values()].filter((r) => r.eventId === eventId).sort((a, b) => a.index - b.index);
+  }
+
+  async list(state: OutboxState, limit = Number.POSITIVE_INFINITY): Promise<OutboxRecord[]> {
+    return [...this.records.values()].filter((r) => r.state === state).slice(0, limit);
+  }
+
+  async retry(key: string): Promise<boolean> {
+    const record = this.records.get(key);
+    if (record?.state !== 'dead') return false;
+    this.change(key, (r) => ({ ...r, state: 'retry' }));
+    return true;
+  }
+
+  async drop(key: string): Promise<boolean> {
+    if (this.records.get(key)?.state !== 'dead') return false;
+    return this.records.delete(key);
+  }
+
+  forgetDelivered(eventId: string): void {
+    for (const [key, record] of this.records) if (record.eventId === eventId && record.state === 'delivered') this.records.delete(key);
+  }
+
+  private change(key: string, next: (record: OutboxRecord) => OutboxRecord): void {
+    const record = this.records.get(key);
+    if (record) this.records.set(key, { ...next(record), updatedAt: this.now() });
+  }
+}
+
+export class MemoryStore implements Store {
+  readonly description = 'memory';
+  readonly inbox: MemoryInbox;
+  readonly outbox: MemoryOutbox;
+  private readonly kv: MemoryKeyValue;
+
+  constructor(maxEntries = 100_000, now: () => number = Date.now) {
+    this.kv = new MemoryKeyValue(maxEntries, now);
+    this.outbox = new MemoryOutbox(now);
+    this.inbox = new MemoryInbox(this.kv, this.outbox);
+  }
+
+  claim(key: string, ttlMs: number): Promise<boolean> {
+    return this.kv.claim(key, ttlMs);
+  }
+
+  get<T>(key: string): Promise<T | undefined> {
+    return this.kv.get<T>(key);
+  }
+
+  set(key: string, value: unknown, ttlMs?: number): Promise<void> {
+    return this.kv.set(key, value, ttlMs);
+  }
+
+  delete(key: string): Promise<void> {
+    return this.kv.delete(key);
+  }
+
+  async close(): Promise<void> {
+    this.kv.clear();
   }
 }

@@ -1,0 +1,111 @@
+// The sending side of the core: every reply item goes out through here. It is recorded in the
+// outbox before anything is sent, paced to the platform's limits, tried again under the one
+// retry policy, marked delivered with the platform's ids, or kept as a dead letter.
+
+import type { Adapter } from '../adapter.js';
+import type { Delivery } from '../message.js';
+import type { Logger } from '../runtime/logger.js';
+import type { Metrics } from '../runtime/metrics.js';
+import type { Outbox, OutboxRecord } from '../store/index.js';
+import type { Pacer } from './pacer.js';
+import { fatal, freshState, nextDelay, sleep, type Failure, type RetryPolicy } from './retry.js';
+
+export interface DelivererOptions {
+  adapters: ReadonlyMap<string, Adapter>;
+  outbox: Outbox;
+  pacer: Pacer;
+  policy: RetryPolicy;
+  logger: Logger;
+  metrics?: Metrics;
+}
+
+/** A Delivery as the pipeline sees it: `left` when shutdown stopped it before the platform took it (it is sent after the restart). */
+export type ItemDelivery = Delivery & { left?: true };
+
+export class Deliverer {
+  private readonly stopping = new AbortController();
+
+  constructor(private readonly options: DelivererOptions) {
+    options.metrics
+      ?.describe('switchboard_deliveries_total', 'Reply items by outcome: delivered, dead (kept as a dead letter), left (for the next start)')
+      .describe('switchboard_delivery_retries_total', 'Tries of a reply item after a failed one, by failure kind');
+  }
+
+  /** Shutdown: waits end now; items not yet delivered stay in the outbox for the next start. */
+  stop(): void {
+    this.stopping.abort(new Error('shutting down'));
+  }
+
+  get stopped(): boolean {
+    return this.stopping.signal.aborted;
+  }
+
+  /** Sends items one after another, so a chat sees them in order. */
+  async sendAll(records: readonly OutboxRecord[], log: Logger): Promise<ItemDelivery[]> {
+    const deliveries: ItemDelivery[] = [];
+    for (const record of records) deliveries.push(await this.send(record, log));
+    return deliveries;
+  }
+
+  /** One item to the end: delivered, dead, or left for the next start. Never throws. */
+  async send(record: OutboxRecord, log: Logger): Promise<ItemDelivery> {
+    const started = performance.now();
+    const { message, key } = record;
+    const ids = [...record.ids];
+    const elapsed = () => performance.now() - started;
+    if (record.state === 'delivered') return { ok: true, ids, ms: 0 };
+    if (record.state === 'dead') return { ok: false, ids, error: record.error ?? 'kept as a dead letter', ms: 0 };
+    const adapter = this.options.adapters.get(message.to.botId);
+    if (!adapter) return this.bury(record, ids, `no platform with id "${message.to.botId}"`, log, elapsed());
+    const { pacer, policy, outbox } = this.options;
+    const signal = this.stopping.signal;
+    const state = freshState();
+    for (;;) {
+      if (!(await pacer.take(message.to, signal))) return this.leave(record, ids, elapsed());
+      const delivery = await adapter.send(message, { key, sent: ids.length, signal });
+      ids.push(...delivery.ids);
+      if (delivery.ok) {
+        await this.note(outbox.delivered(key, ids), log);
+        this.count(adapter, 'delivered');
+        return { ok: true, ids, ms: elapsed() };
+      }
+      const error = delivery.error ?? 'the platform refused it';
+      await this.note(outbox.attempted(key, ids, error), log);
+      if (signal.aborted) return this.leave(record, ids, elapsed(), error);
+      const failure: Failure = delivery.failure ?? fatal;
+      if (failure.kind === 'rate-limited' && failure.afterMs !== undefined) pacer.hold(message.to, failure.afterMs, 'chat');
+      const wait = nextDelay(policy, state, failure);
+      if (wait === undefined) return this.bury(record, ids, error, log, elapsed(), adapter);
+      this.options.metrics?.inc('switchboard_delivery_retries_total', { platform: adapter.type, kind: failure.kind });
+      log.debug({ item: key, err: error, kind: failure.kind, retryInMs: wait }, 'delivery failed; trying again');
+      if (!(await sleep(wait, signal))) return this.leave(record, ids, elapsed(), error);
+    }
+  }
+
+  /** The policy gave up: the item is kept as a dead letter, with its error, for an operator to retry or drop. */
+  private async bury(record: OutboxRecord, ids: string[], error: string, log: Logger, ms: number, adapter?: Adapter): Promise<ItemDelivery> {
+    await this.note(this.options.outbox.dead(record.key, ids, error), log);
+    // One line per dead letter; `switchboard outbox list` shows them, `retry <item>` sends one again.
+    log.error({ item: record.key, to: record.message.to.channelId, target: record.message.to.botId, err: error, deadLetter: true }, 'delivery failed');
+    this.options.metrics?.inc('switchboard_deliveries_total', { platform: adapter?.type ?? 'unknown', outcome: 'dead' });
+    return { ok: false, ids, error, ms };
+  }
+
+  private leave(record: OutboxRecord, ids: string[], ms: number, error = 'not sent before shutdown'): ItemDelivery {
+    this.options.metrics?.inc('switchboard_deliveries_total', { platform: this.options.adapters.get(record.message.to.botId)?.type ?? 'unknown', outcome: 'left' });
+    return { ok: false, ids, error: `${error}; it is sent after the next start`, ms, left: true };
+  }
+
+  private count(adapter: Adapter, outcome: string): void {
+    this.options.metrics?.inc('switchboard_deliveries_total', { platform: adapter.type, outcome });
+  }
+
+  /** A bookkeeping write that fails (the store is failing) is logged; the send itself already happened. */
+  private async note(write: Promise<void>, log: Logger): Promise<void> {
+    try {
+      await write;
+    } catch (error) {
+      log.error({ err: (error as Error).message }, 'could not record a delivery in the store; after a restart it may be sent again');
+    }
+  }
+}

@@ -1,0 +1,97 @@
+// Paces sends to the limits a platform declares, per bot and per chat, so a burst is spread out
+// instead of collecting 429s. Each limit is a GCRA bucket (a token bucket kept as one timestamp):
+// a send reserves its slot in every bucket it falls in, then waits until that slot comes.
+
+import type { ChannelRef, ChannelType } from '../message.js';
+import { sleep } from './retry.js';
+
+export interface Rate {
+  /** Sends allowed per `perMs`, on average. */
+  count: number;
+  perMs: number;
+  /** Sends that may go at once after a quiet spell (default 1: evenly spaced). */
+  burst?: number;
+}
+
+/** What a platform allows one bot to send. */
+export interface SendLimits {
+  /** Everything the bot sends. */
+  bot?: Rate;
+  /** Each chat; by the chat's type where the platform sets different limits (`default` for the rest). */
+  chat?: Rate | Partial<Record<ChannelType | 'default', Rate>>;
+}
+
+interface Bucket {
+  /** GCRA's theoretical arrival time: when the bucket is fully drained again. */
+  tat: number;
+  intervalMs: number;
+  toleranceMs: number;
+}
+
+/** Chat buckets idle this long are forgotten (a chat that sends again starts with a full burst, as it would anyway). */
+const idleMs = 60_000;
+
+export class Pacer {
+  private readonly buckets = new Map<string, Bucket>();
+  private reservations = 0;
+
+  constructor(
+    private readonly limitsOf: (botId: string) => SendLimits | undefined,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /**
+   * Waits for this send's turn. False when `signal` aborted the wait (shutdown); the slot it
+   * reserved is then simply unused.
+   */
+  async take(to: ChannelRef, signal?: AbortSignal): Promise<boolean> {
+    const limits = this.limitsOf(to.botId);
+    const buckets: Bucket[] = [];
+    const bot = this.find(to.botId, limits?.bot);
+    if (bot) buckets.push(bot);
+    const chat = this.find(`${to.botId}\0${to.channelId}`, rateFor(limits?.chat, to.type));
+    if (chat) buckets.push(chat);
+    if (buckets.length === 0) return !signal?.aborted;
+    const now = this.now();
+    let at = now;
+    for (const b of buckets) at = Math.max(at, b.tat - b.toleranceMs);
+    for (const b of buckets) b.tat = Math.max(b.tat, at) + b.intervalMs;
+    if (++this.reservations % 1000 === 0) this.forgetIdle(now);
+    return sleep(at - now, signal);
+  }
+
+  /** The platform said "too many": nothing more goes to this bot (or this chat) for `afterMs`. */
+  hold(to: ChannelRef, afterMs: number, scope: 'bot' | 'chat'): void {
+    const limits = this.limitsOf(to.botId);
+    const [key, rate] = scope === 'bot' ? [to.botId, limits?.bot] : [`${to.botId}\0${to.channelId}`, rateFor(limits?.chat, to.type)];
+    // A limit the platform did not declare still holds for the wait it asked for.
+    const bucket = this.bucket(key, rate ?? { count: 1, perMs: 1 });
+    bucket.tat = Math.max(bucket.tat, this.now() + afterMs + bucket.toleranceMs);
+  }
+
+  /** The bucket for a declared rate, or one a hold() made for an undeclared one. */
+  private find(key: string, rate: Rate | undefined): Bucket | undefined {
+    return rate ? this.bucket(key, rate) : this.buckets.get(key);
+  }
+
+  private bucket(key: string, rate: Rate): Bucket {
+    let bucket = this.buckets.get(key);
+    if (!bucket) {
+      const intervalMs = rate.perMs / rate.count;
+      bucket = { tat: 0, intervalMs, toleranceMs: intervalMs * (Math.max(1, rate.burst ?? 1) - 1) };
+      this.buckets.set(key, bucket);
+    }
+    return bucket;
+  }
+
+  private forgetIdle(now: number): void {
+    for (const [key, bucket] of this.buckets) if (bucket.tat < now - idleMs) this.buckets.delete(key);
+  }
+}
+
+function rateFor(chat: SendLimits['chat'], type: ChannelType | undefined): Rate | undefined {
+  if (!chat) return undefined;
+  if ('count' in chat && typeof chat.count === 'number') return chat as Rate;
+  const byType = chat as Partial<Record<ChannelType | 'default', Rate>>;
+  return (type && byType[type]) ?? byType.default;
+}

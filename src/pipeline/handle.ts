@@ -1,0 +1,211 @@
+// One message through every lifecycle stage, resumable: each step that talked to the outside
+// world (a callback answered, the handler returned, replies recorded, deliveries done) is
+// written to the journal, so a restart goes on from the last one instead of doing it again.
+
+import type { Bot } from '../bot/bot.js';
+import { Context, type Downloader } from '../bot/context.js';
+import type { Deliverer, ItemDelivery } from '../delivery/deliverer.js';
+import type { Delivery, Message, OutgoingMessage, Segment } from '../message.js';
+import type { Logger } from '../runtime/logger.js';
+import type { Metrics } from '../runtime/metrics.js';
+import { errorMessage } from '../inbound/supervisor.js';
+import type { OutboxItem, OutboxRecord, Store } from '../store/index.js';
+import type { Journal, Outcome } from './journal.js';
+import type { Request, Result, Stage, StageData, StageHookMap, StageHooks, StageOutcome, StageValue } from './lifecycle.js';
+
+export interface HandleDeps {
+  bot: Bot;
+  hooks: StageHooks;
+  store: Store;
+  deliverer: Deliverer;
+  logger: Logger;
+  metrics?: Metrics;
+  download: Downloader;
+  /** Tracks background work (onSent) so shutdown waits for it. */
+  track(task: Promise<unknown>): void;
+}
+
+type Stopped = { stopped: true; reply?: Segment[] };
+
+/** Per run: whether the next callback may be a repeat of one asked before a crash. */
+interface Run {
+  eventId: string;
+  log: Logger;
+  redelivered: boolean;
+}
+
+/** What a finished run reports: done (event finished or being finished after onSent), or left for the next start. */
+export type RunEnd = 'done' | 'left';
+
+export class MessageHandler {
+  constructor(private readonly deps: HandleDeps) {}
+
+  /** Runs an event from its journal entry to the end. Never throws. */
+  async run(eventId: string, journal: Journal, resumed: boolean): Promise<RunEnd> {
+    const started = performance.now();
+    const { message } = journal;
+    const log = this.deps.logger.child({ event: eventId, platform: message.platform, bot: message.botId, chat: message.channel.id });
+    const run: Run = { eventId, log, redelivered: resumed };
+    if (resumed) log.info({ stage: journal.stage }, 'resuming an event left unfinished by the last run');
+    let outcome: Outcome = 'failed';
+    let replies = 0;
+    let end: RunEnd = 'done';
+    try {
+      const delivering = await this.decide(journal, run);
+      outcome = delivering.outcome;
+      const records = delivering.records ?? (await this.deps.store.outbox.ofEvent(eventId));
+      replies = records.length;
+      const deliveries: ItemDelivery[] = await this.deps.deliverer.sendAll(records, log);
+      if (deliveries.some((d) => d.left)) {
+        end = 'left';
+        return end;
+      }
+      if (outcome === 'answered' && deliveries.some((d) => !d.ok)) outcome = 'delivery failed';
+      this.afterSent({ ...delivering.journal, stage: 'delivered', outcome }, deliveries, run);
+    } catch (error) {
+      log.error({ err: error }, 'pipeline failed');
+      await this.finish(eventId, log);
+    } finally {
+      const ms = performance.now() - started;
+      if (end === 'done') {
+        log.info({ outcome, replies, ms: Math.round(ms * 100) / 100 }, 'message handled');
+        this.deps.metrics?.inc('switchboard_messages_total', { platform: message.platform, bot: message.botId, outcome });
+        this.deps.metrics?.observe('switchboard_message_seconds', { platform: message.platform }, ms / 1000);
+      } else log.warn({ outcome, replies }, 'stopped before every reply was delivered; the rest is sent after the next start');
+    }
+    return end;
+  }
+
+  /**
+   * Everything before sending: the stages, routing and the handler, from wherever the journal
+   * says this event got to. Ends with the replies in the outbox and the journal at `delivering`.
+   */
+  private async decide(journal: Journal, run: Run): Promise<{ journal: Extract<Journal, { stage: 'delivering' }>; outcome: Outcome; records?: OutboxRecord[] }> {
+    let j = journal;
+    if (j.stage === 'delivering') return { journal: j, outcome: j.outcome };
+    if (j.stage === 'delivered') return { journal: { ...j, stage: 'delivering' }, outcome: j.outcome, records: await this.deps.store.outbox.ofEvent(run.eventId) };
+    const extras: Segment[][] = j.stage === 'received' ? [] : [...j.extras];
+    if (j.stage === 'received') {
+      const received = await this.stage('onMessage', { eventId: run.eventId, message: j.message }, extras, run);
+      if (isStopped(received)) return this.refuse(j.message, received, extras, run);
+      j = { stage: 'onMessage', message: received.value, extras };
+      if (received.asked) await this.save(run, j);
+    }
+    if (j.stage === 'onMessage') {
+      const routed = await this.stage('onPreSend', { eventId: run.eventId, message: j.message, request: this.deps.bot.resolve(j.message) }, extras, run);
+      if (isStopped(routed)) return this.refuse(j.message, routed, extras, run);
+      j = { stage: 'onPreSend', message: j.message, request: routed.value, extras };
+      if (routed.asked) await this.save(run, j);
+    }
+    if (j.stage === 'onPreSend') {
+      const result: Result = { replies: [], data: {} };
+      try {
+        await this.deps.bot.run(new Context(run.eventId, j.message, j.request, result, run.log, this.deps.download));
+      } catch (error) {
+        run.log.error({ err: error }, 'handler threw; no reply sent');
+        // What earlier stages added is still the operator's to show.
+        return this.record({ stage: 'delivering', message: j.message, request: j.request, outcome: 'handler failed' }, extras.map((c) => toChat(j.message, c)), run);
+      }
+      j = { stage: 'handled', message: j.message, request: j.request, result, extras };
+      if (this.deps.hooks.onResult) await this.save(run, j);
+    }
+    const decided = await this.stage('onResult', { eventId: run.eventId, message: j.message, request: j.request, result: j.result }, extras, run);
+    if (isStopped(decided)) return this.refuse(j.message, decided, extras, run, j.request);
+    const outgoing = [...decided.value.replies, ...extras.map((c) => toChat(j.message, c))];
+    return this.record({ stage: 'delivering', message: j.message, request: j.request, result: decided.value, outcome: 'answered' }, outgoing, run);
+  }
+
+  /** Runs a stage's hook, if one is configured; with none, the value passes through untouched. */
+  private async stage<S extends Exclude<Stage, 'onSent'>>(stage: S, data: StageData, extras: Segment[][], run: Run): Promise<{ value: StageValue<S>; asked: boolean } | Stopped> {
+    const value = (stage === 'onMessage' ? data.message : stage === 'onPreSend' ? data.request : data.result) as StageValue<S>;
+    const hook = this.deps.hooks[stage];
+    if (!hook) return { value, asked: false };
+    let outcome: StageOutcome<S>;
+    try {
+      outcome = await (hook as NonNullable<StageHookMap[S]>)(stage, this.redelivered(data, run));
+    } catch (error) {
+      // A hook is expected to apply its own error policy; one that throws anyway does not stop the message.
+      run.log.error({ stage, err: errorMessage(error) }, 'stage hook threw; continuing');
+      return { value, asked: true };
+    }
+    if (outcome.kind === 'reject') return { stopped: true, reply: outcome.reply };
+    if (outcome.extra) extras.push(...outcome.extra);
+    return { value: outcome.data ?? value, asked: true };
+  }
+
+  /** The first callback after a resume may repeat one asked before the crash: it is told so. */
+  private redelivered(data: StageData, run: Run): StageData {
+    if (!run.redelivered) return data;
+    run.redelivered = false;
+    return { ...data, redelivered: true };
+  }
+
+  /** A stage stopped the message: the user sees its reply, then any content earlier stages added. */
+  private refuse(message: Message, stopped: Stopped, extras: Segment[][], run: Run, request?: Request) {
+    const contents = stopped.reply && stopped.reply.length > 0 ? [stopped.reply, ...extras] : extras;
+    return this.record({ stage: 'delivering', message, ...(request ? { request } : {}), outcome: 'rejected' }, contents.map((c) => toChat(message, c)), run);
+  }
+
+  /** Puts the replies in the outbox under stable keys, then moves the journal on: both land in one commit. */
+  private async record(journal: Extract<Journal, { stage: 'delivering' }>, outgoing: OutgoingMessage[], run: Run, prefix = `${run.eventId}:`, first = 0) {
+    const items: OutboxItem[] = outgoing.map((message, i) => ({ key: `${prefix}${first + i}`, eventId: run.eventId, index: first + i, message }));
+    const { store } = this.deps;
+    const added = store.outbox.add(items);
+    // After onSent the journal stays at `delivered`: its extras are the last thing to send.
+    const saved = first === 0 ? store.inbox.update(run.eventId, journal) : Promise.resolve();
+    try {
+      await Promise.all([added, saved]);
+    } catch (error) {
+      run.log.error({ err: errorMessage(error) }, 'could not record the replies in the store; sending them anyway (after a crash they may be sent again)');
+    }
+    const at = Date.now();
+    const records: OutboxRecord[] = items.map((item) => ({ ...item, state: 'pending', ids: [], attempts: 0, createdAt: at, updatedAt: at }));
+    return { journal, outcome: journal.outcome, records };
+  }
+
+  /** onSent never delays the user: it runs after delivery, in the background, tracked for shutdown; then the event is finished. */
+  private afterSent(journal: Extract<Journal, { stage: 'delivered' }>, deliveries: Delivery[], run: Run): void {
+    const hook = this.deps.hooks.onSent;
+    if (!hook) return void this.deps.track(this.finish(run.eventId, run.log));
+    const data: StageData = { eventId: run.eventId, message: journal.message, request: journal.request, result: journal.result, deliveries: deliveries.map(({ ok, ids, error, ms }) => ({ ok, ids, ms, ...(error === undefined ? {} : { error }) })) };
+    const task = (async () => {
+      await this.save(run, journal);
+      try {
+        const outcome = await hook('onSent', this.redelivered(data, run));
+        if (outcome.kind === 'continue' && outcome.extra?.length) {
+          const outgoing = outcome.extra.map((content) => toChat(journal.message, content));
+          const { records } = await this.record({ ...journal, stage: 'delivering' }, outgoing, run, `${run.eventId}:sent:`, deliveries.length);
+          await this.deps.deliverer.sendAll(records, run.log);
+        }
+      } catch (error) {
+        run.log.error({ stage: 'onSent', err: errorMessage(error) }, 'stage hook threw');
+      }
+      if (!this.deps.deliverer.stopped) await this.finish(run.eventId, run.log);
+    })();
+    this.deps.track(task);
+  }
+
+  private async save(run: Run, journal: Journal): Promise<void> {
+    try {
+      await this.deps.store.inbox.update(run.eventId, journal);
+    } catch (error) {
+      run.log.error({ err: errorMessage(error) }, 'could not save the event\'s progress; after a crash this step may be repeated');
+    }
+  }
+
+  private async finish(eventId: string, log: Logger): Promise<void> {
+    try {
+      await this.deps.store.inbox.finish(eventId);
+    } catch (error) {
+      log.error({ err: errorMessage(error) }, 'could not mark the event finished; after a restart it is resumed, and what was delivered is not sent again');
+    }
+  }
+}
+
+export function toChat(message: Message, content: Segment[]): OutgoingMessage {
+  return { to: { botId: message.botId, channelId: message.channel.id, type: message.channel.type }, content, inResponseTo: message.id };
+}
+
+function isStopped(value: unknown): value is Stopped {
+  return typeof value === 'object' && value !== null && (value as Stopped).stopped === true;
+}

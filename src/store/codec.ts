@@ -1,0 +1,26 @@
+// Values to and from the JSON text a durable backend keeps. Bytes (a bot's image, say) travel as
+// base64 under a marker key; everything else is plain JSON.
+
+const BYTES = '$bytes';
+
+export function encode(value: unknown): string {
+  return JSON.stringify(value, replacer);
+}
+
+export function decode<T>(text: string): T {
+  return JSON.parse(text, reviver) as T;
+}
+
+function replacer(this: Record<string, unknown>, key: string, value: unknown): unknown {
+  // A Buffer has already been turned into {type:'Buffer', data:[…]} by its toJSON: look at the original.
+  const original = this[key];
+  if (original instanceof Uint8Array) return { [BYTES]: Buffer.from(original.buffer, original.byteOffset, original.byteLength).toString('base64') };
+  return value;
+}
+
+function reviver(_key: string, value: unknown): unknown {
+  if (typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)[BYTES] === 'string' && Object.keys(value).length === 1) {
+    return new Uint8Array(Buffer.from((value as Record<string, string>)[BYTES]!, 'base64'));
+  }
+  return value;
+}

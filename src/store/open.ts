@@ -1,0 +1,30 @@
+// The store a config names: SQLite by default, memory when asked for.
+
+import { z } from 'zod';
+import type { Store } from './index.js';
+import { MemoryStore } from './memory.js';
+import { SqliteStore } from './sqlite/index.js';
+
+export const defaultStorePath = './data/switchboard.db';
+
+/** `type` may be left out: SQLite is meant. */
+const sqliteUnlessNamed = (value: unknown) => (typeof value === 'object' && value !== null && !('type' in value) ? { ...value, type: 'sqlite' } : value);
+
+export const storeSchema = z.preprocess(sqliteUnlessNamed, z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('sqlite'),
+    /** Relative to the config file's folder (to the working directory with no config file). */
+    path: z.string().min(1).default(defaultStorePath),
+    /** normal: survives the process being killed; full: also a power cut, at the cost of a disk flush per commit. */
+    sync: z.enum(['normal', 'full']).default('normal'),
+  }),
+  z.strictObject({ type: z.literal('memory') }),
+]));
+
+export type StoreConfig = z.output<typeof storeSchema>;
+
+/** Throws StoreError, saying what to do, when the store cannot be opened. */
+export function openStore(config: StoreConfig): Store {
+  if (config.type === 'memory') return new MemoryStore();
+  return SqliteStore.open({ path: config.path, sync: config.sync });
+}

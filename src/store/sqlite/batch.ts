@@ -1,0 +1,48 @@
+// Group commit: every write asked for within one turn of the event loop runs in one transaction,
+// so a burst of webhooks costs one commit per tick instead of one per row. Each caller's promise
+// settles once its transaction has committed (or failed).
+
+import type { Database } from 'better-sqlite3';
+
+interface Op {
+  run(): unknown;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+export class WriteBatch {
+  private ops: Op[] = [];
+  private scheduled: NodeJS.Immediate | undefined;
+
+  constructor(
+    private readonly db: Database,
+    /** Turns a failed commit into the error every caller of that batch gets. */
+    private readonly describe: (error: unknown) => Error,
+  ) {}
+
+  /** Queues a write; `run` is called inside the batch's transaction. */
+  write<T>(run: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.ops.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      this.scheduled ??= setImmediate(() => this.flush());
+    });
+  }
+
+  /** Commits what is queued now: before a read (so it sees every write asked for before it) and at close. */
+  flush(): void {
+    if (this.scheduled) clearImmediate(this.scheduled);
+    this.scheduled = undefined;
+    const ops = this.ops;
+    if (ops.length === 0) return;
+    this.ops = [];
+    let results: unknown[];
+    try {
+      results = this.db.transaction(() => ops.map((op) => op.run()))();
+    } catch (error) {
+      const failure = this.describe(error);
+      for (const op of ops) op.reject(failure);
+      return;
+    }
+    for (let i = 0; i < ops.length; i++) ops[i]!.resolve(results[i]);
+  }
+}
