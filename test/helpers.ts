@@ -35,10 +35,10 @@ export function tempStorePath(): string {
 }
 
 /** Starts a runtime on a free port from YAML text (server.port defaults to 0 here, and the store is a SQLite file of its own). */
-export async function startRuntime(yaml: string, options: { bot?: Bot; hooks?: StageHooks; env?: NodeJS.ProcessEnv; definitions?: readonly AdapterDefinition[] } = {}) {
+export async function startRuntime(yaml: string, options: { bot?: Bot; hooks?: StageHooks; env?: NodeJS.ProcessEnv; definitions?: readonly AdapterDefinition[]; /** Reuse a store file, as a restart would (see tempStorePath). */ storePath?: string } = {}) {
   const config = parseConfig(yaml, { definitions: options.definitions ?? definitions, env: options.env ?? {}, source: 'test.yaml', baseDir: process.cwd() });
   if (!/^\s*server:/m.test(yaml)) config.server.port = 0;
-  if (!/^\s*store:/m.test(yaml)) config.store = { type: 'sqlite', path: tempStorePath(), sync: 'normal' };
+  if (!/^\s*store:/m.test(yaml)) config.store = { type: 'sqlite', path: options.storePath ?? tempStorePath(), sync: 'normal' };
   const logs = captureLogs();
   const runtime = await Runtime.create(config, { bot: options.bot, hooks: options.hooks, logger: logs.logger, definitions: options.definitions });
   await runtime.start();
