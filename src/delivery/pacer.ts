@@ -44,20 +44,22 @@ export class Pacer {
    * Waits for this send's turn. False when `signal` aborted the wait (shutdown); the slot it
    * reserved is then simply unused.
    */
-  async take(to: ChannelRef, signal?: AbortSignal): Promise<boolean> {
+  take(to: ChannelRef, signal?: AbortSignal): Promise<boolean> {
+    return sleep(this.reserve(to), signal);
+  }
+
+  /** Reserves the next slot for a send to `to` in every bucket it falls in; returns how long until that slot (0: now). */
+  reserve(to: ChannelRef): number {
     const limits = this.limitsOf(to.botId);
-    const buckets: Bucket[] = [];
     const bot = this.find(to.botId, limits?.bot);
-    if (bot) buckets.push(bot);
     const chat = this.find(`${to.botId}\0${to.channelId}`, rateFor(limits?.chat, to.type));
-    if (chat) buckets.push(chat);
-    if (buckets.length === 0) return !signal?.aborted;
+    if (!bot && !chat) return 0;
     const now = this.now();
     let at = now;
-    for (const b of buckets) at = Math.max(at, b.tat - b.toleranceMs);
-    for (const b of buckets) b.tat = Math.max(b.tat, at) + b.intervalMs;
+    for (const b of [bot, chat]) if (b) at = Math.max(at, b.tat - b.toleranceMs);
+    for (const b of [bot, chat]) if (b) b.tat = Math.max(b.tat, at) + b.intervalMs;
     if (++this.reservations % 1000 === 0) this.forgetIdle(now);
-    return sleep(at - now, signal);
+    return at - now;
   }
 
   /** The platform said "too many": nothing more goes to this bot (or this chat) for `afterMs`. */

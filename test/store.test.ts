@@ -1,0 +1,150 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { OutgoingMessage } from '../src/message.js';
+import { MemoryStore, StoreError, type Store } from '../src/store/index.js';
+import { migrations } from '../src/store/sqlite/migrations.js';
+import { SqliteStore } from '../src/store/sqlite/index.js';
+import { tempStorePath } from './helpers.js';
+
+const reply = (text: string): OutgoingMessage => ({ to: { botId: 'tg', channelId: '42' }, content: [{ type: 'text', text }] });
+const opened: Store[] = [];
+afterEach(async () => {
+  for (const store of opened.splice(0)) await store.close();
+});
+
+/** The same behaviour from both backends: one suite, run against each. */
+const backends: [string, (path: string, now?: () => number) => Store][] = [
+  ['memory', (_path, now) => new MemoryStore(100_000, now)],
+  ['sqlite', (path, now) => SqliteStore.open({ path, now })],
+];
+
+describe.each(backends)('%s store', (_name, open) => {
+  const fresh = (now?: () => number) => {
+    const store = open(tempStorePath(), now);
+    opened.push(store);
+    return store;
+  };
+
+  it('admits an event once per dedup key until the key expires; events without a key are always new', async () => {
+    let now = 1000;
+    const store = fresh(() => now);
+    expect(await store.inbox.admit({ id: 'e1', botId: 'tg', key: '7', journal: { n: 1 } }, 60_000)).toBe(true);
+    expect(await store.inbox.admit({ id: 'e2', botId: 'tg', key: '7', journal: { n: 2 } }, 60_000)).toBe(false);
+    expect(await store.inbox.admit({ id: 'e3', botId: 'other', key: '7', journal: { n: 3 } }, 60_000)).toBe(true); // keys are per bot
+    expect(await store.inbox.admit({ id: 'e4', botId: 'tg', journal: {} }, 60_000)).toBe(true);
+    expect(await store.inbox.admit({ id: 'e5', botId: 'tg', journal: {} }, 60_000)).toBe(true);
+    now += 60_001;
+    expect(await store.inbox.admit({ id: 'e6', botId: 'tg', key: '7', journal: { n: 6 } }, 60_000)).toBe(true);
+    expect((await store.inbox.unfinished()).map((e) => e.id)).toEqual(['e1', 'e3', 'e4', 'e5', 'e6']);
+  });
+
+  it('keeps the journal of unfinished events in admission order, and forgets an event and its delivered replies when it finishes', async () => {
+    const store = fresh();
+    for (const id of ['a', 'b', 'c']) await store.inbox.admit({ id, botId: 'tg', key: id, journal: { stage: 'received' } }, 60_000);
+    await store.inbox.update('b', { stage: 'delivering', bytes: new Uint8Array([1, 2, 255]) });
+    await store.outbox.add([
+      { key: 'b:0', eventId: 'b', index: 0, message: reply('one') },
+      { key: 'b:1', eventId: 'b', index: 1, message: reply('two') },
+    ]);
+    await store.outbox.delivered('b:0', ['m1']);
+    await store.outbox.dead('b:1', [], 'chat not found');
+    const unfinished = await store.inbox.unfinished();
+    expect(unfinished.map((e) => [e.id, e.botId, e.key])).toEqual([['a', 'tg', 'a'], ['b', 'tg', 'b'], ['c', 'tg', 'c']]);
+    expect(unfinished[1]!.journal).toEqual({ stage: 'delivering', bytes: new Uint8Array([1, 2, 255]) });
+    await store.inbox.finish('b');
+    expect((await store.inbox.unfinished()).map((e) => e.id)).toEqual(['a', 'c']);
+    // The delivered item is gone with its event; the dead letter stays for an operator.
+    expect(await store.outbox.get('b:0')).toBeUndefined();
+    expect((await store.outbox.list('dead')).map((r) => [r.key, r.error, r.message.content])).toEqual([['b:1', 'chat not found', [{ type: 'text', text: 'two' }]]]);
+  });
+
+  it('records an item once under its key, with the parts sent so far and the tries, and lets only dead letters be retried or dropped', async () => {
+    const store = fresh();
+    await store.outbox.add([{ key: 'e:0', eventId: 'e', index: 0, message: reply('first') }]);
+    await store.outbox.add([{ key: 'e:0', eventId: 'e', index: 0, message: reply('changed') }]);
+    expect((await store.outbox.get('e:0'))!.message.content).toEqual([{ type: 'text', text: 'first' }]);
+    await store.outbox.attempted('e:0', ['p1'], 'HTTP 502');
+    expect(await store.outbox.get('e:0')).toMatchObject({ state: 'pending', ids: ['p1'], attempts: 1, error: 'HTTP 502' });
+    expect(await store.outbox.retry('e:0')).toBe(false);
+    expect(await store.outbox.drop('e:0')).toBe(false);
+    await store.outbox.dead('e:0', ['p1'], 'HTTP 400');
+    expect(await store.outbox.retry('e:0')).toBe(true);
+    expect((await store.outbox.list('retry')).map((r) => r.key)).toEqual(['e:0']);
+    await store.outbox.dead('e:0', ['p1'], 'HTTP 400 again');
+    expect(await store.outbox.drop('e:0')).toBe(true);
+    expect(await store.outbox.get('e:0')).toBeUndefined();
+    expect((await store.outbox.ofEvent('e')).length).toBe(0);
+  });
+
+  it('claims a key-value key once until it expires, and keeps set values', async () => {
+    let now = 0;
+    const store = fresh(() => now);
+    expect(await store.claim('k', 1000)).toBe(true);
+    expect(await store.claim('k', 1000)).toBe(false);
+    now += 1001;
+    expect(await store.claim('k', 1000)).toBe(true);
+    await store.set('session', { id: 's1', seq: 42 });
+    await store.set('short', 'x', 10);
+    expect(await store.get('session')).toEqual({ id: 's1', seq: 42 });
+    now += 11;
+    expect(await store.get('short')).toBeUndefined();
+    await store.delete('session');
+    expect(await store.get('session')).toBeUndefined();
+  });
+});
+
+describe('sqlite store file', () => {
+  it('keeps everything across a reopen: dedup keys, unfinished events, the outbox', async () => {
+    const path = tempStorePath();
+    const first = SqliteStore.open({ path });
+    await first.inbox.admit({ id: 'e1', botId: 'tg', key: '1', journal: { stage: 'received' } }, 60_000);
+    await first.outbox.add([{ key: 'e1:0', eventId: 'e1', index: 0, message: reply('hi') }]);
+    await first.close();
+    const second = SqliteStore.open({ path });
+    opened.push(second);
+    expect(await second.inbox.admit({ id: 'e2', botId: 'tg', key: '1', journal: {} }, 60_000)).toBe(false);
+    expect((await second.inbox.unfinished()).map((e) => e.id)).toEqual(['e1']);
+    expect((await second.outbox.ofEvent('e1')).map((r) => r.state)).toEqual(['pending']);
+  });
+
+  it('commits the writes of one tick together: every caller of the tick hears back after one commit', async () => {
+    const store = SqliteStore.open({ path: tempStorePath() });
+    opened.push(store);
+    const order: string[] = [];
+    const writes = Array.from({ length: 200 }, (_, i) => store.inbox.admit({ id: `e${i}`, botId: 'tg', key: String(i), journal: {} }, 60_000).then(() => order.push(`w${i}`)));
+    // Nothing is committed (or resolved) before the tick ends.
+    await Promise.resolve();
+    expect(order).toEqual([]);
+    await Promise.all(writes);
+    expect(order).toHaveLength(200);
+    expect((await store.inbox.unfinished()).length).toBe(200);
+  });
+
+  it('migrates a new file to the latest schema version, and refuses a file made by a newer version', () => {
+    const path = tempStorePath();
+    SqliteStore.open({ path }).close();
+    const db = new Database(path);
+    expect(db.pragma('user_version', { simple: true })).toBe(migrations.length);
+    db.pragma(`user_version = ${migrations.length + 1}`);
+    db.close();
+    expect(() => SqliteStore.open({ path })).toThrow(StoreError);
+    expect(() => SqliteStore.open({ path })).toThrow(/made by a newer Switchboard/);
+  });
+
+  it('refuses a garbage or truncated file with an error naming it and how to move it aside', async () => {
+    const garbage = tempStorePath();
+    writeFileSync(garbage, 'this is not a database, just text that happens to be long enough '.repeat(100));
+    expect(() => SqliteStore.open({ path: garbage })).toThrow(new RegExp(`${garbage}.*not a usable SQLite database.*mv ${garbage} ${garbage}\\.broken-`));
+
+    const truncated = tempStorePath();
+    const full = SqliteStore.open({ path: truncated });
+    for (let i = 0; i < 2000; i++) void full.inbox.admit({ id: `e${i}`, botId: 'tg', key: String(i), journal: { text: 'x'.repeat(200) } }, 60_000);
+    await full.close();
+    const bytes = readFileSync(truncated);
+    writeFileSync(truncated, bytes.subarray(0, Math.floor(bytes.length / 3)));
+    expect(() => SqliteStore.open({ path: truncated })).toThrow(/not a usable SQLite database.*Move it aside/);
+    // Nothing was changed: the same error the second time, not a new file.
+    expect(readFileSync(truncated).length).toBe(Math.floor(bytes.length / 3));
+  });
+});
