@@ -1,4 +1,8 @@
-// (a) Switchboard: Telegram webhook -> pipeline -> bots/echo.ts -> sendMessage.
+// (a) Switchboard: Telegram webhook -> pipeline -> bots/echo.ts -> sendMessage. STORE picks the
+// store: sqlite (the default, in a fresh temporary file), sqlite-full (synchronous=FULL), memory.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseConfig } from '../src/runtime/config.js';
 import { definitions } from '../src/runtime/registry.js';
 import { Runtime } from '../src/runtime/runtime.js';
@@ -7,7 +11,10 @@ import { env, ready } from './sut.js';
 const callbacks = process.env.CALLBACK_URL
   ? `callbacks:\n${(process.env.STAGES ?? '').split(',').filter(Boolean).map((s) => `  ${s}: ${process.env.CALLBACK_URL}/${s}`).join('\n')}\n`
   : '';
+const kind = process.env.STORE ?? 'sqlite';
+const store = kind === 'memory' ? '{ type: memory }' : `{ type: sqlite, path: "${join(mkdtempSync(join(tmpdir(), 'switchboard-bench-')), 'bench.db')}", sync: ${kind === 'sqlite-full' ? 'full' : 'normal'} }`;
 const yaml = `server: { port: 0 }
+store: ${store}
 log: { level: ${process.env.LOG_LEVEL ?? 'warn'} }
 platforms:
   - { id: tg, type: telegram, token: "${env.token}", mode: webhook, secretToken: ${env.secret}, apiRoot: "${env.apiRoot}" }
