@@ -20,6 +20,8 @@ export interface SentMessage {
   randomId: number;
   id: number;
   params: Record<string, string>;
+  /** When VK took it (ms since the epoch). */
+  at: number;
   /** The files behind each attachment, as uploaded. */
   attachments: { kind: 'photo' | 'doc'; data: Buffer; name: string; mime: string }[];
 }
@@ -245,7 +247,7 @@ export class FakeVK {
     if (id === undefined || params.random_id === '0') {
       id = ++this.counter;
       this.randomIds.set(idempotency, id);
-      this.sent.push({ groupId: community.groupId, peerId, randomId: Number(params.random_id), id, params, attachments });
+      this.sent.push({ groupId: community.groupId, peerId, randomId: Number(params.random_id), id, params, at: Date.now(), attachments });
     }
     if (this.dropNextSendAnswer) {
       this.dropNextSendAnswer = false;
