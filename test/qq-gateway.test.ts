@@ -39,7 +39,7 @@ async function roundTrip(f: FakeQQ, text: string) {
   const event = groupAt(text);
   f.gateway.push(event.t, event.d, event.id);
   const sent = await waitFor(() => f.sent.find((s) => s.body.msg_id === event.d.id), 5000, `the answer to "${text}"`);
-  expect(sent.body).toMatchObject({ content: text, msg_type: 0, msg_seq: 1 });
+  expect(sent.body).toMatchObject({ content: text, msg_type: 0, msg_seq: expect.any(Number) });
   return sent;
 }
 

@@ -1,10 +1,10 @@
 // QQ building blocks against QQ's published vectors and our fake's token endpoint.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { PassiveReplies } from '../adapters/qq/passive.js';
+import { msgSeq, PassiveReplies } from '../adapters/qq/passive.js';
 import { plan, split } from '../adapters/qq/render.js';
 import { qqConfig } from '../adapters/qq/schema.js';
-import { AccessTokens, TokenError } from '../adapters/qq/token.js';
+import { accessTokens, TokenError } from '../adapters/qq/token.js';
 import { checkSignature, deriveKeys, signHex, validationAnswer } from '../adapters/qq/verify.js';
 import { FakeQQ } from './fakes/qq.js';
 import { sleep } from './helpers.js';
@@ -47,7 +47,7 @@ describe('qq access tokens', () => {
     await fake?.stop();
     fake = undefined;
   });
-  const tokensFor = (f: FakeQQ, secret = f.appSecret) => new AccessTokens({ appId: f.appId, appSecret: secret, tokenUrl: `${f.url}/app/getAppAccessToken` });
+  const tokensFor = (f: FakeQQ, secret = f.appSecret, now?: () => number) => accessTokens({ appId: f.appId, appSecret: secret, tokenUrl: `${f.url}/app/getAppAccessToken`, ...(now ? { now } : {}) });
 
   it('shares one request between concurrent callers and reads expires_in as the string QQ sends', async () => {
     fake = await new FakeQQ().start();
@@ -68,6 +68,22 @@ describe('qq access tokens', () => {
     expect(second).not.toBe(first);
     expect(fake.tokenIsLive(first)).toBe(true); // refreshed while the old one still worked
     expect(fake.tokenRequests).toBe(2);
+  });
+
+  it('keeps the token it holds when a refresh fails while that token is still valid, but not once the credentials are refused', async () => {
+    fake = await new FakeQQ().start();
+    let now = Date.now();
+    const tokens = tokensFor(fake, fake.appSecret, () => now);
+    const first = await tokens.get();
+    now += 7200_000 - 30_000; // inside the last minute, when QQ would issue a new one
+    fake.tokenEndpointDown = true;
+    expect(await tokens.get()).toBe(first);
+    fake.tokenEndpointDown = false;
+    fake.credentialsRevoked = true;
+    const error = await tokens.get().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TokenError);
+    expect((error as TokenError).failure).toEqual({ kind: 'fatal' });
+    expect(fake.tokenRequests).toBe(3);
   });
 
   it('says clearly when QQ refuses the credentials, without repeating the secret', async () => {
@@ -101,19 +117,29 @@ describe('qq rendering and passive replies', () => {
     expect(split(`${'x'.repeat(15)}<@12345>`, 20)).toEqual(['x'.repeat(15), '<@12345>']);
   });
 
-  it('numbers replies per message, only in the same chat and within QQ\'s reply window', () => {
+  it('answers passively only in the same chat and within QQ\'s reply window; an unknown message still in groups and C2C', () => {
     const passive = new PassiveReplies();
     const t = 1_000_000;
     passive.received('m1', 'group:G', 'group', t);
     passive.received('m2', 'user:U', 'user', t);
     passive.received('m3', 'channel:C', 'channel', t);
-    expect(passive.next('m1', 'group:G', t + 1)).toEqual({ msg_id: 'm1', msg_seq: 1 });
-    expect(passive.next('m1', 'group:G', t + 2)).toEqual({ msg_id: 'm1', msg_seq: 2 });
-    expect(passive.next('m1', 'group:OTHER', t + 3)).toBeUndefined();
-    expect(passive.next('m1', 'group:G', t + 6 * 60_000)).toBeUndefined();
-    expect(passive.next('m2', 'user:U', t + 30 * 60_000)).toEqual({ msg_id: 'm2', msg_seq: 1 });
-    expect(passive.next('m3', 'channel:C', t + 1)).toEqual({ msg_id: 'm3' });
-    expect(passive.next('unknown', 'group:G', t)).toBeUndefined();
+    expect(passive.source('m1', 'group:G', 'group', t + 1)).toBe('m1');
+    expect(passive.source('m1', 'group:OTHER', 'group', t + 3)).toBeUndefined();
+    expect(passive.source('m1', 'group:G', 'group', t + 6 * 60_000)).toBeUndefined();
+    expect(passive.source('m2', 'user:U', 'user', t + 30 * 60_000)).toBe('m2');
+    expect(passive.source('m3', 'channel:C', 'channel', t + 1)).toBe('m3');
+    // Not remembered (e.g. a reply resumed after a restart): groups and C2C take no active messages, guilds do.
+    expect(passive.source('unknown', 'group:G', 'group', t)).toBe('unknown');
+    expect(passive.source('unknown', 'channel:C', 'channel', t)).toBeUndefined();
+    expect(passive.source(undefined, 'group:G', 'group', t)).toBeUndefined();
+  });
+
+  it('derives msg_seq from the item key and the part: the same on every try, apart for other parts and items, within 1..10^8-1', () => {
+    expect(msgSeq('event-1:0', 0)).toBe(msgSeq('event-1:0', 0));
+    const seqs = new Set<number>();
+    for (let item = 0; item < 50; item++) for (let part = 0; part < 5; part++) seqs.add(msgSeq(`event-1:${item}`, part));
+    expect(seqs.size).toBe(250);
+    for (const seq of seqs) expect(seq >= 1 && seq < 100_000_000 && Number.isInteger(seq)).toBe(true);
   });
 });
 

@@ -9,7 +9,7 @@ import type { Message } from '../src/message.js';
 import { definitions } from '../src/runtime/registry.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import { c2c, FakeQQ, groupAt, guildAt, guildDm, signHex } from './fakes/qq.js';
-import { recordingBot, sleep, startRuntime, waitFor } from './helpers.js';
+import { recordingBot, sleep, startRuntime, tempStorePath, waitFor } from './helpers.js';
 
 const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201ee9c8a9b0000000049454e44ae426082', 'hex');
 
@@ -21,14 +21,20 @@ afterEach(async () => {
   runtime = fake = undefined;
 });
 
-async function qqWebhook(options: { bot?: Bot; extra?: string } = {}) {
-  const f = (fake = await new FakeQQ().start());
-  const yaml = `platforms:\n  - { id: qq, type: qq, appId: "${f.appId}", appSecret: "${f.appSecret}", mode: webhook, apiRoot: "${f.url}", tokenUrl: "${f.url}/app/getAppAccessToken"${options.extra ?? ''} }`;
-  const started = await startRuntime(yaml, { bot: options.bot, definitions: [...definitions, qq as unknown as AdapterDefinition] });
+/** The core's retry policy, fast: a failing send is tried three times within a fraction of a second. */
+const fastDelivery = 'delivery: { attempts: 3, initialDelay: 10ms, maxDelay: 50ms }\n';
+
+async function qqWebhook(options: { bot?: Bot; extra?: string; yaml?: string; storePath?: string; fake?: FakeQQ } = {}) {
+  const f = (fake = options.fake ?? (await new FakeQQ().start()));
+  const yaml = `platforms:\n  - { id: qq, type: qq, appId: "${f.appId}", appSecret: "${f.appSecret}", mode: webhook, apiRoot: "${f.url}", tokenUrl: "${f.url}/app/getAppAccessToken"${options.extra ?? ''} }\n${options.yaml ?? ''}`;
+  const started = await startRuntime(yaml, { bot: options.bot, definitions: [...definitions, qq as unknown as AdapterDefinition], ...(options.storePath ? { storePath: options.storePath } : {}) });
   runtime = started.runtime;
   const hook = `${started.url}/webhooks/qq`;
-  return { fake: f, url: started.url, logs: started.logs, deliver: (payload: object, opts?: Parameters<FakeQQ['deliver']>[2]) => f.deliver(hook, payload, opts) };
+  return { fake: f, runtime: started.runtime, url: started.url, logs: started.logs, deliver: (payload: object, opts?: Parameters<FakeQQ['deliver']>[2]) => f.deliver(hook, payload, opts) };
 }
+
+/** The sends (not uploads or profile reads) that reached the fake, answered or not. */
+const sendCalls = (f: FakeQQ) => f.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/messages'));
 
 const sentCount = (f: FakeQQ, n: number) => waitFor(() => f.sent.length >= n && f.sent, 4000, `${n} messages at the fake`);
 
@@ -59,22 +65,23 @@ describe('qq webhook: messages', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ op: 12, d: 0 });
     const [sent] = await sentCount(fake, 1);
-    expect(sent).toMatchObject({ scene: 'group', target: event.d.group_openid, body: { content: 'pong', msg_type: 0, msg_id: event.d.id, msg_seq: 1 } });
+    expect(sent).toMatchObject({ scene: 'group', target: event.d.group_openid, body: { content: 'pong', msg_type: 0, msg_id: event.d.id, msg_seq: expect.any(Number) } });
     const call = fake.calls.find((c) => c.path.endsWith('/messages'))!;
     expect(call.token).toMatch(/^tok-/);
   });
 
-  it('echoes a C2C message and numbers several replies to one message with increasing msg_seq', async () => {
+  it('echoes a C2C message and gives several replies to one message each a msg_seq of its own', async () => {
     const bot = defineBot((b) => b.on('message', (ctx) => ['one', 'two', 'three'].forEach((t) => ctx.reply(t))));
     const { fake, deliver } = await qqWebhook({ bot });
     const event = c2c('hi');
     await deliver(event);
     const sent = await sentCount(fake, 3);
-    expect(sent.map((s) => [s.scene, s.target, s.body.content, s.body.msg_id, s.body.msg_seq])).toEqual([
-      ['user', event.d.author.user_openid, 'one', event.d.id, 1],
-      ['user', event.d.author.user_openid, 'two', event.d.id, 2],
-      ['user', event.d.author.user_openid, 'three', event.d.id, 3],
+    expect(sent.map((s) => [s.scene, s.target, s.body.content, s.body.msg_id])).toEqual([
+      ['user', event.d.author.user_openid, 'one', event.d.id],
+      ['user', event.d.author.user_openid, 'two', event.d.id],
+      ['user', event.d.author.user_openid, 'three', event.d.id],
     ]);
+    expect(new Set(sent.map((s) => s.body.msg_seq)).size).toBe(3);
   });
 
   it('normalizes a guild @-message (the @bot stripped, mentionsBot set) and replies in the channel, quoting it', async () => {
@@ -125,7 +132,7 @@ describe('qq webhook: messages', () => {
     expect(fake.uploads).toHaveLength(1);
     expect(fake.uploads[0]).toMatchObject({ scene: 'group', target: event.d.group_openid, body: { file_type: 1, url: cdn, srv_send_msg: false } });
     expect(fake.uploads[0]!.bytes.equals(png)).toBe(true);
-    expect(sent!.body).toEqual({ content: ' ', msg_type: 7, media: { file_info: fake.uploads[0]!.fileInfo }, msg_id: event.d.id, msg_seq: 1 });
+    expect(sent!.body).toEqual({ content: ' ', msg_type: 7, media: { file_info: fake.uploads[0]!.fileInfo }, msg_id: event.d.id, msg_seq: expect.any(Number) });
   });
 
   it('echoes a guild image through the image URL field, quoting the message', async () => {
@@ -158,9 +165,10 @@ describe('qq webhook: messages', () => {
     expect(upload.bytes.equals(png)).toBe(true);
     expect(upload.contentType).toBe('image/png');
     expect(sent.map((s) => s.body)).toEqual([
-      { content: ' ', msg_type: 7, media: { file_info: upload.fileInfo }, msg_id: event.d.id, msg_seq: 1 },
-      { content: 'Pick one\n1. Yes — send "yes"\n2. Docs (https://example.com/docs)', msg_type: 0, msg_id: event.d.id, msg_seq: 2 },
+      { content: ' ', msg_type: 7, media: { file_info: upload.fileInfo }, msg_id: event.d.id, msg_seq: expect.any(Number) },
+      { content: 'Pick one\n1. Yes — send "yes"\n2. Docs (https://example.com/docs)', msg_type: 0, msg_id: event.d.id, msg_seq: expect.any(Number) },
     ]);
+    expect(sent[0]!.body.msg_seq).not.toBe(sent[1]!.body.msg_seq);
   });
 
   it('exposes an inbound attachment as a Switchboard media URL whose bytes come from QQ\'s CDN', async () => {
@@ -184,22 +192,55 @@ describe('qq webhook: messages', () => {
     expect(fake.sent).toHaveLength(1);
   });
 
+  it('handles an event delivered again after a restart once: the dedup is in the store', async () => {
+    const storePath = tempStorePath();
+    const first = await qqWebhook({ storePath });
+    const event = groupAt('/ping');
+    const timestamp = Math.floor(Date.now() / 1000);
+    expect(await (await first.deliver(event, { timestamp })).json()).toEqual({ op: 12, d: 0 });
+    await sentCount(first.fake, 1);
+    await first.runtime.stop();
+    const second = await qqWebhook({ storePath, fake: first.fake });
+    const again = await second.deliver(event, { timestamp });
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual({ op: 12, d: 0 });
+    // A new message in the same group is answered after the redelivery would have been: only it is.
+    const next = groupAt('/ping');
+    await second.deliver(next);
+    const sent = await sentCount(second.fake, 2);
+    expect(sent.map((m) => m.body.msg_id)).toEqual([event.d.id, next.d.id]);
+  });
+
+  it('answers 503 with Retry-After to an event it can no longer take, so QQ delivers it again', async () => {
+    const seen: Message[] = [];
+    const { fake, runtime: r, deliver } = await qqWebhook({ bot: recordingBot(seen) });
+    r.pipeline.close(); // what stop() does first
+    const res = await deliver(groupAt('/ping'));
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
+    await sleep(50);
+    expect(seen).toEqual([]);
+    expect(fake.sent).toEqual([]);
+  });
+
   it('fetches a new token when the old one expires mid-run, and the reply still arrives', async () => {
     const { fake, deliver } = await qqWebhook();
     await deliver(c2c('first'));
     await sentCount(fake, 1);
     const firstToken = fake.calls.at(-1)!.token;
+    expect(fake.tokenRequests).toBe(1);
     fake.expireTokens();
     await deliver(c2c('second'));
     await sentCount(fake, 2);
     expect(fake.sent.map((s) => s.body.content)).toEqual(['first', 'second']);
     const refused = fake.calls.filter((c) => c.status === 401);
-    expect(refused.length).toBeGreaterThanOrEqual(1);
-    expect(refused.every((c) => c.token === firstToken)).toBe(true);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!.token).toBe(firstToken);
     expect(fake.calls.at(-1)!.token).not.toBe(firstToken);
+    expect(fake.tokenRequests).toBe(2); // one refresh
   });
 
-  it('waits out a 429 instead of losing the reply', async () => {
+  it('waits out a 429 for its Retry-After, then sends the part with the same msg_seq', async () => {
     const { fake, deliver } = await qqWebhook();
     await sleep(50); // let the start-up profile call settle
     fake.failNext('POST /v2/groups', 429, { message: 'too many requests', code: 22009 }, 1, { 'retry-after': '1' });
@@ -207,14 +248,38 @@ describe('qq webhook: messages', () => {
     await deliver(groupAt('/ping'));
     await sentCount(fake, 1);
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    const [refused, accepted] = sendCalls(fake);
+    expect(refused!.status).toBe(429);
+    expect(accepted!.body!.msg_seq).toBe(refused!.body!.msg_seq);
   });
 
-  it('reports a refused send in the delivery (with QQ\'s code) instead of throwing', async () => {
-    const { fake, deliver, logs } = await qqWebhook();
-    fake.failNext('POST /v2/users', 400, { message: 'msg expired', code: 304027 });
+  it('tries a part again after a 503 with the same msg_seq, so QQ shows it once even when the first try went through', async () => {
+    const { fake, deliver, logs } = await qqWebhook({ yaml: fastDelivery });
+    fake.loseAnswerNext('POST /v2/groups', 503);
+    const event = groupAt('/ping');
+    await deliver(event);
+    // The group's next message is handled once the first is done with, retries included.
+    const next = groupAt('/echo done');
+    await deliver(next);
+    const sent = await sentCount(fake, 2);
+    expect(sent.map((m) => [m.body.msg_id, m.body.content])).toEqual([
+      [event.d.id, 'pong'],
+      [next.d.id, 'done'],
+    ]);
+    const [lost, again] = sendCalls(fake);
+    expect(lost!.status).toBe(503);
+    expect(again!.body).toEqual(lost!.body); // same msg_id + msg_seq: QQ answered it was a repeat
+    expect(logs.some((l) => l.msg === 'delivery failed')).toBe(false);
+  });
+
+  it('keeps a send QQ refuses for good (a 4xx) as a dead letter after one try, with QQ\'s code', async () => {
+    const { fake, deliver, logs } = await qqWebhook({ yaml: fastDelivery });
+    fake.failNext('POST /v2/users', 400, { message: 'msg expired', code: 304027 }, 5);
     await deliver(c2c('late'));
     const line = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'));
-    expect(line.err).toMatch(/msg expired \(code 304027\)/);
+    expect(line).toMatchObject({ deadLetter: true, err: expect.stringMatching(/msg expired \(code 304027\)/) });
+    expect(sendCalls(fake)).toHaveLength(1);
+    expect(fake.sent).toEqual([]);
   });
 });
 

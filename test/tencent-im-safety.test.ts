@@ -27,13 +27,13 @@ const downloadingBot = () =>
   );
 
 describe('tencent-im: shutdown', () => {
-  it('does not acknowledge a message or event it can no longer handle: 503 with Retry-After instead of OK', async () => {
+  it('does not acknowledge a message or event it can no longer handle: 503 with the server\'s Retry-After instead of OK', async () => {
     const seen: Message[] = [];
     const { fake, runtime, post } = await tim({ bot: recordingBot(seen) });
     runtime.pipeline.close(); // what stop() does first, while requests already inside the server go on
     const message = await post('C2C.CallbackAfterSendMsg', c2c('alice', 'bot', [text('/ping')]));
     expect(message.status).toBe(503);
-    expect(message.headers.get('retry-after')).toBeTruthy();
+    expect(message.headers.get('retry-after')).toBe('5'); // server.retryAfter, one policy for every route
     const event = await post('Group.CallbackAfterNewMemberJoin', { GroupId: 'G1', Operator_Account: 'alice', NewMemberList: [{ Member_Account: 'bob' }] });
     expect(event.status).toBe(503);
     await sleep(50);
@@ -109,8 +109,8 @@ describe('tencent-im: interceptors that fail', () => {
 });
 
 describe('tencent-im: the REST API failing', () => {
-  it('retries an HTTP 5xx and the reply arrives; gives up after four attempts without the UserSig the error page echoed', async () => {
-    const { fake, post, logs } = await tim();
+  it('tries an HTTP 5xx again under the core\'s policy and the reply arrives; a 5xx that persists is kept as a dead letter, without the UserSig the error page echoed', async () => {
+    const { fake, runtime, post, logs } = await tim({ yaml: 'delivery: { attempts: 3, initialDelay: 10ms, maxDelay: 50ms }\n' });
     fake.failHttpNext('openim/sendmsg', 502, 2);
     await post('C2C.CallbackAfterSendMsg', c2c('alice', 'bot', [text('/ping')]));
     const [sent] = await sentCount(fake, 1);
@@ -119,8 +119,11 @@ describe('tencent-im: the REST API failing', () => {
     fake.failHttpNext('openim/sendmsg', 503, 10);
     await post('C2C.CallbackAfterSendMsg', c2c('alice', 'bot', [text('/ping')]));
     const line = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'));
-    expect(line.err).toBe('IM REST openim/sendmsg failed: HTTP 503');
-    expect(fake.calls.map((c) => c.code)).toEqual([-502, -502, 0, -503, -503, -503, -503]);
+    expect(line).toMatchObject({ deadLetter: true, err: 'IM REST openim/sendmsg failed: HTTP 503' });
+    expect(fake.calls.map((c) => c.code)).toEqual([-502, -502, 0, -503, -503, -503]); // three tries in all, as configured
+    const dead = await runtime.store.outbox.list('dead');
+    expect(dead.map((d) => [d.message.to.channelId, d.error])).toEqual([['user:alice', 'IM REST openim/sendmsg failed: HTTP 503']]);
+    expect(fake.sent).toHaveLength(1);
     const all = JSON.stringify(logs);
     for (const call of fake.calls) expect(all).not.toContain(call.userSig);
   });

@@ -5,13 +5,13 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import tlsSigApi from 'tls-sig-api-v2';
 import { describe, expect, it, vi } from 'vitest';
-import { RestApi } from '../adapters/tencent-im/api.js';
+import { RestApi, TimApiError } from '../adapters/tencent-im/api.js';
 import { kindOf } from '../adapters/tencent-im/events.js';
 import { imageSize } from '../adapters/tencent-im/media.js';
 import { mentions } from '../adapters/tencent-im/normalize.js';
 import { render, textLimit } from '../adapters/tencent-im/render.js';
 import { tencentImConfig } from '../adapters/tencent-im/schema.js';
-import { UserSigs } from '../adapters/tencent-im/usersig.js';
+import { userSigs } from '../adapters/tencent-im/usersig.js';
 import { callbackSign, checkCallback } from '../adapters/tencent-im/verify.js';
 import { verifyUserSig } from './fakes/tencent-im.js';
 
@@ -46,35 +46,37 @@ describe('tencent-im callback Sign', () => {
 describe('tencent-im UserSig', () => {
   const app = { sdkAppId: 1400000001, secretKey: '5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e', identifier: 'administrator' };
 
-  it('makes a UserSig the fake verifies by inflate + HMAC, and one made with another key fails', () => {
-    const sig = new UserSigs(app).get();
+  it('makes a UserSig the fake verifies by inflate + HMAC, and one made with another key fails', async () => {
+    const sig = await userSigs(app).get();
     expect(verifyUserSig(sig, { sdkAppId: app.sdkAppId, key: app.secretKey, identifier: 'administrator' })).toMatchObject({ ok: true });
     expect(verifyUserSig(sig, { sdkAppId: app.sdkAppId, key: 'another-key-another-key', identifier: 'administrator' })).toMatchObject({ ok: false, code: 70009 });
     expect(verifyUserSig(sig, { sdkAppId: app.sdkAppId, key: app.secretKey, identifier: 'bot' })).toMatchObject({ ok: false, code: 70013 });
   });
 
-  it('reuses a UserSig until shortly before it expires, and regenerates it once invalidated', () => {
+  it('reuses a UserSig until shortly before it expires, and regenerates it once invalidated', async () => {
     const generated = vi.spyOn(tlsSigApi.Api.prototype, 'genUserSig');
     try {
-      const sigs = new UserSigs({ ...app, ttlMs: 100_000, marginMs: 10_000 });
-      const now = Date.now();
-      const first = sigs.get(now);
-      expect(sigs.get(now + 89_000)).toBe(first);
+      let now = Date.now();
+      const sigs = userSigs({ ...app, ttlMs: 100_000, now: () => now });
+      const first = await sigs.get();
+      now += 74_000; // a quarter of the lifetime before expiry is when a new one is made
+      expect(await sigs.get()).toBe(first);
       expect(generated).toHaveBeenCalledTimes(1);
       expect(generated).toHaveBeenLastCalledWith('administrator', 100);
-      sigs.get(now + 91_000);
+      now += 2_000;
+      await sigs.get();
       expect(generated).toHaveBeenCalledTimes(2);
-      sigs.invalidate(sigs.get(now + 91_000));
+      sigs.invalidate(await sigs.get());
       expect(generated).toHaveBeenCalledTimes(2);
-      expect(verifyUserSig(sigs.get(now + 91_000), { sdkAppId: app.sdkAppId, key: app.secretKey, identifier: 'administrator' })).toMatchObject({ ok: true });
+      expect(verifyUserSig(await sigs.get(), { sdkAppId: app.sdkAppId, key: app.secretKey, identifier: 'administrator' })).toMatchObject({ ok: true });
       expect(generated).toHaveBeenCalledTimes(3);
     } finally {
       generated.mockRestore();
     }
   });
 
-  it('a UserSig past its expiry is refused with 70001', () => {
-    const sig = new UserSigs({ ...app, ttlMs: 5_000 }).get();
+  it('a UserSig past its expiry is refused with 70001', async () => {
+    const sig = await userSigs({ ...app, ttlMs: 5_000 }).get();
     expect(verifyUserSig(sig, { sdkAppId: app.sdkAppId, key: app.secretKey, identifier: 'administrator' }, Math.floor(Date.now() / 1000) + 10)).toMatchObject({ ok: false, code: 70001 });
   });
 });
@@ -128,25 +130,28 @@ describe('tencent-im config', () => {
 describe('tencent-im REST client', () => {
   const app = { sdkAppId: 1400000001, secretKey: '5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e', identifier: 'administrator' };
 
-  it('waits for a REST host that refuses connections for a moment (nothing was sent, so nothing is sent twice)', async () => {
-    const server = createServer((_req, res) => res.end('{"ActionStatus":"OK","ErrorCode":0,"MsgKey":"k"}'));
+  it('calls once: a refused connection is retryable (nothing was sent), one dropped after the request left is not (Tencent takes no idempotency key)', async () => {
+    const server = createServer((req) => req.socket.destroy()); // reads the request, then hangs up
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    await new Promise((resolve) => server.close(resolve)); // the port now refuses connections
-    const api = new RestApi({ apiRoot: `http://127.0.0.1:${port}`, sdkAppId: app.sdkAppId, identifier: app.identifier, userSigs: new UserSigs(app), backoffMs: 150 });
-    const calling = api.call('openim/sendmsg', { MsgBody: [] });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    server.listen(port, '127.0.0.1');
+    const api = new RestApi({ apiRoot: `http://127.0.0.1:${port}`, sdkAppId: app.sdkAppId, identifier: app.identifier, userSigs: userSigs(app) });
+    let requests = 0;
+    server.on('request', () => requests++);
     try {
-      expect(await calling).toMatchObject({ ActionStatus: 'OK', MsgKey: 'k' });
+      const dropped = await api.call('openim/sendmsg', { MsgBody: [] }).catch((e: unknown) => e);
+      expect(dropped).toBeInstanceOf(TimApiError);
+      expect((dropped as TimApiError).failure).toEqual({ kind: 'fatal' });
+      expect(requests).toBe(1);
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
+    const refused = await api.call('openim/sendmsg', { MsgBody: [] }).catch((e: unknown) => e);
+    expect((refused as TimApiError).failure).toEqual({ kind: 'retryable' });
   });
 
   it('reports an unreachable host with the path and the cause, never the URL (it carries the UserSig)', async () => {
-    const api = new RestApi({ apiRoot: 'http://127.0.0.1:9', sdkAppId: app.sdkAppId, identifier: app.identifier, userSigs: new UserSigs(app), backoffMs: 1, maxAttempts: 2 });
+    const api = new RestApi({ apiRoot: 'http://127.0.0.1:9', sdkAppId: app.sdkAppId, identifier: app.identifier, userSigs: userSigs(app) });
     await expect(api.call('openim/sendmsg', {})).rejects.toThrow(/^IM REST openim\/sendmsg failed: connect ECONNREFUSED 127\.0\.0\.1:9$/);
   });
 });

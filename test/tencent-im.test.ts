@@ -2,14 +2,15 @@
 // pipeline -> bot -> the REST calls that reached the fake (each UserSig verified for real);
 // Before* interception; platform events; and every way a callback can be wrong.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import tlsSigApi from 'tls-sig-api-v2';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { defineBot } from '../src/bot/bot.js';
 import type { PlatformEvent } from '../src/bot/events.js';
 import type { Message } from '../src/message.js';
 import { CallbackServer } from './fakes/callback-server.js';
 import { c2c, group, text, type FakeTencentIM } from './fakes/tencent-im.js';
 import { cleanUp, okAnswer, sentCount, stopAll, tim } from './fakes/tencent-im-harness.js';
-import { recordingBot, sleep, waitFor, type LogLine } from './helpers.js';
+import { recordingBot, sleep, tempStorePath, waitFor, type LogLine } from './helpers.js';
 
 const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201ee9c8a9b0000000049454e44ae426082', 'hex');
 
@@ -123,6 +124,29 @@ describe('tencent-im: messages through the example bot', () => {
     expect(fake.sent).toHaveLength(1);
   });
 
+  it('handles After* callbacks delivered again after a restart once (C2C by MsgKey, groups by GroupId + MsgSeq + Random): the dedup is in the store', async () => {
+    const storePath = tempStorePath();
+    const first = await tim({ storePath });
+    const direct = c2c('alice', 'bot', [text('/ping')]);
+    const inGroup = group('G1', 'alice', [text('@Bot /ping')], { GroupAtInfo: [{ GroupAtAllFlag: 0, GroupAt_Account: 'bot' }] });
+    const requestTime = Math.floor(Date.now() / 1000);
+    expect(await (await first.post('C2C.CallbackAfterSendMsg', direct, { requestTime })).json()).toEqual(okAnswer);
+    expect(await (await first.post('Group.CallbackAfterSendMsg', inGroup, { requestTime })).json()).toEqual(okAnswer);
+    await sentCount(first.fake, 2);
+    await first.runtime.stop();
+    const second = await tim({ storePath, fake: first.fake });
+    expect(await (await second.post('C2C.CallbackAfterSendMsg', direct, { requestTime })).json()).toEqual(okAnswer);
+    expect(await (await second.post('Group.CallbackAfterSendMsg', inGroup, { requestTime })).json()).toEqual(okAnswer);
+    // New messages in the same chats are answered after the redeliveries would have been: only they are.
+    await second.post('C2C.CallbackAfterSendMsg', c2c('alice', 'bot', [text('/echo after')]));
+    await second.post('Group.CallbackAfterSendMsg', group('G1', 'alice', [text('@Bot /echo after')], { GroupAtInfo: [{ GroupAtAllFlag: 0, GroupAt_Account: 'bot' }] }));
+    const sent = await sentCount(second.fake, 4);
+    // Each chat in order; the two chats side by side.
+    const chat = (to: string) => sent.filter((m) => m.to === to).map((m) => m.body.MsgBody[0].MsgContent.Text);
+    expect(chat('alice')).toEqual(['pong', 'after']);
+    expect(chat('G1')).toEqual(['pong', 'after']);
+  });
+
   it('answers After* callbacks at once, before a slow bot has finished', async () => {
     const bot = defineBot((b) => b.on('message', async (ctx) => (await sleep(800), ctx.reply('done'))));
     const { fake, post } = await tim({ bot });
@@ -134,25 +158,32 @@ describe('tencent-im: messages through the example bot', () => {
     expect(sent!.body.MsgBody).toEqual([text('done')]);
   });
 
-  it('waits out a rate limit (60007) and the reply still arrives', async () => {
+  it('tries a rate-limited send (60007) again under the core\'s policy, and the reply arrives once', async () => {
     const { fake, post } = await tim();
     fake.failNext('openim/sendmsg', 60007, 'REST API call frequency limit', 2);
     await post('C2C.CallbackAfterSendMsg', c2c('alice', 'bot', [text('/ping')]));
     await sentCount(fake, 1);
     expect(fake.calls.map((c) => c.code)).toEqual([60007, 60007, 0]);
+    expect(fake.sent).toHaveLength(1);
   });
 
-  it('replaces a UserSig Tencent calls expired (70001) once, and reports a second refusal instead of looping', async () => {
-    const { fake, post, logs } = await tim();
-    fake.failNext('openim/sendmsg', 70001, 'UserSig expired');
-    await post('C2C.CallbackAfterSendMsg', c2c('alice', 'bot', [text('/ping')]));
-    await sentCount(fake, 1);
-    expect(fake.calls.map((c) => c.code)).toEqual([70001, 0]);
-    fake.failNext('openim/sendmsg', 70001, 'UserSig expired', 5);
-    await post('C2C.CallbackAfterSendMsg', c2c('alice', 'bot', [text('/ping')]));
-    const line = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'));
-    expect(line.err).toMatch(/UserSig expired \(ErrorCode 70001\)/);
-    expect(fake.calls.map((c) => c.code)).toEqual([70001, 0, 70001, 70001]);
+  it('renews a UserSig Tencent calls expired (70001) once and sends; a second refusal in a row is kept as a dead letter, not looped on', async () => {
+    const generated = vi.spyOn(tlsSigApi.Api.prototype, 'genUserSig');
+    try {
+      const { fake, post, logs } = await tim();
+      fake.failNext('openim/sendmsg', 70001, 'UserSig expired');
+      await post('C2C.CallbackAfterSendMsg', c2c('alice', 'bot', [text('/ping')]));
+      await sentCount(fake, 1);
+      expect(fake.calls.map((c) => c.code)).toEqual([70001, 0]);
+      expect(generated).toHaveBeenCalledTimes(2); // the first UserSig, and one renewal
+      fake.failNext('openim/sendmsg', 70001, 'UserSig expired', 5);
+      await post('C2C.CallbackAfterSendMsg', c2c('alice', 'bot', [text('/ping')]));
+      const line = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'));
+      expect(line).toMatchObject({ deadLetter: true, err: expect.stringMatching(/UserSig expired \(ErrorCode 70001\)/) });
+      expect(fake.calls.map((c) => c.code)).toEqual([70001, 0, 70001, 70001]);
+    } finally {
+      generated.mockRestore();
+    }
   });
 
   it('reports a refused send (ActionStatus FAIL) in the delivery, with no UserSig or key in the log', async () => {

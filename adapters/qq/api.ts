@@ -1,19 +1,29 @@
-// The QQ OpenAPI over undici: `Authorization: QQBot <token>` + X-Union-Appid on every call,
-// one retry with a fresh token after a 401, and waits (not failures) for rate limits.
+// The QQ OpenAPI over undici: `Authorization: QQBot <token>` + X-Union-Appid on every call. Each
+// call is made once; a failure is thrown as a QqApiError that says what kind it was (the core's
+// retry policy, or `retry()` for calls that are not sends, decides what happens next).
 
 import { request, type Dispatcher } from 'undici';
+import { classifyNetworkError, classifyStatus, PlatformError, rateLimited, retryable, retryAfterMs, type Failure } from '../../src/delivery/retry.js';
 import type { AccessTokens } from './token.js';
 
-export class QqApiError extends Error {
-  override readonly name = 'QqApiError';
+/** QQ's business codes that say "later" whatever the HTTP status (send.md, "常见错误码"). */
+const laterCodes: Record<number, Failure | undefined> = {
+  22009: rateLimited(), // msg limit exceed: sending too often
+  304082: retryable, // upload media info fail: QQ could not fetch the media, "please retry"
+  304083: retryable, // convert media info fail: likewise
+};
+
+export class QqApiError extends PlatformError {
   constructor(
-    readonly status: number,
+    /** Undefined when no answer came (a network error). */
+    readonly status: number | undefined,
     /** QQ's business code from the body (e.g. 304027 "the message replied to has expired"). */
     readonly code: number | undefined,
     message: string,
     readonly traceId: string | undefined,
+    failure: Failure,
   ) {
-    super(message);
+    super(message, failure);
   }
 }
 
@@ -24,19 +34,28 @@ export interface OpenApiOptions {
   dispatcher?: Dispatcher;
   /** QQ advises at least 5 s for sends, which can be slow to confirm. */
   timeoutMs?: number;
-  /** Attempts for a rate-limited (429) or briefly unavailable (502/503) call. */
-  maxAttempts?: number;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  /**
+   * Whether QQ would recognise the call made twice (a GET, an upload, a reply carrying msg_seq):
+   * then a connection lost after sending may be tried again. By default only GETs are.
+   */
+  idempotent?: boolean;
 }
 
 export class OpenApi {
   constructor(private readonly options: OpenApiOptions) {}
 
-  async call<T>(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-    const { apiRoot, appId, tokens, dispatcher, timeoutMs = 15_000, maxAttempts = 4 } = this.options;
-    let refreshedToken = false;
-    for (let attempt = 1; ; attempt++) {
-      const token = await tokens.get();
-      const response = await request(`${apiRoot}${path}`, {
+  async call<T>(method: 'GET' | 'POST', path: string, body?: unknown, { signal, idempotent = method === 'GET' }: CallOptions = {}): Promise<T> {
+    const { apiRoot, appId, tokens, dispatcher, timeoutMs = 15_000 } = this.options;
+    const token = await tokens.get();
+    const what = `QQ ${method} ${path.split('?')[0]}`;
+    let response: Dispatcher.ResponseData;
+    let text: string;
+    try {
+      response = await request(`${apiRoot}${path}`, {
         method,
         headers: {
           authorization: `QQBot ${token}`,
@@ -49,33 +68,27 @@ export class OpenApi {
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });
-      const text = await response.body.text();
-      const json = parse(text);
-      if (response.statusCode >= 200 && response.statusCode < 300) return json as T;
-      if (response.statusCode === 401 && !refreshedToken) {
-        // Expired or revoked early: one more try with a new token.
-        tokens.invalidate(token);
-        refreshedToken = true;
-        attempt--;
-        continue;
-      }
-      const traceId = header(response.headers, 'x-tps-trace-id');
-      const error = apiError(method, path, response.statusCode, json, traceId);
-      if (!retryable(response.statusCode) || attempt >= maxAttempts) throw error;
-      await delay(retryAfterMs(response.headers) ?? Math.min(1000 * 2 ** (attempt - 1), 8000), signal);
+      text = await response.body.text();
+    } catch (error) {
+      throw new QqApiError(undefined, undefined, `${what} failed: ${(error as Error).message}`, undefined, classifyNetworkError(error, idempotent));
     }
+    const json = parse(text);
+    if (response.statusCode >= 200 && response.statusCode < 300) return json as T;
+    // Expired or revoked early: forget it, so the next try fetches a new one.
+    if (response.statusCode === 401) tokens.invalidate(token);
+    throw apiError(what, response, json);
   }
 }
 
-function retryable(status: number): boolean {
-  return status === 429 || status === 502 || status === 503;
-}
-
-function apiError(method: string, path: string, status: number, json: unknown, traceId: string | undefined): QqApiError {
+function apiError(what: string, response: Dispatcher.ResponseData, json: unknown): QqApiError {
+  const { statusCode: status, headers } = response;
   const body = (typeof json === 'object' && json !== null ? json : {}) as { code?: unknown; message?: unknown; err_code?: unknown };
   const code = typeof body.code === 'number' ? body.code : typeof body.err_code === 'number' ? body.err_code : undefined;
-  const what = typeof body.message === 'string' && body.message ? body.message : `HTTP ${status}`;
-  return new QqApiError(status, code, `QQ ${method} ${path.split('?')[0]} failed: ${what}${code === undefined ? '' : ` (code ${code})`} [HTTP ${status}${traceId ? `, trace ${traceId}` : ''}]`, traceId);
+  const traceId = header(headers, 'x-tps-trace-id');
+  const reason = typeof body.message === 'string' && body.message ? body.message : `HTTP ${status}`;
+  const later = code === undefined ? undefined : laterCodes[code];
+  const failure = later?.kind === 'rate-limited' ? rateLimited(retryAfterMs(headers['retry-after'])) : (later ?? classifyStatus(status, headers['retry-after']));
+  return new QqApiError(status, code, `${what} failed: ${reason}${code === undefined ? '' : ` (code ${code})`} [HTTP ${status}${traceId ? `, trace ${traceId}` : ''}]`, traceId, failure);
 }
 
 function parse(text: string): unknown {
@@ -90,24 +103,4 @@ function parse(text: string): unknown {
 function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
-}
-
-function retryAfterMs(headers: Record<string, string | string[] | undefined>): number | undefined {
-  const seconds = Number(header(headers, 'retry-after'));
-  return Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds * 1000, 60_000) : undefined;
-}
-
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    function onAbort() {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    }
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

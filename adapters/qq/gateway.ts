@@ -4,6 +4,7 @@
 import WebSocket from 'ws';
 import type { Logger } from '../../src/runtime/logger.js';
 import { FatalConnectionError, RetryAfterError, type SessionControls } from '../../src/inbound/supervisor.js';
+import { defaultRetryPolicy, retry } from '../../src/delivery/retry.js';
 import { QqApiError, type OpenApi } from './api.js';
 import type { Payload } from './normalize.js';
 import { TokenError, type AccessTokens } from './token.js';
@@ -84,9 +85,10 @@ export class Gateway {
   private async gatewayUrl(signal: AbortSignal): Promise<string> {
     let info: GatewayBot;
     try {
-      info = await this.options.api.call<GatewayBot>('GET', '/gateway/bot', undefined, signal);
+      // A refused token is fetched afresh once (an early expiry); other failures are the supervisor's to back off from.
+      info = await retry(() => this.options.api.call<GatewayBot>('GET', '/gateway/bot', undefined, { signal }), { policy: { ...defaultRetryPolicy, attempts: 1 }, signal });
     } catch (error) {
-      if (error instanceof QqApiError && error.status === 401) throw new FatalConnectionError(`${error.message}; check appId and appSecret`);
+      if (error instanceof QqApiError && error.failure.kind === 'auth') throw new FatalConnectionError(`${error.message}; check appId and appSecret`);
       throw error;
     }
     if (typeof info.url !== 'string' || !/^wss?:\/\//.test(info.url)) throw new Error('GET /gateway/bot returned no websocket url');

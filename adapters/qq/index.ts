@@ -1,17 +1,20 @@
 // The QQ official bot (bot.q.qq.com), spoken directly: app access token over undici, events
 // by signed webhook (recommended) or the websocket gateway, replies through the OpenAPI.
 
-import { defineAdapter, type Adapter, type AdapterContext, type Admission } from '../../src/adapter.js';
+import { randomUUID } from 'node:crypto';
+import { defineAdapter, type Adapter, type AdapterContext, type Admission, type SendOptions } from '../../src/adapter.js';
+import type { SendLimits } from '../../src/delivery/pacer.js';
+import { classifyError, fatal, retry, retryable } from '../../src/delivery/retry.js';
 import { quotedMessageId, startDelivery, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
 import { errorMessage, type Supervisor } from '../../src/inbound/supervisor.js';
-import { OpenApi } from './api.js';
+import { OpenApi, QqApiError } from './api.js';
 import { endpointsOf, sceneOf, type Scene } from './channel.js';
 import { Gateway } from './gateway.js';
 import { incoming, normalize, type Payload } from './normalize.js';
-import { PassiveReplies } from './passive.js';
+import { msgSeq, numbered, PassiveReplies } from './passive.js';
 import { linkText, plan, type Planned } from './render.js';
 import { qqConfig, type QqConfig } from './schema.js';
-import { AccessTokens } from './token.js';
+import { accessTokens, type AccessTokens } from './token.js';
 import { fetchFile } from '../../src/net/fetch-file.js';
 import { createTransport, describeProxy, type Transport } from '../../src/net/proxy.js';
 import { deriveKeys, type WebhookKeys } from './verify.js';
@@ -26,16 +29,27 @@ export interface QqTimings {
 
 const defaultTimings: QqTimings = { helloTimeoutMs: 15_000, stallMs: 150_000 };
 
+/** QQ answers a msg_id + msg_seq it has already taken with this code ("消息被去重"). */
+const duplicateReply = 40054005;
+
 /** What talking to QQ needs while the adapter runs; rebuilt on every start. */
 interface Link {
   transport: Transport;
   tokens: AccessTokens;
   api: OpenApi;
+  /** Aborted by stop(): calls made outside a send (the start-up profile read) end with it. */
+  stopping: AbortController;
 }
 
 export class QqAdapter implements Adapter {
   readonly type = 'qq';
   readonly id: string;
+  /**
+   * QQ's send docs ("发送消息") give one rate: at most 5 messages per second in a guild text
+   * channel. Its other numbers are quotas, not rates (5 passive replies per message in groups
+   * and C2C, active messages per day or month), which pacing cannot help with.
+   */
+  readonly limits: SendLimits = { chat: { channel: { count: 5, perMs: 1000, burst: 5 } } };
   private readonly keys: WebhookKeys;
   private readonly passive = new PassiveReplies();
   private self: { id: string; username?: string } | undefined;
@@ -63,11 +77,12 @@ export class QqAdapter implements Adapter {
     this.ctx = ctx;
     const { config } = this;
     const transport = createTransport(config.proxy);
-    const tokens = new AccessTokens({ appId: config.appId, appSecret: config.appSecret, tokenUrl: config.tokenUrl, dispatcher: transport.dispatcher });
+    const tokens = accessTokens({ appId: config.appId, appSecret: config.appSecret, tokenUrl: config.tokenUrl, dispatcher: transport.dispatcher });
     const api = new OpenApi({ apiRoot: config.apiRoot, appId: config.appId, tokens, dispatcher: transport.dispatcher });
-    this.link = { transport, tokens, api };
+    const link: Link = { transport, tokens, api, stopping: new AbortController() };
+    this.link = link;
     if (config.proxy) ctx.logger.info({ proxy: describeProxy(config.proxy) }, 'QQ traffic goes through a proxy');
-    if (config.mode === 'webhook') return this.startWebhook(ctx, api);
+    if (config.mode === 'webhook') return this.startWebhook(ctx, link);
     this.gateway = new Gateway({
       api,
       tokens,
@@ -87,41 +102,50 @@ export class QqAdapter implements Adapter {
     this.supervisor = undefined;
     this.ctx = undefined;
     this.link = undefined;
+    link?.stopping.abort();
     await supervisor?.stop();
     this.gateway?.reset();
     this.gateway = undefined;
     await link?.transport.close();
   }
 
-  async send(message: OutgoingMessage): Promise<Delivery> {
+  async send(message: OutgoingMessage, options?: SendOptions): Promise<Delivery> {
     const { ids, done } = startDelivery();
     const scene = sceneOf(message.to.channelId);
-    if (!scene) return done(`not a QQ channel id: "${message.to.channelId}"; expected group:<openid>, user:<openid>, channel:<id> or dm:<guild_id>`);
+    if (!scene) return done(`not a QQ channel id: "${message.to.channelId}"; expected group:<openid>, user:<openid>, channel:<id> or dm:<guild_id>`, fatal);
     const link = this.link;
-    if (!link) return done('the QQ platform is not running');
+    if (!link) return done('the QQ platform is not running', retryable);
+    // A direct call has no stable key: one of its own still numbers its parts apart.
+    const { key = randomUUID(), sent = 0, signal } = options ?? {};
     const endpoints = endpointsOf(scene);
     const guild = scene.kind === 'channel' || scene.kind === 'dm';
     // Groups and C2C cannot quote yet (QQ: message_reference "not supported"); the passive msg_id still ties the reply to the message.
-    let quote = guild ? quotedMessageId(message.content, message.replyTo) : undefined;
-    const source = message.inResponseTo ?? message.replyTo;
+    const quote = guild ? quotedMessageId(message.content, message.replyTo) : undefined;
+    const msgId = this.passive.source(message.inResponseTo ?? message.replyTo, message.to.channelId, scene.kind);
+    const seq = msgId !== undefined && numbered(scene.kind);
     try {
-      // One message at a time: a chat sees them in order and QQ's per-channel rate limit is respected.
-      for (const item of plan(message.content, scene.kind)) {
-        const body = await this.bodyOf(item, scene, link);
-        const passive = this.passive.next(source, message.to.channelId);
-        const reference = quote ? { message_reference: { message_id: quote, ignore_get_message_error: true } } : {};
-        const sent = await link.api.call<{ id?: unknown }>('POST', endpoints.messages, { ...body, ...passive, ...reference });
-        if (sent.id !== undefined) ids.push(String(sent.id));
-        quote = undefined;
+      const parts = plan(message.content, scene.kind);
+      // One message at a time: a chat sees them in order. Parts an earlier try delivered are skipped.
+      for (let part = sent; part < parts.length; part++) {
+        const body = await this.bodyOf(parts[part]!, scene, link, signal);
+        const passive = msgId === undefined ? {} : { msg_id: msgId, ...(seq ? { msg_seq: msgSeq(key, part) } : {}) };
+        const reference = quote && part === 0 ? { message_reference: { message_id: quote, ignore_get_message_error: true } } : {};
+        try {
+          const answer = await link.api.call<{ id?: unknown }>('POST', endpoints.messages, { ...body, ...passive, ...reference }, { signal, idempotent: seq });
+          if (answer.id !== undefined) ids.push(String(answer.id));
+        } catch (error) {
+          // QQ has this msg_id + msg_seq already: an earlier try delivered the part and its answer was lost.
+          if (!(seq && error instanceof QqApiError && error.code === duplicateReply)) throw error;
+        }
       }
       return done();
     } catch (error) {
-      return done(errorMessage(error));
+      return done(errorMessage(error), classifyError(error));
     }
   }
 
   /** One planned item -> the body of a send call (uploading media first in groups and C2C). */
-  private async bodyOf(item: Planned, scene: Scene, link: Link): Promise<Record<string, unknown>> {
+  private async bodyOf(item: Planned, scene: Scene, link: Link, signal: AbortSignal | undefined): Promise<Record<string, unknown>> {
     const guild = scene.kind === 'channel' || scene.kind === 'dm';
     if (item.kind === 'text') return guild ? { content: item.text } : { content: item.text, msg_type: 0 };
     const url = this.mediaUrl(item.media);
@@ -130,7 +154,8 @@ export class QqAdapter implements Adapter {
       return guild ? { content } : { content, msg_type: 0 };
     }
     if (guild) return { image: url };
-    const uploaded = await link.api.call<{ file_info?: unknown }>('POST', endpointsOf(scene).files!, { file_type: item.fileType, url, srv_send_msg: false });
+    // An upload shows nothing in the chat (srv_send_msg: false), so one made twice does no harm.
+    const uploaded = await link.api.call<{ file_info?: unknown }>('POST', endpointsOf(scene).files!, { file_type: item.fileType, url, srv_send_msg: false }, { signal, idempotent: true });
     if (typeof uploaded.file_info !== 'string') throw new Error('QQ rich-media upload returned no file_info');
     // QQ wants some content beside media ("fill in a space", its docs say).
     return { content: ' ', msg_type: 7, media: { file_info: uploaded.file_info } };
@@ -171,19 +196,21 @@ export class QqAdapter implements Adapter {
     });
   }
 
-  private async startWebhook(ctx: AdapterContext, api: OpenApi): Promise<void> {
+  private async startWebhook(ctx: AdapterContext, { api, stopping }: Link): Promise<void> {
     // Routes live as long as the server; a restarted adapter must not mount a second handler.
     if (!this.mounted)
       ctx.router.post('/', webhookHandler({ keys: this.keys, toleranceMs: this.config.webhookTolerance, context: () => this.ctx, onEvent: (payload) => this.dispatch(payload) }));
     this.mounted = true;
     ctx.logger.info({ path: `/webhooks/${this.id}` }, 'QQ webhook ready: set this URL (on your public https address) as the callback URL on q.qq.com');
     // Learns our guild user id (to strip "@bot" from guild messages) and checks the credentials early.
-    api
-      .call<{ id?: unknown; username?: string }>('GET', '/users/@me')
+    const { signal } = stopping;
+    retry(() => api.call<{ id?: unknown; username?: string }>('GET', '/users/@me', undefined, { signal }), { signal })
       .then((me) => {
         if (me.id !== undefined) this.self = { id: String(me.id), username: me.username };
       })
-      .catch((error: unknown) => ctx.logger.warn({ err: errorMessage(error) }, 'could not read the bot profile (GET /users/@me); check appId and appSecret if this persists'));
+      .catch((error: unknown) => {
+        if (!signal.aborted) ctx.logger.warn({ err: errorMessage(error) }, 'could not read the bot profile (GET /users/@me); check appId and appSecret if this persists');
+      });
   }
 }
 

@@ -1,9 +1,10 @@
 // The webhook route: every request's Ed25519 signature is checked before its body is even parsed;
-// op 13 proves we hold the secret, op 0 events are admitted and ACKed (op 12) at once.
+// op 13 proves we hold the secret, op 0 events are admitted and ACKed (op 12) at once. An event
+// Switchboard cannot take (shutting down, the store failing) is answered 503, which QQ delivers again.
 
 import type { Context as KoaContext } from 'koa';
 import type { AdapterContext, Admission } from '../../src/adapter.js';
-import { HttpError, readRawBody } from '../../src/inbound/http.js';
+import { HttpError, readRawBody, unavailable } from '../../src/inbound/http.js';
 import type { Payload } from './normalize.js';
 import { checkSignature, validationAnswer, type WebhookKeys } from './verify.js';
 
@@ -19,7 +20,7 @@ export interface WebhookOptions {
 export function webhookHandler(options: WebhookOptions) {
   return async (koa: KoaContext): Promise<void> => {
     const ctx = options.context();
-    if (!ctx) throw new HttpError(503, 'this platform is stopped');
+    if (!ctx) throw unavailable('this platform is stopped');
     const raw = await readRawBody(koa, ctx.bodyLimit);
     const check = checkSignature(options.keys, { signature: koa.get('x-signature-ed25519') || undefined, timestamp: koa.get('x-signature-timestamp') || undefined }, raw, options.toleranceMs);
     if (!check.ok) {
@@ -41,8 +42,9 @@ async function answer(payload: Payload, options: WebhookOptions, ctx: AdapterCon
       return validationAnswer(options.keys, d.plain_token, d.event_ts);
     }
     case 0:
-      // d: 1 asks QQ to deliver the event again later (we are shutting down and did not take it).
-      return { op: 12, d: (await options.onEvent(payload)) === 'closed' ? 1 : 0 };
+      // QQ documents no ACK that asks for the event again; an answer that is not 2xx does.
+      if ((await options.onEvent(payload)) === 'closed') throw unavailable('Switchboard cannot take this event now');
+      return { op: 12, d: 0 };
     case 1:
       return { op: 11, d: payload.d ?? null };
     default:

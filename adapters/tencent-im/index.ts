@@ -2,7 +2,9 @@
 // URL; the bot answers through the REST API as `botAccount`, signed with the admin's UserSig.
 
 import { randomInt } from 'node:crypto';
-import { defineAdapter, type Adapter, type AdapterContext, type Admission } from '../../src/adapter.js';
+import { defineAdapter, type Adapter, type AdapterContext, type Admission, type SendOptions } from '../../src/adapter.js';
+import type { SendLimits } from '../../src/delivery/pacer.js';
+import { classifyError, fatal, retryable } from '../../src/delivery/retry.js';
 import { createDownloader } from '../../src/media/download.js';
 import { startDelivery, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
 import { errorMessage } from '../../src/inbound/supervisor.js';
@@ -11,17 +13,15 @@ import { platformEvent } from './events.js';
 import { incoming, normalize, sceneOf, type MessageCallback, type NormalizeContext } from './normalize.js';
 import { render } from './render.js';
 import { tencentImConfig, type TencentImConfig } from './schema.js';
-import { UserSigs } from './usersig.js';
+import { userSigs } from './usersig.js';
 import { webhookHandler } from './webhook.js';
 
 export interface TencentImTimings {
   /** Lifetime of each admin UserSig. */
   userSigTtlMs: number;
-  /** First wait after a rate-limited REST call (doubled per attempt). */
-  backoffMs: number;
 }
 
-const defaultTimings: TencentImTimings = { userSigTtlMs: 86_400_000, backoffMs: 1000 };
+const defaultTimings: TencentImTimings = { userSigTtlMs: 86_400_000 };
 
 /** Users' files named in callbacks: fetched (when someone asks) within these bounds. */
 const userFiles = { maxBytes: 20 * 1024 * 1024, timeoutMs: 15_000 };
@@ -30,6 +30,13 @@ export class TencentImAdapter implements Adapter {
   readonly type = 'tencent-im';
   readonly id: string;
   readonly selfId: string;
+  /**
+   * Tencent's "关于即时通信 IM 服务端 API 调频收费的公告" (server API frequency notice) gives
+   * openim/sendmsg and group_open_http_svc/send_group_msg 200 calls a second each per app by
+   * default (one bucket for both keeps under either); its "使用限制" (Use Limits) page allows
+   * 40 messages a second in any one group.
+   */
+  readonly limits: SendLimits = { bot: { count: 200, perMs: 1000 }, chat: { group: { count: 40, perMs: 1000 } } };
   private ctx: AdapterContext | undefined;
   private api: RestApi | undefined;
   private mounted = false;
@@ -46,8 +53,8 @@ export class TencentImAdapter implements Adapter {
     if (this.ctx) return;
     this.ctx = ctx;
     const { config } = this;
-    const userSigs = new UserSigs({ sdkAppId: config.sdkAppId, secretKey: config.secretKey, identifier: config.adminIdentifier, ttlMs: this.timings.userSigTtlMs });
-    this.api = new RestApi({ apiRoot: config.apiRoot, sdkAppId: config.sdkAppId, identifier: config.adminIdentifier, userSigs, backoffMs: this.timings.backoffMs });
+    const sigs = userSigs({ sdkAppId: config.sdkAppId, secretKey: config.secretKey, identifier: config.adminIdentifier, ttlMs: this.timings.userSigTtlMs });
+    this.api = new RestApi({ apiRoot: config.apiRoot, sdkAppId: config.sdkAppId, identifier: config.adminIdentifier, userSigs: sigs });
     // Routes live as long as the server; a restarted adapter must not mount a second handler.
     if (!this.mounted)
       ctx.router.post('/', webhookHandler({
@@ -69,27 +76,29 @@ export class TencentImAdapter implements Adapter {
     this.api = undefined;
   }
 
-  async send(message: OutgoingMessage): Promise<Delivery> {
+  async send(message: OutgoingMessage, options?: SendOptions): Promise<Delivery> {
     const { ids, done } = startDelivery();
     const scene = sceneOf(message.to.channelId);
-    if (!scene) return done(`not a Tencent IM channel id: "${message.to.channelId}"; expected user:<UserID> or group:<GroupId>`);
+    if (!scene) return done(`not a Tencent IM channel id: "${message.to.channelId}"; expected user:<UserID> or group:<GroupId>`, fatal);
     const { api, ctx } = this;
-    if (!api || !ctx) return done('the Tencent IM platform is not running');
+    if (!api || !ctx) return done('the Tencent IM platform is not running', retryable);
+    const { sent = 0, signal } = options ?? {};
     try {
-      // One message at a time, so the chat sees them in order.
-      for (const { body, at } of render(message.content, (m) => this.mediaUrl(m, ctx))) {
+      // One message at a time, so the chat sees them in order; parts an earlier try delivered are skipped.
+      for (const { body, at } of render(message.content, (m) => this.mediaUrl(m, ctx)).slice(sent)) {
+        // Tencent takes no idempotency key (MsgRandom only tells apart messages of one second): it stays random.
         const random = randomInt(0, 4_294_967_295);
         if (scene.kind === 'user') {
-          const reply = await api.call('openim/sendmsg', { SyncOtherMachine: 1, From_Account: this.config.botAccount, To_Account: scene.account, MsgRandom: random, MsgBody: body });
+          const reply = await api.call('openim/sendmsg', { SyncOtherMachine: 1, From_Account: this.config.botAccount, To_Account: scene.account, MsgRandom: random, MsgBody: body }, signal);
           if (typeof reply.MsgKey === 'string') ids.push(reply.MsgKey);
         } else {
-          const reply = await api.call('group_open_http_svc/send_group_msg', { GroupId: scene.groupId, From_Account: this.config.botAccount, Random: random, MsgBody: body, ...(at.length ? { GroupAtInfo: at } : {}) });
+          const reply = await api.call('group_open_http_svc/send_group_msg', { GroupId: scene.groupId, From_Account: this.config.botAccount, Random: random, MsgBody: body, ...(at.length ? { GroupAtInfo: at } : {}) }, signal);
           if (reply.MsgSeq !== undefined) ids.push(`${scene.groupId}:${String(reply.MsgSeq)}`);
         }
       }
       return done();
     } catch (error) {
-      return done(errorMessage(error));
+      return done(errorMessage(error), classifyError(error));
     }
   }
 

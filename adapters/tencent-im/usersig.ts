@@ -1,7 +1,9 @@
-// The admin's UserSig for REST calls: generated locally from the app key (no network), reused
-// until shortly before it expires, and regenerated at once when Tencent says it has expired.
+// The admin's UserSig for REST calls: generated locally from the app key (no network), held in
+// the core's TokenCache (reused until shortly before it expires, forgotten when Tencent says it
+// has expired). This says only how one is made.
 
 import tlsSigApi from 'tls-sig-api-v2';
+import { TokenCache } from '../../src/delivery/token-cache.js';
 
 export interface UserSigOptions {
   sdkAppId: number;
@@ -9,29 +11,17 @@ export interface UserSigOptions {
   identifier: string;
   /** How long each UserSig is valid. */
   ttlMs?: number;
-  /** Regenerate this long before expiry, so a signature never expires in flight. */
-  marginMs?: number;
+  now?: () => number;
 }
 
-export class UserSigs {
-  private readonly api: InstanceType<typeof tlsSigApi.Api>;
-  private held: { sig: string; refreshAt: number } | undefined;
+export type UserSigs = TokenCache<string>;
 
-  constructor(private readonly options: UserSigOptions) {
-    this.api = new tlsSigApi.Api(options.sdkAppId, options.secretKey);
-  }
-
-  get(now = Date.now()): string {
-    const held = this.held;
-    if (held && now < held.refreshAt) return held.sig;
-    const { ttlMs = 86_400_000, marginMs = Math.min(3_600_000, ttlMs / 4) } = this.options;
-    const sig = this.api.genUserSig(this.options.identifier, Math.max(1, Math.floor(ttlMs / 1000)));
-    this.held = { sig, refreshAt: now + ttlMs - marginMs };
-    return sig;
-  }
-
-  /** Tencent refused `sig` as expired: the next get() makes a new one. */
-  invalidate(sig: string): void {
-    if (this.held?.sig === sig) this.held = undefined;
-  }
+export function userSigs(options: UserSigOptions): UserSigs {
+  const { sdkAppId, secretKey, identifier, ttlMs = 86_400_000, now } = options;
+  const api = new tlsSigApi.Api(sdkAppId, secretKey);
+  return new TokenCache(async () => ({ value: api.genUserSig(identifier, Math.max(1, Math.floor(ttlMs / 1000))), ttlMs }), {
+    // Regenerated well ahead, so a signature never expires in flight.
+    refreshBeforeMs: (ttl) => Math.min(3_600_000, ttl / 4),
+    ...(now ? { now } : {}),
+  });
 }

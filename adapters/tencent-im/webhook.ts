@@ -1,11 +1,11 @@
 // The callback route: authentication (Sign, RequestTime, SdkAppid) before the body is read,
 // then one answer per command: Before* after asking the bot's interceptors, everything else
 // "OK" as soon as the pipeline has taken it, the handling going on after the answer. What the
-// pipeline can no longer take (shutting down) is answered 503, never acknowledged and lost.
+// pipeline cannot take (shutting down, the store failing) is answered 503, never acknowledged and lost.
 
 import type { Context as KoaContext } from 'koa';
 import type { AdapterContext, Admission } from '../../src/adapter.js';
-import { HttpError, readRawBody } from '../../src/inbound/http.js';
+import { HttpError, readRawBody, unavailable } from '../../src/inbound/http.js';
 import { errorMessage } from '../../src/inbound/supervisor.js';
 import { kindOf } from './events.js';
 import { answerBefore, ok, type CallbackAnswer, type InterceptOptions } from './intercept.js';
@@ -28,7 +28,7 @@ export interface WebhookOptions {
 export function webhookHandler(options: WebhookOptions) {
   return async (koa: KoaContext): Promise<void> => {
     const ctx = options.context();
-    if (!ctx) throw new HttpError(503, 'this platform is stopped');
+    if (!ctx) throw unavailable('this platform is stopped');
     const query = koa.query;
     const check = checkCallback({ sdkAppId: one(query.SdkAppid), requestTime: one(query.RequestTime), sign: one(query.Sign) }, { sdkAppId: options.sdkAppId, token: options.token, toleranceMs: options.toleranceMs });
     if (!check.ok) {
@@ -46,9 +46,8 @@ export function webhookHandler(options: WebhookOptions) {
     if (!command) throw new HttpError(400, 'CallbackCommand is missing (query string or body)');
     const answered = await answer(command, body, options, ctx);
     if (answered === 'closed') {
-      ctx.logger.warn({ command }, 'callback arrived while shutting down; answered 503, not handled');
-      koa.set('Retry-After', '5');
-      throw new HttpError(503, 'shutting down');
+      ctx.logger.warn({ command }, 'callback arrived while Switchboard cannot take it (shutting down, or the store failing); answered 503, not handled');
+      throw unavailable('Switchboard cannot take this callback now');
     }
     koa.status = 200;
     koa.body = answered;

@@ -40,15 +40,22 @@ export class FakeQQ {
   tokenTtlSeconds = 7200;
   readonly sent: SentMessage[] = [];
   readonly uploads: Upload[] = [];
-  /** Every OpenAPI call, with the token it carried. */
-  readonly calls: { method: string; path: string; token: string; status: number }[] = [];
+  /** Every OpenAPI call, with the token and the body it carried. */
+  readonly calls: { method: string; path: string; token: string; status: number; body?: Record<string, any> }[] = [];
   tokenRequests = 0;
+  /** The token endpoint answers 503 (QQ briefly down). */
+  tokenEndpointDown = false;
+  /** The token endpoint refuses the app's credentials (a secret reset on q.qq.com). */
+  credentialsRevoked = false;
   url = '';
   gateway!: FakeQQGateway;
   private readonly tokens = new Map<string, number>();
   private readonly files = new Map<string, { data: Buffer; mime: string }>();
   private readonly failures = new Map<string, Failure>();
   private readonly replies = new Set<string>();
+  private readonly lostAnswers = new Map<string, { status: number; times: number }>();
+  /** Responses whose answer is to be lost, with the status they get instead. */
+  private readonly losing = new WeakMap<ServerResponse, number>();
   private server: Server | undefined;
   private counter = 0;
 
@@ -83,6 +90,14 @@ export class FakeQQ {
     this.failures.set(route, { status, body, headers, times });
   }
 
+  /**
+   * The next `times` sends whose "METHOD /path" starts with `route` are carried out (the message
+   * shows) but answered with `status`, as when a gateway gives up on a slow backend.
+   */
+  loseAnswerNext(route: string, status: number, times = 1): void {
+    this.lostAnswers.set(route, { status, times });
+  }
+
   /** Serves bytes at a CDN-like URL, as QQ serves users' attachments. */
   addFile(name: string, data: Buffer, mime: string): string {
     this.files.set(name, { data, mime });
@@ -111,7 +126,8 @@ export class FakeQQ {
     }
     const token = /^QQBot (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
     const authorized = this.tokenIsLive(token) && req.headers['x-union-appid'] === this.appId;
-    const call = { method: req.method ?? 'GET', path, token, status: authorized ? 200 : 401 };
+    const body = raw.length ? (JSON.parse(raw) as Record<string, any>) : {};
+    const call = { method: req.method ?? 'GET', path, token, status: authorized ? 200 : 401, ...(raw.length ? { body } : {}) };
     this.calls.push(call);
     if (!authorized) return json(res, 401, { message: 'token not exist or expire', code: 11244 });
     const failure = [...this.failures.entries()].find(([route]) => `${req.method} ${path}`.startsWith(route));
@@ -121,7 +137,13 @@ export class FakeQQ {
       call.status = f.status;
       return json(res, f.status, f.body, f.headers);
     }
-    const body = raw.length ? (JSON.parse(raw) as Record<string, any>) : {};
+    const lost = [...this.lostAnswers.entries()].find(([route]) => `${req.method} ${path}`.startsWith(route));
+    if (lost) {
+      const [route, l] = lost;
+      if (--l.times <= 0) this.lostAnswers.delete(route);
+      this.losing.set(res, l.status);
+      call.status = l.status;
+    }
     if (req.method === 'GET' && path === '/users/@me') return json(res, 200, { ...this.botUser, avatar: '', union_openid: 'U', union_user_account: '' });
     if (req.method === 'GET' && path === '/gateway/bot')
       return json(res, 200, { url: `${this.url.replace('http', 'ws')}/websocket`, shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 86_400_000, max_concurrency: 1 } });
@@ -137,8 +159,9 @@ export class FakeQQ {
 
   private issueToken(res: ServerResponse, raw: string): void {
     this.tokenRequests++;
+    if (this.tokenEndpointDown) return json(res, 503, { message: 'service unavailable' });
     const body = JSON.parse(raw || '{}') as { appId?: string; clientSecret?: string };
-    if (body.appId !== this.appId || body.clientSecret !== this.appSecret) return json(res, 200, { code: 100016, message: 'invalid appid or secret' });
+    if (body.appId !== this.appId || body.clientSecret !== this.appSecret || this.credentialsRevoked) return json(res, 200, { code: 100016, message: 'invalid appid or secret' });
     // Like QQ: the same token until its last 60 s, then a new one.
     const live = [...this.tokens.entries()].find(([, expiresAt]) => expiresAt - Date.now() > 60_000);
     if (live) return json(res, 200, { access_token: live[0], expires_in: String(Math.floor((live[1] - Date.now()) / 1000)) });
@@ -165,7 +188,7 @@ export class FakeQQ {
     // Since April 2025 QQ takes no active messages in groups and C2C: a reply must name the message it answers.
     if (typeof body.msg_id !== 'string') return json(res, 400, { message: 'active messages are not supported', code: 40034024 });
     const replyKey = `${body.msg_id}#${body.msg_seq ?? 1}`;
-    if (this.replies.has(replyKey)) return json(res, 400, { message: 'duplicate msg_seq for this msg_id', code: 40054005 });
+    if (this.replies.has(replyKey)) return json(res, 400, { message: '消息被去重，请检查请求msgseq', code: 40054005 });
     this.replies.add(replyKey);
     this.record(res, scene, target, body);
   }
@@ -178,6 +201,8 @@ export class FakeQQ {
   private record(res: ServerResponse, scene: SentMessage['scene'], target: string, body: Record<string, any>): void {
     const id = `sent-${++this.counter}`;
     this.sent.push({ scene, target, body, id });
+    const lost = this.losing.get(res);
+    if (lost !== undefined) return json(res, lost, { message: 'upstream timed out' });
     json(res, 200, { id, timestamp: Math.floor(Date.now() / 1000) });
   }
 }

@@ -1,16 +1,13 @@
 // A runtime with one Tencent IM platform pointed at a fresh FakeTencentIM, for the end-to-end
 // test files: `tim()` starts both, `stopAll()` (in afterEach) stops whatever was started.
 
-import tencentIm, { TencentImAdapter } from '../../adapters/tencent-im/index.js';
-import { defineAdapter, type AdapterDefinition } from '../../src/adapter.js';
 import type { Bot } from '../../src/bot/bot.js';
-import { definitions } from '../../src/runtime/registry.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import { startRuntime, waitFor } from '../helpers.js';
 import { FakeTencentIM, type CallbackOptions } from './tencent-im.js';
 
-/** The adapter with short backoff, so rate-limit tests take milliseconds. */
-const fastTim = defineAdapter({ ...tencentIm, create: (config) => new TencentImAdapter(config, { userSigTtlMs: 86_400_000, backoffMs: 20 }) }) as unknown as AdapterDefinition;
+/** The core's retry policy, fast: a failing send is tried four times within a fraction of a second. */
+export const fastDelivery = 'delivery: { attempts: 4, initialDelay: 10ms, maxDelay: 50ms }\n';
 
 const running: { stop(): Promise<void> }[] = [];
 
@@ -24,10 +21,15 @@ export function cleanUp<T extends { stop(): Promise<void> }>(thing: T): T {
   return thing;
 }
 
-export async function tim(options: { bot?: Bot; extra?: string; yaml?: string } = {}) {
-  const f = cleanUp(await new FakeTencentIM().start());
-  const yaml = `platforms:\n  - { id: tim, type: tencent-im, sdkAppId: ${f.sdkAppId}, secretKey: "${f.secretKey}", adminIdentifier: ${f.admin}, botAccount: ${f.bot}, callbackToken: "${f.callbackToken}", apiRoot: "${f.url}"${options.extra ?? ''} }\n${options.yaml ?? ''}`;
-  const started = await startRuntime(yaml, { bot: options.bot, definitions: [...definitions.filter((d) => d.type !== 'tencent-im'), fastTim] });
+/**
+ * A runtime and a fake. `yaml` is added to the config (the fast `delivery:` policy unless it
+ * says its own); `storePath` reuses a store file, as a restart would; `fake` reuses a fake.
+ */
+export async function tim(options: { bot?: Bot; extra?: string; yaml?: string; storePath?: string; fake?: FakeTencentIM } = {}) {
+  const f = options.fake ?? cleanUp(await new FakeTencentIM().start());
+  const extraYaml = options.yaml ?? '';
+  const yaml = `platforms:\n  - { id: tim, type: tencent-im, sdkAppId: ${f.sdkAppId}, secretKey: "${f.secretKey}", adminIdentifier: ${f.admin}, botAccount: ${f.bot}, callbackToken: "${f.callbackToken}", apiRoot: "${f.url}"${options.extra ?? ''} }\n${/^delivery:/m.test(extraYaml) ? '' : fastDelivery}${extraYaml}`;
+  const started = await startRuntime(yaml, { bot: options.bot, ...(options.storePath ? { storePath: options.storePath } : {}) });
   const runtime: Runtime = cleanUp(started.runtime);
   const hook = `${started.url}/webhooks/tim`;
   const post = (command: string, body: object, opts?: CallbackOptions) => f.callback(hook, command, body, opts);
