@@ -74,7 +74,9 @@ export interface Adapter {
   /**
    * Renders one reply item into platform calls and makes them, once each: the core records,
    * paces, retries and marks delivered. Never throws: a failure is reported in the Delivery,
-   * with its `failure` kind (see Failure) and the ids of the parts that did go out. Without
+   * with its `failure` kind (see Failure) and the ids of the parts that did go out. `ids` counts
+   * parts: one entry per part delivered, in order (an empty string where the platform gave none),
+   * since the next try skips that many. Without
    * options (a direct call), it is a first try with no idempotency key to keep.
    */
   send(message: OutgoingMessage, options?: SendOptions): Promise<Delivery>;

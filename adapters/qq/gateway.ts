@@ -4,7 +4,7 @@
 import WebSocket from 'ws';
 import type { Logger } from '../../src/runtime/logger.js';
 import { FatalConnectionError, RetryAfterError, type SessionControls } from '../../src/inbound/supervisor.js';
-import { defaultRetryPolicy, retry } from '../../src/delivery/retry.js';
+import { refreshOnlyPolicy, retry } from '../../src/delivery/retry.js';
 import { QqApiError, type OpenApi } from './api.js';
 import type { Payload } from './normalize.js';
 import { TokenError, type AccessTokens } from './token.js';
@@ -86,7 +86,7 @@ export class Gateway {
     let info: GatewayBot;
     try {
       // A refused token is fetched afresh once (an early expiry); other failures are the supervisor's to back off from.
-      info = await retry(() => this.options.api.call<GatewayBot>('GET', '/gateway/bot', undefined, { signal }), { policy: { ...defaultRetryPolicy, attempts: 1 }, signal });
+      info = await retry(() => this.options.api.call<GatewayBot>('GET', '/gateway/bot', undefined, { signal }), { policy: refreshOnlyPolicy, signal });
     } catch (error) {
       if (error instanceof QqApiError && error.failure.kind === 'auth') throw new FatalConnectionError(`${error.message}; check appId and appSecret`);
       throw error;

@@ -136,6 +136,7 @@ export class QqAdapter implements Adapter {
         } catch (error) {
           // QQ has this msg_id + msg_seq already: an earlier try delivered the part and its answer was lost.
           if (!(seq && error instanceof QqApiError && error.code === duplicateReply)) throw error;
+          ids.push(''); // delivered, its id unknown: counted, so the next try goes on after it
         }
       }
       return done();

@@ -10,7 +10,9 @@ import { readBounded } from '../../src/net/fetch-file.js';
 import type { UserSigs } from './usersig.js';
 
 /** Tencent's codes for "too many requests": REST-wide (600xx) and group messaging (10006, 10023). */
-const rateLimitCodes = new Set([60007, 60011, 60018, 60019, 10006, 10023]);
+/** Too many requests: the REST API's own limits (600xx) cover the whole app; 10006 and 10023 one group. */
+const appRateLimitCodes = new Set([60007, 60011, 60018, 60019]);
+const groupRateLimitCodes = new Set([10006, 10023]);
 const userSigExpired = 70001;
 /** Tencent's replies are a few hundred bytes; anything this large is not one. */
 const maxReplyBytes = 1024 * 1024;
@@ -75,7 +77,8 @@ export class RestApi {
 
 function failureOf(code: number | undefined): Failure {
   if (code === userSigExpired) return auth;
-  if (code !== undefined && rateLimitCodes.has(code)) return rateLimited();
+  if (code !== undefined && appRateLimitCodes.has(code)) return rateLimited(undefined, 'bot');
+  if (code !== undefined && groupRateLimitCodes.has(code)) return rateLimited();
   return fatal;
 }
 

@@ -73,9 +73,10 @@ export class Deliverer {
       await this.note(outbox.attempted(key, ids, error), log);
       if (signal.aborted) return this.leave(record, ids, elapsed(), error);
       const failure: Failure = delivery.failure ?? fatal;
-      if (failure.kind === 'rate-limited' && failure.afterMs !== undefined) pacer.hold(message.to, failure.afterMs, 'chat');
       const wait = nextDelay(policy, state, failure);
       if (wait === undefined) return this.bury(record, ids, error, log, elapsed(), adapter);
+      // The platform's limit holds for everything going its way, not only this item: what follows waits too.
+      if (failure.kind === 'rate-limited') pacer.hold(message.to, failure.afterMs ?? wait, failure.scope ?? 'chat');
       this.options.metrics?.inc('switchboard_delivery_retries_total', { platform: adapter.type, kind: failure.kind });
       log.debug({ item: key, err: error, kind: failure.kind, retryInMs: wait }, 'delivery failed; trying again');
       if (!(await sleep(wait, signal))) return this.leave(record, ids, elapsed(), error);

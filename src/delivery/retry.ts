@@ -9,7 +9,12 @@
  * - `auth`: the token was refused; the adapter has already forgotten it, so one more try fetches a new one
  * - `fatal`: trying again cannot help (a bad request, a chat the bot was removed from)
  */
-export type Failure = { kind: 'retryable' } | { kind: 'rate-limited'; afterMs?: number } | { kind: 'auth' } | { kind: 'fatal' };
+export type Failure =
+  | { kind: 'retryable' }
+  /** `scope`: what the limit covers, the chat (the default) or everything the bot sends (an app-wide quota). */
+  | { kind: 'rate-limited'; afterMs?: number; scope?: 'chat' | 'bot' }
+  | { kind: 'auth' }
+  | { kind: 'fatal' };
 
 export interface RetryPolicy {
   /** Tries in all, the first included. */
@@ -23,9 +28,12 @@ export interface RetryPolicy {
 
 export const defaultRetryPolicy: RetryPolicy = { attempts: 6, initialDelayMs: 500, maxDelayMs: 30_000, maxRetryAfterMs: 300_000 };
 
+/** For a call that is worth exactly one more try after a stale token, and none for anything else (a supervisor owns the backoff). */
+export const refreshOnlyPolicy: RetryPolicy = { ...defaultRetryPolicy, attempts: 1 };
+
 /** An error that carries its classification: what adapters throw from the calls they make. */
 export class PlatformError extends Error {
-  override readonly name = 'PlatformError';
+  override name = 'PlatformError';
   constructor(
     message: string,
     readonly failure: Failure,
@@ -37,7 +45,7 @@ export class PlatformError extends Error {
 export const retryable: Failure = { kind: 'retryable' };
 export const fatal: Failure = { kind: 'fatal' };
 export const auth: Failure = { kind: 'auth' };
-export const rateLimited = (afterMs?: number): Failure => ({ kind: 'rate-limited', ...(afterMs === undefined ? {} : { afterMs }) });
+export const rateLimited = (afterMs?: number, scope?: 'chat' | 'bot'): Failure => ({ kind: 'rate-limited', ...(afterMs === undefined ? {} : { afterMs }), ...(scope ? { scope } : {}) });
 
 /** Where one call stands in its policy: failures seen so far, and whether the token was already refreshed. */
 export interface RetryState {
