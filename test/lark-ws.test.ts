@@ -74,6 +74,24 @@ describe('lark websocket mode (long connection)', () => {
     expect(f.sent).toHaveLength(1);
   });
 
+  it('leaves an event it cannot take unacknowledged (code 500), so Lark pushes it again, and then handles it once', async () => {
+    const { fake: f } = await larkWebsocket();
+    const { inbox } = runtime!.store;
+    const admit = inbox.admit.bind(inbox);
+    inbox.admit = () => Promise.reject(new Error('disk I/O error'));
+    const event = textEvent(f, '/ping');
+    const refused = f.ws.pushEvent(event);
+    const [nack] = await waitFor(() => f.ws.acks.length >= 1 && f.ws.acks, 2000, 'the refusal');
+    expect(nack).toMatchObject({ messageId: refused, body: { code: 500 } });
+    inbox.admit = admit;
+    const again = f.ws.pushEvent(event);
+    const acks = await waitFor(() => f.ws.acks.length >= 2 && f.ws.acks, 2000, 'the second ACK');
+    expect(acks[1]).toMatchObject({ messageId: again, body: { code: 200 } });
+    f.ws.pushEvent(textEvent(f, 'after'));
+    const sent = await waitFor(() => f.sent.length >= 2 && f.sent, 2000, 'both replies');
+    expect(sent.map((s) => s.content.text)).toEqual(['pong', 'after']);
+  });
+
   it('stops retrying, and says why, when Lark refuses the credentials', async () => {
     const f = (fake = await new FakeLark().start());
     const started = await startRuntime(`platforms:\n  - { id: lark, type: lark, domain: "${f.url}", appId: "${f.appId}", appSecret: "not-the-app-secret", mode: websocket }\n`);

@@ -11,7 +11,7 @@ import type { Message } from '../src/message.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import { CallbackServer } from './fakes/callback-server.js';
 import { cardActionEvent, encrypt, FakeLark, mention, messageEvent, textEvent, users, type SentMessage } from './fakes/lark.js';
-import { sleep, startRuntime, waitFor } from './helpers.js';
+import { sleep, startRuntime, tempStorePath, waitFor } from './helpers.js';
 
 const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201ee9c8a9b0000000049454e44ae426082', 'hex');
 
@@ -33,9 +33,12 @@ function platformLine(f: FakeLark, id = 'lark', extra = '') {
   return `  - { id: ${id}, type: lark, domain: "${f.url}", appId: "${f.appId}", appSecret: "${f.appSecret}", verificationToken: "${f.verificationToken}"${f.encryptKey ? `, encryptKey: "${f.encryptKey}"` : ''}, mode: webhook${extra} }`;
 }
 
-async function larkWebhook(options: { bot?: Bot; encryptKey?: string | null; yaml?: string; platformExtra?: string } = {}) {
+/** Tries of a reply item, quick: what the core's retry policy does, without the waiting. */
+const quickDelivery = 'delivery: { attempts: 3, initialDelay: 10ms, maxDelay: 50ms }\n';
+
+async function larkWebhook(options: { bot?: Bot; encryptKey?: string | null; yaml?: string; platformExtra?: string; storePath?: string } = {}) {
   const fake = await newFake({ encryptKey: options.encryptKey });
-  const started = await startRuntime(`platforms:\n${platformLine(fake, 'lark', options.platformExtra)}\n${options.yaml ?? ''}`, { bot: options.bot });
+  const started = await startRuntime(`platforms:\n${platformLine(fake, 'lark', options.platformExtra)}\n${options.yaml ?? ''}`, { bot: options.bot, storePath: options.storePath });
   runtime = started.runtime;
   const hook = `${started.url}/webhooks/lark`;
   return { fake, url: started.url, logs: started.logs, hook, deliver: (payload: object, opts?: Parameters<FakeLark['deliver']>[2]) => fake.deliver(hook, payload, opts) };
@@ -374,8 +377,113 @@ describe('lark webhook: at-least-once delivery', () => {
   });
 });
 
+describe('lark webhook: restarts', () => {
+  it('handles the same signed, encrypted event delivered before and after a restart once', async () => {
+    const storePath = tempStorePath();
+    const { fake, deliver } = await larkWebhook({ storePath });
+    const event = textEvent(fake, '/ping');
+    // Byte for byte the same request both times: Lark redelivers what it sent.
+    const rawBody = JSON.stringify({ encrypt: encrypt(fake.encryptKey!, JSON.stringify(event)) });
+    const timestamp = Math.floor(Date.now() / 1000);
+    expect((await deliver(event, { rawBody, timestamp })).status).toBe(200);
+    await sentCount(fake, 1);
+    await runtime!.stop();
+    const again = await startRuntime(`platforms:\n${platformLine(fake)}\n`, { storePath });
+    runtime = again.runtime;
+    const res = await fake.deliver(`${again.url}/webhooks/lark`, event, { rawBody, timestamp });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({});
+    // A later message is answered, so the redelivery had its chance to be answered too.
+    await fake.deliver(`${again.url}/webhooks/lark`, textEvent(fake, 'after'));
+    const sent = await sentCount(fake, 2);
+    expect(sent.map((s) => s.content.text)).toEqual(['pong', 'after']);
+    expect(sent[0]!.target).toBe(event.event.message.message_id);
+  });
+});
+
+describe('lark webhook: when the event cannot be taken', () => {
+  it('answers 503 with Retry-After when the store cannot record the event, and handles it once Lark delivers it again', async () => {
+    const { fake, deliver, logs } = await larkWebhook();
+    const { inbox } = runtime!.store;
+    const admit = inbox.admit.bind(inbox);
+    inbox.admit = () => Promise.reject(new Error('disk I/O error'));
+    const event = textEvent(fake, '/ping');
+    const refused = await deliver(event);
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('5');
+    expect(logs.some((l) => l.msg === 'could not record an event; the platform is asked to deliver it again')).toBe(true);
+    inbox.admit = admit;
+    expect((await deliver(event)).status).toBe(200);
+    await sentCount(fake, 1);
+    expect((await deliver(event)).status).toBe(200);
+    await deliver(textEvent(fake, 'after'));
+    const sent = await sentCount(fake, 2);
+    expect(sent.map((s) => s.content.text)).toEqual(['pong', 'after']);
+  });
+});
+
+describe('lark: sends under the core retry policy', () => {
+  it('a send whose answer is lost (5xx after Lark sent it) is tried again with the same uuid, and the chat sees one message', async () => {
+    const { fake, deliver } = await larkWebhook({ yaml: quickDelivery });
+    fake.sendFailures.push({ status: 502, msg: 'bad gateway', afterSending: true });
+    const event = textEvent(fake, '/ping');
+    await deliver(event);
+    await waitFor(() => fake.sendRequests.length === 2, 3000, 'the second try');
+    expect(fake.sendRequests.map((r) => r.status)).toEqual([502, 200]);
+    const [first, second] = fake.sendRequests;
+    expect(first!.uuid).toMatch(/^[\w-]{1,50}$/);
+    expect(second!.uuid).toBe(first!.uuid);
+    expect(fake.sent.map(brief)).toEqual([['reply', event.event.message.message_id, 'text', { text: 'pong' }]]);
+    // Delivered: later messages are answered and nothing more comes of this one.
+    await deliver(textEvent(fake, 'next'));
+    await sentCount(fake, 2);
+    expect(fake.sent.map((s) => s.content.text)).toEqual(['pong', 'next']);
+  });
+
+  it('a reply of several messages that fails halfway goes on from the failed one: no part twice, the first still a reply', async () => {
+    const long = `${'a'.repeat(3000)}\n${'b'.repeat(3000)}`;
+    const bot = defineBot((b) => b.on('message', (ctx) => ctx.reply(long)));
+    const { fake, deliver } = await larkWebhook({ bot, yaml: quickDelivery });
+    fake.sendFailures.push(null, { status: 503, msg: 'busy' });
+    const event = textEvent(fake, 'go');
+    await deliver(event);
+    const sent = await sentCount(fake, 2);
+    await waitFor(() => fake.sendRequests.length === 3, 3000, 'the retried part');
+    expect(sent.map((s) => [s.kind, s.content.text[0]])).toEqual([
+      ['reply', 'a'],
+      ['create', 'b'],
+    ]);
+    const uuids = fake.sendRequests.map((r) => r.uuid);
+    expect(uuids[0]).not.toBe(uuids[1]);
+    expect(uuids[2]).toBe(uuids[1]);
+  });
+
+  it('a rate limit (429 with x-ogw-ratelimit-reset) is waited out, then the message is sent once', async () => {
+    const { fake, deliver } = await larkWebhook({ yaml: quickDelivery });
+    fake.sendFailures.push({ status: 429, code: 99991400, msg: 'request trigger frequency limit', headers: { 'x-ogw-ratelimit-reset': '1' } });
+    await deliver(textEvent(fake, '/ping'));
+    const [sent] = await sentCount(fake, 1);
+    expect(sent!.content).toEqual({ text: 'pong' });
+    const [limited, accepted] = fake.sendRequests;
+    expect(accepted!.at - limited!.at).toBeGreaterThanOrEqual(1000);
+    expect(fake.sendRequests).toHaveLength(2);
+  });
+
+  it('a send Lark keeps refusing with 5xx is kept as a dead letter once the policy gives up', async () => {
+    const { fake, deliver, logs } = await larkWebhook({ yaml: quickDelivery });
+    fake.sendFailures.push(...Array.from({ length: 10 }, () => ({ status: 503, msg: 'service unavailable' })));
+    await deliver(textEvent(fake, '/ping'));
+    const line = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'), 3000, 'the dead letter');
+    expect(line).toMatchObject({ deadLetter: true, err: expect.stringMatching(/service unavailable.*HTTP 503/) });
+    expect(fake.sendRequests).toHaveLength(3); // delivery.attempts
+    expect(fake.sent).toEqual([]);
+    const dead = await runtime!.store.outbox.list('dead');
+    expect(dead.map((d) => d.error)).toEqual([line.err]);
+  });
+});
+
 describe('lark: tenant access tokens', () => {
-  it('fetches a new token when Lark refuses the cached one, and the reply still arrives', async () => {
+  it('fetches a new token when Lark refuses the cached one, and the reply arrives once', async () => {
     const { fake, deliver } = await larkWebhook();
     await deliver(textEvent(fake, 'first'));
     await sentCount(fake, 1);
@@ -386,6 +494,8 @@ describe('lark: tenant access tokens', () => {
     expect(fake.tokenRequests).toBe(2);
     expect(fake.sent[1]!.token).not.toBe(fake.sent[0]!.token);
     expect(fake.calls.filter((c) => c.status === 400)).toHaveLength(1);
+    // The refused try never reached the send: one send request per message.
+    expect(fake.sendRequests.map((r) => r.status)).toEqual([200, 200]);
   });
 
   it('reports a refused send in the delivery with Lark\'s code, never the secret', async () => {
@@ -394,24 +504,29 @@ describe('lark: tenant access tokens', () => {
     await deliver(textEvent(fake, 'x'));
     const line = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'));
     expect(line.err).toMatch(/code 230002/);
+    // Trying again cannot help: one try, kept as a dead letter at once.
+    expect(fake.sendRequests).toHaveLength(1);
+    expect((await runtime!.store.outbox.list('dead')).map((d) => d.error)).toEqual([line.err]);
     expect(JSON.stringify(logs)).not.toContain(fake.appSecret);
   });
 });
 
 describe('lark: open API timeouts', () => {
-  it('a send that Lark never answers fails after the timeout, and the chat\'s next message is still answered', async () => {
+  it('a send that Lark never answers times out and is tried again: the reply arrives once, and the chat is not held up', async () => {
     const fake = await newFake();
     const quick = defineAdapter({ type: 'lark', configSchema: larkConfig, create: (config) => new LarkAdapter(config, { ...defaultTimings, apiTimeoutMs: 300 }) });
-    const started = await startRuntime(`platforms:\n${platformLine(fake)}\n`, { definitions: [...definitions.filter((d) => d.type !== 'lark'), quick] });
+    const started = await startRuntime(`platforms:\n${platformLine(fake)}\n${quickDelivery}`, { definitions: [...definitions.filter((d) => d.type !== 'lark'), quick] });
     runtime = started.runtime;
     const hook = `${started.url}/webhooks/lark`;
     fake.stalls.push(/\/reply$/);
     await fake.deliver(hook, textEvent(fake, 'first'));
-    const failed = await waitFor(() => started.logs.find((l) => l.msg === 'delivery failed'), 3000, 'the failed delivery');
-    expect(failed.err).toMatch(/timeout/);
+    const [first] = await sentCount(fake, 1);
+    expect(first!.content).toEqual({ text: 'first' });
+    const retried = started.logs.find((l) => l.msg === 'delivery failed; trying again');
+    expect(retried?.err).toMatch(/timeout/);
     await fake.deliver(hook, textEvent(fake, 'second'));
-    const [sent] = await sentCount(fake, 1);
-    expect(sent!.content).toEqual({ text: 'second' });
+    const sent = await sentCount(fake, 2);
+    expect(sent.map((s) => s.content.text)).toEqual(['first', 'second']);
   });
 
   it('a resource download that stalls mid-body fails after the timeout, logged with what failed and without the token', async () => {

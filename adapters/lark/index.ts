@@ -2,7 +2,10 @@
 // signed webhook or by the SDK's long connection, replies through the SDK's Client.
 
 import { DefaultCache, EventDispatcher, LoggerLevel } from '@larksuiteoapi/node-sdk';
-import { defineAdapter, type Adapter, type AdapterContext, type Admission } from '../../src/adapter.js';
+import { defineAdapter, type Adapter, type AdapterContext, type Admission, type SendOptions } from '../../src/adapter.js';
+import { idempotencyKey } from '../../src/delivery/idempotency.js';
+import type { SendLimits } from '../../src/delivery/pacer.js';
+import { classifyError, retryable } from '../../src/delivery/retry.js';
 import { quotedMessageId, startDelivery, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
 import { errorMessage, type Supervisor } from '../../src/inbound/supervisor.js';
 import { LarkApi, sdkLogger, type MessageBody } from './api.js';
@@ -45,6 +48,14 @@ export class LarkAdapter implements Adapter {
   private readonly chats = new ChatKinds();
   private mounted = false;
 
+  /**
+   * Lark's send message API (open.feishu.cn/document/server-docs/im-v1/message/create; reply has
+   * the same): 1000 calls a minute and 50 a second per app, and 5 a second to one user or one
+   * group, shared by the group's bots. 1000 a minute with a burst of 33 keeps any one second
+   * under 50; a chat's five are spread evenly.
+   */
+  readonly limits: SendLimits = { bot: { count: 1000, perMs: 60_000, burst: 33 }, chat: { count: 5, perMs: 1000 } };
+
   constructor(
     private readonly config: LarkConfig,
     private readonly timings: LarkTimings = defaultTimings,
@@ -85,22 +96,31 @@ export class LarkAdapter implements Adapter {
     await supervisor?.stop();
   }
 
-  async send(message: OutgoingMessage): Promise<Delivery> {
+  async send(message: OutgoingMessage, options?: SendOptions): Promise<Delivery> {
     const { ids, done } = startDelivery();
     const api = this.api;
-    if (!api) return done('the Lark platform is not running');
+    if (!api) return done('the Lark platform is not running', retryable);
     // Only a Lark message id (om_…) can be replied to; anything else is sent to the chat.
     let replyTo = quotedMessageId(message.content, message.replyTo);
     if (replyTo !== undefined && !replyTo.startsWith('om_')) replyTo = undefined;
+    const parts = plan(message.content);
     try {
-      // One message at a time, so the chat sees them in order.
-      for (const item of plan(message.content)) {
-        ids.push(await api.send(message.to.channelId, await this.bodyOf(item, api), replyTo));
-        replyTo = undefined; // only the first message of a reply answers the original
+      // One message at a time, so the chat sees them in order; parts an earlier try delivered are skipped.
+      for (let index = options?.sent ?? 0; index < parts.length; index++) {
+        if (options?.signal.aborted) return done('shutting down', retryable);
+        ids.push(
+          await api.send(message.to.channelId, await this.bodyOf(parts[index]!, api), {
+            // Only the first message of a reply answers the original.
+            replyTo: index === 0 ? replyTo : undefined,
+            // The same uuid on every try of this part: Lark sends it once however often it is asked.
+            uuid: options ? idempotencyKey(options.key, index, 50) : undefined,
+            signal: options?.signal,
+          }),
+        );
       }
       return done();
     } catch (error) {
-      return done(errorMessage(error));
+      return done(errorMessage(error), classifyError(error));
     }
   }
 
@@ -130,9 +150,10 @@ export class LarkAdapter implements Adapter {
    */
   private eventDispatcher(ctx: AdapterContext): EventDispatcher {
     const ws = this.config.mode === 'websocket';
-    // A refused ACK on the long connection (handler error -> code 500) asks Lark to deliver it again.
+    // Not taken (shutting down, or the store cannot record it): on the long connection a handler
+    // error makes the SDK answer code 500, which leaves the event unacknowledged so Lark pushes it again.
     const settle = (admission: Admission) => {
-      if (ws && admission === 'closed') throw new Error('shutting down; not taken');
+      if (ws && admission === 'closed') throw new Error('not taken now; deliver it again later');
       return admission;
     };
     return new EventDispatcher({ cache: new DefaultCache(), logger: sdkLogger(ctx.logger), loggerLevel: LoggerLevel.warn }).register({

@@ -5,7 +5,7 @@
 
 import type { Context as KoaContext } from 'koa';
 import type { AdapterContext, Admission } from '../../src/adapter.js';
-import { HttpError, readRawBody } from '../../src/inbound/http.js';
+import { HttpError, readRawBody, unavailable } from '../../src/inbound/http.js';
 import { checkSignature, decrypt, tokenMatches } from './verify.js';
 
 export interface WebhookOptions {
@@ -25,7 +25,7 @@ type Payload = Record<string, unknown> & { type?: unknown; challenge?: unknown; 
 export function webhookHandler(options: WebhookOptions) {
   return async (koa: KoaContext): Promise<void> => {
     const ctx = options.context();
-    if (!ctx) throw new HttpError(503, 'this platform is stopped');
+    if (!ctx) throw unavailable('this platform is stopped');
     const raw = await readRawBody(koa, ctx.bodyLimit);
     const signature = { timestamp: header(koa, 'x-lark-request-timestamp'), nonce: header(koa, 'x-lark-request-nonce'), signature: header(koa, 'x-lark-signature') };
     const { encryption } = options;
@@ -48,8 +48,8 @@ export function webhookHandler(options: WebhookOptions) {
     // With an Encrypt Key set, Lark signs every event: an unsigned one is forged.
     if (encryption && !signed) refuse(ctx, koa, 'missing X-Lark-Signature, X-Lark-Request-Timestamp or X-Lark-Request-Nonce');
     if (!tokenMatches(payload.header.token, options.verificationToken)) refuse(ctx, koa, 'header.token is not our verification token');
-    // Closed: we are shutting down and did not take it; a 5xx makes Lark deliver it again later.
-    if ((await options.onEvent(payload)) === 'closed') throw new HttpError(503, 'shutting down; retry later');
+    // Not taken (shutting down, or the store cannot record it): a 503 makes Lark deliver it again later.
+    if ((await options.onEvent(payload)) === 'closed') throw unavailable('not taken now; deliver it again later');
     koa.status = 200;
     koa.body = {};
   };

@@ -20,6 +20,26 @@ export interface SentMessage {
   content: Record<string, any>;
   messageId: string;
   token: string;
+  uuid?: string;
+}
+
+/** A message send as it reached the fake, whatever came of it. */
+export interface SendRequest {
+  kind: SentMessage['kind'];
+  uuid: string | undefined;
+  status: number;
+  /** When it arrived (Date.now()). */
+  at: number;
+}
+
+/** How the fake answers one coming message send instead of the usual way. */
+export interface SendFailure {
+  status: number;
+  code?: number;
+  msg?: string;
+  headers?: Record<string, string>;
+  /** The message is sent before the failure is answered: the answer, not the send, is lost. */
+  afterSending?: boolean;
 }
 
 export interface Upload {
@@ -37,6 +57,10 @@ export class FakeLark {
   readonly encryptKey: string | undefined;
   readonly botOpenId = 'ou_bot0000000000000000000000000001';
   readonly sent: SentMessage[] = [];
+  /** Every create and reply request, deduplicated, failed or not. */
+  readonly sendRequests: SendRequest[] = [];
+  /** Answers the next message sends give, first first; null: the usual answer. */
+  readonly sendFailures: (SendFailure | null)[] = [];
   readonly uploads: Upload[] = [];
   readonly resourceRequests: { messageId: string; key: string; type: string }[] = [];
   readonly calls: { method: string; path: string; status: number }[] = [];
@@ -51,6 +75,8 @@ export class FakeLark {
   url = '';
   ws!: FakeLarkLongConnection;
   private readonly tokens = new Set<string>();
+  /** Lark's send dedup: a uuid seen within the hour sends nothing more. */
+  private readonly uuids = new Map<string, { answer: object; at: number }>();
   private readonly resources = new Map<string, { type: 'image' | 'file'; data: Buffer; mime: string; stall?: boolean }>();
   private server: Server | undefined;
   private counter = 0;
@@ -169,16 +195,32 @@ export class FakeLark {
   }
 
   private send(res: ServerResponse, kind: SentMessage['kind'], target: string, raw: Buffer, token: string): void {
-    const body = JSON.parse(raw.toString()) as { receive_id?: string; msg_type?: string; content?: string };
-    if (kind === 'create' && (!body.receive_id || !target)) return json(res, 400, { code: 230001, msg: 'receive_id and receive_id_type are required' });
-    if (typeof body.msg_type !== 'string' || typeof body.content !== 'string') return json(res, 400, { code: 230001, msg: 'msg_type and content are required' });
-    if (kind === 'create' && !this.chats.has(body.receive_id!)) return json(res, 400, { code: 230002, msg: 'Bot/User can NOT be out of the chat.' });
+    const body = JSON.parse(raw.toString()) as { receive_id?: string; msg_type?: string; content?: string; uuid?: string };
+    const request: SendRequest = { kind, uuid: body.uuid, status: 200, at: Date.now() };
+    this.sendRequests.push(request);
+    const answer = (status: number, reply: object, headers?: Record<string, string>) => {
+      request.status = status;
+      json(res, status, reply, headers);
+    };
+    const failure = this.sendFailures.shift();
+    if (failure && !failure.afterSending) return answer(failure.status, { code: failure.code ?? failure.status, msg: failure.msg ?? 'injected failure' }, failure.headers);
+    if (body.uuid !== undefined && body.uuid.length > 50) return answer(400, { code: 230001, msg: 'uuid is longer than 50 characters' });
+    const repeat = body.uuid === undefined ? undefined : this.uuids.get(body.uuid);
+    // The same uuid within an hour sends nothing more; the fake answers as it did the first time
+    // (Lark's docs say only that at most one message is sent).
+    if (repeat && Date.now() - repeat.at < 3_600_000) return answer(200, repeat.answer);
+    if (kind === 'create' && (!body.receive_id || !target)) return answer(400, { code: 230001, msg: 'receive_id and receive_id_type are required' });
+    if (typeof body.msg_type !== 'string' || typeof body.content !== 'string') return answer(400, { code: 230001, msg: 'msg_type and content are required' });
+    if (kind === 'create' && !this.chats.has(body.receive_id!)) return answer(400, { code: 230002, msg: 'Bot/User can NOT be out of the chat.' });
     const content = JSON.parse(body.content) as Record<string, any>;
-    if (body.msg_type === 'image' && !this.uploads.some((u) => u.kind === 'image' && u.key === content.image_key)) return json(res, 400, { code: 230013, msg: 'image_key is invalid' });
-    if (body.msg_type === 'file' && !this.uploads.some((u) => u.kind === 'file' && u.key === content.file_key)) return json(res, 400, { code: 230013, msg: 'file_key is invalid' });
+    if (body.msg_type === 'image' && !this.uploads.some((u) => u.kind === 'image' && u.key === content.image_key)) return answer(400, { code: 230013, msg: 'image_key is invalid' });
+    if (body.msg_type === 'file' && !this.uploads.some((u) => u.kind === 'file' && u.key === content.file_key)) return answer(400, { code: 230013, msg: 'file_key is invalid' });
     const messageId = `om_${randomUUID().replace(/-/g, '')}`;
-    this.sent.push({ kind, target: kind === 'create' ? body.receive_id! : target, ...(kind === 'create' ? { receiveIdType: target } : {}), msgType: body.msg_type, content, messageId, token });
-    json(res, 200, { code: 0, msg: 'success', data: { message_id: messageId, msg_type: body.msg_type, create_time: String(Date.now()) } });
+    this.sent.push({ kind, target: kind === 'create' ? body.receive_id! : target, ...(kind === 'create' ? { receiveIdType: target } : {}), msgType: body.msg_type, content, messageId, token, ...(body.uuid === undefined ? {} : { uuid: body.uuid }) });
+    const reply = { code: 0, msg: 'success', data: { message_id: messageId, msg_type: body.msg_type, create_time: String(Date.now()) } };
+    if (body.uuid !== undefined) this.uuids.set(body.uuid, { answer: reply, at: Date.now() });
+    if (failure) return answer(failure.status, { code: failure.code ?? failure.status, msg: failure.msg ?? 'injected failure' }, failure.headers);
+    answer(200, reply);
   }
 
   private upload(req: IncomingMessage, res: ServerResponse, kind: Upload['kind'], raw: Buffer): void {
@@ -232,8 +274,8 @@ function parseMultipart(contentType: string, raw: Buffer): { name: string; filen
 }
 
 /** Lark's answers carry a log id. */
-function json(res: ServerResponse, status: number, body: object): void {
-  sendJson(res, status, body, { 'x-tt-logid': randomUUID() });
+function json(res: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {
+  sendJson(res, status, body, { 'x-tt-logid': randomUUID(), ...headers });
 }
 
 // Events as Lark sends them (the 2.0 schema of im.message.receive_v1 and card.action.trigger).
