@@ -250,6 +250,29 @@ describe('lifecycle callbacks', () => {
     expect(new Set(hooks.received.map((r) => r.headers['webhook-id'])).size).toBe(1);
   }, 15_000);
 
+  it('gives up on an onSent that keeps failing after `retries`, each try signed afresh under one webhook-id; a reply over the size limit is not retried', async () => {
+    const { hooks, say, seen, logs } = await setup({ onSent: { retries: 2, retryDelay: '10ms', secret, maxResponseSize: '1kb' } });
+    hooks.on('onSent', (ctx) => void (ctx.status = 502));
+    await say('/ping');
+    expect(await seen(1)).toEqual([text('pong')]);
+    const gaveUp = await waitFor(() => logs.find((l) => l.msg === 'callback failed'), 3000, 'the last failure');
+    expect(gaveUp.err).toBe('HTTP 502');
+    expect(hooks.received).toHaveLength(3);
+    expect(logs.filter((l) => l.msg === 'callback failed; retrying').map((l) => l.attempt)).toEqual([1, 2]);
+    expect(new Set(hooks.received.map((r) => r.headers['webhook-id'])).size).toBe(1);
+    for (const r of hooks.received) expect(() => new Webhook(secret).verify(r.raw, r.headers)).not.toThrow();
+
+    hooks.received.length = 0;
+    hooks.on('onSent', (ctx) => {
+      ctx.type = 'text/plain';
+      ctx.body = 'x'.repeat(4096);
+    });
+    const before = logs.filter((l) => l.msg === 'callback failed').length;
+    await say('/ping');
+    await waitFor(() => logs.filter((l) => l.msg === 'callback failed').length > before, 3000, 'the refused reply');
+    expect(hooks.received).toHaveLength(1);
+  });
+
   it('only calls a stage for the platforms it names', async () => {
     const { hooks, say, seen } = await setup({ onMessage: { platforms: ['other'] } });
     await say('/ping');

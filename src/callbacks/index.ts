@@ -7,9 +7,11 @@ import type { Segment } from '../message.js';
 import type { Metrics } from '../runtime/metrics.js';
 import { messageSchema, requestSchema, resultSchema, toJson } from '../pipeline/schema.js';
 import { errorMessage } from '../inbound/supervisor.js';
+import { fatal, PlatformError, retry, retryable } from '../delivery/retry.js';
 import { CallbackError, postJson } from './client.js';
 import type { CallbackConfig, CallbacksConfig } from './config.js';
 import { deepMerge } from './merge.js';
+import { callbackPolicy, exchangeFailure } from './policy.js';
 import { interpret } from './reply.js';
 import { secretKey, signatureHeaders } from './signing.js';
 
@@ -69,7 +71,7 @@ function hook<S extends Stage>(stage: S, config: CallbackConfig, deps: CallbackD
   const key = config.secret ? secretKey(config.secret) : undefined;
   const logger = deps.logger.child({ stage, callback: redactUrl(config.url) });
   // onSent runs in the background after delivery, so it can afford bounded retries; the others cannot.
-  const attempts = stage === 'onSent' ? 1 + config.retries : 1;
+  const policy = callbackPolicy(stage === 'onSent' ? config.retries : 0, config.retryDelay);
 
   return async (_stage, data) => {
     if (config.platforms && !config.platforms.includes(data.message.botId)) return proceed;
@@ -80,15 +82,13 @@ function hook<S extends Stage>(stage: S, config: CallbackConfig, deps: CallbackD
       return failed(stage, config);
     }
     const request: Outbound = { url: config.url, body, key, id: `${data.eventId}.${stage}` };
-    for (let attempt = 1; ; attempt++) {
-      const result = await callOnce(stage, config, request, data, deps.metrics, log);
-      if ('outcome' in result) return result.outcome;
-      if (result.retryable && attempt < attempts) {
-        log.warn({ err: result.error, attempt }, 'callback failed; retrying');
-        await new Promise((r) => setTimeout(r, config.retryDelay * 2 ** (attempt - 1)));
-        continue;
-      }
-      log.warn({ err: result.error, policy: config.onError }, 'callback failed');
+    try {
+      return await retry(() => callOnce(stage, config, request, data, deps.metrics, log), {
+        policy,
+        onRetry: (error, waitMs, state) => log.warn({ err: errorMessage(error), attempt: state.failures, retryInMs: waitMs }, 'callback failed; retrying'),
+      });
+    } catch (error) {
+      log.warn({ err: errorMessage(error), policy: config.onError }, 'callback failed');
       return failed(stage, config);
     }
   };
@@ -106,9 +106,8 @@ interface Outbound {
   id: string;
 }
 
-type Attempt<S extends Stage> = { outcome: StageOutcome<S> } | { error: string; retryable: boolean };
-
-async function callOnce<S extends Stage>(stage: S, config: CallbackConfig, request: Outbound, data: StageData, metrics: Metrics, log: Logger): Promise<Attempt<S>> {
+/** One try: the stage's outcome, or a PlatformError that says whether another try can help. */
+async function callOnce<S extends Stage>(stage: S, config: CallbackConfig, request: Outbound, data: StageData, metrics: Metrics, log: Logger): Promise<StageOutcome<S>> {
   const started = performance.now();
   // Signed afresh on every try: receivers reject a webhook-timestamp older than a few minutes.
   const headers = request.key ? signatureHeaders(request.key, request.id, request.body) : {};
@@ -117,15 +116,15 @@ async function callOnce<S extends Stage>(stage: S, config: CallbackConfig, reque
     response = await postJson(request.url, request.body, headers, config.timeout, config.maxResponseSize);
   } catch (error) {
     record(metrics, stage, error instanceof CallbackError && error.reason === 'timeout' ? 'timeout' : 'error', started);
-    return { error: errorMessage(error), retryable: true };
+    throw new PlatformError(errorMessage(error), exchangeFailure(error));
   }
   record(metrics, stage, statusClass(response.status), started);
   // After delivery nothing can be stopped; a server error there is worth another try instead.
-  if (stage === 'onSent' && response.status >= 500) return { error: `HTTP ${response.status}`, retryable: true };
+  if (stage === 'onSent' && response.status >= 500) throw new PlatformError(`HTTP ${response.status}`, retryable);
   try {
-    return { outcome: outcome(stage, data, interpret(response), log) };
+    return outcome(stage, data, interpret(response), log);
   } catch (error) {
-    return { error: errorMessage(error), retryable: false };
+    throw new PlatformError(errorMessage(error), fatal);
   }
 }
 
