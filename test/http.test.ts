@@ -5,8 +5,9 @@ import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { defineBot, type Bot } from '../src/bot/bot.js';
 import type { Runtime } from '../src/runtime/runtime.js';
+import { render } from '../adapters/http/render.js';
 import { CallbackServer } from './fakes/callback-server.js';
-import { sleep, startRuntime, waitFor } from './helpers.js';
+import { sleep, startRuntime, tempStorePath, waitFor } from './helpers.js';
 
 const KEY = 'test-key-0123456789';
 const secret = `whsec_${Buffer.from('fedcba9876543210fedcba9876543210').toString('base64')}`;
@@ -20,10 +21,10 @@ afterEach(async () => {
   runtime = hooks = undefined;
 });
 
-async function endpoint(extra = '', options: { bot?: Bot; apiKey?: string } = {}) {
-  const dir = await mkdtemp(join(tmpdir(), 'sb-http-'));
+async function endpoint(extra = '', options: { bot?: Bot; apiKey?: string; yaml?: string; /** A restart: the same store file and key file. */ storePath?: string; dir?: string } = {}) {
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'sb-http-')));
   const apiKey = options.apiKey ?? KEY;
-  const started = await startRuntime(`platforms:\n  - { id: api, type: http, apiKey: "${apiKey}", keyFile: "${dir}/key.json"${extra} }`, { bot: options.bot });
+  const started = await startRuntime(`platforms:\n  - { id: api, type: http, apiKey: "${apiKey}", keyFile: "${dir}/key.json"${extra} }\n${options.yaml ?? ''}`, { bot: options.bot, storePath: options.storePath });
   runtime = started.runtime;
   const call = async (body: unknown, key: string | null = KEY, path = '/api/plug/v1/chat') => {
     const res = await fetch(`${started.url}${path}`, {
@@ -174,13 +175,110 @@ describe('http endpoint: callback mode', () => {
     expect(new Set(hooks.received.map((r) => r.headers['webhook-id'])).size).toBe(1);
   });
 
-  it('gives up on a callback that always fails after the bounded retries, and says so', async () => {
+  it('gives up on a callback that always fails after callbackRetries, and keeps it as a dead letter without retrying it again', async () => {
     hooks = await new CallbackServer().start();
     hooks.on('hep', (ctx) => void (ctx.status = 503));
     const { call, logs } = await endpoint(`, mode: callback, callbackUrl: "${hooks.url}/hep", callbackRetries: 2, callbackRetryDelay: 10ms`);
     await call(text('/ping', { msg_id: 'dead' }));
-    const failure = await waitFor(() => logs.find((l) => l.msg === 'callback delivery failed after every retry'));
-    expect(failure).toMatchObject({ msgId: 'dead', err: 'HTTP 503' });
+    const failure = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'));
+    expect(failure).toMatchObject({ deadLetter: true, err: 'callback for msg_id dead: HTTP 503' });
     expect(hooks.received).toHaveLength(3);
+    // Final: the core does not add tries of its own on top of the callback's.
+    expect((await runtime!.store.outbox.list('dead')).map((d) => d.error)).toEqual([failure.err]);
+    expect(await runtime!.store.outbox.list('pending')).toEqual([]);
+  });
+
+  it('waits as long as a 429 asks (Retry-After) before the next try; a 4xx is not tried again', async () => {
+    hooks = await new CallbackServer().start();
+    let calls = 0;
+    hooks.on('hep', (ctx, body) => {
+      if (body.msg_id === 'bad') return void (ctx.status = 400);
+      if (++calls === 1) {
+        ctx.status = 429;
+        ctx.set('Retry-After', '1');
+        return;
+      }
+      ctx.status = 204;
+    });
+    const { call, logs } = await endpoint(`, mode: callback, callbackUrl: "${hooks.url}/hep", callbackRetryDelay: 10ms`);
+    await call(text('/ping', { msg_id: 'slow' }));
+    await waitFor(() => calls === 2, 4000, 'the second try');
+    const [limited, accepted] = hooks.received;
+    expect(accepted!.at - limited!.at).toBeGreaterThanOrEqual(1000);
+    await call(text('/ping', { msg_id: 'bad' }));
+    const failure = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'));
+    expect(failure.err).toBe('callback for msg_id bad: HTTP 400');
+    expect(hooks.received.map((r) => r.body.msg_id)).toEqual(['slow', 'slow', 'bad']);
+  });
+});
+
+describe('http endpoint: never handled twice', () => {
+  const counting = (handled: string[]) =>
+    defineBot((b) =>
+      b.on('message', (ctx) => {
+        handled.push(ctx.message.id);
+        return ctx.reply(`seen ${ctx.text}`);
+      }),
+    );
+
+  it('poll mode: a msg_id handled before a restart answers empty after it, at once, and is not handled again', async () => {
+    const handled: string[] = [];
+    const storePath = tempStorePath();
+    const { call, dir } = await endpoint('', { bot: counting(handled), storePath });
+    expect((await call(text('hello', { msg_id: 'r1' }))).body.data.map((d: { content: string }) => d.content)).toEqual(['seen hello']);
+    await runtime!.stop();
+    const again = await endpoint('', { bot: counting(handled), storePath, dir });
+    const started = performance.now();
+    const repeat = await again.call(text('hello', { msg_id: 'r1' }));
+    expect(repeat).toMatchObject({ status: 200, body: { code: 0, msg_id: 'r1', data: [] } });
+    expect((await again.call(text('hello', { msg_id: 'r1' }))).body.data).toEqual([]);
+    expect(performance.now() - started).toBeLessThan(5000); // not the 30 s default wait
+    expect((await again.call(text('later', { msg_id: 'r2' }))).body.data.map((d: { content: string }) => d.content)).toEqual(['seen later']);
+    expect(handled).toEqual(['r1', 'r2']);
+  });
+
+  it('callback mode: a msg_id handled before a restart is not handled or called back again after it', async () => {
+    hooks = await new CallbackServer().start();
+    const handled: string[] = [];
+    const storePath = tempStorePath();
+    const extra = `, mode: callback, callbackUrl: "${hooks.url}/hep"`;
+    const { call, dir } = await endpoint(extra, { bot: counting(handled), storePath });
+    await call(text('hello', { msg_id: 'c1' }));
+    await waitFor(() => hooks!.received.length === 1, 3000, 'the callback');
+    await runtime!.stop();
+    const again = await endpoint(extra, { bot: counting(handled), storePath, dir });
+    expect(await again.call(text('hello', { msg_id: 'c1' }))).toMatchObject({ status: 200, body: { code: 0, msg_id: 'c1', data: [] } });
+    await again.call(text('later', { msg_id: 'c2' }));
+    await waitFor(() => hooks!.received.length === 2, 3000, 'the second callback');
+    expect(hooks.received.map((r) => [r.body.msg_id, r.body.data[0].content])).toEqual([
+      ['c1', 'seen hello'],
+      ['c2', 'seen later'],
+    ]);
+    expect(handled).toEqual(['c1', 'c2']);
+  });
+
+  it('answers 503 with Retry-After when the store cannot take a message, and handles the same msg_id when it is sent again', async () => {
+    const { call } = await endpoint();
+    const { inbox } = runtime!.store;
+    const admit = inbox.admit.bind(inbox);
+    inbox.admit = () => Promise.reject(new Error('disk I/O error'));
+    const res = await fetch(`${runtime!.url}/api/plug/v1/chat`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, body: JSON.stringify(text('/ping', { msg_id: 'x1' })) });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
+    inbox.admit = admit;
+    expect((await call(text('/ping', { msg_id: 'x1' }))).body.data.map((d: { content: string }) => d.content)).toEqual(['pong']);
+  });
+});
+
+describe('http endpoint: item ids', () => {
+  it('are made from the reply item\'s stable key, so a repeated try carries the same ids (and webhook-id)', () => {
+    const content = [{ type: 'text' as const, text: 'hello' }, { type: 'image' as const, url: 'https://example.com/a.png' }];
+    const ids = render(content, 'event-1:0').map((i) => i.item_id);
+    expect(ids).toHaveLength(2);
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9]{12}$/);
+    expect(new Set(ids).size).toBe(2);
+    expect(render(content, 'event-1:0').map((i) => i.item_id)).toEqual(ids);
+    expect(render(content, 'event-1:1').map((i) => i.item_id)).not.toEqual(ids);
+    expect(render(content).map((i) => i.item_id)).not.toEqual(render(content).map((i) => i.item_id));
   });
 });

@@ -48,6 +48,14 @@ export class ReplyCache {
     while (this.unsolicited.size > this.maxEntries) this.unsolicited.delete(this.unsolicited.keys().next().value!);
   }
 
+  /** The message was not taken after all: a later request with this msg_id is a new one. */
+  forget(msgId: string): void {
+    const entry = this.entries.get(msgId);
+    if (!entry) return;
+    this.entries.delete(msgId);
+    this.wake(entry);
+  }
+
   handled(msgId: string): void {
     const entry = this.entries.get(msgId);
     if (!entry) return;

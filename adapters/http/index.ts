@@ -5,8 +5,10 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type Router from '@koa/router';
 import type { Context as KoaContext } from 'koa';
-import { defineAdapter, type Adapter, type AdapterContext } from '../../src/adapter.js';
-import { HttpError, readJson } from '../../src/inbound/http.js';
+import { defineAdapter, type Adapter, type AdapterContext, type SendOptions } from '../../src/adapter.js';
+import { idempotencyKey } from '../../src/delivery/idempotency.js';
+import { fatal, retryable } from '../../src/delivery/retry.js';
+import { readJson, unavailable } from '../../src/inbound/http.js';
 import type { Delivery, OutgoingMessage } from '../../src/message.js';
 import { ReplyCache } from './cache.js';
 import { CallbackSender } from './callback.js';
@@ -54,19 +56,27 @@ export class HttpAdapter implements Adapter {
     this.cache.close();
   }
 
-  async send(message: OutgoingMessage): Promise<Delivery> {
+  /**
+   * Poll mode: the items join the msg_id's answers at once. Callback mode: one POST carries them
+   * all, tried under the policy callbackRetries and callbackRetryDelay describe; when that gives
+   * up the failure is final, so the core keeps a dead letter instead of retrying a second time.
+   */
+  async send(message: OutgoingMessage, options?: SendOptions): Promise<Delivery> {
     const started = performance.now();
-    const items = render(message.content);
+    // Parts an earlier try delivered are not sent again (a callback POST delivers all or none).
+    const items = render(message.content, options?.key).slice(options?.sent ?? 0);
     const ids = items.map((i) => i.item_id);
     if (items.length === 0) return { ok: true, ids, ms: 0 };
     if (!this.callback) {
       this.cache.add(message.inResponseTo, message.to.channelId, items);
       return { ok: true, ids, ms: performance.now() - started };
     }
-    const msgId = message.inResponseTo ?? `push-${randomUUID()}`;
-    const error = await this.callback.deliver(msgId, items);
-    if (error) this.ctx?.logger.error({ msgId, err: error }, 'callback delivery failed after every retry');
-    return { ok: !error, ids, error, ms: performance.now() - started };
+    // A message the bot sends on its own gets an id of its own, the same on every try.
+    const msgId = message.inResponseTo ?? `push-${options ? idempotencyKey(options.key, 0, 22) : randomUUID()}`;
+    const error = await this.callback.deliver(msgId, items, options?.signal);
+    const ms = performance.now() - started;
+    if (!error) return { ok: true, ids, ms };
+    return { ok: false, ids: [], error: `callback for msg_id ${msgId}: ${error}`, failure: options?.signal.aborted ? retryable : fatal, ms };
   }
 
   private mount(router: Router): void {
@@ -92,7 +102,7 @@ export class HttpAdapter implements Adapter {
 
   private async receive(koa: KoaContext): Promise<void> {
     const ctx = this.ctx;
-    if (!ctx) throw new HttpError(503, 'this platform is stopped');
+    if (!ctx) throw unavailable('this platform is stopped');
     const auth = this.keys.check(koa.get('authorization') || undefined);
     if (!auth.ok) return unauthorized(koa, auth);
     const parsed = httpRequest.safeParse(await readJson(koa, ctx.bodyLimit));
@@ -113,9 +123,18 @@ export class HttpAdapter implements Adapter {
     }
     if (!this.callback) this.cache.open(msgId, channelOf(body).id);
     const admission = await ctx.dispatch({ key: msgId, normalize: () => normalize(body, msgId, this.id), onHandled: () => this.cache.handled(msgId) });
-    if (admission === 'closed') throw new HttpError(503, 'shutting down; retry later');
-    // A msg_id whose answers have expired from the cache is not handled twice: it answers empty.
-    if (this.callback || admission === 'duplicate') return respond([]);
+    if (admission === 'closed') {
+      // Not taken: the client's retry of this msg_id must be dispatched, not polled.
+      this.cache.forget(msgId);
+      throw unavailable('not taken now; send it again later');
+    }
+    if (admission === 'duplicate') {
+      // Handled before (its answers expired from the cache, or came before a restart): it is not
+      // handled twice, and answers empty, now and on a re-poll.
+      this.cache.handled(msgId);
+      return respond([]);
+    }
+    if (this.callback) return respond([]);
     await this.cache.settle(msgId, this.waitMs(body.wait));
     respond(this.cache.items(msgId));
   }

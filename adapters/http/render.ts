@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { idempotencyKey } from '../../src/delivery/idempotency.js';
 import { buttonsAsText, isMedia, plainText, type Segment } from '../../src/message.js';
 
 /** One entry of a response's `data`: `item_id` is stable, so clients can de-duplicate repeated polls. */
@@ -8,9 +9,14 @@ export interface Item {
   content: string;
 }
 
-/** Outgoing segments -> items: adjacent text merges into one text item; media go as URLs, or data URLs when the bot made the bytes. */
-export function render(content: readonly Segment[]): Item[] {
+/**
+ * Outgoing segments -> items: adjacent text merges into one text item; media go as URLs, or data
+ * URLs when the bot made the bytes. With the reply item's stable key, the item ids are made from
+ * it, so a try repeated after a failure or a restart carries the same ids.
+ */
+export function render(content: readonly Segment[], key?: string): Item[] {
   const items: Item[] = [];
+  const itemId = () => idOf(key === undefined ? randomBytes(12) : Buffer.from(idempotencyKey(key, items.length, 16), 'base64url'));
   let text: Segment[] = [];
   const flush = () => {
     const joined = plainText(text);
@@ -36,8 +42,8 @@ export function render(content: readonly Segment[]): Item[] {
 
 const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
-function itemId(): string {
-  const bytes = randomBytes(12);
+/** 12 letters and digits from 12 bytes. */
+function idOf(bytes: Buffer): string {
   let id = '';
   for (const b of bytes) id += alphabet[b % alphabet.length];
   return id;

@@ -16,20 +16,26 @@ export interface CallbackResponse {
   status: number;
   contentType: string | undefined;
   disposition: string | undefined;
+  /** The Retry-After header, as sent. */
+  retryAfter: string | undefined;
   body: Buffer;
 }
 
 /** One keep-alive pool for every callback: a stage call reuses a warm connection instead of a new handshake. */
 const agent = new Agent({ keepAliveTimeout: 30_000, connections: 64, pipelining: 1 });
 
-/** POSTs a JSON body; the timeout bounds the whole exchange, the size limit the reply body. */
-export async function postJson(url: string, body: string, headers: Record<string, string>, timeoutMs: number, maxBytes: number): Promise<CallbackResponse> {
-  const signal = AbortSignal.timeout(timeoutMs);
+/**
+ * POSTs a JSON body; the timeout bounds the whole exchange, the size limit the reply body.
+ * `abort` (shutdown) ends it early, as a connection error.
+ */
+export async function postJson(url: string, body: string, headers: Record<string, string>, timeoutMs: number, maxBytes: number, abort?: AbortSignal): Promise<CallbackResponse> {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = abort ? AbortSignal.any([timeout, abort]) : timeout;
   let response;
   try {
     response = await request(url, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers }, dispatcher: agent, signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
   } catch (error) {
-    throw failure(error, signal, timeoutMs);
+    throw failure(error, timeout, timeoutMs, abort);
   }
   const declared = Number(response.headers['content-length']);
   if (declared > maxBytes) {
@@ -41,17 +47,19 @@ export async function postJson(url: string, body: string, headers: Record<string
     replyBody = await readBounded(response.body, maxBytes, () => new CallbackError(`reply body is over the ${maxBytes}-byte limit`, 'body'));
   } catch (error) {
     if (error instanceof CallbackError) throw error;
-    throw failure(error, signal, timeoutMs);
+    throw failure(error, timeout, timeoutMs, abort);
   }
-  return { status: response.statusCode, contentType: header(response.headers['content-type']), disposition: header(response.headers['content-disposition']), body: replyBody };
+  const h = response.headers;
+  return { status: response.statusCode, contentType: header(h['content-type']), disposition: header(h['content-disposition']), retryAfter: header(h['retry-after']), body: replyBody };
 }
 
 function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function failure(error: unknown, signal: AbortSignal, timeoutMs: number): CallbackError {
+function failure(error: unknown, timeout: AbortSignal, timeoutMs: number, abort: AbortSignal | undefined): CallbackError {
   const code = (error as { code?: string }).code;
-  if (signal.aborted || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return new CallbackError(`no reply within ${timeoutMs} ms`, 'timeout');
+  if (abort?.aborted && !timeout.aborted) return new CallbackError('request aborted: shutting down', 'connection');
+  if (timeout.aborted || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return new CallbackError(`no reply within ${timeoutMs} ms`, 'timeout');
   return new CallbackError(`request failed: ${code ?? (error as Error).message}`, 'connection');
 }

@@ -10,6 +10,8 @@ export interface ReceivedCallback {
   headers: Record<string, string>;
   raw: string;
   body: Record<string, any>;
+  /** When it arrived (Date.now()). */
+  at: number;
 }
 
 export type StageReply = (ctx: Context, body: Record<string, any>) => void | Promise<void>;
@@ -34,7 +36,7 @@ export class CallbackServer {
       const raw = Buffer.concat(chunks).toString('utf8');
       const body = JSON.parse(raw) as Record<string, any>;
       const stage = ctx.path.slice(1);
-      this.received.push({ stage, path: ctx.path, headers: ctx.headers as Record<string, string>, raw, body });
+      this.received.push({ stage, path: ctx.path, headers: ctx.headers as Record<string, string>, raw, body, at: Date.now() });
       const reply = this.replies.get(stage);
       if (reply) await reply(ctx, body);
       else ctx.status = 204;
