@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../adapters/sandbox/chats.js';
 import type { Runtime } from '../src/runtime/runtime.js';
-import { startRuntime, waitFor } from './helpers.js';
+import { startRuntime, tempStorePath, waitFor } from './helpers.js';
 
 const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
 let runtime: Runtime | undefined;
@@ -10,8 +10,8 @@ afterEach(async () => {
   runtime = undefined;
 });
 
-async function sandbox(yaml = 'platforms: [{ id: sandbox, type: sandbox }]') {
-  const started = await startRuntime(yaml);
+async function sandbox(yaml = 'platforms: [{ id: sandbox, type: sandbox }]', storePath?: string) {
+  const started = await startRuntime(yaml, { storePath });
   runtime = started.runtime;
   const api = `${started.url}/sandbox/sandbox/api`;
   const post = (body: unknown) => fetch(`${api}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -112,5 +112,25 @@ describe('sandbox platform', () => {
     expect(huge.status).toBe(413);
     const events = await fetch(`${api}/events`);
     expect(events.status).toBe(400);
+  });
+
+  it('answers a new message after a restart on the same store (its ids are not taken for ones seen before)', async () => {
+    const storePath = tempStorePath();
+    const first = await sandbox(undefined, storePath);
+    await first.post({ user: alice, chat: dm, text: '/ping' });
+    await first.botReplies(dm.id, 1);
+    await runtime!.stop();
+    const again = await sandbox(undefined, storePath);
+    expect((await again.post({ user: alice, chat: dm, text: '/echo after the restart' })).status).toBe(202);
+    const [reply] = await again.botReplies(dm.id, 1);
+    expect(reply!.segments).toEqual([{ type: 'text', text: 'after the restart' }]);
+  });
+
+  it('answers 503 with Retry-After when the store cannot take a message', async () => {
+    const { post } = await sandbox();
+    runtime!.store.inbox.admit = () => Promise.reject(new Error('disk I/O error'));
+    const res = await post({ user: alice, chat: dm, text: '/ping' });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
   });
 });

@@ -2,8 +2,9 @@
 
 import { readFile } from 'node:fs/promises';
 import type Router from '@koa/router';
-import { defineAdapter, type Adapter, type AdapterContext } from '../../src/adapter.js';
-import { HttpError, readJson } from '../../src/inbound/http.js';
+import { defineAdapter, type Adapter, type AdapterContext, type SendOptions } from '../../src/adapter.js';
+import { retryable } from '../../src/delivery/retry.js';
+import { HttpError, readJson, unavailable } from '../../src/inbound/http.js';
 import type { Delivery, OutgoingMessage } from '../../src/message.js';
 import { Chats } from './chats.js';
 import { normalize } from './normalize.js';
@@ -51,10 +52,12 @@ export class SandboxAdapter implements Adapter {
     this.ctx = undefined;
   }
 
-  async send(message: OutgoingMessage): Promise<Delivery> {
+  /** One message per item, shown at once: nothing to retry, and no limits to pace to. */
+  async send(message: OutgoingMessage, options?: SendOptions): Promise<Delivery> {
     const started = performance.now();
     const ctx = this.ctx;
-    if (!ctx) return { ok: false, ids: [], error: 'sandbox is not running', ms: 0 };
+    if (!ctx) return { ok: false, ids: [], error: 'sandbox is not running', failure: retryable, ms: 0 };
+    if ((options?.sent ?? 0) > 0) return { ok: true, ids: [], ms: 0 }; // an earlier try showed it
     const id = this.newId();
     this.chats.append({
       id,
@@ -103,8 +106,10 @@ export class SandboxAdapter implements Adapter {
         timestamp: message.timestamp,
         segments: render(message.content, ctx.media),
       });
-      const admission = await ctx.dispatch({ key: id, normalize: () => message });
-      if (admission === 'closed') throw new HttpError(503, 'switchboard is shutting down');
+      // No dedup key: the page never posts a message twice, and ids start again at s1 after a
+      // restart, where the store would take them for messages it has seen.
+      const admission = await ctx.dispatch({ normalize: () => message });
+      if (admission === 'closed') throw unavailable('not taken now (shutting down, or the store cannot record it); send it again later');
       koa.status = 202;
       koa.body = { id };
     });
