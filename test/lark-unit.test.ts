@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { aesKey, checkSignature, decrypt, tokenMatches } from '../adapters/lark/verify.js';
 import { ChatKinds } from '../adapters/lark/chats.js';
+import { failureOf, toApiError } from '../adapters/lark/errors.js';
 import { card, plan, textLimit } from '../adapters/lark/render.js';
 import { larkConfig } from '../adapters/lark/schema.js';
 import { encrypt, sign } from './fakes/lark.js';
@@ -109,3 +110,28 @@ describe('lark chat kinds (for card clicks)', () => {
     expect([chats.kindOf('a'), chats.kindOf('d'), chats.kindOf('b'), chats.kindOf('g99')]).toEqual(['direct', 'direct', 'group', 'group']);
   });
 });
+
+describe('lark failures, as the core retry policy reads them', () => {
+  it('a refused token is auth; rate limits wait as long as Lark says; 5xx and no answer are retryable; the rest is final', () => {
+    expect(failureOf(400, 99991663)).toEqual({ kind: 'auth' });
+    expect(failureOf(401, 99991668)).toEqual({ kind: 'auth' });
+    expect(failureOf(429, 99991400, { 'x-ogw-ratelimit-reset': '2' })).toEqual({ kind: 'rate-limited', afterMs: 2000 });
+    expect(failureOf(400, 99991400, { 'x-ogw-ratelimit-reset': '52' })).toEqual({ kind: 'rate-limited', afterMs: 52_000 });
+    expect(failureOf(400, 230020)).toEqual({ kind: 'rate-limited' });
+    expect(failureOf(503, undefined)).toEqual({ kind: 'retryable' });
+    expect(failureOf(undefined, undefined)).toEqual({ kind: 'retryable' });
+    expect(failureOf(400, 230002)).toEqual({ kind: 'fatal' });
+    expect(failureOf(200, 10014)).toEqual({ kind: 'fatal' });
+  });
+
+  it('an axios error with no answer is retryable, an error of our own making is not, and neither message carries the request', () => {
+    const timeout = Object.assign(new Error('timeout of 300ms exceeded'), { isAxiosError: true, code: 'ECONNABORTED', config: { headers: { Authorization: 'Bearer t-secret' } } });
+    const network = toApiError('POST /open-apis/im/v1/messages', timeout);
+    expect(network.failure).toEqual({ kind: 'retryable' });
+    expect(network.message).toBe('Lark POST /open-apis/im/v1/messages failed: timeout of 300ms exceeded');
+    expect(toApiError('x', new TypeError('bug')).failure).toEqual({ kind: 'fatal' });
+    const answered = Object.assign(new Error('Request failed with status code 429'), { isAxiosError: true, response: { status: 429, headers: { 'x-ogw-ratelimit-reset': '1' }, data: { code: 99991400, msg: 'request trigger frequency limit' } } });
+    expect(toApiError('x', answered)).toMatchObject({ status: 429, code: 99991400, failure: { kind: 'rate-limited', afterMs: 1000 }, message: 'Lark x failed: request trigger frequency limit (code 99991400) [HTTP 429]' });
+  });
+});
+

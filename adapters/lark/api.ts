@@ -13,8 +13,6 @@ import type { MediaBody } from '../../src/media/media.js';
 import { answerError, errorText, LarkApiError, toApiError } from './errors.js';
 import type { ResourceType } from './normalize.js';
 
-export { LarkApiError } from './errors.js';
-
 export interface LarkApiOptions {
   appId: string;
   appSecret: string;
