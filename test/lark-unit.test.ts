@@ -115,9 +115,10 @@ describe('lark failures, as the core retry policy reads them', () => {
   it('a refused token is auth; rate limits wait as long as Lark says; 5xx and no answer are retryable; the rest is final', () => {
     expect(failureOf(400, 99991663)).toEqual({ kind: 'auth' });
     expect(failureOf(401, 99991668)).toEqual({ kind: 'auth' });
-    expect(failureOf(429, 99991400, { 'x-ogw-ratelimit-reset': '2' })).toEqual({ kind: 'rate-limited', afterMs: 2000 });
-    expect(failureOf(400, 99991400, { 'x-ogw-ratelimit-reset': '52' })).toEqual({ kind: 'rate-limited', afterMs: 52_000 });
-    expect(failureOf(400, 230020)).toEqual({ kind: 'rate-limited' });
+    // The open platform's frequency control is the app's (every chat waits); 230020 is one chat's.
+    expect(failureOf(429, 99991400, { 'x-ogw-ratelimit-reset': '2' })).toEqual({ kind: 'rate-limited', afterMs: 2000, scope: 'bot' });
+    expect(failureOf(400, 99991400, { 'x-ogw-ratelimit-reset': '52' })).toEqual({ kind: 'rate-limited', afterMs: 52_000, scope: 'bot' });
+    expect(failureOf(400, 230020)).toEqual({ kind: 'rate-limited', scope: 'chat' });
     expect(failureOf(503, undefined)).toEqual({ kind: 'retryable' });
     expect(failureOf(undefined, undefined)).toEqual({ kind: 'retryable' });
     expect(failureOf(400, 230002)).toEqual({ kind: 'fatal' });
@@ -131,7 +132,7 @@ describe('lark failures, as the core retry policy reads them', () => {
     expect(network.message).toBe('Lark POST /open-apis/im/v1/messages failed: timeout of 300ms exceeded');
     expect(toApiError('x', new TypeError('bug')).failure).toEqual({ kind: 'fatal' });
     const answered = Object.assign(new Error('Request failed with status code 429'), { isAxiosError: true, response: { status: 429, headers: { 'x-ogw-ratelimit-reset': '1' }, data: { code: 99991400, msg: 'request trigger frequency limit' } } });
-    expect(toApiError('x', answered)).toMatchObject({ status: 429, code: 99991400, failure: { kind: 'rate-limited', afterMs: 1000 }, message: 'Lark x failed: request trigger frequency limit (code 99991400) [HTTP 429]' });
+    expect(toApiError('x', answered)).toMatchObject({ status: 429, code: 99991400, failure: { kind: 'rate-limited', afterMs: 1000, scope: 'bot' }, message: 'Lark x failed: request trigger frequency limit (code 99991400) [HTTP 429]' });
   });
 });
 

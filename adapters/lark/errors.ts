@@ -4,6 +4,7 @@
 import { auth, fatal, PlatformError, rateLimited, retryable, retryAfterMs, type Failure } from '../../src/delivery/retry.js';
 
 export class LarkApiError extends PlatformError {
+  override name = 'LarkApiError';
   constructor(
     message: string,
     readonly status: number | undefined,
@@ -19,11 +20,12 @@ export class LarkApiError extends PlatformError {
 const staleTokenCodes = new Set([99991661, 99991663, 99991668]);
 
 /**
- * "Too many requests": 99991400 is the open platform's frequency control (HTTP 429, or 400 on
- * older APIs; open.feishu.cn/document/server-docs/api-call-guide/frequency-control); 230020 is
- * the message API's own limit per user or chat (5 QPS).
+ * "Too many requests": 99991400 is the open platform's frequency control of an API for the whole
+ * app (HTTP 429, or 400 on older APIs; open.feishu.cn/document/server-docs/api-call-guide/frequency-control);
+ * 230020 is the message API's own limit per user or chat (5 QPS).
  */
-const rateLimitCodes = new Set([99991400, 230020]);
+const appRateLimitCode = 99991400;
+const chatRateLimitCode = 230020;
 
 /**
  * The kind of failure a Lark answer is. Requests that got no answer (timeouts, resets) are
@@ -31,9 +33,10 @@ const rateLimitCodes = new Set([99991400, 230020]);
  */
 export function failureOf(status: number | undefined, code: number | undefined, headers: Record<string, unknown> = {}): Failure {
   if (code !== undefined && staleTokenCodes.has(code)) return auth;
-  if (status === 429 || (code !== undefined && rateLimitCodes.has(code))) {
+  if (status === 429 || code === appRateLimitCode || code === chatRateLimitCode) {
     // Lark says how long in x-ogw-ratelimit-reset (seconds); Retry-After where a gateway sets one.
-    return rateLimited(retryAfterMs(header(headers, 'x-ogw-ratelimit-reset')) ?? retryAfterMs(header(headers, 'retry-after')));
+    const afterMs = retryAfterMs(header(headers, 'x-ogw-ratelimit-reset')) ?? retryAfterMs(header(headers, 'retry-after'));
+    return rateLimited(afterMs, code === chatRateLimitCode ? 'chat' : 'bot');
   }
   if (status === undefined || status === 408 || status >= 500) return retryable;
   return fatal;
