@@ -92,6 +92,11 @@ export interface SendOptions {
   sent: number;
   /** Aborted at shutdown: stop waiting and report the failure as retryable. */
   signal: AbortSignal;
+  /**
+   * Waits for the platform's next send slot (its declared `limits`). The core has paced the
+   * item's first part; call this before each further part. False: shutting down, stop there.
+   */
+  pace(): Promise<boolean>;
 }
 
 export interface PlatformConfigBase {

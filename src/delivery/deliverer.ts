@@ -62,7 +62,7 @@ export class Deliverer {
     const state = freshState();
     for (;;) {
       if (!(await pacer.take(message.to, signal))) return this.leave(record, ids, elapsed());
-      const delivery = await adapter.send(message, { key, sent: ids.length, signal });
+      const delivery = await adapter.send(message, { key, sent: ids.length, signal, pace: () => pacer.take(message.to, signal) });
       ids.push(...delivery.ids);
       if (delivery.ok) {
         await this.note(outbox.delivered(key, ids), log);

@@ -2,6 +2,7 @@
 // in size and time: one implementation for every adapter, so none forgets a limit.
 
 import { request, type Dispatcher } from 'undici';
+import { fatal, PlatformError, rateLimited, retryable, retryAfterMs } from '../delivery/retry.js';
 import type { MediaBody } from '../media/media.js';
 
 type Body = AsyncIterable<Buffer> & NodeJS.ReadableStream & { destroy(): void };
@@ -40,19 +41,36 @@ export interface FetchFileOptions {
   what?: string;
 }
 
+/**
+ * Errors are PlatformErrors, so a send that needs the file is retried when trying again can help:
+ * a dropped connection, a 5xx or a 429 from the CDN, but not a 404 or a file over the limit.
+ */
 export async function fetchFile(url: string, options: FetchFileOptions = {}): Promise<MediaBody> {
   const { dispatcher, headers, maxBytes = 20 * 1024 * 1024, timeoutMs = 15_000, what = 'file' } = options;
-  const response = await request(url, { dispatcher, headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-  const tooLarge = () => new Error(`${what} is larger than ${maxBytes} bytes`);
-  if (response.statusCode !== 200) {
+  let response: Dispatcher.ResponseData;
+  try {
+    response = await request(url, { dispatcher, headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  } catch (error) {
+    throw new PlatformError(`${what} download failed: ${(error as Error).message}`, retryable);
+  }
+  const tooLarge = () => new PlatformError(`${what} is larger than ${maxBytes} bytes`, fatal);
+  const status = response.statusCode;
+  if (status !== 200) {
     await response.body.dump();
-    throw new Error(`${what} download failed with HTTP ${response.statusCode}`);
+    const failure = status === 429 ? rateLimited(retryAfterMs(response.headers['retry-after'])) : status === 408 || status >= 500 ? retryable : fatal;
+    throw new PlatformError(`${what} download failed with HTTP ${status}`, failure);
   }
   if (Number(response.headers['content-length']) > maxBytes) {
     discard(response.body);
     throw tooLarge();
   }
-  const data = await readBounded(response.body, maxBytes, tooLarge);
+  let data: Buffer;
+  try {
+    data = await readBounded(response.body, maxBytes, tooLarge);
+  } catch (error) {
+    if (error instanceof PlatformError) throw error;
+    throw new PlatformError(`${what} download failed: ${(error as Error).message}`, retryable);
+  }
   const served = String(response.headers['content-type'] ?? '').split(';')[0]!.trim();
   const hint = options.mime;
   const mime = hint?.includes('/') && hint !== 'application/octet-stream' ? hint : served || hint || 'application/octet-stream';
