@@ -308,6 +308,19 @@ describe('vk: other events', () => {
     expect(events).toEqual(['message_allow', 'message_deny']);
   });
 
+  it('gives back the claim of an event refused while shutting down (503), so VK\'s redelivery after the restart is handled', async () => {
+    const events: string[] = [];
+    const bot = defineBot((b) => b.on('event', (ctx) => void events.push(ctx.event.type)));
+    const { deliver, restart } = await vk({ bot, storePath: tempStorePath() });
+    running.runtime!.pipeline.close(); // what Runtime.stop does first
+    const event = callback(alpha, 'message_allow', { user_id: 42 });
+    expect((await deliver(event)).status).toBe(503);
+    const after = await restart();
+    expect(await (await after.deliver(event, { retry: 1 })).text()).toBe('ok');
+    await waitFor(() => events.length === 1);
+    expect(events).toEqual(['message_allow']);
+  });
+
   it('hands message_allow to the bot\'s event handlers once, and what a handler sends reaches the user', async () => {
     const events: { type: string; author?: string; data: unknown }[] = [];
     const bot = defineBot((b) =>
