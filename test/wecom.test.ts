@@ -386,14 +386,14 @@ describe('wecom: WeCom\'s rate limit (errcode 45009) and pacing', () => {
   });
 
   it('keeps a reply WeCom refuses on every try as a dead letter after the delivery policy\'s attempts, with WeCom\'s errcode', async () => {
-    const { fake, deliver, logs } = await start('robot');
+    const { fake, deliver, logs } = await start('app');
     fake.rateLimited = 10;
-    await deliver(robotText(fake.webhookUrl, '@RobotA /ping', { chatId: 'wrkBusy' }));
+    await deliver(appText(fake, '/ping', { user: 'lisi' }));
     const line = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'), 4000);
     expect(line).toMatchObject({ err: expect.stringMatching(/api freq out of limit \(errcode 45009\)$/), deadLetter: true });
     expect(fake.throttled).toHaveLength(4);
     expect(fake.sent).toEqual([]);
-    expect((await runtime!.store.outbox.list('dead')).map((d) => d.message.to.channelId)).toEqual(['wrkBusy']);
+    expect((await runtime!.store.outbox.list('dead')).map((d) => d.message.to.channelId)).toEqual(['user:lisi']);
   });
 
   it.each(['app', 'robot'] as const)('stops waiting out WeCom\'s 60 s block at shutdown, keeps the %s\'s reply, and sends it once after the restart', async (kind) => {

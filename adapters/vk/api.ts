@@ -11,18 +11,20 @@ import { classifyStatus, fatal, PlatformError, rateLimited, retryable, type Fail
 export const apiVersion = '5.199';
 
 /**
- * VK's error codes by what to do about them: 6 (too many requests per second: VK's window is a
- * second) and 9 (flood control) slow down; 10 (internal server error) tries again; 5 (the token
- * is refused) cannot be fixed by trying again, as a community token is not refreshed.
+ * VK's error codes by what to do about them: 6 (too many requests per second, for the whole token:
+ * VK's window is a second) and 9 (flood control, to one conversation) slow down; 10 (internal
+ * server error) tries again; 5 (the token is refused) cannot be fixed by trying again, as a
+ * community token is not refreshed.
  */
 function failureOf(code: number | undefined): Failure {
-  if (code === 6) return rateLimited(1000);
+  if (code === 6) return rateLimited(1000, 'bot');
   if (code === 9) return rateLimited();
   if (code === 10) return retryable;
   return fatal;
 }
 
 export class VkApiError extends PlatformError {
+  override name = 'VkApiError';
   constructor(
     readonly code: number | undefined,
     message: string,

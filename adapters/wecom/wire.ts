@@ -10,6 +10,7 @@ import type { MediaBody } from '../../src/media/media.js';
 import { auth, classifyNetworkError, classifyStatus, fatal, PlatformError, rateLimited, retryable, type Failure } from '../../src/delivery/retry.js';
 
 export class WecomError extends PlatformError {
+  override name = 'WecomError';
   constructor(
     /** WeCom's errcode (e.g. 42001 access_token expired); undefined for an HTTP-level failure. */
     readonly errcode: number | undefined,
@@ -39,13 +40,14 @@ const staleTokenCodes: ReadonlySet<number> = new Set([40001, 40014, 42001]);
 const defaultRateLimitBlockMs = 60_000;
 
 /**
- * What an errcode asks for: 45009 (api freq out of limit) waits out WeCom's block; 45033 (too
- * many concurrent calls) backs off; a stale token is refreshed (by the caller, who holds it);
+ * What an errcode asks for: 45009 (api freq out of limit) waits out WeCom's block, for all the bot
+ * sends (a robot's limit is the robot's; an app over a member's limit is not refused but dropped,
+ * so a refusal is an app-wide quota); 45033 (too many concurrent calls) backs off; a stale token is refreshed (by the caller, who holds it);
  * -1 (system busy, "建议稍候重试") tries again; anything else will not change by trying again.
  * None of these was carried out, so trying again cannot send twice.
  */
 function failureOf(errcode: number, options: WireOptions): Failure {
-  if (errcode === 45009) return rateLimited(options.rateLimitBlockMs ?? defaultRateLimitBlockMs);
+  if (errcode === 45009) return rateLimited(options.rateLimitBlockMs ?? defaultRateLimitBlockMs, 'bot');
   if (errcode === 45033) return rateLimited();
   if (staleTokenCodes.has(errcode)) return auth;
   if (errcode === -1) return retryable;
