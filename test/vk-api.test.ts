@@ -1,18 +1,22 @@
-// VK end to end, the API side: throttling and lost answers, autoSetup of the callback server,
-// and API traffic through a proxy.
+// VK end to end, the API side: sends tried again by the core under one random_id per part
+// (throttling, VK failing, lost answers, dead letters), autoSetup of the callback server, and
+// API traffic through a proxy.
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { VkAdapter } from '../adapters/vk/index.js';
 import { vkConfig } from '../adapters/vk/schema.js';
 import { defineAdapter } from '../src/adapter.js';
 import { defineBot } from '../src/bot/bot.js';
+import { idempotencyInt32 } from '../src/delivery/idempotency.js';
 import { FakeVK, messageNew } from './fakes/vk.js';
-import { alpha, beta, png, running, secretsIn, sentCount, stopVk, vk, withVk } from './fakes/vk-harness.js';
+import { alpha, beta, fastRetry, png, running, secretsIn, sentCount, stopVk, vk, withVk } from './fakes/vk-harness.js';
 import { sleep, startRuntime, waitFor } from './helpers.js';
 
 afterEach(stopVk);
 
 describe('vk: sending that survives VK', () => {
+  const sends = (fake: FakeVK) => fake.calls.filter((c) => c.method === 'messages.send');
+
   it('waits out errors 6 (too many requests per second) and 9 (flood control), and the reply still arrives', async () => {
     const { fake, deliver, logs } = await vk();
     fake.failNext('messages.send', 6);
@@ -20,31 +24,59 @@ describe('vk: sending that survives VK', () => {
     await deliver(messageNew(alpha, '/ping'));
     const [sent] = await sentCount(fake, 1);
     expect(sent!.params.message).toBe('pong');
-    const attempts = fake.calls.filter((c) => c.method === 'messages.send');
-    expect(attempts.map((c) => c.error)).toEqual([6, 9, undefined]);
-    expect(new Set(attempts.map((c) => c.params.random_id)).size).toBe(1);
+    expect(sends(fake).map((c) => c.error)).toEqual([6, 9, undefined]);
+    expect(new Set(sends(fake).map((c) => c.params.random_id)).size).toBe(1);
     expect(logs.some((l) => l.msg === 'delivery failed')).toBe(false);
   });
 
-  it('resends with the same random_id when the answer is lost, so VK does not show the message twice', async () => {
+  it.each([
+    ['error 10 (internal server error)', (fake: FakeVK) => fake.failNext('messages.send', 10)],
+    ['HTTP 502', (fake: FakeVK) => fake.failNextHttp('messages.send', 502)],
+  ])('sends again with the same random_id after %s, and the user sees one message', async (_, fail) => {
+    const { fake, deliver, logs } = await vk();
+    fail(fake);
+    await deliver(messageNew(alpha, '/ping'));
+    await sentCount(fake, 1);
+    await sleep(50);
+    expect(sends(fake)).toHaveLength(2);
+    expect(sends(fake)[0]!.error).toBeDefined();
+    expect(sends(fake)[1]!.params.random_id).toBe(sends(fake)[0]!.params.random_id);
+    expect(fake.sent.map((s) => s.params.message)).toEqual(['pong']);
+    expect(logs.some((l) => l.msg === 'delivery failed')).toBe(false);
+  });
+
+  it('resends with the same random_id when VK took the send but its answer was lost, so VK does not show the message twice', async () => {
     const { fake, deliver } = await vk();
     fake.loseNextSendAnswer();
     await deliver(messageNew(alpha, '/ping'));
-    await waitFor(() => fake.calls.filter((c) => c.method === 'messages.send').length >= 2, 4000, 'a resend');
+    await waitFor(() => sends(fake).length >= 2, 4000, 'a resend');
     await sleep(100);
-    const attempts = fake.calls.filter((c) => c.method === 'messages.send');
-    expect(attempts[0]!.params.random_id).toBe(attempts[1]!.params.random_id);
+    expect(sends(fake)).toHaveLength(2);
+    expect(sends(fake)[0]!.params.random_id).toBe(sends(fake)[1]!.params.random_id);
     expect(fake.sent.map((s) => s.params.message)).toEqual(['pong']);
   });
 
-  it('gives up after maxAttempts on an error that persists (10), reporting it, instead of retrying forever', async () => {
+  it('keeps a send that fails on every try (error 10) as a dead letter after the policy\'s attempts, reporting it', async () => {
     const { fake, deliver, logs } = await vk();
     fake.failNext('messages.send', 10, 10);
     await deliver(messageNew(alpha, '/ping'));
     const line = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'), 4000);
-    expect(line.err).toBe('VK messages.send failed: Internal server error (error 10)');
-    expect(fake.calls.filter((c) => c.method === 'messages.send').map((c) => c.error)).toEqual([10, 10, 10, 10]);
+    expect(line).toMatchObject({ err: 'VK messages.send failed: Internal server error (error 10)', deadLetter: true });
+    expect(sends(fake).map((c) => c.error)).toEqual([10, 10, 10, 10]);
+    expect(new Set(sends(fake).map((c) => c.params.random_id)).size).toBe(1);
     expect(fake.sent).toEqual([]);
+    const dead = await running.runtime!.store.outbox.list('dead');
+    expect(dead.map((d) => [d.message.content, d.error])).toEqual([[[{ type: 'text', text: 'pong' }], 'VK messages.send failed: Internal server error (error 10)']]);
+  });
+
+  it('gives up at once on a refused token (error 5), saying to check it, never showing it', async () => {
+    const { fake, deliver, logs } = await vk();
+    fake.failNext('messages.send', 5);
+    await deliver(messageNew(alpha, '/ping'));
+    const line = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'));
+    expect(line.err).toMatch(/^VK messages\.send failed: .*\(error 5\); check the community token in the config/);
+    expect(sends(fake)).toHaveLength(1);
+    expect(secretsIn(logs)).toBeNull();
   });
 
   it('shows two identical replies to one message as two messages: each item of the reply sequence has its own random_id', async () => {
@@ -63,7 +95,44 @@ describe('vk: sending that survives VK', () => {
     await deliver(messageNew(alpha, 'late'));
     const line = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'));
     expect(line.err).toBe("VK messages.send failed: Can't send messages for users without permission (error 901)");
+    expect(sends(fake)).toHaveLength(1);
     expect(secretsIn(logs)).toBeNull();
+  });
+});
+
+describe('vk: random_id from the item\'s key', () => {
+  const to = { botId: 'vk', channelId: `${alpha.groupId}:42` };
+  const long = [{ type: 'text' as const, text: `${'a'.repeat(4000)}\n${'b'.repeat(500)}` }];
+  const options = (key: string, sent = 0) => ({ key, sent, signal: new AbortController().signal });
+
+  it('is the same for the same item and part on every try (another process included): VK shows each part once', async () => {
+    const { fake } = await vk();
+    const adapter = running.runtime!.adapters.get('vk')!;
+    const first = await adapter.send({ to, content: long }, options('evt-1:0'));
+    const again = await adapter.send({ to, content: long }, options('evt-1:0'));
+    expect(first.ok && again.ok).toBe(true);
+    expect(again.ids).toEqual(first.ids);
+    expect(fake.sent.map((s) => s.randomId)).toEqual([idempotencyInt32('evt-1:0', 0), idempotencyInt32('evt-1:0', 1)]);
+    // Another item (the next reply to the same message, or another message) is other messages.
+    await adapter.send({ to, content: long }, options('evt-1:1'));
+    expect(fake.sent).toHaveLength(4);
+  });
+
+  it('skips the parts an earlier try delivered and goes on with the rest, under their own random_ids', async () => {
+    const { fake } = await vk();
+    const adapter = running.runtime!.adapters.get('vk')!;
+    const rest = await adapter.send({ to, content: long }, options('evt-2:0', 1));
+    expect(rest).toMatchObject({ ok: true, ids: [String(fake.sent[0]!.id)] });
+    expect(fake.sent.map((s) => [s.params.message, s.randomId])).toEqual([['b'.repeat(500), idempotencyInt32('evt-2:0', 1)]]);
+  });
+
+  it('is a fresh one for each direct call without a key', async () => {
+    const { fake } = await vk();
+    const adapter = running.runtime!.adapters.get('vk')!;
+    await adapter.send({ to, content: [{ type: 'text', text: 'hi' }] });
+    await adapter.send({ to, content: [{ type: 'text', text: 'hi' }] });
+    expect(fake.sent).toHaveLength(2);
+    expect(fake.sent[0]!.randomId).not.toBe(fake.sent[1]!.randomId);
   });
 });
 
@@ -102,8 +171,8 @@ describe('vk: autoSetup', () => {
   it('does not hold up the start while VK hangs, answers confirmation with Retry-After meanwhile, and abandons the calls on stop', async () => {
     const f = (running.fake = await new FakeVK([alpha, beta]).start());
     f.hold('groups.getCallbackConfirmationCode');
-    const slowVk = defineAdapter({ type: 'vk', configSchema: vkConfig, create: (config) => new VkAdapter(config, { retryBaseMs: 20, maxAttempts: 4, setupWaitMs: 200 }) });
-    const yaml = `platforms:\n  - id: vk\n    type: vk\n    apiRoot: ${f.apiRoot}\n    autoSetup: true\n    communities:\n      - { groupId: ${alpha.groupId}, token: "${alpha.token}", secret: "${alpha.secret}" }\n      - { groupId: ${beta.groupId}, token: "${beta.token}", secret: "${beta.secret}" }\n`;
+    const slowVk = defineAdapter({ type: 'vk', configSchema: vkConfig, create: (config) => new VkAdapter(config, { setupRetry: fastRetry, setupWaitMs: 200 }) });
+    const yaml = `server:\n  port: 0\n  retryAfter: 7s\nplatforms:\n  - id: vk\n    type: vk\n    apiRoot: ${f.apiRoot}\n    autoSetup: true\n    communities:\n      - { groupId: ${alpha.groupId}, token: "${alpha.token}", secret: "${alpha.secret}" }\n      - { groupId: ${beta.groupId}, token: "${beta.token}", secret: "${beta.secret}" }\n`;
     const started = Date.now();
     const { runtime: r, url, logs } = await startRuntime(yaml, { definitions: withVk(slowVk) });
     running.runtime = r;
@@ -112,7 +181,7 @@ describe('vk: autoSetup', () => {
     expect(logs.some((l) => /autoSetup is taking long/.test(l.msg))).toBe(true);
     const confirm = await f.deliver(`${url}/webhooks/vk`, { type: 'confirmation', group_id: alpha.groupId, secret: alpha.secret });
     expect(confirm.status).toBe(503);
-    expect(confirm.headers.get('retry-after')).toBe('10');
+    expect(confirm.headers.get('retry-after')).toBe('7');
     await r.stop();
     running.runtime = undefined;
     await waitFor(() => f.held.every((h) => h.closed), 1000, 'the held call abandoned');

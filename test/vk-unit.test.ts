@@ -2,7 +2,6 @@
 
 import { describe, expect, it } from 'vitest';
 import { parseText } from '../adapters/vk/normalize.js';
-import { RandomIds } from '../adapters/vk/random-id.js';
 import { plan, quoteParams, textLimit } from '../adapters/vk/render.js';
 import { vkConfig } from '../adapters/vk/schema.js';
 import { Communities } from '../adapters/vk/verify.js';
@@ -86,34 +85,5 @@ describe('vk: config and secrets', () => {
     expect(communities.verify(123456, 'S3cret')).toMatchObject({ ok: true });
     expect(communities.verify(123456, 'S3cre')).toEqual({ ok: false, status: 401, reason: 'wrong or missing secret' });
     expect(communities.verify('123456', 'S3cret')).toEqual({ ok: false, status: 403, reason: 'unknown group_id' });
-  });
-});
-
-describe('vk: random_id', () => {
-  const done = plan([{ type: 'text', text: 'Done.' }]);
-
-  it('is the same for the same reply sequence on another instance, distinct for each item of one sequence, and an int32', () => {
-    const first = new RandomIds();
-    const second = new RandomIds();
-    const sequence = (ids: RandomIds) => [...ids.forSend('1:42', '77', done), ...ids.forSend('1:42', '77', done), ...ids.forSend('1:42', '78', done)];
-    const a = sequence(first);
-    expect(sequence(second)).toEqual(a);
-    expect(new Set(a).size).toBe(3);
-    expect(a.every((id) => Number.isInteger(id) && id > 0 && id < 2 ** 31)).toBe(true);
-    expect(first.forSend('1:42', undefined, done)).not.toEqual(first.forSend('1:42', undefined, done));
-  });
-
-  it('remembers a bounded number of messages, each for a while only', () => {
-    let now = 0;
-    const ids = new RandomIds({ maxEntries: 3, ttlMs: 1000, now: () => now });
-    for (let i = 0; i < 50; i++) ids.forSend('1:42', String(i), done);
-    expect(ids.size).toBe(3);
-    const [again] = ids.forSend('1:42', '49', done);
-    now = 5000;
-    ids.forSend('1:42', 'other', done);
-    expect(ids.size).toBe(1);
-    // Forgotten after ttlMs: a much later handling of message 49 starts its sequence over.
-    expect(ids.forSend('1:42', '49', done)).toEqual(new RandomIds().forSend('1:42', '49', done));
-    expect(again).not.toEqual(new RandomIds().forSend('1:42', '49', done)[0]);
   });
 });

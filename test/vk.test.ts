@@ -7,7 +7,7 @@ import type { Message } from '../src/message.js';
 import { CallbackServer } from './fakes/callback-server.js';
 import { callback, messageNew } from './fakes/vk.js';
 import { alpha, beta, png, recordingBot, running, secretsIn, sentCount, stopVk, vk } from './fakes/vk-harness.js';
-import { sleep, waitFor } from './helpers.js';
+import { sleep, tempStorePath, waitFor } from './helpers.js';
 
 afterEach(stopVk);
 
@@ -59,24 +59,24 @@ describe('vk: the callback handshake and refused requests', () => {
     expect(fake.sent).toEqual([]);
   });
 
-  it('answers 503 with Retry-After while shutting down, so VK delivers the event again later', async () => {
-    const { deliver } = await vk();
+  it('answers 503 with the server\'s Retry-After while shutting down, so VK delivers the event again later', async () => {
+    const { deliver } = await vk({ extra: 'server:\n  port: 0\n  retryAfter: 7s\n' });
     running.runtime!.pipeline.close(); // what Runtime.stop does first
     const res = await deliver(messageNew(alpha, '/ping'));
     expect(res.status).toBe(503);
-    expect(res.headers.get('retry-after')).toBe('10');
+    expect(res.headers.get('retry-after')).toBe('7');
   });
 
   it('answers 503 with Retry-After when the store cannot take the event (never a bare 500), and takes it when VK comes back', async () => {
     const seen: Message[] = [];
-    const { fake, deliver, logs } = await vk({ bot: recordingBot(seen) });
+    const { fake, deliver, logs } = await vk({ bot: recordingBot(seen), extra: 'server:\n  port: 0\n  retryAfter: 7s\n' });
     const { inbox } = running.runtime!.store;
     const admit = inbox.admit.bind(inbox);
     inbox.admit = () => Promise.reject(new Error('redis: connection refused'));
     const event = messageNew(alpha, 'later');
     const res = await deliver(event);
     expect(res.status).toBe(503);
-    expect(res.headers.get('retry-after')).toBe('10');
+    expect(res.headers.get('retry-after')).toBe('7');
     expect(logs.find((l) => l.msg === 'could not record an event; the platform is asked to deliver it again')).toMatchObject({ err: 'redis: connection refused' });
     inbox.admit = admit;
     expect(await (await deliver(event, { retry: 1 })).text()).toBe('ok');
@@ -136,6 +136,24 @@ describe('vk: messages', () => {
     expect(logs.filter((l) => /sends callbacks in API version 5\.92/.test(l.msg))).toHaveLength(1);
   });
 
+  it('handles an event VK delivers again after a restart (same event_id, same store file) once: "ok" both times, one reply', async () => {
+    const seen: Message[] = [];
+    const { fake, deliver, restart } = await vk({ bot: recordingBot(seen), storePath: tempStorePath() });
+    const event = messageNew(alpha, 'before the restart');
+    expect(await (await deliver(event)).text()).toBe('ok');
+    await sentCount(fake, 1);
+    const after = await restart();
+    const again = await after.deliver(event, { retry: 1 });
+    expect(again.status).toBe(200);
+    expect(await again.text()).toBe('ok');
+    // The control: a new event after the restart is handled, so the one before it had its turn.
+    expect(await (await after.deliver(messageNew(alpha, 'after the restart'))).text()).toBe('ok');
+    await sentCount(fake, 2);
+    await sleep(100);
+    expect(fake.sent.map((s) => s.params.message)).toEqual(['before the restart', 'after the restart']);
+    expect(seen.map((m) => m.text)).toEqual(['before the restart', 'after the restart']);
+  });
+
   it('handles a retried event (same event_id, X-Retry-Counter) once', async () => {
     const seen: Message[] = [];
     const { fake, deliver } = await vk({ bot: recordingBot(seen) });
@@ -177,7 +195,7 @@ describe('vk: messages', () => {
     expect(logs.some((l) => l.msg === 'delivery failed')).toBe(false);
   });
 
-  it('still sends the text when an upload is refused or cut off, and reports which file failed and why', async () => {
+  it('still sends the text when VK refuses a file, and keeps the item as a dead letter naming which file failed and why', async () => {
     const bot = defineBot((b) =>
       b.on('message', (ctx) => ctx.reply([{ type: 'text', text: 'Your chart:' }, { type: 'image', data: png, mime: 'image/png', name: 'chart.png' }], { quote: false })),
     );
@@ -190,14 +208,27 @@ describe('vk: messages', () => {
     expect(sent!.params).toMatchObject({ message: 'Your chart:' });
     expect(sent!.params.attachment).toBeUndefined();
     const refused = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'));
-    expect(refused.err).toBe('VK upload of chart.png failed: ERR_UPLOAD_FILE_INVALID: photo is too small');
-    fake.failNextUpload('drop');
+    expect(refused).toMatchObject({ err: 'VK upload of chart.png failed: ERR_UPLOAD_FILE_INVALID: photo is too small', deadLetter: true });
+    // Refused is refused: nothing is tried again.
+    expect(fake.calls.filter((c) => c.method === 'messages.send')).toHaveLength(1);
+    expect(secretsIn(logs)).toBeNull();
+  });
+
+  it('tries the part again, file and all, when an upload is cut off: the text and the photo arrive together, once', async () => {
+    const bot = defineBot((b) =>
+      b.on('message', (ctx) => ctx.reply([{ type: 'text', text: 'Your chart:' }, { type: 'image', data: png, mime: 'image/png', name: 'chart.png' }], { quote: false })),
+    );
+    const { fake, deliver, logs } = await vk({ bot });
     fake.failNextUpload('drop');
     await deliver(messageNew(alpha, 'chart', { fromId: 42 }));
-    await sentCount(fake, 2);
-    const cut = await waitFor(() => logs.filter((l) => l.msg === 'delivery failed')[1]);
-    expect(cut.err).toMatch(/^VK upload of chart\.png failed: /);
-    expect(secretsIn(logs)).toBeNull();
+    const [sent] = await sentCount(fake, 1);
+    expect(sent!.params.message).toBe('Your chart:');
+    expect(sent!.params.attachment).toMatch(/^photo-123456_\d+_[0-9a-f]+$/);
+    expect(sent!.attachments[0]!.data.equals(png)).toBe(true);
+    expect(fake.calls.map((c) => c.method)).toEqual(['photos.getMessagesUploadServer', 'photos.getMessagesUploadServer', 'photos.saveMessagesPhoto', 'messages.send']);
+    await sleep(50);
+    expect(fake.sent).toHaveLength(1);
+    expect(logs.some((l) => l.msg === 'delivery failed')).toBe(false);
   });
 
   it('exposes an inbound photo (largest size) and document as Switchboard media URLs, and sends a document back through docs.save', async () => {
@@ -262,6 +293,34 @@ describe('vk: messages', () => {
 });
 
 describe('vk: other events', () => {
+  it('hands message_allow delivered again after a restart to the event handlers once (the claim is in the store file)', async () => {
+    const events: string[] = [];
+    const bot = defineBot((b) => b.on('event', (ctx) => void events.push(ctx.event.type)));
+    const { deliver, restart } = await vk({ bot, storePath: tempStorePath() });
+    const event = callback(alpha, 'message_allow', { user_id: 42, key: 'landing' });
+    expect(await (await deliver(event)).text()).toBe('ok');
+    await waitFor(() => events.length === 1);
+    const after = await restart();
+    expect(await (await after.deliver(event, { retry: 1 })).text()).toBe('ok');
+    expect(await (await after.deliver(callback(alpha, 'message_deny', { user_id: 42 }))).text()).toBe('ok');
+    await waitFor(() => events.length === 2);
+    await sleep(50);
+    expect(events).toEqual(['message_allow', 'message_deny']);
+  });
+
+  it('gives back the claim of an event refused while shutting down (503), so VK\'s redelivery after the restart is handled', async () => {
+    const events: string[] = [];
+    const bot = defineBot((b) => b.on('event', (ctx) => void events.push(ctx.event.type)));
+    const { deliver, restart } = await vk({ bot, storePath: tempStorePath() });
+    running.runtime!.pipeline.close(); // what Runtime.stop does first
+    const event = callback(alpha, 'message_allow', { user_id: 42 });
+    expect((await deliver(event)).status).toBe(503);
+    const after = await restart();
+    expect(await (await after.deliver(event, { retry: 1 })).text()).toBe('ok');
+    await waitFor(() => events.length === 1);
+    expect(events).toEqual(['message_allow']);
+  });
+
   it('hands message_allow to the bot\'s event handlers once, and what a handler sends reaches the user', async () => {
     const events: { type: string; author?: string; data: unknown }[] = [];
     const bot = defineBot((b) =>

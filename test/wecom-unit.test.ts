@@ -1,11 +1,15 @@
 // WeCom's callback crypto against WeCom's published WXBizMsgCrypt sample vector, round trips with
-// the fake's independent implementation, and the byte-aware text splitting.
+// the fake's independent implementation, the byte-aware text splitting, and the send limits the
+// adapter declares, run through the core's pacer on a fake clock.
 
 import { createCipheriv } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Pacer, type SendLimits } from '../src/delivery/pacer.js';
+import { MemoryStore } from '../src/store/index.js';
 import { parseConfig } from '../src/runtime/config.js';
 import { definitions } from '../src/runtime/registry.js';
 import { normalizeRobot } from '../adapters/wecom/normalize.js';
+import { appLimits, robotLimits } from '../adapters/wecom/limits.js';
 import { plan, splitBytes } from '../adapters/wecom/render.js';
 import { RobotChats } from '../adapters/wecom/robot.js';
 import { callbackKeys, CiphertextError, decrypt, encrypt, signature, signatureMatches } from '../adapters/wecom/verify.js';
@@ -98,7 +102,7 @@ describe('wecom robot reply URLs', () => {
   const chat = (chatId: string, webhookUrl = 'https://wecom-api.example/cgi-bin/webhook/send?key=k-1') => ({ chatId, webhookUrl, type: 'group' as const });
 
   it('keeps only apiRoot\'s own /cgi-bin/webhook/send with a key', () => {
-    const chats = new RobotChats(10, 'https://wecom-api.example/');
+    const chats = new RobotChats(10, 'https://wecom-api.example/', 'wecom');
     expect(chats.remember(chat('ok'))).toBe(true);
     for (const url of [
       'http://wecom-api.example/cgi-bin/webhook/send?key=k',
@@ -115,12 +119,22 @@ describe('wecom robot reply URLs', () => {
   });
 
   it('remembers at most maxChats, forgetting the one heard from longest ago', () => {
-    const chats = new RobotChats(2, 'https://wecom-api.example');
+    const chats = new RobotChats(2, 'https://wecom-api.example', 'wecom');
     chats.remember(chat('a'));
     chats.remember(chat('b'));
     chats.remember(chat('a')); // heard from again: now the newest
     chats.remember(chat('c'));
     expect(['a', 'b', 'c'].map((id) => chats.get(id) !== undefined)).toEqual([true, false, true]);
+  });
+
+  it('finds a chat kept by an earlier process in the store, per robot, and checks its URL again', async () => {
+    const store = new MemoryStore();
+    expect(await new RobotChats(10, 'https://wecom-api.example', 'wecom').keep(chat('a'), store)).toBe(true);
+    expect(await new RobotChats(10, 'https://wecom-api.example', 'wecom').find('a', store)).toEqual(chat('a'));
+    expect(await new RobotChats(10, 'https://wecom-api.example', 'other-robot').find('a', store)).toBeUndefined();
+    // A URL planted in the store is no more trusted than one in a callback.
+    await store.set('wecom:wecom:chat:planted', chat('planted', 'http://169.254.169.254/cgi-bin/webhook/send?key=k'));
+    expect(await new RobotChats(10, 'https://wecom-api.example', 'wecom').find('planted', store)).toBeUndefined();
   });
 });
 
@@ -166,5 +180,43 @@ describe('wecom config', () => {
   it('gives a robot an empty receive id unless corpId is set, and an app its corp id', () => {
     expect(parse('kind: robot').platforms[0]).toMatchObject({ kind: 'robot', receiveId: '', replayWindow: 300_000 });
     expect(parse('kind: app, corpId: ww1, corpSecret: s3cret, agentId: 1000002, replayWindow: 30s').platforms[0]).toMatchObject({ kind: 'app', corpId: 'ww1', agentId: 1000002, replayWindow: 30_000 });
+  });
+});
+
+describe('wecom limits, through the core\'s pacer', () => {
+  afterEach(() => vi.useRealTimers());
+
+  /** When each of `count` sends to one chat, all asked for at once, is let go (ms from the start, on a fake clock). */
+  async function burst(limits: SendLimits, count: number, type?: 'direct' | 'group'): Promise<number[]> {
+    vi.useFakeTimers();
+    const start = Date.now();
+    const pacer = new Pacer(() => limits);
+    const times: number[] = [];
+    const all = Array.from({ length: count }, () => pacer.take({ botId: 'wecom', channelId: 'c', ...(type ? { type } : {}) }).then(() => times.push(Date.now() - start)));
+    await vi.advanceTimersByTimeAsync(2 * 3_600_000);
+    await Promise.all(all);
+    return times;
+  }
+
+  /** The most sends in any window of `ms` (a window opening at a send, as a sliding limit counts). */
+  const most = (times: number[], ms: number) => Math.max(...times.map((t) => times.filter((u) => u >= t && u < t + ms).length));
+
+  it('keeps a robot\'s burst of 25 within WeCom\'s 20 a minute, the first five at once', async () => {
+    const times = await burst(robotLimits, 25);
+    expect(times.slice(0, 5)).toEqual([0, 0, 0, 0, 0]);
+    expect(most(times, 60_000)).toBeLessThanOrEqual(20);
+    expect(times[24]).toBeLessThan(90_000); // paced, not stalled
+  });
+
+  it('keeps an app\'s messages to one member within 30 a minute and 1000 an hour (WeCom drops what is over)', async () => {
+    const times = await burst(appLimits, 1100, 'direct');
+    expect(times.slice(0, 13).every((t) => t === 0)).toBe(true);
+    expect(most(times, 60_000)).toBeLessThanOrEqual(30);
+    expect(most(times, 3_600_000)).toBeLessThanOrEqual(1000);
+  });
+
+  it('keeps an app chat within 200 a minute per member', async () => {
+    const times = await burst(appLimits, 450, 'group');
+    expect(most(times, 60_000)).toBeLessThanOrEqual(200);
   });
 });

@@ -1,6 +1,7 @@
 // WeCom end to end: encrypted, signed callbacks in (as the fake WeCom sends them) -> the echo bot
 // -> the replies that reached the fake's robot webhook or app API; every way a callback can be
-// forged; tokens expiring mid-run; a lifecycle callback blocking a user.
+// forged; callbacks delivered again after a restart; tokens expiring mid-run; WeCom's rate limit
+// waited out by the core and a burst paced to it; a lifecycle callback blocking a user.
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { WecomAdapter, type WecomTimings } from '../adapters/wecom/index.js';
@@ -12,16 +13,18 @@ import type { Message } from '../src/message.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import echo from '../bots/echo.js';
 import { appImage, appText, FakeWecom, robotEvent, robotImage, robotMixed, robotText, wxEncrypt, wxSign } from './fakes/wecom.js';
-import { recordingBot, sleep, startRuntime, waitFor } from './helpers.js';
+import { recordingBot, sleep, startRuntime, tempStorePath, waitFor } from './helpers.js';
 
 const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201ee9c8a9b0000000049454e44ae426082', 'hex');
 
-// WeCom's rate-limit waits, shortened so a test sees several in milliseconds.
-const fastRateLimit: WecomTimings['rateLimit'] = { attempts: 4, initialMs: 20, maxMs: 80, factor: 2 };
-const withTimings = (rateLimit: WecomTimings['rateLimit']) => [
+// WeCom's 60 s block after a 45009, shortened so a test sees the core wait it out in milliseconds.
+const fastBlock = 50;
+const withTimings = (timings: WecomTimings) => [
   ...definitions.filter((d) => d.type !== 'wecom'),
-  defineAdapter({ type: 'wecom', configSchema: wecomConfig, create: (config) => new WecomAdapter(config, { rateLimit }) }) as unknown as AdapterDefinition,
+  defineAdapter({ type: 'wecom', configSchema: wecomConfig, create: (config) => new WecomAdapter(config, timings) }) as unknown as AdapterDefinition,
 ];
+/** The core's delivery policy, shortened: four tries within milliseconds, then a dead letter. */
+const fastDelivery = 'delivery:\n  attempts: 4\n  initialDelay: 10ms\n  maxDelay: 50ms\n';
 
 let runtime: Runtime | undefined;
 let fake: FakeWecom | undefined;
@@ -31,23 +34,34 @@ afterEach(async () => {
   runtime = fake = undefined;
 });
 
-async function start(kind: 'robot' | 'app', options: { bot?: Bot; yaml?: string; extra?: string; rateLimit?: WecomTimings['rateLimit'] } = {}) {
+/** `storePath`: the store file, for a test that restarts Switchboard on it (restart()). */
+async function start(kind: 'robot' | 'app', options: { bot?: Bot; yaml?: string; extra?: string; timings?: WecomTimings; storePath?: string } = {}) {
   const f = (fake = await new FakeWecom().start());
   const keys = `token: "${f.token}", encodingAESKey: "${f.encodingAESKey}", apiRoot: "${f.url}"`;
   const entry = kind === 'robot' ? `{ id: wecom, type: wecom, kind: robot, ${keys}, name: RobotA${options.extra ?? ''} }` : `{ id: wecom, type: wecom, kind: app, ${keys}, corpId: "${f.corpId}", corpSecret: "${f.corpSecret}", agentId: ${f.agentId}${options.extra ?? ''} }`;
-  const started = await startRuntime(`${options.yaml ?? ''}platforms:\n  - ${entry}`, { bot: options.bot ?? echo, definitions: withTimings(options.rateLimit ?? fastRateLimit) });
-  runtime = started.runtime;
-  const hook = `${started.url}/webhooks/wecom`;
+  const yaml = `${fastDelivery}${options.yaml ?? ''}platforms:\n  - ${entry}`;
   // A robot callback seals an empty receive id (WeCom: "receiveid直接传空字符串"); an app's seals the corp id.
   const receiveId = kind === 'robot' ? '' : f.corpId;
-  return {
-    fake: f,
-    logs: started.logs,
-    url: started.url,
-    adapter: started.runtime.adapters.get('wecom')!,
-    deliver: (xml: string, opts: Parameters<FakeWecom['deliver']>[2] = {}) => f.deliver(hook, xml, { receiveId, ...opts }),
-    verifyUrl: (echostr: string, opts: Parameters<FakeWecom['verifyUrl']>[2] = {}) => f.verifyUrl(hook, echostr, { receiveId, ...opts }),
+  const boot = async () => {
+    const started = await startRuntime(yaml, { bot: options.bot ?? echo, definitions: withTimings(options.timings ?? { rateLimitBlockMs: fastBlock }), storePath: options.storePath });
+    runtime = started.runtime;
+    const hook = `${started.url}/webhooks/wecom`;
+    return {
+      fake: f,
+      logs: started.logs,
+      url: started.url,
+      adapter: started.runtime.adapters.get('wecom')!,
+      deliver: (xml: string, opts: Parameters<FakeWecom['deliver']>[2] = {}) => f.deliver(hook, xml, { receiveId, ...opts }),
+      verifyUrl: (echostr: string, opts: Parameters<FakeWecom['verifyUrl']>[2] = {}) => f.verifyUrl(hook, echostr, { receiveId, ...opts }),
+    };
   };
+  const first = await boot();
+  /** Stops Switchboard and starts it again on the same store file, against the same fake WeCom. */
+  const restart = async () => {
+    await runtime?.stop();
+    return boot();
+  };
+  return { ...first, receiveId, restart };
 }
 
 const sentCount = (f: FakeWecom, n: number) => waitFor(() => f.sent.length >= n && f.sent, 4000, `${n} messages at the fake`);
@@ -294,7 +308,7 @@ describe('wecom app: messages', () => {
     expect(bad.error).toMatch(/expected user:<userid> or chat:<chatid>/);
   });
 
-  it('fetches a new token when WeCom says the old one expired (42001), and the reply still arrives', async () => {
+  it('fetches a new token when WeCom says the old one expired (42001), and the reply arrives once', async () => {
     const { fake, deliver } = await start('app');
     await deliver(appText(fake, 'first'));
     await sentCount(fake, 1);
@@ -302,6 +316,7 @@ describe('wecom app: messages', () => {
     fake.expireTokens();
     await deliver(appText(fake, 'second'));
     await sentCount(fake, 2);
+    await sleep(50);
     expect(fake.sent.map((s) => s.body.text.content)).toEqual(['first', 'second']);
     expect(fake.calls.filter((c) => c.errcode === 42001).map((c) => c.token)).toEqual([firstToken]);
     expect(fake.calls.at(-1)).toMatchObject({ errcode: 0 });
@@ -309,14 +324,41 @@ describe('wecom app: messages', () => {
     expect(fake.tokenRequests).toBe(2);
   });
 
-  it('refreshes an expired token once however many sends find it expired at the same moment', async () => {
+  it('refreshes an expired token once however many replies find it expired at the same moment', async () => {
+    const { fake, deliver } = await start('app');
+    await waitFor(() => fake.tokenRequests === 1);
+    fake.expireTokens();
+    await Promise.all(Array.from({ length: 6 }, (_, i) => deliver(appText(fake, `n${i}`, { user: `u${i}` }))));
+    await sentCount(fake, 6);
+    await sleep(50);
+    expect(fake.tokenRequests).toBe(2);
+    expect(fake.sent.map((s) => s.body.touser).sort()).toEqual(['u0', 'u1', 'u2', 'u3', 'u4', 'u5']);
+    expect(fake.calls.some((c) => c.errcode === 42001)).toBe(true);
+  });
+
+  it('keeps a reply as a dead letter after one refresh when gettoken refuses the secret (rotated), saying to check it', async () => {
+    const { fake, deliver, logs } = await start('app');
+    await waitFor(() => fake.tokenRequests === 1);
+    const configured = fake.corpSecret;
+    fake.corpSecret = 'rotated-in-the-admin-console';
+    fake.expireTokens();
+    await deliver(appText(fake, '/ping'));
+    const line = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'));
+    expect(line).toMatchObject({ err: 'WeCom gettoken failed: invalid credential (errcode 40001); check corpId and corpSecret', deadLetter: true });
+    // One send with the expired token, one refresh, refused: no retries that cannot help.
+    expect(fake.calls.filter((c) => c.path === '/cgi-bin/message/send').map((c) => c.errcode)).toEqual([42001]);
+    expect(fake.tokenRequests).toBe(2);
+    expect(JSON.stringify(logs)).not.toContain(configured);
+  });
+
+  it('fails a direct send on a refused token as `auth`, having forgotten the token, so the next try fetches a new one', async () => {
     const { fake, adapter } = await start('app');
     await waitFor(() => fake.tokenRequests === 1);
     fake.expireTokens();
-    const sends = Array.from({ length: 6 }, (_, i) => adapter.send({ to: { botId: 'wecom', channelId: `user:u${i}` }, content: [{ type: 'text', text: `n${i}` }] }));
-    expect((await Promise.all(sends)).map((d) => d.ok)).toEqual([true, true, true, true, true, true]);
+    const to = { botId: 'wecom', channelId: 'user:lisi' };
+    expect(await adapter.send({ to, content: [{ type: 'text', text: 'x' }] })).toMatchObject({ ok: false, failure: { kind: 'auth' }, error: expect.stringMatching(/access_token expired \(errcode 42001\)/) });
+    expect(await adapter.send({ to, content: [{ type: 'text', text: 'x' }] })).toMatchObject({ ok: true, ids: [expect.stringMatching(/^msg-/)] });
     expect(fake.tokenRequests).toBe(2);
-    expect(fake.sent.map((s) => s.body.touser).sort()).toEqual(['u0', 'u1', 'u2', 'u3', 'u4', 'u5']);
   });
 
   it('reports a refused send with WeCom\'s errcode, without the access token', async () => {
@@ -328,34 +370,75 @@ describe('wecom app: messages', () => {
   });
 });
 
-describe('wecom: WeCom\'s rate limit (errcode 45009)', () => {
-  it.each(['robot', 'app'] as const)('waits and sends again, so a %s\'s reply arrives once instead of failing', async (kind) => {
+describe('wecom: WeCom\'s rate limit (errcode 45009) and pacing', () => {
+  it.each(['robot', 'app'] as const)('sends a %s\'s reply refused with 45009 again once WeCom\'s block is over, and it arrives once', async (kind) => {
     const { fake, deliver, logs } = await start(kind);
-    fake.rateLimited = 2;
+    fake.rateLimited = 1;
     await deliver(kind === 'robot' ? robotText(fake.webhookUrl, '@RobotA /ping', { chatId: 'wrkBusy' }) : appText(fake, '/ping', { user: 'lisi' }));
     const [sent] = await sentCount(fake, 1);
-    expect(fake.throttled).toEqual(kind === 'robot' ? ['webhook/send', 'webhook/send'] : ['message/send', 'message/send']);
+    expect(fake.throttled).toEqual([kind === 'robot' ? 'webhook/send' : 'message/send']);
     expect(sent!.body.text).toEqual({ content: 'pong' });
+    const [refused, taken] = fake.attempts;
+    expect(taken!.at - refused!.at).toBeGreaterThanOrEqual(fastBlock);
+    await sleep(50);
+    expect(fake.sent).toHaveLength(1);
     expect(logs.filter((l) => l.msg === 'delivery failed')).toEqual([]);
   });
 
-  it('gives up after the configured attempts, reporting WeCom\'s errcode', async () => {
-    const { fake, adapter } = await start('app');
-    fake.rateLimited = 4;
-    const failed = await adapter.send({ to: { botId: 'wecom', channelId: 'user:lisi' }, content: [{ type: 'text', text: 'x' }] });
-    expect(failed).toMatchObject({ ok: false, error: expect.stringMatching(/api freq out of limit \(errcode 45009\)/) });
+  it('keeps a reply WeCom refuses on every try as a dead letter after the delivery policy\'s attempts, with WeCom\'s errcode', async () => {
+    const { fake, deliver, logs } = await start('app');
+    fake.rateLimited = 10;
+    await deliver(appText(fake, '/ping', { user: 'lisi' }));
+    const line = await waitFor(() => logs.find((l) => l.msg === 'delivery failed'), 4000);
+    expect(line).toMatchObject({ err: expect.stringMatching(/api freq out of limit \(errcode 45009\)$/), deadLetter: true });
     expect(fake.throttled).toHaveLength(4);
     expect(fake.sent).toEqual([]);
+    expect((await runtime!.store.outbox.list('dead')).map((d) => d.message.to.channelId)).toEqual(['user:lisi']);
   });
 
-  it('ends a wait at once when the platform stops', async () => {
-    const { fake, adapter } = await start('app', { rateLimit: { attempts: 3, initialMs: 60_000, maxMs: 60_000, factor: 1 } });
+  it.each(['app', 'robot'] as const)('stops waiting out WeCom\'s 60 s block at shutdown, keeps the %s\'s reply, and sends it once after the restart', async (kind) => {
+    const { fake, deliver, restart } = await start(kind, { timings: {}, storePath: tempStorePath(), yaml: 'server:\n  port: 0\n  shutdownTimeout: 300ms\n' });
     fake.rateLimited = 1;
-    const pending = adapter.send({ to: { botId: 'wecom', channelId: 'user:lisi' }, content: [{ type: 'text', text: 'y' }] });
+    await deliver(kind === 'app' ? appText(fake, '/ping', { user: 'lisi' }) : robotText(fake.webhookUrl, '@RobotA /ping', { chatId: 'wrkLater' }));
     await waitFor(() => fake.throttled.length === 1);
-    await adapter.stop();
-    expect(await pending).toMatchObject({ ok: false, error: expect.stringMatching(/errcode 45009.*stopped while waiting/) });
-    expect(fake.sent).toEqual([]);
+    const stopping = Date.now();
+    await restart();
+    expect(Date.now() - stopping).toBeLessThan(3000);
+    // A robot's reply goes to the URL of the chat's last callback, kept in the store: no callback came since.
+    const [sent] = await sentCount(fake, 1);
+    expect(sent!.body).toMatchObject(kind === 'app' ? { touser: 'lisi', text: { content: 'pong' } } : { chatid: 'wrkLater', text: { content: 'pong' } });
+    await sleep(100);
+    expect(fake.sent).toHaveLength(1);
+  });
+
+  it('paces a burst to the robot\'s 20 a minute: five go at once, the sixth waits its turn, and WeCom never answers 45009', async () => {
+    const bot = defineBot((b) => b.on('message', (ctx) => void Array.from({ length: 6 }, (_, i) => ctx.reply(`part ${i + 1}`, { quote: false }))));
+    // Shutdown does not wait the sixth out: it stays in the outbox.
+    const { fake, deliver } = await start('robot', { bot, yaml: 'server:\n  port: 0\n  shutdownTimeout: 100ms\n' });
+    await deliver(robotText(fake.webhookUrl, '@RobotA go'));
+    await sentCount(fake, 5);
+    await sleep(1000);
+    expect(fake.sent.map((s) => s.body.text.content)).toEqual(['part 1', 'part 2', 'part 3', 'part 4', 'part 5']);
+    expect(fake.attempts.filter((a) => a.errcode !== 0)).toEqual([]);
+  });
+});
+
+describe('wecom: a callback WeCom delivers again after a restart', () => {
+  it.each(['app', 'robot'] as const)('is handled once (%s): the same encrypted callback before and after, answered 200 both times, one reply', async (kind) => {
+    const { fake, deliver, receiveId, restart } = await start(kind, { storePath: tempStorePath() });
+    const xml = kind === 'app' ? appText(fake, '/ping', { msgId: '4561255354251345001' }) : robotText(fake.webhookUrl, '@RobotA /ping', { msgId: 'CAIQrestart1' });
+    // The very request WeCom sends again: same ciphertext, signature, timestamp and nonce.
+    const sealed = { encrypted: wxEncrypt(fake.encodingAESKey, xml, receiveId), timestamp: Math.floor(Date.now() / 1000), nonce: '1234567' };
+    expect((await deliver(xml, sealed)).status).toBe(200);
+    await sentCount(fake, 1);
+    const after = await restart();
+    const again = await after.deliver(xml, sealed);
+    expect([again.status, await again.text()]).toEqual([200, '']);
+    // The control: a new message after the restart is answered, so the redelivery had its turn.
+    await after.deliver(kind === 'app' ? appText(fake, '/echo after') : robotText(fake.webhookUrl, '@RobotA /echo after'));
+    await sentCount(fake, 2);
+    await sleep(100);
+    expect(fake.sent.map((s) => s.body.text.content)).toEqual(['pong', 'after']);
   });
 });
 

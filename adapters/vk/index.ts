@@ -2,7 +2,10 @@
 // methods out over undici (form POSTs), media through VK's upload servers.
 
 import { randomUUID } from 'node:crypto';
-import { defineAdapter, type Adapter, type AdapterContext, type Admission } from '../../src/adapter.js';
+import { defineAdapter, type Adapter, type AdapterContext, type Admission, type SendOptions } from '../../src/adapter.js';
+import { idempotencyInt32 } from '../../src/delivery/idempotency.js';
+import type { SendLimits } from '../../src/delivery/pacer.js';
+import { classifyNetworkError, fatal, PlatformError, retryable, type Failure, type RetryPolicy } from '../../src/delivery/retry.js';
 import { fetchFile } from '../../src/net/fetch-file.js';
 import type { MediaBody } from '../../src/media/media.js';
 import { quotedMessageId, startDelivery, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
@@ -11,7 +14,6 @@ import { errorMessage } from '../../src/inbound/supervisor.js';
 import { apiVersion, VkApi, VkApiError, type Params } from './api.js';
 import { channelId, chatPeerBase, messageOf, normalize, parseChannelId, type Callback } from './normalize.js';
 import { plan, quoteParams, type PlannedMessage } from './render.js';
-import { RandomIds } from './random-id.js';
 import { vkConfig, type Community, type VkConfig } from './schema.js';
 import { registerCallbackServer } from './setup.js';
 import { uploadAttachment } from './upload.js';
@@ -25,29 +27,38 @@ const vkFiles = { maxBytes: 50 * 1024 * 1024, timeoutMs: 30_000, what: 'file' };
 const keyboardRefused = new Set([911, 912]);
 
 export interface VkTimings {
-  /** First wait after a throttled (error 6, 9) or failed call, doubled on each retry. */
-  retryBaseMs: number;
-  /** Attempts per API call before the send is reported failed. */
-  maxAttempts: number;
   /** How long start waits for autoSetup; past it, setup goes on in the background and the other platforms start. */
   setupWaitMs?: number;
+  /** How autoSetup's calls are tried again (the core's policy by default); sends follow the delivery policy. */
+  setupRetry?: RetryPolicy;
 }
 
-const defaultTimings: VkTimings = { retryBaseMs: 1000, maxAttempts: 5 };
+/**
+ * What a failed step of a send was: VK's calls and uploads say it themselves; fetchFile's errors
+ * carry no kind, so only a request that never left is worth another try.
+ */
+function failureOf(error: unknown): Failure {
+  return error instanceof PlatformError ? error.failure : classifyNetworkError(error, false);
+}
 
 /** What talking to VK needs while the adapter runs; rebuilt on every start. */
 interface Link {
   transport: Transport;
   api: VkApi;
-  /** Aborted on stop: API calls under way (autoSetup, sends past the drain) and their retries end. */
+  /** Aborted on stop: API calls under way (autoSetup, sends past the drain) end. */
   stopped: AbortController;
 }
 
 export class VkAdapter implements Adapter {
   readonly type = 'vk';
   readonly id: string;
+  /**
+   * VK API: 20 requests a second with a community token (https://dev.vk.com/ru/api/api-requests,
+   * "Ограничения и рекомендации"). One bucket for the platform, however many communities it
+   * serves: the pacer keys limits by platform, so several communities share one token's budget.
+   */
+  readonly limits: SendLimits = { bot: { count: 20, perMs: 1000 } };
   private readonly communities: Communities;
-  private readonly randomIds = new RandomIds();
   /** Communities the operator was told VK refuses keyboards for. */
   private readonly keyboardWarned = new Set<number>();
   private ctx: AdapterContext | undefined;
@@ -57,7 +68,7 @@ export class VkAdapter implements Adapter {
 
   constructor(
     private readonly config: VkConfig,
-    private readonly timings: VkTimings = defaultTimings,
+    private readonly timings: VkTimings = {},
   ) {
     this.id = config.id;
     this.communities = new Communities(config.communities);
@@ -75,7 +86,7 @@ export class VkAdapter implements Adapter {
     const { config, timings } = this;
     const transport = createTransport(config.proxy);
     const stopped = new AbortController();
-    const api = new VkApi({ apiRoot: config.apiRoot, dispatcher: transport.dispatcher, retryBaseMs: timings.retryBaseMs, maxAttempts: timings.maxAttempts, signal: stopped.signal });
+    const api = new VkApi({ apiRoot: config.apiRoot, dispatcher: transport.dispatcher, signal: stopped.signal });
     const link: Link = { transport, api, stopped };
     this.link = link;
     if (config.proxy) ctx.logger.info({ proxy: describeProxy(config.proxy) }, 'VK traffic goes through a proxy');
@@ -110,45 +121,57 @@ export class VkAdapter implements Adapter {
     await link?.transport.close();
   }
 
-  async send(message: OutgoingMessage): Promise<Delivery> {
+  /**
+   * One try of an item, from the part `options.sent` on. Each part's random_id comes from the
+   * item's key and the part's place, so a part VK took before its answer was lost, sent again on
+   * a later try or after a restart, is answered with the first message's id and not shown twice.
+   */
+  async send(message: OutgoingMessage, options?: SendOptions): Promise<Delivery> {
     const { ids, done } = startDelivery();
     const target = parseChannelId(message.to.channelId);
     const community = target && this.communities.get(target.groupId);
-    if (!target || !community) return done(`not a channel of this VK platform: "${message.to.channelId}"; expected <groupId>:<peer_id> with a configured groupId`);
+    if (!target || !community) return done(`not a channel of this VK platform: "${message.to.channelId}"; expected <groupId>:<peer_id> with a configured groupId`, fatal);
     const { ctx, link } = this;
-    if (!ctx || !link) return done('the VK platform is not running');
+    if (!ctx || !link) return done('the VK platform is not running', retryable);
     const { peerId } = target;
+    const signal = options?.signal;
+    // A direct call has no earlier try to match: its random_ids are its own.
+    const key = options?.key ?? randomUUID();
     const quote = quoteParams(quotedMessageId(message.content, message.replyTo), peerId);
     // A file VK will not take costs that file, not the rest of the reply: the text still goes, and the delivery names what failed.
-    const failures: string[] = [];
+    const refused: string[] = [];
+    const planned = plan(message.content);
+    const from = options?.sent ?? 0;
     try {
-      const planned = plan(message.content);
-      const randomIds = this.randomIds.forSend(message.to.channelId, message.inResponseTo, planned);
-      for (const [index, item] of planned.entries()) {
+      for (let index = from; index < planned.length; index++) {
+        const item = planned[index]!;
         const attachments: string[] = [];
         for (const media of item.media) {
           try {
-            attachments.push(await uploadAttachment(link.api, community.token, peerId, { ...(await this.bytesOf(media, ctx, link)), kind: media.type }));
+            attachments.push(await uploadAttachment(link.api, community.token, peerId, { ...(await this.bytesOf(media, ctx, link)), kind: media.type }, signal));
           } catch (error) {
-            failures.push(errorMessage(error));
+            // Not refused, only failed this time: the part waits for the next try, with its file.
+            if (failureOf(error).kind !== 'fatal') throw error;
+            refused.push(errorMessage(error));
           }
         }
         // Only files, none uploaded: nothing to show, unless a keyboard needs a message to ride on.
+        // (Such a part has no id, so a later try starts one part early: VK knows that part's random_id.)
         const text = item.text || (attachments.length === 0 && item.keyboard ? '\u2800' : '');
         if (!text && attachments.length === 0) continue;
-        const params = { peer_id: peerId, random_id: randomIds[index], message: text || undefined, attachment: attachments.join(',') || undefined, keyboard: item.keyboard, ...(ids.length === 0 ? quote : {}) };
-        ids.push(String(await this.sendOne(params, item, community, ctx, link)));
+        const params = { peer_id: peerId, random_id: idempotencyInt32(key, index), message: text || undefined, attachment: attachments.join(',') || undefined, keyboard: item.keyboard, ...(from === 0 && ids.length === 0 ? quote : {}) };
+        ids.push(String(await this.sendOne(params, item, community, ctx, link, signal)));
       }
-      return done(failures.length > 0 ? failures.join('; ') : undefined);
     } catch (error) {
-      return done([...failures, errorMessage(error)].join('; '));
+      return done([...refused, errorMessage(error)].join('; '), failureOf(error));
     }
+    return refused.length > 0 ? done(refused.join('; '), fatal) : done();
   }
 
   /** messages.send; a keyboard VK refuses (the community's bot abilities off) is sent again as numbered lines rather than lost. */
-  private async sendOne(params: Params, item: PlannedMessage, community: Community, ctx: AdapterContext, link: Link): Promise<number> {
+  private async sendOne(params: Params, item: PlannedMessage, community: Community, ctx: AdapterContext, link: Link, signal: AbortSignal | undefined): Promise<number> {
     try {
-      return await link.api.call<number>('messages.send', community.token, params);
+      return await link.api.call<number>('messages.send', community.token, params, signal);
     } catch (error) {
       if (!(error instanceof VkApiError && error.code !== undefined && keyboardRefused.has(error.code) && item.buttonsText)) throw error;
       if (!this.keyboardWarned.has(community.groupId))
@@ -156,7 +179,7 @@ export class VkAdapter implements Adapter {
       this.keyboardWarned.add(community.groupId);
       // A refused send takes no random_id, so the same one goes with the buttons as text.
       const message = [params.message, item.buttonsText].filter((t) => t && t !== '\u2800').join('\n');
-      return link.api.call<number>('messages.send', community.token, { ...params, message, keyboard: undefined });
+      return link.api.call<number>('messages.send', community.token, { ...params, message, keyboard: undefined }, signal);
     }
   }
 
@@ -191,9 +214,20 @@ export class VkAdapter implements Adapter {
     });
   }
 
-  /** Other events (a button callback, a user allowing or denying messages) go to the bot's event handlers, once each. */
+  /**
+   * Other events (a button callback, a user allowing or denying messages) go to the bot's event
+   * handlers, once each: the core's inbox keeps messages only, so the event id is claimed here,
+   * in the store (it survives a restart), and given back if the event is not taken after all.
+   */
   private async emit(callback: Callback, community: Community, ctx: AdapterContext): Promise<Admission> {
-    if (callback.event_id && !(await ctx.store.claim(`dedup:${this.id}:${callback.event_id}`, 3_600_000))) return 'duplicate';
+    const claim = callback.event_id && `dedup:${this.id}:${callback.event_id}`;
+    if (claim && !(await ctx.store.claim(claim, 3_600_000))) return 'duplicate';
+    const admission = this.emitEvent(callback, community, ctx);
+    if (admission === 'closed' && claim) await ctx.store.delete(claim);
+    return admission;
+  }
+
+  private emitEvent(callback: Callback, community: Community, ctx: AdapterContext): Admission {
     const object = (callback.object ?? {}) as { peer_id?: unknown; user_id?: unknown };
     const peerId = typeof object.peer_id === 'number' ? object.peer_id : undefined;
     const userId = typeof object.user_id === 'number' ? object.user_id : undefined;
@@ -211,11 +245,12 @@ export class VkAdapter implements Adapter {
 
   private async setUp(community: Community, url: string, ctx: AdapterContext, link: Link): Promise<void> {
     try {
-      const { serverId, created, status } = await registerCallbackServer(link.api, community, url, this.config.serverTitle, (code) => {
+      const learnt = (code: string) => {
         if (community.confirmation !== undefined && community.confirmation !== code)
           ctx.logger.warn({ groupId: community.groupId }, 'the configured confirmation string differs from the one VK gives; answering with VK\'s');
         this.communities.setConfirmation(community.groupId, code);
-      });
+      };
+      const { serverId, created, status } = await registerCallbackServer(link.api, community, url, this.config.serverTitle, learnt, { policy: this.timings.setupRetry, signal: link.stopped.signal });
       if (status === 'failed')
         ctx.logger.error({ groupId: community.groupId, serverId, url, status }, 'VK could not confirm the callback server: VK must reach server.publicUrl from the internet over https; the next start tries again');
       else if (status !== 'ok') ctx.logger.warn({ groupId: community.groupId, serverId, url, status }, 'VK callback server added; VK has not confirmed it yet');

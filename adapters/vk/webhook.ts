@@ -1,9 +1,10 @@
 // The Callback API route. VK counts only a 200 "ok" as delivered and retries anything else
-// (with X-Retry-Counter), so every answer here is chosen for what VK will do next.
+// (with X-Retry-Counter), so every answer here is chosen for what VK will do next. An event we
+// cannot take now gets the core's 503 (unavailable(): Retry-After as the server is configured).
 
 import type { Context as KoaContext } from 'koa';
 import type { AdapterContext, Admission } from '../../src/adapter.js';
-import { HttpError, readRawBody } from '../../src/inbound/http.js';
+import { HttpError, readRawBody, unavailable } from '../../src/inbound/http.js';
 import { errorMessage } from '../../src/inbound/supervisor.js';
 import type { Callback } from './normalize.js';
 import type { Community } from './schema.js';
@@ -19,13 +20,10 @@ export interface WebhookOptions {
 /** A refused confirmation is most often an operator pressing Confirm before saving the secret key. */
 const confirmationHint = 'VK checks the server before events flow: save the same secret key as `secret` on the Callback API page, then press Confirm again';
 
-/** Seconds VK is asked to wait before retrying an event we could not take (it allows up to 3 h). */
-const retryAfterSeconds = 10;
-
 export function webhookHandler(options: WebhookOptions) {
   return async (koa: KoaContext): Promise<void> => {
     const ctx = options.context();
-    if (!ctx) return answer(koa, 503, 'this platform is stopped', retryAfterSeconds);
+    if (!ctx) throw unavailable('this platform is stopped');
     let raw: Buffer;
     try {
       raw = await readRawBody(koa, ctx.bodyLimit);
@@ -48,7 +46,7 @@ export function webhookHandler(options: WebhookOptions) {
       const { groupId } = verdict.community;
       const code = options.communities.confirmation(groupId);
       // Only without a configured string, before autoSetup could ask VK for it: VK may try again.
-      if (code === undefined) return answer(koa, 503, 'the confirmation string is not known yet', retryAfterSeconds);
+      if (code === undefined) throw unavailable('the confirmation string is not known yet');
       ctx.logger.info({ groupId }, 'answered the VK Callback API confirmation');
       return answer(koa, 200, code);
     }
@@ -58,20 +56,19 @@ export function webhookHandler(options: WebhookOptions) {
     try {
       admission = await options.onEvent(callback, verdict.community);
     } catch (error) {
-      // The store (dedup) is unreachable: VK is asked to come back rather than told "ok" for an event we could not take.
+      // The store (an event's dedup claim) is unreachable: VK is asked to come back rather than told "ok" for an event we could not take.
       ctx.logger.error({ eventId: callback.event_id, err: errorMessage(error) }, 'VK event not taken; VK will deliver it again');
-      return answer(koa, 503, 'cannot take events right now', retryAfterSeconds);
+      throw unavailable('cannot take events right now');
     }
-    // Shutting down: likewise, rather than "ok" for an event no one will handle.
-    if (admission === 'closed') return answer(koa, 503, 'shutting down', retryAfterSeconds);
+    // Shutting down, or the store could not record it: likewise, rather than "ok" for an event no one will handle.
+    if (admission === 'closed') throw unavailable('cannot take events right now');
     answer(koa, 200, 'ok');
   };
 }
 
-function answer(koa: KoaContext, status: number, text: string, retryAfter?: number): void {
+function answer(koa: KoaContext, status: number, text: string): void {
   koa.status = status;
   koa.type = 'text/plain';
-  if (retryAfter !== undefined) koa.set('Retry-After', String(retryAfter));
   koa.body = text;
 }
 

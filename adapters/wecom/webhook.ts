@@ -5,7 +5,7 @@
 
 import type { Context as KoaContext } from 'koa';
 import type { AdapterContext, Admission } from '../../src/adapter.js';
-import { HttpError, readRawBody } from '../../src/inbound/http.js';
+import { HttpError, readRawBody, unavailable } from '../../src/inbound/http.js';
 import { CiphertextError, decrypt, signatureMatches, type CallbackKeys } from './verify.js';
 import { parseXml, str } from './xml.js';
 
@@ -43,8 +43,8 @@ export function callbackHandler(options: CallbackOptions) {
     if (!encrypted) throw new HttpError(400, 'expected an XML body <xml><Encrypt>…</Encrypt></xml>');
     const inner = parseXml(open(koa, options, ctx, encrypted).toString('utf8'));
     if (!inner) throw new HttpError(400, 'the decrypted message is not XML');
-    // Not taken (shutting down): a non-200 makes WeCom deliver it again.
-    if ((await options.onCallback(inner)) === 'closed') throw new HttpError(503, 'shutting down; deliver again later');
+    // Not taken (shutting down, or the store could not record it): a 503 makes WeCom deliver it again.
+    if ((await options.onCallback(inner)) === 'closed') throw unavailable('cannot take the message now; deliver it again later');
     koa.status = 200;
     koa.type = 'text/plain';
     koa.body = '';
@@ -53,7 +53,7 @@ export function callbackHandler(options: CallbackOptions) {
 
 function running(options: CallbackOptions): AdapterContext {
   const ctx = options.context();
-  if (!ctx) throw new HttpError(503, 'this platform is stopped');
+  if (!ctx) throw unavailable('this platform is stopped');
   return ctx;
 }
 

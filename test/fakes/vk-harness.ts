@@ -1,9 +1,11 @@
-// The VK end-to-end tests' shared setup: two communities on one fake VK, the real adapter with
-// short retry waits, and a runtime started from YAML; stopVk stops what a test started.
+// The VK end-to-end tests' shared setup: two communities on one fake VK, the real adapter, and a
+// runtime started from YAML with short retry waits (the core's delivery policy, and autoSetup's);
+// stopVk stops what a test started.
 
 import { VkAdapter } from '../../adapters/vk/index.js';
 import { vkConfig } from '../../adapters/vk/schema.js';
 import { defineAdapter, type AdapterDefinition } from '../../src/adapter.js';
+import type { RetryPolicy } from '../../src/delivery/retry.js';
 import { defineBot, type Bot } from '../../src/bot/bot.js';
 import type { Message } from '../../src/message.js';
 import { definitions } from '../../src/runtime/registry.js';
@@ -16,8 +18,14 @@ export const png = Buffer.from('89504e470d0a1a0a0000000d494844520000000100000001
 export const alpha: FakeCommunity = { groupId: 123456, token: `vk1.a.${'A1'.repeat(40)}`, confirmation: 'a1b2c3d4', secret: 'alphaSecret1' };
 export const beta: FakeCommunity = { groupId: 654321, token: `vk1.a.${'B2'.repeat(40)}`, confirmation: 'ffee0099', secret: 'betaSecret2' };
 
-/** The real adapter with short retry waits, so throttling tests take milliseconds. */
-export const fastVk = defineAdapter({ type: 'vk', configSchema: vkConfig, create: (config) => new VkAdapter(config, { retryBaseMs: 20, maxAttempts: 4 }) });
+/** autoSetup's calls tried again within milliseconds. */
+export const fastRetry: RetryPolicy = { attempts: 4, initialDelayMs: 10, maxDelayMs: 50, maxRetryAfterMs: 2000 };
+
+/** The real adapter, its autoSetup retrying within milliseconds. */
+export const fastVk = defineAdapter({ type: 'vk', configSchema: vkConfig, create: (config) => new VkAdapter(config, { setupRetry: fastRetry }) });
+
+/** The core's delivery policy, shortened: four tries within milliseconds, then a dead letter. */
+export const fastDelivery = 'delivery:\n  attempts: 4\n  initialDelay: 10ms\n  maxDelay: 50ms\n';
 
 /** What a test started; stopVk (afterEach) stops it. */
 export const running: { runtime?: Runtime; fake?: FakeVK } = {};
@@ -28,14 +36,24 @@ export async function stopVk(): Promise<void> {
   running.runtime = running.fake = undefined;
 }
 
-export async function vk(options: { bot?: Bot; extra?: string; platformExtra?: string; communityExtra?: string } = {}) {
+/** `storePath`: the store file, for a test that restarts Switchboard on it (see restart()). */
+export async function vk(options: { bot?: Bot; extra?: string; platformExtra?: string; communityExtra?: string; storePath?: string } = {}) {
   const f = (running.fake = await new FakeVK([alpha, beta]).start());
   const community = (c: FakeCommunity) => `      - { groupId: ${c.groupId}, token: "${c.token}", confirmation: "${c.confirmation}", secret: "${c.secret}"${options.communityExtra ?? ''} }\n`;
-  const yaml = `${options.extra ?? ''}platforms:\n  - id: vk\n    type: vk\n    apiRoot: ${f.apiRoot}\n${options.platformExtra ?? ''}    communities:\n${community(alpha)}${community(beta)}`;
-  const started = await startRuntime(yaml, { bot: options.bot, definitions: withVk() });
-  running.runtime = started.runtime;
-  const hook = `${started.url}/webhooks/vk`;
-  return { fake: f, url: started.url, hook, logs: started.logs, deliver: (body: object, opts?: Parameters<FakeVK['deliver']>[2]) => f.deliver(hook, body, opts) };
+  const yaml = `${fastDelivery}${options.extra ?? ''}platforms:\n  - id: vk\n    type: vk\n    apiRoot: ${f.apiRoot}\n${options.platformExtra ?? ''}    communities:\n${community(alpha)}${community(beta)}`;
+  const start = async () => {
+    const started = await startRuntime(yaml, { bot: options.bot, definitions: withVk(), storePath: options.storePath });
+    running.runtime = started.runtime;
+    const hook = `${started.url}/webhooks/vk`;
+    return { fake: f, url: started.url, hook, logs: started.logs, deliver: (body: object, opts?: Parameters<FakeVK['deliver']>[2]) => f.deliver(hook, body, opts) };
+  };
+  const started = await start();
+  /** Stops Switchboard and starts it again on the same store file, against the same fake VK. */
+  const restart = async () => {
+    await running.runtime?.stop();
+    return start();
+  };
+  return { ...started, restart };
 }
 
 export const sentCount = (f: FakeVK, n: number) => waitFor(() => f.sent.length >= n && f.sent, 4000, `${n} messages at the fake`);

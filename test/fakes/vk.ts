@@ -47,7 +47,7 @@ interface Stored {
 export class FakeVK {
   readonly communities: FakeCommunity[];
   readonly sent: SentMessage[] = [];
-  /** Every API call: method, its params without access_token, and the error code it got. */
+  /** Every API call: method, its params without access_token, and the error code (or HTTP status) it got. */
   readonly calls: { method: string; params: Record<string, string>; error?: number }[] = [];
   readonly servers: CallbackServerEntry[] = [];
   /** What confirmation requests VK made while registering a server got back. */
@@ -61,6 +61,8 @@ export class FakeVK {
   botAbilities = true;
   /** Error codes the next calls of a method get, in order. */
   private readonly failures = new Map<string, number[]>();
+  /** HTTP statuses the next calls of a method get (VK's frontend failing), in order. */
+  private readonly httpFailures = new Map<string, number[]>();
   private readonly photos = new Map<string, Stored>();
   private readonly docs = new Map<string, Stored>();
   private readonly uploads = new Map<string, Stored>();
@@ -101,6 +103,11 @@ export class FakeVK {
   /** The next `times` calls of `method` (after failures already queued) fail with VK error `code` (6: too many requests per second). */
   failNext(method: string, code: number, times = 1): void {
     this.failures.set(method, [...(this.failures.get(method) ?? []), ...Array<number>(times).fill(code)]);
+  }
+
+  /** The next call of `method` is answered with HTTP `status` and no VK answer, as VK's frontends do when the API behind them fails. */
+  failNextHttp(method: string, status: number): void {
+    this.httpFailures.set(method, [...(this.httpFailures.get(method) ?? []), status]);
   }
 
   /** Calls of `method` are never answered from now on (VK hanging). */
@@ -161,6 +168,12 @@ export class FakeVK {
       const entry = { method, closed: false };
       this.held.push(entry);
       return void res.on('close', () => (entry.closed = true));
+    }
+    const httpFailure = this.httpFailures.get(method)?.shift();
+    if (httpFailure !== undefined) {
+      call.error = httpFailure;
+      res.writeHead(httpFailure, { 'content-type': 'text/html' });
+      return void res.end(`<html><body><h1>${httpFailure}</h1></body></html>`);
     }
     const failure = this.failures.get(method)?.shift();
     if (failure !== undefined) return fail(failure, errorMessages[failure] ?? 'Unknown error occurred');

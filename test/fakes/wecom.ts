@@ -1,7 +1,7 @@
 // A fake WeCom on 127.0.0.1: the app server API (gettoken, message/send, appchat/send,
 // media/upload, media/get) with access tokens that expire on demand (errcode 42001), the group
-// robot's webhook/send and webhook/upload_media (key checked, image md5 checked), sends refused
-// for a rate limit (errcode 45009) on demand, a CDN for
+// robot's webhook/send and webhook/upload_media (key checked, image md5 checked, 20 sends a
+// minute enforced as WeCom does), sends refused for a rate limit (errcode 45009) on demand, a CDN for
 // images, and a callback sender that encrypts and signs like WeCom (WXBizMsgCrypt, written here
 // independently of the adapter).
 
@@ -25,7 +25,8 @@ export interface Sent {
 
 export class FakeWecom {
   readonly corpId = 'ww5823bf96d3bd56c7';
-  readonly corpSecret = 'app-secret-' + randomUUID();
+  /** The app's secret; changed, it is as if rotated in the admin console (gettoken refuses the old one with 40001). */
+  corpSecret = 'app-secret-' + randomUUID();
   readonly agentId = 1000002;
   readonly token = 'QDG6eKswitch';
   readonly encodingAESKey = randomBytes(32).toString('base64').slice(0, 43);
@@ -41,6 +42,10 @@ export class FakeWecom {
   rateLimited = 0;
   /** Sends refused with 45009 so far. */
   readonly throttled: string[] = [];
+  /** Every send (webhook/send, message/send, appchat/send) as it reached the fake: when, and the errcode it got. */
+  readonly attempts: { via: string; at: number; errcode: number }[] = [];
+  /** The robot's own limit: at most `count` sends taken in any `windowMs` (WeCom: 20 a minute); over it, 45009. */
+  robotLimit = { count: 20, windowMs: 60_000 };
   /** Bytes of padding in webhook/send's answer (a misbehaving server or proxy). */
   answerPadding = 0;
   private readonly tokens = new Map<string, boolean>();
@@ -137,22 +142,35 @@ export class FakeWecom {
     if (req.method === 'POST' && (path === '/cgi-bin/message/send' || path === '/cgi-bin/appchat/send')) {
       const body = JSON.parse(raw.toString('utf8')) as Record<string, any>;
       const via = path === '/cgi-bin/message/send' ? 'message/send' : 'appchat/send';
-      if (this.throttle(via)) return json(res, 200, freqOutOfLimit);
-      if (via === 'message/send' && (body.agentid !== this.agentId || typeof body.touser !== 'string')) return json(res, 200, { errcode: 40056, errmsg: 'invalid agentid or touser' });
-      if (via === 'appchat/send' && typeof body.chatid !== 'string') return json(res, 200, { errcode: 86003, errmsg: 'chat not found' });
+      const answer = (reply: { errcode: number; [field: string]: unknown }) => {
+        this.attempts.push({ via, at: Date.now(), errcode: reply.errcode });
+        json(res, 200, reply);
+      };
+      if (this.throttle(via)) return answer(freqOutOfLimit);
+      if (via === 'message/send' && (body.agentid !== this.agentId || typeof body.touser !== 'string')) return answer({ errcode: 40056, errmsg: 'invalid agentid or touser' });
+      if (via === 'appchat/send' && typeof body.chatid !== 'string') return answer({ errcode: 86003, errmsg: 'chat not found' });
       const problem = this.checkMessage(body);
-      if (problem) return json(res, 200, problem);
+      if (problem) return answer(problem);
       this.sent.push({ via, body });
-      return json(res, 200, via === 'message/send' ? { errcode: 0, errmsg: 'ok', invaliduser: '', msgid: `msg-${++this.counter}` } : { errcode: 0, errmsg: 'ok' });
+      return answer(via === 'message/send' ? { errcode: 0, errmsg: 'ok', invaliduser: '', msgid: `msg-${++this.counter}` } : { errcode: 0, errmsg: 'ok' });
     }
     json(res, 404, { errcode: 404, errmsg: `no route ${req.method} ${path}` });
   }
 
+  /** Whether this send is refused with 45009: asked for (rateLimited), or over the robot's own limit. */
   private throttle(via: string): boolean {
-    if (this.rateLimited <= 0) return false;
-    this.rateLimited--;
+    const asked = this.rateLimited > 0;
+    if (!asked && !(via === 'webhook/send' && this.overRobotLimit())) return false;
+    if (asked) this.rateLimited--;
     this.throttled.push(via);
     return true;
+  }
+
+  /** Whether one more robot send now would pass robotLimit (counting the sends it took in the window). */
+  private overRobotLimit(): boolean {
+    const since = Date.now() - this.robotLimit.windowMs;
+    const taken = this.attempts.filter((a) => a.via === 'webhook/send' && a.errcode === 0 && a.at > since).length;
+    return taken >= this.robotLimit.count;
   }
 
   private issueToken(res: ServerResponse, query: URLSearchParams): void {
@@ -171,12 +189,16 @@ export class FakeWecom {
       return this.upload(res, 'robot', 'file', req, raw);
     }
     if (req.method !== 'POST' || path !== '/cgi-bin/webhook/send') return json(res, 404, { errcode: 404, errmsg: 'no route' });
-    if (this.throttle('webhook/send')) return json(res, 200, freqOutOfLimit);
+    const answer = (reply: { errcode: number; [field: string]: unknown }) => {
+      this.attempts.push({ via: 'webhook/send', at: Date.now(), errcode: reply.errcode });
+      json(res, 200, reply);
+    };
+    if (this.throttle('webhook/send')) return answer(freqOutOfLimit);
     const body = JSON.parse(raw.toString('utf8')) as Record<string, any>;
     const problem = this.checkMessage(body);
-    if (problem) return json(res, 200, problem);
+    if (problem) return answer(problem);
     this.sent.push({ via: 'webhook/send', body });
-    json(res, 200, { errcode: 0, errmsg: 'ok', ...(this.answerPadding > 0 ? { padding: 'x'.repeat(this.answerPadding) } : {}) });
+    answer({ errcode: 0, errmsg: 'ok', ...(this.answerPadding > 0 ? { padding: 'x'.repeat(this.answerPadding) } : {}) });
   }
 
   /** WeCom's checks on a message body: sizes, a known media_id, an image's md5. */
