@@ -103,7 +103,7 @@ describe('vk: sending that survives VK', () => {
 describe('vk: random_id from the item\'s key', () => {
   const to = { botId: 'vk', channelId: `${alpha.groupId}:42` };
   const long = [{ type: 'text' as const, text: `${'a'.repeat(4000)}\n${'b'.repeat(500)}` }];
-  const options = (key: string, sent = 0) => ({ key, sent, signal: new AbortController().signal });
+  const options = (key: string, sent = 0) => ({ key, sent, signal: new AbortController().signal, pace: async () => true });
 
   it('is the same for the same item and part on every try (another process included): VK shows each part once', async () => {
     const { fake } = await vk();
