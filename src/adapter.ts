@@ -38,8 +38,12 @@ export interface AdapterContext {
    * or because Switchboard is shutting down); the message is then handled in the background.
    */
   dispatch(event: InboundEvent): Promise<Admission>;
-  /** Hands a platform event that is not a chat message to the bot's event handlers (and the onEvent callback), in the background. */
-  emit(event: PlatformEvent): Admission;
+  /**
+   * Hands a platform event that is not a chat message to the bot's event handlers (and the
+   * onEvent callback). Like dispatch: recorded (with `key`, the platform's id for dedup) before it
+   * resolves `accepted`, handled in the background, `closed` when it cannot be taken now.
+   */
+  emit(event: PlatformEvent, key?: string): Promise<Admission>;
   /**
    * Asks the bot's interceptors about a message a user is sending; undefined when the bot has none,
    * so the platform can be answered at once. The adapter applies the platform's deadline.

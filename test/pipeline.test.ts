@@ -220,13 +220,15 @@ describe('platform events and interception', () => {
     const rec = recorder();
     const observed: string[] = [];
     const p = new Pipeline({ bot, adapters: new Map([['chat', rec.adapter]]), store: new MemoryStore(), logger: silentLogger(), hooks: { onEvent: async (e) => void observed.push(e.id) } });
-    expect(p.emit({ id: 'e1', platform: 'test', botId: 'chat', type: 'Group.MemberJoined', data: { who: 'Ann' }, timestamp: 0 })).toBe('accepted');
+    const joined = { id: 'e1', platform: 'test', botId: 'chat', type: 'Group.MemberJoined', data: { who: 'Ann' }, timestamp: 0 };
+    expect(await p.emit('chat', joined, 'k-e1')).toBe('accepted');
+    expect(await p.emit('chat', joined, 'k-e1')).toBe('duplicate');
     await p.drain();
     expect(seen).toEqual(['Group.MemberJoined']);
     expect(observed).toEqual(['e1']);
     expect(rec.texts()).toEqual(['welcome, Ann']);
     p.close();
-    expect(p.emit({ id: 'e2', platform: 'test', botId: 'chat', type: 'x', data: {}, timestamp: 0 })).toBe('closed');
+    expect(await p.emit('chat', { id: 'e2', platform: 'test', botId: 'chat', type: 'x', data: {}, timestamp: 0 })).toBe('closed');
   });
 
   it('asks interceptors in order: rewrites chain, a deny or drop ends it, none means no question at all', async () => {

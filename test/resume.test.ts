@@ -140,6 +140,32 @@ describe('resuming after a restart', () => {
     expect((await h.store.outbox.get('dead:0'))!.state).toBe('delivered');
   });
 
+  it('a platform event a crash cut off is handled again, and what its handler sent before the crash is not sent twice', async () => {
+    const path = tempStorePath();
+    const event = { id: 'join-1', platform: 'test', botId: 'chat', type: 'Group.MemberJoined', data: { who: 'Ann' }, timestamp: 0 };
+    const store = SqliteStore.open({ path });
+    await store.inbox.admit({ id: 'pe', botId: 'chat', key: 'join-1', journal: { stage: 'event', event } }, 60_000);
+    await store.outbox.add([{ key: 'pe:0', eventId: 'pe', index: 0, message: text('welcome, Ann') }]);
+    await store.outbox.delivered('pe:0', ['old0']);
+    await store.close();
+    const h = harness(path);
+    const seen: string[] = [];
+    const bot = defineBot((b) =>
+      b.on('event', (ctx) => {
+        seen.push(ctx.event.type);
+        ctx.send(to, 'welcome, Ann');
+        ctx.send(to, 'the rules are pinned');
+      }),
+    );
+    const pipeline = new Pipeline({ bot, adapters: new Map([['chat', { id: 'chat', type: 'test', start: async () => {}, stop: async () => {}, send: async (m, o) => (h.sent.push(`${o?.key} ${m.content.map((s) => (s.type === 'text' ? s.text : '')).join('')}`), { ok: true, ids: ['x'], ms: 0 }) }]]), store: h.store, logger: silentLogger() });
+    await pipeline.resume(Promise.resolve());
+    await pipeline.drain();
+    expect(seen).toEqual(['Group.MemberJoined']);
+    expect(h.sent).toEqual(['pe:1 the rules are pinned']);
+    expect(await h.store.inbox.unfinished()).toEqual([]);
+    expect(await pipeline.emit('chat', event, 'join-1')).toBe('duplicate');
+  });
+
   it('a handler a crash cut off runs again (at least once), and its reply goes out once', async () => {
     const path = tempStorePath();
     // The first run: the handler never returns (the process dies in it).

@@ -64,7 +64,7 @@ export class TencentImAdapter implements Adapter {
         context: () => this.ctx,
         intercept: (c) => ({ normalize: this.normalizeContext(c), mediaUrl: (m) => this.mediaUrl(m, c), timeoutMs: config.interceptTimeout }),
         onMessage: (command, body) => this.onMessage(command, body),
-        onEvent: (command, body) => this.ctx?.emit(platformEvent(command, body, this.id)) ?? 'closed',
+        onEvent: async (command, body) => (await this.ctx?.emit(platformEvent(command, body, this.id))) ?? 'closed',
       }));
     this.mounted = true;
     if (!config.callbackToken) ctx.logger.warn('no callbackToken: callbacks are checked by SdkAppid only; turn on callback authentication in the IM console and set callbackToken');

@@ -22,7 +22,7 @@ export interface WebhookOptions {
   /** Hands a message callback to the pipeline; undefined when it is not for the bot. */
   onMessage(command: string, body: MessageCallback): Promise<Admission | undefined>;
   /** Hands any other known callback to the bot's event handlers. */
-  onEvent(command: string, body: Record<string, unknown>): Admission;
+  onEvent(command: string, body: Record<string, unknown>): Promise<Admission>;
 }
 
 export function webhookHandler(options: WebhookOptions) {
@@ -69,7 +69,7 @@ async function answer(command: string, body: Record<string, unknown>, options: W
       return admission === 'closed' ? 'closed' : ok;
     }
     case 'event':
-      return options.onEvent(command, body) === 'closed' ? 'closed' : ok;
+      return (await options.onEvent(command, body)) === 'closed' ? 'closed' : ok;
     case 'unknown':
       ctx.logger.info({ command: command.slice(0, 100) }, 'unknown callback command; answered OK');
       return ok;

@@ -214,20 +214,8 @@ export class VkAdapter implements Adapter {
     });
   }
 
-  /**
-   * Other events (a button callback, a user allowing or denying messages) go to the bot's event
-   * handlers, once each: the core's inbox keeps messages only, so the event id is claimed here,
-   * in the store (it survives a restart), and given back if the event is not taken after all.
-   */
-  private async emit(callback: Callback, community: Community, ctx: AdapterContext): Promise<Admission> {
-    const claim = callback.event_id && `dedup:${this.id}:${callback.event_id}`;
-    if (claim && !(await ctx.store.claim(claim, 3_600_000))) return 'duplicate';
-    const admission = this.emitEvent(callback, community, ctx);
-    if (admission === 'closed' && claim) await ctx.store.delete(claim);
-    return admission;
-  }
-
-  private emitEvent(callback: Callback, community: Community, ctx: AdapterContext): Admission {
+  /** Other events (a button callback, a user allowing or denying messages) go to the bot's event handlers, once each (the core dedups on event_id). */
+  private emit(callback: Callback, community: Community, ctx: AdapterContext): Promise<Admission> {
     const object = (callback.object ?? {}) as { peer_id?: unknown; user_id?: unknown };
     const peerId = typeof object.peer_id === 'number' ? object.peer_id : undefined;
     const userId = typeof object.user_id === 'number' ? object.user_id : undefined;
@@ -240,7 +228,7 @@ export class VkAdapter implements Adapter {
       ...(userId !== undefined ? { author: { id: String(userId), isBot: false } } : {}),
       data: callback.object,
       timestamp: Date.now(),
-    });
+    }, callback.event_id);
   }
 
   private async setUp(community: Community, url: string, ctx: AdapterContext, link: Link): Promise<void> {

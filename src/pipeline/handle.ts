@@ -10,7 +10,7 @@ import type { Logger } from '../runtime/logger.js';
 import type { Metrics } from '../runtime/metrics.js';
 import { errorMessage } from '../inbound/supervisor.js';
 import type { OutboxItem, OutboxRecord, Store } from '../store/index.js';
-import type { Journal, Outcome } from './journal.js';
+import type { MessageJournal as Journal, Outcome } from './journal.js';
 import type { Request, Result, Stage, StageData, StageHookMap, StageHooks, StageOutcome, StageValue } from './lifecycle.js';
 
 export interface HandleDeps {

@@ -2,13 +2,19 @@
 // carries what the next step needs. After a crash an event resumes from its entry, so a
 // callback that answered is not asked again and a handler that finished does not run again.
 
+import type { PlatformEvent } from '../bot/events.js';
 import type { Message, Segment } from '../message.js';
 import type { Request, Result } from './lifecycle.js';
 
 /** Content callbacks added along the way, sent after the replies. */
 type Extras = Segment[][];
 
-export type Journal =
+export type Journal = MessageJournal | EventJournal;
+
+/** A platform event that is not a chat message: its handlers and onEvent run again after a crash (its sends are in the outbox). */
+export type EventJournal = { stage: 'event'; event: PlatformEvent };
+
+export type MessageJournal =
   /** Admitted: recorded before the platform was answered; nothing run yet. */
   | { stage: 'received'; message: Message }
   /** onMessage answered (its changes merged into `message`). */

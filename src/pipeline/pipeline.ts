@@ -16,7 +16,7 @@ import type { Logger } from '../runtime/logger.js';
 import type { Metrics } from '../runtime/metrics.js';
 import type { OutboxItem, OutboxRecord, Store } from '../store/index.js';
 import { MessageHandler } from './handle.js';
-import type { Journal } from './journal.js';
+import type { EventJournal, Journal, MessageJournal } from './journal.js';
 import type { StageHooks } from './lifecycle.js';
 
 export interface PipelineOptions {
@@ -117,7 +117,7 @@ export class Pipeline {
       return 'consumed';
     }
     const id = randomUUID();
-    const journal: Journal = { stage: 'received', message };
+    const journal: MessageJournal = { stage: 'received', message };
     let fresh: boolean;
     try {
       fresh = await store.inbox.admit({ id, botId, ...(event.key === undefined ? {} : { key: event.key }), journal }, this.dedupTtlMs);
@@ -135,7 +135,7 @@ export class Pipeline {
   }
 
   /** Queues an event behind the others of its chat; it holds a slot until it is done. */
-  private schedule(id: string, journal: Journal, resumed: boolean, onHandled?: () => void, gate?: Promise<void>): void {
+  private schedule(id: string, journal: MessageJournal, resumed: boolean, onHandled?: () => void, gate?: Promise<void>): void {
     const { message } = journal;
     const chat = `${message.botId}\0${message.channel.id}`;
     const previous = this.chatTails.get(chat) ?? gate;
@@ -166,8 +166,14 @@ export class Pipeline {
     );
     const events = await store.inbox.unfinished();
     for (const event of events) {
+      const journal = event.journal as Journal;
+      if (journal.stage === 'event') {
+        const platformEvent = journal.event;
+        this.track(gate.then(() => this.handleEvent(event.id, platformEvent, true)));
+        continue;
+      }
       this.slotsTaken++;
-      this.schedule(event.id, event.journal as Journal, true, undefined, gate);
+      this.schedule(event.id, journal, true, undefined, gate);
     }
     const owned = new Set(events.map((e) => e.id));
     const orphans = (await store.outbox.list('pending')).filter((r) => !owned.has(r.eventId));
@@ -195,11 +201,23 @@ export class Pipeline {
     }
   }
 
-  /** Platform events run beside messages: bot event handlers and the onEvent callback, then what handlers sent. */
-  emit(event: PlatformEvent): Admission {
+  /**
+   * Platform events run beside messages (no chat order): bot event handlers and the onEvent
+   * callback, then what handlers sent. Recorded first, like messages, so a crash does not lose one.
+   */
+  async emit(botId: string, event: PlatformEvent, key?: string): Promise<Admission> {
     if (this.closed) return 'closed';
-    const log = this.options.logger.child({ event: event.id, platform: event.platform, bot: event.botId, type: event.type });
-    this.track(this.handleEvent(event, log));
+    const id = randomUUID();
+    const journal: EventJournal = { stage: 'event', event };
+    let fresh: boolean;
+    try {
+      fresh = await this.options.store.inbox.admit({ id, botId, ...(key === undefined ? {} : { key }), journal }, this.dedupTtlMs);
+    } catch (error) {
+      this.options.logger.error({ bot: botId, key, err: errorMessage(error) }, 'could not record an event; the platform is asked to deliver it again');
+      return 'closed';
+    }
+    if (!fresh) return 'duplicate';
+    this.track(this.handleEvent(id, event, false));
     return 'accepted';
   }
 
@@ -210,16 +228,23 @@ export class Pipeline {
     return bot.runIntercept(message, kind, logger.child({ platform: message.platform, bot: message.botId, intercept: kind }));
   }
 
-  private async handleEvent(event: PlatformEvent, log: Logger): Promise<void> {
+  private async handleEvent(id: string, event: PlatformEvent, resumed: boolean): Promise<void> {
     const started = performance.now();
+    const log = this.options.logger.child({ event: id, platform: event.platform, bot: event.botId, type: event.type });
+    if (resumed) log.info('resuming a platform event left unfinished by the last run');
     const ctx = new EventContext(event, log);
     try {
       await Promise.all([this.options.bot.runEvent(ctx), this.options.hooks?.onEvent?.(event).catch((error: unknown) => log.warn({ err: errorMessage(error) }, 'onEvent callback failed'))]);
-      if (ctx.outgoing.length === 0) return;
-      const at = Date.now();
-      const items: OutboxItem[] = ctx.outgoing.map((message, index) => ({ key: `${event.id}:${index}`, eventId: event.id, index, message }));
-      await this.options.store.outbox.add(items).catch((error: unknown) => log.error({ err: errorMessage(error) }, 'could not record the replies in the store; sending them anyway'));
-      await this.deliverer.sendAll(items.map((item) => ({ ...item, state: 'pending', ids: [], attempts: 0, createdAt: at, updatedAt: at })), log);
+      if (ctx.outgoing.length > 0) {
+        const at = Date.now();
+        const items: OutboxItem[] = ctx.outgoing.map((message, index) => ({ key: `${id}:${index}`, eventId: id, index, message }));
+        await this.options.store.outbox.add(items).catch((error: unknown) => log.error({ err: errorMessage(error) }, 'could not record the replies in the store; sending them anyway'));
+        // After a resume, what the first run already delivered is skipped: the outbox has it under the same keys.
+        const records = resumed ? await this.options.store.outbox.ofEvent(id) : items.map((item): OutboxRecord => ({ ...item, state: 'pending', ids: [], attempts: 0, createdAt: at, updatedAt: at }));
+        const deliveries = await this.deliverer.sendAll(records, log);
+        if (deliveries.some((d) => d.left)) return;
+      }
+      await this.options.store.inbox.finish(id).catch((error: unknown) => log.error({ err: errorMessage(error) }, 'could not mark the event finished; it is handled again after a restart'));
     } finally {
       log.info({ replies: ctx.outgoing.length, ms: Math.round((performance.now() - started) * 100) / 100 }, 'event handled');
     }

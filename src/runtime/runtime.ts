@@ -101,7 +101,7 @@ export class Runtime {
         router: routers.get(adapter.id)!,
         rootRouter: this.server.root,
         dispatch: (event) => this.pipeline.dispatch(adapter.id, event),
-        emit: (event) => this.pipeline.emit(event),
+        emit: (event, key) => this.pipeline.emit(adapter.id, event, key),
         intercept: (message, kind) => this.pipeline.intercept(message, kind),
         store: this.store,
         logger,
