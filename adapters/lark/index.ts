@@ -106,8 +106,10 @@ export class LarkAdapter implements Adapter {
     const parts = plan(message.content);
     try {
       // One message at a time, so the chat sees them in order; parts an earlier try delivered are skipped.
-      for (let index = options?.sent ?? 0; index < parts.length; index++) {
-        if (options?.signal.aborted) return done('shutting down', retryable);
+      const from = options?.sent ?? 0;
+      for (let index = from; index < parts.length; index++) {
+        // The core paced the first part; each further one waits for the platform's next slot.
+        if (options?.signal.aborted || (index > from && options && !(await options.pace()))) return done('shutting down', retryable);
         ids.push(
           await api.send(message.to.channelId, await this.bodyOf(parts[index]!, api), {
             // Only the first message of a reply answers the original.

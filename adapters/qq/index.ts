@@ -127,6 +127,7 @@ export class QqAdapter implements Adapter {
       const parts = plan(message.content, scene.kind);
       // One message at a time: a chat sees them in order. Parts an earlier try delivered are skipped.
       for (let part = sent; part < parts.length; part++) {
+        if (part > sent && options && !(await options.pace())) return done('shutting down', retryable);
         const body = await this.bodyOf(parts[part]!, scene, link, signal);
         const passive = msgId === undefined ? {} : { msg_id: msgId, ...(seq ? { msg_seq: msgSeq(key, part) } : {}) };
         const reference = quote && part === 0 ? { message_reference: { message_id: quote, ignore_get_message_error: true } } : {};

@@ -85,15 +85,16 @@ export class TencentImAdapter implements Adapter {
     const { sent = 0, signal } = options ?? {};
     try {
       // One message at a time, so the chat sees them in order; parts an earlier try delivered are skipped.
-      for (const { body, at } of render(message.content, (m) => this.mediaUrl(m, ctx)).slice(sent)) {
+      for (const [n, { body, at }] of render(message.content, (m) => this.mediaUrl(m, ctx)).slice(sent).entries()) {
+        if (n > 0 && options && !(await options.pace())) return done('shutting down', retryable);
         // Tencent takes no idempotency key (MsgRandom only tells apart messages of one second): it stays random.
         const random = randomInt(0, 4_294_967_295);
         if (scene.kind === 'user') {
           const reply = await api.call('openim/sendmsg', { SyncOtherMachine: 1, From_Account: this.config.botAccount, To_Account: scene.account, MsgRandom: random, MsgBody: body }, signal);
-          if (typeof reply.MsgKey === 'string') ids.push(reply.MsgKey);
+          ids.push(typeof reply.MsgKey === 'string' ? reply.MsgKey : ''); // one entry per part, so a retry goes on after it
         } else {
           const reply = await api.call('group_open_http_svc/send_group_msg', { GroupId: scene.groupId, From_Account: this.config.botAccount, Random: random, MsgBody: body, ...(at.length ? { GroupAtInfo: at } : {}) }, signal);
-          if (reply.MsgSeq !== undefined) ids.push(`${scene.groupId}:${String(reply.MsgSeq)}`);
+          ids.push(reply.MsgSeq !== undefined ? `${scene.groupId}:${String(reply.MsgSeq)}` : '');
         }
       }
       return done();

@@ -144,6 +144,7 @@ export class VkAdapter implements Adapter {
     const from = options?.sent ?? 0;
     try {
       for (let index = from; index < planned.length; index++) {
+        if (index > from && options && !(await options.pace())) return done('shutting down', retryable);
         const item = planned[index]!;
         const attachments: string[] = [];
         for (const media of item.media) {

@@ -110,7 +110,8 @@ export class WecomAdapter implements Adapter {
       if (sender.kind === 'robot') {
         const chat = await this.replyChat(sender.chats, message.to.channelId);
         if (!chat) return done(`no reply URL known for WeCom chat "${message.to.channelId}": a robot can only send to a chat it has heard from`, fatal);
-        for (const item of plan(message.content, 'robot').slice(from)) {
+        for (const [n, item] of plan(message.content, 'robot').slice(from).entries()) {
+          if (n > 0 && options && !(await options.pace())) return done('shutting down', retryable);
           if (item.kind === 'text') await sender.robot.text(chat, item.text, item.mentionAll, signal);
           else if (item.kind === 'markdown') await sender.robot.markdown(chat, item.text, signal);
           else await sender.robot.media(chat, await this.bytes(item.media, signal), item.media.type === 'image', signal);
@@ -120,7 +121,8 @@ export class WecomAdapter implements Adapter {
       }
       const target = appTargetOf(message.to.channelId);
       if (!target) return done(`not a WeCom app channel id: "${message.to.channelId}"; expected user:<userid> or chat:<chatid>`, fatal);
-      for (const item of plan(message.content, 'app').slice(from)) {
+      for (const [n, item] of plan(message.content, 'app').slice(from).entries()) {
+        if (n > 0 && options && !(await options.pace())) return done('shutting down', retryable);
         const body = await this.appBody(item, sender.api, signal);
         const answer = target.kind === 'user' ? await sender.api.post('message/send', { touser: target.userId, agentid: sender.agentId, ...body }, signal) : await sender.api.post('appchat/send', { chatid: target.chatId, ...body }, signal);
         recordId(answer, ids);
