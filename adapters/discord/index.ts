@@ -2,7 +2,6 @@
 
 import { randomBytes } from 'node:crypto';
 import {
-  DiscordAPIError,
   InteractionResponseType,
   InteractionType,
   REST,
@@ -15,16 +14,20 @@ import {
   type GatewayMessageCreateDispatchData,
   type RawFile,
 } from 'discord.js';
-import { defineAdapter, type Adapter, type AdapterContext, type InboundEvent } from '../../src/adapter.js';
+import { defineAdapter, type Adapter, type AdapterContext, type InboundEvent, type SendOptions } from '../../src/adapter.js';
+import { idempotencyKey } from '../../src/delivery/idempotency.js';
+import type { SendLimits } from '../../src/delivery/pacer.js';
+import { fatal, retry, retryable, type RetryPolicy } from '../../src/delivery/retry.js';
 import { fetchFile } from '../../src/net/fetch-file.js';
 import { startDelivery, type ChannelType, type Delivery, type OutgoingMessage } from '../../src/message.js';
 import { createTransport, describeProxy, type Transport } from '../../src/net/proxy.js';
-import { errorMessage, type Supervisor } from '../../src/inbound/supervisor.js';
+import type { Supervisor } from '../../src/inbound/supervisor.js';
 import { attachmentLimit, outgoing } from './attachments.js';
 import { GatewayBridge } from './bridge.js';
+import { classify, describe } from './errors.js';
 import { normalizeClick, normalizeMessage, type NormalizeContext } from './normalize.js';
 import { plan, quotedId } from './render.js';
-import { restOptions } from './rest.js';
+import { restOptions, sendingOptions } from './rest.js';
 import { discordConfig, type DiscordConfig } from './schema.js';
 import { runSession } from './session.js';
 
@@ -46,9 +49,23 @@ interface Link {
   bridge: GatewayBridge | undefined;
 }
 
+/**
+ * Discord's rate limits (https://discord.com/developers/docs/topics/rate-limits): 50 requests a
+ * second per bot, globally; per route the limit is what the X-RateLimit-* headers say, and for
+ * messages in one channel they say 5 per 5 s. The REST client also paces itself by those headers.
+ */
+const limits: SendLimits = {
+  bot: { count: 50, perMs: 1000 },
+  chat: { count: 5, perMs: 5000, burst: 5 },
+};
+
+/** Discord wants an answer to a button click within 3 s: a short policy of its own. */
+const acknowledgePolicy: RetryPolicy = { attempts: 3, initialDelayMs: 100, maxDelayMs: 500, maxRetryAfterMs: 1000 };
+
 export class DiscordAdapter implements Adapter {
   readonly type = 'discord';
   readonly id: string;
+  readonly limits = limits;
   private readonly timings: DiscordTimings;
   private self: string | undefined;
   private ctx: AdapterContext | undefined;
@@ -78,7 +95,7 @@ export class DiscordAdapter implements Adapter {
     const { config, timings } = this;
     const transport = createTransport(config.proxy);
     const options = restOptions(config.apiRoot, transport);
-    const rest = new REST(options).setToken(config.token);
+    const rest = new REST(sendingOptions(options)).setToken(config.token);
     const bridge = config.proxy ? await GatewayBridge.open(transport, ctx.logger, options.makeRequest) : undefined;
     this.link = { transport, rest, bridge };
     if (config.proxy) ctx.logger.info({ proxy: describeProxy(config.proxy) }, 'Discord traffic goes through a proxy');
@@ -120,25 +137,26 @@ export class DiscordAdapter implements Adapter {
     await link?.transport.close();
   }
 
-  send(message: OutgoingMessage): Promise<Delivery> {
-    const sending = this.deliver(message);
+  send(message: OutgoingMessage, options?: SendOptions): Promise<Delivery> {
+    const sending = this.deliver(message, options);
     this.sending.add(sending);
     void sending.finally(() => this.sending.delete(sending));
     return sending;
   }
 
-  private async deliver(message: OutgoingMessage): Promise<Delivery> {
+  private async deliver(message: OutgoingMessage, options: SendOptions | undefined): Promise<Delivery> {
     const { ids, done } = startDelivery();
     const link = this.link;
-    if (!link) return done('the Discord platform is not running');
+    if (!link) return done('the Discord platform is not running', retryable);
     const channelId = message.to.channelId;
-    if (!/^\d+$/.test(channelId)) return done(`not a Discord channel id: "${channelId}"; expected a numeric snowflake`);
-    let quote = quotedId(message.content, message.replyTo);
+    if (!/^\d+$/.test(channelId)) return done(`not a Discord channel id: "${channelId}"; expected a numeric snowflake`, fatal);
+    const quote = quotedId(message.content, message.replyTo);
     const { messages, allowedMentions } = plan(message.content);
     try {
       // One message at a time: the chat sees them in order, and discord.js's per-route rate-limit
-      // queue sees one request at a time from us (a 429 then delays the rest, it loses nothing).
-      for (const item of messages) {
+      // queue sees one request at a time from us.
+      for (const [index, item] of messages.entries()) {
+        if (index < (options?.sent ?? 0)) continue; // delivered by an earlier try
         const files: RawFile[] = [];
         const embeds: APIEmbed[] = [];
         let content = item.content;
@@ -154,19 +172,19 @@ export class DiscordAdapter implements Adapter {
           ...(item.components.length ? { components: item.components } : {}),
           ...(files.length ? { attachments: files.map((file, id) => ({ id, filename: file.name })) } : {}),
           allowed_mentions: allowedMentions,
-          // discord.js sends a POST again after a 5xx or a timeout, when Discord may already have
-          // stored it: with the same nonce enforced, Discord answers with that message instead.
-          nonce: randomBytes(12).toString('base64url'),
+          // The same part gets the same nonce on every try, after a restart too: when Discord
+          // stored a message whose answer was lost, the retry gets that message back, not a second one.
+          nonce: options ? idempotencyKey(options.key, index) : randomBytes(12).toString('base64url'),
           enforce_nonce: true,
-          ...(quote ? { message_reference: { message_id: quote, fail_if_not_exists: false } } : {}),
+          // Only the first message of a reply quotes.
+          ...(index === 0 && quote ? { message_reference: { message_id: quote, fail_if_not_exists: false } } : {}),
         };
-        const sent = (await link.rest.post(Routes.channelMessages(channelId), { body, files: files.length ? files : undefined })) as APIMessage;
+        const sent = (await link.rest.post(Routes.channelMessages(channelId), { body, files: files.length ? files : undefined, signal: options?.signal })) as APIMessage;
         ids.push(sent.id);
-        quote = undefined; // only the first message of a reply quotes
       }
       return done();
     } catch (error) {
-      return done(error instanceof DiscordAPIError ? `Discord ${error.status} (code ${error.code}): ${error.message}` : errorMessage(error));
+      return done(describe(error), classify(error));
     }
   }
 
@@ -192,9 +210,9 @@ export class DiscordAdapter implements Adapter {
   /** A deferred update within Discord's 3 s, so the user sees no "interaction failed"; the answer comes as a message. */
   private acknowledge(interaction: APIMessageComponentInteraction): void {
     const rest = this.link?.rest;
-    rest
-      ?.post(Routes.interactionCallback(interaction.id, interaction.token), { body: { type: InteractionResponseType.DeferredMessageUpdate }, auth: false })
-      .catch((error: unknown) => this.ctx?.logger.warn({ err: errorMessage(error) }, 'could not acknowledge a button click'));
+    if (!rest) return;
+    const post = () => rest.post(Routes.interactionCallback(interaction.id, interaction.token), { body: { type: InteractionResponseType.DeferredMessageUpdate }, auth: false });
+    retry(post, { policy: acknowledgePolicy, classify }).catch((error: unknown) => this.ctx?.logger.warn({ err: describe(error) }, 'could not acknowledge a button click'));
   }
 
   private admit(key: string, build: (ctx: NormalizeContext) => ReturnType<InboundEvent['normalize']>): void {
@@ -206,7 +224,7 @@ export class DiscordAdapter implements Adapter {
       channelKind: (id) => this.channelKind(id),
       mediaUrl: ({ url, mime, name }) => ctx.media.register(() => fetchFile(url, { mime, name, dispatcher: this.link?.transport.dispatcher, ...attachmentLimit }), { botId: this.id, ref: url }),
     };
-    this.queue = this.queue.then(() => ctx.dispatch({ key, normalize: () => build(context) })).catch((error: unknown) => ctx.logger.error({ err: errorMessage(error) }, 'could not hand a Discord event on'));
+    this.queue = this.queue.then(() => ctx.dispatch({ key, normalize: () => build(context) })).catch((error: unknown) => ctx.logger.error({ err: describe(error) }, 'could not hand a Discord event on'));
   }
 
   private channelKind(id: string): ChannelType | undefined {
