@@ -14,7 +14,7 @@ import {
   type GatewayMessageCreateDispatchData,
   type RawFile,
 } from 'discord.js';
-import { defineAdapter, type Adapter, type AdapterContext, type InboundEvent, type SendOptions } from '../../src/adapter.js';
+import { defineAdapter, type Adapter, type AdapterContext, type Admission, type InboundEvent, type SendOptions } from '../../src/adapter.js';
 import { idempotencyKey } from '../../src/delivery/idempotency.js';
 import type { SendLimits } from '../../src/delivery/pacer.js';
 import { fatal, retry, retryable, type RetryPolicy } from '../../src/delivery/retry.js';
@@ -28,6 +28,7 @@ import { classify, describe } from './errors.js';
 import { normalizeClick, normalizeMessage, type NormalizeContext } from './normalize.js';
 import { plan, quotedId } from './render.js';
 import { restOptions, sendingOptions } from './rest.js';
+import { GatewaySessions } from './resume.js';
 import { discordConfig, type DiscordConfig } from './schema.js';
 import { runSession } from './session.js';
 
@@ -72,8 +73,6 @@ export class DiscordAdapter implements Adapter {
   private link: Link | undefined;
   private client: Client | undefined;
   private supervisor: Supervisor | undefined;
-  /** Events are admitted one after another, in the order the gateway sent them. */
-  private queue: Promise<unknown> = Promise.resolve();
   /** Sends under way: stop() lets them finish (a 429 wait, say) before it closes the proxy under them. */
   private readonly sending = new Set<Promise<Delivery>>();
 
@@ -98,6 +97,9 @@ export class DiscordAdapter implements Adapter {
     const rest = new REST(sendingOptions(options)).setToken(config.token);
     const bridge = config.proxy ? await GatewayBridge.open(transport, ctx.logger, options.makeRequest) : undefined;
     this.link = { transport, rest, bridge };
+    const sessions = new GatewaySessions(ctx.store, `discord:${this.id}:gateway`, ctx.logger);
+    await sessions.load();
+    this.self ??= sessions.userId;
     if (config.proxy) ctx.logger.info({ proxy: describeProxy(config.proxy) }, 'Discord traffic goes through a proxy');
     this.supervisor = ctx.supervise({
       name: `discord:${this.id}:gateway`,
@@ -113,6 +115,7 @@ export class DiscordAdapter implements Adapter {
             livenessPollMs: timings.livenessPollMs,
             maxReconnects: timings.maxReconnects,
             unthrottledIdentify: timings.unthrottledIdentify,
+            sessions,
             onClient: (client) => (this.client = client),
             onDispatch: (packet) => this.onDispatch(packet),
           },
@@ -128,7 +131,6 @@ export class DiscordAdapter implements Adapter {
     this.ctx = undefined;
     this.link = undefined;
     await supervisor?.stop();
-    await this.queue;
     await settledWithin([...this.sending], sendDrainMs);
     // A REST instance sweeps its buckets on two intervals of its own; left running, every restart would keep one alive.
     link?.rest.clearHashSweeper();
@@ -188,22 +190,23 @@ export class DiscordAdapter implements Adapter {
     }
   }
 
-  private onDispatch(packet: GatewayDispatchPayload): void {
+  /** Hands a message or a button click to the core, in the order the gateway sent them; the admission tells the session what is recorded. */
+  private onDispatch(packet: GatewayDispatchPayload): Promise<Admission> | undefined {
     switch (packet.t) {
       case 'READY':
         this.self = packet.d.user.id;
-        return;
+        return undefined;
       case 'MESSAGE_CREATE':
-        if (packet.d.author.id === this.self) return; // our own replies come back as events too
+        if (packet.d.author.id === this.self) return undefined; // our own replies come back as events too
         return this.admit(packet.d.id, (ctx) => normalizeMessage(packet.d as GatewayMessageCreateDispatchData, ctx));
       case 'INTERACTION_CREATE': {
         const interaction = packet.d;
-        if (interaction.type !== InteractionType.MessageComponent) return;
+        if (interaction.type !== InteractionType.MessageComponent) return undefined;
         this.acknowledge(interaction);
         return this.admit(interaction.id, (ctx) => normalizeClick(interaction, ctx));
       }
       default:
-        return;
+        return undefined;
     }
   }
 
@@ -215,16 +218,16 @@ export class DiscordAdapter implements Adapter {
     retry(post, { policy: acknowledgePolicy, classify }).catch((error: unknown) => this.ctx?.logger.warn({ err: describe(error) }, 'could not acknowledge a button click'));
   }
 
-  private admit(key: string, build: (ctx: NormalizeContext) => ReturnType<InboundEvent['normalize']>): void {
+  private admit(key: string, build: (ctx: NormalizeContext) => ReturnType<InboundEvent['normalize']>): Promise<Admission> {
     const ctx = this.ctx;
-    if (!ctx) return;
+    if (!ctx) return Promise.resolve('closed');
     const context: NormalizeContext = {
       botId: this.id,
       selfId: this.self,
       channelKind: (id) => this.channelKind(id),
       mediaUrl: ({ url, mime, name }) => ctx.media.register(() => fetchFile(url, { mime, name, dispatcher: this.link?.transport.dispatcher, ...attachmentLimit }), { botId: this.id, ref: url }),
     };
-    this.queue = this.queue.then(() => ctx.dispatch({ key, normalize: () => build(context) })).catch((error: unknown) => ctx.logger.error({ err: describe(error) }, 'could not hand a Discord event on'));
+    return ctx.dispatch({ key, normalize: () => build(context) });
   }
 
   private channelKind(id: string): ChannelType | undefined {
