@@ -76,8 +76,12 @@ describe('telegram: durable delivery', () => {
     await first.fake.waitForCall('getUpdates');
     await first.runtime.store.close(); // the store can take no write from now on
     const id = first.fake.pushMessage({ text: '/echo kept' });
-    const lost = await waitFor(() => first.logs.find((l) => l.msg === 'connection lost; reconnecting'), 4000, 'the failed batch');
-    expect(lost.err).toMatch(/could not record an update/);
+    const lost = await waitFor(() => {
+      const lines = first.logs.filter((l) => l.msg === 'connection lost; reconnecting');
+      return lines.length >= 2 && lines;
+    }, 4000, 'the batch failing twice');
+    expect(lost[0]!.err).toMatch(/could not record an update/);
+    expect(lost.map((l) => l.attempt)).toEqual([1, 2]); // backing off, not spinning
     await first.runtime.stop();
     expect(first.fake.calls.filter((c) => c.method === 'getUpdates').every((c) => Number(c.params.offset ?? 0) <= id)).toBe(true);
 

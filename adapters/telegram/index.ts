@@ -20,13 +20,11 @@ import { verifySecretToken } from './verify.js';
  * this?"): about 30 messages a second overall, about one a second in one chat (short bursts are
  * tolerated), and no more than 20 a minute in one group.
  */
+const perGroup = { count: 20, perMs: 60_000, burst: 3 };
 const limits: SendLimits = {
   bot: { count: 30, perMs: 1000 },
-  chat: {
-    default: { count: 1, perMs: 1000, burst: 3 },
-    group: { count: 20, perMs: 60_000, burst: 3 },
-    channel: { count: 20, perMs: 60_000, burst: 3 },
-  },
+  // A forum topic ("thread") is part of a group; a channel is held to a group's limit too.
+  chat: { default: { count: 1, perMs: 1000, burst: 3 }, group: perGroup, thread: perGroup, channel: perGroup },
 };
 
 export class TelegramAdapter implements Adapter {
@@ -153,10 +151,10 @@ export class TelegramAdapter implements Adapter {
           throw new Error('409 Conflict: another process is polling with this bot token (or a webhook is set); only one poller per token can run');
         throw error;
       }
-      alive();
       // All of the batch is handed over at once (the store records it in one commit), then the
       // offset moves past the updates recorded, in order. One that was not ('closed': shutting
-      // down, or the store failed) and everything after it stay unconfirmed: Telegram sends them again.
+      // down, or the store failed) and everything after it stay unconfirmed: Telegram sends them
+      // again, after a backoff that grows while the store keeps failing.
       const admissions = updates.map((update) => this.dispatch(ctx, update));
       for (const [i, update] of updates.entries()) {
         if ((await admissions[i]) === 'closed') {
@@ -165,6 +163,7 @@ export class TelegramAdapter implements Adapter {
         }
         this.offset = update.update_id + 1;
       }
+      alive();
     }
   }
 
