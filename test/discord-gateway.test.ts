@@ -288,8 +288,12 @@ describe('discord gateway: the session outlives Switchboard', () => {
     await first.runtime.store.close(); // the store can take no write from now on
     const lost = guildMessage(f, 'not recorded');
     f.gateway.push('MESSAGE_CREATE', lost);
-    const failed = await waitFor(() => first.logs.find((l) => l.msg === 'connection lost; reconnecting'), 5000, 'the session given up');
-    expect(failed.err).toMatch(/could not be recorded/);
+    const failed = await waitFor(() => {
+      const lines = first.logs.filter((l) => l.msg === 'connection lost; reconnecting');
+      return lines.length >= 2 && lines;
+    }, 5000, 'the client given up twice');
+    expect(failed[0]!.err).toMatch(/could not be recorded/);
+    expect(failed.map((l) => l.attempt)).toEqual([1, 2]); // backing off, not spinning
     await first.runtime.stop();
 
     await startOn(f, storePath);

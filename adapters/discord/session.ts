@@ -98,13 +98,15 @@ export async function runSession(options: SessionOptions, { signal, alive }: Ses
       signal.addEventListener('abort', () => resolve(), { once: true });
       readyTimer = setTimeout(() => fail(new Error(`no READY within ${options.readyTimeoutMs} ms of connecting`)), options.readyTimeoutMs);
       (client as EventEmitter).on(Events.Raw, (packet: GatewayDispatchPayload, shardId: number) => {
-        alive();
         if (packet.t === GatewayDispatchEvents.Ready) sessions.began(shardId, packet.s, packet.d);
         const sessionId = sessions.sessionOf(shardId);
         const admission = options.onDispatch(packet);
         recorded = recorded.then(async () => {
           if ((await admission) !== 'closed') {
-            if (!held && sessionId !== undefined) sessions.recorded(shardId, sessionId, packet.s);
+            if (held) return;
+            // Alive once taken: a client that keeps failing to record events backs off more each time.
+            alive();
+            if (sessionId !== undefined) sessions.recorded(shardId, sessionId, packet.s);
             return;
           }
           held = true;
