@@ -42,7 +42,11 @@ async function setup(options: { watchdog?: boolean; extra?: string; token?: stri
   const adapter = options.watchdog ? discordWatchdog : discordFast;
   const started = await startRuntime(yaml, { bot: options.bot ?? echo, definitions: [...definitions, adapter as unknown as AdapterDefinition] });
   runtime = started.runtime;
-  if (options.wait !== false) await waitFor(() => f.gateway.connected, 5000, 'the gateway session');
+  if (options.wait !== false) {
+    await waitFor(() => f.gateway.connected, 5000, 'the gateway session');
+    // The fake has sent READY; the client is ready once it has read it (an op 7 before then is an op 7 during IDENTIFY).
+    await waitFor(() => started.logs.some((l) => l.msg === 'gateway ready'), 5000, 'the client ready');
+  }
   return { fake: f, logs: started.logs };
 }
 
