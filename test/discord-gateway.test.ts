@@ -12,7 +12,7 @@ import { definitions } from '../src/runtime/registry.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import { directMessage, FakeDiscord, guildMessage, token } from './fakes/discord.js';
 import { FakeProxy, FakeSocksProxy } from './fakes/proxy.js';
-import { sleep, startRuntime, waitFor } from './helpers.js';
+import { sleep, startRuntime, tempStorePath, waitFor } from './helpers.js';
 
 const discordFast = defineAdapter({
   ...discord,
@@ -42,7 +42,11 @@ async function setup(options: { watchdog?: boolean; extra?: string; token?: stri
   const adapter = options.watchdog ? discordWatchdog : discordFast;
   const started = await startRuntime(yaml, { bot: options.bot ?? echo, definitions: [...definitions, adapter as unknown as AdapterDefinition] });
   runtime = started.runtime;
-  if (options.wait !== false) await waitFor(() => f.gateway.connected, 5000, 'the gateway session');
+  if (options.wait !== false) {
+    await waitFor(() => f.gateway.connected, 5000, 'the gateway session');
+    // The fake has sent READY; the client is ready once it has read it (an op 7 before then is an op 7 during IDENTIFY).
+    await waitFor(() => started.logs.some((l) => l.msg === 'gateway ready'), 5000, 'the client ready');
+  }
   return { fake: f, logs: started.logs };
 }
 
@@ -119,7 +123,9 @@ describe('discord gateway: the connection survives', () => {
     fake.gateway.drop(); // discord.js reconnects, then would wait 60 s for a HELLO that never comes
     const lost = await waitFor(() => logs.find((l) => l.msg === 'connection lost; reconnecting'), 5000, 'the watchdog');
     expect(lost.err).toBe('stalled: no sign of life for 2500 ms');
-    await waitFor(() => fake.gateway.connected && fake.gateway.identifies.length === 2, 5000, 'a new session');
+    // The new client resumes the session the stalled one left.
+    await waitFor(() => fake.gateway.connected && fake.gateway.resumes.length === 1, 5000, 'the session resumed');
+    expect(fake.gateway.identifies).toHaveLength(1);
     await roundTrip(fake, 'after the stall');
     expect(fake.gateway.openSockets).toBe(1);
   });
@@ -177,7 +183,8 @@ describe('discord gateway: the connection survives', () => {
     const { fake } = await setup();
     await runtime!.restartPlatform('dc');
     await runtime!.restartPlatform('dc');
-    await waitFor(() => fake.gateway.connected && fake.gateway.identifies.length >= 2, 5000, 'a new session');
+    // The stopped clients' sockets are closed: a connection up now is the last client's.
+    await waitFor(() => fake.gateway.connected && fake.gateway.connections >= 2, 5000, 'a new connection');
     await roundTrip(fake, 'once');
     await sleep(300);
     expect(fake.sent).toHaveLength(1);
@@ -203,7 +210,7 @@ describe('discord gateway: the connection survives', () => {
       await roundTrip(fake, 'ready');
       const before = live.size;
       for (let i = 0; i < 3; i++) await runtime!.restartPlatform('dc');
-      await waitFor(() => fake.gateway.connected && fake.gateway.identifies.length >= 2, 5000, 'the last session');
+      await waitFor(() => fake.gateway.connected && fake.gateway.connections >= 2, 5000, 'the last connection');
       await roundTrip(fake, 'still here');
       expect(live.size).toBe(before);
     } finally {
@@ -228,6 +235,87 @@ describe('discord gateway: the connection survives', () => {
     expect(f.calls.filter((c) => c.path === '/api/v10/gateway/bot')).toHaveLength(1);
     expect(f.gateway.connections).toBe(0);
     expect(JSON.stringify(logs)).not.toContain(bad);
+  });
+});
+
+describe('discord gateway: the session outlives Switchboard', () => {
+  /** Switchboard on `storePath`, as a start after a restart would find it. */
+  async function startOn(f: FakeDiscord, storePath: string) {
+    const yaml = `platforms:\n  - { id: dc, type: discord, token: "${token}", apiRoot: "${f.url}" }\n`;
+    const started = await startRuntime(yaml, { bot: echo, storePath, definitions: [...definitions, discordFast as unknown as AdapterDefinition] });
+    runtime = started.runtime;
+    return started;
+  }
+
+  /** A fake Discord and Switchboard connected to it, on a store file a restart can open again. */
+  async function firstStart() {
+    const f = (fake = await new FakeDiscord().start());
+    const storePath = tempStorePath();
+    const first = await startOn(f, storePath);
+    await waitFor(() => f.gateway.connected, 5000, 'the gateway session');
+    return { f, storePath, first };
+  }
+
+  const answersTo = (f: FakeDiscord, d: { id: string }) => f.sent.filter((s) => s.body.message_reference?.message_id === d.id);
+
+  async function answered(f: FakeDiscord, text: string) {
+    const d = guildMessage(f, text);
+    const seq = f.gateway.push('MESSAGE_CREATE', d);
+    await waitFor(() => answersTo(f, d).length === 1, 5000, `the answer to "${text}"`);
+    return { d, seq };
+  }
+
+  it('resumes the session after a restart: what was sent while it was down is replayed and answered, each once', async () => {
+    const { f, storePath, first } = await firstStart();
+    const before = await answered(f, 'before');
+    const session = f.gateway.sessionId;
+    await first.runtime.stop();
+    expect(f.gateway.sessionId).toBe(session); // stopping left the session to be resumed
+
+    const missed = [guildMessage(f, 'while down'), directMessage(f, 'also while down')];
+    for (const d of missed) f.gateway.push('MESSAGE_CREATE', d);
+    f.gateway.push('MESSAGE_CREATE', guildMessage(f, 'a reply of ours', { author: f.botUser }));
+    const second = await startOn(f, storePath);
+    await waitFor(() => missed.every((d) => answersTo(f, d).length === 1), 5000, 'the answers to what was missed');
+    expect(f.gateway.resumes).toEqual([expect.objectContaining({ token, session_id: session, seq: before.seq })]);
+    expect(f.gateway.identifies).toHaveLength(1);
+    expect(second.logs.find((l) => l.msg === 'gateway ready')).toMatchObject({ username: f.botUser.username });
+    // The resumed client goes on as a ready one, and still knows its own messages from users'.
+    const after = await answered(f, 'after');
+    expect([before.d, ...missed, after.d].map((d) => answersTo(f, d).length)).toEqual([1, 1, 1, 1]);
+    expect(f.sent).toHaveLength(4); // nothing for our own message
+  });
+
+  it('resumes from the last event recorded, not the last received: one the store could not take is answered after a restart', async () => {
+    const { f, storePath, first } = await firstStart();
+    const before = await answered(f, 'before');
+    await first.runtime.store.close(); // the store can take no write from now on
+    const lost = guildMessage(f, 'not recorded');
+    f.gateway.push('MESSAGE_CREATE', lost);
+    const failed = await waitFor(() => {
+      const lines = first.logs.filter((l) => l.msg === 'connection lost; reconnecting');
+      return lines.length >= 2 && lines;
+    }, 5000, 'the client given up twice');
+    expect(failed[0]!.err).toMatch(/could not be recorded/);
+    expect(failed.map((l) => l.attempt)).toEqual([1, 2]); // backing off, not spinning
+    await first.runtime.stop();
+
+    await startOn(f, storePath);
+    await waitFor(() => answersTo(f, lost).length === 1, 5000, 'the answer to the event not recorded');
+    expect(f.gateway.resumes.at(-1)).toMatchObject({ session_id: f.gateway.sessionId, seq: before.seq });
+    // Its answer may be sent again if the store failed before marking it delivered: the nonce keeps it single.
+    expect(answersTo(f, before.d)).toHaveLength(1);
+  });
+
+  it('identifies afresh when Discord no longer has the kept session, and goes on answering', async () => {
+    const { f, storePath, first } = await firstStart();
+    await answered(f, 'before');
+    await first.runtime.stop();
+    f.gateway.invalidateSession(); // expired while Switchboard was down
+    await startOn(f, storePath);
+    await waitFor(() => f.gateway.connected && f.gateway.identifies.length === 2, 5000, 'a new session');
+    expect(f.gateway.resumes).toHaveLength(1);
+    await answered(f, 'after');
   });
 });
 

@@ -21,6 +21,9 @@ const discordFast = defineAdapter({
   create: (config) => new DiscordAdapter(config, { readyTimeoutMs: 1500, stallMs: 10_000, livenessPollMs: 100, unthrottledIdentify: true }),
 });
 
+/** Fast retries, so a test sees the core's policy at work without waiting out production backoffs. */
+const fastRetries = 'delivery: { attempts: 4, initialDelay: 10ms, maxDelay: 50ms }\n';
+
 let runtime: Runtime | undefined;
 let fake: FakeDiscord | undefined;
 let hooks: CallbackServer | undefined;
@@ -69,9 +72,10 @@ describe('discord: messages', () => {
     const ping = guildMessage(fake, '/ping');
     fake.gateway.push('MESSAGE_CREATE', ping);
     await waitFor(() => fake.sent.length === 2, 4000, 'two replies');
-    expect(fake.sent.map((s) => [s.channelId, s.body.content, s.body.message_reference.message_id])).toEqual([
-      ['500000000000000001', 'in private', dm.id],
+    // Two chats are answered side by side: no order between them.
+    expect(fake.sent.map((s) => [s.channelId, s.body.content, s.body.message_reference.message_id]).sort()).toEqual([
       ['300000000000000001', 'pong', ping.id],
+      ['500000000000000001', 'in private', dm.id],
     ]);
   });
 
@@ -160,34 +164,59 @@ describe('discord: messages', () => {
     expect(parts.slice(1).every((p) => p.body.message_reference === undefined)).toBe(true);
   });
 
-  it('waits out a 429 and then delivers the reply once', async () => {
-    const { fake } = await setup();
+  it('waits out a 429 as the core\'s retry, and then delivers the reply once', async () => {
+    const { fake, logs } = await setup({ yaml: fastRetries });
     fake.rateLimitNext(0.4);
     const d = guildMessage(fake, 'patience');
-    const pushed = Date.now();
     fake.gateway.push('MESSAGE_CREATE', d);
-    const sent = await waitFor(() => fake.sent.find((s) => s.body.message_reference?.message_id === d.id), 5000, 'the delayed reply');
-    expect(sent.body.content).toBe('patience');
-    expect(sent.at - pushed).toBeGreaterThanOrEqual(400);
+    await waitFor(() => fake.sent.find((s) => s.body.message_reference?.message_id === d.id), 5000, 'the delayed reply');
     const posts = fake.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/messages'));
     expect(posts.map((c) => c.status)).toEqual([429, 200]);
-    await sleep(200);
-    expect(fake.sent).toHaveLength(1);
+    expect(posts[1]!.at - posts[0]!.at).toBeGreaterThanOrEqual(400);
+    expect(fake.sent.map((s) => s.body.content)).toEqual(['patience']);
+    expect(logs.filter((l) => l.msg === 'delivery failed; trying again').map((l) => l.kind)).toEqual(['rate-limited']);
   });
 
-  it('does not double a reply when Discord stored the message but answered 502 (discord.js sends it again)', async () => {
-    const { fake } = await setup();
+  it('tries a send refused with a 5xx again with the same nonce', async () => {
+    const { fake, logs } = await setup({ yaml: fastRetries });
+    fake.failNext(500, { message: 'Internal Server Error', code: 0 });
+    const d = guildMessage(fake, 'again');
+    fake.gateway.push('MESSAGE_CREATE', d);
+    await waitFor(() => fake.sent.length === 1, 4000, 'the reply');
+    const posts = fake.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/messages'));
+    expect(posts.map((c) => c.status)).toEqual([500, 200]);
+    expect(posts[0]!.nonce).toMatch(/^.{25}$/);
+    expect(posts[1]!.nonce).toBe(posts[0]!.nonce);
+    expect(fake.sent[0]!.body).toMatchObject({ content: 'again', enforce_nonce: true });
+    // The core tried again, not discord.js on its own.
+    expect(logs.filter((l) => l.msg === 'delivery failed; trying again').map((l) => l.kind)).toEqual(['retryable']);
+  });
+
+  it('does not double a reply when Discord stored the message but answered 502: the retry\'s nonce gets the stored one back', async () => {
+    const { fake } = await setup({ yaml: fastRetries });
     fake.loseAnswerNext(502);
     const d = guildMessage(fake, `/echo ${'x'.repeat(1998)} tail`);
     fake.gateway.push('MESSAGE_CREATE', d);
     await waitFor(() => fake.sent.length >= 2, 4000, 'the reply');
-    await sleep(200);
     const posts = fake.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/messages'));
     expect(posts.map((c) => c.status)).toEqual([502, 200, 200]);
+    expect(posts[1]!.nonce).toBe(posts[0]!.nonce);
     expect(fake.sent.map((s) => [s.body.content.length, s.body.content.slice(-4)])).toEqual([[1998, 'xxxx'], [4, 'tail']]);
     const [first, second] = fake.sent.map((s) => s.body);
     expect(first).toMatchObject({ enforce_nonce: true, nonce: expect.stringMatching(/^.{1,25}$/) });
     expect(second!.nonce).not.toBe(first!.nonce);
+  });
+
+  it('keeps a reply Discord refuses (403, missing access) as a dead letter without trying again', async () => {
+    const { fake } = await setup({ yaml: fastRetries });
+    fake.failNext(403, { message: 'Missing Access', code: 50001 });
+    fake.gateway.push('MESSAGE_CREATE', guildMessage(fake, 'nope'));
+    const [dead] = await waitFor(async () => {
+      const list = await runtime!.store.outbox.list('dead');
+      return list.length > 0 && list;
+    }, 4000, 'the dead letter');
+    expect(dead!.error).toBe('Discord 403 (code 50001): Missing Access');
+    expect(fake.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/messages'))).toHaveLength(1);
   });
 
   it('blocks a user when the onMessage callback answers 403, and the user sees its text', async () => {

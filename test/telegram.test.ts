@@ -134,17 +134,6 @@ describe('telegram: long polling', () => {
     await fake.waitForCall('answerCallbackQuery');
   });
 
-  it('retries a 429 after retry_after instead of losing the reply', async () => {
-    const { fake, sentTexts } = await telegram();
-    fake.failNext('sendMessage', { error_code: 429, description: 'Too Many Requests: retry after 1', retry_after: 1 });
-    fake.pushMessage({ text: '/ping' });
-    await waitFor(() => fake.calls.filter((c) => c.method === 'sendMessage').length === 2, 5000);
-    expect(sentTexts()).toEqual(['pong', 'pong']);
-    const attempts = fake.calls.filter((c) => c.method === 'sendMessage');
-    expect(attempts).toHaveLength(2);
-    expect(attempts[1]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(900);
-  });
-
   it('reports a 409 conflict clearly and backs off instead of spinning, then recovers', async () => {
     const { fake, logs, sentTexts } = await telegram();
     await fake.waitForCall('getUpdates');

@@ -2,7 +2,6 @@
 
 import { randomBytes } from 'node:crypto';
 import {
-  DiscordAPIError,
   InteractionResponseType,
   InteractionType,
   REST,
@@ -15,16 +14,21 @@ import {
   type GatewayMessageCreateDispatchData,
   type RawFile,
 } from 'discord.js';
-import { defineAdapter, type Adapter, type AdapterContext, type InboundEvent } from '../../src/adapter.js';
+import { defineAdapter, type Adapter, type AdapterContext, type Admission, type InboundEvent, type SendOptions } from '../../src/adapter.js';
+import { idempotencyKey } from '../../src/delivery/idempotency.js';
+import type { SendLimits } from '../../src/delivery/pacer.js';
+import { fatal, retry, retryable, type RetryPolicy } from '../../src/delivery/retry.js';
 import { fetchFile } from '../../src/net/fetch-file.js';
 import { startDelivery, type ChannelType, type Delivery, type OutgoingMessage } from '../../src/message.js';
 import { createTransport, describeProxy, type Transport } from '../../src/net/proxy.js';
-import { errorMessage, type Supervisor } from '../../src/inbound/supervisor.js';
+import type { Supervisor } from '../../src/inbound/supervisor.js';
 import { attachmentLimit, outgoing } from './attachments.js';
 import { GatewayBridge } from './bridge.js';
+import { classify, describe } from './errors.js';
 import { normalizeClick, normalizeMessage, type NormalizeContext } from './normalize.js';
 import { plan, quotedId } from './render.js';
-import { restOptions } from './rest.js';
+import { restOptions, sendingOptions } from './rest.js';
+import { GatewaySessions } from './resume.js';
 import { discordConfig, type DiscordConfig } from './schema.js';
 import { runSession } from './session.js';
 
@@ -46,17 +50,29 @@ interface Link {
   bridge: GatewayBridge | undefined;
 }
 
+/**
+ * Discord's rate limits (https://discord.com/developers/docs/topics/rate-limits): 50 requests a
+ * second per bot, globally; per route the limit is what the X-RateLimit-* headers say, and for
+ * messages in one channel they say 5 per 5 s. The REST client also paces itself by those headers.
+ */
+const limits: SendLimits = {
+  bot: { count: 50, perMs: 1000 },
+  chat: { count: 5, perMs: 5000, burst: 5 },
+};
+
+/** Discord wants an answer to a button click within 3 s: a short policy of its own. */
+const acknowledgePolicy: RetryPolicy = { attempts: 3, initialDelayMs: 100, maxDelayMs: 500, maxRetryAfterMs: 1000 };
+
 export class DiscordAdapter implements Adapter {
   readonly type = 'discord';
   readonly id: string;
+  readonly limits = limits;
   private readonly timings: DiscordTimings;
   private self: string | undefined;
   private ctx: AdapterContext | undefined;
   private link: Link | undefined;
   private client: Client | undefined;
   private supervisor: Supervisor | undefined;
-  /** Events are admitted one after another, in the order the gateway sent them. */
-  private queue: Promise<unknown> = Promise.resolve();
   /** Sends under way: stop() lets them finish (a 429 wait, say) before it closes the proxy under them. */
   private readonly sending = new Set<Promise<Delivery>>();
 
@@ -78,9 +94,12 @@ export class DiscordAdapter implements Adapter {
     const { config, timings } = this;
     const transport = createTransport(config.proxy);
     const options = restOptions(config.apiRoot, transport);
-    const rest = new REST(options).setToken(config.token);
+    const rest = new REST(sendingOptions(options)).setToken(config.token);
     const bridge = config.proxy ? await GatewayBridge.open(transport, ctx.logger, options.makeRequest) : undefined;
     this.link = { transport, rest, bridge };
+    const sessions = new GatewaySessions(ctx.store, `discord:${this.id}:gateway`, ctx.logger);
+    await sessions.load();
+    this.self ??= sessions.userId;
     if (config.proxy) ctx.logger.info({ proxy: describeProxy(config.proxy) }, 'Discord traffic goes through a proxy');
     this.supervisor = ctx.supervise({
       name: `discord:${this.id}:gateway`,
@@ -96,6 +115,7 @@ export class DiscordAdapter implements Adapter {
             livenessPollMs: timings.livenessPollMs,
             maxReconnects: timings.maxReconnects,
             unthrottledIdentify: timings.unthrottledIdentify,
+            sessions,
             onClient: (client) => (this.client = client),
             onDispatch: (packet) => this.onDispatch(packet),
           },
@@ -111,7 +131,6 @@ export class DiscordAdapter implements Adapter {
     this.ctx = undefined;
     this.link = undefined;
     await supervisor?.stop();
-    await this.queue;
     await settledWithin([...this.sending], sendDrainMs);
     // A REST instance sweeps its buckets on two intervals of its own; left running, every restart would keep one alive.
     link?.rest.clearHashSweeper();
@@ -120,25 +139,26 @@ export class DiscordAdapter implements Adapter {
     await link?.transport.close();
   }
 
-  send(message: OutgoingMessage): Promise<Delivery> {
-    const sending = this.deliver(message);
+  send(message: OutgoingMessage, options?: SendOptions): Promise<Delivery> {
+    const sending = this.deliver(message, options);
     this.sending.add(sending);
     void sending.finally(() => this.sending.delete(sending));
     return sending;
   }
 
-  private async deliver(message: OutgoingMessage): Promise<Delivery> {
+  private async deliver(message: OutgoingMessage, options: SendOptions | undefined): Promise<Delivery> {
     const { ids, done } = startDelivery();
     const link = this.link;
-    if (!link) return done('the Discord platform is not running');
+    if (!link) return done('the Discord platform is not running', retryable);
     const channelId = message.to.channelId;
-    if (!/^\d+$/.test(channelId)) return done(`not a Discord channel id: "${channelId}"; expected a numeric snowflake`);
-    let quote = quotedId(message.content, message.replyTo);
+    if (!/^\d+$/.test(channelId)) return done(`not a Discord channel id: "${channelId}"; expected a numeric snowflake`, fatal);
+    const quote = quotedId(message.content, message.replyTo);
     const { messages, allowedMentions } = plan(message.content);
     try {
       // One message at a time: the chat sees them in order, and discord.js's per-route rate-limit
-      // queue sees one request at a time from us (a 429 then delays the rest, it loses nothing).
-      for (const item of messages) {
+      // queue sees one request at a time from us.
+      for (const [index, item] of messages.entries()) {
+        if (index < (options?.sent ?? 0)) continue; // delivered by an earlier try
         const files: RawFile[] = [];
         const embeds: APIEmbed[] = [];
         let content = item.content;
@@ -154,59 +174,60 @@ export class DiscordAdapter implements Adapter {
           ...(item.components.length ? { components: item.components } : {}),
           ...(files.length ? { attachments: files.map((file, id) => ({ id, filename: file.name })) } : {}),
           allowed_mentions: allowedMentions,
-          // discord.js sends a POST again after a 5xx or a timeout, when Discord may already have
-          // stored it: with the same nonce enforced, Discord answers with that message instead.
-          nonce: randomBytes(12).toString('base64url'),
+          // The same part gets the same nonce on every try, after a restart too: when Discord
+          // stored a message whose answer was lost, the retry gets that message back, not a second one.
+          nonce: options ? idempotencyKey(options.key, index) : randomBytes(12).toString('base64url'),
           enforce_nonce: true,
-          ...(quote ? { message_reference: { message_id: quote, fail_if_not_exists: false } } : {}),
+          // Only the first message of a reply quotes.
+          ...(index === 0 && quote ? { message_reference: { message_id: quote, fail_if_not_exists: false } } : {}),
         };
-        const sent = (await link.rest.post(Routes.channelMessages(channelId), { body, files: files.length ? files : undefined })) as APIMessage;
+        const sent = (await link.rest.post(Routes.channelMessages(channelId), { body, files: files.length ? files : undefined, signal: options?.signal })) as APIMessage;
         ids.push(sent.id);
-        quote = undefined; // only the first message of a reply quotes
       }
       return done();
     } catch (error) {
-      return done(error instanceof DiscordAPIError ? `Discord ${error.status} (code ${error.code}): ${error.message}` : errorMessage(error));
+      return done(describe(error), classify(error));
     }
   }
 
-  private onDispatch(packet: GatewayDispatchPayload): void {
+  /** Hands a message or a button click to the core, in the order the gateway sent them; the admission tells the session what is recorded. */
+  private onDispatch(packet: GatewayDispatchPayload): Promise<Admission> | undefined {
     switch (packet.t) {
       case 'READY':
         this.self = packet.d.user.id;
-        return;
+        return undefined;
       case 'MESSAGE_CREATE':
-        if (packet.d.author.id === this.self) return; // our own replies come back as events too
+        if (packet.d.author.id === this.self) return undefined; // our own replies come back as events too
         return this.admit(packet.d.id, (ctx) => normalizeMessage(packet.d as GatewayMessageCreateDispatchData, ctx));
       case 'INTERACTION_CREATE': {
         const interaction = packet.d;
-        if (interaction.type !== InteractionType.MessageComponent) return;
+        if (interaction.type !== InteractionType.MessageComponent) return undefined;
         this.acknowledge(interaction);
         return this.admit(interaction.id, (ctx) => normalizeClick(interaction, ctx));
       }
       default:
-        return;
+        return undefined;
     }
   }
 
   /** A deferred update within Discord's 3 s, so the user sees no "interaction failed"; the answer comes as a message. */
   private acknowledge(interaction: APIMessageComponentInteraction): void {
     const rest = this.link?.rest;
-    rest
-      ?.post(Routes.interactionCallback(interaction.id, interaction.token), { body: { type: InteractionResponseType.DeferredMessageUpdate }, auth: false })
-      .catch((error: unknown) => this.ctx?.logger.warn({ err: errorMessage(error) }, 'could not acknowledge a button click'));
+    if (!rest) return;
+    const post = () => rest.post(Routes.interactionCallback(interaction.id, interaction.token), { body: { type: InteractionResponseType.DeferredMessageUpdate }, auth: false });
+    retry(post, { policy: acknowledgePolicy, classify }).catch((error: unknown) => this.ctx?.logger.warn({ err: describe(error) }, 'could not acknowledge a button click'));
   }
 
-  private admit(key: string, build: (ctx: NormalizeContext) => ReturnType<InboundEvent['normalize']>): void {
+  private admit(key: string, build: (ctx: NormalizeContext) => ReturnType<InboundEvent['normalize']>): Promise<Admission> {
     const ctx = this.ctx;
-    if (!ctx) return;
+    if (!ctx) return Promise.resolve('closed');
     const context: NormalizeContext = {
       botId: this.id,
       selfId: this.self,
       channelKind: (id) => this.channelKind(id),
       mediaUrl: ({ url, mime, name }) => ctx.media.register(() => fetchFile(url, { mime, name, dispatcher: this.link?.transport.dispatcher, ...attachmentLimit }), { botId: this.id, ref: url }),
     };
-    this.queue = this.queue.then(() => ctx.dispatch({ key, normalize: () => build(context) })).catch((error: unknown) => ctx.logger.error({ err: errorMessage(error) }, 'could not hand a Discord event on'));
+    return ctx.dispatch({ key, normalize: () => build(context) });
   }
 
   private channelKind(id: string): ChannelType | undefined {

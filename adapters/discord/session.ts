@@ -8,12 +8,21 @@
 // intents), no READY within the deadline (no HELLO, say), several reconnects in a row that never
 // got back to READY/RESUMED (discord.js alone would retry every half second), or no gateway
 // activity at all for the supervisor's stall timeout.
+//
+// The gateway session outlives the client (resume.ts): a new client, in this process or the next,
+// resumes it from the last event recorded. Such a client gets RESUMED but never READY, which
+// discord.js needs to become ready (until then it queues every event); READY as the session
+// began is played to it from what was kept.
 
 import type { EventEmitter } from 'node:events';
-import { Client, Events, GatewayCloseCodes, Options, type GatewayDispatchPayload, type RESTOptions } from 'discord.js';
+import { Client, Events, GatewayCloseCodes, GatewayDispatchEvents, Options, type GatewayDispatchPayload, type RESTOptions, type SimpleShardingStrategy } from 'discord.js';
+import type { Admission } from '../../src/adapter.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { FatalConnectionError, type SessionControls } from '../../src/inbound/supervisor.js';
+import type { GatewaySessions } from './resume.js';
 import { EndableShardingStrategy } from './strategy.js';
+
+type GatewayManager = ConstructorParameters<typeof SimpleShardingStrategy>[0];
 
 export interface SessionOptions {
   token: string;
@@ -28,9 +37,14 @@ export interface SessionOptions {
   maxReconnects: number;
   /** Tests only: identify again at once (Discord allows one IDENTIFY per 5 s, which discord.js enforces). */
   unthrottledIdentify?: boolean;
+  /** Where the gateway session is kept across clients and restarts. */
+  sessions: GatewaySessions;
   onClient(client: Client | undefined): void;
-  /** Every gateway dispatch, READY and replayed ones included, in the order received. */
-  onDispatch(packet: GatewayDispatchPayload): void;
+  /**
+   * Every gateway dispatch, READY and replayed ones included, in the order received; for an event
+   * handed to the core, its admission: a resume starts after the last one recorded.
+   */
+  onDispatch(packet: GatewayDispatchPayload): Promise<Admission> | undefined;
 }
 
 /** Close codes after which connecting again cannot help, and what to change. */
@@ -42,8 +56,15 @@ const fatalCodes: Partial<Record<number, string>> = {
 };
 
 export async function runSession(options: SessionOptions, { signal, alive }: SessionControls): Promise<void> {
-  const { logger } = options;
+  const { logger, sessions } = options;
   let strategy: EndableShardingStrategy | undefined;
+  let manager: GatewayManager | undefined;
+  /** Shards that resumed a kept session on connecting: they get no READY from Discord. */
+  const restored = new Set<number>();
+  /** Admissions, settled in the order of their events. */
+  let recorded: Promise<void> = Promise.resolve();
+  /** An event this client received could not be recorded: nothing after it counts as recorded either. */
+  let held = false;
   const client = new Client({
     intents: options.intents,
     // Messages are read from raw dispatches, so discord.js need not keep them, nor a user, a
@@ -57,7 +78,12 @@ export async function runSession(options: SessionOptions, { signal, alive }: Ses
       GuildMemberManager: { maxSize: 0, keepOverLimit: (member) => member.id === member.client.user?.id },
     }),
     ws: {
-      buildStrategy: (manager) => (strategy = new EndableShardingStrategy(manager)),
+      buildStrategy: (built) => {
+        const own = new EndableShardingStrategy(built);
+        sessions.attach(built, () => own.ended, (shardId) => restored.add(shardId));
+        manager = built;
+        return (strategy = own);
+      },
       ...(options.unthrottledIdentify ? { buildIdentifyThrottler: () => ({ waitForIdentify: async () => {} }) } : {}),
     },
   });
@@ -71,9 +97,22 @@ export async function runSession(options: SessionOptions, { signal, alive }: Ses
       const fail = (error: Error) => reject(error);
       signal.addEventListener('abort', () => resolve(), { once: true });
       readyTimer = setTimeout(() => fail(new Error(`no READY within ${options.readyTimeoutMs} ms of connecting`)), options.readyTimeoutMs);
-      (client as EventEmitter).on(Events.Raw, (packet: GatewayDispatchPayload) => {
-        alive();
-        options.onDispatch(packet);
+      (client as EventEmitter).on(Events.Raw, (packet: GatewayDispatchPayload, shardId: number) => {
+        if (packet.t === GatewayDispatchEvents.Ready) sessions.began(shardId, packet.s, packet.d);
+        const sessionId = sessions.sessionOf(shardId);
+        const admission = options.onDispatch(packet);
+        recorded = recorded.then(async () => {
+          if ((await admission) !== 'closed') {
+            if (held) return;
+            // Alive once taken: a client that keeps failing to record events backs off more each time.
+            alive();
+            if (sessionId !== undefined) sessions.recorded(shardId, sessionId, packet.s);
+            return;
+          }
+          held = true;
+          // Discord replays it to the next client, which resumes from the last event recorded.
+          if (!signal.aborted) fail(new Error('a gateway event could not be recorded (is the store failing?); reconnecting to have it sent again'));
+        });
       });
       client.once(Events.ClientReady, (ready) => {
         clearTimeout(readyTimer);
@@ -84,9 +123,10 @@ export async function runSession(options: SessionOptions, { signal, alive }: Ses
           lastBeat = beat;
         }, options.livenessPollMs);
       });
-      client.on(Events.ShardResume, (_id, replayed) => {
+      client.on(Events.ShardResume, (shardId, replayed) => {
         reconnects = 0;
         logger.info({ replayed }, 'gateway session resumed');
+        if (restored.delete(shardId) && !client.isReady() && manager) playReady(manager, sessions, shardId);
       });
       client.on(Events.ShardReady, () => (reconnects = 0));
       client.on(Events.ShardReconnecting, () => {
@@ -113,7 +153,20 @@ export async function runSession(options: SessionOptions, { signal, alive }: Ses
     client.on(Events.Error, () => {}); // a late error from the dying client has no one left to tell
     strategy?.end();
     await destroy(client, logger);
+    await recorded;
+    await sessions.flush();
   }
+}
+
+/**
+ * READY for a shard that resumed a kept session, as the @discordjs/ws manager reports it to
+ * discord.js: the bot's user and application, no guilds (they were known to the last client only).
+ */
+function playReady(manager: GatewayManager, sessions: GatewaySessions, shardId: number): void {
+  const data = sessions.ready(shardId);
+  if (!data) return;
+  manager.emit('ready', { shardId, data });
+  manager.emit('dispatch', { shardId, data: { op: 0, t: GatewayDispatchEvents.Ready, s: 0, d: data } });
 }
 
 /** destroy() waits for the server's close frame; an unresponsive server must not hold up the next session. */

@@ -9,10 +9,13 @@
 // so it calls end() first: from then on no shard of this strategy connects, a shard not yet ready
 // has its socket terminated (there is no session to close gracefully), and whatever socket is
 // left after a bounded graceful close is terminated too.
+//
+// A teardown closes with 4200, not 1000: Discord ends a session closed with 1000 or 1001, and the
+// next client (after a restart of Switchboard too) is to resume it (see resume.ts).
 
 import type { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SimpleShardingStrategy, WebSocketShardStatus, type WebSocketShardDestroyOptions } from 'discord.js';
+import { CloseCodes, SimpleShardingStrategy, WebSocketShardStatus, type WebSocketShardDestroyOptions } from 'discord.js';
 
 /** What the library keeps private but a clean teardown must reach. */
 interface ShardInternals {
@@ -26,29 +29,34 @@ const CLOSED = 3;
 const closeDeadlineMs = 1000;
 
 export class EndableShardingStrategy extends SimpleShardingStrategy {
-  private ended = false;
+  private isEnded = false;
+
+  /** Whether end() was called: what the shards do from then on is teardown. */
+  get ended(): boolean {
+    return this.isEnded;
+  }
 
   override async spawn(shardIds: number[]): Promise<void> {
     await super.spawn(shardIds);
     for (const shard of this.shardInternals()) {
       const connect = shard.internalConnect.bind(shard);
       shard.internalConnect = async () => {
-        if (!this.ended) await connect();
+        if (!this.isEnded) await connect();
       };
     }
   }
 
   /** No shard of this strategy connects again, now or later; call before destroying the client. */
   end(): void {
-    this.ended = true;
+    this.isEnded = true;
     for (const shard of this.shardInternals()) if (shard.status !== WebSocketShardStatus.Ready) terminate(shard);
   }
 
   override async destroy(options?: Omit<WebSocketShardDestroyOptions, 'recover'>): Promise<void> {
     // The manager also destroys before it spawns (updateShardCount): only an ended strategy is final.
-    if (!this.ended) return super.destroy(options);
+    if (!this.isEnded) return super.destroy(options);
     const shards = this.shardInternals();
-    await Promise.race([super.destroy(options), sleep(closeDeadlineMs)]);
+    await Promise.race([super.destroy({ ...options, code: CloseCodes.Resuming }), sleep(closeDeadlineMs)]);
     for (const shard of shards) terminate(shard);
   }
 

@@ -2,20 +2,36 @@
 
 import { Api, InputFile, TelegramApiError, type Update } from 'node-telegram-bot-api';
 import { request } from 'undici';
-import { defineAdapter, type Adapter, type AdapterContext } from '../../src/adapter.js';
-import { HttpError, readJson } from '../../src/inbound/http.js';
+import { defineAdapter, type Adapter, type AdapterContext, type Admission, type SendOptions } from '../../src/adapter.js';
+import { HttpError, readJson, unavailable } from '../../src/inbound/http.js';
+import type { SendLimits } from '../../src/delivery/pacer.js';
 import { createTransport, describeProxy, lightFetch, type Transport } from '../../src/net/proxy.js';
 import type { MediaBody } from '../../src/media/media.js';
-import type { Delivery, MediaSegment, OutgoingMessage } from '../../src/message.js';
+import { startDelivery, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
 import { errorMessage, FatalConnectionError, type SessionControls, type Supervisor } from '../../src/inbound/supervisor.js';
+import { classify, describe } from './errors.js';
 import { incoming, normalize, type Self } from './normalize.js';
 import { plan, quotedId, type Planned } from './render.js';
 import { telegramConfig, type TelegramConfig } from './schema.js';
 import { verifySecretToken } from './verify.js';
 
+/**
+ * Telegram's FAQ (https://core.telegram.org/bots/faq, "My bot is hitting limits, how do I avoid
+ * this?"): about 30 messages a second overall, about one a second in one chat (short bursts are
+ * tolerated), and no more than 20 a minute in one group.
+ */
+const perGroup = { count: 20, perMs: 60_000, burst: 3 };
+const limits: SendLimits = {
+  bot: { count: 30, perMs: 1000 },
+  // A forum topic ("thread") is part of a group; a channel is held to a group's limit too.
+  chat: { default: { count: 1, perMs: 1000, burst: 3 }, group: perGroup, thread: perGroup, channel: perGroup },
+};
+
 export class TelegramAdapter implements Adapter {
   readonly type = 'telegram';
   readonly id: string;
+  readonly limits = limits;
+  /** Each call made once: the core retries sends (Telegram takes no idempotency key, so a send whose answer was lost may be doubled). */
   private readonly api: Api;
   /** getUpdates gets its own client without transport retries: the supervisor owns retrying the poll. */
   private readonly pollApi: Api;
@@ -31,7 +47,7 @@ export class TelegramAdapter implements Adapter {
     this.id = config.id;
     this.transport = createTransport(config.proxy);
     const fetch = lightFetch(this.transport);
-    this.api = new Api(config.token, { apiRoot: config.apiRoot, maxRetries: 5, timeoutMs: 60_000, fetch });
+    this.api = new Api(config.token, { apiRoot: config.apiRoot, maxRetries: 0, timeoutMs: 60_000, fetch });
     this.pollApi = new Api(config.token, { apiRoot: config.apiRoot, maxRetries: 0, fetch });
   }
 
@@ -59,41 +75,42 @@ export class TelegramAdapter implements Adapter {
     await poller?.stop();
   }
 
-  async send(message: OutgoingMessage): Promise<Delivery> {
-    const started = performance.now();
-    const ids: string[] = [];
+  async send(message: OutgoingMessage, options?: SendOptions): Promise<Delivery> {
+    const { ids, done } = startDelivery();
     const [chatId, threadId] = splitChannel(message.to.channelId);
-    let replyTo = quotedId(message.content, message.replyTo);
+    const replyTo = quotedId(message.content, message.replyTo);
+    const signal = options?.signal;
     try {
-      for (const item of plan(message.content)) {
+      for (const [index, item] of plan(message.content).entries()) {
+        if (index < (options?.sent ?? 0)) continue; // delivered by an earlier try
         const common = {
           chat_id: chatId,
           message_thread_id: threadId,
-          reply_parameters: replyTo === undefined ? undefined : { message_id: replyTo, allow_sending_without_reply: true },
+          // Only the first message of a reply quotes.
+          reply_parameters: index === 0 && replyTo !== undefined ? { message_id: replyTo, allow_sending_without_reply: true } : undefined,
           reply_markup: item.keyboard,
         };
-        const sent = item.kind === 'text' ? await this.api.sendMessage({ ...common, text: item.html, parse_mode: 'HTML' }) : await this.sendMedia(item, common);
+        const sent = item.kind === 'text' ? await this.api.sendMessage({ ...common, text: item.html, parse_mode: 'HTML' }, signal) : await this.sendMedia(item, common, signal);
         ids.push(String(sent.message_id));
-        replyTo = undefined; // only the first message of a reply quotes
       }
-      return { ok: true, ids, ms: performance.now() - started };
+      return done();
     } catch (error) {
-      return { ok: false, ids, error: describe(error), ms: performance.now() - started };
+      return done(describe(error), classify(error));
     }
   }
 
-  private async sendMedia(item: Extract<Planned, { kind: 'media' }>, common: { chat_id: string }) {
+  private async sendMedia(item: Extract<Planned, { kind: 'media' }>, common: { chat_id: string }, signal: AbortSignal | undefined) {
     const { media } = item;
     const file = await this.upload(media);
     switch (media.type) {
       case 'image':
-        return this.api.sendPhoto({ ...common, photo: file });
+        return this.api.sendPhoto({ ...common, photo: file }, signal);
       case 'audio':
-        return this.api.sendAudio({ ...common, audio: file });
+        return this.api.sendAudio({ ...common, audio: file }, signal);
       case 'video':
-        return this.api.sendVideo({ ...common, video: file });
+        return this.api.sendVideo({ ...common, video: file }, signal);
       default:
-        return this.api.sendDocument({ ...common, document: file });
+        return this.api.sendDocument({ ...common, document: file }, signal);
     }
   }
 
@@ -134,12 +151,19 @@ export class TelegramAdapter implements Adapter {
           throw new Error('409 Conflict: another process is polling with this bot token (or a webhook is set); only one poller per token can run');
         throw error;
       }
-      alive();
-      for (const update of updates) {
-        // A closed pipeline (shutdown) leaves the offset unconfirmed, so Telegram redelivers the rest on the next start.
-        if ((await this.dispatch(ctx, update)) === 'closed') return;
+      // All of the batch is handed over at once (the store records it in one commit), then the
+      // offset moves past the updates recorded, in order. One that was not ('closed': shutting
+      // down, or the store failed) and everything after it stay unconfirmed: Telegram sends them
+      // again, after a backoff that grows while the store keeps failing.
+      const admissions = updates.map((update) => this.dispatch(ctx, update));
+      for (const [i, update] of updates.entries()) {
+        if ((await admissions[i]) === 'closed') {
+          if (signal.aborted) return;
+          throw new Error('could not record an update (the store failed?); polling again after a pause, from the first update not recorded');
+        }
         this.offset = update.update_id + 1;
       }
+      alive();
     }
   }
 
@@ -155,8 +179,8 @@ export class TelegramAdapter implements Adapter {
     }
   }
 
-  private dispatch(ctx: AdapterContext, update: Update) {
-    if (!incoming(update)) return Promise.resolve('accepted' as const);
+  private dispatch(ctx: AdapterContext, update: Update): Promise<Admission> {
+    if (!incoming(update)) return Promise.resolve('accepted');
     const callback = 'callback_query' in update ? update.callback_query : undefined;
     if (callback) void this.api.answerCallbackQuery({ callback_query_id: callback.id }).catch(() => {});
     return ctx.dispatch({
@@ -170,11 +194,11 @@ export class TelegramAdapter implements Adapter {
     // Routes live as long as the server; a restarted adapter must not mount a second handler.
     if (!this.mounted) ctx.router.post('/', async (koa) => {
       const ctx = this.ctx;
-      if (!ctx) throw new HttpError(503, 'this platform is stopped');
+      if (!ctx) throw unavailable('this platform is stopped');
       if (!verifySecretToken(koa.get('x-telegram-bot-api-secret-token') || undefined, secret)) throw new HttpError(401, 'wrong or missing X-Telegram-Bot-Api-Secret-Token');
       const update = await readJson(koa, ctx.bodyLimit);
       if (!isUpdate(update)) throw new HttpError(400, 'not a Telegram update: update_id (integer) is required');
-      if ((await this.dispatch(ctx, update)) === 'closed') throw new HttpError(503, 'shutting down; retry later');
+      if ((await this.dispatch(ctx, update)) === 'closed') throw unavailable('cannot take updates now');
       koa.status = 200;
       koa.body = '';
     });
@@ -216,11 +240,6 @@ function splitChannel(channelId: string): [string, number | undefined] {
 
 function defaultName(media: MediaSegment): string {
   return media.type === 'image' ? 'image.jpg' : media.type;
-}
-
-function describe(error: unknown): string {
-  if (error instanceof TelegramApiError) return `Telegram ${error.errorCode}: ${error.description}`;
-  return errorMessage(error);
 }
 
 export default defineAdapter({

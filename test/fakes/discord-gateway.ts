@@ -1,6 +1,7 @@
 // The Discord gateway (v10, JSON, no compression) as a test drives it: the shared session
-// protocol of ./gateway.ts, with Discord's token check, READY (with resume_gateway_url) and
-// connections taken on /gateway and /resume.
+// protocol of ./gateway.ts, with Discord's token check, READY (with resume_gateway_url),
+// connections taken on /gateway and /resume, and a client's close with 1000 or 1001 ending its
+// session (any other code leaves it to be resumed).
 
 import type { Server } from 'node:http';
 import { WebSocketServer } from 'ws';
@@ -36,6 +37,10 @@ export class FakeDiscordGateway extends FakeGateway {
 
   protected tokenAccepted(token: unknown): boolean {
     return token === this.checks.token;
+  }
+
+  protected override closeEndsSession(code: number): boolean {
+    return code === 1000 || code === 1001;
   }
 
   protected readyData(sessionId: string): unknown {

@@ -37,8 +37,8 @@ export class FakeDiscord {
   readonly applicationId = '1098765432109876543';
   readonly sent: SentMessage[] = [];
   readonly interactionCallbacks: { id: string; token: string; body: any }[] = [];
-  /** Every REST call: method, path and the status it got. */
-  readonly calls: { method: string; path: string; status: number; at: number }[] = [];
+  /** Every REST call: method, path and the status it got (and a message send's nonce). */
+  readonly calls: { method: string; path: string; status: number; at: number; nonce?: string }[] = [];
   url = '';
   gateway!: FakeDiscordGateway;
   /** Host the gateway URL names (e.g. "localhost" to tell gateway tunnels from REST ones at a proxy). */
@@ -115,7 +115,8 @@ export class FakeDiscord {
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.url);
     const path = url.pathname;
-    const record = (status: number) => this.calls.push({ method: req.method ?? '', path, status, at: Date.now() });
+    let nonce: string | undefined;
+    const record = (status: number) => this.calls.push({ method: req.method ?? '', path, status, at: Date.now(), ...(nonce === undefined ? {} : { nonce }) });
     if (req.method === 'GET' && path.startsWith('/cdn/')) {
       const file = this.files.get(path);
       record(file ? 200 : 404);
@@ -145,15 +146,15 @@ export class FakeDiscord {
     const messages = /^\/api\/v10\/channels\/(\d+)\/messages$/.exec(path);
     if (req.method === 'POST' && messages) {
       const raw = await readBody(req);
+      const contentType = String(req.headers['content-type'] ?? '');
+      const { body, files } = contentType.startsWith('multipart/form-data') ? await parseMultipart(raw, contentType) : { body: JSON.parse(String(raw)) as Record<string, any>, files: [] };
+      nonce = body.enforce_nonce === true && body.nonce !== undefined ? String(body.nonce) : undefined;
       const failure = this.failures[0];
       if (failure) {
         if (--failure.times <= 0) this.failures.shift();
         record(failure.status);
         return json(res, failure.status, failure.body, failure.headers);
       }
-      const contentType = String(req.headers['content-type'] ?? '');
-      const { body, files } = contentType.startsWith('multipart/form-data') ? await parseMultipart(raw, contentType) : { body: JSON.parse(String(raw)) as Record<string, any>, files: [] };
-      const nonce = body.enforce_nonce === true && body.nonce !== undefined ? String(body.nonce) : undefined;
       const earlier = nonce === undefined ? undefined : this.nonces.get(nonce);
       if (earlier) {
         record(200);

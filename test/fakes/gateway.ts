@@ -25,6 +25,8 @@ interface Connection {
   socket: WebSocket;
   ready: boolean;
   acks: boolean;
+  /** The session it identified or resumed. */
+  session?: GatewaySession;
 }
 
 /** How a fake answers an IDENTIFY it refuses: a close code, or op 9 (invalid session). */
@@ -53,6 +55,10 @@ export abstract class FakeGateway {
   /** The RESUMED dispatch that ends a replay. */
   protected abstract resumed(session: GatewaySession): { s: number; d: unknown };
   protected onHeartbeat(_seq: number | null): void {}
+  /** Whether a client closing with this code ends its session (Discord: 1000 and 1001), instead of leaving it to be resumed. */
+  protected closeEndsSession(_code: number): boolean {
+    return false;
+  }
 
   /** Sends an event now, or keeps it for the RESUME replay if no session is connected. */
   protected dispatch(t: string, d: unknown, extra: { id?: string } = {}): number {
@@ -109,8 +115,9 @@ export abstract class FakeGateway {
     this.connections++;
     const connection: Connection = { socket, ready: false, acks: true };
     this.current = connection;
-    socket.on('close', () => {
+    socket.on('close', (code) => {
       if (this.current === connection) this.current = undefined;
+      if (connection.session && connection.session === this.session && this.closeEndsSession(code)) this.session = undefined;
     });
     socket.on('message', (data) => this.onFrame(connection, JSON.parse(String(data)) as { op: number; d?: any }));
     if (this.skipHello > 0) {
@@ -138,6 +145,7 @@ export abstract class FakeGateway {
         if (refusal === 'invalid session') return void socket.send(JSON.stringify({ op: 9, d: false }));
         if (refusal) return void socket.close(refusal.close, refusal.reason);
         this.session = { id: randomUUID(), seq: 0, events: [] };
+        connection.session = this.session;
         connection.ready = true;
         socket.send(JSON.stringify({ op: 0, s: ++this.session.seq, t: 'READY', d: this.readyData(this.session.id) }));
         return;
@@ -147,6 +155,7 @@ export abstract class FakeGateway {
         const session = this.session;
         if (!session || frame.d?.session_id !== session.id || !this.tokenAccepted(frame.d?.token)) return void socket.send(JSON.stringify({ op: 9, d: false }));
         connection.ready = true;
+        connection.session = session;
         for (const event of session.events) if (event.s > Number(frame.d.seq)) socket.send(JSON.stringify(event));
         socket.send(JSON.stringify({ op: 0, t: 'RESUMED', ...this.resumed(session) }));
         return;

@@ -10,6 +10,8 @@ export interface RecordedCall {
   files: Record<string, { filename: string; contentType: string; data: Buffer }>;
   contentType: string;
   at: number;
+  /** The HTTP status it was answered with, once answered. */
+  status?: number;
 }
 
 type Json = Record<string, unknown>;
@@ -31,7 +33,7 @@ export class FakeTelegram {
   private readonly bot: { id: number; username: string; first_name: string };
   private readonly queue: Json[] = [];
   private readonly files = new Map<string, { data: Buffer; path: string }>();
-  private readonly failures = new Map<string, { error: ApiError; times: number }>();
+  private readonly failures = new Map<string, { error: ApiError; times: number; after: number }>();
   private readonly waiting = new Set<() => void>();
   private readonly callWaiters = new Set<() => void>();
   private server: Server | undefined;
@@ -82,8 +84,9 @@ export class FakeTelegram {
     });
   }
 
-  failNext(method: string, error: ApiError, times = 1): void {
-    this.failures.set(method, { error, times });
+  /** The next `times` calls of `method` fail with `error`; with `after`, only once that many more have succeeded. */
+  failNext(method: string, error: ApiError, times = 1, after = 0): void {
+    this.failures.set(method, { error, times, after });
   }
 
   stallGetUpdates(on: boolean): void {
@@ -99,8 +102,14 @@ export class FakeTelegram {
     this.files.set(fileId, { data, path });
   }
 
+  /** Every send call, refused ones included. */
   sent(): RecordedCall[] {
     return this.calls.filter((c) => c.method.startsWith('send'));
+  }
+
+  /** The send calls that made a message: what the chat shows. */
+  delivered(): RecordedCall[] {
+    return this.sent().filter((c) => c.status === 200);
   }
 
   async waitForCall(method: string, predicate: (c: RecordedCall) => boolean = () => true, timeoutMs = 3000): Promise<RecordedCall> {
@@ -143,14 +152,20 @@ export class FakeTelegram {
     this.calls.push(recorded);
     for (const wake of [...this.callWaiters]) wake();
     const failure = this.failures.get(recorded.method);
-    if (failure) {
+    if (failure && failure.after > 0) failure.after--;
+    else if (failure) {
       if (--failure.times <= 0) this.failures.delete(recorded.method);
       const { error_code, description, retry_after } = failure.error;
+      recorded.status = error_code;
       return reply(res, error_code, { ok: false, error_code, description: description ?? `Error ${error_code}`, ...(retry_after !== undefined ? { parameters: { retry_after } } : {}) });
     }
     const result = await this.answer(recorded, req);
     if (result === undefined) return; // the request was left hanging (a stalled long poll) or already answered
-    if ('error_code' in result) return reply(res, result.error_code, { ok: false, ...result });
+    if ('error_code' in result) {
+      recorded.status = result.error_code;
+      return reply(res, result.error_code, { ok: false, ...result });
+    }
+    recorded.status = 200;
     reply(res, 200, { ok: true, result: result.value });
   }
 

@@ -1,0 +1,136 @@
+// The gateway session kept in the store, so that Switchboard started again (after a crash too)
+// RESUMEs it and Discord replays the events it missed, instead of IDENTIFYing afresh and losing
+// them. What is kept, per shard, is the sequence of the last event whose admission completed (the
+// inbox has it), not of the last one received: a replay sends again everything not yet recorded,
+// and the core's dedup drops what was. A session Discord no longer has answers the RESUME with
+// op 9, after which discord.js identifies afresh.
+//
+// discord.js 14 passes no session hooks to @discordjs/ws, so they are set on the manager's options
+// from buildStrategy (the manager reads them at each call). The live copy (the sequence of the
+// last event received, which heartbeats and in-process resumes use) stays where discord.js keeps it.
+
+import type { APIUser, GatewayReadyDispatchData, SessionInfo, SimpleShardingStrategy } from 'discord.js';
+import { errorMessage } from '../../src/inbound/supervisor.js';
+import type { Logger } from '../../src/runtime/logger.js';
+import type { KeyValue } from '../../src/store/index.js';
+
+type GatewayManager = ConstructorParameters<typeof SimpleShardingStrategy>[0];
+
+export interface KeptSession extends SessionInfo {
+  /** From READY: a client that resumes after a restart gets no READY, so these stand in for it. */
+  user: APIUser;
+  application: GatewayReadyDispatchData['application'];
+}
+
+export class GatewaySessions {
+  private kept: Record<number, KeptSession> = {};
+  private writing: Promise<void> | undefined;
+  private dirty = false;
+
+  constructor(
+    private readonly store: KeyValue,
+    /** Names the bot, e.g. `discord:<platform id>:gateway`. */
+    private readonly key: string,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Reads what the last run kept; a store that cannot be read means identifying afresh. */
+  async load(): Promise<void> {
+    try {
+      this.kept = (await this.store.get<Record<number, KeptSession>>(this.key)) ?? {};
+    } catch (error) {
+      this.logger.warn({ err: errorMessage(error) }, 'could not read the kept gateway session; identifying afresh');
+    }
+  }
+
+  /**
+   * Hooks the manager's session storage. A shard of this client with no session yet resumes the
+   * kept one (`onRestored` is told); a session the library drops while the client runs (op 9, a
+   * close that ends it) is forgotten, but not one dropped because `ending()` (this client is being
+   * torn down, leaving the session to be resumed by the next).
+   */
+  attach(manager: GatewayManager, ending: () => boolean, onRestored: (shardId: number) => void): void {
+    const { retrieveSessionInfo: live, updateSessionInfo: setLive } = manager.options;
+    manager.options.retrieveSessionInfo = async (shardId) => {
+      const current = await live(shardId);
+      if (current) return current;
+      const kept = this.kept[shardId];
+      if (!kept) return null;
+      const { user: _user, application: _application, ...info } = kept;
+      await setLive(shardId, info);
+      onRestored(shardId);
+      return info;
+    };
+    manager.options.updateSessionInfo = async (shardId, info) => {
+      await setLive(shardId, info);
+      if (info === null && !ending() && this.kept[shardId]) {
+        delete this.kept[shardId];
+        this.save();
+      }
+    };
+  }
+
+  /** The bot's user id as the kept session's READY gave it: events replayed on a resume come before any READY. */
+  get userId(): string | undefined {
+    return Object.values(this.kept)[0]?.user.id;
+  }
+
+  /** A READY from Discord: a new session, to be resumed from here on. */
+  began(shardId: number, sequence: number, ready: GatewayReadyDispatchData): void {
+    if (this.kept[shardId]?.sessionId === ready.session_id) return;
+    this.kept[shardId] = {
+      sessionId: ready.session_id,
+      resumeURL: ready.resume_gateway_url,
+      sequence,
+      shardId,
+      shardCount: ready.shard?.[1] ?? 1,
+      user: ready.user,
+      application: ready.application,
+    };
+    this.save();
+  }
+
+  /** The session a shard is on now, to tell later which session an event belonged to. */
+  sessionOf(shardId: number): string | undefined {
+    return this.kept[shardId]?.sessionId;
+  }
+
+  /** An event was recorded (or needed no recording): a resume may start after it. Events are told in order. */
+  recorded(shardId: number, sessionId: string, sequence: number): void {
+    const kept = this.kept[shardId];
+    if (!kept || kept.sessionId !== sessionId || sequence <= kept.sequence) return;
+    kept.sequence = sequence;
+    this.save();
+  }
+
+  /** What READY said for the kept session, for a client that resumed it without one. */
+  ready(shardId: number): GatewayReadyDispatchData | undefined {
+    const kept = this.kept[shardId];
+    if (!kept) return undefined;
+    return { v: 10, user: kept.user, application: kept.application, guilds: [], session_id: kept.sessionId, resume_gateway_url: kept.resumeURL, shard: [shardId, kept.shardCount] };
+  }
+
+  /** Waits for the last write. */
+  async flush(): Promise<void> {
+    while (this.writing) await this.writing;
+  }
+
+  /** One write at a time, of the latest state: a burst of events costs a write per commit, not one per event. */
+  private save(): void {
+    this.dirty = true;
+    this.writing ??= this.write();
+  }
+
+  private async write(): Promise<void> {
+    while (this.dirty) {
+      this.dirty = false;
+      try {
+        await this.store.set(this.key, structuredClone(this.kept));
+      } catch (error) {
+        // The next start then resumes from an earlier event (replayed events are deduplicated), or identifies.
+        this.logger.warn({ err: errorMessage(error) }, 'could not keep the gateway session in the store');
+      }
+    }
+    this.writing = undefined;
+  }
+}
