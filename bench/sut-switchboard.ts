@@ -17,7 +17,7 @@ const yaml = `server: { port: 0 }
 store: ${store}
 log: { level: ${process.env.LOG_LEVEL ?? 'warn'} }
 platforms:
-  - { id: tg, type: telegram, token: "${env.token}", mode: webhook, secretToken: ${env.secret}, apiRoot: "${env.apiRoot}" }
+  - { id: tg, type: telegram, token: "${env.token}", mode: webhook, secretToken: ${env.secret}, apiRoot: "${env.apiRoot}", limits: false }
 ${callbacks}`;
 const runtime = await Runtime.create(parseConfig(yaml, { definitions, source: 'bench', baseDir: process.cwd() }));
 await runtime.start();

@@ -89,3 +89,18 @@ describe('token cache', () => {
     await expect(cache.get()).rejects.toThrow('credentials refused');
   });
 });
+
+describe('limits in the config', () => {
+  it("replace the adapter's declared limits, or switch pacing off, and a mistake names the key", async () => {
+    const { parseConfig } = await import('../src/runtime/config.js');
+    const { definitions } = await import('../src/runtime/registry.js');
+    const parse = (limits: string) => parseConfig(`platforms:\n  - { id: s, type: sandbox, limits: ${limits} }`, { definitions, env: {}, source: 'x.yaml', baseDir: '/' });
+    expect((parse('false').platforms[0] as { limits?: unknown }).limits).toBe(false);
+    expect((parse('{ bot: { count: 1000, per: 1s }, chat: { group: { count: 20, per: 1m, burst: 3 } } }').platforms[0] as { limits?: unknown }).limits).toEqual({
+      bot: { count: 1000, perMs: 1000 },
+      chat: { group: { count: 20, perMs: 60_000, burst: 3 } },
+    });
+    expect(() => parse('{ bot: { count: 10, per: soon } }')).toThrow(/platforms\[0\]\.limits\.bot\.per.*a duration like/);
+    expect(() => parse('{ global: { count: 10, per: 1s } }')).toThrow(/platforms\[0\]\.limits.*unknown key "global"/);
+  });
+});

@@ -10,7 +10,8 @@ import { errorMessage } from '../../src/inbound/supervisor.js';
  * one); any other refusal is final, a refused token (401) included: no refresh can fix it.
  */
 export function classify(error: unknown): Failure {
-  if (error instanceof RateLimitError) return rateLimited(error.retryAfter > 0 ? error.retryAfter : error.timeToReset);
+  // A global limit holds every channel of the bot; a route's only its channel.
+  if (error instanceof RateLimitError) return rateLimited(error.retryAfter > 0 ? error.retryAfter : error.timeToReset, error.global ? 'bot' : 'chat');
   if (error instanceof DiscordAPIError || error instanceof HTTPError) {
     if (error.status === 429) return rateLimited();
     return error.status >= 500 ? retryable : fatal;

@@ -159,6 +159,7 @@ export class DiscordAdapter implements Adapter {
       // queue sees one request at a time from us.
       for (const [index, item] of messages.entries()) {
         if (index < (options?.sent ?? 0)) continue; // delivered by an earlier try
+        if (index > (options?.sent ?? 0) && options && !(await options.pace())) return done('shutting down', retryable);
         const files: RawFile[] = [];
         const embeds: APIEmbed[] = [];
         let content = item.content;

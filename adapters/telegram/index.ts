@@ -5,6 +5,7 @@ import { request } from 'undici';
 import { defineAdapter, type Adapter, type AdapterContext, type Admission, type SendOptions } from '../../src/adapter.js';
 import { HttpError, readJson, unavailable } from '../../src/inbound/http.js';
 import type { SendLimits } from '../../src/delivery/pacer.js';
+import { retryable } from '../../src/delivery/retry.js';
 import { createTransport, describeProxy, lightFetch, type Transport } from '../../src/net/proxy.js';
 import type { MediaBody } from '../../src/media/media.js';
 import { startDelivery, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
@@ -83,6 +84,8 @@ export class TelegramAdapter implements Adapter {
     try {
       for (const [index, item] of plan(message.content).entries()) {
         if (index < (options?.sent ?? 0)) continue; // delivered by an earlier try
+        // The core paced the first part; each further one waits for Telegram's next slot.
+        if (index > (options?.sent ?? 0) && options && !(await options.pace())) return done('shutting down', retryable);
         const common = {
           chat_id: chatId,
           message_thread_id: threadId,

@@ -2,7 +2,9 @@
 // instead of collecting 429s. Each limit is a GCRA bucket (a token bucket kept as one timestamp):
 // a send reserves its slot in every bucket it falls in, then waits until that slot comes.
 
+import { z } from 'zod';
 import type { ChannelRef, ChannelType } from '../message.js';
+import { duration } from '../runtime/units.js';
 import { sleep } from './retry.js';
 
 export interface Rate {
@@ -97,3 +99,21 @@ function rateFor(chat: SendLimits['chat'], type: ChannelType | undefined): Rate 
   const byType = chat as Partial<Record<ChannelType | 'default', Rate>>;
   return (type && byType[type]) ?? byType.default;
 }
+
+const rateSchema = z
+  .strictObject({ count: z.number().positive(), per: duration.refine((ms) => ms > 0, 'a duration above 0'), burst: z.number().int().min(1).optional() })
+  .transform(({ count, per, burst }): Rate => ({ count, perMs: per, ...(burst === undefined ? {} : { burst }) }));
+
+/**
+ * `limits:` on a platform entry: the operator's own numbers instead of the ones the adapter
+ * declares (a raised quota, Telegram's paid broadcasts, a local test server), or `false` for none.
+ */
+const limitsObject = z.strictObject({
+  bot: rateSchema.optional(),
+  chat: z.union([rateSchema, z.strictObject({ direct: rateSchema.optional(), group: rateSchema.optional(), channel: rateSchema.optional(), thread: rateSchema.optional(), default: rateSchema.optional() })]).optional(),
+});
+
+/** `false` is told apart first, so a mistake inside the mapping is reported where it is (a union would only say "invalid"). */
+export const limitsSchemaFor = (value: unknown) => (value === false ? z.literal(false) : limitsObject);
+
+export type LimitsConfig = false | z.output<typeof limitsObject>;

@@ -8,7 +8,7 @@ import type { Bot } from '../bot/bot.js';
 import type { Downloader } from '../bot/context.js';
 import { EventContext, type InterceptDecision, type PlatformEvent } from '../bot/events.js';
 import { Deliverer } from '../delivery/deliverer.js';
-import { Pacer } from '../delivery/pacer.js';
+import { Pacer, type SendLimits } from '../delivery/pacer.js';
 import { defaultRetryPolicy, type RetryPolicy } from '../delivery/retry.js';
 import { errorMessage } from '../inbound/supervisor.js';
 import type { Message } from '../message.js';
@@ -32,6 +32,8 @@ export interface PipelineOptions {
   maxInFlight?: number;
   /** How a failed send is tried again. */
   retryPolicy?: RetryPolicy;
+  /** The send limits of each platform; by default what its adapter declares. */
+  limits?: (botId: string) => SendLimits | undefined;
 }
 
 const noDownloads: Downloader = async () => {
@@ -57,7 +59,7 @@ export class Pipeline {
     this.dedupTtlMs = options.dedupTtlMs ?? 3_600_000;
     this.maxInFlight = options.maxInFlight ?? 1000;
     const { adapters, store, logger, metrics } = options;
-    this.deliverer = new Deliverer({ adapters, outbox: store.outbox, pacer: new Pacer((botId) => adapters.get(botId)?.limits), policy: options.retryPolicy ?? defaultRetryPolicy, logger, metrics });
+    this.deliverer = new Deliverer({ adapters, outbox: store.outbox, pacer: new Pacer(options.limits ?? ((botId) => adapters.get(botId)?.limits)), policy: options.retryPolicy ?? defaultRetryPolicy, logger, metrics });
     this.handler = new MessageHandler({
       bot: options.bot,
       hooks: options.hooks ?? {},

@@ -6,7 +6,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
-import type { AdapterDefinition } from '../adapter.js';
+import type { AdapterDefinition, PlatformConfigBase } from '../adapter.js';
+import { limitsSchemaFor, type LimitsConfig } from '../delivery/pacer.js';
 import { callbacksSchema } from '../callbacks/config.js';
 import { defaultRetryPolicy } from '../delivery/retry.js';
 import { storeSchema } from '../store/open.js';
@@ -81,10 +82,14 @@ export function buildConfigSchema(definitions: readonly AdapterDefinition[]) {
         ctx.addIssue({ code: 'custom', path: ['type'], message: `unknown platform type "${value.type}"; expected one of: ${types.join(', ')}` });
         return z.NEVER;
       }
-      const parsed = schema.safeParse(value, { reportInput: true });
-      if (parsed.success) return parsed.data;
+      // `limits` is the core's key on every platform (the pacing), not the adapter's.
+      const { limits, ...own } = value as typeof value & { limits?: unknown };
+      const parsed = schema.safeParse(own, { reportInput: true });
+      const paced = limits === undefined ? undefined : limitsSchemaFor(limits).safeParse(limits, { reportInput: true });
+      if (parsed.success && (paced === undefined || paced.success)) return { ...parsed.data, ...(paced ? { limits: paced.data } : {}) } as PlatformConfigBase & { limits?: LimitsConfig };
       // Re-raised in place (zod prefixes the path), keeping each issue's code for describe().
-      for (const issue of parsed.error.issues) ctx.addIssue({ ...issue } as never);
+      if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ ...issue } as never);
+      if (paced && !paced.success) for (const issue of paced.error.issues) ctx.addIssue({ ...issue, path: ['limits', ...issue.path] } as never);
       return z.NEVER;
     });
   return z

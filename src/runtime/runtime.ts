@@ -14,6 +14,7 @@ import { Pipeline } from '../pipeline/pipeline.js';
 import { toJson } from '../pipeline/schema.js';
 import { definitions as registry } from './registry.js';
 import { HttpServer } from '../inbound/server.js';
+import type { LimitsConfig } from '../delivery/pacer.js';
 import type { Store } from '../store/index.js';
 import { openStore } from '../store/open.js';
 import { Supervisor, type ConnectionState } from '../inbound/supervisor.js';
@@ -65,9 +66,14 @@ export class Runtime {
           return { id: botId, type: adapter?.type ?? 'unknown', selfId: adapter?.selfId };
         },
       });
+    const limitOverrides = new Map(config.platforms.map((p) => [p.id, (p as { limits?: LimitsConfig }).limits]));
     this.pipeline = new Pipeline({ bot, adapters: this.adapters, store: this.store, logger: this.logger, metrics: this.metrics, hooks,
       dedupTtlMs: config.dedupTtl,
       maxInFlight: config.server.maxInFlight,
+      limits: (botId) => {
+        const override = limitOverrides.get(botId);
+        return override === undefined ? this.adapters.get(botId)?.limits : override || undefined;
+      },
       retryPolicy: { attempts: config.delivery.attempts, initialDelayMs: config.delivery.initialDelay, maxDelayMs: config.delivery.maxDelay, maxRetryAfterMs: config.delivery.maxRetryAfter },
       download: createDownloader(this.media, { allowPrivateNetworks: config.media.allowPrivateNetworks, maxBytes: config.media.maxDownloadSize, timeoutMs: config.media.downloadTimeout }),
     });
