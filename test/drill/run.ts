@@ -65,7 +65,10 @@ export async function runDrill(platform: DrillPlatform, options: DrillOptions = 
       const worker = async () => {
         for (let next = queue.shift(); next; next = queue.shift()) {
           for (const text of next.texts) {
-            while (!(await platform.deliver(target.url, next.chat, text).catch(() => false))) await serving;
+            while (!(await platform.deliver(target.url, next.chat, text).catch(() => false))) {
+              await serving;
+              await new Promise((r) => setTimeout(r, 20)); // not taken yet (no session, a request cut short): again, shortly
+            }
             acked.add(text);
             await new Promise((r) => setTimeout(r, 20 + Math.random() * 200));
           }
