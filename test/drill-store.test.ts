@@ -52,7 +52,7 @@ async function post(body: object): Promise<Response> {
   return fetch(`${proc!.url}/webhooks/tg`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': secret }, body: JSON.stringify(body) });
 }
 
-const answers = (text: string) => fake.sent().filter((c) => c.params.text === text).length;
+const answers = (text: string) => fake.delivered().filter((c) => c.params.text === text).length;
 
 async function answered(text: string): Promise<void> {
   await fake.waitForCall('sendMessage', (c) => c.params.text === text, 10_000);

@@ -24,7 +24,7 @@ describe('drill: SIGKILL under load, Telegram webhook, SQLite store', () => {
         await res.arrayBuffer();
         return res.ok;
       },
-      sends: () => fake.sent().map((c) => ({ chat: c.params.chat_id!, text: c.params.text!, at: c.at })),
+      sends: () => fake.delivered().map((c) => ({ chat: c.params.chat_id!, text: c.params.text!, at: c.at })),
     });
     const { verdict, report, kills, acked } = result;
     expect(kills).toHaveLength(5);
