@@ -100,7 +100,12 @@ export function startDelivery(): { ids: string[]; done(error?: string, failure?:
   const ids: string[] = [];
   return {
     ids,
-    done: (error, failure) => ({ ok: error === undefined, ids, ms: performance.now() - started, ...(error === undefined ? {} : { error }), ...(error !== undefined && failure ? { failure } : {}) }),
+    // Literals, not conditional spreads: this runs for every reply.
+    done: (error, failure) => {
+      const ms = performance.now() - started;
+      if (error === undefined) return { ok: true, ids, ms };
+      return failure ? { ok: false, ids, ms, error, failure } : { ok: false, ids, ms, error };
+    },
   };
 }
 

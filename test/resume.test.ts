@@ -17,7 +17,7 @@ const message: Message = { id: 'm1', platform: 'test', botId: 'chat', channel: {
 const to = { botId: 'chat', channelId: 'c1', type: 'direct' as const };
 const text = (t: string): OutgoingMessage => ({ to, content: [{ type: 'text', text: t }], inResponseTo: 'm1' });
 
-function harness(path = tempStorePath()) {
+function harness(path = tempStorePath(), withHooks = true) {
   const sent: string[] = [];
   const calls: { stage: Stage; redelivered: boolean }[] = [];
   let handlerRuns = 0;
@@ -43,7 +43,7 @@ function harness(path = tempStorePath()) {
   };
   const hooks: StageHooks = { onMessage: observe('onMessage'), onPreSend: observe('onPreSend'), onResult: observe('onResult'), onSent: observe('onSent') };
   const store = SqliteStore.open({ path });
-  const pipeline = new Pipeline({ bot, adapters: new Map([['chat', adapter]]), store, logger: silentLogger(), hooks });
+  const pipeline = new Pipeline({ bot, adapters: new Map([['chat', adapter]]), store, logger: silentLogger(), hooks: withHooks ? hooks : {} });
   return { store, pipeline, sent, calls, handlerRuns: () => handlerRuns, path };
 }
 
@@ -112,6 +112,17 @@ describe('resuming after a restart', () => {
     expect(h.handlerRuns()).toBe(0);
     expect(h.sent).toEqual(['ev:1 two', 'ev:2 three']);
     expect(h.calls).toEqual([{ stage: 'onSent', redelivered: true }]);
+  });
+
+  it('with no callbacks, replies in the outbox are all it takes: the handler does not run again, only what is undelivered is sent', async () => {
+    const path = tempStorePath();
+    // Without onSent the journal is not moved on when the replies are recorded: it still says `received`.
+    await leftBehind(path, { stage: 'received', message }, [{ text: 'echo: hello', state: 'delivered' }, { text: 'and more' }]);
+    const h = harness(path, false);
+    await resumeAndDrain(h);
+    expect(h.handlerRuns()).toBe(0);
+    expect(h.sent).toEqual(['ev:1 and more']);
+    expect(await h.store.inbox.unfinished()).toEqual([]);
   });
 
   it('after every delivery, before onSent was told: only onSent runs, told it may be a repeat', async () => {

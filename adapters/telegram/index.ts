@@ -93,7 +93,9 @@ export class TelegramAdapter implements Adapter {
           reply_parameters: index === 0 && replyTo !== undefined ? { message_id: replyTo, allow_sending_without_reply: true } : undefined,
           reply_markup: item.keyboard,
         };
-        const sent = item.kind === 'text' ? await this.api.sendMessage({ ...common, text: item.html, parse_mode: 'HTML' }, signal) : await this.sendMedia(item, common, signal);
+        // A text send is short and left to finish at shutdown (the library would tie a signal to every
+        // call, on the hot path); an upload, which can take long, is cut short.
+        const sent = item.kind === 'text' ? await this.api.sendMessage({ ...common, text: item.html, parse_mode: 'HTML' }) : await this.sendMedia(item, common, signal);
         ids.push(String(sent.message_id));
       }
       return done();

@@ -2,6 +2,7 @@
 // outbox before anything is sent, paced to the platform's limits, tried again under the one
 // retry policy, marked delivered with the platform's ids, or kept as a dead letter.
 
+import { setMaxListeners } from 'node:events';
 import type { Adapter } from '../adapter.js';
 import type { Delivery } from '../message.js';
 import type { Logger } from '../runtime/logger.js';
@@ -26,6 +27,8 @@ export class Deliverer {
   private readonly stopping = new AbortController();
 
   constructor(private readonly options: DelivererOptions) {
+    // Every send under way listens to it (waits, requests): as many as there are chats sending at once.
+    setMaxListeners(0, this.stopping.signal);
     options.metrics
       ?.describe('switchboard_deliveries_total', 'Reply items by outcome: delivered, dead (kept as a dead letter), left (for the next start)')
       .describe('switchboard_delivery_retries_total', 'Tries of a reply item after a failed one, by failure kind');
@@ -61,11 +64,15 @@ export class Deliverer {
     const signal = this.stopping.signal;
     const state = freshState();
     for (;;) {
-      if (!(await pacer.take(message.to, signal))) return this.leave(record, ids, elapsed());
+      const turn = pacer.reserve(message.to);
+      if (turn > 0 ? !(await sleep(turn, signal)) : signal.aborted) return this.leave(record, ids, elapsed());
       const delivery = await adapter.send(message, { key, sent: ids.length, signal, pace: () => pacer.take(message.to, signal) });
       ids.push(...delivery.ids);
       if (delivery.ok) {
-        await this.note(outbox.delivered(key, ids), log);
+        // Not waited for: the write is queued now, in order, and commits with whatever comes next in
+        // this tick (the event's finish, usually). A crash before that commit is the same window as
+        // a crash during the send: the item goes again after the restart.
+        void this.note(outbox.delivered(key, ids), log);
         this.count(adapter, 'delivered');
         return { ok: true, ids, ms: elapsed() };
       }
@@ -97,8 +104,15 @@ export class Deliverer {
     return { ok: false, ids, error: `${error}; it is sent after the next start`, ms, left: true };
   }
 
-  private count(adapter: Adapter, outcome: string): void {
-    this.options.metrics?.inc('switchboard_deliveries_total', { platform: adapter.type, outcome });
+  /** Delivered items are counted on every message: each platform's series is resolved once. */
+  private readonly deliveredCounters = new Map<string, () => void>();
+
+  private count(adapter: Adapter, outcome: 'delivered'): void {
+    const { metrics } = this.options;
+    if (!metrics) return;
+    let bump = this.deliveredCounters.get(adapter.type);
+    if (!bump) this.deliveredCounters.set(adapter.type, (bump = metrics.counter('switchboard_deliveries_total', { platform: adapter.type, outcome })));
+    bump();
   }
 
   /** A bookkeeping write that fails (the store is failing) is logged; the send itself already happened. */

@@ -9,7 +9,7 @@ import type { Delivery, Message, OutgoingMessage, Segment } from '../message.js'
 import type { Logger } from '../runtime/logger.js';
 import type { Metrics } from '../runtime/metrics.js';
 import { errorMessage } from '../inbound/supervisor.js';
-import type { OutboxItem, OutboxRecord, Store } from '../store/index.js';
+import { pendingRecord, type OutboxItem, type OutboxRecord, type Store } from '../store/index.js';
 import type { MessageJournal as Journal, Outcome } from './journal.js';
 import type { Request, Result, Stage, StageData, StageHookMap, StageHooks, StageOutcome, StageValue } from './lifecycle.js';
 
@@ -84,6 +84,11 @@ export class MessageHandler {
     let j = journal;
     if (j.stage === 'delivering') return { journal: j, outcome: j.outcome };
     if (j.stage === 'delivered') return { journal: { ...j, stage: 'delivering' }, outcome: j.outcome, records: await this.deps.store.outbox.ofEvent(run.eventId) };
+    if (run.redelivered) {
+      // Replies in the outbox mean the handler (and every stage before sending) had finished: see record().
+      const records = await this.deps.store.outbox.ofEvent(run.eventId);
+      if (records.length > 0) return { journal: { stage: 'delivering', message: j.message, outcome: 'answered' }, outcome: 'answered', records };
+    }
     const extras: Segment[][] = j.stage === 'received' ? [] : [...j.extras];
     if (j.stage === 'received') {
       const received = await this.stage('onMessage', { eventId: run.eventId, message: j.message }, extras, run);
@@ -146,27 +151,34 @@ export class MessageHandler {
     return this.record({ stage: 'delivering', message, ...(request ? { request } : {}), outcome: 'rejected' }, contents.map((c) => toChat(message, c)), run);
   }
 
-  /** Puts the replies in the outbox under stable keys, then moves the journal on: both land in one commit. */
+  /**
+   * Puts the replies in the outbox under stable keys: from then on a restart sends them and runs
+   * nothing before (an event with replies in the outbox is past its handler). The journal moves to
+   * `delivering` in the same commit only when onSent will want the request and result after a
+   * restart; without onSent, the outbox says all there is, and the hot path saves a write.
+   */
   private async record(journal: Extract<Journal, { stage: 'delivering' }>, outgoing: OutgoingMessage[], run: Run, prefix = `${run.eventId}:`, first = 0) {
     const items: OutboxItem[] = outgoing.map((message, i) => ({ key: `${prefix}${first + i}`, eventId: run.eventId, index: first + i, message }));
     const { store } = this.deps;
-    const added = store.outbox.add(items);
+    const added = items.length > 0 ? store.outbox.add(items) : undefined;
     // After onSent the journal stays at `delivered`: its extras are the last thing to send.
-    const saved = first === 0 ? store.inbox.update(run.eventId, journal) : Promise.resolve();
+    const saved = first === 0 && this.deps.hooks.onSent ? store.inbox.update(run.eventId, journal) : undefined;
     try {
-      await Promise.all([added, saved]);
+      await added;
+      await saved;
     } catch (error) {
       run.log.error({ err: errorMessage(error) }, 'could not record the replies in the store; sending them anyway (after a crash they may be sent again)');
     }
     const at = Date.now();
-    const records: OutboxRecord[] = items.map((item) => ({ ...item, state: 'pending', ids: [], attempts: 0, createdAt: at, updatedAt: at }));
+    const records: OutboxRecord[] = items.map((item) => pendingRecord(item, at));
     return { journal, outcome: journal.outcome, records };
   }
 
   /** onSent never delays the user: it runs after delivery, in the background, tracked for shutdown; then the event is finished. */
   private afterSent(journal: Extract<Journal, { stage: 'delivered' }>, deliveries: Delivery[], run: Run): void {
     const hook = this.deps.hooks.onSent;
-    if (!hook) return void this.deps.track(this.finish(run.eventId, run.log));
+    // Not tracked: a queued store write is committed when the store closes.
+    if (!hook) return void this.finish(run.eventId, run.log);
     const data: StageData = { eventId: run.eventId, message: journal.message, request: journal.request, result: journal.result, deliveries: deliveries.map(({ ok, ids, error, ms }) => ({ ok, ids, ms, ...(error === undefined ? {} : { error }) })) };
     const task = (async () => {
       await this.save(run, journal);

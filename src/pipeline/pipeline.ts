@@ -14,7 +14,7 @@ import { errorMessage } from '../inbound/supervisor.js';
 import type { Message } from '../message.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Metrics } from '../runtime/metrics.js';
-import type { OutboxItem, OutboxRecord, Store } from '../store/index.js';
+import { pendingRecord, type OutboxItem, type OutboxRecord, type Store } from '../store/index.js';
 import { MessageHandler } from './handle.js';
 import type { EventJournal, Journal, MessageJournal } from './journal.js';
 import type { StageHooks } from './lifecycle.js';
@@ -54,6 +54,9 @@ export class Pipeline {
   private readonly retrying = new Set<string>();
   private readonly dedupTtlMs: number;
   private readonly maxInFlight: number;
+  /** Dispatches between their start and their admission (a counter: this is the hot path), and who waits for none. */
+  private admitting = 0;
+  private admissionsDone: (() => void) | undefined;
 
   constructor(private readonly options: PipelineOptions) {
     this.dedupTtlMs = options.dedupTtlMs ?? 3_600_000;
@@ -79,8 +82,7 @@ export class Pipeline {
     if (this.slotsTaken >= this.maxInFlight && !(await this.slotFreed())) return 'closed';
     this.slotsTaken++;
     // Counted from here, so a shutdown that starts while the event is being admitted waits for it.
-    let admitted!: () => void;
-    this.track(new Promise<void>((resolve) => (admitted = resolve)));
+    this.admitting++;
     let handling = false;
     try {
       const outcome = await this.admit(botId, event);
@@ -89,7 +91,7 @@ export class Pipeline {
     } finally {
       // A message being handled keeps its slot until it is done; anything else frees it now.
       if (!handling) this.releaseSlot();
-      admitted();
+      if (--this.admitting === 0) this.admissionsDone?.();
     }
   }
 
@@ -122,7 +124,7 @@ export class Pipeline {
     const journal: MessageJournal = { stage: 'received', message };
     let fresh: boolean;
     try {
-      fresh = await store.inbox.admit({ id, botId, ...(event.key === undefined ? {} : { key: event.key }), journal }, this.dedupTtlMs);
+      fresh = await store.inbox.admit({ id, botId, key: event.key, journal }, this.dedupTtlMs);
     } catch (error) {
       // Never acknowledged and lost: the platform is told to come back (503, an unconfirmed poll offset…).
       logger.error({ bot: botId, key: event.key, err: errorMessage(error) }, 'could not record an event; the platform is asked to deliver it again');
@@ -213,7 +215,7 @@ export class Pipeline {
     const journal: EventJournal = { stage: 'event', event };
     let fresh: boolean;
     try {
-      fresh = await this.options.store.inbox.admit({ id, botId, ...(key === undefined ? {} : { key }), journal }, this.dedupTtlMs);
+      fresh = await this.options.store.inbox.admit({ id, botId, key, journal }, this.dedupTtlMs);
     } catch (error) {
       this.options.logger.error({ bot: botId, key, err: errorMessage(error) }, 'could not record an event; the platform is asked to deliver it again');
       return 'closed';
@@ -242,7 +244,7 @@ export class Pipeline {
         const items: OutboxItem[] = ctx.outgoing.map((message, index) => ({ key: `${id}:${index}`, eventId: id, index, message }));
         await this.options.store.outbox.add(items).catch((error: unknown) => log.error({ err: errorMessage(error) }, 'could not record the replies in the store; sending them anyway'));
         // After a resume, what the first run already delivered is skipped: the outbox has it under the same keys.
-        const records = resumed ? await this.options.store.outbox.ofEvent(id) : items.map((item): OutboxRecord => ({ ...item, state: 'pending', ids: [], attempts: 0, createdAt: at, updatedAt: at }));
+        const records = resumed ? await this.options.store.outbox.ofEvent(id) : items.map((item) => pendingRecord(item, at));
         const deliveries = await this.deliverer.sendAll(records, log);
         if (deliveries.some((d) => d.left)) return;
       }
@@ -267,10 +269,12 @@ export class Pipeline {
   /** Resolves when every admitted event has been handled, or after `timeoutMs`. Returns how many were still running. */
   async drain(timeoutMs = Number.POSITIVE_INFINITY): Promise<number> {
     const deadline = Date.now() + timeoutMs;
-    while (this.inFlight.size > 0) {
+    while (this.inFlight.size > 0 || this.admitting > 0) {
       const left = deadline - Date.now();
-      if (left <= 0) return this.inFlight.size;
-      const settled = Promise.allSettled([...this.inFlight]);
+      if (left <= 0) return this.inFlight.size + this.admitting;
+      const waits: Promise<unknown>[] = [...this.inFlight];
+      if (this.admitting > 0) waits.push(new Promise<void>((resolve) => (this.admissionsDone = resolve)));
+      const settled = Promise.allSettled(waits);
       if (!Number.isFinite(left)) {
         await settled;
         continue;

@@ -29,6 +29,16 @@ export class Metrics {
     else series.set(key, { labels, value: by });
   }
 
+  /** One series' increment, resolved once: for a counter bumped on every message. */
+  counter(name: string, labels: Labels): () => void {
+    const series = getOrCreate(this.counters, name);
+    const key = labelKey(labels);
+    let entry = series.get(key);
+    if (!entry) series.set(key, (entry = { labels, value: 0 }));
+    const found = entry;
+    return () => void found.value++;
+  }
+
   observe(name: string, labels: Labels, seconds: number): void {
     const series = getOrCreate(this.histograms, name);
     const key = labelKey(labels);

@@ -4,7 +4,26 @@
 const BYTES = '$bytes';
 
 export function encode(value: unknown): string {
-  return JSON.stringify(value, replacer);
+  // A replacer slows every value down; most values hold no bytes, and a walk to find out is cheaper.
+  return holdsBytes(value) ? JSON.stringify(value, replacer) : JSON.stringify(value);
+}
+
+function holdsBytes(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const next = stack.pop();
+    if (typeof next !== 'object' || next === null) continue;
+    if (ArrayBuffer.isView(next)) return true;
+    if (Array.isArray(next)) {
+      for (const item of next) if (typeof item === 'object' && item !== null) stack.push(item);
+    } else {
+      for (const key in next) {
+        const item = (next as Record<string, unknown>)[key];
+        if (typeof item === 'object' && item !== null) stack.push(item);
+      }
+    }
+  }
+  return false;
 }
 
 export function decode<T>(text: string): T {

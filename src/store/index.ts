@@ -71,6 +71,11 @@ export interface OutboxRecord extends OutboxItem {
   updatedAt: number;
 }
 
+/** A just-recorded item as the outbox holds it (one literal, not a spread: this is on every message's path). */
+export function pendingRecord(item: OutboxItem, at: number): OutboxRecord {
+  return { key: item.key, eventId: item.eventId, index: item.index, message: item.message, state: 'pending', ids: [], attempts: 0, createdAt: at, updatedAt: at };
+}
+
 export interface Outbox {
   /** Records reply items before anything is sent. An item already recorded under its key is kept as it is. */
   add(items: readonly OutboxItem[]): Promise<void>;

@@ -1,7 +1,7 @@
 // Everything in this process's memory: for tests, and for operators who choose it knowing that
 // a restart forgets every dedup key, unfinished event and dead letter (`store: { type: memory }`).
 
-import type { Inbox, KeyValue, NewEvent, Outbox, OutboxItem, OutboxRecord, OutboxState, Store, StoredEvent } from './index.js';
+import { pendingRecord, type Inbox, type KeyValue, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from './index.js';
 
 interface Entry {
   value: unknown;
@@ -75,7 +75,7 @@ class MemoryInbox implements Inbox {
 
   async admit(event: NewEvent, dedupTtlMs: number): Promise<boolean> {
     if (event.key !== undefined && !this.dedup.claimNow(`dedup:${event.botId}:${event.key}`, dedupTtlMs)) return false;
-    this.events.set(event.id, { ...event, seq: ++this.seq });
+    this.events.set(event.id, { id: event.id, botId: event.botId, key: event.key, journal: event.journal, seq: ++this.seq });
     return true;
   }
 
@@ -101,19 +101,32 @@ class MemoryOutbox implements Outbox {
 
   async add(items: readonly OutboxItem[]): Promise<void> {
     const at = this.now();
-    for (const item of items) if (!this.records.has(item.key)) this.records.set(item.key, { ...item, state: 'pending', ids: [], attempts: 0, createdAt: at, updatedAt: at });
+    for (const item of items) if (!this.records.has(item.key)) this.records.set(item.key, pendingRecord(item, at));
   }
 
   async attempted(key: string, ids: readonly string[], error?: string): Promise<void> {
-    this.change(key, (r) => ({ ...r, ids: [...ids], attempts: r.attempts + 1, ...(error === undefined ? {} : { error }) }));
+    const record = this.touch(key);
+    if (!record) return;
+    record.ids = [...ids];
+    record.attempts++;
+    if (error !== undefined) record.error = error;
   }
 
   async delivered(key: string, ids: readonly string[]): Promise<void> {
-    this.change(key, (r) => ({ ...r, state: 'delivered', ids: [...ids], attempts: r.attempts + 1, error: undefined }));
+    const record = this.touch(key);
+    if (!record) return;
+    record.state = 'delivered';
+    record.ids = [...ids];
+    record.attempts++;
+    delete record.error;
   }
 
   async dead(key: string, ids: readonly string[], error: string): Promise<void> {
-    this.change(key, (r) => ({ ...r, state: 'dead', ids: [...ids], error }));
+    const record = this.touch(key);
+    if (!record) return;
+    record.state = 'dead';
+    record.ids = [...ids];
+    record.error = error;
   }
 
   async get(key: string): Promise<OutboxRecord | undefined> {
@@ -131,7 +144,7 @@ class MemoryOutbox implements Outbox {
   async retry(key: string): Promise<boolean> {
     const record = this.records.get(key);
     if (record?.state !== 'dead') return false;
-    this.change(key, (r) => ({ ...r, state: 'retry' }));
+    this.touch(key)!.state = 'retry';
     return true;
   }
 
@@ -144,9 +157,11 @@ class MemoryOutbox implements Outbox {
     for (const [key, record] of this.records) if (record.eventId === eventId && record.state === 'delivered') this.records.delete(key);
   }
 
-  private change(key: string, next: (record: OutboxRecord) => OutboxRecord): void {
+  /** The record to change in place (memory is this store's own), its time moved on. */
+  private touch(key: string): OutboxRecord | undefined {
     const record = this.records.get(key);
-    if (record) this.records.set(key, { ...next(record), updatedAt: this.now() });
+    if (record) record.updatedAt = this.now();
+    return record;
   }
 }
 

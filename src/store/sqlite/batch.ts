@@ -13,12 +13,16 @@ interface Op {
 export class WriteBatch {
   private ops: Op[] = [];
   private scheduled: NodeJS.Immediate | undefined;
+  /** Made once: better-sqlite3 builds a wrapper per transaction() call. */
+  private readonly commit: (ops: Op[]) => unknown[];
 
   constructor(
-    private readonly db: Database,
+    db: Database,
     /** Turns a failed commit into the error every caller of that batch gets. */
     private readonly describe: (error: unknown) => Error,
-  ) {}
+  ) {
+    this.commit = db.transaction((ops: Op[]) => ops.map((op) => op.run()));
+  }
 
   /** Queues a write; `run` is called inside the batch's transaction. */
   write<T>(run: () => T): Promise<T> {
@@ -37,7 +41,7 @@ export class WriteBatch {
     this.ops = [];
     let results: unknown[];
     try {
-      results = this.db.transaction(() => ops.map((op) => op.run()))();
+      results = this.commit(ops);
     } catch (error) {
       const failure = this.describe(error);
       for (const op of ops) op.reject(failure);
