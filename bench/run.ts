@@ -1,4 +1,4 @@
-// `npm run bench [-- --requests N --concurrency C --warmup W]`: the same echo load through
+// `npm run bench [-- --requests N --concurrency C --warmup W --rounds R]`: the same echo load through
 // Switchboard, raw node-telegram-bot-api + koa, and grammY + koa, each in its own process;
 // then Switchboard with a lifecycle callback at each stage. Not part of CI.
 
@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { Driver, percentile, type LoadResult } from './driver.js';
 import { startFakeApi } from './fake-api.js';
 
-const { values } = parseArgs({ options: { requests: { type: 'string', default: '20000' }, concurrency: { type: 'string', default: '32' }, warmup: { type: 'string', default: '2000' } } });
+const { values } = parseArgs({ options: { requests: { type: 'string', default: '20000' }, concurrency: { type: 'string', default: '32' }, warmup: { type: 'string', default: '2000' }, rounds: { type: 'string', default: '2' } } });
 const requests = Number(values.requests);
 const concurrency = Number(values.concurrency);
 const warmup = Number(values.warmup);
@@ -65,6 +65,10 @@ async function launch(file: string, env: Record<string, string>): Promise<Proces
   };
 }
 
+function rpsOf(r: Row): number {
+  return (r.result.requests - r.result.errors) / r.result.seconds;
+}
+
 interface Row {
   name: string;
   result: LoadResult;
@@ -89,12 +93,25 @@ async function measure(name: string, file: string, env: Record<string, string> =
   return row;
 }
 
-console.log(`Echo over a Telegram webhook: ${requests} requests, ${concurrency} in flight, after ${warmup} warm-up requests; node ${process.version}, ${cpus().length} cores.`);
-const a = await measure('(a) Switchboard (sqlite store, the default)', 'sut-switchboard.ts');
-const b = await measure('(b) node-telegram-bot-api 2 + koa', 'sut-ntba.ts');
-const c = await measure('(c) grammY webhookCallback + koa', 'sut-grammy.ts');
-const aMemory = await measure('(a) Switchboard, memory store', 'sut-switchboard.ts', { STORE: 'memory' });
-const aFull = await measure('(a) Switchboard, sqlite sync: full', 'sut-switchboard.ts', { STORE: 'sqlite-full' });
+console.log(`Echo over a Telegram webhook: ${requests} requests, ${concurrency} in flight, after ${warmup} warm-up requests; node ${process.version}, ${cpus().length} cores; the first five rows are the best of ${values.rounds} interleaved rounds.`);
+// The rows compared with each other run interleaved, `rounds` times, and each keeps its best round:
+// one slow moment of a shared 2-core machine (or the driver still warming up) does not decide a ratio.
+const compared: [string, string, Record<string, string>][] = [
+  ['(a) Switchboard (sqlite store, the default)', 'sut-switchboard.ts', {}],
+  ['(b) node-telegram-bot-api 2 + koa', 'sut-ntba.ts', {}],
+  ['(c) grammY webhookCallback + koa', 'sut-grammy.ts', {}],
+  ['(a) Switchboard, memory store', 'sut-switchboard.ts', { STORE: 'memory' }],
+  ['(a) Switchboard, sqlite sync: full', 'sut-switchboard.ts', { STORE: 'sqlite-full' }],
+];
+const best = new Map<string, Row>();
+for (let round = 0; round < Number(values.rounds); round++) {
+  for (const [name, file, extra] of compared) {
+    const row = await measure(name, file, extra);
+    const kept = best.get(name);
+    if (!kept || rpsOf(row) > rpsOf(kept)) best.set(name, row);
+  }
+}
+const [a, b, c, aMemory, aFull] = compared.map(([name]) => best.get(name)!) as [Row, Row, Row, Row, Row];
 const aInfo = await measure('(a) Switchboard, info logs', 'sut-switchboard.ts', { LOG_LEVEL: 'info' });
 
 const sink = await launch('callback-sink.ts', {});
@@ -105,7 +122,7 @@ for (const stages of ['onMessage', 'onPreSend', 'onResult', 'onSent', 'onMessage
 await sink.stop();
 await api.close();
 
-const rps = (r: Row) => (r.result.requests - r.result.errors) / r.result.seconds;
+const rps = rpsOf;
 const p = (r: Row, q: number) => percentile([...r.result.latenciesMs].sort((x, y) => x - y), q);
 const rows = [a, b, c, aMemory, aFull, aInfo, ...withCallbacks];
 console.log('');

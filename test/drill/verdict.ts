@@ -33,8 +33,10 @@ export function judge(sends: Send[], expected: Map<string, string[]>, acked: Set
   const unexplained: string[] = [];
   const perKillChat = new Map<string, number>();
   for (const double of doubled) {
-    // An item whose send was in flight at a kill: its first copy reached the platform before the kill, the second after the restart.
-    const kill = kills.find((k) => double.at[0]! <= k.at + 50 && double.at[1]! >= k.at);
+    // An item whose send was in flight at a kill: its copies straddle that kill. (The platform may
+    // read the killed process's last request a little late, so the first copy counts up to the
+    // moment the next process served; the second can only come from a process started after the kill.)
+    const kill = kills.find((k) => double.at[0]! <= k.restartedAt && double.at[1]! >= k.at);
     if (!kill || double.at.length > 2) {
       unexplained.push(`${double.chat}/${double.text} at ${double.at.join(', ')}`);
       continue;
