@@ -1,11 +1,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { OutgoingMessage } from '../src/message.js';
 import { MemoryStore, StoreError, type Store } from '../src/store/index.js';
 import { migrations } from '../src/store/sqlite/migrations.js';
+import { RedisStore } from '../src/store/redis/index.js';
 import { SqliteStore } from '../src/store/sqlite/index.js';
-import { tempStorePath } from './helpers.js';
+import { sleep, tempStorePath } from './helpers.js';
+import { dropPrefix, redisUrl, requireRedis, testPrefix } from './redis.js';
 
 const reply = (text: string): OutgoingMessage => ({ to: { botId: 'tg', channelId: '42' }, content: [{ type: 'text', text }] });
 const opened: Store[] = [];
@@ -13,34 +15,66 @@ afterEach(async () => {
   for (const store of opened.splice(0)) await store.close();
 });
 
-/** The same behaviour from both backends: one suite, run against each. */
-const backends: [string, (path: string, now?: () => number) => Store][] = [
-  ['memory', (_path, now) => new MemoryStore(100_000, now)],
-  ['sqlite', (path, now) => SqliteStore.open({ path, now })],
+const prefixes: string[] = [];
+beforeAll(() => requireRedis());
+afterAll(async () => {
+  for (const prefix of prefixes) await dropPrefix(prefix);
+});
+
+/**
+ * The same behaviour from every backend: one suite, run against each. A backend keeps time by a
+ * clock the test moves, or (Redis, whose keys expire on the server) by the real one: `ttl` and
+ * `pass` say how long a key lives in a test and how to let that time pass.
+ */
+interface Backend {
+  open(path: string, now: () => number): Store | Promise<Store>;
+  ttl: number;
+  pass(clock: { now: number }, ms: number): Promise<void>;
+}
+const fakeClock = { ttl: 60_000, pass: async (clock: { now: number }, ms: number) => void (clock.now += ms) };
+const backends: [string, Backend][] = [
+  ['memory', { open: (_path, now) => new MemoryStore(100_000, now), ...fakeClock }],
+  ['sqlite', { open: (path, now) => SqliteStore.open({ path, now }), ...fakeClock }],
+  [
+    'redis',
+    {
+      open: (_path, now) => {
+        const prefix = testPrefix('store');
+        prefixes.push(prefix);
+        return RedisStore.open({ url: redisUrl, prefix, now });
+      },
+      ttl: 200,
+      pass: async (clock, ms) => {
+        clock.now += ms;
+        await sleep(ms); // the server's clock: expiry is Redis's own
+      },
+    },
+  ],
 ];
 
-describe.each(backends)('%s store', (_name, open) => {
-  const fresh = (now?: () => number) => {
-    const store = open(tempStorePath(), now);
+describe.each(backends)('%s store', (_name, backend) => {
+  const fresh = async (clock = { now: Date.now() }) => {
+    const store = await backend.open(tempStorePath(), () => clock.now);
     opened.push(store);
     return store;
   };
+  const ttl = backend.ttl;
 
   it('admits an event once per dedup key until the key expires; events without a key are always new', async () => {
-    let now = 1000;
-    const store = fresh(() => now);
-    expect(await store.inbox.admit({ id: 'e1', botId: 'tg', key: '7', journal: { n: 1 } }, 60_000)).toBe(true);
-    expect(await store.inbox.admit({ id: 'e2', botId: 'tg', key: '7', journal: { n: 2 } }, 60_000)).toBe(false);
-    expect(await store.inbox.admit({ id: 'e3', botId: 'other', key: '7', journal: { n: 3 } }, 60_000)).toBe(true); // keys are per bot
-    expect(await store.inbox.admit({ id: 'e4', botId: 'tg', journal: {} }, 60_000)).toBe(true);
-    expect(await store.inbox.admit({ id: 'e5', botId: 'tg', journal: {} }, 60_000)).toBe(true);
-    now += 60_001;
-    expect(await store.inbox.admit({ id: 'e6', botId: 'tg', key: '7', journal: { n: 6 } }, 60_000)).toBe(true);
+    const clock = { now: 1000 };
+    const store = await fresh(clock);
+    expect(await store.inbox.admit({ id: 'e1', botId: 'tg', key: '7', journal: { n: 1 } }, ttl)).toBe(true);
+    expect(await store.inbox.admit({ id: 'e2', botId: 'tg', key: '7', journal: { n: 2 } }, ttl)).toBe(false);
+    expect(await store.inbox.admit({ id: 'e3', botId: 'other', key: '7', journal: { n: 3 } }, ttl)).toBe(true); // keys are per bot
+    expect(await store.inbox.admit({ id: 'e4', botId: 'tg', journal: {} }, ttl)).toBe(true);
+    expect(await store.inbox.admit({ id: 'e5', botId: 'tg', journal: {} }, ttl)).toBe(true);
+    await backend.pass(clock, ttl + 50);
+    expect(await store.inbox.admit({ id: 'e6', botId: 'tg', key: '7', journal: { n: 6 } }, ttl)).toBe(true);
     expect((await store.inbox.unfinished()).map((e) => e.id)).toEqual(['e1', 'e3', 'e4', 'e5', 'e6']);
   });
 
   it('keeps the journal of unfinished events in admission order, and forgets an event and its delivered replies when it finishes', async () => {
-    const store = fresh();
+    const store = await fresh();
     for (const id of ['a', 'b', 'c']) await store.inbox.admit({ id, botId: 'tg', key: id, journal: { stage: 'received' } }, 60_000);
     await store.inbox.update('b', { stage: 'delivering', bytes: new Uint8Array([1, 2, 255]) });
     await store.outbox.add([
@@ -60,7 +94,7 @@ describe.each(backends)('%s store', (_name, open) => {
   });
 
   it('records an item once under its key, with the parts sent so far and the tries, and lets only dead letters be retried or dropped', async () => {
-    const store = fresh();
+    const store = await fresh();
     await store.outbox.add([{ key: 'e:0', eventId: 'e', index: 0, message: reply('first') }]);
     await store.outbox.add([{ key: 'e:0', eventId: 'e', index: 0, message: reply('changed') }]);
     expect((await store.outbox.get('e:0'))!.message.content).toEqual([{ type: 'text', text: 'first' }]);
@@ -78,16 +112,16 @@ describe.each(backends)('%s store', (_name, open) => {
   });
 
   it('claims a key-value key once until it expires, and keeps set values', async () => {
-    let now = 0;
-    const store = fresh(() => now);
-    expect(await store.claim('k', 1000)).toBe(true);
-    expect(await store.claim('k', 1000)).toBe(false);
-    now += 1001;
-    expect(await store.claim('k', 1000)).toBe(true);
+    const clock = { now: 0 };
+    const store = await fresh(clock);
+    expect(await store.claim('k', ttl)).toBe(true);
+    expect(await store.claim('k', ttl)).toBe(false);
+    await backend.pass(clock, ttl + 50);
+    expect(await store.claim('k', ttl)).toBe(true);
     await store.set('session', { id: 's1', seq: 42 });
-    await store.set('short', 'x', 10);
+    await store.set('short', 'x', ttl);
     expect(await store.get('session')).toEqual({ id: 's1', seq: 42 });
-    now += 11;
+    await backend.pass(clock, ttl + 50);
     expect(await store.get('short')).toBeUndefined();
     await store.delete('session');
     expect(await store.get('session')).toBeUndefined();

@@ -70,7 +70,7 @@ async function outbox(config: Config, args: string[]): Promise<number> {
   }
   let store;
   try {
-    store = openStore(config.store);
+    store = await openStore(config.store);
   } catch (error) {
     if (!(error instanceof StoreError)) throw error;
     console.error(error.message);

@@ -54,7 +54,7 @@ export class Runtime {
   ) {
     this.adapters = adapters;
     this.logger = options.logger ?? createLogger(config.log.level);
-    this.store = options.store ?? openStore(config.store);
+    this.store = options.store!;
     const hooks =
       options.hooks ??
       createCallbackHooks(config.callbacks, {
@@ -88,7 +88,8 @@ export class Runtime {
 
   static async create(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
     const adapters = await createAdapters(config, options.definitions ?? registry);
-    return new Runtime(config, options.bot ?? (await loadBot(config.bot)), adapters, options);
+    const bot = options.bot ?? (await loadBot(config.bot));
+    return new Runtime(config, bot, adapters, { ...options, store: options.store ?? (await openStore(config.store)) });
   }
 
   async start(): Promise<void> {

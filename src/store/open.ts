@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import type { Store } from './index.js';
 import { MemoryStore } from './memory.js';
+import { RedisStore } from './redis/index.js';
 import { SqliteStore } from './sqlite/index.js';
 
 export const defaultStorePath = './data/switchboard.db';
@@ -19,12 +20,19 @@ export const storeSchema = z.preprocess(sqliteUnlessNamed, z.discriminatedUnion(
     sync: z.enum(['normal', 'full']).default('normal'),
   }),
   z.strictObject({ type: z.literal('memory') }),
+  z.strictObject({
+    type: z.literal('redis'),
+    url: z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL, like redis://127.0.0.1:6379' }).default('redis://127.0.0.1:6379'),
+    /** Every key starts with it: several deployments can share one Redis. */
+    prefix: z.string().min(1).default('sb:'),
+  }),
 ]));
 
 export type StoreConfig = z.output<typeof storeSchema>;
 
 /** Throws StoreError, saying what to do, when the store cannot be opened. */
-export function openStore(config: StoreConfig): Store {
+export async function openStore(config: StoreConfig): Promise<Store> {
   if (config.type === 'memory') return new MemoryStore();
+  if (config.type === 'redis') return RedisStore.open({ url: config.url, prefix: config.prefix });
   return SqliteStore.open({ path: config.path, sync: config.sync });
 }

@@ -30,6 +30,8 @@ export interface DrillOptions {
   rounds?: number;
   /** How long after a (re)start a kill may come, in ms: uniformly in [min, max]. */
   killAfter?: [number, number];
+  /** The `store:` of the config, one YAML line; SQLite in the drill's folder by default. */
+  store?: string;
 }
 
 export interface DrillResult {
@@ -44,10 +46,10 @@ export interface DrillResult {
 const bot = fileURLToPath(new URL('../fixtures/drill-bot.ts', import.meta.url));
 
 export async function runDrill(platform: DrillPlatform, options: DrillOptions = {}): Promise<DrillResult> {
-  const { chats = 100, perChat = 5, inFlight = 50, rounds = 5, killAfter = [300, 2000] } = options;
+  const { chats = 100, perChat = 5, inFlight = 50, rounds = 5, killAfter = [300, 2000], store = '{ path: ./drill.db }' } = options;
   const dir = await mkdtemp(join(tmpdir(), 'switchboard-drill-'));
   const config = join(dir, 'switchboard.yaml');
-  await writeFile(config, [`bot: ${bot}`, 'server: { port: 0, shutdownTimeout: 5s }', 'store: { path: ./drill.db }', 'log: { level: info }', 'platforms:', `  - ${platform.platform}`, ''].join('\n'));
+  await writeFile(config, [`bot: ${bot}`, 'server: { port: 0, shutdownTimeout: 5s }', `store: ${store}`, 'log: { level: info }', 'platforms:', `  - ${platform.platform}`, ''].join('\n'));
   let target = await SwitchboardProcess.start(config, dir);
   try {
     const expected = new Map<string, string[]>();

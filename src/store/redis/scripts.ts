@@ -1,0 +1,91 @@
+// The Redis store's atomic steps, as Lua: each runs whole on the server, so an event is never
+// recorded without its dedup key, nor an item's state without its index. Keys are built from the
+// prefix inside the scripts (the store targets one Redis, or a cluster with a hash-tagged prefix).
+
+/** KEYS: dedup key ('' for none). ARGV: prefix, ttl ms, id, meta JSON, journal JSON. 1 new, 0 a redelivery. */
+export const admit = `
+if KEYS[1] ~= '' then
+  if not redis.call('SET', KEYS[1], 'true', 'NX', 'PX', ARGV[2]) then return 0 end
+end
+local seq = redis.call('INCR', ARGV[1] .. 'seq')
+redis.call('HSET', ARGV[1] .. 'events', ARGV[3], ARGV[4])
+redis.call('HSET', ARGV[1] .. 'journal', ARGV[3], ARGV[5])
+redis.call('ZADD', ARGV[1] .. 'order', seq, ARGV[3])
+return 1
+`;
+
+/** ARGV: prefix, id, journal JSON. Only for an event still recorded. */
+export const update = `
+if redis.call('HEXISTS', ARGV[1] .. 'events', ARGV[2]) == 1 then
+  redis.call('HSET', ARGV[1] .. 'journal', ARGV[2], ARGV[3])
+end
+return 1
+`;
+
+/** ARGV: prefix, id. Forgets the event and its delivered items. */
+export const finish = `
+local p = ARGV[1]
+redis.call('HDEL', p .. 'events', ARGV[2])
+redis.call('HDEL', p .. 'journal', ARGV[2])
+redis.call('ZREM', p .. 'order', ARGV[2])
+local set = p .. 'ob:ev:' .. ARGV[2]
+for _, key in ipairs(redis.call('SMEMBERS', set)) do
+  if redis.call('HGET', p .. 'ob:' .. key, 'state') == 'delivered' then
+    redis.call('DEL', p .. 'ob:' .. key)
+    redis.call('SREM', set, key)
+    redis.call('ZREM', p .. 'ob:state:delivered', key)
+  end
+end
+return 1
+`;
+
+/** ARGV: prefix, now, then per item: key, eventId, index, message JSON. An item already recorded is kept. */
+export const add = `
+local p = ARGV[1]
+for i = 3, #ARGV, 4 do
+  local key = ARGV[i]
+  local item = p .. 'ob:' .. key
+  if redis.call('EXISTS', item) == 0 then
+    redis.call('HSET', item, 'eventId', ARGV[i + 1], 'index', ARGV[i + 2], 'message', ARGV[i + 3], 'state', 'pending', 'ids', '[]', 'attempts', 0, 'created', ARGV[2], 'updated', ARGV[2])
+    redis.call('SADD', p .. 'ob:ev:' .. ARGV[i + 1], key)
+    redis.call('ZADD', p .. 'ob:state:pending', ARGV[2], key)
+  end
+end
+return 1
+`;
+
+/**
+ * One change of an item. ARGV: prefix, key, now, new state ('' keeps it), ids JSON ('' keeps them),
+ * error ('' keeps it, '-' clears it), attempts increment, required state ('' any).
+ * 1 done, 0 no such item (or not in the required state).
+ */
+export const change = `
+local p = ARGV[1]
+local item = p .. 'ob:' .. ARGV[2]
+local state = redis.call('HGET', item, 'state')
+if not state then return 0 end
+if ARGV[8] ~= '' and state ~= ARGV[8] then return 0 end
+if ARGV[4] ~= '' and ARGV[4] ~= state then
+  local created = redis.call('HGET', item, 'created')
+  redis.call('ZREM', p .. 'ob:state:' .. state, ARGV[2])
+  redis.call('ZADD', p .. 'ob:state:' .. ARGV[4], created, ARGV[2])
+  redis.call('HSET', item, 'state', ARGV[4])
+end
+if ARGV[5] ~= '' then redis.call('HSET', item, 'ids', ARGV[5]) end
+if ARGV[6] == '-' then redis.call('HDEL', item, 'error') elseif ARGV[6] ~= '' then redis.call('HSET', item, 'error', ARGV[6]) end
+if ARGV[7] ~= '0' then redis.call('HINCRBY', item, 'attempts', ARGV[7]) end
+redis.call('HSET', item, 'updated', ARGV[3])
+return 1
+`;
+
+/** ARGV: prefix, key. Forgets a dead letter; 0 if there is none with this key. */
+export const drop = `
+local p = ARGV[1]
+local item = p .. 'ob:' .. ARGV[2]
+if redis.call('HGET', item, 'state') ~= 'dead' then return 0 end
+local event = redis.call('HGET', item, 'eventId')
+redis.call('DEL', item)
+redis.call('SREM', p .. 'ob:ev:' .. event, ARGV[2])
+redis.call('ZREM', p .. 'ob:state:dead', ARGV[2])
+return 1
+`;
