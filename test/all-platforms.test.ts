@@ -4,7 +4,9 @@
 // (`node bin/switchboard.js start --config <file>`) runs as a child process. A user then says
 // /ping on every platform, the way that platform delivers it (signed, encrypted, over a gateway or
 // a long poll), and the test reads what reached each fake: "pong", addressed to the right chat.
-// A few plain texts are echoed too. SIGTERM must then end the process with exit code 0.
+// A few plain texts are echoed too (in groups only when they mention the bot, as the example bot
+// answers there). An onMessage callback sees every message, with the config as `switchboard check`
+// prints it: no platform's secret in it. SIGTERM must then end the process with exit code 0.
 //
 // Covered: telegram (long polling), discord (gateway + REST), qq (Ed25519-signed webhook), lark
 // (encrypted, signed webhook), wecom (group robot, encrypted callback), vk (Callback API),
@@ -16,7 +18,11 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parse } from 'yaml';
+import { main } from '../src/runtime/cli.js';
+import { masked } from '../src/runtime/secret.js';
+import { CallbackServer } from './fakes/callback-server.js';
 import { directMessage, FakeDiscord, guildMessage, token as discordToken } from './fakes/discord.js';
 import { FakeQQ, groupAt } from './fakes/qq.js';
 import { FakeLark, textEvent } from './fakes/lark.js';
@@ -30,6 +36,7 @@ const root = join(import.meta.dirname, '..');
 const apiKey = 'all-platforms-key-0123456789';
 const community: FakeCommunity = { groupId: 223344, token: `vk1.a.${'C3'.repeat(40)}`, confirmation: 'c0nf1rm9', secret: 'allPlatformsSecret3' };
 const ids = ['tg', 'dc', 'qq', 'lark', 'wecom', 'vk', 'tim', 'api', 'sandbox'];
+const callbackSecret = `whsec_${Buffer.from('all-platforms-callback-secret').toString('base64')}`;
 
 const telegram = new FakeTelegram();
 const discord = new FakeDiscord();
@@ -38,8 +45,10 @@ const lark = new FakeLark();
 const wecom = new FakeWecom();
 const vk = new FakeVK([community]);
 const tim = new FakeTencentIM();
+const callbacks = new CallbackServer();
 
 let dir = '';
+let configFile = '';
 let url = '';
 let output = '';
 let child: ChildProcessByStdio<null, Readable, Readable> | undefined;
@@ -66,13 +75,14 @@ async function freePort(): Promise<number> {
 const hook = (id: string) => `${url}/webhooks/${id}`;
 
 beforeAll(async () => {
-  await Promise.all([telegram.start(), discord.start(), qq.start(), lark.start(), wecom.start(), vk.start(), tim.start()]);
+  await Promise.all([telegram.start(), discord.start(), qq.start(), lark.start(), wecom.start(), vk.start(), tim.start(), callbacks.start()]);
   dir = await mkdtemp(join(tmpdir(), 'sb-all-'));
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
   const yaml = [
     `server: { host: 127.0.0.1, port: ${port}, publicUrl: "${url}", shutdownTimeout: 5s }`,
     `bot: "${join(root, 'bots/echo.ts')}"`,
+    `callbacks: { onMessage: { url: "${callbacks.url}/onMessage", secret: "${callbackSecret}" } }`,
     'platforms:',
     `  - { id: tg, type: telegram, token: "${telegram.token}", apiRoot: "${telegram.url}", mode: polling, pollTimeout: 1 }`,
     `  - { id: dc, type: discord, token: "${discordToken}", apiRoot: "${discord.url}" }`,
@@ -85,10 +95,10 @@ beforeAll(async () => {
     '  - { id: sandbox, type: sandbox }',
     '',
   ].join('\n');
-  const config = join(dir, 'switchboard.yaml');
-  await writeFile(config, yaml);
+  configFile = join(dir, 'switchboard.yaml');
+  await writeFile(configFile, yaml);
 
-  const proc = spawn(process.execPath, [join(root, 'bin/switchboard.js'), 'start', '--config', config], { cwd: dir, env: { ...process.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [join(root, 'bin/switchboard.js'), 'start', '--config', configFile], { cwd: dir, env: { ...process.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   child = proc;
   proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
   proc.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -115,7 +125,7 @@ afterAll(async () => {
     child.kill('SIGKILL');
     await exited;
   }
-  await Promise.all([telegram, discord, qq, lark, wecom, vk, tim].map((f) => f.stop().catch(() => undefined)));
+  await Promise.all([telegram, discord, qq, lark, wecom, vk, tim, callbacks].map((f) => f.stop().catch(() => undefined)));
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -234,6 +244,22 @@ describe('all platforms side by side in one `switchboard start` process, one han
     ]);
   });
 
+  it('gives the onMessage callback the config `switchboard check` prints, every secret masked (VK\'s confirmation string too)', async () => {
+    const received = callbacks.received.filter((r) => r.stage === 'onMessage');
+    expect(received.length).toBeGreaterThanOrEqual(ids.length);
+    for (const callback of received) for (const secret of secrets()) expect(callback.raw).not.toContain(secret);
+    const config = received[0]!.body.config as { platforms: { id: string; communities?: object[] }[] };
+    expect(config.platforms.find((p) => p.id === 'vk')!.communities).toEqual([expect.objectContaining({ groupId: community.groupId, token: masked, confirmation: masked, secret: masked })]);
+    let printed = '';
+    const log = vi.spyOn(console, 'log').mockImplementation((line: unknown) => void (printed += `${String(line)}\n`));
+    try {
+      expect(await main(['check', '--config', configFile])).toBe(0);
+    } finally {
+      log.mockRestore();
+    }
+    expect(config).toEqual(parse(printed));
+  });
+
   it('stops on SIGTERM and exits 0', async () => {
     expect(child).toBeDefined();
     child!.kill('SIGTERM');
@@ -242,6 +268,11 @@ describe('all platforms side by side in one `switchboard start` process, one han
     expect(output).toContain('stopping: finishing in-flight messages');
     expect(output).toContain('switchboard stopped');
     // nine platforms' credentials went through one process and one log: none of them is in it
-    for (const secret of [telegram.token.split(':')[1]!, discordToken, qq.appSecret, lark.appSecret, lark.encryptKey!, wecom.encodingAESKey, community.token, community.secret, tim.secretKey, tim.callbackToken, apiKey]) expect(output).not.toContain(secret);
+    for (const secret of secrets()) expect(output).not.toContain(secret);
   });
 });
+
+/** Every credential the config above holds. */
+function secrets(): string[] {
+  return [telegram.token.split(':')[1]!, discordToken, qq.appSecret, lark.appSecret, lark.verificationToken, lark.encryptKey!, wecom.token, wecom.encodingAESKey, community.token, community.confirmation, community.secret, tim.secretKey, tim.callbackToken, apiKey, callbackSecret];
+}

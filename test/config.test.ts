@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig, redact } from '../src/runtime/config.js';
+import { ConfigError, parseConfig, redactConfig } from '../src/runtime/config.js';
+import { redact } from '../src/runtime/secret.js';
+import { httpConfig } from '../adapters/http/schema.js';
 import { definitions } from '../src/runtime/registry.js';
 
 const run = promisify(execFile);
@@ -83,16 +85,16 @@ describe('config', () => {
 
   it('masks every secret in the resolved config', () => {
     const config = parseConfig(tg('    mode: webhook\n    secretToken: hush\n    apiRoot: http://user:pw@127.0.0.1:1\n'), { definitions, env: {}, source: 'x', baseDir: '/' });
-    const shown = JSON.stringify(redact(config));
+    const shown = JSON.stringify(redactConfig(config, definitions));
     expect(shown).not.toContain('123:abc');
     expect(shown).not.toContain('hush');
     expect(shown).not.toContain(':pw@');
-    expect(redact(config).platforms[0]).toMatchObject({ token: '********', secretToken: '********', id: 'tg' });
+    expect(redactConfig(config, definitions).platforms[0]).toMatchObject({ token: '********', secretToken: '********', id: 'tg' });
     expect(redact({ url: 'https://h.example/hook?key=abc123&room=7&access_token=zzz' })).toEqual({ url: 'https://h.example/hook?key=********&room=7&access_token=********' });
   });
 
   it('shows settings about a secret that are not one (how long a key lives, where a token comes from)', () => {
-    expect(redact({ apiKey: 'k', apiKeyTtl: 604_800_000, apiKeyGrace: 60_000, tokenUrl: 'https://t.example/token', keyFile: '/x' })).toEqual({
+    expect(redact({ apiKey: 'k', apiKeyTtl: 604_800_000, apiKeyGrace: 60_000, tokenUrl: 'https://t.example/token', keyFile: '/x' }, httpConfig)).toEqual({
       apiKey: '********',
       apiKeyTtl: 604_800_000,
       apiKeyGrace: 60_000,

@@ -10,7 +10,7 @@ import { defineBot, type Bot } from '../src/bot/bot.js';
 import type { Message } from '../src/message.js';
 import { definitions } from '../src/runtime/registry.js';
 import type { Runtime } from '../src/runtime/runtime.js';
-import { directMessage, FakeDiscord, guildMessage, token } from './fakes/discord.js';
+import { atBot, directMessage, FakeDiscord, guildMessage, token } from './fakes/discord.js';
 import { FakeProxy, FakeSocksProxy } from './fakes/proxy.js';
 import { sleep, startRuntime, tempStorePath, waitFor } from './helpers.js';
 
@@ -51,7 +51,7 @@ async function setup(options: { watchdog?: boolean; extra?: string; token?: stri
 }
 
 async function roundTrip(f: FakeDiscord, text: string) {
-  const d = guildMessage(f, text);
+  const d = guildMessage(f, atBot(f, text));
   f.gateway.push('MESSAGE_CREATE', d);
   const sent = await waitFor(() => f.sent.find((s) => s.body.message_reference?.message_id === d.id), 5000, `the answer to "${text}"`);
   expect(sent.body.content).toBe(text);
@@ -75,7 +75,7 @@ describe('discord gateway: the connection survives', () => {
     await roundTrip(fake, 'before');
     const session = fake.gateway.sessionId;
     fake.gateway.drop();
-    const missed = guildMessage(fake, 'sent while we were away');
+    const missed = guildMessage(fake, atBot(fake, 'sent while we were away'));
     const seq = fake.gateway.push('MESSAGE_CREATE', missed);
     await waitFor(() => fake.sent.some((s) => s.body.message_reference?.message_id === missed.id), 5000, 'the replayed message');
     expect(fake.gateway.resumes[0]).toMatchObject({ token, session_id: session, seq: seq - 1 });
@@ -259,7 +259,7 @@ describe('discord gateway: the session outlives Switchboard', () => {
   const answersTo = (f: FakeDiscord, d: { id: string }) => f.sent.filter((s) => s.body.message_reference?.message_id === d.id);
 
   async function answered(f: FakeDiscord, text: string) {
-    const d = guildMessage(f, text);
+    const d = guildMessage(f, atBot(f, text));
     const seq = f.gateway.push('MESSAGE_CREATE', d);
     await waitFor(() => answersTo(f, d).length === 1, 5000, `the answer to "${text}"`);
     return { d, seq };
@@ -272,7 +272,7 @@ describe('discord gateway: the session outlives Switchboard', () => {
     await first.runtime.stop();
     expect(f.gateway.sessionId).toBe(session); // stopping left the session to be resumed
 
-    const missed = [guildMessage(f, 'while down'), directMessage(f, 'also while down')];
+    const missed = [guildMessage(f, atBot(f, 'while down')), directMessage(f, 'also while down')];
     for (const d of missed) f.gateway.push('MESSAGE_CREATE', d);
     f.gateway.push('MESSAGE_CREATE', guildMessage(f, 'a reply of ours', { author: f.botUser }));
     const second = await startOn(f, storePath);
@@ -290,7 +290,7 @@ describe('discord gateway: the session outlives Switchboard', () => {
     const { f, storePath, first } = await firstStart();
     const before = await answered(f, 'before');
     await first.runtime.store.close(); // the store can take no write from now on
-    const lost = guildMessage(f, 'not recorded');
+    const lost = guildMessage(f, atBot(f, 'not recorded'));
     f.gateway.push('MESSAGE_CREATE', lost);
     const failed = await waitFor(() => {
       const lines = first.logs.filter((l) => l.msg === 'connection lost; reconnecting');
@@ -387,7 +387,7 @@ describe('discord through an http proxy', () => {
     const png = Buffer.from('89504e470d0a1a0a', 'hex');
     const url = f.hostFile('p.png', png, 'image/png');
     const tunnels = proxy.tunnels.length;
-    f.gateway.push('MESSAGE_CREATE', guildMessage(f, '', { attachments: [{ id: '1', filename: 'p.png', content_type: 'image/png', size: png.length, url, proxy_url: url }] }));
+    f.gateway.push('MESSAGE_CREATE', guildMessage(f, atBot(f), { attachments: [{ id: '1', filename: 'p.png', content_type: 'image/png', size: png.length, url, proxy_url: url }] }));
     const upload = await waitFor(() => f.sent.find((s) => s.files.length === 1), 4000, 'the upload');
     expect(upload.files[0]!.data.equals(png)).toBe(true);
     expect(f.calls.find((c) => c.path.startsWith('/cdn/'))?.status).toBe(200);
@@ -401,7 +401,7 @@ describe('discord through a proxy, restarted mid-reply', () => {
     proxy = await new FakeProxy().start();
     const { fake: f } = await setup({ extra: `, proxy: "${proxy.url}"` });
     f.rateLimitNext(0.4);
-    const d = guildMessage(f, 'hold on');
+    const d = guildMessage(f, atBot(f, 'hold on'));
     f.gateway.push('MESSAGE_CREATE', d);
     await waitFor(() => f.calls.some((c) => c.status === 429), 4000, 'the 429');
     await runtime!.restartPlatform('dc');

@@ -10,7 +10,7 @@ import type { Message } from '../src/message.js';
 import { definitions } from '../src/runtime/registry.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import { CallbackServer } from './fakes/callback-server.js';
-import { directMessage, FakeDiscord, guildMessage, token } from './fakes/discord.js';
+import { atBot, directMessage, FakeDiscord, guildMessage, token } from './fakes/discord.js';
 import { sleep, startRuntime, waitFor } from './helpers.js';
 
 const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201ee9c8a9b0000000049454e44ae426082', 'hex');
@@ -46,7 +46,7 @@ async function setup(options: { bot?: Bot; extra?: string; yaml?: string; before
 
 /** Pushes a guild message and waits for the echo of its text to reach the fake. */
 async function roundTrip(f: FakeDiscord, text: string) {
-  const d = guildMessage(f, text);
+  const d = guildMessage(f, atBot(f, text));
   f.gateway.push('MESSAGE_CREATE', d);
   const sent = await waitFor(() => f.sent.find((s) => s.body.message_reference?.message_id === d.id), 5000, `the answer to "${text}"`);
   expect(sent.body.content).toBe(text);
@@ -114,7 +114,7 @@ describe('discord: messages', () => {
   it('sends an image back as a multipart upload (payload_json + files[0])', async () => {
     const { fake } = await setup();
     const url = fake.hostFile('cat.png', png, 'image/png');
-    const d = guildMessage(fake, '', { attachments: [{ id: '1', filename: 'cat.png', content_type: 'image/png', size: png.length, url, proxy_url: url }] });
+    const d = guildMessage(fake, atBot(fake), { attachments: [{ id: '1', filename: 'cat.png', content_type: 'image/png', size: png.length, url, proxy_url: url }] });
     fake.gateway.push('MESSAGE_CREATE', d);
     const [sent] = await waitFor(() => fake.sent.length === 1 && fake.sent, 4000, 'the image reply');
     expect(sent!.contentType).toMatch(/^multipart\/form-data; boundary=/);
@@ -167,7 +167,7 @@ describe('discord: messages', () => {
   it('waits out a 429 as the core\'s retry, and then delivers the reply once', async () => {
     const { fake, logs } = await setup({ yaml: fastRetries });
     fake.rateLimitNext(0.4);
-    const d = guildMessage(fake, 'patience');
+    const d = guildMessage(fake, atBot(fake, 'patience'));
     fake.gateway.push('MESSAGE_CREATE', d);
     await waitFor(() => fake.sent.find((s) => s.body.message_reference?.message_id === d.id), 5000, 'the delayed reply');
     const posts = fake.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/messages'));
@@ -180,7 +180,7 @@ describe('discord: messages', () => {
   it('tries a send refused with a 5xx again with the same nonce', async () => {
     const { fake, logs } = await setup({ yaml: fastRetries });
     fake.failNext(500, { message: 'Internal Server Error', code: 0 });
-    const d = guildMessage(fake, 'again');
+    const d = guildMessage(fake, atBot(fake, 'again'));
     fake.gateway.push('MESSAGE_CREATE', d);
     await waitFor(() => fake.sent.length === 1, 4000, 'the reply');
     const posts = fake.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/messages'));
@@ -210,7 +210,7 @@ describe('discord: messages', () => {
   it('keeps a reply Discord refuses (403, missing access) as a dead letter without trying again', async () => {
     const { fake } = await setup({ yaml: fastRetries });
     fake.failNext(403, { message: 'Missing Access', code: 50001 });
-    fake.gateway.push('MESSAGE_CREATE', guildMessage(fake, 'nope'));
+    fake.gateway.push('MESSAGE_CREATE', guildMessage(fake, atBot(fake, 'nope')));
     const [dead] = await waitFor(async () => {
       const list = await runtime!.store.outbox.list('dead');
       return list.length > 0 && list;

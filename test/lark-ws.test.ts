@@ -31,7 +31,7 @@ describe('lark websocket mode (long connection)', () => {
     const { fake: f } = await larkWebsocket();
     expect(f.endpointRequests).toBe(1);
     const ping = textEvent(f, '/ping');
-    const image = messageEvent(f, 'image', { image_key: 'img_v3_ws' }, { chatType: 'group', mentions: [] });
+    const image = messageEvent(f, 'image', { image_key: 'img_v3_ws' }, { chatId: 'oc_p2p0000000000000000000000000002' });
     f.addResource(image.event.message.message_id, 'img_v3_ws', 'image', png, 'image/png');
     const frameIds = [f.ws.pushEvent(ping), f.ws.pushEvent(image)];
     const sent = await waitFor(() => f.sent.length >= 2 && f.sent, 4000, 'two replies');

@@ -74,11 +74,31 @@ describe('sandbox platform', () => {
     const { post, botReplies, history } = await sandbox();
     const lobby = { id: 'group:lobby', type: 'group' };
     await post({ user: alice, chat: lobby, text: '@Switchboard /echo hi all' });
-    await post({ user: { id: 'bob', name: 'Bob' }, chat: lobby, text: 'hello from bob' });
+    await post({ user: { id: 'bob', name: 'Bob' }, chat: lobby, text: '@Switchboard hello from bob' });
     const replies = await botReplies(lobby.id, 2);
     expect(replies.map((m) => m.segments[0])).toEqual([{ type: 'text', text: 'hi all' }, { type: 'text', text: 'hello from bob' }]);
     expect((await history(lobby.id)).filter((m) => !m.from.isBot).map((m) => m.from.id)).toEqual(['alice', 'bob']);
     expect(await history(dm.id)).toEqual([]);
+  });
+
+  it('in a group answers only what is addressed to it (a /command or an @mention), as the page says; in a direct chat, everything', async () => {
+    const { post, botReplies, history } = await sandbox();
+    const page = await (await fetch(`${runtime!.url}/`)).text();
+    expect(page).toContain('In groups, mention the bot with @Switchboard or use /commands.');
+    const lobby = { id: 'group:lobby', type: 'group' };
+    await post({ user: alice, chat: lobby, text: 'just chatting with the others' });
+    await post({ user: alice, chat: lobby, text: '/ping' });
+    await post({ user: alice, chat: lobby, text: '@Switchboard are you there?' });
+    // One chat's messages are handled in order: once the last two are answered, the first was handled too.
+    const replies = await botReplies(lobby.id, 2);
+    const said = (await history(lobby.id)).filter((m) => !m.from.isBot);
+    expect(replies.map((m) => [m.replyTo, m.segments])).toEqual([
+      [said[1]!.id, [{ type: 'text', text: 'pong' }]],
+      [said[2]!.id, [{ type: 'text', text: 'are you there?' }]],
+    ]);
+    await post({ user: alice, chat: dm, text: 'no mention needed here' });
+    expect((await botReplies(dm.id, 1)).map((m) => m.segments)).toEqual([[{ type: 'text', text: 'no mention needed here' }]]);
+    expect((await history(lobby.id)).filter((m) => m.from.isBot)).toHaveLength(2);
   });
 
   it('streams new messages of a chat over SSE', async () => {

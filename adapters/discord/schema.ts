@@ -1,6 +1,7 @@
 import { GatewayIntentBits } from 'discord-api-types/v10';
 import { z } from 'zod';
 import { proxyUrl } from '../../src/net/proxy.js';
+import { secret } from '../../src/runtime/secret.js';
 import { duration } from '../../src/runtime/units.js';
 
 export type IntentName = Exclude<keyof typeof GatewayIntentBits, number>;
@@ -19,10 +20,12 @@ export const discordConfig = z
     id: z.string(),
     type: z.literal('discord'),
     /** The bot token (Developer Portal > your app > Bot > Reset Token); a leading "Bot " is accepted. */
-    token: z
-      .string()
-      .transform((token) => token.replace(/^Bot\s+/i, ''))
-      .pipe(z.string().regex(/^[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{10,}$/, 'expected the bot token from the Developer Portal (Bot > Reset Token): three dot-separated parts')),
+    token: secret(
+      z
+        .string()
+        .transform((token) => token.replace(/^Bot\s+/i, ''))
+        .pipe(z.string().regex(/^[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{10,}$/, 'expected the bot token from the Developer Portal (Bot > Reset Token): three dot-separated parts')),
+    ),
     /** Gateway intents, by name (discord.js GatewayIntentBits) or as one bit mask. */
     intents: z
       .union([z.array(intentName).min(1), z.number().int().positive()], { error: 'expected a list of intent names (e.g. [Guilds, GuildMessages, DirectMessages, MessageContent]) or a bit mask' })

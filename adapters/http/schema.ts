@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { secret } from '../../src/runtime/secret.js';
 import { duration } from '../../src/runtime/units.js';
 
 export const httpConfig = z
@@ -8,7 +9,7 @@ export const httpConfig = z
     /** Served at /api/plug<endpoint>, as AstrBot's HTTP endpoint adapter does. */
     endpoint: z.string().regex(/^\/[A-Za-z0-9/_-]*$/, 'expected a path like /v1/chat').default('/v1/chat'),
     /** Empty: a key is generated at first start and kept in keyFile. */
-    apiKey: z.string().default(''),
+    apiKey: secret(z.string()).default(''),
     apiKeyTtl: duration.default(7 * 86_400_000),
     /** How long a key replaced by refresh_token keeps working, so in-flight clients can switch over. */
     apiKeyGrace: duration.default(60_000),
@@ -17,7 +18,7 @@ export const httpConfig = z
     mode: z.enum(['poll', 'callback']).default('poll'),
     callbackUrl: z.url({ protocol: /^https?$/ }).optional(),
     /** Signs callback deliveries like the lifecycle callbacks (Standard Webhooks, whsec_…). */
-    callbackSecret: z.string().optional(),
+    callbackSecret: secret(z.string()).optional(),
     callbackTimeout: duration.default(10_000),
     callbackRetries: z.number().int().min(0).max(10).default(3),
     callbackRetryDelay: duration.default(1000),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { secret } from '../../src/runtime/secret.js';
 import { duration } from '../../src/runtime/units.js';
 
 /** The open platform base URL of each cloud: Feishu (China) and Lark (international). */
@@ -8,8 +9,7 @@ export const domains = { feishu: 'https://open.feishu.cn', lark: 'https://open.l
 const wsAppId = /^cli_[0-9a-fA-F]{16}$/;
 
 /** An unset optional secret may arrive as "" from `${VAR:-}`; treat it as absent. */
-const optionalSecret = z
-  .string()
+const optionalSecret = secret(z.string())
   .optional()
   .transform((value) => (value === '' ? undefined : value));
 
@@ -22,7 +22,7 @@ export const larkConfig = z
       .union([z.enum(['feishu', 'lark']), z.url({ protocol: /^https?$/ })], { error: 'expected feishu, lark, or an http(s) base URL such as https://open.feishu.cn' })
       .default('feishu'),
     appId: z.string().regex(/^cli_[A-Za-z0-9]{4,64}$/, 'expected the App ID from the developer console (Credentials & Basic Info), like cli_a1b2c3d4e5f60718'),
-    appSecret: z.string().regex(/^[\x21-\x7e]{8,128}$/, 'expected the App Secret from the developer console (Credentials & Basic Info)'),
+    appSecret: secret(z.string().regex(/^[\x21-\x7e]{8,128}$/, 'expected the App Secret from the developer console (Credentials & Basic Info)')),
     /** Webhook mode: every event carries it (header.token); requests without it are refused. */
     verificationToken: optionalSecret,
     /** Webhook mode: events arrive AES-encrypted and signed with it (X-Lark-Signature). Strongly recommended. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { proxyUrl } from '../../src/net/proxy.js';
+import { secret } from '../../src/runtime/secret.js';
 import { duration } from '../../src/runtime/units.js';
 
 /** Gateway intents by name (QQ's event-emit docs); each turns on one family of events. */
@@ -31,7 +32,7 @@ export const qqConfig = z
     type: z.literal('qq'),
     appId: z.string().regex(/^\d{4,20}$/, 'expected the numeric AppID from q.qq.com (Development > Settings)'),
     /** Also the seed of the webhook Ed25519 key. */
-    appSecret: z.string().regex(/^[\x21-\x7e]{8,128}$/, 'expected the AppSecret from q.qq.com (8-128 printable characters, no spaces)'),
+    appSecret: secret(z.string().regex(/^[\x21-\x7e]{8,128}$/, 'expected the AppSecret from q.qq.com (8-128 printable characters, no spaces)')),
     /** webhook: QQ POSTs signed events to /webhooks/<id> (the maintained channel). websocket: we hold a gateway connection (being retired by QQ). */
     mode: z.enum(['webhook', 'websocket']).default('webhook'),
     /** Use QQ's sandbox OpenAPI (sandbox.api.sgroup.qq.com) for a bot still in testing. */

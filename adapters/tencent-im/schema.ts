@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { secret } from '../../src/runtime/secret.js';
 import { duration } from '../../src/runtime/units.js';
 
 /** Tencent Cloud IM UserIDs: up to 32 bytes; the console allows letters, digits, "_" and "-". */
@@ -11,13 +12,13 @@ export const tencentImConfig = z
     /** The SDKAppID from the IM console (a number; a quoted number is accepted). */
     sdkAppId: z.union([z.number().int().positive(), z.string().regex(/^\d{4,12}$/)], { error: 'expected the numeric SDKAppID from the IM console (Applications > SDKAppID)' }).transform(Number),
     /** The app's secret key (IM console > Application > Basic configuration); signs the admin UserSig. */
-    secretKey: z.string().regex(/^[\x21-\x7e]{16,128}$/, 'expected the app key from the IM console (Basic configuration > key), 16-128 printable characters'),
+    secretKey: secret(z.string().regex(/^[\x21-\x7e]{16,128}$/, 'expected the app key from the IM console (Basic configuration > key), 16-128 printable characters')),
     /** The app admin the REST API is called as (IM console > Account management > administrator). */
     adminIdentifier: account('the app admin account').default('administrator'),
     /** The account the bot speaks as; messages to it (C2C) or @-mentioning it (groups) reach the bot. */
     botAccount: account('the bot account'),
     /** The callback authentication token (console > Callback configuration > Callback authentication); when set, RequestTime and Sign are required. */
-    callbackToken: z.string().min(1).max(128, 'the callback token is at most 128 characters').optional(),
+    callbackToken: secret(z.string().min(1).max(128, 'the callback token is at most 128 characters')).optional(),
     /** REST API host: https://console.tim.qq.com (China), https://adminapisgp.im.qcloud.com (Singapore), https://adminapiusa.im.qcloud.com (USA)… */
     apiRoot: z.url({ protocol: /^https?$/ }).default('https://console.tim.qq.com'),
     /** How long a bot interceptor may take on a Before* callback before the message is allowed (Tencent waits about 2 s). */

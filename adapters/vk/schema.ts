@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { proxyUrl } from '../../src/net/proxy.js';
+import { secret } from '../../src/runtime/secret.js';
 
 const community = z.strictObject({
   groupId: z.coerce
@@ -7,11 +8,11 @@ const community = z.strictObject({
     .int()
     .positive('expected the community id without the minus sign, e.g. 123456'),
   /** Community access token (Manage > API usage > Access tokens) with the "messages" scope; "manage" too for autoSetup. */
-  token: z.string().regex(/^\S{20,}$/, 'expected a community access token (Manage > API usage > Access tokens), at least 20 characters, no spaces'),
+  token: secret(z.string().regex(/^\S{20,}$/, 'expected a community access token (Manage > API usage > Access tokens), at least 20 characters, no spaces')),
   /** The string VK asks the server to answer the confirmation request with (Manage > API usage > Callback API); with autoSetup it is asked of VK. */
-  confirmation: z.string().regex(/^\S{1,64}$/, 'expected the confirmation string shown on the Callback API page (no spaces)').optional(),
+  confirmation: secret(z.string().regex(/^\S{1,64}$/, 'expected the confirmation string shown on the Callback API page (no spaces)')).optional(),
   /** The secret key VK puts in every callback request; set the same value on the Callback API page. */
-  secret: z.string().regex(/^[A-Za-z0-9]{1,50}$/, 'expected the Callback API secret key: 1-50 Latin letters and digits, as VK allows'),
+  secret: secret(z.string().regex(/^[A-Za-z0-9]{1,50}$/, 'expected the Callback API secret key: 1-50 Latin letters and digits, as VK allows')),
   /** Register our callback server and its events on this community at start (overrides the platform-wide setting). */
   autoSetup: z.boolean().optional(),
 });

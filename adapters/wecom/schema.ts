@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { proxyUrl } from '../../src/net/proxy.js';
+import { secret } from '../../src/runtime/secret.js';
 import { duration } from '../../src/runtime/units.js';
 
 const printable = (what: string) => z.string().regex(/^[\x21-\x7e]{1,128}$/, `expected ${what} (printable characters, no spaces)`);
@@ -11,13 +12,13 @@ export const wecomConfig = z
     /** robot: a group robot (群机器人) with a callback URL; app: a self-built app (自建应用). */
     kind: z.enum(['robot', 'app']),
     /** The callback's Token (3-32 letters or digits), set beside the callback URL. */
-    token: z.string().regex(/^[A-Za-z0-9]{3,32}$/, 'expected the callback Token: 3-32 letters or digits, as set beside the callback URL'),
+    token: secret(z.string().regex(/^[A-Za-z0-9]{3,32}$/, 'expected the callback Token: 3-32 letters or digits, as set beside the callback URL')),
     /** The callback's EncodingAESKey: 43 characters, the base64 of the AES key without its "=". */
-    encodingAESKey: z.string().regex(/^[A-Za-z0-9+/]{43}$/, 'expected the 43-character EncodingAESKey shown beside the callback URL'),
+    encodingAESKey: secret(z.string().regex(/^[A-Za-z0-9+/]{43}$/, 'expected the 43-character EncodingAESKey shown beside the callback URL')),
     /** The receive id every decrypted callback must carry: the corp id for an app; a robot's is empty unless set. */
     corpId: printable('the corp id (CorpID, "我的企业" > "企业信息")').optional(),
     /** App only: the app's Secret. */
-    corpSecret: printable("the app's Secret (应用管理 > the app > Secret)").optional(),
+    corpSecret: secret(printable("the app's Secret (应用管理 > the app > Secret)")).optional(),
     /** App only: the app's AgentId. */
     agentId: z.number().int().positive().optional(),
     /** Robot only: the robot's display name, stripped from the front of "@name text". */

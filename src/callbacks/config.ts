@@ -1,18 +1,19 @@
 import { z } from 'zod';
+import { secret } from '../runtime/secret.js';
 import { byteSize, duration } from '../runtime/units.js';
 
 /** A Standard Webhooks secret: "whsec_" + base64, as every Standard Webhooks library expects. */
-const secret = z
-  .string()
-  .refine((value) => {
+const signingSecret = secret(
+  z.string().refine((value) => {
     const body = value.startsWith('whsec_') ? value.slice(6) : value;
     return /^[A-Za-z0-9+/]+={0,2}$/.test(body) && Buffer.from(body, 'base64').length >= 16;
-  }, 'expected a Standard Webhooks secret: "whsec_" followed by at least 16 base64-encoded random bytes (e.g. whsec_$(openssl rand -base64 32))');
+  }, 'expected a Standard Webhooks secret: "whsec_" followed by at least 16 base64-encoded random bytes (e.g. whsec_$(openssl rand -base64 32))'),
+);
 
 const stageObject = z.strictObject({
   url: z.url({ protocol: /^https?$/ }),
   timeout: duration.default(5000),
-  secret: secret.optional(),
+  secret: signingSecret.optional(),
   onError: z.enum(['continue', 'reject']).default('continue'),
   errorMessage: z.string().min(1).default('Sorry, this service is unavailable right now. Please try again later.'),
   /** Only messages from these platform ids reach the callback. */

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { Logger } from '../runtime/logger.js';
 
 /** Thrown by a session that must not be retried (a revoked token, say). */
@@ -52,12 +53,18 @@ export function backoffDelay(attempt: number, policy: BackoffPolicy, random: () 
   return Math.round(cap / 2 + (random() * cap) / 2);
 }
 
+export interface SupervisorEvents {
+  /** Each change of `state`, as it happens (a state can last only a few milliseconds: watch this rather than poll). */
+  state: [state: ConnectionState, previous: ConnectionState];
+}
+
 /**
  * Keeps one connection alive. Exactly one session runs at a time (single flight): a new one
  * starts only after the previous has fully settled, so a reconnect can never leave two
  * listeners behind. Failures back off exponentially with jitter; a stall is aborted and retried.
+ * Emits 'state' on every change of state.
  */
-export class Supervisor {
+export class Supervisor extends EventEmitter<SupervisorEvents> {
   private controller: AbortController | undefined;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
@@ -67,7 +74,9 @@ export class Supervisor {
     private readonly connection: SupervisedConnection,
     private readonly logger: Logger,
     private readonly backoff: BackoffPolicy = defaultBackoff,
-  ) {}
+  ) {
+    super();
+  }
 
   get running(): boolean {
     return this.loop !== undefined;
@@ -95,14 +104,21 @@ export class Supervisor {
     this.controller?.abort();
     this.wake?.();
     await loop;
-    this.current = 'stopped';
+    this.enter('stopped');
+  }
+
+  private enter(state: ConnectionState): void {
+    const previous = this.current;
+    if (state === previous) return;
+    this.current = state;
+    this.emit('state', state, previous);
   }
 
   private async run(stopped: AbortSignal): Promise<void> {
     const { name, stallMs } = this.connection;
     let failures = 0;
     while (!stopped.aborted) {
-      this.current = 'connecting';
+      this.enter('connecting');
       const session = new AbortController();
       const onStop = () => session.abort(stopped.reason);
       stopped.addEventListener('abort', onStop, { once: true });
@@ -124,7 +140,7 @@ export class Supervisor {
           signal: session.signal,
           alive: () => {
             failures = 0;
-            this.current = 'up';
+            this.enter('up');
             arm();
           },
         });
@@ -132,11 +148,11 @@ export class Supervisor {
       } catch (error) {
         if (stopped.aborted) break;
         if (error instanceof FatalConnectionError) {
-          this.current = 'failed';
+          this.enter('failed');
           this.logger.error({ connection: name, err: error.message }, 'connection failed for good; not retrying');
           break;
         }
-        this.current = 'retrying';
+        this.enter('retrying');
         const reason = stalled ? `stalled: ${(session.signal.reason as Error).message}` : errorMessage(error);
         waitMs = error instanceof RetryAfterError ? error.retryAfterMs : backoffDelay(failures, this.backoff);
         failures++;

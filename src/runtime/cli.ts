@@ -2,7 +2,7 @@
 
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
-import { ConfigError, defaultConfig, loadConfig, redact, type Config } from './config.js';
+import { ConfigError, defaultConfig, loadConfig, redactConfig, type Config } from './config.js';
 import { definitions } from './registry.js';
 import { StoreError } from '../store/index.js';
 import { openStore } from '../store/open.js';
@@ -52,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (command === 'check') {
     console.log(`# ${parsed.values.config}: valid. Resolved config, secrets masked:`);
-    console.log(stringify(redact(config)));
+    console.log(stringify(redactConfig(config, definitions)));
     return 0;
   }
   if (command === 'outbox') return outbox(config, parsed.positionals.slice(1));

@@ -11,6 +11,7 @@ import { limitsSchemaFor, type LimitsConfig } from '../delivery/pacer.js';
 import { callbacksSchema } from '../callbacks/config.js';
 import { defaultRetryPolicy } from '../delivery/retry.js';
 import { storeSchema } from '../store/open.js';
+import { redact, shapedBy } from './secret.js';
 import { byteSize, duration } from './units.js';
 
 export const builtinBot = fileURLToPath(new URL('../../bots/echo.ts', import.meta.url));
@@ -74,7 +75,7 @@ function formatIssue(issue: ConfigIssue): string {
 export function buildConfigSchema(definitions: readonly AdapterDefinition[]) {
   const types = definitions.map((d) => d.type);
   const byType = new Map(definitions.map((d) => [d.type, d.configSchema]));
-  const platformSchema = z
+  const platformSchema = shapedBy(z
     .looseObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'use letters, digits, "-" or "_" (it names routes and logs)'), type: z.string() })
     .transform((value, ctx) => {
       const schema = byType.get(value.type);
@@ -91,7 +92,7 @@ export function buildConfigSchema(definitions: readonly AdapterDefinition[]) {
       if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ ...issue } as never);
       if (paced && !paced.success) for (const issue of paced.error.issues) ctx.addIssue({ ...issue, path: ['limits', ...issue.path] } as never);
       return z.NEVER;
-    });
+    }), (value) => byType.get((value as { type?: string }).type ?? ''));
   return z
     .strictObject({
       server: serverSchema.default(serverSchema.parse({})),
@@ -126,6 +127,11 @@ export type Config = z.output<ReturnType<typeof buildConfigSchema>>;
 export interface LoadOptions {
   definitions: readonly AdapterDefinition[];
   env?: NodeJS.ProcessEnv;
+}
+
+/** A copy of the config with every field its schema marks secret masked: for `check`, callback payloads and logs. */
+export function redactConfig(config: Config, definitions: readonly AdapterDefinition[]): Config {
+  return redact(config, buildConfigSchema(definitions));
 }
 
 /** Reads and validates a config file. Throws ConfigError listing every problem. */
@@ -250,31 +256,4 @@ function nodeLine(doc: Document, lines: LineCounter, path: readonly PropertyKey[
     if (node?.range) return lines.linePos(node.range[0]).line;
   }
   return undefined;
-}
-
-const SECRET_KEY = /token|secret|password|passwd|apikey|api_key|aeskey|encryptkey|credential|privatekey|sign/i;
-/** Keys that name a setting about a secret, not the secret: "tokenUrl" says where a token comes from (URLs get their own masking), "apiKeyTtl" how long a key lives. */
-const ABOUT_A_SECRET = /(url|ttl|grace|file|timeout|tolerance)$/i;
-
-/** A copy of the config with every secret masked: for `check`, callback payloads and logs. */
-export function redact<T>(value: T): T {
-  return redactValue(value, false) as T;
-}
-
-function redactValue(value: unknown, secret: boolean): unknown {
-  if (typeof value === 'string') return secret && value !== '' ? '********' : maskUrlPassword(value);
-  if (Array.isArray(value)) return value.map((v) => redactValue(v, secret));
-  if (isRecord(value)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = redactValue(v, secret || (SECRET_KEY.test(k) && !ABOUT_A_SECRET.test(k)));
-    return out;
-  }
-  return secret && value !== undefined && value !== null ? '********' : value;
-}
-
-/** Masks a URL's password and any query parameter that looks like a credential (?token=, ?key=, ?sig=…). */
-function maskUrlPassword(value: string): string {
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return value;
-  const masked = value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@\s]+):[^@/\s]+@/i, '$1:********@');
-  return masked.replace(/([?&])([^=&#]+)=([^&#]*)/g, (whole, sep: string, name: string) => (SECRET_KEY.test(name) || /^(key|sig|code|auth)$/i.test(name) ? `${sep}${name}=********` : whole));
 }

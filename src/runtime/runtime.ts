@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import type { Adapter, AdapterContext, AdapterDefinition } from '../adapter.js';
 import { Bot } from '../bot/bot.js';
 import { createCallbackHooks } from '../callbacks/index.js';
-import { redact, type Config } from './config.js';
+import { redactConfig, type Config } from './config.js';
 import type { StageHooks } from '../pipeline/lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { createDownloader } from '../media/download.js';
@@ -60,7 +60,7 @@ export class Runtime {
       createCallbackHooks(config.callbacks, {
         logger: this.logger,
         metrics: this.metrics,
-        configJson: toJson(redact(config)),
+        configJson: toJson(redactConfig(config, options.definitions ?? registry)),
         bot: (botId) => {
           const adapter = this.adapters.get(botId);
           return { id: botId, type: adapter?.type ?? 'unknown', selfId: adapter?.selfId };

@@ -215,6 +215,11 @@ function json(res: ServerResponse, status: number, body: object, headers: Record
 }
 
 /** A MESSAGE_CREATE dispatch payload (d) for a guild channel. */
+/** Text that @mentions the bot first, as users address a bot in a guild channel (the example bot answers only that, or a /command, there). */
+export function atBot(fake: FakeDiscord, text = ''): string {
+  return `<@${fake.botUser.id}>${text ? ` ${text}` : ''}`;
+}
+
 export function guildMessage(fake: FakeDiscord, content: string, options: { channel?: string; guild?: string; author?: { id: string; username: string }; mentions?: object[]; attachments?: object[]; reference?: string } = {}) {
   const author = options.author ?? { id: '200000000000000001', username: 'alice' };
   return {
