@@ -97,6 +97,10 @@ export class Runtime {
     this.started = true;
     const { server: serverConfig } = this.config;
     const routers = new Map([...this.adapters.keys()].map((id) => [id, this.server.webhookRouter(id)]));
+    // What a crash left unfinished is queued first, before any route or connection can take a new
+    // event of the same chat; it runs once the platforms are up to send its replies.
+    let platformsUp!: () => void;
+    await this.pipeline.resume(new Promise<void>((resolve) => (platformsUp = resolve)));
     const { port } = await this.server.listen(serverConfig.host, serverConfig.port);
     this.url = `http://${serverConfig.host.includes(':') ? `[${serverConfig.host}]` : serverConfig.host}:${port}`;
     const publicUrl = (serverConfig.publicUrl ?? this.url).replace(/\/+$/, '');
@@ -127,10 +131,11 @@ export class Runtime {
       starting.push(adapter.start(context));
     }
     // Side by side: a platform slow to connect or register holds up none of the others.
-    const allStarted = Promise.all(starting);
-    // What a crash left unfinished goes first (it runs once the platforms are up to send its replies).
-    await this.pipeline.resume(allStarted);
-    await allStarted;
+    try {
+      await Promise.all(starting);
+    } finally {
+      platformsUp();
+    }
     this.retrySweep = setInterval(() => void this.pipeline.sendRetries(), retrySweepMs).unref();
     this.logger.info({ url: this.url, platforms: [...this.adapters.keys()], store: this.store.description }, 'switchboard started');
   }
