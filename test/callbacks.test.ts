@@ -164,11 +164,30 @@ describe('lifecycle callbacks', () => {
     expect(shown![0]).toMatchObject({ type: 'image', mime: 'image/png' });
   });
 
-  it('ignores other statuses such as a 302', async () => {
-    const { hooks, say, seen } = await setup({ onMessage: 'onMessage' });
-    hooks.on('onMessage', (ctx) => ctx.redirect('http://127.0.0.1:1/elsewhere'));
-    await say('/ping');
-    expect(await seen(1)).toEqual([text('pong')]);
+  it('ignores other statuses such as a 302 or 307, and never follows the redirect', async () => {
+    // The redirect points at a live server that answers like a callback would: following it would show.
+    const elsewhere = await new CallbackServer().start();
+    try {
+      elsewhere.on('onMessage', (ctx) => {
+        ctx.status = 403;
+        ctx.body = 'followed the redirect';
+      });
+      const { hooks, say, seen } = await setup({ onMessage: 'onMessage' });
+      let status = 302;
+      hooks.on('onMessage', (ctx) => {
+        ctx.status = status;
+        ctx.set('Location', `${elsewhere.url}/onMessage`);
+      });
+      await say('/ping');
+      expect(await seen(1)).toEqual([text('pong')]);
+      status = 307; // a 307 would repeat the POST, body and all
+      await say('/ping');
+      expect(await seen(2)).toEqual([text('pong'), text('pong')]);
+      expect(hooks.received).toHaveLength(2);
+      expect(elsewhere.hits).toEqual([]);
+    } finally {
+      await elsewhere.stop();
+    }
   });
 
   it('a slow callback hits its timeout: continue by default, reject shows the error message', async () => {
