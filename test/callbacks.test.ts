@@ -110,6 +110,55 @@ describe('lifecycle callbacks', () => {
     expect(hooks.received[1]!.body.result.data).toEqual({ points: 5 });
   });
 
+  it('takes koipy\'s answers unchanged: the whole payload back with its stage\'s part changed, and a JSON null', async () => {
+    const { hooks, say, seen, logs } = await setup(all);
+    // aiohttp's web.json_response(): `null` as application/json
+    hooks.on('onMessage', (ctx) => {
+      ctx.type = 'application/json';
+      ctx.body = 'null';
+    });
+    // data = await request.json(); data['request']['args']['text'] = ...; return web.json_response(data)
+    hooks.on('onPreSend', (ctx, data) => {
+      data.request.args.text = 'edited';
+      data.config = { tampered: true };
+      data.eventId = 'not-ours';
+      ctx.body = data;
+    });
+    // read-only parts changed too (another stage's part, the bot): ignored, not an error
+    hooks.on('onResult', (ctx, data) => {
+      data.result.replies[0].content = [{ type: 'text', text: `${data.result.replies[0].content[0].text.toUpperCase()}!` }];
+      data.result.data = { points: 5 };
+      data.message.text = '/something else';
+      data.bot = { id: 'nobody' };
+      ctx.body = data;
+    });
+    hooks.on('onSent', (ctx, data) => void (ctx.body = data));
+    await say('/echo hello');
+    expect(await seen(1)).toEqual([text('EDITED!')]);
+    await waitFor(() => hooks.received.length === 4);
+    const onSent = hooks.received[3]!.body;
+    expect(onSent.result.data).toEqual({ points: 5 });
+    expect(onSent.message.text).toBe('/echo hello');
+    expect(onSent.bot.id).toBe('sandbox');
+    expect(onSent.config).not.toHaveProperty('tampered');
+    expect(logs.filter((l) => l.msg === 'callback failed')).toEqual([]);
+  });
+
+  it('an empty body with a JSON type goes on; a bare patch of the stage\'s data still merges', async () => {
+    const { hooks, say, seen, logs } = await setup({ onMessage: 'onMessage', onResult: 'onResult' });
+    hooks.on('onMessage', (ctx) => {
+      ctx.respond = false;
+      ctx.res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': '0' });
+      ctx.res.end();
+    });
+    hooks.on('onResult', (ctx, body) => {
+      ctx.body = { replies: [{ ...body.result.replies[0], content: [{ type: 'text', text: 'patched' }] }] };
+    });
+    await say('/ping');
+    expect(await seen(1)).toEqual([text('patched')]);
+    expect(logs.filter((l) => l.msg === 'callback failed')).toEqual([]);
+  });
+
   it('200 with image/* sends the image after the reply', async () => {
     const { hooks, say, seen } = await setup({ onResult: 'onResult' });
     hooks.on('onResult', (ctx) => {

@@ -5,13 +5,14 @@ import type { Stage, StageData, StageHook, StageHooks, StageOutcome, StageValue 
 import type { Logger } from '../runtime/logger.js';
 import type { Segment } from '../message.js';
 import type { Metrics } from '../runtime/metrics.js';
-import { messageSchema, requestSchema, resultSchema, toJson } from '../pipeline/schema.js';
+import { messageSchema, requestSchema, resultSchema } from '../pipeline/schema.js';
 import { errorMessage } from '../inbound/supervisor.js';
 import { fatal, PlatformError, retry, retryable } from '../delivery/retry.js';
 import { CallbackError, postJson } from './client.js';
 import type { CallbackConfig, CallbacksConfig } from './config.js';
 import { deepMerge } from './merge.js';
 import { callbackPolicy, exchangeFailure } from './policy.js';
+import { buildEventPayload, buildPayload, stagePatch, stageParts } from './payload.js';
 import { interpret } from './reply.js';
 import { secretKey, signatureHeaders } from './signing.js';
 
@@ -31,7 +32,7 @@ export interface CallbackDeps {
   bot(botId: string): BotInfo;
 }
 
-const schemas = { onMessage: messageSchema, onPreSend: requestSchema, onResult: resultSchema } as const;
+const schemas = { message: messageSchema, request: requestSchema, result: resultSchema } as const;
 const proceed = { kind: 'continue' } as const;
 
 /** Stage hooks for the configured callbacks; a stage with no URL gets no hook and costs nothing. */
@@ -54,8 +55,7 @@ function eventHook(config: CallbackConfig, deps: CallbackDeps): (event: Platform
   const logger = deps.logger.child({ stage: 'onEvent', callback: redactUrl(config.url) });
   return async (event) => {
     if (config.platforms && !config.platforms.includes(event.botId)) return;
-    const head = toJson({ stage: 'onEvent', eventId: event.id, timestamp: Date.now(), bot: deps.bot(event.botId), event });
-    const body = `${head.slice(0, -1)},"config":${deps.configJson},"addons":{}}`;
+    const body = buildEventPayload(event, deps.bot(event.botId), deps.configJson);
     const started = performance.now();
     try {
       const response = await postJson(config.url, body, key ? signatureHeaders(key, `${event.id}.onEvent`, body) : {}, config.timeout, config.maxResponseSize);
@@ -75,7 +75,7 @@ function hook<S extends Stage>(stage: S, config: CallbackConfig, deps: CallbackD
 
   return async (_stage, data) => {
     if (config.platforms && !config.platforms.includes(data.message.botId)) return proceed;
-    const body = payload(stage, data, deps);
+    const body = buildPayload(stage, data, deps.bot(data.message.botId), deps.configJson);
     const log = logger.child({ event: data.eventId });
     if (body.length > config.maxRequestSize) {
       log.warn({ bytes: body.length, policy: config.onError }, 'callback payload over maxRequestSize; not sent');
@@ -138,30 +138,16 @@ function outcome<S extends Stage>(stage: S, data: StageData, reply: ReturnType<t
   }
   if (reply.kind === 'continue') return reply.content ? { kind: 'continue', extra: [reply.content] } : proceed;
   if (stage === 'onSent') return proceed; // nothing left to change after delivery
-  const schema = schemas[stage as keyof typeof schemas];
-  const current = stage === 'onMessage' ? data.message : stage === 'onPreSend' ? data.request : data.result;
-  const merged = schema.safeParse(deepMerge(current, reply.patch));
+  const part = stageParts[stage as keyof typeof stageParts];
+  const patch = stagePatch(part, reply.answer);
+  if (patch === undefined) return proceed;
+  const current = data[part];
+  const merged = schemas[part].safeParse(deepMerge(current, patch));
   if (!merged.success) {
     const issue = merged.error.issues[0]!;
-    throw new CallbackError(`merged ${stage === 'onMessage' ? 'message' : stage === 'onPreSend' ? 'request' : 'result'} is invalid at ${issue.path.join('.') || '(root)'}: ${issue.message}`, 'invalid');
+    throw new CallbackError(`merged ${part} is invalid at ${issue.path.join('.') || '(root)'}: ${issue.message}`, 'invalid');
   }
   return { kind: 'continue', data: merged.data as StageValue<S> };
-}
-
-/** The JSON every stage receives. The redacted config is spliced in as a ready string. */
-function payload(stage: Stage, data: StageData, deps: CallbackDeps): string {
-  const head = toJson({
-    stage,
-    eventId: data.eventId,
-    ...(data.redelivered ? { redelivered: true } : {}),
-    timestamp: Date.now(),
-    bot: deps.bot(data.message.botId),
-    message: data.message,
-    request: data.request,
-    result: data.result,
-    delivery: data.deliveries,
-  });
-  return `${head.slice(0, -1)},"config":${deps.configJson},"addons":{}}`;
 }
 
 function record(metrics: Metrics, stage: Stage | 'onEvent', outcome: string, started: number): void {
