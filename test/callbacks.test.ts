@@ -1,4 +1,5 @@
 import { Webhook } from 'standardwebhooks';
+import type { Context } from 'koa';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatMessage, PageSegment } from '../adapters/sandbox/chats.js';
 import { defineBot, type Bot } from '../src/bot/bot.js';
@@ -237,6 +238,65 @@ describe('lifecycle callbacks', () => {
     } finally {
       await elsewhere.stop();
     }
+  });
+
+  it('a 5xx from a crash or a proxy is a failed call, never shown; a deliberate 5xx answer still stops with its body', async () => {
+    const { hooks, say, seen, logs } = await setup({ onMessage: 'onMessage', onPreSend: { onError: 'reject', errorMessage: 'Try again later' } });
+    /** How onMessage answers each message, by its text. */
+    const answers: Record<string, (ctx: Context) => void> = {
+      koa: (ctx) => void ((ctx.status = 500), (ctx.type = 'text/plain'), (ctx.body = 'Internal Server Error')),
+      aiohttp: (ctx) => void ((ctx.status = 500), (ctx.type = 'text/plain'), (ctx.body = '500 Internal Server Error\n\nServer got itself in trouble')),
+      nginx: (ctx) => void ((ctx.status = 502), (ctx.type = 'text/html'), (ctx.body = '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n')),
+      traefik: (ctx) => void ((ctx.status = 502), (ctx.type = 'text/plain'), (ctx.body = 'Bad Gateway')),
+      express: (ctx) => void ((ctx.status = 500), (ctx.type = 'text/html'), (ctx.body = '<!DOCTYPE html><html><body><pre>Internal Server Error</pre></body></html>')),
+      untyped: (ctx) => {
+        ctx.respond = false;
+        ctx.res.writeHead(500);
+        ctx.res.end('<!doctype html><title>Error</title>');
+      },
+      empty: (ctx) => void ((ctx.status = 503), (ctx.body = '')),
+      proxy: (ctx) => void ((ctx.status = 503), ctx.set('Proxy-Status', 'haproxy; error=connection_refused'), (ctx.type = 'text/plain'), (ctx.body = 'no server is available')),
+      deliberate: (ctx) => void ((ctx.status = 503), (ctx.type = 'text/plain'), (ctx.body = 'Quotas are being recounted; back in 5 minutes.')),
+      json: (ctx) => void ((ctx.status = 500), (ctx.body = { error: 'quota service down' })),
+    };
+    hooks.on('onMessage', (ctx, body) => {
+      const answer = answers[(body.message.text as string).slice(6)];
+      if (answer) answer(ctx);
+      else ctx.status = 204;
+    });
+    const cases = Object.keys(answers);
+    for (const [i, name] of cases.entries()) {
+      await say(`/echo ${name}`);
+      await seen(i + 1);
+    }
+    expect(await seen(cases.length)).toEqual([
+      ...['koa', 'aiohttp', 'nginx', 'traefik', 'express', 'untyped', 'empty', 'proxy'].map(text),
+      text('Quotas are being recounted; back in 5 minutes.'),
+      text('{"error":"quota service down"}'),
+    ]);
+    expect(logs.filter((l) => l.msg === 'callback failed').map((l) => l.err)).toEqual([
+      'HTTP 500: only its status text; not shown to the user',
+      'HTTP 500: only its status text; not shown to the user',
+      "HTTP 502: a gateway's error; not shown to the user",
+      "HTTP 502: a gateway's error; not shown to the user",
+      'HTTP 500: an HTML page; not shown to the user',
+      'HTTP 500: an HTML page; not shown to the user',
+      'HTTP 503: an empty body; not shown to the user',
+      "HTTP 503: a proxy's error (Proxy-Status); not shown to the user",
+    ]);
+
+    // under onError: reject the user sees the stage's errorMessage instead of the page
+    hooks.on('onPreSend', answers.nginx!);
+    await say('/echo again');
+    expect((await seen(cases.length + 1)).at(-1)).toEqual(text('Try again later'));
+  });
+
+  it('serverErrors: fail makes every 5xx a failed call, a deliberate one included', async () => {
+    const { hooks, say, seen, logs } = await setup({ onMessage: { serverErrors: 'fail' } });
+    hooks.on('onMessage', (ctx) => void ((ctx.status = 503), (ctx.type = 'text/plain'), (ctx.body = 'Quotas are being recounted.')));
+    await say('/ping');
+    expect(await seen(1)).toEqual([text('pong')]);
+    expect(logs.find((l) => l.msg === 'callback failed')!.err).toBe('HTTP 503: serverErrors is fail; not shown to the user');
   });
 
   it('a slow callback hits its timeout: continue by default, reject shows the error message', async () => {

@@ -18,6 +18,8 @@ export interface CallbackResponse {
   disposition: string | undefined;
   /** The Retry-After header, as sent. */
   retryAfter: string | undefined;
+  /** The Proxy-Status header (RFC 9209): set when a proxy, not the callback server, made the answer. */
+  proxyStatus: string | undefined;
   body: Buffer;
 }
 
@@ -50,7 +52,7 @@ export async function postJson(url: string, body: string, headers: Record<string
     throw failure(error, timeout, timeoutMs, abort);
   }
   const h = response.headers;
-  return { status: response.statusCode, contentType: header(h['content-type']), disposition: header(h['content-disposition']), retryAfter: header(h['retry-after']), body: replyBody };
+  return { status: response.statusCode, contentType: header(h['content-type']), disposition: header(h['content-disposition']), retryAfter: header(h['retry-after']), proxyStatus: header(h['proxy-status']), body: replyBody };
 }
 
 function header(value: string | string[] | undefined): string | undefined {

@@ -15,6 +15,8 @@ const stageObject = z.strictObject({
   secret: secret.optional(),
   onError: z.enum(['continue', 'reject']).default('continue'),
   errorMessage: z.string().min(1).default('Sorry, this service is unavailable right now. Please try again later.'),
+  /** A 5xx: `reject` stops with its body when it is a deliberate answer (an error page, an empty body or a proxy's error fails instead); `fail`: every 5xx fails. */
+  serverErrors: z.enum(['reject', 'fail']).default('reject'),
   /** Only messages from these platform ids reach the callback. */
   platforms: z.array(z.string()).min(1).optional(),
   /** The largest payload sent; a larger one is not sent and counts as a callback error. */

@@ -14,6 +14,7 @@ import { deepMerge } from './merge.js';
 import { callbackPolicy, exchangeFailure } from './policy.js';
 import { buildEventPayload, buildPayload, stagePatch, stageParts } from './payload.js';
 import { interpret } from './reply.js';
+import { notAnAnswer } from './server-error.js';
 import { secretKey, signatureHeaders } from './signing.js';
 
 export { callbacksSchema, type CallbacksConfig } from './config.js';
@@ -119,8 +120,12 @@ async function callOnce<S extends Stage>(stage: S, config: CallbackConfig, reque
     throw new PlatformError(errorMessage(error), exchangeFailure(error));
   }
   record(metrics, stage, statusClass(response.status), started);
-  // After delivery nothing can be stopped; a server error there is worth another try instead.
-  if (stage === 'onSent' && response.status >= 500) throw new PlatformError(`HTTP ${response.status}`, retryable);
+  if (response.status >= 500) {
+    // After delivery nothing can be stopped; a server error there is worth another try instead.
+    if (stage === 'onSent') throw new PlatformError(`HTTP ${response.status}`, retryable);
+    const why = config.serverErrors === 'fail' ? 'serverErrors is fail' : notAnAnswer(response);
+    if (why) throw new PlatformError(`HTTP ${response.status}: ${why}; not shown to the user`, fatal);
+  }
   try {
     return outcome(stage, data, interpret(response), log);
   } catch (error) {

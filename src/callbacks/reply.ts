@@ -45,7 +45,7 @@ function isJson(type: string): boolean {
   return type === 'application/json' || type.endsWith('+json');
 }
 
-function mediaType(contentType: string | undefined): string | undefined {
+export function mediaType(contentType: string | undefined): string | undefined {
   const type = contentType?.split(';')[0]?.trim().toLowerCase();
   return type || undefined;
 }
