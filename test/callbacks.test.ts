@@ -22,6 +22,7 @@ afterEach(async () => {
 async function setup(stages: Record<string, string | Record<string, unknown>>, bot?: Bot) {
   hooks = await new CallbackServer().start();
   const lines = Object.entries(stages).map(([stage, v]) => {
+    if (stage === 'budget') return `  budget: ${JSON.stringify(v)}`;
     const value = typeof v === 'string' ? { url: `${hooks!.url}/${v}` } : { url: `${hooks!.url}/${stage}`, ...v };
     return `  ${stage}: ${JSON.stringify(value)}`;
   });
@@ -320,6 +321,49 @@ describe('lifecycle callbacks', () => {
       ['onPreSend', 'no reply within 100 ms', 'reject'],
     ]);
     expect(runtime!.metrics.value('switchboard_callback_calls_total', { stage: 'onMessage', outcome: 'timeout' })).toBe(1);
+  });
+
+  it('with every callback hanging, each user is answered within the message\'s callback budget (by default the largest timeout + 1s)', async () => {
+    const { hooks, url, logs } = await setup({ onMessage: { timeout: '1s' }, onPreSend: { timeout: '1s' }, onResult: { timeout: '1s' } });
+    expect(runtime!.config.callbacks.budget).toBe(2000);
+    const hang = new Promise<void>(() => {}); // answered never; the server's stop closes the connections
+    for (const stage of ['onMessage', 'onPreSend', 'onResult']) hooks.on(stage, () => hang);
+    const api = `${url}/sandbox/sandbox/api`;
+    const users = ['u1', 'u2', 'u3', 'u4', 'u5'];
+    await Promise.all(
+      users.map((user) => fetch(`${api}/messages`, { method: 'POST', body: JSON.stringify({ user: { id: user, name: user }, chat: { id: `dm:${user}`, type: 'direct' }, text: '/ping' }) })),
+    );
+    // The wait each user saw: from their message to the bot's answer, both stamped by the sandbox.
+    const waits = await Promise.all(
+      users.map((user) =>
+        waitFor(async () => {
+          const { messages } = (await (await fetch(`${api}/chats/dm:${user}/messages`)).json()) as { messages: ChatMessage[] };
+          const [asked, answer] = messages;
+          return answer && (expect(answer.segments).toEqual(text('pong')), answer.timestamp - asked!.timestamp);
+        }, 6000, `the answer to ${user}`),
+      ),
+    );
+    // Three stages of 1s each would be 3s; the budget ends it at 2s (plus the sending).
+    for (const wait of waits) expect(wait).toBeGreaterThanOrEqual(1900);
+    for (const wait of waits) expect(wait).toBeLessThan(2600);
+    const lines = (stage: string) => logs.filter((l) => l.stage === stage && l.msg.startsWith('callback'));
+    expect(lines('onMessage').map((l) => l.err)).toEqual(users.map(() => 'no reply within 1000 ms'));
+    // onPreSend's own timeout and what is left of the budget end at the same moment: either may be first
+    for (const l of lines('onPreSend')) expect(["no reply before the message's callback budget ran out", 'no reply within 1000 ms']).toContain(l.err);
+    expect(lines('onResult').map((l) => l.msg)).toEqual(users.map(() => "callback skipped: the message's callback budget is spent"));
+    expect(hooks.stages().filter((stage) => stage === 'onResult')).toEqual([]);
+  }, 15_000);
+
+  it('a stage the budget has no time left for is not called, and its onError applies', async () => {
+    const { hooks, say, seen, logs } = await setup({ onMessage: { timeout: '2s' }, onPreSend: { onError: 'reject', errorMessage: 'Too slow today' }, budget: '300ms' });
+    hooks.on('onMessage', () => new Promise<void>(() => {}));
+    await say('/ping');
+    expect(await seen(1)).toEqual([text('Too slow today')]);
+    expect(hooks.stages()).toEqual(['onMessage']);
+    expect(logs.filter((l) => l.msg.startsWith('callback')).map((l) => [l.stage, l.msg, l.err, l.policy])).toEqual([
+      ['onMessage', 'callback failed', "no reply before the message's callback budget ran out", 'continue'],
+      ['onPreSend', "callback skipped: the message's callback budget is spent", undefined, 'reject'],
+    ]);
   });
 
   it('a refused connection follows onError', async () => {

@@ -28,7 +28,7 @@ const agent = new Agent({ keepAliveTimeout: 30_000, connections: 64, pipelining:
 
 /**
  * POSTs a JSON body; the timeout bounds the whole exchange, the size limit the reply body.
- * `abort` (shutdown) ends it early, as a connection error.
+ * `abort` (shutdown, a message's spent callback budget) ends it early, as a connection error.
  */
 export async function postJson(url: string, body: string, headers: Record<string, string>, timeoutMs: number, maxBytes: number, abort?: AbortSignal): Promise<CallbackResponse> {
   const timeout = AbortSignal.timeout(timeoutMs);
@@ -61,7 +61,7 @@ function header(value: string | string[] | undefined): string | undefined {
 
 function failure(error: unknown, timeout: AbortSignal, timeoutMs: number, abort: AbortSignal | undefined): CallbackError {
   const code = (error as { code?: string }).code;
-  if (abort?.aborted && !timeout.aborted) return new CallbackError('request aborted: shutting down', 'connection');
+  if (abort?.aborted && !timeout.aborted) return new CallbackError(`request aborted: ${(abort.reason as Error | undefined)?.message ?? 'by the caller'}`, 'connection');
   if (timeout.aborted || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return new CallbackError(`no reply within ${timeoutMs} ms`, 'timeout');
   return new CallbackError(`request failed: ${code ?? (error as Error).message}`, 'connection');
 }

@@ -41,7 +41,7 @@ export function createCallbackHooks(config: CallbacksConfig, deps: CallbackDeps)
   deps.metrics
     .describe('switchboard_callback_calls_total', 'Callback requests by stage and outcome (1xx-5xx status class, timeout, error)')
     .describe('switchboard_callback_seconds', 'Callback round-trip time by stage');
-  const hooks: StageHooks = {};
+  const hooks: StageHooks = { budgetMs: config.budget };
   for (const stage of ['onMessage', 'onPreSend', 'onResult', 'onSent'] as const) {
     const stageConfig = config[stage];
     if (stageConfig) hooks[stage] = hook(stage, stageConfig, deps) as never;
@@ -74,15 +74,19 @@ function hook<S extends Stage>(stage: S, config: CallbackConfig, deps: CallbackD
   // onSent runs in the background after delivery, so it can afford bounded retries; the others cannot.
   const policy = callbackPolicy(stage === 'onSent' ? config.retries : 0, config.retryDelay);
 
-  return async (_stage, data) => {
+  return async (_stage, data, budget) => {
     if (config.platforms && !config.platforms.includes(data.message.botId)) return proceed;
-    const body = buildPayload(stage, data, deps.bot(data.message.botId), deps.configJson);
     const log = logger.child({ event: data.eventId });
+    if (budget.aborted) {
+      log.warn({ policy: config.onError }, "callback skipped: the message's callback budget is spent");
+      return failed(stage, config);
+    }
+    const body = buildPayload(stage, data, deps.bot(data.message.botId), deps.configJson);
     if (body.length > config.maxRequestSize) {
       log.warn({ bytes: body.length, policy: config.onError }, 'callback payload over maxRequestSize; not sent');
       return failed(stage, config);
     }
-    const request: Outbound = { url: config.url, body, key, id: `${data.eventId}.${stage}` };
+    const request: Outbound = { url: config.url, body, key, id: `${data.eventId}.${stage}`, budget };
     try {
       return await retry(() => callOnce(stage, config, request, data, deps.metrics, log), {
         policy,
@@ -105,6 +109,8 @@ interface Outbound {
   key: Buffer | undefined;
   /** webhook-id: the same on every try of one stage call. */
   id: string;
+  /** Aborted when the message's callback budget is spent. */
+  budget: AbortSignal;
 }
 
 /** One try: the stage's outcome, or a PlatformError that says whether another try can help. */
@@ -114,9 +120,11 @@ async function callOnce<S extends Stage>(stage: S, config: CallbackConfig, reque
   const headers = request.key ? signatureHeaders(request.key, request.id, request.body) : {};
   let response;
   try {
-    response = await postJson(request.url, request.body, headers, config.timeout, config.maxResponseSize);
+    response = await postJson(request.url, request.body, headers, config.timeout, config.maxResponseSize, request.budget);
   } catch (error) {
-    record(metrics, stage, error instanceof CallbackError && error.reason === 'timeout' ? 'timeout' : 'error', started);
+    const timedOut = request.budget.aborted || (error instanceof CallbackError && error.reason === 'timeout');
+    record(metrics, stage, timedOut ? 'timeout' : 'error', started);
+    if (request.budget.aborted) throw new PlatformError("no reply before the message's callback budget ran out", fatal);
     throw new PlatformError(errorMessage(error), exchangeFailure(error));
   }
   record(metrics, stage, statusClass(response.status), started);
