@@ -1,9 +1,12 @@
-// A Switchboard callback server (docs/callbacks.md): blocks a user, adds an image, rewrites an answer.
+// A Switchboard callback server written the way koipy's docs write theirs (docs/callbacks.md):
+// each handler takes the payload, changes its own part and answers with the whole of it.
+// It blocks a user, adds an image to /cat and upper-cases the answer to /echo.
 // Run: CALLBACK_SECRET=whsec_... CALLBACK_PORT=8080 npx tsx examples/callback-server.ts
-// and point the stages at it: callbacks: { onMessage: http://127.0.0.1:8080/, onResult: http://127.0.0.1:8080/ }
+// and point the stages at it:
+//   callbacks: { onMessage: http://127.0.0.1:8080/onMessage, onResult: http://127.0.0.1:8080/onResult }
 import type { Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
-import Koa from 'koa';
+import Koa, { type Context } from 'koa';
 import { Webhook } from 'standardwebhooks';
 
 const blocked = new Set(['mallory']); // author ids that may not use the bot
@@ -11,32 +14,49 @@ const cat = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR
 type Segment = { type: string; text?: string };
 type Payload = { stage: string; message: { author: { id: string } }; request?: { command: string | null }; result?: { replies: { content: Segment[] }[] } };
 
+function onMessage(ctx: Context, data: Payload): void {
+  if (blocked.has(data.message.author.id)) {
+    ctx.status = 403; // stop here; the user sees the text
+    ctx.body = 'You are blocked from using this bot.';
+    return;
+  }
+  ctx.type = 'application/json';
+  ctx.body = 'null'; // JSON null: go on unchanged
+}
+
+function onResult(ctx: Context, data: Payload): void {
+  const command = data.request?.command;
+  if (command === 'cat') {
+    ctx.type = 'image/png'; // the bot's replies go out, then this picture
+    ctx.body = cat;
+    return;
+  }
+  if (command === 'echo') {
+    const upper = (s: Segment) => (s.type === 'text' ? { ...s, text: s.text!.toUpperCase() } : s);
+    for (const reply of data.result!.replies) reply.content = reply.content.map(upper);
+  }
+  ctx.body = data; // the whole payload back: its `result` is merged, the rest is ignored
+}
+
+const handlers: Record<string, (ctx: Context, data: Payload) => void> = { '/onMessage': onMessage, '/onResult': onResult };
+
 export function createApp(secret = process.env.CALLBACK_SECRET): Koa {
   const webhook = secret ? new Webhook(secret) : undefined;
   return new Koa().use(async (ctx) => {
     let raw = '';
     ctx.req.setEncoding('utf8');
     for await (const chunk of ctx.req) raw += chunk;
-    let event: Payload;
+    let data: Payload;
     try {
-      event = (webhook ? webhook.verify(raw, ctx.headers as Record<string, string>) : JSON.parse(raw)) as Payload;
+      data = (webhook ? webhook.verify(raw, ctx.headers as Record<string, string>) : JSON.parse(raw)) as Payload;
     } catch {
       ctx.status = 401; // bad or missing signature. An empty body: Switchboard stops the message silently
       ctx.body = '';
       return;
     }
-    if (event.stage === 'onMessage' && blocked.has(event.message.author.id)) {
-      ctx.status = 403; // stop here; the user sees the text
-      ctx.body = 'You are blocked from using this bot.';
-    } else if (event.stage === 'onResult' && event.request?.command === 'cat') {
-      ctx.type = 'image/png'; // 200 + image: the bot's replies go out, then this picture
-      ctx.body = cat;
-    } else if (event.stage === 'onResult' && event.request?.command === 'echo') {
-      const upper = (s: Segment) => (s.type === 'text' ? { ...s, text: s.text!.toUpperCase() } : s);
-      ctx.body = { replies: event.result!.replies.map((r) => ({ ...r, content: r.content.map(upper) })) }; // 200 + JSON: merged into the result
-    } else {
-      ctx.status = 204; // go on unchanged
-    }
+    const handler = handlers[ctx.path];
+    if (handler) handler(ctx, data);
+    else ctx.status = 204; // any other stage: go on unchanged
   });
 }
 

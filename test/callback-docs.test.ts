@@ -11,6 +11,8 @@ import type { ChatMessage, PageSegment } from '../adapters/sandbox/chats.js';
 import { createApp } from '../examples/callback-server.js';
 import { defineBot, type Bot } from '../src/bot/bot.js';
 import { isMedia } from '../src/message.js';
+import { payloadOnlyKeys } from '../src/callbacks/payload.js';
+import { messageSchema, requestSchema, resultSchema } from '../src/pipeline/schema.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import { CallbackServer, type ReceivedCallback } from './fakes/callback-server.js';
 import { startRuntime, waitFor } from './helpers.js';
@@ -143,6 +145,12 @@ describe('docs/callback-payload.schema.json', () => {
     expect(payloads.find((p) => p.message.channel.type === 'group')!.message.content[0]).toEqual({ type: 'mention', userId: 'bot', name: 'Switchboard' });
   });
 
+  it('has top-level keys that no stage\'s data has, so a whole-payload answer cannot be taken for a patch', () => {
+    const topLevel = Object.keys((schema as { properties: object }).properties);
+    const stageKeys = [messageSchema, requestSchema, resultSchema].flatMap((s) => Object.keys((s as unknown as { shape: object }).shape));
+    expect(topLevel.filter((key) => !stageKeys.includes(key)).sort()).toEqual([...payloadOnlyKeys].sort());
+  });
+
   it('rejects payloads that break the documented shape', () => {
     const good = JSON.parse(readFileSync(new URL('examples/onResult.json', docs), 'utf8')) as Record<string, any>;
     const broken = (change: (p: Record<string, any>) => void) => {
@@ -202,9 +210,9 @@ describe('examples/callback-server.ts', () => {
     return `http://127.0.0.1:${(example.address() as AddressInfo).port}`;
   }
 
-  it('blocks a user, adds an image to /cat and uppercases /echo, verifying every signature', async () => {
+  it('blocks a user, adds an image to /cat and uppercases /echo (answering koipy\'s way), verifying every signature', async () => {
     const base = await startExample(secret);
-    const yaml = `platforms: [{ id: sandbox, type: sandbox }]\ncallbacks:\n${stages.map((s) => `  ${s}: { url: "${base}/", secret: "${secret}" }`).join('\n')}\n`;
+    const yaml = `platforms: [{ id: sandbox, type: sandbox }]\ncallbacks:\n${stages.map((s) => `  ${s}: { url: "${base}/${s}", secret: "${secret}" }`).join('\n')}\n`;
     const { say, botSaid, logs } = await run(yaml);
 
     await say('mallory', '/ping');
@@ -221,7 +229,7 @@ describe('examples/callback-server.ts', () => {
     expect(bytes.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
 
     await say('alice', '/ping');
-    expect((await botSaid('dm:alice', 4))[3]).toEqual(text('pong')); // everything else: 204, unchanged
+    expect((await botSaid('dm:alice', 4))[3]).toEqual(text('pong')); // null at onMessage, the payload unchanged at onResult
     expect(runtime!.metrics.value('switchboard_callback_calls_total', { stage: 'onMessage', outcome: '4xx' })).toBe(1);
     expect(logs.filter((l) => l.msg === 'callback failed')).toEqual([]);
   });
@@ -241,9 +249,11 @@ describe('examples/callback-server.ts', () => {
 
   it('takes unsigned requests when it has no secret', async () => {
     const base = await startExample(undefined);
-    const blocked = await fetch(base, { method: 'POST', body: JSON.stringify({ stage: 'onMessage', message: { author: { id: 'mallory' } } }) });
+    const blocked = await fetch(`${base}/onMessage`, { method: 'POST', body: JSON.stringify({ stage: 'onMessage', message: { author: { id: 'mallory' } } }) });
     expect([blocked.status, await blocked.text()]).toEqual([403, 'You are blocked from using this bot.']);
-    const other = await fetch(base, { method: 'POST', body: JSON.stringify({ stage: 'onMessage', message: { author: { id: 'alice' } } }) });
-    expect(other.status).toBe(204);
+    const other = await fetch(`${base}/onMessage`, { method: 'POST', body: JSON.stringify({ stage: 'onMessage', message: { author: { id: 'alice' } } }) });
+    expect([other.status, other.headers.get('content-type'), await other.text()]).toEqual([200, 'application/json; charset=utf-8', 'null']);
+    const elsewhere = await fetch(`${base}/onSent`, { method: 'POST', body: JSON.stringify({ stage: 'onSent', message: { author: { id: 'alice' } } }) });
+    expect(elsewhere.status).toBe(204);
   });
 });

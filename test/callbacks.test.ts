@@ -1,4 +1,5 @@
 import { Webhook } from 'standardwebhooks';
+import type { Context } from 'koa';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatMessage, PageSegment } from '../adapters/sandbox/chats.js';
 import { defineBot, type Bot } from '../src/bot/bot.js';
@@ -21,6 +22,7 @@ afterEach(async () => {
 async function setup(stages: Record<string, string | Record<string, unknown>>, bot?: Bot) {
   hooks = await new CallbackServer().start();
   const lines = Object.entries(stages).map(([stage, v]) => {
+    if (stage === 'budget') return `  budget: ${JSON.stringify(v)}`;
     const value = typeof v === 'string' ? { url: `${hooks!.url}/${v}` } : { url: `${hooks!.url}/${stage}`, ...v };
     return `  ${stage}: ${JSON.stringify(value)}`;
   });
@@ -110,6 +112,55 @@ describe('lifecycle callbacks', () => {
     expect(hooks.received[1]!.body.result.data).toEqual({ points: 5 });
   });
 
+  it('takes koipy\'s answers unchanged: the whole payload back with its stage\'s part changed, and a JSON null', async () => {
+    const { hooks, say, seen, logs } = await setup(all);
+    // aiohttp's web.json_response(): `null` as application/json
+    hooks.on('onMessage', (ctx) => {
+      ctx.type = 'application/json';
+      ctx.body = 'null';
+    });
+    // data = await request.json(); data['request']['args']['text'] = ...; return web.json_response(data)
+    hooks.on('onPreSend', (ctx, data) => {
+      data.request.args.text = 'edited';
+      data.config = { tampered: true };
+      data.eventId = 'not-ours';
+      ctx.body = data;
+    });
+    // read-only parts changed too (another stage's part, the bot): ignored, not an error
+    hooks.on('onResult', (ctx, data) => {
+      data.result.replies[0].content = [{ type: 'text', text: `${data.result.replies[0].content[0].text.toUpperCase()}!` }];
+      data.result.data = { points: 5 };
+      data.message.text = '/something else';
+      data.bot = { id: 'nobody' };
+      ctx.body = data;
+    });
+    hooks.on('onSent', (ctx, data) => void (ctx.body = data));
+    await say('/echo hello');
+    expect(await seen(1)).toEqual([text('EDITED!')]);
+    await waitFor(() => hooks.received.length === 4);
+    const onSent = hooks.received[3]!.body;
+    expect(onSent.result.data).toEqual({ points: 5 });
+    expect(onSent.message.text).toBe('/echo hello');
+    expect(onSent.bot.id).toBe('sandbox');
+    expect(onSent.config).not.toHaveProperty('tampered');
+    expect(logs.filter((l) => l.msg === 'callback failed')).toEqual([]);
+  });
+
+  it('an empty body with a JSON type goes on; a bare patch of the stage\'s data still merges', async () => {
+    const { hooks, say, seen, logs } = await setup({ onMessage: 'onMessage', onResult: 'onResult' });
+    hooks.on('onMessage', (ctx) => {
+      ctx.respond = false;
+      ctx.res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': '0' });
+      ctx.res.end();
+    });
+    hooks.on('onResult', (ctx, body) => {
+      ctx.body = { replies: [{ ...body.result.replies[0], content: [{ type: 'text', text: 'patched' }] }] };
+    });
+    await say('/ping');
+    expect(await seen(1)).toEqual([text('patched')]);
+    expect(logs.filter((l) => l.msg === 'callback failed')).toEqual([]);
+  });
+
   it('200 with image/* sends the image after the reply', async () => {
     const { hooks, say, seen } = await setup({ onResult: 'onResult' });
     hooks.on('onResult', (ctx) => {
@@ -164,11 +215,89 @@ describe('lifecycle callbacks', () => {
     expect(shown![0]).toMatchObject({ type: 'image', mime: 'image/png' });
   });
 
-  it('ignores other statuses such as a 302', async () => {
-    const { hooks, say, seen } = await setup({ onMessage: 'onMessage' });
-    hooks.on('onMessage', (ctx) => ctx.redirect('http://127.0.0.1:1/elsewhere'));
+  it('ignores other statuses such as a 302 or 307, and never follows the redirect', async () => {
+    // The redirect points at a live server that answers like a callback would: following it would show.
+    const elsewhere = await new CallbackServer().start();
+    try {
+      elsewhere.on('onMessage', (ctx) => {
+        ctx.status = 403;
+        ctx.body = 'followed the redirect';
+      });
+      const { hooks, say, seen } = await setup({ onMessage: 'onMessage' });
+      let status = 302;
+      hooks.on('onMessage', (ctx) => {
+        ctx.status = status;
+        ctx.set('Location', `${elsewhere.url}/onMessage`);
+      });
+      await say('/ping');
+      expect(await seen(1)).toEqual([text('pong')]);
+      status = 307; // a 307 would repeat the POST, body and all
+      await say('/ping');
+      expect(await seen(2)).toEqual([text('pong'), text('pong')]);
+      expect(hooks.received).toHaveLength(2);
+      expect(elsewhere.hits).toEqual([]);
+    } finally {
+      await elsewhere.stop();
+    }
+  });
+
+  it('a 5xx from a crash or a proxy is a failed call, never shown; a deliberate 5xx answer still stops with its body', async () => {
+    const { hooks, say, seen, logs } = await setup({ onMessage: 'onMessage', onPreSend: { onError: 'reject', errorMessage: 'Try again later' } });
+    /** How onMessage answers each message, by its text. */
+    const answers: Record<string, (ctx: Context) => void> = {
+      koa: (ctx) => void ((ctx.status = 500), (ctx.type = 'text/plain'), (ctx.body = 'Internal Server Error')),
+      aiohttp: (ctx) => void ((ctx.status = 500), (ctx.type = 'text/plain'), (ctx.body = '500 Internal Server Error\n\nServer got itself in trouble')),
+      nginx: (ctx) => void ((ctx.status = 502), (ctx.type = 'text/html'), (ctx.body = '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n')),
+      traefik: (ctx) => void ((ctx.status = 502), (ctx.type = 'text/plain'), (ctx.body = 'Bad Gateway')),
+      express: (ctx) => void ((ctx.status = 500), (ctx.type = 'text/html'), (ctx.body = '<!DOCTYPE html><html><body><pre>Internal Server Error</pre></body></html>')),
+      untyped: (ctx) => {
+        ctx.respond = false;
+        ctx.res.writeHead(500);
+        ctx.res.end('<!doctype html><title>Error</title>');
+      },
+      empty: (ctx) => void ((ctx.status = 503), (ctx.body = '')),
+      proxy: (ctx) => void ((ctx.status = 503), ctx.set('Proxy-Status', 'haproxy; error=connection_refused'), (ctx.type = 'text/plain'), (ctx.body = 'no server is available')),
+      deliberate: (ctx) => void ((ctx.status = 503), (ctx.type = 'text/plain'), (ctx.body = 'Quotas are being recounted; back in 5 minutes.')),
+      json: (ctx) => void ((ctx.status = 500), (ctx.body = { error: 'quota service down' })),
+    };
+    hooks.on('onMessage', (ctx, body) => {
+      const answer = answers[(body.message.text as string).slice(6)];
+      if (answer) answer(ctx);
+      else ctx.status = 204;
+    });
+    const cases = Object.keys(answers);
+    for (const [i, name] of cases.entries()) {
+      await say(`/echo ${name}`);
+      await seen(i + 1);
+    }
+    expect(await seen(cases.length)).toEqual([
+      ...['koa', 'aiohttp', 'nginx', 'traefik', 'express', 'untyped', 'empty', 'proxy'].map(text),
+      text('Quotas are being recounted; back in 5 minutes.'),
+      text('{"error":"quota service down"}'),
+    ]);
+    expect(logs.filter((l) => l.msg === 'callback failed').map((l) => l.err)).toEqual([
+      'HTTP 500: only its status text; not shown to the user',
+      'HTTP 500: only its status text; not shown to the user',
+      "HTTP 502: a gateway's error; not shown to the user",
+      "HTTP 502: a gateway's error; not shown to the user",
+      'HTTP 500: an HTML page; not shown to the user',
+      'HTTP 500: an HTML page; not shown to the user',
+      'HTTP 503: an empty body; not shown to the user',
+      "HTTP 503: a proxy's error (Proxy-Status); not shown to the user",
+    ]);
+
+    // under onError: reject the user sees the stage's errorMessage instead of the page
+    hooks.on('onPreSend', answers.nginx!);
+    await say('/echo again');
+    expect((await seen(cases.length + 1)).at(-1)).toEqual(text('Try again later'));
+  });
+
+  it('serverErrors: fail makes every 5xx a failed call, a deliberate one included', async () => {
+    const { hooks, say, seen, logs } = await setup({ onMessage: { serverErrors: 'fail' } });
+    hooks.on('onMessage', (ctx) => void ((ctx.status = 503), (ctx.type = 'text/plain'), (ctx.body = 'Quotas are being recounted.')));
     await say('/ping');
     expect(await seen(1)).toEqual([text('pong')]);
+    expect(logs.find((l) => l.msg === 'callback failed')!.err).toBe('HTTP 503: serverErrors is fail; not shown to the user');
   });
 
   it('a slow callback hits its timeout: continue by default, reject shows the error message', async () => {
@@ -192,6 +321,49 @@ describe('lifecycle callbacks', () => {
       ['onPreSend', 'no reply within 100 ms', 'reject'],
     ]);
     expect(runtime!.metrics.value('switchboard_callback_calls_total', { stage: 'onMessage', outcome: 'timeout' })).toBe(1);
+  });
+
+  it('with every callback hanging, each user is answered within the message\'s callback budget (by default the largest timeout + 1s)', async () => {
+    const { hooks, url, logs } = await setup({ onMessage: { timeout: '1s' }, onPreSend: { timeout: '1s' }, onResult: { timeout: '1s' } });
+    expect(runtime!.config.callbacks.budget).toBe(2000);
+    const hang = new Promise<void>(() => {}); // answered never; the server's stop closes the connections
+    for (const stage of ['onMessage', 'onPreSend', 'onResult']) hooks.on(stage, () => hang);
+    const api = `${url}/sandbox/sandbox/api`;
+    const users = ['u1', 'u2', 'u3', 'u4', 'u5'];
+    await Promise.all(
+      users.map((user) => fetch(`${api}/messages`, { method: 'POST', body: JSON.stringify({ user: { id: user, name: user }, chat: { id: `dm:${user}`, type: 'direct' }, text: '/ping' }) })),
+    );
+    // The wait each user saw: from their message to the bot's answer, both stamped by the sandbox.
+    const waits = await Promise.all(
+      users.map((user) =>
+        waitFor(async () => {
+          const { messages } = (await (await fetch(`${api}/chats/dm:${user}/messages`)).json()) as { messages: ChatMessage[] };
+          const [asked, answer] = messages;
+          return answer && (expect(answer.segments).toEqual(text('pong')), answer.timestamp - asked!.timestamp);
+        }, 6000, `the answer to ${user}`),
+      ),
+    );
+    // Three stages of 1s each would be 3s; the budget ends it at 2s (plus the sending).
+    for (const wait of waits) expect(wait).toBeGreaterThanOrEqual(1900);
+    for (const wait of waits) expect(wait).toBeLessThan(2600);
+    const lines = (stage: string) => logs.filter((l) => l.stage === stage && l.msg.startsWith('callback'));
+    expect(lines('onMessage').map((l) => l.err)).toEqual(users.map(() => 'no reply within 1000 ms'));
+    // onPreSend's own timeout and what is left of the budget end at the same moment: either may be first
+    for (const l of lines('onPreSend')) expect(["no reply before the message's callback budget ran out", 'no reply within 1000 ms']).toContain(l.err);
+    expect(lines('onResult').map((l) => l.msg)).toEqual(users.map(() => "callback skipped: the message's callback budget is spent"));
+    expect(hooks.stages().filter((stage) => stage === 'onResult')).toEqual([]);
+  }, 15_000);
+
+  it('a stage the budget has no time left for is not called, and its onError applies', async () => {
+    const { hooks, say, seen, logs } = await setup({ onMessage: { timeout: '2s' }, onPreSend: { onError: 'reject', errorMessage: 'Too slow today' }, budget: '300ms' });
+    hooks.on('onMessage', () => new Promise<void>(() => {}));
+    await say('/ping');
+    expect(await seen(1)).toEqual([text('Too slow today')]);
+    expect(hooks.stages()).toEqual(['onMessage']);
+    expect(logs.filter((l) => l.msg.startsWith('callback')).map((l) => [l.stage, l.msg, l.err, l.policy])).toEqual([
+      ['onMessage', 'callback failed', "no reply before the message's callback budget ran out", 'continue'],
+      ['onPreSend', "callback skipped: the message's callback budget is spent", undefined, 'reject'],
+    ]);
   });
 
   it('a refused connection follows onError', async () => {

@@ -110,7 +110,8 @@ describe('switchboard.example.yaml', () => {
     const text = await readFile(join(import.meta.dirname, '..', 'switchboard.example.yaml'), 'utf8');
     const config = parseConfig(text, { definitions, env: { TELEGRAM_BOT_TOKEN: '1:x' }, source: 'example', baseDir: '/' });
     expect(new Set(config.platforms.map((p) => p.type))).toEqual(new Set(definitions.map((d) => d.type)));
-    expect(Object.keys(config.callbacks)).toEqual(['onMessage', 'onPreSend', 'onResult', 'onSent']);
+    expect(Object.keys(config.callbacks)).toEqual(['onMessage', 'onPreSend', 'onResult', 'onSent', 'budget']);
+    expect(config.callbacks.budget).toBe(6000); // the largest timeout before delivery (5s) + 1s
   });
 });
 

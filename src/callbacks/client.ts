@@ -18,6 +18,8 @@ export interface CallbackResponse {
   disposition: string | undefined;
   /** The Retry-After header, as sent. */
   retryAfter: string | undefined;
+  /** The Proxy-Status header (RFC 9209): set when a proxy, not the callback server, made the answer. */
+  proxyStatus: string | undefined;
   body: Buffer;
 }
 
@@ -26,7 +28,7 @@ const agent = new Agent({ keepAliveTimeout: 30_000, connections: 64, pipelining:
 
 /**
  * POSTs a JSON body; the timeout bounds the whole exchange, the size limit the reply body.
- * `abort` (shutdown) ends it early, as a connection error.
+ * `abort` (shutdown, a message's spent callback budget) ends it early, as a connection error.
  */
 export async function postJson(url: string, body: string, headers: Record<string, string>, timeoutMs: number, maxBytes: number, abort?: AbortSignal): Promise<CallbackResponse> {
   const timeout = AbortSignal.timeout(timeoutMs);
@@ -50,7 +52,7 @@ export async function postJson(url: string, body: string, headers: Record<string
     throw failure(error, timeout, timeoutMs, abort);
   }
   const h = response.headers;
-  return { status: response.statusCode, contentType: header(h['content-type']), disposition: header(h['content-disposition']), retryAfter: header(h['retry-after']), body: replyBody };
+  return { status: response.statusCode, contentType: header(h['content-type']), disposition: header(h['content-disposition']), retryAfter: header(h['retry-after']), proxyStatus: header(h['proxy-status']), body: replyBody };
 }
 
 function header(value: string | string[] | undefined): string | undefined {
@@ -59,7 +61,7 @@ function header(value: string | string[] | undefined): string | undefined {
 
 function failure(error: unknown, timeout: AbortSignal, timeoutMs: number, abort: AbortSignal | undefined): CallbackError {
   const code = (error as { code?: string }).code;
-  if (abort?.aborted && !timeout.aborted) return new CallbackError('request aborted: shutting down', 'connection');
+  if (abort?.aborted && !timeout.aborted) return new CallbackError(`request aborted: ${(abort.reason as Error | undefined)?.message ?? 'by the caller'}`, 'connection');
   if (timeout.aborted || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return new CallbackError(`no reply within ${timeoutMs} ms`, 'timeout');
   return new CallbackError(`request failed: ${code ?? (error as Error).message}`, 'connection');
 }

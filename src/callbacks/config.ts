@@ -16,6 +16,8 @@ const stageObject = z.strictObject({
   secret: signingSecret.optional(),
   onError: z.enum(['continue', 'reject']).default('continue'),
   errorMessage: z.string().min(1).default('Sorry, this service is unavailable right now. Please try again later.'),
+  /** A 5xx: `reject` stops with its body when it is a deliberate answer (an error page, an empty body or a proxy's error fails instead); `fail`: every 5xx fails. */
+  serverErrors: z.enum(['reject', 'fail']).default('reject'),
   /** Only messages from these platform ids reach the callback. */
   platforms: z.array(z.string()).min(1).optional(),
   /** The largest payload sent; a larger one is not sent and counts as a callback error. */
@@ -30,14 +32,26 @@ const stageObject = z.strictObject({
 /** A stage is either just a URL or the full object. */
 const stage = z.union([z.url({ protocol: /^https?$/ }).transform((url) => stageObject.parse({ url })), stageObject]);
 
-export const callbacksSchema = z.strictObject({
-  onMessage: stage.optional(),
-  onPreSend: stage.optional(),
-  onResult: stage.optional(),
-  onSent: stage.optional(),
-  /** Platform events that are not chat messages (observe only: the reply changes nothing). */
-  onEvent: stage.optional(),
-});
+export const callbacksSchema = z
+  .strictObject({
+    onMessage: stage.optional(),
+    onPreSend: stage.optional(),
+    onResult: stage.optional(),
+    onSent: stage.optional(),
+    /** Platform events that are not chat messages (observe only: the reply changes nothing). */
+    onEvent: stage.optional(),
+    /**
+     * The most time the callbacks a user waits for (onMessage, onPreSend, onResult) may take
+     * together for one message; once spent, the stages left are skipped under their onError.
+     */
+    budget: duration.optional(),
+  })
+  // `overwrite`, not `transform`: the schema stays an object whose keys can be listed.
+  .overwrite((callbacks) => {
+    if (callbacks.budget !== undefined) return callbacks;
+    const timeouts = [callbacks.onMessage, callbacks.onPreSend, callbacks.onResult].flatMap((s) => (s ? [s.timeout] : []));
+    return timeouts.length > 0 ? { ...callbacks, budget: Math.max(...timeouts) + 1000 } : callbacks;
+  });
 
 export type CallbackConfig = z.output<typeof stageObject>;
 export type CallbacksConfig = z.output<typeof callbacksSchema>;

@@ -5,14 +5,16 @@ import type { Stage, StageData, StageHook, StageHooks, StageOutcome, StageValue 
 import type { Logger } from '../runtime/logger.js';
 import type { Segment } from '../message.js';
 import type { Metrics } from '../runtime/metrics.js';
-import { messageSchema, requestSchema, resultSchema, toJson } from '../pipeline/schema.js';
+import { messageSchema, requestSchema, resultSchema } from '../pipeline/schema.js';
 import { errorMessage } from '../inbound/supervisor.js';
 import { fatal, PlatformError, retry, retryable } from '../delivery/retry.js';
 import { CallbackError, postJson } from './client.js';
 import type { CallbackConfig, CallbacksConfig } from './config.js';
 import { deepMerge } from './merge.js';
 import { callbackPolicy, exchangeFailure } from './policy.js';
+import { buildEventPayload, buildPayload, stagePatch, stageParts } from './payload.js';
 import { interpret } from './reply.js';
+import { notAnAnswer } from './server-error.js';
 import { secretKey, signatureHeaders } from './signing.js';
 
 export { callbacksSchema, type CallbacksConfig } from './config.js';
@@ -31,7 +33,7 @@ export interface CallbackDeps {
   bot(botId: string): BotInfo;
 }
 
-const schemas = { onMessage: messageSchema, onPreSend: requestSchema, onResult: resultSchema } as const;
+const schemas = { message: messageSchema, request: requestSchema, result: resultSchema } as const;
 const proceed = { kind: 'continue' } as const;
 
 /** Stage hooks for the configured callbacks; a stage with no URL gets no hook and costs nothing. */
@@ -39,7 +41,7 @@ export function createCallbackHooks(config: CallbacksConfig, deps: CallbackDeps)
   deps.metrics
     .describe('switchboard_callback_calls_total', 'Callback requests by stage and outcome (1xx-5xx status class, timeout, error)')
     .describe('switchboard_callback_seconds', 'Callback round-trip time by stage');
-  const hooks: StageHooks = {};
+  const hooks: StageHooks = { budgetMs: config.budget };
   for (const stage of ['onMessage', 'onPreSend', 'onResult', 'onSent'] as const) {
     const stageConfig = config[stage];
     if (stageConfig) hooks[stage] = hook(stage, stageConfig, deps) as never;
@@ -54,8 +56,7 @@ function eventHook(config: CallbackConfig, deps: CallbackDeps): (event: Platform
   const logger = deps.logger.child({ stage: 'onEvent', callback: redactUrl(config.url) });
   return async (event) => {
     if (config.platforms && !config.platforms.includes(event.botId)) return;
-    const head = toJson({ stage: 'onEvent', eventId: event.id, timestamp: Date.now(), bot: deps.bot(event.botId), event });
-    const body = `${head.slice(0, -1)},"config":${deps.configJson},"addons":{}}`;
+    const body = buildEventPayload(event, deps.bot(event.botId), deps.configJson);
     const started = performance.now();
     try {
       const response = await postJson(config.url, body, key ? signatureHeaders(key, `${event.id}.onEvent`, body) : {}, config.timeout, config.maxResponseSize);
@@ -73,15 +74,19 @@ function hook<S extends Stage>(stage: S, config: CallbackConfig, deps: CallbackD
   // onSent runs in the background after delivery, so it can afford bounded retries; the others cannot.
   const policy = callbackPolicy(stage === 'onSent' ? config.retries : 0, config.retryDelay);
 
-  return async (_stage, data) => {
+  return async (_stage, data, budget) => {
     if (config.platforms && !config.platforms.includes(data.message.botId)) return proceed;
-    const body = payload(stage, data, deps);
     const log = logger.child({ event: data.eventId });
+    if (budget.aborted) {
+      log.warn({ policy: config.onError }, "callback skipped: the message's callback budget is spent");
+      return failed(stage, config);
+    }
+    const body = buildPayload(stage, data, deps.bot(data.message.botId), deps.configJson);
     if (body.length > config.maxRequestSize) {
       log.warn({ bytes: body.length, policy: config.onError }, 'callback payload over maxRequestSize; not sent');
       return failed(stage, config);
     }
-    const request: Outbound = { url: config.url, body, key, id: `${data.eventId}.${stage}` };
+    const request: Outbound = { url: config.url, body, key, id: `${data.eventId}.${stage}`, budget };
     try {
       return await retry(() => callOnce(stage, config, request, data, deps.metrics, log), {
         policy,
@@ -104,6 +109,8 @@ interface Outbound {
   key: Buffer | undefined;
   /** webhook-id: the same on every try of one stage call. */
   id: string;
+  /** Aborted when the message's callback budget is spent. */
+  budget: AbortSignal;
 }
 
 /** One try: the stage's outcome, or a PlatformError that says whether another try can help. */
@@ -113,14 +120,20 @@ async function callOnce<S extends Stage>(stage: S, config: CallbackConfig, reque
   const headers = request.key ? signatureHeaders(request.key, request.id, request.body) : {};
   let response;
   try {
-    response = await postJson(request.url, request.body, headers, config.timeout, config.maxResponseSize);
+    response = await postJson(request.url, request.body, headers, config.timeout, config.maxResponseSize, request.budget);
   } catch (error) {
-    record(metrics, stage, error instanceof CallbackError && error.reason === 'timeout' ? 'timeout' : 'error', started);
+    const timedOut = request.budget.aborted || (error instanceof CallbackError && error.reason === 'timeout');
+    record(metrics, stage, timedOut ? 'timeout' : 'error', started);
+    if (request.budget.aborted) throw new PlatformError("no reply before the message's callback budget ran out", fatal);
     throw new PlatformError(errorMessage(error), exchangeFailure(error));
   }
   record(metrics, stage, statusClass(response.status), started);
-  // After delivery nothing can be stopped; a server error there is worth another try instead.
-  if (stage === 'onSent' && response.status >= 500) throw new PlatformError(`HTTP ${response.status}`, retryable);
+  if (response.status >= 500) {
+    // After delivery nothing can be stopped; a server error there is worth another try instead.
+    if (stage === 'onSent') throw new PlatformError(`HTTP ${response.status}`, retryable);
+    const why = config.serverErrors === 'fail' ? 'serverErrors is fail' : notAnAnswer(response);
+    if (why) throw new PlatformError(`HTTP ${response.status}: ${why}; not shown to the user`, fatal);
+  }
   try {
     return outcome(stage, data, interpret(response), log);
   } catch (error) {
@@ -138,30 +151,16 @@ function outcome<S extends Stage>(stage: S, data: StageData, reply: ReturnType<t
   }
   if (reply.kind === 'continue') return reply.content ? { kind: 'continue', extra: [reply.content] } : proceed;
   if (stage === 'onSent') return proceed; // nothing left to change after delivery
-  const schema = schemas[stage as keyof typeof schemas];
-  const current = stage === 'onMessage' ? data.message : stage === 'onPreSend' ? data.request : data.result;
-  const merged = schema.safeParse(deepMerge(current, reply.patch));
+  const part = stageParts[stage as keyof typeof stageParts];
+  const patch = stagePatch(part, reply.answer);
+  if (patch === undefined) return proceed;
+  const current = data[part];
+  const merged = schemas[part].safeParse(deepMerge(current, patch));
   if (!merged.success) {
     const issue = merged.error.issues[0]!;
-    throw new CallbackError(`merged ${stage === 'onMessage' ? 'message' : stage === 'onPreSend' ? 'request' : 'result'} is invalid at ${issue.path.join('.') || '(root)'}: ${issue.message}`, 'invalid');
+    throw new CallbackError(`merged ${part} is invalid at ${issue.path.join('.') || '(root)'}: ${issue.message}`, 'invalid');
   }
   return { kind: 'continue', data: merged.data as StageValue<S> };
-}
-
-/** The JSON every stage receives. The redacted config is spliced in as a ready string. */
-function payload(stage: Stage, data: StageData, deps: CallbackDeps): string {
-  const head = toJson({
-    stage,
-    eventId: data.eventId,
-    ...(data.redelivered ? { redelivered: true } : {}),
-    timestamp: Date.now(),
-    bot: deps.bot(data.message.botId),
-    message: data.message,
-    request: data.request,
-    result: data.result,
-    delivery: data.deliveries,
-  });
-  return `${head.slice(0, -1)},"config":${deps.configJson},"addons":{}}`;
 }
 
 function record(metrics: Metrics, stage: Stage | 'onEvent', outcome: string, started: number): void {

@@ -6,8 +6,8 @@ import { CallbackError, type CallbackResponse } from './client.js';
 export type CallbackReply =
   /** Go on; `content` is sent to the chat as well. */
   | { kind: 'continue'; content?: Segment[] }
-  /** Deep-merge `patch` into the stage's data, then go on. */
-  | { kind: 'merge'; patch: unknown }
+  /** Deep-merge the JSON `answer` into the stage's data (see payload.ts for which part of it), then go on. */
+  | { kind: 'merge'; answer: unknown }
   /** Stop here; `content` is shown to the user. */
   | { kind: 'stop'; content?: Segment[] };
 
@@ -21,24 +21,31 @@ export function interpret(response: CallbackResponse): CallbackReply {
     return { kind: 'stop', content: [media(body, type, fileName(response.disposition))] };
   }
   if (status !== 200) return { kind: 'continue' }; // any other status is ignored
-  if (type !== undefined && isJson(type)) {
-    try {
-      return { kind: 'merge', patch: JSON.parse(body.toString('utf8')) };
-    } catch {
-      throw new CallbackError('reply says application/json but its body is not valid JSON', 'invalid');
-    }
-  }
+  if (type !== undefined && isJson(type)) return json(body);
   if (body.length === 0) return { kind: 'continue' };
   if (type === 'text/plain' || type === 'plain/text') return { kind: 'continue', content: [{ type: 'text', text: body.toString('utf8') }] };
   if (type === undefined) return { kind: 'continue', content: [{ type: 'file', data: body, mime: 'application/octet-stream', name: fileName(response.disposition) ?? 'file' }] };
   return { kind: 'continue', content: [media(body, type, fileName(response.disposition))] };
 }
 
+/** koipy's onMessage answers `web.json_response()`: a JSON `null`. That, and no body at all, mean "go on". */
+function json(body: Buffer): CallbackReply {
+  const text = body.toString('utf8');
+  if (text.trim() === '') return { kind: 'continue' };
+  let answer: unknown;
+  try {
+    answer = JSON.parse(text);
+  } catch {
+    throw new CallbackError('reply says application/json but its body is not valid JSON', 'invalid');
+  }
+  return answer === null ? { kind: 'continue' } : { kind: 'merge', answer };
+}
+
 function isJson(type: string): boolean {
   return type === 'application/json' || type.endsWith('+json');
 }
 
-function mediaType(contentType: string | undefined): string | undefined {
+export function mediaType(contentType: string | undefined): string | undefined {
   const type = contentType?.split(';')[0]?.trim().toLowerCase();
   return type || undefined;
 }

@@ -27,11 +27,13 @@ export interface HandleDeps {
 
 type Stopped = { stopped: true; reply?: Segment[] };
 
-/** Per run: whether the next callback may be a repeat of one asked before a crash. */
+/** Per run: whether the next callback may be a repeat of one asked before a crash, and the hooks' time left. */
 interface Run {
   eventId: string;
   log: Logger;
   redelivered: boolean;
+  /** What is left of the hooks' budget, in ms; each hook before delivery spends from it. */
+  hookTimeLeft: number;
 }
 
 /** What a finished run reports: done (event finished or being finished after onSent), or left for the next start. */
@@ -45,7 +47,7 @@ export class MessageHandler {
     const started = performance.now();
     const { message } = journal;
     const log = this.deps.logger.child({ event: eventId, platform: message.platform, bot: message.botId, chat: message.channel.id });
-    const run: Run = { eventId, log, redelivered: resumed };
+    const run: Run = { eventId, log, redelivered: resumed, hookTimeLeft: this.deps.hooks.budgetMs ?? Infinity };
     if (resumed) log.info({ stage: journal.stage }, 'resuming an event left unfinished by the last run');
     let outcome: Outcome = 'failed';
     let replies = 0;
@@ -126,12 +128,17 @@ export class MessageHandler {
     const hook = this.deps.hooks[stage];
     if (!hook) return { value, asked: false };
     let outcome: StageOutcome<S>;
+    const started = performance.now();
+    const budget = budgetSignal(run.hookTimeLeft);
     try {
-      outcome = await (hook as NonNullable<StageHookMap[S]>)(stage, this.redelivered(data, run));
+      outcome = await (hook as NonNullable<StageHookMap[S]>)(stage, this.redelivered(data, run), budget);
     } catch (error) {
       // A hook is expected to apply its own error policy; one that throws anyway does not stop the message.
       run.log.error({ stage, err: errorMessage(error) }, 'stage hook threw; continuing');
       return { value, asked: true };
+    } finally {
+      // The signal, not the clock, says when it is spent: timers fire a little early or late.
+      run.hookTimeLeft = budget.aborted ? 0 : run.hookTimeLeft - (performance.now() - started);
     }
     if (outcome.kind === 'reject') return { stopped: true, reply: outcome.reply };
     if (outcome.extra) extras.push(...outcome.extra);
@@ -183,7 +190,7 @@ export class MessageHandler {
     const task = (async () => {
       await this.save(run, journal);
       try {
-        const outcome = await hook('onSent', this.redelivered(data, run));
+        const outcome = await hook('onSent', this.redelivered(data, run), unlimited);
         if (outcome.kind === 'continue' && outcome.extra?.length) {
           const outgoing = outcome.extra.map((content) => toChat(journal.message, content));
           const { records } = await this.record({ ...journal, stage: 'delivering' }, outgoing, run, `${run.eventId}:sent:`, deliveries.length);
@@ -212,6 +219,20 @@ export class MessageHandler {
       log.error({ err: errorMessage(error) }, 'could not mark the event finished; after a restart it is resumed, and what was delivered is not sent again');
     }
   }
+}
+
+const unlimited = new AbortController().signal;
+
+/**
+ * Less than this is no time for a hook: the budget counts as spent. Timers fire a few ms early or
+ * late, so a stage that timed out exactly as the budget ended may leave such a sliver.
+ */
+const minHookMs = 10;
+
+/** Aborted when `leftMs` has passed; already aborted when (next to) nothing is left. */
+function budgetSignal(leftMs: number): AbortSignal {
+  if (leftMs === Infinity) return unlimited;
+  return leftMs < minHookMs ? AbortSignal.abort() : AbortSignal.timeout(Math.ceil(leftMs));
 }
 
 export function toChat(message: Message, content: Segment[]): OutgoingMessage {

@@ -44,11 +44,20 @@ export type StageOutcome<S extends Stage = Stage> =
   /** Stop here; `reply` is shown to the user. */
   | { kind: 'reject'; reply?: Segment[] };
 
-export type StageHook<S extends Stage = Stage> = (stage: S, data: StageData) => Promise<StageOutcome<S>>;
+/**
+ * `budget` is aborted once the message's hook time (StageHooks.budgetMs) is spent, already when
+ * none is left: the hook stops waiting and applies its own failure policy.
+ */
+export type StageHook<S extends Stage = Stage> = (stage: S, data: StageData, budget: AbortSignal) => Promise<StageOutcome<S>>;
 
 export type StageHookMap = { [S in Stage]?: StageHook<S> };
 
 export type StageHooks = StageHookMap & {
+  /**
+   * The most time, in ms, the hooks before delivery may take together for one message; each is
+   * told what is left of it. onSent runs after the user was answered and is not counted.
+   */
+  budgetMs?: number;
   /** Observes platform events that are not chat messages; its answer changes nothing. */
   onEvent?: (event: PlatformEvent) => Promise<void>;
 };

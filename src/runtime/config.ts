@@ -115,7 +115,8 @@ export function buildConfigSchema(definitions: readonly AdapterDefinition[]) {
         seen.add(p.id);
       });
       for (const [stage, callback] of Object.entries(config.callbacks)) {
-        callback?.platforms?.forEach((id, i) => {
+        if (typeof callback !== 'object') continue; // the budget
+        callback.platforms?.forEach((id, i) => {
           if (!seen.has(id)) ctx.addIssue({ code: 'custom', path: ['callbacks', stage, 'platforms', i], message: `no platform has the id "${id}"; use one of: ${[...seen].join(', ')}` });
         });
       }

@@ -18,6 +18,8 @@ export type StageReply = (ctx: Context, body: Record<string, any>) => void | Pro
 
 export class CallbackServer {
   readonly received: ReceivedCallback[] = [];
+  /** Every request that reached the server, before its body is read: a GET or an unreadable body counts too. */
+  readonly hits: { method: string; path: string }[] = [];
   private readonly replies = new Map<string, StageReply>();
   private server: Server | undefined;
   url = '';
@@ -31,10 +33,11 @@ export class CallbackServer {
   async start(): Promise<this> {
     const app = new Koa();
     app.use(async (ctx) => {
+      this.hits.push({ method: ctx.method, path: ctx.path });
       const chunks: Buffer[] = [];
       for await (const chunk of ctx.req as AsyncIterable<Buffer>) chunks.push(chunk);
       const raw = Buffer.concat(chunks).toString('utf8');
-      const body = JSON.parse(raw) as Record<string, any>;
+      const body = (raw ? JSON.parse(raw) : {}) as Record<string, any>;
       const stage = ctx.path.slice(1);
       this.received.push({ stage, path: ctx.path, headers: ctx.headers as Record<string, string>, raw, body, at: Date.now() });
       const reply = this.replies.get(stage);
