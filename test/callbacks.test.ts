@@ -191,7 +191,7 @@ describe('lifecycle callbacks', () => {
       ['onMessage', 'no reply within 100 ms', 'continue'],
       ['onPreSend', 'no reply within 100 ms', 'reject'],
     ]);
-    expect(runtime!.metrics.value('switchboard_callback_calls_total', { stage: 'onMessage', outcome: 'timeout' })).toBe(1);
+    expect(await runtime!.metrics.value('switchboard_callback_calls_total', { stage: 'onMessage', outcome: 'timeout' })).toBe(1);
   });
 
   it('a refused connection follows onError', async () => {

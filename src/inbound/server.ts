@@ -60,9 +60,9 @@ export class HttpServer {
       // Always 200 while the process serves: a platform that cannot connect is not fixed by restarting us.
       ctx.body = options.health();
     });
-    root.get('/metrics', (ctx) => {
-      ctx.type = 'text/plain; version=0.0.4';
-      ctx.body = options.metrics.render();
+    root.get('/metrics', async (ctx) => {
+      ctx.body = await options.metrics.render();
+      ctx.type = options.metrics.contentType;
     });
     root.get(`${MediaStore.pathPrefix}:id`, async (ctx) => {
       let body;

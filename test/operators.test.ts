@@ -1,0 +1,74 @@
+// What an operator's tooling sees: /metrics.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import echo from '../bots/echo.js';
+import type { Runtime } from '../src/runtime/runtime.js';
+import { startRuntime, waitFor } from './helpers.js';
+
+let runtime: Runtime | undefined;
+afterEach(async () => {
+  await runtime?.stop();
+  runtime = undefined;
+});
+
+const say = (url: string, text: string) =>
+  fetch(`${url}/sandbox/sandbox/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: { id: 'alice', name: 'Alice' }, chat: { id: 'dm:alice', type: 'direct' }, text }) });
+
+/** One Prometheus text-format line: a comment, a blank line, or a sample with a float value. */
+const sampleLine = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*")*,?\})? (-?[0-9.]+(?:e[+-]?\d+)?|NaN|[+-]Inf)( -?\d+)?$/;
+const helpLine = /^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) (\S.*)$/;
+const typeLine = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/;
+
+/** Reads an exposition strictly: every line valid, every sample in a family declared before it with HELP and TYPE. */
+function parseExposition(text: string) {
+  const help = new Map<string, string>();
+  const type = new Map<string, string>();
+  const samples = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const h = helpLine.exec(line);
+    const t = typeLine.exec(line);
+    if (h) {
+      expect(help.has(h[1]!), `HELP twice for ${h[1]}`).toBe(false);
+      help.set(h[1]!, h[2]!);
+      continue;
+    }
+    if (t) {
+      expect(type.has(t[1]!), `TYPE twice for ${t[1]}`).toBe(false);
+      type.set(t[1]!, t[2]!);
+      continue;
+    }
+    const sample = sampleLine.exec(line);
+    expect(sample, `not a valid line: ${line}`).not.toBeNull();
+    const name = sample![1]!;
+    const family = [name, name.replace(/_(bucket|sum|count|total|created)$/, '')].find((n) => type.has(n));
+    expect(family, `no TYPE before ${name}`).toBeDefined();
+    expect(help.has(family!), `no HELP for ${family}`).toBe(true);
+    samples.set(`${name}${sample![2] ?? ''}`, Number(sample![3]));
+  }
+  return { help, type, samples };
+}
+
+describe('/metrics', () => {
+  it('is valid Prometheus text with HELP and TYPE on every series: the process, Node.js, and messages and deliveries after one', async () => {
+    const started = await startRuntime('platforms: [{ id: sandbox, type: sandbox }]\n', { bot: echo });
+    runtime = started.runtime;
+    expect((await say(started.url, '/ping')).status).toBe(202);
+    const metrics = await waitFor(async () => {
+      const text = await (await fetch(`${started.url}/metrics`)).text();
+      return text.includes('switchboard_messages_total{') && text;
+    }, 4000, 'the message counted');
+    const res = await fetch(`${started.url}/metrics`);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const { help, type, samples } = parseExposition(metrics);
+    expect(type.get('process_cpu_seconds_total')).toBe('counter');
+    expect(samples.has('process_cpu_seconds_total')).toBe(true);
+    expect([...type.keys()].filter((n) => n.startsWith('nodejs_')).length).toBeGreaterThan(5);
+    expect(samples.has('nodejs_heap_size_used_bytes')).toBe(true);
+    expect(help.get('switchboard_messages_total')).toMatch(/\w/);
+    expect(samples.get('switchboard_messages_total{platform="sandbox",bot="sandbox",outcome="answered"}')).toBe(1);
+    expect(samples.get('switchboard_deliveries_total{platform="sandbox",outcome="delivered"}')).toBe(1);
+    expect(type.get('switchboard_message_seconds')).toBe('histogram');
+    expect(samples.get('switchboard_message_seconds_count{platform="sandbox"}')).toBe(1);
+  });
+});
