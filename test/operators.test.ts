@@ -1,18 +1,82 @@
-// What an operator's tooling sees: /metrics.
+// What an operator's tooling sees: /healthz (liveness), /readyz (readiness) and /metrics.
 
 import { afterEach, describe, expect, it } from 'vitest';
+import discord, { DiscordAdapter } from '../adapters/discord/index.js';
 import echo from '../bots/echo.js';
+import { defineAdapter, type AdapterDefinition } from '../src/adapter.js';
+import { defineBot } from '../src/bot/bot.js';
+import { definitions } from '../src/runtime/registry.js';
 import type { Runtime } from '../src/runtime/runtime.js';
+import { FakeDiscord, token } from './fakes/discord.js';
 import { startRuntime, waitFor } from './helpers.js';
 
 let runtime: Runtime | undefined;
+let fake: FakeDiscord | undefined;
 afterEach(async () => {
   await runtime?.stop();
-  runtime = undefined;
+  await fake?.stop();
+  runtime = fake = undefined;
+});
+
+const discordFast = defineAdapter({
+  ...discord,
+  create: (config) => new DiscordAdapter(config, { readyTimeoutMs: 600, stallMs: 10_000, livenessPollMs: 100, maxReconnects: 2, unthrottledIdentify: true }),
 });
 
 const say = (url: string, text: string) =>
   fetch(`${url}/sandbox/sandbox/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: { id: 'alice', name: 'Alice' }, chat: { id: 'dm:alice', type: 'direct' }, text }) });
+
+describe('/readyz and /healthz', () => {
+  it('is 503 naming a gateway not yet connected, 200 once it is, 503 while shutting down; /healthz is 200 throughout', async () => {
+    fake = await new FakeDiscord().start();
+    fake.gateway.skipHello = 1; // the first connection hears nothing: the client waits, gives up, connects again
+    let entered!: () => void;
+    const handling = new Promise<void>((resolve) => (entered = resolve));
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const bot = defineBot((b) =>
+      b.command('slow', async () => {
+        entered();
+        await finished;
+        return 'done';
+      }),
+    );
+    const started = await startRuntime(`platforms:\n  - { id: dc, type: discord, token: "${token}", apiRoot: "${fake.url}" }\n  - { id: sandbox, type: sandbox }\n`, {
+      bot,
+      definitions: [...definitions, discordFast as unknown as AdapterDefinition],
+    });
+    runtime = started.runtime;
+    const { url } = started;
+    const probe = async (path: string) => {
+      const res = await fetch(`${url}${path}`);
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+
+    const waiting = await probe('/readyz');
+    expect(fake.gateway.connected).toBe(false);
+    expect(waiting).toEqual({ status: 503, body: { ready: false, status: 'waiting for connections', waiting: [{ id: 'dc', type: 'discord', connection: expect.stringMatching(/^(connecting|retrying)$/) }] } });
+    expect((await probe('/healthz')).status).toBe(200);
+
+    const ready = await waitFor(async () => {
+      const answer = await probe('/readyz');
+      return answer.status === 200 && answer;
+    }, 8000, '/readyz to answer 200');
+    expect(ready.body).toEqual({ ready: true, status: 'ready', waiting: [] });
+    expect(fake.gateway.connected).toBe(true);
+
+    // A message in flight holds the shutdown open while the probes are asked.
+    expect((await say(url, '/slow')).status).toBe(202);
+    await handling;
+    const stopped = runtime.stop();
+    expect(await probe('/readyz')).toEqual({ status: 503, body: { ready: false, status: 'shutting down', waiting: [] } });
+    expect((await probe('/healthz')).status).toBe(200);
+    const work = await say(url, '/ping');
+    expect(work.status).toBe(503);
+    expect(work.headers.get('retry-after')).toBe('5');
+    finish();
+    await stopped;
+  }, 20_000);
+});
 
 /** One Prometheus text-format line: a comment, a blank line, or a sample with a float value. */
 const sampleLine = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*")*,?\})? (-?[0-9.]+(?:e[+-]?\d+)?|NaN|[+-]Inf)( -?\d+)?$/;
