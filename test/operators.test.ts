@@ -1,5 +1,12 @@
-// What an operator's tooling sees: /healthz (liveness), /readyz (readiness) and /metrics.
+// What an operator's tooling sees: /healthz (liveness), /readyz (readiness) and /metrics, and
+// what the CLI says when its port is taken.
 
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import discord, { DiscordAdapter } from '../adapters/discord/index.js';
 import echo from '../bots/echo.js';
@@ -10,12 +17,17 @@ import type { Runtime } from '../src/runtime/runtime.js';
 import { FakeDiscord, token } from './fakes/discord.js';
 import { startRuntime, waitFor } from './helpers.js';
 
+const run = promisify(execFile);
+const root = join(import.meta.dirname, '..');
+
 let runtime: Runtime | undefined;
 let fake: FakeDiscord | undefined;
+let held: Server | undefined;
 afterEach(async () => {
   await runtime?.stop();
   await fake?.stop();
-  runtime = fake = undefined;
+  await new Promise((resolve) => (held ? held.close(resolve) : resolve(undefined)));
+  runtime = fake = held = undefined;
 });
 
 const discordFast = defineAdapter({
@@ -135,4 +147,23 @@ describe('/metrics', () => {
     expect(type.get('switchboard_message_seconds')).toBe('histogram');
     expect(samples.get('switchboard_message_seconds_count{platform="sandbox"}')).toBe(1);
   });
+});
+
+describe('switchboard start on a taken port', () => {
+  it('says which port is taken and how to pick another, with no stack, and exits 1', async () => {
+    const server = (held = createServer());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    const dir = await mkdtemp(join(tmpdir(), 'sb-port-'));
+    const config = join(dir, 'sb.yaml');
+    await writeFile(config, `server: { port: ${port} }\nstore: { type: memory }\nplatforms: [{ id: sandbox, type: sandbox }]\n`);
+    const { PORT: _, ...env } = process.env;
+    const failed = (await run(process.execPath, [join(root, 'bin/switchboard.js'), 'start', '--config', config], { cwd: dir, env }).catch((e: unknown) => e)) as { code: number; stdout: string; stderr: string };
+    expect(failed.code).toBe(1);
+    expect(failed.stderr.trim()).toBe(
+      `Cannot start: port ${port} on 127.0.0.1 is already in use (another program, or another Switchboard, listens there). ` +
+        `Pick another port: PORT=${port + 1} switchboard start, or server.port in the config (PORT wins; 0 takes any free port).`,
+    );
+    expect(`${failed.stdout}${failed.stderr}`).not.toMatch(/\n\s+at |"stack"|EADDRINUSE/);
+  }, 20_000);
 });

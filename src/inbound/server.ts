@@ -106,7 +106,7 @@ export class HttpServer {
     server.keepAliveTimeout = 65_000;
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
-      server.once('error', reject);
+      server.once('error', (error: NodeJS.ErrnoException) => reject(new ListenError(host, port, error)));
     });
     const address = server.address();
     return { host, port: typeof address === 'object' && address ? address.port : port };
@@ -130,3 +130,30 @@ export class HttpServer {
   }
 }
 
+/** The server could not listen: the port is taken, privileged, or the host is not this machine's. */
+export class ListenError extends Error {
+  override readonly name = 'ListenError';
+  readonly code: string | undefined;
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    cause: NodeJS.ErrnoException,
+  ) {
+    super(listenProblem(host, port, cause), { cause });
+    this.code = cause.code;
+  }
+}
+
+function listenProblem(host: string, port: number, cause: NodeJS.ErrnoException): string {
+  switch (cause.code) {
+    case 'EADDRINUSE':
+      return `port ${port} on ${host} is already in use (another program, or another Switchboard, listens there)`;
+    case 'EACCES':
+      return `port ${port} on ${host} needs privileges this process does not have (ports below 1024 usually do)`;
+    case 'EADDRNOTAVAIL':
+      return `${host} is not an address of this machine, so nothing can listen on it`;
+    default:
+      return `cannot listen on ${host}:${port}: ${cause.message}`;
+  }
+}
