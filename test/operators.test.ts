@@ -41,7 +41,7 @@ const say = (url: string, text: string) =>
 describe('/readyz and /healthz', () => {
   it('is 503 naming a gateway not yet connected, 200 once it is, 503 while shutting down; /healthz is 200 throughout', async () => {
     fake = await new FakeDiscord().start();
-    fake.gateway.skipHello = 1; // the first connection hears nothing: the client waits, gives up, connects again
+    fake.gateway.skipHello = Infinity; // no connection hears a HELLO until the test lets them
     let entered!: () => void;
     const handling = new Promise<void>((resolve) => (entered = resolve));
     let finish!: () => void;
@@ -69,6 +69,7 @@ describe('/readyz and /healthz', () => {
     expect(waiting).toEqual({ status: 503, body: { ready: false, status: 'waiting for connections', waiting: [{ id: 'dc', type: 'discord', connection: expect.stringMatching(/^(connecting|retrying)$/) }] } });
     expect((await probe('/healthz')).status).toBe(200);
 
+    fake.gateway.skipHello = 0; // the client's next try connects
     const ready = await waitFor(async () => {
       const answer = await probe('/readyz');
       return answer.status === 200 && answer;
