@@ -102,6 +102,9 @@ describe('config', () => {
     expect(problems('platforms:\n  - id: tg\n    type: telegram\n    token: ${TELEGRAM_BOT_TOKEN}\n')).toEqual([
       { path: 'platforms[0].token', line: 4, message: 'environment variable TELEGRAM_BOT_TOKEN is not set; export it or write the value in the file' },
     ]);
+    expect(problems('platforms: [{ id: s, type: sandbox }]\ncallbacks:\n  onMessage: ${CALLBACK_URL}\n')).toEqual([
+      { path: 'callbacks.onMessage', line: 3, message: 'environment variable CALLBACK_URL is not set; export it or write the value in the file' },
+    ]);
   });
 
   it('names an unknown platform type and lists the known ones', () => {

@@ -208,8 +208,9 @@ function schemaIssues(
   const meant = new Set<string>();
   for (const issue of found) {
     if (issue.code !== 'unrecognized_keys') {
-      const path = formatPath(issue.path);
-      if (!emptied.has(path)) issues.push({ path, line: lineOf(issue.path), message: issue.message, missing: issue.code === 'invalid_type' && issue.input === undefined });
+      // The value itself or what it was read as (a bare callback URL is read as { url }).
+      const fromEmptied = issue.path.some((_, i) => emptied.has(formatPath(issue.path.slice(0, i + 1))));
+      if (!fromEmptied) issues.push({ path: formatPath(issue.path), line: lineOf(issue.path), message: issue.message, missing: issue.code === 'invalid_type' && issue.input === undefined });
       continue;
     }
     const given = valueAt(raw, issue.path);
