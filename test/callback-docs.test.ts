@@ -230,7 +230,7 @@ describe('examples/callback-server.ts', () => {
 
     await say('alice', '/ping');
     expect((await botSaid('dm:alice', 4))[3]).toEqual(text('pong')); // null at onMessage, the payload unchanged at onResult
-    expect(runtime!.metrics.value('switchboard_callback_calls_total', { stage: 'onMessage', outcome: '4xx' })).toBe(1);
+    expect(await runtime!.metrics.value('switchboard_callback_calls_total', { stage: 'onMessage', outcome: '4xx' })).toBe(1);
     expect(logs.filter((l) => l.msg === 'callback failed')).toEqual([]);
   });
 

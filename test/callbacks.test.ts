@@ -320,7 +320,7 @@ describe('lifecycle callbacks', () => {
       ['onMessage', 'no reply within 100 ms', 'continue'],
       ['onPreSend', 'no reply within 100 ms', 'reject'],
     ]);
-    expect(runtime!.metrics.value('switchboard_callback_calls_total', { stage: 'onMessage', outcome: 'timeout' })).toBe(1);
+    expect(await runtime!.metrics.value('switchboard_callback_calls_total', { stage: 'onMessage', outcome: 'timeout' })).toBe(1);
   });
 
   it('with every callback hanging, each user is answered within the message\'s callback budget (by default the largest timeout + 1s)', async () => {

@@ -60,6 +60,55 @@ describe('config', () => {
     expect(issues).toContainEqual({ path: 'platforms[0].token', line: 4, message: 'environment variable TELEGRAM_BOT_TOKEN is not set; export it or write the value in the file' });
   });
 
+  it('says which key a near miss meant, and does not also call that key missing', () => {
+    expect(problems('platforms:\n  - id: tg\n    type: telegram\n    tokn: "123:abc"\n')).toEqual([{ path: 'platforms[0].tokn', line: 4, message: 'unknown key "tokn"; did you mean "token"?' }]);
+    expect(problems('platforms: [{ id: s, type: sandbox }]\ncallbacks:\n  onSend: https://cb.example/sent\n')).toEqual([{ path: 'callbacks.onSend', line: 3, message: 'unknown key "onSend"; did you mean "onSent"?' }]);
+    expect(problems('server: { prot: 8080 }\nplatforms: [{ id: s, type: sandbox }]')).toEqual([{ path: 'server.prot', line: 1, message: 'unknown key "prot"; did you mean "port"?' }]);
+  });
+
+  it('says what a callback field expects, where it is', () => {
+    const callbacks = (stage: string) => problems(`platforms: [{ id: s, type: sandbox }]\ncallbacks:\n  onMessage: ${stage}\n`);
+    expect(callbacks('{ url: "https://cb.example/", timeout: five seconds }')).toEqual([
+      { path: 'callbacks.onMessage.timeout', line: 3, message: 'expected a duration like 500ms, 5s, 10m, 2h or 7d, got "five seconds"' },
+    ]);
+    expect(callbacks('{ url: "https://cb.example/", onError: explode }')).toEqual([
+      { path: 'callbacks.onMessage.onError', line: 3, message: 'expected one of "continue", "reject", got "explode"' },
+    ]);
+  });
+
+  it('says a callback URL must be http(s), as a bare URL or in the mapping', () => {
+    const message = 'expected an http:// or https:// URL; ftp:// is not supported';
+    expect(problems('platforms: [{ id: s, type: sandbox }]\ncallbacks:\n  onMessage: ftp://cb.example/\n')).toEqual([{ path: 'callbacks.onMessage.url', line: 3, message }]);
+    expect(problems('platforms: [{ id: s, type: sandbox }]\ncallbacks:\n  onResult: { url: "ftp://user:hunter2@cb.example/" }\n')).toEqual([{ path: 'callbacks.onResult.url', line: 3, message }]);
+  });
+
+  it('gives a YAML syntax error its line and column', async () => {
+    expect(problems('server:\n  port: 3000\nplatforms:\n  - { id: a, type: sandbox\n')).toEqual([
+      { path: '', line: 5, column: 1, message: expect.stringMatching(/^not valid YAML: /) },
+    ]);
+    const dir = await mkdtemp(join(tmpdir(), 'sb-'));
+    await writeFile(join(dir, 'broken.yaml'), 'server: { port: 3000\nplatforms: []\n');
+    const failed = (await run(process.execPath, [join(import.meta.dirname, '..', 'bin', 'switchboard.js'), 'check', '--config', join(dir, 'broken.yaml')]).catch((e: unknown) => e)) as { code: number; stderr: string };
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/^ {2}line 2, column \d+: not valid YAML: /m);
+  });
+
+  it('says a platform is a mapping with an id and a type', () => {
+    expect(problems('platforms: [nope]')).toEqual([
+      { path: 'platforms[0]', line: 1, message: 'expected a platform: a mapping with its id and type, like { id: tg, type: telegram, token: … }; got string "nope"' },
+    ]);
+    expect(problems('platforms: nope')).toEqual([{ path: 'platforms', line: 1, message: 'expected a list, got string "nope"' }]);
+  });
+
+  it('reports an unset environment variable once, not again as the invalid value it left', () => {
+    expect(problems('platforms:\n  - id: tg\n    type: telegram\n    token: ${TELEGRAM_BOT_TOKEN}\n')).toEqual([
+      { path: 'platforms[0].token', line: 4, message: 'environment variable TELEGRAM_BOT_TOKEN is not set; export it or write the value in the file' },
+    ]);
+    expect(problems('platforms: [{ id: s, type: sandbox }]\ncallbacks:\n  onMessage: ${CALLBACK_URL}\n')).toEqual([
+      { path: 'callbacks.onMessage', line: 3, message: 'environment variable CALLBACK_URL is not set; export it or write the value in the file' },
+    ]);
+  });
+
   it('names an unknown platform type and lists the known ones', () => {
     expect(problems('platforms: [{ id: x, type: telegrm }]')).toEqual([
       { path: 'platforms[0].type', line: 1, message: `unknown platform type "telegrm"; expected one of: ${definitions.map((d) => d.type).join(', ')}` },

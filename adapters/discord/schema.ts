@@ -2,7 +2,7 @@ import { GatewayIntentBits } from 'discord-api-types/v10';
 import { z } from 'zod';
 import { proxyUrl } from '../../src/net/proxy.js';
 import { secret } from '../../src/runtime/secret.js';
-import { duration } from '../../src/runtime/units.js';
+import { duration, httpUrl } from '../../src/runtime/units.js';
 
 export type IntentName = Exclude<keyof typeof GatewayIntentBits, number>;
 
@@ -31,7 +31,7 @@ export const discordConfig = z
       .union([z.array(intentName).min(1), z.number().int().positive()], { error: 'expected a list of intent names (e.g. [Guilds, GuildMessages, DirectMessages, MessageContent]) or a bit mask' })
       .default(defaultIntents),
     /** Host serving the REST API under /api/v10 (a local server or a fake in tests); the gateway URL is whatever its GET /gateway/bot says. */
-    apiRoot: z.url({ protocol: /^https?$/ }).default('https://discord.com'),
+    apiRoot: httpUrl.default('https://discord.com'),
     /** An http(s) or SOCKS5 proxy that carries REST, attachment downloads and the gateway websocket: http://[user:pass@]host:port, socks5://… */
     proxy: proxyUrl.optional(),
     /** No gateway activity (events or heartbeat ACKs) for this long: the whole client is destroyed and logged in again. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { secret } from '../../src/runtime/secret.js';
-import { duration } from '../../src/runtime/units.js';
+import { duration, httpUrl } from '../../src/runtime/units.js';
 
 export const httpConfig = z
   .strictObject({
@@ -16,7 +16,7 @@ export const httpConfig = z
     /** Where the current key lives (created with mode 0600); the log names this path, never the key. */
     keyFile: z.string().optional(),
     mode: z.enum(['poll', 'callback']).default('poll'),
-    callbackUrl: z.url({ protocol: /^https?$/ }).optional(),
+    callbackUrl: httpUrl.optional(),
     /** Signs callback deliveries like the lifecycle callbacks (Standard Webhooks, whsec_…). */
     callbackSecret: secret(z.string()).optional(),
     callbackTimeout: duration.default(10_000),

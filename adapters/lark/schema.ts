@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { secret } from '../../src/runtime/secret.js';
-import { duration } from '../../src/runtime/units.js';
+import { duration, httpUrl } from '../../src/runtime/units.js';
 
 /** The open platform base URL of each cloud: Feishu (China) and Lark (international). */
 export const domains = { feishu: 'https://open.feishu.cn', lark: 'https://open.larksuite.com' } as const;
@@ -19,7 +19,7 @@ export const larkConfig = z
     type: z.literal('lark'),
     /** feishu (open.feishu.cn), lark (open.larksuite.com), or the base URL of another open platform host. */
     domain: z
-      .union([z.enum(['feishu', 'lark']), z.url({ protocol: /^https?$/ })], { error: 'expected feishu, lark, or an http(s) base URL such as https://open.feishu.cn' })
+      .union([z.enum(['feishu', 'lark']), httpUrl], { error: 'expected feishu, lark, or an http(s) base URL such as https://open.feishu.cn' })
       .default('feishu'),
     appId: z.string().regex(/^cli_[A-Za-z0-9]{4,64}$/, 'expected the App ID from the developer console (Credentials & Basic Info), like cli_a1b2c3d4e5f60718'),
     appSecret: secret(z.string().regex(/^[\x21-\x7e]{8,128}$/, 'expected the App Secret from the developer console (Credentials & Basic Info)')),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { proxyUrl } from '../../src/net/proxy.js';
 import { secret } from '../../src/runtime/secret.js';
-import { duration } from '../../src/runtime/units.js';
+import { duration, httpUrl } from '../../src/runtime/units.js';
 
 /** Gateway intents by name (QQ's event-emit docs); each turns on one family of events. */
 export const intentBits = {
@@ -38,9 +38,9 @@ export const qqConfig = z
     /** Use QQ's sandbox OpenAPI (sandbox.api.sgroup.qq.com) for a bot still in testing. */
     sandbox: z.boolean().default(false),
     /** OpenAPI base; defaults to the production or sandbox base per `sandbox`. */
-    apiRoot: z.url({ protocol: /^https?$/ }).optional(),
+    apiRoot: httpUrl.optional(),
     /** Where app access tokens come from. */
-    tokenUrl: z.url({ protocol: /^https?$/ }).default('https://bots.qq.com/app/getAppAccessToken'),
+    tokenUrl: httpUrl.default('https://bots.qq.com/app/getAppAccessToken'),
     /** Websocket mode: the events to subscribe to, by name or as one bit mask. */
     intents: z
       .union([z.array(intentName).min(1), z.number().int().positive()], { error: 'expected a list of intent names or a bit mask (a positive integer)' })

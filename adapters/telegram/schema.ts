@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { proxyUrl } from '../../src/net/proxy.js';
 import { secret } from '../../src/runtime/secret.js';
-import { duration } from '../../src/runtime/units.js';
+import { duration, httpUrl } from '../../src/runtime/units.js';
 
 export const telegramConfig = z
   .strictObject({
@@ -10,11 +10,11 @@ export const telegramConfig = z
     token: secret(z.string().regex(/^\d+:[A-Za-z0-9_-]+$/, 'expected a bot token from @BotFather, like 123456:ABC-DEF…')),
     mode: z.enum(['polling', 'webhook']).default('polling'),
     /** A local Bot API server, or a fake in tests. */
-    apiRoot: z.url({ protocol: /^https?$/ }).default('https://api.telegram.org'),
+    apiRoot: httpUrl.default('https://api.telegram.org'),
     /** Webhook mode: the X-Telegram-Bot-Api-Secret-Token every update must carry. */
     secretToken: secret(z.string().regex(/^[A-Za-z0-9_-]{1,256}$/, 'use 1-256 of A-Z, a-z, 0-9, "_" and "-" (Telegram\'s rule)')).optional(),
     /** Webhook mode: the public base URL of this server; when set, the webhook is registered at start. */
-    publicUrl: z.url({ protocol: /^https$|^http$/ }).optional(),
+    publicUrl: httpUrl.optional(),
     /** Polling: seconds Telegram holds a getUpdates request open. */
     pollTimeout: z.number().int().min(0).max(50).default(30),
     /** Polling: a long poll silent for this long past pollTimeout is considered stalled and restarted. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { secret } from '../../src/runtime/secret.js';
-import { duration } from '../../src/runtime/units.js';
+import { duration, httpUrl } from '../../src/runtime/units.js';
 
 /** Tencent Cloud IM UserIDs: up to 32 bytes; the console allows letters, digits, "_" and "-". */
 const account = (what: string) => z.string().regex(/^[A-Za-z0-9_@.-]{1,32}$/, `expected ${what}: an IM UserID of 1-32 letters, digits, "_", "-", "@" or "."`);
@@ -20,7 +20,7 @@ export const tencentImConfig = z
     /** The callback authentication token (console > Callback configuration > Callback authentication); when set, RequestTime and Sign are required. */
     callbackToken: secret(z.string().min(1).max(128, 'the callback token is at most 128 characters')).optional(),
     /** REST API host: https://console.tim.qq.com (China), https://adminapisgp.im.qcloud.com (Singapore), https://adminapiusa.im.qcloud.com (USA)… */
-    apiRoot: z.url({ protocol: /^https?$/ }).default('https://console.tim.qq.com'),
+    apiRoot: httpUrl.default('https://console.tim.qq.com'),
     /** How long a bot interceptor may take on a Before* callback before the message is allowed (Tencent waits about 2 s). */
     interceptTimeout: duration.pipe(z.number().max(1900, 'interceptTimeout must be at most 1900ms: Tencent waits 2 s for a Before* answer, then goes on without it')).default(1500),
     /** How far a callback's RequestTime may be from our clock (Tencent: 1 minute). */

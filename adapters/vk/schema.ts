@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { proxyUrl } from '../../src/net/proxy.js';
 import { secret } from '../../src/runtime/secret.js';
+import { httpUrl } from '../../src/runtime/units.js';
 
 const community = z.strictObject({
   groupId: z.coerce
@@ -22,7 +23,7 @@ export const vkConfig = z
     id: z.string(),
     type: z.literal('vk'),
     /** Base of the API methods; set for a local fake or a mirror. */
-    apiRoot: z.url({ protocol: /^https?$/ }).default('https://api.vk.ru/method'),
+    apiRoot: httpUrl.default('https://api.vk.ru/method'),
     communities: z
       .array(community)
       .min(1, 'list at least one community: { groupId, token, confirmation, secret }')

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { proxyUrl } from '../../src/net/proxy.js';
 import { secret } from '../../src/runtime/secret.js';
-import { duration } from '../../src/runtime/units.js';
+import { duration, httpUrl } from '../../src/runtime/units.js';
 
 const printable = (what: string) => z.string().regex(/^[\x21-\x7e]{1,128}$/, `expected ${what} (printable characters, no spaces)`);
 
@@ -24,7 +24,7 @@ export const wecomConfig = z
     /** Robot only: the robot's display name, stripped from the front of "@name text". */
     name: z.string().min(1).optional(),
     /** Base of the server API (gettoken, message/send, media…); a robot replies to the WebhookUrl each callback carries, which must lie under it. */
-    apiRoot: z.url({ protocol: /^https?$/ }).default('https://qyapi.weixin.qq.com'),
+    apiRoot: httpUrl.default('https://qyapi.weixin.qq.com'),
     /** How far a callback's timestamp may be from our clock before it is refused as replayed (0: no check). */
     replayWindow: duration.default(300_000),
     /** An http(s) or SOCKS5 proxy for every call to WeCom (API, robot webhooks, media): http://[user:pass@]host:port, socks5://… */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { secret } from '../runtime/secret.js';
-import { byteSize, duration } from '../runtime/units.js';
+import { byteSize, duration, httpUrl } from '../runtime/units.js';
 
 /** A Standard Webhooks secret: "whsec_" + base64, as every Standard Webhooks library expects. */
 const signingSecret = secret(
@@ -11,7 +11,7 @@ const signingSecret = secret(
 );
 
 const stageObject = z.strictObject({
-  url: z.url({ protocol: /^https?$/ }),
+  url: httpUrl,
   timeout: duration.default(5000),
   secret: signingSecret.optional(),
   onError: z.enum(['continue', 'reject']).default('continue'),
@@ -29,8 +29,8 @@ const stageObject = z.strictObject({
   retryDelay: duration.default(1000),
 });
 
-/** A stage is either just a URL or the full object. */
-const stage = z.union([z.url({ protocol: /^https?$/ }).transform((url) => stageObject.parse({ url })), stageObject]);
+/** A stage is either just a URL or the full object; a URL alone is read as { url }, so every mistake is told where it is (a union would only say "invalid"). */
+const stage = z.preprocess((value) => (typeof value === 'string' ? { url: value } : value), stageObject);
 
 export const callbacksSchema = z
   .strictObject({

@@ -15,9 +15,14 @@ export interface HttpServerOptions {
   metrics: Metrics;
   /** The body of /healthz: its `status` and whatever else an operator should see. */
   health: () => { status: string } & Record<string, unknown>;
+  /** The body of /readyz; 503 unless `ready`. */
+  readiness: () => { ready: boolean };
   /** Seconds a 503 asks the client to wait (Retry-After): one answer for every route when Switchboard cannot take work. */
   retryAfterSeconds: number;
 }
+
+/** Routes that answer while shutting down: liveness, readiness and metrics are about the process, not work. */
+const probes = new Set(['/healthz', '/readyz', '/metrics']);
 
 export class HttpServer {
   readonly app = new Koa();
@@ -37,7 +42,7 @@ export class HttpServer {
     });
     app.use(async (ctx, next) => {
       const retryAfter = String(options.retryAfterSeconds);
-      if (this.draining) {
+      if (this.draining && !probes.has(ctx.path)) {
         ctx.status = 503;
         ctx.set('Retry-After', retryAfter);
         ctx.body = { error: 'shutting down' };
@@ -57,12 +62,17 @@ export class HttpServer {
       if (ctx.status === 503 && !ctx.response.get('Retry-After')) ctx.set('Retry-After', retryAfter);
     });
     root.get('/healthz', (ctx) => {
-      // Always 200 while the process serves: a platform that cannot connect is not fixed by restarting us.
+      // Liveness: 200 while the process serves, even shutting down: a platform that cannot connect is not fixed by restarting us.
       ctx.body = options.health();
     });
-    root.get('/metrics', (ctx) => {
-      ctx.type = 'text/plain; version=0.0.4';
-      ctx.body = options.metrics.render();
+    root.get('/readyz', (ctx) => {
+      const readiness = options.readiness();
+      ctx.status = readiness.ready ? 200 : 503;
+      ctx.body = readiness;
+    });
+    root.get('/metrics', async (ctx) => {
+      ctx.body = await options.metrics.render();
+      ctx.type = options.metrics.contentType;
     });
     root.get(`${MediaStore.pathPrefix}:id`, async (ctx) => {
       let body;
@@ -96,16 +106,18 @@ export class HttpServer {
     server.keepAliveTimeout = 65_000;
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
-      server.once('error', reject);
+      server.once('error', (error: NodeJS.ErrnoException) => reject(new ListenError(host, port, error)));
     });
     const address = server.address();
     return { host, port: typeof address === 'object' && address ? address.port : port };
   }
 
-  /** Stops accepting connections; requests on kept-alive sockets get 503 until close(). */
+  /**
+   * Stops taking work: until close(), every route but the probes answers 503 with Retry-After, so
+   * platforms deliver again later and load balancers see /readyz fail while /healthz stays up.
+   */
   stopAccepting(): void {
     this.draining = true;
-    this.server?.close();
   }
 
   async close(): Promise<void> {
@@ -115,5 +127,33 @@ export class HttpServer {
     this.draining = true;
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+/** The server could not listen: the port is taken, privileged, or the host is not this machine's. */
+export class ListenError extends Error {
+  override readonly name = 'ListenError';
+  readonly code: string | undefined;
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    cause: NodeJS.ErrnoException,
+  ) {
+    super(listenProblem(host, port, cause), { cause });
+    this.code = cause.code;
+  }
+}
+
+function listenProblem(host: string, port: number, cause: NodeJS.ErrnoException): string {
+  switch (cause.code) {
+    case 'EADDRINUSE':
+      return `port ${port} on ${host} is already in use (another program, or another Switchboard, listens there)`;
+    case 'EACCES':
+      return `port ${port} on ${host} needs privileges this process does not have (ports below 1024 usually do)`;
+    case 'EADDRNOTAVAIL':
+      return `${host} is not an address of this machine, so nothing can listen on it`;
+    default:
+      return `cannot listen on ${host}:${port}: ${cause.message}`;
   }
 }

@@ -40,7 +40,11 @@ interface Run {
 export type RunEnd = 'done' | 'left';
 
 export class MessageHandler {
-  constructor(private readonly deps: HandleDeps) {}
+  constructor(private readonly deps: HandleDeps) {
+    deps.metrics
+      ?.describe('switchboard_messages_total', 'Messages handled to the end, by outcome: answered, rejected, handler failed, delivery failed, failed')
+      .describe('switchboard_message_seconds', 'Time to handle a message, from its turn in the chat queue to its replies sent (onSent not included)');
+  }
 
   /** Runs an event from its journal entry to the end. Never throws. */
   async run(eventId: string, journal: Journal, resumed: boolean): Promise<RunEnd> {

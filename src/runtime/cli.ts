@@ -8,6 +8,7 @@ import { StoreError } from '../store/index.js';
 import { openStore } from '../store/open.js';
 import { outboxCommand, outboxUsage } from './outbox-cli.js';
 import { Runtime } from './runtime.js';
+import { ListenError } from '../inbound/server.js';
 
 const usage = `Usage: switchboard <command> [--config file.yaml]
 
@@ -111,7 +112,9 @@ async function start(config: Config): Promise<number> {
   try {
     await runtime.start();
   } catch (error) {
-    runtime.logger.fatal({ err: error }, 'could not start');
+    // Not listening is the operator's to fix: say how, without a stack.
+    if (error instanceof ListenError) console.error(`Cannot start: ${error.message}. ${howToListen(error)}`);
+    else runtime.logger.fatal({ err: error }, 'could not start');
     await runtime.stop();
     return 1;
   }
@@ -121,4 +124,10 @@ async function start(config: Config): Promise<number> {
   // Everything is closed and recorded; a handler still running (it will be resumed next start) must not keep the process up.
   setTimeout(() => process.exit(0), 100).unref();
   return 0;
+}
+
+function howToListen(error: ListenError): string {
+  if (error.code === 'EADDRNOTAVAIL') return 'Set server.host to one of its addresses (127.0.0.1 for this machine only, 0.0.0.0 for every interface).';
+  const other = error.code === 'EACCES' || error.port >= 65535 ? 3000 : error.port + 1;
+  return `Pick another port: PORT=${other} switchboard start, or server.port in the config (PORT wins; 0 takes any free port).`;
 }

@@ -11,8 +11,9 @@ import { limitsSchemaFor, type LimitsConfig } from '../delivery/pacer.js';
 import { callbacksSchema } from '../callbacks/config.js';
 import { defaultRetryPolicy } from '../delivery/retry.js';
 import { storeSchema } from '../store/open.js';
+import { keysAt, keysFrom, nearest, valueAt } from './config-hints.js';
 import { redact, shapedBy } from './secret.js';
-import { byteSize, duration } from './units.js';
+import { byteSize, duration, httpUrl } from './units.js';
 
 export const builtinBot = fileURLToPath(new URL('../../bots/echo.ts', import.meta.url));
 
@@ -20,7 +21,7 @@ const serverSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(3000),
   /** How the outside world reaches this server; defaults to http://host:port. */
-  publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+  publicUrl: httpUrl.optional(),
   bodyLimit: byteSize.default(1024 * 1024),
   /** How long shutdown waits for in-flight messages. */
   shutdownTimeout: duration.default(10_000),
@@ -55,6 +56,8 @@ export interface ConfigIssue {
   /** e.g. "platforms[0].token" */
   path: string;
   line?: number;
+  /** Given where it helps find the spot: a YAML syntax error. */
+  column?: number;
   message: string;
 }
 
@@ -69,14 +72,19 @@ export class ConfigError extends Error {
 }
 
 function formatIssue(issue: ConfigIssue): string {
-  return `${issue.path || '(top level)'}${issue.line ? ` (line ${issue.line})` : ''}: ${issue.message}`;
+  const at = issue.line ? `line ${issue.line}${issue.column ? `, column ${issue.column}` : ''}` : '';
+  if (!issue.path) return `${at || '(top level)'}: ${issue.message}`;
+  return `${issue.path}${at ? ` (${at})` : ''}: ${issue.message}`;
 }
 
 export function buildConfigSchema(definitions: readonly AdapterDefinition[]) {
   const types = definitions.map((d) => d.type);
   const byType = new Map(definitions.map((d) => [d.type, d.configSchema]));
   const platformSchema = shapedBy(z
-    .looseObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'use letters, digits, "-" or "_" (it names routes and logs)'), type: z.string() })
+    .looseObject(
+      { id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'use letters, digits, "-" or "_" (it names routes and logs)'), type: z.string() },
+      { error: (issue) => (issue.code === 'invalid_type' ? `expected a platform: a mapping with its id and type, like { id: tg, type: telegram, token: … }; got ${typeName(issue.input)}` : undefined) },
+    )
     .transform((value, ctx) => {
       const schema = byType.get(value.type);
       if (!schema) {
@@ -85,14 +93,19 @@ export function buildConfigSchema(definitions: readonly AdapterDefinition[]) {
       }
       // `limits` is the core's key on every platform (the pacing), not the adapter's.
       const { limits, ...own } = value as typeof value & { limits?: unknown };
-      const parsed = schema.safeParse(own, { reportInput: true });
-      const paced = limits === undefined ? undefined : limitsSchemaFor(limits).safeParse(limits, { reportInput: true });
+      const parsed = schema.safeParse(own, { reportInput: true, error: describe });
+      const paced = limits === undefined ? undefined : limitsSchemaFor(limits).safeParse(limits, { reportInput: true, error: describe });
       if (parsed.success && (paced === undefined || paced.success)) return { ...parsed.data, ...(paced ? { limits: paced.data } : {}) } as PlatformConfigBase & { limits?: LimitsConfig };
-      // Re-raised in place (zod prefixes the path), keeping each issue's code for describe().
+      // Re-raised in place (zod prefixes the path), keeping each issue's code (unknown keys are told one by one).
       if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ ...issue } as never);
       if (paced && !paced.success) for (const issue of paced.error.issues) ctx.addIssue({ ...issue, path: ['limits', ...issue.path] } as never);
       return z.NEVER;
     }), (value) => byType.get((value as { type?: string }).type ?? ''));
+  // A platform takes the keys of its type's schema, and `limits`.
+  keysFrom(platformSchema, (value) => {
+    const schema = byType.get((value as { type?: string } | undefined)?.type ?? '');
+    return schema ? [schema, platformLimits] : [];
+  });
   return z
     .strictObject({
       server: serverSchema.default(serverSchema.parse({})),
@@ -122,6 +135,8 @@ export function buildConfigSchema(definitions: readonly AdapterDefinition[]) {
       }
     });
 }
+
+const platformLimits = z.object({ limits: limitsSchemaFor({}) });
 
 export type Config = z.output<ReturnType<typeof buildConfigSchema>>;
 
@@ -159,28 +174,27 @@ export function parseConfig(text: string, options: LoadOptions & { source: strin
   if (doc.errors.length > 0) {
     throw new ConfigError(
       options.source,
-      doc.errors.map((e) => ({ path: '', line: e.linePos?.[0]?.line, message: `not valid YAML: ${e.message.split('\n')[0]}` })),
+      doc.errors.map((e) => {
+        const { line, col } = lines.linePos(e.pos[0]);
+        return { path: '', line, column: col, message: `not valid YAML: ${e.message.split('\n')[0]}` };
+      }),
     );
   }
   const issues: ConfigIssue[] = [];
-  const raw = interpolate(doc.toJS() ?? {}, env, [], (path, name) =>
-    issues.push({ path: formatPath(path), line: lineOf(path), message: `environment variable ${name} is not set; export it or write the value in the file` }),
-  );
+  /** Values an unset variable emptied: reported once, as unset, not again as invalid. */
+  const emptied = new Set<string>();
+  const raw = interpolate(doc.toJS() ?? {}, env, [], (path, name) => {
+    emptied.add(formatPath(path));
+    issues.push({ path: formatPath(path), line: lineOf(path), message: `environment variable ${name} is not set; export it or write the value in the file` });
+  });
   if (env.PORT !== undefined && isRecord(raw)) {
     const port = Number(env.PORT);
     if (!Number.isInteger(port) || port < 0 || port > 65535) issues.push({ path: 'PORT (environment)', message: `expected a port number 0-65535, got "${env.PORT}"` });
     else raw.server = { ...(isRecord(raw.server) ? raw.server : {}), port };
   }
-  const parsed = buildConfigSchema(options.definitions).safeParse(raw, { reportInput: true });
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
-      for (const key of keys) {
-        const path = key === undefined ? issue.path : [...issue.path, key];
-        issues.push({ path: formatPath(path), line: lineOf(path), message: describe(issue, key) });
-      }
-    }
-  }
+  const schema = buildConfigSchema(options.definitions);
+  const parsed = schema.safeParse(raw, { reportInput: true, error: describe });
+  if (!parsed.success) issues.push(...schemaIssues(parsed.error.issues, { schema, raw, lineOf, emptied }));
   if (issues.length > 0 || !parsed.success) throw new ConfigError(options.source, dedupeIssues(issues));
   const config = parsed.data;
   if (config.bot !== builtinBot) config.bot = resolve(options.baseDir, config.bot);
@@ -188,18 +202,51 @@ export function parseConfig(text: string, options: LoadOptions & { source: strin
   return config;
 }
 
-function describe(issue: z.core.$ZodIssue, key?: string): string {
+/**
+ * One issue per mistake: an unknown key is told key by key, with the key it likely meant (and then
+ * not also that key as missing); a value an unset variable emptied was told already.
+ */
+function schemaIssues(
+  found: readonly z.core.$ZodIssue[],
+  context: { schema: z.core.$ZodType; raw: unknown; lineOf: (path: readonly PropertyKey[]) => number | undefined; emptied: Set<string> },
+): ConfigIssue[] {
+  const { schema, raw, lineOf, emptied } = context;
+  const issues: (ConfigIssue & { missing?: boolean })[] = [];
+  const meant = new Set<string>();
+  for (const issue of found) {
+    if (issue.code !== 'unrecognized_keys') {
+      // The value itself or what it was read as (a bare callback URL is read as { url }).
+      const fromEmptied = issue.path.some((_, i) => emptied.has(formatPath(issue.path.slice(0, i + 1))));
+      if (!fromEmptied) issues.push({ path: formatPath(issue.path), line: lineOf(issue.path), message: issue.message, missing: issue.code === 'invalid_type' && issue.input === undefined });
+      continue;
+    }
+    const given = valueAt(raw, issue.path);
+    const free = keysAt(schema, issue.path, raw).filter((k) => !(isRecord(given) && k in given));
+    for (const key of issue.keys) {
+      const guess = nearest(key, free);
+      if (guess) meant.add(formatPath([...issue.path, guess]));
+      const path = [...issue.path, key];
+      issues.push({ path: formatPath(path), line: lineOf(path), message: `unknown key "${key}"; ${guess ? `did you mean "${guess}"?` : 'check its spelling or remove it'}` });
+    }
+  }
+  return issues.filter((i) => !(i.missing && meant.has(i.path))).map(({ missing: _, ...issue }) => issue);
+}
+
+/** Every issue's message, in the file's terms (a mapping, a list), for zod's own checks; a schema's own message wins. */
+function describe(issue: z.core.$ZodRawIssue): string | undefined {
   switch (issue.code) {
-    case 'unrecognized_keys':
-      return key === undefined ? issue.message : `unknown key "${key}"; check its spelling or remove it`;
-    case 'invalid_type':
-      return issue.input === undefined ? `required: expected ${issue.expected}` : `expected ${issue.expected}, got ${typeName(issue.input)}`;
+    case 'invalid_type': {
+      const expected = kinds[issue.expected] ?? issue.expected;
+      return issue.input === undefined ? `required: expected ${expected}` : `expected ${expected}, got ${typeName(issue.input)}`;
+    }
     case 'invalid_value':
       return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(issue.input)}`;
     default:
-      return issue.message;
+      return undefined;
   }
 }
+
+const kinds: Record<string, string> = { object: 'a mapping', array: 'a list' };
 
 function typeName(value: unknown): string {
   if (value === null) return 'null';

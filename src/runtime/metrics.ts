@@ -1,96 +1,100 @@
-// Counters and latency histograms, served at /metrics in the Prometheus text format.
+// Counters and latency histograms, served at /metrics in the Prometheus text format by prom-client,
+// next to its default Node.js and process metrics.
+
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 type Labels = Record<string, string>;
 
 const buckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-interface Histogram {
-  labels: Labels;
-  counts: number[];
-  sum: number;
-  count: number;
+/** The process's own metrics (CPU, memory, event loop, GC): one set per process, however many runtimes it holds. */
+let processRegistry: Registry | undefined;
+
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
 }
 
 export class Metrics {
-  private readonly counters = new Map<string, Map<string, { labels: Labels; value: number }>>();
-  private readonly histograms = new Map<string, Map<string, Histogram>>();
+  /** What /metrics is served as: Prometheus text format 0.0.4. */
+  readonly contentType = Registry.PROMETHEUS_CONTENT_TYPE;
+  private readonly registry = new Registry();
+  private readonly counters = new Map<string, Counter>();
+  private readonly histograms = new Map<string, Histogram>();
   private readonly help = new Map<string, string>();
+  /** Increments counted by counter() since the last read, handed to prom-client when it is read. */
+  private readonly pending: (() => void)[] = [];
 
+  constructor() {
+    processMetrics();
+  }
+
+  /** Every metric is described before its first use: /metrics shows HELP for each series. */
   describe(name: string, help: string): this {
     this.help.set(name, help);
     return this;
   }
 
   inc(name: string, labels: Labels, by = 1): void {
-    const series = getOrCreate(this.counters, name);
-    const key = labelKey(labels);
-    const entry = series.get(key);
-    if (entry) entry.value += by;
-    else series.set(key, { labels, value: by });
+    this.counterOf(name, labels).inc(labels, by);
   }
 
-  /** One series' increment, resolved once: for a counter bumped on every message. */
+  /** One series' increment, resolved once: for a counter bumped on every message (a plain addition; prom-client hears of it when read). */
   counter(name: string, labels: Labels): () => void {
-    const series = getOrCreate(this.counters, name);
-    const key = labelKey(labels);
-    let entry = series.get(key);
-    if (!entry) series.set(key, (entry = { labels, value: 0 }));
-    const found = entry;
-    return () => void found.value++;
+    const series = this.counterOf(name, labels).labels(labels);
+    let count = 0;
+    this.pending.push(() => {
+      if (count > 0) series.inc(count);
+      count = 0;
+    });
+    return () => void count++;
   }
 
   observe(name: string, labels: Labels, seconds: number): void {
-    const series = getOrCreate(this.histograms, name);
-    const key = labelKey(labels);
-    let h = series.get(key);
-    if (!h) series.set(key, (h = { labels, counts: buckets.map(() => 0), sum: 0, count: 0 }));
-    for (let i = 0; i < buckets.length; i++) if (seconds <= buckets[i]!) h.counts[i]!++;
-    h.sum += seconds;
-    h.count++;
+    let histogram = this.histograms.get(name);
+    if (!histogram) {
+      histogram = new Histogram({ name, help: this.helpOf(name), labelNames: Object.keys(labels), buckets, registers: [this.registry] });
+      this.histograms.set(name, histogram);
+    }
+    histogram.observe(labels, seconds);
   }
 
   /** The value of one counter series, for tests and health output. */
-  value(name: string, labels: Labels): number {
-    return this.counters.get(name)?.get(labelKey(labels))?.value ?? 0;
+  async value(name: string, labels: Labels): Promise<number> {
+    const counter = this.counters.get(name);
+    if (!counter) return 0;
+    this.flush();
+    const { values } = await counter.get();
+    const keys = Object.keys(labels);
+    const found = values.find((v) => keys.length === Object.keys(v.labels).length && keys.every((k) => String(v.labels[k]) === labels[k]));
+    return found?.value ?? 0;
   }
 
-  render(): string {
-    const lines: string[] = [];
-    for (const [name, series] of this.counters) {
-      this.header(lines, name, 'counter');
-      for (const { labels, value } of series.values()) lines.push(`${name}${format(labels)} ${value}`);
-    }
-    for (const [name, series] of this.histograms) {
-      this.header(lines, name, 'histogram');
-      for (const h of series.values()) {
-        buckets.forEach((le, i) => lines.push(`${name}_bucket${format({ ...h.labels, le: String(le) })} ${h.counts[i]}`));
-        lines.push(`${name}_bucket${format({ ...h.labels, le: '+Inf' })} ${h.count}`);
-        lines.push(`${name}_sum${format(h.labels)} ${h.sum}`, `${name}_count${format(h.labels)} ${h.count}`);
-      }
-    }
-    return `${lines.join('\n')}\n`;
+  async render(): Promise<string> {
+    this.flush();
+    const own = await this.registry.metrics();
+    return `${await processMetrics().metrics()}\n${own}`;
   }
 
-  private header(lines: string[], name: string, type: string): void {
+  private flush(): void {
+    for (const hand of this.pending) hand();
+  }
+
+  private counterOf(name: string, labels: Labels): Counter {
+    let counter = this.counters.get(name);
+    if (!counter) {
+      counter = new Counter({ name, help: this.helpOf(name), labelNames: Object.keys(labels), registers: [this.registry] });
+      this.counters.set(name, counter);
+    }
+    return counter;
+  }
+
+  private helpOf(name: string): string {
     const help = this.help.get(name);
-    if (help) lines.push(`# HELP ${name} ${help}`);
-    lines.push(`# TYPE ${name} ${type}`);
+    if (!help) throw new Error(`metric ${name} has no description: call metrics.describe("${name}", …) before its first use`);
+    return help;
   }
-}
-
-function getOrCreate<V>(map: Map<string, Map<string, V>>, name: string): Map<string, V> {
-  let series = map.get(name);
-  if (!series) map.set(name, (series = new Map()));
-  return series;
-}
-
-function labelKey(labels: Labels): string {
-  let key = '';
-  for (const k in labels) key += `${k}=${labels[k]}\0`;
-  return key;
-}
-
-function format(labels: Labels): string {
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`);
-  return parts.length > 0 ? `{${parts.join(',')}}` : '';
 }

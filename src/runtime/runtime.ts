@@ -37,10 +37,12 @@ export class Runtime {
   readonly store: Store;
   readonly metrics = new Metrics();
   private readonly supervisors: Supervisor[] = [];
-  /** Each platform's current connection, for /healthz (webhook platforms have none). */
+  /** Each platform's current connection, for /healthz and /readyz (webhook platforms have none). */
   private readonly connections = new Map<string, Supervisor>();
   private readonly contexts = new Map<string, AdapterContext>();
   private started = false;
+  /** Set once every platform has started (routes mounted, connections opened, webhooks registered). */
+  private running = false;
   private stopping: Promise<void> | undefined;
   private retrySweep: NodeJS.Timeout | undefined;
   /** Base URL the server listens on, once started. */
@@ -82,6 +84,7 @@ export class Runtime {
       logger: this.logger,
       metrics: this.metrics,
       health: () => this.health(),
+      readiness: () => this.readiness(),
       retryAfterSeconds: Math.max(1, Math.ceil(config.server.retryAfter / 1000)),
     });
   }
@@ -136,6 +139,7 @@ export class Runtime {
     } finally {
       platformsUp();
     }
+    this.running = true;
     this.retrySweep = setInterval(() => void this.pipeline.sendRetries(), retrySweepMs).unref();
     this.logger.info({ url: this.url, platforms: [...this.adapters.keys()], store: this.store.description }, 'switchboard started');
   }
@@ -150,6 +154,17 @@ export class Runtime {
       return { id: adapter.id, type: adapter.type, connection };
     });
     return { status, platforms };
+  }
+
+  /**
+   * Whether to send traffic here (/readyz): every platform started and every connection up, and not
+   * shutting down. `waiting` names the connections that are not up.
+   */
+  readiness(): Readiness {
+    if (this.stopping) return { ready: false, status: 'shutting down', waiting: [] };
+    const waiting = this.health().platforms.filter((p): p is Required<typeof p> => p.connection !== undefined && p.connection !== 'up');
+    if (!this.running) return { ready: false, status: 'starting', waiting };
+    return waiting.length > 0 ? { ready: false, status: 'waiting for connections', waiting } : { ready: true, status: 'ready', waiting };
   }
 
   /** Stops one platform and starts it again with the same routes and context (e.g. after changing its credentials upstream). */
@@ -192,6 +207,12 @@ export class Runtime {
     await this.store.close();
     this.logger.info('switchboard stopped');
   }
+}
+
+export interface Readiness {
+  ready: boolean;
+  status: 'ready' | 'starting' | 'waiting for connections' | 'shutting down';
+  waiting: { id: string; type: string; connection: ConnectionState }[];
 }
 
 /** How often the outbox is looked at for dead letters an operator asked to retry. */

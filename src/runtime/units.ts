@@ -29,3 +29,12 @@ export const byteSize = z.union([z.number().int().positive(), z.string()]).trans
   }
   return bytes;
 });
+
+/** An http:// or https:// URL (the value is not repeated in the message: it may carry a credential). */
+export const httpUrl = z.url({
+  protocol: /^https?$/,
+  error: (issue) => {
+    const scheme = typeof issue.input === 'string' ? /^([a-z][a-z0-9+.-]*):\/\//i.exec(issue.input)?.[1] : undefined;
+    return scheme && !/^https?$/i.test(scheme) ? `expected an http:// or https:// URL; ${scheme}:// is not supported` : 'expected an http:// or https:// URL, like https://example.com/path';
+  },
+});

@@ -1,0 +1,170 @@
+// What an operator's tooling sees: /healthz (liveness), /readyz (readiness) and /metrics, and
+// what the CLI says when its port is taken.
+
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import discord, { DiscordAdapter } from '../adapters/discord/index.js';
+import echo from '../bots/echo.js';
+import { defineAdapter, type AdapterDefinition } from '../src/adapter.js';
+import { defineBot } from '../src/bot/bot.js';
+import { definitions } from '../src/runtime/registry.js';
+import type { Runtime } from '../src/runtime/runtime.js';
+import { FakeDiscord, token } from './fakes/discord.js';
+import { startRuntime, waitFor } from './helpers.js';
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, '..');
+
+let runtime: Runtime | undefined;
+let fake: FakeDiscord | undefined;
+let held: Server | undefined;
+afterEach(async () => {
+  await runtime?.stop();
+  await fake?.stop();
+  await new Promise((resolve) => (held ? held.close(resolve) : resolve(undefined)));
+  runtime = fake = held = undefined;
+});
+
+const discordFast = defineAdapter({
+  ...discord,
+  create: (config) => new DiscordAdapter(config, { readyTimeoutMs: 600, stallMs: 10_000, livenessPollMs: 100, maxReconnects: 2, unthrottledIdentify: true }),
+});
+
+const say = (url: string, text: string) =>
+  fetch(`${url}/sandbox/sandbox/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: { id: 'alice', name: 'Alice' }, chat: { id: 'dm:alice', type: 'direct' }, text }) });
+
+describe('/readyz and /healthz', () => {
+  it('is 503 naming a gateway not yet connected, 200 once it is, 503 while shutting down; /healthz is 200 throughout', async () => {
+    fake = await new FakeDiscord().start();
+    fake.gateway.skipHello = Infinity; // no connection hears a HELLO until the test lets them
+    let entered!: () => void;
+    const handling = new Promise<void>((resolve) => (entered = resolve));
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const bot = defineBot((b) =>
+      b.command('slow', async () => {
+        entered();
+        await finished;
+        return 'done';
+      }),
+    );
+    const started = await startRuntime(`platforms:\n  - { id: dc, type: discord, token: "${token}", apiRoot: "${fake.url}" }\n  - { id: sandbox, type: sandbox }\n`, {
+      bot,
+      definitions: [...definitions, discordFast as unknown as AdapterDefinition],
+    });
+    runtime = started.runtime;
+    const { url } = started;
+    const probe = async (path: string) => {
+      const res = await fetch(`${url}${path}`);
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+
+    const waiting = await probe('/readyz');
+    expect(fake.gateway.connected).toBe(false);
+    expect(waiting).toEqual({ status: 503, body: { ready: false, status: 'waiting for connections', waiting: [{ id: 'dc', type: 'discord', connection: expect.stringMatching(/^(connecting|retrying)$/) }] } });
+    expect((await probe('/healthz')).status).toBe(200);
+
+    fake.gateway.skipHello = 0; // the client's next try connects
+    const ready = await waitFor(async () => {
+      const answer = await probe('/readyz');
+      return answer.status === 200 && answer;
+    }, 8000, '/readyz to answer 200');
+    expect(ready.body).toEqual({ ready: true, status: 'ready', waiting: [] });
+    expect(fake.gateway.connected).toBe(true);
+
+    // A message in flight holds the shutdown open while the probes are asked.
+    expect((await say(url, '/slow')).status).toBe(202);
+    await handling;
+    const stopped = runtime.stop();
+    expect(await probe('/readyz')).toEqual({ status: 503, body: { ready: false, status: 'shutting down', waiting: [] } });
+    expect((await probe('/healthz')).status).toBe(200);
+    const work = await say(url, '/ping');
+    expect(work.status).toBe(503);
+    expect(work.headers.get('retry-after')).toBe('5');
+    finish();
+    await stopped;
+  }, 20_000);
+});
+
+/** One Prometheus text-format line: a comment, a blank line, or a sample with a float value. */
+const sampleLine = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*")*,?\})? (-?[0-9.]+(?:e[+-]?\d+)?|NaN|[+-]Inf)( -?\d+)?$/;
+const helpLine = /^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) (\S.*)$/;
+const typeLine = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/;
+
+/** Reads an exposition strictly: every line valid, every sample in a family declared before it with HELP and TYPE. */
+function parseExposition(text: string) {
+  const help = new Map<string, string>();
+  const type = new Map<string, string>();
+  const samples = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const h = helpLine.exec(line);
+    const t = typeLine.exec(line);
+    if (h) {
+      expect(help.has(h[1]!), `HELP twice for ${h[1]}`).toBe(false);
+      help.set(h[1]!, h[2]!);
+      continue;
+    }
+    if (t) {
+      expect(type.has(t[1]!), `TYPE twice for ${t[1]}`).toBe(false);
+      type.set(t[1]!, t[2]!);
+      continue;
+    }
+    const sample = sampleLine.exec(line);
+    expect(sample, `not a valid line: ${line}`).not.toBeNull();
+    const name = sample![1]!;
+    const family = [name, name.replace(/_(bucket|sum|count|total|created)$/, '')].find((n) => type.has(n));
+    expect(family, `no TYPE before ${name}`).toBeDefined();
+    expect(help.has(family!), `no HELP for ${family}`).toBe(true);
+    samples.set(`${name}${sample![2] ?? ''}`, Number(sample![3]));
+  }
+  return { help, type, samples };
+}
+
+describe('/metrics', () => {
+  it('is valid Prometheus text with HELP and TYPE on every series: the process, Node.js, and messages and deliveries after one', async () => {
+    const started = await startRuntime('platforms: [{ id: sandbox, type: sandbox }]\n', { bot: echo });
+    runtime = started.runtime;
+    expect((await say(started.url, '/ping')).status).toBe(202);
+    const metrics = await waitFor(async () => {
+      const text = await (await fetch(`${started.url}/metrics`)).text();
+      return text.includes('switchboard_messages_total{') && text;
+    }, 4000, 'the message counted');
+    const res = await fetch(`${started.url}/metrics`);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const { help, type, samples } = parseExposition(metrics);
+    expect(type.get('process_cpu_seconds_total')).toBe('counter');
+    expect(samples.has('process_cpu_seconds_total')).toBe(true);
+    expect([...type.keys()].filter((n) => n.startsWith('nodejs_')).length).toBeGreaterThan(5);
+    expect(samples.has('nodejs_heap_size_used_bytes')).toBe(true);
+    expect(help.get('switchboard_messages_total')).toMatch(/\w/);
+    expect(samples.get('switchboard_messages_total{platform="sandbox",bot="sandbox",outcome="answered"}')).toBe(1);
+    expect(samples.get('switchboard_deliveries_total{platform="sandbox",outcome="delivered"}')).toBe(1);
+    expect(type.get('switchboard_message_seconds')).toBe('histogram');
+    expect(samples.get('switchboard_message_seconds_count{platform="sandbox"}')).toBe(1);
+  });
+});
+
+describe('switchboard start on a taken port', () => {
+  it('says which port is taken and how to pick another, with no stack, and exits 1', async () => {
+    const server = (held = createServer());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    const dir = await mkdtemp(join(tmpdir(), 'sb-port-'));
+    const config = join(dir, 'sb.yaml');
+    await writeFile(config, `server: { port: ${port} }\nstore: { type: memory }\nplatforms: [{ id: sandbox, type: sandbox }]\n`);
+    const { PORT: _, ...env } = process.env;
+    const failed = (await run(process.execPath, [join(root, 'bin/switchboard.js'), 'start', '--config', config], { cwd: dir, env }).catch((e: unknown) => e)) as { code: number; stdout: string; stderr: string };
+    expect(failed.code).toBe(1);
+    expect(failed.stderr.trim()).toBe(
+      `Cannot start: port ${port} on 127.0.0.1 is already in use (another program, or another Switchboard, listens there). ` +
+        `Pick another port: PORT=${port + 1} switchboard start, or server.port in the config (PORT wins; 0 takes any free port).`,
+    );
+    expect(`${failed.stdout}${failed.stderr}`).not.toMatch(/\n\s+at |"stack"|EADDRINUSE/);
+  }, 20_000);
+});
