@@ -1,6 +1,7 @@
 // Lark end to end in webhook mode: events encrypted and signed as Lark does them -> the real SDK's
 // EventDispatcher -> pipeline -> echo bot -> what reached the fake open API through the SDK's Client.
 
+import { createCipheriv, createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defineAdapter } from '../src/adapter.js';
 import { defineBot, type Bot } from '../src/bot/bot.js';
@@ -42,6 +43,13 @@ async function larkWebhook(options: { bot?: Bot; encryptKey?: string | null; yam
   runtime = started.runtime;
   const hook = `${started.url}/webhooks/lark`;
   return { fake, url: started.url, logs: started.logs, hook, deliver: (payload: object, opts?: Parameters<FakeLark['deliver']>[2]) => fake.deliver(hook, payload, opts) };
+}
+
+/** base64(iv + one AES block) under the Encrypt Key that decrypts to a block of zeros: invalid PKCS#7 padding. */
+function badPadding(encryptKey: string): string {
+  const iv = Buffer.alloc(16, 7);
+  const cipher = createCipheriv('aes-256-cbc', createHash('sha256').update(encryptKey).digest(), iv).setAutoPadding(false);
+  return Buffer.concat([iv, cipher.update(Buffer.alloc(16)), cipher.final()]).toString('base64');
 }
 
 const sentCount = (f: FakeLark, n: number) => waitFor(() => f.sent.length >= n && f.sent, 4000, `${n} messages at the fake`);
@@ -261,6 +269,26 @@ describe('lark webhook: messages through the echo bot', () => {
   });
 });
 
+describe('lark webhook: without an Encrypt Key', () => {
+  it('refuses what shows no verification token (not JSON, encrypted, a wrong token) with the one 401, and acknowledges a tokened event it cannot read', async () => {
+    const { fake, deliver, logs } = await larkWebhook({ encryptKey: null });
+    const refused = [
+      await deliver({}, { rawBody: '{"schema": ' }),
+      await deliver({ encrypt: encrypt('some-key', '{}') }),
+      await deliver(textEvent(fake, '/ping', { token: 'forged-token' })),
+    ];
+    expect(refused.map((r) => r.status)).toEqual([401, 401, 401]);
+    expect(new Set(await Promise.all(refused.map((r) => r.text())))).toEqual(new Set([JSON.stringify({ error: 'verification failed' })]));
+    // The token is ours, so Lark sent it: acknowledged, logged, not handled.
+    const unreadable = await deliver({ schema: '2.0', header: { token: fake.verificationToken, event_type: 'im.message.receive_v1' }, event: null });
+    expect(unreadable.status).toBe(200);
+    expect(await unreadable.json()).toEqual({});
+    expect(logs.find((l) => l.level === 50 && l.platform === 'lark')!.err).toMatchObject({ message: expect.stringMatching(/^not a Lark event/) });
+    await sleep(100);
+    expect(fake.sent).toEqual([]);
+  });
+});
+
 describe('lark webhook: Lark\'s 3-second deadline', () => {
   it('answers 200 at once while the handler is still working, and the reply follows when it is done', async () => {
     let release!: () => void;
@@ -285,17 +313,16 @@ describe('lark webhook: Lark\'s 3-second deadline', () => {
 });
 
 describe('lark webhook: the URL verification challenge', () => {
-  it('answers a plain and an encrypted challenge, and refuses one with a wrong token', async () => {
+  it('answers a signed, encrypted challenge; with an Encrypt Key it refuses one unsigned (plain or encrypted) or with a wrong token', async () => {
     const { fake, deliver } = await larkWebhook();
     const challenge = (token: string) => ({ challenge: 'ch-4f2a', token, type: 'url_verification' });
-    const plain = await deliver(challenge(fake.verificationToken), { encrypt: false, signature: null });
-    expect(plain.status).toBe(200);
-    expect(await plain.json()).toEqual({ challenge: 'ch-4f2a' });
     const encrypted = await deliver(challenge(fake.verificationToken));
     expect(encrypted.status).toBe(200);
     expect(await encrypted.json()).toEqual({ challenge: 'ch-4f2a' });
+    // Lark signs every request once an Encrypt Key is set, the URL check included.
+    expect((await deliver(challenge(fake.verificationToken), { encrypt: false, signature: null })).status).toBe(401);
+    expect((await deliver(challenge(fake.verificationToken), { signature: null })).status).toBe(401);
     expect((await deliver(challenge('not-our-token'))).status).toBe(401);
-    expect((await deliver(challenge(fake.verificationToken), { encrypt: false, signature: null, rawBody: JSON.stringify(challenge('nope')) })).status).toBe(401);
   });
 
   it('answers a plain challenge when no Encrypt Key is configured', async () => {
@@ -322,7 +349,17 @@ describe('lark webhook: refused requests', () => {
       await deliver(event, { encrypt: false, signature: null }),
     ];
     expect(attempts.map((r) => r.status)).toEqual([401, 401, 401, 401, 401, 401, 401]);
-    expect(await attempts[0]!.json()).toEqual({ error: 'verification failed: wrong signature' });
+    // One answer for every reason; the reason is for the operator, in the log.
+    expect(new Set(await Promise.all(attempts.map((r) => r.text())))).toEqual(new Set([JSON.stringify({ error: 'verification failed' })]));
+    expect(logs.filter((l) => l.msg === 'Lark webhook request refused').map((l) => l.reason)).toEqual([
+      'wrong signature',
+      'missing X-Lark-Signature, X-Lark-Request-Timestamp or X-Lark-Request-Nonce',
+      'wrong signature',
+      'X-Lark-Signature is not a hex SHA-256 digest',
+      'wrong signature',
+      'header.token is not our verification token',
+      'missing X-Lark-Signature, X-Lark-Request-Timestamp or X-Lark-Request-Nonce',
+    ]);
     await sleep(150);
     expect(seen).toEqual([]);
     expect(fake.sent).toEqual([]);
@@ -332,13 +369,14 @@ describe('lark webhook: refused requests', () => {
 
   it('answers 401 to a correctly signed event whose timestamp is stale or in the future (a replay), and processes none', async () => {
     const seen: Message[] = [];
-    const { fake, deliver } = await larkWebhook({ bot: recordingBot(seen) });
+    const { fake, deliver, logs } = await larkWebhook({ bot: recordingBot(seen) });
     const now = Math.floor(Date.now() / 1000);
     const stale = await deliver(textEvent(fake, '/ping'), { timestamp: now - 10 * 60 });
     const future = await deliver(textEvent(fake, '/ping'), { timestamp: now + 10 * 60 });
     const garbage = await deliver(textEvent(fake, '/ping'), { headers: { 'x-lark-request-timestamp': 'yesterday' } });
     expect([stale.status, future.status, garbage.status]).toEqual([401, 401, 401]);
-    expect(await stale.json()).toEqual({ error: 'verification failed: X-Lark-Request-Timestamp is too far from now (stale or replayed request)' });
+    expect(await stale.json()).toEqual({ error: 'verification failed' });
+    expect(logs.find((l) => l.msg === 'Lark webhook request refused')!.reason).toBe('X-Lark-Request-Timestamp is too far from now (stale or replayed request)');
     // Within the window (a clock a minute off) it is taken.
     expect((await deliver(textEvent(fake, '/ping'), { timestamp: now - 60 })).status).toBe(200);
     await sentCount(fake, 1);
@@ -352,18 +390,56 @@ describe('lark webhook: refused requests', () => {
     await sentCount(fake, 1);
   });
 
-  it('answers 400 to a malformed body and 413 to an oversized one, processing neither', async () => {
-    const { fake, deliver } = await larkWebhook();
-    const statuses = [
-      (await deliver({}, { rawBody: '{"encrypt": ' })).status,
-      (await deliver({}, { rawBody: '[1,2]' })).status,
-      (await deliver({}, { rawBody: JSON.stringify({ encrypt: 'bm90IGEgY2lwaGVydGV4dA==' }) })).status,
-      (await deliver({}, { rawBody: JSON.stringify({ encrypt: encrypt(fake.encryptKey!, 'not json') }) })).status,
-      (await deliver({ hello: 'world' })).status,
-      (await deliver(textEvent(fake, 'x'.repeat(2 * 1024 * 1024)))).status,
+  it('acknowledges a signed body it cannot read (not JSON, bad padding, bad JSON inside, not an event), logged and processing none; 413 to an oversized one', async () => {
+    // Signed, so Lark sent it: any other answer makes Lark send it again, and it would fail again.
+    const { fake, deliver, logs } = await larkWebhook();
+    const answers = [
+      await deliver({}, { rawBody: '{"encrypt": ' }),
+      await deliver({}, { rawBody: '[1,2]' }),
+      await deliver({}, { rawBody: JSON.stringify({ encrypt: 'bm90IGEgY2lwaGVydGV4dA==' }) }),
+      await deliver({}, { rawBody: JSON.stringify({ encrypt: badPadding(fake.encryptKey!) }) }),
+      await deliver({}, { rawBody: JSON.stringify({ encrypt: encrypt(fake.encryptKey!, 'not json') }) }),
+      await deliver({ hello: 'world', header: { token: fake.verificationToken } }),
+      // A legacy 1.0 event (its token at the top): Lark's, but not a schema we read.
+      await deliver({ uuid: 'u-1', token: fake.verificationToken, ts: '1', type: 'event_callback', event: { type: 'message' } }),
     ];
-    expect(statuses).toEqual([400, 400, 400, 400, 400, 413]);
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200, 200]);
+    expect(await Promise.all(answers.map((r) => r.json()))).toEqual([{}, {}, {}, {}, {}, {}, {}]);
+    expect(logs.filter((l) => l.level === 50 && l.platform === 'lark').map((l) => (l.err as { message: string }).message)).toEqual([
+      'request body is not valid JSON',
+      'request body is not a JSON object',
+      'could not decrypt `encrypt` with the configured encryptKey',
+      'could not decrypt `encrypt` with the configured encryptKey',
+      'request body is not valid JSON',
+      expect.stringMatching(/^not a Lark event/),
+      expect.stringMatching(/^not a Lark event/),
+    ]);
+    // Too large to be read, and so to be checked: refused.
+    expect((await deliver(textEvent(fake, 'x'.repeat(2 * 1024 * 1024)))).status).toBe(413);
     await sleep(100);
+    expect(fake.sent).toEqual([]);
+  });
+
+  it('decrypts nothing unsigned: a genuine ciphertext, bad padding and bad JSON inside, unsigned or wrongly signed, all get the one 401', async () => {
+    // Answering bad padding apart from bad JSON before the signature is checked would be a padding oracle.
+    const seen: Message[] = [];
+    const { fake, deliver, logs } = await larkWebhook({ bot: recordingBot(seen) });
+    const key = fake.encryptKey!;
+    const bodies = [
+      JSON.stringify({ encrypt: encrypt(key, JSON.stringify(textEvent(fake, '/ping'))) }),
+      JSON.stringify({ encrypt: badPadding(key) }),
+      JSON.stringify({ encrypt: encrypt(key, 'not json') }),
+      JSON.stringify({ encrypt: encrypt(key, '[1]') }),
+      '{"encrypt": ',
+    ];
+    const answers: Response[] = [];
+    for (const rawBody of bodies) answers.push(await deliver({}, { rawBody, signature: null }), await deliver({}, { rawBody, signature: 'ab'.repeat(32) }));
+    const seenAs = await Promise.all(answers.map(async (r) => `${r.status} ${r.headers.get('content-type')} ${await r.text()}`));
+    expect(new Set(seenAs)).toEqual(new Set(['401 application/json; charset=utf-8 {"error":"verification failed"}']));
+    const reasons = logs.filter((l) => l.msg === 'Lark webhook request refused').map((l) => l.reason);
+    expect(new Set(reasons)).toEqual(new Set(['missing X-Lark-Signature, X-Lark-Request-Timestamp or X-Lark-Request-Nonce', 'wrong signature']));
+    await sleep(100);
+    expect(seen).toEqual([]);
     expect(fake.sent).toEqual([]);
   });
 });

@@ -305,11 +305,18 @@ describe('qq webhook: refused requests', () => {
     expect(fake.sent).toEqual([]);
   });
 
-  it('answers 400 to a signed body that is not JSON or not a payload, and 413 to an oversized one', async () => {
-    const { fake, deliver } = await qqWebhook({ extra: '' });
-    expect((await deliver({}, { rawBody: '{"op": 0, "d": ' })).status).toBe(400);
-    expect((await deliver({ hello: 'world' })).status).toBe(400);
-    expect((await deliver({ op: 13, d: {} })).status).toBe(400);
+  it('ACKs a signed body it cannot read (not JSON, not a payload, op 13 without its fields), logged and not handled; 413 to an oversized one', async () => {
+    // Signed, so QQ sent it: any answer but a 2xx makes QQ deliver it again, and it would fail again.
+    const { fake, deliver, logs } = await qqWebhook({ extra: '' });
+    const answers = [await deliver({}, { rawBody: '{"op": 0, "d": ' }), await deliver({ hello: 'world' }), await deliver({ op: 13, d: {} })];
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(await Promise.all(answers.map((r) => r.json()))).toEqual([{ op: 12, d: 0 }, { op: 12, d: 0 }, { op: 12, d: 0 }]);
+    expect(logs.filter((l) => l.level === 50 && l.platform === 'qq').map((l) => (l.err as { message: string }).message)).toEqual([
+      'request body is not valid JSON',
+      'not a QQ payload: op (integer) is required',
+      'op 13 needs d.plain_token and d.event_ts (strings)',
+    ]);
+    // Too large to be read, and so to be checked: refused.
     expect((await deliver(groupAt('x'.repeat(2 * 1024 * 1024)))).status).toBe(413);
     await sleep(100);
     expect(fake.sent).toEqual([]);

@@ -199,6 +199,16 @@ describe('telegram: long polling', () => {
     expect(fake.getUpdatesConcurrencyPeak).toBe(1);
   });
 
+  it('skips an update it cannot read (a null callback_query), logged, and polls on past it', async () => {
+    const { fake, logs, sentTexts } = await telegram();
+    fake.pushUpdate({ callback_query: null } as never);
+    fake.pushMessage({ text: '/ping' });
+    await sentTo(fake, 1);
+    expect(sentTexts()).toEqual(['pong']);
+    expect(logs.find((l) => l.msg === 'could not read a Telegram update; skipped')).toMatchObject({ level: 50, platform: 'telegram' });
+    expect(logs.filter((l) => l.msg === 'connection lost; reconnecting')).toEqual([]);
+  });
+
   it('logs a throwing handler and keeps polling', async () => {
     const bot = defineBot((b) => {
       b.command('boom', () => {
@@ -231,15 +241,31 @@ describe('telegram: webhook', () => {
     expect(fake.sent()).toEqual([]);
   });
 
-  it('answers 413 to an oversized body and 400 to malformed JSON or a non-update', async () => {
-    const { fake, webhook } = await telegram({ mode: 'webhook' });
-    expect((await webhook({}, { rawBody: JSON.stringify(update('x'.repeat(2 * 1024 * 1024))) })).status).toBe(413);
-    const malformed = await webhook({}, { rawBody: '{"update_id": 1, "message": ' });
-    expect(malformed.status).toBe(400);
-    expect(await malformed.json()).toEqual({ error: 'request body is not valid JSON' });
-    expect((await webhook({ hello: 'world' })).status).toBe(400);
+  it('consumes an authenticated request it cannot read (oversized, not JSON, not an update, a null callback_query): 200, logged, nothing handled', async () => {
+    // Telegram sends anything but a 2xx again, forever, and holds back the updates behind it.
+    const { fake, webhook, logs, sentTexts } = await telegram({ mode: 'webhook' });
+    const answers = [
+      await webhook({}, { rawBody: JSON.stringify(update('x'.repeat(2 * 1024 * 1024))) }),
+      await webhook({}, { rawBody: '{"update_id": 1, "message": ' }),
+      await webhook({ hello: 'world' }),
+      await webhook({}, { rawBody: '{"update_id":1,"callback_query":null}' }),
+    ];
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(await Promise.all(answers.map((r) => r.text()))).toEqual(['', '', '', '']);
+    const consumed = logs.filter((l) => l.level === 50 && l.platform === 'telegram' && /answered as delivered|could not read a Telegram update/.test(l.msg));
+    expect(consumed.map((l) => (l.err as { message: string }).message)).toEqual([
+      `request body is larger than ${1024 * 1024} bytes`,
+      'request body is not valid JSON',
+      'not a Telegram update: update_id (integer) is required',
+      expect.stringContaining('null'),
+    ]);
+    // Without the secret it is still refused, whatever the body.
+    expect((await webhook({}, { rawBody: '{"update_id": 1, "message": ', secret: 'wrong' })).status).toBe(401);
+    // None was handled (the echo bot would have answered); the next update is, as usual.
+    expect((await webhook(update('/ping'))).status).toBe(200);
+    await sentTo(fake, 1);
     await sleep(100);
-    expect(fake.sent()).toEqual([]);
+    expect(sentTexts()).toEqual(['pong']);
   });
 
   it('handles a repeated update_id once', async () => {

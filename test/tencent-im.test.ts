@@ -225,13 +225,24 @@ describe('tencent-im: refused callbacks', () => {
     await noneHandled(seen, fake);
   });
 
-  it('answers 400 to malformed JSON or a missing command, 413 to an oversized body', async () => {
+  it('answers OK to a signed callback it cannot read (malformed JSON, no command, over the body limit), logged and handed to nobody', async () => {
+    // It passed the Sign check, so Tencent sent it: it is logged and consumed, never answered with an error to retry.
     const seen: Message[] = [];
-    const { fake, post } = await tim({ bot: recordingBot(seen) });
-    expect((await post('C2C.CallbackAfterSendMsg', {}, { rawBody: '{"From_Account": ' })).status).toBe(400);
-    expect((await post('C2C.CallbackAfterSendMsg', {}, { rawBody: '[1, 2]' })).status).toBe(400);
-    expect((await post('', {}, { rawBody: '{"From_Account": "alice"}' })).status).toBe(400);
-    expect((await post('C2C.CallbackAfterSendMsg', c2c('alice', 'bot', [text('x'.repeat(2 * 1024 * 1024))]))).status).toBe(413);
+    const { fake, post, logs } = await tim({ bot: recordingBot(seen) });
+    const answers = [
+      await post('C2C.CallbackAfterSendMsg', {}, { rawBody: '{"From_Account": ' }),
+      await post('C2C.CallbackAfterSendMsg', {}, { rawBody: '[1, 2]' }),
+      await post('', {}, { rawBody: '{"From_Account": "alice"}' }),
+      await post('C2C.CallbackAfterSendMsg', c2c('alice', 'bot', [text('x'.repeat(2 * 1024 * 1024))])),
+    ];
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(await Promise.all(answers.map((r) => r.json()))).toEqual([okAnswer, okAnswer, okAnswer, okAnswer]);
+    expect(logs.filter((l) => l.level === 50 && l.platform === 'tencent-im').map((l) => (l.err as { message: string }).message)).toEqual([
+      'request body is not valid JSON',
+      'request body must be a JSON object',
+      'CallbackCommand is missing (query string or body)',
+      `request body is larger than ${1024 * 1024} bytes`,
+    ]);
     await noneHandled(seen, fake);
   });
 

@@ -59,6 +59,27 @@ describe('vk: the callback handshake and refused requests', () => {
     expect(fake.sent).toEqual([]);
   });
 
+  it('consumes an authenticated callback it cannot read (an event_id that is not a string, a message of the wrong shape): "ok", logged, nothing handled', async () => {
+    // VK sends anything but "ok" again; one that cannot be read would come back forever.
+    const seen: Message[] = [];
+    const { fake, deliver, logs } = await vk({ bot: recordingBot(seen) });
+    const answers = [
+      await deliver({ ...messageNew(alpha, 'x'), event_id: { id: 1 } }),
+      await deliver({ ...messageNew(alpha, 'x'), object: { message: { peer_id: 5, text: 5, attachments: 7 } } }),
+    ];
+    expect(answers.map((r) => r.status)).toEqual([200, 200]);
+    expect(await Promise.all(answers.map((r) => r.text()))).toEqual(['ok', 'ok']);
+    expect(logs.filter((l) => l.level === 50).map((l) => l.msg)).toEqual([
+      'an authenticated request could not be read; answered as delivered, so the platform does not send it again',
+      'could not normalize an event; dropped',
+    ]);
+    // The next event is handled as usual.
+    expect((await deliver(messageNew(alpha, 'genuine'))).status).toBe(200);
+    await sentCount(fake, 1);
+    expect(seen.map((m) => m.text)).toEqual(['genuine']);
+    expect(secretsIn(logs)).toBeNull();
+  });
+
   it('answers 503 with the server\'s Retry-After while shutting down, so VK delivers the event again later', async () => {
     const { deliver } = await vk({ extra: 'server:\n  port: 0\n  retryAfter: 7s\n' });
     running.runtime!.pipeline.close(); // what Runtime.stop does first

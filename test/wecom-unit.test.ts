@@ -13,6 +13,7 @@ import { appLimits, robotLimits } from '../adapters/wecom/limits.js';
 import { plan, splitBytes } from '../adapters/wecom/render.js';
 import { RobotChats } from '../adapters/wecom/robot.js';
 import { callbackKeys, CiphertextError, decrypt, encrypt, signature, signatureMatches } from '../adapters/wecom/verify.js';
+import { envelopeEncrypt, parseXml, xmlBounds } from '../adapters/wecom/xml.js';
 import { wxEncrypt, wxSign } from './fakes/wecom.js';
 
 // WeCom's sample (WXBizMsgCrypt samples for every language): token, EncodingAESKey and corp id.
@@ -95,6 +96,39 @@ describe('wecom crypto: round trips and refusals', () => {
     const sig = signature(sample.token, '1', '2', 'abc');
     expect(signatureMatches(keys, sig.toUpperCase(), '1', '2', 'abc')).toBe(true);
     expect(signatureMatches(keys, sig.slice(1), '1', '2', 'abc')).toBe(false);
+  });
+});
+
+describe('wecom XML', () => {
+  it('cuts the Encrypt value out of an envelope, CDATA or not, with an XML declaration or surrounding whitespace', () => {
+    expect(envelopeEncrypt('<xml><ToUserName><![CDATA[ww1]]></ToUserName><Encrypt><![CDATA[QUJD+/==]]></Encrypt><AgentID>1</AgentID></xml>')).toBe('QUJD+/==');
+    expect(envelopeEncrypt('<?xml version="1.0" encoding="UTF-8"?>\n<xml>\n  <Encrypt>\n    QUJD\n  </Encrypt>\n</xml>\n')).toBe('QUJD');
+  });
+
+  it('finds no Encrypt in anything but an envelope with exactly one base64 value and no entity definitions', () => {
+    for (const text of [
+      '<Encrypt>QUJD</Encrypt>',
+      '<root><Encrypt>QUJD</Encrypt></root>',
+      '<xml><Encrypt>QUJD</Encrypt>',
+      '<xml><Encrypt>QUJD</Encrypt><Encrypt>REVG</Encrypt></xml>',
+      '<xml><Encrypt>QU JD</Encrypt></xml>',
+      '<xml><Encrypt><![CDATA[QUJD]]><x/></Encrypt></xml>',
+      '<xml><Encrypt></Encrypt></xml>',
+      '<!DOCTYPE xml [<!ENTITY a "b">]><xml><Encrypt>QUJD</Encrypt></xml>',
+      '<?xml version="1.0"<xml><Encrypt>QUJD</Encrypt></xml>',
+    ])
+      expect(envelopeEncrypt(text), text).toBeUndefined();
+  });
+
+  it('parses a message within the element and depth bounds, and refuses one past them before the parser sees it', () => {
+    const items = (n: number) => `<xml><MsgType>mixed</MsgType><MixedMessage>${'<MsgItem><MsgType>text</MsgType><Text><Content><![CDATA[a<b>]]></Content></Text></MsgItem>'.repeat(n)}</MixedMessage></xml>`;
+    expect((parseXml(items(10))?.MixedMessage as { MsgItem: unknown[] }).MsgItem).toHaveLength(10);
+    expect(parseXml(items(Math.ceil(xmlBounds.maxElements / 4)))).toBeUndefined();
+    const nested = (depth: number) => `<xml>${'<a>'.repeat(depth - 1)}x${'</a>'.repeat(depth - 1)}</xml>`;
+    expect(parseXml(nested(xmlBounds.maxDepth))).toBeDefined();
+    expect(parseXml(nested(xmlBounds.maxDepth + 1))).toBeUndefined();
+    expect(parseXml('<xml><a>1</a><!-- <b> --><c/></xml>')).toEqual({ a: '1', c: '' });
+    expect(parseXml('<xml><a>1</a><![CDATA[ unclosed')).toBeUndefined();
   });
 });
 

@@ -1,11 +1,16 @@
-// The webhook route: body bounded, X-Lark-Signature checked over the raw bytes, the body
-// decrypted, the URL-verification challenge answered, header.token checked; then the event is
-// handed to the SDK's EventDispatcher (its own checks off: they hash a re-serialized body and
-// never look at the token) and answered at once, the work carrying on in the background.
+// The webhook route: body bounded, then authenticated before anything in it is read: with an
+// Encrypt Key, X-Lark-Signature over the raw bytes (Lark signs every request then, the URL check
+// too) before anything is decrypted; without one, the verification token in the plain body. Every
+// request that fails gets the same answer, so a forger learns nothing (decrypting unsigned bodies
+// and answering bad padding apart from bad JSON was a padding oracle). Once authenticated, what
+// cannot be read is logged and acknowledged (see authenticated()). The URL-verification challenge
+// is answered here; events go to the SDK's EventDispatcher (its own checks off: they hash a
+// re-serialized body and never look at the token) and are answered at once, the work carrying on
+// in the background.
 
 import type { Context as KoaContext } from 'koa';
 import type { AdapterContext, Admission } from '../../src/adapter.js';
-import { HttpError, readRawBody, unavailable } from '../../src/inbound/http.js';
+import { authenticated, HttpError, readRawBody, unavailable } from '../../src/inbound/http.js';
 import { checkSignature, decrypt, tokenMatches } from './verify.js';
 
 export interface WebhookOptions {
@@ -22,21 +27,24 @@ export interface WebhookOptions {
 
 type Payload = Record<string, unknown> & { type?: unknown; challenge?: unknown; token?: unknown; header?: { token?: unknown; event_type?: unknown } };
 
+/** What Lark counts as delivered (with a 200). */
+const delivered = {};
+
 export function webhookHandler(options: WebhookOptions) {
   return async (koa: KoaContext): Promise<void> => {
     const ctx = options.context();
     if (!ctx) throw unavailable('this platform is stopped');
     const raw = await readRawBody(koa, ctx.bodyLimit);
-    const signature = { timestamp: header(koa, 'x-lark-request-timestamp'), nonce: header(koa, 'x-lark-request-nonce'), signature: header(koa, 'x-lark-signature') };
-    const { encryption } = options;
-    // A signature, when present, is checked before anything else is read.
-    const signed = encryption !== undefined && signature.signature !== undefined;
-    if (signed) refuseUnless(ctx, koa, checkSignature(encryption.encryptKey, signature, raw, options.replayWindowMs));
-    const payload = open(parseObject(raw.toString('utf8')), encryption);
+    const payload = options.encryption ? openSigned(koa, ctx, raw, options, options.encryption) : openPlain(koa, ctx, raw);
+    const challenge = payload.type === 'url_verification';
+    // The token every request carries (in the 2.0 schema's header; at the top in a challenge or a
+    // 1.0 event): checked with a signature too, so a body signed for another app is not taken.
+    const token = typeof payload.header === 'object' && payload.header !== null ? payload.header.token : payload.token;
+    if (!tokenMatches(token, options.verificationToken)) refuse(ctx, koa, challenge ? 'url_verification with a wrong or missing token' : 'header.token is not our verification token');
+    // Without a signature, the token is what shows the request is Lark's.
+    if (!options.encryption) authenticated(koa, { logger: ctx.logger, ack: { body: delivered } });
 
-    if (payload.type === 'url_verification') {
-      // Lark may send the challenge unsigned; it must still carry our verification token.
-      if (!tokenMatches(payload.token, options.verificationToken)) refuse(ctx, koa, 'url_verification with a wrong or missing token');
+    if (challenge) {
       if (typeof payload.challenge !== 'string') throw new HttpError(400, 'url_verification without a challenge (string)');
       ctx.logger.info('answered the Lark URL verification challenge');
       koa.status = 200;
@@ -45,20 +53,22 @@ export function webhookHandler(options: WebhookOptions) {
     }
     if (typeof payload.header !== 'object' || payload.header === null || typeof payload.event !== 'object' || payload.event === null)
       throw new HttpError(400, 'not a Lark event: expected {schema: "2.0", header, event} (subscribe with the 2.0 event schema)');
-    // With an Encrypt Key set, Lark signs every event: an unsigned one is forged.
-    if (encryption && !signed) refuse(ctx, koa, 'missing X-Lark-Signature, X-Lark-Request-Timestamp or X-Lark-Request-Nonce');
-    if (!tokenMatches(payload.header.token, options.verificationToken)) refuse(ctx, koa, 'header.token is not our verification token');
     // Not taken (shutting down, or the store cannot record it): a 503 makes Lark deliver it again later.
     if ((await options.onEvent(payload)) === 'closed') throw unavailable('not taken now; deliver it again later');
     koa.status = 200;
-    koa.body = {};
+    koa.body = delivered;
   };
 }
 
-/** The event itself: the body, or what its `encrypt` field decrypts to. */
-function open(body: Payload, encryption: WebhookOptions['encryption']): Payload {
+/** With an Encrypt Key: the signature first (nothing unsigned is decrypted), then the event, decrypted when it is encrypted. */
+function openSigned(koa: KoaContext, ctx: AdapterContext, raw: Buffer, options: WebhookOptions, encryption: { encryptKey: string; key: Buffer }): Payload {
+  const headers = { timestamp: header(koa, 'x-lark-request-timestamp'), nonce: header(koa, 'x-lark-request-nonce'), signature: header(koa, 'x-lark-signature') };
+  const check = checkSignature(encryption.encryptKey, headers, raw, options.replayWindowMs);
+  if (!check.ok) refuse(ctx, koa, check.reason);
+  // Signed by Lark: from here on what cannot be read is acknowledged, not refused (Lark would send it again).
+  authenticated(koa, { logger: ctx.logger, ack: { body: delivered } });
+  const body = parseObject(raw.toString('utf8'));
   if (!('encrypt' in body)) return body;
-  if (!encryption) throw new HttpError(400, 'the body is encrypted but no encryptKey is configured for this platform');
   if (typeof body.encrypt !== 'string') throw new HttpError(400, '`encrypt` must be a base64 string');
   let plain: string;
   try {
@@ -67,6 +77,18 @@ function open(body: Payload, encryption: WebhookOptions['encryption']): Payload 
     throw new HttpError(400, 'could not decrypt `encrypt` with the configured encryptKey');
   }
   return parseObject(plain);
+}
+
+/** Without an Encrypt Key: a plain JSON event; what cannot be read cannot show our token, and is refused like a forgery. */
+function openPlain(koa: KoaContext, ctx: AdapterContext, raw: Buffer): Payload {
+  let body: Payload;
+  try {
+    body = parseObject(raw.toString('utf8'));
+  } catch (error) {
+    return refuse(ctx, koa, (error as Error).message);
+  }
+  if ('encrypt' in body) refuse(ctx, koa, 'the body is encrypted but no encryptKey is configured for this platform');
+  return body;
 }
 
 function parseObject(text: string): Payload {
@@ -84,11 +106,8 @@ function header(koa: KoaContext, name: string): string | undefined {
   return koa.get(name) || undefined;
 }
 
-function refuseUnless(ctx: AdapterContext, koa: KoaContext, check: { ok: true } | { ok: false; reason: string }): void {
-  if (!check.ok) refuse(ctx, koa, check.reason);
-}
-
+/** One answer for every request that is not Lark's, whatever the reason (which only the log line says). */
 function refuse(ctx: AdapterContext, koa: KoaContext, reason: string): never {
   ctx.logger.warn({ reason, ip: koa.ip }, 'Lark webhook request refused');
-  throw new HttpError(401, `verification failed: ${reason}`);
+  throw new HttpError(401, 'verification failed');
 }

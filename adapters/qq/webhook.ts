@@ -4,7 +4,7 @@
 
 import type { Context as KoaContext } from 'koa';
 import type { AdapterContext, Admission } from '../../src/adapter.js';
-import { HttpError, readRawBody, unavailable } from '../../src/inbound/http.js';
+import { authenticated, HttpError, readRawBody, unavailable } from '../../src/inbound/http.js';
 import type { Payload } from './normalize.js';
 import { checkSignature, validationAnswer, type WebhookKeys } from './verify.js';
 
@@ -17,6 +17,9 @@ export interface WebhookOptions {
   onEvent(payload: Payload): Promise<Admission>;
 }
 
+/** QQ's acknowledgement of an event (op 12, HTTP Callback ACK). */
+const ack = { op: 12, d: 0 };
+
 export function webhookHandler(options: WebhookOptions) {
   return async (koa: KoaContext): Promise<void> => {
     const ctx = options.context();
@@ -27,6 +30,7 @@ export function webhookHandler(options: WebhookOptions) {
       ctx.logger.warn({ reason: check.reason, ip: koa.ip }, 'webhook request refused: signature check failed');
       throw new HttpError(401, `signature check failed: ${check.reason}`);
     }
+    authenticated(koa, { logger: ctx.logger, ack: { body: ack } });
     const payload = parsePayload(raw);
     koa.status = 200;
     koa.body = await answer(payload, options, ctx);
@@ -44,11 +48,11 @@ async function answer(payload: Payload, options: WebhookOptions, ctx: AdapterCon
     case 0:
       // QQ documents no ACK that asks for the event again; an answer that is not 2xx does.
       if ((await options.onEvent(payload)) === 'closed') throw unavailable('Switchboard cannot take this event now');
-      return { op: 12, d: 0 };
+      return ack;
     case 1:
       return { op: 11, d: payload.d ?? null };
     default:
-      return { op: 12, d: 0 };
+      return ack;
   }
 }
 

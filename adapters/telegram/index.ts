@@ -3,7 +3,7 @@
 import { Api, InputFile, TelegramApiError, type Update } from 'node-telegram-bot-api';
 import { request } from 'undici';
 import { defineAdapter, type Adapter, type AdapterContext, type Admission, type SendOptions } from '../../src/adapter.js';
-import { HttpError, readJson, unavailable } from '../../src/inbound/http.js';
+import { authenticated, HttpError, readJson, unavailable } from '../../src/inbound/http.js';
 import type { SendLimits } from '../../src/delivery/pacer.js';
 import { retryable } from '../../src/delivery/retry.js';
 import { createTransport, describeProxy, lightFetch, type Transport } from '../../src/net/proxy.js';
@@ -185,9 +185,17 @@ export class TelegramAdapter implements Adapter {
   }
 
   private dispatch(ctx: AdapterContext, update: Update): Promise<Admission> {
-    if (!incoming(update)) return Promise.resolve('accepted');
-    const callback = 'callback_query' in update ? update.callback_query : undefined;
-    if (callback) void this.api.answerCallbackQuery({ callback_query_id: callback.id }).catch(() => {});
+    let source: ReturnType<typeof incoming>;
+    try {
+      source = incoming(update);
+    } catch (error) {
+      // An update of a shape we cannot read (`"callback_query": null`) fails the same way every
+      // time: logged and consumed, or Telegram would send it again forever (and polling stall on it).
+      ctx.logger.error({ updateId: update.update_id, err: error }, 'could not read a Telegram update; skipped');
+      return Promise.resolve('accepted');
+    }
+    if (!source) return Promise.resolve('accepted');
+    if ('callback' in source) void this.api.answerCallbackQuery({ callback_query_id: source.callback.id }).catch(() => {});
     return ctx.dispatch({
       key: String(update.update_id),
       normalize: () => normalize(update, this.id, this.self, (fileId, mime, name) => ctx.media.register(() => this.download(fileId, mime, name), { botId: this.id, ref: fileId }))!,
@@ -201,6 +209,7 @@ export class TelegramAdapter implements Adapter {
       const ctx = this.ctx;
       if (!ctx) throw unavailable('this platform is stopped');
       if (!verifySecretToken(koa.get('x-telegram-bot-api-secret-token') || undefined, secret)) throw new HttpError(401, 'wrong or missing X-Telegram-Bot-Api-Secret-Token');
+      authenticated(koa, { logger: ctx.logger, ack: { body: '' } });
       const update = await readJson(koa, ctx.bodyLimit);
       if (!isUpdate(update)) throw new HttpError(400, 'not a Telegram update: update_id (integer) is required');
       if ((await this.dispatch(ctx, update)) === 'closed') throw unavailable('cannot take updates now');

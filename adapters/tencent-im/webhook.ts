@@ -5,7 +5,7 @@
 
 import type { Context as KoaContext } from 'koa';
 import type { AdapterContext, Admission } from '../../src/adapter.js';
-import { HttpError, readRawBody, unavailable } from '../../src/inbound/http.js';
+import { authenticated, HttpError, readRawBody, unavailable } from '../../src/inbound/http.js';
 import { errorMessage } from '../../src/inbound/supervisor.js';
 import { kindOf } from './events.js';
 import { answerBefore, ok, type CallbackAnswer, type InterceptOptions } from './intercept.js';
@@ -35,6 +35,7 @@ export function webhookHandler(options: WebhookOptions) {
       ctx.logger.warn({ reason: check.reason, ip: koa.ip }, 'callback refused');
       throw new HttpError(check.status, `callback refused: ${check.reason}`);
     }
+    authenticated(koa, { logger: ctx.logger, ack: { body: ok } });
     if (check.probe) {
       await readRawBody(koa, ctx.bodyLimit);
       ctx.logger.info({ command: one(query.CallbackCommand)?.slice(0, 100) }, 'signed callback without SdkAppid (a URL check?); answered OK, not handled');

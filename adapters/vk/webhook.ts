@@ -4,8 +4,7 @@
 
 import type { Context as KoaContext } from 'koa';
 import type { AdapterContext, Admission } from '../../src/adapter.js';
-import { HttpError, readRawBody, unavailable } from '../../src/inbound/http.js';
-import { errorMessage } from '../../src/inbound/supervisor.js';
+import { authenticated, HttpError, readRawBody, unavailable } from '../../src/inbound/http.js';
 import type { Callback } from './normalize.js';
 import type { Community } from './schema.js';
 import type { Communities } from './verify.js';
@@ -16,6 +15,9 @@ export interface WebhookOptions {
   context(): AdapterContext | undefined;
   onEvent(callback: Callback, community: Community): Promise<Admission>;
 }
+
+/** The only answer VK counts as delivered (with a 200). */
+const delivered = 'ok';
 
 /** A refused confirmation is most often an operator pressing Confirm before saving the secret key. */
 const confirmationHint = 'VK checks the server before events flow: save the same secret key as `secret` on the Callback API page, then press Confirm again';
@@ -42,6 +44,7 @@ export function webhookHandler(options: WebhookOptions) {
       ctx.logger.warn({ reason: verdict.reason, groupId: typeof callback.group_id === 'number' ? callback.group_id : undefined, ip: koa.ip, ...hint }, 'VK callback refused');
       return answer(koa, verdict.status, verdict.reason);
     }
+    authenticated(koa, { logger: ctx.logger, ack: { body: delivered, type: 'text/plain' } });
     if (callback.type === 'confirmation') {
       const { groupId } = verdict.community;
       const code = options.communities.confirmation(groupId);
@@ -50,19 +53,13 @@ export function webhookHandler(options: WebhookOptions) {
       ctx.logger.info({ groupId }, 'answered the VK Callback API confirmation');
       return answer(koa, 200, code);
     }
+    // The event's id is its dedup key: anything but a string cannot be one.
+    if (callback.event_id !== undefined && typeof callback.event_id !== 'string') throw new HttpError(400, 'event_id is not a string');
     const retry = koa.get('x-retry-counter');
     if (retry) ctx.logger.debug({ eventId: callback.event_id, retry }, 'VK redelivered an event');
-    let admission: Admission;
-    try {
-      admission = await options.onEvent(callback, verdict.community);
-    } catch (error) {
-      // The store (an event's dedup claim) is unreachable: VK is asked to come back rather than told "ok" for an event we could not take.
-      ctx.logger.error({ eventId: callback.event_id, err: errorMessage(error) }, 'VK event not taken; VK will deliver it again');
-      throw unavailable('cannot take events right now');
-    }
-    // Shutting down, or the store could not record it: likewise, rather than "ok" for an event no one will handle.
-    if (admission === 'closed') throw unavailable('cannot take events right now');
-    answer(koa, 200, 'ok');
+    // Shutting down, or the store could not record it: VK is asked to come back rather than told "ok" for an event no one will handle.
+    if ((await options.onEvent(callback, verdict.community)) === 'closed') throw unavailable('cannot take events right now');
+    answer(koa, 200, delivered);
   };
 }
 

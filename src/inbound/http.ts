@@ -1,6 +1,8 @@
-// Request-body helpers every webhook route uses: bounded reads and clear 4xx answers.
+// What every webhook route shares: bounded body reads, clear 4xx answers, the acknowledgement of an
+// authenticated request that cannot be read, and telling a client's own faults from ours.
 
 import type { Context } from 'koa';
+import type { Logger } from '../runtime/logger.js';
 
 export class HttpError extends Error {
   constructor(
@@ -47,4 +49,51 @@ export async function readJson(ctx: Context, limit: number): Promise<unknown> {
   } catch {
     throw new HttpError(400, 'request body is not valid JSON');
   }
+}
+
+/** How an authenticated request that cannot be read is answered; see authenticated(). */
+export interface Consume {
+  /** The adapter's logger: the line names the platform. */
+  logger: Logger;
+  /** The platform's own acknowledgement, answered with a 200: what it counts as delivered. */
+  ack: { body: unknown; type?: string };
+}
+
+const consumeKey = Symbol('authenticated');
+
+/**
+ * Marks a webhook request as authenticated. From here on, a failure to read it (a malformed or
+ * oversized payload, an adapter tripping over a shape it did not expect) is logged and answered
+ * with the platform's `ack`: a platform delivers anything else again, and an event that cannot
+ * be read fails the same way every time. A 503 (`unavailable()`) still asks for the event again,
+ * a refusal (401, 403) stays one, and a client that went away is not answered at all.
+ */
+export function authenticated(koa: Context, consume: Consume): void {
+  (koa.state as Record<symbol, Consume>)[consumeKey] = consume;
+}
+
+/** Answers an authenticated request that failed as delivered (see authenticated()); false when the failure takes its usual course. */
+export function consumeUnreadable(koa: Context, error: unknown): boolean {
+  const consume = (koa.state as Record<symbol, Consume | undefined>)[consumeKey];
+  if (!consume || clientFault(error) !== undefined) return false;
+  if (error instanceof HttpError && (error.status === 401 || error.status === 403 || error.status === 503)) return false;
+  consume.logger.error({ err: error }, 'an authenticated request could not be read; answered as delivered, so the platform does not send it again');
+  koa.status = 200;
+  if (consume.ack.type) koa.type = consume.ack.type;
+  koa.body = consume.ack.body;
+  return true;
+}
+
+/**
+ * A request the client broke, as Node reports it: `gone` (it hung up or reset mid-request),
+ * `slow` (cut off by server.requestTimeout), `malformed` (bytes that are not HTTP, such as a bad
+ * chunk size); undefined for anything else.
+ */
+export function clientFault(error: unknown): 'gone' | 'slow' | 'malformed' | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const code = (error as { code?: unknown }).code;
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'HPE_INVALID_EOF_STATE') return 'gone';
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return 'slow';
+  if (typeof code === 'string' && code.startsWith('HPE_')) return 'malformed';
+  return undefined;
 }

@@ -1,9 +1,9 @@
 // The Koa app: webhook routes, adapter pages, media, health.
 
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import Router from '@koa/router';
-import Koa from 'koa';
-import { HttpError } from './http.js';
+import Koa, { type Context } from 'koa';
+import { clientFault, consumeUnreadable, HttpError } from './http.js';
 import type { Logger } from '../runtime/logger.js';
 import { MediaStore } from '../media/media.js';
 import type { Metrics } from '../runtime/metrics.js';
@@ -19,6 +19,9 @@ export interface HttpServerOptions {
   readiness: () => { ready: boolean };
   /** Seconds a 503 asks the client to wait (Retry-After): one answer for every route when Switchboard cannot take work. */
   retryAfterSeconds: number;
+  /** How long a client may take to send a request's headers, and the whole request; slower ones are cut off (408). */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
 }
 
 /** Routes that answer while shutting down: liveness, readiness and metrics are about the process, not work. */
@@ -35,11 +38,7 @@ export class HttpServer {
   constructor(private readonly options: HttpServerOptions) {
     const { app, root } = this;
     app.proxy = false;
-    app.on('error', (error: Error & { status?: number; code?: string }) => {
-      // A client that goes away mid-response (a closed tab on an event stream) is not our error.
-      if (error.code === 'ERR_STREAM_PREMATURE_CLOSE' || error.code === 'ECONNRESET' || error.code === 'EPIPE') return;
-      if (!error.status || error.status >= 500) options.logger.error({ err: error }, 'http error');
-    });
+    app.on('error', (error: Error & { status?: number }, koa?: Context) => logError(options.logger, error, koa));
     app.use(async (ctx, next) => {
       const retryAfter = String(options.retryAfterSeconds);
       if (this.draining && !probes.has(ctx.path)) {
@@ -51,6 +50,7 @@ export class HttpServer {
       try {
         await next();
       } catch (error) {
+        if (consumeUnreadable(ctx, error)) return;
         if (error instanceof HttpError) {
           ctx.status = error.status;
           ctx.body = { error: error.message };
@@ -101,7 +101,11 @@ export class HttpServer {
   async listen(host: string, port: number): Promise<{ host: string; port: number }> {
     const { app, root } = this;
     for (const router of [root, ...this.webhookRouters]) app.use(router.routes()).use(router.allowedMethods());
-    const server = app.listen({ host, port });
+    const { headersTimeoutMs: headersTimeout, requestTimeoutMs: requestTimeout } = this.options;
+    // Node checks these deadlines on a timer (every 30 s by default): often enough to keep to them.
+    const connectionsCheckingInterval = Math.min(1000, Math.max(50, Math.floor(headersTimeout / 4)));
+    const server = createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval }, app.callback());
+    server.listen({ host, port });
     this.server = server;
     server.keepAliveTimeout = 65_000;
     await new Promise<void>((resolve, reject) => {
@@ -156,4 +160,19 @@ function listenProblem(host: string, port: number, cause: NodeJS.ErrnoException)
     default:
       return `cannot listen on ${host}:${port}: ${cause.message}`;
   }
+}
+
+/** Failures a client caused are not our errors: none is logged with a stack, or with the bytes it sent (they carry its secrets). */
+function logError(logger: Logger, error: Error & { status?: number; reason?: unknown }, koa: Context | undefined): void {
+  const where = koa ? { method: koa.method, path: koa.path } : {};
+  const code = (error as { code?: unknown }).code;
+  switch (clientFault(error)) {
+    case 'gone':
+      return void logger.debug({ ...where, code }, 'the client went away before the request was done');
+    case 'slow':
+      return void logger.debug({ ...where, code }, 'a slow client was cut off (server.requestTimeout)');
+    case 'malformed':
+      return void logger.warn({ ...where, code, reason: error.reason }, 'refused a malformed HTTP request (400)');
+  }
+  if (!error.status || error.status >= 500) logger.error({ ...where, err: error }, 'http error');
 }

@@ -29,7 +29,11 @@ const serverSchema = z.strictObject({
   maxInFlight: z.number().int().min(1).default(1000),
   /** What a 503 tells a platform (Retry-After) when Switchboard cannot take work: shutting down, or the store cannot record it. */
   retryAfter: duration.default(5000),
-});
+  /** How long a client may take to send a request's headers; a slower one is cut off (408), so slow senders cannot hold connections open. */
+  headersTimeout: duration.pipe(z.number().min(1, 'expected a duration above 0')).default(10_000),
+  /** How long a client may take to send a whole request, body included. */
+  requestTimeout: duration.pipe(z.number().min(1, 'expected a duration above 0')).default(30_000),
+}).refine((server) => server.headersTimeout <= server.requestTimeout, { path: ['headersTimeout'], message: 'must not be longer than requestTimeout (the headers are part of the request)' });
 
 const mediaSchema = z.strictObject({
   /** Whether ctx.download may fetch URLs on loopback or private networks (off: a user cannot make the bot probe your LAN). */

@@ -86,6 +86,8 @@ export class Runtime {
       health: () => this.health(),
       readiness: () => this.readiness(),
       retryAfterSeconds: Math.max(1, Math.ceil(config.server.retryAfter / 1000)),
+      headersTimeoutMs: config.server.headersTimeout,
+      requestTimeoutMs: config.server.requestTimeout,
     });
   }
 
