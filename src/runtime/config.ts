@@ -52,6 +52,16 @@ const deliverySchema = z.strictObject({
   maxRetryAfter: duration.default(defaultRetryPolicy.maxRetryAfterMs),
 });
 
+/** Several instances on one Redis store (docs/scaling.md); ignored by the embedded stores, which serve one process. */
+const clusterSchema = z.strictObject({
+  /** Work queues the chats are spread over: a chat always lands on the same one, which handles one message at a time. */
+  partitions: z.number().int().min(1).max(1024).default(16),
+  /** How long the instance holding a connection (a poller, a gateway shard) may go silent before another takes it over. */
+  leaseTtl: duration.pipe(z.number().min(1000, 'expected at least 1s')).default(15_000),
+  /** How long a worker may go silent on a message before another worker finishes it. */
+  stallTimeout: duration.pipe(z.number().min(1000, 'expected at least 1s')).default(15_000),
+});
+
 const logSchema = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -118,6 +128,7 @@ export function buildConfigSchema(definitions: readonly AdapterDefinition[]) {
       /** Where events, replies and dedup keys are kept: a SQLite file by default. */
       store: storeSchema.default(storeSchema.parse({ type: 'sqlite' })),
       delivery: deliverySchema.default(deliverySchema.parse({})),
+      cluster: clusterSchema.default(clusterSchema.parse({})),
       bot: z.string().min(1).default(builtinBot),
       /** How long a platform's event id is remembered to drop redeliveries. */
       dedupTtl: duration.default(3_600_000),
