@@ -22,8 +22,9 @@ export class Driver {
     resolve(at);
   };
 
-  async run(target: string, secret: string, requests: number, concurrency: number): Promise<LoadResult> {
-    const pool = new Pool(target, { connections: concurrency, pipelining: 1, keepAliveTimeout: 60_000 });
+  /** Several targets share the load round-robin, request by request, as a reverse proxy would. */
+  async run(targets: string | readonly string[], secret: string, requests: number, concurrency: number): Promise<LoadResult> {
+    const pools = (typeof targets === 'string' ? [targets] : targets).map((target) => new Pool(target, { connections: concurrency, pipelining: 1, keepAliveTimeout: 60_000 }));
     const latenciesMs: number[] = [];
     let errors = 0;
     let next = 0;
@@ -37,6 +38,7 @@ export class Driver {
           update_id: this.seq,
           message: { message_id: this.seq, date: 1_700_000_000, chat: { id: chatId, type: 'private', first_name: 'Bench' }, from: { id: chatId, is_bot: false, first_name: 'Bench' }, text: `/echo ${id}`, entities: [{ type: 'bot_command', offset: 0, length: 5 }] },
         });
+        const pool = pools[this.seq % pools.length]!;
         const begun = performance.now();
         const arrived = new Promise<number>((resolve) => this.waiting.set(id, resolve));
         try {
@@ -53,7 +55,7 @@ export class Driver {
     };
     await Promise.all(Array.from({ length: concurrency }, (_, i) => worker(1000 + i)));
     const seconds = (performance.now() - started) / 1000;
-    await pool.close();
+    await Promise.all(pools.map((pool) => pool.close()));
     return { requests, errors, seconds, latenciesMs };
   }
 }

@@ -1,12 +1,14 @@
 // `npm run bench [-- --requests N --concurrency C --warmup W --rounds R]`: the same echo load through
 // Switchboard, raw node-telegram-bot-api + koa, and grammY + koa, each in its own process;
-// then Switchboard with a lifecycle callback at each stage. Not part of CI.
+// then Switchboard with a lifecycle callback at each stage, and on the Redis store with one instance
+// and with two sharing the load. Not part of CI.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
 import { Driver, percentile, type LoadResult } from './driver.js';
 import { startFakeApi } from './fake-api.js';
 
@@ -80,38 +82,82 @@ const driver = new Driver();
 const api = await startFakeApi(token, driver.onReply);
 const apiEnv = { API_ROOT: api.url, TOKEN: token, SECRET: secret };
 
-async function measure(name: string, file: string, env: Record<string, string> = {}): Promise<Row> {
-  const sut = await launch(file, { ...apiEnv, ...env });
-  const target = `http://127.0.0.1:${sut.port}`;
-  await driver.run(target, secret, warmup, concurrency);
-  const cpuBefore = await sut.cpu();
-  const result = await driver.run(target, secret, requests, concurrency);
-  const cpuMicrosPerRequest = ((await sut.cpu()) - cpuBefore) / requests;
-  const rssBytes = await sut.stop();
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+let prefixes = 0;
+
+/** `instances` processes of `file` share the load (on the Redis store they share one prefix); CPU and RSS are their sums. */
+async function measure(name: string, file: string, env: Record<string, string> = {}, instances = 1): Promise<Row> {
+  const prefix = `bench:${process.pid}:${++prefixes}:`;
+  const shared: Record<string, string> = env.STORE === 'redis' ? { REDIS_URL: redisUrl, REDIS_PREFIX: prefix } : {};
+  const suts = await Promise.all(Array.from({ length: instances }, () => launch(file, { ...apiEnv, ...env, ...shared })));
+  const targets = suts.map((sut) => `http://127.0.0.1:${sut.port}`);
+  const cpu = async () => (await Promise.all(suts.map((sut) => sut.cpu()))).reduce((x, y) => x + y, 0);
+  await driver.run(targets, secret, warmup, concurrency);
+  const cpuBefore = await cpu();
+  const result = await driver.run(targets, secret, requests, concurrency);
+  const cpuMicrosPerRequest = ((await cpu()) - cpuBefore) / requests;
+  const rssBytes = (await Promise.all(suts.map((sut) => sut.stop()))).reduce((x, y) => x + y, 0);
+  if (env.STORE === 'redis') await dropPrefix(prefix);
   const row = { name, result, rssBytes, cpuMicrosPerRequest };
   console.error(`  measured ${name}`);
   return row;
 }
 
+async function redisAnswers(): Promise<boolean> {
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    return (await redis.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function dropPrefix(prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+  redis.disconnect();
+}
+
 console.log(`Echo over a Telegram webhook: ${requests} requests, ${concurrency} in flight, after ${warmup} warm-up requests; node ${process.version}, ${cpus().length} cores; the first five rows are the best of ${values.rounds} interleaved rounds.`);
 // The rows compared with each other run interleaved, `rounds` times, and each keeps its best round:
 // one slow moment of a shared 2-core machine (or the driver still warming up) does not decide a ratio.
-const compared: [string, string, Record<string, string>][] = [
-  ['(a) Switchboard (sqlite store, the default)', 'sut-switchboard.ts', {}],
-  ['(b) node-telegram-bot-api 2 + koa', 'sut-ntba.ts', {}],
-  ['(c) grammY webhookCallback + koa', 'sut-grammy.ts', {}],
-  ['(a) Switchboard, memory store', 'sut-switchboard.ts', { STORE: 'memory' }],
-  ['(a) Switchboard, sqlite sync: full', 'sut-switchboard.ts', { STORE: 'sqlite-full' }],
+const withRedis = await redisAnswers();
+if (!withRedis) console.log(`No Redis answers at ${redisUrl} (set REDIS_URL): the redis rows are left out.`);
+const redisOne = '(e) Switchboard, redis store, 1 instance';
+const redisTwo = '(e) Switchboard, redis store, 2 instances';
+type Compared = [name: string, file: string, env: Record<string, string>, instances: number];
+const compared: Compared[] = [
+  ['(a) Switchboard (sqlite store, the default)', 'sut-switchboard.ts', {}, 1],
+  ['(b) node-telegram-bot-api 2 + koa', 'sut-ntba.ts', {}, 1],
+  ['(c) grammY webhookCallback + koa', 'sut-grammy.ts', {}, 1],
+  ['(a) Switchboard, memory store', 'sut-switchboard.ts', { STORE: 'memory' }, 1],
+  ['(a) Switchboard, sqlite sync: full', 'sut-switchboard.ts', { STORE: 'sqlite-full' }, 1],
+  ...(withRedis
+    ? ([
+        [redisOne, 'sut-switchboard.ts', { STORE: 'redis' }, 1],
+        [redisTwo, 'sut-switchboard.ts', { STORE: 'redis' }, 2],
+      ] satisfies Compared[])
+    : []),
 ];
 const best = new Map<string, Row>();
 for (let round = 0; round < Number(values.rounds); round++) {
-  for (const [name, file, extra] of compared) {
-    const row = await measure(name, file, extra);
+  for (const [name, file, extra, instances] of compared) {
+    const row = await measure(name, file, extra, instances);
     const kept = best.get(name);
     if (!kept || rpsOf(row) > rpsOf(kept)) best.set(name, row);
   }
 }
 const [a, b, c, aMemory, aFull] = compared.map(([name]) => best.get(name)!) as [Row, Row, Row, Row, Row];
+const redisRows = withRedis ? [best.get(redisOne)!, best.get(redisTwo)!] : [];
 const aInfo = await measure('(a) Switchboard, info logs', 'sut-switchboard.ts', { LOG_LEVEL: 'info' });
 
 const sink = await launch('callback-sink.ts', {});
@@ -124,7 +170,7 @@ await api.close();
 
 const rps = rpsOf;
 const p = (r: Row, q: number) => percentile([...r.result.latenciesMs].sort((x, y) => x - y), q);
-const rows = [a, b, c, aMemory, aFull, aInfo, ...withCallbacks];
+const rows = [a, b, c, aMemory, aFull, ...redisRows, aInfo, ...withCallbacks];
 console.log('');
 console.log(`${'system'.padEnd(44)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'RSS MB'.padStart(7)} ${'CPU µs/req'.padStart(11)} ${'errors'.padStart(6)}`);
 for (const r of rows)
@@ -137,6 +183,12 @@ console.log(`a/b = ${ab.toFixed(2)} (target >= 1.0): ${ab >= 1.0 ? 'PASS' : 'FAI
 console.log(`a/c = ${ac.toFixed(2)} (target >= 1.0): ${ac >= 1.0 ? 'PASS' : 'FAIL'}`);
 console.log(`sqlite/memory = ${durable.toFixed(2)} (target >= 0.8): ${durable >= 0.8 ? 'PASS' : 'FAIL'}; p99 ${p(a, 99).toFixed(2)} ms against ${p(aMemory, 99).toFixed(2)} ms`);
 console.log('(a) records every event, its journal and its replies in SQLite before answering; the memory row keeps them in memory only (lost on a crash).');
+if (redisRows.length === 2) {
+  const [one, two] = redisRows as [Row, Row];
+  const scale = rps(two) / rps(one);
+  console.log(`redis, 2 instances / 1 instance = ${scale.toFixed(2)} (target >= 1.3 on ${cpus().length} cores, the driver and fake API included): ${scale >= 1.3 ? 'PASS' : 'FAIL'}`);
+  console.log(`redis / sqlite, 1 instance = ${(rps(one) / rps(a)).toFixed(2)}`);
+}
 console.log('(a) runs with log level warn, as (b) and (c) log nothing per message; the "info logs" row has one JSON line per message.');
 console.log('');
 console.log('Callback overhead per stage, against (a). Our own work is the CPU column: building, signing and sending the payload and reading the reply.');
