@@ -88,16 +88,22 @@ function instance(leases: Leases, session?: (controls: SessionControls) => Promi
   return { supervisor, sessions, states, logs: lines };
 }
 
+/** An instance that has started and taken the lease (nobody else holds it). */
+async function holding(leases: Leases, session?: (controls: SessionControls) => Promise<void>) {
+  const started = instance(leases, session);
+  started.supervisor.start();
+  await vi.advanceTimersByTimeAsync(0);
+  return started;
+}
+
 beforeEach(() => void vi.useFakeTimers());
 afterEach(() => void vi.useRealTimers());
 
 describe('supervisor with a connection lease', () => {
   it('runs the connection on one instance while the other stands by, and hands it over at once on stop', async () => {
     const leases = new FakeLeases();
-    const a = instance(leases);
+    const a = await holding(leases);
     const b = instance(leases);
-    a.supervisor.start();
-    await vi.advanceTimersByTimeAsync(0);
     b.supervisor.start();
     await vi.advanceTimersByTimeAsync(0);
     expect([a.supervisor.state, a.supervisor.held]).toEqual(['up', true]);
@@ -139,9 +145,7 @@ describe('supervisor with a connection lease', () => {
 
   it('ends the session before the lease could expire when renewals fail, and stands by until it is free again', async () => {
     const leases = new FakeLeases();
-    const a = instance(leases);
-    a.supervisor.start();
-    await vi.advanceTimersByTimeAsync(0);
+    const a = await holding(leases);
     const grantedAt = Date.now();
     leases.failing = true;
     let abortedAt = 0;
@@ -162,9 +166,7 @@ describe('supervisor with a connection lease', () => {
 
   it('ends the session at once when a renewal finds the lease taken, and stands by', async () => {
     const leases = new FakeLeases();
-    const a = instance(leases);
-    a.supervisor.start();
-    await vi.advanceTimersByTimeAsync(0);
+    const a = await holding(leases);
     leases.steal('conn:tg');
     await vi.advanceTimersByTimeAsync(ttl / 3);
     expect(a.sessions[0]!.signal.aborted).toBe(true);
@@ -176,13 +178,11 @@ describe('supervisor with a connection lease', () => {
 
   it('stands by without a backoff when the session finds its fenced write refused', async () => {
     const leases = new FakeLeases();
-    const a = instance(leases, async (controls) => {
+    const a = await holding(leases, async (controls) => {
       controls.alive();
       leases.steal('conn:tg');
       if (!(await leases.setFenced(controls.fence!))) throw new LeaseLostError('a newer holder wrote since');
     });
-    a.supervisor.start();
-    await vi.advanceTimersByTimeAsync(0);
     expect(a.states).toEqual(['connecting', 'up', 'standby']);
     expect(a.logs.filter((l) => l.msg === 'connection lost; reconnecting')).toEqual([]);
     await a.supervisor.stop();
