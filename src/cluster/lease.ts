@@ -58,7 +58,7 @@ export class ConnectionLease {
         if (!standing) this.logger.info({ lease: this.name, heldForMs: grant.expiresInMs }, 'another instance holds the connection; standing by');
         standing = true;
         // Right when the holder's lease would run out (a dead holder stops renewing), with a little jitter.
-        waitMs = Math.min(waitMs, grant.expiresInMs + Math.round(this.random() * 50));
+        if (grant.expiresInMs > 0) waitMs = Math.min(waitMs, grant.expiresInMs + Math.round(this.random() * 50));
         waiting('held elsewhere');
       } catch (error) {
         this.logger.warn({ lease: this.name, err: (error as Error).message }, 'cannot ask the store for the connection lease; trying again');

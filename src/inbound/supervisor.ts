@@ -159,7 +159,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const { name, stallMs } = this.connection;
     let failures = 0;
     while (!stopped.aborted) {
-      if (this.lease && !(await this.hold(this.lease, stopped))) break;
+      // Stopped while the lease was being taken: no session may start with its stop already missed.
+      if (this.lease && (!(await this.hold(this.lease, stopped)) || stopped.aborted)) break;
       const lease = this.holding;
       this.enter('connecting');
       const session = new AbortController();
