@@ -176,6 +176,20 @@ describe('supervisor with a connection lease', () => {
     expect(leases.holders.get('conn:tg')!.owner).toBe('someone else'); // not released by a non-holder
   });
 
+  it('stops cleanly whenever the stop lands while the lease is being taken: no session left running, the lease given back', async () => {
+    // Each count of microtasks puts the stop at another step of taking the lease.
+    for (let ticks = 0; ticks < 12; ticks++) {
+      const leases = new FakeLeases();
+      const a = instance(leases);
+      a.supervisor.start();
+      for (let i = 0; i < ticks; i++) await Promise.resolve();
+      await a.supervisor.stop();
+      expect(a.sessions.every((s) => s.signal.aborted)).toBe(true);
+      expect(a.supervisor.state).toBe('stopped');
+      expect(leases.holders.has('conn:tg')).toBe(false);
+    }
+  });
+
   it('stands by without a backoff when the session finds its fenced write refused', async () => {
     const leases = new FakeLeases();
     const a = await holding(leases, async (controls) => {
