@@ -18,6 +18,7 @@ import type { LimitsConfig } from '../delivery/pacer.js';
 import type { Store } from '../store/index.js';
 import { openStore } from '../store/open.js';
 import { Supervisor, type ConnectionState } from '../inbound/supervisor.js';
+import { ConnectionLease } from '../cluster/lease.js';
 
 export interface RuntimeOptions {
   logger?: Logger;
@@ -123,7 +124,9 @@ export class Runtime {
         logger,
         media: this.media,
         supervise: (connection) => {
-          const supervisor = new Supervisor(connection, logger);
+          // Held by one instance of all that share the store; the lease is named after the connection.
+          const lease = new ConnectionLease(this.store.leases, connection.name, this.config.cluster.leaseTtl, logger);
+          const supervisor = new Supervisor(connection, logger, undefined, lease);
           this.supervisors.push(supervisor);
           this.connections.set(adapter.id, supervisor);
           return supervisor;
@@ -146,25 +149,30 @@ export class Runtime {
     this.logger.info({ url: this.url, platforms: [...this.adapters.keys()], store: this.store.description }, 'switchboard started');
   }
 
-  /** Every platform, with the state of its connection where it holds one; "degraded" while any is not up. */
-  health(): { status: 'ok' | 'degraded'; platforms: { id: string; type: string; connection?: ConnectionState }[] } {
+  /**
+   * Every platform, with the state of its connection where it has one and whether this instance
+   * holds it (`standby`: another instance does); "degraded" while any is neither up nor on standby.
+   */
+  health(): { status: 'ok' | 'degraded'; platforms: { id: string; type: string; connection?: ConnectionState; held?: boolean }[] } {
     let status: 'ok' | 'degraded' = 'ok';
     const platforms = [...this.adapters.values()].map((adapter) => {
-      const connection = this.connections.get(adapter.id)?.state;
-      if (connection === undefined) return { id: adapter.id, type: adapter.type };
-      if (connection !== 'up') status = 'degraded';
-      return { id: adapter.id, type: adapter.type, connection };
+      const supervisor = this.connections.get(adapter.id);
+      if (supervisor === undefined) return { id: adapter.id, type: adapter.type };
+      const connection = supervisor.state;
+      if (!settled(connection)) status = 'degraded';
+      return { id: adapter.id, type: adapter.type, connection, held: supervisor.held };
     });
     return { status, platforms };
   }
 
   /**
    * Whether to send traffic here (/readyz): every platform started and every connection up, and not
-   * shutting down. `waiting` names the connections that are not up.
+   * shutting down. `waiting` names the connections that are not up (a standby is not waited for:
+   * another instance holds that connection).
    */
   readiness(): Readiness {
     if (this.stopping) return { ready: false, status: 'shutting down', waiting: [] };
-    const waiting = this.health().platforms.filter((p): p is Required<typeof p> => p.connection !== undefined && p.connection !== 'up');
+    const waiting = this.health().platforms.filter((p): p is Required<typeof p> => p.connection !== undefined && !settled(p.connection));
     if (!this.running) return { ready: false, status: 'starting', waiting };
     return waiting.length > 0 ? { ready: false, status: 'waiting for connections', waiting } : { ready: true, status: 'ready', waiting };
   }
@@ -214,7 +222,12 @@ export class Runtime {
 export interface Readiness {
   ready: boolean;
   status: 'ready' | 'starting' | 'waiting for connections' | 'shutting down';
-  waiting: { id: string; type: string; connection: ConnectionState }[];
+  waiting: { id: string; type: string; connection: ConnectionState; held: boolean }[];
+}
+
+/** Up here, or held by another instance: nothing to wait for. */
+function settled(state: ConnectionState): boolean {
+  return state === 'up' || state === 'standby';
 }
 
 /** How often the outbox is looked at for dead letters an operator asked to retry. */
