@@ -1,6 +1,7 @@
 // Everything in this process's memory: for tests, and for operators who choose it knowing that
 // a restart forgets every dedup key, unfinished event and dead letter (`store: { type: memory }`).
 
+import { LocalSignals } from './signals.js';
 import { pendingRecord, type Inbox, type KeyValue, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from './index.js';
 
 interface Entry {
@@ -167,9 +168,11 @@ class MemoryOutbox implements Outbox {
 
 export class MemoryStore implements Store {
   readonly description = 'memory';
+  readonly shared = false;
   readonly inbox: MemoryInbox;
   readonly outbox: MemoryOutbox;
   private readonly kv: MemoryKeyValue;
+  private readonly signals = new LocalSignals();
 
   constructor(maxEntries = 100_000, now: () => number = Date.now) {
     this.kv = new MemoryKeyValue(maxEntries, now);
@@ -191,6 +194,14 @@ export class MemoryStore implements Store {
 
   delete(key: string): Promise<void> {
     return this.kv.delete(key);
+  }
+
+  notify(topic: string): Promise<void> {
+    return this.signals.notify(topic);
+  }
+
+  watch(topic: string, listener: () => void): Promise<() => void> {
+    return this.signals.watch(topic, listener);
   }
 
   async close(): Promise<void> {

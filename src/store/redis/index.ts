@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { decode, encode } from '../codec.js';
 import { StoreError, type Inbox, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from '../index.js';
 import * as lua from './scripts.js';
+import { RedisSignals } from './signals.js';
 
 export interface RedisOptions {
   url: string;
@@ -29,9 +30,11 @@ const connectTimeoutMs = 5000;
 
 export class RedisStore implements Store {
   readonly description: string;
+  readonly shared = true;
   readonly inbox: Inbox;
   readonly outbox: Outbox;
   readonly now: () => number;
+  private readonly signals: RedisSignals;
   private closed = false;
 
   private constructor(
@@ -44,6 +47,7 @@ export class RedisStore implements Store {
     this.description = `redis ${where} (prefix ${prefix})`;
     this.inbox = new RedisInbox(this);
     this.outbox = new RedisOutbox(this);
+    this.signals = new RedisSignals(this);
   }
 
   /** Connects, or throws a StoreError saying which Redis could not be reached. */
@@ -107,9 +111,18 @@ export class RedisStore implements Store {
     await this.call(() => this.redis.del(this.key(`kv:${key}`)));
   }
 
+  notify(topic: string): Promise<void> {
+    return this.signals.notify(topic);
+  }
+
+  watch(topic: string, listener: () => void): Promise<() => void> {
+    return this.signals.watch(topic, listener);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.signals.close();
     // Lets commands already sent finish, then closes.
     await this.redis.quit().catch(() => this.redis.disconnect());
   }

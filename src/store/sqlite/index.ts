@@ -8,6 +8,7 @@ import { decode, encode } from '../codec.js';
 import { StoreError, type Inbox, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from '../index.js';
 import { WriteBatch } from './batch.js';
 import { migrations } from './migrations.js';
+import { LocalSignals } from '../signals.js';
 
 export interface SqliteOptions {
   path: string;
@@ -27,8 +28,11 @@ const sweepEveryMs = 60_000;
 
 export class SqliteStore implements Store {
   readonly description: string;
+  /** One process owns the file at a time (CLI commands only look in). */
+  readonly shared = false;
   readonly inbox: Inbox;
   readonly outbox: Outbox;
+  private readonly signals = new LocalSignals();
   private readonly db: Db;
   private readonly batch: WriteBatch;
   private readonly now: () => number;
@@ -106,6 +110,14 @@ export class SqliteStore implements Store {
 
   delete(key: string): Promise<void> {
     return this.write(() => void this.statements.delete.run(key));
+  }
+
+  notify(topic: string): Promise<void> {
+    return this.signals.notify(topic);
+  }
+
+  watch(topic: string, listener: () => void): Promise<() => void> {
+    return this.signals.watch(topic, listener);
   }
 
   async close(): Promise<void> {
