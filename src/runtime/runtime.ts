@@ -11,6 +11,7 @@ import { createDownloader } from '../media/download.js';
 import { MediaStore } from '../media/media.js';
 import { Metrics } from './metrics.js';
 import { Pipeline } from '../pipeline/pipeline.js';
+import { pacingFor } from '../cluster/shared-pacer.js';
 import { toJson } from '../pipeline/schema.js';
 import { definitions as registry } from './registry.js';
 import { HttpServer } from '../inbound/server.js';
@@ -76,6 +77,7 @@ export class Runtime {
         const override = limitOverrides.get(botId);
         return override === undefined ? this.adapters.get(botId)?.limits : override || undefined;
       },
+      pacing: pacingFor(this.store),
       retryPolicy: { attempts: config.delivery.attempts, initialDelayMs: config.delivery.initialDelay, maxDelayMs: config.delivery.maxDelay, maxRetryAfterMs: config.delivery.maxRetryAfter },
       download: createDownloader(this.media, { allowPrivateNetworks: config.media.allowPrivateNetworks, maxBytes: config.media.maxDownloadSize, timeoutMs: config.media.downloadTimeout }),
     });
