@@ -7,14 +7,18 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { defineBot, type Bot } from '../src/bot/bot.js';
 import type { Runtime } from '../src/runtime/runtime.js';
-import { startRuntime } from './helpers.js';
+import { FakeTelegram } from './fakes/telegram-api.js';
+import { startRuntime, waitFor } from './helpers.js';
 import { dropPrefix, redisUrl, requireRedis, testPrefix } from './redis.js';
 
 const prefixes: string[] = [];
 const running: Runtime[] = [];
+let fake: FakeTelegram | undefined;
 beforeAll(() => requireRedis());
 afterEach(async () => {
   await Promise.all(running.splice(0).map((r) => r.stop()));
+  await fake?.stop();
+  fake = undefined;
 });
 afterAll(async () => {
   for (const prefix of prefixes) await dropPrefix(prefix);
@@ -82,5 +86,54 @@ describe('http endpoint on two instances', () => {
     expect((await post(b.url, text('/ping'), fresh)).status).toBe(200);
     expect((await post(b.url, text('/ping'), key)).status).toBe(200);
     expect((await post(b.url, text('/ping'), 'sbk_not-a-key')).status).toBe(401);
+  });
+});
+
+describe('media URLs on two instances', () => {
+  it('serves bytes a bot made on A from B; bytes too large to share answer 503 on B, saying where they are', async () => {
+    const [a, b] = await pair(() => '{ id: sandbox, type: sandbox }');
+    const small = new Uint8Array([1, 2, 3, 4]);
+    const url = a.runtime.media.register({ data: small, mime: 'image/png', name: 'dot.png' });
+    const id = url.slice(url.lastIndexOf('/') + 1);
+    const fromB = await fetch(`${b.url}/media/${id}`);
+    expect(fromB.status).toBe(200);
+    expect(fromB.headers.get('content-type')).toBe('image/png');
+    expect(new Uint8Array(await fromB.arrayBuffer())).toEqual(small);
+    const large = a.runtime.media.register({ data: new Uint8Array(2 * 1024 * 1024), mime: 'video/mp4' });
+    const largeId = large.slice(large.lastIndexOf('/') + 1);
+    const elsewhere = await waitFor(async () => {
+      const res = await fetch(`${b.url}/media/${largeId}`);
+      return res.status === 404 ? undefined : res;
+    });
+    expect(elsewhere.status).toBe(503);
+    expect(elsewhere.headers.get('retry-after')).toBeTruthy();
+    expect(((await elsewhere.json()) as { error: string }).error).toMatch(/held by the instance that made it/);
+    expect((await fetch(`${a.url}/media/${largeId}`)).status).toBe(200);
+    expect((await fetch(`${b.url}/media/no-such-id`)).status).toBe(404);
+  });
+
+  it('fetches a platform file from the platform on B when the message came in on A', async () => {
+    fake = new FakeTelegram();
+    await fake.start();
+    const f = fake;
+    const photo = Buffer.from('a photo from telegram');
+    f.addFile('photo-id', photo, 'photos/p.jpg');
+    let imageUrl = '';
+    const bot = defineBot((b) =>
+      b.on('message', (ctx) => {
+        const image = ctx.message.content.find((s) => s.type === 'image');
+        if (image && 'url' in image) imageUrl = image.url!;
+      }),
+    );
+    const [a, b] = await pair(() => `{ id: tg, type: telegram, token: "${f.token}", apiRoot: "${f.url}", mode: webhook, secretToken: s3cret }`, bot);
+    const update = { update_id: 7, message: { message_id: 1, date: 1, chat: { id: 42, type: 'private' }, from: { id: 42, is_bot: false, first_name: 'Al' }, photo: [{ file_id: 'photo-id', file_unique_id: 'u', width: 9, height: 9 }] } };
+    const res = await fetch(`${a.url}/webhooks/tg`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': 's3cret' }, body: JSON.stringify(update) });
+    expect(res.status).toBe(200);
+    await waitFor(() => imageUrl !== '', 3000, 'the message on A');
+    expect(imageUrl.startsWith(a.url)).toBe(true);
+    const fromB = await fetch(`${b.url}${new URL(imageUrl).pathname}`);
+    expect(fromB.status).toBe(200);
+    expect(Buffer.from(await fromB.arrayBuffer()).equals(photo)).toBe(true);
+    expect(f.calls.filter((c) => c.method === 'getFile')).toHaveLength(1);
   });
 });

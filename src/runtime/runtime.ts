@@ -31,7 +31,7 @@ export interface RuntimeOptions {
 
 export class Runtime {
   readonly adapters: ReadonlyMap<string, Adapter>;
-  readonly media = new MediaStore();
+  readonly media: MediaStore;
   readonly server: HttpServer;
   readonly pipeline: Pipeline;
   readonly logger: Logger;
@@ -58,6 +58,8 @@ export class Runtime {
     this.adapters = adapters;
     this.logger = options.logger ?? createLogger(config.log.level);
     this.store = options.store!;
+    // Instances sharing a store serve each other's media URLs (through it); one process, its own.
+    this.media = new MediaStore({}, this.store.shared ? this.store : undefined);
     const hooks =
       options.hooks ??
       createCallbackHooks(config.callbacks, {
