@@ -137,3 +137,25 @@ describe('media URLs on two instances', () => {
     expect(f.calls.filter((c) => c.method === 'getFile')).toHaveLength(1);
   });
 });
+
+describe('pacing on two instances', () => {
+  it("keeps a chat's limit across both: replies from A and B reach the platform no faster than the limit allows", async () => {
+    fake = new FakeTelegram();
+    await fake.start();
+    const f = fake;
+    const [a, b] = await pair(() => `{ id: tg, type: telegram, token: "${f.token}", apiRoot: "${f.url}", mode: webhook, secretToken: s3cret, limits: { chat: { count: 1, per: 200ms } } }`);
+    const post = (url: string, n: number) =>
+      fetch(`${url}/webhooks/tg`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': 's3cret' },
+        body: JSON.stringify({ update_id: n, message: { message_id: n, date: 1, chat: { id: 42, type: 'private' }, from: { id: 42, is_bot: false, first_name: 'Al' }, text: `m${n}` } }),
+      });
+    const answers = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => post(n % 2 ? a.url : b.url, n)));
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    await waitFor(() => f.sent().length === 6, 5000, 'six replies');
+    const at = f.sent().map((c) => c.at);
+    // One chat, one send per 200 ms between them: six sends span at least 5 × 200 ms (less the first send's own way there).
+    expect(at.at(-1)! - at[0]!).toBeGreaterThanOrEqual(900);
+    expect(new Set(f.sent().map((c) => c.params.text))).toEqual(new Set(['m1', 'm2', 'm3', 'm4', 'm5', 'm6']));
+  });
+});
