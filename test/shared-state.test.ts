@@ -73,6 +73,15 @@ describe('http endpoint on two instances', () => {
     expect(handled).toEqual(['m1']);
   });
 
+  it('handles a msg_id sent to both at once once, and answers both requests with its replies', async () => {
+    const handled: string[] = [];
+    const bot = defineBot((b) => b.on('message', (ctx) => (handled.push(ctx.message.id), ctx.reply(`seen ${ctx.text}`))));
+    const [a, b] = await pair((dir) => `{ id: api, type: http, apiKey: "${KEY}", keyFile: "${dir}/key.json" }`, bot);
+    const both = await Promise.all([post(a.url, text('twice', { msg_id: 'same', wait: 10 })), post(b.url, text('twice', { msg_id: 'same', wait: 10 }))]);
+    expect(both.map((r) => contents(r.body))).toEqual([['seen twice'], ['seen twice']]);
+    expect(handled).toEqual(['same']);
+  });
+
   it('generates one API key for both, and a key refreshed on A is accepted on B (the old one for the grace period)', async () => {
     const [a, b] = await pair((dir) => `{ id: api, type: http, apiKey: "", keyFile: "${dir}/key.json", apiKeyGrace: 1h }`);
     const keyOf = async (dir: string) => (JSON.parse(await readFile(join(dir, 'key.json'), 'utf8')) as { key: string }).key;

@@ -2,8 +2,7 @@ import type { Item } from './render.js';
 
 /** Poll mode's memory of answers: this process's (ReplyCache) or the shared store's (SharedReplyCache). */
 export interface PollCache {
-  has(msgId: string): boolean | Promise<boolean>;
-  /** Starts the entry of a new msg_id; false when one was opened meanwhile (the request is then a poll). */
+  /** Starts the entry of a new msg_id; false when it has one already (here or, shared, on another instance): the request is then a poll. */
   open(msgId: string, channel: string): boolean | Promise<boolean>;
   add(msgId: string | undefined, channel: string, items: Item[]): void | Promise<void>;
   forget(msgId: string): void | Promise<void>;
@@ -34,10 +33,6 @@ export class ReplyCache implements PollCache {
     private readonly maxEntries: number,
     private readonly ttlMs: number,
   ) {}
-
-  has(msgId: string): boolean {
-    return this.live(msgId) !== undefined;
-  }
 
   open(msgId: string, channel: string): boolean {
     if (this.live(msgId)) return false;

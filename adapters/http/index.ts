@@ -137,7 +137,7 @@ export class HttpAdapter implements Adapter {
       respond(await this.cache.items(msgId));
     };
     // A msg_id seen before (here or, with a shared store, on another instance) is polled.
-    if (!this.callback && ((await this.cache.has(msgId)) || !(await this.cache.open(msgId, channelOf(body).id)))) return poll();
+    if (!this.callback && !(await this.cache.open(msgId, channelOf(body).id))) return poll();
     const handled = () => void Promise.resolve(this.cache.handled(msgId)).catch((error: unknown) => ctx.logger.warn({ msgId, err: (error as Error).message }, 'could not mark a message handled; its polls wait out their time'));
     const admission = await ctx.dispatch({ key: msgId, normalize: () => normalize(body, msgId, this.id), onHandled: this.callback ? undefined : handled });
     if (admission === 'closed') {

@@ -32,13 +32,9 @@ export class SharedReplyCache implements PollCache {
     private readonly ttlMs: number,
   ) {}
 
-  async has(msgId: string): Promise<boolean> {
-    return (await this.entry(msgId)) !== undefined;
-  }
-
   async open(msgId: string, channel: string): Promise<boolean> {
-    // Claimed first: of two instances that get the same new msg_id at once, one dispatches it and
-    // the other polls it. Until the entry is written, the claim's mark stands for it.
+    // Claimed first: a msg_id with an entry, or one that two instances get at once, is dispatched by
+    // one only; the others poll it. Until the entry is written, the claim's mark stands for it.
     if (!(await this.store.claim(this.msgKey(msgId), this.ttlMs))) return false;
     await this.put(msgId, { channel, items: [], handled: false, expires: Date.now() + this.ttlMs });
     return true;
