@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { OutgoingMessage } from '../src/message.js';
 import { MemoryStore, StoreError, type Store } from '../src/store/index.js';
@@ -160,6 +161,27 @@ describe('redis store: instances on one prefix', () => {
     stop();
     await a.set('k', { from: 'a' });
     expect(await b.get('k')).toEqual({ from: 'a' });
+  });
+
+  it('wakes every watcher once after its subscription was cut (a signal may have been lost), and carries signals again', async () => {
+    const prefix = testPrefix('resubscribe');
+    prefixes.push(prefix);
+    const [a, b] = await Promise.all([RedisStore.open({ url: redisUrl, prefix }), RedisStore.open({ url: redisUrl, prefix })]);
+    opened.push(a, b);
+    let wakes = 0;
+    await b.watch('topic', () => wakes++);
+    const admin = new Redis(redisUrl);
+    try {
+      const clients = (await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
+      const ours = clients.split('\n').filter((line) => line.includes(` name=${prefix}signals `));
+      expect(ours).toHaveLength(1);
+      await admin.call('CLIENT', 'KILL', 'ID', /\bid=(\d+)/.exec(ours[0]!)![1]!);
+    } finally {
+      admin.disconnect();
+    }
+    await waitFor(() => wakes === 1, 5000, 'the wake after the reconnect');
+    await a.notify('topic');
+    await waitFor(() => wakes === 2, 3000, 'a signal after the reconnect');
   });
 });
 

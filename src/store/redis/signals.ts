@@ -74,7 +74,9 @@ export class RedisSignals implements Signals {
   private async open(): Promise<Redis> {
     // Its own connection: one in subscriber mode can run no other command. ioredis subscribes it
     // again to every channel after a reconnect.
-    const subscriber = this.link.redis.duplicate({ lazyConnect: true, enableOfflineQueue: true });
+    // Named, so an operator can tell it apart in CLIENT LIST; no offline queue, as for the store's
+    // own connection: while Redis is away a watch fails at once and its caller does without.
+    const subscriber = this.link.redis.duplicate({ lazyConnect: true, connectionName: `${this.link.prefix}signals`.replace(/\s/g, '_') });
     subscriber.on('error', () => {});
     const prefix = this.channel('');
     subscriber.on('message', (channel: string) => {
