@@ -30,7 +30,8 @@ async function pair(platform: (dir: string) => string, bot?: Bot) {
   prefixes.push(prefix);
   const start = async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sb-shared-'));
-    const started = await startRuntime(`store: { type: redis, url: "${redisUrl}", prefix: "${prefix}" }\nplatforms:\n  - ${platform(dir)}\n`, { bot });
+    // Behind one reverse proxy, as in a deployment: one public URL for both.
+    const started = await startRuntime(`server: { port: 0, publicUrl: "https://bot.example.test" }\nstore: { type: redis, url: "${redisUrl}", prefix: "${prefix}" }\nplatforms:\n  - ${platform(dir)}\n`, { bot });
     running.push(started.runtime);
     return { ...started, dir };
   };
@@ -121,7 +122,7 @@ describe('media URLs on two instances', () => {
     expect((await fetch(`${b.url}/media/no-such-id`)).status).toBe(404);
   });
 
-  it('fetches a platform file from the platform on B when the message came in on A', async () => {
+  it('fetches a platform file from the platform on B when the message came in on A, and reuses its file_id when B sends it', async () => {
     fake = new FakeTelegram();
     await fake.start();
     const f = fake;
@@ -139,7 +140,12 @@ describe('media URLs on two instances', () => {
     const res = await fetch(`${a.url}/webhooks/tg`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': 's3cret' }, body: JSON.stringify(update) });
     expect(res.status).toBe(200);
     await waitFor(() => imageUrl !== '', 3000, 'the message on A');
-    expect(imageUrl.startsWith(a.url)).toBe(true);
+    expect(imageUrl.startsWith('https://bot.example.test/media/')).toBe(true);
+    // B sending it on reuses Telegram's file_id: nothing downloaded, nothing uploaded.
+    const sent = await b.runtime.adapters.get('tg')!.send({ to: { botId: 'tg', channelId: '42' }, content: [{ type: 'image', url: imageUrl }] });
+    expect(sent.ok).toBe(true);
+    expect(f.sent().map((c) => [c.method, c.params.photo])).toEqual([['sendPhoto', 'photo-id']]);
+    expect(f.calls.filter((c) => c.method === 'getFile')).toHaveLength(0);
     const fromB = await fetch(`${b.url}${new URL(imageUrl).pathname}`);
     expect(fromB.status).toBe(200);
     expect(Buffer.from(await fromB.arrayBuffer()).equals(photo)).toBe(true);

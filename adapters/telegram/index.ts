@@ -125,7 +125,7 @@ export class TelegramAdapter implements Adapter {
   private async upload(media: MediaSegment): Promise<InputFile | string> {
     const ctx = this.ctx;
     if (media.url && ctx) {
-      const origin = ctx.media.origin(media.url);
+      const origin = await ctx.media.originOf(media.url);
       if (origin?.botId === this.id) return origin.ref;
       if (ctx.media.idOf(media.url) !== undefined) {
         const body = await ctx.media.load(media.url);

@@ -146,9 +146,20 @@ export class MediaStore {
     return url.startsWith(prefix) ? url.slice(prefix.length) : undefined;
   }
 
+  /** The origin of one of this instance's URLs (see originOf for any instance's). */
   origin(url: string): MediaOrigin | undefined {
     const id = this.idOf(url);
     return id === undefined ? undefined : this.live(id)?.origin;
+  }
+
+  /** The origin of a URL made by this instance or, with a shared store, by another one. */
+  async originOf(url: string): Promise<MediaOrigin | undefined> {
+    const id = this.idOf(url);
+    if (id === undefined) return undefined;
+    const local = this.live(id);
+    if (local || !this.shared) return local?.origin;
+    const shared = await this.shared.get<SharedEntry>(`media:${id}`);
+    return shared && shared.expires > Date.now() ? shared.origin : undefined;
   }
 
   /** The bytes behind one of our URLs; undefined if it is not ours or has expired. */
