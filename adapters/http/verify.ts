@@ -6,7 +6,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { sleep } from '../../src/delivery/retry.js';
-import type { KeyValue } from '../../src/store/index.js';
+import { StoreError, type KeyValue } from '../../src/store/index.js';
 
 interface KeyState {
   key: string;
@@ -86,7 +86,7 @@ export class ApiKeys {
   async refresh(): Promise<{ key: string; ttlSeconds: number }> {
     // Shared: one refresh at a time across instances, each from the latest state, so no issued key is lost.
     const lock = this.shared && `${this.shared.key}:refresh`;
-    if (lock && !(await this.waitFor(() => this.shared!.store.claim(lock, sharedLockMs)))) throw new Error('another instance holds the API key refresh');
+    if (lock && !(await this.waitFor(() => this.shared!.store.claim(lock, sharedLockMs)))) throw new StoreError('another instance holds the API key refresh');
     try {
       if (lock) await this.reread();
       const current = this.state!;
