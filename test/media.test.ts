@@ -1,7 +1,8 @@
 // The /media/<id> route: what a client gets when the platform behind a media URL fails.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { MediaStore } from '../src/media/media.js';
+import { MediaHeldElsewhere, MediaStore } from '../src/media/media.js';
+import { MemoryStore } from '../src/store/index.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import { startRuntime } from './helpers.js';
 
@@ -60,5 +61,26 @@ describe('the media store', () => {
     await store.load(fetched[0]!);
     expect(fetches).toBe(4);
     expect((await store.load(made))!.data.byteLength).toBe(40);
+  });
+});
+
+describe('media stores sharing a registry', () => {
+  it('serves small bytes and platform files registered by the other; anything else is held by the one that made it', async () => {
+    const registry = new MemoryStore();
+    const [a, b] = [new MediaStore({ sharedMaxBytes: 8 }, registry), new MediaStore({ sharedMaxBytes: 8 }, registry)];
+    const fetchedBy: string[] = [];
+    for (const [name, store] of [['a', a], ['b', b]] as const) store.fetcher('tg', async (origin) => (fetchedBy.push(name), { data: new Uint8Array([9]), mime: origin.mime ?? '?', name: origin.ref }));
+    const small = a.register({ data: new Uint8Array([1, 2]), mime: 'image/png' });
+    const file = a.registerFetched({ botId: 'tg', ref: 'file-1', mime: 'image/jpeg' });
+    const large = a.register({ data: new Uint8Array(9), mime: 'video/mp4' });
+    const unowned = a.register(async () => ({ data: new Uint8Array(1), mime: 'text/plain' }), { botId: 'other', ref: 'x' });
+    const id = (url: string) => url.slice(url.lastIndexOf('/') + 1);
+    expect((await b.load(id(small)))!.data).toEqual(new Uint8Array([1, 2]));
+    expect(await b.load(id(file))).toEqual({ data: new Uint8Array([9]), mime: 'image/jpeg', name: 'file-1' });
+    expect(fetchedBy).toEqual(['b']);
+    await expect(b.load(id(large))).rejects.toBeInstanceOf(MediaHeldElsewhere);
+    await expect(b.load(id(unowned))).rejects.toBeInstanceOf(MediaHeldElsewhere);
+    expect((await a.load(id(large)))!.data.byteLength).toBe(9);
+    expect(await b.load('no-such-id')).toBeUndefined();
   });
 });

@@ -1,5 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SharedPacer } from '../src/cluster/shared-pacer.js';
 import { Pacer, type SendLimits } from '../src/delivery/pacer.js';
+import { RedisStore } from '../src/store/redis/index.js';
+import { waitFor } from './helpers.js';
+import { dropPrefix, redisUrl, requireRedis, testPrefix } from './redis.js';
 import { TokenCache } from '../src/delivery/token-cache.js';
 
 function clocked(limits: SendLimits | undefined) {
@@ -43,6 +47,50 @@ describe('pacer', () => {
     const waiting = pacer.take({ botId: 'b', channelId: 'a' }, controller.signal);
     controller.abort();
     expect(await waiting).toBe(false);
+  });
+});
+
+describe('pacer shared through Redis', () => {
+  const prefix = testPrefix('pacer');
+  const stores: RedisStore[] = [];
+  beforeAll(() => requireRedis());
+  afterAll(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+    await dropPrefix(prefix);
+  });
+  /** Two instances' pacers: two connections, one prefix. */
+  const two = async (limits: SendLimits) => {
+    const opened = await Promise.all([RedisStore.open({ url: redisUrl, prefix }), RedisStore.open({ url: redisUrl, prefix })]);
+    stores.push(...opened);
+    return opened.map((store) => new SharedPacer(store, () => limits));
+  };
+
+  it('keeps two instances together within the rate: no window holds more sends than the rate and the burst allow', async () => {
+    const [a, b] = await two({ bot: { count: 20, perMs: 1000, burst: 3 }, chat: { count: 1, perMs: 10 } });
+    // 40 sends at once, half from each instance, to 8 chats of one bot.
+    const slots = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b)!.reserveAt({ botId: 'shared', channelId: `c${i % 8}` })));
+    const at = slots.map((s) => s!.at).sort((x, y) => x - y);
+    // GCRA with 50 ms spacing and a burst of 3: any n sends span at least (n - 3) * 50 ms.
+    for (let i = 0; i < at.length; i++) for (let j = i + 3; j < at.length; j++) expect(at[j]! - at[i]!).toBeGreaterThanOrEqual((j - i + 1 - 3) * 50 - 0.01);
+    expect(at.at(-1)! - at[0]!).toBeGreaterThanOrEqual((40 - 3) * 50 - 0.01);
+    // Both instances were held back, not only the one that came second.
+    const waits = await Promise.all([a!.reserve({ botId: 'shared', channelId: 'x' }), b!.reserve({ botId: 'shared', channelId: 'y' })]);
+    for (const wait of waits) expect(wait).toBeGreaterThan(1000);
+  });
+
+  it('holds every instance for the wait a platform asked of one', async () => {
+    const [a, b] = await two({});
+    expect(await b!.reserve({ botId: 'held', channelId: 'c' })).toBe(0);
+    a!.hold({ botId: 'held', channelId: 'c' }, 5000, 'chat');
+    await waitFor(async () => (await b!.reserve({ botId: 'held', channelId: 'c' })) > 4000, 3000, 'the hold on the other instance');
+    expect(await b!.reserve({ botId: 'held', channelId: 'other' })).toBe(0);
+  });
+
+  it('waits for its turn in take(), as the local pacer does', async () => {
+    const [a, b] = await two({ chat: { count: 1, perMs: 150 } });
+    const started = performance.now();
+    await Promise.all([a!.take({ botId: 'take', channelId: 'c' }), b!.take({ botId: 'take', channelId: 'c' }), a!.take({ botId: 'take', channelId: 'c' })]);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(295);
   });
 });
 

@@ -1,12 +1,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { OutgoingMessage } from '../src/message.js';
 import { MemoryStore, StoreError, type Store } from '../src/store/index.js';
 import { migrations } from '../src/store/sqlite/migrations.js';
 import { RedisStore } from '../src/store/redis/index.js';
 import { SqliteStore } from '../src/store/sqlite/index.js';
-import { sleep, tempStorePath } from './helpers.js';
+import { sleep, tempStorePath, waitFor } from './helpers.js';
 import { dropPrefix, redisUrl, requireRedis, testPrefix } from './redis.js';
 
 const reply = (text: string): OutgoingMessage => ({ to: { botId: 'tg', channelId: '42' }, content: [{ type: 'text', text }] });
@@ -139,6 +140,61 @@ describe.each(backends)('%s store', (_name, backend) => {
     expect(await store.leases.setFenced({ lease: 'conn:tg', token: second.fence }, 'offset', 120)).toBe(true);
     expect(await store.leases.setFenced({ lease: 'conn:tg', token: first.fence }, 'offset', 100)).toBe(false);
     expect(await store.get('offset')).toBe(120);
+  });
+  it('wakes the watchers of a topic on notify, not those of other topics, and no one after they stop', async () => {
+    const store = await fresh();
+    const woken: string[] = [];
+    const stopA = await store.watch('a', () => woken.push('a1'));
+    const stopA2 = await store.watch('a', () => woken.push('a2'));
+    await store.watch('b', () => woken.push('b'));
+    const first = new Promise<void>((resolve) => void store.watch('a', resolve));
+    await store.notify('a');
+    await first;
+    await waitFor(() => woken.length === 2);
+    expect(woken.sort()).toEqual(['a1', 'a2']);
+    stopA();
+    stopA2();
+    await store.notify('b');
+    await waitFor(() => woken.includes('b'));
+    expect(woken.sort()).toEqual(['a1', 'a2', 'b']);
+  });
+});
+
+describe('redis store: instances on one prefix', () => {
+  it('hands a signal from one instance to the watchers of another', async () => {
+    const prefix = testPrefix('signals');
+    prefixes.push(prefix);
+    const [a, b] = await Promise.all([RedisStore.open({ url: redisUrl, prefix }), RedisStore.open({ url: redisUrl, prefix })]);
+    opened.push(a, b);
+    expect(b.shared).toBe(true);
+    let wakes = 0;
+    const stop = await b.watch('msg:1', () => wakes++);
+    await a.notify('msg:1');
+    await waitFor(() => wakes === 1, 3000, 'the signal on the other instance');
+    stop();
+    await a.set('k', { from: 'a' });
+    expect(await b.get('k')).toEqual({ from: 'a' });
+  });
+
+  it('wakes every watcher once after its subscription was cut (a signal may have been lost), and carries signals again', async () => {
+    const prefix = testPrefix('resubscribe');
+    prefixes.push(prefix);
+    const [a, b] = await Promise.all([RedisStore.open({ url: redisUrl, prefix }), RedisStore.open({ url: redisUrl, prefix })]);
+    opened.push(a, b);
+    let wakes = 0;
+    await b.watch('topic', () => wakes++);
+    const admin = new Redis(redisUrl);
+    try {
+      const clients = (await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
+      const ours = clients.split('\n').filter((line) => line.includes(` name=${prefix}signals `));
+      expect(ours).toHaveLength(1);
+      await admin.call('CLIENT', 'KILL', 'ID', /\bid=(\d+)/.exec(ours[0]!)![1]!);
+    } finally {
+      admin.disconnect();
+    }
+    await waitFor(() => wakes === 1, 5000, 'the wake after the reconnect');
+    await a.notify('topic');
+    await waitFor(() => wakes === 2, 3000, 'a signal after the reconnect');
   });
 });
 

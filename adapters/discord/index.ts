@@ -91,6 +91,8 @@ export class DiscordAdapter implements Adapter {
   async start(ctx: AdapterContext): Promise<void> {
     if (this.ctx) return;
     this.ctx = ctx;
+    // An attachment URL can be fetched from any instance: one that did not see the message can serve its media URL.
+    ctx.media.fetcher(this.id, ({ ref, mime, name }) => fetchFile(ref, { mime, name, dispatcher: this.link?.transport.dispatcher, ...attachmentLimit }));
     const { config, timings } = this;
     const transport = createTransport(config.proxy);
     const options = restOptions(config.apiRoot, transport);
@@ -226,7 +228,7 @@ export class DiscordAdapter implements Adapter {
       botId: this.id,
       selfId: this.self,
       channelKind: (id) => this.channelKind(id),
-      mediaUrl: ({ url, mime, name }) => ctx.media.register(() => fetchFile(url, { mime, name, dispatcher: this.link?.transport.dispatcher, ...attachmentLimit }), { botId: this.id, ref: url }),
+      mediaUrl: ({ url, mime, name }) => ctx.media.registerFetched({ botId: this.id, ref: url, mime, name }),
     };
     return ctx.dispatch({ key, normalize: () => build(context) });
   }

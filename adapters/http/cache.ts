@@ -1,5 +1,17 @@
 import type { Item } from './render.js';
 
+/** Poll mode's memory of answers: this process's (ReplyCache) or the shared store's (SharedReplyCache). */
+export interface PollCache {
+  /** Starts the entry of a new msg_id; false when it has one already (here or, shared, on another instance): the request is then a poll. */
+  open(msgId: string, channel: string): boolean | Promise<boolean>;
+  add(msgId: string | undefined, channel: string, items: Item[]): void | Promise<void>;
+  forget(msgId: string): void | Promise<void>;
+  handled(msgId: string): void | Promise<void>;
+  items(msgId: string): Item[] | Promise<Item[]>;
+  settle(msgId: string, ms: number): Promise<void>;
+  close(): void;
+}
+
 interface Entry {
   channel: string;
   items: Item[];
@@ -13,7 +25,7 @@ interface Entry {
  * and by TTL. Messages the bot sends on its own to a chat are kept per chat and returned with
  * every poll from it, so a client that only polls still sees them.
  */
-export class ReplyCache {
+export class ReplyCache implements PollCache {
   private readonly entries = new Map<string, Entry>();
   private readonly unsolicited = new Map<string, { items: Item[]; expires: number }>();
 
@@ -22,17 +34,15 @@ export class ReplyCache {
     private readonly ttlMs: number,
   ) {}
 
-  has(msgId: string): boolean {
-    return this.live(msgId) !== undefined;
-  }
-
-  open(msgId: string, channel: string): void {
+  open(msgId: string, channel: string): boolean {
+    if (this.live(msgId)) return false;
     this.entries.set(msgId, { channel, items: [], expires: Date.now() + this.ttlMs, handled: false, waiters: [] });
     while (this.entries.size > this.maxEntries) {
       const oldest = this.entries.entries().next().value!;
       this.entries.delete(oldest[0]);
       this.wake(oldest[1]);
     }
+    return true;
   }
 
   /** Adds the bot's items to `msgId`, or, when it is not one of ours, to the chat's unsolicited list. */

@@ -10,11 +10,13 @@ import { idempotencyKey } from '../../src/delivery/idempotency.js';
 import { fatal, retryable } from '../../src/delivery/retry.js';
 import { readJson, unavailable } from '../../src/inbound/http.js';
 import type { Delivery, OutgoingMessage } from '../../src/message.js';
-import { ReplyCache } from './cache.js';
+import { StoreError } from '../../src/store/index.js';
+import { ReplyCache, type PollCache } from './cache.js';
 import { CallbackSender } from './callback.js';
 import { channelOf, normalize } from './normalize.js';
 import { render } from './render.js';
 import { httpConfig, httpRequest, type HttpConfig } from './schema.js';
+import { SharedReplyCache } from './shared-cache.js';
 import { ApiKeys } from './verify.js';
 
 const refreshPath = '/api/plug/hep/refresh_token';
@@ -25,17 +27,20 @@ export class HttpAdapter implements Adapter {
   readonly type = 'http';
   readonly id: string;
   readonly selfId = 'bot';
-  private readonly keys: ApiKeys;
-  private readonly cache: ReplyCache;
+  /** Made at the first start, from the store: in it when other instances share it, else in this process. */
+  private keys!: ApiKeys;
+  private cache!: PollCache;
   private readonly callback: CallbackSender | undefined;
   private ctx: AdapterContext | undefined;
   private mounted = false;
 
   constructor(private readonly config: HttpConfig) {
     this.id = config.id;
-    this.keys = new ApiKeys(resolve(config.keyFile ?? `.switchboard/${config.id}.api-key.json`), config.apiKey, config.apiKeyTtl, config.apiKeyGrace);
-    this.cache = new ReplyCache(config.cacheSize, config.cacheTtl);
     this.callback = config.mode === 'callback' ? new CallbackSender(config) : undefined;
+  }
+
+  private get keyFile(): string {
+    return resolve(this.config.keyFile ?? `.switchboard/${this.id}.api-key.json`);
   }
 
   get path(): string {
@@ -44,16 +49,20 @@ export class HttpAdapter implements Adapter {
 
   async start(ctx: AdapterContext): Promise<void> {
     if (this.ctx) return;
+    const { config, keyFile } = this;
+    const { store } = ctx;
+    this.keys ??= new ApiKeys(keyFile, config.apiKey, config.apiKeyTtl, config.apiKeyGrace, store.shared ? { store, key: `http:${this.id}:api-key` } : undefined);
+    this.cache ??= store.shared ? new SharedReplyCache(store, this.id, config.cacheTtl) : new ReplyCache(config.cacheSize, config.cacheTtl);
     const generated = await this.keys.load();
     this.ctx = ctx;
-    if (generated) ctx.logger.warn({ keyFile: resolve(this.config.keyFile ?? `.switchboard/${this.id}.api-key.json`) }, 'generated an API key for the HTTP endpoint; clients find it in this file');
+    if (generated) ctx.logger.warn({ keyFile }, 'generated an API key for the HTTP endpoint; clients find it in this file');
     if (!this.mounted) this.mount(ctx.rootRouter);
     ctx.logger.info({ path: this.path, mode: this.config.mode }, 'HTTP endpoint ready');
   }
 
   async stop(): Promise<void> {
     this.ctx = undefined;
-    this.cache.close();
+    this.cache?.close();
   }
 
   /**
@@ -68,7 +77,11 @@ export class HttpAdapter implements Adapter {
     const ids = items.map((i) => i.item_id);
     if (items.length === 0) return { ok: true, ids, ms: 0 };
     if (!this.callback) {
-      this.cache.add(message.inResponseTo, message.to.channelId, items);
+      try {
+        await this.cache.add(message.inResponseTo, message.to.channelId, items);
+      } catch (error) {
+        return { ok: false, ids: [], error: `could not keep the answer for polling: ${(error as Error).message}`, failure: retryable, ms: performance.now() - started };
+      }
       return { ok: true, ids, ms: performance.now() - started };
     }
     // A message the bot sends on its own gets an id of its own, the same on every try.
@@ -81,21 +94,23 @@ export class HttpAdapter implements Adapter {
 
   private mount(router: Router): void {
     this.mounted = true;
-    router.post(this.path, (koa) => this.receive(koa));
+    router.post(this.path, (koa) => storeOrUnavailable(() => this.receive(koa)));
     let adapters = refreshers.get(router);
     if (!adapters) {
       refreshers.set(router, (adapters = new Set()));
       const all = adapters;
       const refresh = async (koa: KoaContext) => {
         const authorization = koa.get('authorization') || undefined;
-        const owner = [...all].find((a) => a.ctx && a.keys.check(authorization).ok);
-        if (!owner) return unauthorized(koa, [...all][0]?.keys.check(authorization) ?? { ok: false, reason: 'no HTTP endpoint' });
+        const running = [...all].filter((a) => a.ctx);
+        const checks = await Promise.all(running.map((a) => a.keys.check(authorization)));
+        const owner = running.find((_, i) => checks[i]!.ok);
+        if (!owner) return unauthorized(koa, checks[0] ?? { ok: false, reason: 'no HTTP endpoint' });
         const { key, ttlSeconds } = await owner.keys.refresh();
         owner.ctx?.logger.info('API key refreshed by a client');
         koa.body = { code: 0, detail: 'success', api_key: key, api_key_ttl: ttlSeconds };
       };
-      router.get(refreshPath, refresh);
-      router.post(refreshPath, refresh);
+      router.get(refreshPath, (koa) => storeOrUnavailable(() => refresh(koa)));
+      router.post(refreshPath, (koa) => storeOrUnavailable(() => refresh(koa)));
     }
     adapters.add(this);
   }
@@ -103,7 +118,7 @@ export class HttpAdapter implements Adapter {
   private async receive(koa: KoaContext): Promise<void> {
     const ctx = this.ctx;
     if (!ctx) throw unavailable('this platform is stopped');
-    const auth = this.keys.check(koa.get('authorization') || undefined);
+    const auth = await this.keys.check(koa.get('authorization') || undefined);
     if (!auth.ok) return unauthorized(koa, auth);
     const parsed = httpRequest.safeParse(await readJson(koa, ctx.bodyLimit));
     if (!parsed.success) {
@@ -117,30 +132,41 @@ export class HttpAdapter implements Adapter {
     const respond = (data: unknown[]) => {
       koa.body = { code: 0, detail: 'success', msg_id: msgId, api_key_ttl: this.keys.ttlSeconds(), data };
     };
-    if (!this.callback && this.cache.has(msgId)) {
+    const poll = async () => {
       await this.cache.settle(msgId, this.waitMs(body.wait));
-      return respond(this.cache.items(msgId));
-    }
-    if (!this.callback) this.cache.open(msgId, channelOf(body).id);
-    const admission = await ctx.dispatch({ key: msgId, normalize: () => normalize(body, msgId, this.id), onHandled: () => this.cache.handled(msgId) });
+      respond(await this.cache.items(msgId));
+    };
+    // A msg_id seen before (here or, with a shared store, on another instance) is polled.
+    if (!this.callback && !(await this.cache.open(msgId, channelOf(body).id))) return poll();
+    const handled = () => void Promise.resolve(this.cache.handled(msgId)).catch((error: unknown) => ctx.logger.warn({ msgId, err: (error as Error).message }, 'could not mark a message handled; its polls wait out their time'));
+    const admission = await ctx.dispatch({ key: msgId, normalize: () => normalize(body, msgId, this.id), onHandled: this.callback ? undefined : handled });
     if (admission === 'closed') {
       // Not taken: the client's retry of this msg_id must be dispatched, not polled.
-      this.cache.forget(msgId);
+      if (!this.callback) await this.cache.forget(msgId);
       throw unavailable('not taken now; send it again later');
     }
     if (admission === 'duplicate') {
       // Handled before (its answers expired from the cache, or came before a restart): it is not
       // handled twice, and answers empty, now and on a re-poll.
-      this.cache.handled(msgId);
+      if (!this.callback) handled();
       return respond([]);
     }
     if (this.callback) return respond([]);
-    await this.cache.settle(msgId, this.waitMs(body.wait));
-    respond(this.cache.items(msgId));
+    await poll();
   }
 
   private waitMs(seconds: number | undefined): number {
     return Math.min(seconds === undefined ? this.config.wait : seconds * 1000, this.config.maxWait);
+  }
+}
+
+/** A shared store that cannot answer (keys, polled answers) is a 503 with Retry-After, like a message the store cannot record. */
+async function storeOrUnavailable(run: () => Promise<void>): Promise<void> {
+  try {
+    await run();
+  } catch (error) {
+    if (error instanceof StoreError) throw unavailable('the store cannot answer now; send it again later');
+    throw error;
   }
 }
 

@@ -12,7 +12,7 @@ import { LarkApi, sdkLogger, type MessageBody } from './api.js';
 import { ChatKinds } from './chats.js';
 import { runLongConnection } from './longconn.js';
 import { bytesOf, uploadLimit } from './media.js';
-import { isReceiveEvent, normalize, normalizeCardAction, type CardActionEvent, type ReceiveEvent } from './normalize.js';
+import { isReceiveEvent, normalize, normalizeCardAction, type CardActionEvent, type ReceiveEvent, type ResourceType } from './normalize.js';
 import { card, fileType, plan, type Planned } from './render.js';
 import { larkConfig, type LarkConfig } from './schema.js';
 import { aesKey } from './verify.js';
@@ -73,6 +73,12 @@ export class LarkAdapter implements Adapter {
     this.ctx = ctx;
     const { config } = this;
     this.api = new LarkApi({ appId: config.appId, appSecret: config.appSecret, baseUrl: config.baseUrl, logger: ctx.logger, timeoutMs: this.timings.apiTimeoutMs });
+    // A message's resource can be fetched from any instance: one that did not see the message can serve its media URL.
+    ctx.media.fetcher(this.id, ({ ref, name }) => {
+      const [type, messageId, key] = ref.split('/') as [ResourceType, string, string];
+      if (!this.api) throw new Error('the Lark platform is not running');
+      return this.api.resource(messageId, key, type, name, maxResourceBytes);
+    });
     this.dispatcher = this.eventDispatcher(ctx);
     void this.knownSelf();
     if (config.mode === 'webhook') return this.startWebhook(ctx);
@@ -186,7 +192,7 @@ export class LarkAdapter implements Adapter {
           botId: this.id,
           selfOpenId: this.self?.openId,
           resourceUrl: (messageId, key, type, name) =>
-            ctx.media.register(() => api.resource(messageId, key, type, name, maxResourceBytes), { botId: this.id, ref: `${messageId}/${key}` }),
+            ctx.media.registerFetched({ botId: this.id, ref: `${type}/${messageId}/${key}`, name }),
         });
       },
     });

@@ -75,6 +75,8 @@ export class QqAdapter implements Adapter {
   async start(ctx: AdapterContext): Promise<void> {
     if (this.ctx) return;
     this.ctx = ctx;
+    // An attachment URL can be fetched from any instance: one that did not see the message can serve its media URL.
+    ctx.media.fetcher(this.id, ({ ref, mime, name }) => fetchFile(ref, { mime, name, dispatcher: this.link?.transport.dispatcher, what: 'attachment' }));
     const { config } = this;
     const transport = createTransport(config.proxy);
     const tokens = accessTokens({ appId: config.appId, appSecret: config.appSecret, tokenUrl: config.tokenUrl, dispatcher: transport.dispatcher });
@@ -190,7 +192,7 @@ export class QqAdapter implements Adapter {
         const message = normalize(event, payload, {
           botId: this.id,
           selfId: this.self?.id,
-          mediaUrl: ({ url, mime, name }) => ctx.media.register(() => fetchFile(url, { mime, name, dispatcher: this.link?.transport.dispatcher, what: 'attachment' }), { botId: this.id, ref: url }),
+          mediaUrl: ({ url, mime, name }) => ctx.media.registerFetched({ botId: this.id, ref: url, mime, name }),
         });
         this.passive.received(message.id, message.channel.id, event.scene.kind);
         return message;

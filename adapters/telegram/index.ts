@@ -67,6 +67,8 @@ export class TelegramAdapter implements Adapter {
   async start(ctx: AdapterContext): Promise<void> {
     if (this.ctx) return;
     this.ctx = ctx;
+    // A file_id works from any instance: one that did not see the update can still fetch the file.
+    ctx.media.fetcher(this.id, (origin) => this.download(origin.ref, origin.mime ?? 'application/octet-stream', origin.name));
     if (this.config.proxy) ctx.logger.info({ proxy: describeProxy(this.config.proxy) }, 'Telegram traffic goes through a proxy');
     if (this.config.mode === 'webhook') return this.startWebhook(ctx);
     this.poller = ctx.supervise({
@@ -131,7 +133,7 @@ export class TelegramAdapter implements Adapter {
   private async upload(media: MediaSegment): Promise<InputFile | string> {
     const ctx = this.ctx;
     if (media.url && ctx) {
-      const origin = ctx.media.origin(media.url);
+      const origin = await ctx.media.originOf(media.url);
       if (origin?.botId === this.id) return origin.ref;
       if (ctx.media.idOf(media.url) !== undefined) {
         const body = await ctx.media.load(media.url);
@@ -220,7 +222,7 @@ export class TelegramAdapter implements Adapter {
     if ('callback' in source) void this.api.answerCallbackQuery({ callback_query_id: source.callback.id }).catch(() => {});
     return ctx.dispatch({
       key: String(update.update_id),
-      normalize: () => normalize(update, this.id, this.self, (fileId, mime, name) => ctx.media.register(() => this.download(fileId, mime, name), { botId: this.id, ref: fileId }))!,
+      normalize: () => normalize(update, this.id, this.self, (fileId, mime, name) => ctx.media.registerFetched({ botId: this.id, ref: fileId, mime, name }))!,
     });
   }
 

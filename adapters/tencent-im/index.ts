@@ -52,6 +52,11 @@ export class TencentImAdapter implements Adapter {
   async start(ctx: AdapterContext): Promise<void> {
     if (this.ctx) return;
     this.ctx = ctx;
+    // A URL in a callback is only as trustworthy as the callback (without a callbackToken, anyone
+    // can post one): like ctx.download, never fetch from loopback or private networks unless allowed.
+    // Any instance fetches it the same way: one that did not see the callback can serve its media URL.
+    const download = createDownloader(ctx.media, { allowPrivateNetworks: this.config.allowPrivateNetworks, ...userFiles });
+    ctx.media.fetcher(this.id, ({ ref, mime, name }) => download({ type: 'file', url: ref, mime, name }));
     const { config } = this;
     const sigs = userSigs({ sdkAppId: config.sdkAppId, secretKey: config.secretKey, identifier: config.adminIdentifier, ttlMs: this.timings.userSigTtlMs });
     this.api = new RestApi({ apiRoot: config.apiRoot, sdkAppId: config.sdkAppId, identifier: config.adminIdentifier, userSigs: sigs });
@@ -112,13 +117,10 @@ export class TencentImAdapter implements Adapter {
   }
 
   private normalizeContext(ctx: AdapterContext): NormalizeContext {
-    // A URL in a callback is only as trustworthy as the callback (without a callbackToken, anyone
-    // can post one): like ctx.download, never fetch from loopback or private networks unless allowed.
-    const download = createDownloader(ctx.media, { allowPrivateNetworks: this.config.allowPrivateNetworks, ...userFiles });
     return {
       botId: this.id,
       botAccount: this.config.botAccount,
-      mediaUrl: ({ url, mime, name }) => ctx.media.register(() => download({ type: 'file', url, mime, name }), { botId: this.id, ref: url }),
+      mediaUrl: ({ url, mime, name }) => ctx.media.registerFetched({ botId: this.id, ref: url, mime, name }),
     };
   }
 

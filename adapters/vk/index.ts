@@ -83,6 +83,8 @@ export class VkAdapter implements Adapter {
   async start(ctx: AdapterContext): Promise<void> {
     if (this.ctx) return;
     this.ctx = ctx;
+    // An attachment URL can be fetched from any instance: one that did not see the message can serve its media URL.
+    ctx.media.fetcher(this.id, ({ ref, mime, name }) => fetchFile(ref, { mime, name, dispatcher: this.link?.transport.dispatcher, ...vkFiles }));
     const { config, timings } = this;
     const transport = createTransport(config.proxy);
     const stopped = new AbortController();
@@ -210,7 +212,7 @@ export class VkAdapter implements Adapter {
         normalize(message, callback, {
           botId: this.id,
           groupId: community.groupId,
-          mediaUrl: ({ url, mime, name }) => ctx.media.register(() => fetchFile(url, { mime, name, dispatcher: this.link?.transport.dispatcher, ...vkFiles }), { botId: this.id, ref: url }),
+          mediaUrl: ({ url, mime, name }) => ctx.media.registerFetched({ botId: this.id, ref: url, mime, name }),
         }),
     });
   }

@@ -6,7 +6,7 @@
 import { defineAdapter, type Adapter, type AdapterContext, type Admission, type SendOptions } from '../../src/adapter.js';
 import type { SendLimits } from '../../src/delivery/pacer.js';
 import { classifyError, fatal, PlatformError, retryable } from '../../src/delivery/retry.js';
-import type { MediaBody } from '../../src/media/media.js';
+import type { MediaBody, MediaOrigin } from '../../src/media/media.js';
 import { startDelivery, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
 import { createTransport, describeProxy, type Transport } from '../../src/net/proxy.js';
 import { errorMessage } from '../../src/inbound/supervisor.js';
@@ -63,6 +63,7 @@ export class WecomAdapter implements Adapter {
   async start(ctx: AdapterContext): Promise<void> {
     if (this.ctx) return;
     this.ctx = ctx;
+    ctx.media.fetcher(this.id, async (origin) => this.fetchMedia(origin));
     const { config } = this;
     const transport = createTransport(config.proxy);
     const stopping = new AbortController();
@@ -195,25 +196,23 @@ export class WecomAdapter implements Adapter {
   }
 
   private normalizeContext(ctx: AdapterContext): NormalizeContext {
-    // Loaders run when a handler asks, maybe after a restart: they use the link running then.
-    const running = (): Link => {
-      if (!this.link) throw new Error('the WeCom platform is not running');
-      return this.link;
-    };
     return {
       botId: this.id,
-      mediaUrl: (ref: MediaRef, mime: string, name?: string) => {
-        if (ref.kind === 'url') return ctx.media.register(() => download('WeCom image download', ref.url, { mime, name, dispatcher: running().transport.dispatcher }), { botId: this.id, ref: ref.url });
-        return ctx.media.register(
-          () => {
-            const { sender } = running();
-            if (sender.kind !== 'app') throw new Error('a media_id reaches only a WeCom app');
-            return sender.api.mediaGet(ref.mediaId, mime, name);
-          },
-          { botId: this.id, ref: `media:${ref.mediaId}` },
-        );
-      },
+      mediaUrl: (ref: MediaRef, mime: string, name?: string) =>
+        ctx.media.registerFetched({ botId: this.id, ref: ref.kind === 'url' ? ref.url : `media:${ref.mediaId}`, mime, name }),
     };
+  }
+
+  /**
+   * Fetches media a message referred to, when a handler asks (maybe after a restart, or on another
+   * instance than the one that took the message): with the link running then.
+   */
+  private fetchMedia({ ref, mime = 'application/octet-stream', name }: MediaOrigin): Promise<MediaBody> {
+    if (!this.link) throw new Error('the WeCom platform is not running');
+    const { sender, transport } = this.link;
+    if (!ref.startsWith('media:')) return download('WeCom image download', ref, { mime, name, dispatcher: transport.dispatcher });
+    if (sender.kind !== 'app') throw new Error('a media_id reaches only a WeCom app');
+    return sender.api.mediaGet(ref.slice('media:'.length), mime, name);
   }
 }
 

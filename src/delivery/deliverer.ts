@@ -8,13 +8,13 @@ import type { Delivery } from '../message.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Metrics } from '../runtime/metrics.js';
 import type { Outbox, OutboxRecord } from '../store/index.js';
-import type { Pacer } from './pacer.js';
+import type { Pacing } from './pacer.js';
 import { fatal, freshState, nextDelay, sleep, type Failure, type RetryPolicy } from './retry.js';
 
 export interface DelivererOptions {
   adapters: ReadonlyMap<string, Adapter>;
   outbox: Outbox;
-  pacer: Pacer;
+  pacer: Pacing;
   policy: RetryPolicy;
   logger: Logger;
   metrics?: Metrics;
@@ -64,7 +64,9 @@ export class Deliverer {
     const signal = this.stopping.signal;
     const state = freshState();
     for (;;) {
-      const turn = pacer.reserve(message.to);
+      let turn = pacer.reserve(message.to);
+      // A shared pacer asks its store; the in-process one answers at once (no await on the hot path).
+      if (typeof turn !== 'number') turn = await turn;
       if (turn > 0 ? !(await sleep(turn, signal)) : signal.aborted) return this.leave(record, ids, elapsed());
       const delivery = await adapter.send(message, { key, sent: ids.length, signal, pace: () => pacer.take(message.to, signal) });
       ids.push(...delivery.ids);

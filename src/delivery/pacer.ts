@@ -23,6 +23,19 @@ export interface SendLimits {
   chat?: Rate | Partial<Record<ChannelType | 'default', Rate>>;
 }
 
+/**
+ * What the deliverer paces sends with: this process's buckets (Pacer), or buckets every instance
+ * sending for the same bots shares (src/cluster/shared-pacer.ts).
+ */
+export interface Pacing {
+  /** Reserves the next slot for a send to `to`; how long until it comes (0: now). */
+  reserve(to: ChannelRef): number | Promise<number>;
+  /** Waits for this send's turn; false when `signal` aborted the wait. */
+  take(to: ChannelRef, signal?: AbortSignal): Promise<boolean>;
+  /** The platform said "too many": nothing more goes to this bot (or this chat) for `afterMs`. */
+  hold(to: ChannelRef, afterMs: number, scope: 'bot' | 'chat'): void;
+}
+
 interface Bucket {
   /** GCRA's theoretical arrival time: when the bucket is fully drained again. */
   tat: number;
@@ -33,7 +46,7 @@ interface Bucket {
 /** Chat buckets idle this long are forgotten (a chat that sends again starts with a full burst, as it would anyway). */
 const idleMs = 60_000;
 
-export class Pacer {
+export class Pacer implements Pacing {
   private readonly buckets = new Map<string, Bucket>();
   private reservations = 0;
 
@@ -81,8 +94,7 @@ export class Pacer {
   private bucket(key: string, rate: Rate): Bucket {
     let bucket = this.buckets.get(key);
     if (!bucket) {
-      const intervalMs = rate.perMs / rate.count;
-      bucket = { tat: 0, intervalMs, toleranceMs: intervalMs * (Math.max(1, rate.burst ?? 1) - 1) };
+      bucket = { tat: 0, ...gcraOf(rate) };
       this.buckets.set(key, bucket);
     }
     return bucket;
@@ -93,7 +105,13 @@ export class Pacer {
   }
 }
 
-function rateFor(chat: SendLimits['chat'], type: ChannelType | undefined): Rate | undefined {
+/** GCRA's numbers for a rate: the spacing of sends, and how far ahead of it a burst may run. */
+export function gcraOf(rate: Rate): { intervalMs: number; toleranceMs: number } {
+  const intervalMs = rate.perMs / rate.count;
+  return { intervalMs, toleranceMs: intervalMs * (Math.max(1, rate.burst ?? 1) - 1) };
+}
+
+export function rateFor(chat: SendLimits['chat'], type: ChannelType | undefined): Rate | undefined {
   if (!chat) return undefined;
   if ('count' in chat && typeof chat.count === 'number') return chat as Rate;
   const byType = chat as Partial<Record<ChannelType | 'default', Rate>>;

@@ -5,7 +5,7 @@ import Router from '@koa/router';
 import Koa, { type Context } from 'koa';
 import { clientFault, consumeUnreadable, HttpError } from './http.js';
 import type { Logger } from '../runtime/logger.js';
-import { MediaStore } from '../media/media.js';
+import { MediaHeldElsewhere, MediaStore } from '../media/media.js';
 import type { Metrics } from '../runtime/metrics.js';
 import { errorMessage } from './supervisor.js';
 
@@ -79,6 +79,7 @@ export class HttpServer {
       try {
         body = await options.media.load(ctx.params.id!);
       } catch (error) {
+        if (error instanceof MediaHeldElsewhere) throw new HttpError(503, error.message);
         // The bytes live on a platform that failed to hand them over: its failure, not the client's (and never a silent 500).
         options.logger.warn({ err: errorMessage(error) }, 'could not fetch media from its platform');
         throw new HttpError(502, 'the platform did not deliver this media; try again later');

@@ -8,7 +8,7 @@ import type { Bot } from '../bot/bot.js';
 import type { Downloader } from '../bot/context.js';
 import { EventContext, type InterceptDecision, type PlatformEvent } from '../bot/events.js';
 import { Deliverer } from '../delivery/deliverer.js';
-import { Pacer, type SendLimits } from '../delivery/pacer.js';
+import { Pacer, type Pacing, type SendLimits } from '../delivery/pacer.js';
 import { defaultRetryPolicy, type RetryPolicy } from '../delivery/retry.js';
 import { errorMessage } from '../inbound/supervisor.js';
 import type { Message } from '../message.js';
@@ -34,6 +34,8 @@ export interface PipelineOptions {
   retryPolicy?: RetryPolicy;
   /** The send limits of each platform; by default what its adapter declares. */
   limits?: (botId: string) => SendLimits | undefined;
+  /** Makes the pacer from those limits; by default this process's own (Pacer). */
+  pacing?: (limitsOf: (botId: string) => SendLimits | undefined) => Pacing;
 }
 
 const noDownloads: Downloader = async () => {
@@ -62,7 +64,8 @@ export class Pipeline {
     this.dedupTtlMs = options.dedupTtlMs ?? 3_600_000;
     this.maxInFlight = options.maxInFlight ?? 1000;
     const { adapters, store, logger, metrics } = options;
-    this.deliverer = new Deliverer({ adapters, outbox: store.outbox, pacer: new Pacer(options.limits ?? ((botId) => adapters.get(botId)?.limits)), policy: options.retryPolicy ?? defaultRetryPolicy, logger, metrics });
+    const limitsOf = options.limits ?? ((botId: string) => adapters.get(botId)?.limits);
+    this.deliverer = new Deliverer({ adapters, outbox: store.outbox, pacer: options.pacing?.(limitsOf) ?? new Pacer(limitsOf), policy: options.retryPolicy ?? defaultRetryPolicy, logger, metrics });
     this.handler = new MessageHandler({
       bot: options.bot,
       hooks: options.hooks ?? {},

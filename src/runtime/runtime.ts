@@ -11,6 +11,7 @@ import { createDownloader } from '../media/download.js';
 import { MediaStore } from '../media/media.js';
 import { Metrics } from './metrics.js';
 import { Pipeline } from '../pipeline/pipeline.js';
+import { pacingFor } from '../cluster/shared-pacer.js';
 import { toJson } from '../pipeline/schema.js';
 import { definitions as registry } from './registry.js';
 import { HttpServer } from '../inbound/server.js';
@@ -31,7 +32,7 @@ export interface RuntimeOptions {
 
 export class Runtime {
   readonly adapters: ReadonlyMap<string, Adapter>;
-  readonly media = new MediaStore();
+  readonly media: MediaStore;
   readonly server: HttpServer;
   readonly pipeline: Pipeline;
   readonly logger: Logger;
@@ -58,6 +59,8 @@ export class Runtime {
     this.adapters = adapters;
     this.logger = options.logger ?? createLogger(config.log.level);
     this.store = options.store!;
+    // Instances sharing a store serve each other's media URLs (through it); one process, its own.
+    this.media = new MediaStore({}, this.store.shared ? this.store : undefined);
     const hooks =
       options.hooks ??
       createCallbackHooks(config.callbacks, {
@@ -77,6 +80,7 @@ export class Runtime {
         const override = limitOverrides.get(botId);
         return override === undefined ? this.adapters.get(botId)?.limits : override || undefined;
       },
+      pacing: pacingFor(this.store),
       retryPolicy: { attempts: config.delivery.attempts, initialDelayMs: config.delivery.initialDelay, maxDelayMs: config.delivery.maxDelay, maxRetryAfterMs: config.delivery.maxRetryAfter },
       download: createDownloader(this.media, { allowPrivateNetworks: config.media.allowPrivateNetworks, maxBytes: config.media.maxDownloadSize, timeoutMs: config.media.downloadTimeout }),
     });

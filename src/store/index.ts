@@ -119,9 +119,27 @@ export interface Leases {
   setFenced(fence: Fence, key: string, value: unknown, ttlMs?: number): Promise<boolean>;
 }
 
-export interface Store extends KeyValue {
+/**
+ * Wake-ups between the instances that share a store: "something under this topic changed, look
+ * again". A signal carries no data and may be lost or doubled (a reconnect wakes every watcher
+ * once): a watcher re-reads the store when woken and never relies on a signal alone.
+ */
+export interface Signals {
+  /** Wakes every watcher of `topic`, in this process and in every instance sharing the store. */
+  notify(topic: string): Promise<void>;
+  /** Calls `listener` on each notify(topic); resolves, once signals can reach it, with the function that stops it. */
+  watch(topic: string, listener: () => void): Promise<() => void>;
+}
+
+export interface Store extends KeyValue, Signals {
   /** What this store is, for logs and /healthz ("sqlite ./data/switchboard.db", "memory"). */
   readonly description: string;
+  /**
+   * Other instances read and write this store at the same time (Redis): state that must be the
+   * same on every instance lives in it. False: this process is its only user, so such state may
+   * stay in memory.
+   */
+  readonly shared: boolean;
   readonly inbox: Inbox;
   readonly outbox: Outbox;
   readonly leases: Leases;
@@ -135,3 +153,4 @@ export class StoreError extends Error {
 }
 
 export { MemoryStore } from './memory.js';
+export { LocalSignals } from './signals.js';

@@ -2,6 +2,7 @@
 // a restart forgets every dedup key, unfinished event and dead letter (`store: { type: memory }`).
 
 import { LocalLeases } from './local-leases.js';
+import { LocalSignals } from './signals.js';
 import { pendingRecord, type Inbox, type KeyValue, type Leases, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from './index.js';
 
 interface Entry {
@@ -168,10 +169,12 @@ class MemoryOutbox implements Outbox {
 
 export class MemoryStore implements Store {
   readonly description = 'memory';
+  readonly shared = false;
   readonly inbox: MemoryInbox;
   readonly outbox: MemoryOutbox;
   readonly leases: Leases = new LocalLeases(this);
   private readonly kv: MemoryKeyValue;
+  private readonly signals = new LocalSignals();
 
   constructor(maxEntries = 100_000, now: () => number = Date.now) {
     this.kv = new MemoryKeyValue(maxEntries, now);
@@ -193,6 +196,14 @@ export class MemoryStore implements Store {
 
   delete(key: string): Promise<void> {
     return this.kv.delete(key);
+  }
+
+  notify(topic: string): Promise<void> {
+    return this.signals.notify(topic);
+  }
+
+  watch(topic: string, listener: () => void): Promise<() => void> {
+    return this.signals.watch(topic, listener);
   }
 
   async close(): Promise<void> {

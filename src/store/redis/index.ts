@@ -9,6 +9,7 @@ import { decode, encode } from '../codec.js';
 import { StoreError, type Inbox, type Leases, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from '../index.js';
 import * as lua from './scripts.js';
 import { defineLeaseCommands, RedisLeases, type LeaseRedis } from './leases.js';
+import { RedisSignals } from './signals.js';
 
 export interface RedisOptions {
   url: string;
@@ -30,10 +31,12 @@ const connectTimeoutMs = 5000;
 
 export class RedisStore implements Store {
   readonly description: string;
+  readonly shared = true;
   readonly inbox: Inbox;
   readonly outbox: Outbox;
   readonly leases: Leases;
   readonly now: () => number;
+  private readonly signals: RedisSignals;
   private closed = false;
 
   private constructor(
@@ -47,6 +50,7 @@ export class RedisStore implements Store {
     this.inbox = new RedisInbox(this);
     this.outbox = new RedisOutbox(this);
     this.leases = new RedisLeases(this);
+    this.signals = new RedisSignals(this);
   }
 
   /** Connects, or throws a StoreError saying which Redis could not be reached. */
@@ -111,9 +115,18 @@ export class RedisStore implements Store {
     await this.call(() => this.redis.del(this.key(`kv:${key}`)));
   }
 
+  notify(topic: string): Promise<void> {
+    return this.signals.notify(topic);
+  }
+
+  watch(topic: string, listener: () => void): Promise<() => void> {
+    return this.signals.watch(topic, listener);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.signals.close();
     // Lets commands already sent finish, then closes.
     await this.redis.quit().catch(() => this.redis.disconnect());
   }

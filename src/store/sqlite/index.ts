@@ -9,6 +9,7 @@ import { StoreError, type Inbox, type Leases, type NewEvent, type Outbox, type O
 import { WriteBatch } from './batch.js';
 import { LocalLeases } from '../local-leases.js';
 import { migrations } from './migrations.js';
+import { LocalSignals } from '../signals.js';
 
 export interface SqliteOptions {
   path: string;
@@ -28,9 +29,12 @@ const sweepEveryMs = 60_000;
 
 export class SqliteStore implements Store {
   readonly description: string;
+  /** One process owns the file at a time (CLI commands only look in). */
+  readonly shared = false;
   readonly inbox: Inbox;
   readonly outbox: Outbox;
   readonly leases: Leases = new LocalLeases(this);
+  private readonly signals = new LocalSignals();
   private readonly db: Db;
   private readonly batch: WriteBatch;
   private readonly now: () => number;
@@ -108,6 +112,14 @@ export class SqliteStore implements Store {
 
   delete(key: string): Promise<void> {
     return this.write(() => void this.statements.delete.run(key));
+  }
+
+  notify(topic: string): Promise<void> {
+    return this.signals.notify(topic);
+  }
+
+  watch(topic: string, listener: () => void): Promise<() => void> {
+    return this.signals.watch(topic, listener);
   }
 
   async close(): Promise<void> {
