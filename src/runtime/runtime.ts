@@ -85,9 +85,22 @@ export class Runtime {
       metrics: this.metrics,
       health: () => this.health(),
       readiness: () => this.readiness(),
+      storeAvailable: () => this.store.available,
       retryAfterSeconds: Math.max(1, Math.ceil(config.server.retryAfter / 1000)),
       headersTimeoutMs: config.server.headersTimeout,
       requestTimeoutMs: config.server.requestTimeout,
+    });
+    this.watchStore();
+  }
+
+  /** The store's availability as a gauge, and a log line each time it changes (webhooks are refused meanwhile). */
+  private watchStore(): void {
+    const { store, logger } = this;
+    this.metrics.describe('switchboard_store_available', 'Whether the store can record events now (1) or not (0: webhooks are answered 503, connections stop taking events)');
+    this.metrics.gauge('switchboard_store_available', () => (store.available ? 1 : 0));
+    store.onAvailability?.((available) => {
+      if (available) logger.info({ store: store.description }, 'the store is available again; taking events');
+      else logger.error({ store: store.description }, 'the store is unavailable: webhooks are answered 503 and connections take no events until it is back');
     });
   }
 
@@ -146,16 +159,17 @@ export class Runtime {
     this.logger.info({ url: this.url, platforms: [...this.adapters.keys()], store: this.store.description }, 'switchboard started');
   }
 
-  /** Every platform, with the state of its connection where it holds one; "degraded" while any is not up. */
-  health(): { status: 'ok' | 'degraded'; platforms: { id: string; type: string; connection?: ConnectionState }[] } {
-    let status: 'ok' | 'degraded' = 'ok';
+  /** The store and every platform, with the state of its connection where it holds one; "degraded" while the store or any connection is not up. */
+  health(): Health {
+    const store = { description: this.store.description, available: this.store.available };
+    let status: 'ok' | 'degraded' = store.available ? 'ok' : 'degraded';
     const platforms = [...this.adapters.values()].map((adapter) => {
       const connection = this.connections.get(adapter.id)?.state;
       if (connection === undefined) return { id: adapter.id, type: adapter.type };
       if (connection !== 'up') status = 'degraded';
       return { id: adapter.id, type: adapter.type, connection };
     });
-    return { status, platforms };
+    return { status, store, platforms };
   }
 
   /**
@@ -164,8 +178,10 @@ export class Runtime {
    */
   readiness(): Readiness {
     if (this.stopping) return { ready: false, status: 'shutting down', waiting: [] };
-    const waiting = this.health().platforms.filter((p): p is Required<typeof p> => p.connection !== undefined && p.connection !== 'up');
+    const health = this.health();
+    const waiting = health.platforms.filter((p): p is Required<typeof p> => p.connection !== undefined && p.connection !== 'up');
     if (!this.running) return { ready: false, status: 'starting', waiting };
+    if (!health.store.available) return { ready: false, status: 'store unavailable', waiting };
     return waiting.length > 0 ? { ready: false, status: 'waiting for connections', waiting } : { ready: true, status: 'ready', waiting };
   }
 
@@ -211,9 +227,17 @@ export class Runtime {
   }
 }
 
+/** The body of /healthz (a type, not an interface: the server takes any record). */
+export type Health = {
+  status: 'ok' | 'degraded';
+  /** `description` is the store's own, with any password masked. */
+  store: { description: string; available: boolean };
+  platforms: { id: string; type: string; connection?: ConnectionState }[];
+};
+
 export interface Readiness {
   ready: boolean;
-  status: 'ready' | 'starting' | 'waiting for connections' | 'shutting down';
+  status: 'ready' | 'starting' | 'store unavailable' | 'waiting for connections' | 'shutting down';
   waiting: { id: string; type: string; connection: ConnectionState }[];
 }
 

@@ -170,6 +170,7 @@ export class MemoryStore implements Store {
   readonly inbox: MemoryInbox;
   readonly outbox: MemoryOutbox;
   private readonly kv: MemoryKeyValue;
+  private closed = false;
 
   constructor(maxEntries = 100_000, now: () => number = Date.now) {
     this.kv = new MemoryKeyValue(maxEntries, now);
@@ -193,7 +194,12 @@ export class MemoryStore implements Store {
     return this.kv.delete(key);
   }
 
+  get available(): boolean {
+    return !this.closed;
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
     this.kv.clear();
   }
 }
