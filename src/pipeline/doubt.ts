@@ -11,7 +11,6 @@ import type { Journal } from './journal.js';
 
 export interface Doubtful {
   id: string;
-  botId: string;
   journal: Journal;
   onHandled?: () => void;
 }

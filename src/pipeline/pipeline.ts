@@ -134,7 +134,7 @@ export class Pipeline {
       fresh = await store.inbox.admit({ id, botId, key: event.key, journal }, this.dedupTtlMs);
     } catch (error) {
       // Never acknowledged and lost: the platform is told to come back (503, an unconfirmed poll offset…).
-      return this.unrecorded(botId, event.key, error, { id, botId, journal, onHandled: event.onHandled });
+      return this.unrecorded(botId, event.key, error, { id, journal, onHandled: event.onHandled });
     }
     if (!fresh) {
       logger.debug({ bot: botId, key: event.key }, 'duplicate event dropped');
@@ -243,7 +243,7 @@ export class Pipeline {
     try {
       fresh = await this.options.store.inbox.admit({ id, botId, key, journal }, this.dedupTtlMs);
     } catch (error) {
-      return this.unrecorded(botId, key, error, { id, botId, journal });
+      return this.unrecorded(botId, key, error, { id, journal });
     }
     if (!fresh) return 'duplicate';
     this.track(this.handleEvent(id, event, false));
