@@ -1,21 +1,20 @@
-// The Redis store under faults, on the real CLI behind a Telegram webhook: a Redis of the test's
-// own is stopped and started again while updates arrive. While it is down every update gets a
-// 503 with Retry-After (never a 200 for one not recorded); once it is back, the redeliveries are
-// taken and answered once; and a SIGKILLed Switchboard on Redis resumes what it left.
+// The Redis store under faults, on the real CLI behind a Telegram webhook. Three instances share
+// a Redis of the test's own (appendonly, fsync always, as production should run it), which is
+// SIGKILLed mid-burst and started again: meanwhile every webhook gets a quick 503 with
+// Retry-After (never a 200 for an update not recorded) and /healthz says the store is down; once
+// it is back the instances reconnect on their own, take the redeliveries, and every update
+// acknowledged is answered exactly once. And a SIGKILLed Switchboard on Redis resumes what it left.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SwitchboardProcess } from './drill/child.js';
 import { runDrill } from './drill/run.js';
 import { FakeTelegram } from './fakes/telegram-api.js';
 import { waitFor } from './helpers.js';
-import { dropPrefix, redisUrl, requireRedis, testPrefix } from './redis.js';
+import { dropPrefix, OwnRedis, redisUrl, requireRedis, testPrefix } from './redis.js';
 
 const secret = 'redis-drill';
 const fake = new FakeTelegram();
@@ -25,74 +24,100 @@ afterAll(async () => {
   await fake.stop();
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+const update = (id: number, chat: number, text: string) =>
+  JSON.stringify({ update_id: id, message: { message_id: id, date: 1_700_000_000, chat: { id: chat, type: 'private', first_name: 'Ops' }, from: { id: chat, is_bot: false, first_name: 'Ops' }, text } });
 
-/** A redis-server of this test's own, on `port`, keeping nothing on disk. */
-async function startRedis(port: number, dir: string): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
-  await waitFor(
-    async () => {
-      const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      probe.on('error', () => {});
-      try {
-        await probe.connect();
-        return (await probe.ping()) === 'PONG';
-      } catch {
-        return false;
-      } finally {
-        probe.disconnect();
-      }
-    },
-    10_000,
-    `redis-server on port ${port}`,
-  );
-  return child;
+/** Resolves once `ready()` holds, looked at each time `poke` is called. */
+function once(ready: () => boolean): { reached: Promise<void>; poke: () => void } {
+  let resolve!: () => void;
+  const reached = new Promise<void>((r) => (resolve = r));
+  return { reached, poke: () => ready() && resolve() };
 }
-
-let updateId = 3000;
-const update = (text: string) => ({ update_id: ++updateId, message: { message_id: updateId, date: 1_700_000_000, chat: { id: 88, type: 'private', first_name: 'Ops' }, from: { id: 88, is_bot: false, first_name: 'Ops' }, text } });
 
 describe('drill: the Redis store', () => {
-  it('answers 503 with Retry-After while Redis is down, and takes the redelivery once it is back', async () => {
+  it('three instances on one Redis killed mid-burst: quick 503s with Retry-After while it is down, then every update acknowledged is answered exactly once', async () => {
     await fake.start();
     const dir = await mkdtemp(join(tmpdir(), 'switchboard-redis-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const port = await freePort();
-    let redis = await startRedis(port, dir);
-    cleanups.push(async () => redis.kill('SIGKILL'));
+    const redis = await OwnRedis.start(dir);
+    cleanups.push(() => redis.kill());
     const config = join(dir, 'switchboard.yaml');
     const bot = fileURLToPath(new URL('./fixtures/drill-bot.ts', import.meta.url));
-    await writeFile(config, [`bot: ${bot}`, 'server: { port: 0, retryAfter: 3s }', `store: { type: redis, url: "redis://127.0.0.1:${port}", prefix: "drill:" }`, 'platforms:', `  - { id: tg, type: telegram, token: "${fake.token}", mode: webhook, secretToken: ${secret}, apiRoot: "${fake.url}" }`, ''].join('\n'));
-    const proc = await SwitchboardProcess.start(config, dir, { DRILL_MAX_WORK_MS: '0' });
-    cleanups.push(() => proc.kill());
-    expect(proc.output).toContain(`"store":"redis redis://127.0.0.1:${port} (prefix drill:)"`);
-    const post = async (body: object) => fetch(`${proc.url}/webhooks/tg`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': secret }, body: JSON.stringify(body) });
+    await writeFile(config, [`bot: ${bot}`, 'server: { port: 0, retryAfter: 1s }', `store: { type: redis, url: "${redis.url}", prefix: "drill:" }`, 'platforms:', `  - { id: tg, type: telegram, token: "${fake.token}", mode: webhook, secretToken: ${secret}, apiRoot: "${fake.url}" }`, ''].join('\n'));
+    const instances = await Promise.all([1, 2, 3].map(() => SwitchboardProcess.start(config, dir, { DRILL_MAX_WORK_MS: '300' })));
+    cleanups.push(() => Promise.all(instances.map((i) => i.kill())));
+    for (const instance of instances) expect(instance.output).toContain(`"store":"redis ${redis.url} (prefix drill:)"`);
+    const health = async (instance: SwitchboardProcess) => (await (await fetch(`${instance.url}/healthz`)).json()) as { status: string; store: { available: boolean } };
 
-    const before = update('redis: before');
-    expect((await post(before)).status).toBe(200);
-    await fake.waitForCall('sendMessage', (c) => c.params.text === 'redis: before' && c.status === 200, 10_000);
+    const chats = 20;
+    const perChat = 15;
+    const texts = new Map<string, number>();
+    const acked = new Set<string>();
+    const refusals: { status: number; retryAfter: string | null; ms: number }[] = [];
+    let down = false;
+    let refusedWhileDown = 0;
+    const third = once(() => acked.size >= (chats * perChat) / 3);
+    const refusedEnough = once(() => refusedWhileDown >= 20);
+    let turn = 0;
+    // Telegram's side: each chat's updates one after another, the next once the last got a 2xx;
+    // anything else (or no answer) is delivered again shortly, to whichever instance the proxy picks.
+    const deliver = async (id: number, chat: number, text: string) => {
+      texts.set(text, id);
+      for (;;) {
+        const instance = instances[turn++ % instances.length]!;
+        const asked = Date.now();
+        const res = await fetch(`${instance.url}/webhooks/tg`, { method: 'POST', body: update(id, chat, text), headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': secret } }).catch(() => undefined);
+        if (res) {
+          await res.arrayBuffer();
+          if (res.ok) {
+            acked.add(text);
+            third.poke();
+            return;
+          }
+          refusals.push({ status: res.status, retryAfter: res.headers.get('retry-after'), ms: Date.now() - asked });
+          if (down) refusedWhileDown++;
+          refusedEnough.poke();
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const burst = Promise.all(
+      Array.from({ length: chats }, async (_, c) => {
+        for (let m = 0; m < perChat; m++) await deliver(700_000 + c * perChat + m, 500 + c, `c${c}m${m}`);
+      }),
+    );
 
-    redis.kill('SIGKILL');
-    await new Promise((resolve) => redis.once('exit', resolve));
-    const during = update('redis: while it was down');
-    const refused = await post(during);
-    expect(refused.status).toBe(503);
-    expect(refused.headers.get('retry-after')).toBe('3');
+    await third.reached;
+    down = true;
+    await redis.kill();
+    for (const instance of instances) await waitFor(async () => (await health(instance)).store.available === false, 5000, `${instance.url}/healthz to show the store down`);
+    expect((await health(instances[0]!)).status).toBe('degraded');
+    await refusedEnough.reached;
+    const ackedWhileDown = acked.size;
+    await redis.restart();
+    down = false;
+    await burst;
+    expect(acked.size).toBe(chats * perChat);
+    expect(ackedWhileDown).toBeLessThan(chats * perChat);
+    // Every refusal was the one quick 503, with Retry-After.
+    expect(refusals.length).toBeGreaterThanOrEqual(20);
+    expect(refusals.filter((r) => r.status !== 503 || r.retryAfter !== '1' || r.ms >= 1000)).toEqual([]);
+    for (const instance of instances) expect((await health(instance)).store.available).toBe(true);
 
-    redis = await startRedis(port, dir);
-    // The platform delivers again until it gets a 2xx: Switchboard reconnects on its own.
-    const accepted = await waitFor(async () => (await post(during)).status === 200, 15_000, 'the redelivery taken once Redis is back');
-    expect(accepted).toBe(true);
-    await fake.waitForCall('sendMessage', (c) => c.params.text === 'redis: while it was down' && c.status === 200, 10_000);
-    expect(await proc.stop()).toBe(0);
-    expect(fake.delivered().filter((c) => c.params.text === 'redis: while it was down')).toHaveLength(1);
-  }, 60_000);
+    const answers = () => fake.delivered().filter((c) => texts.has(c.params.text!));
+    const missing = () => [...acked].filter((t) => !answers().some((c) => c.params.text === t));
+    await waitFor(() => missing().length === 0, 30_000, 'an answer to every update').catch((error: Error) => {
+      const ids = missing().map((t) => String(texts.get(t)));
+      const lines = instances.flatMap((i, n) => i.output.split('\n').filter((l) => ids.some((id) => l.includes(`"${id}"`) || l.includes(`:${id},`))).map((l) => `${n}: ${l}`));
+      throw new Error(`${error.message}: ${missing().join(' ')}\n${lines.join('\n')}`);
+    });
+    // Stopped with SIGTERM, each finishes what it holds: nothing more may be sent after.
+    expect(await Promise.all(instances.map((i) => i.stop()))).toEqual([0, 0, 0]);
+    const counts = new Map<string, number>();
+    for (const call of answers()) counts.set(call.params.text!, (counts.get(call.params.text!) ?? 0) + 1);
+    expect([...counts].filter(([, n]) => n !== 1)).toEqual([]);
+    expect(counts.size).toBe(acked.size);
+  }, 120_000);
 
   it('after SIGKILLs under load, on Redis: nothing acknowledged is lost, doubles only in flight, chats in order', async () => {
     await requireRedis();

@@ -15,7 +15,9 @@ import { defineBot } from '../src/bot/bot.js';
 import { definitions } from '../src/runtime/registry.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import { FakeDiscord, token } from './fakes/discord.js';
+import { FakeTelegram } from './fakes/telegram-api.js';
 import { startRuntime, waitFor } from './helpers.js';
+import { OwnRedis } from './redis.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..');
@@ -23,11 +25,15 @@ const root = join(import.meta.dirname, '..');
 let runtime: Runtime | undefined;
 let fake: FakeDiscord | undefined;
 let held: Server | undefined;
+let redis: OwnRedis | undefined;
+let telegram: FakeTelegram | undefined;
 afterEach(async () => {
   await runtime?.stop();
   await fake?.stop();
+  await telegram?.stop();
+  await redis?.kill();
   await new Promise((resolve) => (held ? held.close(resolve) : resolve(undefined)));
-  runtime = fake = held = undefined;
+  runtime = fake = held = redis = telegram = undefined;
 });
 
 const discordFast = defineAdapter({
@@ -89,6 +95,58 @@ describe('/readyz and /healthz', () => {
     finish();
     await stopped;
   }, 20_000);
+});
+
+describe('the store on the probes', () => {
+  it('while Redis is down: every webhook is answered 503 at once, /healthz and /readyz say why, the gauge reads 0; all of it recovers on its own', async () => {
+    const password = 'hunter2-redis';
+    redis = await OwnRedis.start(await mkdtemp(join(tmpdir(), 'sb-store-health-')), password);
+    telegram = new FakeTelegram();
+    await telegram.start();
+    const started = await startRuntime(
+      `server: { port: 0, retryAfter: 7s }\nstore: { type: redis, url: "${redis.url}", prefix: "health:" }\nplatforms:\n  - { id: tg, type: telegram, token: "${telegram.token}", mode: webhook, secretToken: s3cret, apiRoot: "${telegram.url}" }\n`,
+    );
+    runtime = started.runtime;
+    const { url } = started;
+    const probe = async (path: string) => {
+      const res = await fetch(`${url}${path}`);
+      return { status: res.status, text: await res.text() };
+    };
+    const health = async () => JSON.parse((await probe('/healthz')).text) as { status: string; store: { description: string; available: boolean } };
+    const gauge = async () => /^switchboard_store_available (\d)$/m.exec((await probe('/metrics')).text)?.[1];
+    const webhook = (secret: string) =>
+      fetch(`${url}/webhooks/tg`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': secret }, body: JSON.stringify({ update_id: 1, message: { message_id: 1, date: 1, chat: { id: 5, type: 'private' }, text: 'hi' } }) });
+
+    const store = { description: `redis redis://:********@127.0.0.1:${redis.port} (prefix health:)`, available: true };
+    expect(await health()).toMatchObject({ status: 'ok', store });
+    expect(await gauge()).toBe('1');
+
+    await redis.kill();
+    await waitFor(async () => (await health()).store.available === false, 4000, '/healthz to show the store down');
+    const down = await probe('/healthz');
+    expect(down.status).toBe(200);
+    expect(JSON.parse(down.text)).toMatchObject({ status: 'degraded', store: { ...store, available: false } });
+    expect(down.text).not.toContain(password);
+    expect(await probe('/readyz')).toEqual({ status: 503, text: JSON.stringify({ ready: false, status: 'store unavailable', waiting: [] }) });
+    expect(await gauge()).toBe('0');
+    for (const secret of ['s3cret', 'not-the-secret']) {
+      // Refused before anything is read or verified: a wrong secret gets the same 503, and at once.
+      const asked = Date.now();
+      const refused = await webhook(secret);
+      expect(Date.now() - asked).toBeLessThan(1000);
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('7');
+      expect(await refused.json()).toEqual({ error: 'the store is unavailable' });
+    }
+    expect(started.logs.some((l) => l.msg?.startsWith('the store is unavailable') && l.level === 50)).toBe(true);
+
+    await redis.restart();
+    await waitFor(async () => (await probe('/readyz')).status === 200, 10_000, '/readyz to answer 200 once Redis is back');
+    expect(await health()).toMatchObject({ status: 'ok', store });
+    expect(await gauge()).toBe('1');
+    expect((await webhook('s3cret')).status).toBe(200);
+    await telegram.waitForCall('sendMessage', (c) => c.params.text === 'hi' && c.status === 200, 5000);
+  }, 30_000);
 });
 
 /** One Prometheus text-format line: a comment, a blank line, or a sample with a float value. */

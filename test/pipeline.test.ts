@@ -5,7 +5,7 @@ import type { StageData, StageHooks } from '../src/pipeline/lifecycle.js';
 import { silentLogger } from '../src/runtime/logger.js';
 import type { Message, OutgoingMessage } from '../src/message.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
-import { MemoryStore } from '../src/store/index.js';
+import { MemoryStore, StoreError, type NewEvent } from '../src/store/index.js';
 import { sleep, waitFor } from './helpers.js';
 
 function recorder(failFor?: string) {
@@ -205,6 +205,67 @@ describe('pipeline', () => {
     expect(await admission).toBe('accepted');
     expect(await drained).toBe(0);
     expect(texts()).toEqual(['admitting']);
+  });
+});
+
+/** A store whose connection can drop while an admission is on its way: its write lands or not, its answer is lost. */
+class DroppingStore extends MemoryStore {
+  private up = true;
+  private drop: { lands: boolean } | undefined;
+  private readonly listeners: ((available: boolean) => void)[] = [];
+
+  constructor() {
+    super();
+    const admit = this.inbox.admit.bind(this.inbox);
+    this.inbox.admit = async (event: NewEvent, ttlMs: number) => {
+      if (!this.up) throw new StoreError('the store is down');
+      const drop = this.drop;
+      if (!drop) return admit(event, ttlMs);
+      this.drop = undefined;
+      if (drop.lands) await admit(event, ttlMs);
+      this.change(false);
+      throw new StoreError('the connection closed while the write was on its way');
+    };
+  }
+
+  override get available(): boolean {
+    return this.up;
+  }
+
+  onAvailability(listener: (available: boolean) => void): void {
+    this.listeners.push(listener);
+  }
+
+  dropDuringNextAdmission(lands: boolean): void {
+    this.drop = { lands };
+  }
+
+  change(up: boolean): void {
+    this.up = up;
+    for (const listener of this.listeners) listener(up);
+  }
+}
+
+describe('admissions in doubt', () => {
+  it('handles an event recorded although its admission failed once the store is back (its redelivery is a duplicate); one that did not land is taken on redelivery', async () => {
+    const rec = recorder();
+    const store = new DroppingStore();
+    const p = new Pipeline({ bot: echo, adapters: new Map([['chat', rec.adapter]]), store, logger: silentLogger() });
+    const deliver = (key: string, text: string) => p.dispatch('chat', { key, normalize: () => message(text) });
+
+    store.dropDuringNextAdmission(true);
+    expect(await deliver('k1', 'recorded all the same')).toBe('closed');
+    expect(await deliver('k1', 'recorded all the same')).toBe('closed'); // redelivered while the store is down
+    store.change(true);
+    await waitFor(() => rec.texts().length === 1, 2000, 'the event found recorded to be answered');
+    expect(await deliver('k1', 'recorded all the same')).toBe('duplicate');
+
+    store.dropDuringNextAdmission(false);
+    expect(await deliver('k2', 'lost on the way')).toBe('closed');
+    store.change(true);
+    expect(await deliver('k2', 'lost on the way')).toBe('accepted');
+    await p.drain();
+    expect(rec.texts()).toEqual(['recorded all the same', 'lost on the way']);
   });
 });
 

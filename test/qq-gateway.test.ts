@@ -83,6 +83,25 @@ describe('qq websocket gateway', () => {
     await roundTrip(fake, 'after');
   });
 
+  it('passes over no event the store cannot record: the session resumes from the last one recorded, and the replay is answered once, in order', async () => {
+    const { fake, logs } = await qqGateway();
+    await roundTrip(fake, 'before');
+    const { inbox } = runtime!.store;
+    const admit = inbox.admit.bind(inbox);
+    inbox.admit = () => Promise.reject(new Error('the store is down'));
+    const refused = groupAt('while the store is down');
+    const refusedSeq = fake.gateway.push(refused.t, refused.d, refused.id);
+    const next = groupAt('right after it');
+    fake.gateway.push(next.t, next.d, next.id);
+    await waitFor(() => fake.gateway.resumes.length >= 1, 5000, 'a resume after the refusal');
+    expect(fake.gateway.resumes[0]).toMatchObject({ seq: refusedSeq - 1 });
+    expect(logs.some((l) => l.msg === 'connection lost; reconnecting' && /could not be recorded/.test(String(l.err)))).toBe(true);
+    inbox.admit = admit;
+    await waitFor(() => fake.sent.filter((s) => s.body.msg_id === next.d.id).length === 1, 8000, 'both answered once the store takes them');
+    expect(fake.sent.map((s) => s.body.content)).toEqual(['before', 'while the store is down', 'right after it']);
+    expect(await runtime!.metrics.value('switchboard_events_unrecorded_total', { bot: 'qq' })).toBeGreaterThanOrEqual(1);
+  });
+
   it('resumes when the gateway asks to reconnect (op 7)', async () => {
     const { fake, logs } = await qqGateway();
     fake.gateway.requestReconnect();

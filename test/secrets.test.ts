@@ -101,9 +101,11 @@ const secrets = {
   httpApiKey: 'HttpApiKeyValue',
   httpCallbackSecret: 'HttpCallbackSecretValue',
   callbackSecret: whsec,
+  redisPassword: 'RedisPasswordValue',
 };
 
 const yaml = `
+store: { type: redis, url: "redis://:${secrets.redisPassword}@127.0.0.1:6379" }
 callbacks:
 ${['onMessage', 'onPreSend', 'onResult', 'onSent', 'onEvent'].map((stage) => `  ${stage}: { url: "https://cb.example/${stage}", secret: "${secrets.callbackSecret}" }`).join('\n')}
 platforms:
@@ -147,6 +149,7 @@ describe('secrets follow the schema', () => {
     expect(shown.platforms.map((p) => p.id)).toEqual(config.platforms.map((p) => p.id));
     for (const [name, value] of Object.entries(secrets)) expect(printed, name).not.toContain(value);
     expect(printed).toContain(`http://user:${masked}@127.0.0.1:8080`);
+    expect(printed).toContain(`redis://:${masked}@127.0.0.1:6379`);
   });
 
   it('masks every field each schema declares secret, and the config here gives each of them a value', () => {

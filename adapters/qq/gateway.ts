@@ -3,7 +3,7 @@
 
 import WebSocket from 'ws';
 import type { Logger } from '../../src/runtime/logger.js';
-import { FatalConnectionError, RetryAfterError, type SessionControls } from '../../src/inbound/supervisor.js';
+import { backoffDelay, defaultBackoff, FatalConnectionError, RetryAfterError, type SessionControls } from '../../src/inbound/supervisor.js';
 import { refreshOnlyPolicy, retry } from '../../src/delivery/retry.js';
 import { QqApiError, type OpenApi } from './api.js';
 import type { Payload } from './normalize.js';
@@ -38,7 +38,7 @@ export interface GatewayOptions {
   logger: Logger;
   /** How long to wait for HELLO after starting to connect. */
   helloTimeoutMs: number;
-  /** Hands one event on; resolves once it is admitted. `false` means stop reading (shutting down). */
+  /** Hands one event on; resolves once it is admitted. `false`: not recorded (shutting down, or the store failing). */
   onEvent(payload: Payload): Promise<boolean>;
   onReady(user: { id: string; username?: string }): void;
 }
@@ -55,6 +55,10 @@ export class Gateway {
   private url: string | undefined;
   /** Events are admitted one after another, in the order the gateway sent them. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** An event of this connection was not recorded: the later ones are left for the resume to replay, in order. */
+  private held = false;
+  /** Connections in a row that ended on an event not recorded: the wait before resuming grows with them. */
+  private refusals = 0;
 
   constructor(private readonly options: GatewayOptions) {}
 
@@ -66,6 +70,7 @@ export class Gateway {
 
   async run(controls: SessionControls): Promise<void> {
     await this.queue; // a resume must carry the seq of every event already taken
+    this.held = false;
     const token = await this.token();
     const resuming = this.sessionId !== undefined;
     const url = resuming && this.url ? this.url : await this.gatewayUrl(controls.signal);
@@ -169,10 +174,15 @@ export class Gateway {
             logger.info('session no longer valid (op 9); identifying afresh');
             return finish(undefined, 4000);
           case op.dispatch:
-            return this.onDispatch(payload, () => {
-              ready = true;
-              alive();
-            });
+            return this.onDispatch(
+              payload,
+              () => {
+                ready = true;
+                alive();
+              },
+              // QQ replays on RESUME what came after the seq we carry: the event is sent again, not lost.
+              () => finish(new RetryAfterError('a gateway event could not be recorded (is the store failing?); resuming the session to have it sent again', backoffDelay(this.refusals++, defaultBackoff))),
+            );
           default:
             return;
         }
@@ -193,7 +203,7 @@ export class Gateway {
     });
   }
 
-  private onDispatch(payload: Payload, isAlive: () => void): void {
+  private onDispatch(payload: Payload, isAlive: () => void, refused: () => void): void {
     const s = typeof payload.s === 'number' ? payload.s : undefined;
     if (payload.t === 'READY') {
       const d = (payload.d ?? {}) as { session_id?: string; user?: { id?: string; username?: string } };
@@ -209,8 +219,15 @@ export class Gateway {
       return;
     }
     this.queue = this.queue.then(async () => {
+      if (this.held) return;
       // The seq moves on only once the event is admitted, so a resume replays what was not.
-      if ((await this.options.onEvent(payload).catch(() => false)) && s !== undefined) this.seq = s;
+      if (await this.options.onEvent(payload).catch(() => false)) {
+        if (s !== undefined) this.seq = s;
+        this.refusals = 0;
+        return;
+      }
+      this.held = true;
+      refused();
     });
   }
 }

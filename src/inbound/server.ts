@@ -17,6 +17,11 @@ export interface HttpServerOptions {
   health: () => { status: string } & Record<string, unknown>;
   /** The body of /readyz; 503 unless `ready`. */
   readiness: () => { ready: boolean };
+  /**
+   * Whether the store can record events now. While it cannot, webhooks are answered 503 at once,
+   * before anything is read: the platform delivers again later, to this instance or another.
+   */
+  storeAvailable: () => boolean;
   /** Seconds a 503 asks the client to wait (Retry-After): one answer for every route when Switchboard cannot take work. */
   retryAfterSeconds: number;
   /** How long a client may take to send a request's headers, and the whole request; slower ones are cut off (408). */
@@ -26,6 +31,7 @@ export interface HttpServerOptions {
 
 /** Routes that answer while shutting down: liveness, readiness and metrics are about the process, not work. */
 const probes = new Set(['/healthz', '/readyz', '/metrics']);
+const webhooks = '/webhooks/';
 
 export class HttpServer {
   readonly app = new Koa();
@@ -41,10 +47,11 @@ export class HttpServer {
     app.on('error', (error: Error & { status?: number }, koa?: Context) => logError(options.logger, error, koa));
     app.use(async (ctx, next) => {
       const retryAfter = String(options.retryAfterSeconds);
-      if (this.draining && !probes.has(ctx.path)) {
+      const refusal = this.draining && !probes.has(ctx.path) ? 'shutting down' : ctx.path.startsWith(webhooks) && !options.storeAvailable() ? 'the store is unavailable' : undefined;
+      if (refusal) {
         ctx.status = 503;
         ctx.set('Retry-After', retryAfter);
-        ctx.body = { error: 'shutting down' };
+        ctx.body = { error: refusal };
         return;
       }
       try {

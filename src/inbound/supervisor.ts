@@ -51,7 +51,7 @@ export interface BackoffPolicy {
   factor: number;
 }
 
-const defaultBackoff: BackoffPolicy = { initialMs: 500, maxMs: 60_000, factor: 2 };
+export const defaultBackoff: BackoffPolicy = { initialMs: 500, maxMs: 60_000, factor: 2 };
 
 /**
  * What an operator sees on /healthz: `connecting` until the connection first shows it is alive,

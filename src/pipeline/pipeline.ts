@@ -15,6 +15,7 @@ import type { Message } from '../message.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Metrics } from '../runtime/metrics.js';
 import { pendingRecord, type OutboxItem, type OutboxRecord, type Store } from '../store/index.js';
+import { AdmissionsInDoubt, type Doubtful } from './doubt.js';
 import { MessageHandler } from './handle.js';
 import type { EventJournal, Journal, MessageJournal } from './journal.js';
 import type { StageHooks } from './lifecycle.js';
@@ -59,11 +60,17 @@ export class Pipeline {
   /** Dispatches between their start and their admission (a counter: this is the hot path), and who waits for none. */
   private admitting = 0;
   private admissionsDone: (() => void) | undefined;
+  private readonly inDoubt: AdmissionsInDoubt;
 
   constructor(private readonly options: PipelineOptions) {
     this.dedupTtlMs = options.dedupTtlMs ?? 3_600_000;
     this.maxInFlight = options.maxInFlight ?? 1000;
     const { adapters, store, logger, metrics } = options;
+    metrics?.describe('switchboard_events_unrecorded_total', 'Events a platform handed over that the store could not record: refused, for the platform to deliver again');
+    this.inDoubt = new AdmissionsInDoubt(store.inbox, logger, (event) => this.takeDoubtful(event));
+    store.onAvailability?.((available) => {
+      if (available && !this.closed) void this.inDoubt.settle();
+    });
     const limitsOf = options.limits ?? ((botId: string) => adapters.get(botId)?.limits);
     this.deliverer = new Deliverer({ adapters, outbox: store.outbox, pacer: options.pacing?.(limitsOf) ?? new Pacer(limitsOf), policy: options.retryPolicy ?? defaultRetryPolicy, logger, metrics });
     this.handler = new MessageHandler({
@@ -130,8 +137,7 @@ export class Pipeline {
       fresh = await store.inbox.admit({ id, botId, key: event.key, journal }, this.dedupTtlMs);
     } catch (error) {
       // Never acknowledged and lost: the platform is told to come back (503, an unconfirmed poll offset…).
-      logger.error({ bot: botId, key: event.key, err: errorMessage(error) }, 'could not record an event; the platform is asked to deliver it again');
-      return 'closed';
+      return this.unrecorded(botId, event.key, error, { id, journal, onHandled: event.onHandled });
     }
     if (!fresh) {
       logger.debug({ bot: botId, key: event.key }, 'duplicate event dropped');
@@ -139,6 +145,26 @@ export class Pipeline {
     }
     this.schedule(id, journal, false, event.onHandled);
     return 'handling';
+  }
+
+  /**
+   * The store could not record an event: it is refused ('closed'), and the adapter has the platform
+   * deliver it again (a 503, a poll offset not moved, a gateway session resumed from the last event recorded).
+   */
+  private unrecorded(botId: string, key: string | undefined, error: unknown, event: Doubtful): 'closed' {
+    const { store, logger, metrics } = this.options;
+    logger.error({ bot: botId, key, err: errorMessage(error) }, 'could not record an event; the platform is asked to deliver it again');
+    metrics?.inc('switchboard_events_unrecorded_total', { bot: botId });
+    // Failed because the connection dropped: the write may have landed all the same.
+    if (store.onAvailability && !store.available) this.inDoubt.add(event);
+    return 'closed';
+  }
+
+  /** An admission in doubt turned out recorded: handled here, as if it had been admitted then. */
+  private takeDoubtful({ id, journal, onHandled }: Doubtful): void {
+    if (journal.stage === 'event') return void this.track(this.handleEvent(id, journal.event, false));
+    this.slotsTaken++;
+    this.schedule(id, journal, false, onHandled);
   }
 
   /** Queues an event behind the others of its chat; it holds a slot until it is done. */
@@ -220,8 +246,7 @@ export class Pipeline {
     try {
       fresh = await this.options.store.inbox.admit({ id, botId, key, journal }, this.dedupTtlMs);
     } catch (error) {
-      this.options.logger.error({ bot: botId, key, err: errorMessage(error) }, 'could not record an event; the platform is asked to deliver it again');
-      return 'closed';
+      return this.unrecorded(botId, key, error, { id, journal });
     }
     if (!fresh) return 'duplicate';
     this.track(this.handleEvent(id, event, false));

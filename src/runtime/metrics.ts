@@ -1,7 +1,7 @@
 // Counters and latency histograms, served at /metrics in the Prometheus text format by prom-client,
 // next to its default Node.js and process metrics.
 
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 type Labels = Record<string, string>;
 
@@ -60,6 +60,18 @@ export class Metrics {
       this.histograms.set(name, histogram);
     }
     histogram.observe(labels, seconds);
+  }
+
+  /** A gauge with no labels whose value is `read()` when /metrics is served: nothing to keep up to date in between. */
+  gauge(name: string, read: () => number): void {
+    new Gauge({
+      name,
+      help: this.helpOf(name),
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
   }
 
   /** The value of one counter series, for tests and health output. */

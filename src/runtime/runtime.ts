@@ -90,9 +90,22 @@ export class Runtime {
       metrics: this.metrics,
       health: () => this.health(),
       readiness: () => this.readiness(),
+      storeAvailable: () => this.store.available,
       retryAfterSeconds: Math.max(1, Math.ceil(config.server.retryAfter / 1000)),
       headersTimeoutMs: config.server.headersTimeout,
       requestTimeoutMs: config.server.requestTimeout,
+    });
+    this.watchStore();
+  }
+
+  /** The store's availability as a gauge, and a log line each time it changes (webhooks are refused meanwhile). */
+  private watchStore(): void {
+    const { store, logger } = this;
+    this.metrics.describe('switchboard_store_available', 'Whether the store can record events now (1) or not (0: webhooks are answered 503, connections stop taking events)');
+    this.metrics.gauge('switchboard_store_available', () => (store.available ? 1 : 0));
+    store.onAvailability?.((available) => {
+      if (available) logger.info({ store: store.description }, 'the store is available again; taking events');
+      else logger.error({ store: store.description }, 'the store is unavailable: webhooks are answered 503 and connections take no events until it is back');
     });
   }
 
@@ -154,11 +167,13 @@ export class Runtime {
   }
 
   /**
-   * Every platform, with the state of its connection where it has one and whether this instance
-   * holds it (`standby`: another instance does); "degraded" while any is neither up nor on standby.
+   * The store, and every platform with the state of its connection where it has one and whether
+   * this instance holds it (`standby`: another instance does); "degraded" while the store is
+   * unavailable or any connection is neither up nor on standby.
    */
-  health(): { status: 'ok' | 'degraded'; platforms: { id: string; type: string; connection?: ConnectionState; held?: boolean }[] } {
-    let status: 'ok' | 'degraded' = 'ok';
+  health(): Health {
+    const store = { description: this.store.description, available: this.store.available };
+    let status: 'ok' | 'degraded' = store.available ? 'ok' : 'degraded';
     const platforms = [...this.adapters.values()].map((adapter) => {
       const supervisor = this.connections.get(adapter.id);
       if (supervisor === undefined) return { id: adapter.id, type: adapter.type };
@@ -166,7 +181,7 @@ export class Runtime {
       if (!settled(connection)) status = 'degraded';
       return { id: adapter.id, type: adapter.type, connection, held: supervisor.held };
     });
-    return { status, platforms };
+    return { status, store, platforms };
   }
 
   /**
@@ -176,8 +191,10 @@ export class Runtime {
    */
   readiness(): Readiness {
     if (this.stopping) return { ready: false, status: 'shutting down', waiting: [] };
-    const waiting = this.health().platforms.filter((p): p is Required<typeof p> => p.connection !== undefined && !settled(p.connection));
+    const health = this.health();
+    const waiting = health.platforms.filter((p): p is Required<typeof p> => p.connection !== undefined && !settled(p.connection));
     if (!this.running) return { ready: false, status: 'starting', waiting };
+    if (!health.store.available) return { ready: false, status: 'store unavailable', waiting };
     return waiting.length > 0 ? { ready: false, status: 'waiting for connections', waiting } : { ready: true, status: 'ready', waiting };
   }
 
@@ -223,9 +240,17 @@ export class Runtime {
   }
 }
 
+/** The body of /healthz (a type, not an interface: the server takes any record). */
+export type Health = {
+  status: 'ok' | 'degraded';
+  /** `description` is the store's own, with any password masked. */
+  store: { description: string; available: boolean };
+  platforms: { id: string; type: string; connection?: ConnectionState; held?: boolean }[];
+};
+
 export interface Readiness {
   ready: boolean;
-  status: 'ready' | 'starting' | 'waiting for connections' | 'shutting down';
+  status: 'ready' | 'starting' | 'store unavailable' | 'waiting for connections' | 'shutting down';
   waiting: { id: string; type: string; connection: ConnectionState; held: boolean }[];
 }
 

@@ -91,9 +91,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /** Query parameters of a URL that carry a credential by convention (?token=, ?key=, ?sig=…). */
 const CREDENTIAL_PARAM = /token|secret|password|passwd|apikey|api_key|aeskey|encryptkey|credential|privatekey|sign|^(key|sig|code|auth)$/i;
 
-/** Masks a URL's password and any query parameter that carries a credential. */
+/** Masks a URL's password (with a user name or without one, as in redis://:password@host) and any query parameter that carries a credential. */
 function maskUrl(value: string): string {
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return value;
-  const withoutPassword = value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@\s]+):[^@/\s]+@/i, `$1:${masked}@`);
+  const withoutPassword = value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@\s]*):[^@/\s]+@/i, `$1:${masked}@`);
   return withoutPassword.replace(/([?&])([^=&#]+)=([^&#]*)/g, (whole, sep: string, name: string) => (CREDENTIAL_PARAM.test(name) ? `${sep}${name}=${masked}` : whole));
 }

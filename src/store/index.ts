@@ -140,6 +140,13 @@ export interface Store extends KeyValue, Signals {
    * stay in memory.
    */
   readonly shared: boolean;
+  /**
+   * Whether the store can take a write now: cheap and synchronous, as it is asked on every webhook.
+   * False while a networked backend has lost its connection (it keeps trying to come back), and once closed.
+   */
+  readonly available: boolean;
+  /** Calls `listener` each time `available` changes while open; backends that cannot lose their connection leave it out. */
+  onAvailability?(listener: (available: boolean) => void): void;
   readonly inbox: Inbox;
   readonly outbox: Outbox;
   readonly leases: Leases;

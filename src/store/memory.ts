@@ -175,6 +175,7 @@ export class MemoryStore implements Store {
   readonly leases: Leases = new LocalLeases(this);
   private readonly kv: MemoryKeyValue;
   private readonly signals = new LocalSignals();
+  private closed = false;
 
   constructor(maxEntries = 100_000, now: () => number = Date.now) {
     this.kv = new MemoryKeyValue(maxEntries, now);
@@ -206,7 +207,12 @@ export class MemoryStore implements Store {
     return this.signals.watch(topic, listener);
   }
 
+  get available(): boolean {
+    return !this.closed;
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
     this.kv.clear();
   }
 }

@@ -1,8 +1,8 @@
 // The store on Redis (ioredis): every instance that points at the same Redis and prefix sees the
 // same dedup keys, events, outbox and key-value state. Each step that must be atomic is one Lua
 // script (scripts.ts); commands are pipelined automatically, so a burst costs few round trips.
-// While Redis cannot be reached, commands fail at once (no offline queue): a webhook then gets
-// its 503 instead of waiting.
+// While Redis cannot be reached, commands fail at once (no offline queue) and `available` is
+// false: webhooks get their 503 without waiting, and ioredis keeps reconnecting.
 
 import { Redis } from 'ioredis';
 import { decode, encode } from '../codec.js';
@@ -38,6 +38,8 @@ export class RedisStore implements Store {
   readonly now: () => number;
   private readonly signals: RedisSignals;
   private closed = false;
+  private readonly availability = new Set<(available: boolean) => void>();
+  private wasAvailable = true;
 
   private constructor(
     readonly redis: Scripted,
@@ -51,6 +53,14 @@ export class RedisStore implements Store {
     this.outbox = new RedisOutbox(this);
     this.leases = new RedisLeases(this);
     this.signals = new RedisSignals(this);
+    const changed = () => {
+      const available = this.available;
+      if (available === this.wasAvailable || this.closed) return;
+      this.wasAvailable = available;
+      for (const listener of this.availability) listener(available);
+    };
+    redis.on('ready', changed);
+    redis.on('close', changed);
   }
 
   /** Connects, or throws a StoreError saying which Redis could not be reached. */
@@ -60,7 +70,11 @@ export class RedisStore implements Store {
       lazyConnect: true,
       enableOfflineQueue: false,
       enableAutoPipelining: true,
-      maxRetriesPerRequest: 1,
+      // A command on its way when the connection drops fails at once and is never sent again:
+      // resending a script that did run would report an event recorded by itself as a redelivery.
+      // Its outcome is unknown to the caller (the core looks such admissions up once Redis is back).
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
       connectTimeout: connectTimeoutMs,
       // Keep trying to come back, at most every 2 s; meanwhile commands fail and webhooks get 503.
       retryStrategy: (times) => Math.min(100 * 2 ** times, 2000),
@@ -81,6 +95,15 @@ export class RedisStore implements Store {
       throw new StoreError(`cannot reach the Redis store at ${where} (${(error as Error).message}); start Redis or check store.url`);
     }
     return new RedisStore(redis, options.prefix, where, options.now ?? Date.now);
+  }
+
+  /** Connected and past Redis's own loading: ioredis's `ready`. */
+  get available(): boolean {
+    return !this.closed && this.redis.status === 'ready';
+  }
+
+  onAvailability(listener: (available: boolean) => void): void {
+    this.availability.add(listener);
   }
 
   /** Runs a command; a failure is a StoreError that says the store cannot take it now. */
@@ -127,6 +150,7 @@ export class RedisStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.signals.close();
+    this.availability.clear();
     // Lets commands already sent finish, then closes.
     await this.redis.quit().catch(() => this.redis.disconnect());
   }

@@ -75,6 +75,10 @@ export class SqliteStore implements Store {
     return new SqliteStore(db, path, options.now ?? Date.now);
   }
 
+  get available(): boolean {
+    return !this.closed;
+  }
+
   write<T>(run: () => T): Promise<T> {
     if (this.closed) return Promise.reject(new StoreError(`the store ${this.path} is closed`));
     return this.batch.write(run);
