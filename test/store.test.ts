@@ -93,6 +93,21 @@ describe.each(backends)('%s store', (_name, backend) => {
     expect((await store.outbox.list('dead')).map((r) => [r.key, r.error, r.message.content])).toEqual([['b:1', 'chat not found', [{ type: 'text', text: 'two' }]]]);
   });
 
+  it('gives one unfinished event by its id, with its latest journal, and nothing once it is finished', async () => {
+    const store = await fresh();
+    await store.inbox.admit({ id: 'a', botId: 'tg', key: 'k1', journal: { stage: 'received' } }, 60_000);
+    await store.inbox.admit({ id: 'b', botId: 'vk', journal: { stage: 'event' } }, 60_000);
+    await store.inbox.update('b', { stage: 'event', bytes: new Uint8Array([7]) });
+    const [a, b] = await Promise.all([store.inbox.get('a'), store.inbox.get('b')]);
+    expect(a).toMatchObject({ id: 'a', botId: 'tg', key: 'k1', journal: { stage: 'received' } });
+    expect(b).toMatchObject({ id: 'b', botId: 'vk', journal: { stage: 'event', bytes: new Uint8Array([7]) } });
+    expect(b!.key).toBeUndefined();
+    expect(a!.seq).toBeLessThan(b!.seq);
+    await store.inbox.finish('a');
+    expect(await store.inbox.get('a')).toBeUndefined();
+    expect(await store.inbox.get('never')).toBeUndefined();
+  });
+
   it('records an item once under its key, with the parts sent so far and the tries, and lets only dead letters be retried or dropped', async () => {
     const store = await fresh();
     await store.outbox.add([{ key: 'e:0', eventId: 'e', index: 0, message: reply('first') }]);

@@ -40,6 +40,8 @@ export interface Inbox {
   update(id: string, journal: unknown): Promise<void>;
   /** The event is done: it is forgotten, and so are its delivered replies (its dedup key lives on until its TTL). */
   finish(id: string): Promise<void>;
+  /** An event admitted and not finished; undefined once it is finished (or was never admitted). */
+  get(id: string): Promise<StoredEvent | undefined>;
   /** Events admitted and not finished, in admission order. */
   unfinished(): Promise<StoredEvent[]>;
 }

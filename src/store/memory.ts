@@ -89,6 +89,10 @@ class MemoryInbox implements Inbox {
     this.outbox.forgetDelivered(id);
   }
 
+  async get(id: string): Promise<StoredEvent | undefined> {
+    return this.events.get(id);
+  }
+
   async unfinished(): Promise<StoredEvent[]> {
     return [...this.events.values()];
   }

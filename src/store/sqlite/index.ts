@@ -143,10 +143,27 @@ class SqliteInbox implements Inbox {
     });
   }
 
-  async unfinished(): Promise<StoredEvent[]> {
-    const rows = this.store.read(() => this.store.sql.unfinished.all() as { seq: number; id: string; bot: string; key: string | null; journal: string }[]);
-    return rows.map((row) => ({ seq: row.seq, id: row.id, botId: row.bot, ...(row.key === null ? {} : { key: row.key }), journal: decode(row.journal) }));
+  async get(id: string): Promise<StoredEvent | undefined> {
+    const row = this.store.read(() => this.store.sql.event.get(id) as EventRow | undefined);
+    return row && eventOf(row);
   }
+
+  async unfinished(): Promise<StoredEvent[]> {
+    const rows = this.store.read(() => this.store.sql.unfinished.all() as EventRow[]);
+    return rows.map(eventOf);
+  }
+}
+
+interface EventRow {
+  seq: number;
+  id: string;
+  bot: string;
+  key: string | null;
+  journal: string;
+}
+
+function eventOf(row: EventRow): StoredEvent {
+  return { seq: row.seq, id: row.id, botId: row.bot, ...(row.key === null ? {} : { key: row.key }), journal: decode(row.journal) };
 }
 
 interface OutboxRow {
@@ -239,6 +256,7 @@ function prepare(db: Db) {
     update: s(`UPDATE events SET journal = ? WHERE id = ?`),
     finish: s(`DELETE FROM events WHERE id = ?`),
     unfinished: s(`SELECT seq, id, bot, key, journal FROM events ORDER BY seq`),
+    event: s(`SELECT seq, id, bot, key, journal FROM events WHERE id = ?`),
     forgetDelivered: s(`DELETE FROM outbox WHERE event_id = ? AND state = 'delivered'`),
     add: s(`INSERT INTO outbox (key, event_id, idx, message, state, created, updated) VALUES (?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT(key) DO NOTHING`),
     attempted: s(`UPDATE outbox SET ids = ?, error = coalesce(?, error), attempts = attempts + 1, updated = ? WHERE key = ?`),
