@@ -108,6 +108,17 @@ describe.each(backends)('%s store', (_name, backend) => {
     expect(await store.inbox.get('never')).toBeUndefined();
   });
 
+  it('names the event a dedup key was taken by, for as long as the key lives', async () => {
+    const clock = { now: 0 };
+    const store = await fresh(clock);
+    await store.inbox.admit({ id: 'first', botId: 'tg', key: '77', journal: {} }, ttl);
+    expect(await store.inbox.admit({ id: 'again', botId: 'tg', key: '77', journal: {} }, ttl)).toBe(false);
+    expect(await store.inbox.admittedAs('tg', '77')).toBe('first');
+    expect(await store.inbox.admittedAs('vk', '77')).toBeUndefined();
+    await backend.pass(clock, ttl + 50);
+    expect(await store.inbox.admittedAs('tg', '77')).toBeUndefined();
+  });
+
   it('records an item once under its key, with the parts sent so far and the tries, and lets only dead letters be retried or dropped', async () => {
     const store = await fresh();
     await store.outbox.add([{ key: 'e:0', eventId: 'e', index: 0, message: reply('first') }]);

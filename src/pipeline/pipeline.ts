@@ -153,6 +153,7 @@ export class Pipeline {
     }
     if (!fresh) {
       logger.debug({ bot: botId, key: event.key }, 'duplicate event dropped');
+      if (this.options.work) await this.queueRedelivered(botId, event.key!);
       return 'duplicate';
     }
     if (this.options.work) return this.handOver(id, chatOf(journal), event.onHandled);
@@ -164,6 +165,21 @@ export class Pipeline {
   private async handOver(id: string, chat: string | undefined, onHandled?: () => void): Promise<'queued'> {
     await this.options.work!.enqueue(id, chat, onHandled).catch((error: unknown) => this.options.logger.warn({ event: id, err: errorMessage(error) }, 'could not queue an event; the sweeper queues it'));
     return 'queued';
+  }
+
+  /**
+   * A redelivery of an event admitted by an instance that may have died before queueing it (or
+   * before answering): queued now, before the chat's next message can be. Queueing twice is harmless.
+   */
+  private async queueRedelivered(botId: string, key: string): Promise<void> {
+    const { store, work, logger } = this.options;
+    try {
+      const id = await store.inbox.admittedAs(botId, key);
+      const event = id === undefined ? undefined : await store.inbox.get(id);
+      if (event) await work!.enqueue(event.id, chatOf(event.journal as Journal));
+    } catch (error) {
+      logger.warn({ bot: botId, key, err: errorMessage(error) }, 'could not queue a redelivered event; the sweeper queues it');
+    }
   }
 
   /** Runs an event a worker took from the shared queue, from its journal. Never throws. */

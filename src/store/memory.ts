@@ -1,7 +1,7 @@
 // Everything in this process's memory: for tests, and for operators who choose it knowing that
 // a restart forgets every dedup key, unfinished event and dead letter (`store: { type: memory }`).
 
-import { pendingRecord, type Inbox, type KeyValue, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from './index.js';
+import { admittedAs, pendingRecord, type Inbox, type KeyValue, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from './index.js';
 
 interface Entry {
   value: unknown;
@@ -24,9 +24,9 @@ class MemoryKeyValue implements KeyValue {
     return this.claimNow(key, ttlMs);
   }
 
-  claimNow(key: string, ttlMs: number): boolean {
+  claimNow(key: string, ttlMs: number, value: unknown = true): boolean {
     if (this.live(key)) return false;
-    this.put(key, true, ttlMs);
+    this.put(key, value, ttlMs);
     return true;
   }
 
@@ -74,7 +74,7 @@ class MemoryInbox implements Inbox {
   ) {}
 
   async admit(event: NewEvent, dedupTtlMs: number): Promise<boolean> {
-    if (event.key !== undefined && !this.dedup.claimNow(`dedup:${event.botId}:${event.key}`, dedupTtlMs)) return false;
+    if (event.key !== undefined && !this.dedup.claimNow(`dedup:${event.botId}:${event.key}`, dedupTtlMs, event.id)) return false;
     this.events.set(event.id, { id: event.id, botId: event.botId, key: event.key, journal: event.journal, seq: ++this.seq });
     return true;
   }
@@ -87,6 +87,10 @@ class MemoryInbox implements Inbox {
   async finish(id: string): Promise<void> {
     this.events.delete(id);
     this.outbox.forgetDelivered(id);
+  }
+
+  admittedAs(botId: string, key: string): Promise<string | undefined> {
+    return admittedAs(this.dedup, botId, key);
   }
 
   async get(id: string): Promise<StoredEvent | undefined> {

@@ -6,7 +6,7 @@
 
 import { Redis } from 'ioredis';
 import { decode, encode } from '../codec.js';
-import { StoreError, type Inbox, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from '../index.js';
+import { admittedAs, StoreError, type Inbox, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from '../index.js';
 import * as lua from './scripts.js';
 
 export interface RedisOptions {
@@ -133,6 +133,10 @@ class RedisInbox implements Inbox {
 
   async finish(id: string): Promise<void> {
     await this.store.call(() => this.store.redis.sbFinish(this.store.prefix, id));
+  }
+
+  admittedAs(botId: string, key: string): Promise<string | undefined> {
+    return admittedAs(this.store, botId, key);
   }
 
   async get(id: string): Promise<StoredEvent | undefined> {

@@ -5,7 +5,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database, { type Database as Db, type Statement } from 'better-sqlite3';
 import { decode, encode } from '../codec.js';
-import { StoreError, type Inbox, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from '../index.js';
+import { admittedAs, StoreError, type Inbox, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from '../index.js';
 import { WriteBatch } from './batch.js';
 import { migrations } from './migrations.js';
 
@@ -125,7 +125,7 @@ class SqliteInbox implements Inbox {
     const journal = encode(event.journal);
     const now = store.time;
     return store.write(() => {
-      if (event.key !== undefined && store.sql.claim.run(`dedup:${event.botId}:${event.key}`, 'true', now + dedupTtlMs, now).changes !== 1) return false;
+      if (event.key !== undefined && store.sql.claim.run(`dedup:${event.botId}:${event.key}`, JSON.stringify(event.id), now + dedupTtlMs, now).changes !== 1) return false;
       store.sql.admit.run(event.id, event.botId, event.key ?? null, journal, now);
       return true;
     });
@@ -141,6 +141,10 @@ class SqliteInbox implements Inbox {
       this.store.sql.finish.run(id);
       this.store.sql.forgetDelivered.run(id);
     });
+  }
+
+  admittedAs(botId: string, key: string): Promise<string | undefined> {
+    return admittedAs(this.store, botId, key);
   }
 
   async get(id: string): Promise<StoredEvent | undefined> {
