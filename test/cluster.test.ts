@@ -28,8 +28,8 @@ afterEach(async () => {
 });
 afterAll(() => fake.stop());
 
-/** `count` instances of one config (a Redis store under a prefix of the test's own), started side by side. */
-async function startCluster(count: number, env: NodeJS.ProcessEnv): Promise<SwitchboardProcess[]> {
+/** Instances of one config (a Redis store under a prefix of the test's own), started side by side: `count`, or one per list of extra arguments. */
+async function startCluster(count: number | string[][], env: NodeJS.ProcessEnv): Promise<SwitchboardProcess[]> {
   const prefix = testPrefix('cluster');
   cleanups.push(() => dropPrefix(prefix));
   const dir = await mkdtemp(join(tmpdir(), 'switchboard-cluster-'));
@@ -47,7 +47,8 @@ async function startCluster(count: number, env: NodeJS.ProcessEnv): Promise<Swit
       '',
     ].join('\n'),
   );
-  const procs = await Promise.all(Array.from({ length: count }, () => SwitchboardProcess.start(config, dir, env)));
+  const args = typeof count === 'number' ? Array.from({ length: count }, () => []) : count;
+  const procs = await Promise.all(args.map((extra) => SwitchboardProcess.start(config, dir, env, 30_000, extra)));
   cleanups.push(() => Promise.all(procs.map((p) => p.kill())));
   return procs;
 }
@@ -144,4 +145,20 @@ describe('several instances on one Redis store', () => {
     expect(verdict.disordered).toEqual([]);
     expect(await Promise.all(survivors.map((p) => p.stop()))).toEqual([0, 0]);
   }, 90_000);
+
+  it('splits the roles: an ingress queues what it takes, a worker handles it and answers webhooks 503', async () => {
+    const [ingress, worker] = await startCluster([['--role', 'ingress'], ['--role', 'worker']], { DRILL_MAX_WORK_MS: '0' });
+    expect(ingress!.output).toContain('"role":"ingress"');
+    const refused = await fetch(`${worker!.url}/webhooks/tg`, { method: 'POST', body: JSON.stringify({ update_id: ++updateId, message: { message_id: 1, date: 1_700_000_000, chat: { id: 1, type: 'private' }, text: 'to the worker' } }), headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': secret } });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).not.toBeNull();
+    const { expected, acked } = await burst([ingress!], 10, 5);
+    await waitFor(() => new Set(sendsOf(acked).map((s) => s.text)).size === acked.size, 20_000, 'every message answered');
+    const verdict = judge(sendsOf(acked), expected, acked, []);
+    expect([verdict.lost, verdict.doubled, verdict.disordered]).toEqual([[], [], []]);
+    // Logged once the replies are sent: the last line may come a moment after the fake saw the send.
+    await waitFor(() => handledBy(worker!) === 50, 5000, 'the worker to log every message handled');
+    expect(handledBy(ingress!)).toBe(0);
+    expect(await Promise.all([ingress!.stop(), worker!.stop()])).toEqual([0, 0]);
+  }, 60_000);
 });
