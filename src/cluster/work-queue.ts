@@ -81,7 +81,10 @@ export class ClusterWork implements WorkQueue {
       throw new StoreError(`cannot reach Redis for the work queues (${errorMessage(error)}); start Redis or check store.url`);
     }
     const work = new ClusterWork(options, connection);
-    await Promise.all(work.queues.map((queue) => queue.setGlobalConcurrency(1)));
+    const limit = () => Promise.all(work.queues.map((queue) => queue.setGlobalConcurrency(1)));
+    await limit();
+    // A Redis that restarted empty (no persistence) forgot it: set again on every reconnect.
+    connection.on('ready', () => void limit().catch(() => undefined));
     return work;
   }
 
