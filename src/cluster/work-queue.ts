@@ -9,6 +9,10 @@
 // BullMQ's stalled-job check puts the job back at the head of its queue (RPUSH, where the next
 // job is taken from) and the partition, blocked meanwhile by the global concurrency, goes on
 // with it first: order is kept. A job cut short at shutdown is put back the same way at once.
+//
+// A worker that completes a job takes the next one of its partition at once (BullMQ fetches it in
+// the same step), so a partition that never empties stays with one instance; partitions move
+// between instances as they go idle, to whichever instance's worker has waited longest.
 
 import { Queue, WaitingError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -117,12 +121,15 @@ export class ClusterWork implements WorkQueue {
           // A job whose worker dies again and again (a message that crashes it) ends up failed, kept for an operator.
           maxStalledCount: 5,
           // A partition busy on another instance sends no wake-up; an idle worker looks again this often (s).
-          drainDelay: 2,
+          // Redis wakes the longest-waiting worker first: jitter keeps one instance's workers from always
+          // being first in line after they all timed out together, which would hand it every partition.
+          drainDelay: 1 + Math.random() * 2,
         });
         worker.on('error', (error) => options.logger.warn({ queue: worker.name, err: errorMessage(error) }, 'work queue error'));
         worker.on('failed', (job, error) => options.logger.error({ event: job?.id, err: errorMessage(error) }, 'a queued event failed for good; it stays unfinished in the store'));
         this.workers.push(worker);
       }
+      await Promise.all(this.workers.map((worker) => worker.waitUntilReady()));
     }
     this.sweeper.start();
   }
