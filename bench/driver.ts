@@ -22,8 +22,9 @@ export class Driver {
     resolve(at);
   };
 
-  async run(target: string, secret: string, requests: number, concurrency: number): Promise<LoadResult> {
-    const pool = new Pool(target, { connections: concurrency, pipelining: 1, keepAliveTimeout: 60_000 });
+  /** Several targets (instances behind a balancer) take the requests in turn. */
+  async run(target: string | string[], secret: string, requests: number, concurrency: number): Promise<LoadResult> {
+    const pools = (Array.isArray(target) ? target : [target]).map((url) => new Pool(url, { connections: concurrency, pipelining: 1, keepAliveTimeout: 60_000 }));
     const latenciesMs: number[] = [];
     let errors = 0;
     let next = 0;
@@ -40,7 +41,7 @@ export class Driver {
         const begun = performance.now();
         const arrived = new Promise<number>((resolve) => this.waiting.set(id, resolve));
         try {
-          const res = await pool.request({ path: '/webhooks/tg', method: 'POST', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': secret }, body });
+          const res = await pools[this.seq % pools.length]!.request({ path: '/webhooks/tg', method: 'POST', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': secret }, body });
           await res.body.dump();
           if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
           const at = await Promise.race([arrived, new Promise<number>((_, reject) => setTimeout(() => reject(new Error('no reply in 10 s')), 10_000).unref())]);
@@ -53,7 +54,7 @@ export class Driver {
     };
     await Promise.all(Array.from({ length: concurrency }, (_, i) => worker(1000 + i)));
     const seconds = (performance.now() - started) / 1000;
-    await pool.close();
+    await Promise.all(pools.map((pool) => pool.close()));
     return { requests, errors, seconds, latenciesMs };
   }
 }

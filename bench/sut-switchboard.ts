@@ -1,5 +1,6 @@
 // (a) Switchboard: Telegram webhook -> pipeline -> bots/echo.ts -> sendMessage. STORE picks the
-// store: sqlite (the default, in a fresh temporary file), sqlite-full (synchronous=FULL), memory.
+// store: sqlite (the default, in a fresh temporary file), sqlite-full (synchronous=FULL), memory,
+// redis (REDIS_URL, under PREFIX: instances started with the same one share the work).
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +13,8 @@ const callbacks = process.env.CALLBACK_URL
   ? `callbacks:\n${(process.env.STAGES ?? '').split(',').filter(Boolean).map((s) => `  ${s}: ${process.env.CALLBACK_URL}/${s}`).join('\n')}\n`
   : '';
 const kind = process.env.STORE ?? 'sqlite';
-const store = kind === 'memory' ? '{ type: memory }' : `{ type: sqlite, path: "${join(mkdtempSync(join(tmpdir(), 'switchboard-bench-')), 'bench.db')}", sync: ${kind === 'sqlite-full' ? 'full' : 'normal'} }`;
+const redis = `{ type: redis, url: "${process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'}", prefix: "${process.env.PREFIX}" }`;
+const store = kind === 'memory' ? '{ type: memory }' : kind === 'redis' ? redis : `{ type: sqlite, path: "${join(mkdtempSync(join(tmpdir(), 'switchboard-bench-')), 'bench.db')}", sync: ${kind === 'sqlite-full' ? 'full' : 'normal'} }`;
 const yaml = `server: { port: 0 }
 store: ${store}
 log: { level: ${process.env.LOG_LEVEL ?? 'warn'} }
