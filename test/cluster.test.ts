@@ -30,6 +30,15 @@ afterAll(() => fake.stop());
 
 /** Instances of one config (a Redis store under a prefix of the test's own), started side by side: `count`, or one per list of extra arguments. */
 async function startCluster(count: number | string[][], env: NodeJS.ProcessEnv): Promise<SwitchboardProcess[]> {
+  const { config, dir } = await clusterConfig(bot, '5s');
+  const args = typeof count === 'number' ? Array.from({ length: count }, () => []) : count;
+  const procs = await Promise.all(args.map((extra) => SwitchboardProcess.start(config, dir, env, 30_000, extra)));
+  cleanups.push(() => Promise.all(procs.map((p) => p.kill())));
+  return procs;
+}
+
+/** A config for instances sharing a Redis store under a prefix of the test's own, in a folder of its own. */
+async function clusterConfig(botFile: string, shutdownTimeout: string): Promise<{ config: string; dir: string }> {
   const prefix = testPrefix('cluster');
   cleanups.push(() => dropPrefix(prefix));
   const dir = await mkdtemp(join(tmpdir(), 'switchboard-cluster-'));
@@ -38,8 +47,8 @@ async function startCluster(count: number | string[][], env: NodeJS.ProcessEnv):
   await writeFile(
     config,
     [
-      `bot: ${bot}`,
-      'server: { port: 0, shutdownTimeout: 5s }',
+      `bot: ${botFile}`,
+      `server: { port: 0, shutdownTimeout: ${shutdownTimeout} }`,
       `store: { type: redis, url: "${redisUrl}", prefix: "${prefix}" }`,
       'cluster: { partitions: 16, stallTimeout: 2s }',
       'platforms:',
@@ -47,10 +56,7 @@ async function startCluster(count: number | string[][], env: NodeJS.ProcessEnv):
       '',
     ].join('\n'),
   );
-  const args = typeof count === 'number' ? Array.from({ length: count }, () => []) : count;
-  const procs = await Promise.all(args.map((extra) => SwitchboardProcess.start(config, dir, env, 30_000, extra)));
-  cleanups.push(() => Promise.all(procs.map((p) => p.kill())));
-  return procs;
+  return { config, dir };
 }
 
 let updateId = 5_000_000;
@@ -159,5 +165,23 @@ describe('several instances on one Redis store', () => {
     await waitFor(() => handledBy(worker!) === 50, 5000, 'the worker to log every message handled');
     expect(handledBy(ingress!)).toBe(0);
     expect(await Promise.all([ingress!.stop(), worker!.stop()])).toEqual([0, 0]);
+  }, 60_000);
+
+  it('an instance stopped mid-message leaves within its shutdown timeout, and another worker finishes the message once', async () => {
+    const { config, dir } = await clusterConfig(fileURLToPath(new URL('./fixtures/stuck-bot.ts', import.meta.url)), '1s');
+    // The first instance's handler outlives any shutdown; the second's answers at once.
+    const first = await SwitchboardProcess.start(config, dir, { STUCK: '1' });
+    cleanups.push(() => first.kill());
+    expect(await post(first.url, 4242, 'stopped mid-way', ++updateId)).toBe(true);
+    // Only now a second worker: the first has long taken the message.
+    const second = await SwitchboardProcess.start(config, dir, { STUCK: '0' }, 30_000, ['--role', 'worker']);
+    cleanups.push(() => second.kill());
+    const stopping = Date.now();
+    expect(await first.stop()).toBe(0);
+    expect(Date.now() - stopping).toBeLessThan(4000);
+    await fake.waitForCall('sendMessage', (c) => c.params.text === 'stopped mid-way: done' && c.status === 200, 15_000);
+    expect(second.output).toContain('resuming an event left unfinished');
+    expect(await second.stop()).toBe(0);
+    expect(fake.delivered().filter((c) => c.params.text === 'stopped mid-way: done')).toHaveLength(1);
   }, 60_000);
 });

@@ -58,6 +58,9 @@ export class ClusterWork implements WorkQueue {
   private readonly waiting = new Map<string, { onHandled: () => void; at: number }>();
   private readonly channel: string;
   private subscriber: Redis | undefined;
+  /** Jobs being run here; and whether this instance still takes jobs. */
+  private readonly running = new Set<Promise<void>>();
+  private stopping = false;
   private workerConnection: Redis | undefined;
   readonly sweeper: Sweeper;
 
@@ -112,7 +115,7 @@ export class ClusterWork implements WorkQueue {
       this.workerConnection.on('error', () => {});
       const run = options.run;
       for (let i = 0; i < options.partitions; i++) {
-        const worker = new Worker<JobData>(partitionName(i), (job, token) => this.process(job, token, run), {
+        const worker = new Worker<JobData>(partitionName(i), (job, token) => this.track(this.process(job, token, run)), {
           connection: this.workerConnection,
           prefix: `${options.prefix}bull`,
           concurrency: 1,
@@ -134,18 +137,27 @@ export class ClusterWork implements WorkQueue {
     this.sweeper.start();
   }
 
+  private track(processing: Promise<void>): Promise<void> {
+    const tracked = processing.finally(() => this.running.delete(tracked));
+    this.running.add(tracked);
+    return tracked;
+  }
+
   private async process(job: Job<JobData>, token: string | undefined, run: NonNullable<ClusterWorkOptions['run']>): Promise<void> {
     const id = job.id!;
-    let end: RunEnd;
+    let end: RunEnd = 'left';
     try {
+      // Taken in the instant the instance began stopping: back to its queue, for another worker.
+      if (this.stopping) throw new Error('this instance is stopping');
       const event = await this.options.store.inbox.get(id);
       // Finished already: a job queued again by the sweeper after its event was done.
       if (!event) return;
       end = await run(event, job.attemptsStarted > 1 || job.stalledCounter > 0);
     } catch (error) {
-      this.options.logger.warn({ event: id, err: errorMessage(error) }, 'could not take a queued event; it goes back to its queue');
-      await new Promise((resolve) => setTimeout(resolve, failurePauseMs));
-      end = 'left';
+      if (!this.stopping) {
+        this.options.logger.warn({ event: id, err: errorMessage(error) }, 'could not take a queued event; it goes back to its queue');
+        await new Promise((resolve) => setTimeout(resolve, failurePauseMs));
+      }
     }
     if (end === 'left') {
       // Back at the head of its partition for the next worker. Should this fail too, the lock runs out and the stalled check does it.
@@ -189,18 +201,22 @@ export class ClusterWork implements WorkQueue {
 
   /** Workers take no new job from now on; the ones they run go on. */
   stopTaking(): void {
+    this.stopping = true;
     this.sweeper.stop();
-    for (const worker of this.workers) void worker.close().catch(() => undefined);
+    for (const worker of this.workers) void worker.pause(true).catch(() => undefined);
   }
 
-  /** Waits (until `deadline`, a time in ms) for the workers to finish their jobs, then closes every connection. A job still running stays active and is taken over once its lock runs out. */
+  /**
+   * Waits (until `deadline`, a time in ms) for the jobs running here, then closes every connection.
+   * A job still running then keeps its lock until it runs out, and another worker takes it over.
+   */
   async close(deadline: number): Promise<void> {
     this.stopTaking();
     let timer: NodeJS.Timeout | undefined;
-    const closed = Promise.all(this.workers.map((worker) => worker.close())).then(() => true, () => true);
-    const finished = await Promise.race([closed, new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()))))]);
+    const settled = Promise.allSettled([...this.running]).then(() => true);
+    const finished = await Promise.race([settled, new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()))))]);
     clearTimeout(timer);
-    if (!finished) await Promise.all(this.workers.map((worker) => worker.close(true).catch(() => undefined)));
+    await Promise.all(this.workers.map((worker) => worker.close(!finished).catch(() => undefined)));
     await Promise.all(this.queues.map((queue) => queue.close().catch(() => undefined)));
     for (const redis of [this.subscriber, this.workerConnection, this.connection]) redis?.disconnect();
   }
