@@ -17,7 +17,8 @@ import type { RunEnd } from '../src/pipeline/handle.js';
 import type { MessageJournal } from '../src/pipeline/journal.js';
 import { RedisStore } from '../src/store/redis/index.js';
 import type { StoredEvent } from '../src/store/index.js';
-import { captureLogs, waitFor } from './helpers.js';
+import { FakeTelegram } from './fakes/telegram-api.js';
+import { captureLogs, startRuntime, waitFor } from './helpers.js';
 import { dropPrefix, redisUrl, requireRedis, testPrefix } from './redis.js';
 
 const prefixes: string[] = [];
@@ -127,6 +128,28 @@ describe('cluster work queues', () => {
     await ingress.enqueue('http-1', 'api\u00009', () => handled++);
     await waitFor(() => handled === 1, 10_000, 'onHandled on the ingress');
     expect(ran.map((r) => r.id)).toEqual(['http-1']);
+  });
+});
+
+describe('several instances sending what no event owns', () => {
+  it('sends a dead letter an operator asked to retry, and a reply left without its event, from one instance only', async () => {
+    const { prefix, store } = await setup();
+    const fake = new FakeTelegram();
+    await fake.start();
+    closing.push(() => fake.stop());
+    const to = { botId: 'tg', channelId: '555' };
+    await store.outbox.add([{ key: 'gone:0', eventId: 'gone', index: 0, message: { to, content: [{ type: 'text', text: 'retried once' }] } }]);
+    await store.outbox.dead('gone:0', [], 'HTTP 400');
+    await store.outbox.retry('gone:0');
+    await store.outbox.add([{ key: 'lost:0', eventId: 'lost', index: 0, message: { to, content: [{ type: 'text', text: 'orphan sent once' }] } }]);
+    const yaml = `store: { type: redis, url: "${redisUrl}", prefix: "${prefix}" }\nplatforms:\n  - { id: tg, type: telegram, token: "${fake.token}", mode: webhook, secretToken: s, apiRoot: "${fake.url}", limits: false }\n`;
+    const instances = await Promise.all([startRuntime(yaml), startRuntime(yaml)]);
+    for (const { runtime } of instances) closing.push(() => runtime.stop());
+    // Both look for retries again, as their timers would, and finish what they started.
+    await Promise.all(instances.map(({ runtime }) => runtime.pipeline.sendRetries()));
+    await Promise.all(instances.map(({ runtime }) => runtime.pipeline.drain(10_000)));
+    for (const text of ['retried once', 'orphan sent once']) expect(fake.delivered().filter((c) => c.params.text === text)).toHaveLength(1);
+    expect((await store.outbox.get('gone:0'))?.state).toBe('delivered');
   });
 });
 
