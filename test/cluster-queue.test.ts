@@ -17,7 +17,10 @@ import type { RunEnd } from '../src/pipeline/handle.js';
 import type { MessageJournal } from '../src/pipeline/journal.js';
 import { RedisStore } from '../src/store/redis/index.js';
 import type { StoredEvent } from '../src/store/index.js';
+import { defineBot } from '../src/bot/bot.js';
 import { FakeTelegram } from './fakes/telegram-api.js';
+import { callback } from './fakes/vk.js';
+import { alpha, stopVk, vk } from './fakes/vk-harness.js';
 import { captureLogs, startRuntime, waitFor } from './helpers.js';
 import { dropPrefix, redisUrl, requireRedis, testPrefix } from './redis.js';
 
@@ -150,6 +153,22 @@ describe('several instances sending what no event owns', () => {
     await Promise.all(instances.map(({ runtime }) => runtime.pipeline.drain(10_000)));
     for (const text of ['retried once', 'orphan sent once']) expect(fake.delivered().filter((c) => c.params.text === text)).toHaveLength(1);
     expect((await store.outbox.get('gone:0'))?.state).toBe('delivered');
+  });
+});
+
+describe('platform events with a Redis store', () => {
+  it('go through the work queues to the bot\'s event handlers, once each', async () => {
+    const { prefix } = await setup();
+    const events: string[] = [];
+    const bot = defineBot((b) => b.on('event', (ctx) => void events.push(`${ctx.event.type} ${ctx.event.author?.id}`)));
+    closing.push(stopVk);
+    const { deliver } = await vk({ bot, extra: `store: { type: redis, url: "${redisUrl}", prefix: "${prefix}" }\n` });
+    const allow = callback(alpha, 'message_allow', { user_id: 42 });
+    expect(await (await deliver(allow)).text()).toBe('ok');
+    expect(await (await deliver(allow, { retry: 1 })).text()).toBe('ok');
+    expect(await (await deliver(callback(alpha, 'message_deny', { user_id: 43 }))).text()).toBe('ok');
+    await waitFor(() => events.length === 2, 5000, 'both events handled');
+    expect(events.sort()).toEqual(['message_allow 42', 'message_deny 43']);
   });
 });
 
