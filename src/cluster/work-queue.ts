@@ -48,6 +48,8 @@ interface JobData {
 
 /** A queued event whose sender waits for its replies (the HTTP endpoint): forgotten after this long unheard of. */
 const notifyForgetMs = 10 * 60_000;
+/** How long a record one instance sends is claimed for (should it die sending); released once sent. */
+const sendClaimMs = 10 * 60_000;
 /** After a worker's failure to read its event, a pause before the job goes back, so a fault does not spin. */
 const failurePauseMs = 1000;
 
@@ -98,6 +100,26 @@ export class ClusterWork implements WorkQueue {
   async enqueue(id: string, chat: string | undefined, onHandled?: () => void): Promise<void> {
     if (onHandled) this.waiting.set(id, { onHandled, at: Date.now() });
     await this.add(id, chat, onHandled !== undefined);
+  }
+
+  async requeue(botId: string, key: string): Promise<void> {
+    const { store, logger } = this.options;
+    try {
+      const id = await store.inbox.admittedAs(botId, key);
+      const event = id === undefined ? undefined : await store.inbox.get(id);
+      // Queued now, before the chat's next message can be; already queued, nothing changes.
+      if (event) await this.add(event.id, chatOf(event.journal as Journal), this.waiting.has(event.id));
+    } catch (error) {
+      logger.warn({ bot: botId, key, err: errorMessage(error) }, 'could not queue a redelivered event; the sweeper queues it');
+    }
+  }
+
+  claim(record: string): Promise<boolean> {
+    return this.options.store.claim(`cluster:send:${record}`, sendClaimMs).catch(() => false);
+  }
+
+  release(record: string): void {
+    void this.options.store.delete(`cluster:send:${record}`).catch(() => undefined);
   }
 
   private async add(id: string, chat: string | undefined, notify: boolean): Promise<void> {

@@ -47,10 +47,12 @@ export interface WorkQueue {
    * in the order queued; a platform event has none. `onHandled` is called here once it is handled, wherever.
    */
   enqueue(id: string, chat: string | undefined, onHandled?: () => void): Promise<void>;
+  /** A redelivery of the event admitted with `key`: queued again, should its ingress have died before queueing it. Never throws. */
+  requeue(botId: string, key: string): Promise<void>;
+  /** True for the one instance that is to send `record` (a retried dead letter, a reply with no event left), until released. */
+  claim(record: string): Promise<boolean>;
+  release(record: string): void;
 }
-
-/** How long a record sent by one instance of several is claimed for; released once sent. */
-const sendClaimMs = 10 * 60_000;
 
 /** What orders an event: the chat of a message (its messages run one at a time); a platform event has none. */
 export function chatOf(journal: Journal): string | undefined {
@@ -153,7 +155,7 @@ export class Pipeline {
     }
     if (!fresh) {
       logger.debug({ bot: botId, key: event.key }, 'duplicate event dropped');
-      if (this.options.work) await this.queueRedelivered(botId, event.key!);
+      await this.options.work?.requeue(botId, event.key!);
       return 'duplicate';
     }
     if (this.options.work) return this.handOver(id, chatOf(journal), event.onHandled);
@@ -165,21 +167,6 @@ export class Pipeline {
   private async handOver(id: string, chat: string | undefined, onHandled?: () => void): Promise<'queued'> {
     await this.options.work!.enqueue(id, chat, onHandled).catch((error: unknown) => this.options.logger.warn({ event: id, err: errorMessage(error) }, 'could not queue an event; the sweeper queues it'));
     return 'queued';
-  }
-
-  /**
-   * A redelivery of an event admitted by an instance that may have died before queueing it (or
-   * before answering): queued now, before the chat's next message can be. Queueing twice is harmless.
-   */
-  private async queueRedelivered(botId: string, key: string): Promise<void> {
-    const { store, work, logger } = this.options;
-    try {
-      const id = await store.inbox.admittedAs(botId, key);
-      const event = id === undefined ? undefined : await store.inbox.get(id);
-      if (event) await work!.enqueue(event.id, chatOf(event.journal as Journal));
-    } catch (error) {
-      logger.warn({ bot: botId, key, err: errorMessage(error) }, 'could not queue a redelivered event; the sweeper queues it');
-    }
   }
 
   /** Runs an event a worker took from the shared queue, from its journal. Never throws. */
@@ -236,8 +223,8 @@ export class Pipeline {
     }
     const owned = new Set((work ? await store.inbox.unfinished() : events).map((e) => e.id));
     const orphans: OutboxRecord[] = [];
-    for (const record of pending) if (!owned.has(record.eventId) && (await this.claimSend(`orphan:${record.key}`))) orphans.push(record);
-    if (orphans.length > 0) this.track(gate.then(() => this.deliverer.sendAll(orphans, logger)).finally(() => this.releaseSends(orphans.map((r) => `orphan:${r.key}`))));
+    for (const record of pending) if (!owned.has(record.eventId) && (!work || (await work.claim(record.key)))) orphans.push(record);
+    if (orphans.length > 0) this.track(gate.then(() => this.deliverer.sendAll(orphans, logger)).finally(() => orphans.forEach((r) => work?.release(r.key))));
     if (events.length > 0 || orphans.length > 0) logger.info({ events: events.length, items: orphans.length }, 'resuming what the last run left unfinished');
     this.track(gate.then(() => this.sendRetries()));
     return { events: events.length, items: orphans.length };
@@ -254,24 +241,15 @@ export class Pipeline {
       return;
     }
     for (const record of records) {
-      if (!(await this.claimSend(`retry:${record.key}`))) continue;
+      if (this.options.work && !(await this.options.work.claim(record.key))) continue;
       this.retrying.add(record.key);
       const log = this.options.logger.child({ event: record.eventId, item: record.key });
       log.info('sending a dead letter again, as asked');
       this.track(this.deliverer.send({ ...record, state: 'pending' }, log).finally(() => {
         this.retrying.delete(record.key);
-        this.releaseSends([`retry:${record.key}`]);
+        this.options.work?.release(record.key);
       }));
     }
-  }
-
-  /** With several instances, one sends a record: true for the instance that claimed it (always true alone). */
-  private async claimSend(claim: string): Promise<boolean> {
-    return !this.options.work || (await this.options.store.claim(claim, sendClaimMs).catch(() => false));
-  }
-
-  private releaseSends(claims: string[]): void {
-    if (this.options.work) for (const claim of claims) void this.options.store.delete(claim).catch(() => undefined);
   }
 
   /**
