@@ -208,9 +208,9 @@ export class Pipeline {
     );
     // Pending items first: an item of an event admitted meanwhile (by another instance) is then never taken for an orphan.
     const pending = await store.outbox.list('pending');
-    const events = await store.inbox.unfinished();
+    const unfinished = await store.inbox.unfinished();
     // With a shared queue its sweeper queues unfinished events again, for whichever worker.
-    if (work) events.length = 0;
+    const events = work ? [] : unfinished;
     for (const event of events) {
       const journal = event.journal as Journal;
       if (journal.stage === 'event') {
@@ -221,7 +221,7 @@ export class Pipeline {
       this.slotsTaken++;
       this.schedule(event.id, journal, true, undefined, gate);
     }
-    const owned = new Set((work ? await store.inbox.unfinished() : events).map((e) => e.id));
+    const owned = new Set(unfinished.map((e) => e.id));
     const orphans: OutboxRecord[] = [];
     for (const record of pending) if (!owned.has(record.eventId) && (!work || (await work.claim(record.key)))) orphans.push(record);
     if (orphans.length > 0) this.track(gate.then(() => this.deliverer.sendAll(orphans, logger)).finally(() => orphans.forEach((r) => work?.release(r.key))));
