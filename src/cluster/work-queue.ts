@@ -73,7 +73,10 @@ export class ClusterWork implements WorkQueue {
     this.channel = `${options.prefix}handled`;
     const prefix = `${options.prefix}bull`;
     for (let i = 0; i < options.partitions; i++) {
-      this.queues.push(new Queue<JobData>(partitionName(i), { connection, prefix, skipWaitingForReady: true, defaultJobOptions: { removeOnComplete: true, removeOnFail: { age: 7 * 24 * 3600 } } }));
+      const queue = new Queue<JobData>(partitionName(i), { connection, prefix, skipWaitingForReady: true, defaultJobOptions: { removeOnComplete: true, removeOnFail: { age: 7 * 24 * 3600 } } });
+      // A connection error is reported by the add that fails (the event is then left to the sweeper).
+      queue.on('error', () => {});
+      this.queues.push(queue);
     }
     this.sweeper = new Sweeper(options.store, (event) => this.add(event.id, chatOf(event.journal as Journal), true), options.logger, Math.max(5000, options.stallTimeoutMs));
   }
