@@ -94,6 +94,32 @@ describe.each(backends)('%s store', (_name, backend) => {
     expect((await store.outbox.list('dead')).map((r) => [r.key, r.error, r.message.content])).toEqual([['b:1', 'chat not found', [{ type: 'text', text: 'two' }]]]);
   });
 
+  it('gives one unfinished event by its id, with its latest journal, and nothing once it is finished', async () => {
+    const store = await fresh();
+    await store.inbox.admit({ id: 'a', botId: 'tg', key: 'k1', journal: { stage: 'received' } }, 60_000);
+    await store.inbox.admit({ id: 'b', botId: 'vk', journal: { stage: 'event' } }, 60_000);
+    await store.inbox.update('b', { stage: 'event', bytes: new Uint8Array([7]) });
+    const [a, b] = await Promise.all([store.inbox.get('a'), store.inbox.get('b')]);
+    expect(a).toMatchObject({ id: 'a', botId: 'tg', key: 'k1', journal: { stage: 'received' } });
+    expect(b).toMatchObject({ id: 'b', botId: 'vk', journal: { stage: 'event', bytes: new Uint8Array([7]) } });
+    expect(b!.key).toBeUndefined();
+    expect(a!.seq).toBeLessThan(b!.seq);
+    await store.inbox.finish('a');
+    expect(await store.inbox.get('a')).toBeUndefined();
+    expect(await store.inbox.get('never')).toBeUndefined();
+  });
+
+  it('names the event a dedup key was taken by, for as long as the key lives', async () => {
+    const clock = { now: 0 };
+    const store = await fresh(clock);
+    await store.inbox.admit({ id: 'first', botId: 'tg', key: '77', journal: {} }, ttl);
+    expect(await store.inbox.admit({ id: 'again', botId: 'tg', key: '77', journal: {} }, ttl)).toBe(false);
+    expect(await store.inbox.admittedAs('tg', '77')).toBe('first');
+    expect(await store.inbox.admittedAs('vk', '77')).toBeUndefined();
+    await backend.pass(clock, ttl + 50);
+    expect(await store.inbox.admittedAs('tg', '77')).toBeUndefined();
+  });
+
   it('records an item once under its key, with the parts sent so far and the tries, and lets only dead letters be retried or dropped', async () => {
     const store = await fresh();
     await store.outbox.add([{ key: 'e:0', eventId: 'e', index: 0, message: reply('first') }]);

@@ -1,6 +1,8 @@
 // Admission and scheduling (DESIGN.md, "Lifecycle of one inbound message"): an event is
 // recorded in the inbox before the platform is answered, then handled in the background, one
 // at a time per chat; events a crash left unfinished are resumed before new ones are taken.
+// With a shared work queue (several instances on Redis, src/cluster) admitted events are handed
+// to it instead, and its workers call runQueued.
 
 import { randomUUID } from 'node:crypto';
 import type { Adapter, Admission, InboundEvent } from '../adapter.js';
@@ -14,9 +16,9 @@ import { errorMessage } from '../inbound/supervisor.js';
 import type { Message } from '../message.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Metrics } from '../runtime/metrics.js';
-import { pendingRecord, type OutboxItem, type OutboxRecord, type Store } from '../store/index.js';
+import { pendingRecord, type OutboxItem, type OutboxRecord, type Store, type StoredEvent } from '../store/index.js';
 import { AdmissionsInDoubt, type Doubtful } from './doubt.js';
-import { MessageHandler } from './handle.js';
+import { MessageHandler, type RunEnd } from './handle.js';
 import type { EventJournal, Journal, MessageJournal } from './journal.js';
 import type { StageHooks } from './lifecycle.js';
 
@@ -37,6 +39,27 @@ export interface PipelineOptions {
   limits?: (botId: string) => SendLimits | undefined;
   /** Makes the pacer from those limits; by default this process's own (Pacer). */
   pacing?: (limitsOf: (botId: string) => SendLimits | undefined) => Pacing;
+  /** Hands admitted events to workers shared by several instances; by default they run here. */
+  work?: WorkQueue;
+}
+
+/** Where admitted events run when several instances share the work (src/cluster). */
+export interface WorkQueue {
+  /**
+   * Queues an admitted event; resolves once queued. Events with the same `chat` run one at a time,
+   * in the order queued; a platform event has none. `onHandled` is called here once it is handled, wherever.
+   */
+  enqueue(id: string, chat: string | undefined, onHandled?: () => void): Promise<void>;
+  /** A redelivery of the event admitted with `key`: queued again, should its ingress have died before queueing it. Never throws. */
+  requeue(botId: string, key: string): Promise<void>;
+  /** True for the one instance that is to send `record` (a retried dead letter, a reply with no event left), until released. */
+  claim(record: string): Promise<boolean>;
+  release(record: string): void;
+}
+
+/** What orders an event: the chat of a message (its messages run one at a time); a platform event has none. */
+export function chatOf(journal: Journal): string | undefined {
+  return journal.stage === 'event' ? undefined : `${journal.message.botId}\0${journal.message.channel.id}`;
 }
 
 const noDownloads: Downloader = async () => {
@@ -97,7 +120,7 @@ export class Pipeline {
     try {
       const outcome = await this.admit(botId, event);
       handling = outcome === 'handling';
-      return outcome === 'handling' || outcome === 'consumed' ? 'accepted' : outcome;
+      return outcome === 'duplicate' || outcome === 'closed' ? outcome : 'accepted';
     } finally {
       // A message being handled keeps its slot until it is done; anything else frees it now.
       if (!handling) this.releaseSlot();
@@ -119,7 +142,7 @@ export class Pipeline {
     this.slotWaiters.shift()?.();
   }
 
-  private async admit(botId: string, event: InboundEvent): Promise<'handling' | 'consumed' | 'duplicate' | 'closed'> {
+  private async admit(botId: string, event: InboundEvent): Promise<'handling' | 'queued' | 'consumed' | 'duplicate' | 'closed'> {
     const { logger, store } = this.options;
     let message: Message;
     try {
@@ -141,8 +164,10 @@ export class Pipeline {
     }
     if (!fresh) {
       logger.debug({ bot: botId, key: event.key }, 'duplicate event dropped');
+      await this.options.work?.requeue(botId, event.key!);
       return 'duplicate';
     }
+    if (this.options.work) return this.handOver(id, chatOf(journal), event.onHandled);
     this.schedule(id, journal, false, event.onHandled);
     return 'handling';
   }
@@ -162,15 +187,29 @@ export class Pipeline {
 
   /** An admission in doubt turned out recorded: handled here, as if it had been admitted then. */
   private takeDoubtful({ id, journal, onHandled }: Doubtful): void {
+    if (this.options.work) return void this.handOver(id, chatOf(journal), onHandled);
     if (journal.stage === 'event') return void this.track(this.handleEvent(id, journal.event, false));
     this.slotsTaken++;
     this.schedule(id, journal, false, onHandled);
   }
 
+  /** To the shared queue. The event is recorded: if queueing fails, the cluster's sweeper queues it, so the platform is still told yes. */
+  private async handOver(id: string, chat: string | undefined, onHandled?: () => void): Promise<'queued'> {
+    await this.options.work!.enqueue(id, chat, onHandled).catch((error: unknown) => this.options.logger.warn({ event: id, err: errorMessage(error) }, 'could not queue an event; the sweeper queues it'));
+    return 'queued';
+  }
+
+  /** Runs an event a worker took from the shared queue, from its journal. Never throws. */
+  runQueued(event: StoredEvent, resumed: boolean): Promise<RunEnd> {
+    const journal = event.journal as Journal;
+    const run = journal.stage === 'event' ? this.handleEvent(event.id, journal.event, resumed) : this.handler.run(event.id, journal, resumed);
+    this.track(run);
+    return run;
+  }
+
   /** Queues an event behind the others of its chat; it holds a slot until it is done. */
   private schedule(id: string, journal: MessageJournal, resumed: boolean, onHandled?: () => void, gate?: Promise<void>): void {
-    const { message } = journal;
-    const chat = `${message.botId}\0${message.channel.id}`;
+    const chat = chatOf(journal)!;
     const previous = this.chatTails.get(chat) ?? gate;
     const handle = async () => {
       await this.handler.run(id, journal, resumed);
@@ -192,12 +231,16 @@ export class Pipeline {
    * replies need the platforms up.
    */
   async resume(started: Promise<unknown>): Promise<{ events: number; items: number }> {
-    const { store, logger } = this.options;
+    const { store, logger, work } = this.options;
     const gate = started.then(
       () => {},
       () => {},
     );
-    const events = await store.inbox.unfinished();
+    // Pending items first: an item of an event admitted meanwhile (by another instance) is then never taken for an orphan.
+    const pending = await store.outbox.list('pending');
+    const unfinished = await store.inbox.unfinished();
+    // With a shared queue its sweeper queues unfinished events again, for whichever worker.
+    const events = work ? [] : unfinished;
     for (const event of events) {
       const journal = event.journal as Journal;
       if (journal.stage === 'event') {
@@ -208,9 +251,10 @@ export class Pipeline {
       this.slotsTaken++;
       this.schedule(event.id, journal, true, undefined, gate);
     }
-    const owned = new Set(events.map((e) => e.id));
-    const orphans = (await store.outbox.list('pending')).filter((r) => !owned.has(r.eventId));
-    if (orphans.length > 0) this.track(gate.then(() => this.deliverer.sendAll(orphans, logger)));
+    const owned = new Set(unfinished.map((e) => e.id));
+    const orphans: OutboxRecord[] = [];
+    for (const record of pending) if (!owned.has(record.eventId) && (!work || (await work.claim(record.key)))) orphans.push(record);
+    if (orphans.length > 0) this.track(gate.then(() => this.deliverer.sendAll(orphans, logger)).finally(() => orphans.forEach((r) => work?.release(r.key))));
     if (events.length > 0 || orphans.length > 0) logger.info({ events: events.length, items: orphans.length }, 'resuming what the last run left unfinished');
     this.track(gate.then(() => this.sendRetries()));
     return { events: events.length, items: orphans.length };
@@ -227,10 +271,14 @@ export class Pipeline {
       return;
     }
     for (const record of records) {
+      if (this.options.work && !(await this.options.work.claim(record.key))) continue;
       this.retrying.add(record.key);
       const log = this.options.logger.child({ event: record.eventId, item: record.key });
       log.info('sending a dead letter again, as asked');
-      this.track(this.deliverer.send({ ...record, state: 'pending' }, log).finally(() => this.retrying.delete(record.key)));
+      this.track(this.deliverer.send({ ...record, state: 'pending' }, log).finally(() => {
+        this.retrying.delete(record.key);
+        this.options.work?.release(record.key);
+      }));
     }
   }
 
@@ -249,7 +297,8 @@ export class Pipeline {
       return this.unrecorded(botId, key, error, { id, journal });
     }
     if (!fresh) return 'duplicate';
-    this.track(this.handleEvent(id, event, false));
+    if (this.options.work) await this.handOver(id, undefined);
+    else this.track(this.handleEvent(id, event, false));
     return 'accepted';
   }
 
@@ -260,7 +309,7 @@ export class Pipeline {
     return bot.runIntercept(message, kind, logger.child({ platform: message.platform, bot: message.botId, intercept: kind }));
   }
 
-  private async handleEvent(id: string, event: PlatformEvent, resumed: boolean): Promise<void> {
+  private async handleEvent(id: string, event: PlatformEvent, resumed: boolean): Promise<RunEnd> {
     const started = performance.now();
     const log = this.options.logger.child({ event: id, platform: event.platform, bot: event.botId, type: event.type });
     if (resumed) log.info('resuming a platform event left unfinished by the last run');
@@ -274,9 +323,10 @@ export class Pipeline {
         // After a resume, what the first run already delivered is skipped: the outbox has it under the same keys.
         const records = resumed ? await this.options.store.outbox.ofEvent(id) : items.map((item) => pendingRecord(item, at));
         const deliveries = await this.deliverer.sendAll(records, log);
-        if (deliveries.some((d) => d.left)) return;
+        if (deliveries.some((d) => d.left)) return 'left';
       }
       await this.options.store.inbox.finish(id).catch((error: unknown) => log.error({ err: errorMessage(error) }, 'could not mark the event finished; it is handled again after a restart'));
+      return 'done';
     } finally {
       log.info({ replies: ctx.outgoing.length, ms: Math.round((performance.now() - started) * 100) / 100 }, 'event handled');
     }

@@ -7,7 +7,7 @@ import { definitions } from './registry.js';
 import { StoreError } from '../store/index.js';
 import { openStore } from '../store/open.js';
 import { outboxCommand, outboxUsage } from './outbox-cli.js';
-import { Runtime } from './runtime.js';
+import { Runtime, roleNeedsRedis, type Role } from './runtime.js';
 import { ListenError } from '../inbound/server.js';
 
 const usage = `Usage: switchboard <command> [--config file.yaml]
@@ -19,12 +19,14 @@ Commands:
 
 Options:
   -c, --config <file>   the config file (YAML; \${NAME} reads the environment)
+  --role <role>         start only: all (default), ingress (take webhooks and connections, queue events)
+                        or worker (handle queued events); ingress and worker need store.type: redis
   -h, --help            show this text`;
 
 export async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', short: 'c' }, role: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   } catch (error) {
     console.error(`${(error as Error).message}\n\n${usage}`);
     return 2;
@@ -36,6 +38,11 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (command !== 'start' && command !== 'check' && command !== 'outbox') {
     console.error(`unknown command "${command}"\n\n${usage}`);
+    return 2;
+  }
+  const role = parsed.values.role ?? 'all';
+  if (!isRole(role) || (parsed.values.role !== undefined && command !== 'start')) {
+    console.error(`${isRole(role) ? '--role is an option of start' : `unknown role "${role}": all, ingress or worker`}\n\n${usage}`);
     return 2;
   }
   let config: Config;
@@ -57,7 +64,15 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'outbox') return outbox(config, parsed.positionals.slice(1));
-  return start(config);
+  if (role !== 'all' && config.store.type !== 'redis') {
+    console.error(`Cannot start: ${roleNeedsRedis(role, config.store.type)}`);
+    return 1;
+  }
+  return start(config, role);
+}
+
+function isRole(value: string): value is Role {
+  return value === 'all' || value === 'ingress' || value === 'worker';
 }
 
 async function outbox(config: Config, args: string[]): Promise<number> {
@@ -84,10 +99,10 @@ async function outbox(config: Config, args: string[]): Promise<number> {
   }
 }
 
-async function start(config: Config): Promise<number> {
+async function start(config: Config, role: Role): Promise<number> {
   let runtime: Runtime;
   try {
-    runtime = await Runtime.create(config);
+    runtime = await Runtime.create(config, { role });
   } catch (error) {
     // A store that cannot be opened is the operator's to fix; the message says how.
     if (!(error instanceof StoreError)) throw error;

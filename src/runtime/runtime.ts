@@ -18,8 +18,9 @@ import { HttpServer } from '../inbound/server.js';
 import type { LimitsConfig } from '../delivery/pacer.js';
 import type { Store } from '../store/index.js';
 import { openStore } from '../store/open.js';
-import { Supervisor, type ConnectionState } from '../inbound/supervisor.js';
+import { Supervisor, type ConnectionState, type SupervisedConnection } from '../inbound/supervisor.js';
 import { ConnectionLease } from '../cluster/lease.js';
+import { ClusterWork } from '../cluster/work-queue.js';
 
 export interface RuntimeOptions {
   logger?: Logger;
@@ -28,7 +29,16 @@ export interface RuntimeOptions {
   bot?: Bot;
   hooks?: StageHooks;
   definitions?: readonly AdapterDefinition[];
+  /**
+   * With a Redis store (several instances): `ingress` takes webhooks and connections and queues
+   * events, `worker` handles queued events and sends replies, `all` (the default) both.
+   */
+  role?: Role;
+  /** Set by create() with a Redis store: the queues shared by every instance. */
+  work?: ClusterWork;
 }
+
+export type Role = 'all' | 'ingress' | 'worker';
 
 export class Runtime {
   readonly adapters: ReadonlyMap<string, Adapter>;
@@ -47,6 +57,9 @@ export class Runtime {
   private running = false;
   private stopping: Promise<void> | undefined;
   private retrySweep: NodeJS.Timeout | undefined;
+  readonly role: Role;
+  /** The shared work queues, with a Redis store. */
+  private readonly work: ClusterWork | undefined;
   /** Base URL the server listens on, once started. */
   url = '';
 
@@ -61,6 +74,8 @@ export class Runtime {
     this.store = options.store!;
     // Instances sharing a store serve each other's media URLs (through it); one process, its own.
     this.media = new MediaStore({}, this.store.shared ? this.store : undefined);
+    this.role = options.role ?? 'all';
+    this.work = options.work;
     const hooks =
       options.hooks ??
       createCallbackHooks(config.callbacks, {
@@ -76,6 +91,7 @@ export class Runtime {
     this.pipeline = new Pipeline({ bot, adapters: this.adapters, store: this.store, logger: this.logger, metrics: this.metrics, hooks,
       dedupTtlMs: config.dedupTtl,
       maxInFlight: config.server.maxInFlight,
+      work: this.work,
       limits: (botId) => {
         const override = limitOverrides.get(botId);
         return override === undefined ? this.adapters.get(botId)?.limits : override || undefined;
@@ -112,7 +128,22 @@ export class Runtime {
   static async create(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
     const adapters = await createAdapters(config, options.definitions ?? registry);
     const bot = options.bot ?? (await loadBot(config.bot));
-    return new Runtime(config, bot, adapters, { ...options, store: options.store ?? (await openStore(config.store)) });
+    const role = options.role ?? 'all';
+    if (role !== 'all' && config.store.type !== 'redis') throw new Error(roleNeedsRedis(role, config.store.type));
+    const store = options.store ?? (await openStore(config.store));
+    const logger = options.logger ?? createLogger(config.log.level);
+    if (config.store.type !== 'redis') return new Runtime(config, bot, adapters, { ...options, store, logger });
+    // Workers run the pipeline of the runtime made below; nothing is queued before it exists.
+    let runtime: Runtime | undefined;
+    const { partitions, stallTimeout } = config.cluster;
+    const work = await ClusterWork.open({ url: config.store.url, prefix: config.store.prefix, partitions, stallTimeoutMs: stallTimeout, store, logger, ingress: role !== 'worker',
+      run: role === 'ingress' ? undefined : (event, resumed) => runtime!.pipeline.runQueued(event, resumed),
+    }).catch(async (error: unknown) => {
+      if (!options.store) await store.close();
+      throw error;
+    });
+    runtime = new Runtime(config, bot, adapters, { ...options, store, logger, work });
+    return runtime;
   }
 
   async start(): Promise<void> {
@@ -123,7 +154,9 @@ export class Runtime {
     // What a crash left unfinished is queued first, before any route or connection can take a new
     // event of the same chat; it runs once the platforms are up to send its replies.
     let platformsUp!: () => void;
-    await this.pipeline.resume(new Promise<void>((resolve) => (platformsUp = resolve)));
+    const platformsStarted = new Promise<void>((resolve) => (platformsUp = resolve));
+    // An ingress sends nothing: replies left over and dead letters to retry are a worker's.
+    if (this.role !== 'ingress') await this.pipeline.resume(platformsStarted);
     const { port } = await this.server.listen(serverConfig.host, serverConfig.port);
     this.url = `http://${serverConfig.host.includes(':') ? `[${serverConfig.host}]` : serverConfig.host}:${port}`;
     const publicUrl = (serverConfig.publicUrl ?? this.url).replace(/\/+$/, '');
@@ -134,13 +167,16 @@ export class Runtime {
       const context: AdapterContext = {
         router: routers.get(adapter.id)!,
         rootRouter: this.server.root,
-        dispatch: (event) => this.pipeline.dispatch(adapter.id, event),
-        emit: (event, key) => this.pipeline.emit(adapter.id, event, key),
+        // A worker takes no events: a webhook sent to it is answered 503, for the platform to try an ingress.
+        dispatch: this.role === 'worker' ? async () => 'closed' : (event) => this.pipeline.dispatch(adapter.id, event),
+        emit: this.role === 'worker' ? async () => 'closed' : (event, key) => this.pipeline.emit(adapter.id, event, key),
         intercept: (message, kind) => this.pipeline.intercept(message, kind),
         store: this.store,
         logger,
         media: this.media,
         supervise: (connection) => {
+          // A worker holds no connection: its adapters are started only to send.
+          if (this.role === 'worker') return new Supervisor(idle(connection), logger);
           // Held by one instance of all that share the store; the lease is named after the connection.
           const lease = new ConnectionLease(this.store.leases, connection.name, this.config.cluster.leaseTtl, logger);
           const supervisor = new Supervisor(connection, logger, undefined, lease);
@@ -161,9 +197,10 @@ export class Runtime {
     } finally {
       platformsUp();
     }
+    await this.work?.start();
     this.running = true;
-    this.retrySweep = setInterval(() => void this.pipeline.sendRetries(), retrySweepMs).unref();
-    this.logger.info({ url: this.url, platforms: [...this.adapters.keys()], store: this.store.description }, 'switchboard started');
+    if (this.role !== 'ingress') this.retrySweep = setInterval(() => void this.pipeline.sendRetries(), retrySweepMs).unref();
+    this.logger.info({ url: this.url, platforms: [...this.adapters.keys()], store: this.store.description, ...(this.work && { role: this.role }) }, 'switchboard started');
   }
 
   /**
@@ -224,6 +261,7 @@ export class Runtime {
     clearInterval(this.retrySweep);
     this.pipeline.close();
     this.server.stopAccepting();
+    this.work?.stopTaking();
     await withinDeadline(Promise.all(this.supervisors.map((s) => s.stop())), deadline - closingMs);
     let left = await this.pipeline.drain(deadline - closingMs - Date.now());
     if (left > 0) {
@@ -232,6 +270,8 @@ export class Runtime {
       left = await this.pipeline.drain(Math.min(250, closingMs / 2));
       this.logger.warn({ left }, 'shutdown timeout: unfinished messages stay in the store and are resumed by the next start');
     }
+    // Jobs cut short went back to their queues; whatever still runs is taken over by another worker once its lock runs out.
+    await this.work?.close(deadline - closingMs / 2);
     const stops = Promise.all([...this.adapters.values()].map((a) => a.stop().catch((error: unknown) => this.logger.error({ bot: a.id, err: error }, 'adapter stop failed'))));
     if (!(await withinDeadline(stops, deadline - 100))) this.logger.warn('some platforms did not finish stopping within the shutdown timeout');
     await this.server.close();
@@ -257,6 +297,16 @@ export interface Readiness {
 /** Up here, or held by another instance: nothing to wait for. */
 function settled(state: ConnectionState): boolean {
   return state === 'up' || state === 'standby';
+}
+
+/** Why a role other than `all` cannot start with this store. */
+export function roleNeedsRedis(role: Role, store: string): string {
+  return `--role ${role} is for several instances sharing one Redis store: set store.type: redis (this config's store is ${store}), or leave --role out`;
+}
+
+/** A connection a worker does not open (an ingress holds it): the adapter's session is never run. */
+function idle(connection: SupervisedConnection): SupervisedConnection {
+  return { name: connection.name, session: ({ signal }) => new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })) };
 }
 
 /** How often the outbox is looked at for dead letters an operator asked to retry. */

@@ -40,6 +40,10 @@ export interface Inbox {
   update(id: string, journal: unknown): Promise<void>;
   /** The event is done: it is forgotten, and so are its delivered replies (its dedup key lives on until its TTL). */
   finish(id: string): Promise<void>;
+  /** The id of the event admitted with this dedup key, while the key is remembered. */
+  admittedAs(botId: string, key: string): Promise<string | undefined>;
+  /** An event admitted and not finished; undefined once it is finished (or was never admitted). */
+  get(id: string): Promise<StoredEvent | undefined>;
   /** Events admitted and not finished, in admission order. */
   unfinished(): Promise<StoredEvent[]>;
 }
@@ -152,6 +156,12 @@ export interface Store extends KeyValue, Signals {
   readonly leases: Leases;
   /** Writes everything queued so far, then releases the backend. Idempotent. */
   close(): Promise<void>;
+}
+
+/** admittedAs for a backend whose dedup keys are key-value entries holding the event's id. */
+export async function admittedAs(kv: KeyValue, botId: string, key: string): Promise<string | undefined> {
+  const id = await kv.get<unknown>(`dedup:${botId}:${key}`);
+  return typeof id === 'string' ? id : undefined;
 }
 
 /** The store cannot be opened or cannot take a write; the message says what to do about it. */

@@ -3,7 +3,7 @@
 
 import { LocalLeases } from './local-leases.js';
 import { LocalSignals } from './signals.js';
-import { pendingRecord, type Inbox, type KeyValue, type Leases, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from './index.js';
+import { admittedAs, pendingRecord, type Inbox, type KeyValue, type Leases, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from './index.js';
 
 interface Entry {
   value: unknown;
@@ -26,9 +26,9 @@ class MemoryKeyValue implements KeyValue {
     return this.claimNow(key, ttlMs);
   }
 
-  claimNow(key: string, ttlMs: number): boolean {
+  claimNow(key: string, ttlMs: number, value: unknown = true): boolean {
     if (this.live(key)) return false;
-    this.put(key, true, ttlMs);
+    this.put(key, value, ttlMs);
     return true;
   }
 
@@ -76,7 +76,7 @@ class MemoryInbox implements Inbox {
   ) {}
 
   async admit(event: NewEvent, dedupTtlMs: number): Promise<boolean> {
-    if (event.key !== undefined && !this.dedup.claimNow(`dedup:${event.botId}:${event.key}`, dedupTtlMs)) return false;
+    if (event.key !== undefined && !this.dedup.claimNow(`dedup:${event.botId}:${event.key}`, dedupTtlMs, event.id)) return false;
     this.events.set(event.id, { id: event.id, botId: event.botId, key: event.key, journal: event.journal, seq: ++this.seq });
     return true;
   }
@@ -89,6 +89,14 @@ class MemoryInbox implements Inbox {
   async finish(id: string): Promise<void> {
     this.events.delete(id);
     this.outbox.forgetDelivered(id);
+  }
+
+  admittedAs(botId: string, key: string): Promise<string | undefined> {
+    return admittedAs(this.dedup, botId, key);
+  }
+
+  async get(id: string): Promise<StoredEvent | undefined> {
+    return this.events.get(id);
   }
 
   async unfinished(): Promise<StoredEvent[]> {

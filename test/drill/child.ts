@@ -30,9 +30,9 @@ export class SwitchboardProcess {
     );
   }
 
-  /** Starts `switchboard start --config <config>` in `cwd` and waits until it serves. */
-  static async start(config: string, cwd: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<SwitchboardProcess> {
-    const child = spawn(process.execPath, [bin, 'start', '--config', config], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** Starts `switchboard start --config <config> [...args]` in `cwd` and waits until it serves. */
+  static async start(config: string, cwd: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000, args: string[] = []): Promise<SwitchboardProcess> {
+    const child = spawn(process.execPath, [bin, 'start', '--config', config, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const proc = new SwitchboardProcess(child);
     const line = await proc.waitForLine((l) => l.includes('"msg":"switchboard started"'), timeoutMs, 'the "switchboard started" line');
     proc.url = (JSON.parse(line) as { url: string }).url;

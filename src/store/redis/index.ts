@@ -6,7 +6,7 @@
 
 import { Redis } from 'ioredis';
 import { decode, encode } from '../codec.js';
-import { StoreError, type Inbox, type Leases, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from '../index.js';
+import { admittedAs, StoreError, type Inbox, type Leases, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from '../index.js';
 import * as lua from './scripts.js';
 import { defineLeaseCommands, RedisLeases, type LeaseRedis } from './leases.js';
 import { RedisSignals } from './signals.js';
@@ -176,6 +176,17 @@ class RedisInbox implements Inbox {
     await this.store.call(() => this.store.redis.sbFinish(this.store.prefix, id));
   }
 
+  admittedAs(botId: string, key: string): Promise<string | undefined> {
+    return admittedAs(this.store, botId, key);
+  }
+
+  async get(id: string): Promise<StoredEvent | undefined> {
+    const { store } = this;
+    // One round trip: auto-pipelining sends the three together.
+    const [meta, journal, seq] = await store.call(() => Promise.all([store.redis.hget(store.key('events'), id), store.redis.hget(store.key('journal'), id), store.redis.zscore(store.key('order'), id)]));
+    return meta && journal && seq !== null ? eventOf(id, meta, journal, Number(seq)) : undefined;
+  }
+
   async unfinished(): Promise<StoredEvent[]> {
     const { store } = this;
     const ordered = await store.call(() => store.redis.zrange(store.key('order'), '0', '-1', 'WITHSCORES'));
@@ -191,9 +202,7 @@ class RedisInbox implements Inbox {
     ids.forEach((id, i) => {
       const meta = metas[i];
       const journal = journals[i];
-      if (!meta || !journal) return;
-      const { botId, key } = JSON.parse(meta) as { botId: string; key?: string };
-      events.push({ id, botId, key, seq: seqs[i]!, journal: decode(journal) });
+      if (meta && journal) events.push(eventOf(id, meta, journal, seqs[i]!));
     });
     return events;
   }
@@ -257,6 +266,11 @@ class RedisOutbox implements Outbox {
     });
     return records;
   }
+}
+
+function eventOf(id: string, meta: string, journal: string, seq: number): StoredEvent {
+  const { botId, key } = JSON.parse(meta) as { botId: string; key?: string };
+  return { id, botId, key, seq, journal: decode(journal) };
 }
 
 function recordOf(key: string, fields: Record<string, string>): OutboxRecord | undefined {

@@ -2,10 +2,10 @@
 // recorded without its dedup key, nor an item's state without its index. Keys are built from the
 // prefix inside the scripts (the store targets one Redis, or a cluster with a hash-tagged prefix).
 
-/** KEYS: dedup key ('' for none). ARGV: prefix, ttl ms, id, meta JSON, journal JSON. 1 new, 0 a redelivery. */
+/** KEYS: dedup key ('' for none), which keeps the event's id (as JSON). ARGV: prefix, ttl ms, id, meta JSON, journal JSON. 1 new, 0 a redelivery. */
 export const admit = `
 if KEYS[1] ~= '' then
-  if not redis.call('SET', KEYS[1], 'true', 'NX', 'PX', ARGV[2]) then return 0 end
+  if not redis.call('SET', KEYS[1], cjson.encode(ARGV[3]), 'NX', 'PX', ARGV[2]) then return 0 end
 end
 local seq = redis.call('INCR', ARGV[1] .. 'seq')
 redis.call('HSET', ARGV[1] .. 'events', ARGV[3], ARGV[4])

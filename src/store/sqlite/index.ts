@@ -5,7 +5,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database, { type Database as Db, type Statement } from 'better-sqlite3';
 import { decode, encode } from '../codec.js';
-import { StoreError, type Inbox, type Leases, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from '../index.js';
+import { admittedAs, StoreError, type Inbox, type Leases, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from '../index.js';
 import { WriteBatch } from './batch.js';
 import { LocalLeases } from '../local-leases.js';
 import { migrations } from './migrations.js';
@@ -143,7 +143,7 @@ class SqliteInbox implements Inbox {
     const journal = encode(event.journal);
     const now = store.time;
     return store.write(() => {
-      if (event.key !== undefined && store.sql.claim.run(`dedup:${event.botId}:${event.key}`, 'true', now + dedupTtlMs, now).changes !== 1) return false;
+      if (event.key !== undefined && store.sql.claim.run(`dedup:${event.botId}:${event.key}`, JSON.stringify(event.id), now + dedupTtlMs, now).changes !== 1) return false;
       store.sql.admit.run(event.id, event.botId, event.key ?? null, journal, now);
       return true;
     });
@@ -161,10 +161,31 @@ class SqliteInbox implements Inbox {
     });
   }
 
-  async unfinished(): Promise<StoredEvent[]> {
-    const rows = this.store.read(() => this.store.sql.unfinished.all() as { seq: number; id: string; bot: string; key: string | null; journal: string }[]);
-    return rows.map((row) => ({ seq: row.seq, id: row.id, botId: row.bot, ...(row.key === null ? {} : { key: row.key }), journal: decode(row.journal) }));
+  admittedAs(botId: string, key: string): Promise<string | undefined> {
+    return admittedAs(this.store, botId, key);
   }
+
+  async get(id: string): Promise<StoredEvent | undefined> {
+    const row = this.store.read(() => this.store.sql.event.get(id) as EventRow | undefined);
+    return row && eventOf(row);
+  }
+
+  async unfinished(): Promise<StoredEvent[]> {
+    const rows = this.store.read(() => this.store.sql.unfinished.all() as EventRow[]);
+    return rows.map(eventOf);
+  }
+}
+
+interface EventRow {
+  seq: number;
+  id: string;
+  bot: string;
+  key: string | null;
+  journal: string;
+}
+
+function eventOf(row: EventRow): StoredEvent {
+  return { seq: row.seq, id: row.id, botId: row.bot, ...(row.key === null ? {} : { key: row.key }), journal: decode(row.journal) };
 }
 
 interface OutboxRow {
@@ -257,6 +278,7 @@ function prepare(db: Db) {
     update: s(`UPDATE events SET journal = ? WHERE id = ?`),
     finish: s(`DELETE FROM events WHERE id = ?`),
     unfinished: s(`SELECT seq, id, bot, key, journal FROM events ORDER BY seq`),
+    event: s(`SELECT seq, id, bot, key, journal FROM events WHERE id = ?`),
     forgetDelivered: s(`DELETE FROM outbox WHERE event_id = ? AND state = 'delivered'`),
     add: s(`INSERT INTO outbox (key, event_id, idx, message, state, created, updated) VALUES (?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT(key) DO NOTHING`),
     attempted: s(`UPDATE outbox SET ids = ?, error = coalesce(?, error), attempts = attempts + 1, updated = ? WHERE key = ?`),
