@@ -1,6 +1,7 @@
-// The gateway session kept in the store, so that Switchboard started again (after a crash too)
-// RESUMEs it and Discord replays the events it missed, instead of IDENTIFYing afresh and losing
-// them. What is kept, per shard, is the sequence of the last event whose admission completed (the
+// A shard's gateway session kept in the store, so that Switchboard started again (after a crash
+// too), or another instance taking the shard over, RESUMEs it and Discord replays the events it
+// missed, instead of IDENTIFYing afresh and losing them. Each shard has its own key (its instances
+// write it alone) and reads it again at every connection. What is kept is the sequence of the last event whose admission completed (the
 // inbox has it), not of the last one received: a replay sends again everything not yet recorded,
 // and the core's dedup drops what was. A session Discord no longer has answers the RESUME with
 // op 9, after which discord.js identifies afresh.
@@ -29,18 +30,30 @@ export class GatewaySessions {
 
   constructor(
     private readonly store: KeyValue,
-    /** Names the bot, e.g. `discord:<platform id>:gateway`. */
+    /** Names the bot and shard, e.g. `discord:<platform id>:gateway:<shard>`. */
     private readonly key: string,
     private readonly logger: Logger,
+    /** Where a version that kept every shard under one key left them: read while this key holds nothing. */
+    private readonly legacy?: { key: string; shardId: number },
   ) {}
 
-  /** Reads what the last run kept; a store that cannot be read means identifying afresh. */
+  /**
+   * Reads what was kept last, by this process or another; a store that cannot be read leaves what
+   * this process knows (nothing at first: identifying afresh).
+   */
   async load(): Promise<void> {
     try {
-      this.kept = (await this.store.get<Record<number, KeptSession>>(this.key)) ?? {};
+      const kept = (await this.store.get<Record<number, KeptSession>>(this.key)) ?? (await this.readLegacy());
+      if (kept) this.kept = kept;
     } catch (error) {
       this.logger.warn({ err: errorMessage(error) }, 'could not read the kept gateway session; identifying afresh');
     }
+  }
+
+  private async readLegacy(): Promise<Record<number, KeptSession> | undefined> {
+    if (!this.legacy) return undefined;
+    const session = (await this.store.get<Record<number, KeptSession>>(this.legacy.key))?.[this.legacy.shardId];
+    return session ? { [this.legacy.shardId]: session } : undefined;
   }
 
   /**

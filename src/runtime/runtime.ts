@@ -37,8 +37,8 @@ export class Runtime {
   readonly store: Store;
   readonly metrics = new Metrics();
   private readonly supervisors: Supervisor[] = [];
-  /** Each platform's current connection, for /healthz and /readyz (webhook platforms have none). */
-  private readonly connections = new Map<string, Supervisor>();
+  /** Each platform's current connections by name (one per Discord shard), for /healthz and /readyz (webhook platforms have none). */
+  private readonly connections = new Map<string, Map<string, Supervisor>>();
   private readonly contexts = new Map<string, AdapterContext>();
   private started = false;
   /** Set once every platform has started (routes mounted, connections opened, webhooks registered). */
@@ -125,7 +125,8 @@ export class Runtime {
         supervise: (connection) => {
           const supervisor = new Supervisor(connection, logger);
           this.supervisors.push(supervisor);
-          this.connections.set(adapter.id, supervisor);
+          const held = this.connections.get(adapter.id) ?? new Map<string, Supervisor>();
+          this.connections.set(adapter.id, held.set(connection.name, supervisor));
           return supervisor;
         },
         bodyLimit: serverConfig.bodyLimit,
@@ -146,14 +147,18 @@ export class Runtime {
     this.logger.info({ url: this.url, platforms: [...this.adapters.keys()], store: this.store.description }, 'switchboard started');
   }
 
-  /** Every platform, with the state of its connection where it holds one; "degraded" while any is not up. */
-  health(): { status: 'ok' | 'degraded'; platforms: { id: string; type: string; connection?: ConnectionState }[] } {
+  /**
+   * Every platform, with the state of its connection where it holds one (of the least ready one,
+   * and each by name, where it holds several); "degraded" while any is not up.
+   */
+  health(): { status: 'ok' | 'degraded'; platforms: PlatformHealth[] } {
     let status: 'ok' | 'degraded' = 'ok';
-    const platforms = [...this.adapters.values()].map((adapter) => {
-      const connection = this.connections.get(adapter.id)?.state;
-      if (connection === undefined) return { id: adapter.id, type: adapter.type };
+    const platforms = [...this.adapters.values()].map((adapter): PlatformHealth => {
+      const held = [...(this.connections.get(adapter.id) ?? [])].map(([name, supervisor]) => ({ name, state: supervisor.state }));
+      if (held.length === 0) return { id: adapter.id, type: adapter.type };
+      const connection = leastReady(held.map((c) => c.state));
       if (connection !== 'up') status = 'degraded';
-      return { id: adapter.id, type: adapter.type, connection };
+      return held.length === 1 ? { id: adapter.id, type: adapter.type, connection } : { id: adapter.id, type: adapter.type, connection, connections: held };
     });
     return { status, platforms };
   }
@@ -164,7 +169,7 @@ export class Runtime {
    */
   readiness(): Readiness {
     if (this.stopping) return { ready: false, status: 'shutting down', waiting: [] };
-    const waiting = this.health().platforms.filter((p): p is Required<typeof p> => p.connection !== undefined && p.connection !== 'up');
+    const waiting = this.health().platforms.filter((p): p is PlatformHealth & { connection: ConnectionState } => p.connection !== undefined && p.connection !== 'up');
     if (!this.running) return { ready: false, status: 'starting', waiting };
     return waiting.length > 0 ? { ready: false, status: 'waiting for connections', waiting } : { ready: true, status: 'ready', waiting };
   }
@@ -209,6 +214,19 @@ export class Runtime {
     await this.store.close();
     this.logger.info('switchboard stopped');
   }
+}
+
+export interface PlatformHealth {
+  id: string;
+  type: string;
+  connection?: ConnectionState;
+  /** Where a platform holds several connections (Discord's shards): each one. */
+  connections?: { name: string; state: ConnectionState }[];
+}
+
+/** The state furthest from up among a platform's connections. */
+function leastReady(states: ConnectionState[]): ConnectionState {
+  return (['failed', 'retrying', 'connecting', 'stopped'] as const).find((state) => states.includes(state)) ?? 'up';
 }
 
 export interface Readiness {
