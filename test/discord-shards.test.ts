@@ -1,0 +1,168 @@
+// Discord sharding in one process: each shard its own connection (and /healthz entry), guild
+// events arriving on the shard Discord routes them to, IDENTIFYs paced per max_concurrency bucket,
+// each shard's session resumed on its own, and the refusals a wrong shard count gets.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import discord, { DiscordAdapter } from '../adapters/discord/index.js';
+import echo from '../bots/echo.js';
+import { defineAdapter, type AdapterDefinition } from '../src/adapter.js';
+import { definitions } from '../src/runtime/registry.js';
+import type { Runtime } from '../src/runtime/runtime.js';
+import { atBot, directMessage, FakeDiscord, guildMessage, token } from './fakes/discord.js';
+import { openStore } from '../src/store/open.js';
+import { startRuntime, tempStorePath, waitFor } from './helpers.js';
+
+const discordFast = defineAdapter({
+  ...discord,
+  create: (config) => new DiscordAdapter(config, { readyTimeoutMs: 3000, stallMs: 20_000, livenessPollMs: 100, maxReconnects: 2 }),
+});
+
+let runtime: Runtime | undefined;
+let fake: FakeDiscord | undefined;
+afterEach(async () => {
+  await runtime?.stop();
+  await fake?.stop();
+  runtime = fake = undefined;
+});
+
+/** A guild id Discord routes to `shard` of `count`: (guild_id >> 22) % count. */
+const guildOn = (shard: number, count: number, n = 1) => String((BigInt(100_000_000_000 * n * count + shard)) << 22n);
+
+async function setup(options: { extra?: string; before?: (fake: FakeDiscord) => void; shards: number; wait?: boolean }) {
+  const f = (fake = await new FakeDiscord().start());
+  options.before?.(f);
+  const yaml = `platforms:\n  - { id: dc, type: discord, token: "${token}", apiRoot: "${f.url}"${options.extra ?? ''} }\n`;
+  const started = await startRuntime(yaml, { bot: echo, definitions: [...definitions, discordFast as unknown as AdapterDefinition] });
+  runtime = started.runtime;
+  if (options.wait !== false) {
+    for (let shard = 0; shard < options.shards; shard++) await waitFor(() => f.gateway.isConnected(shard), 15_000, `shard ${shard}'s session`);
+    await waitFor(() => started.logs.filter((l) => l.msg === 'gateway ready').length === options.shards, 5000, 'every client ready');
+  }
+  return { fake: f, logs: started.logs, url: started.url };
+}
+
+const answersTo = (f: FakeDiscord, d: { id: string }) => f.sent.filter((s) => s.body.message_reference?.message_id === d.id);
+
+/** Messages in guilds of every shard and a DM, each answered exactly once. */
+async function answeredOnEveryShard(f: FakeDiscord, count: number) {
+  const messages: { id: string }[] = [];
+  for (let shard = 0; shard < count; shard++) {
+    const d = guildMessage(f, atBot(f, `to shard ${shard}`), { guild: guildOn(shard, count) });
+    expect(f.gateway.shardFor('MESSAGE_CREATE', d)).toBe(shard);
+    messages.push(d);
+  }
+  const dm = directMessage(f, 'a DM');
+  expect(f.gateway.shardFor('MESSAGE_CREATE', dm)).toBe(0);
+  messages.push(dm);
+  for (const d of messages) f.gateway.push('MESSAGE_CREATE', d);
+  await waitFor(() => messages.every((d) => answersTo(f, d).length > 0), 5000, 'an answer to each message');
+  return messages;
+}
+
+describe('discord shards in one process', () => {
+  it('runs shardCount 2 as two connections: guilds on both shards are answered, each once, and /healthz lists each shard', async () => {
+    const { fake: f, url } = await setup({ extra: ', shardCount: 2, identifyInterval: 0', shards: 2 });
+    expect(f.gateway.identifies.map((d) => d.shard).sort()).toEqual([[0, 2], [1, 2]]);
+    const messages = await answeredOnEveryShard(f, 2);
+    expect(messages.map((d) => answersTo(f, d).length)).toEqual([1, 1, 1]);
+    expect(f.gateway.overlaps).toEqual([]);
+    const health = (await (await fetch(`${url}/healthz`)).json()) as { status: string; platforms: unknown[] };
+    expect(health).toEqual({
+      status: 'ok',
+      platforms: [{ id: 'dc', type: 'discord', connection: 'up', connections: [{ name: 'discord:dc:shard:0', state: 'up' }, { name: 'discord:dc:shard:1', state: 'up' }] }],
+    });
+  });
+
+  it('takes the shard count Discord recommends (auto, the default) from GET /gateway/bot', async () => {
+    const { fake: f } = await setup({ extra: ', identifyInterval: 0', shards: 3, before: (f) => (f.gateway.shards = 3) });
+    expect(f.gateway.identifies.map((d) => d.shard).sort()).toEqual([[0, 3], [1, 3], [2, 3]]);
+    const messages = await answeredOnEveryShard(f, 3);
+    expect(messages.map((d) => answersTo(f, d).length)).toEqual([1, 1, 1, 1]);
+  });
+
+  it('identifies one shard per max_concurrency bucket per window: shards of one bucket a window apart, the buckets side by side', async () => {
+    const windowMs = 1500;
+    const { fake: f } = await setup({
+      extra: `, shardCount: 4, identifyInterval: ${windowMs}`,
+      shards: 4,
+      before: (f) => {
+        f.gateway.maxConcurrency = 2;
+        f.gateway.identifyWindowMs = windowMs; // a second IDENTIFY of a bucket within the window would get op 9
+      },
+    });
+    const identified = f.gateway.identified;
+    expect(identified.filter((i) => i.refused)).toEqual([]);
+    const at = (shard: number) => identified.find((i) => i.shard === shard)!.at;
+    // Buckets: shard % 2. Each bucket's second IDENTIFY waits out the window after its first.
+    expect(Math.abs(at(2) - at(0))).toBeGreaterThanOrEqual(windowMs);
+    expect(Math.abs(at(3) - at(1))).toBeGreaterThanOrEqual(windowMs);
+    // The two buckets do not wait for each other: both started within one window.
+    const first = identified.slice(0, 2).map((i) => i.shard % 2).sort();
+    expect(first).toEqual([0, 1]);
+    expect(identified[1]!.at - identified[0]!.at).toBeLessThan(windowMs);
+    await answeredOnEveryShard(f, 4);
+  }, 20_000);
+
+  it("resumes a shard's own session after its connection drops, and answers what came meanwhile; the other shard is untouched", async () => {
+    const { fake: f } = await setup({ extra: ', shardCount: 2, identifyInterval: 0', shards: 2 });
+    const sessions = [f.gateway.sessionOf(0), f.gateway.sessionOf(1)];
+    f.gateway.drop(1);
+    const missed = guildMessage(f, atBot(f, 'while shard 1 was away'), { guild: guildOn(1, 2) });
+    const seq = f.gateway.push('MESSAGE_CREATE', missed);
+    await waitFor(() => answersTo(f, missed).length === 1, 5000, 'the replayed message');
+    expect(f.gateway.resumes).toEqual([expect.objectContaining({ session_id: sessions[1], seq: seq - 1 })]);
+    expect(f.gateway.identifies).toHaveLength(2);
+    expect([f.gateway.sessionOf(0), f.gateway.sessionOf(1)]).toEqual(sessions);
+    const messages = await answeredOnEveryShard(f, 2);
+    expect([missed, ...messages].map((d) => answersTo(f, d).length)).toEqual([1, 1, 1, 1]);
+  });
+
+  it('resumes every shard\'s session after a restart, from the key each keeps: what came while down is answered once', async () => {
+    const f = (fake = await new FakeDiscord().start());
+    const storePath = tempStorePath();
+    const yaml = `platforms:\n  - { id: dc, type: discord, token: "${token}", apiRoot: "${f.url}", shardCount: 2, identifyInterval: 0 }\n`;
+    const start = async () => (runtime = (await startRuntime(yaml, { bot: echo, storePath, definitions: [...definitions, discordFast as unknown as AdapterDefinition] })).runtime);
+    const first = await start();
+    await waitFor(() => f.gateway.isConnected(0) && f.gateway.isConnected(1), 5000, 'both shards');
+    const before = await answeredOnEveryShard(f, 2);
+    const sessions = [f.gateway.sessionOf(0), f.gateway.sessionOf(1)];
+    expect(await first.store.get('discord:dc:gateway:1')).toMatchObject({ 1: { sessionId: sessions[1], shardCount: 2 } });
+    await first.stop();
+    const missed = [guildMessage(f, atBot(f, 'shard 0, while down'), { guild: guildOn(0, 2) }), guildMessage(f, atBot(f, 'shard 1, while down'), { guild: guildOn(1, 2) })];
+    for (const d of missed) f.gateway.push('MESSAGE_CREATE', d);
+    await start();
+    await waitFor(() => missed.every((d) => answersTo(f, d).length === 1), 5000, 'the answers to what was missed');
+    expect(f.gateway.resumes.map((r) => r.session_id).sort()).toEqual([...sessions].sort());
+    expect(f.gateway.identifies).toHaveLength(2);
+    expect([...before, ...missed].map((d) => answersTo(f, d).length)).toEqual([1, 1, 1, 1, 1]);
+  });
+
+  it('resumes the session an earlier version kept under one key for all shards', async () => {
+    const f = (fake = await new FakeDiscord().start());
+    const storePath = tempStorePath();
+    const yaml = `platforms:\n  - { id: dc, type: discord, token: "${token}", apiRoot: "${f.url}", identifyInterval: 0 }\n`;
+    const start = async () => (runtime = (await startRuntime(yaml, { bot: echo, storePath, definitions: [...definitions, discordFast as unknown as AdapterDefinition] })).runtime);
+    const first = await start();
+    await waitFor(() => f.gateway.connected, 5000, 'the gateway session');
+    await answeredOnEveryShard(f, 1);
+    await first.stop();
+    // What the earlier version left: every shard's session under discord:<id>:gateway.
+    const store = await openStore({ type: 'sqlite', path: storePath, sync: 'normal' });
+    await store.set('discord:dc:gateway', await store.get('discord:dc:gateway:0'));
+    await store.delete('discord:dc:gateway:0');
+    await store.close();
+    const missed = directMessage(f, 'while upgrading');
+    f.gateway.push('MESSAGE_CREATE', missed);
+    await start();
+    await waitFor(() => answersTo(f, missed).length === 1, 5000, 'the answer to what was missed');
+    expect(f.gateway.resumes).toEqual([expect.objectContaining({ session_id: f.gateway.sessionId })]);
+    expect(f.gateway.identifies).toHaveLength(1);
+  });
+
+  it('stops retrying when Discord requires more shards than configured (4011), and says what to set', async () => {
+    const { fake: f, logs } = await setup({ extra: ', shardCount: 1, identifyInterval: 0', shards: 1, wait: false, before: (f) => (f.gateway.shards = 2) });
+    const failed = await waitFor(() => logs.find((l) => l.msg === 'connection failed for good; not retrying'), 5000, 'the refusal');
+    expect(failed.err).toMatch(/Discord requires more shards for this bot \(4011\): set platforms\[\]\.shardCount to auto/);
+    expect(f.gateway.identified).toEqual([expect.objectContaining({ shard: 0, refused: true })]);
+  });
+});
