@@ -59,7 +59,7 @@ const fatalCodes: Partial<Record<number, string>> = {
   [GatewayCloseCodes.DisallowedIntents]:
     'intents not enabled for this app (4014): switch on the privileged intents (Message Content, and Server Members/Presence if listed) under Bot in the Developer Portal, or remove them from platforms[].intents',
   [GatewayCloseCodes.ShardingRequired]: 'Discord requires more shards for this bot (4011): set platforms[].shardCount to auto (then restart every instance), or higher',
-  [GatewayCloseCodes.InvalidShard]: 'Discord refused the shard (4010): platforms[].shardCount must be the same on every instance',
+  [GatewayCloseCodes.InvalidShard]: 'Discord refused the shard (4010): check platforms[].shardCount',
 };
 
 export async function runSession(options: SessionOptions, { signal, alive }: SessionControls): Promise<void> {

@@ -45,6 +45,8 @@ export abstract class FakeGateway {
   /** When each IDENTIFY came, for which shard (0 when it names none), and whether it was refused. */
   readonly identified: { shard: number; at: number; refused: boolean }[] = [];
   readonly resumes: any[] = [];
+  /** When each RESUME that was taken came, and for which shard. */
+  readonly resumedAt: { shard: number; at: number }[] = [];
   /** A shard's session taken up (IDENTIFY or RESUME) while another connection was live on it: the bot held it twice. */
   readonly overlaps: { shard: number; at: number }[] = [];
   connections = 0;
@@ -203,6 +205,7 @@ export abstract class FakeGateway {
         const session = [...this.shardStates.values()].find((shard) => shard.session?.id === frame.d?.session_id)?.session;
         if (!session || !this.tokenAccepted(frame.d?.token)) return void socket.send(JSON.stringify({ op: 9, d: false }));
         this.takeUp(connection, session);
+        this.resumedAt.push({ shard: session.shard, at: Date.now() });
         for (const event of session.events) if (event.s > Number(frame.d.seq)) socket.send(JSON.stringify(event));
         socket.send(JSON.stringify({ op: 0, t: 'RESUMED', ...this.resumed(session) }));
         return;
