@@ -28,11 +28,11 @@ afterEach(async () => {
 /** A guild id Discord routes to `shard` of `count`: (guild_id >> 22) % count. */
 const guildOn = (shard: number, count: number, n = 1) => String((BigInt(100_000_000_000 * n * count + shard)) << 22n);
 
-async function setup(options: { extra?: string; before?: (fake: FakeDiscord) => void; shards: number; wait?: boolean }) {
+async function setup(options: { extra?: string; before?: (fake: FakeDiscord) => void; shards: number; wait?: boolean; definition?: typeof discordFast }) {
   const f = (fake = await new FakeDiscord().start());
   options.before?.(f);
   const yaml = `platforms:\n  - { id: dc, type: discord, token: "${token}", apiRoot: "${f.url}"${options.extra ?? ''} }\n`;
-  const started = await startRuntime(yaml, { bot: echo, definitions: [...definitions, discordFast as unknown as AdapterDefinition] });
+  const started = await startRuntime(yaml, { bot: echo, definitions: [...definitions, (options.definition ?? discordFast) as unknown as AdapterDefinition] });
   runtime = started.runtime;
   if (options.wait !== false) {
     for (let shard = 0; shard < options.shards; shard++) await waitFor(() => f.gateway.isConnected(shard), 15_000, `shard ${shard}'s session`);
@@ -102,6 +102,16 @@ describe('discord shards in one process', () => {
     expect(identified[1]!.at - identified[0]!.at).toBeLessThan(windowMs);
     await answeredOnEveryShard(f, 4);
   }, 20_000);
+
+  it('counts readyTimeout from a shard\'s turn to identify, not from its wait in line behind the other shards of its bucket', async () => {
+    const shortReady = defineAdapter({ ...discord, create: (config) => new DiscordAdapter(config, { readyTimeoutMs: 800, stallMs: 20_000, livenessPollMs: 100 }) });
+    const { fake: f, logs } = await setup({ extra: ', shardCount: 3, identifyInterval: 600', shards: 3, definition: shortReady });
+    // The last shard waited two windows (1200 ms) for its turn, longer than readyTimeout, and still logged in once.
+    expect(f.gateway.identified.map((i) => i.shard).sort()).toEqual([0, 1, 2]);
+    expect(f.gateway.identified.at(-1)!.at - f.gateway.identified[0]!.at).toBeGreaterThanOrEqual(1200);
+    expect(logs.filter((l) => l.msg === 'connection lost; reconnecting')).toEqual([]);
+    await answeredOnEveryShard(f, 3);
+  });
 
   it("resumes a shard's own session after its connection drops, and answers what came meanwhile; the other shard is untouched", async () => {
     const { fake: f } = await setup({ extra: ', shardCount: 2, identifyInterval: 0', shards: 2 });

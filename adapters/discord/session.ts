@@ -93,19 +93,38 @@ export async function runSession(options: SessionOptions, { signal, alive }: Ses
         manager = built;
         return (strategy = own);
       },
-      buildIdentifyThrottler: async (manager) => options.identifyThrottler((await manager.fetchGatewayInformation()).session_start_limit.max_concurrency),
+      buildIdentifyThrottler: async (manager) => {
+        const throttler = options.identifyThrottler((await manager.fetchGatewayInformation()).session_start_limit.max_concurrency);
+        return {
+          // Waiting for the bucket's turn (behind other shards, on other instances too) is not a slow login: readyTimeout counts from the turn.
+          async waitForIdentify(shardId, signal) {
+            clearTimeout(readyTimer);
+            try {
+              await throttler.waitForIdentify(shardId, signal);
+            } finally {
+              if (!client.isReady()) armReady();
+            }
+          },
+        };
+      },
     },
   });
   options.onClient(client);
   let lastBeat = -1;
   let reconnects = 0;
   let readyTimer: NodeJS.Timeout | undefined;
+  let armReady = () => {};
+  let ended = false;
   let poll: NodeJS.Timeout | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
       const fail = (error: Error) => reject(error);
       signal.addEventListener('abort', () => resolve(), { once: true });
-      readyTimer = setTimeout(() => fail(new Error(`no READY within ${options.readyTimeoutMs} ms of connecting`)), options.readyTimeoutMs);
+      armReady = () => {
+        clearTimeout(readyTimer);
+        if (!ended) readyTimer = setTimeout(() => fail(new Error(`no READY within ${options.readyTimeoutMs} ms of connecting`)), options.readyTimeoutMs);
+      };
+      armReady();
       (client as EventEmitter).on(Events.Raw, (packet: GatewayDispatchPayload, shardId: number) => {
         if (packet.t === GatewayDispatchEvents.Ready) sessions.began(shardId, packet.s, packet.d);
         const sessionId = sessions.sessionOf(shardId);
@@ -155,6 +174,7 @@ export async function runSession(options: SessionOptions, { signal, alive }: Ses
       });
     });
   } finally {
+    ended = true;
     clearTimeout(readyTimer);
     clearInterval(poll);
     options.onClient(undefined);
