@@ -24,6 +24,14 @@ export interface IdentifyWindow {
   logger: Logger;
 }
 
+/**
+ * The claim outlasts the window a little: Discord times IDENTIFYs as they arrive, and one sent
+ * right after its claim may arrive later than the next bucket-mate's, sent right after its own.
+ */
+function claimMs(windowMs: number): number {
+  return windowMs + Math.min(500, windowMs / 10);
+}
+
 /** How often a shard asks again for a bucket another one holds: a small part of the window. */
 function pollMs(windowMs: number): number {
   return Math.max(50, Math.min(250, windowMs / 10));
@@ -38,7 +46,7 @@ export function identifyThrottler({ store, prefix, maxConcurrency, windowMs, log
       for (;;) {
         signal.throwIfAborted();
         try {
-          if (await store.claim(key, windowMs)) return;
+          if (await store.claim(key, claimMs(windowMs))) return;
         } catch (error) {
           // Without the store no instance can tell who identified last; waiting is the safe side.
           logger.debug({ err: errorMessage(error) }, 'could not take the identify claim; trying again');
