@@ -66,7 +66,7 @@ describe('/readyz and /healthz', () => {
 
     const waiting = await probe('/readyz');
     expect(fake.gateway.connected).toBe(false);
-    expect(waiting).toEqual({ status: 503, body: { ready: false, status: 'waiting for connections', waiting: [{ id: 'dc', type: 'discord', connection: expect.stringMatching(/^(connecting|retrying)$/) }] } });
+    expect(waiting).toEqual({ status: 503, body: { ready: false, status: 'waiting for connections', waiting: [{ id: 'dc', type: 'discord', connection: expect.stringMatching(/^(connecting|retrying)$/), held: true }] } });
     expect((await probe('/healthz')).status).toBe(200);
 
     fake.gateway.skipHello = 0; // the client's next try connects

@@ -126,6 +126,63 @@ describe.each(backends)('%s store', (_name, backend) => {
     await store.delete('session');
     expect(await store.get('session')).toBeUndefined();
   });
+
+  it('grants a lease with a fencing token that grows with every grant, and refuses a write under an older token', async () => {
+    const store = await fresh();
+    const first = await store.leases.acquire('conn:tg', 'a', 60_000);
+    expect(first).toEqual({ granted: true, fence: expect.any(Number) });
+    expect(await store.leases.renew('conn:tg', 'a', 60_000)).toBe(true);
+    await store.leases.release('conn:tg', 'a');
+    const second = await store.leases.acquire('conn:tg', 'b', 60_000);
+    if (!first.granted || !second.granted) throw new Error('not granted');
+    expect(second.fence).toBeGreaterThan(first.fence);
+    expect(await store.leases.setFenced({ lease: 'conn:tg', token: second.fence }, 'offset', 120)).toBe(true);
+    expect(await store.leases.setFenced({ lease: 'conn:tg', token: first.fence }, 'offset', 100)).toBe(false);
+    expect(await store.get('offset')).toBe(120);
+  });
+});
+
+describe('redis leases', () => {
+  const ttl = 300;
+  const open = async () => {
+    const prefix = testPrefix('lease');
+    prefixes.push(prefix);
+    const store = await RedisStore.open({ url: redisUrl, prefix });
+    opened.push(store);
+    return store;
+  };
+
+  it('refuses a second holder until the first lease expires, then grants it with a higher fence; the stale holder can neither renew nor write', async () => {
+    const store = await open();
+    const a = await store.leases.acquire('conn:tg', 'a', ttl);
+    const refused = await store.leases.acquire('conn:tg', 'b', ttl);
+    expect(refused.granted).toBe(false);
+    if (!a.granted || refused.granted) throw new Error('unexpected grant');
+    expect(refused.expiresInMs).toBeGreaterThan(0);
+    expect(refused.expiresInMs).toBeLessThanOrEqual(ttl);
+    await sleep(ttl + 50);
+    const b = await store.leases.acquire('conn:tg', 'b', ttl);
+    if (!b.granted) throw new Error('b was refused after the TTL');
+    expect(b.fence).toBeGreaterThan(a.fence);
+    expect(await store.leases.renew('conn:tg', 'a', ttl)).toBe(false);
+    expect(await store.leases.setFenced({ lease: 'conn:tg', token: a.fence }, 'offset', 1)).toBe(false);
+    expect(await store.leases.setFenced({ lease: 'conn:tg', token: b.fence }, 'offset', 2)).toBe(true);
+    expect(await store.get('offset')).toBe(2);
+  });
+
+  it('keeps a renewed lease past its first TTL, frees it for another on release, and ignores a release by one who does not hold it', async () => {
+    const store = await open();
+    expect((await store.leases.acquire('conn:qq', 'a', ttl)).granted).toBe(true);
+    await sleep(ttl / 2);
+    expect(await store.leases.renew('conn:qq', 'a', ttl)).toBe(true);
+    await sleep(ttl / 2 + 50);
+    expect((await store.leases.acquire('conn:qq', 'b', ttl)).granted).toBe(false);
+    await store.leases.release('conn:qq', 'b');
+    expect((await store.leases.acquire('conn:qq', 'b', ttl)).granted).toBe(false);
+    await store.leases.release('conn:qq', 'a');
+    expect((await store.leases.acquire('conn:qq', 'b', ttl)).granted).toBe(true);
+    expect(await store.redis.get(store.key('lease:conn:qq'))).toBe('b');
+  });
 });
 
 describe('sqlite store file', () => {

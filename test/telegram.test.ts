@@ -177,7 +177,7 @@ describe('telegram: long polling', () => {
     const { fake, url } = await telegram();
     const health = async () => (await (await fetch(`${url}/healthz`)).json()) as { status: string; platforms: { id: string; type: string; connection?: string }[] };
     await waitFor(async () => (await health()).status === 'ok', 4000, 'the connection to come up');
-    expect((await health()).platforms).toEqual([{ id: 'tg', type: 'telegram', connection: 'up' }]);
+    expect((await health()).platforms).toEqual([{ id: 'tg', type: 'telegram', connection: 'up', held: true }]);
     fake.failNext('getUpdates', { error_code: 502, description: 'Bad Gateway' }, 2);
     const down = await waitFor(async () => {
       const h = await health();

@@ -9,7 +9,8 @@ import { retryable } from '../../src/delivery/retry.js';
 import { createTransport, describeProxy, lightFetch, type Transport } from '../../src/net/proxy.js';
 import type { MediaBody } from '../../src/media/media.js';
 import { startDelivery, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
-import { errorMessage, FatalConnectionError, type SessionControls, type Supervisor } from '../../src/inbound/supervisor.js';
+import { errorMessage, FatalConnectionError, LeaseLostError, type SessionControls, type Supervisor } from '../../src/inbound/supervisor.js';
+import type { Fence } from '../../src/store/index.js';
 import { classify, describe } from './errors.js';
 import { incoming, normalize, type Self } from './normalize.js';
 import { plan, quotedId, type Planned } from './render.js';
@@ -22,6 +23,13 @@ import { verifySecretToken } from './verify.js';
  * tolerated), and no more than 20 a minute in one group.
  */
 const perGroup = { count: 20, perMs: 60_000, burst: 3 };
+/**
+ * How long a saved polling offset is trusted. Telegram keeps unconfirmed updates for 24 hours, and
+ * confirms everything below the offset of each getUpdates itself, so a newer instance that finds
+ * no offset loses nothing; an old one could skip the updates of a bot whose ids started over.
+ */
+const offsetTtlMs = 24 * 3_600_000;
+
 const limits: SendLimits = {
   bot: { count: 30, perMs: 1000 },
   // A forum topic ("thread") is part of a group; a channel is held to a group's limit too.
@@ -136,9 +144,12 @@ export class TelegramAdapter implements Adapter {
     throw new Error(`${media.type} has neither url nor data`);
   }
 
-  private async poll({ signal, alive }: SessionControls): Promise<void> {
+  private async poll({ signal, alive, fence }: SessionControls): Promise<void> {
     const ctx = this.ctx!;
     await this.identify(signal);
+    // Another instance may have polled since this one last did: go on from where it got.
+    const saved = await ctx.store.get<number>(this.offsetKey());
+    if (saved !== undefined && (this.offset === undefined || saved > this.offset)) this.offset = saved;
     // A webhook left registered makes getUpdates fail with 409; polling means we own delivery now.
     await this.pollApi.deleteWebhook({ drop_pending_updates: false }, signal);
     // Only an answered getUpdates counts as alive: a server that takes setup calls but fails polls must keep backing off.
@@ -168,8 +179,19 @@ export class TelegramAdapter implements Adapter {
         }
         this.offset = update.update_id + 1;
       }
+      if (updates.length > 0) await this.saveOffset(ctx, fence);
       alive();
     }
+  }
+
+  private offsetKey(): string {
+    return `telegram:${this.self.id}:offset`;
+  }
+
+  /** For whichever instance polls next; refused when another instance has taken polling over since this session's lease. */
+  private async saveOffset(ctx: AdapterContext, fence: Fence | undefined): Promise<void> {
+    if (!fence) return ctx.store.set(this.offsetKey(), this.offset, offsetTtlMs);
+    if (!(await ctx.store.leases.setFenced(fence, this.offsetKey(), this.offset, offsetTtlMs))) throw new LeaseLostError('another instance polls now (its offset is newer)');
   }
 
   private async identify(signal?: AbortSignal): Promise<void> {

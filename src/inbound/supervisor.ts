@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
+import type { ConnectionLease, HeldLease } from '../cluster/lease.js';
 import type { Logger } from '../runtime/logger.js';
+import type { Fence } from '../store/index.js';
 
 /** Thrown by a session that must not be retried (a revoked token, say). */
 export class FatalConnectionError extends Error {
@@ -17,11 +19,22 @@ export class RetryAfterError extends Error {
   }
 }
 
+/** Thrown by a session whose fenced write was refused: another instance holds the connection now. */
+export class LeaseLostError extends Error {
+  override readonly name = 'LeaseLostError';
+}
+
 export interface SessionControls {
-  /** Aborted when the supervisor stops the session: on stop(), or when the watchdog sees a stall. */
+  /** Aborted when the supervisor stops the session: on stop(), when the watchdog sees a stall, or when the lease is lost. */
   signal: AbortSignal;
   /** Call whenever the connection shows it is alive; resets the stall watchdog and the backoff. */
   alive(): void;
+  /**
+   * The lease the session runs under, when the connection is leased: what it saves to be resumed
+   * from (an offset, a session id) goes through `store.leases.setFenced(fence, ...)`, so a holder
+   * that lost the lease cannot overwrite its successor's. A refused write: throw LeaseLostError.
+   */
+  fence?: Fence;
 }
 
 export interface SupervisedConnection {
@@ -43,9 +56,10 @@ const defaultBackoff: BackoffPolicy = { initialMs: 500, maxMs: 60_000, factor: 2
 /**
  * What an operator sees on /healthz: `connecting` until the connection first shows it is alive,
  * `up` once it has, `retrying` while backing off after a failure, `failed` after a failure that
- * is not retried (a revoked token), `stopped` once stopped.
+ * is not retried (a revoked token), `standby` while another instance holds the connection's
+ * lease, `stopped` once stopped.
  */
-export type ConnectionState = 'connecting' | 'up' | 'retrying' | 'failed' | 'stopped';
+export type ConnectionState = 'connecting' | 'up' | 'retrying' | 'failed' | 'standby' | 'stopped';
 
 /** "Equal jitter": a uniform wait in [cap/2, cap] keeps growing while spreading a fleet's reconnects apart. */
 export function backoffDelay(attempt: number, policy: BackoffPolicy, random: () => number = Math.random): number {
@@ -62,20 +76,29 @@ export interface SupervisorEvents {
  * Keeps one connection alive. Exactly one session runs at a time (single flight): a new one
  * starts only after the previous has fully settled, so a reconnect can never leave two
  * listeners behind. Failures back off exponentially with jitter; a stall is aborted and retried.
- * Emits 'state' on every change of state.
+ * With a lease, sessions run only while this instance holds it (src/cluster/lease.ts): a lost
+ * lease aborts the session at once and the connection stands by. Emits 'state' on every change.
  */
 export class Supervisor extends EventEmitter<SupervisorEvents> {
   private controller: AbortController | undefined;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private current: ConnectionState = 'stopped';
+  private holding: HeldLease | undefined;
 
   constructor(
     private readonly connection: SupervisedConnection,
     private readonly logger: Logger,
     private readonly backoff: BackoffPolicy = defaultBackoff,
+    private readonly lease?: ConnectionLease,
   ) {
     super();
+  }
+
+  /** Whether this instance holds the connection (always, without a lease, while running). */
+  get held(): boolean {
+    if (!this.lease) return this.running;
+    return this.holding !== undefined && !this.holding.lost.aborted;
   }
 
   get running(): boolean {
@@ -115,13 +138,36 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   private async run(stopped: AbortSignal): Promise<void> {
+    try {
+      await this.sessions(stopped);
+    } finally {
+      const holding = this.holding;
+      this.holding = undefined;
+      await holding?.release();
+    }
+  }
+
+  /** Holds the lease (held already, or taken once granted, standing by meanwhile); false once stopped first. */
+  private async hold(lease: ConnectionLease, stopped: AbortSignal): Promise<boolean> {
+    if (this.holding && !this.holding.lost.aborted) return true;
+    await this.holding?.release();
+    this.holding = await lease.acquire(stopped, (why) => this.enter(why === 'held elsewhere' ? 'standby' : 'retrying'));
+    return this.holding !== undefined;
+  }
+
+  private async sessions(stopped: AbortSignal): Promise<void> {
     const { name, stallMs } = this.connection;
     let failures = 0;
     while (!stopped.aborted) {
+      // Stopped while the lease was being taken: no session may start with its stop already missed.
+      if (this.lease && (!(await this.hold(this.lease, stopped)) || stopped.aborted)) break;
+      const lease = this.holding;
       this.enter('connecting');
       const session = new AbortController();
       const onStop = () => session.abort(stopped.reason);
+      const onLost = () => session.abort(lease!.lost.reason);
       stopped.addEventListener('abort', onStop, { once: true });
+      lease?.lost.addEventListener('abort', onLost, { once: true });
       let watchdog: NodeJS.Timeout | undefined;
       let stalled = false;
       const arm = () => {
@@ -143,10 +189,15 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
             this.enter('up');
             arm();
           },
+          fence: lease?.fence,
         });
         if (stalled) throw session.signal.reason;
       } catch (error) {
         if (stopped.aborted) break;
+        if (lease && (lease.lost.aborted || error instanceof LeaseLostError)) {
+          lease.lose(error as Error);
+          continue;
+        }
         if (error instanceof FatalConnectionError) {
           this.enter('failed');
           this.logger.error({ connection: name, err: error.message }, 'connection failed for good; not retrying');
@@ -160,6 +211,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       } finally {
         if (watchdog) clearTimeout(watchdog);
         stopped.removeEventListener('abort', onStop);
+        lease?.lost.removeEventListener('abort', onLost);
       }
       if (waitMs > 0) await this.sleep(waitMs, stopped);
     }

@@ -18,6 +18,7 @@ import type { LimitsConfig } from '../delivery/pacer.js';
 import type { Store } from '../store/index.js';
 import { openStore } from '../store/open.js';
 import { Supervisor, type ConnectionState } from '../inbound/supervisor.js';
+import { ConnectionLease } from '../cluster/lease.js';
 
 export interface RuntimeOptions {
   logger?: Logger;
@@ -123,7 +124,9 @@ export class Runtime {
         logger,
         media: this.media,
         supervise: (connection) => {
-          const supervisor = new Supervisor(connection, logger);
+          // Held by one instance of all that share the store; the lease is named after the connection.
+          const lease = new ConnectionLease(this.store.leases, connection.name, this.config.cluster.leaseTtl, logger);
+          const supervisor = new Supervisor(connection, logger, undefined, lease);
           this.supervisors.push(supervisor);
           const held = this.connections.get(adapter.id) ?? new Map<string, Supervisor>();
           this.connections.set(adapter.id, held.set(connection.name, supervisor));
@@ -148,28 +151,32 @@ export class Runtime {
   }
 
   /**
-   * Every platform, with the state of its connection where it holds one (of the least ready one,
-   * and each by name, where it holds several); "degraded" while any is not up.
+   * Every platform, with the state of its connection where it has one and whether this instance
+   * holds it (`standby`: another instance does); where it has several (Discord's shards), each by
+   * name, and as the platform's the one furthest from up. "degraded" while any is neither up nor
+   * on standby.
    */
   health(): { status: 'ok' | 'degraded'; platforms: PlatformHealth[] } {
     let status: 'ok' | 'degraded' = 'ok';
     const platforms = [...this.adapters.values()].map((adapter): PlatformHealth => {
-      const held = [...(this.connections.get(adapter.id) ?? [])].map(([name, supervisor]) => ({ name, state: supervisor.state }));
+      const held = [...(this.connections.get(adapter.id) ?? [])].map(([name, supervisor]) => ({ name, state: supervisor.state, held: supervisor.held }));
       if (held.length === 0) return { id: adapter.id, type: adapter.type };
       const connection = leastReady(held.map((c) => c.state));
-      if (connection !== 'up') status = 'degraded';
-      return held.length === 1 ? { id: adapter.id, type: adapter.type, connection } : { id: adapter.id, type: adapter.type, connection, connections: held };
+      if (!settled(connection)) status = 'degraded';
+      const holds = held.some((c) => c.held);
+      return held.length === 1 ? { id: adapter.id, type: adapter.type, connection, held: holds } : { id: adapter.id, type: adapter.type, connection, held: holds, connections: held };
     });
     return { status, platforms };
   }
 
   /**
    * Whether to send traffic here (/readyz): every platform started and every connection up, and not
-   * shutting down. `waiting` names the connections that are not up.
+   * shutting down. `waiting` names the connections that are not up (a standby is not waited for:
+   * another instance holds that connection).
    */
   readiness(): Readiness {
     if (this.stopping) return { ready: false, status: 'shutting down', waiting: [] };
-    const waiting = this.health().platforms.filter((p): p is PlatformHealth & { connection: ConnectionState } => p.connection !== undefined && p.connection !== 'up');
+    const waiting = this.health().platforms.filter((p): p is PlatformHealth & { connection: ConnectionState } => p.connection !== undefined && !settled(p.connection));
     if (!this.running) return { ready: false, status: 'starting', waiting };
     return waiting.length > 0 ? { ready: false, status: 'waiting for connections', waiting } : { ready: true, status: 'ready', waiting };
   }
@@ -220,19 +227,26 @@ export interface PlatformHealth {
   id: string;
   type: string;
   connection?: ConnectionState;
-  /** Where a platform holds several connections (Discord's shards): each one. */
-  connections?: { name: string; state: ConnectionState }[];
+  /** Whether this instance holds its connection (any of them, where it has several). */
+  held?: boolean;
+  /** Where a platform has several connections (Discord's shards): each one. */
+  connections?: { name: string; state: ConnectionState; held: boolean }[];
 }
 
-/** The state furthest from up among a platform's connections. */
+/** The state furthest from up among a platform's connections: standby only when every one stands by. */
 function leastReady(states: ConnectionState[]): ConnectionState {
-  return (['failed', 'retrying', 'connecting', 'stopped'] as const).find((state) => states.includes(state)) ?? 'up';
+  return (['failed', 'retrying', 'connecting', 'stopped', 'up'] as const).find((state) => states.includes(state)) ?? 'standby';
 }
 
 export interface Readiness {
   ready: boolean;
   status: 'ready' | 'starting' | 'waiting for connections' | 'shutting down';
-  waiting: { id: string; type: string; connection: ConnectionState }[];
+  waiting: (PlatformHealth & { connection: ConnectionState })[];
+}
+
+/** Up here, or held by another instance: nothing to wait for. */
+function settled(state: ConnectionState): boolean {
+  return state === 'up' || state === 'standby';
 }
 
 /** How often the outbox is looked at for dead letters an operator asked to retry. */

@@ -95,11 +95,36 @@ export interface Outbox {
   drop(key: string): Promise<boolean>;
 }
 
+/** A holder's proof of its lease: writes made under it are refused once the lease was granted to another since. */
+export interface Fence {
+  lease: string;
+  /** Grows with every grant of the lease. */
+  token: number;
+}
+
+export type LeaseGrant = { granted: true; fence: number } | { granted: false; expiresInMs: number };
+
+/**
+ * Named leases, each held by one owner at a time until its TTL runs out (a connection that one
+ * instance of many must hold). Stores that serve one process grant every request at once.
+ */
+export interface Leases {
+  /** Takes `name` for `owner` unless another owner holds it; refused, it says how long the holder's lease has left. */
+  acquire(name: string, owner: string, ttlMs: number): Promise<LeaseGrant>;
+  /** Extends the lease of `owner`; false when it no longer holds it (it expired, or another owner took it). */
+  renew(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up if `owner` still holds it, so another can take it at once. */
+  release(name: string, owner: string): Promise<void>;
+  /** Sets key-value `key` unless `fence.lease` has been granted again since `fence.token`; false when refused. */
+  setFenced(fence: Fence, key: string, value: unknown, ttlMs?: number): Promise<boolean>;
+}
+
 export interface Store extends KeyValue {
   /** What this store is, for logs and /healthz ("sqlite ./data/switchboard.db", "memory"). */
   readonly description: string;
   readonly inbox: Inbox;
   readonly outbox: Outbox;
+  readonly leases: Leases;
   /** Writes everything queued so far, then releases the backend. Idempotent. */
   close(): Promise<void>;
 }

@@ -1,7 +1,8 @@
 // Everything in this process's memory: for tests, and for operators who choose it knowing that
 // a restart forgets every dedup key, unfinished event and dead letter (`store: { type: memory }`).
 
-import { pendingRecord, type Inbox, type KeyValue, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from './index.js';
+import { LocalLeases } from './local-leases.js';
+import { pendingRecord, type Inbox, type KeyValue, type Leases, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from './index.js';
 
 interface Entry {
   value: unknown;
@@ -169,6 +170,7 @@ export class MemoryStore implements Store {
   readonly description = 'memory';
   readonly inbox: MemoryInbox;
   readonly outbox: MemoryOutbox;
+  readonly leases: Leases = new LocalLeases(this);
   private readonly kv: MemoryKeyValue;
 
   constructor(maxEntries = 100_000, now: () => number = Date.now) {

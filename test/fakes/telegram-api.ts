@@ -30,11 +30,15 @@ export class FakeTelegram {
   url = '';
   webhook: { url: string; secret_token?: string } | null = null;
   getUpdatesConcurrencyPeak = 0;
+  /** Long polls answered 409 because another getUpdates came while they were pending: two pollers at once. */
+  conflicts = 0;
   private readonly bot: { id: number; username: string; first_name: string };
   private readonly queue: Json[] = [];
   private readonly files = new Map<string, { data: Buffer; path: string }>();
   private readonly failures = new Map<string, { error: ApiError; times: number; after: number }>();
   private readonly waiting = new Set<() => void>();
+  /** Ends each pending long poll with a 409, as a newer getUpdates does on the real Bot API. */
+  private readonly pendingPolls = new Set<() => void>();
   private readonly callWaiters = new Set<() => void>();
   private server: Server | undefined;
   private nextUpdateId = 1;
@@ -211,26 +215,41 @@ export class FakeTelegram {
     }
   }
 
-  /** Long poll: confirm updates below offset, answer at once with what is queued, else hold up to `timeout` seconds. */
+  /** Long poll: confirm updates below offset, answer at once with what is queued, else hold up to `timeout` seconds. A newer getUpdates ends a pending one with 409, as on the real Bot API. */
   private async getUpdates(params: Record<string, string>, req: IncomingMessage): Promise<{ value: unknown } | { error_code: number; description: string } | undefined> {
     if (this.conflicting) return { error_code: 409, description: conflictPolling };
     if (this.webhook) return { error_code: 409, description: conflictWebhook };
-    if (this.polling > 0) return { error_code: 409, description: conflictPolling };
+    this.getUpdatesConcurrencyPeak = Math.max(this.getUpdatesConcurrencyPeak, this.polling + 1);
+    for (const terminate of [...this.pendingPolls]) terminate();
     const offset = Number(params.offset ?? 0);
     if (offset > 0) this.queue.splice(0, this.queue.length, ...this.queue.filter((u) => (u.update_id as number) >= offset));
     const timeoutMs = Number(params.timeout ?? 0) * 1000;
     this.polling++;
-    this.getUpdatesConcurrencyPeak = Math.max(this.getUpdatesConcurrencyPeak, this.polling);
+    let terminated = false;
+    const terminate = () => {
+      terminated = true;
+      this.pendingPolls.delete(terminate);
+      this.polling--;
+      this.wakePollers();
+    };
+    this.pendingPolls.add(terminate);
     try {
       const deadline = Date.now() + timeoutMs;
-      while (this.stalled || (this.queue.length === 0 && Date.now() < deadline)) {
+      while (!terminated && (this.stalled || (this.queue.length === 0 && Date.now() < deadline))) {
         const closed = await this.idle(this.stalled ? 60_000 : deadline - Date.now(), req);
         if (closed) return undefined;
+      }
+      if (terminated) {
+        this.conflicts++;
+        return { error_code: 409, description: conflictPolling };
       }
       const limit = Number(params.limit ?? 100);
       return { value: this.queue.slice(0, limit) };
     } finally {
-      this.polling--;
+      if (!terminated) {
+        this.pendingPolls.delete(terminate);
+        this.polling--;
+      }
     }
   }
 

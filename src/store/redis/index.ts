@@ -6,8 +6,9 @@
 
 import { Redis } from 'ioredis';
 import { decode, encode } from '../codec.js';
-import { StoreError, type Inbox, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from '../index.js';
+import { StoreError, type Inbox, type Leases, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from '../index.js';
 import * as lua from './scripts.js';
+import { defineLeaseCommands, RedisLeases, type LeaseRedis } from './leases.js';
 
 export interface RedisOptions {
   url: string;
@@ -16,7 +17,7 @@ export interface RedisOptions {
   now?: () => number;
 }
 
-type Scripted = Redis & {
+type Scripted = LeaseRedis & {
   sbAdmit(dedupKey: string, ...argv: (string | number)[]): Promise<number>;
   sbUpdate(...argv: string[]): Promise<number>;
   sbFinish(...argv: string[]): Promise<number>;
@@ -31,6 +32,7 @@ export class RedisStore implements Store {
   readonly description: string;
   readonly inbox: Inbox;
   readonly outbox: Outbox;
+  readonly leases: Leases;
   readonly now: () => number;
   private closed = false;
 
@@ -44,6 +46,7 @@ export class RedisStore implements Store {
     this.description = `redis ${where} (prefix ${prefix})`;
     this.inbox = new RedisInbox(this);
     this.outbox = new RedisOutbox(this);
+    this.leases = new RedisLeases(this);
   }
 
   /** Connects, or throws a StoreError saying which Redis could not be reached. */
@@ -64,6 +67,7 @@ export class RedisStore implements Store {
     redis.defineCommand('sbAdd', { numberOfKeys: 0, lua: lua.add });
     redis.defineCommand('sbChange', { numberOfKeys: 0, lua: lua.change });
     redis.defineCommand('sbDrop', { numberOfKeys: 0, lua: lua.drop });
+    defineLeaseCommands(redis);
     // A connection error between commands is reported by the commands themselves.
     redis.on('error', () => {});
     try {

@@ -89,3 +89,32 @@ redis.call('SREM', p .. 'ob:ev:' .. event, ARGV[2])
 redis.call('ZREM', p .. 'ob:state:dead', ARGV[2])
 return 1
 `;
+
+// Leases: KEYS[1] the lease (its value is the owner); acquire's KEYS[2] its fence counter, which only grows.
+
+/** ARGV: owner, ttl ms. {1, fence} granted, {0, ms the holder has left} refused. */
+export const leaseAcquire = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {1, redis.call('INCR', KEYS[2])}
+end
+return {0, redis.call('PTTL', KEYS[1])}
+`;
+
+/** ARGV: owner, ttl ms. 1 extended, 0 the owner no longer holds it. */
+export const leaseRenew = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`;
+
+/** ARGV: owner. */
+export const leaseRelease = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+/** KEYS[1]: the fence counter, KEYS[2]: the key to set. ARGV: fence token, value, ttl ms ('' none). 0 refused: granted again since. */
+export const fencedSet = `
+if tonumber(redis.call('GET', KEYS[1]) or '0') > tonumber(ARGV[1]) then return 0 end
+if ARGV[3] == '' then redis.call('SET', KEYS[2], ARGV[2]) else redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3]) end
+return 1
+`;

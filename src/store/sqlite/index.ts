@@ -5,8 +5,9 @@ import { mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database, { type Database as Db, type Statement } from 'better-sqlite3';
 import { decode, encode } from '../codec.js';
-import { StoreError, type Inbox, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from '../index.js';
+import { StoreError, type Inbox, type Leases, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from '../index.js';
 import { WriteBatch } from './batch.js';
+import { LocalLeases } from '../local-leases.js';
 import { migrations } from './migrations.js';
 
 export interface SqliteOptions {
@@ -29,6 +30,7 @@ export class SqliteStore implements Store {
   readonly description: string;
   readonly inbox: Inbox;
   readonly outbox: Outbox;
+  readonly leases: Leases = new LocalLeases(this);
   private readonly db: Db;
   private readonly batch: WriteBatch;
   private readonly now: () => number;

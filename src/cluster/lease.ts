@@ -1,0 +1,163 @@
+// Holding a connection's lease: one instance of many holds `conn:<connection name>` at a time.
+// The holder renews it every ttl/3 and gives up BEFORE it could have expired on the server (a
+// safety margin for clock drift and pauses), so its session is over by the time another instance
+// can take the lease. Instances that are refused stand by and try again, the moment the holder's
+// lease would run out at the latest.
+
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Fence, Leases } from '../store/index.js';
+import type { Logger } from '../runtime/logger.js';
+
+/** Who holds a lease, as an operator reading Redis sees it: this machine and process, then one id per grant. */
+const instance = `${hostname()}:${process.pid}`;
+
+/** Why a lease is not held yet: another instance holds it, or the store cannot be asked. */
+export type Waiting = 'held elsewhere' | 'store failing';
+
+/** A lease this instance holds. `lost` aborts once it may no longer hold it. */
+export interface HeldLease {
+  readonly fence: Fence;
+  readonly lost: AbortSignal;
+  /** Ends the holding at once (a session found its lease taken), without asking the store. */
+  lose(reason: Error): void;
+  /** Stops renewing and gives the lease up, so another instance can take it without waiting for the TTL. */
+  release(): Promise<void>;
+}
+
+export class ConnectionLease {
+  readonly name: string;
+
+  constructor(
+    private readonly leases: Leases,
+    connection: string,
+    private readonly ttlMs: number,
+    private readonly logger: Logger,
+    private readonly random: () => number = Math.random,
+  ) {
+    this.name = `conn:${connection}`;
+  }
+
+  /** Resolves once the lease is held, or with undefined once `stopped` aborts; `waiting` is told each time it is not granted. */
+  async acquire(stopped: AbortSignal, waiting: (why: Waiting) => void): Promise<HeldLease | undefined> {
+    let standing = false;
+    while (!stopped.aborted) {
+      const owner = `${instance}:${randomUUID()}`;
+      const askedAt = Date.now();
+      let waitMs = this.retryMs();
+      try {
+        const grant = await this.leases.acquire(this.name, owner, this.ttlMs);
+        if (stopped.aborted) {
+          if (grant.granted) await this.leases.release(this.name, owner).catch(() => {});
+          break;
+        }
+        if (grant.granted) {
+          this.logger.info({ lease: this.name, fence: grant.fence }, 'connection lease taken: this instance holds the connection');
+          return new Holding(this.leases, { lease: this.name, token: grant.fence }, owner, this.ttlMs, askedAt, this.logger);
+        }
+        if (!standing) this.logger.info({ lease: this.name, heldForMs: grant.expiresInMs }, 'another instance holds the connection; standing by');
+        standing = true;
+        // Right when the holder's lease would run out (a dead holder stops renewing), with a little jitter.
+        if (grant.expiresInMs > 0) waitMs = Math.min(waitMs, grant.expiresInMs + Math.round(this.random() * 50));
+        waiting('held elsewhere');
+      } catch (error) {
+        this.logger.warn({ lease: this.name, err: (error as Error).message }, 'cannot ask the store for the connection lease; trying again');
+        waiting('store failing');
+      }
+      await sleep(waitMs, stopped);
+    }
+    return undefined;
+  }
+
+  /** About ttl/3, spread so a fleet of standbys does not ask in step. */
+  private retryMs(): number {
+    return Math.round((this.ttlMs / 3) * (0.75 + this.random() * 0.5));
+  }
+}
+
+class Holding implements HeldLease {
+  private readonly controller = new AbortController();
+  readonly lost = this.controller.signal;
+  /** Past this moment the lease may have expired on the server: renewals failed for too long. */
+  private guard: NodeJS.Timeout | undefined;
+  private renewal: NodeJS.Timeout | undefined;
+  private readonly marginMs: number;
+  private released = false;
+
+  constructor(
+    private readonly leases: Leases,
+    readonly fence: Fence,
+    private readonly owner: string,
+    private readonly ttlMs: number,
+    grantedAt: number,
+    private readonly logger: Logger,
+  ) {
+    this.marginMs = Math.max(ttlMs / 5, 200);
+    this.holdUntil(grantedAt);
+    this.scheduleRenewal();
+  }
+
+  lose(reason: Error): void {
+    if (this.lost.aborted) return;
+    this.stopTimers();
+    this.logger.warn({ lease: this.fence.lease, fence: this.fence.token, err: reason.message }, 'connection lease lost: ending the session and standing by');
+    this.controller.abort(reason);
+  }
+
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    this.stopTimers();
+    if (!this.lost.aborted) this.controller.abort(new Error('the lease was released'));
+    // Even a lease given up for lost may still be this owner's on the server: freeing it lets another take over sooner.
+    try {
+      await this.leases.release(this.fence.lease, this.owner);
+      this.logger.info({ lease: this.fence.lease }, 'connection lease released');
+    } catch (error) {
+      this.logger.warn({ lease: this.fence.lease, err: (error as Error).message }, 'could not release the connection lease; another instance takes it once it expires');
+    }
+  }
+
+  /** A grant or renewal asked for at `askedAt` holds, on the server, until at least askedAt + ttl; stop short of it by the margin. */
+  private holdUntil(askedAt: number): void {
+    if (this.guard) clearTimeout(this.guard);
+    const deadline = askedAt + this.ttlMs - this.marginMs;
+    this.guard = setTimeout(() => this.lose(new Error(`not renewed for ${Date.now() - askedAt} ms; it may expire in ${this.marginMs} ms`)), Math.max(0, deadline - Date.now()));
+  }
+
+  private scheduleRenewal(): void {
+    this.renewal = setTimeout(() => void this.renew(), this.ttlMs / 3);
+  }
+
+  private async renew(): Promise<void> {
+    const askedAt = Date.now();
+    try {
+      const held = await this.leases.renew(this.fence.lease, this.owner, this.ttlMs);
+      if (this.lost.aborted) return;
+      if (!held) return this.lose(new Error('another instance holds it now'));
+      this.holdUntil(askedAt);
+    } catch (error) {
+      if (this.lost.aborted) return;
+      this.logger.warn({ lease: this.fence.lease, err: (error as Error).message }, 'could not renew the connection lease; trying again');
+    }
+    this.scheduleRenewal();
+  }
+
+  private stopTimers(): void {
+    clearTimeout(this.guard);
+    clearTimeout(this.renewal);
+  }
+}
+
+function sleep(ms: number, stopped: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (stopped.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      stopped.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    stopped.addEventListener('abort', done, { once: true });
+  });
+}
