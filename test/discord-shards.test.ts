@@ -1,8 +1,14 @@
 // Discord sharding in one process: each shard its own connection (and /healthz entry), guild
 // events arriving on the shard Discord routes them to, IDENTIFYs paced per max_concurrency bucket,
-// each shard's session resumed on its own, and the refusals a wrong shard count gets.
+// each shard's session resumed on its own, and the refusals a wrong shard count gets. Then across
+// two CLI instances on Redis: each shard held by one, and taken over and resumed by the other when
+// its holder is SIGKILLed.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import discord, { DiscordAdapter } from '../adapters/discord/index.js';
 import echo from '../bots/echo.js';
 import { defineAdapter, type AdapterDefinition } from '../src/adapter.js';
@@ -10,7 +16,11 @@ import { definitions } from '../src/runtime/registry.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import { atBot, directMessage, FakeDiscord, guildMessage, token } from './fakes/discord.js';
 import { openStore } from '../src/store/open.js';
+import { SwitchboardProcess } from './drill/child.js';
 import { startRuntime, tempStorePath, waitFor } from './helpers.js';
+import { dropPrefix, redisUrl, requireRedis, testPrefix } from './redis.js';
+
+const drillBot = fileURLToPath(new URL('./fixtures/drill-bot.ts', import.meta.url));
 
 const discordFast = defineAdapter({
   ...discord,
@@ -69,7 +79,7 @@ describe('discord shards in one process', () => {
     const health = (await (await fetch(`${url}/healthz`)).json()) as { status: string; platforms: unknown[] };
     expect(health).toEqual({
       status: 'ok',
-      platforms: [{ id: 'dc', type: 'discord', connection: 'up', connections: [{ name: 'discord:dc:shard:0', state: 'up' }, { name: 'discord:dc:shard:1', state: 'up' }] }],
+      platforms: [{ id: 'dc', type: 'discord', connection: 'up', held: true, connections: [{ name: 'discord:dc:shard:0', state: 'up', held: true }, { name: 'discord:dc:shard:1', state: 'up', held: true }] }],
     });
   });
 
@@ -175,4 +185,106 @@ describe('discord shards in one process', () => {
     expect(failed.err).toMatch(/Discord requires more shards for this bot \(4011\): set platforms\[\]\.shardCount to auto/);
     expect(f.gateway.identified).toEqual([expect.objectContaining({ shard: 0, refused: true })]);
   });
+});
+
+describe('discord shards across instances (Redis)', () => {
+  const ttl = 3000;
+  const windowMs = 2000;
+  const cleanups: (() => Promise<unknown>)[] = [];
+  let dir = '';
+  beforeAll(async () => {
+    await requireRedis();
+    dir = await mkdtemp(join(tmpdir(), 'switchboard-shards-'));
+  });
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Each shard's state on one instance, by shard number, from its /healthz. */
+  async function shardsOf(proc: SwitchboardProcess): Promise<{ state: string; held?: boolean }[]> {
+    const health = (await (await fetch(`${proc.url}/healthz`)).json()) as { platforms: { connections?: { name: string; state: string; held?: boolean }[] }[] };
+    const connections = health.platforms[0]!.connections ?? [];
+    return connections.map((c) => ({ state: c.state, held: c.held }));
+  }
+
+  /** Which of `procs` holds each shard (up) while every other stands by for it. */
+  async function holders(procs: SwitchboardProcess[], count: number): Promise<SwitchboardProcess[]> {
+    return waitFor(
+      async () => {
+        const states = await Promise.all(procs.map(shardsOf));
+        const found: SwitchboardProcess[] = [];
+        for (let shard = 0; shard < count; shard++) {
+          const up = procs.filter((_, i) => states[i]![shard]?.state === 'up' && states[i]![shard]?.held === true);
+          const standby = procs.filter((_, i) => states[i]![shard]?.state === 'standby');
+          if (up.length !== 1 || standby.length !== procs.length - 1) return false;
+          found.push(up[0]!);
+        }
+        return found;
+      },
+      ttl * 4,
+      'each shard held by one instance, the others standing by',
+    );
+  }
+
+  it('holds each shard on one instance; a SIGKILLed holder\'s shard is taken over within leaseTtl and resumed: nothing lost or answered twice', async () => {
+    const f = (fake = await new FakeDiscord().start());
+    f.gateway.identifyWindowMs = windowMs; // max_concurrency 1: both shards in one bucket, whichever instance holds them
+    const prefix = testPrefix('discord-shards');
+    cleanups.push(() => dropPrefix(prefix));
+    const config = join(dir, 'dc.yaml');
+    await writeFile(config, [
+      `bot: ${drillBot}`,
+      'server: { port: 0 }',
+      `store: { type: redis, url: "${redisUrl}", prefix: "${prefix}" }`,
+      `cluster: { leaseTtl: ${ttl}ms }`,
+      'platforms:',
+      `  - { id: dc, type: discord, token: "${token}", apiRoot: "${f.url}", shardCount: 2, identifyInterval: ${windowMs}ms }`,
+      '',
+    ].join('\n'));
+    const procs = await Promise.all([0, 1].map(() => SwitchboardProcess.start(config, dir, { DRILL_MAX_WORK_MS: '0' })));
+    for (const proc of procs) cleanups.push(() => proc.kill());
+    const held = await holders(procs, 2);
+
+    // Messages on both shards, each in a channel of its own (Discord's 5 per 5 s per channel stays far).
+    const texts: string[] = [];
+    let n = 0;
+    const push = () => {
+      const shard = n % 2;
+      const text = `m${n}`;
+      texts.push(text);
+      f.gateway.push('MESSAGE_CREATE', guildMessage(f, text, { guild: guildOn(shard, 2), channel: String(700000000000000000n + BigInt(n)) }));
+      n++;
+    };
+    const answered = () => new Map(f.sent.map((s) => [String(s.body.content), f.sent.filter((o) => o.body.content === s.body.content).length]));
+    const allAnswered = (what: string) => waitFor(() => texts.every((t) => answered().has(t)), 15_000, what);
+    for (let i = 0; i < 20; i++) push();
+    await allAnswered('the messages before the kill');
+
+    // Killed between messages (a handler cut off mid-message is the queue's matter, not the shard's).
+    const victim = held[1]!;
+    const untouched = held[0] === victim ? undefined : f.gateway.sessionOf(0);
+    const killedAt = Date.now();
+    await victim.kill();
+    for (let i = 0; i < 20; i++) push(); // shard 1's go to its session, to be replayed on RESUME
+    const takeover = await waitFor(() => f.gateway.resumedAt.find((r) => r.shard === 1 && r.at > killedAt), ttl * 3, 'shard 1 resumed by the other instance');
+    expect(takeover.at - killedAt).toBeLessThanOrEqual(ttl + 1500);
+    const survivor = procs.find((p) => p !== victim)!;
+    expect(await holders([survivor], 2)).toEqual([survivor, survivor]);
+    for (let i = 0; i < 20; i++) push();
+    await allAnswered('every message');
+    expect([...answered().entries()].filter(([, count]) => count !== 1)).toEqual([]);
+    expect(f.sent).toHaveLength(texts.length);
+    // Two IDENTIFYs in all (one per shard), a window apart though on two instances; then RESUMEs only.
+    expect(f.gateway.identified.map((i) => i.refused)).toEqual([false, false]);
+    expect(Math.abs(f.gateway.identified[1]!.at - f.gateway.identified[0]!.at)).toBeGreaterThanOrEqual(windowMs);
+    expect(f.gateway.overlaps).toEqual([]);
+    if (untouched) {
+      // Shard 0 lived on the survivor all along: its session went on without a reconnect.
+      expect(f.gateway.sessionOf(0)).toBe(untouched);
+      expect(f.gateway.resumedAt.filter((r) => r.shard === 0)).toEqual([]);
+    }
+    expect(await survivor.stop()).toBe(0);
+    console.log(`discord shards drill: shards held by instances ${held.map((p) => procs.indexOf(p)).join(', ')}; shard 1 resumed ${takeover.at - killedAt} ms after its holder's SIGKILL (lease ${ttl} ms); ${texts.length} messages, each answered once`);
+  }, 90_000);
 });

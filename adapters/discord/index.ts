@@ -122,7 +122,7 @@ export class DiscordAdapter implements Adapter {
       stallMs: timings.stallMs,
       session: async (controls) => {
         // Read at every connection: another instance may have held the shard since.
-        await sessions.load();
+        await sessions.load(controls.fence);
         this.self ??= sessions.userId;
         return runSession(
           {

@@ -120,6 +120,7 @@ export async function runSession(options: SessionOptions, { signal, alive }: Ses
     await new Promise<void>((resolve, reject) => {
       const fail = (error: Error) => reject(error);
       signal.addEventListener('abort', () => resolve(), { once: true });
+      sessions.onRefused(fail);
       armReady = () => {
         clearTimeout(readyTimer);
         if (!ended) readyTimer = setTimeout(() => fail(new Error(`no READY within ${options.readyTimeoutMs} ms of connecting`)), options.readyTimeoutMs);
