@@ -18,7 +18,7 @@ const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000
 /** The real adapter with short timings, and no 5 s wait between IDENTIFYs. */
 const discordFast = defineAdapter({
   ...discord,
-  create: (config) => new DiscordAdapter(config, { readyTimeoutMs: 1500, stallMs: 10_000, livenessPollMs: 100, unthrottledIdentify: true }),
+  create: (config) => new DiscordAdapter({ ...config, identifyInterval: 0 }, { readyTimeoutMs: 1500, stallMs: 10_000, livenessPollMs: 100 }),
 });
 
 /** Fast retries, so a test sees the core's policy at work without waiting out production backoffs. */

@@ -38,7 +38,7 @@ afterEach(async () => {
 
 const discordFast = defineAdapter({
   ...discord,
-  create: (config) => new DiscordAdapter(config, { readyTimeoutMs: 600, stallMs: 10_000, livenessPollMs: 100, maxReconnects: 2, unthrottledIdentify: true }),
+  create: (config) => new DiscordAdapter({ ...config, identifyInterval: 0 }, { readyTimeoutMs: 600, stallMs: 10_000, livenessPollMs: 100, maxReconnects: 2 }),
 });
 
 const say = (url: string, text: string) =>

@@ -1,4 +1,4 @@
-// Discord through discord.js 14: the gateway in (one supervised client), the REST API out.
+// Discord through discord.js 14: the gateway in (a supervised client per shard), the REST API out.
 
 import { randomBytes } from 'node:crypto';
 import {
@@ -13,6 +13,7 @@ import {
   type GatewayDispatchPayload,
   type GatewayMessageCreateDispatchData,
   type RawFile,
+  type RESTOptions,
 } from 'discord.js';
 import { defineAdapter, type Adapter, type AdapterContext, type Admission, type InboundEvent, type SendOptions } from '../../src/adapter.js';
 import { idempotencyKey } from '../../src/delivery/idempotency.js';
@@ -28,9 +29,11 @@ import { classify, describe } from './errors.js';
 import { normalizeClick, normalizeMessage, type NormalizeContext } from './normalize.js';
 import { plan, quotedId } from './render.js';
 import { restOptions, sendingOptions } from './rest.js';
+import { identifyThrottler } from './identify.js';
 import { GatewaySessions } from './resume.js';
 import { discordConfig, type DiscordConfig } from './schema.js';
 import { runSession } from './session.js';
+import { recommendedShards } from './shards.js';
 
 export interface DiscordTimings {
   /** How long one login may take to reach READY. */
@@ -39,8 +42,6 @@ export interface DiscordTimings {
   stallMs: number;
   livenessPollMs: number;
   maxReconnects: number;
-  /** Tests only: no 5 s wait between IDENTIFYs. */
-  unthrottledIdentify: boolean;
 }
 
 /** What talking to Discord needs while the adapter runs; rebuilt on every start. */
@@ -71,8 +72,9 @@ export class DiscordAdapter implements Adapter {
   private self: string | undefined;
   private ctx: AdapterContext | undefined;
   private link: Link | undefined;
-  private client: Client | undefined;
-  private supervisor: Supervisor | undefined;
+  /** The client of each shard this instance runs now. */
+  private readonly clients = new Map<number, Client>();
+  private supervisors: Supervisor[] = [];
   /** Sends under way: stop() lets them finish (a 429 wait, say) before it closes the proxy under them. */
   private readonly sending = new Set<Promise<Delivery>>();
 
@@ -81,7 +83,7 @@ export class DiscordAdapter implements Adapter {
     timings: Partial<DiscordTimings> = {},
   ) {
     this.id = config.id;
-    this.timings = { readyTimeoutMs: config.readyTimeout, stallMs: config.stallTimeout, livenessPollMs: 5000, maxReconnects: 5, unthrottledIdentify: false, ...timings };
+    this.timings = { readyTimeoutMs: config.readyTimeout, stallMs: config.stallTimeout, livenessPollMs: 5000, maxReconnects: 5, ...timings };
   }
 
   get selfId(): string | undefined {
@@ -93,46 +95,64 @@ export class DiscordAdapter implements Adapter {
     this.ctx = ctx;
     // An attachment URL can be fetched from any instance: one that did not see the message can serve its media URL.
     ctx.media.fetcher(this.id, ({ ref, mime, name }) => fetchFile(ref, { mime, name, dispatcher: this.link?.transport.dispatcher, ...attachmentLimit }));
-    const { config, timings } = this;
+    const { config } = this;
     const transport = createTransport(config.proxy);
     const options = restOptions(config.apiRoot, transport);
     const rest = new REST(sendingOptions(options)).setToken(config.token);
     const bridge = config.proxy ? await GatewayBridge.open(transport, ctx.logger, options.makeRequest) : undefined;
     this.link = { transport, rest, bridge };
-    const sessions = new GatewaySessions(ctx.store, `discord:${this.id}:gateway`, ctx.logger);
-    await sessions.load();
-    this.self ??= sessions.userId;
     if (config.proxy) ctx.logger.info({ proxy: describeProxy(config.proxy) }, 'Discord traffic goes through a proxy');
-    this.supervisor = ctx.supervise({
-      name: `discord:${this.id}:gateway`,
+    try {
+      const count = config.shardCount === 'auto' ? await recommendedShards(rest, ctx.logger) : config.shardCount;
+      const gatewayRest = bridge ? { ...options, makeRequest: bridge.makeRequest } : options;
+      for (let id = 0; id < count; id++) this.supervisors.push(this.superviseShard(ctx, { id, count }, gatewayRest));
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+    for (const supervisor of this.supervisors) supervisor.start();
+  }
+
+  /** One shard's connection: its own supervised session, so that the shards of a bot can run on different instances. */
+  private superviseShard(ctx: AdapterContext, shard: { id: number; count: number }, rest: Partial<RESTOptions>): Supervisor {
+    const { config, timings } = this;
+    const logger = ctx.logger.child({ shard: shard.id });
+    const sessions = new GatewaySessions(ctx.store, `discord:${this.id}:gateway:${shard.id}`, logger, { key: `discord:${this.id}:gateway`, shardId: shard.id });
+    const throttle = (maxConcurrency: number) => identifyThrottler({ store: ctx.store, prefix: `discord:${this.id}:identify`, maxConcurrency, windowMs: config.identifyInterval, logger });
+    return ctx.supervise({
+      name: `discord:${this.id}:shard:${shard.id}`,
       stallMs: timings.stallMs,
-      session: (controls) =>
-        runSession(
+      session: async (controls) => {
+        // Read at every connection: another instance may have held the shard since.
+        await sessions.load(controls.fence);
+        this.self ??= sessions.userId;
+        return runSession(
           {
             token: config.token,
             intents: config.intents,
-            rest: bridge ? { ...options, makeRequest: bridge.makeRequest } : options,
-            logger: ctx.logger,
+            rest,
+            logger,
             readyTimeoutMs: timings.readyTimeoutMs,
             livenessPollMs: timings.livenessPollMs,
             maxReconnects: timings.maxReconnects,
-            unthrottledIdentify: timings.unthrottledIdentify,
+            shard,
+            identifyThrottler: throttle,
             sessions,
-            onClient: (client) => (this.client = client),
+            onClient: (client) => (client ? this.clients.set(shard.id, client) : this.clients.delete(shard.id)),
             onDispatch: (packet) => this.onDispatch(packet),
           },
           controls,
-        ),
+        );
+      },
     });
-    this.supervisor.start();
   }
 
   async stop(): Promise<void> {
-    const { supervisor, link } = this;
-    this.supervisor = undefined;
+    const { supervisors, link } = this;
+    this.supervisors = [];
     this.ctx = undefined;
     this.link = undefined;
-    await supervisor?.stop();
+    await Promise.all(supervisors.map((supervisor) => supervisor.stop()));
     await settledWithin([...this.sending], sendDrainMs);
     // A REST instance sweeps its buckets on two intervals of its own; left running, every restart would keep one alive.
     link?.rest.clearHashSweeper();
@@ -234,7 +254,9 @@ export class DiscordAdapter implements Adapter {
   }
 
   private channelKind(id: string): ChannelType | undefined {
-    const channel = this.client?.channels.cache.get(id);
+    // A guild channel is known to the client of its guild's shard, a DM channel to shard 0's.
+    let channel;
+    for (const client of this.clients.values()) if ((channel = client.channels.cache.get(id))) break;
     if (!channel) return undefined;
     if (channel.isThread()) return 'thread';
     if (channel.isDMBased()) return 'direct';

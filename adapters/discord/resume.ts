@@ -1,6 +1,7 @@
-// The gateway session kept in the store, so that Switchboard started again (after a crash too)
-// RESUMEs it and Discord replays the events it missed, instead of IDENTIFYing afresh and losing
-// them. What is kept, per shard, is the sequence of the last event whose admission completed (the
+// A shard's gateway session kept in the store, so that Switchboard started again (after a crash
+// too), or another instance taking the shard over, RESUMEs it and Discord replays the events it
+// missed, instead of IDENTIFYing afresh and losing them. Each shard has its own key (its instances
+// write it alone) and reads it again at every connection. What is kept is the sequence of the last event whose admission completed (the
 // inbox has it), not of the last one received: a replay sends again everything not yet recorded,
 // and the core's dedup drops what was. A session Discord no longer has answers the RESUME with
 // op 9, after which discord.js identifies afresh.
@@ -10,9 +11,9 @@
 // last event received, which heartbeats and in-process resumes use) stays where discord.js keeps it.
 
 import type { APIUser, GatewayReadyDispatchData, SessionInfo, SimpleShardingStrategy } from 'discord.js';
-import { errorMessage } from '../../src/inbound/supervisor.js';
+import { errorMessage, LeaseLostError } from '../../src/inbound/supervisor.js';
 import type { Logger } from '../../src/runtime/logger.js';
-import type { KeyValue } from '../../src/store/index.js';
+import type { Fence, Store } from '../../src/store/index.js';
 
 type GatewayManager = ConstructorParameters<typeof SimpleShardingStrategy>[0];
 
@@ -26,21 +27,39 @@ export class GatewaySessions {
   private kept: Record<number, KeptSession> = {};
   private writing: Promise<void> | undefined;
   private dirty = false;
+  /** The lease of the session running now: its writes are refused once another instance holds the shard. */
+  private fence: Fence | undefined;
+  private refused: ((error: LeaseLostError) => void) | undefined;
 
   constructor(
-    private readonly store: KeyValue,
-    /** Names the bot, e.g. `discord:<platform id>:gateway`. */
+    private readonly store: Pick<Store, 'get' | 'set' | 'leases'>,
+    /** Names the bot and shard, e.g. `discord:<platform id>:gateway:<shard>`. */
     private readonly key: string,
     private readonly logger: Logger,
+    /** Where a version that kept every shard under one key left them: read while this key holds nothing. */
+    private readonly legacy?: { key: string; shardId: number },
   ) {}
 
-  /** Reads what the last run kept; a store that cannot be read means identifying afresh. */
-  async load(): Promise<void> {
+  /**
+   * Reads what was kept last, by this process or another; a store that cannot be read leaves what
+   * this process knows (nothing at first: identifying afresh). `fence`: the lease the session now
+   * starting holds the shard under; what it keeps is written under it.
+   */
+  async load(fence?: Fence): Promise<void> {
+    this.fence = fence;
+    this.refused = undefined;
     try {
-      this.kept = (await this.store.get<Record<number, KeptSession>>(this.key)) ?? {};
+      const kept = (await this.store.get<Record<number, KeptSession>>(this.key)) ?? (await this.readLegacy());
+      if (kept) this.kept = kept;
     } catch (error) {
       this.logger.warn({ err: errorMessage(error) }, 'could not read the kept gateway session; identifying afresh');
     }
+  }
+
+  private async readLegacy(): Promise<Record<number, KeptSession> | undefined> {
+    if (!this.legacy) return undefined;
+    const session = (await this.store.get<Record<number, KeptSession>>(this.legacy.key))?.[this.legacy.shardId];
+    return session ? { [this.legacy.shardId]: session } : undefined;
   }
 
   /**
@@ -110,6 +129,17 @@ export class GatewaySessions {
     return { v: 10, user: kept.user, application: kept.application, guilds: [], session_id: kept.sessionId, resume_gateway_url: kept.resumeURL, shard: [shardId, kept.shardCount] };
   }
 
+  /** Told when a write is refused because another instance holds the shard now: the session must end. */
+  onRefused(listener: (error: LeaseLostError) => void): void {
+    this.refused = listener;
+  }
+
+  /** False when the write was refused: another instance was given the shard's lease since. */
+  private async keep(kept: Record<number, KeptSession>): Promise<boolean> {
+    if (!this.fence) return this.store.set(this.key, kept).then(() => true);
+    return this.store.leases.setFenced(this.fence, this.key, kept);
+  }
+
   /** Waits for the last write. */
   async flush(): Promise<void> {
     while (this.writing) await this.writing;
@@ -125,7 +155,11 @@ export class GatewaySessions {
     while (this.dirty) {
       this.dirty = false;
       try {
-        await this.store.set(this.key, structuredClone(this.kept));
+        if (!(await this.keep(structuredClone(this.kept)))) {
+          // The successor resumes from what it keeps; this instance's session is over.
+          this.dirty = false;
+          this.refused?.(new LeaseLostError('another instance holds the shard now'));
+        }
       } catch (error) {
         // The next start then resumes from an earlier event (replayed events are deduplicated), or identifies.
         this.logger.warn({ err: errorMessage(error) }, 'could not keep the gateway session in the store');

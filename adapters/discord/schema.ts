@@ -38,6 +38,14 @@ export const discordConfig = z
     stallTimeout: duration.default(120_000),
     /** How long one login may take to reach READY before it is abandoned and retried with backoff. */
     readyTimeout: duration.default(30_000),
+    /**
+     * How many shards the bot's gateway connections are split into: `auto` takes the count Discord
+     * recommends (GET /gateway/bot, read at start), a number fixes it (every instance must agree).
+     * Each shard is its own connection, held by one instance at a time.
+     */
+    shardCount: z.union([z.literal('auto'), z.number().int().positive()], { error: 'expected auto or a number of shards (1 or more)' }).default('auto'),
+    /** Discord allows one IDENTIFY per max_concurrency bucket per 5 s, across every instance; only a gateway with another rule (a local test server) needs a different value. */
+    identifyInterval: duration.default(5000),
   })
   .transform((config) => ({
     ...config,

@@ -1,4 +1,6 @@
-// One discord.js client's life, as a session of the core supervisor.
+// One shard's discord.js client, limited to that shard (`shards: [n], shardCount: N`), as a
+// session of the core supervisor: each shard is its own supervised connection, so that any
+// instance can hold any shard.
 //
 // Who reconnects what: within a session discord.js (@discordjs/ws) keeps the gateway up itself:
 // it resumes after a dropped socket, op 7 or a zombie connection (missed heartbeat ACKs) and
@@ -19,6 +21,7 @@ import { Client, Events, GatewayCloseCodes, GatewayDispatchEvents, Options, type
 import type { Admission } from '../../src/adapter.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { FatalConnectionError, type SessionControls } from '../../src/inbound/supervisor.js';
+import type { IdentifyThrottler } from './identify.js';
 import type { GatewaySessions } from './resume.js';
 import { EndableShardingStrategy } from './strategy.js';
 
@@ -35,8 +38,10 @@ export interface SessionOptions {
   livenessPollMs: number;
   /** Reconnects in a row without reaching READY/RESUMED before the whole client is restarted with backoff. */
   maxReconnects: number;
-  /** Tests only: identify again at once (Discord allows one IDENTIFY per 5 s, which discord.js enforces). */
-  unthrottledIdentify?: boolean;
+  /** This client's shard: its id and the bot's shard count. */
+  shard: { id: number; count: number };
+  /** Waits for the shard's turn to IDENTIFY, given GET /gateway/bot's max_concurrency. */
+  identifyThrottler(maxConcurrency: number): IdentifyThrottler;
   /** Where the gateway session is kept across clients and restarts. */
   sessions: GatewaySessions;
   onClient(client: Client | undefined): void;
@@ -53,6 +58,8 @@ const fatalCodes: Partial<Record<number, string>> = {
   [GatewayCloseCodes.InvalidIntents]: 'Discord rejected the intents (4013); check platforms[].intents',
   [GatewayCloseCodes.DisallowedIntents]:
     'intents not enabled for this app (4014): switch on the privileged intents (Message Content, and Server Members/Presence if listed) under Bot in the Developer Portal, or remove them from platforms[].intents',
+  [GatewayCloseCodes.ShardingRequired]: 'Discord requires more shards for this bot (4011): set platforms[].shardCount to auto (then restart every instance), or higher',
+  [GatewayCloseCodes.InvalidShard]: 'Discord refused the shard (4010): check platforms[].shardCount',
 };
 
 export async function runSession(options: SessionOptions, { signal, alive }: SessionControls): Promise<void> {
@@ -67,6 +74,8 @@ export async function runSession(options: SessionOptions, { signal, alive }: Ses
   let held = false;
   const client = new Client({
     intents: options.intents,
+    shards: [options.shard.id],
+    shardCount: options.shard.count,
     // Messages are read from raw dispatches, so discord.js need not keep them, nor a user, a
     // member or (without Partials.Channel) a DM channel for every author: those caches would only
     // grow. Guilds, their channels and threads stay cached (channelKind reads them).
@@ -84,19 +93,39 @@ export async function runSession(options: SessionOptions, { signal, alive }: Ses
         manager = built;
         return (strategy = own);
       },
-      ...(options.unthrottledIdentify ? { buildIdentifyThrottler: () => ({ waitForIdentify: async () => {} }) } : {}),
+      buildIdentifyThrottler: async (manager) => {
+        const throttler = options.identifyThrottler((await manager.fetchGatewayInformation()).session_start_limit.max_concurrency);
+        return {
+          // Waiting for the bucket's turn (behind other shards, on other instances too) is not a slow login: readyTimeout counts from the turn.
+          async waitForIdentify(shardId, signal) {
+            clearTimeout(readyTimer);
+            try {
+              await throttler.waitForIdentify(shardId, signal);
+            } finally {
+              if (!client.isReady()) armReady();
+            }
+          },
+        };
+      },
     },
   });
   options.onClient(client);
   let lastBeat = -1;
   let reconnects = 0;
   let readyTimer: NodeJS.Timeout | undefined;
+  let armReady = () => {};
+  let ended = false;
   let poll: NodeJS.Timeout | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
       const fail = (error: Error) => reject(error);
       signal.addEventListener('abort', () => resolve(), { once: true });
-      readyTimer = setTimeout(() => fail(new Error(`no READY within ${options.readyTimeoutMs} ms of connecting`)), options.readyTimeoutMs);
+      sessions.onRefused(fail);
+      armReady = () => {
+        clearTimeout(readyTimer);
+        if (!ended) readyTimer = setTimeout(() => fail(new Error(`no READY within ${options.readyTimeoutMs} ms of connecting`)), options.readyTimeoutMs);
+      };
+      armReady();
       (client as EventEmitter).on(Events.Raw, (packet: GatewayDispatchPayload, shardId: number) => {
         if (packet.t === GatewayDispatchEvents.Ready) sessions.began(shardId, packet.s, packet.d);
         const sessionId = sessions.sessionOf(shardId);
@@ -146,6 +175,7 @@ export async function runSession(options: SessionOptions, { signal, alive }: Ses
       });
     });
   } finally {
+    ended = true;
     clearTimeout(readyTimer);
     clearInterval(poll);
     options.onClient(undefined);

@@ -49,8 +49,8 @@ export class Runtime {
   readonly store: Store;
   readonly metrics = new Metrics();
   private readonly supervisors: Supervisor[] = [];
-  /** Each platform's current connection, for /healthz and /readyz (webhook platforms have none). */
-  private readonly connections = new Map<string, Supervisor>();
+  /** Each platform's current connections by name (one per Discord shard), for /healthz and /readyz (webhook platforms have none). */
+  private readonly connections = new Map<string, Map<string, Supervisor>>();
   private readonly contexts = new Map<string, AdapterContext>();
   private started = false;
   /** Set once every platform has started (routes mounted, connections opened, webhooks registered). */
@@ -181,7 +181,8 @@ export class Runtime {
           const lease = new ConnectionLease(this.store.leases, connection.name, this.config.cluster.leaseTtl, logger);
           const supervisor = new Supervisor(connection, logger, undefined, lease);
           this.supervisors.push(supervisor);
-          this.connections.set(adapter.id, supervisor);
+          const held = this.connections.get(adapter.id) ?? new Map<string, Supervisor>();
+          this.connections.set(adapter.id, held.set(connection.name, supervisor));
           return supervisor;
         },
         bodyLimit: serverConfig.bodyLimit,
@@ -205,18 +206,20 @@ export class Runtime {
 
   /**
    * The store, and every platform with the state of its connection where it has one and whether
-   * this instance holds it (`standby`: another instance does); "degraded" while the store is
-   * unavailable or any connection is neither up nor on standby.
+   * this instance holds it (`standby`: another instance does); where it has several (Discord's
+   * shards), each by name, and as the platform's the one furthest from up. "degraded" while the
+   * store is unavailable or any connection is neither up nor on standby.
    */
   health(): Health {
     const store = { description: this.store.description, available: this.store.available };
     let status: 'ok' | 'degraded' = store.available ? 'ok' : 'degraded';
-    const platforms = [...this.adapters.values()].map((adapter) => {
-      const supervisor = this.connections.get(adapter.id);
-      if (supervisor === undefined) return { id: adapter.id, type: adapter.type };
-      const connection = supervisor.state;
+    const platforms = [...this.adapters.values()].map((adapter): PlatformHealth => {
+      const held = [...(this.connections.get(adapter.id) ?? [])].map(([name, supervisor]) => ({ name, state: supervisor.state, held: supervisor.held }));
+      if (held.length === 0) return { id: adapter.id, type: adapter.type };
+      const connection = leastReady(held.map((c) => c.state));
       if (!settled(connection)) status = 'degraded';
-      return { id: adapter.id, type: adapter.type, connection, held: supervisor.held };
+      const holds = held.some((c) => c.held);
+      return held.length === 1 ? { id: adapter.id, type: adapter.type, connection, held: holds } : { id: adapter.id, type: adapter.type, connection, held: holds, connections: held };
     });
     return { status, store, platforms };
   }
@@ -229,7 +232,7 @@ export class Runtime {
   readiness(): Readiness {
     if (this.stopping) return { ready: false, status: 'shutting down', waiting: [] };
     const health = this.health();
-    const waiting = health.platforms.filter((p): p is Required<typeof p> => p.connection !== undefined && !settled(p.connection));
+    const waiting = health.platforms.filter((p): p is PlatformHealth & { connection: ConnectionState } => p.connection !== undefined && !settled(p.connection));
     if (!this.running) return { ready: false, status: 'starting', waiting };
     if (!health.store.available) return { ready: false, status: 'store unavailable', waiting };
     return waiting.length > 0 ? { ready: false, status: 'waiting for connections', waiting } : { ready: true, status: 'ready', waiting };
@@ -285,13 +288,28 @@ export type Health = {
   status: 'ok' | 'degraded';
   /** `description` is the store's own, with any password masked. */
   store: { description: string; available: boolean };
-  platforms: { id: string; type: string; connection?: ConnectionState; held?: boolean }[];
+  platforms: PlatformHealth[];
 };
+
+export interface PlatformHealth {
+  id: string;
+  type: string;
+  connection?: ConnectionState;
+  /** Whether this instance holds its connection (any of them, where it has several). */
+  held?: boolean;
+  /** Where a platform has several connections (Discord's shards): each one. */
+  connections?: { name: string; state: ConnectionState; held: boolean }[];
+}
+
+/** The state furthest from up among a platform's connections: standby only when every one stands by. */
+function leastReady(states: ConnectionState[]): ConnectionState {
+  return (['failed', 'retrying', 'connecting', 'stopped', 'up'] as const).find((state) => states.includes(state)) ?? 'standby';
+}
 
 export interface Readiness {
   ready: boolean;
   status: 'ready' | 'starting' | 'store unavailable' | 'waiting for connections' | 'shutting down';
-  waiting: { id: string; type: string; connection: ConnectionState; held: boolean }[];
+  waiting: (PlatformHealth & { connection: ConnectionState })[];
 }
 
 /** Up here, or held by another instance: nothing to wait for. */

@@ -37,8 +37,8 @@ export class FakeDiscord {
   readonly applicationId = '1098765432109876543';
   readonly sent: SentMessage[] = [];
   readonly interactionCallbacks: { id: string; token: string; body: any }[] = [];
-  /** Every REST call: method, path and the status it got (and a message send's nonce). */
-  readonly calls: { method: string; path: string; status: number; at: number; nonce?: string }[] = [];
+  /** Every REST call: method, path and the status it got (and a message send's nonce), and the port it came from. */
+  readonly calls: { method: string; path: string; status: number; at: number; peerPort: number; nonce?: string }[] = [];
   url = '';
   gateway!: FakeDiscordGateway;
   /** Host the gateway URL names (e.g. "localhost" to tell gateway tunnels from REST ones at a proxy). */
@@ -116,7 +116,7 @@ export class FakeDiscord {
     const url = new URL(req.url ?? '/', this.url);
     const path = url.pathname;
     let nonce: string | undefined;
-    const record = (status: number) => this.calls.push({ method: req.method ?? '', path, status, at: Date.now(), ...(nonce === undefined ? {} : { nonce }) });
+    const record = (status: number) => this.calls.push({ method: req.method ?? '', path, status, at: Date.now(), peerPort: req.socket.remotePort ?? 0, ...(nonce === undefined ? {} : { nonce }) });
     if (req.method === 'GET' && path.startsWith('/cdn/')) {
       const file = this.files.get(path);
       record(file ? 200 : 404);
@@ -139,8 +139,8 @@ export class FakeDiscord {
       record(200);
       return json(res, 200, {
         url: `ws://${this.gatewayHost}:${this.port}/gateway`,
-        shards: 1,
-        session_start_limit: { total: 1000, remaining: 999, reset_after: 14_400_000, max_concurrency: 1 },
+        shards: this.gateway.shards,
+        session_start_limit: { total: 1000, remaining: 999, reset_after: 14_400_000, max_concurrency: this.gateway.maxConcurrency },
       });
     }
     const messages = /^\/api\/v10\/channels\/(\d+)\/messages$/.exec(path);

@@ -17,6 +17,8 @@ interface Dispatch {
 export interface GatewaySession {
   id: string;
   seq: number;
+  /** The shard it was identified for (0 without sharding). */
+  shard: number;
   /** Every dispatch of the session, for replay on RESUME. */
   events: Dispatch[];
 }
@@ -29,12 +31,24 @@ interface Connection {
   session?: GatewaySession;
 }
 
+/** One shard's session and the connection on it now. */
+interface Shard {
+  session?: GatewaySession;
+  current?: Connection;
+}
+
 /** How a fake answers an IDENTIFY it refuses: a close code, or op 9 (invalid session). */
 export type IdentifyRefusal = { close: number; reason: string } | 'invalid session';
 
 export abstract class FakeGateway {
   readonly identifies: any[] = [];
+  /** When each IDENTIFY came, for which shard (0 when it names none), and whether it was refused. */
+  readonly identified: { shard: number; at: number; refused: boolean }[] = [];
   readonly resumes: any[] = [];
+  /** When each RESUME that was taken came, and for which shard. */
+  readonly resumedAt: { shard: number; at: number }[] = [];
+  /** A shard's session taken up (IDENTIFY or RESUME) while another connection was live on it: the bot held it twice. */
+  readonly overlaps: { shard: number; at: number }[] = [];
   connections = 0;
   heartbeatIntervalMs = 1000;
   /** Connections still to come that get no HELLO at all. */
@@ -43,15 +57,14 @@ export abstract class FakeGateway {
   closeAfterHello = 0;
   /** Close every IDENTIFY with this code (e.g. 4014: intents not permitted). */
   closeOnIdentify: number | undefined;
-  private session: GatewaySession | undefined;
-  private current: Connection | undefined;
+  private readonly shardStates = new Map<number, Shard>();
   protected abstract readonly wss: WebSocketServer;
 
   /** Why this IDENTIFY is refused, or undefined to accept it. */
   protected abstract refuseIdentify(d: any): IdentifyRefusal | undefined;
   /** Whether a RESUME's token is still good. */
   protected abstract tokenAccepted(token: unknown): boolean;
-  protected abstract readyData(sessionId: string): unknown;
+  protected abstract readyData(sessionId: string, identify: any): unknown;
   /** The RESUMED dispatch that ends a replay. */
   protected abstract resumed(session: GatewaySession): { s: number; d: unknown };
   protected onHeartbeat(_seq: number | null): void {}
@@ -60,18 +73,35 @@ export abstract class FakeGateway {
     return false;
   }
 
-  /** Sends an event now, or keeps it for the RESUME replay if no session is connected. */
-  protected dispatch(t: string, d: unknown, extra: { id?: string } = {}): number {
-    const session = this.session;
-    if (!session) throw new Error('no gateway session yet: wait for READY first');
+  /** The shard an IDENTIFY asks for: `shard: [id, count]`, or 0. */
+  protected shardOf(identify: any): number {
+    return Array.isArray(identify?.shard) ? Number(identify.shard[0]) : 0;
+  }
+
+  private shard(id: number): Shard {
+    let shard = this.shardStates.get(id);
+    if (!shard) this.shardStates.set(id, (shard = {}));
+    return shard;
+  }
+
+  /** Sends an event on a shard now, or keeps it for the RESUME replay if no connection is on its session. */
+  protected dispatch(t: string, d: unknown, extra: { id?: string } = {}, shardId = 0): number {
+    const shard = this.shardStates.get(shardId);
+    const session = shard?.session;
+    if (!session) throw new Error(`no gateway session on shard ${shardId} yet: wait for READY first`);
     const frame: Dispatch = { op: 0, s: ++session.seq, t, d, ...extra };
     session.events.push(frame);
-    if (this.current?.ready) this.current.socket.send(JSON.stringify(frame));
+    if (shard.current?.ready) shard.current.socket.send(JSON.stringify(frame));
     return frame.s;
   }
 
+  /** Shard 0's session (the only one without sharding). */
   get sessionId(): string | undefined {
-    return this.session?.id;
+    return this.sessionOf(0);
+  }
+
+  sessionOf(shard: number): string | undefined {
+    return this.shardStates.get(shard)?.session?.id;
   }
 
   /** Client sockets open right now. */
@@ -80,30 +110,37 @@ export abstract class FakeGateway {
   }
 
   get connected(): boolean {
-    return this.current?.ready === true;
+    return this.isConnected(0);
   }
 
-  /** Kills the socket without a close frame, as a network failure would. */
-  drop(): void {
-    this.current?.socket.terminate();
-    this.current = undefined;
+  isConnected(shard: number): boolean {
+    return this.shardStates.get(shard)?.current?.ready === true;
+  }
+
+  /** Kills a shard's socket without a close frame, as a network failure would. */
+  drop(shardId = 0): void {
+    const shard = this.shardStates.get(shardId);
+    shard?.current?.socket.terminate();
+    if (shard) shard.current = undefined;
   }
 
   /** op 7: the server asks the client to reconnect and resume. */
-  requestReconnect(): void {
-    this.current?.socket.send(JSON.stringify({ op: 7, d: null }));
+  requestReconnect(shard = 0): void {
+    this.shardStates.get(shard)?.current?.socket.send(JSON.stringify({ op: 7, d: null }));
   }
 
-  /** op 9 (d: false): the session is gone; the client must identify afresh. */
-  invalidateSession(): void {
-    this.session = undefined;
-    if (this.current) this.current.ready = false;
-    this.current?.socket.send(JSON.stringify({ op: 9, d: false }));
+  /** op 9 (d: false): the shard's session is gone; the client must identify afresh. */
+  invalidateSession(shardId = 0): void {
+    const shard = this.shard(shardId);
+    shard.session = undefined;
+    if (shard.current) shard.current.ready = false;
+    shard.current?.socket.send(JSON.stringify({ op: 9, d: false }));
   }
 
-  /** The current connection stops answering heartbeats (a zombie, from the client's side). */
-  stopAcking(): void {
-    if (this.current) this.current.acks = false;
+  /** A shard's connection stops answering heartbeats (a zombie, from the client's side). */
+  stopAcking(shard = 0): void {
+    const current = this.shardStates.get(shard)?.current;
+    if (current) current.acks = false;
   }
 
   async close(): Promise<void> {
@@ -114,10 +151,12 @@ export abstract class FakeGateway {
   protected accept(socket: WebSocket): void {
     this.connections++;
     const connection: Connection = { socket, ready: false, acks: true };
-    this.current = connection;
     socket.on('close', (code) => {
-      if (this.current === connection) this.current = undefined;
-      if (connection.session && connection.session === this.session && this.closeEndsSession(code)) this.session = undefined;
+      const session = connection.session;
+      const shard = session && this.shardStates.get(session.shard);
+      if (!shard) return;
+      if (shard.current === connection) shard.current = undefined;
+      if (session === shard.session && this.closeEndsSession(code)) shard.session = undefined;
     });
     socket.on('message', (data) => this.onFrame(connection, JSON.parse(String(data)) as { op: number; d?: any }));
     if (this.skipHello > 0) {
@@ -131,6 +170,16 @@ export abstract class FakeGateway {
     }
   }
 
+  /** The connection now on a shard's session; another one still live there means the shard is held twice. */
+  private takeUp(connection: Connection, session: GatewaySession): void {
+    const shard = this.shard(session.shard);
+    const other = shard.current;
+    if (other && other !== connection && other.socket.readyState === other.socket.OPEN) this.overlaps.push({ shard: session.shard, at: Date.now() });
+    shard.current = connection;
+    connection.session = session;
+    connection.ready = true;
+  }
+
   private onFrame(connection: Connection, frame: { op: number; d?: any }): void {
     const { socket } = connection;
     switch (frame.op) {
@@ -140,22 +189,23 @@ export abstract class FakeGateway {
         return;
       case 2: {
         this.identifies.push(frame.d);
-        if (this.closeOnIdentify) return void socket.close(this.closeOnIdentify, 'refused');
-        const refusal = this.refuseIdentify(frame.d);
+        const shardId = this.shardOf(frame.d);
+        const refusal = this.closeOnIdentify ? { close: this.closeOnIdentify, reason: 'refused' } : this.refuseIdentify(frame.d);
+        this.identified.push({ shard: shardId, at: Date.now(), refused: refusal !== undefined });
         if (refusal === 'invalid session') return void socket.send(JSON.stringify({ op: 9, d: false }));
         if (refusal) return void socket.close(refusal.close, refusal.reason);
-        this.session = { id: randomUUID(), seq: 0, events: [] };
-        connection.session = this.session;
-        connection.ready = true;
-        socket.send(JSON.stringify({ op: 0, s: ++this.session.seq, t: 'READY', d: this.readyData(this.session.id) }));
+        const session: GatewaySession = { id: randomUUID(), seq: 0, shard: shardId, events: [] };
+        this.shard(shardId).session = session;
+        this.takeUp(connection, session);
+        socket.send(JSON.stringify({ op: 0, s: ++session.seq, t: 'READY', d: this.readyData(session.id, frame.d) }));
         return;
       }
       case 6: {
         this.resumes.push(frame.d);
-        const session = this.session;
-        if (!session || frame.d?.session_id !== session.id || !this.tokenAccepted(frame.d?.token)) return void socket.send(JSON.stringify({ op: 9, d: false }));
-        connection.ready = true;
-        connection.session = session;
+        const session = [...this.shardStates.values()].find((shard) => shard.session?.id === frame.d?.session_id)?.session;
+        if (!session || !this.tokenAccepted(frame.d?.token)) return void socket.send(JSON.stringify({ op: 9, d: false }));
+        this.takeUp(connection, session);
+        this.resumedAt.push({ shard: session.shard, at: Date.now() });
         for (const event of session.events) if (event.s > Number(frame.d.seq)) socket.send(JSON.stringify(event));
         socket.send(JSON.stringify({ op: 0, t: 'RESUMED', ...this.resumed(session) }));
         return;

@@ -36,6 +36,8 @@ abstract class ProxyServer {
 export class FakeProxy extends ProxyServer {
   /** "host:port" of every tunnel, with the Proxy-Authorization it carried. */
   readonly tunnels: { target: string; auth: string | undefined }[] = [];
+  /** The local port of each upstream connection: what the target sees as its peer's port. */
+  readonly upstreamPorts: number[] = [];
 
   async start(): Promise<this> {
     const server = createServer((_req, res) => res.writeHead(405).end());
@@ -47,6 +49,7 @@ export class FakeProxy extends ProxyServer {
       if (expected && auth !== expected) return void client.end('HTTP/1.1 407 Proxy Authentication Required\r\n\r\n');
       const [host, port] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
       const upstream = connect(port, host.replace(/^\[|\]$/g, ''), () => {
+        this.upstreamPorts.push(upstream.localPort ?? 0);
         client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
         if (head.length) upstream.write(head);
         upstream.pipe(client);

@@ -45,7 +45,7 @@ export class FakeQQGateway extends FakeGateway {
     return value.startsWith('QQBot ') && this.checks.tokenIsLive(value.slice(6));
   }
 
-  protected readyData(sessionId: string): unknown {
+  protected readyData(sessionId: string, _identify: unknown): unknown {
     return { version: 1, session_id: sessionId, user: { ...this.checks.botUser, bot: true }, shard: [0, 1] };
   }
 
