@@ -15,6 +15,14 @@ const instance = `${hostname()}:${process.pid}`;
 /** Why a lease is not held yet: another instance holds it, or the store cannot be asked. */
 export type Waiting = 'held elsewhere' | 'store failing';
 
+/** How a lease shares out with its group (src/cluster/balance.ts); without one, a free lease is taken at once. */
+export interface LeaseBalance {
+  /** How long to leave a free lease to other instances before asking for it (0: ask now). */
+  deferMs(): number;
+}
+
+const unbalanced: LeaseBalance = { deferMs: () => 0 };
+
 /** A lease this instance holds. `lost` aborts once it may no longer hold it. */
 export interface HeldLease {
   readonly fence: Fence;
@@ -27,6 +35,11 @@ export interface HeldLease {
 
 export class ConnectionLease {
   readonly name: string;
+  private holding: HeldLease | undefined;
+  /** Released for another instance to take: not asked for again before this moment. */
+  private notBefore = 0;
+  /** Asking the store for it now: counted as held by its group, so two free leases are not both taken at once past a share. */
+  private asking = false;
 
   constructor(
     private readonly leases: Leases,
@@ -34,6 +47,7 @@ export class ConnectionLease {
     private readonly ttlMs: number,
     private readonly logger: Logger,
     private readonly random: () => number = Math.random,
+    private readonly balance: LeaseBalance = unbalanced,
   ) {
     this.name = `conn:${connection}`;
   }
@@ -41,20 +55,35 @@ export class ConnectionLease {
   /** Resolves once the lease is held, or with undefined once `stopped` aborts; `waiting` is told each time it is not granted. */
   async acquire(stopped: AbortSignal, waiting: (why: Waiting) => void): Promise<HeldLease | undefined> {
     let standing = false;
+    /** Leaving the lease to instances below their share until then (cleared once another instance is found holding it). */
+    let deferUntil: number | undefined;
     while (!stopped.aborted) {
+      const holdOffMs = this.notBefore - Date.now();
+      const deferMs = this.balance.deferMs();
+      if (deferMs > 0) deferUntil ??= Date.now() + deferMs;
+      // Looked at again every ttl/6: a share that grew (an instance gone) ends the deferral early.
+      const idleMs = holdOffMs > 0 ? holdOffMs : deferMs > 0 ? Math.min(deferUntil! - Date.now(), this.ttlMs / 6) : 0;
+      if (idleMs > 0) {
+        waiting('held elsewhere');
+        await sleep(idleMs, stopped);
+        continue;
+      }
       const owner = `${instance}:${randomUUID()}`;
       const askedAt = Date.now();
       let waitMs = this.retryMs();
+      this.asking = true;
       try {
-        const grant = await this.leases.acquire(this.name, owner, this.ttlMs);
+        const grant = await this.leases.acquire(this.name, owner, this.ttlMs).finally(() => (this.asking = false));
         if (stopped.aborted) {
           if (grant.granted) await this.leases.release(this.name, owner).catch(() => {});
           break;
         }
         if (grant.granted) {
           this.logger.info({ lease: this.name, fence: grant.fence }, 'connection lease taken: this instance holds the connection');
-          return new Holding(this.leases, { lease: this.name, token: grant.fence }, owner, this.ttlMs, askedAt, this.logger);
+          this.holding = new Holding(this.leases, { lease: this.name, token: grant.fence }, owner, this.ttlMs, askedAt, this.logger);
+          return this.holding;
         }
+        deferUntil = undefined;
         if (!standing) this.logger.info({ lease: this.name, heldForMs: grant.expiresInMs }, 'another instance holds the connection; standing by');
         standing = true;
         // Right when the holder's lease would run out (a dead holder stops renewing), with a little jitter.
@@ -67,6 +96,22 @@ export class ConnectionLease {
       await sleep(waitMs, stopped);
     }
     return undefined;
+  }
+
+  /** Whether this instance holds the lease now. */
+  get held(): boolean {
+    return this.holding !== undefined && !this.holding.lost.aborted;
+  }
+
+  /** Held, or being asked for. */
+  get claimed(): boolean {
+    return this.asking || this.held;
+  }
+
+  /** Releases the lease for another instance to take, and asks for it again no sooner than `holdOffMs` from now. */
+  async yield(holdOffMs: number): Promise<void> {
+    this.notBefore = Date.now() + holdOffMs;
+    await this.holding?.release();
   }
 
   /** About ttl/3, spread so a fleet of standbys does not ask in step. */

@@ -19,7 +19,7 @@ import type { LimitsConfig } from '../delivery/pacer.js';
 import type { Store } from '../store/index.js';
 import { openStore } from '../store/open.js';
 import { Supervisor, type ConnectionState, type SupervisedConnection } from '../inbound/supervisor.js';
-import { ConnectionLease } from '../cluster/lease.js';
+import { Balancer } from '../cluster/balance.js';
 import { ClusterWork } from '../cluster/work-queue.js';
 
 export interface RuntimeOptions {
@@ -60,6 +60,8 @@ export class Runtime {
   readonly role: Role;
   /** The shared work queues, with a Redis store. */
   private readonly work: ClusterWork | undefined;
+  /** This instance's connection leases, each platform's spread over the instances that hold connections. */
+  private readonly balancer: Balancer;
   /** Base URL the server listens on, once started. */
   url = '';
 
@@ -72,6 +74,7 @@ export class Runtime {
     this.adapters = adapters;
     this.logger = options.logger ?? createLogger(config.log.level);
     this.store = options.store!;
+    this.balancer = new Balancer(this.store.leases, config.cluster.leaseTtl, this.logger);
     // Instances sharing a store serve each other's media URLs (through it); one process, its own.
     this.media = new MediaStore({}, this.store.shared ? this.store : undefined);
     this.role = options.role ?? 'all';
@@ -161,6 +164,8 @@ export class Runtime {
     this.url = `http://${serverConfig.host.includes(':') ? `[${serverConfig.host}]` : serverConfig.host}:${port}`;
     const publicUrl = (serverConfig.publicUrl ?? this.url).replace(/\/+$/, '');
     this.media.baseUrl = publicUrl;
+    // Counted among the instances before taking a lease: a worker holds none.
+    if (this.role !== 'worker') await this.balancer.start();
     const starting: Promise<void>[] = [];
     for (const adapter of this.adapters.values()) {
       const logger = this.logger.child({ platform: adapter.type, bot: adapter.id });
@@ -178,7 +183,7 @@ export class Runtime {
           // A worker holds no connection: its adapters are started only to send.
           if (this.role === 'worker') return new Supervisor(idle(connection), logger);
           // Held by one instance of all that share the store; the lease is named after the connection.
-          const lease = new ConnectionLease(this.store.leases, connection.name, this.config.cluster.leaseTtl, logger);
+          const lease = this.balancer.lease(adapter.id, connection.name, logger);
           const supervisor = new Supervisor(connection, logger, undefined, lease);
           this.supervisors.push(supervisor);
           const held = this.connections.get(adapter.id) ?? new Map<string, Supervisor>();
@@ -266,6 +271,7 @@ export class Runtime {
     this.server.stopAccepting();
     this.work?.stopTaking();
     await withinDeadline(Promise.all(this.supervisors.map((s) => s.stop())), deadline - closingMs);
+    await this.balancer.stop();
     let left = await this.pipeline.drain(deadline - closingMs - Date.now());
     if (left > 0) {
       // Waits (backoff, pacing, Retry-After) end now; what is not delivered stays in the outbox.

@@ -26,4 +26,11 @@ export class LocalLeases implements Leases {
     await this.kv.set(key, value, ttlMs);
     return true;
   }
+
+  /** This process is the only instance. */
+  async announce(): Promise<number> {
+    return 1;
+  }
+
+  async withdraw(): Promise<void> {}
 }

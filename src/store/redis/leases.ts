@@ -1,5 +1,6 @@
 // Leases on Redis: SET NX PX takes a lease and INCR hands out its fencing token, in one script;
 // renewing, releasing and fenced writes check the owner or the token on the server (scripts.ts).
+// The live instances are a sorted set scored by when each one's announcement runs out.
 
 import type { Redis } from 'ioredis';
 import { encode } from '../codec.js';
@@ -11,6 +12,7 @@ type LeaseCommands = {
   sbLeaseRenew(lease: string, owner: string, ttlMs: number): Promise<number>;
   sbLeaseRelease(lease: string, owner: string): Promise<number>;
   sbFencedSet(fence: string, key: string, token: number, value: string, ttlMs: number | ''): Promise<number>;
+  sbAnnounce(instances: string, instance: string, ttlMs: number): Promise<number>;
 };
 
 export type LeaseRedis = Redis & LeaseCommands;
@@ -20,6 +22,7 @@ export function defineLeaseCommands(redis: Redis): void {
   redis.defineCommand('sbLeaseRenew', { numberOfKeys: 1, lua: lua.leaseRenew });
   redis.defineCommand('sbLeaseRelease', { numberOfKeys: 1, lua: lua.leaseRelease });
   redis.defineCommand('sbFencedSet', { numberOfKeys: 2, lua: lua.fencedSet });
+  redis.defineCommand('sbAnnounce', { numberOfKeys: 1, lua: lua.announce });
 }
 
 interface RedisAccess {
@@ -52,6 +55,16 @@ export class RedisLeases implements Leases {
     const text = encode(value);
     const ttl = ttlMs === undefined || !Number.isFinite(ttlMs) ? '' : ms(ttlMs);
     return (await store.call(() => store.redis.sbFencedSet(store.key(`fence:${fence.lease}`), store.key(`kv:${key}`), fence.token, text, ttl))) === 1;
+  }
+
+  async announce(instance: string, ttlMs: number): Promise<number> {
+    const { store } = this;
+    return await store.call(() => store.redis.sbAnnounce(store.key('instances'), instance, ms(ttlMs)));
+  }
+
+  async withdraw(instance: string): Promise<void> {
+    const { store } = this;
+    await store.call(() => store.redis.zrem(store.key('instances'), instance));
   }
 }
 

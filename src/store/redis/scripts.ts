@@ -112,6 +112,15 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
+/** KEYS[1]: the live instances, scored by when each runs out (server time, ms). ARGV: instance, ttl ms. The count live. */
+export const announce = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+return redis.call('ZCARD', KEYS[1])
+`;
+
 /** KEYS[1]: the fence counter, KEYS[2]: the key to set. ARGV: fence token, value, ttl ms ('' none). 0 refused: granted again since. */
 export const fencedSet = `
 if tonumber(redis.call('GET', KEYS[1]) or '0') > tonumber(ARGV[1]) then return 0 end

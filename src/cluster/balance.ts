@@ -1,0 +1,104 @@
+// Spreading a platform's connections (a sharded gateway's shards) over the instances that share
+// the store. Leases alone are first come, first served, so one instance would take them all.
+// Every instance announces itself every ttl/4, so each knows how many are live (M); of a group
+// of k connections it holds at most ceil(k / M): holding its share, it lets a free lease go to
+// an instance below its share first (it waits ttl/2 before asking, and still takes a lease no one
+// else took); holding more (an instance joined), it releases one at a time and leaves it a while.
+
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Leases } from '../store/index.js';
+import type { Logger } from '../runtime/logger.js';
+import { ConnectionLease, type LeaseBalance } from './lease.js';
+
+/** This instance's connection leases, by group, and its presence among the instances that share the store. */
+export class Balancer {
+  private readonly id = `${hostname()}:${process.pid}:${randomUUID()}`;
+  private readonly groups = new Map<string, LeaseGroup>();
+  private live = 1;
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly leases: Leases,
+    private readonly ttlMs: number,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The lease of one connection of `group` (one platform's connections: every instance runs the same ones). */
+  lease(group: string, connection: string, logger: Logger): ConnectionLease {
+    const members = this.groups.get(group) ?? new LeaseGroup(group, () => this.live, this.ttlMs, this.logger);
+    this.groups.set(group, members);
+    const lease = new ConnectionLease(this.leases, connection, this.ttlMs, logger, Math.random, members);
+    members.add(lease);
+    return lease;
+  }
+
+  /** Announces this instance, then again every ttl/4, each time releasing a surplus lease if it holds more than its share. */
+  async start(): Promise<void> {
+    await this.announce();
+    this.heartbeat = setInterval(() => void this.announce(), this.ttlMs / 4).unref();
+  }
+
+  /** Withdraws at once, so the others count without this instance as it shuts down. */
+  async stop(): Promise<void> {
+    if (!this.heartbeat) return;
+    clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+    await this.leases.withdraw(this.id).catch(() => {});
+  }
+
+  private async announce(): Promise<void> {
+    try {
+      // Counted for ttl/2 (two heartbeats): a dead instance drops out before its leases (ttl) run out,
+      // so the survivors take them over as they expire, not a deferral later.
+      const live = Math.max(1, await this.leases.announce(this.id, this.ttlMs / 2));
+      if (live !== this.live) this.logger.info({ instances: live }, 'instances sharing the connections changed');
+      this.live = live;
+    } catch (error) {
+      // Counting on the last known number: an unreachable store also keeps every lease from being taken or renewed.
+      this.logger.warn({ err: (error as Error).message }, 'cannot announce this instance to the store; trying again');
+    }
+    for (const group of this.groups.values()) group.rebalance();
+  }
+}
+
+/** One platform's connection leases on this instance. */
+export class LeaseGroup implements LeaseBalance {
+  private readonly members: ConnectionLease[] = [];
+  private releasedAt = -Infinity;
+
+  constructor(
+    private readonly name: string,
+    private readonly instances: () => number,
+    private readonly ttlMs: number,
+    private readonly logger: Logger,
+  ) {}
+
+  add(lease: ConnectionLease): void {
+    this.members.push(lease);
+  }
+
+  /** How many of the group's connections this instance should hold at most. */
+  get share(): number {
+    return Math.ceil(this.members.length / this.instances());
+  }
+
+  get held(): number {
+    return this.members.filter((lease) => lease.held).length;
+  }
+
+  deferMs(): number {
+    const claimed = this.members.filter((lease) => lease.claimed).length;
+    return claimed >= this.share ? this.ttlMs / 2 : 0;
+  }
+
+  /** Releases one lease past this instance's share, at most one a ttl, and keeps it from asking again for a ttl. */
+  rebalance(): void {
+    const { held, share } = this;
+    if (held <= share || Date.now() - this.releasedAt < this.ttlMs) return;
+    const surplus = this.members.findLast((lease) => lease.held)!;
+    this.releasedAt = Date.now();
+    this.logger.info({ group: this.name, lease: surplus.name, held, share, instances: this.instances() }, 'holding more than this instance\'s share of the connections; releasing one for another instance');
+    void surplus.yield(this.ttlMs);
+  }
+}

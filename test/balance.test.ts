@@ -1,0 +1,141 @@
+// Spreading a platform's connections over instances, on a fake clock: each instance holds its
+// share (ceil(k / M)); one that holds more after another joins releases the surplus, which the
+// other takes; a free lease nobody else takes is still taken; one connection is taken at once.
+
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Balancer } from '../src/cluster/balance.js';
+import { Supervisor, type SessionControls } from '../src/inbound/supervisor.js';
+import { FakeLeases } from './fake-leases.js';
+import { captureLogs } from './helpers.js';
+
+const ttl = 3000;
+
+/** One instance running `count` connections of group "gw" (shard-0, shard-1, ...), each session up until aborted. */
+function instance(leases: FakeLeases, count: number) {
+  const { logger, lines } = captureLogs();
+  const balancer = new Balancer(leases, ttl, logger);
+  const sessions: SessionControls[] = [];
+  const supervisors = Array.from({ length: count }, (_, shard) => {
+    const name = `shard-${shard}`;
+    const connection = {
+      name,
+      session: (controls: SessionControls) =>
+        new Promise<void>((resolve) => {
+          sessions.push(controls);
+          controls.alive();
+          controls.signal.addEventListener('abort', () => resolve());
+        }),
+    };
+    return new Supervisor(connection, logger, { initialMs: 100, maxMs: 100, factor: 1 }, balancer.lease('gw', name, logger));
+  });
+  return {
+    sessions,
+    logs: lines,
+    async start() {
+      await balancer.start();
+      for (const s of supervisors) s.start();
+    },
+    async stop() {
+      await Promise.all(supervisors.map((s) => s.stop()));
+      await balancer.stop();
+    },
+    /** The shards this instance holds, by number. */
+    held: () => supervisors.flatMap((s, shard) => (s.held ? [shard] : [])),
+  };
+}
+
+/** Advances the clock in steps of ttl/10 until `done`, for at most `withinMs`; the time it took. */
+async function until(done: () => boolean, withinMs: number): Promise<number> {
+  const from = Date.now();
+  while (!done()) {
+    if (Date.now() - from > withinMs) throw new Error(`not within ${withinMs} ms`);
+    await vi.advanceTimersByTimeAsync(ttl / 10);
+  }
+  return Date.now() - from;
+}
+
+beforeEach(() => void vi.useFakeTimers());
+afterEach(() => void vi.useRealTimers());
+
+describe('balancing a group of connection leases over instances', () => {
+  it('an instance that holds every shard releases one when a second joins, which takes it: one each, never both on one shard', async () => {
+    const leases = new FakeLeases();
+    const a = instance(leases, 2);
+    await a.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(a.held()).toEqual([0, 1]);
+
+    const b = instance(leases, 2);
+    await b.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(b.held()).toEqual([]);
+    let overlap = false;
+    await until(() => {
+      if (a.held().some((shard) => b.held().includes(shard))) overlap = true;
+      return a.held().length === 1 && b.held().length === 1;
+    }, 3 * ttl);
+    expect(overlap).toBe(false);
+    expect(a.logs.filter((l) => l.msg?.startsWith('holding more than'))).toHaveLength(1);
+
+    // And so it stays: a does not take its released shard back, nor b give its one up.
+    const sessions = [a.sessions.length, b.sessions.length];
+    await vi.advanceTimersByTimeAsync(5 * ttl);
+    expect([a.held().length, b.held().length]).toEqual([1, 1]);
+    expect([a.sessions.length, b.sessions.length]).toEqual(sessions);
+
+    // b leaving: a takes its shard back at once (b withdrew, so a's share is both again).
+    await b.stop();
+    await until(() => a.held().length === 2, ttl);
+    await a.stop();
+  });
+
+  it('two instances starting together end with one shard each', async () => {
+    const leases = new FakeLeases();
+    const a = instance(leases, 2);
+    const b = instance(leases, 2);
+    await Promise.all([a.start(), b.start()]);
+    await until(() => a.held().length === 1 && b.held().length === 1, 3 * ttl);
+    await Promise.all([a.stop(), b.stop()]);
+  });
+
+  it('shares four shards two and two, releasing one at a time', async () => {
+    const leases = new FakeLeases();
+    const a = instance(leases, 4);
+    await a.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(a.held()).toHaveLength(4);
+    const b = instance(leases, 4);
+    await b.start();
+    await until(() => a.held().length === 3, ttl);
+    expect(b.held().length).toBeLessThanOrEqual(1);
+    await until(() => a.held().length === 2 && b.held().length === 2, 4 * ttl);
+    await Promise.all([a.stop(), b.stop()]);
+  });
+
+  it('still takes a free lease that the other instance does not (its share already held), after leaving it to the others a while', async () => {
+    const leases = new FakeLeases();
+    // Another live instance that takes no connection (its platform config differs, say): a holds its share, then waits ttl/2.
+    const phantom = setInterval(() => void leases.announce('phantom', ttl), ttl / 3);
+    await leases.announce('phantom', ttl);
+    const a = instance(leases, 2);
+    await a.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(a.held()).toHaveLength(1);
+    const took = await until(() => a.held().length === 2, ttl);
+    expect(took).toBeGreaterThanOrEqual(ttl / 2);
+    clearInterval(phantom);
+    await a.stop();
+  });
+
+  it('takes a single connection at once whatever the number of instances', async () => {
+    const leases = new FakeLeases();
+    await leases.announce('another', ttl);
+    const a = instance(leases, 1);
+    await a.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(a.held()).toEqual([0]);
+    await vi.advanceTimersByTimeAsync(5 * ttl);
+    expect(a.sessions).toHaveLength(1);
+    await a.stop();
+  });
+});
