@@ -243,13 +243,22 @@ describe('discord shards across instances (Redis)', () => {
       `  - { id: dc, type: discord, token: "${token}", apiRoot: "${f.url}", shardCount: 2, identifyInterval: ${windowMs}ms }`,
       '',
     ].join('\n'));
-    const procs = await Promise.all([0, 1].map(() => SwitchboardProcess.start(config, dir, { DRILL_MAX_WORK_MS: '0' })));
-    for (const proc of procs) cleanups.push(() => proc.kill());
-    // Leases alone would let whichever instance came first take both; balanced, each holds one.
+    const start = async () => {
+      const proc = await SwitchboardProcess.start(config, dir, { DRILL_MAX_WORK_MS: '0' });
+      cleanups.push(() => proc.kill());
+      return proc;
+    };
+    // The first instance alone takes both shards; once a second joins, it releases one for it to take
+    // (leases alone are first come, first served), and that shard's session resumes there.
+    const first = await start();
+    expect(await holders([first], 2)).toEqual([first, first]);
+    const procs = [first, await start()];
     const held = await waitFor(async () => {
       const found = await holders(procs, 2);
       return found[0] !== found[1] && found;
     }, ttl * 6, 'one shard on each instance');
+    const handedOver = f.gateway.resumedAt.map((r) => r.shard);
+    expect(handedOver).toHaveLength(1);
 
     // Messages on both shards, each in a channel of its own (Discord's 5 per 5 s per channel stays far).
     const texts: string[] = [];
@@ -280,7 +289,7 @@ describe('discord shards across instances (Redis)', () => {
     await allAnswered('every message');
     expect([...answered().entries()].filter(([, count]) => count !== 1)).toEqual([]);
     expect(f.sent).toHaveLength(texts.length);
-    // Two IDENTIFYs in all (one per shard), a window apart though on two instances; then RESUMEs only.
+    // Two IDENTIFYs in all (one per shard, a window apart); a shard that moved, handed over or taken over, RESUMEs.
     expect(f.gateway.identified.map((i) => i.refused)).toEqual([false, false]);
     expect(Math.abs(f.gateway.identified[1]!.at - f.gateway.identified[0]!.at)).toBeGreaterThanOrEqual(windowMs);
     expect(f.gateway.overlaps).toEqual([]);
@@ -288,6 +297,6 @@ describe('discord shards across instances (Redis)', () => {
     expect(f.gateway.sessionOf(0)).toBe(untouched);
     expect(f.gateway.resumedAt.filter((r) => r.shard === 0 && r.at > killedAt)).toEqual([]);
     expect(await survivor.stop()).toBe(0);
-    console.log(`discord shards drill: shards held by instances ${held.map((p) => procs.indexOf(p)).join(', ')}; shard 1 resumed ${takeover.at - killedAt} ms after its holder's SIGKILL (lease ${ttl} ms); ${texts.length} messages, each answered once`);
+    console.log(`discord shards drill: shards held by instances ${held.map((p) => procs.indexOf(p)).join(', ')} (shard ${handedOver[0]} handed over to balance); shard 1 resumed ${takeover.at - killedAt} ms after its holder's SIGKILL (lease ${ttl} ms); ${texts.length} messages, each answered once`);
   }, 90_000);
 });

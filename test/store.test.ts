@@ -167,6 +167,12 @@ describe.each(backends)('%s store', (_name, backend) => {
     expect(await store.leases.setFenced({ lease: 'conn:tg', token: first.fence }, 'offset', 100)).toBe(false);
     expect(await store.get('offset')).toBe(120);
   });
+
+  it('counts the instances announced: one, whatever announces, on a store that serves one process', async () => {
+    const store = await fresh();
+    expect(await store.leases.announce('a', 60_000)).toBe(1);
+    expect(await store.leases.announce('b', 60_000)).toBe(store.shared ? 2 : 1);
+  });
   it('wakes the watchers of a topic on notify, not those of other topics, and no one after they stop', async () => {
     const store = await fresh();
     const woken: string[] = [];
@@ -264,6 +270,17 @@ describe('redis leases', () => {
     await store.leases.release('conn:qq', 'a');
     expect((await store.leases.acquire('conn:qq', 'b', ttl)).granted).toBe(true);
     expect(await store.redis.get(store.key('lease:conn:qq'))).toBe('b');
+  });
+
+  it('counts the instances announced and not yet run out, and drops one that withdraws at once', async () => {
+    const store = await open();
+    expect(await store.leases.announce('a', ttl)).toBe(1);
+    expect(await store.leases.announce('b', ttl * 10)).toBe(2);
+    expect(await store.leases.announce('a', ttl)).toBe(2); // a renewed, not counted twice
+    await sleep(ttl + 50);
+    expect(await store.leases.announce('c', ttl)).toBe(2); // a ran out; b and c
+    await store.leases.withdraw('b');
+    expect(await store.leases.announce('c', ttl)).toBe(1);
   });
 });
 
