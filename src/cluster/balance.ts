@@ -17,6 +17,7 @@ export class Balancer {
   private readonly groups = new Map<string, LeaseGroup>();
   private live = 1;
   private heartbeat: NodeJS.Timeout | undefined;
+  private announcing = false;
 
   constructor(
     private readonly leases: Leases,
@@ -48,6 +49,8 @@ export class Balancer {
   }
 
   private async announce(): Promise<void> {
+    if (this.announcing) return; // a store slower than a heartbeat: one announcement at a time
+    this.announcing = true;
     try {
       // Counted for ttl/2 (two heartbeats): a dead instance drops out before its leases (ttl) run out,
       // so the survivors take them over as they expire, not a deferral later.
@@ -57,6 +60,8 @@ export class Balancer {
     } catch (error) {
       // Counting on the last known number: an unreachable store also keeps every lease from being taken or renewed.
       this.logger.warn({ err: (error as Error).message }, 'cannot announce this instance to the store; trying again');
+    } finally {
+      this.announcing = false;
     }
     for (const group of this.groups.values()) group.rebalance();
   }
@@ -99,6 +104,6 @@ export class LeaseGroup implements LeaseBalance {
     const surplus = this.members.findLast((lease) => lease.held)!;
     this.releasedAt = Date.now();
     this.logger.info({ group: this.name, lease: surplus.name, held, share, instances: this.instances() }, 'holding more than this instance\'s share of the connections; releasing one for another instance');
-    void surplus.yield(this.ttlMs);
+    surplus.yield(this.ttlMs);
   }
 }

@@ -35,7 +35,7 @@ export interface HeldLease {
 
 export class ConnectionLease {
   readonly name: string;
-  private holding: HeldLease | undefined;
+  private holding: Holding | undefined;
   /** Released for another instance to take: not asked for again before this moment. */
   private notBefore = 0;
   /** Asking the store for it now: counted as held by its group, so two free leases are not both taken at once past a share. */
@@ -108,10 +108,14 @@ export class ConnectionLease {
     return this.asking || this.held;
   }
 
-  /** Releases the lease for another instance to take, and asks for it again no sooner than `holdOffMs` from now. */
-  async yield(holdOffMs: number): Promise<void> {
+  /**
+   * Gives the lease up for another instance to take, and asks for it again no sooner than
+   * `holdOffMs` from now. The session is stopped first: its supervisor releases the lease once
+   * the session has ended, so the next holder never overlaps it.
+   */
+  yield(holdOffMs: number): void {
     this.notBefore = Date.now() + holdOffMs;
-    await this.holding?.release();
+    this.holding?.end(new Error('handed over to another instance'));
   }
 
   /** About ttl/3, spread so a fleet of standbys does not ask in step. */
@@ -144,8 +148,14 @@ class Holding implements HeldLease {
 
   lose(reason: Error): void {
     if (this.lost.aborted) return;
-    this.stopTimers();
     this.logger.warn({ lease: this.fence.lease, fence: this.fence.token, err: reason.message }, 'connection lease lost: ending the session and standing by');
+    this.end(reason);
+  }
+
+  /** Ends the holding without a word: the session stops, and its supervisor releases the lease once it has. */
+  end(reason: Error): void {
+    if (this.lost.aborted) return;
+    this.stopTimers();
     this.controller.abort(reason);
   }
 
