@@ -238,7 +238,8 @@ describe('discord shards across instances (Redis)', () => {
       `bot: ${drillBot}`,
       'server: { port: 0 }',
       `store: { type: redis, url: "${redisUrl}", prefix: "${prefix}" }`,
-      `cluster: { leaseTtl: ${ttl}ms }`,
+      // A job the victim was finishing as it died holds its partition up until stallTimeout (the queue's matter): kept short.
+      `cluster: { leaseTtl: ${ttl}ms, stallTimeout: 5s }`,
       'platforms:',
       `  - { id: dc, type: discord, token: "${token}", apiRoot: "${f.url}", shardCount: 2, identifyInterval: ${windowMs}ms }`,
       '',
