@@ -41,9 +41,14 @@ export interface ClusterWorkOptions {
   run?: (event: StoredEvent, resumed: boolean) => Promise<RunEnd>;
 }
 
-/** A job's data: its id is the event's; `notify` asks for a word on `handled` once it is. */
+/**
+ * A job's data: its id is the event's; `notify` asks for a word on `handled` once it is; `again`
+ * marks an event queued again (a redelivery, the sweeper), which may have run before: its worker
+ * resumes it, so replies already delivered (their job done and gone) are not sent a second time.
+ */
 interface JobData {
   notify?: true;
+  again?: true;
 }
 
 /** A queued event whose sender waits for its replies (the HTTP endpoint): forgotten after this long unheard of. */
@@ -78,7 +83,7 @@ export class ClusterWork implements WorkQueue {
       queue.on('error', () => {});
       this.queues.push(queue);
     }
-    this.sweeper = new Sweeper(options.store, (event) => this.add(event.id, chatOf(event.journal as Journal), true), options.logger, Math.max(5000, options.stallTimeoutMs));
+    this.sweeper = new Sweeper(options.store, (event) => this.add(event.id, chatOf(event.journal as Journal), true, true), options.logger, Math.max(5000, options.stallTimeoutMs));
   }
 
   /** Connects to Redis and gives every partition its global concurrency of 1; workers start with start(). */
@@ -100,9 +105,9 @@ export class ClusterWork implements WorkQueue {
     return work;
   }
 
-  async enqueue(id: string, chat: string | undefined, onHandled?: () => void): Promise<void> {
+  async enqueue(id: string, chat: string | undefined, onHandled?: () => void, again = false): Promise<void> {
     if (onHandled) this.waiting.set(id, { onHandled, at: Date.now() });
-    await this.add(id, chat, onHandled !== undefined);
+    await this.add(id, chat, onHandled !== undefined, again);
   }
 
   async requeue(botId: string, key: string): Promise<void> {
@@ -111,7 +116,7 @@ export class ClusterWork implements WorkQueue {
       const id = await store.inbox.admittedAs(botId, key);
       const event = id === undefined ? undefined : await store.inbox.get(id);
       // Queued now, before the chat's next message can be; already queued, nothing changes.
-      if (event) await this.add(event.id, chatOf(event.journal as Journal), this.waiting.has(event.id));
+      if (event) await this.add(event.id, chatOf(event.journal as Journal), this.waiting.has(event.id), true);
     } catch (error) {
       logger.warn({ bot: botId, key, err: errorMessage(error) }, 'could not queue a redelivered event; the sweeper queues it');
     }
@@ -125,9 +130,12 @@ export class ClusterWork implements WorkQueue {
     void this.options.store.delete(`cluster:send:${record}`).catch(() => undefined);
   }
 
-  private async add(id: string, chat: string | undefined, notify: boolean): Promise<void> {
+  private async add(id: string, chat: string | undefined, notify: boolean, again: boolean): Promise<void> {
     const queue = this.queues[partitionOf(chat ?? id, this.queues.length)]!;
-    await queue.add('event', notify ? { notify: true } : {}, { jobId: id });
+    const data: JobData = {};
+    if (notify) data.notify = true;
+    if (again) data.again = true;
+    await queue.add('event', data, { jobId: id });
   }
 
   /** Starts the workers (with `run`), the sweeper, and the word on handled events (an ingress). */
@@ -177,7 +185,7 @@ export class ClusterWork implements WorkQueue {
       const event = await this.options.store.inbox.get(id);
       // Finished already: a job queued again by the sweeper after its event was done.
       if (!event) return;
-      end = await run(event, job.attemptsStarted > 1 || job.stalledCounter > 0);
+      end = await run(event, job.data.again === true || job.attemptsStarted > 1 || job.stalledCounter > 0);
     } catch (error) {
       if (!this.stopping) {
         this.options.logger.warn({ event: id, err: errorMessage(error) }, 'could not take a queued event; it goes back to its queue');

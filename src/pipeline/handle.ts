@@ -39,6 +39,9 @@ interface Run {
 /** What a finished run reports: done (event finished or being finished after onSent), or left for the next start. */
 export type RunEnd = 'done' | 'left';
 
+/** How long replies wait for a reconnecting store (Redis) to come back before they go out unrecorded. */
+const outageWaitMs = 10_000;
+
 export class MessageHandler {
   constructor(private readonly deps: HandleDeps) {
     deps.metrics
@@ -178,11 +181,30 @@ export class MessageHandler {
       await added;
       await saved;
     } catch (error) {
-      run.log.error({ err: errorMessage(error) }, 'could not record the replies in the store; sending them anyway (after a crash they may be sent again)');
+      // A networked store that lost its connection is usually back within moments: the replies wait
+      // for it rather than go out unrecorded, which would send them again when the event is resumed.
+      if (!(await this.recordedOnceBack(items, journal, first, run))) run.log.error({ err: errorMessage(error) }, 'could not record the replies in the store; sending them anyway (after a crash they may be sent again)');
     }
     const at = Date.now();
     const records: OutboxRecord[] = items.map((item) => pendingRecord(item, at));
     return { journal, outcome: journal.outcome, records };
+  }
+
+  /** Retries record()'s writes once a reconnecting store is available again (within outageWaitMs); false if it is not, or they fail again. */
+  private async recordedOnceBack(items: OutboxItem[], journal: Journal, first: number, run: Run): Promise<boolean> {
+    const { store } = this.deps;
+    if (!store.onAvailability) return false;
+    const deadline = Date.now() + outageWaitMs;
+    while (!store.available && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    if (!store.available) return false;
+    try {
+      if (items.length > 0) await store.outbox.add(items);
+      if (first === 0 && this.deps.hooks.onSent) await store.inbox.update(run.eventId, journal);
+      run.log.info('recorded the replies once the store was back');
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** onSent never delays the user: it runs after delivery, in the background, tracked for shutdown; then the event is finished. */

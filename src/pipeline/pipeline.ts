@@ -48,8 +48,9 @@ export interface WorkQueue {
   /**
    * Queues an admitted event; resolves once queued. Events with the same `chat` run one at a time,
    * in the order queued; a platform event has none. `onHandled` is called here once it is handled, wherever.
+   * `again`: it may have run before (found recorded after a failed admission), so it is resumed, not started afresh.
    */
-  enqueue(id: string, chat: string | undefined, onHandled?: () => void): Promise<void>;
+  enqueue(id: string, chat: string | undefined, onHandled?: () => void, again?: boolean): Promise<void>;
   /** A redelivery of the event admitted with `key`: queued again, should its ingress have died before queueing it. Never throws. */
   requeue(botId: string, key: string): Promise<void>;
   /** True for the one instance that is to send `record` (a retried dead letter, a reply with no event left), until released. */
@@ -187,15 +188,15 @@ export class Pipeline {
 
   /** An admission in doubt turned out recorded: handled here, as if it had been admitted then. */
   private takeDoubtful({ id, journal, onHandled }: Doubtful): void {
-    if (this.options.work) return void this.handOver(id, chatOf(journal), onHandled);
+    if (this.options.work) return void this.handOver(id, chatOf(journal), onHandled, true);
     if (journal.stage === 'event') return void this.track(this.handleEvent(id, journal.event, false));
     this.slotsTaken++;
     this.schedule(id, journal, false, onHandled);
   }
 
   /** To the shared queue. The event is recorded: if queueing fails, the cluster's sweeper queues it, so the platform is still told yes. */
-  private async handOver(id: string, chat: string | undefined, onHandled?: () => void): Promise<'queued'> {
-    await this.options.work!.enqueue(id, chat, onHandled).catch((error: unknown) => this.options.logger.warn({ event: id, err: errorMessage(error) }, 'could not queue an event; the sweeper queues it'));
+  private async handOver(id: string, chat: string | undefined, onHandled?: () => void, again = false): Promise<'queued'> {
+    await this.options.work!.enqueue(id, chat, onHandled, again).catch((error: unknown) => this.options.logger.warn({ event: id, err: errorMessage(error) }, 'could not queue an event; the sweeper queues it'));
     return 'queued';
   }
 
