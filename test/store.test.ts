@@ -261,9 +261,9 @@ describe('redis leases', () => {
   it('keeps a renewed lease past its first TTL, frees it for another on release, and ignores a release by one who does not hold it', async () => {
     const store = await open();
     expect((await store.leases.acquire('conn:qq', 'a', ttl)).granted).toBe(true);
-    await sleep(ttl / 2);
-    expect(await store.leases.renew('conn:qq', 'a', ttl)).toBe(true);
-    await sleep(ttl / 2 + 50);
+    // Renewed for far longer than the wait below, so a slow machine cannot let it run out meanwhile.
+    expect(await store.leases.renew('conn:qq', 'a', ttl * 30)).toBe(true);
+    await sleep(ttl + 50); // past the first TTL: only the renewal keeps it
     expect((await store.leases.acquire('conn:qq', 'b', ttl)).granted).toBe(false);
     await store.leases.release('conn:qq', 'b');
     expect((await store.leases.acquire('conn:qq', 'b', ttl)).granted).toBe(false);
