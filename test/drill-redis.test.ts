@@ -106,16 +106,23 @@ describe('drill: the Redis store', () => {
 
     const answers = () => fake.delivered().filter((c) => texts.has(c.params.text!));
     const missing = () => [...acked].filter((t) => !answers().some((c) => c.params.text === t));
+    // What each instance logged of these updates (by update id, and by the event ids that names).
+    const logsOf = (of: string[]) => {
+      const keys = of.map((t) => String(texts.get(t)));
+      const all = instances.flatMap((i, n) => i.output.split('\n').map((l) => `${n}: ${l}`));
+      const events = new Set(all.filter((l) => keys.some((k) => l.includes(`"key":"${k}"`) || l.includes(`:${k},`))).flatMap((l) => [...l.matchAll(/"event":"([^"]+)"/g)].map((m) => m[1]!)));
+      const notable = (l: string) => /"level":(40|50|60)/.test(l) || l.includes('resuming');
+      return all.filter((l) => notable(l) || keys.some((k) => l.includes(`"key":"${k}"`) || l.includes(`:${k},`)) || [...events].some((e) => l.includes(e))).join('\n');
+    };
     await waitFor(() => missing().length === 0, 30_000, 'an answer to every update').catch((error: Error) => {
-      const ids = missing().map((t) => String(texts.get(t)));
-      const lines = instances.flatMap((i, n) => i.output.split('\n').filter((l) => ids.some((id) => l.includes(`"${id}"`) || l.includes(`:${id},`))).map((l) => `${n}: ${l}`));
-      throw new Error(`${error.message}: ${missing().join(' ')}\n${lines.join('\n')}`);
+      throw new Error(`${error.message}: ${missing().join(' ')}\n${logsOf(missing())}`);
     });
     // Stopped with SIGTERM, each finishes what it holds: nothing more may be sent after.
     expect(await Promise.all(instances.map((i) => i.stop()))).toEqual([0, 0, 0]);
     const counts = new Map<string, number>();
     for (const call of answers()) counts.set(call.params.text!, (counts.get(call.params.text!) ?? 0) + 1);
-    expect([...counts].filter(([, n]) => n !== 1)).toEqual([]);
+    const twice = [...counts].filter(([, n]) => n !== 1);
+    expect(twice, logsOf(twice.map(([t]) => t))).toEqual([]);
     expect(counts.size).toBe(acked.size);
   }, 120_000);
 

@@ -214,8 +214,23 @@ class DroppingStore extends MemoryStore {
   private drop: { lands: boolean } | undefined;
   private readonly listeners: ((available: boolean) => void)[] = [];
 
+  /** Calls of the writes that record a send and an event's end, with whether the store was up. */
+  readonly bookkeeping: string[] = [];
+
   constructor() {
     super();
+    const delivered = this.outbox.delivered.bind(this.outbox);
+    this.outbox.delivered = async (key, ids) => {
+      this.bookkeeping.push(`delivered ${this.up ? 'up' : 'down'}`);
+      if (!this.up) throw new StoreError('the store is down');
+      return delivered(key, ids);
+    };
+    const finish = this.inbox.finish.bind(this.inbox);
+    this.inbox.finish = async (id) => {
+      this.bookkeeping.push(`finish ${this.up ? 'up' : 'down'}`);
+      if (!this.up) throw new StoreError('the store is down');
+      return finish(id);
+    };
     const admit = this.inbox.admit.bind(this.inbox);
     this.inbox.admit = async (event: NewEvent, ttlMs: number) => {
       if (!this.up) throw new StoreError('the store is down');
@@ -266,6 +281,32 @@ describe('admissions in doubt', () => {
     expect(await deliver('k2', 'lost on the way')).toBe('accepted');
     await p.drain();
     expect(rec.texts()).toEqual(['recorded all the same', 'lost on the way']);
+  });
+});
+
+describe('a store that drops after a reply went out', () => {
+  it('records the delivery and the event\'s end once it is back, so a restart sends nothing again', async () => {
+    const store = new DroppingStore();
+    const sent: string[] = [];
+    // The connection drops while the platform takes the reply: what records it fails at first.
+    const adapter: Adapter = { id: 'chat', type: 'test', start: async () => {}, stop: async () => {}, send: async (m) => {
+      sent.push(m.content.map((c) => (c.type === 'text' ? c.text : c.type)).join(''));
+      store.change(false);
+      return { ok: true, ids: ['m1'], ms: 1 };
+    } };
+    const p = new Pipeline({ bot: echo, adapters: new Map([['chat', adapter]]), store, logger: silentLogger() });
+    expect(await p.dispatch('chat', { key: 'k1', normalize: () => message('sent in the outage') })).toBe('accepted');
+    await waitFor(() => store.bookkeeping.includes('delivered down') && store.bookkeeping.includes('finish down'), 5000, 'the bookkeeping to fail while the store is down');
+    store.change(true);
+    await p.drain();
+    await waitFor(async () => (await store.inbox.unfinished()).length === 0, 5000, 'the event finished once the store is back');
+    expect((await store.outbox.list('pending')).length).toBe(0);
+    expect(store.bookkeeping.filter((b) => b.endsWith(' up')).sort()).toEqual(['delivered up', 'finish up']);
+
+    const restarted = new Pipeline({ bot: echo, adapters: new Map([['chat', adapter]]), store, logger: silentLogger() });
+    expect(await restarted.resume(Promise.resolve())).toEqual({ events: 0, items: 0 });
+    await restarted.drain();
+    expect(sent).toEqual(['sent in the outage']);
   });
 });
 

@@ -8,12 +8,15 @@ import type { Delivery } from '../message.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Metrics } from '../runtime/metrics.js';
 import type { Outbox, OutboxRecord } from '../store/index.js';
+import type { ThroughOutage } from '../store/outage.js';
 import type { Pacing } from './pacer.js';
 import { fatal, freshState, nextDelay, sleep, type Failure, type RetryPolicy } from './retry.js';
 
 export interface DelivererOptions {
   adapters: ReadonlyMap<string, Adapter>;
   outbox: Outbox;
+  /** Runs a bookkeeping write again once a reconnecting store is back (see store/outage.ts). */
+  durable?: ThroughOutage;
   pacer: Pacing;
   policy: RetryPolicy;
   logger: Logger;
@@ -74,12 +77,12 @@ export class Deliverer {
         // Not waited for: the write is queued now, in order, and commits with whatever comes next in
         // this tick (the event's finish, usually). A crash before that commit is the same window as
         // a crash during the send: the item goes again after the restart.
-        void this.note(outbox.delivered(key, ids), log);
+        void this.note(() => outbox.delivered(key, ids), log);
         this.count(adapter, 'delivered');
         return { ok: true, ids, ms: elapsed() };
       }
       const error = delivery.error ?? 'the platform refused it';
-      await this.note(outbox.attempted(key, ids, error), log);
+      await this.note(() => outbox.attempted(key, ids, error), log);
       if (signal.aborted) return this.leave(record, ids, elapsed(), error);
       const failure: Failure = delivery.failure ?? fatal;
       const wait = nextDelay(policy, state, failure);
@@ -94,7 +97,7 @@ export class Deliverer {
 
   /** The policy gave up: the item is kept as a dead letter, with its error, for an operator to retry or drop. */
   private async bury(record: OutboxRecord, ids: string[], error: string, log: Logger, ms: number, adapter?: Adapter): Promise<ItemDelivery> {
-    await this.note(this.options.outbox.dead(record.key, ids, error), log);
+    await this.note(() => this.options.outbox.dead(record.key, ids, error), log);
     // One line per dead letter; `switchboard outbox list` shows them, `retry <item>` sends one again.
     log.error({ item: record.key, to: record.message.to.channelId, target: record.message.to.botId, err: error, deadLetter: true }, 'delivery failed');
     this.options.metrics?.inc('switchboard_deliveries_total', { platform: adapter?.type ?? 'unknown', outcome: 'dead' });
@@ -118,9 +121,9 @@ export class Deliverer {
   }
 
   /** A bookkeeping write that fails (the store is failing) is logged; the send itself already happened. */
-  private async note(write: Promise<void>, log: Logger): Promise<void> {
+  private async note(write: () => Promise<void>, log: Logger): Promise<void> {
     try {
-      await write;
+      await (this.options.durable ? this.options.durable(write) : write());
     } catch (error) {
       log.error({ err: (error as Error).message }, 'could not record a delivery in the store; after a restart it may be sent again');
     }

@@ -10,6 +10,7 @@ import type { Logger } from '../runtime/logger.js';
 import type { Metrics } from '../runtime/metrics.js';
 import { errorMessage } from '../inbound/supervisor.js';
 import { pendingRecord, type OutboxItem, type OutboxRecord, type Store } from '../store/index.js';
+import { throughOutage, type ThroughOutage } from '../store/outage.js';
 import type { MessageJournal as Journal, Outcome } from './journal.js';
 import type { Request, Result, Stage, StageData, StageHookMap, StageHooks, StageOutcome, StageValue } from './lifecycle.js';
 
@@ -39,11 +40,12 @@ interface Run {
 /** What a finished run reports: done (event finished or being finished after onSent), or left for the next start. */
 export type RunEnd = 'done' | 'left';
 
-/** How long replies wait for a reconnecting store (Redis) to come back before they go out unrecorded. */
-const outageWaitMs = 10_000;
-
 export class MessageHandler {
+  /** Writes that must not be lost to a moment's outage of a networked store. */
+  private readonly durable: ThroughOutage;
+
   constructor(private readonly deps: HandleDeps) {
+    this.durable = throughOutage(deps.store);
     deps.metrics
       ?.describe('switchboard_messages_total', 'Messages handled to the end, by outcome: answered, rejected, handler failed, delivery failed, failed')
       .describe('switchboard_message_seconds', 'Time to handle a message, from its turn in the chat queue to its replies sent (onSent not included)');
@@ -174,37 +176,20 @@ export class MessageHandler {
   private async record(journal: Extract<Journal, { stage: 'delivering' }>, outgoing: OutgoingMessage[], run: Run, prefix = `${run.eventId}:`, first = 0) {
     const items: OutboxItem[] = outgoing.map((message, i) => ({ key: `${prefix}${first + i}`, eventId: run.eventId, index: first + i, message }));
     const { store } = this.deps;
-    const added = items.length > 0 ? store.outbox.add(items) : undefined;
     // After onSent the journal stays at `delivered`: its extras are the last thing to send.
-    const saved = first === 0 && this.deps.hooks.onSent ? store.inbox.update(run.eventId, journal) : undefined;
+    const saveJournal = first === 0 && this.deps.hooks.onSent;
+    // Added and saved in one round trip. A networked store that lost its connection is usually back
+    // within moments: the replies wait for it rather than go out unrecorded, which would send them
+    // again when the event is resumed.
+    const write = () => Promise.all([items.length > 0 ? store.outbox.add(items) : undefined, saveJournal ? store.inbox.update(run.eventId, journal) : undefined]);
     try {
-      await added;
-      await saved;
+      await this.durable(write);
     } catch (error) {
-      // A networked store that lost its connection is usually back within moments: the replies wait
-      // for it rather than go out unrecorded, which would send them again when the event is resumed.
-      if (!(await this.recordedOnceBack(items, journal, first, run))) run.log.error({ err: errorMessage(error) }, 'could not record the replies in the store; sending them anyway (after a crash they may be sent again)');
+      run.log.error({ err: errorMessage(error) }, 'could not record the replies in the store; sending them anyway (after a crash they may be sent again)');
     }
     const at = Date.now();
     const records: OutboxRecord[] = items.map((item) => pendingRecord(item, at));
     return { journal, outcome: journal.outcome, records };
-  }
-
-  /** Retries record()'s writes once a reconnecting store is available again (within outageWaitMs); false if it is not, or they fail again. */
-  private async recordedOnceBack(items: OutboxItem[], journal: Journal, first: number, run: Run): Promise<boolean> {
-    const { store } = this.deps;
-    if (!store.onAvailability) return false;
-    const deadline = Date.now() + outageWaitMs;
-    while (!store.available && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-    if (!store.available) return false;
-    try {
-      if (items.length > 0) await store.outbox.add(items);
-      if (first === 0 && this.deps.hooks.onSent) await store.inbox.update(run.eventId, journal);
-      run.log.info('recorded the replies once the store was back');
-      return true;
-    } catch {
-      return false;
-    }
   }
 
   /** onSent never delays the user: it runs after delivery, in the background, tracked for shutdown; then the event is finished. */
@@ -240,7 +225,7 @@ export class MessageHandler {
 
   private async finish(eventId: string, log: Logger): Promise<void> {
     try {
-      await this.deps.store.inbox.finish(eventId);
+      await this.durable(() => this.deps.store.inbox.finish(eventId));
     } catch (error) {
       log.error({ err: errorMessage(error) }, 'could not mark the event finished; after a restart it is resumed, and what was delivered is not sent again');
     }

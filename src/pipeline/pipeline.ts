@@ -17,6 +17,7 @@ import type { Message } from '../message.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Metrics } from '../runtime/metrics.js';
 import { pendingRecord, type OutboxItem, type OutboxRecord, type Store, type StoredEvent } from '../store/index.js';
+import { throughOutage, type ThroughOutage } from '../store/outage.js';
 import { AdmissionsInDoubt, type Doubtful } from './doubt.js';
 import { MessageHandler, type RunEnd } from './handle.js';
 import type { EventJournal, Journal, MessageJournal } from './journal.js';
@@ -69,6 +70,8 @@ const noDownloads: Downloader = async () => {
 
 export class Pipeline {
   readonly deliverer: Deliverer;
+  /** Bookkeeping writes that wait out a moment's outage of a networked store. */
+  private readonly durable: ThroughOutage;
   private readonly handler: MessageHandler;
   private readonly inFlight = new Set<Promise<unknown>>();
   /** The tail of each chat's queue: messages of one chat are handled in arrival order. */
@@ -96,7 +99,8 @@ export class Pipeline {
       if (available && !this.closed) void this.inDoubt.settle();
     });
     const limitsOf = options.limits ?? ((botId: string) => adapters.get(botId)?.limits);
-    this.deliverer = new Deliverer({ adapters, outbox: store.outbox, pacer: options.pacing?.(limitsOf) ?? new Pacer(limitsOf), policy: options.retryPolicy ?? defaultRetryPolicy, logger, metrics });
+    this.durable = throughOutage(store);
+    this.deliverer = new Deliverer({ adapters, outbox: store.outbox, durable: this.durable, pacer: options.pacing?.(limitsOf) ?? new Pacer(limitsOf), policy: options.retryPolicy ?? defaultRetryPolicy, logger, metrics });
     this.handler = new MessageHandler({
       bot: options.bot,
       hooks: options.hooks ?? {},
@@ -320,13 +324,13 @@ export class Pipeline {
       if (ctx.outgoing.length > 0) {
         const at = Date.now();
         const items: OutboxItem[] = ctx.outgoing.map((message, index) => ({ key: `${id}:${index}`, eventId: id, index, message }));
-        await this.options.store.outbox.add(items).catch((error: unknown) => log.error({ err: errorMessage(error) }, 'could not record the replies in the store; sending them anyway'));
+        await this.durable(() => this.options.store.outbox.add(items)).catch((error: unknown) => log.error({ err: errorMessage(error) }, 'could not record the replies in the store; sending them anyway'));
         // After a resume, what the first run already delivered is skipped: the outbox has it under the same keys.
         const records = resumed ? await this.options.store.outbox.ofEvent(id) : items.map((item) => pendingRecord(item, at));
         const deliveries = await this.deliverer.sendAll(records, log);
         if (deliveries.some((d) => d.left)) return 'left';
       }
-      await this.options.store.inbox.finish(id).catch((error: unknown) => log.error({ err: errorMessage(error) }, 'could not mark the event finished; it is handled again after a restart'));
+      await this.durable(() => this.options.store.inbox.finish(id)).catch((error: unknown) => log.error({ err: errorMessage(error) }, 'could not mark the event finished; it is handled again after a restart'));
       return 'done';
     } finally {
       log.info({ replies: ctx.outgoing.length, ms: Math.round((performance.now() - started) * 100) / 100 }, 'event handled');
