@@ -265,8 +265,12 @@ function record(row: OutboxRow): OutboxRecord {
   };
 }
 
+// better-sqlite3 declares Statement in a namespace it does not export, so the published .d.ts can
+// only name it through an interface of ours.
+interface PreparedStatement extends Statement {}
+
 function prepare(db: Db) {
-  const s = (sql: string): Statement => db.prepare(sql);
+  const s = (sql: string): PreparedStatement => db.prepare(sql);
   return {
     // Taken when absent or expired; `changes` is 1 exactly when this call took it.
     claim: s(`INSERT INTO kv (key, value, expires) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires = excluded.expires WHERE kv.expires IS NOT NULL AND kv.expires <= ?`),
