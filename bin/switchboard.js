@@ -1,8 +1,22 @@
 #!/usr/bin/env node
-// Registers tsx so both Switchboard's own sources and an operator's bot module
-// written in TypeScript load without a build step.
-import { register } from 'tsx/esm/api';
+// In this repository (src/ beside bin/) Switchboard runs from its TypeScript sources through tsx,
+// and `import ... from 'switchboard'` resolves to those sources too (the "switchboard-source"
+// condition in package.json's exports). Installed from npm there is no src/: the compiled dist/
+// runs, and tsx is loaded only when the bot itself is TypeScript (see src/runtime/typescript.ts).
+import { existsSync } from 'node:fs';
+import { register } from 'node:module';
 
-register();
-const { main } = await import('../src/runtime/cli.ts');
-process.exitCode = await main(process.argv.slice(2));
+const source = new URL('../src/runtime/cli.ts', import.meta.url);
+let cli;
+if (existsSync(source)) {
+  const tsx = await import('tsx/esm/api');
+  tsx.register();
+  const addSourceCondition = `export function resolve(specifier, context, next) {
+    return next(specifier, { ...context, conditions: [...context.conditions, 'switchboard-source'] });
+  }`;
+  register(`data:text/javascript,${encodeURIComponent(addSourceCondition)}`);
+  cli = await import(source.href);
+} else {
+  cli = await import('../dist/src/runtime/cli.js');
+}
+process.exitCode = await cli.main(process.argv.slice(2));

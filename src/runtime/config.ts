@@ -2,7 +2,7 @@
 // path in the file (and line, when the file has one) and what was expected.
 
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, extname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
@@ -15,7 +15,8 @@ import { keysAt, keysFrom, nearest, valueAt } from './config-hints.js';
 import { redact, shapedBy } from './secret.js';
 import { byteSize, duration, httpUrl } from './units.js';
 
-export const builtinBot = fileURLToPath(new URL('../../bots/echo.ts', import.meta.url));
+// Run from source this module is config.ts next to bots/echo.ts; compiled (dist/), config.js next to echo.js.
+export const builtinBot = fileURLToPath(new URL(`../../bots/echo${extname(import.meta.url)}`, import.meta.url));
 
 const serverSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),

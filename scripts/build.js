@@ -1,0 +1,31 @@
+// `npm run build` (and `prepack`): compiles src/, adapters/, bots/ and testing/ to dist/ as JS and
+// .d.ts, then copies the files the runtime reads by path (the sandbox page) next to the compiled
+// modules that read them, so `new URL('./page.html', import.meta.url)` finds them in dist/ too.
+
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const roots = ['src', 'adapters', 'bots', 'testing'];
+const out = join(root, 'dist');
+
+rmSync(out, { recursive: true, force: true });
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+const compiled = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
+if (compiled.status !== 0) process.exit(compiled.status ?? 1);
+
+for (const dir of roots) if (existsSync(join(root, dir))) copyAssets(dir);
+
+function copyAssets(dir) {
+  for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) copyAssets(path);
+    else if (!/\.[cm]?ts$/.test(entry.name)) {
+      mkdirSync(dirname(join(out, path)), { recursive: true });
+      copyFileSync(join(root, path), join(out, path));
+    }
+  }
+}
