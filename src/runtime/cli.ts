@@ -9,6 +9,7 @@ import { openStore } from '../store/open.js';
 import { outboxCommand, outboxUsage } from './outbox-cli.js';
 import { Runtime, roleNeedsRedis, type Role } from './runtime.js';
 import { ListenError } from '../inbound/server.js';
+import { initCommand } from '../scaffold/init.js';
 
 const usage = `Usage: switchboard <command> [--config file.yaml]
 
@@ -16,6 +17,7 @@ Commands:
   start   run the bot on every configured platform (no --config: the example bot on the web sandbox)
   check   validate a config file and print it resolved, with every secret masked
   outbox  list, retry or drop dead letters: replies the retry policy gave up on (no arguments: its usage)
+  init    write a new bot project into a folder: switchboard init my-bot
 
 Options:
   -c, --config <file>   the config file (YAML; \${NAME} reads the environment)
@@ -36,6 +38,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(usage);
     return command || parsed.values.help ? 0 : 2;
   }
+  if (command === 'init') return initCommand(parsed.positionals.slice(1));
   if (command !== 'start' && command !== 'check' && command !== 'outbox') {
     console.error(`unknown command "${command}"\n\n${usage}`);
     return 2;
