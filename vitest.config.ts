@@ -1,6 +1,12 @@
+import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
+// `import ... from 'switchboard'` in the repository's own bots and tests means its sources, as
+// bin/switchboard.js makes it for the CLI; never a dist/ left by a build.
+const conditions = ['switchboard-source', ...defaultServerConditions];
+
 export default defineConfig({
+  ssr: { resolve: { conditions } },
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 20_000,
