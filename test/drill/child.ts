@@ -14,7 +14,8 @@ export class SwitchboardProcess {
   private readonly exited: Promise<number | null>;
   private readonly lineWaiters = new Set<() => void>();
 
-  private constructor(private readonly child: ChildProcessByStdio<null, Readable, Readable>) {
+  /** `group`: the child leads a process group (a launcher such as npx, which does not pass signals on), signalled as a whole. */
+  private constructor(private readonly child: ChildProcessByStdio<null, Readable, Readable>, private readonly group = false) {
     const take = (chunk: Buffer) => {
       this.output += chunk.toString();
       for (const wake of this.lineWaiters) wake();
@@ -30,10 +31,14 @@ export class SwitchboardProcess {
     );
   }
 
-  /** Starts `switchboard start --config <config> [...args]` in `cwd` and waits until it serves. */
-  static async start(config: string, cwd: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000, args: string[] = []): Promise<SwitchboardProcess> {
-    const child = spawn(process.execPath, [bin, 'start', '--config', config, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const proc = new SwitchboardProcess(child);
+  /**
+   * Starts `switchboard start --config <config> [...args]` in `cwd` and waits until it serves;
+   * `launcher` replaces `node bin/switchboard.js` (`['npx', 'switchboard']` for an installed package).
+   */
+  static async start(config: string, cwd: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000, args: string[] = [], launcher?: string[]): Promise<SwitchboardProcess> {
+    const [command, ...prefix] = launcher ?? [process.execPath, bin];
+    const child = spawn(command!, [...prefix, 'start', '--config', config, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: launcher !== undefined });
+    const proc = new SwitchboardProcess(child, launcher !== undefined);
     const line = await proc.waitForLine((l) => l.includes('"msg":"switchboard started"'), timeoutMs, 'the "switchboard started" line');
     proc.url = (JSON.parse(line) as { url: string }).url;
     return proc;
@@ -66,13 +71,18 @@ export class SwitchboardProcess {
 
   /** SIGKILL, as a crash or the OOM killer would. */
   async kill(): Promise<void> {
-    if (this.running) this.child.kill('SIGKILL');
+    if (this.running) this.signal('SIGKILL');
     await this.exited;
   }
 
   /** SIGTERM, and the exit code. */
   async stop(): Promise<number | null> {
-    if (this.running) this.child.kill('SIGTERM');
+    if (this.running) this.signal('SIGTERM');
     return this.exited;
+  }
+
+  private signal(signal: NodeJS.Signals): void {
+    if (this.group && this.child.pid !== undefined) process.kill(-this.child.pid, signal);
+    else this.child.kill(signal);
   }
 }
