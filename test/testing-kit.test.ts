@@ -1,0 +1,90 @@
+// The test kit as a bot author uses it: only switchboard (../src/index.js) and switchboard/testing
+// (../testing/index.js), nothing internal.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { defineBot, isMedia } from '../src/index.js';
+import { createTestBot, type TestBot, type TestPlatform } from '../testing/index.js';
+
+const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201ee9c8a9b0000000049454e44ae426082', 'hex');
+
+/** What an author would write: a command, a menu with buttons, an image reader, an echo that in groups answers only when addressed. */
+const bot = defineBot((b) => {
+  b.command('ping', () => 'pong');
+  b.command('menu', (ctx) => ctx.reply([{ type: 'text', text: 'Pick a colour' }, { type: 'buttons', rows: [[{ label: 'Red', value: 'colour:red' }, { label: 'Blue', value: 'colour:blue' }]] }]));
+  b.command('announce <channel> <what:rest>', (ctx) => {
+    ctx.send({ botId: ctx.message.botId, channelId: ctx.args.channel }, `news: ${ctx.args.what}`);
+    return 'announced';
+  });
+  b.on('message', async (ctx) => {
+    const image = ctx.message.content.find(isMedia);
+    if (image) return `an image of ${(await ctx.download(image)).data.length} bytes`;
+    if (ctx.text.startsWith('colour:')) return `you picked ${ctx.text.slice(7)}, ${ctx.message.author.name ?? ctx.message.author.id}`;
+    if (ctx.message.channel.type !== 'direct' && !ctx.message.mentionsBot) return;
+    return `echo <${ctx.text}>`;
+  });
+});
+
+let t: TestBot | undefined;
+afterEach(async () => {
+  await t?.stop();
+  t = undefined;
+});
+
+const platforms: TestPlatform[] = ['telegram', 'discord'];
+
+describe.each(platforms)('createTestBot on %s', (platform) => {
+  it('answers a command with what the platform received', async () => {
+    t = createTestBot(bot, { platform });
+    const replies = await t.send('/ping');
+    expect(replies.map((r) => r.text)).toEqual(['pong']);
+  });
+
+  it('answers in a direct chat, and in a group only when mentioned', async () => {
+    t = createTestBot(bot, { platform });
+    expect((await t.send({ text: 'hi', chat: 'direct' })).map((r) => r.text)).toEqual([platform === 'telegram' ? 'echo &lt;hi&gt;' : 'echo <hi>']);
+    expect(await t.send({ text: 'chatter', chat: 'group' })).toEqual([]);
+    const addressed = await t.send({ text: 'hello', chat: 'group', mention: true });
+    expect(addressed).toHaveLength(1);
+    expect(addressed[0]!.text).toContain('hello');
+  });
+
+  it('shows buttons, and a click arrives from the user who clicked', async () => {
+    t = createTestBot(bot, { platform });
+    const [menu] = await t.send('/menu');
+    expect(menu!.buttons).toEqual([[{ label: 'Red', value: 'colour:red' }, { label: 'Blue', value: 'colour:blue' }]]);
+    const user = platform === 'telegram' ? { id: '77', name: 'Bob' } : { id: '200000000000000077', name: 'Bob' };
+    const replies = await t.send({ click: 'colour:blue', user });
+    expect(replies.map((r) => r.text)).toEqual(['you picked blue, Bob']);
+  });
+
+  it('hands the bot the bytes of an image the user sent', async () => {
+    t = createTestBot(bot, { platform });
+    const replies = await t.send({ image: png });
+    expect(replies.map((r) => r.text)).toEqual([`an image of ${png.length} bytes`]);
+  });
+
+  it('records what the bot sent to other chats apart from the replies', async () => {
+    t = createTestBot(bot, { platform });
+    const news = platform === 'telegram' ? '-1009876' : '600000000000000001';
+    const replies = await t.send(`/announce ${news} v2 is out`);
+    expect(replies.map((r) => r.text)).toEqual(['announced']);
+    expect(t.sent().filter((r) => r.chat === news).map((r) => r.text)).toEqual(['news: v2 is out']);
+  });
+});
+
+describe('createTestBot: the platform payload', () => {
+  it('gives Telegram sendMessage params, escaped for HTML and split at 4096 characters', async () => {
+    t = createTestBot(defineBot((b) => b.command('long', () => `<b>${'x'.repeat(5000)}`)), { platform: 'telegram' });
+    const replies = await t.send('/long');
+    expect(replies.map((r) => r.method)).toEqual(['sendMessage', 'sendMessage']);
+    expect(replies[0]!.payload).toMatchObject({ chat_id: '42', parse_mode: 'HTML' });
+    expect(replies[0]!.text.startsWith('&lt;b&gt;x')).toBe(true);
+    expect(replies.map((r) => r.text).join('')).toBe(`&lt;b&gt;${'x'.repeat(5000)}`);
+  });
+
+  it('gives the Discord message body, mentions disabled', async () => {
+    t = createTestBot(defineBot((b) => b.command('ping', () => 'pong')), { platform: 'discord' });
+    const [reply] = await t.send('/ping');
+    expect(reply!.payload).toMatchObject({ content: 'pong', allowed_mentions: { parse: [] } });
+  });
+});
