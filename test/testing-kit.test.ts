@@ -3,7 +3,7 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { defineBot, isMedia } from '../src/index.js';
-import { createTestBot, type TestBot, type TestPlatform } from '../testing/index.js';
+import { createTestBot, discordGuildMessage, discordToken, FakeDiscord, FakeTelegram, startSwitchboard, type RunningSwitchboard, type TestBot, type TestPlatform } from '../testing/index.js';
 
 const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201ee9c8a9b0000000049454e44ae426082', 'hex');
 
@@ -18,19 +18,27 @@ const bot = defineBot((b) => {
   b.on('message', async (ctx) => {
     const image = ctx.message.content.find(isMedia);
     if (image) return `an image of ${(await ctx.download(image)).data.length} bytes`;
-    if (ctx.text.startsWith('colour:')) return `you picked ${ctx.text.slice(7)}, ${ctx.message.author.name ?? ctx.message.author.id}`;
+    if (ctx.text.startsWith('colour:')) return `you picked ${ctx.text.slice(7)}, ${ctx.message.author.id}`;
     if (ctx.message.channel.type !== 'direct' && !ctx.message.mentionsBot) return;
     return `echo <${ctx.text}>`;
   });
 });
 
 let t: TestBot | undefined;
+let switchboard: RunningSwitchboard | undefined;
+let fake: { stop(): Promise<void> } | undefined;
 afterEach(async () => {
   await t?.stop();
-  t = undefined;
+  await switchboard?.stop();
+  await fake?.stop();
+  t = switchboard = fake = undefined;
 });
 
-const platforms: TestPlatform[] = ['telegram', 'discord'];
+const platforms: TestPlatform[] = ['telegram', 'discord', 'lark'];
+/** A user of each platform, in its own id format. */
+const bob: Record<TestPlatform, { id: string; name: string }> = { telegram: { id: '77', name: 'Bob' }, discord: { id: '200000000000000077', name: 'bob' }, lark: { id: 'ou_bob0000000000000000000000000000b', name: 'Bob' } };
+/** Another chat of each platform, for ctx.send. */
+const newsChat: Record<TestPlatform, string> = { telegram: '-1009876', discord: '600000000000000001', lark: 'oc_group00000000000000000000000001' };
 
 describe.each(platforms)('createTestBot on %s', (platform) => {
   it('answers a command with what the platform received', async () => {
@@ -52,9 +60,8 @@ describe.each(platforms)('createTestBot on %s', (platform) => {
     t = createTestBot(bot, { platform });
     const [menu] = await t.send('/menu');
     expect(menu!.buttons).toEqual([[{ label: 'Red', value: 'colour:red' }, { label: 'Blue', value: 'colour:blue' }]]);
-    const user = platform === 'telegram' ? { id: '77', name: 'Bob' } : { id: '200000000000000077', name: 'Bob' };
-    const replies = await t.send({ click: 'colour:blue', user });
-    expect(replies.map((r) => r.text)).toEqual(['you picked blue, Bob']);
+    const replies = await t.send({ click: 'colour:blue', user: bob[platform] });
+    expect(replies.map((r) => r.text)).toEqual([`you picked blue, ${bob[platform].id}`]);
   });
 
   it('hands the bot the bytes of an image the user sent', async () => {
@@ -65,7 +72,7 @@ describe.each(platforms)('createTestBot on %s', (platform) => {
 
   it('records what the bot sent to other chats apart from the replies', async () => {
     t = createTestBot(bot, { platform });
-    const news = platform === 'telegram' ? '-1009876' : '600000000000000001';
+    const news = newsChat[platform];
     const replies = await t.send(`/announce ${news} v2 is out`);
     expect(replies.map((r) => r.text)).toEqual(['announced']);
     expect(t.sent().filter((r) => r.chat === news).map((r) => r.text)).toEqual(['news: v2 is out']);
@@ -86,5 +93,32 @@ describe('createTestBot: the platform payload', () => {
     t = createTestBot(defineBot((b) => b.command('ping', () => 'pong')), { platform: 'discord' });
     const [reply] = await t.send('/ping');
     expect(reply!.payload).toMatchObject({ content: 'pong', allowed_mentions: { parse: [] } });
+  });
+});
+
+describe('the real runtime against an exported fake, end to end', () => {
+  it('answers a Telegram user through long polling', async () => {
+    const telegram = new FakeTelegram();
+    fake = telegram;
+    await telegram.start();
+    switchboard = await startSwitchboard(`platforms:\n  - { id: tg, type: telegram, token: "${telegram.token}", apiRoot: "${telegram.url}" }\n`, { bot });
+    telegram.pushMessage({ text: '/ping', entities: [{ type: 'bot_command', offset: 0, length: 5 }] });
+    const sent = await telegram.waitForCall('sendMessage', undefined, 5000);
+    expect(sent.params).toMatchObject({ chat_id: '42', text: 'pong', parse_mode: 'HTML' });
+    expect(telegram.delivered()).toHaveLength(1);
+  });
+
+  it('answers a Discord guild message that mentions the bot, over the gateway', async () => {
+    const discord = new FakeDiscord();
+    fake = discord;
+    await discord.start();
+    switchboard = await startSwitchboard(`platforms:\n  - { id: dc, type: discord, token: "${discordToken}", apiRoot: "${discord.url}", identifyInterval: 0ms }\n`, { bot });
+    discord.gateway.push('MESSAGE_CREATE', discordGuildMessage(discord, `<@${discord.botUser.id}> hi there`, { mentions: [{ ...discord.botUser, bot: true }] }));
+    const reply = await new Promise<string>((resolve, reject) => {
+      const deadline = Date.now() + 10_000;
+      const look = () => (discord.sent[0] ? resolve(String(discord.sent[0].body.content)) : Date.now() > deadline ? reject(new Error('no reply at the fake')) : setTimeout(look, 10));
+      look();
+    });
+    expect(reply).toBe('echo <hi there>');
   });
 });

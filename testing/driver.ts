@@ -39,8 +39,6 @@ export interface Reply {
 export interface Driver {
   /** Starts the fake; returns the `platforms[]` entry (YAML flow map) for the real adapter, id `test`. */
   start(): Promise<string>;
-  /** Resolves once the adapter is connected (a gateway session up); immediate for polling and webhooks. */
-  ready(): Promise<void>;
   /**
    * Hands the user's message to the fake, which delivers it to the adapter (a poll, the gateway, a
    * webhook). Returns how to recognise it once normalized, and the chat its replies go to.
@@ -49,13 +47,4 @@ export interface Driver {
   /** Everything the adapter sent so far, in the order the fake received it. */
   replies(): Reply[];
   stop(): Promise<void>;
-}
-
-/** Polls `probe` every 5 ms until it holds (a gateway session coming up); throws after `ms`. */
-export async function until(probe: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`createTestBot: timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }

@@ -9,6 +9,7 @@
 
 export { createTestBot, type TestBot, type TestBotOptions, type TestPlatform } from './test-bot.js';
 export type { Reply, UserMessage } from './driver.js';
+export { startSwitchboard, type RunningSwitchboard, type StartOptions } from './run.js';
 
 /**
  * Telegram Bot API. Config: `{ type: telegram, token: fake.token, apiRoot: fake.url }` (polling).

@@ -2,21 +2,20 @@
 // adapter of one platform, talking to that platform's wire fake in this process. What a test sees
 // is what the platform received: the adapter's own rendering, splitting and escaping.
 
-import { pino } from 'pino';
 import type { Adapter, AdapterContext, AdapterDefinition, InboundEvent } from '../src/adapter.js';
 import type { Bot, Message } from '../src/index.js';
-import { parseConfig } from '../src/runtime/config.js';
-import { definitions } from '../src/runtime/registry.js';
-import { Runtime } from '../src/runtime/runtime.js';
-import { MemoryStore } from '../src/store/memory.js';
+import { definitions as registry } from '../src/runtime/registry.js';
+import type { Runtime } from '../src/runtime/runtime.js';
+import { startSwitchboard, type RunningSwitchboard } from './run.js';
 import type { Driver, Reply, UserMessage } from './driver.js';
 import { discordDriver } from './drivers/discord.js';
+import { larkDriver } from './drivers/lark.js';
 import { telegramDriver } from './drivers/telegram.js';
 
 /** The platforms createTestBot speaks. */
-export type TestPlatform = 'telegram' | 'discord';
+export type TestPlatform = 'telegram' | 'discord' | 'lark';
 
-const drivers: Record<TestPlatform, () => Driver> = { telegram: telegramDriver, discord: discordDriver };
+const drivers: Record<TestPlatform, () => Driver> = { telegram: telegramDriver, discord: discordDriver, lark: larkDriver };
 
 export interface TestBotOptions {
   platform: TestPlatform;
@@ -54,42 +53,39 @@ export interface TestBot {
  */
 export function createTestBot(bot: Bot, options: TestBotOptions): TestBot {
   const make = drivers[options.platform];
-  if (!make) throw new Error(`createTestBot: platform "${String(options.platform)}" is not one of ${Object.keys(drivers).join(', ')}; run the runtime against its fake (FakeQQ, FakeLark…) instead`);
+  if (!make) throw new Error(`createTestBot: platform "${String(options.platform)}" is not one of ${Object.keys(drivers).join(', ')}; run startSwitchboard against its fake (FakeQQ, FakeVK…) instead`);
   const driver = make();
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const waiting = new Set<{ is(message: Message): boolean; done(): void }>();
-  let runtime: Runtime | undefined;
-  let starting: Promise<Runtime> | undefined;
+  const waiting = new Set<Waiting>();
+  let running: RunningSwitchboard | undefined;
+  let starting: Promise<RunningSwitchboard> | undefined;
 
-  const start = async (): Promise<Runtime> => {
+  const start = async (): Promise<RunningSwitchboard> => {
     const entry = await driver.start();
-    const yaml = `${options.config ?? ''}\nserver: { host: 127.0.0.1, port: 0 }\nplatforms:\n  - ${entry}\n`;
-    const observed = definitions.map((d) => (d.type === options.platform ? observe(d, (message) => handled(waiting, message)) : d));
-    const config = parseConfig(yaml, { definitions: observed, env: {}, source: 'createTestBot', baseDir: process.cwd() });
-    config.store = { type: 'memory' } as typeof config.store;
-    runtime = await Runtime.create(config, { bot, store: new MemoryStore(), logger: pino({ level: 'silent' }), definitions: observed });
-    await runtime.start();
-    await driver.ready();
-    return runtime;
+    const definitions = registry.map((d) => (d.type === options.platform ? observe(d, (message) => handled(waiting, message)) : d));
+    running = await startSwitchboard(`${options.config ?? ''}\nplatforms:\n  - ${entry}\n`, { bot, env: {}, definitions });
+    return running;
   };
 
   return {
     get runtime() {
-      return runtime;
+      return running?.runtime;
     },
     async send(input) {
-      const running = await (starting ??= start());
+      const { url } = await (starting ??= start());
       const message = typeof input === 'string' ? { text: input } : input;
       const before = driver.replies().length;
       let done!: () => void;
       const finished = new Promise<void>((resolve) => (done = resolve));
-      // Registered before the fake has the message, so a fast answer is not missed.
-      const entry = { is: (_: Message) => false, done };
+      // Registered before the fake has the message: one handled before inject returns (a webhook's answer
+      // can come after the handling) is kept in `seen` and matched once it is known what to look for.
+      const entry: Waiting = { seen: [], done };
       waiting.add(entry);
       let timer: NodeJS.Timeout | undefined;
       try {
-        const target = await driver.inject(message, running.url);
+        const target = await driver.inject(message, url);
         entry.is = target.is;
+        if (entry.seen.some(target.is)) done();
         const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`createTestBot: the bot did not finish handling ${JSON.stringify(message)} within ${timeoutMs} ms`)), timeoutMs)));
         await Promise.race([finished, timeout]);
         return driver.replies().slice(before).filter((reply) => reply.chat === target.chat);
@@ -101,14 +97,24 @@ export function createTestBot(bot: Bot, options: TestBotOptions): TestBot {
     sent: () => driver.replies(),
     async stop() {
       await starting?.catch(() => undefined);
-      await runtime?.stop();
+      await running?.stop();
       await driver.stop();
     },
   };
 }
 
-function handled(waiting: Set<{ is(message: Message): boolean; done(): void }>, message: Message): void {
-  for (const entry of waiting) if (entry.is(message)) entry.done();
+/** A `send` waiting for its message to be handled; `is` is known once the fake has the message. */
+interface Waiting {
+  is?: (message: Message) => boolean;
+  seen: Message[];
+  done(): void;
+}
+
+function handled(waiting: Set<Waiting>, message: Message): void {
+  for (const entry of waiting) {
+    if (!entry.is) entry.seen.push(message);
+    else if (entry.is(message)) entry.done();
+  }
 }
 
 /** The platform's own adapter, with every event it dispatches reporting when it has been handled. */

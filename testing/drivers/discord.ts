@@ -1,7 +1,7 @@
 // Discord for createTestBot: the real adapter holds a gateway session with FakeDiscord and sends over its REST API.
 
 import { atBot, directMessage, FakeDiscord, guildMessage, token } from '../fakes/discord.js';
-import { until, type Driver, type Reply, type UserMessage } from '../driver.js';
+import type { Driver, Reply, UserMessage } from '../driver.js';
 
 const defaultUser = { id: '200000000000000001', name: 'alice' };
 const guild = { guild: '400000000000000001', channel: '300000000000000001' };
@@ -22,7 +22,6 @@ export function discordDriver(): Driver {
       await fake.start();
       return `{ id: test, type: discord, token: "${token}", apiRoot: "${fake.url}", identifyInterval: 0ms, shardCount: 1 }`;
     },
-    ready: () => until(() => fake.gateway.connected, 10_000, 'the Discord gateway session'),
     async inject(input: UserMessage) {
       const user = input.user ?? defaultUser;
       const author = { id: user.id, username: user.name ?? user.id };

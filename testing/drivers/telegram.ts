@@ -16,7 +16,6 @@ export function telegramDriver(): Driver {
       await fake.start();
       return `{ id: test, type: telegram, token: "${fake.token}", apiRoot: "${fake.url}", pollTimeout: 1 }`;
     },
-    ready: async () => {},
     async inject(input: UserMessage) {
       const user = input.user ?? defaultUser;
       const from = { id: Number(user.id), is_bot: false, first_name: user.name ?? user.id, username: (user.name ?? user.id).toLowerCase() };
