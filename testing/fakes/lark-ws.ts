@@ -5,46 +5,13 @@
 
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
-import protobuf from 'protobufjs';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { decodeFrame, encodeFrame, type FrameObject } from './pbbp2.js';
 
-/** The frame schema of Lark's long connection (the SDK's pbbp2.Frame), written out independently. */
-const proto = `
-syntax = "proto2";
-package pbbp2;
-message Header { required string key = 1; required string value = 2; }
-message Frame {
-  required uint64 SeqID = 1;
-  required uint64 LogID = 2;
-  required int32 service = 3;
-  required int32 method = 4;
-  repeated Header headers = 5;
-  optional string payload_encoding = 6;
-  optional string payload_type = 7;
-  optional bytes payload = 8;
-  optional string LogIDNew = 9;
-}`;
-const Frame = protobuf.parse(proto).root.lookupType('pbbp2.Frame');
-
-export interface FrameObject {
-  SeqID: number | { toNumber(): number };
-  LogID: number | { toNumber(): number };
-  service: number;
-  method: number;
-  headers: { key: string; value: string }[];
-  payload?: Uint8Array;
-}
+export { decodeFrame, encodeFrame, type FrameObject };
 
 export const frameMethod = { control: 0, data: 1 } as const;
 export const serviceId = 33;
-
-export function encodeFrame(frame: FrameObject): Uint8Array {
-  return Frame.encode(Frame.fromObject(frame)).finish();
-}
-
-export function decodeFrame(bytes: Uint8Array): FrameObject {
-  return Frame.toObject(Frame.decode(bytes), { defaults: true, longs: Number }) as FrameObject;
-}
 
 export interface Ack {
   messageId: string;
