@@ -122,3 +122,34 @@ describe('the real runtime against an exported fake, end to end', () => {
     expect(reply).toBe('echo <hi there>');
   });
 });
+
+describe('docs/testing.md, as written there', () => {
+  const docBot = defineBot((b) => {
+    b.command('menu', (ctx) => ctx.reply([{ type: 'text', text: 'Pick one' }, { type: 'buttons', rows: [[{ label: 'Red', value: 'red' }]] }]));
+    b.on('message', async (ctx) => {
+      const image = ctx.message.content.find(isMedia);
+      if (image) return `${(await ctx.download(image)).data.length} bytes`;
+      if (ctx.message.channel.type !== 'direct' && !ctx.message.mentionsBot) return;
+      return `you said ${ctx.text}`;
+    });
+  });
+
+  it('shows a menu and reads the click', async () => {
+    t = createTestBot(docBot, { platform: 'discord' });
+    const [menu] = await t.send('/menu');
+    expect(menu!.buttons).toEqual([[{ label: 'Red', value: 'red' }]]);
+    expect((await t.send({ click: 'red' }))[0]!.text).toBe('you said red');
+  });
+
+  it('answers in a group only when mentioned', async () => {
+    t = createTestBot(docBot, { platform: 'lark' });
+    expect(await t.send({ text: 'chatter', chat: 'group' })).toEqual([]);
+    expect((await t.send({ text: 'hi', chat: 'group', mention: true }))[0]!.text).toBe('you said hi');
+  });
+
+  it('reads an image', async () => {
+    t = createTestBot(docBot, { platform: 'telegram' });
+    const replies = await t.send({ image: new Uint8Array([1, 2, 3]) });
+    expect(replies[0]!.text).toBe('3 bytes');
+  });
+});
