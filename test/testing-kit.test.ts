@@ -1,7 +1,7 @@
 // The test kit as a bot author uses it: only switchboard (../src/index.js) and switchboard/testing
 // (../testing/index.js), nothing internal.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { defineBot, isMedia } from '../src/index.js';
 import { createTestBot, discordGuildMessage, discordToken, FakeDiscord, FakeTelegram, startSwitchboard, type RunningSwitchboard, type TestBot, type TestPlatform } from '../testing/index.js';
 
@@ -114,12 +114,8 @@ describe('the real runtime against an exported fake, end to end', () => {
     await discord.start();
     switchboard = await startSwitchboard(`platforms:\n  - { id: dc, type: discord, token: "${discordToken}", apiRoot: "${discord.url}", identifyInterval: 0ms }\n`, { bot });
     discord.gateway.push('MESSAGE_CREATE', discordGuildMessage(discord, `<@${discord.botUser.id}> hi there`, { mentions: [{ ...discord.botUser, bot: true }] }));
-    const reply = await new Promise<string>((resolve, reject) => {
-      const deadline = Date.now() + 10_000;
-      const look = () => (discord.sent[0] ? resolve(String(discord.sent[0].body.content)) : Date.now() > deadline ? reject(new Error('no reply at the fake')) : setTimeout(look, 10));
-      look();
-    });
-    expect(reply).toBe('echo <hi there>');
+    await vi.waitFor(() => expect(discord.delivered()).toHaveLength(1), { timeout: 5000 });
+    expect(discord.delivered()[0]).toMatchObject({ channelId: '300000000000000001', body: { content: 'echo <hi there>' } });
   });
 });
 

@@ -52,6 +52,11 @@ export class FakeDiscord {
   private server: Server | undefined;
   private counter = 1_200_000_000_000_000_000n;
 
+  /** The messages the bot sent that the platform took, in order: what its chats show. */
+  delivered(): SentMessage[] {
+    return this.sent.slice();
+  }
+
   async start(): Promise<this> {
     const server = createServer((req, res) => {
       this.route(req, res).catch((error: Error) => json(res, 500, { message: error.message, code: 0 }));

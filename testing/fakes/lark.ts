@@ -87,6 +87,11 @@ export class FakeLark {
     this.appId = options.appId ?? `cli_${randomBytes(8).toString('hex')}`;
   }
 
+  /** The messages the bot sent that the platform took, in order: what its chats show. */
+  delivered(): SentMessage[] {
+    return this.sent.slice();
+  }
+
   async start(): Promise<this> {
     const server = createServer((req, res) => {
       this.route(req, res).catch((error: Error) => json(res, 500, { code: 500, msg: error.message }));

@@ -79,6 +79,11 @@ export class FakeTencentIM {
   private server: Server | undefined;
   private seq = 0;
 
+  /** The messages the bot sent that the platform took, in order: what its chats show. */
+  delivered(): SentMessage[] {
+    return this.sent.slice();
+  }
+
   async start(): Promise<this> {
     const server = createServer((req, res) => {
       this.route(req, res).catch((error: Error) => json(res, 500, { ActionStatus: 'FAIL', ErrorCode: 1, ErrorInfo: error.message }));

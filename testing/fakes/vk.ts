@@ -85,6 +85,11 @@ export class FakeVK {
     return `${this.url}/method`;
   }
 
+  /** The messages the bot sent that the platform took, in order: what its chats show. */
+  delivered(): SentMessage[] {
+    return this.sent.slice();
+  }
+
   async start(): Promise<this> {
     const server = createServer((req, res) => {
       this.route(req, res).catch((error: Error) => json(res, 500, { message: error.message }));

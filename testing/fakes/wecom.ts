@@ -54,6 +54,11 @@ export class FakeWecom {
   private server: Server | undefined;
   private counter = 0;
 
+  /** The messages the bot sent that the platform took, in order: what its chats show. */
+  delivered(): Sent[] {
+    return this.sent.slice();
+  }
+
   async start(): Promise<this> {
     const server = createServer((req, res) => void this.route(req, res).catch((error: Error) => json(res, 500, { errcode: -1, errmsg: error.message })));
     this.url = await listenLocal(server);
