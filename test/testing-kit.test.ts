@@ -89,6 +89,15 @@ describe('createTestBot: the platform payload', () => {
     expect(replies.map((r) => r.text).join('')).toBe(`&lt;b&gt;${'x'.repeat(5000)}`);
   });
 
+  it('sends without waiting out the platform limits: pacing is off by default', async () => {
+    t = createTestBot(defineBot((b) => b.command('count', (ctx) => ['1', '2', '3', '4', '5'].forEach((n) => ctx.reply(n)))), { platform: 'telegram' });
+    const started = performance.now();
+    const replies = await t.send('/count');
+    // Paced, the last two would wait about a second each (Telegram: one a second in a chat, after a burst of 3).
+    expect(performance.now() - started).toBeLessThan(1500);
+    expect(replies.map((r) => r.text)).toEqual(['1', '2', '3', '4', '5']);
+  });
+
   it('gives the Discord message body, mentions disabled', async () => {
     t = createTestBot(defineBot((b) => b.command('ping', () => 'pong')), { platform: 'discord' });
     const [reply] = await t.send('/ping');

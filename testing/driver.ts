@@ -37,7 +37,7 @@ export interface Reply {
 }
 
 export interface Driver {
-  /** Starts the fake; returns the `platforms[]` entry (YAML flow map) for the real adapter, id `test`. */
+  /** Starts the fake; returns the keys of the `platforms[]` entry (YAML flow map, no braces) for the real adapter, id `test`. */
   start(): Promise<string>;
   /**
    * Hands the user's message to the fake, which delivers it to the adapter (a poll, the gateway, a

@@ -21,6 +21,11 @@ export interface TestBotOptions {
   platform: TestPlatform;
   /** Extra top-level config (YAML), e.g. `limits:` or `delivery:`; the platform and the store are set by the kit. */
   config?: string;
+  /**
+   * Waits between replies as the platform's send limits require (Telegram: about one a second in a
+   * chat after a burst of 3), as in production. Off by default, so a test with many messages stays fast.
+   */
+  pacing?: boolean;
   /** How long `send` waits for the message to be handled before it rejects; 10 s by default. */
   timeoutMs?: number;
 }
@@ -63,7 +68,8 @@ export function createTestBot(bot: Bot, options: TestBotOptions): TestBot {
   const start = async (): Promise<RunningSwitchboard> => {
     const entry = await driver.start();
     const definitions = registry.map((d) => (d.type === options.platform ? observe(d, (message) => handled(waiting, message)) : d));
-    running = await startSwitchboard(`${options.config ?? ''}\nplatforms:\n  - ${entry}\n`, { bot, env: {}, definitions });
+    const limits = options.pacing ? '' : ', limits: false';
+    running = await startSwitchboard(`${options.config ?? ''}\nplatforms:\n  - { ${entry}${limits} }\n`, { bot, env: {}, definitions });
     return running;
   };
 

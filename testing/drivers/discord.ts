@@ -20,7 +20,7 @@ export function discordDriver(): Driver {
   return {
     async start() {
       await fake.start();
-      return `{ id: test, type: discord, token: "${token}", apiRoot: "${fake.url}", identifyInterval: 0ms, shardCount: 1 }`;
+      return `id: test, type: discord, token: "${token}", apiRoot: "${fake.url}", identifyInterval: 0ms, shardCount: 1`;
     },
     async inject(input: UserMessage) {
       const user = input.user ?? defaultUser;

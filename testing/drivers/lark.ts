@@ -40,7 +40,7 @@ export function larkDriver(): Driver {
       await fake.start();
       // The bot is a member of both chats, so ctx.send can reach one from the other.
       fake.chats.add(directChat).add(groupChat);
-      return `{ id: test, type: lark, mode: webhook, domain: "${fake.url}", appId: "${fake.appId}", appSecret: "${fake.appSecret}", verificationToken: "${fake.verificationToken}" }`;
+      return `id: test, type: lark, mode: webhook, domain: "${fake.url}", appId: "${fake.appId}", appSecret: "${fake.appSecret}", verificationToken: "${fake.verificationToken}"`;
     },
     async inject(input: UserMessage, webhookBase: string) {
       const user = input.user ?? defaultUser;

@@ -14,7 +14,7 @@ export function telegramDriver(): Driver {
   return {
     async start() {
       await fake.start();
-      return `{ id: test, type: telegram, token: "${fake.token}", apiRoot: "${fake.url}", pollTimeout: 1 }`;
+      return `id: test, type: telegram, token: "${fake.token}", apiRoot: "${fake.url}", pollTimeout: 1`;
     },
     async inject(input: UserMessage) {
       const user = input.user ?? defaultUser;
