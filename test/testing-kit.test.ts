@@ -34,11 +34,11 @@ afterEach(async () => {
   t = switchboard = fake = undefined;
 });
 
-const platforms: TestPlatform[] = ['telegram', 'discord', 'lark'];
+const platforms: TestPlatform[] = ['telegram', 'discord', 'lark', 'vk'];
 /** A user of each platform, in its own id format. */
-const bob: Record<TestPlatform, { id: string; name: string }> = { telegram: { id: '77', name: 'Bob' }, discord: { id: '200000000000000077', name: 'bob' }, lark: { id: 'ou_bob0000000000000000000000000000b', name: 'Bob' } };
+const bob: Record<TestPlatform, { id: string; name: string }> = { telegram: { id: '77', name: 'Bob' }, discord: { id: '200000000000000077', name: 'bob' }, lark: { id: 'ou_bob0000000000000000000000000000b', name: 'Bob' }, vk: { id: '1077', name: 'Bob' } };
 /** Another chat of each platform, for ctx.send. */
-const newsChat: Record<TestPlatform, string> = { telegram: '-1009876', discord: '600000000000000001', lark: 'oc_group00000000000000000000000001' };
+const newsChat: Record<TestPlatform, string> = { telegram: '-1009876', discord: '600000000000000001', lark: 'oc_group00000000000000000000000001', vk: '123456:2000000005' };
 
 describe.each(platforms)('createTestBot on %s', (platform) => {
   it('answers a command with what the platform received', async () => {

@@ -11,11 +11,12 @@ import type { Driver, Reply, UserMessage } from './driver.js';
 import { discordDriver } from './drivers/discord.js';
 import { larkDriver } from './drivers/lark.js';
 import { telegramDriver } from './drivers/telegram.js';
+import { vkDriver } from './drivers/vk.js';
 
 /** The platforms createTestBot speaks. */
-export type TestPlatform = 'telegram' | 'discord' | 'lark';
+export type TestPlatform = 'telegram' | 'discord' | 'lark' | 'vk';
 
-const drivers: Record<TestPlatform, () => Driver> = { telegram: telegramDriver, discord: discordDriver, lark: larkDriver };
+const drivers: Record<TestPlatform, () => Driver> = { telegram: telegramDriver, discord: discordDriver, lark: larkDriver, vk: vkDriver };
 
 export interface TestBotOptions {
   platform: TestPlatform;
@@ -58,7 +59,7 @@ export interface TestBot {
  */
 export function createTestBot(bot: Bot, options: TestBotOptions): TestBot {
   const make = drivers[options.platform];
-  if (!make) throw new Error(`createTestBot: platform "${String(options.platform)}" is not one of ${Object.keys(drivers).join(', ')}; run startSwitchboard against its fake (FakeQQ, FakeVK…) instead`);
+  if (!make) throw new Error(`createTestBot: platform "${String(options.platform)}" is not one of ${Object.keys(drivers).join(', ')}; run startSwitchboard against its fake (FakeQQ, FakeWecom…) instead`);
   const driver = make();
   const timeoutMs = options.timeoutMs ?? 10_000;
   const waiting = new Set<Waiting>();
