@@ -41,9 +41,10 @@ export interface Driver {
   start(): Promise<string>;
   /**
    * Hands the user's message to the fake, which delivers it to the adapter (a poll, the gateway, a
-   * webhook). Returns how to recognise it once normalized, and the chat its replies go to.
+   * webhook). Returns how to recognise it once normalized, the chat its replies go to, and `settled`
+   * when the adapter has taken it or let it pass by then (a webhook answered after admission).
    */
-  inject(input: UserMessage, webhookBase: string): Promise<{ is(message: Message): boolean; chat: string }>;
+  inject(input: UserMessage, webhookBase: string): Promise<{ is(message: Message): boolean; chat: string; settled?: boolean }>;
   /** Everything the adapter sent so far, in the order the fake received it. */
   replies(): Reply[];
   stop(): Promise<void>;
