@@ -73,18 +73,20 @@ export default defineBot((bot) => {
 `;
 
 const botTest = `import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { createTestBot } from 'switchboard/testing';
 import bot from './bot.js';
 
+// The bot on Switchboard's real Telegram adapter, against a fake Telegram in this process.
+const t = createTestBot(bot, { platform: 'telegram' });
+after(() => t.stop());
+
 test('/ping answers pong', async () => {
-  const t = createTestBot(bot, { platform: 'telegram' });
   const replies = await t.send('/ping');
   assert.equal(replies[0]?.text, 'pong');
 });
 
 test('a message in a direct chat is answered', async () => {
-  const t = createTestBot(bot, { platform: 'telegram' });
   const replies = await t.send('hello');
   assert.equal(replies[0]?.text, 'You said: hello');
 });
