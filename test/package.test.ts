@@ -3,7 +3,7 @@
 // the Telegram fake; and `npx switchboard init` with the scaffold's own test.
 
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -101,6 +101,17 @@ export default defineBot((bot) => {
     writeFileSync(join(app, 'bot.js'), `import { defineBot } from 'switchboard';\n\nexport default defineBot((bot) => {\n  bot.command('ping', () => 'pong from JavaScript');\n});\n`);
     const fake = await startWith('bot.js');
     expect(await answers(fake, '/ping')).toEqual(['pong from JavaScript']);
+  }, slow);
+
+  it('says how to fix a TypeScript bot in a package that is not "type": "module"', async () => {
+    const dir = join(app, 'commonjs');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'package.json'), '{ "name": "commonjs-bot" }');
+    writeFileSync(join(dir, 'bot.ts'), `import { defineBot } from 'switchboard';\n\nexport default defineBot(() => {});\n`);
+    writeFileSync(join(dir, 'switchboard.yaml'), 'bot: ./bot.ts\nserver: { port: 0 }\nstore: { type: memory }\nplatforms:\n  - { id: sandbox, type: sandbox }\n');
+    const failed = (await run('npx', ['--prefix', app, 'switchboard', 'start', '--config', 'switchboard.yaml'], { cwd: dir }).catch((e: unknown) => e)) as { code: number; stderr: string };
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain(`is an ES module in a CommonJS package: add "type": "module" to ${join(dir, 'package.json')}, or name the bot file .mts`);
   }, slow);
 });
 

@@ -14,7 +14,7 @@ import { Pipeline } from '../pipeline/pipeline.js';
 import { pacingFor } from '../cluster/shared-pacer.js';
 import { toJson } from '../pipeline/schema.js';
 import { definitions as registry } from './registry.js';
-import { prepareImport } from './typescript.js';
+import { importDefault } from './bot-import.js';
 import { HttpServer } from '../inbound/server.js';
 import type { LimitsConfig } from '../delivery/pacer.js';
 import type { Store } from '../store/index.js';
@@ -359,9 +359,7 @@ async function createAdapters(config: Config, definitions: readonly AdapterDefin
 }
 
 async function loadBot(path: string): Promise<Bot> {
-  await prepareImport(path);
-  const module = (await import(pathToFileURL(path).href)) as { default?: unknown };
-  const bot = module.default;
+  const bot = await importDefault(path, pathToFileURL(path).href);
   if (!(bot instanceof Bot)) throw new Error(`${path} must export a bot by default: export default defineBot(bot => { ... })`);
   return bot;
 }
