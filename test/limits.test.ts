@@ -219,7 +219,8 @@ callbacks: { onMessage: ${hooks.url}/onMessage }
     expect(await botSaid('alice', 'sandbox')).toEqual([text('1'), text('2'), text('Top.')]);
     expect(await botSaid('alice', 'strict')).toEqual([text('1'), text('Strict.')]);
     expect(await botSaid('alice', 'free')).toEqual([text('1'), text('2'), text('3')]);
-    expect(hooks.received.filter((r) => r.body.bot.id === 'free').map((r) => 'limit' in r.body)).toEqual([false, false, false]);
+    const told = (platform: string) => hooks!.received.filter((r) => r.body.bot.id === platform).map((r) => r.body.limit?.max);
+    expect([told('sandbox'), told('strict'), told('free')]).toEqual([[2, 2, 2], [1, 1, 1], [undefined, undefined, undefined]]);
   });
 });
 

@@ -105,7 +105,7 @@ export class MessageHandler {
     }
     const extras: Segment[][] = j.stage === 'received' ? [] : [...j.extras];
     if (j.stage === 'received') {
-      const limit = await this.deps.limits?.count(j.message);
+      const limit = this.deps.limits ? await this.deps.limits.count(j.message) : undefined;
       const received = await this.stage('onMessage', { eventId: run.eventId, message: j.message, limit }, extras, run);
       if (isStopped(received)) return this.refuse(j.message, received, extras, run);
       if (limit && (received.exceeded ?? limit.exceeded)) return this.limited(j.message, limit, extras, run);
