@@ -252,4 +252,16 @@ describe('per-user limits on one Redis', () => {
     expect(counts.map((c) => c.count).sort((p, q) => p - q)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
     for (const { resetMs } of counts) expect(resetMs).toBeGreaterThan(50_000);
   });
+
+  it('starts a new window once the last one has expired on the server', async () => {
+    const counter = new RedisWindowCounter(await open());
+    expect(await counter.hit('chat:erin', 200)).toEqual({ count: 1, resetMs: 200 });
+    expect((await counter.hit('chat:erin', 200)).count).toBe(2);
+    // Hit until a hit opens a new window: the key expired, it did not keep counting.
+    const fresh = await waitFor(async () => {
+      const hit = await counter.hit('chat:erin', 200);
+      return hit.count === 1 && hit;
+    }, 3000, 'a new window');
+    expect(fresh.resetMs).toBe(200);
+  });
 });

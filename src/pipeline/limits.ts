@@ -29,7 +29,7 @@ export type PerUserLimit = z.output<typeof perUserSchema>;
 export const topLimitsSchema = z.strictObject({ perUser: perUserSchema.optional() });
 
 /** Each platform entry's limit: its own `limits.perUser` wins over the top level's, `false` included. */
-export function perUserOf(top: PerUserLimit | false | undefined, platforms: readonly { id: string; limits?: unknown }[]): ((botId: string) => PerUserLimit | undefined) | undefined {
+export function perUserOf(top: PerUserLimit | undefined, platforms: readonly { id: string; limits?: unknown }[]): ((botId: string) => PerUserLimit | undefined) | undefined {
   const byPlatform = new Map<string, PerUserLimit>();
   for (const platform of platforms) {
     const own = (platform.limits as { perUser?: PerUserLimit | false } | false | undefined) || undefined;
