@@ -12,6 +12,7 @@ import { errorMessage } from '../inbound/supervisor.js';
 import { pendingRecord, type OutboxItem, type OutboxRecord, type Store } from '../store/index.js';
 import { throughOutage, type ThroughOutage } from '../store/outage.js';
 import type { MessageJournal as Journal, Outcome } from './journal.js';
+import type { LimitState, UserLimits } from './limits.js';
 import type { Request, Result, Stage, StageData, StageHookMap, StageHooks, StageOutcome, StageValue } from './lifecycle.js';
 
 export interface HandleDeps {
@@ -22,6 +23,8 @@ export interface HandleDeps {
   logger: Logger;
   metrics?: Metrics;
   download: Downloader;
+  /** Per-user limits, when a platform has one. */
+  limits?: UserLimits;
   /** Tracks background work (onSent) so shutdown waits for it. */
   track(task: Promise<unknown>): void;
 }
@@ -47,7 +50,7 @@ export class MessageHandler {
   constructor(private readonly deps: HandleDeps) {
     this.durable = throughOutage(deps.store);
     deps.metrics
-      ?.describe('switchboard_messages_total', 'Messages handled to the end, by outcome: answered, rejected, handler failed, delivery failed, failed')
+      ?.describe('switchboard_messages_total', 'Messages handled to the end, by outcome: answered, rejected, limited, handler failed, delivery failed, failed')
       .describe('switchboard_message_seconds', 'Time to handle a message, from its turn in the chat queue to its replies sent (onSent not included)');
   }
 
@@ -102,8 +105,10 @@ export class MessageHandler {
     }
     const extras: Segment[][] = j.stage === 'received' ? [] : [...j.extras];
     if (j.stage === 'received') {
-      const received = await this.stage('onMessage', { eventId: run.eventId, message: j.message }, extras, run);
+      const limit = this.deps.limits ? await this.deps.limits.count(j.message) : undefined;
+      const received = await this.stage('onMessage', { eventId: run.eventId, message: j.message, limit }, extras, run);
       if (isStopped(received)) return this.refuse(j.message, received, extras, run);
+      if (limit && (received.exceeded ?? limit.exceeded)) return this.limited(j.message, limit, extras, run);
       j = { stage: 'onMessage', message: received.value, extras };
       if (received.asked) await this.save(run, j);
     }
@@ -132,7 +137,7 @@ export class MessageHandler {
   }
 
   /** Runs a stage's hook, if one is configured; with none, the value passes through untouched. */
-  private async stage<S extends Exclude<Stage, 'onSent'>>(stage: S, data: StageData, extras: Segment[][], run: Run): Promise<{ value: StageValue<S>; asked: boolean } | Stopped> {
+  private async stage<S extends Exclude<Stage, 'onSent'>>(stage: S, data: StageData, extras: Segment[][], run: Run): Promise<{ value: StageValue<S>; asked: boolean; exceeded?: boolean } | Stopped> {
     const value = (stage === 'onMessage' ? data.message : stage === 'onPreSend' ? data.request : data.result) as StageValue<S>;
     const hook = this.deps.hooks[stage];
     if (!hook) return { value, asked: false };
@@ -151,7 +156,7 @@ export class MessageHandler {
     }
     if (outcome.kind === 'reject') return { stopped: true, reply: outcome.reply };
     if (outcome.extra) extras.push(...outcome.extra);
-    return { value: outcome.data ?? value, asked: true };
+    return { value: outcome.data ?? value, asked: true, exceeded: outcome.exceeded };
   }
 
   /** The first callback after a resume may repeat one asked before the crash: it is told so. */
@@ -162,9 +167,15 @@ export class MessageHandler {
   }
 
   /** A stage stopped the message: the user sees its reply, then any content earlier stages added. */
-  private refuse(message: Message, stopped: Stopped, extras: Segment[][], run: Run, request?: Request) {
+  private refuse(message: Message, stopped: Stopped, extras: Segment[][], run: Run, request?: Request, outcome: Outcome = 'rejected') {
     const contents = stopped.reply && stopped.reply.length > 0 ? [stopped.reply, ...extras] : extras;
-    return this.record({ stage: 'delivering', message, ...(request ? { request } : {}), outcome: 'rejected' }, contents.map((c) => toChat(message, c)), run);
+    return this.record({ stage: 'delivering', message, ...(request ? { request } : {}), outcome }, contents.map((c) => toChat(message, c)), run);
+  }
+
+  /** Over the per-user limit: recorded and finished like any message, its author told at most once a window. */
+  private limited(message: Message, limit: LimitState, extras: Segment[][], run: Run) {
+    const notice = this.deps.limits!.stopped(message, limit);
+    return this.refuse(message, { stopped: true, reply: notice }, extras, run, undefined, 'limited');
   }
 
   /**

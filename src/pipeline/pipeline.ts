@@ -22,6 +22,7 @@ import { AdmissionsInDoubt, type Doubtful } from './doubt.js';
 import { MessageHandler, type RunEnd } from './handle.js';
 import type { EventJournal, Journal, MessageJournal } from './journal.js';
 import type { StageHooks } from './lifecycle.js';
+import type { UserLimits } from './limits.js';
 
 export interface PipelineOptions {
   bot: Bot;
@@ -42,6 +43,8 @@ export interface PipelineOptions {
   pacing?: (limitsOf: (botId: string) => SendLimits | undefined) => Pacing;
   /** Hands admitted events to workers shared by several instances; by default they run here. */
   work?: WorkQueue;
+  /** Per-user limits, checked before onMessage (src/pipeline/limits.ts); none by default. */
+  userLimits?: UserLimits;
 }
 
 /** Where admitted events run when several instances share the work (src/cluster). */
@@ -109,6 +112,7 @@ export class Pipeline {
       logger,
       metrics,
       download: options.download ?? noDownloads,
+      limits: options.userLimits,
       track: (task) => this.track(task),
     });
   }

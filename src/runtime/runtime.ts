@@ -15,7 +15,9 @@ import { pacingFor } from '../cluster/shared-pacer.js';
 import { toJson } from '../pipeline/schema.js';
 import { definitions as registry } from './registry.js';
 import { HttpServer } from '../inbound/server.js';
-import type { LimitsConfig } from '../delivery/pacer.js';
+import { sendLimitsOf, type LimitsConfig } from '../delivery/pacer.js';
+import { perUserOf, UserLimits } from '../pipeline/limits.js';
+import { windowCounterFor } from '../store/redis/window-counter.js';
 import type { Store } from '../store/index.js';
 import { openStore } from '../store/open.js';
 import { Supervisor, type ConnectionState, type SupervisedConnection } from '../inbound/supervisor.js';
@@ -90,11 +92,13 @@ export class Runtime {
           return { id: botId, type: adapter?.type ?? 'unknown', selfId: adapter?.selfId };
         },
       });
-    const limitOverrides = new Map(config.platforms.map((p) => [p.id, (p as { limits?: LimitsConfig }).limits]));
+    const limitOverrides = new Map(config.platforms.map((p) => [p.id, sendLimitsOf((p as { limits?: LimitsConfig }).limits)]));
+    const perUser = perUserOf(config.limits?.perUser, config.platforms);
     this.pipeline = new Pipeline({ bot, adapters: this.adapters, store: this.store, logger: this.logger, metrics: this.metrics, hooks,
       dedupTtlMs: config.dedupTtl,
       maxInFlight: config.server.maxInFlight,
       work: this.work,
+      userLimits: perUser && new UserLimits(perUser, windowCounterFor(this.store), this.metrics),
       limits: (botId) => {
         const override = limitOverrides.get(botId);
         return override === undefined ? this.adapters.get(botId)?.limits : override || undefined;
