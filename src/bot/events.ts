@@ -2,6 +2,8 @@
 // and interceptions of messages users send each other (a platform asking "may this go through?").
 
 import type { Logger } from '../runtime/logger.js';
+import type { KeyValue } from '../store/index.js';
+import { State } from './state.js';
 import { toSegments, type Author, type Channel, type ChannelRef, type Content, type Message, type OutgoingMessage, type Segment } from '../message.js';
 
 export interface PlatformEvent {
@@ -21,11 +23,19 @@ export interface PlatformEvent {
 /** What an event handler sees; what it sends is delivered after it returns. */
 export class EventContext {
   readonly outgoing: OutgoingMessage[] = [];
+  private kept: State | undefined;
 
   constructor(
     readonly event: PlatformEvent,
     readonly log: Logger,
+    private readonly store: KeyValue,
   ) {}
+
+  /** As a message's ctx.state; `user` and `chat` only for an event that names its author and chat (docs/state.md). */
+  get state(): State {
+    const { event } = this;
+    return (this.kept ??= new State(this.store, event.botId, event.author?.id, event.channel?.id));
+  }
 
   send(to: ChannelRef, content: Content): void {
     this.outgoing.push({ to, content: toSegments(content) });

@@ -318,7 +318,7 @@ export class Pipeline {
     const started = performance.now();
     const log = this.options.logger.child({ event: id, platform: event.platform, bot: event.botId, type: event.type });
     if (resumed) log.info('resuming a platform event left unfinished by the last run');
-    const ctx = new EventContext(event, log);
+    const ctx = new EventContext(event, log, this.options.store);
     try {
       await Promise.all([this.options.bot.runEvent(ctx), this.options.hooks?.onEvent?.(event).catch((error: unknown) => log.warn({ err: errorMessage(error) }, 'onEvent callback failed'))]);
       if (ctx.outgoing.length > 0) {
