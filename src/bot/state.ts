@@ -20,12 +20,13 @@ export class StateScope {
     private readonly name: string,
   ) {}
 
-  get<T = unknown>(key: string): Promise<T | undefined> {
+  // Async throughout, so bad input is a rejection, as a store failure is, never a throw.
+  async get<T = unknown>(key: string): Promise<T | undefined> {
     return this.store.get<T>(this.key(key));
   }
 
   /** Stores `value`; undefined deletes the key. */
-  set<T>(key: string, value: T, options?: StateOptions): Promise<void> {
+  async set<T>(key: string, value: T, options?: StateOptions): Promise<void> {
     if (value === undefined) return this.delete(key);
     notJson(this.name, key, value);
     return this.store.set(this.key(key), value, ttlOf(this.name, key, options));
@@ -36,7 +37,7 @@ export class StateScope {
    * it), as one step no other update of the key can interleave with, across processes too. `fn`
    * may run more than once, so it must not have side effects. Resolves to the value written.
    */
-  update<T>(key: string, fn: (old: T | undefined) => T | undefined, options?: StateOptions): Promise<T | undefined> {
+  async update<T>(key: string, fn: (old: T | undefined) => T | undefined, options?: StateOptions): Promise<T | undefined> {
     const ttl = ttlOf(this.name, key, options);
     return this.store.update<T>(this.key(key), (old) => {
       const next = fn(old);
@@ -45,7 +46,7 @@ export class StateScope {
     }, ttl);
   }
 
-  delete(key: string): Promise<void> {
+  async delete(key: string): Promise<void> {
     return this.store.delete(this.key(key));
   }
 
