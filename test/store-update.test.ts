@@ -2,8 +2,13 @@
 // and no update lost when many run at once on one key, also from two stores on one SQLite file
 // and two connections to one Redis.
 
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../src/store/index.js';
+import { SqliteStore } from '../src/store/sqlite/index.js';
+import { tempStorePath, waitFor } from './helpers.js';
 import { requireRedis } from './redis.js';
 import { backends, dropPrefixes } from './store-backends.js';
 
@@ -78,4 +83,28 @@ describe.each(backends)('%s store: update', (_name, backend) => {
     expect(results.sort((a, b) => a! - b!)).toEqual(Array.from({ length: runs }, (_, i) => i + 1));
     if (stores[1]) expect(await stores[1].get('hits')).toBe(runs);
   });
+});
+
+describe('sqlite store: update from two processes', () => {
+  const worker = fileURLToPath(new URL('./fixtures/update-worker.ts', import.meta.url));
+
+  it('loses no update when two processes update one key of one file at the same time, each update its own transaction', async () => {
+    const path = tempStorePath();
+    SqliteStore.open({ path }).close(); // created and migrated once, before the two race
+    const runs = 300;
+    const children = [0, 1].map(() => {
+      const child = spawn(process.execPath, ['--import', 'tsx', worker, path, String(runs)], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const output = { text: '' };
+      child.stdout.on('data', (chunk: Buffer) => (output.text += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output.text += chunk.toString()));
+      return { child, output, exited: once(child, 'exit') as Promise<[number | null]> };
+    });
+    await waitFor(() => children.every((c) => c.output.text.includes('ready')), 20_000, 'both workers to open the store');
+    for (const { child } of children) child.stdin.end('go\n');
+    const codes = await Promise.all(children.map((c) => c.exited.then(([code]) => code)));
+    expect({ codes, outputs: children.map((c) => c.output.text) }).toEqual({ codes: [0, 0], outputs: ['ready\ndone\n', 'ready\ndone\n'] });
+    const store = SqliteStore.open({ path });
+    opened.push(store);
+    expect(await store.get('hits')).toBe(2 * runs);
+  }, 60_000);
 });
