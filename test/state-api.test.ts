@@ -3,7 +3,8 @@
 // for what it cannot keep, and state on platform events.
 
 import { describe, expect, it } from 'vitest';
-import { EventContext, type PlatformEvent } from '../src/bot/events.js';
+import { EventContext, runInterceptors, type Interceptor, type PlatformEvent } from '../src/bot/events.js';
+import type { Message } from '../src/message.js';
 import { State } from '../src/bot/state.js';
 import { MemoryStore } from '../src/store/index.js';
 import { captureLogs } from './helpers.js';
@@ -77,5 +78,20 @@ describe('ctx.state', () => {
     await ctx.state.chat.set('welcomed', true);
     expect(await new State(store, 'im', 'u1', 'g1').chat.get('welcomed')).toBe(true);
     expect(() => ctx.state.user).toThrow('ctx.state.user: this event names no user (use ctx.state.bot or ctx.state.global)');
+  });
+
+  it('is on interceptors, for the sending user and chat: a user allowed two messages a minute is denied the third', async () => {
+    const { clock, store } = clockedStore();
+    const limit: Interceptor = async (ctx) => {
+      const sent = await ctx.state.user.update<number>('sent', (n) => (n ?? 0) + 1, { ttl: '1m' });
+      if (sent! > 2) return ctx.deny('slow down');
+    };
+    const message = (from: string): Message => ({ id: 'm', platform: 'tencent-im', botId: 'im', channel: { id: 'g1', type: 'group' }, author: { id: from, isBot: false }, content: [], text: 'hi', mentionsBot: false, timestamp: 0, raw: {} });
+    const { logger } = captureLogs();
+    const decide = async (from: string) => (await runInterceptors([limit], message(from), 'Group.CallbackBeforeSendMsg', logger, store)).action;
+    expect([await decide('u1'), await decide('u1'), await decide('u2'), await decide('u1')]).toEqual(['allow', 'allow', 'allow', 'deny']);
+    expect(await new State(store, 'im', 'u1', 'g1').user.get('sent')).toBe(3);
+    clock.now += 60_000;
+    expect(await decide('u1')).toBe('allow');
   });
 });

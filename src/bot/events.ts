@@ -60,6 +60,8 @@ export interface InterceptContext {
   /** The platform's name for the check, e.g. "C2C.CallbackBeforeSendMsg". */
   kind: string;
   log: Logger;
+  /** As a message's ctx.state, for the sending user and their chat (docs/state.md). */
+  readonly state: State;
   allow(): InterceptDecision;
   deny(reason?: string): InterceptDecision;
   drop(): InterceptDecision;
@@ -72,14 +74,18 @@ export type Interceptor = (ctx: InterceptContext) => InterceptDecision | void | 
 export const allow: InterceptDecision = { action: 'allow' };
 
 /** Runs interceptors in order: each sees the message as rewritten so far; the first deny or drop ends it. */
-export async function runInterceptors(interceptors: readonly Interceptor[], message: Message, kind: string, log: Logger): Promise<InterceptDecision> {
+export async function runInterceptors(interceptors: readonly Interceptor[], message: Message, kind: string, log: Logger, store: KeyValue): Promise<InterceptDecision> {
   let current = message;
   let rewritten: Segment[] | undefined;
+  let kept: State | undefined;
   for (const interceptor of interceptors) {
     const decision = (await interceptor({
       message: current,
       kind,
       log,
+      get state() {
+        return (kept ??= new State(store, message.botId, message.author.id, message.channel.id));
+      },
       allow: () => allow,
       deny: (reason) => ({ action: 'deny', reason }),
       drop: () => ({ action: 'drop' }),

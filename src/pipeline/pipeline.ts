@@ -311,7 +311,7 @@ export class Pipeline {
   intercept(message: Message, kind: string): Promise<InterceptDecision> | undefined {
     const { bot, logger } = this.options;
     if (!bot.intercepts) return undefined;
-    return bot.runIntercept(message, kind, logger.child({ platform: message.platform, bot: message.botId, intercept: kind }));
+    return bot.runIntercept(message, kind, logger.child({ platform: message.platform, bot: message.botId, intercept: kind }), this.options.store);
   }
 
   private async handleEvent(id: string, event: PlatformEvent, resumed: boolean): Promise<RunEnd> {
