@@ -1,6 +1,8 @@
 import type { Request, Result } from '../pipeline/lifecycle.js';
 import type { Logger } from '../runtime/logger.js';
 import type { MediaBody } from '../media/media.js';
+import type { KeyValue } from '../store/index.js';
+import { State } from './state.js';
 import { toSegments, type ChannelRef, type Content, type MediaSegment, type Message } from '../message.js';
 
 export type Downloader = (segment: MediaSegment) => Promise<MediaBody>;
@@ -15,8 +17,9 @@ export interface ReplyOptions {
  * onResult stage sees them all before anything reaches the chat.
  */
 export class Context<Args = Record<string, unknown>> {
-  /** Scratch space shared by middleware and the handler for this one message. */
-  readonly state: Record<string, unknown> = {};
+  /** Scratch space shared by middleware and the handler for this one message; forgotten after it. */
+  readonly locals: Record<string, unknown> = {};
+  private kept: State | undefined;
 
   constructor(
     readonly eventId: string,
@@ -25,7 +28,14 @@ export class Context<Args = Record<string, unknown>> {
     readonly result: Result,
     readonly log: Logger,
     private readonly downloader: Downloader,
+    private readonly store: KeyValue,
   ) {}
+
+  /** What the bot keeps between messages, in the configured store: per user, chat, platform entry, or global (docs/state.md). */
+  get state(): State {
+    const { message } = this;
+    return (this.kept ??= new State(this.store, message.botId, message.author.id, message.channel.id));
+  }
 
   /** The bytes of an image or file: fetched only now, when asked, within the operator's limits. */
   download(segment: MediaSegment): Promise<MediaBody> {

@@ -121,7 +121,7 @@ export class MessageHandler {
     if (j.stage === 'onPreSend') {
       const result: Result = { replies: [], data: {} };
       try {
-        await this.deps.bot.run(new Context(run.eventId, j.message, j.request, result, run.log, this.deps.download));
+        await this.deps.bot.run(new Context(run.eventId, j.message, j.request, result, run.log, this.deps.download, this.deps.store));
       } catch (error) {
         run.log.error({ err: error }, 'handler threw; no reply sent');
         // What earlier stages added is still the operator's to show.

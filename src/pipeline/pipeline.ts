@@ -315,14 +315,14 @@ export class Pipeline {
   intercept(message: Message, kind: string): Promise<InterceptDecision> | undefined {
     const { bot, logger } = this.options;
     if (!bot.intercepts) return undefined;
-    return bot.runIntercept(message, kind, logger.child({ platform: message.platform, bot: message.botId, intercept: kind }));
+    return bot.runIntercept(message, kind, logger.child({ platform: message.platform, bot: message.botId, intercept: kind }), this.options.store);
   }
 
   private async handleEvent(id: string, event: PlatformEvent, resumed: boolean): Promise<RunEnd> {
     const started = performance.now();
     const log = this.options.logger.child({ event: id, platform: event.platform, bot: event.botId, type: event.type });
     if (resumed) log.info('resuming a platform event left unfinished by the last run');
-    const ctx = new EventContext(event, log);
+    const ctx = new EventContext(event, log, this.options.store);
     try {
       await Promise.all([this.options.bot.runEvent(ctx), this.options.hooks?.onEvent?.(event).catch((error: unknown) => log.warn({ err: errorMessage(error) }, 'onEvent callback failed'))]);
       if (ctx.outgoing.length > 0) {
