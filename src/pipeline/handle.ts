@@ -13,6 +13,7 @@ import { pendingRecord, type OutboxItem, type OutboxRecord, type Store } from '.
 import { throughOutage, type ThroughOutage } from '../store/outage.js';
 import type { MessageJournal as Journal, Outcome } from './journal.js';
 import type { Request, Result, Stage, StageData, StageHookMap, StageHooks, StageOutcome, StageValue } from './lifecycle.js';
+import type { Prompts, Resumption } from './prompts.js';
 
 export interface HandleDeps {
   bot: Bot;
@@ -22,6 +23,8 @@ export interface HandleDeps {
   logger: Logger;
   metrics?: Metrics;
   download: Downloader;
+  /** Handlers waiting in ctx.prompt, and the messages that answer them. */
+  prompts: Prompts;
   /** Tracks background work (onSent) so shutdown waits for it. */
   track(task: Promise<unknown>): void;
 }
@@ -35,6 +38,8 @@ interface Run {
   redelivered: boolean;
   /** What is left of the hooks' budget, in ms; each hook before delivery spends from it. */
   hookTimeLeft: number;
+  /** This run goes on with a handler that waited in ctx.prompt, instead of routing to one. */
+  resumes?: Resumption;
 }
 
 /** What a finished run reports: done (event finished or being finished after onSent), or left for the next start. */
@@ -51,12 +56,12 @@ export class MessageHandler {
       .describe('switchboard_message_seconds', 'Time to handle a message, from its turn in the chat queue to its replies sent (onSent not included)');
   }
 
-  /** Runs an event from its journal entry to the end. Never throws. */
-  async run(eventId: string, journal: Journal, resumed: boolean): Promise<RunEnd> {
+  /** Runs an event from its journal entry to the end; `resumes`: the turn of a prompt that ended unanswered. Never throws. */
+  async run(eventId: string, journal: Journal, resumed: boolean, resumes?: Resumption): Promise<RunEnd> {
     const started = performance.now();
     const { message } = journal;
     const log = this.deps.logger.child({ event: eventId, platform: message.platform, bot: message.botId, chat: message.channel.id });
-    const run: Run = { eventId, log, redelivered: resumed, hookTimeLeft: this.deps.hooks.budgetMs ?? Infinity };
+    const run: Run = { eventId, log, redelivered: resumed, hookTimeLeft: this.deps.hooks.budgetMs ?? Infinity, resumes };
     if (resumed) log.info({ stage: journal.stage }, 'resuming an event left unfinished by the last run');
     let outcome: Outcome = 'failed';
     let replies = 0;
@@ -108,6 +113,14 @@ export class MessageHandler {
       if (received.asked) await this.save(run, j);
     }
     if (j.stage === 'onMessage') {
+      // The answer to a prompt goes to the handler that asked, not through routing (pipeline/prompts.ts).
+      const waiting = this.deps.prompts.take(j.message);
+      if (waiting) {
+        run.resumes = { waiting, by: j.message };
+        j = { stage: 'onPreSend', message: j.message, request: waiting.request, extras };
+      }
+    }
+    if (j.stage === 'onMessage') {
       const routed = await this.stage('onPreSend', { eventId: run.eventId, message: j.message, request: this.deps.bot.resolve(j.message) }, extras, run);
       if (isStopped(routed)) return this.refuse(j.message, routed, extras, run);
       j = { stage: 'onPreSend', message: j.message, request: routed.value, extras };
@@ -116,7 +129,11 @@ export class MessageHandler {
     if (j.stage === 'onPreSend') {
       const result: Result = { replies: [], data: {} };
       try {
-        await this.deps.bot.run(new Context(run.eventId, j.message, j.request, result, run.log, this.deps.download));
+        if (run.resumes) await this.deps.prompts.resume(run.resumes, { eventId: run.eventId, message: j.message, result, log: run.log });
+        else {
+          const ctx = new Context(run.eventId, j.message, j.request, result, run.log, this.deps.download);
+          await this.deps.prompts.run(ctx, () => this.deps.bot.run(ctx));
+        }
       } catch (error) {
         run.log.error({ err: error }, 'handler threw; no reply sent');
         // What earlier stages added is still the operator's to show.

@@ -1,0 +1,177 @@
+import { describe, expect, it } from 'vitest';
+import { defineBot, type Bot } from '../src/bot/bot.js';
+import type { StageData } from '../src/pipeline/lifecycle.js';
+import { silentLogger } from '../src/runtime/logger.js';
+import type { Runtime } from '../src/runtime/runtime.js';
+import type { ChannelType, Message, Segment } from '../src/message.js';
+import { Pipeline } from '../src/pipeline/pipeline.js';
+import { MemoryStore } from '../src/store/index.js';
+import { FakeTelegram } from './fakes/telegram-api.js';
+import { sleep, startRuntime, waitFor } from './helpers.js';
+import { recorder } from './recorder.js';
+
+let ids = 0;
+function message(text: string, user = 'u1', chat = 'c1', type: ChannelType = 'direct'): Message {
+  const id = `m-${++ids}`;
+  return { id, platform: 'test', botId: 'chat', channel: { id: chat, type }, author: { id: user, isBot: false }, content: [{ type: 'text', text }], text, mentionsBot: false, timestamp: 0, raw: {} };
+}
+
+const choice: Segment[] = [
+  { type: 'text', text: 'Continue?' },
+  { type: 'buttons', rows: [[{ label: 'Yes', value: 'yes' }, { label: 'No', value: 'no' }], [{ label: 'Docs', url: 'https://example.com' }]] },
+];
+
+/** A name form and a confirmation; every other message is echoed and noted in `seen`. */
+function formBot(seen: string[]): Bot {
+  return defineBot((b) => {
+    b.command('name', async (ctx) => {
+      ctx.reply('Hi!');
+      const answer = await ctx.prompt('Your name?', { timeout: '1m' });
+      if (answer.timedOut) return;
+      return `Hello, ${answer.text}!`;
+    });
+    b.command('quick', async (ctx) => {
+      const answer = await ctx.prompt('Quick, your name?', { timeout: 50, timeoutReply: 'Too slow.' });
+      return answer.timedOut ? `no answer (${answer.reason})` : `Hello, ${answer.text}!`;
+    });
+    b.command('confirm', async (ctx) => {
+      const answer = await ctx.prompt(choice);
+      return answer.timedOut ? 'no answer' : `picked ${answer.text} (${answer.button?.label ?? 'typed'})`;
+    });
+    b.on('message', (ctx) => {
+      seen.push(ctx.text);
+      return ctx.text;
+    });
+  });
+}
+
+function pipeline(onResult?: (data: StageData) => void) {
+  const seen: string[] = [];
+  const rec = recorder();
+  const store = new MemoryStore();
+  const hooks = onResult ? { onResult: async (_s: 'onResult', data: StageData) => (onResult(data), { kind: 'continue' as const }) } : {};
+  const p = new Pipeline({ bot: formBot(seen), adapters: new Map([['chat', rec.adapter]]), store, logger: silentLogger(), hooks });
+  const send = async (...messages: Message[]) => {
+    for (const m of messages) await p.dispatch('chat', { normalize: () => m });
+    await p.drain();
+  };
+  return { p, send, seen, store, ...rec };
+}
+
+describe('ctx.prompt', () => {
+  it('sends the question as the reply to its message, then routes the answer to the handler, whose reply answers the answer', async () => {
+    const results: StageData[] = [];
+    const { send, texts, sent, seen, store } = pipeline((data) => results.push(data));
+    const ask = message('/name');
+    await send(ask);
+    expect(texts()).toEqual(['Hi!', 'Your name?']);
+    const reply = message('Ada');
+    await send(reply);
+    expect(texts()).toEqual(['Hi!', 'Your name?', 'Hello, Ada!']);
+    // The answer reached no handler but the one that asked.
+    expect(seen).toEqual([]);
+    expect(sent[1]).toMatchObject({ replyTo: ask.id, inResponseTo: ask.id });
+    expect(sent[2]).toMatchObject({ replyTo: reply.id, inResponseTo: reply.id });
+    // Each turn is its message's event: onResult saw both, with the conversation's request.
+    expect(results.map((r) => [r.message.text, r.request?.command, r.result?.replies.length])).toEqual([
+      ['/name', 'name', 2],
+      ['Ada', 'name', 1],
+    ]);
+    expect(results[0]!.eventId).not.toBe(results[1]!.eventId);
+    expect(await store.inbox.unfinished()).toEqual([]);
+    // The conversation is over: the next message is an ordinary one.
+    await send(message('again'));
+    expect(texts().at(-1)).toBe('again');
+    expect(seen).toEqual(['again']);
+  });
+
+  it('keeps each user\'s prompt in a group to that user, and handles others meanwhile', async () => {
+    const { send, texts, seen } = pipeline();
+    const group = (text: string, user: string) => message(text, user, 'g1', 'group');
+    // All admitted at once: a prompt that held the chat would leave drain() waiting forever.
+    await send(group('/name', 'ann'), group('/name', 'bob'), group('hello from cid', 'cid'), group('Bob', 'bob'), group('Ann', 'ann'));
+    expect(texts()).toEqual(['Hi!', 'Your name?', 'Hi!', 'Your name?', 'hello from cid', 'Hello, Bob!', 'Hello, Ann!']);
+    expect(seen).toEqual(['hello from cid']);
+  });
+
+  it('answers a timeout with the timeout reply, then the handler goes on; a late answer is an ordinary message', async () => {
+    const { p, send, texts, seen } = pipeline();
+    await send(message('/quick'));
+    await waitFor(() => texts().length === 3, 2000, 'the timeout turn');
+    await p.drain();
+    expect(texts()).toEqual(['Quick, your name?', 'Too slow.', 'no answer (timeout)']);
+    await send(message('Ada'));
+    expect(seen).toEqual(['Ada']);
+  });
+
+  it('takes a clicked button (its value) or, where buttons are numbered lines, its number as the answer', async () => {
+    const { send, texts, seen } = pipeline();
+    await send(message('/confirm'), message('yes'));
+    await send(message('/confirm'), message('2'));
+    await send(message('/confirm'), message('maybe'));
+    expect(texts()).toEqual(['Continue?[buttons]', 'picked yes (Yes)', 'Continue?[buttons]', 'picked no (No)', 'Continue?[buttons]', 'picked maybe (typed)']);
+    expect(seen).toEqual([]);
+  });
+
+  it('drops a waiting prompt at shutdown without holding the drain; after a restart the answer is an ordinary message', async () => {
+    const { p, send, texts, store, adapter } = pipeline();
+    await send(message('/name'), message('/quick', 'u2'));
+    p.close();
+    expect(await p.drain(1000)).toBe(0);
+    // Dropped, not timed out: the handler does not go on while the process stops.
+    await sleep(120);
+    expect(texts()).toEqual(['Hi!', 'Your name?', 'Quick, your name?']);
+    expect(await store.inbox.unfinished()).toEqual([]);
+    const seen: string[] = [];
+    const next = new Pipeline({ bot: formBot(seen), adapters: new Map([['chat', adapter]]), store, logger: silentLogger() });
+    await next.dispatch('chat', { normalize: () => message('Ada') });
+    await next.drain();
+    expect(seen).toEqual(['Ada']);
+    expect(texts()).toEqual(['Hi!', 'Your name?', 'Quick, your name?', 'Ada']);
+  });
+
+  it('rejects a timeout it cannot read, naming the option', async () => {
+    const errors: unknown[] = [];
+    const bot = defineBot((b) => b.on('message', (ctx) => ctx.prompt('?', { timeout: 'soon' }).catch((error: unknown) => void errors.push(error))));
+    const rec = recorder();
+    const p = new Pipeline({ bot, adapters: new Map([['chat', rec.adapter]]), store: new MemoryStore(), logger: silentLogger() });
+    await p.dispatch('chat', { normalize: () => message('hi') });
+    await p.drain();
+    expect(String(errors[0])).toContain('ctx.prompt: timeout "soon" is not a wait');
+    expect(rec.texts()).toEqual([]);
+  });
+});
+
+describe('ctx.prompt on Telegram', () => {
+  it('asks in a group, takes the asker\'s typed answer and a pressed button, and answers another user meanwhile', async () => {
+    const fake = new FakeTelegram();
+    await fake.start();
+    let runtime: Runtime | undefined;
+    try {
+      const seen: string[] = [];
+      ({ runtime } = await startRuntime(`platforms:\n  - { id: tg, type: telegram, token: "${fake.token}", apiRoot: "${fake.url}", mode: polling, pollTimeout: 1, limits: false }`, { bot: formBot(seen) }));
+      const texts = () => fake.sent().map((c) => c.params.text ?? `[${c.method}]`);
+      const chat = { id: -100, type: 'supergroup', title: 'Team' };
+      const alice = { id: 42, is_bot: false, first_name: 'Alice' };
+      const bob = { id: 43, is_bot: false, first_name: 'Bob' };
+      fake.pushMessage({ text: '/name', chat, from: alice, entities: [{ type: 'bot_command', offset: 0, length: 5 }] });
+      await waitFor(() => texts().length === 2, 4000, 'the question');
+      fake.pushMessage({ text: 'not my name', chat, from: bob });
+      await waitFor(() => texts().length === 3, 4000, 'the other user\'s message answered');
+      fake.pushMessage({ text: 'Alice', chat, from: alice });
+      await waitFor(() => texts().length === 4, 4000, 'the final reply');
+      expect(texts()).toEqual(['Hi!', 'Your name?', 'not my name', 'Hello, Alice!']);
+      expect(seen).toEqual(['not my name']);
+
+      fake.pushMessage({ text: '/confirm', chat, from: bob, entities: [{ type: 'bot_command', offset: 0, length: 8 }] });
+      await waitFor(() => texts().length === 5, 4000, 'the buttons');
+      expect(JSON.parse(fake.sent()[4]!.params.reply_markup!).inline_keyboard[0]).toEqual([{ text: 'Yes', callback_data: 'yes' }, { text: 'No', callback_data: 'no' }]);
+      fake.pushUpdate({ callback_query: { id: 'cb1', from: bob, chat_instance: 'x', data: 'no', message: { message_id: 1, date: 1, chat } } } as never);
+      await waitFor(() => texts().length === 6, 4000, 'the reply to the click');
+      expect(texts()[5]).toBe('picked no (No)');
+    } finally {
+      await runtime?.stop();
+      await fake.stop();
+    }
+  });
+});
