@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defineBot, type Bot } from '../src/bot/bot.js';
-import type { StageData } from '../src/pipeline/lifecycle.js';
+import type { StageData, StageHooks } from '../src/pipeline/lifecycle.js';
 import { silentLogger } from '../src/runtime/logger.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import type { ChannelType, Message, Segment } from '../src/message.js';
@@ -45,11 +45,10 @@ function formBot(seen: string[]): Bot {
   });
 }
 
-function pipeline(onResult?: (data: StageData) => void) {
+function pipeline(hooks: StageHooks = {}) {
   const seen: string[] = [];
   const rec = recorder();
   const store = new MemoryStore();
-  const hooks = onResult ? { onResult: async (_s: 'onResult', data: StageData) => (onResult(data), { kind: 'continue' as const }) } : {};
   const p = new Pipeline({ bot: formBot(seen), adapters: new Map([['chat', rec.adapter]]), store, logger: silentLogger(), hooks });
   const send = async (...messages: Message[]) => {
     for (const m of messages) await p.dispatch('chat', { normalize: () => m });
@@ -61,7 +60,7 @@ function pipeline(onResult?: (data: StageData) => void) {
 describe('ctx.prompt', () => {
   it('sends the question as the reply to its message, then routes the answer to the handler, whose reply answers the answer', async () => {
     const results: StageData[] = [];
-    const { send, texts, sent, seen, store } = pipeline((data) => results.push(data));
+    const { send, texts, sent, seen, store } = pipeline({ onResult: async (_s, data) => (results.push(data), { kind: 'continue' }) });
     const ask = message('/name');
     await send(ask);
     expect(texts()).toEqual(['Hi!', 'Your name?']);
@@ -128,6 +127,13 @@ describe('ctx.prompt', () => {
     await next.drain();
     expect(seen).toEqual(['Ada']);
     expect(texts()).toEqual(['Hi!', 'Your name?', 'Quick, your name?', 'Ada']);
+  });
+
+  it('waits for nothing when onResult refuses the turn that asked: the user never saw the question', async () => {
+    const { send, texts, seen } = pipeline({ onResult: async (_s, data) => (data.message.text === '/name' ? { kind: 'reject', reply: [{ type: 'text', text: 'not now' }] } : { kind: 'continue' }) });
+    await send(message('/name'), message('Ada'));
+    expect(texts()).toEqual(['not now', 'Ada']);
+    expect(seen).toEqual(['Ada']);
   });
 
   it('rejects a timeout it cannot read, naming the option', async () => {

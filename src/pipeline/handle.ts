@@ -143,7 +143,10 @@ export class MessageHandler {
       if (this.deps.hooks.onResult) await this.save(run, j);
     }
     const decided = await this.stage('onResult', { eventId: run.eventId, message: j.message, request: j.request, result: j.result }, extras, run);
-    if (isStopped(decided)) return this.refuse(j.message, decided, extras, run, j.request);
+    if (isStopped(decided)) {
+      this.deps.prompts.dropAskedIn(run.eventId);
+      return this.refuse(j.message, decided, extras, run, j.request);
+    }
     const outgoing = [...decided.value.replies, ...extras.map((c) => toChat(j.message, c))];
     return this.record({ stage: 'delivering', message: j.message, request: j.request, result: decided.value, outcome: 'answered' }, outgoing, run);
   }

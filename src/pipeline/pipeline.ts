@@ -103,7 +103,7 @@ export class Pipeline {
     const limitsOf = options.limits ?? ((botId: string) => adapters.get(botId)?.limits);
     this.durable = throughOutage(store);
     this.deliverer = new Deliverer({ adapters, outbox: store.outbox, durable: this.durable, pacer: options.pacing?.(limitsOf) ?? new Pacer(limitsOf), policy: options.retryPolicy ?? defaultRetryPolicy, logger, metrics });
-    this.prompts = new Prompts((resumption) => this.track(this.unanswered(resumption)));
+    this.prompts = new Prompts((resumption) => this.track(this.unanswered(resumption)), options.work !== undefined);
     this.handler = new MessageHandler({
       bot: options.bot,
       hooks: options.hooks ?? {},

@@ -25,6 +25,8 @@ interface Conversation {
 /** A prompt waiting for its answer. */
 export interface Waiting {
   readonly key: string;
+  /** The event of the turn that asked. */
+  readonly askedIn: string;
   /** The message of the turn that asked: a timeout's turn replies to it. */
   readonly message: Message;
   /** What the conversation was routed as, for the callbacks of the turns after it. */
@@ -57,8 +59,14 @@ export class Prompts {
   private readonly waiting = new Map<string, Waiting>();
   private closed = false;
 
-  /** `expired` runs the turn of a prompt that ended unanswered (see Resumption). */
-  constructor(private readonly expired: (resumption: Resumption) => void) {}
+  /**
+   * `expired` runs the turn of a prompt that ended unanswered (see Resumption). `shared`: instances
+   * share the work, and an answer may be handled by one that does not hold the wait.
+   */
+  constructor(
+    private readonly expired: (resumption: Resumption) => void,
+    private shared = false,
+  ) {}
 
   /** How many prompts wait now. */
   get size(): number {
@@ -98,11 +106,15 @@ export class Prompts {
       return Promise.reject(error);
     }
     const { ctx } = conversation;
+    if (this.shared) {
+      this.shared = false;
+      ctx.log.warn('ctx.prompt waits in this instance\'s memory, and instances share the work here: an answer another instance takes is handled as an ordinary message (docs/conversations.md)');
+    }
     const question = toSegments(content);
     ctx.reply(question, { quote: options.quote });
     return new Promise<Answer>((answer) => {
       const { message, request } = ctx;
-      const waiting: Waiting = { key: keyOf(message), message, request, question, timeoutReply: options.timeoutReply, conversation, answer };
+      const waiting: Waiting = { key: keyOf(message), askedIn: ctx.eventId, message, request, question, timeoutReply: options.timeoutReply, conversation, answer };
       conversation.waiting = waiting;
       // At shutdown the question still goes out, but nothing waits: the answer reaches handlers after the next start.
       if (!this.closed) {
@@ -135,6 +147,11 @@ export class Prompts {
       conversation.end = { resolve, reject };
       waiting.answer(typeof by === 'string' ? { timedOut: true, reason: by } : answerOf(waiting.question, by));
     });
+  }
+
+  /** The turn that asked was refused (onResult rejected it): its question never went out, so nothing waits for an answer. */
+  dropAskedIn(eventId: string): void {
+    for (const waiting of this.waiting.values()) if (waiting.askedIn === eventId) return this.drop(waiting);
   }
 
   /** Shutdown: every wait is dropped, its handler never resumed (the next start would not know it either). */
