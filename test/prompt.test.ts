@@ -148,7 +148,7 @@ describe('ctx.prompt', () => {
   });
 });
 
-describe('ctx.prompt on Telegram', () => {
+describe('ctx.prompt end to end', () => {
   it('asks in a group, takes the asker\'s typed answer and a pressed button, and answers another user meanwhile', async () => {
     const fake = new FakeTelegram();
     await fake.start();
@@ -178,6 +178,28 @@ describe('ctx.prompt on Telegram', () => {
     } finally {
       await runtime?.stop();
       await fake.stop();
+    }
+  });
+
+  it('runs the example bot\'s /name in a sandbox group: the answer needs no mention, and another user is answered meanwhile', async () => {
+    const { runtime, url } = await startRuntime('platforms: [{ id: sandbox, type: sandbox }]');
+    try {
+      const api = `${url}/sandbox/sandbox/api`;
+      const post = (user: string, text: string) => fetch(`${api}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: { id: user, name: user }, chat: { id: 'group:team', type: 'group' }, text }) });
+      const replies = (count: number) =>
+        waitFor(async () => {
+          const { messages } = (await (await fetch(`${api}/chats/group%3Ateam/messages`)).json()) as { messages: { from: { isBot: boolean }; segments: Segment[] }[] };
+          const texts = messages.filter((m) => m.from.isBot).map((m) => m.segments.map((s) => (s.type === 'text' ? s.text : '')).join(''));
+          return texts.length >= count && texts;
+        }, 3000, `${count} bot replies`);
+      await post('alice', '/name');
+      await replies(1);
+      await post('bob', '/ping');
+      await replies(2);
+      await post('alice', 'Alice');
+      expect(await replies(3)).toEqual(['What is your name?', 'pong', 'Nice to meet you, Alice!']);
+    } finally {
+      await runtime.stop();
     }
   });
 });
