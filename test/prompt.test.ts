@@ -6,6 +6,9 @@ import type { Runtime } from '../src/runtime/runtime.js';
 import type { ChannelType, Message, Segment } from '../src/message.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
 import { MemoryStore } from '../src/store/index.js';
+import { Context } from '../src/bot/context.js';
+import type { Answer } from '../src/bot/prompt.js';
+import { Prompts, type Resumption } from '../src/pipeline/prompts.js';
 import { FakeTelegram } from './fakes/telegram-api.js';
 import { sleep, startRuntime, waitFor } from './helpers.js';
 import { recorder } from './recorder.js';
@@ -145,6 +148,43 @@ describe('ctx.prompt', () => {
     await p.drain();
     expect(String(errors[0])).toContain('ctx.prompt: timeout "soon" is not a wait');
     expect(rec.texts()).toEqual([]);
+  });
+});
+
+describe('the wait registry', () => {
+  const request = { command: null, args: {}, route: null };
+  const context = (eventId: string, m: Message) => new Context(eventId, m, request, { replies: [], data: {} }, silentLogger(), () => Promise.reject(new Error('no downloads')));
+
+  it('keeps one wait per user per chat: a newer prompt resumes the older as replaced', async () => {
+    const ended: Resumption[] = [];
+    const prompts = new Prompts((resumption) => ended.push(resumption));
+    const answers: Answer[] = [];
+    const first = context('e1', message('/a'));
+    await prompts.run(first, async () => void answers.push(await first.prompt('first?')));
+    const second = context('e2', message('/b'));
+    await prompts.run(second, async () => void answers.push(await second.prompt('second?')));
+    expect(ended.map((r) => [r.waiting.askedIn, r.by])).toEqual([['e1', 'replaced']]);
+    await prompts.resume(ended[0]!, { eventId: 'e3', message: message('-'), result: { replies: [], data: {} }, log: silentLogger() });
+    expect(answers).toEqual([{ timedOut: true, reason: 'replaced' }]);
+    expect(prompts.take(message('from another user', 'u2'))).toBeUndefined();
+    expect(prompts.take(message('mine'))?.askedIn).toBe('e2');
+    expect(prompts.size).toBe(0);
+  });
+
+  it('refuses a second prompt while one waits, and drops a prompt its handler did not await', async () => {
+    const prompts = new Prompts(() => {});
+    const ctx = context('e1', message('/a'));
+    let refused: unknown;
+    let handler!: Promise<void>;
+    // The turn ends at the first prompt; the handler goes on and returns without awaiting it.
+    await prompts.run(ctx, () => (handler = (async () => {
+      void ctx.prompt('never awaited');
+      refused = await ctx.prompt('again?').catch((error: unknown) => error);
+    })()));
+    expect(prompts.size).toBe(1);
+    await handler;
+    expect(String(refused)).toContain('already waits for an answer');
+    expect(prompts.size).toBe(0);
   });
 });
 
