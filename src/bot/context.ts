@@ -68,7 +68,7 @@ export class Context<Args = Record<string, unknown>> {
     return this.prompter(content, options);
   }
 
-  /** The handler goes on after a prompt as the handler of the next event: the answer, or a timeout. */
+  /** The pipeline's: after a prompt the handler goes on as the handler of the next event (the answer, or a timeout). */
   continueAs(eventId: string, message: Message, result: Result, log: Logger): void {
     Object.assign(this, { eventId, message, result, log });
   }
