@@ -12,6 +12,7 @@ import { Prompts, type Resumption } from '../src/pipeline/prompts.js';
 import { FakeTelegram } from './fakes/telegram-api.js';
 import { sleep, startRuntime, waitFor } from './helpers.js';
 import { recorder } from './recorder.js';
+import { dropPrefix, redisUrl, requireRedis, testPrefix } from './redis.js';
 
 let ids = 0;
 function message(text: string, user = 'u1', chat = 'c1', type: ChannelType = 'direct'): Message {
@@ -240,6 +241,33 @@ describe('ctx.prompt end to end', () => {
       expect(await replies(3)).toEqual(['What is your name?', 'pong', 'Nice to meet you, Alice!']);
     } finally {
       await runtime.stop();
+    }
+  });
+});
+
+describe('ctx.prompt with a Redis store', () => {
+  it('works on one instance whose messages go through the shared work queues, and warns that waits stay in that instance', async () => {
+    await requireRedis();
+    const prefix = testPrefix('prompt');
+    const fake = new FakeTelegram();
+    await fake.start();
+    let runtime: Runtime | undefined;
+    try {
+      const seen: string[] = [];
+      const started = await startRuntime(`store: { type: redis, url: "${redisUrl}", prefix: "${prefix}" }\nplatforms:\n  - { id: tg, type: telegram, token: "${fake.token}", apiRoot: "${fake.url}", mode: polling, pollTimeout: 1, limits: false }`, { bot: formBot(seen) });
+      runtime = started.runtime;
+      const texts = () => fake.sent().map((c) => c.params.text ?? `[${c.method}]`);
+      fake.pushMessage({ text: '/name', entities: [{ type: 'bot_command', offset: 0, length: 5 }] });
+      await waitFor(() => texts().length === 2, 5000, 'the question');
+      fake.pushMessage({ text: 'Ada' });
+      await waitFor(() => texts().length === 3, 5000, 'the final reply');
+      expect(texts()).toEqual(['Hi!', 'Your name?', 'Hello, Ada!']);
+      expect(seen).toEqual([]);
+      expect(started.logs.filter((l) => l.msg.startsWith('ctx.prompt waits in this instance'))).toHaveLength(1);
+    } finally {
+      await runtime?.stop();
+      await fake.stop();
+      await dropPrefix(prefix);
     }
   });
 });
