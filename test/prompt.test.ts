@@ -245,6 +245,22 @@ describe('ctx.prompt end to end', () => {
   });
 });
 
+describe('ctx.prompt on the HTTP endpoint', () => {
+  it('answers the asking request with the question and the answering request with what follows', async () => {
+    const { runtime, url } = await startRuntime('platforms:\n  - { id: api, type: http, apiKey: "test-key-0123456789" }', { bot: formBot([]) });
+    try {
+      const call = async (msg_id: string, query: string) => {
+        const res = await fetch(`${url}/api/plug/v1/chat`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer test-key-0123456789' }, body: JSON.stringify({ type: 'text', msg_id, query, sender_id: 'u1' }) });
+        return ((await res.json()) as { data: { content: string }[] }).data.map((d) => d.content);
+      };
+      expect(await call('q1', '/name')).toEqual(['Hi!', 'Your name?']);
+      expect(await call('q2', 'Ada')).toEqual(['Hello, Ada!']);
+    } finally {
+      await runtime.stop();
+    }
+  });
+});
+
 describe('ctx.prompt with a Redis store', () => {
   it('works on one instance whose messages go through the shared work queues, and warns that waits stay in that instance', async () => {
     await requireRedis();
