@@ -60,12 +60,12 @@ export class Prompts {
   private closed = false;
 
   /**
-   * `expired` runs the turn of a prompt that ended unanswered (see Resumption). `shared`: instances
-   * share the work, and an answer may be handled by one that does not hold the wait.
+   * `expired` runs the turn of a prompt that ended unanswered (see Resumption). `warnShared`: instances
+   * share the work, and an answer may be handled by one that does not hold the wait (said once, at the first prompt).
    */
   constructor(
     private readonly expired: (resumption: Resumption) => void,
-    private shared = false,
+    private warnShared = false,
   ) {}
 
   /** How many prompts wait now. */
@@ -106,8 +106,8 @@ export class Prompts {
       return Promise.reject(error);
     }
     const { ctx } = conversation;
-    if (this.shared) {
-      this.shared = false;
+    if (this.warnShared) {
+      this.warnShared = false;
       ctx.log.warn('ctx.prompt waits in this instance\'s memory, and instances share the work here: an answer another instance takes is handled as an ordinary message (docs/conversations.md)');
     }
     const question = toSegments(content);
