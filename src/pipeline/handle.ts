@@ -14,6 +14,7 @@ import { throughOutage, type ThroughOutage } from '../store/outage.js';
 import type { MessageJournal as Journal, Outcome } from './journal.js';
 import type { LimitState, UserLimits } from './limits.js';
 import type { Request, Result, Stage, StageData, StageHookMap, StageHooks, StageOutcome, StageValue } from './lifecycle.js';
+import type { Prompts, Resumption } from './prompts.js';
 
 export interface HandleDeps {
   bot: Bot;
@@ -25,6 +26,8 @@ export interface HandleDeps {
   download: Downloader;
   /** Per-user limits, when a platform has one. */
   limits?: UserLimits;
+  /** Handlers waiting in ctx.prompt, and the messages that answer them. */
+  prompts: Prompts;
   /** Tracks background work (onSent) so shutdown waits for it. */
   track(task: Promise<unknown>): void;
 }
@@ -38,6 +41,8 @@ interface Run {
   redelivered: boolean;
   /** What is left of the hooks' budget, in ms; each hook before delivery spends from it. */
   hookTimeLeft: number;
+  /** This run goes on with a handler that waited in ctx.prompt, instead of routing to one. */
+  resumes?: Resumption;
 }
 
 /** What a finished run reports: done (event finished or being finished after onSent), or left for the next start. */
@@ -54,12 +59,12 @@ export class MessageHandler {
       .describe('switchboard_message_seconds', 'Time to handle a message, from its turn in the chat queue to its replies sent (onSent not included)');
   }
 
-  /** Runs an event from its journal entry to the end. Never throws. */
-  async run(eventId: string, journal: Journal, resumed: boolean): Promise<RunEnd> {
+  /** Runs an event from its journal entry to the end; `resumes`: the turn of a prompt that ended unanswered. Never throws. */
+  async run(eventId: string, journal: Journal, resumed: boolean, resumes?: Resumption): Promise<RunEnd> {
     const started = performance.now();
     const { message } = journal;
     const log = this.deps.logger.child({ event: eventId, platform: message.platform, bot: message.botId, chat: message.channel.id });
-    const run: Run = { eventId, log, redelivered: resumed, hookTimeLeft: this.deps.hooks.budgetMs ?? Infinity };
+    const run: Run = { eventId, log, redelivered: resumed, hookTimeLeft: this.deps.hooks.budgetMs ?? Infinity, resumes };
     if (resumed) log.info({ stage: journal.stage }, 'resuming an event left unfinished by the last run');
     let outcome: Outcome = 'failed';
     let replies = 0;
@@ -113,6 +118,14 @@ export class MessageHandler {
       if (received.asked) await this.save(run, j);
     }
     if (j.stage === 'onMessage') {
+      // The answer to a prompt goes to the handler that asked, not through routing (pipeline/prompts.ts).
+      const waiting = this.deps.prompts.take(j.message);
+      if (waiting) {
+        run.resumes = { waiting, by: j.message };
+        j = { stage: 'onPreSend', message: j.message, request: waiting.request, extras };
+      }
+    }
+    if (j.stage === 'onMessage') {
       const routed = await this.stage('onPreSend', { eventId: run.eventId, message: j.message, request: this.deps.bot.resolve(j.message) }, extras, run);
       if (isStopped(routed)) return this.refuse(j.message, routed, extras, run);
       j = { stage: 'onPreSend', message: j.message, request: routed.value, extras };
@@ -121,7 +134,11 @@ export class MessageHandler {
     if (j.stage === 'onPreSend') {
       const result: Result = { replies: [], data: {} };
       try {
-        await this.deps.bot.run(new Context(run.eventId, j.message, j.request, result, run.log, this.deps.download, this.deps.store));
+        if (run.resumes) await this.deps.prompts.resume(run.resumes, { eventId: run.eventId, message: j.message, result, log: run.log });
+        else {
+          const ctx = new Context(run.eventId, j.message, j.request, result, run.log, this.deps.download, this.deps.store);
+          await this.deps.prompts.run(ctx, () => this.deps.bot.run(ctx));
+        }
       } catch (error) {
         run.log.error({ err: error }, 'handler threw; no reply sent');
         // What earlier stages added is still the operator's to show.
@@ -131,7 +148,10 @@ export class MessageHandler {
       if (this.deps.hooks.onResult) await this.save(run, j);
     }
     const decided = await this.stage('onResult', { eventId: run.eventId, message: j.message, request: j.request, result: j.result }, extras, run);
-    if (isStopped(decided)) return this.refuse(j.message, decided, extras, run, j.request);
+    if (isStopped(decided)) {
+      this.deps.prompts.dropAskedIn(run.eventId);
+      return this.refuse(j.message, decided, extras, run, j.request);
+    }
     const outgoing = [...decided.value.replies, ...extras.map((c) => toChat(j.message, c))];
     return this.record({ stage: 'delivering', message: j.message, request: j.request, result: decided.value, outcome: 'answered' }, outgoing, run);
   }

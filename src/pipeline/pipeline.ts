@@ -23,6 +23,7 @@ import { MessageHandler, type RunEnd } from './handle.js';
 import type { EventJournal, Journal, MessageJournal } from './journal.js';
 import type { StageHooks } from './lifecycle.js';
 import type { UserLimits } from './limits.js';
+import { Prompts, type Resumption } from './prompts.js';
 
 export interface PipelineOptions {
   bot: Bot;
@@ -76,6 +77,7 @@ export class Pipeline {
   /** Bookkeeping writes that wait out a moment's outage of a networked store. */
   private readonly durable: ThroughOutage;
   private readonly handler: MessageHandler;
+  private readonly prompts: Prompts;
   private readonly inFlight = new Set<Promise<unknown>>();
   /** The tail of each chat's queue: messages of one chat are handled in arrival order. */
   private readonly chatTails = new Map<string, Promise<void>>();
@@ -104,6 +106,7 @@ export class Pipeline {
     const limitsOf = options.limits ?? ((botId: string) => adapters.get(botId)?.limits);
     this.durable = throughOutage(store);
     this.deliverer = new Deliverer({ adapters, outbox: store.outbox, durable: this.durable, pacer: options.pacing?.(limitsOf) ?? new Pacer(limitsOf), policy: options.retryPolicy ?? defaultRetryPolicy, logger, metrics });
+    this.prompts = new Prompts((resumption) => this.track(this.unanswered(resumption)), options.work !== undefined);
     this.handler = new MessageHandler({
       bot: options.bot,
       hooks: options.hooks ?? {},
@@ -113,6 +116,7 @@ export class Pipeline {
       metrics,
       download: options.download ?? noDownloads,
       limits: options.userLimits,
+      prompts: this.prompts,
       track: (task) => this.track(task),
     });
   }
@@ -341,9 +345,20 @@ export class Pipeline {
     }
   }
 
-  /** Refuses new events; in-flight ones go on. */
+  /**
+   * A prompt ended unanswered: its handler goes on in a turn of its own, replying to the message
+   * that asked. Not an admitted event (nothing to resume it from): what it replies is recorded in the
+   * outbox, so a crash after that still sends it. It runs beside the chat's queue, like a platform event.
+   */
+  private unanswered(resumption: Resumption): Promise<RunEnd> {
+    const { message, request } = resumption.waiting;
+    return this.handler.run(randomUUID(), { stage: 'onPreSend', message, request, extras: [] }, false, resumption);
+  }
+
+  /** Refuses new events; in-flight ones go on; waiting prompts are dropped (docs/conversations.md). */
   close(): void {
     this.closed = true;
+    this.prompts.close();
     // Dispatches waiting for a slot are told "closed", so their platforms deliver again later.
     for (const wake of this.slotWaiters.splice(0)) wake();
   }
