@@ -10,14 +10,15 @@ import { startSwitchboard, type RunningSwitchboard } from './run.js';
 import type { Driver, Reply, UserMessage } from './driver.js';
 import { discordDriver } from './drivers/discord.js';
 import { larkDriver } from './drivers/lark.js';
+import { qqDriver } from './drivers/qq.js';
 import { telegramDriver } from './drivers/telegram.js';
 import { tencentImDriver } from './drivers/tencent-im.js';
 import { vkDriver } from './drivers/vk.js';
 
 /** The platforms createTestBot speaks. */
-export type TestPlatform = 'telegram' | 'discord' | 'lark' | 'vk' | 'tencent-im';
+export type TestPlatform = 'telegram' | 'discord' | 'lark' | 'vk' | 'tencent-im' | 'qq';
 
-const drivers: Record<TestPlatform, () => Driver> = { telegram: telegramDriver, discord: discordDriver, lark: larkDriver, vk: vkDriver, 'tencent-im': tencentImDriver };
+const drivers: Record<TestPlatform, () => Driver> = { telegram: telegramDriver, discord: discordDriver, lark: larkDriver, vk: vkDriver, 'tencent-im': tencentImDriver, qq: qqDriver };
 
 export interface TestBotOptions {
   platform: TestPlatform;
@@ -60,7 +61,7 @@ export interface TestBot {
  */
 export function createTestBot(bot: Bot, options: TestBotOptions): TestBot {
   const make = drivers[options.platform];
-  if (!make) throw new Error(`createTestBot: platform "${String(options.platform)}" is not one of ${Object.keys(drivers).join(', ')}; run startSwitchboard against its fake (FakeQQ, FakeWecom) instead`);
+  if (!make) throw new Error(`createTestBot: platform "${String(options.platform)}" is not one of ${Object.keys(drivers).join(', ')}; run startSwitchboard against its fake (FakeWecom) instead`);
   const driver = make();
   const timeoutMs = options.timeoutMs ?? 10_000;
   const waiting = new Set<Waiting>();
