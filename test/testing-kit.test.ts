@@ -34,11 +34,11 @@ afterEach(async () => {
   t = switchboard = fake = undefined;
 });
 
-const platforms: TestPlatform[] = ['telegram', 'discord', 'lark', 'vk', 'tencent-im', 'qq'];
+const platforms: TestPlatform[] = ['telegram', 'discord', 'lark', 'vk', 'tencent-im', 'qq', 'wecom'];
 /** A user of each platform, in its own id format. */
-const bob: Record<TestPlatform, { id: string; name: string }> = { telegram: { id: '77', name: 'Bob' }, discord: { id: '200000000000000077', name: 'bob' }, lark: { id: 'ou_bob0000000000000000000000000000b', name: 'Bob' }, vk: { id: '1077', name: 'Bob' }, 'tencent-im': { id: 'bob', name: 'bob' }, qq: { id: 'B0B0B0B0B0B0B0B0B0B0B0B0B0B0B0B0', name: 'bob' } };
+const bob: Record<TestPlatform, { id: string; name: string }> = { telegram: { id: '77', name: 'Bob' }, discord: { id: '200000000000000077', name: 'bob' }, lark: { id: 'ou_bob0000000000000000000000000000b', name: 'Bob' }, vk: { id: '1077', name: 'Bob' }, 'tencent-im': { id: 'bob', name: 'bob' }, qq: { id: 'B0B0B0B0B0B0B0B0B0B0B0B0B0B0B0B0', name: 'bob' }, wecom: { id: 'bob', name: 'bob' } };
 /** Another chat of each platform, for ctx.send (on QQ a guild channel: groups and users take replies only). */
-const newsChat: Record<TestPlatform, string> = { telegram: '-1009876', discord: '600000000000000001', lark: 'oc_group00000000000000000000000001', vk: '123456:2000000005', 'tencent-im': 'group:@TGS#NEWS', qq: 'channel:100020' };
+const newsChat: Record<TestPlatform, string> = { telegram: '-1009876', discord: '600000000000000001', lark: 'oc_group00000000000000000000000001', vk: '123456:2000000005', 'tencent-im': 'group:@TGS#NEWS', qq: 'channel:100020', wecom: 'user:zhangsan' };
 
 describe.each(platforms)('createTestBot on %s', (platform) => {
   it('answers a command with what the platform received', async () => {
@@ -50,6 +50,8 @@ describe.each(platforms)('createTestBot on %s', (platform) => {
   it('answers in a direct chat, and in a group only when mentioned', async () => {
     t = createTestBot(bot, { platform });
     expect((await t.send({ text: 'hi', chat: 'direct' })).map((r) => r.text)).toEqual([platform === 'telegram' ? 'echo &lt;hi&gt;' : 'echo <hi>']);
+    // A WeCom app talks with users one to one: group chats are a group robot's.
+    if (platform === 'wecom') return void (await expect(t.send({ text: 'chatter', chat: 'group' })).rejects.toThrow(/one to one/));
     expect(await t.send({ text: 'chatter', chat: 'group' })).toEqual([]);
     const addressed = await t.send({ text: 'hello', chat: 'group', mention: true });
     expect(addressed).toHaveLength(1);
@@ -59,8 +61,8 @@ describe.each(platforms)('createTestBot on %s', (platform) => {
   it('shows buttons, and a click arrives from the user who clicked', async () => {
     t = createTestBot(bot, { platform });
     const [menu] = await t.send('/menu');
-    // Tencent IM and QQ show no buttons from a bot: they are listed as lines saying what to send.
-    if (platform === 'tencent-im' || platform === 'qq') expect(menu!.text).toBe('Pick a colour\n1. Red — send "colour:red"\n2. Blue — send "colour:blue"');
+    // Tencent IM, QQ and WeCom show no buttons from a bot: they are listed as lines saying what to send.
+    if (platform === 'tencent-im' || platform === 'qq' || platform === 'wecom') expect(menu!.text).toBe('Pick a colour\n1. Red — send "colour:red"\n2. Blue — send "colour:blue"');
     else expect(menu!.buttons).toEqual([[{ label: 'Red', value: 'colour:red' }, { label: 'Blue', value: 'colour:blue' }]]);
     const replies = await t.send({ click: 'colour:blue', user: bob[platform] });
     expect(replies.map((r) => r.text)).toEqual([`you picked blue, ${bob[platform].id}`]);

@@ -14,11 +14,12 @@ import { qqDriver } from './drivers/qq.js';
 import { telegramDriver } from './drivers/telegram.js';
 import { tencentImDriver } from './drivers/tencent-im.js';
 import { vkDriver } from './drivers/vk.js';
+import { wecomDriver } from './drivers/wecom.js';
 
 /** The platforms createTestBot speaks. */
-export type TestPlatform = 'telegram' | 'discord' | 'lark' | 'vk' | 'tencent-im' | 'qq';
+export type TestPlatform = 'telegram' | 'discord' | 'lark' | 'vk' | 'tencent-im' | 'qq' | 'wecom';
 
-const drivers: Record<TestPlatform, () => Driver> = { telegram: telegramDriver, discord: discordDriver, lark: larkDriver, vk: vkDriver, 'tencent-im': tencentImDriver, qq: qqDriver };
+const drivers: Record<TestPlatform, () => Driver> = { telegram: telegramDriver, discord: discordDriver, lark: larkDriver, vk: vkDriver, 'tencent-im': tencentImDriver, qq: qqDriver, wecom: wecomDriver };
 
 export interface TestBotOptions {
   platform: TestPlatform;
@@ -61,7 +62,7 @@ export interface TestBot {
  */
 export function createTestBot(bot: Bot, options: TestBotOptions): TestBot {
   const make = drivers[options.platform];
-  if (!make) throw new Error(`createTestBot: platform "${String(options.platform)}" is not one of ${Object.keys(drivers).join(', ')}; run startSwitchboard against its fake (FakeWecom) instead`);
+  if (!make) throw new Error(`createTestBot: platform "${String(options.platform)}" is not one of ${Object.keys(drivers).join(', ')}`);
   const driver = make();
   const timeoutMs = options.timeoutMs ?? 10_000;
   const waiting = new Set<Waiting>();

@@ -4,7 +4,7 @@
 // and a click is the user sending the button's value.
 
 import { c2c, FakeQQ, groupAt } from '../fakes/qq.js';
-import type { Driver, Reply, UserMessage } from '../driver.js';
+import { accepted, type Driver, type Reply, type UserMessage } from '../driver.js';
 
 const defaultUser = { id: 'E4F4AEA33253A2797FB897C50B81D7ED', name: 'alice' };
 const groupOpenid = 'C9F778FE6ADF9D1D1DBE395BF744A33A';
@@ -28,8 +28,7 @@ export function qqDriver(): Driver {
       const said = input.click ?? input.text ?? '';
       const attachments = input.image ? [{ content_type: 'image/png', filename: `image-${nextImage}.png`, url: fake.addFile(`image-${nextImage++}.png`, Buffer.from(input.image), 'image/png'), width: 1, height: 1, size: input.image.length }] : undefined;
       const event = inGroup ? groupAt(said, { group: groupOpenid, member: user.id, ...(attachments && { attachments }) }) : c2c(said, { user: user.id, ...(attachments && { attachments }) });
-      const answer = await fake.deliver(`${webhookBase}/webhooks/test`, event);
-      if (!answer.ok) throw new Error(`createTestBot: the QQ webhook answered ${answer.status}: ${await answer.text()}`);
+      await accepted(fake.deliver(`${webhookBase}/webhooks/test`, event), 'QQ');
       return { is: (m) => m.id === event.d.id, chat };
     },
     replies: () =>
