@@ -58,6 +58,17 @@ describe.each(platforms)('createTestBot on %s', (platform) => {
     expect(addressed[0]!.text).toContain('hello');
   });
 
+  it('gives each of two users talking at once in a group the replies to their own message', async () => {
+    if (platform === 'wecom') return; // an app's chats are one to one
+    t = createTestBot(bot, { platform });
+    const [first, second] = await Promise.all([t.send({ text: 'one', chat: 'group', mention: true }), t.send({ text: 'two', chat: 'group', mention: true, user: bob[platform] })]);
+    // Telegram keeps the @mention in the text; the other platforms take it out.
+    expect(first).toHaveLength(1);
+    expect(first![0]!.text).toMatch(/one/);
+    expect(second).toHaveLength(1);
+    expect(second![0]!.text).toMatch(/two/);
+  });
+
   it('shows buttons, and a click arrives from the user who clicked', async () => {
     t = createTestBot(bot, { platform });
     const [menu] = await t.send('/menu');

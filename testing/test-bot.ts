@@ -66,12 +66,20 @@ export function createTestBot(bot: Bot, options: TestBotOptions): TestBot {
   const driver = make();
   const timeoutMs = options.timeoutMs ?? 10_000;
   const waiting = new Set<Waiting>();
+  /** Per chat, how many replies the fake had when the chat's last message was handled (its messages are handled one at a time). */
+  const handledUpTo = new Map<string, number>();
+  const onHandled = (message: Message) => {
+    const key = message.channel.id;
+    const span = { from: handledUpTo.get(key) ?? 0, to: driver.replies().length };
+    handledUpTo.set(key, span.to);
+    handled(waiting, message, span);
+  };
   let running: RunningSwitchboard | undefined;
   let starting: Promise<RunningSwitchboard> | undefined;
 
   const start = async (): Promise<RunningSwitchboard> => {
     const entry = await driver.start();
-    const definitions = registry.map((d) => (d.type === options.platform ? observe(d, { taken: (message) => taken(waiting, message), handled: (message) => handled(waiting, message) }) : d));
+    const definitions = registry.map((d) => (d.type === options.platform ? observe(d, { taken: (message) => taken(waiting, message), handled: onHandled }) : d));
     const limits = options.pacing ? '' : ', limits: false';
     running = await startSwitchboard(`${options.config ?? ''}\nplatforms:\n  - { ${entry}${limits} }\n`, { bot, env: {}, definitions });
     return running;
@@ -85,8 +93,8 @@ export function createTestBot(bot: Bot, options: TestBotOptions): TestBot {
       const { url } = await (starting ??= start());
       const message = typeof input === 'string' ? { text: input } : input;
       const before = driver.replies().length;
-      let done!: () => void;
-      const finished = new Promise<void>((resolve) => (done = resolve));
+      let done!: (span: Span) => void;
+      const finished = new Promise<Span>((resolve) => (done = resolve));
       // Registered before the fake has the message: one handled before inject returns (a webhook's answer
       // can come after the handling) is kept in `seen` and matched once it is known what to look for.
       const entry: Waiting = { taken: [], seen: [], done };
@@ -95,12 +103,14 @@ export function createTestBot(bot: Bot, options: TestBotOptions): TestBot {
       try {
         const target = await driver.inject(message, url);
         entry.is = target.is;
-        if (entry.seen.some(target.is)) done();
+        const early = entry.seen.find((seen) => target.is(seen.message));
+        if (early) done(early.span);
         // Taken or passed by already, and not taken: the adapter does not hand this kind to the bot.
         else if (target.settled && !entry.taken.some(target.is)) return [];
         const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`createTestBot: the bot did not finish handling ${JSON.stringify(message)} within ${timeoutMs} ms`)), timeoutMs)));
-        await Promise.race([finished, timeout]);
-        return driver.replies().slice(before).filter((reply) => reply.chat === target.chat);
+        // What reached the chat while this message was its chat's one being handled.
+        const { from, to } = await Promise.race([finished, timeout]);
+        return driver.replies().slice(Math.max(before, from), to).filter((reply) => reply.chat === target.chat);
       } finally {
         clearTimeout(timer);
         waiting.delete(entry);
@@ -115,24 +125,30 @@ export function createTestBot(bot: Bot, options: TestBotOptions): TestBot {
   };
 }
 
+/** The fake's replies (by index) from the end of the chat's previous message to the end of this one. */
+interface Span {
+  from: number;
+  to: number;
+}
+
 /** A `send` waiting for its message to be handled; `is` is known once the fake has the message. */
 interface Waiting {
   is?: (message: Message) => boolean;
   /** Messages the adapter handed to the pipeline meanwhile. */
   taken: Message[];
   /** Messages handled before `is` was known. */
-  seen: Message[];
-  done(): void;
+  seen: { message: Message; span: Span }[];
+  done(span: Span): void;
 }
 
 function taken(waiting: Set<Waiting>, message: Message): void {
   for (const entry of waiting) entry.taken.push(message);
 }
 
-function handled(waiting: Set<Waiting>, message: Message): void {
+function handled(waiting: Set<Waiting>, message: Message, span: Span): void {
   for (const entry of waiting) {
-    if (!entry.is) entry.seen.push(message);
-    else if (entry.is(message)) entry.done();
+    if (!entry.is) entry.seen.push({ message, span });
+    else if (entry.is(message)) entry.done(span);
   }
 }
 
