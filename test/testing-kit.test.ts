@@ -94,6 +94,18 @@ describe.each(platforms)('createTestBot on %s', (platform) => {
   });
 });
 
+describe('createTestBot: its life', () => {
+  it('starts nothing before the first send, so stop() right away is fine', async () => {
+    const idle = createTestBot(bot, { platform: 'discord' });
+    expect(idle.runtime).toBeUndefined();
+    await idle.stop();
+  });
+
+  it('names the platforms it knows when given another', () => {
+    expect(() => createTestBot(bot, { platform: 'icq' as TestPlatform })).toThrow('createTestBot: platform "icq" is not one of telegram, discord, lark, vk, tencent-im, qq, wecom');
+  });
+});
+
 describe('createTestBot: the platform payload', () => {
   it('gives Telegram sendMessage params, escaped for HTML and split at 4096 characters', async () => {
     t = createTestBot(defineBot((b) => b.command('long', () => `<b>${'x'.repeat(5000)}`)), { platform: 'telegram' });

@@ -118,7 +118,8 @@ export function createTestBot(bot: Bot, options: TestBotOptions): TestBot {
     },
     sent: () => driver.replies(),
     async stop() {
-      await starting?.catch(() => undefined);
+      if (!starting) return; // never started: nothing to stop
+      await starting.catch(() => undefined);
       await running?.stop();
       await driver.stop();
     },
