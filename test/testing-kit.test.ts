@@ -1,6 +1,11 @@
 // The test kit as a bot author uses it: only switchboard (../src/index.js) and switchboard/testing
 // (../testing/index.js), nothing internal.
 
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { defineBot, isMedia } from '../src/index.js';
 import { createTestBot, discordGuildMessage, discordToken, FakeDiscord, FakeTelegram, startSwitchboard, type RunningSwitchboard, type TestBot, type TestPlatform } from '../testing/index.js';
@@ -152,6 +157,28 @@ describe('the real runtime against an exported fake, end to end', () => {
     discord.gateway.push('MESSAGE_CREATE', discordGuildMessage(discord, `<@${discord.botUser.id}> hi there`, { mentions: [{ ...discord.botUser, bot: true }] }));
     await vi.waitFor(() => expect(discord.delivered()).toHaveLength(1), { timeout: 5000 });
     expect(discord.delivered()[0]).toMatchObject({ channelId: '300000000000000001', body: { content: 'echo <hi there>' } });
+  });
+});
+
+describe('the CLI against an exported fake, end to end', () => {
+  it('switchboard start --config runs a bot file that answers a Telegram user', async () => {
+    const telegram = new FakeTelegram();
+    fake = telegram;
+    await telegram.start();
+    const folder = mkdtempSync(join(tmpdir(), 'switchboard-kit-'));
+    const bot = fileURLToPath(new URL('../bots/echo.ts', import.meta.url));
+    writeFileSync(join(folder, 'switchboard.yaml'), `bot: ${bot}\nstore: { type: memory }\nserver: { host: 127.0.0.1, port: 0 }\nplatforms:\n  - { id: tg, type: telegram, token: "${telegram.token}", apiRoot: "${telegram.url}" }\n`);
+    const cli = fileURLToPath(new URL('../bin/switchboard.js', import.meta.url));
+    const child = spawn(process.execPath, [cli, 'start', '--config', 'switchboard.yaml'], { cwd: folder, stdio: 'ignore' });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      telegram.pushMessage({ text: '/ping', entities: [{ type: 'bot_command', offset: 0, length: 5 }] });
+      const sent = await telegram.waitForCall('sendMessage', undefined, 15_000);
+      expect(sent.params).toMatchObject({ chat_id: '42', text: 'pong' });
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
   });
 });
 
