@@ -38,7 +38,8 @@ export interface TestBot {
   /**
    * Sends a message as a user (text alone, or a UserMessage: an image, a button click, in a group,
    * mentioning the bot, from another user). Resolves once the bot has handled it and every reply
-   * is delivered, with the replies that reached that chat meanwhile, in order.
+   * is delivered, with the replies that reached its chat while it was being handled, in order
+   * (none, at once, for a message the platform does not hand to bots).
    */
   send(input: string | UserMessage): Promise<Reply[]>;
   /** Every message the bot sent, in any chat (`ctx.send` to other chats included), in the order the platform got them. */
