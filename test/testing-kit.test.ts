@@ -99,6 +99,28 @@ describe.each(platforms)('createTestBot on %s', (platform) => {
   });
 });
 
+describe('createTestBot: conversations and state', () => {
+  const asking = defineBot((b) => {
+    b.command('name', async (ctx) => {
+      const answer = await ctx.prompt('Your name?', { timeout: '1m' });
+      if (answer.timedOut) return;
+      await ctx.state.user.set('name', answer.text);
+      return `Hello, ${answer.text}!`;
+    });
+    b.command('count', async (ctx) => `count ${await ctx.state.chat.update<number>('count', (n) => (n ?? 0) + 1)}`);
+    b.command('whoami', async (ctx) => (await ctx.state.user.get<string>('name')) ?? 'a stranger');
+  });
+
+  it.each(['telegram', 'discord'] as const)('on %s: the question answers the first message, the greeting the answer, and what it kept is there later', async (platform) => {
+    t = createTestBot(asking, { platform });
+    expect((await t.send('/name')).map((r) => r.text)).toEqual(['Your name?']);
+    expect((await t.send('Ann')).map((r) => r.text)).toEqual(['Hello, Ann!']);
+    expect((await t.send('/whoami')).map((r) => r.text)).toEqual(['Ann']);
+    expect((await t.send({ text: '/whoami', user: { id: platform === 'telegram' ? '4242' : '424242424242424242', name: 'Bob' } })).map((r) => r.text)).toEqual(['a stranger']);
+    for (const n of [1, 2]) expect((await t.send('/count')).map((r) => r.text)).toEqual([`count ${n}`]);
+  });
+});
+
 describe('createTestBot: its life', () => {
   it('starts nothing before the first send, so stop() right away is fine', async () => {
     const idle = createTestBot(bot, { platform: 'discord' });
