@@ -21,6 +21,11 @@ const param = 'switchboard-reload';
  * from inside the bot's folder, and so on down: a fresh graph of the bot's own modules. Modules
  * elsewhere — node_modules, Switchboard's own — stay the one instance, so the Bot class the runtime
  * checks against is the same. Each module given an N is posted back, for watch() to follow.
+ *
+ * ESM cannot unload a module, so every reload keeps the old graph (and whatever its top level
+ * started, e.g. a timer) for the life of the process: about 11 KB of heap and 25-45 KB of RSS per
+ * reload of a two-file bot, measured over 1,000 reloads; a long session of saves costs a few MB.
+ * A restart gives it back.
  */
 const hooks = `
 let root, own, port;
