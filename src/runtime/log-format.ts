@@ -1,7 +1,7 @@
 // How log records are written: JSON lines for machines (pipes, files, CI, collectors), or pino's
 // pretty printer for a person at a terminal.
 
-import type { DestinationStream } from 'pino';
+import { pino, type DestinationStream } from 'pino';
 
 export type LogFormat = 'json' | 'pretty';
 
@@ -24,13 +24,16 @@ function parse(value: string, name: string): LogFormat {
 
 /**
  * Where the logger writes: stdout as pino does by default for JSON; for pretty, a stream that
- * formats each line in this thread and writes it at once (not a worker transport: a line logged
- * just before process.exit is not lost, and nothing starts a thread). Records reach it already
- * serialized, after pino's redaction and serializers, so it shows exactly what JSON would, masked
- * the same. pino-pretty is imported only here, when asked for: JSON start-up does not load it.
+ * formats each line in this thread and writes it at once, synchronously (not a worker transport:
+ * a line logged just before process.exit is not lost, and nothing starts a thread). Records reach
+ * it already serialized, after pino's redaction and serializers, so it shows exactly what JSON
+ * would, masked the same. pino-pretty is imported only here, when asked for: JSON start-up does
+ * not load it.
  */
-export async function logDestination(format: LogFormat, out: NodeJS.WritableStream = process.stdout): Promise<DestinationStream | undefined> {
+export async function logDestination(format: LogFormat, out?: DestinationStream): Promise<DestinationStream | undefined> {
   if (format === 'json') return undefined;
+  // pino's own stdout (a closed pipe, as in `| head`, ends logging rather than the process), synchronous.
+  out ??= pino.destination({ dest: 1, sync: true });
   const { prettyFactory } = (await import('pino-pretty')).default;
   const pretty = prettyFactory({ translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', singleLine: true });
   return { write: (line: string) => void out.write(pretty(line)) };
