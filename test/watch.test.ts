@@ -1,7 +1,7 @@
 // `switchboard start --watch`, the real CLI against the Telegram fake (long polling): an edited bot
 // answers the next message while the polling session and the in-flight message go on undisturbed.
 
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -27,6 +27,12 @@ export default defineBot((bot) => {
   });
 });
 `;
+
+/** As many editors save: a new file renamed over the old one, so no reload can read it half written. */
+async function save(path: string, text: string): Promise<void> {
+  await writeFile(`${path}.saving`, text);
+  await rename(`${path}.saving`, path);
+}
 
 let fake: FakeTelegram | undefined;
 let proc: SwitchboardProcess | undefined;
@@ -62,14 +68,14 @@ describe('start --watch', () => {
     const opened = sessions();
 
     // A file the bot imports changes: the next message meets the new bot.
-    await writeFile(join(dir, 'words.ts'), "export const word = 'two';\n");
+    await save(join(dir, 'words.ts'), "export const word = 'two';\n");
     expect(JSON.parse(await reloads(1))).toMatchObject({ level: 30, changed: ['words.ts'], file: join(dir, 'bot.ts') });
     expect(await ask('/word')).toBe('two');
 
     // A message being handled during a reload finishes with the bot it started with.
     tg.pushMessage({ text: '/slow' });
     await sb.waitForLine((l) => l.includes('"msg":"slow started"'), 10_000, 'the slow handler');
-    await writeFile(join(dir, 'words.ts'), "export const word = 'three';\n");
+    await save(join(dir, 'words.ts'), "export const word = 'three';\n");
     await reloads(2);
     await writeFile(join(dir, 'release'), '');
     await waitFor(() => tg.sent().length === 3, 10_000, 'the slow answer');
@@ -77,24 +83,24 @@ describe('start --watch', () => {
     expect(await ask('/word')).toBe('three');
 
     // A syntax error: reported with the file and where, and the last good bot goes on answering.
-    await writeFile(join(dir, 'words.ts'), "export const word = 'four;\n");
+    await save(join(dir, 'words.ts'), "export const word = 'four;\n");
     const syntax = JSON.parse(await failures(1)) as { level: number; changed: string[]; err: { message: string } };
     expect(syntax).toMatchObject({ level: 50, changed: ['words.ts'] });
     expect(syntax.err.message).toContain(`${join(dir, 'words.ts')}:1:`);
     expect(await ask('/word')).toBe('three');
 
     // Fixed, then a setup that throws: the same.
-    await writeFile(join(dir, 'words.ts'), "export const word = 'five';\n");
+    await save(join(dir, 'words.ts'), "export const word = 'five';\n");
     await reloads(3);
     expect(await ask('/word')).toBe('five');
-    await writeFile(join(dir, 'bot.ts'), botSource("throw new Error('setup broke');"));
+    await save(join(dir, 'bot.ts'), botSource("throw new Error('setup broke');"));
     const broken = JSON.parse(await failures(2)) as { changed: string[]; err: { message: string; stack: string } };
     expect(broken).toMatchObject({ changed: ['bot.ts'], err: { message: 'setup broke' } });
     expect(broken.err.stack).toContain(join(dir, 'bot.ts'));
     expect(await ask('/word')).toBe('five');
 
     // Fixed again: a new command is there.
-    await writeFile(join(dir, 'bot.ts'), botSource("bot.command('six', () => 'six');"));
+    await save(join(dir, 'bot.ts'), botSource("bot.command('six', () => 'six');"));
     await reloads(4);
     expect(await ask('/six')).toBe('six');
 
