@@ -64,6 +64,9 @@ describe('start --watch', () => {
     const failures = (n: number) => waitFor(() => lines('"msg":"bot reload failed').length >= n && lines('"msg":"bot reload failed')[n - 1], 10_000, `failed reload ${n}`);
 
     expect(await ask('/word')).toBe('one');
+    // What is watched: the bot's module and what it imports from its folder; not Switchboard's modules it imports too.
+    const watching = JSON.parse(await sb.waitForLine((l) => l.includes('"msg":"watching the bot'), 1000, 'the watching line')) as { watching: string[] };
+    expect(watching.watching.sort()).toEqual(['bot.ts', 'words.ts']);
     const sessions = () => tg.calls.filter((c) => c.method === 'deleteWebhook' || c.method === 'getMe').length;
     const opened = sessions();
 

@@ -83,6 +83,8 @@ export class BotReloader {
   watch(swap: (bot: Bot) => void, logger: Logger): void {
     this.target = { swap, logger };
     for (const file of this.files) this.watchFolderOf(file);
+    const folder = dirname(this.path);
+    logger.info({ file: this.path, watching: [...this.files].map((file) => relative(folder, file)) }, 'watching the bot: a change to one of its files reloads it');
   }
 
   close(): void {
