@@ -37,6 +37,8 @@ type Stopped = { stopped: true; reply?: Segment[] };
 /** Per run: whether the next callback may be a repeat of one asked before a crash, and the hooks' time left. */
 interface Run {
   eventId: string;
+  /** The bot as it was when the run started: a reload (start --watch) meanwhile does not change it halfway. */
+  bot: Bot;
   log: Logger;
   redelivered: boolean;
   /** What is left of the hooks' budget, in ms; each hook before delivery spends from it. */
@@ -51,9 +53,12 @@ export type RunEnd = 'done' | 'left';
 export class MessageHandler {
   /** Writes that must not be lost to a moment's outage of a networked store. */
   private readonly durable: ThroughOutage;
+  /** For runs that start from now on. */
+  bot: Bot;
 
   constructor(private readonly deps: HandleDeps) {
     this.durable = throughOutage(deps.store);
+    this.bot = deps.bot;
     deps.metrics
       ?.describe('switchboard_messages_total', 'Messages handled to the end, by outcome: answered, rejected, limited, handler failed, delivery failed, failed')
       .describe('switchboard_message_seconds', 'Time to handle a message, from its turn in the chat queue to its replies sent (onSent not included)');
@@ -64,7 +69,7 @@ export class MessageHandler {
     const started = performance.now();
     const { message } = journal;
     const log = this.deps.logger.child({ event: eventId, platform: message.platform, bot: message.botId, chat: message.channel.id });
-    const run: Run = { eventId, log, redelivered: resumed, hookTimeLeft: this.deps.hooks.budgetMs ?? Infinity, resumes };
+    const run: Run = { eventId, bot: this.bot, log, redelivered: resumed, hookTimeLeft: this.deps.hooks.budgetMs ?? Infinity, resumes };
     if (resumed) log.info({ stage: journal.stage }, 'resuming an event left unfinished by the last run');
     let outcome: Outcome = 'failed';
     let replies = 0;
@@ -126,7 +131,7 @@ export class MessageHandler {
       }
     }
     if (j.stage === 'onMessage') {
-      const routed = await this.stage('onPreSend', { eventId: run.eventId, message: j.message, request: this.deps.bot.resolve(j.message) }, extras, run);
+      const routed = await this.stage('onPreSend', { eventId: run.eventId, message: j.message, request: run.bot.resolve(j.message) }, extras, run);
       if (isStopped(routed)) return this.refuse(j.message, routed, extras, run);
       j = { stage: 'onPreSend', message: j.message, request: routed.value, extras };
       if (routed.asked) await this.save(run, j);
@@ -137,7 +142,7 @@ export class MessageHandler {
         if (run.resumes) await this.deps.prompts.resume(run.resumes, { eventId: run.eventId, message: j.message, result, log: run.log });
         else {
           const ctx = new Context(run.eventId, j.message, j.request, result, run.log, this.deps.download, this.deps.store);
-          await this.deps.prompts.run(ctx, () => this.deps.bot.run(ctx));
+          await this.deps.prompts.run(ctx, () => run.bot.run(ctx));
         }
       } catch (error) {
         run.log.error({ err: error }, 'handler threw; no reply sent');

@@ -93,10 +93,12 @@ export class Pipeline {
   private admitting = 0;
   private admissionsDone: (() => void) | undefined;
   private readonly inDoubt: AdmissionsInDoubt;
+  private bot: Bot;
 
   constructor(private readonly options: PipelineOptions) {
     this.dedupTtlMs = options.dedupTtlMs ?? 3_600_000;
     this.maxInFlight = options.maxInFlight ?? 1000;
+    this.bot = options.bot;
     const { adapters, store, logger, metrics } = options;
     metrics?.describe('switchboard_events_unrecorded_total', 'Events a platform handed over that the store could not record: refused, for the platform to deliver again');
     this.inDoubt = new AdmissionsInDoubt(store.inbox, logger, (event) => this.takeDoubtful(event));
@@ -119,6 +121,12 @@ export class Pipeline {
       prompts: this.prompts,
       track: (task) => this.track(task),
     });
+  }
+
+  /** The bot for events whose handling starts from now on (start --watch); those being handled keep theirs. */
+  setBot(bot: Bot): void {
+    this.bot = bot;
+    this.handler.bot = bot;
   }
 
   /** Admits an event and handles it in the background; see AdapterContext.dispatch. Never throws. */
@@ -317,8 +325,9 @@ export class Pipeline {
 
   /** Undefined when the bot has no interceptors. */
   intercept(message: Message, kind: string): Promise<InterceptDecision> | undefined {
-    const { bot, logger } = this.options;
+    const { bot } = this;
     if (!bot.intercepts) return undefined;
+    const { logger } = this.options;
     return bot.runIntercept(message, kind, logger.child({ platform: message.platform, bot: message.botId, intercept: kind }), this.options.store);
   }
 
@@ -328,7 +337,7 @@ export class Pipeline {
     if (resumed) log.info('resuming a platform event left unfinished by the last run');
     const ctx = new EventContext(event, log, this.options.store);
     try {
-      await Promise.all([this.options.bot.runEvent(ctx), this.options.hooks?.onEvent?.(event).catch((error: unknown) => log.warn({ err: errorMessage(error) }, 'onEvent callback failed'))]);
+      await Promise.all([this.bot.runEvent(ctx), this.options.hooks?.onEvent?.(event).catch((error: unknown) => log.warn({ err: errorMessage(error) }, 'onEvent callback failed'))]);
       if (ctx.outgoing.length > 0) {
         const at = Date.now();
         const items: OutboxItem[] = ctx.outgoing.map((message, index) => ({ key: `${id}:${index}`, eventId: id, index, message }));

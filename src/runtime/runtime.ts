@@ -69,7 +69,7 @@ export class Runtime {
 
   private constructor(
     readonly config: Config,
-    readonly bot: Bot,
+    private current: Bot,
     adapters: Map<string, Adapter>,
     options: RuntimeOptions,
   ) {
@@ -94,7 +94,7 @@ export class Runtime {
       });
     const limitOverrides = new Map(config.platforms.map((p) => [p.id, sendLimitsOf((p as { limits?: LimitsConfig }).limits)]));
     const perUser = perUserOf(config.limits?.perUser, config.platforms);
-    this.pipeline = new Pipeline({ bot, adapters: this.adapters, store: this.store, logger: this.logger, metrics: this.metrics, hooks,
+    this.pipeline = new Pipeline({ bot: current, adapters: this.adapters, store: this.store, logger: this.logger, metrics: this.metrics, hooks,
       dedupTtlMs: config.dedupTtl,
       maxInFlight: config.server.maxInFlight,
       work: this.work,
@@ -119,6 +119,20 @@ export class Runtime {
       requestTimeoutMs: config.server.requestTimeout,
     });
     this.watchStore();
+  }
+
+  /** The bot running now: the one loaded at start, or the last one `start --watch` reloaded. */
+  get bot(): Bot {
+    return this.current;
+  }
+
+  /**
+   * Runs `bot` for every event whose handling starts from now on; those being handled finish with
+   * the bot they started with. Platforms, their connections and the store are left as they are.
+   */
+  setBot(bot: Bot): void {
+    this.current = bot;
+    this.pipeline.setBot(bot);
   }
 
   /** The store's availability as a gauge, and a log line each time it changes (webhooks are refused meanwhile). */
@@ -361,8 +375,9 @@ async function createAdapters(config: Config, definitions: readonly AdapterDefin
   return adapters;
 }
 
-async function loadBot(path: string): Promise<Bot> {
-  const module = (await import(pathToFileURL(path).href)) as { default?: unknown };
+/** `query` makes the URL a new one, for ESM to import the module afresh (start --watch, see reload.ts). */
+export async function loadBot(path: string, query = ''): Promise<Bot> {
+  const module = (await import(pathToFileURL(path).href + query)) as { default?: unknown };
   const bot = module.default;
   if (!(bot instanceof Bot)) throw new Error(`${path} must export a bot by default: export default defineBot(bot => { ... })`);
   return bot;
