@@ -42,8 +42,9 @@ afterEach(async () => {
   runtime = hooks = example = undefined;
 });
 
-/** The config the docs' examples were made with: every stage at `base`/<stage>, onPreSend in the long form with a secret. */
+/** The config the docs' examples were made with: every stage at `base`/<stage>, onPreSend in the long form with a secret, a per-user limit. */
 const docsConfig = (base: string) => `platforms: [{ id: sandbox, type: sandbox }]
+limits: { perUser: { messages: 5, per: 10s } }
 callbacks:
   onMessage: ${base}/onMessage
   onPreSend:
@@ -162,6 +163,7 @@ describe('docs/callback-payload.schema.json', () => {
     expect(broken((p) => (p.stage = 'onReceive'))).not.toEqual([]);
     expect(broken((p) => delete p.request)).not.toEqual([]);
     expect(broken((p) => (p.delivery = []))).not.toEqual([]); // no delivery before onSent
+    expect(broken((p) => (p.limit = { count: 1, max: 5, windowMs: 10_000, resetMs: 10_000, exceeded: false }))).not.toEqual([]); // the count is onMessage's alone
     expect(broken((p) => (p.eventId = 'not-a-uuid'))).not.toEqual([]);
     expect(broken((p) => p.result.replies[0].content.push({ type: 'image', mime: 'image/png' }))).not.toEqual([]); // neither url nor data
     expect(broken((p) => p.result.replies[0].content.push({ type: 'sticker', id: 1 }))).not.toEqual([]);

@@ -3,26 +3,11 @@ import type { Adapter } from '../src/adapter.js';
 import { defineBot } from '../src/bot/bot.js';
 import type { StageData, StageHooks } from '../src/pipeline/lifecycle.js';
 import { silentLogger } from '../src/runtime/logger.js';
-import type { Message, OutgoingMessage } from '../src/message.js';
+import type { Message } from '../src/message.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
 import { MemoryStore, StoreError, type NewEvent } from '../src/store/index.js';
 import { sleep, waitFor } from './helpers.js';
-
-function recorder(failFor?: string) {
-  const sent: OutgoingMessage[] = [];
-  const adapter: Adapter = {
-    id: 'chat',
-    type: 'test',
-    start: async () => {},
-    stop: async () => {},
-    send: async (message) => {
-      sent.push(message);
-      const text = message.content.map((s) => (s.type === 'text' ? s.text : s.type)).join('');
-      return text === failFor ? { ok: false, ids: [], error: 'refused', ms: 1 } : { ok: true, ids: [`m${sent.length}`], ms: 1 };
-    },
-  };
-  return { adapter, sent, texts: () => sent.map((m) => m.content.map((s) => (s.type === 'text' ? s.text : `[${s.type}]`)).join('')) };
-}
+import { recorder } from './recorder.js';
 
 function message(text: string, id = '1', channel = 'c1'): Message {
   return { id, platform: 'test', botId: 'chat', channel: { id: channel, type: 'direct' }, author: { id: 'u1', isBot: false }, content: [{ type: 'text', text }], text, mentionsBot: false, timestamp: 0, raw: {} };

@@ -3,12 +3,13 @@ import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { OutgoingMessage } from '../src/message.js';
-import { MemoryStore, StoreError, type Store } from '../src/store/index.js';
+import { StoreError, type Store } from '../src/store/index.js';
 import { migrations } from '../src/store/sqlite/migrations.js';
 import { RedisStore } from '../src/store/redis/index.js';
 import { SqliteStore } from '../src/store/sqlite/index.js';
 import { sleep, tempStorePath, waitFor } from './helpers.js';
 import { dropPrefix, redisUrl, requireRedis, testPrefix } from './redis.js';
+import { backends, dropPrefixes } from './store-backends.js';
 
 const reply = (text: string): OutgoingMessage => ({ to: { botId: 'tg', channelId: '42' }, content: [{ type: 'text', text }] });
 const opened: Store[] = [];
@@ -20,42 +21,12 @@ const prefixes: string[] = [];
 beforeAll(() => requireRedis());
 afterAll(async () => {
   for (const prefix of prefixes) await dropPrefix(prefix);
+  await dropPrefixes();
 });
-
-/**
- * The same behaviour from every backend: one suite, run against each. A backend keeps time by a
- * clock the test moves, or (Redis, whose keys expire on the server) by the real one: `ttl` and
- * `pass` say how long a key lives in a test and how to let that time pass.
- */
-interface Backend {
-  open(path: string, now: () => number): Store | Promise<Store>;
-  ttl: number;
-  pass(clock: { now: number }, ms: number): Promise<void>;
-}
-const fakeClock = { ttl: 60_000, pass: async (clock: { now: number }, ms: number) => void (clock.now += ms) };
-const backends: [string, Backend][] = [
-  ['memory', { open: (_path, now) => new MemoryStore(100_000, now), ...fakeClock }],
-  ['sqlite', { open: (path, now) => SqliteStore.open({ path, now }), ...fakeClock }],
-  [
-    'redis',
-    {
-      open: (_path, now) => {
-        const prefix = testPrefix('store');
-        prefixes.push(prefix);
-        return RedisStore.open({ url: redisUrl, prefix, now });
-      },
-      ttl: 200,
-      pass: async (clock, ms) => {
-        clock.now += ms;
-        await sleep(ms); // the server's clock: expiry is Redis's own
-      },
-    },
-  ],
-];
 
 describe.each(backends)('%s store', (_name, backend) => {
   const fresh = async (clock = { now: Date.now() }) => {
-    const store = await backend.open(tempStorePath(), () => clock.now);
+    const store = await backend.open(backend.place(), () => clock.now);
     opened.push(store);
     return store;
   };

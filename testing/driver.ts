@@ -49,3 +49,9 @@ export interface Driver {
   replies(): Reply[];
   stop(): Promise<void>;
 }
+
+/** Waits for a fake's webhook delivery and fails loudly when the adapter refused it (a wrong signature, a 503). */
+export async function accepted(response: Promise<Response>, platform: string): Promise<void> {
+  const answer = await response;
+  if (!answer.ok) throw new Error(`createTestBot: the ${platform} webhook answered ${answer.status}: ${await answer.text()}`);
+}

@@ -10,14 +10,16 @@ import { startSwitchboard, type RunningSwitchboard } from './run.js';
 import type { Driver, Reply, UserMessage } from './driver.js';
 import { discordDriver } from './drivers/discord.js';
 import { larkDriver } from './drivers/lark.js';
+import { qqDriver } from './drivers/qq.js';
 import { telegramDriver } from './drivers/telegram.js';
 import { tencentImDriver } from './drivers/tencent-im.js';
 import { vkDriver } from './drivers/vk.js';
+import { wecomDriver } from './drivers/wecom.js';
 
 /** The platforms createTestBot speaks. */
-export type TestPlatform = 'telegram' | 'discord' | 'lark' | 'vk' | 'tencent-im';
+export type TestPlatform = 'telegram' | 'discord' | 'lark' | 'vk' | 'tencent-im' | 'qq' | 'wecom';
 
-const drivers: Record<TestPlatform, () => Driver> = { telegram: telegramDriver, discord: discordDriver, lark: larkDriver, vk: vkDriver, 'tencent-im': tencentImDriver };
+const drivers: Record<TestPlatform, () => Driver> = { telegram: telegramDriver, discord: discordDriver, lark: larkDriver, vk: vkDriver, 'tencent-im': tencentImDriver, qq: qqDriver, wecom: wecomDriver };
 
 export interface TestBotOptions {
   platform: TestPlatform;
@@ -36,7 +38,8 @@ export interface TestBot {
   /**
    * Sends a message as a user (text alone, or a UserMessage: an image, a button click, in a group,
    * mentioning the bot, from another user). Resolves once the bot has handled it and every reply
-   * is delivered, with the replies that reached that chat meanwhile, in order.
+   * is delivered, with the replies that reached its chat while it was being handled, in order
+   * (none, at once, for a message the platform does not hand to bots).
    */
   send(input: string | UserMessage): Promise<Reply[]>;
   /** Every message the bot sent, in any chat (`ctx.send` to other chats included), in the order the platform got them. */
@@ -60,16 +63,24 @@ export interface TestBot {
  */
 export function createTestBot(bot: Bot, options: TestBotOptions): TestBot {
   const make = drivers[options.platform];
-  if (!make) throw new Error(`createTestBot: platform "${String(options.platform)}" is not one of ${Object.keys(drivers).join(', ')}; run startSwitchboard against its fake (FakeQQ, FakeWecom) instead`);
+  if (!make) throw new Error(`createTestBot: platform "${String(options.platform)}" is not one of ${Object.keys(drivers).join(', ')}`);
   const driver = make();
   const timeoutMs = options.timeoutMs ?? 10_000;
   const waiting = new Set<Waiting>();
+  /** Per chat, how many replies the fake had when the chat's last message was handled (its messages are handled one at a time). */
+  const handledUpTo = new Map<string, number>();
+  const onHandled = (message: Message) => {
+    const key = message.channel.id;
+    const span = { from: handledUpTo.get(key) ?? 0, to: driver.replies().length };
+    handledUpTo.set(key, span.to);
+    handled(waiting, message, span);
+  };
   let running: RunningSwitchboard | undefined;
   let starting: Promise<RunningSwitchboard> | undefined;
 
   const start = async (): Promise<RunningSwitchboard> => {
     const entry = await driver.start();
-    const definitions = registry.map((d) => (d.type === options.platform ? observe(d, { taken: (message) => taken(waiting, message), handled: (message) => handled(waiting, message) }) : d));
+    const definitions = registry.map((d) => (d.type === options.platform ? observe(d, { taken: (message) => taken(waiting, message), handled: onHandled }) : d));
     const limits = options.pacing ? '' : ', limits: false';
     running = await startSwitchboard(`${options.config ?? ''}\nplatforms:\n  - { ${entry}${limits} }\n`, { bot, env: {}, definitions });
     return running;
@@ -83,8 +94,8 @@ export function createTestBot(bot: Bot, options: TestBotOptions): TestBot {
       const { url } = await (starting ??= start());
       const message = typeof input === 'string' ? { text: input } : input;
       const before = driver.replies().length;
-      let done!: () => void;
-      const finished = new Promise<void>((resolve) => (done = resolve));
+      let done!: (span: Span) => void;
+      const finished = new Promise<Span>((resolve) => (done = resolve));
       // Registered before the fake has the message: one handled before inject returns (a webhook's answer
       // can come after the handling) is kept in `seen` and matched once it is known what to look for.
       const entry: Waiting = { taken: [], seen: [], done };
@@ -93,12 +104,14 @@ export function createTestBot(bot: Bot, options: TestBotOptions): TestBot {
       try {
         const target = await driver.inject(message, url);
         entry.is = target.is;
-        if (entry.seen.some(target.is)) done();
+        const early = entry.seen.find((seen) => target.is(seen.message));
+        if (early) done(early.span);
         // Taken or passed by already, and not taken: the adapter does not hand this kind to the bot.
         else if (target.settled && !entry.taken.some(target.is)) return [];
         const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`createTestBot: the bot did not finish handling ${JSON.stringify(message)} within ${timeoutMs} ms`)), timeoutMs)));
-        await Promise.race([finished, timeout]);
-        return driver.replies().slice(before).filter((reply) => reply.chat === target.chat);
+        // What reached the chat while this message was its chat's one being handled.
+        const { from, to } = await Promise.race([finished, timeout]);
+        return driver.replies().slice(Math.max(before, from), to).filter((reply) => reply.chat === target.chat);
       } finally {
         clearTimeout(timer);
         waiting.delete(entry);
@@ -106,11 +119,18 @@ export function createTestBot(bot: Bot, options: TestBotOptions): TestBot {
     },
     sent: () => driver.replies(),
     async stop() {
-      await starting?.catch(() => undefined);
+      if (!starting) return; // never started: nothing to stop
+      await starting.catch(() => undefined);
       await running?.stop();
       await driver.stop();
     },
   };
+}
+
+/** The fake's replies (by index) from the end of the chat's previous message to the end of this one. */
+interface Span {
+  from: number;
+  to: number;
 }
 
 /** A `send` waiting for its message to be handled; `is` is known once the fake has the message. */
@@ -119,18 +139,18 @@ interface Waiting {
   /** Messages the adapter handed to the pipeline meanwhile. */
   taken: Message[];
   /** Messages handled before `is` was known. */
-  seen: Message[];
-  done(): void;
+  seen: { message: Message; span: Span }[];
+  done(span: Span): void;
 }
 
 function taken(waiting: Set<Waiting>, message: Message): void {
   for (const entry of waiting) entry.taken.push(message);
 }
 
-function handled(waiting: Set<Waiting>, message: Message): void {
+function handled(waiting: Set<Waiting>, message: Message, span: Span): void {
   for (const entry of waiting) {
-    if (!entry.is) entry.seen.push(message);
-    else if (entry.is(message)) entry.done();
+    if (!entry.is) entry.seen.push({ message, span });
+    else if (entry.is(message)) entry.done(span);
   }
 }
 

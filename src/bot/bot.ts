@@ -5,6 +5,7 @@ import { Context } from './context.js';
 import { runInterceptors, type EventContext, type EventHandler, type InterceptDecision, type Interceptor } from './events.js';
 import type { Request } from '../pipeline/lifecycle.js';
 import type { Logger } from '../runtime/logger.js';
+import type { KeyValue } from '../store/index.js';
 import type { Content, Message } from '../message.js';
 
 export type Next = () => Promise<void>;
@@ -73,8 +74,8 @@ export class Bot {
     return this.interceptors.length > 0;
   }
 
-  runIntercept(message: Message, kind: string, log: Logger): Promise<InterceptDecision> {
-    return runInterceptors(this.interceptors, message, kind, log);
+  runIntercept(message: Message, kind: string, log: Logger, store: KeyValue): Promise<InterceptDecision> {
+    return runInterceptors(this.interceptors, message, kind, log, store);
   }
 
   /** Runs every event handler in order; one that throws is logged and the rest still run. */

@@ -1,7 +1,10 @@
 import type { Request, Result } from '../pipeline/lifecycle.js';
 import type { Logger } from '../runtime/logger.js';
 import type { MediaBody } from '../media/media.js';
+import type { KeyValue } from '../store/index.js';
+import { State } from './state.js';
 import { toSegments, type ChannelRef, type Content, type MediaSegment, type Message } from '../message.js';
+import type { Answer, PromptOptions, Prompter } from './prompt.js';
 
 export type Downloader = (segment: MediaSegment) => Promise<MediaBody>;
 
@@ -15,8 +18,11 @@ export interface ReplyOptions {
  * onResult stage sees them all before anything reaches the chat.
  */
 export class Context<Args = Record<string, unknown>> {
-  /** Scratch space shared by middleware and the handler for this one message. */
-  readonly state: Record<string, unknown> = {};
+  /** Scratch space shared by middleware and the handler for this one message; forgotten after it. */
+  readonly locals: Record<string, unknown> = {};
+  private kept: State | undefined;
+  /** Set by the pipeline for the handler run this context belongs to: how ctx.prompt waits. */
+  prompter: Prompter | undefined;
 
   constructor(
     readonly eventId: string,
@@ -25,7 +31,14 @@ export class Context<Args = Record<string, unknown>> {
     readonly result: Result,
     readonly log: Logger,
     private readonly downloader: Downloader,
+    private readonly store: KeyValue,
   ) {}
+
+  /** What the bot keeps between messages, in the configured store: per user, chat, platform entry, or global (docs/state.md). */
+  get state(): State {
+    const { message } = this;
+    return (this.kept ??= new State(this.store, message.botId, message.author.id, message.channel.id));
+  }
 
   /** The bytes of an image or file: fetched only now, when asked, within the operator's limits. */
   download(segment: MediaSegment): Promise<MediaBody> {
@@ -53,6 +66,21 @@ export class Context<Args = Record<string, unknown>> {
       replyTo: options.quote === false ? undefined : message.id,
       inResponseTo: message.id,
     });
+  }
+
+  /**
+   * Asks and waits for the same user's next message in this chat (docs/conversations.md). What was
+   * replied so far, the question last, goes out now; the chat goes on meanwhile. After the answer,
+   * ctx.message, ctx.eventId and replies are the answer's.
+   */
+  prompt(content: Content, options: PromptOptions = {}): Promise<Answer> {
+    if (!this.prompter) return Promise.reject(new Error('ctx.prompt works only in a handler the pipeline runs for a message'));
+    return this.prompter(content, options);
+  }
+
+  /** The pipeline's: after a prompt the handler goes on as the handler of the next event (the answer, or a timeout). */
+  continueAs(eventId: string, message: Message, result: Result, log: Logger): void {
+    Object.assign(this, { eventId, message, result, log });
   }
 
   /** Sends to any chat on any configured platform. */

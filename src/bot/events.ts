@@ -2,6 +2,8 @@
 // and interceptions of messages users send each other (a platform asking "may this go through?").
 
 import type { Logger } from '../runtime/logger.js';
+import type { KeyValue } from '../store/index.js';
+import { State } from './state.js';
 import { toSegments, type Author, type Channel, type ChannelRef, type Content, type Message, type OutgoingMessage, type Segment } from '../message.js';
 
 export interface PlatformEvent {
@@ -21,11 +23,19 @@ export interface PlatformEvent {
 /** What an event handler sees; what it sends is delivered after it returns. */
 export class EventContext {
   readonly outgoing: OutgoingMessage[] = [];
+  private kept: State | undefined;
 
   constructor(
     readonly event: PlatformEvent,
     readonly log: Logger,
+    private readonly store: KeyValue,
   ) {}
+
+  /** As a message's ctx.state; `user` and `chat` only for an event that names its author and chat (docs/state.md). */
+  get state(): State {
+    const { event } = this;
+    return (this.kept ??= new State(this.store, event.botId, event.author?.id, event.channel?.id));
+  }
 
   send(to: ChannelRef, content: Content): void {
     this.outgoing.push({ to, content: toSegments(content) });
@@ -50,6 +60,8 @@ export interface InterceptContext {
   /** The platform's name for the check, e.g. "C2C.CallbackBeforeSendMsg". */
   kind: string;
   log: Logger;
+  /** As a message's ctx.state, for the sending user and their chat (docs/state.md). */
+  readonly state: State;
   allow(): InterceptDecision;
   deny(reason?: string): InterceptDecision;
   drop(): InterceptDecision;
@@ -62,14 +74,18 @@ export type Interceptor = (ctx: InterceptContext) => InterceptDecision | void | 
 export const allow: InterceptDecision = { action: 'allow' };
 
 /** Runs interceptors in order: each sees the message as rewritten so far; the first deny or drop ends it. */
-export async function runInterceptors(interceptors: readonly Interceptor[], message: Message, kind: string, log: Logger): Promise<InterceptDecision> {
+export async function runInterceptors(interceptors: readonly Interceptor[], message: Message, kind: string, log: Logger, store: KeyValue): Promise<InterceptDecision> {
   let current = message;
   let rewritten: Segment[] | undefined;
+  let kept: State | undefined;
   for (const interceptor of interceptors) {
     const decision = (await interceptor({
       message: current,
       kind,
       log,
+      get state() {
+        return (kept ??= new State(store, message.botId, message.author.id, message.channel.id));
+      },
       allow: () => allow,
       deny: (reason) => ({ action: 'deny', reason }),
       drop: () => ({ action: 'drop' }),

@@ -12,7 +12,7 @@ import { CallbackError, postJson } from './client.js';
 import type { CallbackConfig, CallbacksConfig } from './config.js';
 import { deepMerge } from './merge.js';
 import { callbackPolicy, exchangeFailure } from './policy.js';
-import { buildEventPayload, buildPayload, stagePatch, stageParts } from './payload.js';
+import { buildEventPayload, buildPayload, limitVerdict, stagePatch, stageParts } from './payload.js';
 import { interpret } from './reply.js';
 import { notAnAnswer } from './server-error.js';
 import { secretKey, signatureHeaders } from './signing.js';
@@ -151,16 +151,17 @@ function outcome<S extends Stage>(stage: S, data: StageData, reply: ReturnType<t
   }
   if (reply.kind === 'continue') return reply.content ? { kind: 'continue', extra: [reply.content] } : proceed;
   if (stage === 'onSent') return proceed; // nothing left to change after delivery
+  const exceeded = stage === 'onMessage' && data.limit ? limitVerdict(reply.answer) : undefined;
   const part = stageParts[stage as keyof typeof stageParts];
   const patch = stagePatch(part, reply.answer);
-  if (patch === undefined) return proceed;
+  if (patch === undefined) return exceeded === undefined ? proceed : { kind: 'continue', exceeded };
   const current = data[part];
   const merged = schemas[part].safeParse(deepMerge(current, patch));
   if (!merged.success) {
     const issue = merged.error.issues[0]!;
     throw new CallbackError(`merged ${part} is invalid at ${issue.path.join('.') || '(root)'}: ${issue.message}`, 'invalid');
   }
-  return { kind: 'continue', data: merged.data as StageValue<S> };
+  return { kind: 'continue', data: merged.data as StageValue<S>, exceeded };
 }
 
 function record(metrics: Metrics, stage: Stage | 'onEvent', outcome: string, started: number): void {

@@ -16,7 +16,7 @@ export type StagePart = (typeof stageParts)[keyof typeof stageParts];
  * answer carrying one of them can only be the payload form. `timestamp` is not one: a message
  * has a timestamp too, and `{ "timestamp": … }` at onMessage stays a patch of the message.
  */
-export const payloadOnlyKeys: readonly string[] = ['stage', 'eventId', 'redelivered', 'bot', 'message', 'request', 'result', 'delivery', 'config', 'addons'];
+export const payloadOnlyKeys: readonly string[] = ['stage', 'eventId', 'redelivered', 'bot', 'message', 'limit', 'request', 'result', 'delivery', 'config', 'addons'];
 
 /** The JSON every stage receives. The redacted config is spliced in as a ready string. */
 export function buildPayload(stage: Stage, data: StageData, bot: BotInfo, configJson: string): string {
@@ -27,6 +27,7 @@ export function buildPayload(stage: Stage, data: StageData, bot: BotInfo, config
     timestamp: Date.now(),
     bot,
     message: data.message,
+    limit: data.limit,
     request: data.request,
     result: data.result,
     delivery: data.deliveries,
@@ -52,6 +53,17 @@ function withConfig(head: string, configJson: string): string {
 export function stagePatch(part: StagePart, answer: unknown): unknown {
   if (!isObject(answer) || !payloadOnlyKeys.some((key) => Object.hasOwn(answer, key))) return answer;
   return answer[part];
+}
+
+/**
+ * An onMessage answer's word on the per-user limit: `limit.exceeded` of a payload-form answer,
+ * when it is a boolean. Undefined otherwise, and the count decides: a whole payload sent back
+ * unchanged says what the count said.
+ */
+export function limitVerdict(answer: unknown): boolean | undefined {
+  if (!isObject(answer) || !isObject(answer.limit)) return undefined;
+  const { exceeded } = answer.limit;
+  return typeof exceeded === 'boolean' ? exceeded : undefined;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -4,6 +4,7 @@
 
 import { z } from 'zod';
 import type { ChannelRef, ChannelType } from '../message.js';
+import { perUserSchema } from '../pipeline/limits.js';
 import { duration } from '../runtime/units.js';
 import { sleep } from './retry.js';
 
@@ -125,13 +126,24 @@ const rateSchema = z
 /**
  * `limits:` on a platform entry: the operator's own numbers instead of the ones the adapter
  * declares (a raised quota, Telegram's paid broadcasts, a local test server), or `false` for none.
+ * `perUser` is not a send limit (src/pipeline/limits.ts): alone, it leaves the declared ones be.
  */
-const limitsObject = z.strictObject({
+const sendLimits = {
   bot: rateSchema.optional(),
   chat: z.union([rateSchema, z.strictObject({ direct: rateSchema.optional(), group: rateSchema.optional(), channel: rateSchema.optional(), thread: rateSchema.optional(), default: rateSchema.optional() })]).optional(),
-});
+};
+const limitsObject = z.strictObject({ perUser: perUserSchema.optional(), ...sendLimits });
+/** `perUser: false`: no per-user limit on this platform, whatever the top level says. */
+const perUserOff = z.strictObject({ perUser: z.literal(false), ...sendLimits });
 
 /** `false` is told apart first, so a mistake inside the mapping is reported where it is (a union would only say "invalid"). */
-export const limitsSchemaFor = (value: unknown) => (value === false ? z.literal(false) : limitsObject);
+export const limitsSchemaFor = (value: unknown) => (value === false ? z.literal(false) : (value as { perUser?: unknown } | null)?.perUser === false ? perUserOff : limitsObject);
 
-export type LimitsConfig = false | z.output<typeof limitsObject>;
+export type LimitsConfig = false | z.output<typeof limitsObject> | z.output<typeof perUserOff>;
+
+/** What a platform's `limits:` says of sending: undefined (the adapter's declared limits) when it names only perUser. */
+export function sendLimitsOf(limits: LimitsConfig | undefined): SendLimits | false | undefined {
+  if (!limits) return limits;
+  const { perUser, ...send } = limits;
+  return perUser !== undefined && Object.keys(send).length === 0 ? undefined : send;
+}

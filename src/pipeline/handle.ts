@@ -12,7 +12,9 @@ import { errorMessage } from '../inbound/supervisor.js';
 import { pendingRecord, type OutboxItem, type OutboxRecord, type Store } from '../store/index.js';
 import { throughOutage, type ThroughOutage } from '../store/outage.js';
 import type { MessageJournal as Journal, Outcome } from './journal.js';
+import type { LimitState, UserLimits } from './limits.js';
 import type { Request, Result, Stage, StageData, StageHookMap, StageHooks, StageOutcome, StageValue } from './lifecycle.js';
+import type { Prompts, Resumption } from './prompts.js';
 
 export interface HandleDeps {
   bot: Bot;
@@ -22,6 +24,10 @@ export interface HandleDeps {
   logger: Logger;
   metrics?: Metrics;
   download: Downloader;
+  /** Per-user limits, when a platform has one. */
+  limits?: UserLimits;
+  /** Handlers waiting in ctx.prompt, and the messages that answer them. */
+  prompts: Prompts;
   /** Tracks background work (onSent) so shutdown waits for it. */
   track(task: Promise<unknown>): void;
 }
@@ -31,10 +37,14 @@ type Stopped = { stopped: true; reply?: Segment[] };
 /** Per run: whether the next callback may be a repeat of one asked before a crash, and the hooks' time left. */
 interface Run {
   eventId: string;
+  /** The bot as it was when the run started: a reload (start --watch) meanwhile does not change it halfway. */
+  bot: Bot;
   log: Logger;
   redelivered: boolean;
   /** What is left of the hooks' budget, in ms; each hook before delivery spends from it. */
   hookTimeLeft: number;
+  /** This run goes on with a handler that waited in ctx.prompt, instead of routing to one. */
+  resumes?: Resumption;
 }
 
 /** What a finished run reports: done (event finished or being finished after onSent), or left for the next start. */
@@ -43,20 +53,23 @@ export type RunEnd = 'done' | 'left';
 export class MessageHandler {
   /** Writes that must not be lost to a moment's outage of a networked store. */
   private readonly durable: ThroughOutage;
+  /** For runs that start from now on. */
+  bot: Bot;
 
   constructor(private readonly deps: HandleDeps) {
     this.durable = throughOutage(deps.store);
+    this.bot = deps.bot;
     deps.metrics
-      ?.describe('switchboard_messages_total', 'Messages handled to the end, by outcome: answered, rejected, handler failed, delivery failed, failed')
+      ?.describe('switchboard_messages_total', 'Messages handled to the end, by outcome: answered, rejected, limited, handler failed, delivery failed, failed')
       .describe('switchboard_message_seconds', 'Time to handle a message, from its turn in the chat queue to its replies sent (onSent not included)');
   }
 
-  /** Runs an event from its journal entry to the end. Never throws. */
-  async run(eventId: string, journal: Journal, resumed: boolean): Promise<RunEnd> {
+  /** Runs an event from its journal entry to the end; `resumes`: the turn of a prompt that ended unanswered. Never throws. */
+  async run(eventId: string, journal: Journal, resumed: boolean, resumes?: Resumption): Promise<RunEnd> {
     const started = performance.now();
     const { message } = journal;
     const log = this.deps.logger.child({ event: eventId, platform: message.platform, bot: message.botId, chat: message.channel.id });
-    const run: Run = { eventId, log, redelivered: resumed, hookTimeLeft: this.deps.hooks.budgetMs ?? Infinity };
+    const run: Run = { eventId, bot: this.bot, log, redelivered: resumed, hookTimeLeft: this.deps.hooks.budgetMs ?? Infinity, resumes };
     if (resumed) log.info({ stage: journal.stage }, 'resuming an event left unfinished by the last run');
     let outcome: Outcome = 'failed';
     let replies = 0;
@@ -102,13 +115,23 @@ export class MessageHandler {
     }
     const extras: Segment[][] = j.stage === 'received' ? [] : [...j.extras];
     if (j.stage === 'received') {
-      const received = await this.stage('onMessage', { eventId: run.eventId, message: j.message }, extras, run);
+      const limit = this.deps.limits ? await this.deps.limits.count(j.message) : undefined;
+      const received = await this.stage('onMessage', { eventId: run.eventId, message: j.message, limit }, extras, run);
       if (isStopped(received)) return this.refuse(j.message, received, extras, run);
+      if (limit && (received.exceeded ?? limit.exceeded)) return this.limited(j.message, limit, extras, run);
       j = { stage: 'onMessage', message: received.value, extras };
       if (received.asked) await this.save(run, j);
     }
     if (j.stage === 'onMessage') {
-      const routed = await this.stage('onPreSend', { eventId: run.eventId, message: j.message, request: this.deps.bot.resolve(j.message) }, extras, run);
+      // The answer to a prompt goes to the handler that asked, not through routing (pipeline/prompts.ts).
+      const waiting = this.deps.prompts.take(j.message);
+      if (waiting) {
+        run.resumes = { waiting, by: j.message };
+        j = { stage: 'onPreSend', message: j.message, request: waiting.request, extras };
+      }
+    }
+    if (j.stage === 'onMessage') {
+      const routed = await this.stage('onPreSend', { eventId: run.eventId, message: j.message, request: run.bot.resolve(j.message) }, extras, run);
       if (isStopped(routed)) return this.refuse(j.message, routed, extras, run);
       j = { stage: 'onPreSend', message: j.message, request: routed.value, extras };
       if (routed.asked) await this.save(run, j);
@@ -116,7 +139,11 @@ export class MessageHandler {
     if (j.stage === 'onPreSend') {
       const result: Result = { replies: [], data: {} };
       try {
-        await this.deps.bot.run(new Context(run.eventId, j.message, j.request, result, run.log, this.deps.download));
+        if (run.resumes) await this.deps.prompts.resume(run.resumes, { eventId: run.eventId, message: j.message, result, log: run.log });
+        else {
+          const ctx = new Context(run.eventId, j.message, j.request, result, run.log, this.deps.download, this.deps.store);
+          await this.deps.prompts.run(ctx, () => run.bot.run(ctx));
+        }
       } catch (error) {
         run.log.error({ err: error }, 'handler threw; no reply sent');
         // What earlier stages added is still the operator's to show.
@@ -126,13 +153,16 @@ export class MessageHandler {
       if (this.deps.hooks.onResult) await this.save(run, j);
     }
     const decided = await this.stage('onResult', { eventId: run.eventId, message: j.message, request: j.request, result: j.result }, extras, run);
-    if (isStopped(decided)) return this.refuse(j.message, decided, extras, run, j.request);
+    if (isStopped(decided)) {
+      this.deps.prompts.dropAskedIn(run.eventId);
+      return this.refuse(j.message, decided, extras, run, j.request);
+    }
     const outgoing = [...decided.value.replies, ...extras.map((c) => toChat(j.message, c))];
     return this.record({ stage: 'delivering', message: j.message, request: j.request, result: decided.value, outcome: 'answered' }, outgoing, run);
   }
 
   /** Runs a stage's hook, if one is configured; with none, the value passes through untouched. */
-  private async stage<S extends Exclude<Stage, 'onSent'>>(stage: S, data: StageData, extras: Segment[][], run: Run): Promise<{ value: StageValue<S>; asked: boolean } | Stopped> {
+  private async stage<S extends Exclude<Stage, 'onSent'>>(stage: S, data: StageData, extras: Segment[][], run: Run): Promise<{ value: StageValue<S>; asked: boolean; exceeded?: boolean } | Stopped> {
     const value = (stage === 'onMessage' ? data.message : stage === 'onPreSend' ? data.request : data.result) as StageValue<S>;
     const hook = this.deps.hooks[stage];
     if (!hook) return { value, asked: false };
@@ -151,7 +181,7 @@ export class MessageHandler {
     }
     if (outcome.kind === 'reject') return { stopped: true, reply: outcome.reply };
     if (outcome.extra) extras.push(...outcome.extra);
-    return { value: outcome.data ?? value, asked: true };
+    return { value: outcome.data ?? value, asked: true, exceeded: outcome.exceeded };
   }
 
   /** The first callback after a resume may repeat one asked before the crash: it is told so. */
@@ -162,9 +192,15 @@ export class MessageHandler {
   }
 
   /** A stage stopped the message: the user sees its reply, then any content earlier stages added. */
-  private refuse(message: Message, stopped: Stopped, extras: Segment[][], run: Run, request?: Request) {
+  private refuse(message: Message, stopped: Stopped, extras: Segment[][], run: Run, request?: Request, outcome: Outcome = 'rejected') {
     const contents = stopped.reply && stopped.reply.length > 0 ? [stopped.reply, ...extras] : extras;
-    return this.record({ stage: 'delivering', message, ...(request ? { request } : {}), outcome: 'rejected' }, contents.map((c) => toChat(message, c)), run);
+    return this.record({ stage: 'delivering', message, ...(request ? { request } : {}), outcome }, contents.map((c) => toChat(message, c)), run);
+  }
+
+  /** Over the per-user limit: recorded and finished like any message, its author told at most once a window. */
+  private limited(message: Message, limit: LimitState, extras: Segment[][], run: Run) {
+    const notice = this.deps.limits!.stopped(message, limit);
+    return this.refuse(message, { stopped: true, reply: notice }, extras, run, undefined, 'limited');
   }
 
   /**

@@ -29,4 +29,4 @@ export type MessageJournal =
   | { stage: 'delivered'; message: Message; request?: Request; result?: Result; outcome: Outcome };
 
 /** How handling ended, for the log line and the messages metric. */
-export type Outcome = 'answered' | 'rejected' | 'handler failed' | 'delivery failed' | 'failed';
+export type Outcome = 'answered' | 'rejected' | 'limited' | 'handler failed' | 'delivery failed' | 'failed';

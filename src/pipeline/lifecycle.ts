@@ -2,6 +2,7 @@
 
 import type { PlatformEvent } from '../bot/events.js';
 import type { Delivery, Message, OutgoingMessage, Segment } from '../message.js';
+import type { LimitState } from './limits.js';
 
 export type Stage = 'onMessage' | 'onPreSend' | 'onResult' | 'onSent';
 export const stages: readonly Stage[] = ['onMessage', 'onPreSend', 'onResult', 'onSent'];
@@ -31,6 +32,8 @@ export interface StageData {
   request?: Request;
   result?: Result;
   deliveries?: Delivery[];
+  /** onMessage: the author's count against the per-user limit, when the platform has one. */
+  limit?: LimitState;
   /** This stage may already have been asked about this event, before a crash; the event resumed after a restart. */
   redelivered?: true;
 }
@@ -39,8 +42,12 @@ export interface StageData {
 export type StageValue<S extends Stage> = S extends 'onMessage' ? Message : S extends 'onPreSend' ? Request : S extends 'onResult' ? Result : never;
 
 export type StageOutcome<S extends Stage = Stage> =
-  /** Go on; `data` replaces the stage's value (already merged and validated); `extra` is sent to the same chat afterwards. */
-  | { kind: 'continue'; data?: StageValue<S>; extra?: Segment[][] }
+  /**
+   * Go on; `data` replaces the stage's value (already merged and validated); `extra` is sent to the
+   * same chat afterwards. `exceeded` (onMessage) overrules the per-user limit's count: true stops
+   * the message as over the limit, false lets it through.
+   */
+  | { kind: 'continue'; data?: StageValue<S>; extra?: Segment[][]; exceeded?: boolean }
   /** Stop here; `reply` is shown to the user. */
   | { kind: 'reject'; reply?: Segment[] };
 

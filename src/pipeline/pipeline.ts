@@ -22,6 +22,8 @@ import { AdmissionsInDoubt, type Doubtful } from './doubt.js';
 import { MessageHandler, type RunEnd } from './handle.js';
 import type { EventJournal, Journal, MessageJournal } from './journal.js';
 import type { StageHooks } from './lifecycle.js';
+import type { UserLimits } from './limits.js';
+import { Prompts, type Resumption } from './prompts.js';
 
 export interface PipelineOptions {
   bot: Bot;
@@ -42,6 +44,8 @@ export interface PipelineOptions {
   pacing?: (limitsOf: (botId: string) => SendLimits | undefined) => Pacing;
   /** Hands admitted events to workers shared by several instances; by default they run here. */
   work?: WorkQueue;
+  /** Per-user limits, checked before onMessage (src/pipeline/limits.ts); none by default. */
+  userLimits?: UserLimits;
 }
 
 /** Where admitted events run when several instances share the work (src/cluster). */
@@ -73,6 +77,7 @@ export class Pipeline {
   /** Bookkeeping writes that wait out a moment's outage of a networked store. */
   private readonly durable: ThroughOutage;
   private readonly handler: MessageHandler;
+  private readonly prompts: Prompts;
   private readonly inFlight = new Set<Promise<unknown>>();
   /** The tail of each chat's queue: messages of one chat are handled in arrival order. */
   private readonly chatTails = new Map<string, Promise<void>>();
@@ -88,10 +93,12 @@ export class Pipeline {
   private admitting = 0;
   private admissionsDone: (() => void) | undefined;
   private readonly inDoubt: AdmissionsInDoubt;
+  private bot: Bot;
 
   constructor(private readonly options: PipelineOptions) {
     this.dedupTtlMs = options.dedupTtlMs ?? 3_600_000;
     this.maxInFlight = options.maxInFlight ?? 1000;
+    this.bot = options.bot;
     const { adapters, store, logger, metrics } = options;
     metrics?.describe('switchboard_events_unrecorded_total', 'Events a platform handed over that the store could not record: refused, for the platform to deliver again');
     this.inDoubt = new AdmissionsInDoubt(store.inbox, logger, (event) => this.takeDoubtful(event));
@@ -101,6 +108,7 @@ export class Pipeline {
     const limitsOf = options.limits ?? ((botId: string) => adapters.get(botId)?.limits);
     this.durable = throughOutage(store);
     this.deliverer = new Deliverer({ adapters, outbox: store.outbox, durable: this.durable, pacer: options.pacing?.(limitsOf) ?? new Pacer(limitsOf), policy: options.retryPolicy ?? defaultRetryPolicy, logger, metrics });
+    this.prompts = new Prompts((resumption) => this.track(this.unanswered(resumption)), options.work !== undefined);
     this.handler = new MessageHandler({
       bot: options.bot,
       hooks: options.hooks ?? {},
@@ -109,8 +117,16 @@ export class Pipeline {
       logger,
       metrics,
       download: options.download ?? noDownloads,
+      limits: options.userLimits,
+      prompts: this.prompts,
       track: (task) => this.track(task),
     });
+  }
+
+  /** The bot for events whose handling starts from now on (start --watch); those being handled keep theirs. */
+  setBot(bot: Bot): void {
+    this.bot = bot;
+    this.handler.bot = bot;
   }
 
   /** Admits an event and handles it in the background; see AdapterContext.dispatch. Never throws. */
@@ -309,18 +325,19 @@ export class Pipeline {
 
   /** Undefined when the bot has no interceptors. */
   intercept(message: Message, kind: string): Promise<InterceptDecision> | undefined {
-    const { bot, logger } = this.options;
+    const { bot } = this;
     if (!bot.intercepts) return undefined;
-    return bot.runIntercept(message, kind, logger.child({ platform: message.platform, bot: message.botId, intercept: kind }));
+    const { logger } = this.options;
+    return bot.runIntercept(message, kind, logger.child({ platform: message.platform, bot: message.botId, intercept: kind }), this.options.store);
   }
 
   private async handleEvent(id: string, event: PlatformEvent, resumed: boolean): Promise<RunEnd> {
     const started = performance.now();
     const log = this.options.logger.child({ event: id, platform: event.platform, bot: event.botId, type: event.type });
     if (resumed) log.info('resuming a platform event left unfinished by the last run');
-    const ctx = new EventContext(event, log);
+    const ctx = new EventContext(event, log, this.options.store);
     try {
-      await Promise.all([this.options.bot.runEvent(ctx), this.options.hooks?.onEvent?.(event).catch((error: unknown) => log.warn({ err: errorMessage(error) }, 'onEvent callback failed'))]);
+      await Promise.all([this.bot.runEvent(ctx), this.options.hooks?.onEvent?.(event).catch((error: unknown) => log.warn({ err: errorMessage(error) }, 'onEvent callback failed'))]);
       if (ctx.outgoing.length > 0) {
         const at = Date.now();
         const items: OutboxItem[] = ctx.outgoing.map((message, index) => ({ key: `${id}:${index}`, eventId: id, index, message }));
@@ -337,9 +354,20 @@ export class Pipeline {
     }
   }
 
-  /** Refuses new events; in-flight ones go on. */
+  /**
+   * A prompt ended unanswered: its handler goes on in a turn of its own, replying to the message
+   * that asked. Not an admitted event (nothing to resume it from): what it replies is recorded in the
+   * outbox, so a crash after that still sends it. It runs beside the chat's queue, like a platform event.
+   */
+  private unanswered(resumption: Resumption): Promise<RunEnd> {
+    const { message, request } = resumption.waiting;
+    return this.handler.run(randomUUID(), { stage: 'onPreSend', message, request, extras: [] }, false, resumption);
+  }
+
+  /** Refuses new events; in-flight ones go on; waiting prompts are dropped (docs/conversations.md). */
   close(): void {
     this.closed = true;
+    this.prompts.close();
     // Dispatches waiting for a slot are told "closed", so their platforms deliver again later.
     for (const wake of this.slotWaiters.splice(0)) wake();
   }

@@ -9,6 +9,9 @@ import { openStore } from '../store/open.js';
 import { outboxCommand, outboxUsage } from './outbox-cli.js';
 import { Runtime, roleNeedsRedis, type Role } from './runtime.js';
 import { ListenError } from '../inbound/server.js';
+import { chooseLogFormat, logDestination, LogFormatError, type LogFormat } from './log-format.js';
+import { createLogger } from './logger.js';
+import { BotReloader } from './reload.js';
 import { initCommand } from '../scaffold/init.js';
 
 const usage = `Usage: switchboard <command> [--config file.yaml]
@@ -23,12 +26,15 @@ Options:
   -c, --config <file>   the config file (YAML; \${NAME} reads the environment)
   --role <role>         start only: all (default), ingress (take webhooks and connections, queue events)
                         or worker (handle queued events); ingress and worker need store.type: redis
+  --watch               start only: reload the bot when its files change; platforms stay connected
+  --log-format <f>      start only: pretty or json (default: pretty on a terminal, json otherwise;
+                        or the environment's LOG_FORMAT)
   -h, --help            show this text`;
 
 export async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', short: 'c' }, role: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', short: 'c' }, role: { type: 'string' }, watch: { type: 'boolean' }, 'log-format': { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   } catch (error) {
     console.error(`${(error as Error).message}\n\n${usage}`);
     return 2;
@@ -46,6 +52,10 @@ export async function main(argv: string[]): Promise<number> {
   const role = parsed.values.role ?? 'all';
   if (!isRole(role) || (parsed.values.role !== undefined && command !== 'start')) {
     console.error(`${isRole(role) ? '--role is an option of start' : `unknown role "${role}": all, ingress or worker`}\n\n${usage}`);
+    return 2;
+  }
+  if (command !== 'start' && (parsed.values.watch || parsed.values['log-format'] !== undefined)) {
+    console.error(`${parsed.values.watch ? '--watch' : '--log-format'} is an option of start\n\n${usage}`);
     return 2;
   }
   let config: Config;
@@ -71,7 +81,15 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`Cannot start: ${roleNeedsRedis(role, config.store.type)}`);
     return 1;
   }
-  return start(config, role);
+  let logFormat: LogFormat;
+  try {
+    logFormat = chooseLogFormat({ flag: parsed.values['log-format'], env: process.env.LOG_FORMAT, isTTY: process.stdout.isTTY === true });
+  } catch (error) {
+    if (!(error instanceof LogFormatError)) throw error;
+    console.error(error.message);
+    return 2;
+  }
+  return start(config, role, { watch: parsed.values.watch === true, logFormat });
 }
 
 function isRole(value: string): value is Role {
@@ -102,10 +120,12 @@ async function outbox(config: Config, args: string[]): Promise<number> {
   }
 }
 
-async function start(config: Config, role: Role): Promise<number> {
+async function start(config: Config, role: Role, options: { watch: boolean; logFormat: LogFormat }): Promise<number> {
+  const logger = createLogger(config.log.level, await logDestination(options.logFormat));
+  const reloader = options.watch ? BotReloader.open(config.bot) : undefined;
   let runtime: Runtime;
   try {
-    runtime = await Runtime.create(config, { role });
+    runtime = await Runtime.create(config, { role, logger, bot: await reloader?.load() });
   } catch (error) {
     // A store that cannot be opened is the operator's to fix; the message says how.
     if (!(error instanceof StoreError)) throw error;
@@ -136,9 +156,11 @@ async function start(config: Config, role: Role): Promise<number> {
     await runtime.stop();
     return 1;
   }
+  reloader?.watch((bot) => runtime.setBot(bot), runtime.logger);
   const sandbox = config.platforms.find((p) => p.type === 'sandbox');
   if (sandbox && process.stdout.isTTY) console.error(`\n  Chat with the bot: ${runtime.url}/\n`);
   await stopped;
+  reloader?.close();
   // Everything is closed and recorded; a handler still running (it will be resumed next start) must not keep the process up.
   setTimeout(() => process.exit(0), 100).unref();
   return 0;

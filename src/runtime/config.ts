@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { AdapterDefinition, PlatformConfigBase } from '../adapter.js';
 import { limitsSchemaFor, type LimitsConfig } from '../delivery/pacer.js';
 import { callbacksSchema } from '../callbacks/config.js';
+import { topLimitsSchema } from '../pipeline/limits.js';
 import { defaultRetryPolicy } from '../delivery/retry.js';
 import { storeSchema } from '../store/open.js';
 import { keysAt, keysFrom, nearest, valueAt } from './config-hints.js';
@@ -136,6 +137,8 @@ export function buildConfigSchema(definitions: readonly AdapterDefinition[]) {
       platforms: z.array(platformSchema).min(1, 'configure at least one platform (type: sandbox needs no credentials)'),
       /** Outbound HTTP callbacks per lifecycle stage; see docs/callbacks.md. */
       callbacks: callbacksSchema.default({}),
+      /** Per-user limits for every platform (docs/limits.md); a platform's own `limits.perUser` wins. */
+      limits: topLimitsSchema.optional(),
     })
     .superRefine((config, ctx) => {
       const seen = new Set<string>();

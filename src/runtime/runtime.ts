@@ -16,7 +16,9 @@ import { toJson } from '../pipeline/schema.js';
 import { definitions as registry } from './registry.js';
 import { importDefault } from './bot-import.js';
 import { HttpServer } from '../inbound/server.js';
-import type { LimitsConfig } from '../delivery/pacer.js';
+import { sendLimitsOf, type LimitsConfig } from '../delivery/pacer.js';
+import { perUserOf, UserLimits } from '../pipeline/limits.js';
+import { windowCounterFor } from '../store/redis/window-counter.js';
 import type { Store } from '../store/index.js';
 import { openStore } from '../store/open.js';
 import { Supervisor, type ConnectionState, type SupervisedConnection } from '../inbound/supervisor.js';
@@ -68,7 +70,7 @@ export class Runtime {
 
   private constructor(
     readonly config: Config,
-    readonly bot: Bot,
+    private current: Bot,
     adapters: Map<string, Adapter>,
     options: RuntimeOptions,
   ) {
@@ -91,11 +93,13 @@ export class Runtime {
           return { id: botId, type: adapter?.type ?? 'unknown', selfId: adapter?.selfId };
         },
       });
-    const limitOverrides = new Map(config.platforms.map((p) => [p.id, (p as { limits?: LimitsConfig }).limits]));
-    this.pipeline = new Pipeline({ bot, adapters: this.adapters, store: this.store, logger: this.logger, metrics: this.metrics, hooks,
+    const limitOverrides = new Map(config.platforms.map((p) => [p.id, sendLimitsOf((p as { limits?: LimitsConfig }).limits)]));
+    const perUser = perUserOf(config.limits?.perUser, config.platforms);
+    this.pipeline = new Pipeline({ bot: current, adapters: this.adapters, store: this.store, logger: this.logger, metrics: this.metrics, hooks,
       dedupTtlMs: config.dedupTtl,
       maxInFlight: config.server.maxInFlight,
       work: this.work,
+      userLimits: perUser && new UserLimits(perUser, windowCounterFor(this.store), this.metrics),
       limits: (botId) => {
         const override = limitOverrides.get(botId);
         return override === undefined ? this.adapters.get(botId)?.limits : override || undefined;
@@ -116,6 +120,20 @@ export class Runtime {
       requestTimeoutMs: config.server.requestTimeout,
     });
     this.watchStore();
+  }
+
+  /** The bot running now: the one loaded at start, or the last one `start --watch` reloaded. */
+  get bot(): Bot {
+    return this.current;
+  }
+
+  /**
+   * Runs `bot` for every event whose handling starts from now on; those being handled finish with
+   * the bot they started with. Platforms, their connections and the store are left as they are.
+   */
+  setBot(bot: Bot): void {
+    this.current = bot;
+    this.pipeline.setBot(bot);
   }
 
   /** The store's availability as a gauge, and a log line each time it changes (webhooks are refused meanwhile). */
@@ -358,8 +376,9 @@ async function createAdapters(config: Config, definitions: readonly AdapterDefin
   return adapters;
 }
 
-async function loadBot(path: string): Promise<Bot> {
-  const bot = await importDefault(path, pathToFileURL(path).href);
+/** `query` makes the URL a new one, for ESM to import the module afresh (start --watch, see reload.ts). */
+export async function loadBot(path: string, query = ''): Promise<Bot> {
+  const bot = await importDefault(path, pathToFileURL(path).href + query);
   if (!(bot instanceof Bot)) throw new Error(`${path} must export a bot by default: export default defineBot(bot => { ... })`);
   return bot;
 }

@@ -14,6 +14,14 @@ export interface KeyValue {
   get<T>(key: string): Promise<T | undefined>;
   set(key: string, value: unknown, ttlMs?: number): Promise<void>;
   delete(key: string): Promise<void>;
+  /**
+   * Reads `key`, passes its value to `change` and writes what that returns (undefined deletes the
+   * key) as one step: no write by another caller, or another instance sharing the store, lands in
+   * between. `change` may be called more than once, on newer values (Redis retries when the value
+   * moved under it), so it must not have side effects. With `ttlMs` the new value lives that long;
+   * without, it keeps the expiry the key had. Resolves to what was written.
+   */
+  update<T>(key: string, change: (old: T | undefined) => T | undefined, ttlMs?: number): Promise<T | undefined>;
 }
 
 /** An event as it is admitted: recorded before the platform is told it was received. */

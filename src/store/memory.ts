@@ -1,12 +1,14 @@
 // Everything in this process's memory: for tests, and for operators who choose it knowing that
 // a restart forgets every dedup key, unfinished event and dead letter (`store: { type: memory }`).
 
+import { decode, encode } from './codec.js';
 import { LocalLeases } from './local-leases.js';
 import { LocalSignals } from './signals.js';
 import { admittedAs, pendingRecord, type Inbox, type KeyValue, type Leases, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from './index.js';
 
 interface Entry {
-  value: unknown;
+  /** Encoded as the durable backends keep it, so a value read is a copy, as it is there (a bot's state tested on memory behaves as on SQLite). */
+  text: string;
   expires: number;
 }
 
@@ -28,16 +30,27 @@ class MemoryKeyValue implements KeyValue {
 
   claimNow(key: string, ttlMs: number, value: unknown = true): boolean {
     if (this.live(key)) return false;
-    this.put(key, value, ttlMs);
+    this.put(key, encode(value), ttlMs);
     return true;
   }
 
   async get<T>(key: string): Promise<T | undefined> {
-    return this.live(key)?.value as T | undefined;
+    const entry = this.live(key);
+    return entry ? decode<T>(entry.text) : undefined;
   }
 
   async set(key: string, value: unknown, ttlMs = Number.POSITIVE_INFINITY): Promise<void> {
-    this.put(key, value, ttlMs);
+    this.put(key, encode(value), ttlMs);
+  }
+
+  /** Atomic as it is: nothing else runs between the read and the write. */
+  async update<T>(key: string, change: (old: T | undefined) => T | undefined, ttlMs?: number): Promise<T | undefined> {
+    const entry = this.live(key);
+    const next = change(entry ? decode<T>(entry.text) : undefined);
+    if (next === undefined) this.entries.delete(key);
+    else if (ttlMs === undefined) this.put(key, encode(next), entry ? entry.expires - this.now() : Number.POSITIVE_INFINITY);
+    else this.put(key, encode(next), ttlMs);
+    return next;
   }
 
   async delete(key: string): Promise<void> {
@@ -56,9 +69,9 @@ class MemoryKeyValue implements KeyValue {
     return undefined;
   }
 
-  private put(key: string, value: unknown, ttlMs: number): void {
+  private put(key: string, text: string, ttlMs: number): void {
     this.entries.delete(key);
-    this.entries.set(key, { value, expires: this.now() + ttlMs });
+    this.entries.set(key, { text, expires: this.now() + ttlMs });
     if (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next();
       if (!oldest.done) this.entries.delete(oldest.value);
@@ -205,6 +218,10 @@ export class MemoryStore implements Store {
 
   delete(key: string): Promise<void> {
     return this.kv.delete(key);
+  }
+
+  update<T>(key: string, change: (old: T | undefined) => T | undefined, ttlMs?: number): Promise<T | undefined> {
+    return this.kv.update(key, change, ttlMs);
   }
 
   notify(topic: string): Promise<void> {

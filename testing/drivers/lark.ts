@@ -2,7 +2,7 @@
 // through the fake's open API (a reply to a message, a card for buttons).
 
 import { cardActionEvent, FakeLark, mention, messageEvent, type SentMessage } from '../fakes/lark.js';
-import type { Driver, Reply, UserMessage } from '../driver.js';
+import { accepted, type Driver, type Reply, type UserMessage } from '../driver.js';
 
 const defaultUser = { id: 'ou_alice00000000000000000000000000a', name: 'Alice' };
 const directChat = 'oc_p2p0000000000000000000000000001';
@@ -52,7 +52,7 @@ export function larkDriver(): Driver {
         const card = fake.sent[last];
         const event = cardActionEvent(fake, { value: input.click }, { chatId: chat, ...(card && { messageId: card.messageId }) });
         event.event.operator = { ...event.event.operator, open_id: user.id, union_id: '', user_id: '' };
-        await delivered(fake.deliver(hook, event));
+        await accepted(fake.deliver(hook, event), 'Lark');
         return { is: (m) => m.id === event.event.context.open_message_id && m.text === input.click, chat };
       }
       const text = input.mention ? `@_user_1 ${input.text ?? ''}` : (input.text ?? '');
@@ -66,15 +66,10 @@ export function larkDriver(): Driver {
       } else event = messageEvent(fake, 'text', { text }, options);
       event.event.sender.sender_id = { open_id: user.id, union_id: '', user_id: '' };
       chatOf.set(event.event.message.message_id, chat);
-      await delivered(fake.deliver(hook, event));
+      await accepted(fake.deliver(hook, event), 'Lark');
       return { is: (m) => m.id === event.event.message.message_id, chat };
     },
     replies: () => fake.sent.map(reply),
     stop: () => fake.stop(),
   };
-}
-
-async function delivered(response: Promise<Response>): Promise<void> {
-  const answer = await response;
-  if (!answer.ok) throw new Error(`createTestBot: the Lark webhook answered ${answer.status}: ${await answer.text()}`);
 }

@@ -2,7 +2,7 @@
 // adapter has registered and confirmed it), which answers with messages.send.
 
 import { FakeVK, messageNew, type FakeCommunity, type SentMessage } from '../fakes/vk.js';
-import type { Driver, Reply, UserMessage } from '../driver.js';
+import { accepted, type Driver, type Reply, type UserMessage } from '../driver.js';
 
 const community: FakeCommunity = { groupId: 123456, token: `vk1.a.${'T3'.repeat(40)}`, confirmation: 'c0nf1rm5', secret: 'testSecret1' };
 const defaultUser = { id: '1001', name: 'Alice' };
@@ -46,8 +46,7 @@ export function vkDriver(): Driver {
       // A click on a text button of our inline keyboard says its label and carries the payload we gave it.
       const label = input.click === undefined ? undefined : (fake.delivered().map(reply).flatMap((r) => r.buttons.flat()).findLast((b) => b.value === input.click)?.label ?? input.click);
       const event = messageNew(community, label ?? text, { fromId, peerId, attachments, ...(input.click !== undefined && { payload: JSON.stringify({ value: input.click }) }) });
-      const answer = await fake.deliver(`${webhookBase}/webhooks/test`, event);
-      if (!answer.ok) throw new Error(`createTestBot: the VK webhook answered ${answer.status}: ${await answer.text()}`);
+      await accepted(fake.deliver(`${webhookBase}/webhooks/test`, event), 'VK');
       return { is: (m) => (m.raw as { event_id?: unknown }).event_id === event.event_id, chat: `${community.groupId}:${peerId}` };
     },
     replies: () => fake.delivered().map(reply),

@@ -10,6 +10,7 @@ import { admittedAs, StoreError, type Inbox, type Leases, type NewEvent, type Ou
 import * as lua from './scripts.js';
 import { defineLeaseCommands, RedisLeases, type LeaseRedis } from './leases.js';
 import { RedisSignals } from './signals.js';
+import { defineUpdateCommand, RedisUpdates } from './update.js';
 
 export interface RedisOptions {
   url: string;
@@ -37,6 +38,7 @@ export class RedisStore implements Store {
   readonly leases: Leases;
   readonly now: () => number;
   private readonly signals: RedisSignals;
+  private readonly updates = new RedisUpdates(this);
   private closed = false;
   private readonly availability = new Set<(available: boolean) => void>();
   private wasAvailable = true;
@@ -86,6 +88,7 @@ export class RedisStore implements Store {
     redis.defineCommand('sbChange', { numberOfKeys: 0, lua: lua.change });
     redis.defineCommand('sbDrop', { numberOfKeys: 0, lua: lua.drop });
     defineLeaseCommands(redis);
+    defineUpdateCommand(redis);
     // A connection error between commands is reported by the commands themselves.
     redis.on('error', () => {});
     try {
@@ -136,6 +139,10 @@ export class RedisStore implements Store {
 
   async delete(key: string): Promise<void> {
     await this.call(() => this.redis.del(this.key(`kv:${key}`)));
+  }
+
+  update<T>(key: string, change: (old: T | undefined) => T | undefined, ttlMs?: number): Promise<T | undefined> {
+    return this.updates.update(this.key(`kv:${key}`), change, ttlMs);
   }
 
   notify(topic: string): Promise<void> {

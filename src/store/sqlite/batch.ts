@@ -21,7 +21,11 @@ export class WriteBatch {
     /** Turns a failed commit into the error every caller of that batch gets. */
     private readonly describe: (error: unknown) => Error,
   ) {
-    this.commit = db.transaction((ops: Op[]) => ops.map((op) => op.run()));
+    // BEGIN IMMEDIATE: the write lock is taken before the first op runs, so an op that reads and
+    // then writes (KeyValue.update) sees no other connection's write land in between, and never
+    // fails on a snapshot that another process moved on.
+    const transaction = db.transaction((ops: Op[]) => ops.map((op) => op.run()));
+    this.commit = transaction.immediate;
   }
 
   /** Queues a write; `run` is called inside the batch's transaction. */

@@ -10,6 +10,7 @@ import { WriteBatch } from './batch.js';
 import { LocalLeases } from '../local-leases.js';
 import { migrations } from './migrations.js';
 import { LocalSignals } from '../signals.js';
+import { updateEntry } from './update.js';
 
 export interface SqliteOptions {
   path: string;
@@ -116,6 +117,10 @@ export class SqliteStore implements Store {
 
   delete(key: string): Promise<void> {
     return this.write(() => void this.statements.delete.run(key));
+  }
+
+  update<T>(key: string, change: (old: T | undefined) => T | undefined, ttlMs?: number): Promise<T | undefined> {
+    return updateEntry(this, key, change, ttlMs);
   }
 
   notify(topic: string): Promise<void> {
@@ -275,6 +280,7 @@ function prepare(db: Db) {
     // Taken when absent or expired; `changes` is 1 exactly when this call took it.
     claim: s(`INSERT INTO kv (key, value, expires) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires = excluded.expires WHERE kv.expires IS NOT NULL AND kv.expires <= ?`),
     get: s(`SELECT value FROM kv WHERE key = ? AND (expires IS NULL OR expires > ?)`),
+    entry: s(`SELECT value, expires FROM kv WHERE key = ? AND (expires IS NULL OR expires > ?)`),
     set: s(`INSERT INTO kv (key, value, expires) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires = excluded.expires`),
     delete: s(`DELETE FROM kv WHERE key = ?`),
     sweep: s(`DELETE FROM kv WHERE expires IS NOT NULL AND expires <= ?`),

@@ -1,0 +1,172 @@
+// Conversations (docs/conversations.md). A handler that calls ctx.prompt ends its turn there: what
+// it replied so far, the question last, goes out as the answer to its message, and its event is
+// finished, which frees the chat. The handler then waits, in memory, for the same user's next
+// message in that chat. That message is admitted and recorded like any other; at its turn
+// MessageHandler takes the wait (take) and hands the message to the handler instead of routing it
+// (resume): what the handler replies next is that message's reply, under its event. A timeout (or
+// a newer prompt to the same user there) resumes the handler in a turn of its own. A wait does not
+// outlive the process: a crash or a shutdown drops it, and the answer reaches handlers as a message.
+
+import type { Context } from '../bot/context.js';
+import { answerOf, promptTimeoutMs, type Answer, type PromptOptions } from '../bot/prompt.js';
+import { toSegments, type Content, type Message, type Segment } from '../message.js';
+import type { Logger } from '../runtime/logger.js';
+import type { Request, Result } from './lifecycle.js';
+
+/** One handler run, across its turns: `end` settles the turn in progress. */
+interface Conversation {
+  ctx: Context;
+  end: { resolve(): void; reject(error: unknown): void };
+  /** The handler returned or threw: it asks nothing more. */
+  settled: boolean;
+  waiting?: Waiting;
+}
+
+/** A prompt waiting for its answer. */
+export interface Waiting {
+  readonly key: string;
+  /** The event of the turn that asked. */
+  readonly askedIn: string;
+  /** The message of the turn that asked: a timeout's turn replies to it. */
+  readonly message: Message;
+  /** What the conversation was routed as, for the callbacks of the turns after it. */
+  readonly request: Request;
+  readonly question: readonly Segment[];
+  readonly timeoutReply: Content | undefined;
+  readonly conversation: Conversation;
+  readonly answer: (answer: Answer) => void;
+  timer?: NodeJS.Timeout;
+}
+
+/** What resumes a waiting handler: the answer's message, or why none came. */
+export type Resumption = { waiting: Waiting; by: Message | 'timeout' | 'replaced' };
+
+/** The event a turn after a prompt belongs to: the answer's, or one of its own after a timeout. */
+export interface Turn {
+  eventId: string;
+  message: Message;
+  result: Result;
+  log: Logger;
+}
+
+/** Who may answer: one user in one chat of one platform instance. */
+function keyOf(message: Message): string {
+  return `${message.botId}\0${message.channel.id}\0${message.author.id}`;
+}
+
+export class Prompts {
+  /** At most one per user per chat: a newer prompt replaces the older, which resumes as `replaced`. */
+  private readonly waiting = new Map<string, Waiting>();
+  private closed = false;
+
+  /**
+   * `expired` runs the turn of a prompt that ended unanswered (see Resumption). `warnShared`: instances
+   * share the work, and an answer may be handled by one that does not hold the wait (said once, at the first prompt).
+   */
+  constructor(
+    private readonly expired: (resumption: Resumption) => void,
+    private warnShared = false,
+  ) {}
+
+  /** How many prompts wait now. */
+  get size(): number {
+    return this.waiting.size;
+  }
+
+  /** Runs a handler with ctx.prompt bound; resolves (or rejects) when it returns (throws) or prompts. */
+  run(ctx: Context, handler: () => Promise<void>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const conversation: Conversation = { ctx, end: { resolve, reject }, settled: false };
+      ctx.prompter = (content, options) => this.prompt(conversation, content, options);
+      handler().then(
+        () => this.settle(conversation).resolve(),
+        (error: unknown) => this.settle(conversation).reject(error),
+      );
+    });
+  }
+
+  private settle(conversation: Conversation): Conversation['end'] {
+    conversation.settled = true;
+    const { waiting } = conversation;
+    // Asked without awaiting the answer: nothing would take its reply, so the wait is dropped.
+    if (waiting && this.waiting.get(waiting.key) === waiting) {
+      conversation.ctx.log.warn('the handler returned while its ctx.prompt still waited; await ctx.prompt. The prompt is dropped');
+      this.drop(waiting);
+    }
+    return conversation.end;
+  }
+
+  private prompt(conversation: Conversation, content: Content, options: PromptOptions): Promise<Answer> {
+    if (conversation.settled) return Promise.reject(new Error('ctx.prompt was called after the handler returned; await it inside the handler'));
+    if (conversation.waiting) return Promise.reject(new Error('ctx.prompt already waits for an answer; await one prompt before asking the next'));
+    let timeoutMs: number;
+    try {
+      timeoutMs = promptTimeoutMs(options.timeout);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const { ctx } = conversation;
+    if (this.warnShared) {
+      this.warnShared = false;
+      ctx.log.warn('ctx.prompt waits in this instance\'s memory, and instances share the work here: an answer another instance takes is handled as an ordinary message (docs/conversations.md)');
+    }
+    const question = toSegments(content);
+    ctx.reply(question, { quote: options.quote });
+    return new Promise<Answer>((answer) => {
+      const { message, request } = ctx;
+      const waiting: Waiting = { key: keyOf(message), askedIn: ctx.eventId, message, request, question, timeoutReply: options.timeoutReply, conversation, answer };
+      conversation.waiting = waiting;
+      // At shutdown the question still goes out, but nothing waits: the answer reaches handlers after the next start.
+      if (!this.closed) {
+        const older = this.waiting.get(waiting.key);
+        this.waiting.set(waiting.key, waiting);
+        waiting.timer = setTimeout(() => this.waiting.get(waiting.key) === waiting && this.end(waiting, 'timeout'), timeoutMs).unref();
+        if (older) this.end(older, 'replaced');
+      }
+      // The turn ends here: its replies, the question last, are sent, and its chat is free.
+      conversation.end.resolve();
+    });
+  }
+
+  /** The prompt this message answers (its author's, in its chat), taken from the registry; undefined for most messages. */
+  take(message: Message): Waiting | undefined {
+    // The hot path: most messages answer nothing, and no key is built while nothing waits.
+    if (this.waiting.size === 0) return undefined;
+    const waiting = this.waiting.get(keyOf(message));
+    if (waiting) this.drop(waiting);
+    return waiting;
+  }
+
+  /** Hands the handler its answer and runs it as `turn`; resolves (rejects) when it returns (throws) or prompts again. */
+  resume({ waiting, by }: Resumption, turn: Turn): Promise<void> {
+    const { conversation } = waiting;
+    conversation.waiting = undefined;
+    conversation.ctx.continueAs(turn.eventId, turn.message, turn.result, turn.log);
+    if (by === 'timeout' && waiting.timeoutReply !== undefined) conversation.ctx.reply(waiting.timeoutReply);
+    return new Promise<void>((resolve, reject) => {
+      conversation.end = { resolve, reject };
+      waiting.answer(typeof by === 'string' ? { timedOut: true, reason: by } : answerOf(waiting.question, by));
+    });
+  }
+
+  /** The turn that asked was refused (onResult rejected it): its question never went out, so nothing waits for an answer. */
+  dropAskedIn(eventId: string): void {
+    for (const waiting of this.waiting.values()) if (waiting.askedIn === eventId) return this.drop(waiting);
+  }
+
+  /** Shutdown: every wait is dropped, its handler never resumed (the next start would not know it either). */
+  close(): void {
+    this.closed = true;
+    for (const waiting of [...this.waiting.values()]) this.drop(waiting);
+  }
+
+  private end(waiting: Waiting, reason: 'timeout' | 'replaced'): void {
+    this.drop(waiting);
+    this.expired({ waiting, by: reason });
+  }
+
+  private drop(waiting: Waiting): void {
+    clearTimeout(waiting.timer);
+    if (this.waiting.get(waiting.key) === waiting) this.waiting.delete(waiting.key);
+  }
+}
