@@ -3,7 +3,8 @@
 // the Telegram fake; and `npx switchboard init` with the scaffold's own test.
 
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -34,9 +35,9 @@ beforeAll(async () => {
   app = tempFolder('switchboard-app-');
   await installPacked(app, tarball);
 }, 300_000);
-afterAll(() => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(async () => {
+  await Promise.all(made.map((dir) => rm(dir, { recursive: true, force: true })));
+}, slow);
 
 let fake: FakeTelegram | undefined;
 let proc: SwitchboardProcess | undefined;
@@ -129,6 +130,10 @@ describe('npx switchboard init', () => {
     });
     expect(stdout).toMatch(/^# pass 2$/m);
     expect(stdout).toMatch(/^# fail 0$/m);
+    // bot.ts and bot.test.ts typecheck against the types of 'switchboard' and 'switchboard/testing'.
+    await run('npm', ['run', 'typecheck'], { cwd: project }).catch((error: { stdout: string }) => {
+      throw new Error(`the scaffold's typecheck failed:\n${error.stdout}`);
+    });
   }, slow);
 
   it('refuses a folder that is not empty, and leaves it as it was', async () => {

@@ -57,8 +57,17 @@ function lockFor(name: string, dependencies: Record<string, string>, devDependen
     'node_modules/switchboard': { version: own.version, resolved: spec, license: own.license, dependencies: own.dependencies, bin: own.bin, engines: own.engines },
   };
   // Everything switchboard needs at run time is in the repository's lock, hoisted the same way;
-  // a dev dependency of the new project must be one of those (tsx is).
+  // so are the new project's dev dependencies (tsx, typescript, @types/node), the repository's own.
   for (const [path, entry] of Object.entries(repoLock.packages)) if (path !== '' && !entry.dev) packages[path] = entry;
-  for (const dep of Object.keys(devDependencies)) if (!packages[`node_modules/${dep}`]) throw new Error(`${dep} is not in the repository's lock; the offline install cannot have it`);
+  const add = (dep: string) => {
+    const path = `node_modules/${dep}`;
+    if (packages[path]) return;
+    const entry = repoLock.packages[path];
+    if (!entry) throw new Error(`${dep} is not in the repository's lock; the offline install cannot have it`);
+    const { dev: _dev, ...rest } = entry;
+    packages[path] = rest;
+    for (const next of Object.keys((entry.dependencies as Record<string, string> | undefined) ?? {})) add(next);
+  };
+  for (const dep of Object.keys(devDependencies)) add(dep);
   return { name, lockfileVersion: 3, requires: true, packages };
 }

@@ -4,7 +4,7 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { scaffoldFiles } from './templates.js';
+import { scaffoldFiles, type ScaffoldVersions } from './templates.js';
 
 export const initUsage = `Usage: switchboard init <folder>
 
@@ -39,7 +39,8 @@ function packageName(folder: string): string {
   return folder.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[._-]+/, '') || 'my-bot';
 }
 
-function ownVersions() {
-  const manifest = JSON.parse(readFileSync(fileURLToPath(import.meta.resolve('switchboard/package.json')), 'utf8')) as { version: string; dependencies: Record<string, string> };
-  return { switchboard: `^${manifest.version}`, tsx: manifest.dependencies.tsx ?? '^4' };
+function ownVersions(): ScaffoldVersions {
+  const manifest = JSON.parse(readFileSync(fileURLToPath(import.meta.resolve('switchboard/package.json')), 'utf8')) as { version: string; dependencies: Record<string, string>; devDependencies: Record<string, string> };
+  const range = (name: string) => manifest.dependencies[name] ?? manifest.devDependencies[name] ?? '*';
+  return { switchboard: `^${manifest.version}`, devDependencies: { '@types/node': range('@types/node'), tsx: range('tsx'), typescript: range('typescript') } };
 }

@@ -4,8 +4,8 @@
 export interface ScaffoldVersions {
   /** The version range of switchboard the new bot depends on: the one that wrote it. */
   switchboard: string;
-  /** tsx, which runs the TypeScript test; the range switchboard itself depends on. */
-  tsx: string;
+  /** tsx (runs the TypeScript test), typescript and @types/node: the ranges switchboard itself is built with. */
+  devDependencies: Record<string, string>;
 }
 
 export function scaffoldFiles(name: string, versions: ScaffoldVersions): Record<string, string> {
@@ -30,14 +30,15 @@ function packageJson(name: string, versions: ScaffoldVersions) {
       start: 'switchboard start --config switchboard.yaml',
       check: 'switchboard check --config switchboard.yaml',
       test: 'node --import tsx --test bot.test.ts',
+      typecheck: 'tsc',
     },
     dependencies: { switchboard: versions.switchboard },
-    devDependencies: { tsx: versions.tsx },
+    devDependencies: versions.devDependencies,
   };
 }
 
 const tsconfig = {
-  compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: true },
+  compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: true, types: ['node'] },
   include: ['*.ts'],
 };
 
@@ -101,6 +102,7 @@ run on every platform listed in \`switchboard.yaml\`.
     npm install
     npm start        # then open http://127.0.0.1:3000/ and say /ping
     npm test         # bot.test.ts: the bot's answers, in-process, as Telegram would show them
+    npm run typecheck
 
 To run it on Telegram, uncomment the \`tg\` entry in \`switchboard.yaml\` and start it with
 \`TELEGRAM_BOT_TOKEN=<token from @BotFather> npm start\`.
