@@ -12,7 +12,7 @@ export interface Verdict {
   lost: string[];
   /** Answered more than once: each with the times of its copies. */
   doubled: { chat: string; text: string; at: number[] }[];
-  /** A double that no kill explains: its first copy did not reach the platform before a kill, or its second not after it. */
+  /** A double that no kill explains: two of its copies in a row with no kill between them (each copy after the first needs a kill of its own). */
   unexplained: string[];
   /** Kills after which one chat got more than one double. */
   crowdedKills: string[];
@@ -36,13 +36,22 @@ export function judge(sends: Send[], expected: Map<string, string[]>, acked: Set
     // An item whose send was in flight at a kill: its copies straddle that kill. (The platform may
     // read the killed process's last request a little late, so the first copy counts up to the
     // moment the next process served; the second can only come from a process started after the kill.)
-    const kill = kills.find((k) => double.at[0]! <= k.restartedAt && double.at[1]! >= k.at);
-    if (!kill || double.at.length > 2) {
+    // A third copy needs a later kill of its own: the send was in flight again when that one came.
+    const straddled: { at: number }[] = [];
+    for (let i = 1; i < double.at.length; i++) {
+      const after = straddled.at(-1)?.at ?? -Infinity;
+      const kill = kills.find((k) => k.at > after && double.at[i - 1]! <= k.restartedAt && double.at[i]! >= k.at);
+      if (!kill) break;
+      straddled.push(kill);
+    }
+    if (straddled.length !== double.at.length - 1) {
       unexplained.push(`${double.chat}/${double.text} at ${double.at.join(', ')}`);
       continue;
     }
-    const key = `${kill.at}:${double.chat}`;
-    perKillChat.set(key, (perKillChat.get(key) ?? 0) + 1);
+    for (const kill of straddled) {
+      const key = `${kill.at}:${double.chat}`;
+      perKillChat.set(key, (perKillChat.get(key) ?? 0) + 1);
+    }
   }
   const crowdedKills = [...perKillChat.entries()].filter(([, n]) => n > 1).map(([key, n]) => `${key} (${n} doubles)`);
   const disordered: string[] = [];
