@@ -47,13 +47,13 @@ afterEach(async () => {
   proc = fake = undefined;
 });
 
-/** `npx switchboard start` in the app folder with `bot` as the bot, polling the Telegram fake. */
-async function startWith(bot: string): Promise<FakeTelegram> {
+/** `npx switchboard start` in the app folder with `bot` as the bot (none: the built-in example), polling the Telegram fake. */
+async function startWith(bot?: string): Promise<FakeTelegram> {
   fake = new FakeTelegram();
   await fake.start();
-  const config = `bot.${bot}.yaml`;
+  const config = `bot.${bot ?? 'builtin'}.yaml`;
   // A store file per bot: a second fake numbers its updates as the first did, which a shared store would drop as redeliveries.
-  writeFileSync(join(app, config), [`bot: ./${bot}`, 'server: { port: 0 }', `store: { type: sqlite, path: ./data/${bot}.db }`, 'platforms:', `  - { id: tg, type: telegram, token: "${fake.token}", apiRoot: "${fake.url}", mode: polling, pollTimeout: 1 }`, ''].join('\n'));
+  writeFileSync(join(app, config), [bot ? `bot: ./${bot}` : '', 'server: { port: 0 }', `store: { type: sqlite, path: ./data/${bot ?? 'builtin'}.db }`, 'platforms:', `  - { id: tg, type: telegram, token: "${fake.token}", apiRoot: "${fake.url}", mode: polling, pollTimeout: 1 }`, ''].join('\n'));
   proc = await SwitchboardProcess.start(config, app, {}, 60_000, [], ['npx', 'switchboard']);
   return fake;
 }
@@ -102,6 +102,11 @@ export default defineBot((bot) => {
     writeFileSync(join(app, 'bot.js'), `import { defineBot } from 'switchboard';\n\nexport default defineBot((bot) => {\n  bot.command('ping', () => 'pong from JavaScript');\n});\n`);
     const fake = await startWith('bot.js');
     expect(await answers(fake, '/ping')).toEqual(['pong from JavaScript']);
+  }, slow);
+
+  it('runs the built-in example bot when the config names none', async () => {
+    const fake = await startWith();
+    expect(await answers(fake, '/echo from the package')).toEqual(['from the package']);
   }, slow);
 
   it('says how to fix a TypeScript bot in a package that is not "type": "module"', async () => {
