@@ -17,7 +17,7 @@
 // began is played to it from what was kept.
 
 import type { EventEmitter } from 'node:events';
-import { Client, Events, GatewayCloseCodes, GatewayDispatchEvents, Options, type GatewayDispatchPayload, type RESTOptions, type SimpleShardingStrategy } from 'discord.js';
+import { Client, Events, type ClientOptions, GatewayCloseCodes, GatewayDispatchEvents, Options, type GatewayDispatchPayload, type RESTOptions, type SimpleShardingStrategy } from 'discord.js';
 import type { Admission } from '../../src/adapter.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { FatalConnectionError, type SessionControls } from '../../src/inbound/supervisor.js';
@@ -62,6 +62,20 @@ const fatalCodes: Partial<Record<number, string>> = {
   [GatewayCloseCodes.InvalidShard]: 'Discord refused the shard (4010): check platforms[].shardCount',
 };
 
+/**
+ * Messages are read from raw dispatches, so discord.js need not keep them, nor a user, a member or
+ * (without Partials.Channel) a DM channel for every author: those caches would only grow. Guilds,
+ * their channels and threads stay cached (channelKind reads them).
+ */
+export function cacheLimits(): ClientOptions['makeCache'] {
+  return Options.cacheWithLimits({
+    ...Options.DefaultMakeCacheSettings,
+    MessageManager: 0,
+    UserManager: { maxSize: 0, keepOverLimit: (user) => user.id === user.client.user?.id },
+    GuildMemberManager: { maxSize: 0, keepOverLimit: (member) => member.id === member.client.user?.id },
+  });
+}
+
 export async function runSession(options: SessionOptions, { signal, alive }: SessionControls): Promise<void> {
   const { logger, sessions } = options;
   let strategy: EndableShardingStrategy | undefined;
@@ -76,16 +90,8 @@ export async function runSession(options: SessionOptions, { signal, alive }: Ses
     intents: options.intents,
     shards: [options.shard.id],
     shardCount: options.shard.count,
-    // Messages are read from raw dispatches, so discord.js need not keep them, nor a user, a
-    // member or (without Partials.Channel) a DM channel for every author: those caches would only
-    // grow. Guilds, their channels and threads stay cached (channelKind reads them).
     rest: options.rest,
-    makeCache: Options.cacheWithLimits({
-      ...Options.DefaultMakeCacheSettings,
-      MessageManager: 0,
-      UserManager: { maxSize: 0, keepOverLimit: (user) => user.id === user.client.user?.id },
-      GuildMemberManager: { maxSize: 0, keepOverLimit: (member) => member.id === member.client.user?.id },
-    }),
+    makeCache: cacheLimits(),
     ws: {
       buildStrategy: (built) => {
         const own = new EndableShardingStrategy(built);
