@@ -14,7 +14,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { FakeDiscord, token } from '../testing/fakes/discord.js';
+import { FakeDiscord, guildCreate, token } from '../testing/fakes/discord.js';
 
 export interface Range {
   median: number;
@@ -97,7 +97,7 @@ async function measure(system: System, warmup: readonly string[], measured: read
   };
   try {
     await waitUntil(() => fake.gateway.connected, 30_000, `${system.file} to connect`);
-    fake.gateway.push('GUILD_CREATE', guild());
+    fake.gateway.push('GUILD_CREATE', guildCreate({ id: guildId, channels: Array.from({ length: channels }, (_, i) => channelId(i)), memberCount: authors + 1 }));
     fake.gateway.firehose('MESSAGE_CREATE', warmup);
     await next(/^warm$/);
     const started = performance.now();
@@ -146,40 +146,6 @@ function firehose(count: number): string[] {
 
 function channelId(index: number): string {
   return String(300_000_000_000_000_000n + BigInt(index));
-}
-
-/** The guild the messages are in, with its text channels: what Discord sends a bot after READY. */
-function guild() {
-  return {
-    id: guildId,
-    name: 'bench',
-    icon: null,
-    owner_id: '200000000000000000',
-    afk_timeout: 300,
-    verification_level: 0,
-    default_message_notifications: 0,
-    explicit_content_filter: 0,
-    roles: [{ id: guildId, name: '@everyone', permissions: '0', position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 }],
-    emojis: [],
-    stickers: [],
-    features: [],
-    mfa_level: 0,
-    system_channel_flags: 0,
-    premium_tier: 0,
-    preferred_locale: 'en-US',
-    nsfw_level: 0,
-    unavailable: false,
-    member_count: authors + 1,
-    large: false,
-    joined_at: new Date().toISOString(),
-    members: [],
-    channels: Array.from({ length: channels }, (_, i) => ({ id: channelId(i), type: 0, name: `chat-${i}`, position: i, permission_overwrites: [], nsfw: false, parent_id: null })),
-    threads: [],
-    presences: [],
-    voice_states: [],
-    stage_instances: [],
-    guild_scheduled_events: [],
-  };
 }
 
 function range(values: number[]): Range {

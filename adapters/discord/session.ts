@@ -115,6 +115,7 @@ export async function runSession(options: SessionOptions, { signal, alive }: Ses
       },
     },
   });
+  skipMessageObjects(client);
   options.onClient(client);
   let lastBeat = -1;
   let reconnects = 0;
@@ -192,6 +193,17 @@ export async function runSession(options: SessionOptions, { signal, alive }: Ses
     await recorded;
     await sessions.flush();
   }
+}
+
+/**
+ * Messages are normalized from the raw dispatch (normalize.ts), yet discord.js would also build a
+ * Message of its own for every MESSAGE_CREATE (with its author, member and mentions) that nothing
+ * reads: most of the client's work per message. Building it also writes the author into the
+ * dispatch (`Object.assign(data.member, { user })`), so the raw payload recorded with the event
+ * would carry a discord.js User. This client's MessageCreate action does nothing instead.
+ */
+function skipMessageObjects(client: Client): void {
+  (client as unknown as { actions: { MessageCreate: { handle(data: unknown): object } } }).actions.MessageCreate.handle = () => ({});
 }
 
 /**
