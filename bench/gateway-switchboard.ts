@@ -11,7 +11,7 @@ import { gatewayEnv, reached } from './gateway-sut.js';
 
 const path = join(mkdtempSync(join(tmpdir(), 'switchboard-gateway-bench-')), 'bench.db');
 const yaml = `server: { port: 0 }
-store: { type: sqlite, path: "${path}", sync: normal }
+store: ${process.env.STORE === "memory" ? "{ type: memory }" : `{ type: sqlite, path: "${path}", sync: normal }`}
 log: { level: ${process.env.LOG_LEVEL ?? 'warn'} }
 platforms:
   - { id: dc, type: discord, token: "${gatewayEnv.token}", apiRoot: "${gatewayEnv.apiRoot}", shardCount: 1, identifyInterval: 0ms }

@@ -6,11 +6,13 @@
 // then the measured messages; msg/s is from the first measured frame sent to the last message
 // reaching the handler, CPU per message is the child's own (process.cpuUsage) over that span.
 //
-// `node --import tsx bench/gateway.ts [--rounds 5] [--quick] [--messages N] [--only a|b] [--profile DIR]`
-// (--profile runs the children under --cpu-prof, writing into DIR).
+// `node --import tsx bench/gateway.ts [--rounds 5] [--quick] [--messages N] [--only a|b] [--profile DIR] [--baseline DIR]`
+// (--profile runs the children under --cpu-prof, writing into DIR; --baseline adds the (a) of another
+// checkout, e.g. a worktree of the commit before a change, to the same interleaved rounds).
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -43,7 +45,7 @@ export const gatewaySystems = {
   discordjs: { name: '(b) discord.js 14 Client, same cache limits', file: 'gateway-discordjs.ts' },
 } satisfies Record<string, System>;
 
-const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+const here = (file: string) => resolve(fileURLToPath(new URL('.', import.meta.url)), file);
 const guildId = '400000000000000001';
 const channels = 100;
 const authors = 1000;
@@ -52,11 +54,20 @@ const authors = 1000;
  * The rows of the gateway bench, (a) then (b), each over `rounds` interleaved runs. `quick`: fewer
  * messages (10,000 after 2,000 of warm-up, instead of 50,000 after 5,000).
  */
-export async function gatewayRows(options: { rounds: number; quick: boolean; messages?: number; only?: (keyof typeof gatewaySystems)[]; profileDir?: string }): Promise<GatewayRow[]> {
+export async function gatewayRows(options: {
+  rounds: number;
+  quick: boolean;
+  messages?: number;
+  only?: (keyof typeof gatewaySystems)[];
+  profileDir?: string;
+  /** Another checkout of Switchboard (with this bench) to run as a third system, interleaved: a before/after. */
+  baseline?: string;
+}): Promise<GatewayRow[]> {
   const messages = options.messages ?? (options.quick ? 10_000 : 50_000);
   const warmup = options.quick ? 2000 : 5000;
   const frames = firehose(warmup + messages);
-  const systems = (options.only ?? (['switchboard', 'discordjs'] as const)).map((key) => gatewaySystems[key]);
+  const systems: System[] = (options.only ?? (['switchboard', 'discordjs'] as const)).map((key) => gatewaySystems[key]);
+  if (options.baseline) systems.push({ name: `(a) Switchboard at ${options.baseline}`, file: resolve(options.baseline, 'bench', gatewaySystems.switchboard.file) });
   const runs = new Map<System, Run[]>(systems.map((system) => [system, []]));
   for (let round = 0; round < options.rounds; round++) {
     for (const system of systems) {
@@ -181,8 +192,8 @@ export function printGatewayRows(rows: GatewayRow[]): void {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, quick: { type: 'boolean', default: false }, messages: { type: 'string' }, only: { type: 'string' }, profile: { type: 'string' } } });
+  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, quick: { type: 'boolean', default: false }, messages: { type: 'string' }, only: { type: 'string' }, profile: { type: 'string' }, baseline: { type: 'string' } } });
   const only = values.only === undefined ? undefined : values.only === 'a' ? (['switchboard'] as const) : (['discordjs'] as const);
-  const rows = await gatewayRows({ rounds: Number(values.rounds), quick: values.quick, messages: values.messages === undefined ? undefined : Number(values.messages), only: only && [...only], profileDir: values.profile });
+  const rows = await gatewayRows({ rounds: Number(values.rounds), quick: values.quick, messages: values.messages === undefined ? undefined : Number(values.messages), only: only && [...only], profileDir: values.profile, baseline: values.baseline });
   printGatewayRows(rows);
 }
