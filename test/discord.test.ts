@@ -10,7 +10,7 @@ import type { Message } from '../src/message.js';
 import { definitions } from '../src/runtime/registry.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import { CallbackServer } from './fakes/callback-server.js';
-import { atBot, directMessage, FakeDiscord, guildMessage, token } from './fakes/discord.js';
+import { atBot, directMessage, FakeDiscord, guildCreate, guildMessage, token } from './fakes/discord.js';
 import { sleep, startRuntime, waitFor } from './helpers.js';
 
 const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201ee9c8a9b0000000049454e44ae426082', 'hex');
@@ -109,6 +109,19 @@ describe('discord: messages', () => {
       mentionsBot: true,
     });
     expect(seen[1]).toMatchObject({ channel: { id: '500000000000000001', type: 'direct' }, text: 'plain', mentionsBot: false });
+  });
+
+  it('hands the bot a guild message\'s payload as Discord sent it, in a guild discord.js knows', async () => {
+    const seen: Message[] = [];
+    const bot = defineBot((b) => b.on('message', (ctx) => void seen.push(ctx.message)));
+    const { fake } = await setup({ bot });
+    fake.gateway.push('GUILD_CREATE', guildCreate());
+    const d = guildMessage(fake, 'in a known guild');
+    fake.gateway.push('MESSAGE_CREATE', d);
+    await waitFor(() => seen.length === 1, 4000);
+    expect(seen[0]).toMatchObject({ channel: { id: d.channel_id, type: 'channel', guildId: d.guild_id }, text: 'in a known guild' });
+    // Not with discord.js's User written into member, as building its own Message would leave it.
+    expect(seen[0]!.raw).toEqual(d);
   });
 
   it('sends an image back as a multipart upload (payload_json + files[0])', async () => {

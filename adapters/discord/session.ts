@@ -17,7 +17,7 @@
 // began is played to it from what was kept.
 
 import type { EventEmitter } from 'node:events';
-import { Client, Events, GatewayCloseCodes, GatewayDispatchEvents, Options, type GatewayDispatchPayload, type RESTOptions, type SimpleShardingStrategy } from 'discord.js';
+import { Client, Events, type ClientOptions, GatewayCloseCodes, GatewayDispatchEvents, Options, type GatewayDispatchPayload, type RESTOptions, type SimpleShardingStrategy } from 'discord.js';
 import type { Admission } from '../../src/adapter.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { FatalConnectionError, type SessionControls } from '../../src/inbound/supervisor.js';
@@ -62,6 +62,20 @@ const fatalCodes: Partial<Record<number, string>> = {
   [GatewayCloseCodes.InvalidShard]: 'Discord refused the shard (4010): check platforms[].shardCount',
 };
 
+/**
+ * Messages are read from raw dispatches, so discord.js need not keep them, nor a user, a member or
+ * (without Partials.Channel) a DM channel for every author: those caches would only grow. Guilds,
+ * their channels and threads stay cached (channelKind reads them).
+ */
+export function cacheLimits(): ClientOptions['makeCache'] {
+  return Options.cacheWithLimits({
+    ...Options.DefaultMakeCacheSettings,
+    MessageManager: 0,
+    UserManager: { maxSize: 0, keepOverLimit: (user) => user.id === user.client.user?.id },
+    GuildMemberManager: { maxSize: 0, keepOverLimit: (member) => member.id === member.client.user?.id },
+  });
+}
+
 export async function runSession(options: SessionOptions, { signal, alive }: SessionControls): Promise<void> {
   const { logger, sessions } = options;
   let strategy: EndableShardingStrategy | undefined;
@@ -76,16 +90,8 @@ export async function runSession(options: SessionOptions, { signal, alive }: Ses
     intents: options.intents,
     shards: [options.shard.id],
     shardCount: options.shard.count,
-    // Messages are read from raw dispatches, so discord.js need not keep them, nor a user, a
-    // member or (without Partials.Channel) a DM channel for every author: those caches would only
-    // grow. Guilds, their channels and threads stay cached (channelKind reads them).
     rest: options.rest,
-    makeCache: Options.cacheWithLimits({
-      ...Options.DefaultMakeCacheSettings,
-      MessageManager: 0,
-      UserManager: { maxSize: 0, keepOverLimit: (user) => user.id === user.client.user?.id },
-      GuildMemberManager: { maxSize: 0, keepOverLimit: (member) => member.id === member.client.user?.id },
-    }),
+    makeCache: cacheLimits(),
     ws: {
       buildStrategy: (built) => {
         const own = new EndableShardingStrategy(built);
@@ -109,6 +115,7 @@ export async function runSession(options: SessionOptions, { signal, alive }: Ses
       },
     },
   });
+  skipMessageObjects(client);
   options.onClient(client);
   let lastBeat = -1;
   let reconnects = 0;
@@ -186,6 +193,17 @@ export async function runSession(options: SessionOptions, { signal, alive }: Ses
     await recorded;
     await sessions.flush();
   }
+}
+
+/**
+ * Messages are normalized from the raw dispatch (normalize.ts), yet discord.js would also build a
+ * Message of its own for every MESSAGE_CREATE (with its author, member and mentions) that nothing
+ * reads: most of the client's work per message. Building it also writes the author into the
+ * dispatch (`Object.assign(data.member, { user })`), so the raw payload recorded with the event
+ * would carry a discord.js User. This client's MessageCreate action does nothing instead.
+ */
+function skipMessageObjects(client: Client): void {
+  (client as unknown as { actions: { MessageCreate: { handle(data: unknown): object } } }).actions.MessageCreate.handle = () => ({});
 }
 
 /**

@@ -7,6 +7,7 @@ import { Context, type Downloader } from '../bot/context.js';
 import type { Deliverer, ItemDelivery } from '../delivery/deliverer.js';
 import type { Delivery, Message, OutgoingMessage, Segment } from '../message.js';
 import type { Logger } from '../runtime/logger.js';
+import { lazyChild } from '../runtime/lazy-logger.js';
 import type { Metrics } from '../runtime/metrics.js';
 import { errorMessage } from '../inbound/supervisor.js';
 import { pendingRecord, type OutboxItem, type OutboxRecord, type Store } from '../store/index.js';
@@ -68,7 +69,7 @@ export class MessageHandler {
   async run(eventId: string, journal: Journal, resumed: boolean, resumes?: Resumption): Promise<RunEnd> {
     const started = performance.now();
     const { message } = journal;
-    const log = this.deps.logger.child({ event: eventId, platform: message.platform, bot: message.botId, chat: message.channel.id });
+    const log = lazyChild(this.deps.logger, { event: eventId, platform: message.platform, bot: message.botId, chat: message.channel.id });
     const run: Run = { eventId, bot: this.bot, log, redelivered: resumed, hookTimeLeft: this.deps.hooks.budgetMs ?? Infinity, resumes };
     if (resumed) log.info({ stage: journal.stage }, 'resuming an event left unfinished by the last run');
     let outcome: Outcome = 'failed';

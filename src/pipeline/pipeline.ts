@@ -19,6 +19,7 @@ import type { Metrics } from '../runtime/metrics.js';
 import { pendingRecord, type OutboxItem, type OutboxRecord, type Store, type StoredEvent } from '../store/index.js';
 import { throughOutage, type ThroughOutage } from '../store/outage.js';
 import { AdmissionsInDoubt, type Doubtful } from './doubt.js';
+import { Fifo } from './fifo.js';
 import { MessageHandler, type RunEnd } from './handle.js';
 import type { EventJournal, Journal, MessageJournal } from './journal.js';
 import type { StageHooks } from './lifecycle.js';
@@ -84,7 +85,7 @@ export class Pipeline {
   private closed = false;
   /** Messages admitted or being handled, against maxInFlight; and the dispatches waiting for a slot. */
   private slotsTaken = 0;
-  private readonly slotWaiters: (() => void)[] = [];
+  private readonly slotWaiters = new Fifo<() => void>();
   /** Dead letters an operator asked to retry that are being sent now. */
   private readonly retrying = new Set<string>();
   private readonly dedupTtlMs: number;
@@ -369,7 +370,7 @@ export class Pipeline {
     this.closed = true;
     this.prompts.close();
     // Dispatches waiting for a slot are told "closed", so their platforms deliver again later.
-    for (const wake of this.slotWaiters.splice(0)) wake();
+    for (const wake of this.slotWaiters.drain()) wake();
   }
 
   /** Shutdown's deadline passed: waits end now and unsent replies stay in the outbox for the next start. */

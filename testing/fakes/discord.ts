@@ -254,3 +254,38 @@ export function directMessage(fake: FakeDiscord, content: string, options: { cha
   const { guild_id: _guild, member: _member, ...rest } = guildMessage(fake, content, { channel: options.channel ?? '500000000000000001', author: options.author, attachments: options.attachments });
   return { ...rest, channel_type: 1 };
 }
+
+/** A GUILD_CREATE dispatch payload (d), as Discord sends one per guild after READY: the guild and its text channels, which discord.js then caches. */
+export function guildCreate(options: { id?: string; channels?: string[]; memberCount?: number } = {}) {
+  const id = options.id ?? '400000000000000001';
+  return {
+    id,
+    name: 'a guild',
+    icon: null,
+    owner_id: '200000000000000000',
+    afk_timeout: 300,
+    verification_level: 0,
+    default_message_notifications: 0,
+    explicit_content_filter: 0,
+    roles: [{ id, name: '@everyone', permissions: '0', position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 }],
+    emojis: [],
+    stickers: [],
+    features: [],
+    mfa_level: 0,
+    system_channel_flags: 0,
+    premium_tier: 0,
+    preferred_locale: 'en-US',
+    nsfw_level: 0,
+    unavailable: false,
+    member_count: options.memberCount ?? 2,
+    large: false,
+    joined_at: new Date().toISOString(),
+    members: [],
+    channels: (options.channels ?? ['300000000000000001']).map((channel, i) => ({ id: channel, type: 0, name: `chat-${i}`, position: i, permission_overwrites: [], nsfw: false, parent_id: null })),
+    threads: [],
+    presences: [],
+    voice_states: [],
+    stage_instances: [],
+    guild_scheduled_events: [],
+  };
+}

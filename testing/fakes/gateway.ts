@@ -95,6 +95,19 @@ export abstract class FakeGateway {
     return frame.s;
   }
 
+  /**
+   * Sends dispatches whose `d` is already JSON text, back to back, as a busy gateway does: a
+   * benchmark's load, with next to no cost of the fake's own. They are not kept for a RESUME replay.
+   */
+  firehose(t: string, payloads: readonly string[], shardId = 0): void {
+    const shard = this.shardStates.get(shardId);
+    const session = shard?.session;
+    if (!session || !shard.current?.ready) throw new Error(`no connection on shard ${shardId}: wait for READY first`);
+    const { socket } = shard.current;
+    const head = `,"t":${JSON.stringify(t)},"d":`;
+    for (const d of payloads) socket.send(`{"op":0,"s":${++session.seq}${head}${d}}`);
+  }
+
   /** Shard 0's session (the only one without sharding). */
   get sessionId(): string | undefined {
     return this.sessionOf(0);
