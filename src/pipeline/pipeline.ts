@@ -23,7 +23,7 @@ import { MessageHandler, type RunEnd } from './handle.js';
 import type { EventJournal, Journal, MessageJournal } from './journal.js';
 import type { StageHooks } from './lifecycle.js';
 import type { UserLimits } from './limits.js';
-import { Prompts, type Resumption } from './prompts.js';
+import { Prompts, type Resumption, type SharedWaits } from './prompts.js';
 
 export interface PipelineOptions {
   bot: Bot;
@@ -46,6 +46,8 @@ export interface PipelineOptions {
   work?: WorkQueue;
   /** Per-user limits, checked before onMessage (src/pipeline/limits.ts); none by default. */
   userLimits?: UserLimits;
+  /** With shared work: prompts' waits recorded in the store, and answers handed to the instance that asked. */
+  sharedWaits?: SharedWaits;
 }
 
 /** Where admitted events run when several instances share the work (src/cluster). */
@@ -108,7 +110,7 @@ export class Pipeline {
     const limitsOf = options.limits ?? ((botId: string) => adapters.get(botId)?.limits);
     this.durable = throughOutage(store);
     this.deliverer = new Deliverer({ adapters, outbox: store.outbox, durable: this.durable, pacer: options.pacing?.(limitsOf) ?? new Pacer(limitsOf), policy: options.retryPolicy ?? defaultRetryPolicy, logger, metrics });
-    this.prompts = new Prompts((resumption) => this.track(this.unanswered(resumption)), options.work !== undefined);
+    this.prompts = new Prompts((resumption) => this.track(this.unanswered(resumption)), options.sharedWaits);
     this.handler = new MessageHandler({
       bot: options.bot,
       hooks: options.hooks ?? {},
@@ -120,6 +122,19 @@ export class Pipeline {
       limits: options.userLimits,
       prompts: this.prompts,
       track: (task) => this.track(task),
+    });
+    const { prompts, handler } = this;
+    options.sharedWaits?.attach({
+      claim: (key, id) => prompts.claim(key, id),
+      expire: (waiting) => prompts.expire(waiting),
+      answer: (eventId, journal, waiting) => {
+        const run = handler.run(eventId, journal, false, { waiting, by: journal.message });
+        this.track(run);
+        return run;
+      },
+      get size() {
+        return prompts.size;
+      },
     });
   }
 
