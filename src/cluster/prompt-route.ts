@@ -91,7 +91,13 @@ export class PromptRoute implements SharedWaits {
     void this.store.update<WaitRecord>(waitKey(waiting.key), (held) => (held?.wait === waiting.id ? undefined : held)).catch(() => undefined);
   }
 
-  async handOver(eventId: string, journal: AnswerJournal, log: Logger): Promise<HandOver | undefined> {
+  handOver(eventId: string, journal: AnswerJournal, log: Logger): Promise<HandOver | undefined> | undefined {
+    // The hot path: until some instance has prompted, a message is not looked up.
+    if (this.inUse === false) return undefined;
+    return this.offer(eventId, journal, log);
+  }
+
+  private async offer(eventId: string, journal: AnswerJournal, log: Logger): Promise<HandOver | undefined> {
     if (this.inUse !== true && !(await (this.inUse ??= this.learnUse()))) return undefined;
     const { store } = this;
     let offer: Offer | undefined;
@@ -204,11 +210,15 @@ export class PromptRoute implements SharedWaits {
       state = (await store.update<Offer>(offerKey(eventId), (o) => (o?.state === 'offered' ? { ...o, state: waiting ? 'accepted' : 'refused' } : o)))?.state;
       await store.notify(offerKey(eventId)).catch(() => undefined);
     } catch (error) {
-      log.warn({ err: errorMessage(error) }, 'could not take an answer handed over; the instance that offered it handles it as an ordinary message');
+      log.warn({ err: errorMessage(error) }, 'could not answer an offer of an answer another instance took; it is that instance\'s to handle');
     }
     if (!waiting) return void log.info('an answer was handed over after its prompt had ended here; the instance that took it handles it as an ordinary message');
-    if (state !== 'accepted') return this.local!.expire(waiting);
-    void this.answer(eventId, waiting);
+    if (state === 'accepted') return void this.answer(eventId, waiting);
+    // Withdrawn (the other instance took this one for gone), or unknown: the answer is the other's to
+    // handle, and this handler goes on as if none came. Unknown, the offer is marked left, so that
+    // instance puts the event back in its queue instead of waiting on an acceptance that may have landed.
+    this.local!.expire(waiting);
+    if (state === undefined) await this.conclude(eventId, 'left');
   }
 
   /** Runs an accepted answer's turn here, then tells the instance that offered it how it ended. */
@@ -216,7 +226,8 @@ export class PromptRoute implements SharedWaits {
     const { store } = this;
     // Live while it runs: the instance that offered it takes a silence for a death and goes on with the turn itself.
     this.answering++;
-    let end: OfferState = 'left';
+    this.beat();
+    let end: 'done' | 'left' = 'left';
     try {
       const event = await store.inbox.get(eventId);
       end = event ? await this.local!.answer(eventId, event.journal as AnswerJournal, waiting) : 'done';
@@ -225,22 +236,29 @@ export class PromptRoute implements SharedWaits {
     } finally {
       this.answering--;
     }
-    await store.update<Offer>(offerKey(eventId), (o) => o && { ...o, state: end }).catch(() => undefined);
-    await store.notify(offerKey(eventId)).catch(() => undefined);
+    await this.conclude(eventId, end);
+    // A shutdown waits for the turn (it is in flight): only then is this instance gone.
+    if (this.answering === 0 && this.closed) this.withdraw();
+  }
+
+  private async conclude(eventId: string, end: 'done' | 'left'): Promise<void> {
+    await this.store.update<Offer>(offerKey(eventId), (o) => o && { ...o, state: end }).catch(() => undefined);
+    await this.store.notify(offerKey(eventId)).catch(() => undefined);
   }
 
   /** Keeps this instance live in the store while it holds waits, and reads its mailbox each time (a signal may be lost). */
   private beat(): void {
     if (this.heartbeat || this.closed) return;
     this.heartbeat = setInterval(() => {
-      if (!this.local?.size && this.answering === 0) {
-        clearInterval(this.heartbeat);
-        this.heartbeat = undefined;
-        return;
-      }
+      if (!this.local?.size && this.answering === 0) return this.stopBeating();
       void this.store.set(liveKey(this.instance), true, this.liveMs).catch(() => undefined);
       void this.readMail();
     }, this.liveMs / 3).unref();
+  }
+
+  private stopBeating(): void {
+    clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
   }
 
   private async live(instance: string): Promise<boolean> {
@@ -271,10 +289,13 @@ export class PromptRoute implements SharedWaits {
 
   close(): void {
     this.closed = true;
-    clearInterval(this.heartbeat);
-    this.heartbeat = undefined;
     void this.watching?.then((unwatch) => unwatch(), () => undefined);
-    // Its waits are dropped: offers made from now on find it gone and handle their answers as messages.
+    if (this.answering === 0) this.withdraw();
+  }
+
+  /** Its waits dropped and no answer's turn left to run: offers made from now on find this instance gone, and their answers are messages. */
+  private withdraw(): void {
+    this.stopBeating();
     void this.store.delete(liveKey(this.instance)).catch(() => undefined);
   }
 }

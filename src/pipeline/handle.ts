@@ -147,8 +147,9 @@ export class MessageHandler {
       if (waiting) {
         run.resumes = { waiting, by: j.message };
         j = { stage: 'onPreSend', message: j.message, request: waiting.request, extras };
-      } else if (prompts.shared) {
-        const elsewhere = await prompts.shared.handOver(run.eventId, j, run.log);
+      } else {
+        const offered = prompts.shared?.handOver(run.eventId, j, run.log);
+        const elsewhere = offered && (await offered);
         if (elsewhere) return { elsewhere };
       }
     }

@@ -90,8 +90,11 @@ export interface SharedWaits {
   record(waiting: Waiting, timeoutMs: number): Promise<void>;
   /** The wait ended here (answered, timed out, replaced, dropped). */
   forget(waiting: Waiting): void;
-  /** An answer's event at its turn on an instance holding no wait for it: handed over if another holds one; see HandOver. */
-  handOver(eventId: string, journal: AnswerJournal, log: Logger): Promise<HandOver | undefined>;
+  /**
+   * A message at its turn on an instance holding no wait for it: handed over if another instance
+   * holds one (see HandOver). Undefined at once while no instance has prompted (the hot path).
+   */
+  handOver(eventId: string, journal: AnswerJournal, log: Logger): Promise<HandOver | undefined> | undefined;
   /** Shutdown: no more hand-overs taken here. */
   close(): void;
 }
