@@ -102,11 +102,11 @@ export class PromptRoute implements SharedWaits {
     const { store } = this;
     let offer: Offer | undefined;
     try {
-      // Offered before (this event's job runs again, its worker gone): that offer stands.
-      offer = await store.get<Offer>(offerKey(eventId));
+      const key = keyOf(journal.message);
+      // Read together (one round trip). Offered before (this event's job runs again, its worker gone): that offer stands.
+      const [offered, held] = await Promise.all([store.get<Offer>(offerKey(eventId)), store.get<WaitRecord>(waitKey(key))]);
+      offer = offered;
       if (!offer) {
-        const key = keyOf(journal.message);
-        const held = await store.get<WaitRecord>(waitKey(key));
         if (!held || held.instance === this.instance) return undefined;
         if (!(await this.live(held.instance))) {
           log.info('the instance that asked this user a question is gone; the answer is an ordinary message');
