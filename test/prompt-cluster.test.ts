@@ -10,7 +10,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { defineBot, type Bot } from '../src/bot/bot.js';
 import type { ClusterWork } from '../src/cluster/work-queue.js';
+import type { Store } from '../src/store/index.js';
+import { RedisStore } from '../src/store/redis/index.js';
 import { parseConfig } from '../src/runtime/config.js';
 import { definitions } from '../src/runtime/registry.js';
 import { Runtime, type Role } from '../src/runtime/runtime.js';
@@ -50,11 +53,11 @@ async function setup(stallTimeout: string): Promise<Setup> {
   return { yaml, config, dir, prefix };
 }
 
-/** An instance in this process, its log lines kept. */
-async function instance({ yaml, dir }: Setup, role: Role): Promise<{ runtime: Runtime; logs: LogLine[] }> {
+/** An instance in this process, its log lines kept; by default with the config's bot and a store of its own. */
+async function instance({ yaml, dir }: Setup, role: Role, options: { bot?: Bot; store?: Store } = {}): Promise<{ runtime: Runtime; logs: LogLine[] }> {
   const config = parseConfig(yaml, { definitions, env: {}, source: 'switchboard.yaml', baseDir: dir });
   const { logger, lines } = captureLogs();
-  const runtime = await Runtime.create(config, { role, logger });
+  const runtime = await Runtime.create(config, { role, logger, ...options });
   await runtime.start();
   cleanups.push(() => runtime.stop());
   return { runtime, logs: lines };
@@ -83,9 +86,9 @@ const shows = (chat: number, text: string, timeoutMs = 10_000) => waitFor(() => 
 const logged = (logs: LogLine[], msg: string) => logs.some((l) => l.msg === msg);
 
 /** An instance in this process asks a new chat's user `command`'s question (its workers, the only ones yet, take the job). */
-async function asked(command: string, question: string) {
-  const s = await setup('5s');
-  const asker = await instance(s, 'all');
+async function asked(command: string, question: string, stallTimeout = '5s', options: { bot?: Bot; store?: (s: Setup) => Promise<Store> } = {}) {
+  const s = await setup(stallTimeout);
+  const asker = await instance(s, 'all', { bot: options.bot, store: await options.store?.(s) });
   const chat = 91_000 + ++chats;
   await post(asker.runtime.url, chat, command);
   await shows(chat, question);
@@ -147,5 +150,29 @@ describe('ctx.prompt with several instances', () => {
     expect(logged(other.logs, 'this message answers a prompt another instance waits for; handed over to it')).toBe(true);
     expect(logged(other.logs, 'the instance that asked no longer waits for this answer; it is an ordinary message')).toBe(true);
     expect(shown(chat)).toEqual(['Quick, your name?', 'Too slow.', 'no answer (timeout)', 'echo: Ada']);
+  }, 30_000);
+
+  it('goes on with the answer on the worker that offered it when the asker goes silent during the answer\'s turn: an ordinary message, answered once', async () => {
+    let store: RedisStore | undefined;
+    let turnStarted!: () => void;
+    const inTurn = new Promise<void>((resolve) => (turnStarted = resolve));
+    // The asker's handler takes the answer, then never gets further: the turn outlives the asker.
+    const stuck = defineBot((b) => {
+      b.command('name', async (ctx) => {
+        const answer = await ctx.prompt('Your name?', { timeout: '1m', quote: false });
+        if (answer.timedOut) return;
+        turnStarted();
+        await new Promise(() => {});
+      });
+    });
+    const { s, asker, chat } = await asked('/name', 'Your name?', '2s', { bot: stuck, store: async ({ prefix }) => (store = await RedisStore.open({ url: redisUrl, prefix })) });
+    const other = await workerBeside(s, asker.runtime);
+    await post(asker.runtime.url, chat, 'Ada');
+    await inTurn;
+    // The asker's store connection cut: no more liveness and no word on the turn, as if it had died.
+    store!.redis.disconnect();
+    await shows(chat, 'echo: Ada', 15_000);
+    expect(logged(other.logs, 'the instance that took this answer is gone; its turn goes on here from the journal')).toBe(true);
+    expect(shown(chat)).toEqual(['Your name?', 'echo: Ada']);
   }, 30_000);
 });
