@@ -2,7 +2,8 @@
 // the answer's job is made to run on another (the asker's workers stop taking jobs, as an ingress's
 // would). What the chat on the Telegram fake shows is judged: the answer reaches the handler that
 // asked, once; an answer for an asker that died, or whose wait ended before the hand-over reached
-// it, is an ordinary message, answered once; and the chat goes on in order afterwards.
+// it, is an ordinary message, answered once, and so is one whose asker went silent during its turn
+// (the worker that offered it resumes the event); and the chat goes on in order afterwards.
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
