@@ -59,6 +59,8 @@ export class PromptRoute implements SharedWaits {
   private inUse: boolean | Promise<boolean> | undefined;
   /** Answers' turns being run here for other instances' workers. */
   private answering = 0;
+  /** Wakes each offer this instance's workers wait on (at shutdown). */
+  private readonly settling = new Set<() => void>();
   private reading = false;
   private readAgain = false;
   private closed = false;
@@ -129,7 +131,9 @@ export class PromptRoute implements SharedWaits {
     const { store } = this;
     let woken = false;
     let wake = () => void (woken = true);
-    const unwatch = await store.watch(offerKey(eventId), () => wake()).catch(() => undefined);
+    const wakeUp = () => wake();
+    this.settling.add(wakeUp);
+    const unwatch = await store.watch(offerKey(eventId), wakeUp).catch(() => undefined);
     const patience = Date.now() + this.liveMs;
     try {
       if (offer.state === 'offered') {
@@ -138,6 +142,8 @@ export class PromptRoute implements SharedWaits {
         log.info({ to: offer.instance }, 'this message answers a prompt another instance waits for; handed over to it');
       }
       for (;;) {
+        // Shutting down: the job goes back to its queue, and the worker that takes it next finds this offer and waits on it.
+        if (this.closed) return 'left';
         const state = (await store.get<Offer>(offerKey(eventId)).catch(() => offer))?.state ?? 'refused';
         if (state === 'done' || state === 'left') return this.settled(eventId, state);
         if (state === 'refused' || state === 'withdrawn') {
@@ -168,6 +174,7 @@ export class PromptRoute implements SharedWaits {
         wake = () => void (woken = true);
       }
     } finally {
+      this.settling.delete(wakeUp);
       unwatch?.();
     }
   }
@@ -289,6 +296,7 @@ export class PromptRoute implements SharedWaits {
 
   close(): void {
     this.closed = true;
+    for (const wake of this.settling) wake();
     void this.watching?.then((unwatch) => unwatch(), () => undefined);
     if (this.answering === 0) this.withdraw();
   }
