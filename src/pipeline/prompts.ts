@@ -158,10 +158,17 @@ export class Prompts {
       if (!this.closed) {
         const older = this.waiting.get(waiting.key);
         this.waiting.set(waiting.key, waiting);
-        waiting.timer = setTimeout(() => this.waiting.get(waiting.key) === waiting && this.end(waiting, 'timeout'), timeoutMs).unref();
+        const arm = () => (waiting.timer = setTimeout(() => this.waiting.get(waiting.key) === waiting && this.end(waiting, 'timeout'), timeoutMs).unref());
         if (older) this.end(older, 'replaced');
-        // Not before the others can find the wait: the answer may be taken by any of them once the question is out.
-        if (this.shared) return void this.shared.record(waiting, timeoutMs).then(() => conversation.end.resolve());
+        // Not before the others can find the wait: the answer may be taken by any of them once the
+        // question is out. Timed from then, so a timeout's turn never starts before the asking turn ends.
+        if (this.shared) {
+          return void this.shared.record(waiting, timeoutMs).then(() => {
+            arm();
+            conversation.end.resolve();
+          });
+        }
+        arm();
       }
       // The turn ends here: its replies, the question last, are sent, and its chat is free.
       conversation.end.resolve();
