@@ -3,7 +3,8 @@
 // would). What the chat on the Telegram fake shows is judged: the answer reaches the handler that
 // asked, once; an answer for an asker that died, or whose wait ended before the hand-over reached
 // it, is an ordinary message, answered once, and so is one whose asker went silent during its turn
-// (the worker that offered it resumes the event); and the chat goes on in order afterwards.
+// (the worker that offered it resumes the event); a worker that shuts down while it waits on an offer
+// leaves the job to the next, which waits on the same offer; and the chat goes on in order afterwards.
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -103,6 +104,27 @@ async function workerBeside(s: Setup, asker: Runtime) {
   return other;
 }
 
+/**
+ * A bot whose /name handler, once answered, says so (`inTurn`) and holds its turn until `release`
+ * (never, unless called), then greets the answer.
+ */
+function holdingBot() {
+  let turnStarted!: () => void;
+  const inTurn = new Promise<void>((resolve) => (turnStarted = resolve));
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const bot = defineBot((b) => {
+    b.command('name', async (ctx) => {
+      const answer = await ctx.prompt('Your name?', { timeout: '1m', quote: false });
+      if (answer.timedOut) return;
+      turnStarted();
+      await released;
+      return `Hello, ${answer.text}!`;
+    });
+  });
+  return { bot, inTurn, release };
+}
+
 describe('ctx.prompt with several instances', () => {
   it('hands the answer another instance\'s worker took to the instance that asked: one reply, and the chat goes on with ordinary messages', async () => {
     const { s, asker, chat } = await asked('/name', 'Your name?');
@@ -155,17 +177,8 @@ describe('ctx.prompt with several instances', () => {
 
   it('goes on with the answer on the worker that offered it when the asker goes silent during the answer\'s turn: an ordinary message, answered once', async () => {
     let store: RedisStore | undefined;
-    let turnStarted!: () => void;
-    const inTurn = new Promise<void>((resolve) => (turnStarted = resolve));
     // The asker's handler takes the answer, then never gets further: the turn outlives the asker.
-    const stuck = defineBot((b) => {
-      b.command('name', async (ctx) => {
-        const answer = await ctx.prompt('Your name?', { timeout: '1m', quote: false });
-        if (answer.timedOut) return;
-        turnStarted();
-        await new Promise(() => {});
-      });
-    });
+    const { bot: stuck, inTurn } = holdingBot();
     const { s, asker, chat } = await asked('/name', 'Your name?', '2s', { bot: stuck, store: async ({ prefix }) => (store = await RedisStore.open({ url: redisUrl, prefix })) });
     const other = await workerBeside(s, asker.runtime);
     await post(asker.runtime.url, chat, 'Ada');
@@ -175,5 +188,22 @@ describe('ctx.prompt with several instances', () => {
     await shows(chat, 'echo: Ada', 15_000);
     expect(logged(other.logs, 'the instance that took this answer is gone; its turn goes on here from the journal')).toBe(true);
     expect(shown(chat)).toEqual(['Your name?', 'echo: Ada']);
+  }, 30_000);
+
+  it('keeps one hand-over when the worker that offered the answer shuts down: the job goes back, the next worker waits on the same offer, one reply', async () => {
+    // The answer's turn on the asker lasts until the test lets it go.
+    const { bot: slow, inTurn, release } = holdingBot();
+    const { s, asker, chat } = await asked('/name', 'Your name?', '5s', { bot: slow });
+    const first = await workerBeside(s, asker.runtime);
+    await post(asker.runtime.url, chat, 'Ada');
+    await inTurn;
+    const next = await instance(s, 'worker');
+    await first.runtime.stop();
+    // The next worker took the job back from the queue and waits on the offer it finds.
+    await waitFor(() => next.logs.some((l) => l.msg === 'resuming an event left unfinished by the last run'), 10_000, 'the next worker to take the job');
+    release();
+    await waitFor(() => logged(next.logs, 'the answer to a prompt was handled by the instance that asked'), 10_000, 'the answer\'s job to end on the next worker');
+    expect(logged(next.logs, 'this message answers a prompt another instance waits for; handed over to it')).toBe(false);
+    expect(shown(chat)).toEqual(['Your name?', 'Hello, Ada!']);
   }, 30_000);
 });
