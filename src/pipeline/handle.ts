@@ -74,13 +74,13 @@ export class MessageHandler {
     let outcome: Outcome = 'failed';
     let replies = 0;
     let end: RunEnd = 'done';
-    /** Handed to another instance: that one logs, counts and finishes it. */
-    let elsewhere = false;
+    /** Handed to another instance: that one logs, counts and finishes it (or, gone, leaves it to a run here that does). */
+    let handedOver: HandOver | undefined;
     try {
       const delivering = await this.decide(journal, run);
       if ('elsewhere' in delivering) {
-        elsewhere = true;
-        end = await this.handedOver(eventId, delivering.elsewhere);
+        handedOver = delivering.elsewhere;
+        end = await this.handedOver(eventId, handedOver);
         return end;
       }
       outcome = delivering.outcome;
@@ -98,8 +98,10 @@ export class MessageHandler {
       await this.finish(eventId, log);
     } finally {
       const ms = performance.now() - started;
-      if (elsewhere) log.debug({ end }, 'the answer to a prompt was handled by the instance that asked');
-      else if (end === 'done') {
+      if (handedOver) {
+        if (end === 'left' && handedOver !== 'resume') log.debug('the answer to a prompt goes back to its queue, for the next worker to see to');
+        else if (handedOver === 'done') log.debug('the answer to a prompt was handled by the instance that asked');
+      } else if (end === 'done') {
         log.info({ outcome, replies, ms: Math.round(ms * 100) / 100 }, 'message handled');
         this.deps.metrics?.inc('switchboard_messages_total', { platform: message.platform, bot: message.botId, outcome });
         this.deps.metrics?.observe('switchboard_message_seconds', { platform: message.platform }, ms / 1000);
