@@ -110,7 +110,11 @@ export class Pipeline {
     const limitsOf = options.limits ?? ((botId: string) => adapters.get(botId)?.limits);
     this.durable = throughOutage(store);
     this.deliverer = new Deliverer({ adapters, outbox: store.outbox, durable: this.durable, pacer: options.pacing?.(limitsOf) ?? new Pacer(limitsOf), policy: options.retryPolicy ?? defaultRetryPolicy, logger, metrics });
-    this.prompts = new Prompts((resumption) => this.track(this.unanswered(resumption)), options.sharedWaits);
+    this.prompts = new Prompts((resumption) => this.track(this.unanswered(resumption)), options.sharedWaits, (id, journal, resumption) => {
+      const run = this.handler.run(id, journal, false, resumption);
+      this.track(run);
+      return run;
+    });
     this.handler = new MessageHandler({
       bot: options.bot,
       hooks: options.hooks ?? {},
@@ -122,19 +126,6 @@ export class Pipeline {
       limits: options.userLimits,
       prompts: this.prompts,
       track: (task) => this.track(task),
-    });
-    const { prompts, handler } = this;
-    options.sharedWaits?.attach({
-      claim: (key, id) => prompts.claim(key, id),
-      expire: (waiting) => prompts.expire(waiting),
-      answer: (eventId, journal, waiting) => {
-        const run = handler.run(eventId, journal, false, { waiting, by: journal.message });
-        this.track(run);
-        return run;
-      },
-      get size() {
-        return prompts.size;
-      },
     });
   }
 

@@ -99,16 +99,22 @@ export interface SharedWaits {
   close(): void;
 }
 
-export class Prompts {
+export class Prompts implements LocalWaits {
   /** At most one per user per chat: a newer prompt replaces the older, which resumes as `replaced`. */
   private readonly waiting = new Map<string, Waiting>();
   private closed = false;
 
-  /** `expired` runs the turn of a prompt that ended unanswered (see Resumption); `shared`: instances share the work. */
+  /**
+   * `expired` runs the turn of a prompt that ended unanswered (see Resumption); `shared`: instances
+   * share the work, and `answered` runs here an answer's event another instance handed over.
+   */
   constructor(
     private readonly expired: (resumption: Resumption) => void,
     readonly shared?: SharedWaits,
-  ) {}
+    private readonly answered?: (eventId: string, journal: AnswerJournal, resumption: Resumption) => Promise<RunEnd>,
+  ) {
+    shared?.attach(this);
+  }
 
   /** How many prompts wait now. */
   get size(): number {
@@ -190,6 +196,11 @@ export class Prompts {
     if (waiting?.id !== id) return undefined;
     this.drop(waiting);
     return waiting;
+  }
+
+  /** See LocalWaits.answer. */
+  answer(eventId: string, journal: AnswerJournal, waiting: Waiting): Promise<RunEnd> {
+    return this.answered!(eventId, journal, { waiting, by: journal.message });
   }
 
   /** See LocalWaits.expire. */
