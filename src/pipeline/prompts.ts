@@ -66,9 +66,10 @@ export type AnswerJournal = Extract<MessageJournal, { stage: 'onMessage' }>;
 
 /**
  * What became of an answer handed to the instance holding its wait: `done` (that instance ran its
- * turn and finished it), `left` (it stopped before every reply was delivered: the event is to be
- * resumed), `resume` (it died during the turn: the event goes on here, from its journal). Undefined:
- * no other instance waits for it, or that one refused it (the wait had ended): handled here as a message.
+ * turn and finished it), `left` (its job goes back to the queue, to be resumed: the asker stopped
+ * before every reply was delivered, or this instance is shutting down), `resume` (the asker died
+ * during the turn: the event goes on here, from its journal). Undefined: no other instance waits
+ * for it, or that one refused it (the wait had ended): handled here as a message.
  */
 export type HandOver = 'done' | 'left' | 'resume';
 
