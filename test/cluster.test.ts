@@ -8,25 +8,16 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SwitchboardProcess } from './drill/child.js';
 import { judge, type Send } from './drill/verdict.js';
-import { FakeTelegram } from './fakes/telegram-api.js';
 import { waitFor } from './helpers.js';
-import { dropPrefix, redisUrl, requireRedis, testPrefix } from './redis.js';
+import { dropPrefix, redisUrl, testPrefix } from './redis.js';
+import { redisTelegramSuite } from './redis-suite.js';
 
 const secret = 'cluster-test';
-const fake = new FakeTelegram();
+const { fake, cleanups } = redisTelegramSuite();
 const bot = fileURLToPath(new URL('./fixtures/drill-bot.ts', import.meta.url));
-const cleanups: (() => Promise<unknown>)[] = [];
-beforeAll(async () => {
-  await requireRedis();
-  await fake.start();
-});
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
-afterAll(() => fake.stop());
 
 /** Instances of one config (a Redis store under a prefix of the test's own), started side by side: `count`, or one per list of extra arguments. */
 async function startCluster(count: number | string[][], env: NodeJS.ProcessEnv): Promise<SwitchboardProcess[]> {

@@ -15,7 +15,7 @@ import { throughOutage, type ThroughOutage } from '../store/outage.js';
 import type { MessageJournal as Journal, Outcome } from './journal.js';
 import type { LimitState, UserLimits } from './limits.js';
 import type { Request, Result, Stage, StageData, StageHookMap, StageHooks, StageOutcome, StageValue } from './lifecycle.js';
-import type { Prompts, Resumption } from './prompts.js';
+import type { HandOver, Prompts, Resumption } from './prompts.js';
 
 export interface HandleDeps {
   bot: Bot;
@@ -75,8 +75,15 @@ export class MessageHandler {
     let outcome: Outcome = 'failed';
     let replies = 0;
     let end: RunEnd = 'done';
+    /** Handed to another instance: that one logs, counts and finishes it (or, gone, leaves it to a run here that does). */
+    let handedOver: HandOver | undefined;
     try {
       const delivering = await this.decide(journal, run);
+      if ('elsewhere' in delivering) {
+        handedOver = delivering.elsewhere;
+        end = await this.handedOver(eventId, handedOver);
+        return end;
+      }
       outcome = delivering.outcome;
       const records = delivering.records ?? (await this.deps.store.outbox.ofEvent(eventId));
       replies = records.length;
@@ -92,7 +99,10 @@ export class MessageHandler {
       await this.finish(eventId, log);
     } finally {
       const ms = performance.now() - started;
-      if (end === 'done') {
+      if (handedOver) {
+        if (end === 'left' && handedOver !== 'resume') log.debug('the answer to a prompt goes back to its queue, for the next worker to see to');
+        else if (handedOver === 'done') log.debug('the answer to a prompt was handled by the instance that asked');
+      } else if (end === 'done') {
         log.info({ outcome, replies, ms: Math.round(ms * 100) / 100 }, 'message handled');
         this.deps.metrics?.inc('switchboard_messages_total', { platform: message.platform, bot: message.botId, outcome });
         this.deps.metrics?.observe('switchboard_message_seconds', { platform: message.platform }, ms / 1000);
@@ -101,11 +111,21 @@ export class MessageHandler {
     return end;
   }
 
+  /** An answer handed to the instance that asked: its run ended there, or, that instance gone mid-turn, the event goes on here from its journal. */
+  private async handedOver(eventId: string, how: HandOver): Promise<RunEnd> {
+    if (how !== 'resume') return how;
+    // Unreadable now: left, so its job goes back to the queue and is resumed from there.
+    const event = await this.deps.store.inbox.get(eventId).catch(() => null);
+    if (event === null) return 'left';
+    return event ? this.run(eventId, event.journal as Journal, true) : 'done';
+  }
+
   /**
    * Everything before sending: the stages, routing and the handler, from wherever the journal
-   * says this event got to. Ends with the replies in the outbox and the journal at `delivering`.
+   * says this event got to. Ends with the replies in the outbox and the journal at `delivering`,
+   * or with the event handed to the instance whose prompt it answers.
    */
-  private async decide(journal: Journal, run: Run): Promise<{ journal: Extract<Journal, { stage: 'delivering' }>; outcome: Outcome; records?: OutboxRecord[] }> {
+  private async decide(journal: Journal, run: Run): Promise<{ journal: Extract<Journal, { stage: 'delivering' }>; outcome: Outcome; records?: OutboxRecord[] } | { elsewhere: HandOver }> {
     let j = journal;
     if (j.stage === 'delivering') return { journal: j, outcome: j.outcome };
     if (j.stage === 'delivered') return { journal: { ...j, stage: 'delivering' }, outcome: j.outcome, records: await this.deps.store.outbox.ofEvent(run.eventId) };
@@ -125,10 +145,15 @@ export class MessageHandler {
     }
     if (j.stage === 'onMessage') {
       // The answer to a prompt goes to the handler that asked, not through routing (pipeline/prompts.ts).
-      const waiting = this.deps.prompts.take(j.message);
+      const { prompts } = this.deps;
+      const waiting = run.resumes?.waiting ?? prompts.take(j.message);
       if (waiting) {
         run.resumes = { waiting, by: j.message };
         j = { stage: 'onPreSend', message: j.message, request: waiting.request, extras };
+      } else {
+        const offered = prompts.shared?.handOver(run.eventId, j, run.log);
+        const elsewhere = offered && (await offered);
+        if (elsewhere) return { elsewhere };
       }
     }
     if (j.stage === 'onMessage') {

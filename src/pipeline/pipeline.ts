@@ -24,7 +24,7 @@ import { MessageHandler, type RunEnd } from './handle.js';
 import type { EventJournal, Journal, MessageJournal } from './journal.js';
 import type { StageHooks } from './lifecycle.js';
 import type { UserLimits } from './limits.js';
-import { Prompts, type Resumption } from './prompts.js';
+import { Prompts, type Resumption, type SharedWaits } from './prompts.js';
 
 export interface PipelineOptions {
   bot: Bot;
@@ -47,6 +47,8 @@ export interface PipelineOptions {
   work?: WorkQueue;
   /** Per-user limits, checked before onMessage (src/pipeline/limits.ts); none by default. */
   userLimits?: UserLimits;
+  /** With shared work: prompts' waits recorded in the store, and answers handed to the instance that asked. */
+  sharedWaits?: SharedWaits;
 }
 
 /** Where admitted events run when several instances share the work (src/cluster). */
@@ -109,7 +111,11 @@ export class Pipeline {
     const limitsOf = options.limits ?? ((botId: string) => adapters.get(botId)?.limits);
     this.durable = throughOutage(store);
     this.deliverer = new Deliverer({ adapters, outbox: store.outbox, durable: this.durable, pacer: options.pacing?.(limitsOf) ?? new Pacer(limitsOf), policy: options.retryPolicy ?? defaultRetryPolicy, logger, metrics });
-    this.prompts = new Prompts((resumption) => this.track(this.unanswered(resumption)), options.work !== undefined);
+    this.prompts = new Prompts((resumption) => this.track(this.unanswered(resumption)), options.sharedWaits, (id, journal, resumption) => {
+      const run = this.handler.run(id, journal, false, resumption);
+      this.track(run);
+      return run;
+    });
     this.handler = new MessageHandler({
       bot: options.bot,
       hooks: options.hooks ?? {},

@@ -6,11 +6,16 @@
 // (resume): what the handler replies next is that message's reply, under its event. A timeout (or
 // a newer prompt to the same user there) resumes the handler in a turn of its own. A wait does not
 // outlive the process: a crash or a shutdown drops it, and the answer reaches handlers as a message.
+// With instances sharing the work (SharedWaits, src/cluster/prompt-route.ts) a wait is also recorded
+// in the store, and an answer another instance takes is handed to the one holding the wait.
 
+import { randomUUID } from 'node:crypto';
 import type { Context } from '../bot/context.js';
 import { answerOf, promptTimeoutMs, type Answer, type PromptOptions } from '../bot/prompt.js';
 import { toSegments, type Content, type Message, type Segment } from '../message.js';
 import type { Logger } from '../runtime/logger.js';
+import type { RunEnd } from './handle.js';
+import type { MessageJournal } from './journal.js';
 import type { Request, Result } from './lifecycle.js';
 
 /** One handler run, across its turns: `end` settles the turn in progress. */
@@ -25,6 +30,8 @@ interface Conversation {
 /** A prompt waiting for its answer. */
 export interface Waiting {
   readonly key: string;
+  /** This wait and no later one at the same key (a hand-over names it). */
+  readonly id: string;
   /** The event of the turn that asked. */
   readonly askedIn: string;
   /** The message of the turn that asked: a timeout's turn replies to it. */
@@ -50,23 +57,65 @@ export interface Turn {
 }
 
 /** Who may answer: one user in one chat of one platform instance. */
-function keyOf(message: Message): string {
+export function keyOf(message: Message): string {
   return `${message.botId}\0${message.channel.id}\0${message.author.id}`;
 }
 
-export class Prompts {
+/** An answer's event once onMessage passed it: what a hand-over carries to the instance that asked. */
+export type AnswerJournal = Extract<MessageJournal, { stage: 'onMessage' }>;
+
+/**
+ * What became of an answer handed to the instance holding its wait: `done` (that instance ran its
+ * turn and finished it), `left` (its job goes back to the queue, to be resumed: the asker stopped
+ * before every reply was delivered, or this instance is shutting down), `resume` (the asker died
+ * during the turn: the event goes on here, from its journal). Undefined: no other instance waits
+ * for it, or that one refused it (the wait had ended): handled here as a message.
+ */
+export type HandOver = 'done' | 'left' | 'resume';
+
+/** The waits of this instance, as SharedWaits sees them. */
+export interface LocalWaits {
+  /** Takes the wait `id` at `key` from the registry (its timer stopped); undefined once it has ended. */
+  claim(key: string, id: string): Waiting | undefined;
+  /** Runs an answer's event here as the turn of `waiting`; resolves when it is done (replies sent) or left. */
+  answer(eventId: string, journal: AnswerJournal, waiting: Waiting): Promise<RunEnd>;
+  /** A claimed wait whose answer went elsewhere after all: it ends as timed out. */
+  expire(waiting: Waiting): void;
+  readonly size: number;
+}
+
+/** Waits recorded where every instance sharing the work can see them (src/cluster/prompt-route.ts). */
+export interface SharedWaits {
+  attach(local: LocalWaits): void;
+  /** Records a new wait; resolves once other instances can find it (never rejects: failing, the answer may be handled as a message). */
+  record(waiting: Waiting, timeoutMs: number): Promise<void>;
+  /** The wait ended here (answered, timed out, replaced, dropped). */
+  forget(waiting: Waiting): void;
+  /**
+   * A message at its turn on an instance holding no wait for it: handed over if another instance
+   * holds one (see HandOver). Undefined at once while no instance has prompted (the hot path).
+   */
+  handOver(eventId: string, journal: AnswerJournal, log: Logger): Promise<HandOver | undefined> | undefined;
+  /** Shutdown: no more hand-overs taken here. */
+  close(): void;
+}
+
+export class Prompts implements LocalWaits {
   /** At most one per user per chat: a newer prompt replaces the older, which resumes as `replaced`. */
   private readonly waiting = new Map<string, Waiting>();
   private closed = false;
 
   /**
-   * `expired` runs the turn of a prompt that ended unanswered (see Resumption). `warnShared`: instances
-   * share the work, and an answer may be handled by one that does not hold the wait (said once, at the first prompt).
+   * `expired` runs the turn of a prompt that ended unanswered (see Resumption); `shared`: instances
+   * share the work, and `answered` runs here an answer's event another instance handed over.
    */
   constructor(
     private readonly expired: (resumption: Resumption) => void,
-    private warnShared = false,
-  ) {}
+    readonly shared?: SharedWaits,
+    private readonly answered?: (eventId: string, journal: AnswerJournal, resumption: Resumption) => Promise<RunEnd>,
+  ) {
+    shared?.attach(this);
+  }
 
   /** How many prompts wait now. */
   get size(): number {
@@ -106,22 +155,27 @@ export class Prompts {
       return Promise.reject(error);
     }
     const { ctx } = conversation;
-    if (this.warnShared) {
-      this.warnShared = false;
-      ctx.log.warn('ctx.prompt waits in this instance\'s memory, and instances share the work here: an answer another instance takes is handled as an ordinary message (docs/conversations.md)');
-    }
     const question = toSegments(content);
     ctx.reply(question, { quote: options.quote });
     return new Promise<Answer>((answer) => {
       const { message, request } = ctx;
-      const waiting: Waiting = { key: keyOf(message), askedIn: ctx.eventId, message, request, question, timeoutReply: options.timeoutReply, conversation, answer };
+      const waiting: Waiting = { key: keyOf(message), id: randomUUID(), askedIn: ctx.eventId, message, request, question, timeoutReply: options.timeoutReply, conversation, answer };
       conversation.waiting = waiting;
       // At shutdown the question still goes out, but nothing waits: the answer reaches handlers after the next start.
       if (!this.closed) {
         const older = this.waiting.get(waiting.key);
         this.waiting.set(waiting.key, waiting);
-        waiting.timer = setTimeout(() => this.waiting.get(waiting.key) === waiting && this.end(waiting, 'timeout'), timeoutMs).unref();
+        const arm = () => (waiting.timer = setTimeout(() => this.waiting.get(waiting.key) === waiting && this.end(waiting, 'timeout'), timeoutMs).unref());
         if (older) this.end(older, 'replaced');
+        // Not before the others can find the wait: the answer may be taken by any of them once the
+        // question is out. Timed from then, so a timeout's turn never starts before the asking turn ends.
+        if (this.shared) {
+          return void this.shared.record(waiting, timeoutMs).then(() => {
+            arm();
+            conversation.end.resolve();
+          });
+        }
+        arm();
       }
       // The turn ends here: its replies, the question last, are sent, and its chat is free.
       conversation.end.resolve();
@@ -135,6 +189,24 @@ export class Prompts {
     const waiting = this.waiting.get(keyOf(message));
     if (waiting) this.drop(waiting);
     return waiting;
+  }
+
+  /** See LocalWaits.claim. */
+  claim(key: string, id: string): Waiting | undefined {
+    const waiting = this.waiting.get(key);
+    if (waiting?.id !== id) return undefined;
+    this.drop(waiting);
+    return waiting;
+  }
+
+  /** See LocalWaits.answer. */
+  answer(eventId: string, journal: AnswerJournal, waiting: Waiting): Promise<RunEnd> {
+    return this.answered!(eventId, journal, { waiting, by: journal.message });
+  }
+
+  /** See LocalWaits.expire. */
+  expire(waiting: Waiting): void {
+    this.expired({ waiting, by: 'timeout' });
   }
 
   /** Hands the handler its answer and runs it as `turn`; resolves (rejects) when it returns (throws) or prompts again. */
@@ -158,6 +230,7 @@ export class Prompts {
   close(): void {
     this.closed = true;
     for (const waiting of [...this.waiting.values()]) this.drop(waiting);
+    this.shared?.close();
   }
 
   private end(waiting: Waiting, reason: 'timeout' | 'replaced'): void {
@@ -167,6 +240,8 @@ export class Prompts {
 
   private drop(waiting: Waiting): void {
     clearTimeout(waiting.timer);
-    if (this.waiting.get(waiting.key) === waiting) this.waiting.delete(waiting.key);
+    if (this.waiting.get(waiting.key) !== waiting) return;
+    this.waiting.delete(waiting.key);
+    this.shared?.forget(waiting);
   }
 }

@@ -24,6 +24,7 @@ import { openStore } from '../store/open.js';
 import { Supervisor, type ConnectionState, type SupervisedConnection } from '../inbound/supervisor.js';
 import { Balancer } from '../cluster/balance.js';
 import { ClusterWork } from '../cluster/work-queue.js';
+import { PromptRoute } from '../cluster/prompt-route.js';
 
 export interface RuntimeOptions {
   logger?: Logger;
@@ -99,6 +100,7 @@ export class Runtime {
       dedupTtlMs: config.dedupTtl,
       maxInFlight: config.server.maxInFlight,
       work: this.work,
+      sharedWaits: this.work && new PromptRoute(this.store, this.logger, config.cluster.stallTimeout),
       userLimits: perUser && new UserLimits(perUser, windowCounterFor(this.store), this.metrics),
       limits: (botId) => {
         const override = limitOverrides.get(botId);
