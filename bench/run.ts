@@ -8,6 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { redisUrl } from '../test/redis.js';
 import { EchoBench, redisAnswers, type System } from './echo.js';
+import { launch } from './launch.js';
 import { ratio, spreadOf, type Row, type RowProducer } from './row.js';
 import { startupRows } from './startup.js';
 import { formatSpread, startupLine, tableHeader, tableLine, verdict } from './table.js';
@@ -79,7 +80,6 @@ const single: Row[] = [];
 const callbackRows: Row[] = [];
 if (!quick) {
   single.push(await bench.once({ name: '(a) Switchboard, info logs', file: 'sut-switchboard.ts', env: { LOG_LEVEL: 'info' } }));
-  const { launch } = await import('./launch.js');
   const sink = await launch('callback-sink.ts', {});
   const sinkUrl = `http://127.0.0.1:${sink.port}`;
   for (const stages of ['onMessage', 'onPreSend', 'onResult', 'onSent', 'onMessage,onPreSend,onResult,onSent'])
