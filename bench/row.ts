@@ -49,11 +49,12 @@ export function spreadOf(row: Row, pick: (sample: Sample) => number): Spread {
 }
 
 /**
- * row / reference in req/s. Rows measured in the same rounds are paired round by round (two
- * neighbours in time share the machine's mood); otherwise the ratio of the medians, min–max unknown.
+ * row / reference, in req/s unless `pick` says otherwise. Rows measured in the same rounds are paired
+ * round by round (two neighbours in time share the machine's mood); otherwise the ratio of the
+ * medians, min–max unknown.
  */
-export function ratio(row: Row, reference: Row): Spread {
-  if (row.samples.length === reference.samples.length) return spread(row.samples.map((s, i) => s.rps / reference.samples[i]!.rps));
-  const value = spreadOf(row, (s) => s.rps).median / spreadOf(reference, (s) => s.rps).median;
+export function ratio(row: Row, reference: Row, pick: (sample: Sample) => number = (s) => s.rps): Spread {
+  if (row.samples.length === reference.samples.length) return spread(row.samples.map((s, i) => pick(s) / pick(reference.samples[i]!)));
+  const value = spreadOf(row, pick).median / spreadOf(reference, pick).median;
   return { median: value, min: Number.NaN, max: Number.NaN };
 }

@@ -11,7 +11,7 @@ import { EchoBench, redisAnswers, type System } from './echo.js';
 import { launch } from './launch.js';
 import { ratio, spreadOf, type Row, type RowProducer } from './row.js';
 import { startupRows } from './startup.js';
-import { formatSpread, startupLine, tableHeader, tableLine, verdict } from './table.js';
+import { formatSpread, signed, startupLine, tableHeader, tableLine, verdict } from './table.js';
 
 /**
  * Extra row producers, run after the echo rounds and printed in their own part of the table:
@@ -104,6 +104,8 @@ console.log(verdict('a/b′ (same undici client)', ratio(a, bUndici), 1.15));
 console.log(verdict('a/c (grammY + koa)', ratio(a, c), 1.3));
 console.log(verdict('a/limit', ratio(a, limit), 0.6));
 console.log(`For reference, not verdicts: a/b (as shipped, WHATWG fetch) = ${formatSpread(ratio(a, b), 2)}; b′/b = ${formatSpread(ratio(bUndici, b), 2)} (the HTTP client alone).`);
+const cpu = (row: Row, reference: Row) => formatSpread(ratio(row, reference, (s) => s.cpuMicrosPerMessage), 2);
+console.log(`CPU per message, less noisy than msg/s on a shared machine: a/b′ = ${cpu(a, bUndici)}, a/c = ${cpu(a, c)}, a/limit = ${cpu(a, limit)} (below 1: a spends less).`);
 console.log(verdict('sqlite/memory', ratio(a, memory), 0.8) + `; p99 ${spreadOf(a, (s) => s.p99Ms).median.toFixed(2)} ms against ${spreadOf(memory, (s) => s.p99Ms).median.toFixed(2)} ms`);
 console.log('(a) records every event, its journal and its replies in SQLite before answering; the memory row keeps them in memory only (lost on a crash).');
 if (withRedis) {
@@ -119,7 +121,7 @@ if (callbackRows.length > 0) {
   const median = (r: Row, pick: (s: Row['samples'][number]) => number) => spreadOf(r, pick).median;
   for (const r of callbackRows)
     console.log(
-      `  ${r.name.replace('(d) Switchboard + ', '').padEnd(16)} +${(median(r, (s) => s.cpuMicrosPerMessage) - median(a, (s) => s.cpuMicrosPerMessage)).toFixed(0).padStart(4)} µs CPU per message, +${(median(r, (s) => s.p50Ms) - median(a, (s) => s.p50Ms)).toFixed(2)} ms p50, ${((1 - median(r, (s) => s.rps) / median(a, (s) => s.rps)) * 100).toFixed(1)}% fewer req/s`,
+      `  ${r.name.replace('(d) Switchboard + ', '').padEnd(16)} ${signed(median(r, (s) => s.cpuMicrosPerMessage) - median(a, (s) => s.cpuMicrosPerMessage), 0).padStart(5)} µs CPU per message, ${signed(median(r, (s) => s.p50Ms) - median(a, (s) => s.p50Ms), 1)} ms p50, ${signed((median(r, (s) => s.rps) / median(a, (s) => s.rps) - 1) * 100, 1)}% req/s`,
     );
 } else console.log('--quick: the info-logs and callback rows are left out, and the reference and npm start rows of start-up.');
 console.log('');
