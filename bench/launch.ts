@@ -17,7 +17,8 @@ export interface SystemProcess {
 export const benchFile = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
 export async function launch(file: string, env: Record<string, string>): Promise<SystemProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', benchFile(file)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  // In this repository `import 'switchboard'` (bots/echo.ts) means the sources, as bin/switchboard.js arranges for the CLI.
+  const child = spawn(process.execPath, ['--conditions=switchboard-source', '--import', 'tsx', benchFile(file)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   let buffered = '';
   let rss = Number.NaN;
   let cpuWaiter: ((micros: number) => void) | undefined;
