@@ -1,199 +1,131 @@
-// `npm run bench [-- --requests N --concurrency C --warmup W --rounds R]`: the same echo load through
-// Switchboard, raw node-telegram-bot-api + koa, and grammY + koa, each in its own process;
-// then Switchboard with a lifecycle callback at each stage, and on the Redis store with one instance
-// and with two sharing the load. Not part of CI.
+// `npm run bench [-- --rounds R --requests N --concurrency C --warmup W --startup-runs S --quick --json file]`:
+// the same Telegram webhook echo through Switchboard and its baselines, each a fresh process per
+// run, interleaved in rounds; the hand-written limit; the store and Redis rows; callback overhead
+// per stage; extra rows from `producers`; then start-up times. How to read it: bench/README.md.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
+import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
-import { Driver, percentile, type LoadResult } from './driver.js';
-import { startFakeApi } from './fake-api.js';
+import { redisUrl } from '../test/redis.js';
+import { EchoBench, redisAnswers, type System } from './echo.js';
+import { launch } from './launch.js';
+import { ratio, spreadOf, type Row, type RowProducer } from './row.js';
+import { startupRows } from './startup.js';
+import { formatSpread, signed, startupLine, tableHeader, tableLine, verdict } from './table.js';
 
-const { values } = parseArgs({ options: { requests: { type: 'string', default: '20000' }, concurrency: { type: 'string', default: '32' }, warmup: { type: 'string', default: '2000' }, rounds: { type: 'string', default: '2' } } });
-const requests = Number(values.requests);
-const concurrency = Number(values.concurrency);
-const warmup = Number(values.warmup);
-const token = '123456:BENCH-token';
-const secret = 'bench-secret';
-const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+/**
+ * Extra row producers, run after the echo rounds and printed in their own part of the table:
+ * each runs its own interleaved rounds (e.g. the gateway fan-in: `gatewayRows` from ./gateway.js).
+ */
+const producers: RowProducer[] = [];
 
-interface Process {
-  child: ChildProcess;
-  port: number;
-  /** CPU microseconds the process has used so far. */
-  cpu(): Promise<number>;
-  stop(): Promise<number>;
-}
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    requests: { type: 'string' },
+    concurrency: { type: 'string', default: '32' },
+    warmup: { type: 'string' },
+    'startup-runs': { type: 'string' },
+    json: { type: 'string' },
+  },
+});
+const quick = values.quick;
+const count = (name: string, value: string | undefined, fallback: number) => {
+  const n = Number(value ?? fallback);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} expects a whole number above 0, got "${value}"`);
+  return n;
+};
+const rounds = count('rounds', values.rounds, quick ? 1 : 5);
+const load = { requests: count('requests', values.requests, quick ? 200 : 20_000), warmup: count('warmup', values.warmup, quick ? 50 : 2000), concurrency: count('concurrency', values.concurrency, 32) };
+const startupRuns = count('startup-runs', values['startup-runs'], quick ? 1 : 5);
 
-/** Starts `node --import tsx <file>` and waits for its "ready <port>" line. */
-async function launch(file: string, env: Record<string, string>): Promise<Process> {
-  const child = spawn(process.execPath, ['--import', 'tsx', here(file)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  let buffered = '';
-  let rss = 0;
-  let cpuWaiter: ((micros: number) => void) | undefined;
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`${file} exited with ${code}`)));
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      let newline;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        const ready = /^ready (\d+)$/.exec(line);
-        if (ready) resolve(Number(ready[1]));
-        const peak = /^rss (\d+)$/.exec(line);
-        if (peak) rss = Number(peak[1]);
-        const cpu = /^cpu (\d+)$/.exec(line);
-        if (cpu) cpuWaiter?.(Number(cpu[1]));
-      }
-    });
-  });
-  return {
-    child,
-    port,
-    cpu: () =>
-      new Promise<number>((resolve) => {
-        cpuWaiter = resolve;
-        child.kill('SIGUSR2');
-      }),
-    stop: async () => {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-      return rss;
-    },
-  };
-}
+const names = {
+  a: '(a) Switchboard (sqlite store, the default)',
+  b: '(b) node-telegram-bot-api 2 + koa, as shipped',
+  bUndici: '(b′) node-telegram-bot-api 2 + koa, undici client',
+  c: '(c) grammY webhookCallback + koa',
+  limit: '(limit) node:http + undici Pool, by hand',
+  memory: '(a) Switchboard, memory store',
+  full: '(a) Switchboard, sqlite sync: full',
+  redisOne: '(e) Switchboard, redis store, 1 instance',
+  redisTwo: '(e) Switchboard, redis store, 2 instances',
+};
 
-function rpsOf(r: Row): number {
-  return (r.result.requests - r.result.errors) / r.result.seconds;
-}
-
-interface Row {
-  name: string;
-  result: LoadResult;
-  rssBytes: number;
-  cpuMicrosPerRequest: number;
-}
-
-const driver = new Driver();
-const api = await startFakeApi(token, driver.onReply);
-const apiEnv = { API_ROOT: api.url, TOKEN: token, SECRET: secret };
-
-const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-let prefixes = 0;
-
-/** `instances` processes of `file` share the load (on the Redis store they share one prefix); CPU and RSS are their sums. */
-async function measure(name: string, file: string, env: Record<string, string> = {}, instances = 1): Promise<Row> {
-  const prefix = `bench:${process.pid}:${++prefixes}:`;
-  const shared: Record<string, string> = env.STORE === 'redis' ? { REDIS_URL: redisUrl, REDIS_PREFIX: prefix } : {};
-  const suts = await Promise.all(Array.from({ length: instances }, () => launch(file, { ...apiEnv, ...env, ...shared })));
-  const targets = suts.map((sut) => `http://127.0.0.1:${sut.port}`);
-  const cpu = async () => (await Promise.all(suts.map((sut) => sut.cpu()))).reduce((x, y) => x + y, 0);
-  await driver.run(targets, secret, warmup, concurrency);
-  const cpuBefore = await cpu();
-  const result = await driver.run(targets, secret, requests, concurrency);
-  const cpuMicrosPerRequest = ((await cpu()) - cpuBefore) / requests;
-  const rssBytes = (await Promise.all(suts.map((sut) => sut.stop()))).reduce((x, y) => x + y, 0);
-  if (env.STORE === 'redis') await dropPrefix(prefix);
-  const row = { name, result, rssBytes, cpuMicrosPerRequest };
-  console.error(`  measured ${name}`);
-  return row;
-}
-
-async function redisAnswers(): Promise<boolean> {
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
-    return (await redis.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    redis.disconnect();
-  }
-}
-
-async function dropPrefix(prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
-  redis.disconnect();
-}
-
-console.log(`Echo over a Telegram webhook: ${requests} requests, ${concurrency} in flight, after ${warmup} warm-up requests; node ${process.version}, ${cpus().length} cores; the first five rows are the best of ${values.rounds} interleaved rounds.`);
-// The rows compared with each other run interleaved, `rounds` times, and each keeps its best round:
-// one slow moment of a shared 2-core machine (or the driver still warming up) does not decide a ratio.
+console.log(`Echo over a Telegram webhook: ${load.requests} requests, ${load.concurrency} in flight, after ${load.warmup} warm-up requests; node ${process.version}, ${cpus().length} cores; ${rounds} interleaved round(s), a fresh process per run.`);
 const withRedis = await redisAnswers();
 if (!withRedis) console.log(`No Redis answers at ${redisUrl} (set REDIS_URL): the redis rows are left out.`);
-const redisOne = '(e) Switchboard, redis store, 1 instance';
-const redisTwo = '(e) Switchboard, redis store, 2 instances';
-type Compared = [name: string, file: string, env: Record<string, string>, instances: number];
-const compared: Compared[] = [
-  ['(a) Switchboard (sqlite store, the default)', 'sut-switchboard.ts', {}, 1],
-  ['(b) node-telegram-bot-api 2 + koa', 'sut-ntba.ts', {}, 1],
-  ['(c) grammY webhookCallback + koa', 'sut-grammy.ts', {}, 1],
-  ['(a) Switchboard, memory store', 'sut-switchboard.ts', { STORE: 'memory' }, 1],
-  ['(a) Switchboard, sqlite sync: full', 'sut-switchboard.ts', { STORE: 'sqlite-full' }, 1],
+const systems: System[] = [
+  { name: names.a, file: 'sut-switchboard.ts' },
+  { name: names.b, file: 'sut-ntba.ts' },
+  { name: names.bUndici, file: 'sut-ntba.ts', env: { CLIENT: 'undici' } },
+  { name: names.c, file: 'sut-grammy.ts' },
+  { name: names.limit, file: 'sut-limit.ts' },
+  { name: names.memory, file: 'sut-switchboard.ts', env: { STORE: 'memory' } },
+  { name: names.full, file: 'sut-switchboard.ts', env: { STORE: 'sqlite-full' } },
   ...(withRedis
-    ? ([
-        [redisOne, 'sut-switchboard.ts', { STORE: 'redis' }, 1],
-        [redisTwo, 'sut-switchboard.ts', { STORE: 'redis' }, 2],
-      ] satisfies Compared[])
+    ? [
+        { name: names.redisOne, file: 'sut-switchboard.ts', env: { STORE: 'redis' } },
+        { name: names.redisTwo, file: 'sut-switchboard.ts', env: { STORE: 'redis' }, instances: 2 },
+      ]
     : []),
 ];
-const best = new Map<string, Row>();
-for (let round = 0; round < Number(values.rounds); round++) {
-  for (const [name, file, extra, instances] of compared) {
-    const row = await measure(name, file, extra, instances);
-    const kept = best.get(name);
-    if (!kept || rpsOf(row) > rpsOf(kept)) best.set(name, row);
-  }
+
+const bench = await EchoBench.start(load);
+const compared = await bench.rounds(systems, rounds);
+const row = (name: string) => compared.find((r) => r.name === name);
+const [a, b, bUndici, c, limit, memory] = [names.a, names.b, names.bUndici, names.c, names.limit, names.memory].map((name) => row(name)!) as [Row, Row, Row, Row, Row, Row];
+// Measured once each, after the rounds: compared with (a)'s median, not round by round.
+const single: Row[] = [];
+const callbackRows: Row[] = [];
+if (!quick) {
+  single.push(await bench.once({ name: '(a) Switchboard, info logs', file: 'sut-switchboard.ts', env: { LOG_LEVEL: 'info' } }));
+  const sink = await launch('callback-sink.ts', {});
+  const sinkUrl = `http://127.0.0.1:${sink.port}`;
+  for (const stages of ['onMessage', 'onPreSend', 'onResult', 'onSent', 'onMessage,onPreSend,onResult,onSent'])
+    callbackRows.push(await bench.once({ name: `(d) Switchboard + ${stages.includes(',') ? 'all four stages' : stages}`, file: 'sut-switchboard.ts', env: { CALLBACK_URL: sinkUrl, STAGES: stages } }));
+  await sink.stop();
 }
-const [a, b, c, aMemory, aFull] = compared.map(([name]) => best.get(name)!) as [Row, Row, Row, Row, Row];
-const redisRows = withRedis ? [best.get(redisOne)!, best.get(redisTwo)!] : [];
-const aInfo = await measure('(a) Switchboard, info logs', 'sut-switchboard.ts', { LOG_LEVEL: 'info' });
+await bench.close();
+const extra: Row[] = [];
+for (const produce of producers) extra.push(...(await produce({ rounds, quick })));
+const startup = await startupRows(startupRuns, quick);
 
-const sink = await launch('callback-sink.ts', {});
-const sinkUrl = `http://127.0.0.1:${sink.port}`;
-const withCallbacks: Row[] = [];
-for (const stages of ['onMessage', 'onPreSend', 'onResult', 'onSent', 'onMessage,onPreSend,onResult,onSent'])
-  withCallbacks.push(await measure(`(d) Switchboard + ${stages.includes(',') ? 'all four stages' : stages}`, 'sut-switchboard.ts', { CALLBACK_URL: sinkUrl, STAGES: stages }));
-await sink.stop();
-await api.close();
-
-const rps = rpsOf;
-const p = (r: Row, q: number) => percentile([...r.result.latenciesMs].sort((x, y) => x - y), q);
-const rows = [a, b, c, aMemory, aFull, ...redisRows, aInfo, ...withCallbacks];
 console.log('');
-console.log(`${'system'.padEnd(44)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'RSS MB'.padStart(7)} ${'CPU µs/req'.padStart(11)} ${'errors'.padStart(6)}`);
-for (const r of rows)
-  console.log(`${r.name.padEnd(44)} ${rps(r).toFixed(0).padStart(8)} ${p(r, 50).toFixed(2).padStart(8)} ${p(r, 99).toFixed(2).padStart(8)} ${(r.rssBytes / 2 ** 20).toFixed(0).padStart(7)} ${r.cpuMicrosPerRequest.toFixed(0).padStart(11)} ${String(r.result.errors).padStart(6)}`);
+console.log(tableHeader);
+for (const r of [...compared, ...single, ...callbackRows]) console.log(tableLine(r, limit));
+if (extra.length > 0) {
+  console.log('');
+  for (const r of extra) console.log(tableLine(r, undefined));
+}
 console.log('');
-const ab = rps(a) / rps(b);
-const ac = rps(a) / rps(c);
-const durable = rps(a) / rps(aMemory);
-console.log(`a/b = ${ab.toFixed(2)} (target >= 1.0): ${ab >= 1.0 ? 'PASS' : 'FAIL'}`);
-console.log(`a/c = ${ac.toFixed(2)} (target >= 1.0): ${ac >= 1.0 ? 'PASS' : 'FAIL'}`);
-console.log(`sqlite/memory = ${durable.toFixed(2)} (target >= 0.8): ${durable >= 0.8 ? 'PASS' : 'FAIL'}; p99 ${p(a, 99).toFixed(2)} ms against ${p(aMemory, 99).toFixed(2)} ms`);
+console.log(`Verdicts: per-round ratios, median (min–max) over ${rounds} round(s):`);
+console.log(verdict('a/b′ (same undici client)', ratio(a, bUndici), 1.15));
+console.log(verdict('a/c (grammY + koa)', ratio(a, c), 1.3));
+console.log(verdict('a/limit', ratio(a, limit), 0.6));
+console.log(`For reference, not verdicts: a/b (as shipped, WHATWG fetch) = ${formatSpread(ratio(a, b), 2)}; b′/b = ${formatSpread(ratio(bUndici, b), 2)} (the HTTP client alone).`);
+const cpu = (row: Row, reference: Row) => formatSpread(ratio(row, reference, (s) => s.cpuMicrosPerMessage), 2);
+console.log(`CPU per message, less noisy than msg/s on a shared machine: a/b′ = ${cpu(a, bUndici)}, a/c = ${cpu(a, c)}, a/limit = ${cpu(a, limit)} (below 1: a spends less).`);
+console.log(verdict('sqlite/memory', ratio(a, memory), 0.8) + `; p99 ${spreadOf(a, (s) => s.p99Ms).median.toFixed(2)} ms against ${spreadOf(memory, (s) => s.p99Ms).median.toFixed(2)} ms`);
 console.log('(a) records every event, its journal and its replies in SQLite before answering; the memory row keeps them in memory only (lost on a crash).');
-if (redisRows.length === 2) {
-  const [one, two] = redisRows as [Row, Row];
-  const scale = rps(two) / rps(one);
-  console.log(`redis, 2 instances / 1 instance = ${scale.toFixed(2)} (target >= 1.3 on ${cpus().length} cores, the driver and fake API included): ${scale >= 1.3 ? 'PASS' : 'FAIL'}`);
-  console.log(`redis / sqlite, 1 instance = ${(rps(one) / rps(a)).toFixed(2)}`);
+if (withRedis) {
+  const one = row(names.redisOne)!;
+  console.log(verdict(`redis, 2 instances / 1 instance (on ${cpus().length} cores, the driver and fake API included)`, ratio(row(names.redisTwo)!, one), 1.3));
+  console.log(`redis / sqlite, 1 instance = ${formatSpread(ratio(one, a), 2)}`);
 }
 console.log('(a) runs with log level warn, as (b) and (c) log nothing per message; the "info logs" row has one JSON line per message.');
+if (callbackRows.length > 0) {
+  console.log('');
+  console.log('Callback overhead per stage, against (a)\'s median. Our own work is the CPU column: building, signing and sending the payload and reading the reply.');
+  console.log('The latency and req/s columns also carry the sink: a process of its own answering 204 at once, on the same cores as everything else.');
+  const median = (r: Row, pick: (s: Row['samples'][number]) => number) => spreadOf(r, pick).median;
+  for (const r of callbackRows)
+    console.log(
+      `  ${r.name.replace('(d) Switchboard + ', '').padEnd(16)} ${signed(median(r, (s) => s.cpuMicrosPerMessage) - median(a, (s) => s.cpuMicrosPerMessage), 0).padStart(5)} µs CPU per message, ${signed(median(r, (s) => s.p50Ms) - median(a, (s) => s.p50Ms), 1)} ms p50, ${signed((median(r, (s) => s.rps) / median(a, (s) => s.rps) - 1) * 100, 1)}% req/s`,
+    );
+} else console.log('--quick: the info-logs and callback rows are left out, and the reference and npm start rows of start-up.');
 console.log('');
-console.log('Callback overhead per stage, against (a). Our own work is the CPU column: building, signing and sending the payload and reading the reply.');
-console.log('The latency and req/s columns also carry the sink: a process of its own answering 204 at once, on the same 2 cores as everything else.');
-for (const r of withCallbacks)
-  console.log(
-    `  ${r.name.replace('(d) Switchboard + ', '').padEnd(16)} +${(r.cpuMicrosPerRequest - a.cpuMicrosPerRequest).toFixed(0).padStart(4)} µs CPU per message, +${(p(r, 50) - p(a, 50)).toFixed(2)} ms p50, ${((1 - rps(r) / rps(a)) * 100).toFixed(1)}% fewer req/s`,
-  );
+console.log(`Start-up, measured only: ms from spawn, median (min–max) of ${startupRuns} run(s), interleaved:`);
+for (const r of startup) console.log(startupLine(r));
+
+if (values.json) await writeFile(values.json, `${JSON.stringify({ load, rounds, rows: [...compared, ...single, ...callbackRows], extra, startup }, null, 2)}\n`);

@@ -1,7 +1,7 @@
 // (a) Switchboard: Telegram webhook -> pipeline -> bots/echo.ts -> sendMessage. STORE picks the
 // store: sqlite (the default, in a fresh temporary file), sqlite-full (synchronous=FULL), memory,
 // redis (REDIS_URL under REDIS_PREFIX: instances given the same prefix share the work).
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../src/runtime/config.js';
@@ -13,12 +13,15 @@ const callbacks = process.env.CALLBACK_URL
   ? `callbacks:\n${(process.env.STAGES ?? '').split(',').filter(Boolean).map((s) => `  ${s}: ${process.env.CALLBACK_URL}/${s}`).join('\n')}\n`
   : '';
 const kind = process.env.STORE ?? 'sqlite';
+// A fresh database per run, gone with the process: five rounds of several rows would otherwise pile up in tmp.
+const dir = mkdtempSync(join(tmpdir(), 'switchboard-bench-'));
+process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
 const store =
   kind === 'memory'
     ? '{ type: memory }'
     : kind === 'redis'
       ? `{ type: redis, url: "${process.env.REDIS_URL}", prefix: "${process.env.REDIS_PREFIX}" }`
-      : `{ type: sqlite, path: "${join(mkdtempSync(join(tmpdir(), 'switchboard-bench-')), 'bench.db')}", sync: ${kind === 'sqlite-full' ? 'full' : 'normal'} }`;
+      : `{ type: sqlite, path: "${join(dir, 'bench.db')}", sync: ${kind === 'sqlite-full' ? 'full' : 'normal'} }`;
 const yaml = `server: { port: 0 }
 store: ${store}
 log: { level: ${process.env.LOG_LEVEL ?? 'warn'} }

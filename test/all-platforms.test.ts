@@ -23,28 +23,22 @@ import { parse } from 'yaml';
 import { main } from '../src/runtime/cli.js';
 import { masked } from '../src/runtime/secret.js';
 import { CallbackServer } from './fakes/callback-server.js';
-import { directMessage, FakeDiscord, guildMessage, token as discordToken } from './fakes/discord.js';
-import { FakeQQ, groupAt } from './fakes/qq.js';
-import { FakeLark, textEvent } from './fakes/lark.js';
-import { FakeTelegram } from './fakes/telegram-api.js';
-import { c2c as timC2c, FakeTencentIM, group as timGroup, text as timText } from './fakes/tencent-im.js';
-import { FakeVK, messageNew, type FakeCommunity } from './fakes/vk.js';
-import { FakeWecom, robotText } from './fakes/wecom.js';
+import { directMessage, guildMessage, token as discordToken } from './fakes/discord.js';
+import { groupAt } from './fakes/qq.js';
+import { textEvent } from './fakes/lark.js';
+import { c2c as timC2c, group as timGroup, text as timText } from './fakes/tencent-im.js';
+import { messageNew } from './fakes/vk.js';
+import { robotText } from './fakes/wecom.js';
+import { community, everyFake, everyPlatform } from './every-platform.js';
 import { waitFor } from './helpers.js';
 
 const root = join(import.meta.dirname, '..');
 const apiKey = 'all-platforms-key-0123456789';
-const community: FakeCommunity = { groupId: 223344, token: `vk1.a.${'C3'.repeat(40)}`, confirmation: 'c0nf1rm9', secret: 'allPlatformsSecret3' };
 const ids = ['tg', 'dc', 'qq', 'lark', 'wecom', 'vk', 'tim', 'api', 'sandbox'];
 const callbackSecret = `whsec_${Buffer.from('all-platforms-callback-secret').toString('base64')}`;
 
-const telegram = new FakeTelegram();
-const discord = new FakeDiscord();
-const qq = new FakeQQ();
-const lark = new FakeLark();
-const wecom = new FakeWecom();
-const vk = new FakeVK([community]);
-const tim = new FakeTencentIM();
+const fakes = everyFake();
+const { telegram, discord, qq, lark, wecom, vk, tim } = fakes;
 const callbacks = new CallbackServer();
 
 let dir = '';
@@ -84,15 +78,7 @@ beforeAll(async () => {
     `bot: "${join(root, 'bots/echo.ts')}"`,
     `callbacks: { onMessage: { url: "${callbacks.url}/onMessage", secret: "${callbackSecret}" } }`,
     'platforms:',
-    `  - { id: tg, type: telegram, token: "${telegram.token}", apiRoot: "${telegram.url}", mode: polling, pollTimeout: 1 }`,
-    `  - { id: dc, type: discord, token: "${discordToken}", apiRoot: "${discord.url}" }`,
-    `  - { id: qq, type: qq, appId: "${qq.appId}", appSecret: "${qq.appSecret}", mode: webhook, apiRoot: "${qq.url}", tokenUrl: "${qq.url}/app/getAppAccessToken" }`,
-    `  - { id: lark, type: lark, domain: "${lark.url}", appId: "${lark.appId}", appSecret: "${lark.appSecret}", verificationToken: "${lark.verificationToken}", encryptKey: "${lark.encryptKey}", mode: webhook }`,
-    `  - { id: wecom, type: wecom, kind: robot, token: "${wecom.token}", encodingAESKey: "${wecom.encodingAESKey}", apiRoot: "${wecom.url}", name: RobotA }`,
-    `  - { id: vk, type: vk, apiRoot: "${vk.apiRoot}", communities: [{ groupId: ${community.groupId}, token: "${community.token}", confirmation: "${community.confirmation}", secret: "${community.secret}" }] }`,
-    `  - { id: tim, type: tencent-im, sdkAppId: ${tim.sdkAppId}, secretKey: "${tim.secretKey}", adminIdentifier: ${tim.admin}, botAccount: ${tim.bot}, callbackToken: "${tim.callbackToken}", apiRoot: "${tim.url}" }`,
-    `  - { id: api, type: http, apiKey: "${apiKey}", keyFile: "${join(dir, 'api-key.json')}" }`,
-    '  - { id: sandbox, type: sandbox }',
+    ...everyPlatform(fakes, { apiKey, keyFile: join(dir, 'api-key.json') }),
     '',
   ].join('\n');
   configFile = join(dir, 'switchboard.yaml');

@@ -1,0 +1,121 @@
+// `npm run bench -- --quick`, the way an operator runs it: every system of the table answers every
+// request, the table and verdict lines have their shape, and the start-up rows have a time each.
+// The figures themselves are not asserted (a smoke run on a shared machine measures noise), but
+// the median (min–max) and round-by-round ratio arithmetic the verdicts rest on is, below.
+
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Row, Sample } from '../bench/row.js';
+import { ratio, spread } from '../bench/row.js';
+import type { StartupRow } from '../bench/startup.js';
+import { formatSpread, verdict } from '../bench/table.js';
+import { requireRedis } from './redis.js';
+
+const root = join(import.meta.dirname, '..');
+const systems = [
+  '(a) Switchboard (sqlite store, the default)',
+  '(b) node-telegram-bot-api 2 + koa, as shipped',
+  '(b′) node-telegram-bot-api 2 + koa, undici client',
+  '(c) grammY webhookCallback + koa',
+  '(limit) node:http + undici Pool, by hand',
+  '(a) Switchboard, memory store',
+  '(a) Switchboard, sqlite sync: full',
+  '(e) Switchboard, redis store, 1 instance',
+  '(e) Switchboard, redis store, 2 instances',
+];
+
+let dir = '';
+let stdout = '';
+let stderr = '';
+let exitCode: number | null = null;
+let report: { load: { requests: number }; rounds: number; rows: Row[]; startup: StartupRow[] };
+
+beforeAll(async () => {
+  await requireRedis();
+  dir = await mkdtemp(join(tmpdir(), 'sb-bench-'));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--json', join(dir, 'bench.json')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  exitCode = await new Promise((resolve) => child.once('exit', resolve));
+  if (exitCode === 0) report = JSON.parse(await readFile(join(dir, 'bench.json'), 'utf8')) as typeof report;
+}, 170_000);
+
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('npm run bench -- --quick', () => {
+  it('exits 0', () => {
+    expect(exitCode, `${stdout}\n${stderr}`).toBe(0);
+  });
+
+  it('measures every system once per round, and every system answered every request', () => {
+    expect(report.rows.map((r) => r.name)).toEqual(systems);
+    for (const row of report.rows) {
+      expect(row.samples, row.name).toHaveLength(report.rounds);
+      for (const sample of row.samples) {
+        expect({ name: row.name, requests: sample.requests, errors: sample.errors }).toEqual({ name: row.name, requests: report.load.requests, errors: 0 });
+        expect(sample.rps, row.name).toBeGreaterThan(0);
+        expect(sample.p99Ms, row.name).toBeGreaterThanOrEqual(sample.p50Ms);
+        expect(sample.cpuMicrosPerMessage, row.name).toBeGreaterThan(0);
+      }
+    }
+  });
+
+  it('prints one table line per system: msg/s, share of the limit, latency, CPU per message, RSS, errors', () => {
+    expect(stdout).toMatch(/^system +msg\/s +of limit +p50 ms +p99 ms +CPU µs\/msg +RSS MB +errors$/m);
+    for (const name of systems) {
+      const line = stdout.split('\n').find((l) => l.startsWith(name));
+      expect(line, name).toBeDefined();
+      expect(line!.slice(name.length).trim().split(/ +/), name).toEqual([expect.stringMatching(/^\d+$/), expect.stringMatching(/^\d+\.\d\d$/), expect.stringMatching(/^\d+\.\d$/), expect.stringMatching(/^\d+\.\d$/), expect.stringMatching(/^\d+$/), expect.stringMatching(/^\d+$/), '0']);
+    }
+    expect(stdout.split('\n').find((l) => l.startsWith('(limit)'))!.split(/ +/)).toContain('1.00');
+  });
+
+  it('says whether each target is met', () => {
+    expect(stdout).toMatch(/^a\/b′ \(same undici client\) = \d+\.\d\d, target >= 1\.15: (met|not met)$/m);
+    expect(stdout).toMatch(/^a\/c \(grammY \+ koa\) = \d+\.\d\d, target >= 1\.3: (met|not met)$/m);
+    expect(stdout).toMatch(/^a\/limit = \d+\.\d\d, target >= 0\.6: (met|not met)$/m);
+    expect(stdout).toMatch(/^CPU per message, .*: a\/b′ = \d+\.\d\d, a\/c = \d+\.\d\d, a\/limit = \d+\.\d\d /m);
+    expect(stdout).toMatch(/^redis, 2 instances \/ 1 instance .* = \d+\.\d\d, target >= 1\.3: (met|not met)$/m);
+  });
+
+  it('times --help, the sandbox start and a ten-platform start, each against its target', () => {
+    const names = report.startup.map((r) => r.name);
+    expect(names).toEqual(expect.arrayContaining(['switchboard --help (source)', 'switchboard start, sandbox, to /readyz (source)', 'switchboard start, ten platforms, to /readyz (source)']));
+    for (const row of report.startup) {
+      expect(row.ms, row.name).toHaveLength(1);
+      expect(row.ms[0], row.name).toBeGreaterThan(0);
+      expect(stdout).toMatch(new RegExp(`^${row.name.replace(/[()/]/g, '\\$&')} +\\d+ ms +target < \\d+ ms: (met|not met)$`, 'm'));
+    }
+  });
+});
+
+describe('the arithmetic behind the verdicts', () => {
+  const sample = (rps: number): Sample => ({ requests: 1, errors: 0, seconds: 1, rps, p50Ms: 1, p99Ms: 2, cpuMicrosPerMessage: 1, rssBytes: 1 });
+  const row = (name: string, rps: number[]): Row => ({ name, samples: rps.map(sample) });
+
+  it('a median is the middle value, or the mean of the two middle ones', () => {
+    expect(spread([5, 1, 3])).toEqual({ median: 3, min: 1, max: 5 });
+    expect(spread([4, 1, 3, 2])).toEqual({ median: 2.5, min: 1, max: 4 });
+  });
+
+  it('rows of the same rounds are divided round by round, so a slow round slows both sides', () => {
+    // Round 2 ran while the machine was busy: both systems lost half their speed in it.
+    const a = row('a', [1200, 600, 1100]);
+    const c = row('c', [1000, 500, 1000]);
+    expect(ratio(a, c)).toEqual({ median: 1.2, min: 1.1, max: 1.2 });
+    expect(formatSpread(ratio(a, c), 2)).toBe('1.20 (1.10–1.20)');
+    expect(verdict('a/c', ratio(a, c), 1.3)).toBe('a/c = 1.20 (1.10–1.20), target >= 1.3: not met');
+    expect(verdict('a/c', ratio(a, c), 1.2)).toBe('a/c = 1.20 (1.10–1.20), target >= 1.2: met');
+  });
+
+  it('a row measured once is compared with the medians, its range left unknown', () => {
+    const once = row('once', [900]);
+    const limit = row('limit', [1000, 3000, 2000]);
+    expect(formatSpread(ratio(once, limit), 2)).toBe('0.45');
+  });
+});
