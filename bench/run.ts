@@ -10,6 +10,7 @@ import { redisUrl } from '../test/redis.js';
 import { EchoBench, redisAnswers, type System } from './echo.js';
 import { launch } from './launch.js';
 import { ratio, spreadOf, type Row, type RowProducer } from './row.js';
+import { gatewayRows, printGatewayRows } from './gateway.js';
 import { startupRows } from './startup.js';
 import { formatSpread, signed, startupLine, tableHeader, tableLine, verdict } from './table.js';
 
@@ -89,6 +90,8 @@ if (!quick) {
 await bench.close();
 const extra: Row[] = [];
 for (const produce of producers) extra.push(...(await produce({ rounds, quick })));
+// Gateway fan-in: a Discord firehose into Switchboard and into a bare discord.js client, interleaved.
+const gateway = await gatewayRows({ rounds, quick, messages: quick ? 2000 : undefined });
 const startup = await startupRows(startupRuns, quick);
 
 console.log('');
@@ -98,6 +101,9 @@ if (extra.length > 0) {
   console.log('');
   for (const r of extra) console.log(tableLine(r, undefined));
 }
+console.log('');
+console.log('Gateway fan-in (no replies), messages reaching the handler:');
+printGatewayRows(gateway);
 console.log('');
 console.log(`Verdicts: per-round ratios, median (min–max) over ${rounds} round(s):`);
 console.log(verdict('a/b′ (same undici client)', ratio(a, bUndici), 1.15));
@@ -128,4 +134,4 @@ console.log('');
 console.log(`Start-up, measured only: ms from spawn, median (min–max) of ${startupRuns} run(s), interleaved:`);
 for (const r of startup) console.log(startupLine(r));
 
-if (values.json) await writeFile(values.json, `${JSON.stringify({ load, rounds, rows: [...compared, ...single, ...callbackRows], extra, startup }, null, 2)}\n`);
+if (values.json) await writeFile(values.json, `${JSON.stringify({ load, rounds, rows: [...compared, ...single, ...callbackRows], extra, gateway, startup }, null, 2)}\n`);

@@ -81,6 +81,8 @@ describe('npm run bench -- --quick', () => {
     expect(stdout).toMatch(/^a\/limit = \d+\.\d\d, target >= 0\.6: (met|not met)$/m);
     expect(stdout).toMatch(/^CPU per message, .*: a\/b′ = \d+\.\d\d, a\/c = \d+\.\d\d, a\/limit = \d+\.\d\d /m);
     expect(stdout).toMatch(/^redis, 2 instances \/ 1 instance .* = \d+\.\d\d, target >= 1\.3: (met|not met)$/m);
+    expect(stdout).toMatch(/^\(b\) discord\.js 14 Client, same cache limits +\d+ \(\d+–\d+\) +\d+\.\d \(/m);
+    expect(stdout).toMatch(/^gateway a\/b = \d+\.\d\d, target >= 0\.9: (met|not met)$/m);
   });
 
   it('times --help, the sandbox start and a ten-platform start, each against its target', () => {
