@@ -281,11 +281,25 @@ export class Pipeline {
     }
     const owned = new Set(unfinished.map((e) => e.id));
     const orphans: OutboxRecord[] = [];
-    for (const record of pending) if (!owned.has(record.eventId) && (!work || (await work.claim(record.key)))) orphans.push(record);
+    for (const record of pending) if (!owned.has(record.eventId) && (await this.claimUnsent(record))) orphans.push(record);
     if (orphans.length > 0) this.track(gate.then(() => this.deliverer.sendAll(orphans, logger)).finally(() => orphans.forEach((r) => work?.release(r.key))));
     if (events.length > 0 || orphans.length > 0) logger.info({ events: events.length, items: orphans.length }, 'resuming what the last run left unfinished');
     this.track(gate.then(() => this.sendRetries()));
     return { events: events.length, items: orphans.length };
+  }
+
+  /**
+   * With a shared queue, claims a listed record for this instance to send: false while another
+   * holds it, or once it moved on since it was listed (that one sent it and let go of its claim).
+   */
+  private async claimUnsent(record: OutboxRecord): Promise<boolean> {
+    const { work, store } = this.options;
+    if (!work) return true;
+    if (!(await work.claim(record.key))) return false;
+    const now = await store.outbox.get(record.key).catch(() => undefined);
+    if (now?.state === record.state) return true;
+    work.release(record.key);
+    return false;
   }
 
   /** Sends the dead letters an operator asked to retry (`switchboard outbox retry`). */
@@ -299,7 +313,7 @@ export class Pipeline {
       return;
     }
     for (const record of records) {
-      if (this.options.work && !(await this.options.work.claim(record.key))) continue;
+      if (!(await this.claimUnsent(record))) continue;
       this.retrying.add(record.key);
       const log = this.options.logger.child({ event: record.eventId, item: record.key });
       log.info('sending a dead letter again, as asked');
