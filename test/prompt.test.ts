@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { defineBot, type Bot } from '../src/bot/bot.js';
 import type { StageData, StageHooks } from '../src/pipeline/lifecycle.js';
 import { silentLogger } from '../src/runtime/logger.js';
@@ -10,7 +10,7 @@ import { Context } from '../src/bot/context.js';
 import type { Answer } from '../src/bot/prompt.js';
 import { Prompts, type Resumption } from '../src/pipeline/prompts.js';
 import { FakeTelegram } from './fakes/telegram-api.js';
-import { sleep, startRuntime, waitFor } from './helpers.js';
+import { startRuntime, waitFor } from './helpers.js';
 import { recorder } from './recorder.js';
 import { dropPrefix, redisUrl, requireRedis, testPrefix } from './redis.js';
 
@@ -118,11 +118,18 @@ describe('ctx.prompt', () => {
 
   it('drops a waiting prompt at shutdown without holding the drain; after a restart the answer is an ordinary message', async () => {
     const { p, send, texts, store, adapter } = pipeline();
-    await send(message('/name'), message('/quick', 'u2'));
-    p.close();
-    expect(await p.drain(1000)).toBe(0);
-    // Dropped, not timed out: the handler does not go on while the process stops.
-    await sleep(120);
+    // The prompts' timers are the test's: it moves past their timeouts instead of sleeping.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      await send(message('/name'), message('/quick', 'u2'));
+      p.close();
+      expect(await p.drain(1000)).toBe(0);
+      // Dropped, not timed out: the handler does not go on while the process stops.
+      expect(vi.getTimerCount()).toBe(0);
+      await vi.advanceTimersByTimeAsync(10 * 60_000);
+    } finally {
+      vi.useRealTimers();
+    }
     expect(texts()).toEqual(['Hi!', 'Your name?', 'Quick, your name?']);
     expect(await store.inbox.unfinished()).toEqual([]);
     const seen: string[] = [];
