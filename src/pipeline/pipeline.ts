@@ -16,10 +16,11 @@ import { errorMessage } from '../inbound/supervisor.js';
 import type { Message } from '../message.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Metrics } from '../runtime/metrics.js';
-import { pendingRecord, type OutboxItem, type OutboxRecord, type Store, type StoredEvent } from '../store/index.js';
+import { pendingRecord, type OutboxItem, type Store, type StoredEvent } from '../store/index.js';
 import { throughOutage, type ThroughOutage } from '../store/outage.js';
 import { AdmissionsInDoubt, type Doubtful } from './doubt.js';
 import { Fifo } from './fifo.js';
+import { OwnerlessReplies } from './ownerless.js';
 import { MessageHandler, type RunEnd } from './handle.js';
 import type { EventJournal, Journal, MessageJournal } from './journal.js';
 import type { StageHooks } from './lifecycle.js';
@@ -88,8 +89,8 @@ export class Pipeline {
   /** Messages admitted or being handled, against maxInFlight; and the dispatches waiting for a slot. */
   private slotsTaken = 0;
   private readonly slotWaiters = new Fifo<() => void>();
-  /** Dead letters an operator asked to retry that are being sent now. */
-  private readonly retrying = new Set<string>();
+  /** Replies no running event owns: orphans after a restart, dead letters an operator retries. */
+  private readonly ownerless: OwnerlessReplies;
   private readonly dedupTtlMs: number;
   private readonly maxInFlight: number;
   /** Dispatches between their start and their admission (a counter: this is the hot path), and who waits for none. */
@@ -111,6 +112,7 @@ export class Pipeline {
     const limitsOf = options.limits ?? ((botId: string) => adapters.get(botId)?.limits);
     this.durable = throughOutage(store);
     this.deliverer = new Deliverer({ adapters, outbox: store.outbox, durable: this.durable, pacer: options.pacing?.(limitsOf) ?? new Pacer(limitsOf), policy: options.retryPolicy ?? defaultRetryPolicy, logger, metrics });
+    this.ownerless = new OwnerlessReplies(store, this.deliverer, logger, (task) => this.track(task), options.work);
     this.prompts = new Prompts((resumption) => this.track(this.unanswered(resumption)), options.sharedWaits, (id, journal, resumption) => {
       const run = this.handler.run(id, journal, false, resumption);
       this.track(run);
@@ -279,49 +281,15 @@ export class Pipeline {
       this.slotsTaken++;
       this.schedule(event.id, journal, true, undefined, gate);
     }
-    const owned = new Set(unfinished.map((e) => e.id));
-    const orphans: OutboxRecord[] = [];
-    for (const record of pending) if (!owned.has(record.eventId) && (await this.claimUnsent(record))) orphans.push(record);
-    if (orphans.length > 0) this.track(gate.then(() => this.deliverer.sendAll(orphans, logger)).finally(() => orphans.forEach((r) => work?.release(r.key))));
-    if (events.length > 0 || orphans.length > 0) logger.info({ events: events.length, items: orphans.length }, 'resuming what the last run left unfinished');
+    const items = await this.ownerless.sendOrphans(pending, new Set(unfinished.map((e) => e.id)), gate);
+    if (events.length > 0 || items > 0) logger.info({ events: events.length, items }, 'resuming what the last run left unfinished');
     this.track(gate.then(() => this.sendRetries()));
-    return { events: events.length, items: orphans.length };
-  }
-
-  /**
-   * With a shared queue, claims a listed record for this instance to send: false while another
-   * holds it, or once it moved on since it was listed (that one sent it and let go of its claim).
-   */
-  private async claimUnsent(record: OutboxRecord): Promise<boolean> {
-    const { work, store } = this.options;
-    if (!work) return true;
-    if (!(await work.claim(record.key))) return false;
-    const now = await store.outbox.get(record.key).catch(() => undefined);
-    if (now?.state === record.state) return true;
-    work.release(record.key);
-    return false;
+    return { events: events.length, items };
   }
 
   /** Sends the dead letters an operator asked to retry (`switchboard outbox retry`). */
-  async sendRetries(): Promise<void> {
-    if (this.closed) return;
-    let records: OutboxRecord[];
-    try {
-      records = (await this.options.store.outbox.list('retry', 100)).filter((r) => !this.retrying.has(r.key));
-    } catch (error) {
-      this.options.logger.warn({ err: errorMessage(error) }, 'could not read the outbox for retries');
-      return;
-    }
-    for (const record of records) {
-      if (!(await this.claimUnsent(record))) continue;
-      this.retrying.add(record.key);
-      const log = this.options.logger.child({ event: record.eventId, item: record.key });
-      log.info('sending a dead letter again, as asked');
-      this.track(this.deliverer.send({ ...record, state: 'pending' }, log).finally(() => {
-        this.retrying.delete(record.key);
-        this.options.work?.release(record.key);
-      }));
-    }
+  sendRetries(): Promise<void> {
+    return this.closed ? Promise.resolve() : this.ownerless.sendRetries();
   }
 
   /**
