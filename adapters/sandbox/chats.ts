@@ -47,22 +47,17 @@ export class Chats {
     return this.histories.get(chatId) ?? [];
   }
 
-  /** An SSE stream of one chat's new messages, with a heartbeat comment so proxies keep it open. */
-  subscribe(chatId: string): PassThrough {
-    const stream = new PassThrough();
+  /** Sends one chat's new messages to `stream` (an open SSE response) until it closes. */
+  subscribe(chatId: string, stream: PassThrough): void {
     let listeners = this.listeners.get(chatId);
     if (!listeners) this.listeners.set(chatId, (listeners = new Set()));
     listeners.add(stream);
-    stream.write(': connected\n\n');
-    const heartbeat = setInterval(() => stream.write(': ping\n\n'), 15_000);
     const drop = () => {
-      clearInterval(heartbeat);
       listeners.delete(stream);
       if (listeners.size === 0 && this.listeners.get(chatId) === listeners) this.listeners.delete(chatId);
     };
     stream.once('close', drop);
     stream.once('finish', drop);
-    return stream;
   }
 
   closeAll(): void {

@@ -5,6 +5,7 @@ import type Router from '@koa/router';
 import { defineAdapter, type Adapter, type AdapterContext, type SendOptions } from '../../src/adapter.js';
 import { retryable } from '../../src/delivery/retry.js';
 import { HttpError, readJson, unavailable } from '../../src/inbound/http.js';
+import { openSse } from '../../src/inbound/sse.js';
 import type { Delivery, OutgoingMessage } from '../../src/message.js';
 import { Chats } from './chats.js';
 import { normalize } from './normalize.js';
@@ -80,12 +81,7 @@ export class SandboxAdapter implements Adapter {
     router.get(`${api}/events`, (koa) => {
       const chat = koa.query.chat;
       if (typeof chat !== 'string' || chat === '') throw new HttpError(400, 'query parameter "chat" is required');
-      koa.req.socket.setTimeout(0);
-      koa.set({ 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
-      koa.type = 'text/event-stream';
-      const stream = this.chats.subscribe(chat);
-      koa.req.once('close', () => stream.end());
-      koa.body = stream;
+      this.chats.subscribe(chat, openSse(koa));
     });
     router.post(`${api}/messages`, async (koa) => {
       const parsed = sandboxPost.safeParse(await readJson(koa, postLimit));
