@@ -1,4 +1,5 @@
-import { PassThrough } from 'node:stream';
+import type { PassThrough } from 'node:stream';
+import { sseFrame } from '../../src/inbound/sse.js';
 import type { Button } from '../../src/message.js';
 
 /** A segment as the page receives it: media always by URL. */
@@ -37,9 +38,18 @@ export class Chats {
     }
     history.push(message);
     if (history.length > this.historySize) history.splice(0, history.length - this.historySize);
-    const listeners = this.listeners.get(message.chatId);
+    this.broadcast(message.chatId, 'message', message);
+  }
+
+  /** A bot message still being written: shown to the pages watching the chat, kept in no history until it is appended. */
+  update(message: ChatMessage): void {
+    this.broadcast(message.chatId, 'update', message);
+  }
+
+  private broadcast(chatId: string, event: string, message: ChatMessage): void {
+    const listeners = this.listeners.get(chatId);
     if (!listeners) return;
-    const frame = `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+    const frame = sseFrame(event, message);
     for (const stream of listeners) stream.write(frame);
   }
 
