@@ -1,8 +1,11 @@
 // The sandbox in a real Chromium: /story from the streaming example bot grows in one bubble on
 // the page, then the bubble shows the finished story.
 
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import streamBot from '../bots/stream.js';
+import { loadConfig } from '../src/runtime/config.js';
+import { definitions } from '../src/runtime/registry.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import { launch, type TestBrowser } from './browser.js';
 import { startRuntime } from './helpers.js';
@@ -35,6 +38,12 @@ declare global {
 }
 
 describe('sandbox: a streamed answer in the browser', () => {
+  it('examples/stream.yaml (as the README runs it) is the streaming bot on the sandbox', async () => {
+    const config = await loadConfig(fileURLToPath(new URL('../examples/stream.yaml', import.meta.url)), { definitions, env: {} });
+    expect(config.bot).toBe(fileURLToPath(new URL('../bots/stream.ts', import.meta.url)));
+    expect(config.platforms.map((p) => p.type)).toEqual(['sandbox']);
+  });
+
   it('grows one bubble as the bot writes, then shows the final text in it', async () => {
     const started = await startRuntime('platforms: [{ id: sandbox, type: sandbox }]', { bot: streamBot });
     runtime = started.runtime;
