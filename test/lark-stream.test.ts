@@ -6,9 +6,8 @@ import { afterEach, expect, it } from 'vitest';
 import type { Bot } from '../src/bot/bot.js';
 import { FakeLark, textEvent, type SentMessage } from './fakes/lark.js';
 import { startRuntime, waitFor } from './helpers.js';
-import { streamingBot, streamScenarios, type StreamRig } from './stream-scenarios.js';
+import { pickOne, streamingBot, streamScenarios, type StreamRig } from './stream-scenarios.js';
 
-const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201ee9c8a9b0000000049454e44ae426082', 'hex');
 
 /** What a Lark message shows as text: a card's first plain_text block, a text message's text. */
 const textOf = (m: { msgType: string; content: Record<string, any> }) => (m.msgType === 'interactive' ? (m.content.elements?.[0]?.text?.content ?? '') : m.msgType === 'text' ? m.content.text : `[${m.msgType}]`);
@@ -44,12 +43,7 @@ afterEach(async () => {
 
 it('lark: a streamed card replies to the message, is shared (update_multi), ends with its buttons as card actions, then the image', async () => {
   rig = await larkRig(
-    streamingBot(async function* () {
-      yield 'Pick ';
-      yield 'one:';
-      yield { type: 'buttons' as const, rows: [[{ label: 'Yes', value: 'yes' }, { label: 'No', value: 'no' }]] };
-      yield { type: 'image' as const, data: png, mime: 'image/png' };
-    }),
+    streamingBot(pickOne),
   );
   await rig.say('choose');
   const fake = rig.fake;

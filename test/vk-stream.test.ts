@@ -5,9 +5,9 @@
 import { afterEach, expect, it } from 'vitest';
 import type { Bot } from '../src/bot/bot.js';
 import { messageNew } from './fakes/vk.js';
-import { alpha, png, running, stopVk, vk } from './fakes/vk-harness.js';
+import { alpha, running, stopVk, vk } from './fakes/vk-harness.js';
 import { waitFor } from './helpers.js';
-import { streamingBot, streamScenarios, type StreamRig } from './stream-scenarios.js';
+import { pickOne, streamingBot, streamScenarios, type StreamRig } from './stream-scenarios.js';
 
 /** A chat of the community (peer_id past 2e9), where VK gives a community no message_id. */
 const chat = 2_000_000_007;
@@ -34,12 +34,7 @@ afterEach(stopVk);
 
 it('vk: in a chat the message is edited by its conversation_message_id, ends with its keyboard, then the photo', async () => {
   const rig = await vkRig(
-    streamingBot(async function* () {
-      yield 'Pick ';
-      yield 'one:';
-      yield { type: 'buttons' as const, rows: [[{ label: 'Yes', value: 'yes' }]] };
-      yield { type: 'image' as const, data: png, mime: 'image/png' };
-    }),
+    streamingBot(pickOne),
     chat,
   );
   await rig.say('choose');

@@ -4,9 +4,9 @@
 // actions. Images and files follow as messages of their own. docs/platforms/lark.md says why the
 // card patch, and not CardKit's streaming cards.
 
-import type { LiveMessage, Streaming } from '../../src/adapter.js';
-import { EditedMessage } from '../../src/delivery/live.js';
-import type { Delivery, OutgoingMessage, Segment } from '../../src/message.js';
+import type { Streaming } from '../../src/adapter.js';
+import { editedStreaming } from '../../src/delivery/live.js';
+import type { Button, Delivery, OutgoingMessage } from '../../src/message.js';
 import type { LarkApi } from './api.js';
 import { card, textLimit } from './render.js';
 
@@ -17,27 +17,27 @@ export interface LarkStreamingDeps {
   send(message: OutgoingMessage): Promise<Delivery>;
 }
 
-const notRunning = () => new Error('the Lark platform is not running');
+/** The card a streamed answer shows: shared (update_multi), as a card the app updates must be before and after each update. */
+const content = (text: string, rows: Button[][] = []) => JSON.stringify(card(text, rows, true));
 
 export function larkStreaming(deps: LarkStreamingDeps): Streaming {
-  return {
+  const api = () => {
+    const client = deps.api();
+    if (!client) throw new Error('the Lark platform is not running');
+    return client;
+  };
+  return editedStreaming<string>({
     maxLength: textLimit,
     // The patch API's own limit: 5 updates a second to one message (the chat's 5 a second are paced by the core as well).
     minIntervalMs: 200,
-    open(message: OutgoingMessage, signal: AbortSignal): LiveMessage {
+    send: deps.send,
+    calls: (message, signal) => {
       const replyTo = message.replyTo?.startsWith('om_') ? message.replyTo : undefined;
-      const content = (text: string, rows: Parameters<typeof card>[1] = []) => JSON.stringify(card(text, rows, true));
-      const api = () => {
-        const client = deps.api();
-        if (!client) throw notRunning();
-        return client;
-      };
-      return new EditedMessage<string>({
+      return {
         create: async (text) => api().send(message.to.channelId, { msg_type: 'interactive', content: content(text) }, { replyTo, signal }),
         edit: async (id, text, rows) => api().patch(id, content(text, rows), signal),
         idOf: (id) => id,
-        send: (segments: Segment[], whole) => deps.send({ ...message, content: segments, replyTo: whole ? message.replyTo : undefined }),
-      });
+      };
     },
-  };
+  });
 }

@@ -4,9 +4,9 @@
 // documents follow as messages of their own.
 
 import { randomInt } from 'node:crypto';
-import type { LiveMessage, Streaming } from '../../src/adapter.js';
-import { EditedMessage } from '../../src/delivery/live.js';
-import type { Delivery, OutgoingMessage, Segment } from '../../src/message.js';
+import type { Streaming } from '../../src/adapter.js';
+import { editedStreaming } from '../../src/delivery/live.js';
+import type { Delivery, OutgoingMessage } from '../../src/message.js';
 import { VkApiError, type VkApi } from './api.js';
 import { parseChannelId } from './normalize.js';
 import { plan, quoteParams, textLimit } from './render.js';
@@ -30,12 +30,13 @@ interface Shown {
 const keyboardRefused = new Set([911, 912]);
 
 export function vkStreaming(deps: VkStreamingDeps): Streaming {
-  return {
+  return editedStreaming<Shown>({
     maxLength: textLimit,
     // VK documents no edit rate; its flood control (error 9) answers edits that come too fast to
     // one message. One edit a second keeps far from it, with the token's 20 calls a second shared.
     minIntervalMs: 1000,
-    open(message: OutgoingMessage, signal: AbortSignal): LiveMessage {
+    send: deps.send,
+    calls: (message, signal) => {
       const target = parseChannelId(message.to.channelId);
       const community = target && deps.community(target.groupId);
       const call = <T>(method: string, params: Record<string, string | number | undefined>) => {
@@ -44,11 +45,11 @@ export function vkStreaming(deps: VkStreamingDeps): Streaming {
         if (!api) throw new Error('the VK platform is not running');
         return api.call<T>(method, community.token, { peer_id: target.peerId, ...params }, signal);
       };
-      const edit = (shown: Shown, text: string, keyboard?: string) =>
-        call<number>('messages.edit', { conversation_message_id: shown.cmid, message: text, keyboard, keep_forward_messages: 1, keep_snippets: 1 });
-      return new EditedMessage<Shown>({
+      const edit = (shown: Shown, text: string, keyboard?: string) => call<number>('messages.edit', { conversation_message_id: shown.cmid, message: text, keyboard, keep_forward_messages: 1, keep_snippets: 1 });
+      return {
         create: async (text) => {
           const quote = quoteParams(message.replyTo, target?.peerId ?? 0);
+          // peer_ids, not peer_id: its answer carries the conversation_message_id.
           const [sent] = await call<{ message_id?: number; conversation_message_id: number }[]>('messages.send', { peer_id: undefined, peer_ids: target?.peerId, random_id: randomInt(1, 2 ** 31), message: text, ...quote });
           if (!sent) throw new Error('VK messages.send answered no message');
           return { cmid: sent.conversation_message_id, id: sent.message_id ? String(sent.message_id) : `c${sent.conversation_message_id}` };
@@ -65,8 +66,7 @@ export function vkStreaming(deps: VkStreamingDeps): Streaming {
           }
         },
         idOf: (shown) => shown.id,
-        send: (segments: Segment[], whole) => deps.send({ ...message, content: segments, replyTo: whole ? message.replyTo : undefined }),
-      });
+      };
     },
-  };
+  });
 }

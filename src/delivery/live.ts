@@ -3,8 +3,8 @@
 // is a last edit with the final text and the buttons that follow it; images and files follow as
 // new messages. The platform gives the calls; what a failure means comes from its errors' kind.
 
-import type { LiveMessage, StreamStep } from '../adapter.js';
-import type { Button, Delivery, Segment } from '../message.js';
+import type { LiveMessage, StreamStep, Streaming } from '../adapter.js';
+import type { Button, Delivery, OutgoingMessage, Segment } from '../message.js';
 import { classifyError } from './retry.js';
 
 /** The calls one platform makes for a growing message; `H` is what an edit needs (an id, a key). */
@@ -70,4 +70,26 @@ export class EditedMessage<H> implements LiveMessage {
     const after = await this.calls.send(rest, false);
     return { ...after, ids: [id, ...after.ids], ms: performance.now() - started };
   }
+}
+
+/** A platform that shows a growing answer by editing one message. */
+export interface EditingPlatform<H> {
+  maxLength: number;
+  minIntervalMs?: number;
+  /** The calls that grow one message answering `message` (its `to`; its `replyTo` on the first). */
+  calls(message: OutgoingMessage, signal: AbortSignal): Omit<EditCalls<H>, 'send'>;
+  /** The adapter's ordinary send. */
+  send(message: OutgoingMessage): Promise<Delivery>;
+}
+
+export function editedStreaming<H>(platform: EditingPlatform<H>): Streaming {
+  return {
+    maxLength: platform.maxLength,
+    ...(platform.minIntervalMs === undefined ? {} : { minIntervalMs: platform.minIntervalMs }),
+    open: (message, signal) =>
+      new EditedMessage<H>({
+        ...platform.calls(message, signal),
+        send: (content, whole) => platform.send({ ...message, content, replyTo: whole ? message.replyTo : undefined }),
+      }),
+  };
 }

@@ -1,4 +1,5 @@
-// A fake Lark open platform on 127.0.0.1: the tenant token endpoint, bot info, send and reply,
+// A fake Lark open platform on 127.0.0.1: the tenant token endpoint, bot info, send and reply, card
+// updates (PATCH of a message, with Lark's checks and its 5-a-second limit per message),
 // image and file uploads (real multipart, parsed here), message resources, the long-connection
 // endpoint (with the websocket in lark-ws.ts), and an event sender that encrypts and signs
 // exactly as Lark does: AES-256-CBC under sha256(encryptKey) with the IV in front, base64;

@@ -1,7 +1,8 @@
 // A fake VK on 127.0.0.1: API methods as form POSTs to /method/<name> answered with {response}
-// or {error}, messages.send with random_id idempotency, real multipart upload servers for photos
-// and documents, the callback-server settings methods (which confirm the address as VK does),
-// a CDN for users' files, and a sender that posts callbacks exactly as VK does.
+// or {error}, messages.send with random_id idempotency (to peer_id or peer_ids), messages.edit,
+// real multipart upload servers for photos and documents, the callback-server settings methods
+// (which confirm the address as VK does), a CDN for users' files, and a sender that posts
+// callbacks exactly as VK does.
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
