@@ -143,3 +143,58 @@ export function streamScenarios(platform: StreamPlatform): void {
     });
   });
 }
+
+/** A platform that cannot edit a message: the core collects a streamed reply and sends it once. */
+export interface CollectRig {
+  /** A user's message reaches the bot. */
+  say(text: string): Promise<void>;
+  /** The text of each message the bot sent, in order. */
+  texts(): string[];
+  stop(): Promise<void>;
+}
+
+export function collectedScenarios(name: string, start: (bot: Bot) => Promise<CollectRig>): void {
+  describe(`${name}: streamed replies, collected`, () => {
+    let rig: CollectRig | undefined;
+    afterEach(async () => {
+      await rig?.stop();
+      rig = undefined;
+    });
+    const chunks = ['Once ', 'upon ', 'a time, ', 'in a chat ', 'far away… ', 'the end. ✓'];
+    const bot = defineBot((b) =>
+      b.on('message', (ctx) => {
+        if (ctx.text.endsWith('control')) return ctx.reply('control answer');
+        const fails = ctx.text.endsWith('fail');
+        return ctx.reply(
+          (async function* () {
+            for (const chunk of fails ? chunks.slice(0, 2) : chunks) {
+              yield chunk;
+              await new Promise(setImmediate); // the chunks come one at a time, as a model writes them
+            }
+            if (fails) throw new Error('the model went away');
+          })(),
+        );
+      }),
+    );
+    /** A message after the stream's: once its answer is in, anything the stream sent is in too (a chat's messages are handled in order). */
+    const settled = async (r: CollectRig, what: string) => {
+      await r.say('control');
+      await waitFor(() => r.texts().includes('control answer'), 6000, `the control answer after ${what}`);
+      return r.texts();
+    };
+
+    it('sends the whole answer as one message once the stream ends', async () => {
+      rig = await start(bot);
+      await rig.say('tell me a story');
+      await waitFor(() => rig!.texts().length >= 1, 6000, 'the answer');
+      expect(await settled(rig, 'the answer')).toEqual([chunks.join(''), 'control answer']);
+    });
+
+    it('sends what the stream wrote before it threw, with the notice', async () => {
+      rig = await start(bot);
+      await rig.say('fail');
+      await waitFor(() => rig!.texts().length >= 1, 6000, 'the answer');
+      expect(await settled(rig, 'the answer')).toEqual([`Once upon \n\n${defaultStreamSettings.notice}`, 'control answer']);
+    });
+  });
+}
