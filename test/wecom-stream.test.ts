@@ -2,6 +2,7 @@
 // a message, so WeCom declares no `streaming`: the core collects the stream and the fake receives
 // one message with the whole text, from a robot as from an app.
 
+import { expect } from 'vitest';
 import { FakeWecom, appText, robotText } from './fakes/wecom.js';
 import { startRuntime } from './helpers.js';
 import { collectedScenarios } from './stream-scenarios.js';
@@ -15,7 +16,7 @@ for (const kind of ['robot', 'app'] as const) {
     // A robot callback seals an empty receive id; an app's seals the corp id.
     const receiveId = kind === 'robot' ? '' : fake.corpId;
     return {
-      say: async (text) => void (await fake.deliver(`${url}/webhooks/wecom`, kind === 'robot' ? robotText(fake.webhookUrl, `@RobotA ${text}`) : appText(fake, text), { receiveId })),
+      say: async (text) => expect((await fake.deliver(`${url}/webhooks/wecom`, kind === 'robot' ? robotText(fake.webhookUrl, `@RobotA ${text}`) : appText(fake, text), { receiveId })).status).toBe(200),
       texts: () => fake.sent.map((m) => (m.body.text?.content ?? m.body.markdown?.content) as string),
       stop: async () => {
         await runtime.stop();
