@@ -32,7 +32,8 @@ export function finalParts(content: readonly Segment[]): { text: string; rows: B
   return { text, rows, rest: content.slice(rows ? i + 1 : i) };
 }
 
-const failed = (error: unknown): StreamStep => ({ ok: false, error: error instanceof Error ? error.message : String(error), failure: classifyError(error) });
+/** What a failed call says, and what kind of failure it is (the platform's error classifies itself). */
+const why = (error: unknown) => ({ error: error instanceof Error ? error.message : String(error), failure: classifyError(error) });
 
 export class EditedMessage<H> implements LiveMessage {
   private handle: H | undefined;
@@ -49,7 +50,7 @@ export class EditedMessage<H> implements LiveMessage {
       else await this.calls.edit(this.handle, text);
       return { ok: true };
     } catch (error) {
-      return failed(error);
+      return { ok: false, ...why(error) };
     }
   }
 
@@ -62,8 +63,7 @@ export class EditedMessage<H> implements LiveMessage {
     try {
       await this.calls.edit(handle, text, rows);
     } catch (error) {
-      const step = failed(error) as Extract<StreamStep, { ok: false }>;
-      return { ok: false, ids: [], ms: performance.now() - started, error: step.error, failure: step.failure };
+      return { ok: false, ids: [], ms: performance.now() - started, ...why(error) };
     }
     const id = this.calls.idOf(handle);
     if (rest.length === 0) return { ok: true, ids: [id], ms: performance.now() - started };
