@@ -24,7 +24,7 @@ function message(text: string, id = '1'): Message {
 const textOf = (content: readonly Segment[]) => content.map((s) => (s.type === 'text' ? s.text : `[${s.type}]`)).join('');
 
 /** A platform whose messages can be edited, keeping every call; `refuse(call n)` makes that update fail. */
-function livePlatform(options: { maxLength?: number; limits?: SendLimits; refuse?: (n: number) => StreamStep | undefined; streams?: boolean } = {}) {
+function livePlatform(options: { maxLength?: number; limits?: SendLimits; refuse?: (n: number) => StreamStep | undefined; streams?: boolean; mediaFails?: boolean } = {}) {
   const calls: Call[] = [];
   let next = 0;
   let updates = 0;
@@ -59,6 +59,8 @@ function livePlatform(options: { maxLength?: number; limits?: SendLimits; refuse
                 },
                 finish: async (content) => {
                   calls.push({ kind: 'finish', id, content, at: performance.now() });
+                  // The last edit went out; the image after it did not.
+                  if (options.mediaFails && content.some((s) => s.type === 'image')) return { ok: false, ids: [`live${id}`], error: 'upload failed', failure: fatal, ms: 1 };
                   return { ok: true, ids: [`live${id}`], ms: 1 };
                 },
               };
@@ -203,6 +205,20 @@ describe('streamed replies', () => {
     const sends = platform.calls.filter((c) => c.kind === 'send') as Extract<Call, { kind: 'send' }>[];
     expect(sends.map((s) => textOf(s.content))).toEqual(['second part.']);
     expect(sends[0]!.replyTo).toBeUndefined();
+  });
+
+  it('a last edit that went out before its image failed: only the image is sent again, not the text', async () => {
+    const g = gated(['Here is ', 'the chart.']);
+    const platform = livePlatform({ mediaFails: true });
+    const { p } = run((ctx) => ctx.reply((async function* () { yield* g.stream; yield { type: 'image', url: 'http://127.0.0.1/chart.png' }; })()), platform);
+    await p.dispatch('chat', { normalize: () => message('hi') });
+    g.step();
+    await waitFor(() => platform.updates().length === 1);
+    g.step();
+    await p.drain();
+    expect(textOf(platform.finishes()[0]!.content)).toBe('Here is the chart.[image]');
+    const sends = platform.calls.filter((c) => c.kind === 'send') as Extract<Call, { kind: 'send' }>[];
+    expect(sends.map((s) => textOf(s.content))).toEqual(['[image]']);
   });
 
   it('waits out a rate-limited update and shows a later text', async () => {

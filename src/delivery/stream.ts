@@ -152,12 +152,16 @@ export async function streamLive(streaming: Streaming, item: OutgoingMessage, st
     if (live?.id !== undefined && at > from && !ids.includes(live.id)) ids.push(live.id);
     log.warn({ to: item.to.channelId, err: error }, 'a streamed message could not be updated; the rest goes out as a new message');
   };
-  /** Ends the message being shown with `content`; false when that failed (and the stream is broken from what it showed). */
-  const finish = async (content: Segment[]): Promise<boolean> => {
+  /**
+   * Ends the message being shown with `content`, the answer's text up to `end`; false when that
+   * failed, and the stream is broken from what the user saw: all of `content`'s text when a part
+   * of it went out (the edit did, the media after it did not), else what the updates showed.
+   */
+  const finish = async (content: Segment[], end: number): Promise<boolean> => {
     live ??= open();
     const done = await live.finish(content);
     ids.push(...done.ids);
-    if (!done.ok) breakAt(live.draft ? from : from + shown, done.error ?? 'the platform refused the last update');
+    if (!done.ok) breakAt(done.ids.length > 0 ? end : live.draft ? from : from + shown, done.error ?? 'the platform refused the last update');
     else live = undefined;
     return done.ok;
   };
@@ -177,7 +181,7 @@ export async function streamLive(streaming: Streaming, item: OutgoingMessage, st
     if (answer.text.length - from > max) {
       // The message is full: it is finished with what fits, and the stream goes on in a new one.
       const cut = cutIndex(answer.text.slice(from), max);
-      if (!(await finish([{ type: 'text', text: answer.text.slice(from, from + cut) }]))) break;
+      if (!(await finish([{ type: 'text', text: answer.text.slice(from, from + cut) }], from + cut))) break;
       from += cut;
       if (answer.text[from] === '\n' || answer.text[from] === ' ') from++; // the break itself is not repeated
       shown = 0;
@@ -206,7 +210,7 @@ export async function streamLive(streaming: Streaming, item: OutgoingMessage, st
     const left = answer.text.length - from;
     const cut = left > max ? cutIndex(answer.text.slice(from), max) : left;
     const last = cut === left ? answer.content(from) : [{ type: 'text' as const, text: answer.text.slice(from, from + cut) }];
-    if (await finish(last)) rest = cut === left ? [] : answer.content(from + cut).map((s, i) => (i === 0 && s.type === 'text' ? { type: 'text', text: s.text.replace(/^[\n ]/, '') } : s));
+    if (await finish(last, from + cut)) rest = cut === left ? [] : answer.content(from + cut).map((s, i) => (i === 0 && s.type === 'text' ? { type: 'text', text: s.text.replace(/^[\n ]/, '') } : s));
   } else if (brokenAt === undefined) rest = answer.content(from);
   if (brokenAt !== undefined) rest = answer.content(brokenAt);
   const end: LiveEnd = { content: answer.content(), ids, edits, rest };
