@@ -26,6 +26,8 @@ const textOf = (content: readonly Segment[]) => content.map((s) => (s.type === '
 /** A platform whose messages can be edited, keeping every call; `refuse(call n)` makes that update fail. */
 function livePlatform(options: { maxLength?: number; limits?: SendLimits; refuse?: (n: number) => StreamStep | undefined; streams?: boolean } = {}) {
   const calls: Call[] = [];
+  /** When a finish's further messages (its images) went, each after waiting for its slot. */
+  const further: number[] = [];
   let next = 0;
   let updates = 0;
   const adapter: Adapter = {
@@ -43,7 +45,7 @@ function livePlatform(options: { maxLength?: number; limits?: SendLimits; refuse
         ? undefined
         : {
             maxLength: options.maxLength ?? 4096,
-            open: (): LiveMessage => {
+            open: (_message, _signal, pace): LiveMessage => {
               const id = ++next;
               let shown = false;
               return {
@@ -59,13 +61,14 @@ function livePlatform(options: { maxLength?: number; limits?: SendLimits; refuse
                 },
                 finish: async (content) => {
                   calls.push({ kind: 'finish', id, content, at: performance.now() });
+                  for (const _ of content.filter((c) => c.type === 'image')) if (await pace()) further.push(performance.now());
                   return { ok: true, ids: [`live${id}`], ms: 1 };
                 },
               };
             },
           },
   };
-  return { adapter, calls, updates: () => calls.filter((c) => c.kind === 'update') as Extract<Call, { kind: 'update' }>[], finishes: () => calls.filter((c) => c.kind === 'finish') as Extract<Call, { kind: 'finish' }>[] };
+  return { adapter, calls, further, updates: () => calls.filter((c) => c.kind === 'update') as Extract<Call, { kind: 'update' }>[], finishes: () => calls.filter((c) => c.kind === 'finish') as Extract<Call, { kind: 'finish' }>[] };
 }
 
 function run(handler: (ctx: Context) => unknown, platform = livePlatform(), hooks: StageHooks = {}, streams = { idleTimeoutMs: 5000, notice: '(cut short)' }) {
@@ -268,6 +271,15 @@ describe('streamed replies', () => {
       'send:sources: none',
     ]);
     expect(sent[0]!.deliveries!.map((d) => ({ ids: d.ids, edits: d.edits }))).toEqual([{ ids: ['s1'], edits: undefined }, { ids: ['live1'], edits: 1 }, { ids: ['s4'], edits: undefined }]);
+  });
+
+  it("paces a finish's further messages (its images) through the chat's limits", async () => {
+    const image = { type: 'image' as const, url: 'https://example.com/a.png' };
+    const { send, finishes, further } = run((ctx) => ctx.reply((async function* () { yield 'look'; yield image; yield image; })()), livePlatform({ limits: { chat: { count: 1, perMs: 100 } } }));
+    await send(message('hi'));
+    const times = [finishes()[0]!.at, ...further];
+    expect(times).toHaveLength(3);
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(95);
   });
 
   it('sends the whole answer as one message on a platform that cannot show it growing', async () => {

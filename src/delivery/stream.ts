@@ -145,7 +145,8 @@ export async function streamLive(streaming: Streaming, item: OutgoingMessage, st
     return failed;
   });
 
-  const open = () => streaming.open(ids.length === 0 && from === 0 ? { ...item, content: [] } : { ...item, content: [], replyTo: undefined }, signal);
+  const pace = () => pacer.take(item.to, signal);
+  const open = () => streaming.open(ids.length === 0 && from === 0 ? { ...item, content: [] } : { ...item, content: [], replyTo: undefined }, signal, pace);
   const breakAt = (at: number, error: string) => {
     brokenAt = at;
     // What the user was shown stays theirs: the message is kept, the rest follows it.
