@@ -2,11 +2,11 @@
 // drafts then the message in a private chat, a message edited as it grows elsewhere.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { defineBot } from '../src/bot/bot.js';
-import type { StreamWriter } from '../src/bot/stream.js';
+import type { StreamChunk } from '../src/bot/stream.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import { FakeTelegram, type RecordedCall } from './fakes/telegram-api.js';
 import { startRuntime, waitFor } from './helpers.js';
+import { streamingBot } from './stream-bot.js';
 
 const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489', 'hex');
 const group = { id: -100, type: 'supergroup', title: 'Team' };
@@ -20,24 +20,10 @@ afterEach(async () => {
 });
 
 /** A runtime whose bot answers each message with a stream the test writes (`writer()`), or with `chunks` yielded one per `gapMs`. */
-async function streaming(options: { chunks?: (string | object)[]; gapMs?: number; yaml?: string } = {}) {
+async function streaming(options: { chunks?: StreamChunk[]; gapMs?: number; yaml?: string } = {}) {
   fake = new FakeTelegram();
   await fake.start();
-  const writers: StreamWriter[] = [];
-  const bot = defineBot((b) =>
-    b.on('message', (ctx) => {
-      if (!options.chunks) return void writers.push(ctx.stream());
-      const { chunks, gapMs = 0 } = options;
-      ctx.reply(
-        (async function* () {
-          for (const chunk of chunks) {
-            if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
-            yield chunk as string;
-          }
-        })(),
-      );
-    }),
-  );
+  const { bot, writer } = streamingBot(options);
   const yaml = [
     'platforms:',
     `  - { id: tg, type: telegram, token: "${fake.token}", apiRoot: "${fake.url}", pollTimeout: 1${options.yaml ?? ''} }`,
@@ -45,7 +31,7 @@ async function streaming(options: { chunks?: (string | object)[]; gapMs?: number
   ].join('\n');
   runtime = (await startRuntime(yaml, { bot })).runtime;
   const f = fake;
-  return { fake: f, writer: () => waitFor(() => writers[0], 3000, 'the handler') };
+  return { fake: f, writer };
 }
 
 /** Calls that show the reply (drafts, sends, edits), in order, as method:text. */
