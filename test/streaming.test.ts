@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import type { Adapter, LiveMessage, StreamStep } from '../src/adapter.js';
 import { defineBot } from '../src/bot/bot.js';
 import type { Context } from '../src/bot/context.js';
-import type { SendLimits } from '../src/delivery/pacer.js';
+import { Pacer, type Pacing, type SendLimits } from '../src/delivery/pacer.js';
+import type { StreamWriter } from '../src/bot/stream.js';
 import { rateLimited, fatal } from '../src/delivery/retry.js';
 import type { StageData, StageHooks } from '../src/pipeline/lifecycle.js';
 import { silentLogger } from '../src/runtime/logger.js';
@@ -271,6 +272,32 @@ describe('streamed replies', () => {
       'send:sources: none',
     ]);
     expect(sent[0]!.deliveries!.map((d) => ({ ids: d.ids, edits: d.edits }))).toEqual([{ ids: ['s1'], edits: undefined }, { ids: ['live1'], edits: 1 }, { ids: ['s4'], edits: undefined }]);
+  });
+
+  it('a stream that ends while an update waits for its slot is finished in that slot, not one later', async () => {
+    const platform = livePlatform({ limits: { chat: { count: 1, perMs: 300 } } });
+    let writer: StreamWriter | undefined;
+    let waiting: (() => void) | undefined;
+    const inTake = new Promise<void>((resolve) => (waiting = resolve));
+    const pacing = (limitsOf: (botId: string) => SendLimits | undefined): Pacing => {
+      const pacer = new Pacer(limitsOf);
+      return { reserve: (to) => pacer.reserve(to), hold: (to, ms, scope) => pacer.hold(to, ms, scope), take: (to, signal) => (platform.updates().length === 1 && waiting?.(), pacer.take(to, signal)) };
+    };
+    const bot = defineBot((b) => b.on('message', (ctx) => void (writer = ctx.stream())));
+    const p = new Pipeline({ bot, adapters: new Map([['chat', platform.adapter]]), store: new MemoryStore(), logger: silentLogger(), pacing, streams: { idleTimeoutMs: 5000, notice: '(cut short)' } });
+    await p.dispatch('chat', { normalize: () => message('hi') });
+    await waitFor(() => writer);
+    writer!.write('a');
+    await waitFor(() => platform.updates().length === 1);
+    writer!.write('b');
+    await inTake;
+    writer!.end();
+    await p.drain();
+    const [update] = platform.updates();
+    const [finish] = platform.finishes();
+    expect(textOf(finish!.content)).toBe('ab');
+    // The update used the first slot; the finish the one after it (~300 ms), not a third (~600 ms).
+    expect(finish!.at - update!.at).toBeLessThan(450);
   });
 
   it("paces a finish's further messages (its images) through the chat's limits", async () => {
