@@ -279,18 +279,7 @@ export class FakeTelegram {
     if (text === shown.text && tags === shown.tags && markup === shown.markup)
       return { error_code: 400, description: 'Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message' };
     this.texts.set(key, { text, tags, markup });
-    const chatId = Number(params.chat_id);
-    return {
-      value: {
-        message_id: Number(params.message_id),
-        date: Math.floor(Date.now() / 1000),
-        edit_date: Math.floor(Date.now() / 1000),
-        chat: { id: chatId, type: chatId < 0 ? 'group' : 'private' },
-        from: { ...this.bot, is_bot: true },
-        text,
-        ...(markup ? { reply_markup: JSON.parse(markup) as Json } : {}),
-      },
-    };
+    return { value: this.message(params, { text, edit_date: Math.floor(Date.now() / 1000) }, Number(params.message_id)) };
   }
 
   /** Long poll: confirm updates below offset, answer at once with what is queued, else hold up to `timeout` seconds. A newer getUpdates ends a pending one with 409, as on the real Bot API. */
@@ -352,11 +341,11 @@ export class FakeTelegram {
     for (const wake of [...this.waiting]) wake();
   }
 
-  private message(params: Record<string, string>, content: Json): Json {
+  private message(params: Record<string, string>, content: Json, id = this.nextMessageId++): Json {
     const chatId = Number(params.chat_id);
     const reply = params.reply_parameters ? (JSON.parse(params.reply_parameters) as { message_id: number }) : undefined;
     return {
-      message_id: this.nextMessageId++,
+      message_id: id,
       date: Math.floor(Date.now() / 1000),
       chat: { id: chatId, type: chatId < 0 ? 'group' : 'private' },
       from: { ...this.bot, is_bot: true },
