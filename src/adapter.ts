@@ -106,9 +106,10 @@ export interface Streaming {
   minIntervalMs?: number;
   /**
    * Starts a growing message for `message` (its `to`, `replyTo`; `content` is empty). Nothing is
-   * sent yet: the first `update` or `finish` does.
+   * sent yet: the first `update` or `finish` does. `pace` waits for the chat's next send slot, as
+   * SendOptions.pace does: for a finish that sends more than one message (images after the text).
    */
-  open(message: OutgoingMessage, signal: AbortSignal): LiveMessage;
+  open(message: OutgoingMessage, signal: AbortSignal, pace: () => Promise<boolean>): LiveMessage;
 }
 
 /** One platform message while it grows. Its methods are called one at a time, never concurrently. */

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import type { Adapter, LiveMessage, StreamStep } from '../src/adapter.js';
 import { defineBot } from '../src/bot/bot.js';
 import type { Context } from '../src/bot/context.js';
-import type { SendLimits } from '../src/delivery/pacer.js';
+import { Pacer, type Pacing, type SendLimits } from '../src/delivery/pacer.js';
+import type { StreamWriter } from '../src/bot/stream.js';
 import { rateLimited, fatal } from '../src/delivery/retry.js';
 import type { StageData, StageHooks } from '../src/pipeline/lifecycle.js';
 import { silentLogger } from '../src/runtime/logger.js';
@@ -26,6 +27,8 @@ const textOf = (content: readonly Segment[]) => content.map((s) => (s.type === '
 /** A platform whose messages can be edited, keeping every call; `refuse(call n)` makes that update fail. */
 function livePlatform(options: { maxLength?: number; limits?: SendLimits; refuse?: (n: number) => StreamStep | undefined; streams?: boolean; mediaFails?: boolean } = {}) {
   const calls: Call[] = [];
+  /** When a finish's further messages (its images) went, each after waiting for its slot. */
+  const further: number[] = [];
   let next = 0;
   let updates = 0;
   const adapter: Adapter = {
@@ -43,7 +46,7 @@ function livePlatform(options: { maxLength?: number; limits?: SendLimits; refuse
         ? undefined
         : {
             maxLength: options.maxLength ?? 4096,
-            open: (): LiveMessage => {
+            open: (_message, _signal, pace): LiveMessage => {
               const id = ++next;
               let shown = false;
               return {
@@ -61,13 +64,14 @@ function livePlatform(options: { maxLength?: number; limits?: SendLimits; refuse
                   calls.push({ kind: 'finish', id, content, at: performance.now() });
                   // The last edit went out; the image after it did not.
                   if (options.mediaFails && content.some((s) => s.type === 'image')) return { ok: false, ids: [`live${id}`], error: 'upload failed', failure: fatal, ms: 1 };
+                  for (const _ of content.filter((c) => c.type === 'image')) if (await pace()) further.push(performance.now());
                   return { ok: true, ids: [`live${id}`], ms: 1 };
                 },
               };
             },
           },
   };
-  return { adapter, calls, updates: () => calls.filter((c) => c.kind === 'update') as Extract<Call, { kind: 'update' }>[], finishes: () => calls.filter((c) => c.kind === 'finish') as Extract<Call, { kind: 'finish' }>[] };
+  return { adapter, calls, further, updates: () => calls.filter((c) => c.kind === 'update') as Extract<Call, { kind: 'update' }>[], finishes: () => calls.filter((c) => c.kind === 'finish') as Extract<Call, { kind: 'finish' }>[] };
 }
 
 function run(handler: (ctx: Context) => unknown, platform = livePlatform(), hooks: StageHooks = {}, streams = { idleTimeoutMs: 5000, notice: '(cut short)' }) {
@@ -284,6 +288,41 @@ describe('streamed replies', () => {
       'send:sources: none',
     ]);
     expect(sent[0]!.deliveries!.map((d) => ({ ids: d.ids, edits: d.edits }))).toEqual([{ ids: ['s1'], edits: undefined }, { ids: ['live1'], edits: 1 }, { ids: ['s4'], edits: undefined }]);
+  });
+
+  it('a stream that ends while an update waits for its slot is finished in that slot, not one later', async () => {
+    const platform = livePlatform({ limits: { chat: { count: 1, perMs: 300 } } });
+    let writer: StreamWriter | undefined;
+    let waiting: (() => void) | undefined;
+    const inTake = new Promise<void>((resolve) => (waiting = resolve));
+    const pacing = (limitsOf: (botId: string) => SendLimits | undefined): Pacing => {
+      const pacer = new Pacer(limitsOf);
+      return { reserve: (to) => pacer.reserve(to), hold: (to, ms, scope) => pacer.hold(to, ms, scope), take: (to, signal) => (platform.updates().length === 1 && waiting?.(), pacer.take(to, signal)) };
+    };
+    const bot = defineBot((b) => b.on('message', (ctx) => void (writer = ctx.stream())));
+    const p = new Pipeline({ bot, adapters: new Map([['chat', platform.adapter]]), store: new MemoryStore(), logger: silentLogger(), pacing, streams: { idleTimeoutMs: 5000, notice: '(cut short)' } });
+    await p.dispatch('chat', { normalize: () => message('hi') });
+    await waitFor(() => writer);
+    writer!.write('a');
+    await waitFor(() => platform.updates().length === 1);
+    writer!.write('b');
+    await inTake;
+    writer!.end();
+    await p.drain();
+    const [update] = platform.updates();
+    const [finish] = platform.finishes();
+    expect(textOf(finish!.content)).toBe('ab');
+    // The update used the first slot; the finish the one after it (~300 ms), not a third (~600 ms).
+    expect(finish!.at - update!.at).toBeLessThan(450);
+  });
+
+  it("paces a finish's further messages (its images) through the chat's limits", async () => {
+    const image = { type: 'image' as const, url: 'https://example.com/a.png' };
+    const { send, finishes, further } = run((ctx) => ctx.reply((async function* () { yield 'look'; yield image; yield image; })()), livePlatform({ limits: { chat: { count: 1, perMs: 100 } } }));
+    await send(message('hi'));
+    const times = [finishes()[0]!.at, ...further];
+    expect(times).toHaveLength(3);
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(95);
   });
 
   it('sends the whole answer as one message on a platform that cannot show it growing', async () => {

@@ -145,7 +145,8 @@ export async function streamLive(streaming: Streaming, item: OutgoingMessage, st
     return failed;
   });
 
-  const open = () => streaming.open(ids.length === 0 && from === 0 ? { ...item, content: [] } : { ...item, content: [], replyTo: undefined }, signal);
+  const pace = () => pacer.take(item.to, signal);
+  const open = () => streaming.open(ids.length === 0 && from === 0 ? { ...item, content: [] } : { ...item, content: [], replyTo: undefined }, signal, pace);
   const breakAt = (at: number, error: string) => {
     brokenAt = at;
     // What the user was shown stays theirs: the message is kept, the rest follows it.
@@ -167,6 +168,8 @@ export async function streamLive(streaming: Streaming, item: OutgoingMessage, st
   };
 
   let lastAt = -Infinity;
+  /** The loop waited for a slot and the stream ended meanwhile: the finish goes in that slot. */
+  let slotHeld = false;
   while (!ended && brokenAt === undefined) {
     if (answer.text.length - from === shown) {
       await news();
@@ -177,7 +180,10 @@ export async function streamLive(streaming: Streaming, item: OutgoingMessage, st
     if (gap > 0) await Promise.race([sleep(gap, signal), reading]);
     if (ended) break;
     if (!(await pacer.take(item.to, signal))) break;
-    if (ended) break; // the end is shown by finish(): one call fewer
+    if (ended) {
+      slotHeld = true; // the end is shown by finish(), in this slot: one call fewer, and no second wait
+      break;
+    }
     if (answer.text.length - from > max) {
       // The message is full: it is finished with what fits, and the stream goes on in a new one.
       const cut = cutIndex(answer.text.slice(from), max);
@@ -203,7 +209,7 @@ export async function streamLive(streaming: Streaming, item: OutgoingMessage, st
   let rest: Segment[] = [];
   if (brokenAt === undefined && live) {
     const gap = lastAt + minGap - performance.now();
-    if ((gap > 0 && !(await sleep(gap, signal))) || !(await pacer.take(item.to, signal))) breakAt(live.draft ? from : from + shown, 'shutting down');
+    if (!slotHeld && ((gap > 0 && !(await sleep(gap, signal))) || !(await pacer.take(item.to, signal)))) breakAt(live.draft ? from : from + shown, 'shutting down');
   }
   if (brokenAt === undefined && live) {
     // The last message is finished with what fits; anything past that goes as a new message.
