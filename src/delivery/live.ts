@@ -5,7 +5,7 @@
 
 import type { LiveMessage, StreamStep, Streaming } from '../adapter.js';
 import type { Button, Delivery, OutgoingMessage, Segment } from '../message.js';
-import { classifyError } from './retry.js';
+import { classifyError, retryable } from './retry.js';
 
 /** The calls one platform makes for a growing message; `H` is what an edit needs (an id, a key). */
 export interface EditCalls<H> {
@@ -38,7 +38,11 @@ const why = (error: unknown) => ({ error: error instanceof Error ? error.message
 export class EditedMessage<H> implements LiveMessage {
   private handle: H | undefined;
 
-  constructor(private readonly calls: EditCalls<H>) {}
+  constructor(
+    private readonly calls: EditCalls<H>,
+    /** Waits for the chat's next send slot: the messages after the last edit are sends of their own. */
+    private readonly pace: () => Promise<boolean>,
+  ) {}
 
   get id(): string | undefined {
     return this.handle === undefined ? undefined : this.calls.idOf(this.handle);
@@ -67,6 +71,7 @@ export class EditedMessage<H> implements LiveMessage {
     }
     const id = this.calls.idOf(handle);
     if (rest.length === 0) return { ok: true, ids: [id], ms: performance.now() - started };
+    if (!(await this.pace())) return { ok: false, ids: [id], ms: performance.now() - started, error: 'shutting down', failure: retryable };
     const after = await this.calls.send(rest, false);
     return { ...after, ids: [id, ...after.ids], ms: performance.now() - started };
   }
@@ -86,10 +91,13 @@ export function editedStreaming<H>(platform: EditingPlatform<H>): Streaming {
   return {
     maxLength: platform.maxLength,
     ...(platform.minIntervalMs === undefined ? {} : { minIntervalMs: platform.minIntervalMs }),
-    open: (message, signal) =>
-      new EditedMessage<H>({
-        ...platform.calls(message, signal),
-        send: (content, whole) => platform.send({ ...message, content, replyTo: whole ? message.replyTo : undefined }),
-      }),
+    open: (message, signal, pace) =>
+      new EditedMessage<H>(
+        {
+          ...platform.calls(message, signal),
+          send: (content, whole) => platform.send({ ...message, content, replyTo: whole ? message.replyTo : undefined }),
+        },
+        pace,
+      ),
   };
 }
