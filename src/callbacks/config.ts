@@ -31,7 +31,7 @@ const stageObject = z.strictObject({
    * onResult only: a streamed reply is `collect`ed and sent after onResult (which can rewrite it),
    * or sent live while it grows and onResult `observe`s the final text (its extra content is sent).
    */
-  stream: z.enum(['collect', 'observe']).default('collect'),
+  stream: z.enum(['collect', 'observe']).optional(),
 });
 
 /** A stage is either just a URL or the full object; a URL alone is read as { url }, so every mistake is told where it is (a union would only say "invalid"). */

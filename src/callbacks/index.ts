@@ -48,7 +48,7 @@ export function createCallbackHooks(config: CallbacksConfig, deps: CallbackDeps)
   }
   if (config.onEvent) hooks.onEvent = eventHook(config.onEvent, deps);
   const onResult = config.onResult;
-  if (onResult) hooks.resultStreams = (message) => (!onResult.platforms || onResult.platforms.includes(message.botId) ? onResult.stream : undefined);
+  if (onResult) hooks.resultStreams = (message) => (!onResult.platforms || onResult.platforms.includes(message.botId) ? (onResult.stream ?? 'collect') : undefined);
   return hooks;
 }
 
