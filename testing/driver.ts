@@ -20,7 +20,10 @@ export interface UserMessage {
   user?: { id: string; name?: string };
 }
 
-/** One platform message the bot sent, as the platform received it. */
+/**
+ * One platform message the bot sent, as its chat shows it now: a message edited after it was sent
+ * (a streamed reply growing) reports its last edit the platform took, in the place of its send.
+ */
 export interface Reply {
   /** The platform's chat (channel, peer, group) id it went to. */
   chat: string;
@@ -30,7 +33,7 @@ export interface Reply {
   buttons: { label: string; value?: string; url?: string }[][];
   /** Files attached to it: an image, a document… */
   files: { name: string; mime: string; data: Uint8Array }[];
-  /** The platform API call: e.g. `sendMessage`, `POST /channels/:id/messages`. */
+  /** The platform API call that gave it what it shows: e.g. `sendMessage`, `POST /channels/:id/messages`; for an edited message its last edit (`editMessageText`, `PATCH /channels/:id/messages/:id`). */
   method: string;
   /** The call's parameters exactly as the adapter sent them (Telegram: sendMessage params; Discord: the JSON body). */
   payload: Record<string, unknown>;
@@ -45,7 +48,7 @@ export interface Driver {
    * when the adapter has taken it or let it pass by then (a webhook answered after admission).
    */
   inject(input: UserMessage, webhookBase: string): Promise<{ is(message: Message): boolean; chat: string; settled?: boolean }>;
-  /** Everything the adapter sent so far, in the order the fake received it. */
+  /** Every message the adapter sent so far, as its chat shows it now (edits applied; drafts are not messages), in the order the fake received the sends. */
   replies(): Reply[];
   stop(): Promise<void>;
 }
@@ -54,4 +57,20 @@ export interface Driver {
 export async function accepted(response: Promise<Response>, platform: string): Promise<void> {
   const answer = await response;
   if (!answer.ok) throw new Error(`createTestBot: the ${platform} webhook answered ${answer.status}: ${await answer.text()}`);
+}
+
+/**
+ * The edits a platform took, by the message they changed, in the order taken: a message edited as
+ * it grew (a streamed reply) is reported as its chat shows it now, not as it was first sent.
+ */
+export function editsByMessage<E>(edits: readonly E[], messageOf: (edit: E) => string | undefined): Map<string, E[]> {
+  const byMessage = new Map<string, E[]>();
+  for (const edit of edits) {
+    const id = messageOf(edit);
+    if (id === undefined) continue;
+    const list = byMessage.get(id);
+    if (list) list.push(edit);
+    else byMessage.set(id, [edit]);
+  }
+  return byMessage;
 }

@@ -1,7 +1,7 @@
 // Discord for createTestBot: the real adapter holds a gateway session with FakeDiscord and sends over its REST API.
 
 import { atBot, directMessage, FakeDiscord, guildMessage, token } from '../fakes/discord.js';
-import type { Driver, Reply, UserMessage } from '../driver.js';
+import { editsByMessage, type Driver, type Reply, type UserMessage } from '../driver.js';
 
 const defaultUser = { id: '200000000000000001', name: 'alice' };
 const guild = { guild: '400000000000000001', channel: '300000000000000001' };
@@ -57,17 +57,23 @@ export function discordDriver(): Driver {
       fake.gateway.push('MESSAGE_CREATE', d);
       return { is: (m) => m.id === d.id, chat: channel };
     },
-    replies: () =>
-      fake.sent.map(
-        (s): Reply => ({
+    replies: () => {
+      const edits = editsByMessage(fake.edits, (e) => (e.status === 200 ? e.messageId : undefined));
+      return fake.sent.map((s): Reply => {
+        // A PATCH replaces the fields it gives: the message shows the last content, components and files given.
+        let shown = { body: s.body, files: s.files };
+        for (const edit of edits.get(s.id) ?? []) shown = { body: { ...shown.body, ...edit.body }, files: edit.body.attachments !== undefined || edit.files.length > 0 ? edit.files : shown.files };
+        const last = edits.get(s.id)?.at(-1);
+        return {
           chat: s.channelId,
-          text: typeof s.body.content === 'string' ? s.body.content : '',
-          buttons: ((s.body.components ?? []) as Component[]).map((row) => (row.components ?? []).map((b) => ({ label: b.label ?? '', ...(b.custom_id !== undefined && { value: b.custom_id }), ...(b.url !== undefined && { url: b.url }) }))),
-          files: s.files.map((f) => ({ name: f.name, mime: f.type, data: new Uint8Array(f.data) })),
-          method: `POST /channels/${s.channelId}/messages`,
-          payload: s.body,
-        }),
-      ),
+          text: typeof shown.body.content === 'string' ? shown.body.content : '',
+          buttons: ((shown.body.components ?? []) as Component[]).map((row) => (row.components ?? []).map((b) => ({ label: b.label ?? '', ...(b.custom_id !== undefined && { value: b.custom_id }), ...(b.url !== undefined && { url: b.url }) }))),
+          files: shown.files.map((f) => ({ name: f.name, mime: f.type, data: new Uint8Array(f.data) })),
+          method: last ? `PATCH /channels/${s.channelId}/messages/${s.id}` : `POST /channels/${s.channelId}/messages`,
+          payload: last?.body ?? s.body,
+        };
+      });
+    },
     stop: () => fake.stop(),
   };
 }

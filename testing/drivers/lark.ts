@@ -1,8 +1,8 @@
 // Feishu/Lark for createTestBot: FakeLark posts events to the real adapter's webhook, which answers
 // through the fake's open API (a reply to a message, a card for buttons).
 
-import { cardActionEvent, FakeLark, mention, messageEvent, type SentMessage } from '../fakes/lark.js';
-import { accepted, type Driver, type Reply, type UserMessage } from '../driver.js';
+import { cardActionEvent, FakeLark, mention, messageEvent, type PatchRequest, type SentMessage } from '../fakes/lark.js';
+import { accepted, editsByMessage, type Driver, type Reply, type UserMessage } from '../driver.js';
 
 const defaultUser = { id: 'ou_alice00000000000000000000000000a', name: 'Alice' };
 const directChat = 'oc_p2p0000000000000000000000000001';
@@ -19,21 +19,28 @@ export function larkDriver(): Driver {
   /** The chat of every message id seen: a reply names the message it answers, not the chat. */
   const chatOf = new Map<string, string>();
   let nextImage = 1;
-  const reply = (s: SentMessage): Reply => {
+  /** A message as its chat shows it: a card updated as it grew shows its last update's content. */
+  const reply = (s: SentMessage, update?: PatchRequest): Reply => {
     const chat = s.kind === 'create' ? s.target : (chatOf.get(s.target) ?? s.target);
     chatOf.set(s.messageId, chat);
-    const elements = (s.content.elements ?? []) as CardElement[];
-    const text = s.msgType === 'text' ? String(s.content.text ?? '') : s.msgType === 'interactive' ? elements.map((e) => e.text?.content ?? '').join('') : '';
+    const content = update?.content ?? s.content;
+    const elements = (content.elements ?? []) as CardElement[];
+    const text = s.msgType === 'text' ? String(content.text ?? '') : s.msgType === 'interactive' ? elements.map((e) => e.text?.content ?? '').join('') : '';
     const buttons = elements.filter((e) => e.tag === 'action').map((e) => (e.actions ?? []).map((a) => ({ label: a.text?.content ?? '', ...(a.value?.value !== undefined && { value: a.value.value }), ...(a.url !== undefined && { url: a.url }) })));
-    const upload = s.msgType === 'image' ? fake.uploads.find((u) => u.kind === 'image' && u.key === s.content.image_key) : undefined;
+    const upload = s.msgType === 'image' ? fake.uploads.find((u) => u.kind === 'image' && u.key === content.image_key) : undefined;
+    const sentWith = s.kind === 'create' ? 'POST /open-apis/im/v1/messages' : `POST /open-apis/im/v1/messages/${s.target}/reply`;
     return {
       chat,
       text,
       buttons,
       files: upload ? [{ name: upload.filename ?? 'image', mime: 'image', data: new Uint8Array(upload.bytes) }] : [],
-      method: s.kind === 'create' ? 'POST /open-apis/im/v1/messages' : `POST /open-apis/im/v1/messages/${s.target}/reply`,
-      payload: { msg_type: s.msgType, content: s.content, ...(s.uuid !== undefined && { uuid: s.uuid }) },
+      method: update ? `PATCH /open-apis/im/v1/messages/${s.messageId}` : sentWith,
+      payload: update ? { content } : { msg_type: s.msgType, content, ...(s.uuid !== undefined && { uuid: s.uuid }) },
     };
+  };
+  const replies = () => {
+    const updates = editsByMessage(fake.patches, (p) => (p.code === 0 && p.content ? p.messageId : undefined));
+    return fake.sent.map((s) => reply(s, updates.get(s.messageId)?.at(-1)));
   };
   return {
     async start() {
@@ -48,7 +55,7 @@ export function larkDriver(): Driver {
       const hook = `${webhookBase}/webhooks/test`;
       if (input.click !== undefined) {
         // On the bot's last message in that chat, as a user clicks the card just shown.
-        const last = fake.sent.map(reply).findLastIndex((r) => r.chat === chat);
+        const last = replies().findLastIndex((r) => r.chat === chat);
         const card = fake.sent[last];
         const event = cardActionEvent(fake, { value: input.click }, { chatId: chat, ...(card && { messageId: card.messageId }) });
         event.event.operator = { ...event.event.operator, open_id: user.id, union_id: '', user_id: '' };
@@ -69,7 +76,7 @@ export function larkDriver(): Driver {
       await accepted(fake.deliver(hook, event), 'Lark');
       return { is: (m) => m.id === event.event.message.message_id, chat };
     },
-    replies: () => fake.sent.map(reply),
+    replies,
     stop: () => fake.stop(),
   };
 }

@@ -1,7 +1,7 @@
 // Telegram for createTestBot: the real adapter long-polls FakeTelegram, which records every Bot API call.
 
 import { FakeTelegram } from '../fakes/telegram-api.js';
-import type { Driver, Reply, UserMessage } from '../driver.js';
+import { editsByMessage, type Driver, type Reply, type UserMessage } from '../driver.js';
 
 const defaultUser = { id: '42', name: 'Alice' };
 const groupChat = { id: -1001234567890, type: 'supergroup', title: 'Test group' };
@@ -45,18 +45,23 @@ export function telegramDriver(): Driver {
       fake.pushUpdate({ message });
       return { is: (m) => m.id === String(messageId) && m.channel.id === String(chat.id), chat: String(chat.id) };
     },
-    replies: () =>
-      fake.delivered().map((call): Reply => {
+    replies: () => {
+      // A message sent in a group and edited as it grew shows its last edit's text and keyboard; a
+      // private chat's drafts were previews, and are not among the sends.
+      const edits = editsByMessage(fake.edits(), (call) => (call.status === 200 ? `${call.params.chat_id}:${call.params.message_id}` : undefined));
+      return fake.delivered().map((sent): Reply => {
+        const call = edits.get(`${sent.params.chat_id}:${sent.messageId}`)?.at(-1) ?? sent;
         const markup = call.params.reply_markup ? (JSON.parse(call.params.reply_markup) as { inline_keyboard?: { text: string; callback_data?: string; url?: string }[][] }) : undefined;
         return {
-          chat: call.params.chat_id ?? '',
+          chat: sent.params.chat_id ?? '',
           text: call.params.text ?? call.params.caption ?? '',
           buttons: (markup?.inline_keyboard ?? []).map((row) => row.map((b) => ({ label: b.text, ...(b.callback_data !== undefined && { value: b.callback_data }), ...(b.url !== undefined && { url: b.url }) }))),
-          files: Object.values(call.files).map((f) => ({ name: f.filename, mime: f.contentType, data: new Uint8Array(f.data) })),
+          files: Object.values(sent.files).map((f) => ({ name: f.filename, mime: f.contentType, data: new Uint8Array(f.data) })),
           method: call.method,
           payload: { ...call.params },
         };
-      }),
+      });
+    },
     stop: () => fake.stop(),
   };
 }

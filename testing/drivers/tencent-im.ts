@@ -3,7 +3,7 @@
 // lists them as numbered lines, and a click is the user sending the button's value.
 
 import { c2c, FakeTencentIM, group, text as textElem } from '../fakes/tencent-im.js';
-import { accepted, type Driver, type Reply, type UserMessage } from '../driver.js';
+import { accepted, editsByMessage, type Driver, type Reply, type UserMessage } from '../driver.js';
 
 const defaultUser = { id: 'alice', name: 'alice' };
 const groupId = '@TGS#2TESTGROUP';
@@ -32,20 +32,25 @@ export function tencentImDriver(): Driver {
       // The callback is answered once the message is recorded, or at once when it is not for the bot.
       return { is: (m) => (m.raw as { MsgSeq?: unknown }).MsgSeq === body.MsgSeq, chat: inGroup ? `group:${groupId}` : `user:${user.id}`, settled: true };
     },
-    replies: () =>
-      fake.delivered().map(
-        (s): Reply => ({
+    replies: () => {
+      // A message modified as it grew (modify_c2c_msg, modify_group_msg replace its body) shows its last modification.
+      const changes = editsByMessage(fake.modifications, (m) => m.id);
+      return fake.delivered().map((s): Reply => {
+        const change = changes.get(fake.idOf(s))?.at(-1);
+        const body = change?.body ?? s.body;
+        return {
           chat: s.kind === 'group' ? `group:${s.to}` : `user:${s.to}`,
-          text: (s.body.MsgBody as { MsgType: string; MsgContent: { Text?: string } }[])
+          text: (body.MsgBody as { MsgType: string; MsgContent: { Text?: string } }[])
             .filter((e) => e.MsgType === 'TIMTextElem')
             .map((e) => e.MsgContent.Text ?? '')
             .join(''),
           buttons: [],
           files: [],
-          method: s.kind === 'group' ? 'group_open_http_svc/send_group_msg' : 'openim/sendmsg',
-          payload: s.body,
-        }),
-      ),
+          method: change ? (s.kind === 'group' ? 'openim/modify_group_msg' : 'openim/modify_c2c_msg') : s.kind === 'group' ? 'group_open_http_svc/send_group_msg' : 'openim/sendmsg',
+          payload: body,
+        };
+      });
+    },
     stop: () => fake.stop(),
   };
 }
