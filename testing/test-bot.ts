@@ -42,7 +42,7 @@ export interface TestBot {
    * (none, at once, for a message the platform does not hand to bots).
    */
   send(input: string | UserMessage): Promise<Reply[]>;
-  /** Every message the bot sent, in any chat (`ctx.send` to other chats included), in the order the platform got them. */
+  /** Every message the bot sent, in any chat (`ctx.send` to other chats included), as its chat shows it now (edits applied), in the order the platform got the sends. */
   sent(): Reply[];
   /** The running Switchboard (`runtime.store`, `runtime.pipeline`…), once the first `send` started it. */
   readonly runtime: Runtime | undefined;
