@@ -40,6 +40,8 @@ interface Source {
 
 export class PassiveReplies {
   private readonly sources = new Map<string, Source>();
+  /** When the oldest entry expires: until then only the size can call for a prune. */
+  private nextExpiry = Infinity;
 
   constructor(private readonly maxEntries = 20_000) {}
 
@@ -47,7 +49,8 @@ export class PassiveReplies {
   received(messageId: string, channelId: string, kind: SceneKind, now = Date.now()): void {
     if (this.sources.has(messageId)) return;
     this.sources.set(messageId, { channelId, kind, receivedAt: now });
-    this.prune(now);
+    if (this.sources.size === 1) this.nextExpiry = now + windowMs.user;
+    if (this.sources.size > this.maxEntries || now > this.nextExpiry) this.prune(now);
   }
 
   /**
@@ -66,8 +69,12 @@ export class PassiveReplies {
 
   private prune(now: number): void {
     // Insertion order is arrival order: drop from the front while entries are expired or too many.
+    this.nextExpiry = Infinity;
     for (const [id, source] of this.sources) {
-      if (this.sources.size <= this.maxEntries && now - source.receivedAt <= windowMs.user) break;
+      if (this.sources.size <= this.maxEntries && now - source.receivedAt <= windowMs.user) {
+        this.nextExpiry = source.receivedAt + windowMs.user;
+        break;
+      }
       this.sources.delete(id);
     }
   }
