@@ -9,10 +9,10 @@
 // frame sent to the last message reaching the handler, CPU per message is the child's own
 // (process.cpuUsage) over that span.
 //
-// `node --import tsx bench/gateway.ts [--rounds 5] [--quick] [--messages N] [--only a|b|switchboard,discordjs,qq,qqws] [--profile DIR] [--baseline DIR]`
+// `node --import tsx bench/gateway.ts [--rounds 5] [--quick] [--messages N] [--only a|b|switchboard,discordjs,qq,qqws] [--profile DIR] [--baseline DIR [--baseline-system qq]]`
 // (--profile runs the children under --cpu-prof, writing into DIR; --baseline adds the (a) of another
-// checkout, e.g. a worktree of the commit before a change, to the same interleaved rounds: its QQ
-// (a) when --only names qq and not switchboard).
+// checkout, e.g. a worktree of the commit before a change, to the same interleaved rounds: its
+// Discord (a), or the one --baseline-system names).
 
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -66,12 +66,14 @@ export async function gatewayRows(options: {
   profileDir?: string;
   /** Another checkout of Switchboard (with this bench) to run as one more system, interleaved: a before/after. */
   baseline?: string;
+  /** Which of its systems: the Discord one unless told. */
+  baselineSystem?: GatewaySystem;
 }): Promise<GatewayRow[]> {
   const messages = options.messages ?? (options.quick ? 10_000 : 50_000);
   const warmup = options.quick ? 2000 : 5000;
   const systems: System[] = (options.only ?? (Object.keys(gatewaySystems) as GatewaySystem[])).map((key) => gatewaySystems[key]);
   if (options.baseline) {
-    const base = options.only?.includes('qq') && !options.only.includes('switchboard') ? gatewaySystems.qq : gatewaySystems.switchboard;
+    const base = gatewaySystems[options.baselineSystem ?? 'switchboard'];
     systems.push({ name: `${base.name} at ${options.baseline}`, file: resolve(options.baseline, 'bench', base.file), feed: base.feed });
   }
   const firehoses = new Map<Feed, Frame[]>();
@@ -146,13 +148,15 @@ export function printGatewayRows(rows: GatewayRow[]): void {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, quick: { type: 'boolean', default: false }, messages: { type: 'string' }, only: { type: 'string' }, profile: { type: 'string' }, baseline: { type: 'string' } } });
+  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, quick: { type: 'boolean', default: false }, messages: { type: 'string' }, only: { type: 'string' }, profile: { type: 'string' }, baseline: { type: 'string' }, 'baseline-system': { type: 'string' } } });
   const aliases: Record<string, GatewaySystem> = { a: 'switchboard', b: 'discordjs' };
-  const only = values.only?.split(',').map((key) => {
-    const system = aliases[key] ?? key;
-    if (!(system in gatewaySystems)) throw new Error(`--only: no system "${key}" (a, b, ${Object.keys(gatewaySystems).join(', ')})`);
-    return system as GatewaySystem;
-  });
-  const rows = await gatewayRows({ rounds: Number(values.rounds), quick: values.quick, messages: values.messages === undefined ? undefined : Number(values.messages), only, profileDir: values.profile, baseline: values.baseline });
+  const system = (key: string, option: string) => {
+    const name = aliases[key] ?? key;
+    if (!(name in gatewaySystems)) throw new Error(`${option}: no system "${key}" (a, b, ${Object.keys(gatewaySystems).join(', ')})`);
+    return name as GatewaySystem;
+  };
+  const only = values.only?.split(',').map((key) => system(key, '--only'));
+  const baselineSystem = values['baseline-system'] === undefined ? undefined : system(values['baseline-system'], '--baseline-system');
+  const rows = await gatewayRows({ rounds: Number(values.rounds), quick: values.quick, messages: values.messages === undefined ? undefined : Number(values.messages), only, profileDir: values.profile, baseline: values.baseline, baselineSystem });
   printGatewayRows(rows);
 }
