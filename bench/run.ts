@@ -11,6 +11,7 @@ import { EchoBench, redisAnswers, type System } from './echo.js';
 import { launch } from './launch.js';
 import { ratio, spreadOf, type Row, type RowProducer } from './row.js';
 import { gatewayRows, printGatewayRows } from './gateway.js';
+import { inboundRows } from './inbound.js';
 import { startupRows } from './startup.js';
 import { printStream, streamBench } from './stream.js';
 import { formatSpread, signed, startupLine, tableHeader, tableLine, verdict } from './table.js';
@@ -19,7 +20,7 @@ import { formatSpread, signed, startupLine, tableHeader, tableLine, verdict } fr
  * Extra row producers, run after the echo rounds and printed in their own part of the table:
  * each runs its own interleaved rounds (e.g. the gateway fan-in: `gatewayRows` from ./gateway.js).
  */
-const producers: RowProducer[] = [];
+const producers: RowProducer[] = [inboundRows];
 
 const { values } = parseArgs({
   options: {
@@ -102,7 +103,11 @@ console.log(tableHeader);
 for (const r of [...compared, ...single, ...callbackRows]) console.log(tableLine(r, limit));
 if (extra.length > 0) {
   console.log('');
-  for (const r of extra) console.log(tableLine(r, undefined));
+  console.log('Inbound verify + dedup per platform (signed requests, a handler that does not reply, sqlite store), against bare node:http:');
+  console.log(tableHeader);
+  // A producer's "(limit)" row is its ceiling: the others' share of it, round by round.
+  const ceiling = extra.find((r) => r.name.startsWith('(limit)'));
+  for (const r of extra) console.log(tableLine(r, ceiling));
 }
 console.log('');
 console.log('Gateway fan-in (no replies), messages reaching the handler:');

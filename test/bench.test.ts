@@ -28,11 +28,22 @@ const systems = [
   '(e) Switchboard, redis store, 2 instances',
 ];
 
+const inbound = [
+  '(limit) node:http, read the body, answer 200',
+  '(a) Switchboard, Telegram, secret header',
+  '(a) Switchboard, QQ, Ed25519 signature',
+  '(a) Switchboard, Lark, signature + AES',
+  '(a) Switchboard, WeCom, signature + AES',
+  '(a) Switchboard, VK, secret',
+  '(a) Switchboard, Tencent IM, sign',
+  '(a) Switchboard, HTTP endpoint, API key',
+];
+
 let dir = '';
 let stdout = '';
 let stderr = '';
 let exitCode: number | null = null;
-let report: { load: { requests: number }; rounds: number; rows: Row[]; startup: StartupRow[]; streamed: StreamResult };
+let report: { load: { requests: number }; rounds: number; rows: Row[]; extra: Row[]; startup: StartupRow[]; streamed: StreamResult };
 
 beforeAll(async () => {
   await requireRedis();
@@ -76,6 +87,20 @@ describe('npm run bench -- --quick', () => {
     expect(stdout.split('\n').find((l) => l.startsWith('(limit)'))!.split(/ +/)).toContain('1.00');
   });
 
+  it('posts signed requests of every webhook platform beside bare node:http: each one accepted, each platform a share of the ceiling', () => {
+    expect(report.extra.map((r) => r.name)).toEqual(inbound);
+    for (const row of report.extra) {
+      expect(row.samples, row.name).toHaveLength(report.rounds);
+      for (const sample of row.samples) {
+        expect({ name: row.name, requests: sample.requests, errors: sample.errors }).toEqual({ name: row.name, requests: 200, errors: 0 });
+        expect(sample.rps, row.name).toBeGreaterThan(0);
+        expect(sample.cpuMicrosPerMessage, row.name).toBeGreaterThan(0);
+      }
+    }
+    const table = stdout.slice(stdout.indexOf('Inbound verify + dedup per platform'));
+    for (const name of inbound) expect(table.split('\n').find((l) => l.startsWith(name))!.slice(name.length).trim().split(/ +/)[1], name).toMatch(/^\d\.\d\d$/);
+  });
+
   it('says whether each target is met', () => {
     expect(stdout).toMatch(/^a\/b′ \(same undici client\) = \d+\.\d\d, target >= 1\.15: (met|not met)$/m);
     expect(stdout).toMatch(/^a\/c \(grammY \+ koa\) = \d+\.\d\d, target >= 1\.3: (met|not met)$/m);
@@ -84,6 +109,9 @@ describe('npm run bench -- --quick', () => {
     expect(stdout).toMatch(/^redis, 2 instances \/ 1 instance .* = \d+\.\d\d, target >= 1\.3: (met|not met)$/m);
     expect(stdout).toMatch(/^\(b\) discord\.js 14 Client, same cache limits +\d+ \(\d+–\d+\) +\d+\.\d \(/m);
     expect(stdout).toMatch(/^gateway a\/b = \d+\.\d\d, target >= 0\.9: (met|not met)$/m);
+    expect(stdout).toMatch(/^\(a\) Switchboard, QQ gateway, sqlite store +\d+ \(\d+–\d+\) +\d+\.\d \(/m);
+    expect(stdout).toMatch(/^\(limit\) bare ws client, QQ frames parsed +\d+ \(\d+–\d+\) +\d+\.\d \(/m);
+    expect(stdout).toMatch(/^QQ gateway: Switchboard's msg\/s = \d+\.\d\d of Switchboard's Discord row, \d+\.\d\d of the bare ws ceiling \(medians\)$/m);
   });
 
   it('streams one reply into a Telegram group: the calls Telegram got are within what a group allows, not one per chunk', () => {

@@ -134,6 +134,24 @@ describe('qq rendering and passive replies', () => {
     expect(passive.source(undefined, 'group:G', 'group', t)).toBeUndefined();
   });
 
+  it('remembers at most maxEntries messages, and forgets one an hour (the longest reply window) after it came', () => {
+    // A message still remembered from another chat is not answered passively; a forgotten one is (as after a restart).
+    const remembered = (passive: PassiveReplies, id: string, now: number) => passive.source(id, 'group:OTHER', 'group', now) === undefined;
+    const bounded = new PassiveReplies(2);
+    const t = 1_000_000;
+    for (const id of ['m1', 'm2', 'm3']) bounded.received(id, 'group:G', 'group', t);
+    expect(['m1', 'm2', 'm3'].map((id) => remembered(bounded, id, t))).toEqual([false, true, true]);
+    const aging = new PassiveReplies();
+    aging.received('old', 'group:G', 'group', t);
+    aging.received('mid', 'group:G', 'group', t + 30 * 60_000);
+    aging.received('new', 'group:G', 'group', t + 60 * 60_000);
+    expect(remembered(aging, 'old', t + 60 * 60_000)).toBe(true);
+    aging.received('next', 'group:G', 'group', t + 60 * 60_000 + 1);
+    expect(['old', 'mid', 'new', 'next'].map((id) => remembered(aging, id, t + 60 * 60_000 + 1))).toEqual([false, true, true, true]);
+    aging.received('later', 'group:G', 'group', t + 91 * 60_000);
+    expect(['mid', 'new', 'later'].map((id) => remembered(aging, id, t + 91 * 60_000))).toEqual([false, true, true]);
+  });
+
   it('derives msg_seq from the item key and the part: the same on every try, apart for other parts and items, within 1..10^8-1', () => {
     expect(msgSeq('event-1:0', 0)).toBe(msgSeq('event-1:0', 0));
     const seqs = new Set<number>();

@@ -53,8 +53,14 @@ export class Gateway {
   /** The `s` of the last event admitted: what heartbeats carry and RESUME replays after. */
   private seq: number | null = null;
   private url: string | undefined;
-  /** Events are admitted one after another, in the order the gateway sent them. */
+  /**
+   * Events are admitted in groups, one group after another, in the order the gateway sent them:
+   * those that arrive while a group is being admitted form the next one. A group's events go to
+   * the store together (one commit for a burst instead of one per event).
+   */
   private queue: Promise<unknown> = Promise.resolve();
+  /** The group still taking events: the events and their `s`. */
+  private gathering: { payloads: Payload[]; seqs: (number | undefined)[] } | undefined;
   /** An event of this connection was not recorded: the later ones are left for the resume to replay, in order. */
   private held = false;
   /** Connections in a row that ended on an event not recorded: the wait before resuming grows with them. */
@@ -213,21 +219,34 @@ export class Gateway {
       this.options.logger.info({ username: d.user?.username }, 'gateway ready');
       return isAlive();
     }
-    isAlive();
     if (payload.t === 'RESUMED') {
+      isAlive();
       this.options.logger.info({ seq: this.seq }, 'gateway session resumed');
       return;
     }
+    // Once per group, not per event: a burst is one sign of life (the watchdog counts seconds).
+    if (this.gathering) {
+      this.gathering.payloads.push(payload);
+      this.gathering.seqs.push(s);
+      return;
+    }
+    isAlive();
+    const group = (this.gathering = { payloads: [payload], seqs: [s] });
     this.queue = this.queue.then(async () => {
+      if (this.gathering === group) this.gathering = undefined;
       if (this.held) return;
-      // The seq moves on only once the event is admitted, so a resume replays what was not.
-      if (await this.options.onEvent(payload).catch(() => false)) {
-        if (s !== undefined) this.seq = s;
-        this.refusals = 0;
-        return;
+      const { onEvent } = this.options;
+      const admitted = await Promise.all(group.payloads.map((p) => onEvent(p).catch(() => false)));
+      for (let i = 0; i < admitted.length; i++) {
+        // The seq moves on only over events admitted, so a resume replays from the first that was not.
+        if (!admitted[i]) {
+          this.held = true;
+          return refused();
+        }
+        const seq = group.seqs[i];
+        if (seq !== undefined) this.seq = seq;
       }
-      this.held = true;
-      refused();
+      this.refusals = 0;
     });
   }
 }

@@ -100,12 +100,9 @@ export interface NormalizeContext {
 export function normalize(incoming: Incoming, payload: Payload, ctx: NormalizeContext): Message {
   const { scene, event, message: d } = incoming;
   const guild = scene.kind === 'channel' || scene.kind === 'dm';
-  const selfIds = ownIds(d, ctx.selfId);
-  const content: Segment[] = [];
   const replyTo = d.message_reference?.message_id || undefined;
-  if (replyTo) content.push({ type: 'quote', messageId: replyTo });
-  const parsed = parseContent(d.content ?? '', guild, d.mentions ?? [], selfIds);
-  content.push(...parsed.segments);
+  const parsed = parseContent(d.content ?? '', guild, d, ctx.selfId);
+  const content: Segment[] = replyTo ? [{ type: 'quote', messageId: replyTo }, ...parsed.segments] : parsed.segments;
   for (const attachment of d.attachments ?? []) {
     const media = mediaOf(attachment, ctx);
     if (media) content.push(media);
@@ -126,9 +123,15 @@ export function normalize(incoming: Incoming, payload: Payload, ctx: NormalizeCo
   };
 }
 
+/** The last known id as a set: made once, not per message. */
+let known: { id: string; ids: Set<string> } | undefined;
+
 /** Who "the bot" is in this message: its known id, else the bot users QQ lists as mentioned in an @-event. */
 function ownIds(d: EventMessage, selfId: string | undefined): Set<string> {
-  if (selfId) return new Set([selfId]);
+  if (selfId) {
+    if (known?.id !== selfId) known = { id: selfId, ids: new Set([selfId]) };
+    return known.ids;
+  }
   return new Set((d.mentions ?? []).filter((m) => m.bot && m.id).map((m) => String(m.id)));
 }
 
@@ -139,8 +142,16 @@ const mentionToken = /<@!?([A-Za-z0-9_-]+)>|@everyone/g;
  * leading @bot dropped. Guild content arrives with & < > escaped; groups and C2C arrive plain
  * (with the @bot already removed by QQ, leaving a leading space).
  */
-function parseContent(raw: string, guild: boolean, mentions: GuildUser[], selfIds: Set<string>): { segments: Segment[]; mentionsBot: boolean } {
+function parseContent(raw: string, guild: boolean, d: EventMessage, selfId: string | undefined): { segments: Segment[]; mentionsBot: boolean } {
   const segments: Segment[] = [];
+  // Most messages mention no one (QQ strips the @bot of group and C2C messages itself).
+  if (!raw.includes('<@') && !raw.includes('@everyone')) {
+    const value = guild ? unescape(raw) : raw;
+    if (value) segments.push({ type: 'text', text: value });
+    return { segments: trimLeadingSpace(segments), mentionsBot: false };
+  }
+  const mentions = d.mentions ?? [];
+  const selfIds = ownIds(d, selfId);
   let mentionsBot = false;
   let at = 0;
   const pushText = (text: string) => {

@@ -40,6 +40,12 @@ interface Source {
 
 export class PassiveReplies {
   private readonly sources = new Map<string, Source>();
+  /**
+   * The ids in arrival order, from `head` on: pruning reads the oldest here, not by iterating the
+   * map, whose iteration walks over every slot deleted before (at the cap, one per message).
+   */
+  private order: string[] = [];
+  private head = 0;
 
   constructor(private readonly maxEntries = 20_000) {}
 
@@ -47,6 +53,7 @@ export class PassiveReplies {
   received(messageId: string, channelId: string, kind: SceneKind, now = Date.now()): void {
     if (this.sources.has(messageId)) return;
     this.sources.set(messageId, { channelId, kind, receivedAt: now });
+    this.order.push(messageId);
     this.prune(now);
   }
 
@@ -66,9 +73,16 @@ export class PassiveReplies {
 
   private prune(now: number): void {
     // Insertion order is arrival order: drop from the front while entries are expired or too many.
-    for (const [id, source] of this.sources) {
-      if (this.sources.size <= this.maxEntries && now - source.receivedAt <= windowMs.user) break;
+    while (this.head < this.order.length) {
+      const id = this.order[this.head]!;
+      if (this.sources.size <= this.maxEntries && now - this.sources.get(id)!.receivedAt <= windowMs.user) break;
       this.sources.delete(id);
+      this.head++;
+    }
+    // The ids already dropped are cut off once they are the larger part.
+    if (this.head > 1024 && this.head * 2 > this.order.length) {
+      this.order = this.order.slice(this.head);
+      this.head = 0;
     }
   }
 }
