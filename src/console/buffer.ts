@@ -1,0 +1,250 @@
+// The console's memory of recent messages: a ring of the last `capacity` events, each holding at
+// most `eventBytes` of payloads, bodies and log lines (bigger ones are cut, secrets masked). So
+// the buffer never holds more than about capacity × (eventBytes + 2 KB of bookkeeping).
+
+import { EventEmitter } from 'node:events';
+import type { Message, OutgoingMessage } from '../message.js';
+import type { DeliveryTrace, StageTrace, Trace } from '../pipeline/trace.js';
+import { errorMessage } from '../inbound/supervisor.js';
+
+export interface BufferLimits {
+  /** Messages kept; the oldest goes when a new one comes. */
+  capacity: number;
+  /** Bytes of stored bodies and log lines per message. */
+  eventBytes: number;
+}
+
+export interface StoredBody {
+  /** Text (JSON, HTML…) or, for an image, base64. */
+  text: string;
+  /** The full size, when `text` was cut short. */
+  truncated?: number;
+  base64?: true;
+}
+
+export interface StageEntry {
+  stage: string;
+  url: string;
+  request?: { headers: Record<string, string>; body: StoredBody };
+  status?: number;
+  response?: { headers: Record<string, string>; body: StoredBody; contentType?: string };
+  ms: number;
+  outcome: string;
+  error?: string;
+  /** The stage's data after the merge (patched). */
+  data?: StoredBody;
+}
+
+export interface DeliveryEntry {
+  key: string;
+  ok: boolean;
+  ids: readonly string[];
+  error?: string;
+  ms: number;
+  /** The reply as rendered for the platform: what the adapter was given. */
+  message: StoredBody;
+}
+
+export interface EventRecord {
+  id: string;
+  seq: number;
+  at: number;
+  platform: string;
+  bot: string;
+  chat: string;
+  user: string;
+  text: string;
+  /** The normalized message as received. */
+  message: StoredBody;
+  stages: StageEntry[];
+  handler?: { ms: number; outcome: 'ok' | 'threw'; error?: string };
+  deliveries: DeliveryEntry[];
+  outcome?: string;
+  ms?: number;
+  logs: string[];
+  /** Bytes of this record's stored bodies and lines, up to eventBytes. */
+  bytes: number;
+}
+
+/** What the feed shows of a record: no bodies. */
+export type EventSummary = Omit<EventRecord, 'message' | 'stages' | 'deliveries' | 'logs' | 'bytes'> & {
+  stages: Pick<StageEntry, 'stage' | 'status' | 'ms' | 'outcome' | 'error'>[];
+  deliveries: Pick<DeliveryEntry, 'key' | 'ok' | 'ids' | 'error' | 'ms'>[];
+};
+
+const textLimit = 200;
+/** Entries per list of one record: a message does not grow without end (a long onSent retry, a chatty handler). */
+const listLimit = 50;
+/** Headers whose values authenticate: never kept. */
+const secretHeaders = /^(authorization|proxy-authorization|cookie|set-cookie|webhook-signature|x-.*(token|secret|signature|key).*)$/i;
+const masked = '********';
+
+export class EventBuffer extends EventEmitter<{ update: [record: EventRecord] }> implements Trace {
+  private readonly ring: (EventRecord | undefined)[];
+  private readonly byId = new Map<string, EventRecord>();
+  private next = 0;
+  private seq = 0;
+
+  constructor(readonly limits: BufferLimits) {
+    super();
+    this.ring = new Array<EventRecord | undefined>(limits.capacity);
+    this.setMaxListeners(0);
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  get(id: string): EventRecord | undefined {
+    return this.byId.get(id);
+  }
+
+  /** The newest `limit` records, newest first. */
+  latest(limit = this.limits.capacity): EventRecord[] {
+    const out: EventRecord[] = [];
+    const { capacity } = this.limits;
+    for (let i = 1; i <= capacity && out.length < limit; i++) {
+      const record = this.ring[(this.next - i + capacity) % capacity];
+      if (record) out.push(record);
+    }
+    return out;
+  }
+
+  received(eventId: string, message: Message): void {
+    const known = this.byId.get(eventId);
+    if (known) return this.changed(known); // resumed, or a prompt's turn going on
+    const record: EventRecord = {
+      id: eventId,
+      seq: ++this.seq,
+      at: Date.now(),
+      platform: message.platform,
+      bot: message.botId,
+      chat: message.channel.id,
+      user: message.author.name ? `${message.author.name} (${message.author.id})` : message.author.id,
+      text: message.text.length > textLimit ? `${message.text.slice(0, textLimit - 1)}…` : message.text,
+      message: { text: '' },
+      stages: [],
+      deliveries: [],
+      logs: [],
+      bytes: 0,
+    };
+    record.message = this.body(record, rendered({ ...message, raw: undefined }));
+    const old = this.ring[this.next];
+    if (old) this.byId.delete(old.id);
+    this.ring[this.next] = record;
+    this.next = (this.next + 1) % this.limits.capacity;
+    this.byId.set(eventId, record);
+    this.changed(record);
+  }
+
+  stage(eventId: string, call: StageTrace): void {
+    const record = this.byId.get(eventId);
+    if (!record || record.stages.length >= listLimit) return;
+    const contentType = header(call.response?.headers['content-type']);
+    const image = contentType?.startsWith('image/') === true;
+    record.stages.push({
+      stage: call.stage,
+      url: call.url,
+      ...(call.request && { request: { headers: maskHeaders(call.request.headers), body: this.body(record, call.request.body) } }),
+      ...(call.status !== undefined && { status: call.status }),
+      ...(call.response && { response: { headers: maskHeaders(call.response.headers), body: this.bytesBody(record, call.response.body, image), ...(contentType && { contentType }) } }),
+      ms: round(call.ms),
+      outcome: call.outcome,
+      ...(call.error !== undefined && { error: call.error }),
+      ...(call.data !== undefined && { data: this.body(record, JSON.stringify(call.data, null, 2)) }),
+    });
+    this.changed(record);
+  }
+
+  handled(eventId: string, ms: number, error?: unknown): void {
+    const record = this.byId.get(eventId);
+    if (!record) return;
+    record.handler = error === undefined ? { ms: round(ms), outcome: 'ok' } : { ms: round(ms), outcome: 'threw', error: errorMessage(error) };
+    this.changed(record);
+  }
+
+  delivery(eventId: string, delivery: DeliveryTrace): void {
+    const record = this.byId.get(eventId);
+    if (!record || record.deliveries.length >= listLimit) return;
+    const { key, ok, ids, error, ms, message } = delivery;
+    record.deliveries.push({ key, ok, ids: [...ids], ...(error !== undefined && { error }), ms: round(ms), message: this.body(record, rendered(message)) });
+    this.changed(record);
+  }
+
+  finished(eventId: string, outcome: string, ms: number): void {
+    const record = this.byId.get(eventId);
+    if (!record) return;
+    record.outcome = outcome;
+    record.ms = round(ms);
+    this.changed(record);
+  }
+
+  /** A log line (pino's JSON, already redacted) of one event. */
+  log(eventId: string, line: string): void {
+    const record = this.byId.get(eventId);
+    if (!record || record.logs.length >= listLimit) return;
+    record.logs.push(this.body(record, line.trimEnd()).text);
+    this.changed(record);
+  }
+
+  private changed(record: EventRecord): void {
+    if (this.listenerCount('update') > 0) this.emit('update', record);
+  }
+
+  /** `text` within what is left of the record's byte budget (counted in UTF-16 units: close enough, and cheap). */
+  private body(record: EventRecord, text: string): StoredBody {
+    const room = Math.max(0, this.limits.eventBytes - record.bytes);
+    if (text.length <= room) {
+      record.bytes += text.length;
+      return { text };
+    }
+    record.bytes += room;
+    return { text: text.slice(0, room), truncated: text.length };
+  }
+
+  private bytesBody(record: EventRecord, bytes: Uint8Array, image: boolean): StoredBody {
+    const room = Math.max(0, this.limits.eventBytes - record.bytes);
+    const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    // An image is kept whole or not at all: half an image shows nothing.
+    if (image && (buffer.length * 4) / 3 <= room) {
+      const text = buffer.toString('base64');
+      record.bytes += text.length;
+      return { text, base64: true };
+    }
+    const shown = buffer.subarray(0, Math.min(buffer.length, room));
+    record.bytes += shown.length;
+    return image ? { text: '', truncated: buffer.length } : { text: shown.toString('utf8'), ...(shown.length < buffer.length && { truncated: buffer.length }) };
+  }
+}
+
+/** The feed's view of a record. */
+export function summary(record: EventRecord): EventSummary {
+  const { message: _m, logs: _l, bytes: _b, stages, deliveries, ...rest } = record;
+  return {
+    ...rest,
+    stages: stages.map(({ stage, status, ms, outcome, error }) => ({ stage, status, ms, outcome, error })),
+    deliveries: deliveries.map(({ key, ok, ids, error, ms }) => ({ key, ok, ids, error, ms })),
+  };
+}
+
+export function maskHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    out[name] = secretHeaders.test(name) ? masked : Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+/** JSON for people: bytes are shown as their size. */
+function rendered(message: OutgoingMessage | Message): string {
+  return JSON.stringify(message, (_, value: unknown) => (value instanceof Uint8Array ? `[${value.byteLength} bytes]` : value), 2);
+}
+
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
