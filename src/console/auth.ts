@@ -65,8 +65,7 @@ export class ConsoleAuth {
     const session = this.session(ctx.cookies.get(cookieName));
     if (!session) return { status: 401, error: 'log in to the console first' };
     if (!action) return undefined;
-    const origin = ctx.get('origin');
-    if (origin && origin !== ctx.origin) return { status: 403, error: 'cross-origin request refused' };
+    if (crossOrigin(ctx)) return { status: 403, error: 'cross-origin request refused' };
     const csrf = ctx.get(csrfHeader);
     if (!csrf || !sameSecret(csrf, session.csrf)) return { status: 403, error: `missing or wrong ${csrfHeader} header` };
     return undefined;
@@ -75,6 +74,12 @@ export class ConsoleAuth {
   setCookie(ctx: Context, id: string): void {
     ctx.cookies.set(cookieName, id, { httpOnly: true, sameSite: 'strict', path: '/console', maxAge: sessionMs, secure: ctx.secure, overwrite: true });
   }
+}
+
+/** A request whose Origin header names another site than this server (Koa's ctx.origin is that header, not ours). */
+export function crossOrigin(ctx: Context): boolean {
+  const origin = ctx.get('origin');
+  return origin !== '' && origin !== `${ctx.protocol}://${ctx.host}`;
 }
 
 /** A token for a console no config gave one to: printed once in the log, good for this run. */

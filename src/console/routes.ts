@@ -8,7 +8,7 @@ import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import { HttpError, readRawBody } from '../inbound/http.js';
 import type { OutboxRecord } from '../store/index.js';
-import { cookieName } from './auth.js';
+import { cookieName, crossOrigin } from './auth.js';
 import { summary, type EventRecord } from './buffer.js';
 import type { ConsoleHost, OperatorConsole } from './index.js';
 import type { Numbers } from './numbers.js';
@@ -63,8 +63,7 @@ export function mountConsole(root: Router, mounted: Mounted): void {
     ctx.body = loginPage();
   });
   router.post('/login', async (ctx) => {
-    const origin = ctx.get('origin');
-    if (origin && origin !== ctx.origin) throw new HttpError(403, 'cross-origin request refused');
+    if (crossOrigin(ctx)) throw new HttpError(403, 'cross-origin request refused');
     const form = new URLSearchParams((await readRawBody(ctx, 4096)).toString('utf8'));
     logIn(ctx, form.get('token') ?? '');
   });

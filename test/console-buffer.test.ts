@@ -1,0 +1,105 @@
+// The console's memory: a ring of the last N messages, each with a byte budget, secrets masked;
+// and the page's feed store, bounded and changed once per frame however fast batches come.
+
+import { describe, expect, it } from 'vitest';
+import { EventBuffer, summary } from '../src/console/buffer.js';
+import type { Message } from '../src/message.js';
+import { FeedStore } from '../console/src/feed-store.js';
+import type { EventSummary } from '../console/src/api.js';
+
+function message(text: string, chat = 'c1'): Message {
+  return { id: 'm', platform: 'sandbox', botId: 'sb', channel: { id: chat, type: 'direct' }, author: { id: 'u1', name: 'Ann' }, content: [{ type: 'text', text }], text, mentionsBot: false, timestamp: 0, raw: { big: 'x'.repeat(10_000) } } as Message;
+}
+
+describe('EventBuffer', () => {
+  it('keeps only the last `capacity` messages, the oldest going first', () => {
+    const buffer = new EventBuffer({ capacity: 3, eventBytes: 4096 });
+    for (let i = 0; i < 5; i++) buffer.received(`e${i}`, message(`hello ${i}`));
+    expect(buffer.size).toBe(3);
+    expect(buffer.latest().map((r) => r.id)).toEqual(['e4', 'e3', 'e2']);
+    expect(buffer.get('e0')).toBeUndefined();
+    // A trace for a message pushed out is dropped, not kept somewhere.
+    buffer.handled('e0', 1);
+    expect(buffer.size).toBe(3);
+  });
+
+  it('holds at most eventBytes of bodies per message, cutting what does not fit and saying so', () => {
+    const buffer = new EventBuffer({ capacity: 10, eventBytes: 2048 });
+    buffer.received('e1', message('hi'));
+    const body = JSON.stringify({ filler: 'y'.repeat(5000) });
+    buffer.stage('e1', { stage: 'onMessage', url: 'http://cb/onMessage', request: { headers: {}, body }, status: 200, response: { headers: {}, body: Buffer.from(body) }, ms: 3.14159, outcome: 'continue' });
+    for (let i = 0; i < 100; i++) buffer.log('e1', `{"event":"e1","msg":"line ${i} ${'z'.repeat(100)}"}`);
+    const record = buffer.get('e1')!;
+    expect(record.bytes).toBeLessThanOrEqual(2048);
+    expect(record.stages[0]!.request!.body.truncated).toBe(body.length);
+    expect(record.stages[0]!.ms).toBe(3.1);
+    // The platform's raw payload is not kept at all.
+    expect(record.message.text).not.toContain('xxxx');
+    // Lists are bounded too: a chatty message does not grow without end.
+    expect(record.logs.length).toBeLessThanOrEqual(50);
+  });
+
+  it('masks signing and credential headers, keeps an image reply as an image', () => {
+    const buffer = new EventBuffer({ capacity: 10, eventBytes: 64 * 1024 });
+    buffer.received('e1', message('hi'));
+    const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+    buffer.stage('e1', {
+      stage: 'onMessage',
+      url: 'http://cb/onMessage',
+      request: { headers: { 'webhook-id': 'e1.onMessage', 'webhook-signature': 'v1,abc', authorization: 'Bearer s3cret' }, body: '{}' },
+      status: 200,
+      response: { headers: { 'content-type': 'image/png', 'set-cookie': ['a=b'], 'x-api-token': 'tok' }, body: png },
+      ms: 1,
+      outcome: 'stopped',
+    });
+    const stage = buffer.get('e1')!.stages[0]!;
+    expect(stage.request!.headers).toEqual({ 'webhook-id': 'e1.onMessage', 'webhook-signature': '********', authorization: '********' });
+    expect(stage.response!.headers['set-cookie']).toBe('********');
+    expect(stage.response!.headers['x-api-token']).toBe('********');
+    expect(stage.response!.body).toEqual({ text: png.toString('base64'), base64: true });
+    expect(JSON.stringify(buffer.get('e1'))).not.toMatch(/s3cret|abc"|tok"/);
+  });
+
+  it('summarises a record for the feed without its bodies, and tells each change', () => {
+    const buffer = new EventBuffer({ capacity: 10, eventBytes: 4096 });
+    const changes: string[] = [];
+    buffer.on('update', (r) => changes.push(`${r.id}:${r.outcome ?? r.deliveries.length}`));
+    buffer.received('e1', message('a long text '.repeat(40)));
+    buffer.delivery('e1', { key: 'e1:0', message: { to: { botId: 'sb', channelId: 'c1', type: 'direct' }, content: [{ type: 'text', text: 'hi' }] }, ok: true, ids: ['42'], ms: 2 });
+    buffer.finished('e1', 'answered', 9);
+    const s = summary(buffer.get('e1')!);
+    expect(s).toMatchObject({ id: 'e1', platform: 'sandbox', chat: 'c1', user: 'Ann (u1)', outcome: 'answered', deliveries: [{ key: 'e1:0', ok: true, ids: ['42'] }] });
+    expect(s.text.length).toBeLessThanOrEqual(200);
+    expect(Object.keys(s)).not.toContain('logs');
+    expect(changes).toEqual(['e1:0', 'e1:1', 'e1:answered']);
+  });
+});
+
+describe('FeedStore (the page)', () => {
+  const event = (seq: number): EventSummary => ({ id: `e${seq}`, seq, at: 0, platform: 'p', bot: 'b', chat: 'c', user: 'u', text: '', stages: [], deliveries: [] });
+
+  it('applies any number of batches in one frame, keeping the newest `max`', () => {
+    const frames: (() => void)[] = [];
+    let renders = 0;
+    const store = new FeedStore(100, () => renders++, (apply) => frames.push(apply));
+    for (let b = 0; b < 50; b++) store.add(Array.from({ length: 10 }, (_, i) => event(b * 10 + i)));
+    expect(frames).toHaveLength(1);
+    frames.shift()!();
+    expect(renders).toBe(1);
+    expect(store.list()).toHaveLength(100);
+    expect(store.list()[0]!.seq).toBe(499);
+    expect(store.list().at(-1)!.seq).toBe(400);
+  });
+
+  it('paused, holds what arrives (bounded) and shows it on resume', () => {
+    const frames: (() => void)[] = [];
+    const store = new FeedStore(5, () => {}, (apply) => frames.push(apply));
+    store.setPaused(true);
+    store.add([event(1), event(2), event(3), event(4), event(5), event(6), event(7)]);
+    expect(frames).toHaveLength(0);
+    expect(store.waiting).toBe(5);
+    store.setPaused(false);
+    frames.shift()!();
+    expect(store.list().map((e) => e.seq)).toEqual([7, 6, 5, 4, 3]);
+  });
+});
