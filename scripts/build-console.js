@@ -3,7 +3,7 @@
 // clone with no build step; test/console-bundle.test.ts fails when it is stale.
 
 import { build } from 'esbuild';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -20,6 +20,12 @@ export async function bundleConsole() {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const files = await bundleConsole();
+  // --check: only compare with what is committed (test/console-bundle.test.ts).
+  if (process.argv.includes('--check')) {
+    const stale = Object.entries(files).filter(([name, bytes]) => !existsSync(new URL(`../console/dist/${name}`, import.meta.url)) || !readFileSync(new URL(`../console/dist/${name}`, import.meta.url)).equals(Buffer.from(bytes)));
+    for (const [name] of stale) console.error(`console/dist/${name} is not what console/src builds to: run npm run build:console and commit it`);
+    process.exit(stale.length > 0 ? 1 : 0);
+  }
   mkdirSync(new URL('../console/dist/', import.meta.url), { recursive: true });
   for (const [name, bytes] of Object.entries(files)) {
     writeFileSync(new URL(`../console/dist/${name}`, import.meta.url), bytes);
