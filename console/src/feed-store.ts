@@ -13,7 +13,7 @@ export class FeedStore {
   constructor(
     readonly max: number,
     private readonly changed: () => void,
-    private readonly schedule: (apply: () => void) => number = requestAnimationFrame,
+    private readonly schedule: (apply: () => void) => number = (apply) => requestAnimationFrame(apply),
   ) {}
 
   get isPaused(): boolean {

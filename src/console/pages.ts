@@ -1,7 +1,7 @@
 // The console's two HTML pages: no inline script or style (the Content-Security-Policy allows none).
 
 const head = (title: string) =>
-  `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="no-referrer"><title>${title}</title><link rel="stylesheet" href="/console/assets/app.css"></head>`;
+  `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="same-origin"><title>${title}</title><link rel="stylesheet" href="/console/assets/app.css"></head>`;
 
 export const appPage = `${head('Switchboard console')}<body><div id="app"></div><script type="module" src="/console/assets/app.js"></script></body></html>`;
 

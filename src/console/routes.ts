@@ -38,7 +38,8 @@ export function mountConsole(root: Router, mounted: Mounted): void {
     if (hub.config.localOnly && !loopback.has(ctx.req.socket.remoteAddress ?? '')) throw new HttpError(404, 'Not Found');
     ctx.set('Content-Security-Policy', csp);
     ctx.set('X-Content-Type-Options', 'nosniff');
-    ctx.set('Referrer-Policy', 'no-referrer');
+    // same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" on a form POST, and the origin check would refuse the login.
+    ctx.set('Referrer-Policy', 'same-origin');
     ctx.set('X-Frame-Options', 'DENY');
     ctx.set('Cache-Control', 'no-store');
     await next();
