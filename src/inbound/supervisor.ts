@@ -140,8 +140,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
    * a connection that failed for good is started again. False when it is not running here (stopped, standby).
    */
   restart(): boolean {
-    if (this.current === 'failed' && !this.loop) {
-      this.start();
+    if (this.current === 'failed') {
+      // Its loop may still be settling (releasing the lease): a new one starts once it has.
+      void Promise.resolve(this.loop).then(() => this.current === 'failed' && this.start());
       return true;
     }
     if (!this.session || this.session.signal.aborted) return false;
