@@ -13,7 +13,6 @@ const callbacks = process.env.CALLBACK_URL
   ? `callbacks:\n${(process.env.STAGES ?? '').split(',').filter(Boolean).map((s) => `  ${s}: ${process.env.CALLBACK_URL}/${s}`).join('\n')}\n`
   : '';
 const kind = process.env.STORE ?? 'sqlite';
-const consoleToken = 'bench-console-token-0123456789';
 // A fresh database per run, gone with the process: five rounds of several rows would otherwise pile up in tmp.
 const dir = mkdtempSync(join(tmpdir(), 'switchboard-bench-'));
 process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -28,21 +27,7 @@ store: ${store}
 log: { level: ${process.env.LOG_LEVEL ?? 'warn'} }
 platforms:
   - { id: tg, type: telegram, token: "${env.token}", mode: webhook, secretToken: ${env.secret}, apiRoot: "${env.apiRoot}", limits: false }
-${callbacks}${process.env.CONSOLE ? `console: { token: ${consoleToken} }\n` : ''}`;
+${callbacks}${process.env.CONSOLE_TOKEN ? `console: { token: ${process.env.CONSOLE_TOKEN} }\n` : ''}`;
 const runtime = await Runtime.create(parseConfig(yaml, { definitions, source: 'bench', baseDir: process.cwd() }));
 await runtime.start();
-// CONSOLE: the operator console on, and a page's worth of client subscribed to its live feed (read here, in the same process: its cost counts against this row).
-if (process.env.CONSOLE) await subscribe(runtime.url);
 ready(Number(new URL(runtime.url).port));
-
-async function subscribe(url: string): Promise<void> {
-  const login = await fetch(`${url}/console/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${consoleToken}` });
-  const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
-  const feed = await fetch(`${url}/console/api/feed`, { headers: { cookie } });
-  if (feed.status !== 200) throw new Error(`console feed answered ${feed.status}`);
-  // Read and dropped, as a browser tab would parse and render it.
-  const reader = feed.body!.getReader();
-  void (async () => {
-    while (!(await reader.read()).done);
-  })();
-}

@@ -11,9 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '../src/runtime/runtime.js';
 import { CallbackServer } from './fakes/callback-server.js';
 import { FakeTelegram } from './fakes/telegram-api.js';
-import { startWithConsole } from './console-helpers.js';
+import { chromiumArgs, startWithConsole } from './console-helpers.js';
 
-export const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const token = 'browser-test-console-token';
 const signing = `whsec_${Buffer.from('a callback signing key').toString('base64')}`;
 

@@ -22,7 +22,7 @@ export function Detail({ id, back }: { id: string; back: () => void }) {
       <h2>{record.platform} · {record.chat} · {record.user} <small>{time(record.at)} · {record.id}</small></h2>
       <p class="text">{record.text}</p>
       <Strip event={record} />
-      <details><summary>The message as received</summary><Pre body={record.message} /></details>
+      <details><summary>The message as received</summary><Pre body={record.message} json /></details>
       {record.stages.map((s, i) => <Stage key={i} stage={s} />)}
       {record.handler && <p>Handler: {record.handler.ms} ms, {record.handler.outcome}{record.handler.error ? `: ${record.handler.error}` : ''}</p>}
       {record.deliveries.map((d) => (
@@ -30,7 +30,7 @@ export function Detail({ id, back }: { id: string; back: () => void }) {
           <h3>Delivery {d.key}: {d.ok ? 'ok' : 'failed'} <small>{d.ms} ms</small></h3>
           <p>{d.ok ? `Platform message ids: ${d.ids.join(', ') || '(none)'}` : `Error: ${d.error}`}</p>
           <h4>Reply as rendered for the platform</h4>
-          <Pre body={d.message} />
+          <Pre body={d.message} json />
         </section>
       ))}
       <section class="block">
@@ -44,9 +44,11 @@ export function Detail({ id, back }: { id: string; back: () => void }) {
 function Stage({ stage: s }: { stage: StageEntry }) {
   const part = parts[s.stage];
   let before: string | undefined;
+  let after = '';
   if (part && s.data && s.request) {
     try {
       before = JSON.stringify((JSON.parse(s.request.body.text) as Record<string, unknown>)[part], null, 2);
+      after = JSON.stringify(JSON.parse(s.data.text), null, 2);
     } catch {
       before = undefined; // cut short: no diff
     }
@@ -74,9 +76,9 @@ function Stage({ stage: s }: { stage: StageEntry }) {
         <>
           <h4>{part ?? 'Data'} after the merge</h4>
           {before !== undefined ? (
-            <pre class="diff">{diffLines(before, s.data.text).map((l, i) => <span key={i} class={l.kind === '+' ? 'add' : l.kind === '-' ? 'del' : ''}>{`${l.kind} ${l.text}\n`}</span>)}</pre>
+            <pre class="diff">{diffLines(before, after).map((l, i) => <span key={i} class={l.kind === '+' ? 'add' : l.kind === '-' ? 'del' : ''}>{`${l.kind} ${l.text}\n`}</span>)}</pre>
           ) : (
-            <Pre body={s.data} />
+            <Pre body={s.data} json />
           )}
         </>
       )}
