@@ -1,5 +1,6 @@
-// `node --import tsx scripts/console-screenshot.ts`: docs/console.png, the console's feed after a
-// few sandbox messages, one refused and one patched by an onMessage callback. Chromium as in the tests.
+// `node --conditions=switchboard-source --import tsx scripts/console-screenshot.ts`: docs/console.png, the console's feed after a
+// few sandbox messages, one refused and one patched by an onMessage callback, and docs/console-detail.png,
+// the refused one opened. Chromium as in the tests.
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,7 +22,7 @@ const callbacks = await new CallbackServer()
   })
   .start();
 const { runtime, url } = await startWithConsole(
-  `platforms: [{ id: sandbox, type: sandbox }]\ncallbacks:\n  onMessage: { url: "${callbacks.url}/onMessage", secret: "whsec_${Buffer.from('docs').toString('base64')}" }\nconsole: { token: ${token} }`,
+  `platforms: [{ id: sandbox, type: sandbox }]\ncallbacks:\n  onMessage: { url: "${callbacks.url}/onMessage", secret: "whsec_${Buffer.from('a docs screenshot signing key').toString('base64')}" }\nconsole: { token: ${token} }`,
 );
 const profile = await mkdtemp(join(tmpdir(), 'switchboard-chromium-'));
 const browser = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: chromiumArgs, viewport: { width: 1200, height: 640 } });
@@ -40,6 +41,12 @@ try {
   const out = fileURLToPath(new URL('../docs/console.png', import.meta.url));
   await page.screenshot({ path: out });
   console.log(`wrote ${out}`);
+  // And one message opened: the callback that refused it, what it was sent and what it answered.
+  await page.locator('li.row', { hasText: 'casino' }).locator('button.open').click();
+  await page.locator('section.stage[data-stage=onMessage]').waitFor();
+  const detail = fileURLToPath(new URL('../docs/console-detail.png', import.meta.url));
+  await page.screenshot({ path: detail, fullPage: false });
+  console.log(`wrote ${detail}`);
 } finally {
   await browser.close();
   await runtime.stop();

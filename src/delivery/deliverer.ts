@@ -57,12 +57,13 @@ export class Deliverer {
   }
 
   /** One item to the end: delivered, dead, or left for the next start. Never throws. */
-  async send(record: OutboxRecord, log: Logger): Promise<ItemDelivery> {
+  send(record: OutboxRecord, log: Logger): Promise<ItemDelivery> {
     const { trace } = this.options;
     if (!trace) return this.deliver(record, log);
-    const delivery = await this.deliver(record, log);
-    trace.delivery(record.eventId, { key: record.key, message: record.message, ...delivery });
-    return delivery;
+    return this.deliver(record, log).then((delivery) => {
+      trace.delivery(record.eventId, { key: record.key, message: record.message, ...delivery });
+      return delivery;
+    });
   }
 
   private async deliver(record: OutboxRecord, log: Logger): Promise<ItemDelivery> {
