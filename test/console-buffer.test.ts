@@ -1,8 +1,11 @@
 // The console's memory: a ring of the last N messages, each with a byte budget, secrets masked;
-// and the page's feed store, bounded and changed once per frame however fast batches come.
+// the page's feed store, bounded and changed once per frame however fast batches come; the charts'
+// samples of the /metrics counters, an hour of them.
 
 import { describe, expect, it } from 'vitest';
 import { EventBuffer, summary } from '../src/console/buffer.js';
+import { Numbers, quantile } from '../src/console/numbers.js';
+import { Metrics } from '../src/runtime/metrics.js';
 import type { Message } from '../src/message.js';
 import { FeedStore } from '../console/src/feed-store.js';
 import type { EventSummary } from '../console/src/api.js';
@@ -101,5 +104,40 @@ describe('FeedStore (the page)', () => {
     store.setPaused(false);
     frames.shift()!();
     expect(store.list().map((e) => e.seq)).toEqual([7, 6, 5, 4, 3]);
+  });
+});
+
+describe('Numbers (the charts)', () => {
+  it('turns counter samples into messages per minute, latency percentiles and error rates', async () => {
+    const metrics = new Metrics();
+    metrics.describe('switchboard_messages_total', 'm').describe('switchboard_callback_seconds', 's').describe('switchboard_callback_calls_total', 'c');
+    const numbers = new Numbers(metrics, 10_000);
+    metrics.inc('switchboard_messages_total', { platform: 'sandbox', bot: 'sb', outcome: 'answered' }, 0);
+    await numbers.sample(0);
+    metrics.inc('switchboard_messages_total', { platform: 'sandbox', bot: 'sb', outcome: 'answered' }, 9);
+    metrics.inc('switchboard_messages_total', { platform: 'sandbox', bot: 'sb', outcome: 'handler failed' }, 1);
+    for (let i = 0; i < 99; i++) metrics.observe('switchboard_callback_seconds', { stage: 'onMessage' }, 0.02);
+    metrics.observe('switchboard_callback_seconds', { stage: 'onMessage' }, 3);
+    metrics.inc('switchboard_callback_calls_total', { stage: 'onMessage', outcome: '2xx' }, 99);
+    metrics.inc('switchboard_callback_calls_total', { stage: 'onMessage', outcome: 'timeout' }, 1);
+    await numbers.sample(10_000);
+    const charts = numbers.charts();
+    expect(charts.at).toEqual([10_000]);
+    // 10 messages in 10 s: 60 a minute.
+    expect(charts.messagesPerMinute).toEqual({ sandbox: [60] });
+    const { p50, p99 } = charts.latency.onMessage!;
+    expect(p50[0]).toBeGreaterThan(0.01);
+    expect(p50[0]).toBeLessThanOrEqual(0.025);
+    expect(p99[0]).toBeLessThanOrEqual(0.025);
+    expect(charts.errorRate.messages).toEqual([0.1]);
+    expect(charts.errorRate.callbacks).toEqual([0.01]);
+    expect(charts.errorRate.deliveries).toEqual([null]);
+    expect(quantile([[1, 0], [Infinity, 0]], 0.5)).toBeNull();
+  });
+
+  it('keeps one hour of samples, not more', async () => {
+    const numbers = new Numbers(new Metrics(), 10_000);
+    for (let i = 0; i < 500; i++) await numbers.sample(i * 10_000);
+    expect(numbers.charts().at).toHaveLength(360);
   });
 });
