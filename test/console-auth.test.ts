@@ -113,3 +113,15 @@ describe('console auth', () => {
     expect(parse('').console).toBeUndefined();
   });
 });
+
+describe('console behind an HTTPS proxy', () => {
+  it('marks the session cookie Secure when server.publicUrl is https', async () => {
+    const started = await startWithConsole(`server: { port: 0, publicUrl: "https://bot.example.com" }\nplatforms: [{ id: sandbox, type: sandbox }]\nconsole: { token: "${token}" }`);
+    try {
+      const cookie = (await logIn(started.url)).headers.get('set-cookie')!;
+      expect(cookie.toLowerCase()).toContain('; secure');
+    } finally {
+      await started.runtime.stop();
+    }
+  });
+});

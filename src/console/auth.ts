@@ -32,6 +32,8 @@ export class ConsoleAuth {
   constructor(
     private readonly token: string,
     private readonly now: () => number = Date.now,
+    /** Served over HTTPS by a proxy in front (server.publicUrl is https): the cookie is Secure though this server speaks plain HTTP. */
+    private readonly https = false,
   ) {}
 
   /** A new session for the right token: its id (for the cookie) and CSRF token; undefined for a wrong one. */
@@ -72,7 +74,10 @@ export class ConsoleAuth {
   }
 
   setCookie(ctx: Context, id: string): void {
-    ctx.cookies.set(cookieName, id, { httpOnly: true, sameSite: 'strict', path: '/console', maxAge: sessionMs, secure: ctx.secure, overwrite: true });
+    const secure = this.https || ctx.secure;
+    // The cookies library refuses a Secure cookie on what it takes for a plain connection: the proxy's TLS counts.
+    if (secure) ctx.cookies.secure = true;
+    ctx.cookies.set(cookieName, id, { httpOnly: true, sameSite: 'strict', path: '/console', maxAge: sessionMs, secure, overwrite: true });
   }
 }
 

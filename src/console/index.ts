@@ -31,6 +31,8 @@ export interface ConsoleHost {
 export interface ConsoleOptions {
   /** How often the counters are sampled for the charts (10 s; tests take less). */
   sampleMs?: number;
+  /** Reached over HTTPS (server.publicUrl): the session cookie is Secure. */
+  https?: boolean;
 }
 
 export class OperatorConsole {
@@ -48,7 +50,7 @@ export class OperatorConsole {
   ) {
     this.buffer = new EventBuffer({ capacity: config.events, eventBytes: config.eventBytes });
     this.oneTime = config.token === undefined ? oneTimeToken() : undefined;
-    this.auth = new ConsoleAuth(config.token ?? this.oneTime!);
+    this.auth = new ConsoleAuth(config.token ?? this.oneTime!, Date.now, options.https);
     this.checked = `# valid. Resolved config, secrets masked:\n${stringify(redacted)}`;
   }
 
@@ -90,5 +92,5 @@ export class OperatorConsole {
 /** The console the config asks for, or undefined (the pipeline then traces nothing). */
 export function openConsole(config: Config, definitions: readonly AdapterDefinition[], options?: ConsoleOptions): OperatorConsole | undefined {
   if (!config.console) return undefined;
-  return new OperatorConsole(config.console, redactConfig(config, definitions), options);
+  return new OperatorConsole(config.console, redactConfig(config, definitions), { https: config.server.publicUrl?.startsWith('https:'), ...options });
 }
