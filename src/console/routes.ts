@@ -150,6 +150,8 @@ function feed(ctx: Context, hub: OperatorConsole): void {
   ctx.req.socket.setNoDelay(true);
   ctx.type = 'text/event-stream';
   ctx.set('Cache-Control', 'no-store');
+  // nginx holds a proxied response until it is done unless told not to: a feed never is.
+  ctx.set('X-Accel-Buffering', 'no');
   ctx.status = 200;
   ctx.body = stream;
   const pending = new Map<string, EventRecord>();
