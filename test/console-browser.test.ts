@@ -147,6 +147,20 @@ describe('operator console (Chromium)', () => {
     await fed.locator('.chip.ok', { hasText: /^delivery ok/ }).waitFor();
   });
 
+  it('pauses, and under a burst draws at most 200 rows of its bounded list', async () => {
+    await page.click('nav >> text=Feed');
+    await page.click('button:has-text("Pause")');
+    await say('sent while paused');
+    await page.locator('button', { hasText: 'Resume (1 waiting)' }).waitFor();
+    expect(await row('sent while paused').count()).toBe(0);
+    await page.click('button:has-text("Resume")');
+    await row('sent while paused').waitFor();
+    // 250 messages at once, over 25 chats (one queue each).
+    await Promise.all(Array.from({ length: 250 }, (_, i) => say(`burst ${i}`, `dm:burst${i % 25}`)));
+    await expect.poll(async () => (await page.locator('.more').textContent()) ?? '', { timeout: 15_000 }).toMatch(/^\d+ older messages match/);
+    expect(await page.locator('li.row').count()).toBe(200);
+  });
+
   it('draws the numbers, shows the config masked, and fits a phone', async () => {
     await page.click('nav >> text=Numbers');
     await page.locator('figure.chart svg').first().waitFor();
@@ -157,7 +171,7 @@ describe('operator console (Chromium)', () => {
     expect(config).not.toContain(signing);
     await page.setViewportSize({ width: 375, height: 740 });
     await page.click('nav >> text=Feed');
-    await row('hello console').waitFor();
+    await page.locator('li.row').first().waitFor();
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
   });
 }, 60_000);

@@ -46,17 +46,19 @@ export class FeedStore {
   }
 
   private request(): void {
-    if (this.frame || this.paused || this.pending.size === 0) return;
+    if (this.frame || this.pending.size === 0) return;
     this.frame = this.schedule(() => this.apply());
   }
 
+  /** Paused, only the count of what waits changes on screen. */
   private apply(): void {
     this.frame = 0;
-    if (this.paused) return;
-    for (const [id, event] of this.pending) this.byId.set(id, event);
-    this.pending.clear();
-    evict(this.byId, this.max);
-    this.sorted = [...this.byId.values()].sort((a, b) => b.seq - a.seq);
+    if (!this.paused) {
+      for (const [id, event] of this.pending) this.byId.set(id, event);
+      this.pending.clear();
+      evict(this.byId, this.max);
+      this.sorted = [...this.byId.values()].sort((a, b) => b.seq - a.seq);
+    }
     this.changed();
   }
 }
