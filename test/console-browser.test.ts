@@ -3,9 +3,12 @@
 // callback's refusal, restart a Telegram connection (against the fake Bot API) and send a dead
 // letter again. One browser for the file.
 
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Ajv2020 from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '../src/runtime/runtime.js';
@@ -85,6 +88,13 @@ describe('operator console (Chromium)', () => {
     expect(chips.some((c) => /^handler [\d.]+ms ok$/.test(c))).toBe(true);
     expect(chips.some((c) => /^delivery ok \S+/.test(c))).toBe(true);
     await row('second message').locator('.chip', { hasText: 'answered' }).waitFor();
+    // What the callback got is what docs/callback-payload.schema.json says, the console's config (token masked) included.
+    const ajv = new Ajv2020.default({ allErrors: true });
+    addFormats.default(ajv);
+    const validate = ajv.compile(JSON.parse(readFileSync(new URL('../docs/callback-payload.schema.json', import.meta.url), 'utf8')) as object);
+    const payload = callbacks.received.find((r) => r.body.message?.text === 'hello console')!.body;
+    expect(validate(payload) ? [] : validate.errors).toEqual([]);
+    expect(payload.config.console).toEqual({ token: '********', localOnly: false, events: 1000, eventBytes: 32768 });
     // Filters: a search narrows the list; the keyboard reaches it with "/".
     await page.keyboard.press('/');
     await page.keyboard.type('second');
