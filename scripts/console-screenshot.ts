@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { CallbackServer } from '../testing/fakes/callback-server.js';
-import { chromiumArgs, startWithConsole } from '../test/console-helpers.js';
+import { chromiumArgs, chromiumPath, startWithConsole } from '../test/console-helpers.js';
 
 const token = 'screenshot-console-token';
 const callbacks = await new CallbackServer()
@@ -25,7 +25,7 @@ const { runtime, url } = await startWithConsole(
   `platforms: [{ id: sandbox, type: sandbox }]\ncallbacks:\n  onMessage: { url: "${callbacks.url}/onMessage", secret: "whsec_${Buffer.from('a docs screenshot signing key').toString('base64')}" }\nconsole: { token: ${token} }`,
 );
 const profile = await mkdtemp(join(tmpdir(), 'switchboard-chromium-'));
-const browser = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: chromiumArgs, viewport: { width: 1200, height: 640 } });
+const browser = await chromium.launchPersistentContext(profile, { executablePath: chromiumPath, headless: true, args: chromiumArgs, viewport: { width: 1200, height: 640 } });
 try {
   const page = browser.pages()[0] ?? (await browser.newPage());
   await page.goto(`${url}/console/login?token=${token}`);

@@ -3,7 +3,7 @@
 // callback's refusal, restart a Telegram connection (against the fake Bot API) and send a dead
 // letter again. One browser for the file.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '../src/runtime/runtime.js';
 import { CallbackServer } from './fakes/callback-server.js';
 import { FakeTelegram } from './fakes/telegram-api.js';
-import { chromiumArgs, startWithConsole } from './console-helpers.js';
+import { chromiumArgs, chromiumPath, startWithConsole } from './console-helpers.js';
 
 const token = 'browser-test-console-token';
 const signing = `whsec_${Buffer.from('a callback signing key').toString('base64')}`;
@@ -44,8 +44,9 @@ beforeAll(async () => {
     `console: { token: ${token} }`,
   ].join('\n');
   ({ runtime, url } = await startWithConsole(yaml, { sampleMs: 500 }));
+  if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} is missing: apt-get install -y chromium (.ci/run does)`);
   profile = await mkdtemp(join(tmpdir(), 'switchboard-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: chromiumArgs });
+  browser = await chromium.launchPersistentContext(profile, { executablePath: chromiumPath, headless: true, args: chromiumArgs });
   page = browser.pages()[0] ?? (await browser.newPage());
   page.setDefaultTimeout(8000);
   page.on('pageerror', (e) => console.error('[page error]', e.message));
