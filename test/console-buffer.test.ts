@@ -40,6 +40,10 @@ describe('EventBuffer', () => {
     expect(record.message.text).not.toContain('xxxx');
     // Lists are bounded too: a chatty message does not grow without end.
     expect(record.logs.length).toBeLessThanOrEqual(50);
+    // Headers count: a callback answering with a lot of them is not kept past the budget.
+    buffer.stage('e1', { stage: 'onSent', url: 'http://cb/onSent', status: 200, response: { headers: Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`x-h${i}`, 'v'.repeat(50)])), body: new Uint8Array() }, ms: 1, outcome: 'continue' });
+    expect(Object.keys(buffer.get('e1')!.stages[1]!.response!.headers)).toEqual(['(not kept)']);
+    expect(buffer.get('e1')!.bytes).toBeLessThanOrEqual(2048);
   });
 
   it('masks signing and credential headers, keeps an image reply as an image', () => {

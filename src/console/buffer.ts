@@ -145,9 +145,9 @@ export class EventBuffer extends EventEmitter<{ update: [record: EventRecord] }>
     record.stages.push({
       stage: call.stage,
       url: call.url,
-      ...(call.request && { request: { headers: maskHeaders(call.request.headers), body: this.body(record, call.request.body) } }),
+      ...(call.request && { request: { headers: this.headers(record, call.request.headers), body: this.body(record, call.request.body) } }),
       ...(call.status !== undefined && { status: call.status }),
-      ...(call.response && { response: { headers: maskHeaders(call.response.headers), body: this.bytesBody(record, call.response.body, image), ...(contentType && { contentType }) } }),
+      ...(call.response && { response: { headers: this.headers(record, call.response.headers), body: this.bytesBody(record, call.response.body, image), ...(contentType && { contentType }) } }),
       ms: round(call.ms),
       outcome: call.outcome,
       ...(call.error !== undefined && { error: call.error }),
@@ -189,6 +189,16 @@ export class EventBuffer extends EventEmitter<{ update: [record: EventRecord] }>
 
   private changed(record: EventRecord): void {
     if (this.listenerCount('update') > 0) this.emit('update', record);
+  }
+
+  /** Headers count against the budget too (a callback server may send many): past it, none are kept. */
+  private headers(record: EventRecord, headers: Record<string, string | string[] | undefined>): Record<string, string> {
+    const masked = maskHeaders(headers);
+    let size = 0;
+    for (const name in masked) size += name.length + masked[name]!.length + 4;
+    if (size > this.limits.eventBytes - record.bytes) return { '(not kept)': `${size} bytes of headers, over the console's eventBytes for this message` };
+    record.bytes += size;
+    return masked;
   }
 
   /** `text` within what is left of the record's byte budget (counted in UTF-16 units: close enough, and cheap). */
