@@ -3,7 +3,7 @@
 // samples of the /metrics counters, an hour of them.
 
 import { describe, expect, it } from 'vitest';
-import { EventBuffer, summary } from '../src/console/buffer.js';
+import { EventBuffer, summary, summaryJson } from '../src/console/buffer.js';
 import { Numbers, quantile } from '../src/console/numbers.js';
 import { Metrics } from '../src/runtime/metrics.js';
 import type { Message } from '../src/message.js';
@@ -79,6 +79,8 @@ describe('EventBuffer', () => {
     expect(s.text.length).toBeLessThanOrEqual(200);
     expect(Object.keys(s)).not.toContain('logs');
     expect(changes).toEqual(['e1:0', 'e1:1', 'e1:answered']);
+    // The feed's JSON is the summary's, made without building it.
+    expect(JSON.parse(summaryJson([buffer.get('e1')!]))).toEqual([JSON.parse(JSON.stringify(s))]);
   });
 });
 

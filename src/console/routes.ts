@@ -9,7 +9,7 @@ import type { Context, Next } from 'koa';
 import { HttpError, readRawBody } from '../inbound/http.js';
 import type { OutboxRecord } from '../store/index.js';
 import { cookieName, crossOrigin } from './auth.js';
-import { summary, type EventRecord } from './buffer.js';
+import { summary, summaryJson, type EventRecord } from './buffer.js';
 import type { ConsoleHost, OperatorConsole } from './index.js';
 import type { Numbers } from './numbers.js';
 import { appPage, loginPage } from './pages.js';
@@ -158,7 +158,7 @@ function feed(ctx: Context, hub: OperatorConsole): void {
   let timer: NodeJS.Timeout | undefined;
   const flush = () => {
     timer = undefined;
-    stream.write(`data: ${JSON.stringify([...pending.values()].map(summary))}\n\n`);
+    stream.write(`data: ${summaryJson([...pending.values()])}\n\n`);
     pending.clear();
   };
   const onUpdate = (record: EventRecord) => {

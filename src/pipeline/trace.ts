@@ -53,12 +53,19 @@ export function tracedPrompts(prompts: Prompts, trace: Trace): Prompts {
       },
     );
   };
+  const run: Prompts['run'] = (ctx, handler) => timed(ctx.eventId, prompts.run(ctx, handler));
+  const resume: Prompts['resume'] = (resumption, turn) => timed(turn.eventId, prompts.resume(resumption, turn));
+  // Other methods bound once each, not on every call.
+  const bound = new Map<PropertyKey, unknown>();
   return new Proxy(prompts, {
     get(target, key) {
-      if (key === 'run') return (ctx: Parameters<Prompts['run']>[0], handler: () => Promise<void>) => timed(ctx.eventId, target.run(ctx, handler));
-      if (key === 'resume') return (resumption: Parameters<Prompts['resume']>[0], turn: Parameters<Prompts['resume']>[1]) => timed(turn.eventId, target.resume(resumption, turn));
+      if (key === 'run') return run;
+      if (key === 'resume') return resume;
       const value: unknown = Reflect.get(target, key, target);
-      return typeof value === 'function' ? value.bind(target) : value;
+      if (typeof value !== 'function') return value;
+      let method = bound.get(key);
+      if (method === undefined) bound.set(key, (method = value.bind(target)));
+      return method;
     },
   });
 }
