@@ -36,14 +36,30 @@ describe('EventBuffer', () => {
     expect(record.bytes).toBeLessThanOrEqual(2048);
     expect(record.stages[0]!.request!.body.truncated).toBe(body.length);
     expect(record.stages[0]!.ms).toBe(3.1);
-    // The platform's raw payload is not kept at all.
-    expect(record.message.text).not.toContain('xxxx');
+    // The platform's raw payload is not kept at all; the message is served as JSON.
+    const served = JSON.parse(JSON.stringify(record.message)) as { text: string };
+    expect(JSON.parse(served.text)).toMatchObject({ id: 'm', platform: 'sandbox', text: 'hi' });
+    expect(served.text).not.toContain('xxxx');
     // Lists are bounded too: a chatty message does not grow without end.
     expect(record.logs.length).toBeLessThanOrEqual(50);
     // Headers count: a callback answering with a lot of them is not kept past the budget.
     buffer.stage('e1', { stage: 'onSent', url: 'http://cb/onSent', status: 200, response: { headers: Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`x-h${i}`, 'v'.repeat(50)])), body: new Uint8Array() }, ms: 1, outcome: 'continue' });
     expect(Object.keys(buffer.get('e1')!.stages[1]!.response!.headers)).toEqual(['(not kept)']);
     expect(buffer.get('e1')!.bytes).toBeLessThanOrEqual(2048);
+  });
+
+  it('renders a kept message when served, within the budget; a big one is cut at once', () => {
+    const buffer = new EventBuffer({ capacity: 10, eventBytes: 4096 });
+    buffer.received('small', message('hello'));
+    buffer.received('big', message('b'.repeat(10_000)));
+    const served = (id: string) => JSON.parse(JSON.stringify(buffer.get(id)!.message)) as { text: string; truncated?: number };
+    expect(served('small').truncated).toBeUndefined();
+    expect(served('big').truncated).toBeGreaterThan(20_000);
+    expect(served('big').text.length).toBeLessThanOrEqual(4096);
+    expect(buffer.get('big')!.bytes).toBeLessThanOrEqual(4096);
+    // A reply with bytes shows their size, not the bytes.
+    buffer.delivery('small', { key: 'small:0', message: { to: { botId: 'sb', channelId: 'c1', type: 'direct' }, content: [{ type: 'image', data: new Uint8Array(5000), mime: 'image/png' }] }, ok: true, ids: ['1'], ms: 1 } as never);
+    expect(JSON.stringify(buffer.get('small')!.deliveries[0]!.message)).toContain('[5000 bytes]');
   });
 
   it('masks signing and credential headers, keeps an image reply as an image', () => {

@@ -3,7 +3,7 @@
 // the buffer never holds more than about capacity × (eventBytes + 2 KB of bookkeeping).
 
 import { EventEmitter } from 'node:events';
-import type { Message, OutgoingMessage } from '../message.js';
+import type { Message, OutgoingMessage, Segment } from '../message.js';
 import type { DeliveryTrace, StageTrace, Trace } from '../pipeline/trace.js';
 import { errorMessage } from '../inbound/supervisor.js';
 
@@ -41,8 +41,8 @@ export interface DeliveryEntry {
   ids: readonly string[];
   error?: string;
   ms: number;
-  /** The reply as rendered for the platform: what the adapter was given. */
-  message: StoredBody;
+  /** The reply as rendered for the platform: what the adapter was given (JSON when served). */
+  message: StoredBody | Rendered;
 }
 
 export interface EventRecord {
@@ -54,8 +54,8 @@ export interface EventRecord {
   chat: string;
   user: string;
   text: string;
-  /** The normalized message as received. */
-  message: StoredBody;
+  /** The normalized message as received (JSON when served). */
+  message: StoredBody | Rendered;
   stages: StageEntry[];
   handler?: { ms: number; outcome: 'ok' | 'threw'; error?: string };
   deliveries: DeliveryEntry[];
@@ -122,13 +122,14 @@ export class EventBuffer extends EventEmitter<{ update: [record: EventRecord] }>
       chat: message.channel.id,
       user: message.author.name ? `${message.author.name} (${message.author.id})` : message.author.id,
       text: message.text.length > textLimit ? `${message.text.slice(0, textLimit - 1)}…` : message.text,
-      message: { text: '' },
+      message: emptyBody,
       stages: [],
       deliveries: [],
       logs: [],
       bytes: 0,
     };
-    record.message = this.body(record, rendered({ ...message, raw: undefined }));
+    // The platform's raw payload is not kept: it is the platform's, and can be large.
+    record.message = this.kept(record, { ...message, raw: undefined });
     const old = this.ring[this.next];
     if (old) this.byId.delete(old.id);
     this.ring[this.next] = record;
@@ -167,7 +168,7 @@ export class EventBuffer extends EventEmitter<{ update: [record: EventRecord] }>
     const record = this.byId.get(eventId);
     if (!record || record.deliveries.length >= listLimit) return;
     const { key, ok, ids, error, ms, message } = delivery;
-    record.deliveries.push({ key, ok, ids: [...ids], ...(error !== undefined && { error }), ms: round(ms), message: this.body(record, rendered(message)) });
+    record.deliveries.push({ key, ok, ids: [...ids], ...(error !== undefined && { error }), ms: round(ms), message: this.kept(record, message) });
     this.changed(record);
   }
 
@@ -199,6 +200,19 @@ export class EventBuffer extends EventEmitter<{ update: [record: EventRecord] }>
     if (size > this.limits.eventBytes - record.bytes) return { '(not kept)': `${size} bytes of headers, over the console's eventBytes for this message` };
     record.bytes += size;
     return masked;
+  }
+
+  /**
+   * A message kept as it is and rendered to JSON only when someone looks (the detail view): no
+   * work on the hot path. Its size is estimated and counted against the budget; one too big is
+   * rendered now and cut.
+   */
+  private kept(record: EventRecord, message: Message | OutgoingMessage): StoredBody | Rendered {
+    const size = estimate(message.content);
+    const room = this.limits.eventBytes - record.bytes;
+    if (size > room) return this.body(record, rendered(message));
+    record.bytes += size;
+    return new Rendered(message, room);
   }
 
   /** `text` within what is left of the record's byte budget (counted in UTF-16 units: close enough, and cheap). */
@@ -252,6 +266,34 @@ export function maskHeaders(headers: Record<string, string | string[] | undefine
     out[name] = secretHeaders.test(name) ? masked : Array.isArray(value) ? value.join(', ') : value;
   }
   return out;
+}
+
+const emptyBody: StoredBody = { text: '' };
+
+/** A message rendered to JSON (a StoredBody) when the record is served, within `cap` characters. */
+export class Rendered {
+  constructor(
+    private readonly message: Message | OutgoingMessage,
+    private readonly cap: number,
+  ) {}
+
+  toJSON(): StoredBody {
+    const text = rendered(this.message);
+    return text.length <= this.cap ? { text } : { text: text.slice(0, this.cap), truncated: text.length };
+  }
+}
+
+/** About the characters a message's JSON takes, from its content (a Message's text is there twice): cheap, and never far below. */
+function estimate(content: readonly Segment[]): number {
+  let size = 400;
+  for (const segment of content) {
+    size += 64;
+    for (const key in segment) {
+      const value = (segment as unknown as Record<string, unknown>)[key];
+      size += key.length + (typeof value === 'string' ? 2 * value.length : value instanceof Uint8Array ? 24 : typeof value === 'object' && value !== null ? JSON.stringify(value).length : 16);
+    }
+  }
+  return size;
 }
 
 /** JSON (the page indents it), bytes shown as their size; without bytes, V8's fast path (no replacer) does it. */
