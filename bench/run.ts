@@ -13,6 +13,7 @@ import { consoleToken, watchConsole } from './console-client.js';
 import { ratio, spreadOf, type Row, type RowProducer } from './row.js';
 import { gatewayRows, printGatewayRows } from './gateway.js';
 import { startupRows } from './startup.js';
+import { printStream, streamBench } from './stream.js';
 import { formatSpread, signed, startupLine, tableHeader, tableLine, verdict } from './table.js';
 
 /**
@@ -95,6 +96,8 @@ const extra: Row[] = [];
 for (const produce of producers) extra.push(...(await produce({ rounds, quick })));
 // Gateway fan-in: a Discord firehose into Switchboard and into a bare discord.js client, interleaved.
 const gateway = await gatewayRows({ rounds, quick, messages: quick ? 2000 : undefined });
+// One streamed reply into a Telegram group: the calls Telegram gets, and the CPU per chunk.
+const streamed = await streamBench(quick ? { tokens: 200, tokensPerSecond: 200 } : { tokens: 2000, tokensPerSecond: 50 });
 const startup = await startupRows(startupRuns, quick);
 
 console.log('');
@@ -107,6 +110,8 @@ if (extra.length > 0) {
 console.log('');
 console.log('Gateway fan-in (no replies), messages reaching the handler:');
 printGatewayRows(gateway);
+console.log('');
+printStream(streamed);
 console.log('');
 console.log(`Verdicts: per-round ratios, median (min–max) over ${rounds} round(s):`);
 console.log(verdict('a/b′ (same undici client)', ratio(a, bUndici), 1.15));
@@ -138,4 +143,4 @@ console.log('');
 console.log(`Start-up, measured only: ms from spawn, median (min–max) of ${startupRuns} run(s), interleaved:`);
 for (const r of startup) console.log(startupLine(r));
 
-if (values.json) await writeFile(values.json, `${JSON.stringify({ load, rounds, rows: [...compared, ...single, ...callbackRows], extra, gateway, startup }, null, 2)}\n`);
+if (values.json) await writeFile(values.json, `${JSON.stringify({ load, rounds, rows: [...compared, ...single, ...callbackRows], extra, gateway, streamed, startup }, null, 2)}\n`);

@@ -3,9 +3,10 @@
 // image -> the same image. In a group it answers only what is addressed to it: /commands, and
 // messages that @mention it (or reply to it), as the sandbox page says.
 
-import { defineBot, isMedia } from 'switchboard';
+import { defineBot, isMedia, type Bot } from 'switchboard';
 
-export default defineBot((bot) => {
+/** The example bot's commands and replies, for a bot that adds its own (bots/stream.ts). */
+export function echoBot(bot: Bot): void {
   bot.command('ping', () => 'pong', { description: 'check that the bot is alive' });
 
   bot.command('echo <text:rest>', (ctx) => ctx.args.text, { description: 'repeat the text' });
@@ -26,4 +27,6 @@ export default defineBot((bot) => {
     if (media.length > 0) return ctx.reply(media);
     if (ctx.text.trim() !== '') return ctx.reply(ctx.text);
   });
-});
+}
+
+export default defineBot(echoBot);

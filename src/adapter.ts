@@ -6,8 +6,9 @@ import type { z } from 'zod';
 import type { InterceptDecision, PlatformEvent } from './bot/events.js';
 import type { Logger } from './runtime/logger.js';
 import type { MediaStore } from './media/media.js';
-import type { ChannelRef, Delivery, Message, OutgoingMessage } from './message.js';
+import type { ChannelRef, Delivery, Message, OutgoingMessage, Segment } from './message.js';
 import type { SendLimits } from './delivery/pacer.js';
+import type { Failure } from './delivery/retry.js';
 import type { Store } from './store/index.js';
 import type { SupervisedConnection, Supervisor } from './inbound/supervisor.js';
 
@@ -84,7 +85,51 @@ export interface Adapter {
    * options (a direct call), it is a first try with no idempotency key to keep.
    */
   send(message: OutgoingMessage, options?: SendOptions): Promise<Delivery>;
+  /**
+   * How the platform shows an answer that grows while it is written (docs/streaming.md). Absent:
+   * a streamed reply is collected and sent as one message through `send`.
+   */
+  readonly streaming?: Streaming;
 }
+
+/**
+ * A platform's way of showing a growing answer. The core (src/delivery/stream.ts) owns the policy:
+ * it reads the bot's stream, paces every update through the platform's declared `limits` (each
+ * update is one call against the chat's bucket) plus `minIntervalMs`, coalesces what arrived
+ * meanwhile into one update, splits at `maxLength`, appends the notice when the stream fails, and
+ * falls back to a new message when an update fails.
+ */
+export interface Streaming {
+  /** The most characters of text one platform message may hold; past it, the core goes on in a new message. */
+  maxLength: number;
+  /** The least time between two updates of one message, on top of the chat's pacing (ms). */
+  minIntervalMs?: number;
+  /**
+   * Starts a growing message for `message` (its `to`, `replyTo`; `content` is empty). Nothing is
+   * sent yet: the first `update` or `finish` does. `pace` waits for the chat's next send slot, as
+   * SendOptions.pace does: for a finish that sends more than one message (images after the text).
+   */
+  open(message: OutgoingMessage, signal: AbortSignal, pace: () => Promise<boolean>): LiveMessage;
+}
+
+/** One platform message while it grows. Its methods are called one at a time, never concurrently. */
+export interface LiveMessage {
+  /** Updates are drafts the user does not keep (the message itself is sent by finish): a failed finish sends it all again. */
+  readonly draft?: boolean;
+  /** The platform message being shown, once an update made one (none for drafts): kept when a later call fails. */
+  readonly id: string | undefined;
+  /** Shows `text`, the whole text so far of this message (plain text, no markup). */
+  update(text: string): Promise<StreamStep>;
+  /**
+   * The message's final content (its text, and for the last message the stream's trailing
+   * segments: images, buttons): a last edit with the platform's formatting, or the message
+   * itself where updates were drafts or none was made. `ids`: the platform message(s) the user keeps.
+   */
+  finish(content: Segment[]): Promise<Delivery>;
+}
+
+/** An update's outcome; a failed one says what kind of failure (rate-limited: the core waits and sends a later text). */
+export type StreamStep = { ok: true } | { ok: false; error: string; failure: Failure };
 
 export interface SendOptions {
   /**

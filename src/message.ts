@@ -92,6 +92,8 @@ export interface Delivery {
   failure?: Failure;
   /** Milliseconds spent delivering. */
   ms: number;
+  /** A streamed reply shown as it grew: the update calls made. */
+  edits?: number;
 }
 
 /** Times one send: push the platform's message ids as they are sent, then end with `done()` or `done(error, failure)`. */

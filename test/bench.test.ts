@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Row, Sample } from '../bench/row.js';
 import { ratio, spread } from '../bench/row.js';
 import type { StartupRow } from '../bench/startup.js';
+import type { StreamResult } from '../bench/stream.js';
 import { formatSpread, verdict } from '../bench/table.js';
 import { requireRedis } from './redis.js';
 
@@ -32,7 +33,7 @@ let dir = '';
 let stdout = '';
 let stderr = '';
 let exitCode: number | null = null;
-let report: { load: { requests: number }; rounds: number; rows: Row[]; startup: StartupRow[] };
+let report: { load: { requests: number }; rounds: number; rows: Row[]; startup: StartupRow[]; streamed: StreamResult };
 
 beforeAll(async () => {
   await requireRedis();
@@ -85,6 +86,15 @@ describe('npm run bench -- --quick', () => {
     expect(stdout).toMatch(/^redis, 2 instances \/ 1 instance .* = \d+\.\d\d, target >= 1\.3: (met|not met)$/m);
     expect(stdout).toMatch(/^\(b\) discord\.js 14 Client, same cache limits +\d+ \(\d+–\d+\) +\d+\.\d \(/m);
     expect(stdout).toMatch(/^gateway a\/b = \d+\.\d\d, target >= 0\.9: (met|not met)$/m);
+  });
+
+  it('streams one reply into a Telegram group: the calls Telegram got are within what a group allows, not one per chunk', () => {
+    expect(stdout).toMatch(/^Streaming: one 200-token reply into a Telegram group at 200 tokens\/s, over \d+\.\d s:$/m);
+    expect(stdout).toMatch(/^ {2}Telegram API calls \d+ \(sendMessage 1, editMessageText \d+\); a group allows \d+ in that time \(burst 3, then 20\/min\): within$/m);
+    expect(stdout).toMatch(/^ {2}CPU \d+\.\d µs per chunk; the producer's timers alone \d+\.\d µs/m);
+    expect(report.streamed.total).toBeLessThanOrEqual(report.streamed.allowed);
+    expect(report.streamed.total).toBeLessThan(report.streamed.tokens / 10);
+    expect(report.streamed.cpuMicrosPerChunk).toBeGreaterThan(0);
   });
 
   it('times --help, the sandbox start and a ten-platform start, each against its target', () => {

@@ -6,6 +6,7 @@ import {
   InteractionType,
   REST,
   Routes,
+  type APIAllowedMentions,
   type APIEmbed,
   type APIMessage,
   type APIMessageComponentInteraction,
@@ -15,7 +16,7 @@ import {
   type RawFile,
   type RESTOptions,
 } from 'discord.js';
-import { defineAdapter, type Adapter, type AdapterContext, type Admission, type InboundEvent, type SendOptions } from '../../src/adapter.js';
+import { defineAdapter, type Adapter, type AdapterContext, type Admission, type InboundEvent, type SendOptions, type Streaming } from '../../src/adapter.js';
 import { idempotencyKey } from '../../src/delivery/idempotency.js';
 import type { SendLimits } from '../../src/delivery/pacer.js';
 import { fatal, retry, retryable, type RetryPolicy } from '../../src/delivery/retry.js';
@@ -27,7 +28,8 @@ import { attachmentLimit, outgoing } from './attachments.js';
 import { GatewayBridge } from './bridge.js';
 import { classify, describe } from './errors.js';
 import { normalizeClick, normalizeMessage, type NormalizeContext } from './normalize.js';
-import { plan, quotedId } from './render.js';
+import { plan, quotedId, type Planned } from './render.js';
+import { discordStreaming } from './stream.js';
 import { restOptions, sendingOptions } from './rest.js';
 import { identifyThrottler } from './identify.js';
 import { GatewaySessions } from './resume.js';
@@ -68,6 +70,7 @@ export class DiscordAdapter implements Adapter {
   readonly type = 'discord';
   readonly id: string;
   readonly limits = limits;
+  readonly streaming: Streaming = discordStreaming(this);
   private readonly timings: DiscordTimings;
   private self: string | undefined;
   private ctx: AdapterContext | undefined;
@@ -168,35 +171,26 @@ export class DiscordAdapter implements Adapter {
     return sending;
   }
 
-  private async deliver(message: OutgoingMessage, options: SendOptions | undefined): Promise<Delivery> {
+  private deliver(message: OutgoingMessage, options: SendOptions | undefined): Promise<Delivery> {
+    const { messages, allowedMentions } = plan(message.content);
+    return this.postPlanned(messages, allowedMentions, message.to.channelId, quotedId(message.content, message.replyTo), options);
+  }
+
+  /** Planned messages to a channel in order, the first quoting `quote`; the core paced the first (after the `sent` skipped), each further one waits for its slot. */
+  async postPlanned(messages: readonly Planned[], allowedMentions: APIAllowedMentions, channelId: string, quote: string | undefined, options: SendOptions | undefined): Promise<Delivery> {
     const { ids, done } = startDelivery();
     const link = this.link;
     if (!link) return done('the Discord platform is not running', retryable);
-    const channelId = message.to.channelId;
     if (!/^\d+$/.test(channelId)) return done(`not a Discord channel id: "${channelId}"; expected a numeric snowflake`, fatal);
-    const quote = quotedId(message.content, message.replyTo);
-    const { messages, allowedMentions } = plan(message.content);
     try {
       // One message at a time: the chat sees them in order, and discord.js's per-route rate-limit
       // queue sees one request at a time from us.
       for (const [index, item] of messages.entries()) {
         if (index < (options?.sent ?? 0)) continue; // delivered by an earlier try
         if (index > (options?.sent ?? 0) && options && !(await options.pace())) return done('shutting down', retryable);
-        const files: RawFile[] = [];
-        const embeds: APIEmbed[] = [];
-        let content = item.content;
-        for (const media of item.media) {
-          const out = await outgoing(media, this.ctx?.media);
-          if (out.kind === 'file') files.push(out.file);
-          else if (out.kind === 'embed') embeds.push({ image: { url: out.url } });
-          else content += `${content ? '\n' : ''}${out.text}`;
-        }
+        const { body: rendered, files } = await this.render(item, allowedMentions);
         const body = {
-          ...(content ? { content } : {}),
-          ...(embeds.length ? { embeds } : {}),
-          ...(item.components.length ? { components: item.components } : {}),
-          ...(files.length ? { attachments: files.map((file, id) => ({ id, filename: file.name })) } : {}),
-          allowed_mentions: allowedMentions,
+          ...rendered,
           // The same part gets the same nonce on every try, after a restart too: when Discord
           // stored a message whose answer was lost, the retry gets that message back, not a second one.
           nonce: options ? idempotencyKey(options.key, index) : randomBytes(12).toString('base64url'),
@@ -211,6 +205,32 @@ export class DiscordAdapter implements Adapter {
     } catch (error) {
       return done(describe(error), classify(error));
     }
+  }
+
+  /** One planned message as a message body (content, embeds, components, attachments) and the files it uploads. */
+  async render(item: Planned, allowedMentions: APIAllowedMentions): Promise<{ body: Record<string, unknown>; files: RawFile[] }> {
+    const files: RawFile[] = [];
+    const embeds: APIEmbed[] = [];
+    let content = item.content;
+    for (const media of item.media) {
+      const out = await outgoing(media, this.ctx?.media);
+      if (out.kind === 'file') files.push(out.file);
+      else if (out.kind === 'embed') embeds.push({ image: { url: out.url } });
+      else content += `${content ? '\n' : ''}${out.text}`;
+    }
+    const body = {
+      ...(content ? { content } : {}),
+      ...(embeds.length ? { embeds } : {}),
+      ...(item.components.length ? { components: item.components } : {}),
+      ...(files.length ? { attachments: files.map((file, id) => ({ id, filename: file.name })) } : {}),
+      allowed_mentions: allowedMentions,
+    };
+    return { body, files };
+  }
+
+  /** The REST client while the adapter runs. */
+  get rest(): REST | undefined {
+    return this.link?.rest;
   }
 
   /** Hands a message or a button click to the core, in the order the gateway sent them; the admission tells the session what is recorded. */

@@ -5,10 +5,11 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type Router from '@koa/router';
 import type { Context as KoaContext } from 'koa';
-import { defineAdapter, type Adapter, type AdapterContext, type SendOptions } from '../../src/adapter.js';
+import { defineAdapter, type Adapter, type AdapterContext, type SendOptions, type Streaming } from '../../src/adapter.js';
 import { idempotencyKey } from '../../src/delivery/idempotency.js';
 import { fatal, retryable } from '../../src/delivery/retry.js';
 import { readJson, unavailable } from '../../src/inbound/http.js';
+import { openSse, sseFrame } from '../../src/inbound/sse.js';
 import type { Delivery, OutgoingMessage } from '../../src/message.js';
 import { StoreError } from '../../src/store/index.js';
 import { ReplyCache, type PollCache } from './cache.js';
@@ -17,6 +18,7 @@ import { channelOf, normalize } from './normalize.js';
 import { render } from './render.js';
 import { httpConfig, httpRequest, type HttpConfig } from './schema.js';
 import { SharedReplyCache } from './shared-cache.js';
+import { httpStreaming, LiveAnswers } from './stream.js';
 import { ApiKeys } from './verify.js';
 
 const refreshPath = '/api/plug/hep/refresh_token';
@@ -33,10 +35,14 @@ export class HttpAdapter implements Adapter {
   private readonly callback: CallbackSender | undefined;
   private ctx: AdapterContext | undefined;
   private mounted = false;
+  private readonly live = new LiveAnswers();
+  /** Poll mode only: a callback POSTs finished answers, never deltas. */
+  readonly streaming: Streaming | undefined;
 
   constructor(private readonly config: HttpConfig) {
     this.id = config.id;
     this.callback = config.mode === 'callback' ? new CallbackSender(config) : undefined;
+    this.streaming = this.callback ? undefined : httpStreaming(this.live, () => this.cache);
   }
 
   private get keyFile(): string {
@@ -123,22 +129,27 @@ export class HttpAdapter implements Adapter {
     const parsed = httpRequest.safeParse(await readJson(koa, ctx.bodyLimit));
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      koa.status = 400;
-      koa.body = { code: 400, detail: `${issue.path.join('.') || 'body'}: ${issue.message}` };
-      return;
+      return badRequest(koa, `${issue.path.join('.') || 'body'}: ${issue.message}`);
     }
     const body = parsed.data;
+    if (body.stream && this.callback) return badRequest(koa, 'stream: only in poll mode; in callback mode each answer is POSTed to callbackUrl');
     const msgId = body.msg_id ?? randomUUID();
+    const answer = (data: unknown[]) => ({ code: 0, detail: 'success', msg_id: msgId, api_key_ttl: this.keys.ttlSeconds(), data });
     const respond = (data: unknown[]) => {
-      koa.body = { code: 0, detail: 'success', msg_id: msgId, api_key_ttl: this.keys.ttlSeconds(), data };
+      if (body.stream) openSse(koa, this.config.streamHeartbeat).end(sseFrame('done', answer(data)));
+      else koa.body = answer(data);
     };
     const poll = async () => {
+      if (body.stream) return this.pollEvents(koa, msgId, this.waitMs(body.wait), answer);
       await this.cache.settle(msgId, this.waitMs(body.wait));
       respond(await this.cache.items(msgId));
     };
     // A msg_id seen before (here or, with a shared store, on another instance) is polled.
     if (!this.callback && !(await this.cache.open(msgId, channelOf(body).id))) return poll();
-    const handled = () => void Promise.resolve(this.cache.handled(msgId)).catch((error: unknown) => ctx.logger.warn({ msgId, err: (error as Error).message }, 'could not mark a message handled; its polls wait out their time'));
+    const handled = () => {
+      this.live.clear(msgId);
+      void Promise.resolve(this.cache.handled(msgId)).catch((error: unknown) => ctx.logger.warn({ msgId, err: (error as Error).message }, 'could not mark a message handled; its polls wait out their time'));
+    };
     const admission = await ctx.dispatch({ key: msgId, normalize: () => normalize(body, msgId, this.id), onHandled: this.callback ? undefined : handled });
     if (admission === 'closed') {
       // Not taken: the client's retry of this msg_id must be dispatched, not polled.
@@ -155,6 +166,25 @@ export class HttpAdapter implements Adapter {
     await poll();
   }
 
+  /**
+   * `stream: true`: answered at once with an event stream, the message's deltas as they come (the
+   * text shown so far first), then `done` with what a poll answers once it is handled (or `wait`
+   * ran out), and the stream ends.
+   */
+  private pollEvents(koa: KoaContext, msgId: string, waitMs: number, answer: (data: unknown[]) => unknown): void {
+    const events = openSse(koa, this.config.streamHeartbeat);
+    this.live.attach(msgId, events);
+    const done = async () => {
+      await this.cache.settle(msgId, waitMs);
+      events.end(sseFrame('done', answer(await this.cache.items(msgId))));
+    };
+    done().catch((error: unknown) => {
+      // The status went out with the first byte: the stream ends without `done`; the client polls again.
+      this.ctx?.logger.warn({ msgId, err: (error as Error).message }, 'could not read the answer for an event stream; it ends without done');
+      events.end();
+    });
+  }
+
   private waitMs(seconds: number | undefined): number {
     return Math.min(seconds === undefined ? this.config.wait : seconds * 1000, this.config.maxWait);
   }
@@ -168,6 +198,11 @@ async function storeOrUnavailable(run: () => Promise<void>): Promise<void> {
     if (error instanceof StoreError) throw unavailable('the store cannot answer now; send it again later');
     throw error;
   }
+}
+
+function badRequest(koa: KoaContext, detail: string): void {
+  koa.status = 400;
+  koa.body = { code: 400, detail };
 }
 
 function unauthorized(koa: KoaContext, check: { ok: false; reason: string } | { ok: true }): void {

@@ -16,7 +16,7 @@ export interface Item {
  */
 export function render(content: readonly Segment[], key?: string): Item[] {
   const items: Item[] = [];
-  const itemId = () => idOf(key === undefined ? randomBytes(12) : Buffer.from(idempotencyKey(key, items.length, 16), 'base64url'));
+  const itemId = () => (key === undefined ? idOf(randomBytes(12)) : itemIdOf(key, items.length));
   let text: Segment[] = [];
   const flush = () => {
     const joined = plainText(text);
@@ -38,6 +38,11 @@ export function render(content: readonly Segment[], key?: string): Item[] {
   }
   flush();
   return items;
+}
+
+/** The id `render(content, key)` gives its item number `index`. */
+export function itemIdOf(key: string, index: number): string {
+  return idOf(Buffer.from(idempotencyKey(key, index, 16), 'base64url'));
 }
 
 const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';

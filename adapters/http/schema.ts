@@ -27,6 +27,8 @@ export const httpConfig = z
     /** Poll mode: how long a request waits for the bot's answer when the client does not say (`wait`). */
     wait: duration.default(30_000),
     maxWait: duration.default(60_000),
+    /** `stream: true` requests: a comment this often keeps a quiet event stream open through proxies. */
+    streamHeartbeat: duration.default(15_000),
   })
   .superRefine((config, ctx) => {
     if (config.mode === 'callback' && !config.callbackUrl) ctx.addIssue({ code: 'custom', path: ['callbackUrl'], message: 'required in callback mode: where each message the bot sends is POSTed' });
@@ -47,6 +49,8 @@ export const httpRequest = z
     group: z.boolean().optional(),
     /** Poll mode: seconds to wait for the bot's answer. */
     wait: z.number().min(0).optional(),
+    /** Poll mode: answer with server-sent events, the answer's text as it grows, then the poll answer. */
+    stream: z.boolean().optional(),
   })
   .superRefine((body, ctx) => {
     if (body.type === 'text' && !body.query?.trim()) ctx.addIssue({ code: 'custom', path: ['query'], message: 'required for type text' });

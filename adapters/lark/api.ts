@@ -80,6 +80,17 @@ export class LarkApi {
     return typeof id === 'string' ? id : '';
   }
 
+  /**
+   * PATCH /open-apis/im/v1/messages/:message_id: replaces the content of an interactive card the
+   * app sent (its config must say update_multi, before and after). Lark allows 5 a second per
+   * message, and only within 14 days of the send.
+   */
+  async patch(messageId: string, content: string, signal?: AbortSignal): Promise<void> {
+    await this.call('PATCH /open-apis/im/v1/messages/:message_id', (auth) =>
+      this.client.request({ method: 'PATCH', url: `/open-apis/im/v1/messages/${encodeURIComponent(messageId)}`, data: { content }, signal } as Payload, auth),
+    );
+  }
+
   async uploadImage(data: Buffer): Promise<string> {
     const answer = await this.call('POST /open-apis/im/v1/images', (auth) => this.client.im.image.create({ data: { image_type: 'message', image: data } }, auth));
     const key = (answer as { image_key?: unknown } | null)?.image_key;

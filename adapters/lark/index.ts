@@ -2,7 +2,7 @@
 // signed webhook or by the SDK's long connection, replies through the SDK's Client.
 
 import { DefaultCache, EventDispatcher, LoggerLevel } from '@larksuiteoapi/node-sdk';
-import { defineAdapter, type Adapter, type AdapterContext, type Admission, type SendOptions } from '../../src/adapter.js';
+import { defineAdapter, type Adapter, type AdapterContext, type Admission, type SendOptions, type Streaming } from '../../src/adapter.js';
 import { idempotencyKey } from '../../src/delivery/idempotency.js';
 import type { SendLimits } from '../../src/delivery/pacer.js';
 import { classifyError, retryable } from '../../src/delivery/retry.js';
@@ -15,6 +15,7 @@ import { bytesOf, uploadLimit } from './media.js';
 import { isReceiveEvent, normalize, normalizeCardAction, type CardActionEvent, type ReceiveEvent, type ResourceType } from './normalize.js';
 import { card, fileType, plan, type Planned } from './render.js';
 import { larkConfig, type LarkConfig } from './schema.js';
+import { larkStreaming } from './stream.js';
 import { aesKey } from './verify.js';
 import { webhookHandler } from './webhook.js';
 
@@ -55,6 +56,9 @@ export class LarkAdapter implements Adapter {
    * under 50; a chat's five are spread evenly.
    */
   readonly limits: SendLimits = { bot: { count: 1000, perMs: 60_000, burst: 33 }, chat: { count: 5, perMs: 1000 } };
+
+  /** A streamed answer: an interactive card patched as it grows (adapters/lark/stream.ts). */
+  readonly streaming: Streaming = larkStreaming({ api: () => this.api, send: (message) => this.send(message) });
 
   constructor(
     private readonly config: LarkConfig,

@@ -67,8 +67,12 @@ export function plan(content: readonly Segment[]): Planned[] {
   return out;
 }
 
-/** A message card (schema 1.0): the text, then one action block per row of buttons. A click reaches us as card.action.trigger with `value`. */
-export function card(text: string, rows: readonly Button[][]): object {
+/**
+ * A message card (schema 1.0): the text, then one action block per row of buttons. A click reaches
+ * us as card.action.trigger with `value`. `shared`: update_multi, which a card the app updates later
+ * (a streamed answer) must declare before and after every update.
+ */
+export function card(text: string, rows: readonly Button[][], shared = false): object {
   const elements: object[] = [];
   if (text.trim() !== '') elements.push({ tag: 'div', text: { tag: 'plain_text', content: text } });
   for (const row of rows) {
@@ -82,7 +86,7 @@ export function card(text: string, rows: readonly Button[][]): object {
       })),
     });
   }
-  return { config: { wide_screen_mode: true }, elements };
+  return { config: shared ? { wide_screen_mode: true, update_multi: true } : { wide_screen_mode: true }, elements };
 }
 
 /** What im.file.create calls the file: its own types for mp4, opus and office/pdf files, `stream` for the rest. */

@@ -1,4 +1,5 @@
-import { PassThrough } from 'node:stream';
+import type { PassThrough } from 'node:stream';
+import { sseFrame } from '../../src/inbound/sse.js';
 import type { Button } from '../../src/message.js';
 
 /** A segment as the page receives it: media always by URL. */
@@ -37,9 +38,18 @@ export class Chats {
     }
     history.push(message);
     if (history.length > this.historySize) history.splice(0, history.length - this.historySize);
-    const listeners = this.listeners.get(message.chatId);
+    this.broadcast(message.chatId, 'message', message);
+  }
+
+  /** A bot message still being written: shown to the pages watching the chat, kept in no history until it is appended. */
+  update(message: ChatMessage): void {
+    this.broadcast(message.chatId, 'update', message);
+  }
+
+  private broadcast(chatId: string, event: string, message: ChatMessage): void {
+    const listeners = this.listeners.get(chatId);
     if (!listeners) return;
-    const frame = `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+    const frame = sseFrame(event, message);
     for (const stream of listeners) stream.write(frame);
   }
 
@@ -47,22 +57,17 @@ export class Chats {
     return this.histories.get(chatId) ?? [];
   }
 
-  /** An SSE stream of one chat's new messages, with a heartbeat comment so proxies keep it open. */
-  subscribe(chatId: string): PassThrough {
-    const stream = new PassThrough();
+  /** Sends one chat's new messages to `stream` (an open SSE response) until it closes. */
+  subscribe(chatId: string, stream: PassThrough): void {
     let listeners = this.listeners.get(chatId);
     if (!listeners) this.listeners.set(chatId, (listeners = new Set()));
     listeners.add(stream);
-    stream.write(': connected\n\n');
-    const heartbeat = setInterval(() => stream.write(': ping\n\n'), 15_000);
     const drop = () => {
-      clearInterval(heartbeat);
       listeners.delete(stream);
       if (listeners.size === 0 && this.listeners.get(chatId) === listeners) this.listeners.delete(chatId);
     };
     stream.once('close', drop);
     stream.once('finish', drop);
-    return stream;
   }
 
   closeAll(): void {

@@ -2,14 +2,16 @@
 
 import { readFile } from 'node:fs/promises';
 import type Router from '@koa/router';
-import { defineAdapter, type Adapter, type AdapterContext, type SendOptions } from '../../src/adapter.js';
+import { defineAdapter, type Adapter, type AdapterContext, type SendOptions, type Streaming } from '../../src/adapter.js';
 import { retryable } from '../../src/delivery/retry.js';
 import { HttpError, readJson, unavailable } from '../../src/inbound/http.js';
+import { openSse } from '../../src/inbound/sse.js';
 import type { Delivery, OutgoingMessage } from '../../src/message.js';
-import { Chats } from './chats.js';
+import { Chats, type ChatMessage } from './chats.js';
 import { normalize } from './normalize.js';
 import { render } from './render.js';
 import { postLimit, sandboxConfig, sandboxPost, type SandboxConfig } from './schema.js';
+import { sandboxStreaming } from './stream.js';
 
 const pageFile = new URL('./page.html', import.meta.url);
 const selfId = 'bot';
@@ -21,10 +23,15 @@ export class SandboxAdapter implements Adapter {
   private readonly chats: Chats;
   private ctx: AdapterContext | undefined;
   private nextId = 1;
+  readonly streaming: Streaming;
+  /** The bot as the page shows it. */
+  private readonly bot: ChatMessage['from'];
 
   constructor(private readonly config: SandboxConfig) {
     this.id = config.id;
     this.chats = new Chats(config.history);
+    this.bot = { id: selfId, name: config.name, isBot: true };
+    this.streaming = sandboxStreaming({ chats: this.chats, from: this.bot, newId: () => this.newId(), media: () => this.ctx?.media });
   }
 
   async start(ctx: AdapterContext): Promise<void> {
@@ -62,7 +69,7 @@ export class SandboxAdapter implements Adapter {
     this.chats.append({
       id,
       chatId: message.to.channelId,
-      from: { id: selfId, name: this.config.name, isBot: true },
+      from: this.bot,
       replyTo: message.replyTo,
       timestamp: Date.now(),
       segments: render(message.content, ctx.media),
@@ -80,12 +87,7 @@ export class SandboxAdapter implements Adapter {
     router.get(`${api}/events`, (koa) => {
       const chat = koa.query.chat;
       if (typeof chat !== 'string' || chat === '') throw new HttpError(400, 'query parameter "chat" is required');
-      koa.req.socket.setTimeout(0);
-      koa.set({ 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
-      koa.type = 'text/event-stream';
-      const stream = this.chats.subscribe(chat);
-      koa.req.once('close', () => stream.end());
-      koa.body = stream;
+      this.chats.subscribe(chat, openSse(koa));
     });
     router.post(`${api}/messages`, async (koa) => {
       const parsed = sandboxPost.safeParse(await readJson(koa, postLimit));

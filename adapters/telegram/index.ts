@@ -2,18 +2,19 @@
 
 import { Api, InputFile, TelegramApiError, type Update } from 'node-telegram-bot-api';
 import { request } from 'undici';
-import { defineAdapter, type Adapter, type AdapterContext, type Admission, type SendOptions } from '../../src/adapter.js';
+import { defineAdapter, type Adapter, type AdapterContext, type Admission, type SendOptions, type Streaming } from '../../src/adapter.js';
 import { authenticated, HttpError, readJson, unavailable } from '../../src/inbound/http.js';
 import type { SendLimits } from '../../src/delivery/pacer.js';
 import { retryable } from '../../src/delivery/retry.js';
 import { createTransport, describeProxy, lightFetch, type Transport } from '../../src/net/proxy.js';
 import type { MediaBody } from '../../src/media/media.js';
-import { startDelivery, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
+import { startDelivery, type ChannelRef, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
 import { errorMessage, FatalConnectionError, LeaseLostError, type SessionControls, type Supervisor } from '../../src/inbound/supervisor.js';
 import type { Fence } from '../../src/store/index.js';
 import { classify, describe } from './errors.js';
 import { incoming, normalize, type Self } from './normalize.js';
-import { plan, quotedId, type Planned } from './render.js';
+import { plan, quotedId, splitChannel, type Planned } from './render.js';
+import { telegramStreaming } from './stream.js';
 import { telegramConfig, type TelegramConfig } from './schema.js';
 import { verifySecretToken } from './verify.js';
 
@@ -40,6 +41,7 @@ export class TelegramAdapter implements Adapter {
   readonly type = 'telegram';
   readonly id: string;
   readonly limits = limits;
+  readonly streaming: Streaming;
   /** Each call made once: the core retries sends (Telegram takes no idempotency key, so a send whose answer was lost may be doubled). */
   private readonly api: Api;
   /** getUpdates gets its own client without transport retries: the supervisor owns retrying the poll. */
@@ -58,6 +60,7 @@ export class TelegramAdapter implements Adapter {
     const fetch = lightFetch(this.transport);
     this.api = new Api(config.token, { apiRoot: config.apiRoot, maxRetries: 0, timeoutMs: 60_000, fetch });
     this.pollApi = new Api(config.token, { apiRoot: config.apiRoot, maxRetries: 0, fetch });
+    this.streaming = telegramStreaming(this.api, this);
   }
 
   get selfId(): string | undefined {
@@ -87,14 +90,17 @@ export class TelegramAdapter implements Adapter {
   }
 
   async send(message: OutgoingMessage, options?: SendOptions): Promise<Delivery> {
+    return this.sendPlanned(plan(message.content), message.to, quotedId(message.content, message.replyTo), options);
+  }
+
+  /** Planned messages to `to` in order, the first quoting `replyTo`; the core paced the first (after the `sent` skipped), each further one waits for its slot. */
+  async sendPlanned(items: readonly Planned[], to: ChannelRef, replyTo: number | undefined, options?: Pick<SendOptions, 'sent' | 'signal' | 'pace'>): Promise<Delivery> {
     const { ids, done } = startDelivery();
-    const [chatId, threadId] = splitChannel(message.to.channelId);
-    const replyTo = quotedId(message.content, message.replyTo);
+    const [chatId, threadId] = splitChannel(to.channelId);
     const signal = options?.signal;
     try {
-      for (const [index, item] of plan(message.content).entries()) {
+      for (const [index, item] of items.entries()) {
         if (index < (options?.sent ?? 0)) continue; // delivered by an earlier try
-        // The core paced the first part; each further one waits for Telegram's next slot.
         if (index > (options?.sent ?? 0) && options && !(await options.pace())) return done('shutting down', retryable);
         const common = {
           chat_id: chatId,
@@ -267,13 +273,6 @@ export class TelegramAdapter implements Adapter {
 
 function isUpdate(value: unknown): value is Update {
   return typeof value === 'object' && value !== null && Number.isSafeInteger((value as { update_id?: unknown }).update_id);
-}
-
-/** "chat" or "chat:thread" (forum topics). */
-function splitChannel(channelId: string): [string, number | undefined] {
-  const colon = channelId.lastIndexOf(':');
-  if (colon <= 0) return [channelId, undefined];
-  return [channelId.slice(0, colon), Number(channelId.slice(colon + 1))];
 }
 
 function defaultName(media: MediaSegment): string {

@@ -86,3 +86,10 @@ function truncateUtf8(text: string, bytes: number): string {
   if (encoded.length <= bytes) return text;
   return encoded.subarray(0, bytes).toString('utf8').replace(/\uFFFD$/, '');
 }
+
+/** "chat" or "chat:thread" (forum topics). */
+export function splitChannel(channelId: string): [string, number | undefined] {
+  const colon = channelId.lastIndexOf(':');
+  if (colon <= 0) return [channelId, undefined];
+  return [channelId.slice(0, colon), Number(channelId.slice(colon + 1))];
+}

@@ -7,6 +7,8 @@ import { randomInt } from 'node:crypto';
 import { request } from 'undici';
 import { auth, classifyNetworkError, fatal, PlatformError, rateLimited, retryable, retryAfterMs, type Failure } from '../../src/delivery/retry.js';
 import { readBounded } from '../../src/net/fetch-file.js';
+import type { Scene } from './normalize.js';
+import type { GroupAt } from './render.js';
 import type { UserSigs } from './usersig.js';
 
 /** Tencent's codes for "too many requests": REST-wide (600xx) and group messaging (10006, 10023). */
@@ -89,4 +91,28 @@ function parse(text: string): TimReply {
   } catch {
     return { ErrorInfo: text.slice(0, 200) };
   }
+}
+
+/**
+ * Sends one message as `from` to a user (openim/sendmsg) or a group (send_group_msg); resolves
+ * with its id as an edit needs it: the MsgKey, or GroupId:MsgSeq ('' when Tencent gave none).
+ */
+export async function sendOne(api: RestApi, from: string, scene: Scene, body: object[], at: GroupAt[], signal?: AbortSignal): Promise<string> {
+  // Tencent takes no idempotency key (MsgRandom only tells apart messages of one second): it stays random.
+  const random = randomInt(0, 4_294_967_295);
+  if (scene.kind === 'user') {
+    const reply = await api.call('openim/sendmsg', { SyncOtherMachine: 1, From_Account: from, To_Account: scene.account, MsgRandom: random, MsgBody: body }, signal);
+    return typeof reply.MsgKey === 'string' ? reply.MsgKey : '';
+  }
+  const reply = await api.call('group_open_http_svc/send_group_msg', { GroupId: scene.groupId, From_Account: from, Random: random, MsgBody: body, ...(at.length ? { GroupAtInfo: at } : {}) }, signal);
+  return reply.MsgSeq !== undefined ? `${scene.groupId}:${String(reply.MsgSeq)}` : '';
+}
+
+/**
+ * Replaces the body of a message the bot sent, by the id sendOne gave: openim/modify_c2c_msg
+ * (From_Account, To_Account, MsgKey) or openim/modify_group_msg (GroupId, MsgSeq).
+ */
+export async function modify(api: RestApi, from: string, scene: Scene, id: string, body: object[], signal?: AbortSignal): Promise<void> {
+  if (scene.kind === 'user') await api.call('openim/modify_c2c_msg', { From_Account: from, To_Account: scene.account, MsgKey: id, MsgBody: body }, signal);
+  else await api.call('openim/modify_group_msg', { GroupId: scene.groupId, MsgSeq: Number(id.slice(scene.groupId.length + 1)), MsgBody: body }, signal);
 }

@@ -1,17 +1,17 @@
 // Tencent Cloud IM (Chat), spoken directly: every chat event of the app arrives at our callback
 // URL; the bot answers through the REST API as `botAccount`, signed with the admin's UserSig.
 
-import { randomInt } from 'node:crypto';
-import { defineAdapter, type Adapter, type AdapterContext, type Admission, type SendOptions } from '../../src/adapter.js';
+import { defineAdapter, type Adapter, type AdapterContext, type Admission, type SendOptions, type Streaming } from '../../src/adapter.js';
 import type { SendLimits } from '../../src/delivery/pacer.js';
 import { classifyError, fatal, retryable } from '../../src/delivery/retry.js';
 import { createDownloader } from '../../src/media/download.js';
 import { startDelivery, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
 import { errorMessage } from '../../src/inbound/supervisor.js';
-import { RestApi } from './api.js';
+import { RestApi, sendOne } from './api.js';
 import { platformEvent } from './events.js';
 import { incoming, normalize, sceneOf, type MessageCallback, type NormalizeContext } from './normalize.js';
 import { render } from './render.js';
+import { timStreaming } from './stream.js';
 import { tencentImConfig, type TencentImConfig } from './schema.js';
 import { userSigs } from './usersig.js';
 import { webhookHandler } from './webhook.js';
@@ -37,6 +37,8 @@ export class TencentImAdapter implements Adapter {
    * 40 messages a second in any one group.
    */
   readonly limits: SendLimits = { bot: { count: 200, perMs: 1000 }, chat: { group: { count: 40, perMs: 1000 } } };
+  /** A streamed answer: one message sent, then modified as it grows (adapters/tencent-im/stream.ts). */
+  readonly streaming: Streaming;
   private ctx: AdapterContext | undefined;
   private api: RestApi | undefined;
   private mounted = false;
@@ -47,6 +49,7 @@ export class TencentImAdapter implements Adapter {
   ) {
     this.id = config.id;
     this.selfId = config.botAccount;
+    this.streaming = timStreaming({ api: () => this.api, botAccount: config.botAccount, mediaUrl: (media) => this.mediaUrl(media, this.ctx!), send: (message) => this.send(message) });
   }
 
   async start(ctx: AdapterContext): Promise<void> {
@@ -92,15 +95,7 @@ export class TencentImAdapter implements Adapter {
       // One message at a time, so the chat sees them in order; parts an earlier try delivered are skipped.
       for (const [n, { body, at }] of render(message.content, (m) => this.mediaUrl(m, ctx)).slice(sent).entries()) {
         if (n > 0 && options && !(await options.pace())) return done('shutting down', retryable);
-        // Tencent takes no idempotency key (MsgRandom only tells apart messages of one second): it stays random.
-        const random = randomInt(0, 4_294_967_295);
-        if (scene.kind === 'user') {
-          const reply = await api.call('openim/sendmsg', { SyncOtherMachine: 1, From_Account: this.config.botAccount, To_Account: scene.account, MsgRandom: random, MsgBody: body }, signal);
-          ids.push(typeof reply.MsgKey === 'string' ? reply.MsgKey : ''); // one entry per part, so a retry goes on after it
-        } else {
-          const reply = await api.call('group_open_http_svc/send_group_msg', { GroupId: scene.groupId, From_Account: this.config.botAccount, Random: random, MsgBody: body, ...(at.length ? { GroupAtInfo: at } : {}) }, signal);
-          ids.push(reply.MsgSeq !== undefined ? `${scene.groupId}:${String(reply.MsgSeq)}` : '');
-        }
+        ids.push(await sendOne(api, this.config.botAccount, scene, body, at, signal)); // one entry per part, so a retry goes on after it
       }
       return done();
     } catch (error) {

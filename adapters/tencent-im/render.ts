@@ -4,7 +4,7 @@
 
 import { createHash } from 'node:crypto';
 import { buttonsAsText, type MediaSegment, type Segment } from '../../src/message.js';
-import { splitText } from '../../src/delivery/text.js';
+import { cutIndex } from '../../src/delivery/text.js';
 import { imageFormat, imageSize } from './media.js';
 import type { TimElem } from './normalize.js';
 
@@ -35,7 +35,7 @@ export function elementsOf(content: readonly Segment[], mediaUrl: MediaUrl): { e
   const at: GroupAt[] = [];
   let text = '';
   const flush = () => {
-    if (text.trim() !== '') for (const part of splitText(text, textLimit)) elems.push({ MsgType: 'TIMTextElem', MsgContent: { Text: part } });
+    if (text.trim() !== '') for (const part of elementTexts(text)) elems.push({ MsgType: 'TIMTextElem', MsgContent: { Text: part } });
     text = '';
   };
   for (const segment of content) {
@@ -72,6 +72,22 @@ export function elementsOf(content: readonly Segment[], mediaUrl: MediaUrl): { e
   }
   flush();
   return { elems, at };
+}
+
+/**
+ * Text cut into elements of at most textLimit. The break is kept (at the start of the next element):
+ * a message's text elements are shown run together, so a dropped space would join two words.
+ */
+function elementTexts(text: string): string[] {
+  const parts: string[] = [];
+  let rest = text;
+  while (rest.length > textLimit) {
+    const cut = cutIndex(rest, textLimit);
+    parts.push(rest.slice(0, cut));
+    rest = rest.slice(cut);
+  }
+  parts.push(rest);
+  return parts;
 }
 
 /** Packs elements into as few messages as fit Tencent's size limit; mentions ride on the first. */

@@ -2,7 +2,7 @@
 // methods out over undici (form POSTs), media through VK's upload servers.
 
 import { randomUUID } from 'node:crypto';
-import { defineAdapter, type Adapter, type AdapterContext, type Admission, type SendOptions } from '../../src/adapter.js';
+import { defineAdapter, type Adapter, type AdapterContext, type Admission, type SendOptions, type Streaming } from '../../src/adapter.js';
 import { idempotencyInt32 } from '../../src/delivery/idempotency.js';
 import type { SendLimits } from '../../src/delivery/pacer.js';
 import { classifyNetworkError, fatal, PlatformError, retryable, type Failure, type RetryPolicy } from '../../src/delivery/retry.js';
@@ -16,6 +16,7 @@ import { channelId, chatPeerBase, messageOf, normalize, parseChannelId, type Cal
 import { plan, quoteParams, type PlannedMessage } from './render.js';
 import { vkConfig, type Community, type VkConfig } from './schema.js';
 import { registerCallbackServer } from './setup.js';
+import { vkStreaming } from './stream.js';
 import { uploadAttachment } from './upload.js';
 import { Communities } from './verify.js';
 import { webhookHandler } from './webhook.js';
@@ -58,6 +59,8 @@ export class VkAdapter implements Adapter {
    * serves: the pacer keys limits by platform, so several communities share one token's budget.
    */
   readonly limits: SendLimits = { bot: { count: 20, perMs: 1000 } };
+  /** A streamed answer: one message sent, then edited as it grows (adapters/vk/stream.ts). */
+  readonly streaming: Streaming = vkStreaming({ api: () => this.link?.api, community: (groupId) => this.communities.get(groupId), send: (message) => this.send(message) });
   private readonly communities: Communities;
   /** Communities the operator was told VK refuses keyboards for. */
   private readonly keyboardWarned = new Set<number>();

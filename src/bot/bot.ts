@@ -7,6 +7,7 @@ import type { Request } from '../pipeline/lifecycle.js';
 import type { Logger } from '../runtime/logger.js';
 import type { KeyValue } from '../store/index.js';
 import type { Content, Message } from '../message.js';
+import { isReplyStream } from './stream.js';
 
 export type Next = () => Promise<void>;
 export type Middleware = (ctx: Context, next: Next) => unknown;
@@ -149,7 +150,7 @@ export class Bot {
 
 async function answer(ctx: Context, handler: Handler, next: Next = async () => {}): Promise<void> {
   const returned = await handler(ctx, next);
-  if (returned !== undefined && returned !== null && isContent(returned)) ctx.reply(returned);
+  if (returned !== undefined && returned !== null && (isContent(returned) || isReplyStream(returned))) ctx.reply(returned);
 }
 
 function isContent(value: unknown): value is Content {

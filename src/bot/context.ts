@@ -5,6 +5,7 @@ import type { KeyValue } from '../store/index.js';
 import { State } from './state.js';
 import { toSegments, type ChannelRef, type Content, type MediaSegment, type Message } from '../message.js';
 import type { Answer, PromptOptions, Prompter } from './prompt.js';
+import { attachStream, isReplyStream, pushStream, type ReplyStream, type StreamWriter } from './stream.js';
 
 export type Downloader = (segment: MediaSegment) => Promise<MediaBody>;
 
@@ -57,15 +58,27 @@ export class Context<Args = Record<string, unknown>> {
     return this.request.command;
   }
 
-  /** Answers in the same chat. */
-  reply(content: Content, options: ReplyOptions = {}): void {
+  /**
+   * Answers in the same chat. A stream (any AsyncIterable of text chunks and segments) is shown
+   * as it grows where the platform can, and may go on after the handler returns (docs/streaming.md).
+   */
+  reply(content: Content | ReplyStream, options: ReplyOptions = {}): void {
     const { message } = this;
-    this.result.replies.push({
+    const stream = isReplyStream(content) ? content : undefined;
+    const item = {
       to: { botId: message.botId, channelId: message.channel.id, type: message.channel.type },
-      content: toSegments(content),
+      content: stream ? [] : toSegments(content as Content),
       replyTo: options.quote === false ? undefined : message.id,
       inResponseTo: message.id,
-    });
+    };
+    this.result.replies.push(stream ? attachStream(item, stream) : item);
+  }
+
+  /** A reply written piece by piece: `write(text)` as it comes, then `end()` (or `fail(error)`). */
+  stream(options: ReplyOptions = {}): StreamWriter {
+    const { writer, stream } = pushStream();
+    this.reply(stream, options);
+    return writer;
   }
 
   /**

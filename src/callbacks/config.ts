@@ -27,6 +27,11 @@ const stageObject = z.strictObject({
   /** onSent only (it runs after delivery, so it can wait): retries after a failure, the first after retryDelay, then doubling. */
   retries: z.number().int().min(0).max(10).default(3),
   retryDelay: duration.default(1000),
+  /**
+   * onResult only: a streamed reply is `collect`ed and sent after onResult (which can rewrite it),
+   * or sent live while it grows and onResult `observe`s the final text (its extra content is sent).
+   */
+  stream: z.enum(['collect', 'observe']).optional(),
 });
 
 /** A stage is either just a URL or the full object; a URL alone is read as { url }, so every mistake is told where it is (a union would only say "invalid"). */

@@ -51,6 +51,8 @@ export function createCallbackHooks(config: CallbacksConfig, deps: CallbackDeps)
     if (stageConfig) hooks[stage] = hook(stage, stageConfig, deps) as never;
   }
   if (config.onEvent) hooks.onEvent = eventHook(config.onEvent, deps);
+  const onResult = config.onResult;
+  if (onResult) hooks.resultStreams = (message) => (!onResult.platforms || onResult.platforms.includes(message.botId) ? (onResult.stream ?? 'collect') : undefined);
   return hooks;
 }
 

@@ -4,7 +4,8 @@
 
 import { setMaxListeners } from 'node:events';
 import type { Adapter } from '../adapter.js';
-import type { Delivery } from '../message.js';
+import type { ReplyStream } from '../bot/stream.js';
+import type { Delivery, OutgoingMessage } from '../message.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Metrics } from '../runtime/metrics.js';
 import type { Outbox, OutboxRecord } from '../store/index.js';
@@ -12,6 +13,7 @@ import type { ThroughOutage } from '../store/outage.js';
 import type { Pacing } from './pacer.js';
 import type { Trace } from '../pipeline/trace.js';
 import { fatal, freshState, nextDelay, sleep, type Failure, type RetryPolicy } from './retry.js';
+import { collect, defaultStreamSettings, streamLive, type LiveEnd, type StreamEnd, type StreamSettings } from './stream.js';
 
 export interface DelivererOptions {
   adapters: ReadonlyMap<string, Adapter>;
@@ -22,6 +24,8 @@ export interface DelivererOptions {
   policy: RetryPolicy;
   logger: Logger;
   metrics?: Metrics;
+  /** Streamed replies: how long one may stall, and the notice when one fails. */
+  streams?: StreamSettings;
   /** Told each item's delivery (the operator console). */
   trace?: Trace;
 }
@@ -47,6 +51,22 @@ export class Deliverer {
 
   get stopped(): boolean {
     return this.stopping.signal.aborted;
+  }
+
+  /**
+   * A streamed reply: shown as it grows where its platform can (a LiveEnd: what is shown, and the
+   * rest to send as a new item), else read to its end (a StreamEnd: its content, to send as one item).
+   */
+  stream(item: OutgoingMessage, stream: ReplyStream, log: Logger): Promise<LiveEnd | StreamEnd> {
+    const settings = this.options.streams ?? defaultStreamSettings;
+    const streaming = this.options.adapters.get(item.to.botId)?.streaming;
+    const signal = this.stopping.signal;
+    return streaming ? streamLive(streaming, item, stream, { pacer: this.options.pacer, settings, signal, log }) : collect(stream, settings, signal);
+  }
+
+  /** A streamed reply read to its end, for an onResult that must see it before it is sent. */
+  collect(stream: ReplyStream): Promise<StreamEnd> {
+    return collect(stream, this.options.streams ?? defaultStreamSettings, this.stopping.signal);
   }
 
   /** Sends items one after another, so a chat sees them in order. */

@@ -9,17 +9,22 @@ export function splitText(text: string, limit: number, atomic?: RegExp): string[
   const parts: string[] = [];
   let rest = text;
   while (rest.length > limit) {
-    let cut = rest.lastIndexOf('\n', limit);
-    if (cut < limit / 2) cut = rest.lastIndexOf(' ', limit);
-    if (cut < limit / 2) cut = limit;
-    if (atomic) cut = outsideAtomic(rest, cut, atomic);
-    if (/[\uD800-\uDBFF]/.test(rest[cut - 1] ?? '')) cut--;
-    if (cut <= 0) cut = limit; // an atomic span longer than the limit: cut it rather than loop
+    const cut = cutIndex(rest, limit, atomic);
     parts.push(rest.slice(0, cut));
     rest = rest.slice(cut).replace(/^[\n ]/, ''); // the break itself is not repeated
   }
   if (rest) parts.push(rest);
   return parts;
+}
+
+/** Where splitText cuts a text longer than `limit`: the length of the first part. */
+export function cutIndex(text: string, limit: number, atomic?: RegExp): number {
+  let cut = text.lastIndexOf('\n', limit);
+  if (cut < limit / 2) cut = text.lastIndexOf(' ', limit);
+  if (cut < limit / 2) cut = limit;
+  if (atomic) cut = outsideAtomic(text, cut, atomic);
+  if (/[\uD800-\uDBFF]/.test(text[cut - 1] ?? '')) cut--;
+  return cut <= 0 ? limit : cut; // an atomic span longer than the limit: cut it rather than loop
 }
 
 function outsideAtomic(text: string, cut: number, atomic: RegExp): number {

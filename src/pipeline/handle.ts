@@ -16,6 +16,8 @@ import type { MessageJournal as Journal, Outcome } from './journal.js';
 import type { LimitState, UserLimits } from './limits.js';
 import type { Request, Result, Stage, StageData, StageHookMap, StageHooks, StageOutcome, StageValue } from './lifecycle.js';
 import type { HandOver, Prompts, Resumption } from './prompts.js';
+import { collectStreams, sendLive, type SentLive } from './streams.js';
+import { hasStreams } from '../bot/stream.js';
 import type { Trace } from './trace.js';
 
 export interface HandleDeps {
@@ -49,6 +51,8 @@ interface Run {
   hookTimeLeft: number;
   /** This run goes on with a handler that waited in ctx.prompt, instead of routing to one. */
   resumes?: Resumption;
+  /** The handler's replies went out live, with a stream among them: what was recorded and edited then. */
+  live?: SentLive;
 }
 
 /** What a finished run reports: done (event finished or being finished after onSent), or left for the next start. */
@@ -92,6 +96,7 @@ export class MessageHandler {
       const records = delivering.records ?? (await this.deps.store.outbox.ofEvent(eventId));
       replies = records.length;
       const deliveries: ItemDelivery[] = await this.deps.deliverer.sendAll(records, log);
+      if (run.live) for (const [i, record] of records.entries()) deliveries[i]!.edits = run.live.edits.get(record.key);
       if (deliveries.some((d) => d.left)) {
         end = 'left';
         return end;
@@ -180,16 +185,44 @@ export class MessageHandler {
         // What earlier stages added is still the operator's to show.
         return this.record({ stage: 'delivering', message: j.message, request: j.request, outcome: 'handler failed' }, extras.map((c) => toChat(j.message, c)), run);
       }
+      if (hasStreams(result.replies)) await this.settleStreams(j.message, result, run);
       j = { stage: 'handled', message: j.message, request: j.request, result, extras };
       if (this.deps.hooks.onResult) await this.save(run, j);
     }
     const decided = await this.stage('onResult', { eventId: run.eventId, message: j.message, request: j.request, result: j.result }, extras, run);
+    if (run.live) return this.afterLive(j, decided, extras, run);
     if (isStopped(decided)) {
       this.deps.prompts.dropAskedIn(run.eventId);
       return this.refuse(j.message, decided, extras, run, j.request);
     }
     const outgoing = [...decided.value.replies, ...extras.map((c) => toChat(j.message, c))];
     return this.record({ stage: 'delivering', message: j.message, request: j.request, result: decided.value, outcome: 'answered' }, outgoing, run);
+  }
+
+  /** Streamed replies: read whole for an onResult that must see them first, else sent live now, in order with the rest. */
+  private async settleStreams(message: Message, result: Result, run: Run): Promise<void> {
+    const { deliverer, hooks } = this.deps;
+    if (hooks.resultStreams?.(message) === 'collect') return collectStreams(result.replies, deliverer, run.log);
+    run.live = await sendLive(result.replies, {
+      deliverer,
+      log: run.log,
+      record: (items, first) => this.recordItems(items, run, first),
+      delivered: (key, ids) => this.durable(() => this.deps.store.outbox.delivered(key, ids)).catch((error: unknown) => run.log.error({ err: errorMessage(error), item: key }, 'could not mark a streamed reply delivered; after a restart it may be sent again')),
+    });
+  }
+
+  /** The replies went out live: onResult only observed them. What it adds, or its stop reply, goes after them. */
+  private async afterLive(j: Extract<Journal, { stage: 'handled' }>, decided: Awaited<ReturnType<MessageHandler['stage']>>, extras: Segment[][], run: Run) {
+    let contents = extras;
+    if (isStopped(decided)) {
+      this.deps.prompts.dropAskedIn(run.eventId);
+      if (decided.reply?.length) contents = [decided.reply, ...extras];
+      run.log.warn('onResult stopped a reply that had already gone out live (callbacks.onResult.stream: observe); its reply is sent after it');
+    } else if (decided.value !== j.result) run.log.warn('onResult changed a reply that had already gone out live (callbacks.onResult.stream: observe); the change is ignored');
+    const journal = { stage: 'delivering' as const, message: j.message, request: j.request, result: j.result, outcome: 'answered' as const };
+    const recorded = await this.record(journal, contents.map((c) => toChat(j.message, c)), run, run.live!.recorded);
+    // Every item of the event, the ones sent live included: onSent hears of them all.
+    return { ...recorded, records: undefined };
   }
 
   /** Runs a stage's hook, if one is configured; with none, the value passes through untouched. */
@@ -239,24 +272,28 @@ export class MessageHandler {
    * nothing before (an event with replies in the outbox is past its handler). The journal moves to
    * `delivering` in the same commit only when onSent will want the request and result after a
    * restart; without onSent, the outbox says all there is, and the hot path saves a write.
+   * `first`: the index of the first item (items of this event recorded before, by a live stream or
+   * before onSent's extras); `prefix` marks onSent's extras, which leave the journal at `delivered`.
    */
-  private async record(journal: Extract<Journal, { stage: 'delivering' }>, outgoing: OutgoingMessage[], run: Run, prefix = `${run.eventId}:`, first = 0) {
+  private async record(journal: Extract<Journal, { stage: 'delivering' }>, outgoing: OutgoingMessage[], run: Run, first = 0, prefix = `${run.eventId}:`) {
+    const records = await this.recordItems(outgoing, run, first, prefix, this.deps.hooks.onSent && prefix === `${run.eventId}:` ? journal : undefined);
+    return { journal, outcome: journal.outcome, records };
+  }
+
+  private async recordItems(outgoing: readonly OutgoingMessage[], run: Run, first: number, prefix = `${run.eventId}:`, journal?: Journal): Promise<OutboxRecord[]> {
     const items: OutboxItem[] = outgoing.map((message, i) => ({ key: `${prefix}${first + i}`, eventId: run.eventId, index: first + i, message }));
     const { store } = this.deps;
-    // After onSent the journal stays at `delivered`: its extras are the last thing to send.
-    const saveJournal = first === 0 && this.deps.hooks.onSent;
     // Added and saved in one round trip. A networked store that lost its connection is usually back
     // within moments: the replies wait for it rather than go out unrecorded, which would send them
     // again when the event is resumed.
-    const write = () => Promise.all([items.length > 0 ? store.outbox.add(items) : undefined, saveJournal ? store.inbox.update(run.eventId, journal) : undefined]);
+    const write = () => Promise.all([items.length > 0 ? store.outbox.add(items) : undefined, journal ? store.inbox.update(run.eventId, journal) : undefined]);
     try {
       await this.durable(write);
     } catch (error) {
       run.log.error({ err: errorMessage(error) }, 'could not record the replies in the store; sending them anyway (after a crash they may be sent again)');
     }
     const at = Date.now();
-    const records: OutboxRecord[] = items.map((item) => pendingRecord(item, at));
-    return { journal, outcome: journal.outcome, records };
+    return items.map((item) => pendingRecord(item, at));
   }
 
   /** onSent never delays the user: it runs after delivery, in the background, tracked for shutdown; then the event is finished. */
@@ -264,14 +301,14 @@ export class MessageHandler {
     const hook = this.deps.hooks.onSent;
     // Not tracked: a queued store write is committed when the store closes.
     if (!hook) return void this.finish(run.eventId, run.log);
-    const data: StageData = { eventId: run.eventId, message: journal.message, request: journal.request, result: journal.result, deliveries: deliveries.map(({ ok, ids, error, ms }) => ({ ok, ids, ms, ...(error === undefined ? {} : { error }) })) };
+    const data: StageData = { eventId: run.eventId, message: journal.message, request: journal.request, result: journal.result, deliveries: deliveries.map(({ ok, ids, error, ms, edits }) => ({ ok, ids, ms, ...(error === undefined ? {} : { error }), ...(edits === undefined ? {} : { edits }) })) };
     const task = (async () => {
       await this.save(run, journal);
       try {
         const outcome = await hook('onSent', this.redelivered(data, run), unlimited);
         if (outcome.kind === 'continue' && outcome.extra?.length) {
           const outgoing = outcome.extra.map((content) => toChat(journal.message, content));
-          const { records } = await this.record({ ...journal, stage: 'delivering' }, outgoing, run, `${run.eventId}:sent:`, deliveries.length);
+          const { records } = await this.record({ ...journal, stage: 'delivering' }, outgoing, run, deliveries.length, `${run.eventId}:sent:`);
           await this.deps.deliverer.sendAll(records, run.log);
         }
       } catch (error) {

@@ -65,6 +65,12 @@ export type StageHooks = StageHookMap & {
    * told what is left of it. onSent runs after the user was answered and is not counted.
    */
   budgetMs?: number;
+  /**
+   * How a streamed reply meets onResult, for a message: `collect` (onResult applies and sees the
+   * whole answer before it is sent), `observe` (it goes out live; onResult sees it afterwards).
+   * Undefined: no onResult applies, the stream goes out live.
+   */
+  resultStreams?: (message: Message) => 'collect' | 'observe' | undefined;
   /** Observes platform events that are not chat messages; its answer changes nothing. */
   onEvent?: (event: PlatformEvent) => Promise<void>;
 };

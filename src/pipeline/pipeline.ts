@@ -12,6 +12,7 @@ import { EventContext, type InterceptDecision, type PlatformEvent } from '../bot
 import { Deliverer } from '../delivery/deliverer.js';
 import { Pacer, type Pacing, type SendLimits } from '../delivery/pacer.js';
 import { defaultRetryPolicy, type RetryPolicy } from '../delivery/retry.js';
+import type { StreamSettings } from '../delivery/stream.js';
 import { errorMessage } from '../inbound/supervisor.js';
 import type { Message } from '../message.js';
 import type { Logger } from '../runtime/logger.js';
@@ -41,6 +42,8 @@ export interface PipelineOptions {
   maxInFlight?: number;
   /** How a failed send is tried again. */
   retryPolicy?: RetryPolicy;
+  /** Streamed replies: how long one may stall, and the notice when one fails. */
+  streams?: StreamSettings;
   /** The send limits of each platform; by default what its adapter declares. */
   limits?: (botId: string) => SendLimits | undefined;
   /** Makes the pacer from those limits; by default this process's own (Pacer). */
@@ -114,7 +117,7 @@ export class Pipeline {
     });
     const limitsOf = options.limits ?? ((botId: string) => adapters.get(botId)?.limits);
     this.durable = throughOutage(store);
-    this.deliverer = new Deliverer({ adapters, outbox: store.outbox, durable: this.durable, pacer: options.pacing?.(limitsOf) ?? new Pacer(limitsOf), policy: options.retryPolicy ?? defaultRetryPolicy, logger, metrics, trace: options.trace });
+    this.deliverer = new Deliverer({ adapters, outbox: store.outbox, durable: this.durable, pacer: options.pacing?.(limitsOf) ?? new Pacer(limitsOf), policy: options.retryPolicy ?? defaultRetryPolicy, logger, metrics, streams: options.streams, trace: options.trace });
     this.ownerless = new OwnerlessReplies(store, this.deliverer, logger, (task) => this.track(task), options.work);
     this.prompts = new Prompts((resumption) => this.track(this.unanswered(resumption)), options.sharedWaits, (id, journal, resumption) => {
       const run = this.handler.run(id, journal, false, resumption);

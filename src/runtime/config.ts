@@ -12,6 +12,7 @@ import { callbacksSchema } from '../callbacks/config.js';
 import { consoleSchema } from '../console/config.js';
 import { topLimitsSchema } from '../pipeline/limits.js';
 import { defaultRetryPolicy } from '../delivery/retry.js';
+import { defaultStreamSettings } from '../delivery/stream.js';
 import { storeSchema } from '../store/open.js';
 import { keysAt, keysFrom, nearest, valueAt } from './config-hints.js';
 import { redact, shapedBy } from './secret.js';
@@ -53,6 +54,10 @@ const deliverySchema = z.strictObject({
   maxDelay: duration.default(defaultRetryPolicy.maxDelayMs),
   /** A platform asking to wait longer than this (Retry-After, retry_after) is not waited for: the item becomes a dead letter. */
   maxRetryAfter: duration.default(defaultRetryPolicy.maxRetryAfterMs),
+  /** A streamed reply that yields nothing for this long is ended, with streamNotice appended (docs/streaming.md). */
+  streamIdleTimeout: duration.pipe(z.number().min(1, 'expected a duration above 0')).default(defaultStreamSettings.idleTimeoutMs),
+  /** Appended to what a user was shown of a streamed reply that failed or stalled. */
+  streamNotice: z.string().min(1).default(defaultStreamSettings.notice),
 });
 
 /** Several instances on one Redis store (docs/scaling.md); ignored by the embedded stores, which serve one process. */

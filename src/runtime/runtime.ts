@@ -114,6 +114,7 @@ export class Runtime {
       },
       pacing: pacingFor(this.store),
       retryPolicy: { attempts: config.delivery.attempts, initialDelayMs: config.delivery.initialDelay, maxDelayMs: config.delivery.maxDelay, maxRetryAfterMs: config.delivery.maxRetryAfter },
+      streams: { idleTimeoutMs: config.delivery.streamIdleTimeout, notice: config.delivery.streamNotice },
       download: createDownloader(this.media, { allowPrivateNetworks: config.media.allowPrivateNetworks, maxBytes: config.media.maxDownloadSize, timeoutMs: config.media.downloadTimeout }),
       trace: this.console?.buffer,
     });

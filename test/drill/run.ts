@@ -32,6 +32,8 @@ export interface DrillOptions {
   killAfter?: [number, number];
   /** The `store:` of the config, one YAML line; SQLite in the drill's folder by default. */
   store?: string;
+  /** The bot module; by default one that answers each message with its text after 0-2 s (test/fixtures/drill-bot.ts). */
+  bot?: string;
 }
 
 export interface DrillResult {
@@ -43,10 +45,10 @@ export interface DrillResult {
   report: string;
 }
 
-const bot = fileURLToPath(new URL('../fixtures/drill-bot.ts', import.meta.url));
+const defaultBot = fileURLToPath(new URL('../fixtures/drill-bot.ts', import.meta.url));
 
 export async function runDrill(platform: DrillPlatform, options: DrillOptions = {}): Promise<DrillResult> {
-  const { chats = 100, perChat = 5, inFlight = 50, rounds = 5, killAfter = [300, 2000], store = '{ path: ./drill.db }' } = options;
+  const { chats = 100, perChat = 5, inFlight = 50, rounds = 5, killAfter = [300, 2000], store = '{ path: ./drill.db }', bot = defaultBot } = options;
   const dir = await mkdtemp(join(tmpdir(), 'switchboard-drill-'));
   const config = join(dir, 'switchboard.yaml');
   await writeFile(config, [`bot: ${bot}`, 'server: { port: 0, shutdownTimeout: 5s }', `store: ${store}`, 'log: { level: info }', 'platforms:', `  - ${platform.platform}`, ''].join('\n'));

@@ -23,7 +23,20 @@ export interface SentMessage {
   id: string;
 }
 
+/** A PATCH of one of the bot's messages. */
+export interface EditedMessage {
+  channelId: string;
+  messageId: string;
+  body: Record<string, any>;
+  files: SentFile[];
+  at: number;
+  /** The HTTP status it got. */
+  status: number;
+}
+
 interface Failure {
+  /** POST: a message send; PATCH: a message edit. */
+  method: string;
   status: number;
   body: object;
   headers: Record<string, string>;
@@ -36,6 +49,8 @@ export class FakeDiscord {
   readonly botUser = { id: '1098765432109876543', username: 'switchboard' };
   readonly applicationId = '1098765432109876543';
   readonly sent: SentMessage[] = [];
+  /** Every message edit, refused ones included. */
+  readonly edits: EditedMessage[] = [];
   readonly interactionCallbacks: { id: string; token: string; body: any }[] = [];
   /** Every REST call: method, path and the status it got (and a message send's nonce), and the port it came from. */
   readonly calls: { method: string; path: string; status: number; at: number; peerPort: number; nonce?: string }[] = [];
@@ -49,6 +64,8 @@ export class FakeDiscord {
   private readonly lostAnswers: number[] = [];
   /** Messages by nonce, for enforce_nonce: a repeat returns the first message instead of a second one. */
   private readonly nonces = new Map<string, Record<string, unknown>>();
+  /** The bot's messages as their channels show them now, by id (edits applied; deleted ones gone). */
+  private readonly shown = new Map<string, Record<string, any>>();
   private server: Server | undefined;
   private counter = 1_200_000_000_000_000_000n;
 
@@ -95,9 +112,19 @@ export class FakeDiscord {
     return `${this.url}${path}?ex=1&is=2&hm=abc`;
   }
 
-  /** The next `times` message sends get this answer instead. */
-  failNext(status: number, body: object, headers: Record<string, string> = {}, times = 1): void {
-    this.failures.push({ status, body, headers, times });
+  /** The next `times` message sends (or with method PATCH, edits) get this answer instead. */
+  failNext(status: number, body: object, headers: Record<string, string> = {}, times = 1, method = 'POST'): void {
+    this.failures.push({ method, status, body, headers, times });
+  }
+
+  /** A bot message as its channel shows it now (its content, components, attachments), or undefined once deleted. */
+  message(id: string): Record<string, any> | undefined {
+    return this.shown.get(id);
+  }
+
+  /** Someone deleted the message: editing it gets 404 Unknown Message from now on. */
+  deleteMessage(id: string): void {
+    this.shown.delete(id);
   }
 
   /** The next message send is stored, but its answer is this 5xx (Discord did the work; the client cannot know). */
@@ -105,8 +132,8 @@ export class FakeDiscord {
     this.lostAnswers.push(status);
   }
 
-  /** A 429 as Discord sends it: Retry-After in seconds, per-route bucket headers. */
-  rateLimitNext(seconds: number): void {
+  /** A 429 as Discord sends it: Retry-After in seconds, per-route bucket headers; for the next send (or with PATCH, edit). */
+  rateLimitNext(seconds: number, method = 'POST'): void {
     this.failNext(429, { message: 'You are being rate limited.', retry_after: seconds, global: false }, {
       'retry-after': String(seconds),
       'x-ratelimit-limit': '5',
@@ -114,7 +141,15 @@ export class FakeDiscord {
       'x-ratelimit-reset-after': String(seconds),
       'x-ratelimit-bucket': 'fake-bucket',
       'x-ratelimit-scope': 'user',
-    });
+    }, 1, method);
+  }
+
+  /** The failure queued for this method, taken (its count down) when one is. */
+  private takeFailure(method: string): Failure | undefined {
+    const index = this.failures.findIndex((f) => f.method === method);
+    const failure = this.failures[index];
+    if (failure && --failure.times <= 0) this.failures.splice(index, 1);
+    return failure;
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -150,13 +185,10 @@ export class FakeDiscord {
     }
     const messages = /^\/api\/v10\/channels\/(\d+)\/messages$/.exec(path);
     if (req.method === 'POST' && messages) {
-      const raw = await readBody(req);
-      const contentType = String(req.headers['content-type'] ?? '');
-      const { body, files } = contentType.startsWith('multipart/form-data') ? await parseMultipart(raw, contentType) : { body: JSON.parse(String(raw)) as Record<string, any>, files: [] };
+      const { body, files, contentType } = await readMessage(req);
       nonce = body.enforce_nonce === true && body.nonce !== undefined ? String(body.nonce) : undefined;
-      const failure = this.failures[0];
+      const failure = this.takeFailure('POST');
       if (failure) {
-        if (--failure.times <= 0) this.failures.shift();
         record(failure.status);
         return json(res, failure.status, failure.body, failure.headers);
       }
@@ -187,13 +219,42 @@ export class FakeDiscord {
         ...(body.nonce !== undefined ? { nonce: body.nonce } : {}),
       };
       if (nonce !== undefined) this.nonces.set(nonce, message);
+      this.shown.set(id, message);
       const lost = this.lostAnswers.shift();
       record(lost ?? 200);
       return lost ? json(res, lost, { message: 'upstream timed out', code: 0 }) : json(res, 200, message);
     }
+    const one = /^\/api\/v10\/channels\/(\d+)\/messages\/(\d+)$/.exec(path);
+    if (req.method === 'PATCH' && one) return this.edit(one[1]!, one[2]!, req, res, record);
     record(404);
     json(res, 404, { message: '404: Not Found', code: 0 });
   }
+
+  /** PATCH /channels/{channel.id}/messages/{message.id}: the fields given replace the message's; answers the edited message. */
+  private async edit(channelId: string, messageId: string, req: IncomingMessage, res: ServerResponse, record: (status: number) => void): Promise<void> {
+    const { body, files } = await readMessage(req);
+    const done = (status: number) => (record(status), this.edits.push({ channelId, messageId, body, files, at: Date.now(), status }));
+    const failure = this.takeFailure('PATCH');
+    if (failure) return done(failure.status), json(res, failure.status, failure.body, failure.headers);
+    const message = this.shown.get(messageId);
+    if (!message || message.channel_id !== channelId) return done(404), json(res, 404, { message: 'Unknown Message', code: 10008 });
+    const content = body.content === undefined ? message.content : String(body.content ?? '');
+    if (content.length > 2000) return done(400), json(res, 400, { message: 'Invalid Form Body', code: 50035, errors: { content: { _errors: [{ code: 'BASE_TYPE_MAX_LENGTH', message: 'Must be 2000 or fewer in length.' }] } } });
+    const attachments = body.attachments === undefined ? message.attachments : files.map((f, i) => ({ id: String(i), filename: f.name, size: f.data.length, url: `${this.url}/cdn/x/${f.name}`, proxy_url: '' }));
+    if (!content && attachments.length === 0 && (body.embeds ?? message.embeds).length === 0) return done(400), json(res, 400, { message: 'Cannot send an empty message', code: 50006 });
+    const edited = { ...message, content, attachments, ...(body.components ? { components: body.components } : {}), ...(body.embeds ? { embeds: body.embeds } : {}), edited_timestamp: new Date().toISOString() };
+    this.shown.set(messageId, edited);
+    done(200);
+    json(res, 200, edited);
+  }
+}
+
+/** A message body: JSON, or multipart with payload_json and files[n]. */
+async function readMessage(req: IncomingMessage): Promise<{ body: Record<string, any>; files: SentFile[]; contentType: string }> {
+  const raw = await readBody(req);
+  const contentType = String(req.headers['content-type'] ?? '');
+  const { body, files } = contentType.startsWith('multipart/form-data') ? await parseMultipart(raw, contentType) : { body: JSON.parse(String(raw)) as Record<string, any>, files: [] };
+  return { body, files, contentType };
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {

@@ -1,4 +1,5 @@
-// A fake Lark open platform on 127.0.0.1: the tenant token endpoint, bot info, send and reply,
+// A fake Lark open platform on 127.0.0.1: the tenant token endpoint, bot info, send and reply, card
+// updates (PATCH of a message, with Lark's checks and its 5-a-second limit per message),
 // image and file uploads (real multipart, parsed here), message resources, the long-connection
 // endpoint (with the websocket in lark-ws.ts), and an event sender that encrypts and signs
 // exactly as Lark does: AES-256-CBC under sha256(encryptKey) with the IV in front, base64;
@@ -21,6 +22,8 @@ export interface SentMessage {
   messageId: string;
   token: string;
   uuid?: string;
+  /** When it was sent (Date.now()). */
+  at: number;
 }
 
 /** A message send as it reached the fake, whatever came of it. */
@@ -42,6 +45,18 @@ export interface SendFailure {
   afterSending?: boolean;
 }
 
+/** A card update (PATCH /open-apis/im/v1/messages/:message_id) as it reached the fake, taken or not. */
+export interface PatchRequest {
+  messageId: string;
+  /** The card it would show, parsed; set only when the update was taken. */
+  content?: Record<string, any>;
+  status: number;
+  /** Lark's code in the answer (0: taken). */
+  code: number;
+  /** When it arrived (Date.now()). */
+  at: number;
+}
+
 export interface Upload {
   kind: 'image' | 'file';
   key: string;
@@ -61,6 +76,10 @@ export class FakeLark {
   readonly sendRequests: SendRequest[] = [];
   /** Answers the next message sends give, first first; null: the usual answer. */
   readonly sendFailures: (SendFailure | null)[] = [];
+  /** Every card update, in order; `showing` gives what a message shows after them. */
+  readonly patches: PatchRequest[] = [];
+  /** Answers the next card updates give, first first; null: the usual answer. */
+  readonly patchFailures: (SendFailure | null)[] = [];
   readonly uploads: Upload[] = [];
   readonly resourceRequests: { messageId: string; key: string; type: string }[] = [];
   readonly calls: { method: string; path: string; status: number }[] = [];
@@ -77,6 +96,8 @@ export class FakeLark {
   private readonly tokens = new Set<string>();
   /** Lark's send dedup: a uuid seen within the hour sends nothing more. */
   private readonly uuids = new Map<string, { answer: object; at: number }>();
+  /** Messages recalled in the chat (by a user or an admin): they can no longer be updated. */
+  private readonly recalled = new Set<string>();
   private readonly resources = new Map<string, { type: 'image' | 'file'; data: Buffer; mime: string; stall?: boolean }>();
   private server: Server | undefined;
   private counter = 0;
@@ -112,6 +133,20 @@ export class FakeLark {
   /** Every token issued so far stops working at once (expired early, or the secret was reset). */
   expireTokens(): void {
     this.tokens.clear();
+  }
+
+  /** What message `m` shows now: the content of its last update taken, or what was sent. */
+  showing(m: SentMessage): Record<string, any> {
+    for (let i = this.patches.length - 1; i >= 0; i--) {
+      const p = this.patches[i]!;
+      if (p.messageId === m.messageId && p.content) return p.content;
+    }
+    return m.content;
+  }
+
+  /** The message is recalled (withdrawn) in its chat, as its sender or a group admin can. */
+  recall(messageId: string): void {
+    this.recalled.add(messageId);
   }
 
   /** Makes `data` downloadable as the resource `key` of message `messageId` (a user's image or file). */
@@ -160,6 +195,7 @@ export class FakeLark {
     if (method === 'POST' && path === '/open-apis/im/v1/messages') return this.send(res, 'create', url.searchParams.get('receive_id_type') ?? '', raw, token);
     let match = /^\/open-apis\/im\/v1\/messages\/([^/]+)\/reply$/.exec(path);
     if (method === 'POST' && match) return this.send(res, 'reply', match[1]!, raw, token);
+    if (method === 'PATCH' && (match = /^\/open-apis\/im\/v1\/messages\/([^/]+)$/.exec(path))) return this.patch(res, match[1]!, raw, call);
     if (method === 'POST' && (path === '/open-apis/im/v1/images' || path === '/open-apis/im/v1/files')) return this.upload(req, res, path.endsWith('images') ? 'image' : 'file', raw);
     match = /^\/open-apis\/im\/v1\/messages\/([^/]+)\/resources\/([^/]+)$/.exec(path);
     if (method === 'GET' && match) {
@@ -221,11 +257,38 @@ export class FakeLark {
     if (body.msg_type === 'image' && !this.uploads.some((u) => u.kind === 'image' && u.key === content.image_key)) return answer(400, { code: 230013, msg: 'image_key is invalid' });
     if (body.msg_type === 'file' && !this.uploads.some((u) => u.kind === 'file' && u.key === content.file_key)) return answer(400, { code: 230013, msg: 'file_key is invalid' });
     const messageId = `om_${randomUUID().replace(/-/g, '')}`;
-    this.sent.push({ kind, target: kind === 'create' ? body.receive_id! : target, ...(kind === 'create' ? { receiveIdType: target } : {}), msgType: body.msg_type, content, messageId, token, ...(body.uuid === undefined ? {} : { uuid: body.uuid }) });
+    this.sent.push({ kind, target: kind === 'create' ? body.receive_id! : target, ...(kind === 'create' ? { receiveIdType: target } : {}), msgType: body.msg_type, content, messageId, token, at: request.at, ...(body.uuid === undefined ? {} : { uuid: body.uuid }) });
     const reply = { code: 0, msg: 'success', data: { message_id: messageId, msg_type: body.msg_type, create_time: String(Date.now()) } };
     if (body.uuid !== undefined) this.uuids.set(body.uuid, { answer: reply, at: Date.now() });
     if (failure) return answer(failure.status, { code: failure.code ?? failure.status, msg: failure.msg ?? 'injected failure' }, failure.headers);
     answer(200, reply);
+  }
+
+  /**
+   * Lark's card update: only an interactive card this app sent, not recalled, shared
+   * (config.update_multi) before and after; 5 updates a second to one message (230020 past that).
+   */
+  private patch(res: ServerResponse, messageId: string, raw: Buffer, call: { status: number }): void {
+    const request: PatchRequest = { messageId, status: 200, code: 0, at: Date.now() };
+    this.patches.push(request);
+    const answer = (status: number, code: number, msg: string, headers?: Record<string, string>) => {
+      request.status = call.status = status;
+      request.code = code;
+      json(res, status, code === 0 ? { code, msg, data: {} } : { code, msg }, headers);
+    };
+    const failure = this.patchFailures.shift();
+    if (failure) return answer(failure.status, failure.code ?? failure.status, failure.msg ?? 'injected failure', failure.headers);
+    const message = this.sent.find((m) => m.messageId === messageId);
+    if (!message) return answer(400, 230001, 'Your request contains an invalid request parameter: message_id is invalid.');
+    if (this.recalled.has(messageId)) return answer(400, 230011, 'The message is recalled.');
+    const body = JSON.parse(raw.toString() || '{}') as { content?: unknown };
+    if (message.msgType !== 'interactive' || typeof body.content !== 'string') return answer(400, 230001, 'Your request contains an invalid request parameter: only an interactive card can be updated, with content.');
+    const content = JSON.parse(body.content) as Record<string, any>;
+    if (this.showing(message).config?.update_multi !== true || content.config?.update_multi !== true) return answer(400, 230001, 'Your request contains an invalid request parameter: the card must set config.update_multi to true.');
+    const recent = this.patches.filter((p) => p !== request && p.messageId === messageId && p.code === 0 && request.at - p.at < 1000).length;
+    if (recent >= 5) return answer(400, 230020, 'This operation triggers the frequency limit.');
+    request.content = content;
+    answer(200, 0, 'success');
   }
 
   private upload(req: IncomingMessage, res: ServerResponse, kind: Upload['kind'], raw: Buffer): void {

@@ -12,6 +12,8 @@ export interface RecordedCall {
   at: number;
   /** The HTTP status it was answered with, once answered. */
   status?: number;
+  /** The message_id of the Message it was answered with. */
+  messageId?: number;
 }
 
 type Json = Record<string, unknown>;
@@ -40,6 +42,8 @@ export class FakeTelegram {
   /** Ends each pending long poll with a 409, as a newer getUpdates does on the real Bot API. */
   private readonly pendingPolls = new Set<() => void>();
   private readonly callWaiters = new Set<() => void>();
+  /** The bot's text messages as the chat shows them, by "chat:message_id": what an edit changes. */
+  private readonly texts = new Map<string, { text: string; tags: string; markup: string }>();
   private server: Server | undefined;
   private nextUpdateId = 1;
   private nextMessageId = 1000;
@@ -106,9 +110,29 @@ export class FakeTelegram {
     this.files.set(fileId, { data, path });
   }
 
-  /** Every send call, refused ones included. */
+  /** Every send call, refused ones included (drafts are not messages: see drafts()). */
   sent(): RecordedCall[] {
-    return this.calls.filter((c) => c.method.startsWith('send'));
+    return this.calls.filter((c) => c.method.startsWith('send') && c.method !== 'sendMessageDraft');
+  }
+
+  /** The sendMessageDraft calls Telegram took: the previews a private chat showed. */
+  drafts(): RecordedCall[] {
+    return this.calls.filter((c) => c.method === 'sendMessageDraft' && c.status === 200);
+  }
+
+  /** The editMessageText calls, refused ones included. */
+  edits(): RecordedCall[] {
+    return this.calls.filter((c) => c.method === 'editMessageText');
+  }
+
+  /** The text a bot message shows now (after its edits), as Telegram renders it: tags parsed away. */
+  textOf(chatId: number | string, messageId: number | string): string | undefined {
+    return this.texts.get(`${chatId}:${messageId}`)?.text;
+  }
+
+  /** The user deleted a message: editing it fails from now on. */
+  deleteMessage(chatId: number | string, messageId: number | string): void {
+    this.texts.delete(`${chatId}:${messageId}`);
   }
 
   /** The send calls that made a message: what the chat shows. */
@@ -154,7 +178,16 @@ export class FakeTelegram {
     if (call[1] !== this.token) return reply(res, 401, { ok: false, error_code: 401, description: 'Unauthorized' });
     const recorded = await record(call[2]!, req, url);
     this.calls.push(recorded);
+    this.wakeCallers();
+    // Woken again once answered: a wait may be for the answer's status.
+    await this.respond(recorded, req, res).finally(() => this.wakeCallers());
+  }
+
+  private wakeCallers(): void {
     for (const wake of [...this.callWaiters]) wake();
+  }
+
+  private async respond(recorded: RecordedCall, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const failure = this.failures.get(recorded.method);
     if (failure && failure.after > 0) failure.after--;
     else if (failure) {
@@ -170,6 +203,7 @@ export class FakeTelegram {
       return reply(res, result.error_code, { ok: false, ...result });
     }
     recorded.status = 200;
+    recorded.messageId = (result.value as { message_id?: number } | null)?.message_id;
     reply(res, 200, { ok: true, result: result.value });
   }
 
@@ -196,8 +230,15 @@ export class FakeTelegram {
       case 'answerCallbackQuery':
       case 'sendChatAction':
         return { value: true };
-      case 'sendMessage':
-        return { value: this.message(params, { text: params.text }) };
+      case 'sendMessage': {
+        const sent = this.message(params, { text: visible(params) });
+        this.texts.set(`${params.chat_id}:${sent.message_id as number}`, { text: visible(params), tags: tagsOf(params), markup: params.reply_markup ?? '' });
+        return { value: sent };
+      }
+      case 'sendMessageDraft':
+        return this.draft(params);
+      case 'editMessageText':
+        return this.editText(params);
       case 'sendPhoto':
       case 'sendDocument':
       case 'sendAudio':
@@ -213,6 +254,32 @@ export class FakeTelegram {
       default:
         return { error_code: 404, description: 'Not Found: method not found' };
     }
+  }
+
+  /** A private chat's animated preview (https://core.telegram.org/bots/api#sendmessagedraft); answers True. */
+  private draft(params: Record<string, string>): { value: true } | { error_code: number; description: string } {
+    const draftId = Number(params.draft_id);
+    if (!Number.isSafeInteger(draftId) || draftId === 0) return { error_code: 400, description: 'Bad Request: draft_id must be a non-zero integer' };
+    // Drafts are for private chats (positive ids) only; the wording of this refusal is the fake's.
+    if (!(Number(params.chat_id) > 0)) return { error_code: 400, description: 'Bad Request: TEXTDRAFT_PEER_INVALID' };
+    if ((params.text ?? '').length > 4096) return { error_code: 400, description: 'Bad Request: text is too long' };
+    return { value: true };
+  }
+
+  /** Answers the edited Message, or Telegram's 400s: an unknown (or deleted) message, a text identical to the shown one. */
+  private editText(params: Record<string, string>): { value: unknown } | { error_code: number; description: string } {
+    const key = `${params.chat_id}:${params.message_id}`;
+    const shown = this.texts.get(key);
+    if (!shown) return { error_code: 400, description: 'Bad Request: message to edit not found' };
+    const text = visible(params);
+    if (text === '') return { error_code: 400, description: 'Bad Request: message text is empty' };
+    if (text.length > 4096) return { error_code: 400, description: 'Bad Request: MESSAGE_TOO_LONG' };
+    const markup = params.reply_markup ?? '';
+    const tags = tagsOf(params);
+    if (text === shown.text && tags === shown.tags && markup === shown.markup)
+      return { error_code: 400, description: 'Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message' };
+    this.texts.set(key, { text, tags, markup });
+    return { value: this.message(params, { text, edit_date: Math.floor(Date.now() / 1000) }, Number(params.message_id)) };
   }
 
   /** Long poll: confirm updates below offset, answer at once with what is queued, else hold up to `timeout` seconds. A newer getUpdates ends a pending one with 409, as on the real Bot API. */
@@ -274,11 +341,11 @@ export class FakeTelegram {
     for (const wake of [...this.waiting]) wake();
   }
 
-  private message(params: Record<string, string>, content: Json): Json {
+  private message(params: Record<string, string>, content: Json, id = this.nextMessageId++): Json {
     const chatId = Number(params.chat_id);
     const reply = params.reply_parameters ? (JSON.parse(params.reply_parameters) as { message_id: number }) : undefined;
     return {
-      message_id: this.nextMessageId++,
+      message_id: id,
       date: Math.floor(Date.now() / 1000),
       chat: { id: chatId, type: chatId < 0 ? 'group' : 'private' },
       from: { ...this.bot, is_bot: true },
@@ -314,6 +381,17 @@ async function record(method: string, req: IncomingMessage, url: URL): Promise<R
     }
   }
   return { method, params, files, contentType, at: Date.now() };
+}
+
+/** A message's text as the chat shows it: HTML tags parsed away, and trimmed (as Telegram does). */
+function visible(params: Record<string, string>): string {
+  const text = params.parse_mode === 'HTML' ? (params.text ?? '').replace(/<[^>]*>/g, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&amp;/g, '&') : (params.text ?? '');
+  return text.trim();
+}
+
+/** The formatting a text carries (its entities, roughly): compared by an edit along with the text. */
+function tagsOf(params: Record<string, string>): string {
+  return params.parse_mode === 'HTML' ? ((params.text ?? '').match(/<[^>]*>/g) ?? []).join('') : '';
 }
 
 function reply(res: ServerResponse, status: number, body: Json): void {

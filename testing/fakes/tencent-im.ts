@@ -1,7 +1,8 @@
-// A fake Tencent Cloud IM on 127.0.0.1: the REST routes the adapter uses (openim/sendmsg and
-// group_open_http_svc/send_group_msg), each call's UserSig verified for real (base64url with
-// * - _, inflate, HMAC-SHA256 over the TLS.* lines with the app key), a storage host for users'
-// files, and a sender that posts callbacks exactly as Tencent does (query string, Sign).
+// A fake Tencent Cloud IM on 127.0.0.1: the REST routes the adapter uses (openim/sendmsg,
+// group_open_http_svc/send_group_msg, the modify calls openim/modify_c2c_msg and modify_group_msg),
+// each call's UserSig verified for real (base64url with * - _, inflate, HMAC-SHA256 over the TLS.*
+// lines with the app key), a storage host for users' files, and a sender that posts callbacks
+// exactly as Tencent does (query string, Sign).
 
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -13,6 +14,15 @@ export interface SentMessage {
   /** To_Account or GroupId. */
   to: string;
   body: Record<string, any>;
+}
+
+/** A modify call the fake took (modify_c2c_msg, modify_group_msg). */
+export interface Modification {
+  /** The message's id as its send answered: its MsgKey, or GroupId:MsgSeq. */
+  id: string;
+  body: Record<string, any>;
+  /** When it arrived (Date.now()). */
+  at: number;
 }
 
 export interface RestCall {
@@ -69,6 +79,10 @@ export class FakeTencentIM {
   readonly callbackToken = 'cb-token-0123456789';
   readonly sent: SentMessage[] = [];
   readonly calls: RestCall[] = [];
+  /** The modify calls taken, in order; `showing` gives what a message shows after them. */
+  readonly modifications: Modification[] = [];
+  /** Each sent message's id (MsgKey, or GroupId:MsgSeq) and when it was sent. */
+  private readonly sentIds = new Map<SentMessage, { id: string; at: number }>();
   /** Paths of the users' files someone fetched from the storage host. */
   readonly fileRequests: string[] = [];
   url = '';
@@ -97,6 +111,24 @@ export class FakeTencentIM {
     const server = this.server;
     this.server = undefined;
     await closeServer(server);
+  }
+
+  /** Message `m`'s id as its send answered: its MsgKey, or GroupId:MsgSeq. */
+  idOf(m: SentMessage): string {
+    return this.sentIds.get(m)!.id;
+  }
+
+  /** When message `m` was sent (Date.now()). */
+  sentAt(m: SentMessage): number {
+    return this.sentIds.get(m)!.at;
+  }
+
+  /** The text message `m` shows now: its last modification's text elements, or what was sent. */
+  showing(m: SentMessage): string {
+    const id = this.idOf(m);
+    let body = m.body.MsgBody as { MsgType: string; MsgContent: { Text?: string } }[];
+    for (const change of this.modifications) if (change.id === id) body = change.body.MsgBody;
+    return body.map((e) => (e.MsgType === 'TIMTextElem' ? e.MsgContent.Text : `[${e.MsgType}]`)).join('');
   }
 
   /** The next `times` calls to `path` (e.g. "openim/sendmsg") answer ActionStatus FAIL with this code. */
@@ -192,15 +224,31 @@ export class FakeTencentIM {
     if (!Array.isArray(body.MsgBody) || body.MsgBody.length === 0) return fail(90001, 'MsgBody is required');
     if (path === 'openim/sendmsg') {
       if (typeof body.To_Account !== 'string' || typeof body.MsgRandom !== 'number') return fail(90001, 'To_Account and MsgRandom are required');
-      this.sent.push({ kind: 'c2c', to: body.To_Account, body });
-      return json(res, 200, { ActionStatus: 'OK', ErrorInfo: '', ErrorCode: 0, MsgTime: Math.floor(Date.now() / 1000), MsgKey: `${++this.seq}_${body.MsgRandom}_${Math.floor(Date.now() / 1000)}` });
+      const MsgKey = `${++this.seq}_${body.MsgRandom}_${Math.floor(Date.now() / 1000)}`;
+      this.keep({ kind: 'c2c', to: body.To_Account, body }, MsgKey);
+      return json(res, 200, { ActionStatus: 'OK', ErrorInfo: '', ErrorCode: 0, MsgTime: Math.floor(Date.now() / 1000), MsgKey });
     }
     if (path === 'group_open_http_svc/send_group_msg') {
       if (typeof body.GroupId !== 'string' || typeof body.Random !== 'number') return fail(10004, 'GroupId and Random are required');
-      this.sent.push({ kind: 'group', to: body.GroupId, body });
-      return json(res, 200, { ActionStatus: 'OK', ErrorInfo: '', ErrorCode: 0, MsgTime: Math.floor(Date.now() / 1000), MsgSeq: ++this.seq });
+      const MsgSeq = ++this.seq;
+      this.keep({ kind: 'group', to: body.GroupId, body }, `${body.GroupId}:${MsgSeq}`);
+      return json(res, 200, { ActionStatus: 'OK', ErrorInfo: '', ErrorCode: 0, MsgTime: Math.floor(Date.now() / 1000), MsgSeq });
+    }
+    // The admin's modify calls: a message the app sent, found by MsgKey (with both accounts) or by GroupId and MsgSeq.
+    if (path === 'openim/modify_c2c_msg' || path === 'openim/modify_group_msg') {
+      const id = path === 'openim/modify_c2c_msg' ? body.MsgKey : `${body.GroupId}:${body.MsgSeq}`;
+      const message = [...this.sentIds].find(([, meta]) => meta.id === id)?.[0];
+      const same = path === 'openim/modify_c2c_msg' ? message?.kind === 'c2c' && message.to === body.To_Account && message.body.From_Account === body.From_Account : message?.kind === 'group' && typeof body.MsgSeq === 'number';
+      if (!message || !same) return fail(20001, 'request packet invalid: no such message');
+      this.modifications.push({ id, body, at: Date.now() });
+      return json(res, 200, { ActionStatus: 'OK', ErrorInfo: '', ErrorCode: 0 });
     }
     return fail(60009, `no such API ${path}`);
+  }
+
+  private keep(message: SentMessage, id: string): void {
+    this.sent.push(message);
+    this.sentIds.set(message, { id, at: Date.now() });
   }
 }
 

@@ -1,7 +1,8 @@
 // A fake VK on 127.0.0.1: API methods as form POSTs to /method/<name> answered with {response}
-// or {error}, messages.send with random_id idempotency, real multipart upload servers for photos
-// and documents, the callback-server settings methods (which confirm the address as VK does),
-// a CDN for users' files, and a sender that posts callbacks exactly as VK does.
+// or {error}, messages.send with random_id idempotency (to peer_id or peer_ids), messages.edit,
+// real multipart upload servers for photos and documents, the callback-server settings methods
+// (which confirm the address as VK does), a CDN for users' files, and a sender that posts
+// callbacks exactly as VK does.
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -24,6 +25,16 @@ export interface SentMessage {
   at: number;
   /** The files behind each attachment, as uploaded. */
   attachments: { kind: 'photo' | 'doc'; data: Buffer; name: string; mime: string }[];
+  /** Its number in its conversation (conversation_message_id): how a community edits it in a chat. */
+  cmid: number;
+}
+
+/** A messages.edit VK took. */
+export interface EditedMessage {
+  /** The message's id (SentMessage.id). */
+  id: number;
+  params: Record<string, string>;
+  at: number;
 }
 
 export interface CallbackServerEntry {
@@ -49,6 +60,8 @@ export class FakeVK {
   readonly sent: SentMessage[] = [];
   /** Every API call: method, its params without access_token, and the error code (or HTTP status) it got. */
   readonly calls: { method: string; params: Record<string, string>; error?: number }[] = [];
+  /** The messages.edit calls VK took, in order; `showing` gives what a message shows after them. */
+  readonly edits: EditedMessage[] = [];
   readonly servers: CallbackServerEntry[] = [];
   /** What confirmation requests VK made while registering a server got back. */
   readonly confirmations: { url: string; status: number; body: string }[] = [];
@@ -68,6 +81,8 @@ export class FakeVK {
   private readonly uploads = new Map<string, Stored>();
   private readonly files = new Map<string, { data: Buffer; mime: string }>();
   private readonly randomIds = new Map<string, number>();
+  /** The last conversation_message_id given in each conversation (group:peer). */
+  private readonly cmids = new Map<string, number>();
   private dropNextSendAnswer = false;
   private readonly holding = new Set<string>();
   /** Calls of held methods, never answered; `closed` once the caller gave up on the connection. */
@@ -103,6 +118,12 @@ export class FakeVK {
     const server = this.server;
     this.server = undefined;
     await closeServer(server);
+  }
+
+  /** What message `m` shows now: the text of its last edit, or what was sent. */
+  showing(m: SentMessage): string {
+    for (let i = this.edits.length - 1; i >= 0; i--) if (this.edits[i]!.id === m.id) return this.edits[i]!.params.message ?? '';
+    return m.params.message ?? '';
   }
 
   /** The next `times` calls of `method` (after failures already queued) fail with VK error `code` (6: too many requests per second). */
@@ -188,6 +209,8 @@ export class FakeVK {
     switch (method) {
       case 'messages.send':
         return this.send(req, res, community, params, answer, fail);
+      case 'messages.edit':
+        return this.edit(community, params, answer, fail);
       case 'photos.getMessagesUploadServer':
       case 'docs.getMessagesUploadServer': {
         const kind = method.startsWith('photos') ? 'photo' : 'doc';
@@ -246,7 +269,9 @@ export class FakeVK {
   }
 
   private send(req: IncomingMessage, res: ServerResponse, community: FakeCommunity, params: Record<string, string>, answer: (r: unknown) => void, fail: (code: number, msg: string) => void): void {
-    const peerId = Number(params.peer_id);
+    // peer_ids (one or more, comma-separated) answers with an object per peer; the fake serves one.
+    const many = params.peer_ids !== undefined;
+    const peerId = Number(many ? params.peer_ids : params.peer_id);
     if (!Number.isInteger(peerId) || peerId === 0) return fail(100, 'One of the parameters specified was missing or invalid: peer_id is undefined');
     if (!/^-?\d+$/.test(params.random_id ?? '')) return fail(100, 'One of the parameters specified was missing or invalid: random_id is a required parameter');
     if (!params.message && !params.attachment) return fail(100, 'One of the parameters specified was missing or invalid: message is empty or invalid');
@@ -265,13 +290,31 @@ export class FakeVK {
     if (id === undefined || params.random_id === '0') {
       id = ++this.counter;
       this.randomIds.set(idempotency, id);
-      this.sent.push({ groupId: community.groupId, peerId, randomId: Number(params.random_id), id, params, at: Date.now(), attachments });
+      const conversation = `${community.groupId}:${peerId}`;
+      const cmid = (this.cmids.get(conversation) ?? 0) + 1;
+      this.cmids.set(conversation, cmid);
+      this.sent.push({ groupId: community.groupId, peerId, randomId: Number(params.random_id), id, params, at: Date.now(), attachments, cmid });
     }
     if (this.dropNextSendAnswer) {
       this.dropNextSendAnswer = false;
       return void req.socket.destroy();
     }
-    answer(id);
+    const message = this.sent.find((m) => m.id === id)!;
+    answer(many ? [{ peer_id: peerId, message_id: id, conversation_message_id: message.cmid }] : id);
+  }
+
+  /** messages.edit: a message of this community, found by message_id or (peer_id and) conversation_message_id. */
+  private edit(community: FakeCommunity, params: Record<string, string>, answer: (r: unknown) => void, fail: (code: number, msg: string) => void): void {
+    const peerId = Number(params.peer_id);
+    const message = this.sent.find(
+      (m) => m.groupId === community.groupId && m.peerId === peerId && (params.conversation_message_id !== undefined ? m.cmid === Number(params.conversation_message_id) : m.id === Number(params.message_id)),
+    );
+    if (!message) return fail(100, 'One of the parameters specified was missing or invalid: message_id or conversation_message_id is invalid');
+    if (!params.message && !params.attachment) return fail(100, 'One of the parameters specified was missing or invalid: message is empty or invalid');
+    if ((params.message ?? '').length > 4096) return fail(914, 'Message is too long');
+    if (params.keyboard && !this.botAbilities) return fail(912, errorMessages[912]!);
+    this.edits.push({ id: message.id, params, at: Date.now() });
+    answer(1);
   }
 
   /** An upload server: a real multipart body, one file in the named field. */
@@ -307,6 +350,7 @@ export class FakeVK {
 const errorMessages: Record<number, string> = {
   6: 'Too many requests per second',
   9: 'Flood control',
+  909: "Can't edit this message, because it's too old",
   10: 'Internal server error',
   901: "Can't send messages for users without permission",
   912: 'This is a chat bot feature, change this status in settings',
