@@ -122,7 +122,7 @@ const cpu = (row: Row, reference: Row) => formatSpread(ratio(row, reference, (s)
 console.log(`CPU per message, less noisy than msg/s on a shared machine: a/b′ = ${cpu(a, bUndici)}, a/c = ${cpu(a, c)}, a/limit = ${cpu(a, limit)} (below 1: a spends less).`);
 console.log(verdict('sqlite/memory', ratio(a, memory), 0.8) + `; p99 ${spreadOf(a, (s) => s.p99Ms).median.toFixed(2)} ms against ${spreadOf(memory, (s) => s.p99Ms).median.toFixed(2)} ms`);
 console.log('(a) records every event, its journal and its replies in SQLite before answering; the memory row keeps them in memory only (lost on a crash).');
-console.log(verdict('console open/a (its live feed read by a client, as a browser tab would)', ratio(row(names.console)!, a), 0.95) + `; the console's buffer holds at most 1000 messages × 32 KB of bodies and log lines (≈ 34 MB with bookkeeping), see docs/console.md`);
+console.log(verdict('console open/a (its live feed read by a client, as a browser tab would)', ratio(row(names.console)!, a), 0.95) + `; CPU per message ${cpu(row(names.console)!, a)}; the console's buffer holds at most 1000 messages × 32 KB of bodies and log lines (≈ 34 MB with bookkeeping), see docs/console.md`);
 if (withRedis) {
   const one = row(names.redisOne)!;
   console.log(verdict(`redis, 2 instances / 1 instance (on ${cpus().length} cores, the driver and fake API included)`, ratio(row(names.redisTwo)!, one), 1.3));
