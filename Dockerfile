@@ -18,6 +18,8 @@ COPY bin ./bin
 COPY src ./src
 COPY adapters ./adapters
 COPY bots ./bots
+# The operator console's page (built and committed: npm run build:console).
+COPY console/dist ./console/dist
 COPY deploy/switchboard.yaml ./deploy/switchboard.yaml
 # The store lives on the volume; the image's node user (uid 1000) owns it, and a new named
 # volume starts with that ownership.

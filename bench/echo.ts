@@ -15,6 +15,8 @@ export interface System {
   env?: Record<string, string>;
   /** Processes sharing the load round-robin (on the Redis store they share one key prefix). */
   instances?: number;
+  /** Runs beside the load once the processes are up (a client of theirs, in this process); its result is called when the run ends. */
+  alongside?: (targets: string[]) => Promise<() => void>;
 }
 
 export interface EchoLoad {
@@ -48,6 +50,7 @@ export class EchoBench {
     const suts = await Promise.all(Array.from({ length: system.instances ?? 1 }, () => launch(system.file, env)));
     try {
       const targets = suts.map((sut) => `http://127.0.0.1:${sut.port}`);
+      const done = await system.alongside?.(targets);
       const cpu = async () => (await Promise.all(suts.map((sut) => sut.cpu()))).reduce((x, y) => x + y, 0);
       const { requests, warmup, concurrency } = this.load;
       await this.driver.run(targets, secret, warmup, concurrency);
@@ -55,6 +58,7 @@ export class EchoBench {
       const result = await this.driver.run(targets, secret, requests, concurrency);
       const cpuMicros = (await cpu()) - cpuBefore;
       const latencies = result.latenciesMs.sort((x, y) => x - y);
+      done?.();
       const rssBytes = (await Promise.all(suts.splice(0).map((sut) => sut.stop()))).reduce((x, y) => x + y, 0);
       return {
         requests,

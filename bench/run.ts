@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { redisUrl } from '../test/redis.js';
 import { EchoBench, redisAnswers, type System } from './echo.js';
 import { launch } from './launch.js';
+import { consoleToken, watchConsole } from './console-client.js';
 import { ratio, spreadOf, type Row, type RowProducer } from './row.js';
 import { gatewayRows, printGatewayRows } from './gateway.js';
 import { inboundRows } from './inbound.js';
@@ -51,6 +52,7 @@ const names = {
   limit: '(limit) node:http + undici Pool, by hand',
   memory: '(a) Switchboard, memory store',
   full: '(a) Switchboard, sqlite sync: full',
+  console: '(a) Switchboard, console open and subscribed',
   redisOne: '(e) Switchboard, redis store, 1 instance',
   redisTwo: '(e) Switchboard, redis store, 2 instances',
 };
@@ -66,6 +68,7 @@ const systems: System[] = [
   { name: names.limit, file: 'sut-limit.ts' },
   { name: names.memory, file: 'sut-switchboard.ts', env: { STORE: 'memory' } },
   { name: names.full, file: 'sut-switchboard.ts', env: { STORE: 'sqlite-full' } },
+  { name: names.console, file: 'sut-switchboard.ts', env: { CONSOLE_TOKEN: consoleToken }, alongside: (targets) => watchConsole(targets[0]!, consoleToken) },
   ...(withRedis
     ? [
         { name: names.redisOne, file: 'sut-switchboard.ts', env: { STORE: 'redis' } },
@@ -124,6 +127,7 @@ const cpu = (row: Row, reference: Row) => formatSpread(ratio(row, reference, (s)
 console.log(`CPU per message, less noisy than msg/s on a shared machine: a/b′ = ${cpu(a, bUndici)}, a/c = ${cpu(a, c)}, a/limit = ${cpu(a, limit)} (below 1: a spends less).`);
 console.log(verdict('sqlite/memory', ratio(a, memory), 0.8) + `; p99 ${spreadOf(a, (s) => s.p99Ms).median.toFixed(2)} ms against ${spreadOf(memory, (s) => s.p99Ms).median.toFixed(2)} ms`);
 console.log('(a) records every event, its journal and its replies in SQLite before answering; the memory row keeps them in memory only (lost on a crash).');
+console.log(verdict('console open/a (its live feed read by a client, as a browser tab would)', ratio(row(names.console)!, a), 0.95) + `; CPU per message ${cpu(row(names.console)!, a)}; the console's buffer holds at most 1000 messages × 32 KB of bodies and log lines (≈ 34 MB with bookkeeping), see docs/console.md`);
 if (withRedis) {
   const one = row(names.redisOne)!;
   console.log(verdict(`redis, 2 instances / 1 instance (on ${cpus().length} cores, the driver and fake API included)`, ratio(row(names.redisTwo)!, one), 1.3));

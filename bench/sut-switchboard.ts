@@ -27,7 +27,7 @@ store: ${store}
 log: { level: ${process.env.LOG_LEVEL ?? 'warn'} }
 platforms:
   - { id: tg, type: telegram, token: "${env.token}", mode: webhook, secretToken: ${env.secret}, apiRoot: "${env.apiRoot}", limits: false }
-${callbacks}`;
+${callbacks}${process.env.CONSOLE_TOKEN ? `console: { token: ${process.env.CONSOLE_TOKEN} }\n` : ''}`;
 const runtime = await Runtime.create(parseConfig(yaml, { definitions, source: 'bench', baseDir: process.cwd() }));
 await runtime.start();
 ready(Number(new URL(runtime.url).port));

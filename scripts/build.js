@@ -1,5 +1,5 @@
 // `npm run build` (and `prepack`): compiles src/, adapters/, bots/ and testing/ to dist/ as JS and
-// .d.ts, then copies the files the runtime reads by path (the sandbox page) next to the compiled
+// .d.ts, then copies the files the runtime reads by path (the sandbox page, the console's bundle) next to the compiled
 // modules that read them, so `new URL('./page.html', import.meta.url)` finds them in dist/ too.
 
 import { spawnSync } from 'node:child_process';
@@ -18,6 +18,8 @@ const compiled = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.bu
 if (compiled.status !== 0) process.exit(compiled.status ?? 1);
 
 for (const dir of roots) if (existsSync(join(root, dir))) copyAssets(dir);
+// The operator console's committed bundle (npm run build:console), served from dist/console/dist.
+copyAssets(join('console', 'dist'));
 
 function copyAssets(dir) {
   for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {

@@ -24,6 +24,7 @@ const systems = [
   '(limit) node:http + undici Pool, by hand',
   '(a) Switchboard, memory store',
   '(a) Switchboard, sqlite sync: full',
+  '(a) Switchboard, console open and subscribed',
   '(e) Switchboard, redis store, 1 instance',
   '(e) Switchboard, redis store, 2 instances',
 ];
@@ -105,6 +106,7 @@ describe('npm run bench -- --quick', () => {
     expect(stdout).toMatch(/^a\/b′ \(same undici client\) = \d+\.\d\d, target >= 1\.15: (met|not met)$/m);
     expect(stdout).toMatch(/^a\/c \(grammY \+ koa\) = \d+\.\d\d, target >= 1\.3: (met|not met)$/m);
     expect(stdout).toMatch(/^a\/limit = \d+\.\d\d, target >= 0\.6: (met|not met)$/m);
+    expect(stdout).toMatch(/^console open\/a \(.*\) = \d+\.\d\d(?: \(\d+\.\d\d–\d+\.\d\d\))?, target >= 0\.95: (met|not met); CPU per message \d+\.\d\d[^;]*; the console's buffer holds at most /m);
     expect(stdout).toMatch(/^CPU per message, .*: a\/b′ = \d+\.\d\d, a\/c = \d+\.\d\d, a\/limit = \d+\.\d\d /m);
     expect(stdout).toMatch(/^redis, 2 instances \/ 1 instance .* = \d+\.\d\d, target >= 1\.3: (met|not met)$/m);
     expect(stdout).toMatch(/^\(b\) discord\.js 14 Client, same cache limits +\d+ \(\d+–\d+\) +\d+\.\d \(/m);

@@ -72,6 +72,8 @@ describe('the packed package', () => {
     expect(existsSync(join(installed, 'dist/src/index.js'))).toBe(true);
     expect(existsSync(join(installed, 'dist/src/index.d.ts'))).toBe(true);
     expect(existsSync(join(installed, 'dist/adapters/sandbox/page.html'))).toBe(true);
+    // The operator console's bundle, served from the package (docs/console.md).
+    expect(existsSync(join(installed, 'dist/console/dist/app.js'))).toBe(true);
     expect(existsSync(join(installed, 'src'))).toBe(false);
   });
 

@@ -69,4 +69,41 @@ describe('supervisor connection state', () => {
       ['failed', 'stopped'],
     ]);
   });
+
+  it("an operator's restart ends the session and starts the next at once, without backoff; a failed connection starts again", async () => {
+    const { logger } = captureLogs();
+    let sessions = 0;
+    let fail = false;
+    const session = (c: SessionControls) => {
+      sessions++;
+      c.alive();
+      if (fail) return Promise.reject(new FatalConnectionError('token revoked'));
+      return new Promise<void>((_, reject) => c.signal.addEventListener('abort', () => reject(c.signal.reason as Error), { once: true }));
+    };
+    // An hour of backoff: a restart that waited for it would never reconnect within the test.
+    const supervisor = new Supervisor({ name: 'test', session }, logger, { initialMs: 3_600_000, maxMs: 3_600_000, factor: 1 });
+    const up1 = reached(supervisor, 'up');
+    supervisor.start();
+    await up1;
+    const since = supervisor.since;
+    const states: ConnectionState[] = [];
+    supervisor.on('state', (state) => states.push(state));
+    const again = reached(supervisor, 'up');
+    expect(supervisor.restart()).toBe(true);
+    await again;
+    expect(states).toEqual(['connecting', 'up']);
+    expect(sessions).toBe(2);
+    expect(supervisor.since).toBeGreaterThanOrEqual(since);
+    fail = true;
+    const failed = reached(supervisor, 'failed');
+    supervisor.restart();
+    await failed;
+    expect(supervisor.lastError).toBe('token revoked');
+    fail = false;
+    const up = reached(supervisor, 'up');
+    expect(supervisor.restart()).toBe(true);
+    await up;
+    await supervisor.stop();
+    expect(supervisor.restart()).toBe(false);
+  });
 });

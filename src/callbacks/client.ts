@@ -21,6 +21,8 @@ export interface CallbackResponse {
   /** The Proxy-Status header (RFC 9209): set when a proxy, not the callback server, made the answer. */
   proxyStatus: string | undefined;
   body: Buffer;
+  /** Every header as received (for the operator console). */
+  headers: Record<string, string | string[] | undefined>;
 }
 
 /** One keep-alive pool for every callback: a stage call reuses a warm connection instead of a new handshake. */
@@ -52,7 +54,7 @@ export async function postJson(url: string, body: string, headers: Record<string
     throw failure(error, timeout, timeoutMs, abort);
   }
   const h = response.headers;
-  return { status: response.statusCode, contentType: header(h['content-type']), disposition: header(h['content-disposition']), retryAfter: header(h['retry-after']), proxyStatus: header(h['proxy-status']), body: replyBody };
+  return { status: response.statusCode, contentType: header(h['content-type']), disposition: header(h['content-disposition']), retryAfter: header(h['retry-after']), proxyStatus: header(h['proxy-status']), body: replyBody, headers: h };
 }
 
 function header(value: string | string[] | undefined): string | undefined {
@@ -64,4 +66,10 @@ function failure(error: unknown, timeout: AbortSignal, timeoutMs: number, abort:
   if (abort?.aborted && !timeout.aborted) return new CallbackError(`request aborted: ${(abort.reason as Error | undefined)?.message ?? 'by the caller'}`, 'connection');
   if (timeout.aborted || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return new CallbackError(`no reply within ${timeoutMs} ms`, 'timeout');
   return new CallbackError(`request failed: ${code ?? (error as Error).message}`, 'connection');
+}
+
+/** Callback URLs may carry credentials in their userinfo or query; logs get origin and path only. */
+export function redactUrl(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.origin}${parsed.pathname}`;
 }

@@ -8,7 +8,7 @@ import type { Metrics } from '../runtime/metrics.js';
 import { messageSchema, requestSchema, resultSchema } from '../pipeline/schema.js';
 import { errorMessage } from '../inbound/supervisor.js';
 import { fatal, PlatformError, retry, retryable } from '../delivery/retry.js';
-import { CallbackError, postJson } from './client.js';
+import { CallbackError, postJson, redactUrl, type CallbackResponse } from './client.js';
 import type { CallbackConfig, CallbacksConfig } from './config.js';
 import { deepMerge } from './merge.js';
 import { callbackPolicy, exchangeFailure } from './policy.js';
@@ -16,6 +16,8 @@ import { buildEventPayload, buildPayload, limitVerdict, stagePatch, stageParts }
 import { interpret } from './reply.js';
 import { notAnAnswer } from './server-error.js';
 import { secretKey, signatureHeaders } from './signing.js';
+import { traceCall, traceFailure } from './trace.js';
+import type { Trace } from '../pipeline/trace.js';
 
 export { callbacksSchema, type CallbacksConfig } from './config.js';
 
@@ -31,6 +33,8 @@ export interface CallbackDeps {
   /** The running config with every secret removed, already serialized: it is the same for every call. */
   configJson: string;
   bot(botId: string): BotInfo;
+  /** Told each call's request, answer and outcome (the operator console); absent, nothing is kept. */
+  trace?: Trace;
 }
 
 const schemas = { message: messageSchema, request: requestSchema, result: resultSchema } as const;
@@ -81,21 +85,25 @@ function hook<S extends Stage>(stage: S, config: CallbackConfig, deps: CallbackD
     const log = logger.child({ event: data.eventId });
     if (budget.aborted) {
       log.warn({ policy: config.onError }, "callback skipped: the message's callback budget is spent");
+      traceFailure(deps.trace, data.eventId, stage, config, "skipped: the message's callback budget is spent");
       return failed(stage, config);
     }
     const body = buildPayload(stage, data, deps.bot(data.message.botId), deps.configJson);
     if (body.length > config.maxRequestSize) {
       log.warn({ bytes: body.length, policy: config.onError }, 'callback payload over maxRequestSize; not sent');
+      traceFailure(deps.trace, data.eventId, stage, config, `payload of ${body.length} bytes over maxRequestSize; not sent`);
       return failed(stage, config);
     }
     const request: Outbound = { url: config.url, body, key, id: `${data.eventId}.${stage}`, budget };
     try {
-      return await retry(() => callOnce(stage, config, request, data, deps.metrics, log), {
+      const once = () => callOnce(stage, config, request, data, deps.metrics, log);
+      return await retry(deps.trace ? () => traceCall(deps.trace!, data.eventId, stage, request, once) : once, {
         policy,
         onRetry: (error, waitMs, state) => log.warn({ err: errorMessage(error), attempt: state.failures, retryInMs: waitMs }, 'callback failed; retrying'),
       });
     } catch (error) {
       log.warn({ err: errorMessage(error), policy: config.onError }, 'callback failed');
+      traceFailure(deps.trace, data.eventId, stage, config, errorMessage(error));
       return failed(stage, config);
     }
   };
@@ -105,7 +113,7 @@ function failed<S extends Stage>(stage: S, config: CallbackConfig): StageOutcome
   return config.onError === 'reject' && stage !== 'onSent' ? { kind: 'reject', reply: [{ type: 'text', text: config.errorMessage }] } : proceed;
 }
 
-interface Outbound {
+export interface Outbound {
   url: string;
   body: string;
   key: Buffer | undefined;
@@ -113,6 +121,8 @@ interface Outbound {
   id: string;
   /** Aborted when the message's callback budget is spent. */
   budget: AbortSignal;
+  /** Filled by each try for the trace: the headers sent and the answer received. */
+  seen?: { headers?: Record<string, string>; response?: CallbackResponse };
 }
 
 /** One try: the stage's outcome, or a PlatformError that says whether another try can help. */
@@ -120,6 +130,7 @@ async function callOnce<S extends Stage>(stage: S, config: CallbackConfig, reque
   const started = performance.now();
   // Signed afresh on every try: receivers reject a webhook-timestamp older than a few minutes.
   const headers = request.key ? signatureHeaders(request.key, request.id, request.body) : {};
+  if (request.seen) request.seen.headers = headers;
   let response;
   try {
     response = await postJson(request.url, request.body, headers, config.timeout, config.maxResponseSize, request.budget);
@@ -130,6 +141,7 @@ async function callOnce<S extends Stage>(stage: S, config: CallbackConfig, reque
     throw new PlatformError(errorMessage(error), exchangeFailure(error));
   }
   record(metrics, stage, statusClass(response.status), started);
+  if (request.seen) request.seen.response = response;
   if (response.status >= 500) {
     // After delivery nothing can be stopped; a server error there is worth another try instead.
     if (stage === 'onSent') throw new PlatformError(`HTTP ${response.status}`, retryable);
@@ -173,12 +185,6 @@ function record(metrics: Metrics, stage: Stage | 'onEvent', outcome: string, sta
 
 function statusClass(status: number): string {
   return status >= 200 && status < 600 ? `${Math.floor(status / 100)}xx` : 'other';
-}
-
-/** Callback URLs may carry credentials in their userinfo or query; logs get origin and path only. */
-function redactUrl(url: string): string {
-  const parsed = new URL(url);
-  return `${parsed.origin}${parsed.pathname}`;
 }
 
 export type { Segment };

@@ -11,6 +11,7 @@ import type { Metrics } from '../runtime/metrics.js';
 import type { Outbox, OutboxRecord } from '../store/index.js';
 import type { ThroughOutage } from '../store/outage.js';
 import type { Pacing } from './pacer.js';
+import type { Trace } from '../pipeline/trace.js';
 import { fatal, freshState, nextDelay, sleep, type Failure, type RetryPolicy } from './retry.js';
 import { collect, defaultStreamSettings, streamLive, type LiveEnd, type StreamEnd, type StreamSettings } from './stream.js';
 
@@ -25,6 +26,8 @@ export interface DelivererOptions {
   metrics?: Metrics;
   /** Streamed replies: how long one may stall, and the notice when one fails. */
   streams?: StreamSettings;
+  /** Told each item's delivery (the operator console). */
+  trace?: Trace;
 }
 
 /** A Delivery as the pipeline sees it: `left` when shutdown stopped it before the platform took it (it is sent after the restart). */
@@ -74,7 +77,16 @@ export class Deliverer {
   }
 
   /** One item to the end: delivered, dead, or left for the next start. Never throws. */
-  async send(record: OutboxRecord, log: Logger): Promise<ItemDelivery> {
+  send(record: OutboxRecord, log: Logger): Promise<ItemDelivery> {
+    const { trace } = this.options;
+    if (!trace) return this.deliver(record, log);
+    return this.deliver(record, log).then((delivery) => {
+      trace.delivery(record.eventId, { key: record.key, message: record.message, ...delivery });
+      return delivery;
+    });
+  }
+
+  private async deliver(record: OutboxRecord, log: Logger): Promise<ItemDelivery> {
     const started = performance.now();
     const { message, key } = record;
     const ids = [...record.ids];

@@ -85,6 +85,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   private wake: (() => void) | undefined;
   private current: ConnectionState = 'stopped';
   private holding: HeldLease | undefined;
+  private session: AbortController | undefined;
+  private restarting = false;
+  /** When `state` was entered (ms since the epoch), and the last failure's message: for the operator console. */
+  since = Date.now();
+  lastError: string | undefined;
 
   constructor(
     private readonly connection: SupervisedConnection,
@@ -130,10 +135,28 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.enter('stopped');
   }
 
+  /**
+   * An operator's restart: the current session is aborted and a new one starts at once (no backoff);
+   * a connection that failed for good is started again. False when it is not running here (stopped, standby).
+   */
+  restart(): boolean {
+    if (this.current === 'failed') {
+      // Its loop may still be settling (releasing the lease): a new one starts once it has.
+      void Promise.resolve(this.loop).then(() => this.current === 'failed' && this.start());
+      return true;
+    }
+    if (!this.session || this.session.signal.aborted) return false;
+    this.restarting = true;
+    this.session.abort(new Error('restarted by an operator'));
+    this.wake?.();
+    return true;
+  }
+
   private enter(state: ConnectionState): void {
     const previous = this.current;
     if (state === previous) return;
     this.current = state;
+    this.since = Date.now();
     this.emit('state', state, previous);
   }
 
@@ -164,6 +187,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       const lease = this.holding;
       this.enter('connecting');
       const session = new AbortController();
+      this.session = session;
+      this.restarting = false;
       const onStop = () => session.abort(stopped.reason);
       const onLost = () => session.abort(lease!.lost.reason);
       stopped.addEventListener('abort', onStop, { once: true });
@@ -194,10 +219,16 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         if (stalled) throw session.signal.reason;
       } catch (error) {
         if (stopped.aborted) break;
+        if (this.restarting) {
+          this.restarting = false;
+          failures = 0;
+          continue;
+        }
         if (lease && (lease.lost.aborted || error instanceof LeaseLostError)) {
           lease.lose(error as Error);
           continue;
         }
+        this.lastError = errorMessage(error);
         if (error instanceof FatalConnectionError) {
           this.enter('failed');
           this.logger.error({ connection: name, err: error.message }, 'connection failed for good; not retrying');

@@ -18,6 +18,7 @@ import type { Request, Result, Stage, StageData, StageHookMap, StageHooks, Stage
 import type { HandOver, Prompts, Resumption } from './prompts.js';
 import { collectStreams, sendLive, type SentLive } from './streams.js';
 import { hasStreams } from '../bot/stream.js';
+import type { Trace } from './trace.js';
 
 export interface HandleDeps {
   bot: Bot;
@@ -33,6 +34,8 @@ export interface HandleDeps {
   prompts: Prompts;
   /** Tracks background work (onSent) so shutdown waits for it. */
   track(task: Promise<unknown>): void;
+  /** Told what happens to each message (the operator console); absent, nothing is. */
+  trace?: Trace;
 }
 
 type Stopped = { stopped: true; reply?: Segment[] };
@@ -75,6 +78,7 @@ export class MessageHandler {
     const { message } = journal;
     const log = lazyChild(this.deps.logger, { event: eventId, platform: message.platform, bot: message.botId, chat: message.channel.id });
     const run: Run = { eventId, bot: this.bot, log, redelivered: resumed, hookTimeLeft: this.deps.hooks.budgetMs ?? Infinity, resumes };
+    this.deps.trace?.received(eventId, message);
     if (resumed) log.info({ stage: journal.stage }, 'resuming an event left unfinished by the last run');
     let outcome: Outcome = 'failed';
     let replies = 0;
@@ -104,6 +108,7 @@ export class MessageHandler {
       await this.finish(eventId, log);
     } finally {
       const ms = performance.now() - started;
+      this.deps.trace?.finished(eventId, end === 'done' ? outcome : 'left', ms);
       if (handedOver) {
         if (end === 'left' && handedOver !== 'resume') log.debug('the answer to a prompt goes back to its queue, for the next worker to see to');
         else if (handedOver === 'done') log.debug('the answer to a prompt was handled by the instance that asked');

@@ -27,6 +27,7 @@ import type { EventJournal, Journal, MessageJournal } from './journal.js';
 import type { StageHooks } from './lifecycle.js';
 import type { UserLimits } from './limits.js';
 import { Prompts, type Resumption, type SharedWaits } from './prompts.js';
+import { tracedPrompts, type Trace } from './trace.js';
 
 export interface PipelineOptions {
   bot: Bot;
@@ -53,6 +54,8 @@ export interface PipelineOptions {
   userLimits?: UserLimits;
   /** With shared work: prompts' waits recorded in the store, and answers handed to the instance that asked. */
   sharedWaits?: SharedWaits;
+  /** Told what happens to each message (the operator console). */
+  trace?: Trace;
 }
 
 /** Where admitted events run when several instances share the work (src/cluster). */
@@ -114,7 +117,7 @@ export class Pipeline {
     });
     const limitsOf = options.limits ?? ((botId: string) => adapters.get(botId)?.limits);
     this.durable = throughOutage(store);
-    this.deliverer = new Deliverer({ adapters, outbox: store.outbox, durable: this.durable, pacer: options.pacing?.(limitsOf) ?? new Pacer(limitsOf), policy: options.retryPolicy ?? defaultRetryPolicy, logger, metrics, streams: options.streams });
+    this.deliverer = new Deliverer({ adapters, outbox: store.outbox, durable: this.durable, pacer: options.pacing?.(limitsOf) ?? new Pacer(limitsOf), policy: options.retryPolicy ?? defaultRetryPolicy, logger, metrics, streams: options.streams, trace: options.trace });
     this.ownerless = new OwnerlessReplies(store, this.deliverer, logger, (task) => this.track(task), options.work);
     this.prompts = new Prompts((resumption) => this.track(this.unanswered(resumption)), options.sharedWaits, (id, journal, resumption) => {
       const run = this.handler.run(id, journal, false, resumption);
@@ -130,8 +133,9 @@ export class Pipeline {
       metrics,
       download: options.download ?? noDownloads,
       limits: options.userLimits,
-      prompts: this.prompts,
+      prompts: options.trace ? tracedPrompts(this.prompts, options.trace) : this.prompts,
       track: (task) => this.track(task),
+      trace: options.trace,
     });
   }
 

@@ -13,6 +13,7 @@ import { chooseLogFormat, logDestination, LogFormatError, type LogFormat } from 
 import { createLogger } from './logger.js';
 import { BotReloader } from './reload.js';
 import { initCommand } from '../scaffold/init.js';
+import { openConsole } from '../console/index.js';
 
 const usage = `Usage: switchboard <command> [--config file.yaml]
 
@@ -121,11 +122,14 @@ async function outbox(config: Config, args: string[]): Promise<number> {
 }
 
 async function start(config: Config, role: Role, options: { watch: boolean; logFormat: LogFormat }): Promise<number> {
-  const logger = createLogger(config.log.level, await logDestination(options.logFormat));
+  const destination = await logDestination(options.logFormat);
+  // With the console on, log lines of a message are also kept with it (src/console).
+  const hub = openConsole(config, definitions);
+  const logger = createLogger(config.log.level, hub ? hub.tap(destination) : destination);
   const reloader = options.watch ? BotReloader.open(config.bot) : undefined;
   let runtime: Runtime;
   try {
-    runtime = await Runtime.create(config, { role, logger, bot: await reloader?.load() });
+    runtime = await Runtime.create(config, { role, logger, bot: await reloader?.load(), console: hub });
   } catch (error) {
     // A store that cannot be opened is the operator's to fix; the message says how.
     if (!(error instanceof StoreError)) throw error;

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { AdapterDefinition, PlatformConfigBase } from '../adapter.js';
 import { limitsSchemaFor, type LimitsConfig } from '../delivery/pacer.js';
 import { callbacksSchema } from '../callbacks/config.js';
+import { consoleSchema } from '../console/config.js';
 import { topLimitsSchema } from '../pipeline/limits.js';
 import { defaultRetryPolicy } from '../delivery/retry.js';
 import { defaultStreamSettings } from '../delivery/stream.js';
@@ -144,6 +145,8 @@ export function buildConfigSchema(definitions: readonly AdapterDefinition[]) {
       callbacks: callbacksSchema.default({}),
       /** Per-user limits for every platform (docs/limits.md); a platform's own `limits.perUser` wins. */
       limits: topLimitsSchema.optional(),
+      /** The operator console at /console (docs/console.md); off unless set. */
+      console: consoleSchema.optional(),
     })
     .superRefine((config, ctx) => {
       const seen = new Set<string>();
@@ -187,7 +190,8 @@ export async function loadConfig(path: string, options: LoadOptions): Promise<Co
 
 /** The config used when no file is given: the example bot on the sandbox. */
 export function defaultConfig(options: LoadOptions): Config {
-  return parseConfig('platforms: [{ id: sandbox, type: sandbox }]', { ...options, source: '(built-in default)', baseDir: process.cwd() });
+  // The console for whoever runs this on their own machine: 127.0.0.1 only, a one-time login link in the log.
+  return parseConfig('platforms: [{ id: sandbox, type: sandbox }]\nconsole: { localOnly: true }', { ...options, source: '(built-in default)', baseDir: process.cwd() });
 }
 
 export function parseConfig(text: string, options: LoadOptions & { source: string; baseDir: string }): Config {

@@ -85,6 +85,13 @@ export class Metrics {
     return found?.value ?? 0;
   }
 
+  /** Every series of a counter or histogram (a histogram's as `<name>_bucket`, `_sum`, `_count`): what the console samples. */
+  async series(name: string): Promise<{ labels: Partial<Record<string, string | number>>; value: number; metricName?: string }[]> {
+    this.flush();
+    const metric = this.counters.get(name) ?? this.histograms.get(name);
+    return metric ? (await metric.get()).values : [];
+  }
+
   async render(): Promise<string> {
     this.flush();
     const own = await this.registry.metrics();

@@ -25,6 +25,7 @@ import { Supervisor, type ConnectionState, type SupervisedConnection } from '../
 import { Balancer } from '../cluster/balance.js';
 import { ClusterWork } from '../cluster/work-queue.js';
 import { PromptRoute } from '../cluster/prompt-route.js';
+import { openConsole, type OperatorConsole } from '../console/index.js';
 
 export interface RuntimeOptions {
   logger?: Logger;
@@ -40,6 +41,8 @@ export interface RuntimeOptions {
   role?: Role;
   /** Set by create() with a Redis store: the queues shared by every instance. */
   work?: ClusterWork;
+  /** The operator console; by default the one `config.console` asks for (none when it is off). */
+  console?: OperatorConsole;
 }
 
 export type Role = 'all' | 'ingress' | 'worker';
@@ -54,7 +57,8 @@ export class Runtime {
   readonly metrics = new Metrics();
   private readonly supervisors: Supervisor[] = [];
   /** Each platform's current connections by name (one per Discord shard), for /healthz and /readyz (webhook platforms have none). */
-  private readonly connections = new Map<string, Map<string, Supervisor>>();
+  readonly connections = new Map<string, Map<string, Supervisor>>();
+  readonly console: OperatorConsole | undefined;
   private readonly contexts = new Map<string, AdapterContext>();
   private started = false;
   /** Set once every platform has started (routes mounted, connections opened, webhooks registered). */
@@ -83,12 +87,14 @@ export class Runtime {
     this.media = new MediaStore({}, this.store.shared ? this.store : undefined);
     this.role = options.role ?? 'all';
     this.work = options.work;
+    this.console = options.console;
     const hooks =
       options.hooks ??
       createCallbackHooks(config.callbacks, {
         logger: this.logger,
         metrics: this.metrics,
         configJson: toJson(redactConfig(config, options.definitions ?? registry)),
+        trace: this.console?.buffer,
         bot: (botId) => {
           const adapter = this.adapters.get(botId);
           return { id: botId, type: adapter?.type ?? 'unknown', selfId: adapter?.selfId };
@@ -110,6 +116,7 @@ export class Runtime {
       retryPolicy: { attempts: config.delivery.attempts, initialDelayMs: config.delivery.initialDelay, maxDelayMs: config.delivery.maxDelay, maxRetryAfterMs: config.delivery.maxRetryAfter },
       streams: { idleTimeoutMs: config.delivery.streamIdleTimeout, notice: config.delivery.streamNotice },
       download: createDownloader(this.media, { allowPrivateNetworks: config.media.allowPrivateNetworks, maxBytes: config.media.maxDownloadSize, timeoutMs: config.media.downloadTimeout }),
+      trace: this.console?.buffer,
     });
     this.server = new HttpServer({
       media: this.media,
@@ -156,8 +163,9 @@ export class Runtime {
     const role = options.role ?? 'all';
     if (role !== 'all' && config.store.type !== 'redis') throw new Error(roleNeedsRedis(role, config.store.type));
     const store = options.store ?? (await openStore(config.store));
-    const logger = options.logger ?? createLogger(config.log.level);
-    if (config.store.type !== 'redis') return new Runtime(config, bot, adapters, { ...options, store, logger });
+    const hub = options.console ?? openConsole(config, options.definitions ?? registry);
+    const logger = options.logger ?? createLogger(config.log.level, hub?.tap());
+    if (config.store.type !== 'redis') return new Runtime(config, bot, adapters, { ...options, store, logger, console: hub });
     // Workers run the pipeline of the runtime made below; nothing is queued before it exists.
     let runtime: Runtime | undefined;
     const { partitions, stallTimeout } = config.cluster;
@@ -167,7 +175,7 @@ export class Runtime {
       if (!options.store) await store.close();
       throw error;
     });
-    runtime = new Runtime(config, bot, adapters, { ...options, store, logger, work });
+    runtime = new Runtime(config, bot, adapters, { ...options, store, logger, work, console: hub });
     return runtime;
   }
 
@@ -186,6 +194,7 @@ export class Runtime {
     this.url = `http://${serverConfig.host.includes(':') ? `[${serverConfig.host}]` : serverConfig.host}:${port}`;
     const publicUrl = (serverConfig.publicUrl ?? this.url).replace(/\/+$/, '');
     this.media.baseUrl = publicUrl;
+    this.console?.start(this, this.server.root);
     // Counted among the instances before taking a lease: a worker holds none.
     if (this.role !== 'worker') await this.balancer.start();
     const starting: Promise<void>[] = [];
@@ -289,6 +298,7 @@ export class Runtime {
     // Closing platforms and the store needs a moment of its own within the timeout.
     const closingMs = Math.min(2000, this.config.server.shutdownTimeout / 4);
     clearInterval(this.retrySweep);
+    this.console?.stop();
     this.pipeline.close();
     this.server.stopAccepting();
     this.work?.stopTaking();
