@@ -2,13 +2,10 @@
 // few sandbox messages, one refused and one patched by an onMessage callback, and docs/console-detail.png,
 // the refused one opened. Chromium as in the tests.
 
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { CallbackServer } from '../testing/fakes/callback-server.js';
-import { chromiumArgs, chromiumPath, startWithConsole } from '../test/console-helpers.js';
+import { launch } from '../test/browser.js';
+import { startWithConsole } from '../test/console-helpers.js';
 
 const token = 'screenshot-console-token';
 const callbacks = await new CallbackServer()
@@ -24,10 +21,9 @@ const callbacks = await new CallbackServer()
 const { runtime, url } = await startWithConsole(
   `platforms: [{ id: sandbox, type: sandbox }]\ncallbacks:\n  onMessage: { url: "${callbacks.url}/onMessage", secret: "whsec_${Buffer.from('a docs screenshot signing key').toString('base64')}" }\nconsole: { token: ${token} }`,
 );
-const profile = await mkdtemp(join(tmpdir(), 'switchboard-chromium-'));
-const browser = await chromium.launchPersistentContext(profile, { executablePath: chromiumPath, headless: true, args: chromiumArgs, viewport: { width: 1200, height: 640 } });
+const browser = await launch({ viewport: { width: 1200, height: 640 } });
 try {
-  const page = browser.pages()[0] ?? (await browser.newPage());
+  const { page } = browser;
   await page.goto(`${url}/console/login?token=${token}`);
   await page.locator('.live.on').waitFor();
   const people = [['ann', 'Ann'], ['bo', 'Bo'], ['cy', 'Cy']] as const;
@@ -51,5 +47,4 @@ try {
   await browser.close();
   await runtime.stop();
   await callbacks.stop();
-  await rm(profile, { recursive: true, force: true });
 }

@@ -3,18 +3,16 @@
 // callback's refusal, restart a Telegram connection (against the fake Bot API) and send a dead
 // letter again. One browser for the file.
 
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '../src/runtime/runtime.js';
 import { CallbackServer } from './fakes/callback-server.js';
 import { FakeTelegram } from './fakes/telegram-api.js';
-import { chromiumArgs, chromiumPath, startWithConsole } from './console-helpers.js';
+import { launch, type TestBrowser } from './browser.js';
+import { startWithConsole } from './console-helpers.js';
 
 const token = 'browser-test-console-token';
 const signing = `whsec_${Buffer.from('a callback signing key').toString('base64')}`;
@@ -28,8 +26,7 @@ const callbacks = new CallbackServer().on('onMessage', (ctx, body) => {
 });
 let runtime: Runtime;
 let url = '';
-let profile = '';
-let browser: BrowserContext;
+let browser: TestBrowser;
 let page: Page;
 
 beforeAll(async () => {
@@ -44,10 +41,8 @@ beforeAll(async () => {
     `console: { token: ${token} }`,
   ].join('\n');
   ({ runtime, url } = await startWithConsole(yaml, { sampleMs: 500 }));
-  if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} is missing: apt-get install -y chromium (.ci/run does)`);
-  profile = await mkdtemp(join(tmpdir(), 'switchboard-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, { executablePath: chromiumPath, headless: true, args: chromiumArgs });
-  page = browser.pages()[0] ?? (await browser.newPage());
+  browser = await launch();
+  page = browser.page;
   page.setDefaultTimeout(8000);
   page.on('pageerror', (e) => console.error('[page error]', e.message));
 }, 30_000);
@@ -56,7 +51,6 @@ afterAll(async () => {
   await browser?.close();
   await runtime?.stop();
   await Promise.all([telegram.stop(), callbacks.stop()]);
-  if (profile) await rm(profile, { recursive: true, force: true });
 });
 
 async function say(text: string, chat = 'dm:ops'): Promise<void> {

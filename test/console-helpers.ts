@@ -27,9 +27,3 @@ export async function startWithConsole(yaml: string, options: { bot?: Bot; env?:
 export function loginLink(lines: readonly string[]): string | undefined {
   return lines.join('').match(/http:\/\/[^\s"]+\/console\/login\?token=[\w-]+/)?.[0];
 }
-
-/** Debian's Chromium (playwright-core brings no browser of its own). */
-export const chromiumPath = '/usr/bin/chromium';
-
-/** Debian's Chromium as the console's browser tests (and docs screenshot) launch it: headless, offline, a fresh profile each time. */
-export const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
