@@ -10,6 +10,7 @@ import { Pacer, type Pacing, type SendLimits } from '../src/delivery/pacer.js';
 import type { StreamWriter } from '../src/bot/stream.js';
 import { rateLimited, fatal } from '../src/delivery/retry.js';
 import type { StageData, StageHooks } from '../src/pipeline/lifecycle.js';
+import type { DeliveryTrace, Trace } from '../src/pipeline/trace.js';
 import { silentLogger } from '../src/runtime/logger.js';
 import type { Message, OutgoingMessage, Segment } from '../src/message.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
@@ -74,10 +75,10 @@ function livePlatform(options: { maxLength?: number; limits?: SendLimits; refuse
   return { adapter, calls, further, updates: () => calls.filter((c) => c.kind === 'update') as Extract<Call, { kind: 'update' }>[], finishes: () => calls.filter((c) => c.kind === 'finish') as Extract<Call, { kind: 'finish' }>[] };
 }
 
-function run(handler: (ctx: Context) => unknown, platform = livePlatform(), hooks: StageHooks = {}, streams = { idleTimeoutMs: 5000, notice: '(cut short)' }) {
+function run(handler: (ctx: Context) => unknown, platform = livePlatform(), hooks: StageHooks = {}, streams = { idleTimeoutMs: 5000, notice: '(cut short)' }, trace?: Trace) {
   const bot = defineBot((b) => b.on('message', handler as never));
   const store = new MemoryStore();
-  const p = new Pipeline({ bot, adapters: new Map([['chat', platform.adapter]]), store, logger: silentLogger(), hooks, streams });
+  const p = new Pipeline({ bot, adapters: new Map([['chat', platform.adapter]]), store, logger: silentLogger(), hooks, streams, ...(trace ? { trace } : {}) });
   const send = async (m: Message) => {
     await p.dispatch('chat', { normalize: () => m });
     await p.drain();
@@ -337,5 +338,19 @@ describe('streamed replies', () => {
     await send(message('hi'));
     const ends = calls.filter((c) => c.kind !== 'update') as Exclude<Call, { kind: 'update' }>[];
     expect(ends.map((c) => textOf(c.content))).toEqual(['quick']);
+  });
+
+  it('tells the observer (the operator console) of a stream shown live, with its ids and edits', async () => {
+    const deliveries: DeliveryTrace[] = [];
+    const trace: Trace = { received() {}, stage() {}, handled() {}, finished() {}, delivery: (_id, d) => void deliveries.push(d) };
+    const g = gated(['one ', 'two']);
+    const platform = livePlatform({ limits: { chat: { count: 1, perMs: 100 } } });
+    const { p } = run((ctx) => ctx.reply(g.stream), platform, {}, undefined, trace);
+    await p.dispatch('chat', { normalize: () => message('hi') });
+    g.step();
+    await waitFor(() => platform.updates().length === 1);
+    g.step();
+    await p.drain();
+    expect(deliveries.map((d) => ({ ok: d.ok, ids: d.ids, edits: d.edits }))).toEqual([{ ok: true, ids: ['live1'], edits: 1 }]);
   });
 });

@@ -1,7 +1,7 @@
 // The console's API, as the page calls it: reads with the session cookie, actions with its CSRF token.
 
 export interface StageSummary { stage: string; status?: number; ms: number; outcome: string; error?: string }
-export interface DeliverySummary { key: string; ok: boolean; ids: string[]; error?: string; ms: number }
+export interface DeliverySummary { key: string; ok: boolean; ids: string[]; error?: string; ms: number; edits?: number }
 export interface EventSummary {
   id: string; seq: number; at: number; platform: string; bot: string; chat: string; user: string; text: string;
   stages: StageSummary[]; handler?: { ms: number; outcome: string; error?: string }; deliveries: DeliverySummary[]; outcome?: string; ms?: number;

@@ -104,7 +104,8 @@ export function Strip({ event: e }: { event: EventSummary }) {
       {e.handler && <li class={`chip ${e.handler.outcome === 'ok' ? 'ok' : 'bad'}`} title={e.handler.error ?? ''}>handler {e.handler.ms}ms <b>{e.handler.outcome}</b></li>}
       {e.deliveries.map((d) => (
         <li key={d.key} class={`chip ${d.ok ? 'ok' : 'bad'}`} title={d.error ?? ''}>
-          delivery <b>{d.ok ? 'ok' : 'failed'}</b> {d.ok ? d.ids.join(', ') : d.error}
+          {d.edits === undefined ? 'delivery' : 'streamed'} <b>{d.ok ? 'ok' : 'failed'}</b> {d.ok ? d.ids.join(', ') : d.error}
+          {d.edits !== undefined && ` · ${d.edits} edits`}
         </li>
       ))}
       <li class={`chip outcome ${cls(outcomeOf(e))}`}>{outcomeOf(e)}{e.ms !== undefined ? ` ${e.ms}ms` : ''}</li>

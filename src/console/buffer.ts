@@ -41,6 +41,8 @@ export interface DeliveryEntry {
   ids: readonly string[];
   error?: string;
   ms: number;
+  /** A streamed reply shown as it grew: the update calls made. */
+  edits?: number;
   /** The reply as rendered for the platform: what the adapter was given (JSON when served). */
   message: StoredBody | Rendered;
 }
@@ -167,8 +169,8 @@ export class EventBuffer extends EventEmitter<{ update: [record: EventRecord] }>
   delivery(eventId: string, delivery: DeliveryTrace): void {
     const record = this.byId.get(eventId);
     if (!record || record.deliveries.length >= listLimit) return;
-    const { key, ok, ids, error, ms, message } = delivery;
-    record.deliveries.push({ key, ok, ids: [...ids], ...(error !== undefined && { error }), ms: round(ms), message: this.kept(record, message) });
+    const { key, ok, ids, error, ms, message, edits } = delivery;
+    record.deliveries.push({ key, ok, ids: [...ids], ...(error !== undefined && { error }), ...(edits !== undefined && { edits }), ms: round(ms), message: this.kept(record, message) });
     this.changed(record);
   }
 

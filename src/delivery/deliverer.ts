@@ -79,11 +79,17 @@ export class Deliverer {
   /** One item to the end: delivered, dead, or left for the next start. Never throws. */
   send(record: OutboxRecord, log: Logger): Promise<ItemDelivery> {
     const { trace } = this.options;
-    if (!trace) return this.deliver(record, log);
+    // One already delivered or dead (sent live, or before a restart) is not sent again: nothing to tell.
+    if (!trace || record.state === 'delivered' || record.state === 'dead') return this.deliver(record, log);
     return this.deliver(record, log).then((delivery) => {
       trace.delivery(record.eventId, { key: record.key, message: record.message, ...delivery });
       return delivery;
     });
+  }
+
+  /** A streamed reply shown live (src/pipeline/streams.ts), recorded delivered: told to the observer as a send is. */
+  shownLive(record: OutboxRecord, ids: string[], edits: number, ms: number): void {
+    this.options.trace?.delivery(record.eventId, { key: record.key, message: record.message, ok: true, ids, ms, edits });
   }
 
   private async deliver(record: OutboxRecord, log: Logger): Promise<ItemDelivery> {

@@ -58,6 +58,7 @@ export async function sendLive(replies: readonly OutgoingMessage[], sending: Liv
       continue;
     }
     await flush();
+    const started = performance.now();
     const end = await deliverer.stream(item, stream, log);
     if (end.failed !== undefined) log.error({ err: end.failed }, 'a streamed reply ended early; the notice was appended to what was shown');
     settleStream(item, end.content);
@@ -70,6 +71,7 @@ export async function sendLive(replies: readonly OutgoingMessage[], sending: Liv
     recorded++;
     edits.set(record!.key, end.edits);
     await sending.delivered(record!.key, end.ids);
+    deliverer.shownLive(record!, end.ids, end.edits, performance.now() - started);
     if (end.rest.length > 0) waiting.push({ ...item, content: end.rest, replyTo: undefined });
   }
   await flush();

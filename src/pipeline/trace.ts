@@ -30,6 +30,8 @@ export interface DeliveryTrace {
   ids: readonly string[];
   error?: string;
   ms: number;
+  /** A streamed reply shown as it grew: the update calls made. */
+  edits?: number;
 }
 
 export interface Trace {
