@@ -4,7 +4,8 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Document, LineCounter } from 'yaml';
 import { z } from 'zod';
 import type { AdapterDefinition, PlatformConfigBase } from '../adapter.js';
 import { limitsSchemaFor, type LimitsConfig } from '../delivery/pacer.js';
@@ -185,13 +186,32 @@ export async function loadConfig(path: string, options: LoadOptions): Promise<Co
   return parseConfig(text, { ...options, source: path, baseDir: dirname(resolve(path)) });
 }
 
-/** The config used when no file is given: the example bot on the sandbox. */
-export function defaultConfig(options: LoadOptions): Config {
-  return parseConfig('platforms: [{ id: sandbox, type: sandbox }]', { ...options, source: '(built-in default)', baseDir: process.cwd() });
+/**
+ * The platform types a config file names, read ahead of loadConfig to load only their schemas;
+ * undefined when the file cannot tell (unreadable, not YAML, a type that is not a plain string):
+ * loadConfig then reports what is wrong, against every type.
+ */
+export async function platformTypesIn(path: string): Promise<string[] | undefined> {
+  try {
+    const document = yaml().parse(await readFile(path, 'utf8')) as { platforms?: unknown } | null;
+    if (!Array.isArray(document?.platforms)) return undefined;
+    const types = document.platforms.map((p: unknown) => (isRecord(p) ? p.type : undefined));
+    return types.every((type): type is string => typeof type === 'string') ? types : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
+/** The config used when no file is given: the example bot on the sandbox (no YAML to parse: `npm start` does not load the parser). */
+export function defaultConfig(options: LoadOptions): Config {
+  return validateConfig({ platforms: [{ id: 'sandbox', type: 'sandbox' }] }, () => undefined, { ...options, source: '(built-in default)', baseDir: process.cwd() });
+}
+
+/** The YAML parser, loaded when there is a file to parse (synchronously: parseConfig is). */
+const yaml = () => createRequire(import.meta.url)('yaml') as typeof import('yaml');
+
 export function parseConfig(text: string, options: LoadOptions & { source: string; baseDir: string }): Config {
-  const env = options.env ?? process.env;
+  const { LineCounter, parseDocument } = yaml();
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   const lineOf = (path: readonly PropertyKey[]) => nodeLine(doc, lines, path);
@@ -204,10 +224,16 @@ export function parseConfig(text: string, options: LoadOptions & { source: strin
       }),
     );
   }
+  return validateConfig(doc.toJS() ?? {}, lineOf, options);
+}
+
+/** The config in `document` (parsed YAML), its \${NAME}s read from the environment, checked against the schema. */
+function validateConfig(document: unknown, lineOf: (path: readonly PropertyKey[]) => number | undefined, options: LoadOptions & { source: string; baseDir: string }): Config {
+  const env = options.env ?? process.env;
   const issues: ConfigIssue[] = [];
   /** Values an unset variable emptied: reported once, as unset, not again as invalid. */
   const emptied = new Set<string>();
-  const raw = interpolate(doc.toJS() ?? {}, env, [], (path, name) => {
+  const raw = interpolate(document, env, [], (path, name) => {
     emptied.add(formatPath(path));
     issues.push({ path: formatPath(path), line: lineOf(path), message: `environment variable ${name} is not set; export it or write the value in the file` });
   });
