@@ -1,6 +1,6 @@
 // Start-up times, measured only: `switchboard --help` to its exit, and `start` to the first 200
 // on /readyz with the sandbox alone (no config, as `npm start`) and with ten platforms configured
-// against the fakes of the test suite. Through bin/switchboard.js (in this checkout: the sources
+// against the fakes of the test suite. From the sources through bin/switchboard.js (in this checkout
 // compiled into node_modules/.cache/switchboard, see scripts/source-cache.js) and, when a build
 // left dist/ behind, from the compiled dist/ too. The cases run interleaved, run by run.
 
@@ -48,7 +48,7 @@ export async function startupRows(runs: number, quick = false): Promise<StartupR
     const fromDist = existsSync(distCli);
     // The installed package's path: dist's own cli (bin/switchboard.js picks the compiled sources in a checkout).
     if (fromDist) await writeFile(join(dir, 'dist-cli.mjs'), `const { main } = await import(${JSON.stringify(distCli)});\nprocess.exitCode = await main(process.argv.slice(2));\n`);
-    const entries: [label: string, entry: string][] = [['checkout', join(root, 'bin/switchboard.js')], ...(fromDist ? ([['dist', join(dir, 'dist-cli.mjs')]] as [string, string][]) : [])];
+    const entries: [label: string, entry: string][] = [['source', join(root, 'bin/switchboard.js')], ...(fromDist ? ([['dist', join(dir, 'dist-cli.mjs')]] as [string, string][]) : [])];
     const references: Case[] = [
       { name: 'node -e 0 (reference)', command: process.execPath, args: ['-e', '0'], cwd: dir, until: 'exit' },
       { name: 'node --import tsx -e 0 (reference)', command: process.execPath, args: ['--import', 'tsx', '-e', '0'], cwd: root, until: 'exit' },

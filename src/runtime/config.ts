@@ -99,6 +99,12 @@ function formatIssue(issue: ConfigIssue): string {
   return `${issue.path}${at ? ` (${at})` : ''}: ${issue.message}`;
 }
 
+/**
+ * A config is parsed once per process: zod's compiled fast path for an object schema (generated
+ * code, made on its first parse) costs a start more than that one parse saves.
+ */
+const parseOnce = { reportInput: true, error: describe, jitless: true } as const;
+
 export function buildConfigSchema(definitions: readonly AdapterDefinition[]) {
   const types = definitions.map((d) => d.type);
   const byType = new Map(definitions.map((d) => [d.type, d.configSchema]));
@@ -115,8 +121,8 @@ export function buildConfigSchema(definitions: readonly AdapterDefinition[]) {
       }
       // `limits` is the core's key on every platform (the pacing), not the adapter's.
       const { limits, ...own } = value as typeof value & { limits?: unknown };
-      const parsed = schema.safeParse(own, { reportInput: true, error: describe });
-      const paced = limits === undefined ? undefined : limitsSchemaFor(limits).safeParse(limits, { reportInput: true, error: describe });
+      const parsed = schema.safeParse(own, parseOnce);
+      const paced = limits === undefined ? undefined : limitsSchemaFor(limits).safeParse(limits, parseOnce);
       if (parsed.success && (paced === undefined || paced.success)) return { ...parsed.data, ...(paced ? { limits: paced.data } : {}) } as PlatformConfigBase & { limits?: LimitsConfig };
       // Re-raised in place (zod prefixes the path), keeping each issue's code (unknown keys are told one by one).
       if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ ...issue } as never);
@@ -130,13 +136,13 @@ export function buildConfigSchema(definitions: readonly AdapterDefinition[]) {
   });
   return z
     .strictObject({
-      server: serverSchema.default(serverSchema.parse({})),
-      log: logSchema.default(logSchema.parse({})),
-      media: mediaSchema.default(mediaSchema.parse({})),
+      server: serverSchema.default(serverSchema.parse({}, parseOnce)),
+      log: logSchema.default(logSchema.parse({}, parseOnce)),
+      media: mediaSchema.default(mediaSchema.parse({}, parseOnce)),
       /** Where events, replies and dedup keys are kept: a SQLite file by default. */
-      store: storeSchema.default(storeSchema.parse({ type: 'sqlite' })),
-      delivery: deliverySchema.default(deliverySchema.parse({})),
-      cluster: clusterSchema.default(clusterSchema.parse({})),
+      store: storeSchema.default(storeSchema.parse({ type: 'sqlite' }, parseOnce)),
+      delivery: deliverySchema.default(deliverySchema.parse({}, parseOnce)),
+      cluster: clusterSchema.default(clusterSchema.parse({}, parseOnce)),
       bot: z.string().min(1).default(builtinBot),
       /** How long a platform's event id is remembered to drop redeliveries. */
       dedupTtl: duration.default(3_600_000),
@@ -243,7 +249,7 @@ function validateConfig(document: unknown, lineOf: (path: readonly PropertyKey[]
     else raw.server = { ...(isRecord(raw.server) ? raw.server : {}), port };
   }
   const schema = buildConfigSchema(options.definitions);
-  const parsed = schema.safeParse(raw, { reportInput: true, error: describe });
+  const parsed = schema.safeParse(raw, parseOnce);
   if (!parsed.success) issues.push(...schemaIssues(parsed.error.issues, { schema, raw, lineOf, emptied }));
   if (issues.length > 0 || !parsed.success) throw new ConfigError(options.source, dedupeIssues(issues));
   const config = parsed.data;
