@@ -1,0 +1,14 @@
+// A platform SDK published as CommonJS, loaded with require() rather than import. Importing a
+// CommonJS module from ES modules makes Node first scan its source for the names it exports
+// (cjs-module-lexer); for an SDK bundled into one large file that scan costs more than running
+// it (@larksuiteoapi/node-sdk: 6 MB, ~190 ms of CPU at start). require() skips it, and gets the
+// same module instance an import would (Node keeps one CommonJS cache).
+
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+/** The package's exports; `T` is its type, `typeof import('…')` as an adapter's sdk.ts names it. */
+export function requireSdk<T>(name: string): T {
+  return require(name) as T;
+}
