@@ -4,6 +4,8 @@
 import type * as Discord from 'discord.js';
 import { requireSdk } from '../../src/runtime/require-sdk.js';
 
+const discord: typeof Discord = requireSdk('discord.js');
+
 export const {
   AllowedMentionsTypes,
   ButtonStyle,
@@ -11,7 +13,6 @@ export const {
   Client,
   CloseCodes,
   ComponentType,
-  DefaultRestOptions,
   DiscordAPIError,
   Events,
   GatewayCloseCodes,
@@ -26,7 +27,9 @@ export const {
   Routes,
   SimpleShardingStrategy,
   WebSocketShardStatus,
-} = requireSdk<typeof Discord>('discord.js');
+} = discord;
+// Annotated: its inferred type names a module of undici nested in @discordjs/rest, which a .d.ts cannot.
+export const DefaultRestOptions: typeof Discord.DefaultRestOptions = discord.DefaultRestOptions;
 export type Client = Discord.Client;
 export type REST = Discord.REST;
 export type WebSocketShardStatus = Discord.WebSocketShardStatus;

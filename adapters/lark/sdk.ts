@@ -4,6 +4,10 @@
 import type * as Lark from '@larksuiteoapi/node-sdk';
 import { requireSdk } from '../../src/runtime/require-sdk.js';
 
-export const { Client, defaultHttpInstance, DefaultCache, EventDispatcher, LoggerLevel, WSClient, withTenantToken } = requireSdk<typeof Lark>('@larksuiteoapi/node-sdk');
+const lark: typeof Lark = requireSdk('@larksuiteoapi/node-sdk');
+
+export const { Client, defaultHttpInstance, DefaultCache, EventDispatcher, LoggerLevel, WSClient } = lark;
+// Annotated: its inferred type names a type the SDK does not export, which a .d.ts cannot.
+export const withTenantToken: typeof Lark.withTenantToken = lark.withTenantToken;
 export type Client = Lark.Client;
 export type EventDispatcher = Lark.EventDispatcher;

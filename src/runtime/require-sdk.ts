@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 
-/** The package's exports; `T` is its type, `typeof import('…')` as an adapter's sdk.ts names it. */
+/** The package's exports, typed `T` (the type of its module, as an adapter's sdk.ts names it). */
 export function requireSdk<T>(name: string): T {
   return require(name) as T;
 }
