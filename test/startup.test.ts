@@ -13,9 +13,14 @@ import { waitFor } from './helpers.js';
 const root = join(import.meta.dirname, '..');
 const bin = join(root, 'bin/switchboard.js');
 
-/** Registers a resolve hook that appends each resolved URL, a line each, to the file `data` names. */
+/**
+ * Registers a resolve hook that appends each URL an import resolves to, a line each, to the file
+ * SB_RESOLVED names; at exit, every CommonJS module loaded (required, or imported) is added.
+ */
 const recorder = `
-import { register } from 'node:module';
+import { appendFileSync } from 'node:fs';
+import { createRequire, register } from 'node:module';
+const file = process.env.SB_RESOLVED;
 register('data:text/javascript,' + encodeURIComponent(\`
   import { appendFileSync } from 'node:fs';
   let file;
@@ -24,7 +29,9 @@ register('data:text/javascript,' + encodeURIComponent(\`
     const resolved = await next(specifier, context);
     appendFileSync(file, resolved.url + '\\\\n');
     return resolved;
-  }\`), { data: process.env.SB_RESOLVED });`;
+  }\`), { data: file });
+const cache = createRequire(process.cwd() + '/').cache;
+process.on('exit', () => appendFileSync(file, Object.keys(cache).map((path) => 'file://' + path + '\\n').join('')));`;
 
 interface Loaded {
   /** Packages from node_modules, by name. */
@@ -68,7 +75,7 @@ describe('start-up', () => {
     expect(adapters).toContain('adapters/sandbox/index.js');
     expect(adapters.filter((path) => !path.startsWith('adapters/sandbox/'))).toEqual([]);
     for (const name of ['ioredis', 'bullmq', 'undici', 'prom-client', 'yaml', 'discord.js', 'discord-api-types', 'pino-pretty']) expect(packages, name).not.toContain(name);
-    // What the sandbox does need is loaded: the server, the logger, the store, the config schema.
+    // What the sandbox does need is loaded, whether imported or required: the server, the logger, the store, the config schema.
     for (const name of ['koa', 'pino', 'better-sqlite3', 'zod']) expect(packages, name).toContain(name);
   }, 30_000);
 

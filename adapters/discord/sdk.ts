@@ -1,10 +1,10 @@
-// discord.js, required rather than imported (see src/runtime/require-sdk.ts): the values this
+// discord.js, required rather than imported (see src/runtime/require-commonjs.ts): the values this
 // adapter uses, and the types of those it also names as types.
 
 import type * as Discord from 'discord.js';
-import { requireSdk } from '../../src/runtime/require-sdk.js';
+import { requireCommonJs } from '../../src/runtime/require-commonjs.js';
 
-const discord: typeof Discord = requireSdk('discord.js');
+const discord: typeof Discord = requireCommonJs('discord.js');
 
 export const {
   AllowedMentionsTypes,
