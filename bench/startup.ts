@@ -1,7 +1,8 @@
 // Start-up times, measured only: `switchboard --help` to its exit, and `start` to the first 200
 // on /readyz with the sandbox alone (no config, as `npm start`) and with ten platforms configured
-// against the fakes of the test suite. From the sources (bin/switchboard.js, through tsx) and, when
-// a build left dist/ behind, from the compiled dist/ too. The cases run interleaved, run by run.
+// against the fakes of the test suite. From the sources through bin/switchboard.js (in this checkout
+// compiled into node_modules/.cache/switchboard, see scripts/source-cache.js) and, when a build
+// left dist/ behind, from the compiled dist/ too. The cases run interleaved, run by run.
 
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -45,7 +46,7 @@ export async function startupRows(runs: number, quick = false): Promise<StartupR
     const ten = join(dir, 'ten.yaml');
     await writeFile(ten, tenPlatforms(fakes, dir));
     const fromDist = existsSync(distCli);
-    // The installed package's path: dist's own cli, no tsx (bin/switchboard.js picks the sources in a checkout).
+    // The installed package's path: dist's own cli (bin/switchboard.js picks the compiled sources in a checkout).
     if (fromDist) await writeFile(join(dir, 'dist-cli.mjs'), `const { main } = await import(${JSON.stringify(distCli)});\nprocess.exitCode = await main(process.argv.slice(2));\n`);
     const entries: [label: string, entry: string][] = [['source', join(root, 'bin/switchboard.js')], ...(fromDist ? ([['dist', join(dir, 'dist-cli.mjs')]] as [string, string][]) : [])];
     const references: Case[] = [

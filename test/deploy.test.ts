@@ -93,7 +93,7 @@ describe('Dockerfile', () => {
   it('installs every package the runtime imports: npm ci --omit=dev leaves out devDependencies', () => {
     const pkg = JSON.parse(read('package.json')) as { name: string; dependencies: Record<string, string>; allowScripts: Record<string, boolean> };
     const imported = new Set<string>();
-    for (const file of ['bin', 'src', 'adapters', 'bots'].flatMap(filesUnder).filter((f) => /\.(ts|js)$/.test(f))) {
+    for (const file of ['bin', 'scripts', 'src', 'adapters', 'bots'].flatMap(filesUnder).filter((f) => /\.(ts|js)$/.test(f))) {
       const text = read(file);
       for (const m of text.matchAll(/^\s*(?:import|export)\s+(?!type\s)[^;]*?from\s+'([^']+)'|import\('([^']+)'\)/gm)) {
         const spec = m[1] ?? m[2]!;

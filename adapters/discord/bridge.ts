@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RESTOptions, ResponseLike } from 'discord.js';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer } from '../../src/net/ws.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import type { Transport } from '../../src/net/proxy.js';
 

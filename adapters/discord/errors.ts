@@ -1,6 +1,6 @@
 // What a failed REST call means for the core's retry policy, and how it reads in a log line.
 
-import { DiscordAPIError, HTTPError, RateLimitError } from 'discord.js';
+import { DiscordAPIError, HTTPError, RateLimitError } from './sdk.js';
 import { fatal, rateLimited, retryable, type Failure } from '../../src/delivery/retry.js';
 import { errorMessage } from '../../src/inbound/supervisor.js';
 

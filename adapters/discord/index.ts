@@ -1,21 +1,8 @@
 // Discord through discord.js 14: the gateway in (a supervised client per shard), the REST API out.
 
 import { randomBytes } from 'node:crypto';
-import {
-  InteractionResponseType,
-  InteractionType,
-  REST,
-  Routes,
-  type APIAllowedMentions,
-  type APIEmbed,
-  type APIMessage,
-  type APIMessageComponentInteraction,
-  type Client,
-  type GatewayDispatchPayload,
-  type GatewayMessageCreateDispatchData,
-  type RawFile,
-  type RESTOptions,
-} from 'discord.js';
+import type { APIAllowedMentions, APIEmbed, APIMessage, APIMessageComponentInteraction, Client, GatewayDispatchPayload, GatewayMessageCreateDispatchData, RawFile, RESTOptions } from 'discord.js';
+import { InteractionResponseType, InteractionType, REST, Routes } from './sdk.js';
 import { defineAdapter, type Adapter, type AdapterContext, type Admission, type InboundEvent, type SendOptions, type Streaming } from '../../src/adapter.js';
 import { idempotencyKey } from '../../src/delivery/idempotency.js';
 import type { SendLimits } from '../../src/delivery/pacer.js';

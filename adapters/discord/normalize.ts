@@ -1,7 +1,8 @@
 // Gateway payloads (MESSAGE_CREATE, a button's INTERACTION_CREATE) -> Message. Works on the raw
 // dispatch data, so a message in a channel discord.js has not cached is never lost.
 
-import { ChannelType as DiscordChannelType, MessageType, type APIAttachment, type APIMessageComponentInteraction, type APIUser, type GatewayMessageCreateDispatchData } from 'discord.js';
+import type { APIAttachment, APIMessageComponentInteraction, APIUser, GatewayMessageCreateDispatchData } from 'discord.js';
+import { ChannelType as DiscordChannelType, MessageType } from './sdk.js';
 import { plainText, trimLeadingSpace, type Channel, type ChannelType, type MediaType, type Message, type Segment } from '../../src/message.js';
 
 export interface NormalizeContext {

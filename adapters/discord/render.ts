@@ -1,7 +1,8 @@
 // Outgoing segments -> the Discord messages that show them: text (split at 2000 characters),
 // attachments (up to 10 a message), buttons as message components, a quote as message_reference.
 
-import { AllowedMentionsTypes, ButtonStyle, ComponentType, type APIActionRowComponent, type APIButtonComponent, type APIAllowedMentions } from 'discord.js';
+import type { APIActionRowComponent, APIButtonComponent, APIAllowedMentions } from 'discord.js';
+import { AllowedMentionsTypes, ButtonStyle, ComponentType } from './sdk.js';
 import { buttonsAsText, quotedMessageId, type Button, type MediaSegment, type Segment } from '../../src/message.js';
 import { splitText } from '../../src/delivery/text.js';
 

@@ -1,6 +1,7 @@
 // REST options for discord.js: the API base, and the operator's proxy as an undici dispatcher.
 
-import { DefaultRestOptions, type RESTOptions } from 'discord.js';
+import type { RESTOptions } from 'discord.js';
+import { DefaultRestOptions } from './sdk.js';
 import type { Transport } from '../../src/net/proxy.js';
 
 type MakeRequest = RESTOptions['makeRequest'];

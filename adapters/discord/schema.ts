@@ -1,8 +1,13 @@
-import { GatewayIntentBits } from 'discord-api-types/v10';
+import type * as ApiTypes from 'discord-api-types/v10';
 import { z } from 'zod';
-import { proxyUrl } from '../../src/net/proxy.js';
+import { proxyUrl } from '../../src/net/proxy-url.js';
 import { secret } from '../../src/runtime/secret.js';
 import { duration, httpUrl } from '../../src/runtime/units.js';
+import { requireCommonJs } from '../../src/runtime/require-commonjs.js';
+
+// Required, not imported: the ES entry of discord-api-types imports its CommonJS files, and Node
+// scans each first (see require-commonjs.ts).
+const { GatewayIntentBits } = requireCommonJs<typeof ApiTypes>('discord-api-types/v10');
 
 export type IntentName = Exclude<keyof typeof GatewayIntentBits, number>;
 

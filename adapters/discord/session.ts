@@ -17,7 +17,8 @@
 // began is played to it from what was kept.
 
 import type { EventEmitter } from 'node:events';
-import { Client, Events, type ClientOptions, GatewayCloseCodes, GatewayDispatchEvents, Options, type GatewayDispatchPayload, type RESTOptions, type SimpleShardingStrategy } from 'discord.js';
+import type { ClientOptions, GatewayDispatchPayload, RESTOptions, SimpleShardingStrategy } from 'discord.js';
+import { Client, Events, GatewayCloseCodes, GatewayDispatchEvents, Options } from './sdk.js';
 import type { Admission } from '../../src/adapter.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { FatalConnectionError, type SessionControls } from '../../src/inbound/supervisor.js';

@@ -2,7 +2,8 @@
 // recommends for its guilds, asked once at start (every instance asks alike, and gets the same
 // answer unless the bot grew in between; events a changed count doubles are deduplicated).
 
-import { Routes, type REST, type RESTGetAPIGatewayBotResult } from 'discord.js';
+import type { REST, RESTGetAPIGatewayBotResult } from 'discord.js';
+import { Routes } from './sdk.js';
 import { retry } from '../../src/delivery/retry.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { classify, describe } from './errors.js';

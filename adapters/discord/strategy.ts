@@ -15,7 +15,8 @@
 
 import type { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CloseCodes, SimpleShardingStrategy, WebSocketShardStatus, type WebSocketShardDestroyOptions } from 'discord.js';
+import type { WebSocketShardDestroyOptions } from 'discord.js';
+import { CloseCodes, SimpleShardingStrategy, WebSocketShardStatus } from './sdk.js';
 
 /** What the library keeps private but a clean teardown must reach. */
 interface ShardInternals {

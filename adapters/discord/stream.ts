@@ -3,7 +3,8 @@
 // rendering (mentions that may ping, buttons, files), and what one message cannot hold follows it.
 
 import { randomBytes } from 'node:crypto';
-import { Routes, type APIAllowedMentions, type APIMessage, type RawFile, type REST } from 'discord.js';
+import type { APIAllowedMentions, APIMessage, RawFile, REST } from 'discord.js';
+import { Routes } from './sdk.js';
 import type { LiveMessage, SendOptions, StreamStep, Streaming } from '../../src/adapter.js';
 import { retryable } from '../../src/delivery/retry.js';
 import { startDelivery, type Delivery, type OutgoingMessage, type Segment } from '../../src/message.js';

@@ -4,7 +4,7 @@
 // Sends are retried by the core; the reads here (bot info, a message's resource) by `retry()`.
 
 import type { Readable } from 'node:stream';
-import { Client, defaultHttpInstance, LoggerLevel, withTenantToken } from '@larksuiteoapi/node-sdk';
+import { Client, defaultHttpInstance, LoggerLevel, withTenantToken } from './sdk.js';
 import { readBounded } from '../../src/net/fetch-file.js';
 import { fatal, retry, retryable, type RetryPolicy } from '../../src/delivery/retry.js';
 import { TokenCache, type IssuedToken } from '../../src/delivery/token-cache.js';

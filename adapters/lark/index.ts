@@ -1,7 +1,7 @@
 // Feishu / Lark (one adapter, two clouds) through @larksuiteoapi/node-sdk: events by encrypted,
 // signed webhook or by the SDK's long connection, replies through the SDK's Client.
 
-import { DefaultCache, EventDispatcher, LoggerLevel } from '@larksuiteoapi/node-sdk';
+import { DefaultCache, EventDispatcher, LoggerLevel } from './sdk.js';
 import { defineAdapter, type Adapter, type AdapterContext, type Admission, type SendOptions, type Streaming } from '../../src/adapter.js';
 import { idempotencyKey } from '../../src/delivery/idempotency.js';
 import type { SendLimits } from '../../src/delivery/pacer.js';

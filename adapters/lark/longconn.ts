@@ -3,7 +3,7 @@
 // (with the interval and jitter Lark's endpoint prescribes); when it gives up, the session fails
 // and the supervisor backs off and starts a fresh client.
 
-import { LoggerLevel, WSClient, type EventDispatcher } from '@larksuiteoapi/node-sdk';
+import { LoggerLevel, WSClient, type EventDispatcher } from './sdk.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { FatalConnectionError, type SessionControls } from '../../src/inbound/supervisor.js';
 import { sdkLogger } from './api.js';

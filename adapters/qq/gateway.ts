@@ -1,7 +1,7 @@
 // One websocket gateway session (HELLO -> IDENTIFY or RESUME -> READY/RESUMED -> events, with
 // heartbeats), run by the core supervisor, which owns retrying, backoff and single flight.
 
-import WebSocket from 'ws';
+import { WebSocket } from '../../src/net/ws.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { backoffDelay, defaultBackoff, FatalConnectionError, RetryAfterError, type SessionControls } from '../../src/inbound/supervisor.js';
 import { refreshOnlyPolicy, retry } from '../../src/delivery/retry.js';

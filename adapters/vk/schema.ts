@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { proxyUrl } from '../../src/net/proxy.js';
+import { proxyUrl } from '../../src/net/proxy-url.js';
 import { secret } from '../../src/runtime/secret.js';
 import { httpUrl } from '../../src/runtime/units.js';
 

@@ -1,5 +1,6 @@
-import { Agent, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import { discard, readBounded } from '../net/fetch-file.js';
+import { undici } from '../net/undici.js';
 
 export class CallbackError extends Error {
   override readonly name = 'CallbackError';
@@ -25,14 +26,16 @@ export interface CallbackResponse {
   headers: Record<string, string | string[] | undefined>;
 }
 
-/** One keep-alive pool for every callback: a stage call reuses a warm connection instead of a new handshake. */
-const agent = new Agent({ keepAliveTimeout: 30_000, connections: 64, pipelining: 1 });
+/** One keep-alive pool for every callback (made by the first): a stage call reuses a warm connection instead of a new handshake. */
+let agent: Dispatcher | undefined;
 
 /**
  * POSTs a JSON body; the timeout bounds the whole exchange, the size limit the reply body.
  * `abort` (shutdown, a message's spent callback budget) ends it early, as a connection error.
  */
 export async function postJson(url: string, body: string, headers: Record<string, string>, timeoutMs: number, maxBytes: number, abort?: AbortSignal): Promise<CallbackResponse> {
+  const { Agent, request } = await undici();
+  agent ??= new Agent({ keepAliveTimeout: 30_000, connections: 64, pipelining: 1 });
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = abort ? AbortSignal.any([timeout, abort]) : timeout;
   let response;

@@ -4,8 +4,9 @@
 
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
-import { Agent, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import { readBounded } from '../net/fetch-file.js';
+import { undici } from '../net/undici.js';
 import type { MediaBody, MediaStore } from './media.js';
 import type { MediaSegment } from '../message.js';
 
@@ -41,8 +42,8 @@ const publicOnlyLookup: LookupFunction = (hostname, options, callback) => {
   });
 };
 
-const publicAgent = new Agent({ connect: { lookup: publicOnlyLookup } });
-const anyAgent = new Agent();
+/** Made with the first download. */
+let agents: { public: Dispatcher; any: Dispatcher } | undefined;
 
 export function createDownloader(media: MediaStore, policy: DownloadPolicy): (segment: MediaSegment) => Promise<MediaBody> {
   return async (segment) => {
@@ -68,10 +69,12 @@ async function fetchUrl(url: string, policy: DownloadPolicy, name: string | unde
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new DownloadError(`only http(s) URLs are fetched, not ${parsed.protocol}`);
   const host = parsed.hostname.replace(/^\[|\]$/g, '');
   if (!policy.allowPrivateNetworks && isIP(host) && isPrivateAddress(host)) throw new DownloadError(`${host} is a private or loopback address`);
+  const { Agent, request } = await undici();
+  agents ??= { public: new Agent({ connect: { lookup: publicOnlyLookup } }), any: new Agent() };
   const signal = AbortSignal.timeout(policy.timeoutMs);
   let response;
   try {
-    response = await request(parsed, { dispatcher: policy.allowPrivateNetworks ? anyAgent : publicAgent, signal, headers: { accept: '*/*' } });
+    response = await request(parsed, { dispatcher: policy.allowPrivateNetworks ? agents.any : agents.public, signal, headers: { accept: '*/*' } });
   } catch (error) {
     throw new DownloadError(signal.aborted ? `no answer within ${policy.timeoutMs} ms` : `fetch failed: ${(error as Error).message}`);
   }

@@ -1,9 +1,10 @@
 // Bytes behind a platform's URL (a user's photo on its CDN, a file a bot names by URL), bounded
 // in size and time: one implementation for every adapter, so none forgets a limit.
 
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { fatal, PlatformError, rateLimited, retryable, retryAfterMs } from '../delivery/retry.js';
 import type { MediaBody } from '../media/media.js';
+import { undici } from './undici.js';
 
 type Body = AsyncIterable<Buffer> & NodeJS.ReadableStream & { destroy(): void };
 
@@ -47,6 +48,7 @@ export interface FetchFileOptions {
  */
 export async function fetchFile(url: string, options: FetchFileOptions = {}): Promise<MediaBody> {
   const { dispatcher, headers, maxBytes = 20 * 1024 * 1024, timeoutMs = 15_000, what = 'file' } = options;
+  const { request } = await undici();
   let response: Dispatcher.ResponseData;
   try {
     response = await request(url, { dispatcher, headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });

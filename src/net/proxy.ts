@@ -7,14 +7,7 @@ import type { Duplex } from 'node:stream';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { Readable } from 'node:stream';
 import { Agent, ProxyAgent, request, type buildConnector, type Dispatcher } from 'undici';
-import { z } from 'zod';
 import { openSocksTunnel } from './socks.js';
-
-/** The `proxy` key of a platform's config. */
-export const proxyUrl = z.url({
-  protocol: /^(https?|socks5h?|socks)$/,
-  error: 'expected a proxy URL: http://, https:// or socks5:// followed by [user:pass@]host:port',
-});
 
 const isSocks = (url: URL) => url.protocol.startsWith('socks');
 

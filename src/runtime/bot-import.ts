@@ -1,21 +1,65 @@
 // Imports the operator's bot module, whatever it is written in. A TypeScript bot loads without a
 // build step: the compiled runtime registers tsx the first time it must import a .ts file (run
 // from source a loader is already in place: this very module is TypeScript).
+//
+// Run from a repository checkout (bin/switchboard.js, compiled into a cache by
+// scripts/source-cache.js), a bot outside that cache may reach Switchboard by its sources:
+// `import ... from 'switchboard'` (the "switchboard-source" export condition) or by a relative
+// path into src/. A resolve hook hands it the compiled module instead, the one the runtime itself
+// runs: one Bot class, one copy of every module.
 
 import { existsSync, readFileSync } from 'node:fs';
+import { register } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const runningFromSource = /\.[cm]?ts$/.test(new URL(import.meta.url).pathname);
-let registered: Promise<void> | undefined;
+let tsx: Promise<void> | undefined;
+let mapped = false;
 
 /** The default export of the module at `path`. */
 export async function importDefault(path: string, url: string): Promise<unknown> {
   if (/\.tsx?$/.test(path)) refuseCommonJs(path);
-  if (!runningFromSource && /\.[cm]?tsx?$/.test(path)) {
-    registered ??= import('tsx/esm/api').then(({ register }) => void register());
-    await registered;
-  }
+  await prepareImport(path);
   return ((await import(url)) as { default?: unknown }).default;
+}
+
+/**
+ * Registers what importing `path` needs: tsx for TypeScript, then the source-to-compiled mapping
+ * for a bot outside a checkout's compiled cache (the later hook runs first, and resolves through
+ * tsx). Other resolve hooks (reload.ts) are registered after these, to see the URLs they give.
+ */
+export async function prepareImport(path: string): Promise<void> {
+  if (runningFromSource) return;
+  if (/\.[cm]?tsx?$/.test(path)) await (tsx ??= import('tsx/esm/api').then(({ register }) => void register()));
+  if (mapped) return;
+  const checkout = compiledFrom();
+  if (checkout === undefined || pathToFileURL(path).href.startsWith(checkout.cache)) return;
+  mapped = true;
+  register(`data:text/javascript,${encodeURIComponent(toCompiled)}`, { data: checkout });
+}
+
+const toCompiled = `
+let source, cache;
+export async function initialize(data) { ({ source, cache } = data); }
+export async function resolve(specifier, context, nextResolve) {
+  const resolved = await nextResolve(specifier, { ...context, conditions: [...context.conditions, 'switchboard-source'] });
+  const { url } = resolved;
+  if (!url.startsWith(source) || url.includes('?')) return resolved;
+  const compiled = /^((?:src|adapters|bots|testing)\\/.*)\\.ts$/.exec(url.slice(source.length));
+  return compiled ? { url: cache + compiled[1] + '.js', format: 'module', shortCircuit: true } : resolved;
+}`;
+
+/** The checkout this runtime was compiled from (file URLs ending in /), when it runs from its cache. */
+function compiledFrom(): { source: string; cache: string } | undefined {
+  const cache = new URL('../../', import.meta.url);
+  try {
+    const manifest = JSON.parse(readFileSync(new URL('package.json', cache), 'utf8')) as { switchboard?: { compiledFrom?: string } };
+    const from = manifest.switchboard?.compiledFrom;
+    return from === undefined ? undefined : { source: new URL(`${from}/`, cache).href, cache: cache.href };
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -4,7 +4,8 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Document, LineCounter } from 'yaml';
 import { z } from 'zod';
 import type { AdapterDefinition, PlatformConfigBase } from '../adapter.js';
 import { limitsSchemaFor, type LimitsConfig } from '../delivery/pacer.js';
@@ -99,6 +100,12 @@ function formatIssue(issue: ConfigIssue): string {
   return `${issue.path}${at ? ` (${at})` : ''}: ${issue.message}`;
 }
 
+/**
+ * A config is parsed once per process: zod's compiled fast path for an object schema (generated
+ * code, made on its first parse) costs a start more than that one parse saves.
+ */
+const parseOnce = { reportInput: true, error: describe, jitless: true } as const;
+
 export function buildConfigSchema(definitions: readonly AdapterDefinition[]) {
   const types = definitions.map((d) => d.type);
   const byType = new Map(definitions.map((d) => [d.type, d.configSchema]));
@@ -115,8 +122,8 @@ export function buildConfigSchema(definitions: readonly AdapterDefinition[]) {
       }
       // `limits` is the core's key on every platform (the pacing), not the adapter's.
       const { limits, ...own } = value as typeof value & { limits?: unknown };
-      const parsed = schema.safeParse(own, { reportInput: true, error: describe });
-      const paced = limits === undefined ? undefined : limitsSchemaFor(limits).safeParse(limits, { reportInput: true, error: describe });
+      const parsed = schema.safeParse(own, parseOnce);
+      const paced = limits === undefined ? undefined : limitsSchemaFor(limits).safeParse(limits, parseOnce);
       if (parsed.success && (paced === undefined || paced.success)) return { ...parsed.data, ...(paced ? { limits: paced.data } : {}) } as PlatformConfigBase & { limits?: LimitsConfig };
       // Re-raised in place (zod prefixes the path), keeping each issue's code (unknown keys are told one by one).
       if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ ...issue } as never);
@@ -130,13 +137,13 @@ export function buildConfigSchema(definitions: readonly AdapterDefinition[]) {
   });
   return z
     .strictObject({
-      server: serverSchema.default(serverSchema.parse({})),
-      log: logSchema.default(logSchema.parse({})),
-      media: mediaSchema.default(mediaSchema.parse({})),
+      server: serverSchema.default(serverSchema.parse({}, parseOnce)),
+      log: logSchema.default(logSchema.parse({}, parseOnce)),
+      media: mediaSchema.default(mediaSchema.parse({}, parseOnce)),
       /** Where events, replies and dedup keys are kept: a SQLite file by default. */
-      store: storeSchema.default(storeSchema.parse({ type: 'sqlite' })),
-      delivery: deliverySchema.default(deliverySchema.parse({})),
-      cluster: clusterSchema.default(clusterSchema.parse({})),
+      store: storeSchema.default(storeSchema.parse({ type: 'sqlite' }, parseOnce)),
+      delivery: deliverySchema.default(deliverySchema.parse({}, parseOnce)),
+      cluster: clusterSchema.default(clusterSchema.parse({}, parseOnce)),
       bot: z.string().min(1).default(builtinBot),
       /** How long a platform's event id is remembered to drop redeliveries. */
       dedupTtl: duration.default(3_600_000),
@@ -188,14 +195,36 @@ export async function loadConfig(path: string, options: LoadOptions): Promise<Co
   return parseConfig(text, { ...options, source: path, baseDir: dirname(resolve(path)) });
 }
 
-/** The config used when no file is given: the example bot on the sandbox. */
-export function defaultConfig(options: LoadOptions): Config {
-  // The console for whoever runs this on their own machine: 127.0.0.1 only, a one-time login link in the log.
-  return parseConfig('platforms: [{ id: sandbox, type: sandbox }]\nconsole: { localOnly: true }', { ...options, source: '(built-in default)', baseDir: process.cwd() });
+/**
+ * The platform types a config file names, read ahead of loadConfig to load only their schemas;
+ * undefined when the file cannot tell (unreadable, not YAML, a type that is not a plain string):
+ * loadConfig then reports what is wrong, against every type.
+ */
+export async function platformTypesIn(path: string): Promise<string[] | undefined> {
+  try {
+    const document = yaml().parse(await readFile(path, 'utf8')) as { platforms?: unknown } | null;
+    if (!Array.isArray(document?.platforms)) return undefined;
+    const types = document.platforms.map((p: unknown) => (isRecord(p) ? p.type : undefined));
+    return types.every((type): type is string => typeof type === 'string') ? types : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
+/**
+ * The config used when no file is given: the example bot on the sandbox, and the console for whoever
+ * runs it on their own machine (127.0.0.1 only, a one-time login link in the log). No YAML to parse:
+ * `npm start` does not load the parser.
+ */
+export function defaultConfig(options: LoadOptions): Config {
+  return validateConfig({ platforms: [{ id: 'sandbox', type: 'sandbox' }], console: { localOnly: true } }, () => undefined, { ...options, source: '(built-in default)', baseDir: process.cwd() });
+}
+
+/** The YAML parser, loaded when there is a file to parse (synchronously: parseConfig is). */
+const yaml = () => createRequire(import.meta.url)('yaml') as typeof import('yaml');
+
 export function parseConfig(text: string, options: LoadOptions & { source: string; baseDir: string }): Config {
-  const env = options.env ?? process.env;
+  const { LineCounter, parseDocument } = yaml();
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   const lineOf = (path: readonly PropertyKey[]) => nodeLine(doc, lines, path);
@@ -208,10 +237,16 @@ export function parseConfig(text: string, options: LoadOptions & { source: strin
       }),
     );
   }
+  return validateConfig(doc.toJS() ?? {}, lineOf, options);
+}
+
+/** The config in `document` (parsed YAML), its \${NAME}s read from the environment, checked against the schema. */
+function validateConfig(document: unknown, lineOf: (path: readonly PropertyKey[]) => number | undefined, options: LoadOptions & { source: string; baseDir: string }): Config {
+  const env = options.env ?? process.env;
   const issues: ConfigIssue[] = [];
   /** Values an unset variable emptied: reported once, as unset, not again as invalid. */
   const emptied = new Set<string>();
-  const raw = interpolate(doc.toJS() ?? {}, env, [], (path, name) => {
+  const raw = interpolate(document, env, [], (path, name) => {
     emptied.add(formatPath(path));
     issues.push({ path: formatPath(path), line: lineOf(path), message: `environment variable ${name} is not set; export it or write the value in the file` });
   });
@@ -221,7 +256,7 @@ export function parseConfig(text: string, options: LoadOptions & { source: strin
     else raw.server = { ...(isRecord(raw.server) ? raw.server : {}), port };
   }
   const schema = buildConfigSchema(options.definitions);
-  const parsed = schema.safeParse(raw, { reportInput: true, error: describe });
+  const parsed = schema.safeParse(raw, parseOnce);
   if (!parsed.success) issues.push(...schemaIssues(parsed.error.issues, { schema, raw, lineOf, emptied }));
   if (issues.length > 0 || !parsed.success) throw new ConfigError(options.source, dedupeIssues(issues));
   const config = parsed.data;

@@ -10,6 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import type { Bot } from '../bot/bot.js';
 import type { Logger } from './logger.js';
+import { prepareImport } from './bot-import.js';
 import { loadBot } from './runtime.js';
 
 const param = 'switchboard-reload';
@@ -61,9 +62,10 @@ export class BotReloader {
     this.files.add(path);
   }
 
-  /** Installs the resolve hook (once per process: start runs one bot). */
-  static open(path: string): BotReloader {
+  /** Installs the resolve hook (once per process: start runs one bot), after those the bot's import needs. */
+  static async open(path: string): Promise<BotReloader> {
     const reloader = new BotReloader(resolve(path));
+    await prepareImport(reloader.path);
     const { port1, port2 } = new MessageChannel();
     port1.on('message', (url: string) => reloader.follow(fileURLToPath(url)));
     port1.unref();

@@ -11,19 +11,17 @@ import { createDownloader } from '../media/download.js';
 import { MediaStore } from '../media/media.js';
 import { Metrics } from './metrics.js';
 import { Pipeline } from '../pipeline/pipeline.js';
-import { pacingFor } from '../cluster/shared-pacer.js';
 import { toJson } from '../pipeline/schema.js';
-import { definitions as registry } from './registry.js';
 import { importDefault } from './bot-import.js';
 import { HttpServer } from '../inbound/server.js';
 import { sendLimitsOf, type LimitsConfig } from '../delivery/pacer.js';
 import { perUserOf, UserLimits } from '../pipeline/limits.js';
-import { windowCounterFor } from '../store/redis/window-counter.js';
+import { LocalWindowCounter } from '../store/window-counter.js';
 import type { Store } from '../store/index.js';
 import { openStore } from '../store/open.js';
 import { Supervisor, type ConnectionState, type SupervisedConnection } from '../inbound/supervisor.js';
 import { Balancer } from '../cluster/balance.js';
-import { ClusterWork } from '../cluster/work-queue.js';
+import type { ClusterWork } from '../cluster/work-queue.js';
 import { PromptRoute } from '../cluster/prompt-route.js';
 import { openConsole, type OperatorConsole } from '../console/index.js';
 
@@ -46,6 +44,8 @@ export interface RuntimeOptions {
 }
 
 export type Role = 'all' | 'ingress' | 'worker';
+
+type Shared = typeof import('../cluster/shared.js');
 
 export class Runtime {
   readonly adapters: ReadonlyMap<string, Adapter>;
@@ -77,7 +77,9 @@ export class Runtime {
     readonly config: Config,
     private current: Bot,
     adapters: Map<string, Adapter>,
-    options: RuntimeOptions,
+    options: RuntimeOptions & { definitions: readonly AdapterDefinition[] },
+    /** With a shared store: pacing and the per-user counter through it. */
+    shared?: Shared,
   ) {
     this.adapters = adapters;
     this.logger = options.logger ?? createLogger(config.log.level);
@@ -93,7 +95,7 @@ export class Runtime {
       createCallbackHooks(config.callbacks, {
         logger: this.logger,
         metrics: this.metrics,
-        configJson: toJson(redactConfig(config, options.definitions ?? registry)),
+        configJson: toJson(redactConfig(config, options.definitions)),
         trace: this.console?.buffer,
         bot: (botId) => {
           const adapter = this.adapters.get(botId);
@@ -107,12 +109,12 @@ export class Runtime {
       maxInFlight: config.server.maxInFlight,
       work: this.work,
       sharedWaits: this.work && new PromptRoute(this.store, this.logger, config.cluster.stallTimeout),
-      userLimits: perUser && new UserLimits(perUser, windowCounterFor(this.store), this.metrics),
+      userLimits: perUser && new UserLimits(perUser, shared?.windowCounterFor(this.store) ?? new LocalWindowCounter(), this.metrics),
       limits: (botId) => {
         const override = limitOverrides.get(botId);
         return override === undefined ? this.adapters.get(botId)?.limits : override || undefined;
       },
-      pacing: pacingFor(this.store),
+      pacing: shared?.pacingFor(this.store),
       retryPolicy: { attempts: config.delivery.attempts, initialDelayMs: config.delivery.initialDelay, maxDelayMs: config.delivery.maxDelay, maxRetryAfterMs: config.delivery.maxRetryAfter },
       streams: { idleTimeoutMs: config.delivery.streamIdleTimeout, notice: config.delivery.streamNotice },
       download: createDownloader(this.media, { allowPrivateNetworks: config.media.allowPrivateNetworks, maxBytes: config.media.maxDownloadSize, timeoutMs: config.media.downloadTimeout }),
@@ -158,24 +160,27 @@ export class Runtime {
   }
 
   static async create(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
-    const adapters = await createAdapters(config, options.definitions ?? registry);
+    // Every platform's definition unless told which (the CLI loads only those its config names).
+    const definitions = options.definitions ?? (await import('./registry.js')).definitions;
+    const adapters = await createAdapters(config, definitions);
     const bot = options.bot ?? (await loadBot(config.bot));
     const role = options.role ?? 'all';
     if (role !== 'all' && config.store.type !== 'redis') throw new Error(roleNeedsRedis(role, config.store.type));
     const store = options.store ?? (await openStore(config.store));
-    const hub = options.console ?? openConsole(config, options.definitions ?? registry);
+    const hub = options.console ?? openConsole(config, definitions);
     const logger = options.logger ?? createLogger(config.log.level, hub?.tap());
-    if (config.store.type !== 'redis') return new Runtime(config, bot, adapters, { ...options, store, logger, console: hub });
+    const shared = store.shared || config.store.type === 'redis' ? await import('../cluster/shared.js') : undefined;
+    if (config.store.type !== 'redis') return new Runtime(config, bot, adapters, { ...options, definitions, store, logger, console: hub }, shared);
     // Workers run the pipeline of the runtime made below; nothing is queued before it exists.
     let runtime: Runtime | undefined;
     const { partitions, stallTimeout } = config.cluster;
-    const work = await ClusterWork.open({ url: config.store.url, prefix: config.store.prefix, partitions, stallTimeoutMs: stallTimeout, store, logger, ingress: role !== 'worker',
+    const work = await shared!.ClusterWork.open({ url: config.store.url, prefix: config.store.prefix, partitions, stallTimeoutMs: stallTimeout, store, logger, ingress: role !== 'worker',
       run: role === 'ingress' ? undefined : (event, resumed) => runtime!.pipeline.runQueued(event, resumed),
     }).catch(async (error: unknown) => {
       if (!options.store) await store.close();
       throw error;
     });
-    runtime = new Runtime(config, bot, adapters, { ...options, store, logger, work, console: hub });
+    runtime = new Runtime(config, bot, adapters, { ...options, definitions, store, logger, work, console: hub }, shared);
     return runtime;
   }
 

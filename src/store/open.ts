@@ -2,9 +2,6 @@
 
 import { z } from 'zod';
 import type { Store } from './index.js';
-import { MemoryStore } from './memory.js';
-import { RedisStore } from './redis/index.js';
-import { SqliteStore } from './sqlite/index.js';
 
 export const defaultStorePath = './data/switchboard.db';
 
@@ -30,9 +27,9 @@ export const storeSchema = z.preprocess(sqliteUnlessNamed, z.discriminatedUnion(
 
 export type StoreConfig = z.output<typeof storeSchema>;
 
-/** Throws StoreError, saying what to do, when the store cannot be opened. */
+/** Throws StoreError, saying what to do, when the store cannot be opened. Only the named backend (and its client library) is loaded. */
 export async function openStore(config: StoreConfig): Promise<Store> {
-  if (config.type === 'memory') return new MemoryStore();
-  if (config.type === 'redis') return RedisStore.open({ url: config.url, prefix: config.prefix });
-  return SqliteStore.open({ path: config.path, sync: config.sync });
+  if (config.type === 'memory') return new (await import('./memory.js')).MemoryStore();
+  if (config.type === 'redis') return (await import('./redis/index.js')).RedisStore.open({ url: config.url, prefix: config.prefix });
+  return (await import('./sqlite/index.js')).SqliteStore.open({ path: config.path, sync: config.sync });
 }

@@ -1,0 +1,114 @@
+// Switchboard run from this repository (bin/switchboard.js): the TypeScript sources compiled to
+// JavaScript by esbuild into node_modules/.cache/switchboard/, and compiled again at start
+// whenever a source is newer than that build. No build step to remember, and no TypeScript
+// loader at every start (tsx cost hundreds of ms; the check costs a few).
+//
+// The cache has a package.json named "switchboard" whose exports point at the compiled files: a
+// module in the cache that imports 'switchboard' (bots/echo) gets those very modules through
+// the package's self-reference. A bot elsewhere in the repository is mapped to them by
+// src/runtime/bot-import.ts, which reads `switchboard.compiledFrom` here.
+
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const roots = ['src', 'adapters', 'bots', 'testing'];
+/** Files whose change changes the output too. */
+const inputs = ['package.json', 'tsconfig.json', 'scripts/source-cache.js'];
+export const cacheDir = join(root, 'node_modules/.cache/switchboard');
+/** Written last, its mtime set to the time the build began: the cache is fresh while no source is newer. */
+const manifest = join(cacheDir, 'package.json');
+
+/** The compiled cli module's path, compiled first if a source changed since the last build. */
+export async function compiledCli() {
+  const sources = scan();
+  if (sources.newest >= builtAt()) await build(sources.files);
+  return join(cacheDir, 'src/runtime/cli.js');
+}
+
+/**
+ * Every file of the compiled folders, and the newest mtime among them and their folders (a
+ * folder's mtime moves when a file in it is added, removed or renamed).
+ */
+function scan() {
+  const files = [];
+  let newest = 0;
+  const visit = (dir) => {
+    newest = Math.max(newest, statSync(join(root, dir)).mtimeMs);
+    for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) visit(path);
+      else {
+        files.push(path);
+        newest = Math.max(newest, statSync(join(root, path)).mtimeMs);
+      }
+    }
+  };
+  // testing/ is left out of the Docker image.
+  for (const dir of roots) if (existsSync(join(root, dir))) visit(dir);
+  for (const file of inputs) newest = Math.max(newest, statSync(join(root, file)).mtimeMs);
+  return { files, newest };
+}
+
+function builtAt() {
+  try {
+    return statSync(manifest).mtimeMs;
+  } catch {
+    return -Infinity;
+  }
+}
+
+/**
+ * Several processes may start at once (the test suite does): each file is written whole under
+ * a name of its own and renamed into place, so a reader sees the old file or the new one.
+ */
+async function build(files) {
+  const began = new Date();
+  const { build: esbuild } = await import('esbuild');
+  const ts = files.filter((file) => /\.[cm]?ts$/.test(file) && !file.endsWith('.d.ts'));
+  const result = await esbuild({
+    absWorkingDir: root,
+    entryPoints: ts,
+    outdir: cacheDir,
+    outbase: '.',
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    sourcemap: 'linked',
+    write: false,
+    logLevel: 'error',
+  });
+  for (const out of result.outputFiles) writeWhole(out.path, out.contents);
+  // Files the runtime reads by path (the sandbox page) go next to the modules that read them.
+  for (const file of files.filter((f) => !/\.[cm]?ts$/.test(f))) writeWhole(join(cacheDir, file), readFileSync(join(root, file)));
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const own = {
+    ...pkg,
+    private: true,
+    scripts: undefined,
+    bin: undefined,
+    main: undefined,
+    types: undefined,
+    exports: { '.': './src/index.js', './testing': './testing/index.js', './package.json': './package.json' },
+    switchboard: { compiledFrom: relative(cacheDir, root) || '.' },
+  };
+  writeWhole(manifest, `${JSON.stringify(own, null, 2)}\n`);
+  utimesSync(manifest, began, began);
+}
+
+function writeWhole(path, contents) {
+  mkdirSync(dirname(path), { recursive: true });
+  const partial = `${path}.${process.pid}.partial`;
+  writeFileSync(partial, contents);
+  renameSync(partial, path);
+}
+
+// `node scripts/source-cache.js`: compile now, and say how long the check and the build took.
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const started = performance.now();
+  const { files, newest } = scan();
+  const scanned = performance.now();
+  await build(files);
+  console.log(`${files.length} files checked in ${(scanned - started).toFixed(1)} ms (newest ${new Date(newest).toISOString()}), compiled in ${(performance.now() - scanned).toFixed(0)} ms`);
+}

@@ -1,0 +1,96 @@
+// What the CLI loads to start (issue 17: start in < 400 ms). A resolve hook, given to the child
+// with --import, writes down every module the process resolves; the test reads which packages
+// and which of Switchboard's modules a command needed.
+
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, utimes } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from './helpers.js';
+
+const root = join(import.meta.dirname, '..');
+const bin = join(root, 'bin/switchboard.js');
+
+/**
+ * Registers a resolve hook that appends each URL an import resolves to, a line each, to the file
+ * SB_RESOLVED names; at exit, every CommonJS module loaded (required, or imported) is added.
+ */
+const recorder = `
+import { appendFileSync } from 'node:fs';
+import { createRequire, register } from 'node:module';
+const file = process.env.SB_RESOLVED;
+register('data:text/javascript,' + encodeURIComponent(\`
+  import { appendFileSync } from 'node:fs';
+  let file;
+  export function initialize(data) { file = data; }
+  export async function resolve(specifier, context, next) {
+    const resolved = await next(specifier, context);
+    appendFileSync(file, resolved.url + '\\\\n');
+    return resolved;
+  }\`), { data: file });
+const cache = createRequire(process.cwd() + '/').cache;
+process.on('exit', () => appendFileSync(file, Object.keys(cache).map((path) => 'file://' + path + '\\n').join('')));`;
+
+interface Loaded {
+  /** Packages from node_modules, by name. */
+  packages: Set<string>;
+  /** Switchboard's own modules, as paths under the compiled tree (src/runtime/cli.js…). */
+  own: Set<string>;
+}
+
+async function run(args: string[], until?: (output: string) => boolean): Promise<Loaded & { code: number | null; output: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'sb-startup-'));
+  const log = join(dir, 'resolved.txt');
+  const child = spawn(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(recorder)}`, bin, ...args], { cwd: dir, env: { ...process.env, PORT: '0', LOG_FORMAT: 'json', SB_RESOLVED: log }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (until) {
+    await waitFor(() => until(output), 15_000, 'the process to start');
+    child.kill('SIGTERM');
+  }
+  const code = await exited;
+  const urls = (await readFile(log, 'utf8')).split('\n').filter(Boolean);
+  const packages = new Set(urls.flatMap((url) => /\/node_modules\/((?:@[^/]+\/)?[^/.][^/]*)\//.exec(url.replace(/\/node_modules\/\.cache\/switchboard\/.*/, ''))?.[1] ?? []));
+  const own = new Set(urls.flatMap((url) => /\/node_modules\/\.cache\/switchboard\/(.*)$/.exec(url)?.[1] ?? []));
+  return { packages, own, code, output };
+}
+
+describe('start-up', () => {
+  it('--help loads the CLI module alone: no config, runtime, schema or package', async () => {
+    const { packages, own, code, output } = await run(['--help']);
+    expect(code).toBe(0);
+    expect(output).toMatch(/^Usage: switchboard <command>/);
+    expect([...own]).toEqual(['src/runtime/cli.js']);
+    expect([...packages]).toEqual([]);
+  }, 20_000);
+
+  it('the sandbox with no config loads neither another platform, nor the Redis, HTTP-client, metrics or YAML packages', async () => {
+    const { packages, own, code } = await run(['start'], (output) => output.includes('"msg":"switchboard started"'));
+    expect(code).toBe(0);
+    const adapters = [...own].filter((path) => path.startsWith('adapters/'));
+    expect(adapters).toContain('adapters/sandbox/index.js');
+    expect(adapters.filter((path) => !path.startsWith('adapters/sandbox/'))).toEqual([]);
+    for (const name of ['ioredis', 'bullmq', 'undici', 'prom-client', 'yaml', 'discord.js', 'discord-api-types', 'pino-pretty']) expect(packages, name).not.toContain(name);
+    // What the sandbox does need is loaded, whether imported or required: the server, the logger, the store, the config schema.
+    for (const name of ['koa', 'pino', 'better-sqlite3', 'zod']) expect(packages, name).toContain(name);
+  }, 30_000);
+
+  it('compiles the sources again when one is newer than the cache, and not otherwise', async () => {
+    const manifest = join(root, 'node_modules/.cache/switchboard/package.json');
+    await run(['--help']);
+    const built = statSync(manifest).mtimeMs;
+    await run(['--help']);
+    expect(statSync(manifest).mtimeMs).toBe(built);
+    // A source touched after the build: the next start compiles before it runs.
+    const source = join(root, 'src/message.ts');
+    const now = new Date();
+    await utimes(source, now, now);
+    const { code } = await run(['--help']);
+    expect(code).toBe(0);
+    expect(statSync(manifest).mtimeMs).toBeGreaterThan(built);
+  }, 30_000);
+});
