@@ -13,7 +13,8 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const roots = ['src', 'adapters', 'bots', 'testing'];
+/** console/dist: the operator console's committed bundle, served from beside the compiled src/console. */
+const roots = ['src', 'adapters', 'bots', 'testing', 'console/dist'];
 /** Files whose change changes the output too. */
 const inputs = ['package.json', 'tsconfig.json', 'scripts/source-cache.js'];
 export const cacheDir = join(root, 'node_modules/.cache/switchboard');

@@ -61,6 +61,8 @@ async function run(args: string[], until?: (output: string) => boolean): Promise
 
 describe('start-up', () => {
   it('--help loads the CLI module alone: no config, runtime, schema or package', async () => {
+    // A source edited since the last build is compiled first (esbuild loads then): this start sees a fresh cache.
+    await run(['--help']);
     const { packages, own, code, output } = await run(['--help']);
     expect(code).toBe(0);
     expect(output).toMatch(/^Usage: switchboard <command>/);

@@ -4,7 +4,7 @@
 
 import type Router from '@koa/router';
 import { pino, type DestinationStream } from 'pino';
-import { stringify } from 'yaml';
+import { createRequire } from 'node:module';
 import type { Adapter, AdapterDefinition } from '../adapter.js';
 import type { Supervisor } from '../inbound/supervisor.js';
 import type { Logger } from '../runtime/logger.js';
@@ -38,20 +38,24 @@ export interface ConsoleOptions {
 export class OperatorConsole {
   readonly buffer: EventBuffer;
   readonly auth: ConsoleAuth;
-  /** What `switchboard check` prints for the running config: every secret masked. */
-  readonly checked: string;
+  private checkedText: string | undefined;
   private readonly oneTime: string | undefined;
   private numbers: Numbers | undefined;
 
   constructor(
     readonly config: ConsoleConfig,
-    redacted: unknown,
+    private readonly redacted: unknown,
     private readonly options: ConsoleOptions = {},
   ) {
     this.buffer = new EventBuffer({ capacity: config.events, eventBytes: config.eventBytes });
     this.oneTime = config.token === undefined ? oneTimeToken() : undefined;
     this.auth = new ConsoleAuth(config.token ?? this.oneTime!, Date.now, options.https);
-    this.checked = `# valid. Resolved config, secrets masked:\n${stringify(redacted)}`;
+  }
+
+  /** What `switchboard check` prints for the running config: every secret masked. YAML is loaded when an operator first asks. */
+  get checked(): string {
+    const { stringify } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+    return (this.checkedText ??= `# valid. Resolved config, secrets masked:\n${stringify(this.redacted)}`);
   }
 
   /**
