@@ -30,4 +30,4 @@ platforms:
 ${callbacks}`;
 const runtime = await Runtime.create(parseConfig(yaml, { definitions, source: 'bench', baseDir: process.cwd() }));
 await runtime.start();
-ready(Number(new URL(runtime.url).port));
+ready(Number(new URL(runtime.url).port), kind.startsWith('sqlite') ? ['', '-wal', '-shm'].map((suffix) => join(dir, `bench.db${suffix}`)) : []);
