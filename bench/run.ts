@@ -1,5 +1,5 @@
 // `npm run bench [-- --rounds R --requests N --concurrency C --warmup W --startup-runs S --quick --json file]`:
-// (`npm run bench -- --soak [--soak-messages N | --soak-checkpoints 1000,2000,3000]`: the memory soak alone, bench/soak.ts)
+// (`npm run bench -- --soak [--soak-messages N | --soak-checkpoints 1000,2000,3000] [--soak-limits]`: the memory soak alone, bench/soak.ts)
 // the same Telegram webhook echo through Switchboard and its baselines, each a fresh process per
 // run, interleaved in rounds; the hand-written limit; the store and Redis rows; callback overhead
 // per stage; extra rows from `producers`; then start-up times. How to read it: bench/README.md.
@@ -35,6 +35,7 @@ const { values } = parseArgs({
     soak: { type: 'boolean', default: false },
     'soak-messages': { type: 'string' },
     'soak-checkpoints': { type: 'string' },
+    'soak-limits': { type: 'boolean', default: false },
   },
 });
 const quick = values.quick;
@@ -53,8 +54,8 @@ if (values.soak) {
     ? values['soak-checkpoints'].split(',').map((n) => count('soak-checkpoints', n, 0)).sort((x, y) => x - y)
     : soakCheckpoints(count('soak-messages', values['soak-messages'], 1_000_000));
   console.log(`Soak: ${checkpoints[checkpoints.length - 1]} Telegram webhook messages, ${load.concurrency} in flight, memory read at ${checkpoints.join(', ')}; node ${process.version}, ${cpus().length} cores.`);
-  const result = await soak({ checkpoints, concurrency: load.concurrency });
-  printSoak(result);
+  const result = await soak({ checkpoints, concurrency: load.concurrency, limits: values['soak-limits'] });
+  printSoak(result, values['soak-limits']);
   if (values.json) await writeFile(values.json, `${JSON.stringify({ soak: result }, null, 2)}\n`);
   process.exit(0);
 }

@@ -14,6 +14,8 @@ export interface SoakOptions {
   /** Message counts at which memory is read, ascending; the last one is the run's length. */
   checkpoints: readonly number[];
   concurrency: number;
+  /** Per-chat pacing and a per-user limit on, so the pacer's buckets and the limit's windows fill too. */
+  limits?: boolean;
 }
 
 export interface SoakPoint extends MemorySample {
@@ -43,7 +45,7 @@ export function soakCheckpoints(messages: number): number[] {
 export async function soak(options: SoakOptions): Promise<SoakResult> {
   const driver = new Driver();
   const api = await startFakeApi(token, driver.onReply);
-  const sut = await launch('sut-switchboard.ts', { API_ROOT: api.url, TOKEN: token, SECRET: secret }, ['--expose-gc']);
+  const sut = await launch('sut-switchboard.ts', { API_ROOT: api.url, TOKEN: token, SECRET: secret, ...(options.limits ? { LIMITS: '1' } : {}) }, ['--expose-gc']);
   try {
     const target = `http://127.0.0.1:${sut.port}`;
     const start = await sut.memory();
@@ -74,9 +76,10 @@ export function soakLine(p: SoakPoint): string {
   return `${String(p.messages).padStart(10)} ${p.rps.toFixed(0).padStart(7)} ${mb(p.rss).padStart(8)} ${mb(p.heapUsed).padStart(12)} ${mb(p.heapTotal).padStart(13)} ${mb(p.external).padStart(12)} ${mb(p.disk).padStart(16)} ${String(p.errors).padStart(7)}`;
 }
 
-export function printSoak(result: SoakResult): void {
+export function printSoak(result: SoakResult, limits = false): void {
   const { start, points } = result;
-  console.log(`Soak: (a) Switchboard, sqlite store, log level warn; every message from a new chat and a new user; memory after a forced full GC:`);
+  const paced = limits ? ', per-chat pacing (1/s, burst 3) and a per-user limit (20/min) on' : '';
+  console.log(`Soak: (a) Switchboard, sqlite store, log level warn${paced}; every message from a new chat and a new user; memory after a forced full GC:`);
   console.log(soakHeader);
   console.log(`${'start'.padStart(10)} ${'–'.padStart(7)} ${mb(start.rss).padStart(8)} ${mb(start.heapUsed).padStart(12)} ${mb(start.heapTotal).padStart(13)} ${mb(start.external).padStart(12)} ${mb(start.disk).padStart(16)} ${'–'.padStart(7)}`);
   for (const p of points) console.log(soakLine(p));
