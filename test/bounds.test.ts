@@ -4,6 +4,8 @@
 // the per-user limit's windows (limits.test.ts), the HTTP adapter's reply cache (http.test.ts),
 // Lark's and WeCom's chat kinds (lark-unit, wecom-unit).
 
+import { rmSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PassiveReplies } from '../adapters/qq/passive.js';
 import { Chats } from '../adapters/sandbox/chats.js';
@@ -12,7 +14,8 @@ import type { Message } from '../src/message.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
 import { silentLogger } from '../src/runtime/logger.js';
 import { MemoryStore } from '../src/store/index.js';
-import { waitFor } from './helpers.js';
+import { SqliteStore } from '../src/store/sqlite/index.js';
+import { tempStorePath, waitFor } from './helpers.js';
 import { recorder } from './recorder.js';
 
 function message(i: number): Message {
@@ -63,5 +66,25 @@ describe('bounds of what grows with chats and users', () => {
     for (let i = 0; i < 1000; i++) passive.received(`m${i}`, `group:G${i}`, 'group', t + i);
     expect(passive.size).toBe(100);
     expect(passive.source('m999', 'group:G999', 'group', t + 1000)).toBe('m999');
+  });
+
+  it("the SQLite store's WAL: one large transaction (the sweep of an hour's dedup keys) does not leave it large", async () => {
+    let now = 1_000_000;
+    const path = tempStorePath();
+    const store = SqliteStore.open({ path, now: () => now });
+    const walMb = () => statSync(`${path}-wal`).size / 2 ** 20;
+    try {
+      // Queued in one tick: one transaction, a WAL far past the 1000-page autocheckpoint.
+      const claims = Array.from({ length: 300_000 }, (_, i) => store.claim(`tg:update:${i}`, 3_600_000));
+      await Promise.all(claims);
+      expect(walMb()).toBeGreaterThan(16);
+      now += 3_600_000;
+      await store.write(() => store.sql.sweep.run(now));
+      for (let i = 0; i < 3000; i++) await store.claim(`next:${i}`, 60_000);
+      expect(walMb()).toBeLessThanOrEqual(8);
+    } finally {
+      await store.close();
+      rmSync(dirname(path), { recursive: true, force: true });
+    }
   });
 });
