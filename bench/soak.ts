@@ -31,6 +31,8 @@ export interface SoakResult {
   points: SoakPoint[];
   /** The largest |heapUsed / heapUsed(first checkpoint) − 1| over the later checkpoints. */
   heapDrift: number;
+  /** The same, signed: the lowest and the highest heapUsed / heapUsed(first) − 1 (a fall is no leak, but it is not flat either). */
+  heapRange: { low: number; high: number };
   /** RSS at the last checkpoint over RSS at the first. */
   rssGrowth: number;
 }
@@ -60,8 +62,9 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
     }
     const first = points[0]!;
     const last = points[points.length - 1]!;
-    const heapDrift = Math.max(0, ...points.slice(1).map((p) => Math.abs(p.heapUsed / first.heapUsed - 1)));
-    return { start, points, heapDrift, rssGrowth: last.rss / first.rss };
+    const changes = points.slice(1).map((p) => p.heapUsed / first.heapUsed - 1);
+    const heapRange = { low: Math.min(0, ...changes), high: Math.max(0, ...changes) };
+    return { start, points, heapDrift: Math.max(-heapRange.low, heapRange.high), heapRange, rssGrowth: last.rss / first.rss };
   } finally {
     await sut.stop();
     await api.close();
@@ -85,6 +88,7 @@ export function printSoak(result: SoakResult, limits = false): void {
   for (const p of points) console.log(soakLine(p));
   const first = points[0]!.messages;
   const last = points[points.length - 1]!.messages;
-  console.log(`heapUsed after ${first}: within ±${(result.heapDrift * 100).toFixed(1)}%, target ±${soakTargets.heapDrift * 100}%: ${result.heapDrift <= soakTargets.heapDrift ? 'met' : 'not met'}`);
+  const percent = (x: number) => `${x < 0 ? '−' : '+'}${Math.abs(x * 100).toFixed(1)}%`;
+  console.log(`heapUsed after ${first}: from ${percent(result.heapRange.low)} to ${percent(result.heapRange.high)}, target ±${soakTargets.heapDrift * 100}%: ${result.heapDrift <= soakTargets.heapDrift ? 'met' : 'not met'}`);
   console.log(`RSS(${last}) / RSS(${first}) = ${result.rssGrowth.toFixed(2)}, target <= ${soakTargets.rssGrowth}: ${result.rssGrowth <= soakTargets.rssGrowth ? 'met' : 'not met'}`);
 }

@@ -125,7 +125,8 @@ describe('npm run bench -- --soak, at a tiny scale', () => {
       }
       expect(soak.rssGrowth).toBeCloseTo(soak.points[2]!.rss / soak.points[0]!.rss, 6);
       expect(printed).toMatch(/^ +3000 +\d+ +\d+\.\d +\d+\.\d +\d+\.\d +\d+\.\d +\d+\.\d +0$/m);
-      expect(printed).toMatch(/^heapUsed after 1000: within ±\d+\.\d%, target ±10%: (met|not met)$/m);
+      expect(printed).toMatch(/^heapUsed after 1000: from [−+]\d+\.\d% to \+\d+\.\d%, target ±10%: (met|not met)$/m);
+      expect(soak.heapDrift).toBe(Math.max(-soak.heapRange.low, soak.heapRange.high));
       expect(printed).toMatch(/^RSS\(3000\) \/ RSS\(1000\) = \d+\.\d\d, target <= 1\.1: (met|not met)$/m);
       // The soak runs alone: none of the bench's other rows.
       expect(printed).not.toMatch(/^system +msg\/s/m);
