@@ -23,7 +23,8 @@ export class Driver {
   };
 
   /** Several targets share the load round-robin, request by request, as a reverse proxy would. */
-  async run(targets: string | readonly string[], secret: string, requests: number, concurrency: number): Promise<LoadResult> {
+  /** `uniqueChats`: every message from a chat and a user never seen before (the soak), instead of one chat per worker. */
+  async run(targets: string | readonly string[], secret: string, requests: number, concurrency: number, uniqueChats = false): Promise<LoadResult> {
     const pools = (typeof targets === 'string' ? [targets] : targets).map((target) => new Pool(target, { connections: concurrency, pipelining: 1, keepAliveTimeout: 60_000 }));
     const latenciesMs: number[] = [];
     let errors = 0;
@@ -34,9 +35,10 @@ export class Driver {
       while (next < requests) {
         next++;
         const id = `b${++this.seq}`;
+        const chat = uniqueChats ? 1_000_000 + this.seq : chatId;
         const body = JSON.stringify({
           update_id: this.seq,
-          message: { message_id: this.seq, date: 1_700_000_000, chat: { id: chatId, type: 'private', first_name: 'Bench' }, from: { id: chatId, is_bot: false, first_name: 'Bench' }, text: `/echo ${id}`, entities: [{ type: 'bot_command', offset: 0, length: 5 }] },
+          message: { message_id: this.seq, date: 1_700_000_000, chat: { id: chat, type: 'private', first_name: 'Bench' }, from: { id: chat, is_bot: false, first_name: 'Bench' }, text: `/echo ${id}`, entities: [{ type: 'bot_command', offset: 0, length: 5 }] },
         });
         const pool = pools[this.seq % pools.length]!;
         const begun = performance.now();

@@ -25,8 +25,8 @@ export interface EchoLoad {
   concurrency: number;
 }
 
-const token = '123456:BENCH-token';
-const secret = 'bench-secret';
+export const token = '123456:BENCH-token';
+export const secret = 'bench-secret';
 
 export class EchoBench {
   private prefixes = 0;

@@ -1,4 +1,5 @@
 // `npm run bench [-- --rounds R --requests N --concurrency C --warmup W --startup-runs S --quick --json file]`:
+// (`npm run bench -- --soak [--soak-messages N | --soak-checkpoints 1000,2000,3000] [--soak-limits]`: the memory soak alone, bench/soak.ts)
 // the same Telegram webhook echo through Switchboard and its baselines, each a fresh process per
 // run, interleaved in rounds; the hand-written limit; the store and Redis rows; callback overhead
 // per stage; extra rows from `producers`; then start-up times. How to read it: bench/README.md.
@@ -14,6 +15,7 @@ import { ratio, spreadOf, type Row, type RowProducer } from './row.js';
 import { gatewayRows, printGatewayRows } from './gateway.js';
 import { inboundRows } from './inbound.js';
 import { startupRows } from './startup.js';
+import { printSoak, soak, soakCheckpoints } from './soak.js';
 import { printStream, streamBench } from './stream.js';
 import { formatSpread, signed, startupLine, tableHeader, tableLine, verdict } from './table.js';
 
@@ -32,6 +34,10 @@ const { values } = parseArgs({
     warmup: { type: 'string' },
     'startup-runs': { type: 'string' },
     json: { type: 'string' },
+    soak: { type: 'boolean', default: false },
+    'soak-messages': { type: 'string' },
+    'soak-checkpoints': { type: 'string' },
+    'soak-limits': { type: 'boolean', default: false },
   },
 });
 const quick = values.quick;
@@ -43,6 +49,18 @@ const count = (name: string, value: string | undefined, fallback: number) => {
 const rounds = count('rounds', values.rounds, quick ? 1 : 5);
 const load = { requests: count('requests', values.requests, quick ? 200 : 20_000), warmup: count('warmup', values.warmup, quick ? 50 : 2000), concurrency: count('concurrency', values.concurrency, 32) };
 const startupRuns = count('startup-runs', values['startup-runs'], quick ? 1 : 5);
+
+if (values.soak) {
+  // The soak alone: one long run of one system, nothing else (bench/soak.ts).
+  const checkpoints = values['soak-checkpoints']
+    ? values['soak-checkpoints'].split(',').map((n) => count('soak-checkpoints', n, 0)).sort((x, y) => x - y)
+    : soakCheckpoints(count('soak-messages', values['soak-messages'], 1_000_000));
+  console.log(`Soak: ${checkpoints[checkpoints.length - 1]} Telegram webhook messages, ${load.concurrency} in flight, memory read at ${checkpoints.join(', ')}; node ${process.version}, ${cpus().length} cores.`);
+  const result = await soak({ checkpoints, concurrency: load.concurrency, limits: values['soak-limits'] });
+  printSoak(result, values['soak-limits']);
+  if (values.json) await writeFile(values.json, `${JSON.stringify({ soak: result }, null, 2)}\n`);
+  process.exit(0);
+}
 
 const names = {
   a: '(a) Switchboard (sqlite store, the default)',

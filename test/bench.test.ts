@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Row, Sample } from '../bench/row.js';
 import { ratio, spread } from '../bench/row.js';
+import type { SoakResult } from '../bench/soak.js';
 import type { StartupRow } from '../bench/startup.js';
 import type { StreamResult } from '../bench/stream.js';
 import { formatSpread, verdict } from '../bench/table.js';
@@ -134,6 +135,35 @@ describe('npm run bench -- --quick', () => {
       expect(stdout).toMatch(new RegExp(`^${row.name.replace(/[()/]/g, '\\$&')} +\\d+ ms +target < \\d+ ms: (met|not met)$`, 'm'));
     }
   });
+});
+
+describe('npm run bench -- --soak, at a tiny scale', () => {
+  it('reads the memory after a GC at each checkpoint, every message answered, and says whether each target is met', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'sb-soak-'));
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--soak', '--soak-checkpoints', '1000,2000,3000', '--soak-limits', '--json', join(out, 'soak.json')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+      let printed = '';
+      child.stdout.on('data', (d: Buffer) => (printed += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (printed += d.toString()));
+      expect(await new Promise((resolve) => child.once('exit', resolve)), printed).toBe(0);
+      const { soak } = JSON.parse(await readFile(join(out, 'soak.json'), 'utf8')) as { soak: SoakResult };
+      expect(soak.points.map((p) => [p.messages, p.errors])).toEqual([[1000, 0], [2000, 0], [3000, 0]]);
+      for (const p of soak.points) {
+        expect(p.heapUsed).toBeGreaterThan(0);
+        expect(p.rss).toBeGreaterThan(p.heapUsed);
+        expect(p.disk).toBeGreaterThan(0); // the SQLite store's files
+      }
+      expect(soak.rssGrowth).toBeCloseTo(soak.points[2]!.rss / soak.points[0]!.rss, 6);
+      expect(printed).toMatch(/^ +3000 +\d+ +\d+\.\d +\d+\.\d +\d+\.\d +\d+\.\d +\d+\.\d +0$/m);
+      expect(printed).toMatch(/^heapUsed after 1000: from [−+]\d+\.\d% to \+\d+\.\d%, target ±10%: (met|not met)$/m);
+      expect(soak.heapDrift).toBe(Math.max(-soak.heapRange.low, soak.heapRange.high));
+      expect(printed).toMatch(/^RSS\(3000\) \/ RSS\(1000\) = \d+\.\d\d, target <= 1\.1: (met|not met)$/m);
+      // The soak runs alone: none of the bench's other rows.
+      expect(printed).not.toMatch(/^system +msg\/s/m);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  }, 20_000);
 });
 
 describe('the arithmetic behind the verdicts', () => {

@@ -40,6 +40,27 @@ describe('pacer', () => {
     expect(wait('a')).toBe(0);
   });
 
+  it('forgets drained buckets under constant load, and holds at most maxBuckets', () => {
+    let now = 1_000_000;
+    const limits: SendLimits = { chat: { count: 1, perMs: 1000, burst: 2 } };
+    const pacer = new Pacer(() => limits, () => now, { maxBuckets: 500 });
+    // A new chat every millisecond, each drained a second after its send: about 1000 are running at any time.
+    for (let i = 0; i < 5000; i++, now++) pacer.reserve({ botId: 'b', channelId: `c${i}` });
+    expect(pacer.size).toBeLessThanOrEqual(500);
+    expect(pacer.size).toBeGreaterThan(0);
+    // Drained ones went first, then the oldest; the newest chat keeps its pace: its send 1 ms ago still
+    // counts (a fresh bucket would say [0, 1000]).
+    const last = { botId: 'b', channelId: 'c4999' };
+    expect([pacer.reserve(last), pacer.reserve(last)]).toEqual([0, 999]);
+    // Holds count against the bound too.
+    for (let i = 0; i < 2000; i++) pacer.hold({ botId: 'b', channelId: `d${i}` }, 60_000, 'chat');
+    expect(pacer.size).toBeLessThanOrEqual(500);
+    // Quiet: the next sweep drops every drained bucket.
+    now += 120_000;
+    for (let i = 0; i < 1000; i++) pacer.reserve({ botId: 'b', channelId: 'one' });
+    expect(pacer.size).toBe(1);
+  });
+
   it('ends a wait at once on abort', async () => {
     const { pacer } = clocked({ chat: { count: 1, perMs: 60_000 } });
     await pacer.take({ botId: 'b', channelId: 'a' });

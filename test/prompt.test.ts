@@ -179,6 +179,22 @@ describe('the wait registry', () => {
     expect(prompts.size).toBe(0);
   });
 
+  it('holds at most maxWaiting: past it the oldest wait ends as timed out', async () => {
+    const ended: Resumption[] = [];
+    const prompts = new Prompts((resumption) => ended.push(resumption), undefined, undefined, { maxWaiting: 50 });
+    for (let i = 0; i < 200; i++) {
+      const ctx = context(`e${i}`, message('/a', `u${i}`));
+      await prompts.run(ctx, async () => void (await ctx.prompt('?')));
+    }
+    expect(prompts.size).toBe(50);
+    expect(ended).toHaveLength(150);
+    expect(ended.every((r) => r.by === 'timeout')).toBe(true);
+    expect(ended.map((r) => r.waiting.askedIn).slice(0, 3)).toEqual(['e0', 'e1', 'e2']);
+    // The newest still wait for their answer.
+    expect(prompts.take(message('mine', 'u199'))?.askedIn).toBe('e199');
+    prompts.close();
+  });
+
   it('refuses a second prompt while one waits, and drops a prompt its handler did not await', async () => {
     const prompts = new Prompts(() => {});
     const ctx = context('e1', message('/a'));

@@ -49,6 +49,11 @@ export class PassiveReplies {
 
   constructor(private readonly maxEntries = 20_000) {}
 
+  /** Messages remembered now. */
+  get size(): number {
+    return this.sources.size;
+  }
+
   /** Remembers a received message, so replies to it can be passive. */
   received(messageId: string, channelId: string, kind: SceneKind, now = Date.now()): void {
     if (this.sources.has(messageId)) return;

@@ -20,21 +20,27 @@ export interface ChatMessage {
   segments: PageSegment[];
 }
 
-const maxChats = 1000;
-
-/** Chat histories (bounded) and the pages listening to each chat over SSE. */
+/** Chat histories (bounded: past `maxChats` the chat started longest ago is forgotten) and the pages listening to each chat over SSE. */
 export class Chats {
   private readonly histories = new Map<string, ChatMessage[]>();
   private readonly listeners = new Map<string, Set<PassThrough>>();
 
-  constructor(private readonly historySize: number) {}
+  constructor(
+    private readonly historySize: number,
+    private readonly maxChats = 1000,
+  ) {}
+
+  /** Chats with a history now. */
+  get size(): number {
+    return this.histories.size;
+  }
 
   append(message: ChatMessage): void {
     let history = this.histories.get(message.chatId);
     if (!history) {
       history = [];
       this.histories.set(message.chatId, history);
-      if (this.histories.size > maxChats) this.histories.delete(this.histories.keys().next().value!);
+      if (this.histories.size > this.maxChats) this.histories.delete(this.histories.keys().next().value!);
     }
     history.push(message);
     if (history.length > this.historySize) history.splice(0, history.length - this.historySize);

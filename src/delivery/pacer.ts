@@ -44,17 +44,32 @@ interface Bucket {
   toleranceMs: number;
 }
 
-/** Chat buckets idle this long are forgotten (a chat that sends again starts with a full burst, as it would anyway). */
-const idleMs = 60_000;
+/** Buckets kept at most by default: far more chats than one process sends to within a few seconds. */
+const defaultMaxBuckets = 100_000;
 
+/**
+ * Bounded: a drained bucket (its slot time passed) is forgotten, which loses nothing, as a chat
+ * that sends again gets the full burst a fresh bucket gives; they are swept every 1000 sends and
+ * whenever the map passes `maxBuckets`. Past the bound with every bucket still running, the
+ * oldest go (those chats start afresh: under that pressure pacing gives way, not memory).
+ */
 export class Pacer implements Pacing {
   private readonly buckets = new Map<string, Bucket>();
   private reservations = 0;
+  private readonly maxBuckets: number;
 
   constructor(
     private readonly limitsOf: (botId: string) => SendLimits | undefined,
     private readonly now: () => number = Date.now,
-  ) {}
+    options: { maxBuckets?: number } = {},
+  ) {
+    this.maxBuckets = options.maxBuckets ?? defaultMaxBuckets;
+  }
+
+  /** Buckets held now. */
+  get size(): number {
+    return this.buckets.size;
+  }
 
   /**
    * Waits for this send's turn. False when `signal` aborted the wait (shutdown); the slot it
@@ -74,7 +89,7 @@ export class Pacer implements Pacing {
     let at = now;
     for (const b of [bot, chat]) if (b) at = Math.max(at, b.tat - b.toleranceMs);
     for (const b of [bot, chat]) if (b) b.tat = Math.max(b.tat, at) + b.intervalMs;
-    if (++this.reservations % 1000 === 0) this.forgetIdle(now);
+    if (++this.reservations % 1000 === 0 || this.buckets.size > this.maxBuckets) this.forget(now);
     return at - now;
   }
 
@@ -85,6 +100,7 @@ export class Pacer implements Pacing {
     // A limit the platform did not declare still holds for the wait it asked for.
     const bucket = this.bucket(key, rate ?? { count: 1, perMs: 1 });
     bucket.tat = Math.max(bucket.tat, this.now() + afterMs + bucket.toleranceMs);
+    if (this.buckets.size > this.maxBuckets) this.forget(this.now());
   }
 
   /** The bucket for a declared rate, or one a hold() made for an undeclared one. */
@@ -101,8 +117,19 @@ export class Pacer implements Pacing {
     return bucket;
   }
 
-  private forgetIdle(now: number): void {
-    for (const [key, bucket] of this.buckets) if (bucket.tat < now - idleMs) this.buckets.delete(key);
+  /**
+   * Drained buckets go; past the bound, then the oldest made too, down to 90% of it so a full map
+   * is not swept on every new chat. What a send reserved is already returned: a bucket dropped
+   * with its slot ahead costs its chat no more than a fresh burst.
+   */
+  private forget(now: number): void {
+    for (const [key, bucket] of this.buckets) if (bucket.tat <= now) this.buckets.delete(key);
+    if (this.buckets.size <= this.maxBuckets) return;
+    const keep = Math.max(1, Math.floor(this.maxBuckets * 0.9));
+    for (const key of this.buckets.keys()) {
+      if (this.buckets.size <= keep) return;
+      this.buckets.delete(key);
+    }
   }
 }
 

@@ -236,6 +236,9 @@ export class Pipeline {
     return 'queued';
   }
 
+  /** Chats with an event queued or running: at most maxInFlight, as each holds a slot. */
+  get queuedChats(): number { return this.chatTails.size; }
+
   /** Runs an event a worker took from the shared queue, from its journal. Never throws. */
   runQueued(event: StoredEvent, resumed: boolean): Promise<RunEnd> {
     const journal = event.journal as Journal;

@@ -100,10 +100,17 @@ export interface SharedWaits {
   close(): void;
 }
 
+/** Waits held at most by default; each ends by its timeout (24 h at most) well before, unless a flood of users is prompted at once. */
+const defaultMaxWaiting = 100_000;
+
 export class Prompts implements LocalWaits {
-  /** At most one per user per chat: a newer prompt replaces the older, which resumes as `replaced`. */
+  /**
+   * At most one per user per chat: a newer prompt replaces the older, which resumes as `replaced`.
+   * Bounded by `maxWaiting`: past it the oldest wait ends early as `timeout` (memory does not give way, the wait does).
+   */
   private readonly waiting = new Map<string, Waiting>();
   private closed = false;
+  private readonly maxWaiting: number;
 
   /**
    * `expired` runs the turn of a prompt that ended unanswered (see Resumption); `shared`: instances
@@ -113,7 +120,9 @@ export class Prompts implements LocalWaits {
     private readonly expired: (resumption: Resumption) => void,
     readonly shared?: SharedWaits,
     private readonly answered?: (eventId: string, journal: AnswerJournal, resumption: Resumption) => Promise<RunEnd>,
+    options: { maxWaiting?: number } = {},
   ) {
+    this.maxWaiting = options.maxWaiting ?? defaultMaxWaiting;
     shared?.attach(this);
   }
 
@@ -167,6 +176,7 @@ export class Prompts implements LocalWaits {
         this.waiting.set(waiting.key, waiting);
         const arm = () => (waiting.timer = setTimeout(() => this.waiting.get(waiting.key) === waiting && this.end(waiting, 'timeout'), timeoutMs).unref());
         if (older) this.end(older, 'replaced');
+        else if (this.waiting.size > this.maxWaiting) this.end(this.waiting.values().next().value!, 'timeout');
         // Not before the others can find the wait: the answer may be taken by any of them once the
         // question is out. Timed from then, so a timeout's turn never starts before the asking turn ends.
         if (this.shared) {

@@ -61,6 +61,10 @@ class MemoryKeyValue implements KeyValue {
     this.entries.clear();
   }
 
+  get size(): number {
+    return this.entries.size;
+  }
+
   private live(key: string): Entry | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
@@ -234,6 +238,11 @@ export class MemoryStore implements Store {
 
   get available(): boolean {
     return !this.closed;
+  }
+
+  /** Key-value entries held now (dedup keys, state, leases), at most `maxEntries`. */
+  get keys(): number {
+    return this.kv.size;
   }
 
   async close(): Promise<void> {

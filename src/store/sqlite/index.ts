@@ -27,6 +27,7 @@ const checkedSizeLimit = 256 * 1024 * 1024;
 /** How long a write waits for another process's lock (a CLI command) before the batch fails; it blocks the event loop meanwhile. */
 const busyTimeoutMs = 250;
 const sweepEveryMs = 60_000;
+const walSizeLimit = 8 * 1024 * 1024;
 
 export class SqliteStore implements Store {
   readonly description: string;
@@ -64,6 +65,10 @@ export class SqliteStore implements Store {
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
       db.pragma('foreign_keys = ON');
+      // A checkpoint reuses the WAL but never shrinks it: one large transaction (the hourly burst
+      // of expired dedup keys swept) would leave it that size for good. Trimmed back to this past a
+      // checkpoint; the steady WAL is the 1000-page autocheckpoint, about 4 MB.
+      db.pragma(`journal_size_limit = ${walSizeLimit}`);
       if (size(path) <= checkedSizeLimit) {
         const verdict = db.pragma('quick_check(1)', { simple: true });
         if (verdict !== 'ok') throw Object.assign(new Error(String(verdict)), { code: 'SQLITE_CORRUPT' });
