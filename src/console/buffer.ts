@@ -71,7 +71,7 @@ export interface EventRecord {
 /** What the feed shows of a record: no bodies. */
 export type EventSummary = Omit<EventRecord, 'message' | 'stages' | 'deliveries' | 'logs' | 'bytes'> & {
   stages: Pick<StageEntry, 'stage' | 'status' | 'ms' | 'outcome' | 'error'>[];
-  deliveries: Pick<DeliveryEntry, 'key' | 'ok' | 'ids' | 'error' | 'ms'>[];
+  deliveries: Pick<DeliveryEntry, 'key' | 'ok' | 'ids' | 'error' | 'ms' | 'edits'>[];
 };
 
 const textLimit = 200;
@@ -243,21 +243,30 @@ export class EventBuffer extends EventEmitter<{ update: [record: EventRecord] }>
   }
 }
 
-/** The keys of a record the feed sends, at every depth: the JSON of `summary()`, made without building it first. */
-const summaryKeys = ['id', 'seq', 'at', 'platform', 'bot', 'chat', 'user', 'text', 'stages', 'stage', 'status', 'ms', 'outcome', 'error', 'handler', 'deliveries', 'key', 'ok', 'ids'];
-
-/** The feed's view of records, as JSON. */
+/**
+ * The feed's view of records, as JSON. Built as plain objects and stringified without a replacer:
+ * JSON.stringify's fast path, about twice as quick as filtering the records' keys with one.
+ */
 export function summaryJson(records: readonly EventRecord[]): string {
-  return JSON.stringify(records, summaryKeys);
+  return JSON.stringify(records.map(summary));
 }
 
-/** The feed's view of a record. */
-export function summary(record: EventRecord): EventSummary {
-  const { message: _m, logs: _l, bytes: _b, stages, deliveries, ...rest } = record;
+/** The feed's view of a record: no bodies, no log lines. */
+export function summary(r: EventRecord): EventSummary {
   return {
-    ...rest,
-    stages: stages.map(({ stage, status, ms, outcome, error }) => ({ stage, status, ms, outcome, error })),
-    deliveries: deliveries.map(({ key, ok, ids, error, ms }) => ({ key, ok, ids, error, ms })),
+    id: r.id,
+    seq: r.seq,
+    at: r.at,
+    platform: r.platform,
+    bot: r.bot,
+    chat: r.chat,
+    user: r.user,
+    text: r.text,
+    stages: r.stages.map(({ stage, status, ms, outcome, error }) => ({ stage, status, ms, outcome, error })),
+    handler: r.handler,
+    deliveries: r.deliveries.map(({ key, ok, ids, error, ms, edits }) => ({ key, ok, ids, error, ms, edits })),
+    outcome: r.outcome,
+    ms: r.ms,
   };
 }
 
