@@ -10,6 +10,7 @@ import { HttpError, readRawBody } from '../inbound/http.js';
 import type { OutboxRecord } from '../store/index.js';
 import { cookieName, crossOrigin } from './auth.js';
 import { summary, summaryJson, type EventRecord } from './buffer.js';
+import { FeedBatcher } from './feed.js';
 import type { ConsoleHost, OperatorConsole } from './index.js';
 import type { Numbers } from './numbers.js';
 import { appPage, loginPage } from './pages.js';
@@ -154,15 +155,16 @@ function feed(ctx: Context, hub: OperatorConsole): void {
   ctx.set('X-Accel-Buffering', 'no');
   ctx.status = 200;
   ctx.body = stream;
-  const pending = new Map<string, EventRecord>();
+  const batcher = new FeedBatcher();
   let timer: NodeJS.Timeout | undefined;
   const flush = () => {
-    timer = undefined;
-    stream.write(`data: ${summaryJson([...pending.values()])}\n\n`);
-    pending.clear();
+    const batch = batcher.take();
+    // Records kept for the next batch (in progress, unseen, under sampling) get one.
+    timer = batcher.waiting > 0 ? setTimeout(flush, batchMs) : undefined;
+    if (batch.length > 0) stream.write(`data: ${summaryJson(batch)}\n\n`);
   };
   const onUpdate = (record: EventRecord) => {
-    pending.set(record.id, record);
+    batcher.changed(record);
     timer ??= setTimeout(flush, batchMs);
   };
   hub.buffer.on('update', onUpdate);
