@@ -16,8 +16,7 @@
 
 import { Queue, WaitingError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { WorkQueue } from '../pipeline/pipeline.js';
-import { chatOf } from '../pipeline/pipeline.js';
+import { chatOf, type WorkQueue } from '../pipeline/work.js';
 import type { Journal } from '../pipeline/journal.js';
 import type { RunEnd } from '../pipeline/handle.js';
 import { errorMessage } from '../inbound/supervisor.js';

@@ -7,7 +7,7 @@ import type { Deliverer } from '../delivery/deliverer.js';
 import { errorMessage } from '../inbound/supervisor.js';
 import type { Logger } from '../runtime/logger.js';
 import type { OutboxRecord, Store } from '../store/index.js';
-import type { WorkQueue } from './pipeline.js';
+import type { WorkQueue } from './work.js';
 
 export class OwnerlessReplies {
   /** Dead letters being sent again now. */

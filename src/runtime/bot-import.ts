@@ -11,6 +11,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { register } from 'node:module';
 import { dirname, join } from 'node:path';
+import { Bot } from '../bot/bot.js';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const runningFromSource = /\.[cm]?ts$/.test(new URL(import.meta.url).pathname);
@@ -22,6 +23,13 @@ export async function importDefault(path: string, url: string): Promise<unknown>
   if (/\.tsx?$/.test(path)) refuseCommonJs(path);
   await prepareImport(path);
   return ((await import(url)) as { default?: unknown }).default;
+}
+
+/** The bot a module exports by default. `query` makes the URL a new one, for ESM to import the module afresh (start --watch, see reload.ts). */
+export async function loadBot(path: string, query = ''): Promise<Bot> {
+  const bot = await importDefault(path, pathToFileURL(path).href + query);
+  if (!(bot instanceof Bot)) throw new Error(`${path} must export a bot by default: export default defineBot(bot => { ... })`);
+  return bot;
 }
 
 /**

@@ -11,7 +11,7 @@ import { MessageChannel } from 'node:worker_threads';
 import type { Bot } from '../bot/bot.js';
 import type { Logger } from './logger.js';
 import { prepareImport } from './bot-import.js';
-import { loadBot } from './runtime.js';
+import { loadBot } from './bot-import.js';
 
 const param = 'switchboard-reload';
 

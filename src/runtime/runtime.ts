@@ -1,8 +1,7 @@
 // Wires config -> adapters -> pipeline -> server; start and stop.
 
-import { pathToFileURL } from 'node:url';
 import type { Adapter, AdapterContext, AdapterDefinition } from '../adapter.js';
-import { Bot } from '../bot/bot.js';
+import type { Bot } from '../bot/bot.js';
 import { createCallbackHooks } from '../callbacks/index.js';
 import { redactConfig, type Config } from './config.js';
 import type { StageHooks } from '../pipeline/lifecycle.js';
@@ -12,7 +11,7 @@ import { MediaStore } from '../media/media.js';
 import { Metrics } from './metrics.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { toJson } from '../pipeline/schema.js';
-import { importDefault } from './bot-import.js';
+import { loadBot } from './bot-import.js';
 import { HttpServer } from '../inbound/server.js';
 import { sendLimitsOf, type LimitsConfig } from '../delivery/pacer.js';
 import { perUserOf, UserLimits } from '../pipeline/limits.js';
@@ -392,11 +391,4 @@ async function createAdapters(config: Config, definitions: readonly AdapterDefin
     adapters.set(platform.id, await definition.create(platform));
   }
   return adapters;
-}
-
-/** `query` makes the URL a new one, for ESM to import the module afresh (start --watch, see reload.ts). */
-export async function loadBot(path: string, query = ''): Promise<Bot> {
-  const bot = await importDefault(path, pathToFileURL(path).href + query);
-  if (!(bot instanceof Bot)) throw new Error(`${path} must export a bot by default: export default defineBot(bot => { ... })`);
-  return bot;
 }
