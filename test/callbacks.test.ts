@@ -257,6 +257,10 @@ describe('lifecycle callbacks', () => {
       },
       empty: (ctx) => void ((ctx.status = 503), (ctx.body = '')),
       proxy: (ctx) => void ((ctx.status = 503), ctx.set('Proxy-Status', 'haproxy; error=connection_refused'), (ctx.type = 'text/plain'), (ctx.body = 'no server is available')),
+      spring: (ctx) => void ((ctx.status = 500), (ctx.body = { timestamp: '2026-11-29T16:40:00.000+00:00', status: 500, error: 'Internal Server Error', path: '/onMessage' })),
+      fastify: (ctx) => void ((ctx.status = 500), (ctx.body = { statusCode: 500, error: 'Internal Server Error', message: "Cannot read properties of undefined (reading 'id')" })),
+      apigateway: (ctx) => void ((ctx.status = 500), ctx.set('x-amzn-ErrorType', 'InternalServerErrorException'), (ctx.type = 'application/json'), (ctx.body = '{"message": "Internal server error"}')),
+      unavailable: (ctx) => void ((ctx.status = 503), (ctx.body = { message: 'Service Unavailable' })),
       deliberate: (ctx) => void ((ctx.status = 503), (ctx.type = 'text/plain'), (ctx.body = 'Quotas are being recounted; back in 5 minutes.')),
       json: (ctx) => void ((ctx.status = 500), (ctx.body = { error: 'quota service down' })),
     };
@@ -271,7 +275,7 @@ describe('lifecycle callbacks', () => {
       await seen(i + 1);
     }
     expect(await seen(cases.length)).toEqual([
-      ...['koa', 'aiohttp', 'nginx', 'traefik', 'express', 'untyped', 'empty', 'proxy'].map(text),
+      ...['koa', 'aiohttp', 'nginx', 'traefik', 'express', 'untyped', 'empty', 'proxy', 'spring', 'fastify', 'apigateway', 'unavailable'].map(text),
       text('Quotas are being recounted; back in 5 minutes.'),
       text('{"error":"quota service down"}'),
     ]);
@@ -284,6 +288,10 @@ describe('lifecycle callbacks', () => {
       'HTTP 500: an HTML page; not shown to the user',
       'HTTP 503: an empty body; not shown to the user',
       "HTTP 503: a proxy's error (Proxy-Status); not shown to the user",
+      "HTTP 500: a framework's JSON error; not shown to the user",
+      "HTTP 500: a framework's JSON error; not shown to the user",
+      "HTTP 500: a framework's JSON error; not shown to the user",
+      "HTTP 503: a framework's JSON error; not shown to the user",
     ]);
 
     // under onError: reject the user sees the stage's errorMessage instead of the page

@@ -41,7 +41,7 @@ function json(body: Buffer): CallbackReply {
   return answer === null ? { kind: 'continue' } : { kind: 'merge', answer };
 }
 
-function isJson(type: string): boolean {
+export function isJson(type: string): boolean {
   return type === 'application/json' || type.endsWith('+json');
 }
 

@@ -4,7 +4,7 @@
 
 import { STATUS_CODES } from 'node:http';
 import type { CallbackResponse } from './client.js';
-import { mediaType } from './reply.js';
+import { isJson, mediaType } from './reply.js';
 
 /** The generic texts of 5xx statuses ("Internal Server Error", "Bad Gateway", …), lower-cased. */
 const statusTexts = new Set(Object.entries(STATUS_CODES).flatMap(([code, text]) => (Number(code) >= 500 && text ? [text.toLowerCase()] : [])));
@@ -13,7 +13,8 @@ const statusTexts = new Set(Object.entries(STATUS_CODES).flatMap(([code, text]) 
  * Why a 5xx is not a deliberate answer, or undefined when it is one (text written for the
  * user, an image, a JSON body…). Not an answer: 502 and 504 (by definition a gateway's), an
  * empty body, an HTML page, a text that is only the status line ("500 Internal Server Error"),
- * or a response a proxy marked as its own error (RFC 9209's `Proxy-Status: …; error=…`).
+ * a framework's JSON error whose message is only the status text, or a response a proxy marked
+ * as its own error (RFC 9209's `Proxy-Status: …; error=…`).
  */
 export function notAnAnswer(response: CallbackResponse): string | undefined {
   const { status, body } = response;
@@ -24,7 +25,24 @@ export function notAnAnswer(response: CallbackResponse): string | undefined {
   const type = mediaType(response.contentType);
   if (type === 'text/html' || type === 'application/xhtml+xml' || (isText(type) && /^<(!doctype\s+html|html)\b/i.test(text))) return 'an HTML page';
   if (isText(type) && isStatusLine(text.split('\n', 1)[0]!)) return 'only its status text';
+  if (type !== undefined && isJson(type) && isGenericJsonError(text)) return "a framework's JSON error";
   return undefined;
+}
+
+/**
+ * What web frameworks and gateways answer for an unhandled error when they speak JSON: Spring's
+ * and Fastify's `{"error": "Internal Server Error", …}`, NestJS's and AWS API Gateway's
+ * `{"message": "Internal server error"}`. A top-level string that is only a status text.
+ */
+function isGenericJsonError(text: string): boolean {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return false;
+  }
+  const values = typeof value === 'object' && value !== null && !Array.isArray(value) ? Object.values(value) : [value];
+  return values.some((v) => typeof v === 'string' && isStatusLine(v));
 }
 
 function isText(type: string | undefined): boolean {
