@@ -261,6 +261,8 @@ describe('lifecycle callbacks', () => {
       fastify: (ctx) => void ((ctx.status = 500), (ctx.body = { statusCode: 500, error: 'Internal Server Error', message: "Cannot read properties of undefined (reading 'id')" })),
       apigateway: (ctx) => void ((ctx.status = 500), ctx.set('x-amzn-ErrorType', 'InternalServerErrorException'), (ctx.type = 'application/json'), (ctx.body = '{"message": "Internal server error"}')),
       unavailable: (ctx) => void ((ctx.status = 503), (ctx.body = { message: 'Service Unavailable' })),
+      envoy: (ctx) => void ((ctx.status = 503), ctx.set('Server', 'envoy'), (ctx.type = 'text/plain'), (ctx.body = 'no healthy upstream')),
+      istio: (ctx) => void ((ctx.status = 503), (ctx.type = 'text/plain'), (ctx.body = 'upstream connect error or disconnect/reset before headers. reset reason: connection failure')),
       deliberate: (ctx) => void ((ctx.status = 503), (ctx.type = 'text/plain'), (ctx.body = 'Quotas are being recounted; back in 5 minutes.')),
       json: (ctx) => void ((ctx.status = 500), (ctx.body = { error: 'quota service down' })),
     };
@@ -275,7 +277,7 @@ describe('lifecycle callbacks', () => {
       await seen(i + 1);
     }
     expect(await seen(cases.length)).toEqual([
-      ...['koa', 'aiohttp', 'nginx', 'traefik', 'express', 'untyped', 'empty', 'proxy', 'spring', 'fastify', 'apigateway', 'unavailable'].map(text),
+      ...['koa', 'aiohttp', 'nginx', 'traefik', 'express', 'untyped', 'empty', 'proxy', 'spring', 'fastify', 'apigateway', 'unavailable', 'envoy', 'istio'].map(text),
       text('Quotas are being recounted; back in 5 minutes.'),
       text('{"error":"quota service down"}'),
     ]);
@@ -292,6 +294,8 @@ describe('lifecycle callbacks', () => {
       "HTTP 500: a framework's JSON error; not shown to the user",
       "HTTP 500: a framework's JSON error; not shown to the user",
       "HTTP 503: a framework's JSON error; not shown to the user",
+      "HTTP 503: a proxy's error (Envoy); not shown to the user",
+      "HTTP 503: a proxy's error (Envoy); not shown to the user",
     ]);
 
     // under onError: reject the user sees the stage's errorMessage instead of the page

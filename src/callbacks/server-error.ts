@@ -6,6 +6,12 @@ import { STATUS_CODES } from 'node:http';
 import type { CallbackResponse } from './client.js';
 import { isJson, mediaType } from './reply.js';
 
+/**
+ * Envoy's own 503s (Istio, Contour, Emissary, Google's load balancers), sent as text/plain and
+ * without Proxy-Status unless configured: no endpoint behind the route, or none that connects.
+ */
+const envoyErrors = /^(no healthy upstream|upstream connect error or disconnect\/reset before headers\b)/i;
+
 /** The generic texts of 5xx statuses ("Internal Server Error", "Bad Gateway", …), lower-cased. */
 const statusTexts = new Set(Object.entries(STATUS_CODES).flatMap(([code, text]) => (Number(code) >= 500 && text ? [text.toLowerCase()] : [])));
 
@@ -13,8 +19,8 @@ const statusTexts = new Set(Object.entries(STATUS_CODES).flatMap(([code, text]) 
  * Why a 5xx is not a deliberate answer, or undefined when it is one (text written for the
  * user, an image, a JSON body…). Not an answer: 502 and 504 (by definition a gateway's), an
  * empty body, an HTML page, a text that is only the status line ("500 Internal Server Error"),
- * a framework's JSON error whose message is only the status text, or a response a proxy marked
- * as its own error (RFC 9209's `Proxy-Status: …; error=…`).
+ * a framework's JSON error whose message is only the status text, Envoy's own error texts, or a
+ * response a proxy marked as its own error (RFC 9209's `Proxy-Status: …; error=…`).
  */
 export function notAnAnswer(response: CallbackResponse): string | undefined {
   const { status, body } = response;
@@ -25,6 +31,7 @@ export function notAnAnswer(response: CallbackResponse): string | undefined {
   const type = mediaType(response.contentType);
   if (type === 'text/html' || type === 'application/xhtml+xml' || (isText(type) && /^<(!doctype\s+html|html)\b/i.test(text))) return 'an HTML page';
   if (isText(type) && isStatusLine(text.split('\n', 1)[0]!)) return 'only its status text';
+  if (isText(type) && envoyErrors.test(text)) return "a proxy's error (Envoy)";
   if (type !== undefined && isJson(type) && isGenericJsonError(text)) return "a framework's JSON error";
   return undefined;
 }
