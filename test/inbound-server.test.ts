@@ -119,6 +119,13 @@ describe('server: requests broken at the socket', () => {
     expect(line.err).toMatchObject({ message: 'Parse Error', code: 'HPE_INVALID_CHUNK_SIZE' });
     expect(line.err).not.toHaveProperty('rawPacket');
     expect(text.join('')).not.toContain('[88,45');
+    // Nested too: an AggregateError's errors are serialized with their own properties.
+    text.length = 0;
+    logger.error({ err: new AggregateError([error], 'every try failed') }, 'failed');
+    const nested = JSON.parse(text.join('')) as { err: { message: string; aggregateErrors: Record<string, unknown>[] } };
+    expect(nested.err.message).toBe('every try failed');
+    expect(nested.err.aggregateErrors).toEqual([expect.objectContaining({ message: 'Parse Error', code: 'HPE_INVALID_CHUNK_SIZE' })]);
+    expect(text.join('')).not.toContain('rawPacket');
   });
 });
 

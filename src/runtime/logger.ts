@@ -26,13 +26,25 @@ export function silentLogger(): Logger {
 }
 
 /**
- * pino's error serializer, minus any bytes the error carries: Node's HTTP parser errors hold the
- * request as it arrived in `rawPacket` (its headers, and so the secrets they carry), and no raw
- * bytes tell an operator more than the message does.
+ * pino's error serializer, minus any bytes the error carries, however deep (an AggregateError's
+ * errors are serialized with theirs): Node's HTTP parser errors hold the request as it arrived in
+ * `rawPacket` (its headers, and so the secrets they carry), and no raw bytes tell an operator
+ * more than the message does.
  */
 export function errWithoutBytes(error: unknown): unknown {
   if (!(error instanceof Error)) return error;
-  const serialized = pino.stdSerializers.err(error) as unknown as Record<string, unknown>;
-  for (const [key, value] of Object.entries(serialized)) if (value instanceof Uint8Array || value instanceof ArrayBuffer) delete serialized[key];
-  return serialized;
+  return withoutBytes(pino.stdSerializers.err(error), 0);
+}
+
+/** A copy with every byte buffer left out; what nests deeper than 8 levels is left out too (it could hide one). */
+function withoutBytes(value: unknown, depth: number): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || depth > 8) return undefined;
+  if (Array.isArray(value)) return value.map((item) => withoutBytes(item, depth + 1));
+  const copy: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    const kept = withoutBytes(item, depth + 1);
+    if (kept !== undefined) copy[key] = kept;
+  }
+  return copy;
 }
