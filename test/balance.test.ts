@@ -1,9 +1,12 @@
 // Spreading a platform's connections over instances, on a fake clock: each instance holds its
 // share (ceil(k / M)); one that holds more after another joins releases the surplus, which the
-// other takes; a free lease nobody else takes is still taken; one connection is taken at once.
+// other takes; a free lease nobody else takes is still taken; one connection is taken at once; a
+// lease released is taken by a standby at once when told so; what is cheap to hand over goes at once.
 
+import { EventEmitter } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Balancer } from '../src/cluster/balance.js';
+import { Balancer, type BalancerOptions } from '../src/cluster/balance.js';
+import type { Signals } from '../src/store/index.js';
 import { Supervisor, type SessionControls } from '../src/inbound/supervisor.js';
 import { FakeLeases } from './fake-leases.js';
 import { captureLogs } from './helpers.js';
@@ -28,9 +31,9 @@ class Running {
  * One instance running `count` connections of group "gw" (shard-0, shard-1, ...), each session up
  * until aborted and then taking `closeMs` to end (a gateway closing its socket).
  */
-function instance(leases: FakeLeases, count: number, running = new Running(), closeMs = 0) {
+function instance(leases: FakeLeases, count: number, running = new Running(), closeMs = 0, options: BalancerOptions = {}) {
   const { logger, lines } = captureLogs();
-  const balancer = new Balancer(leases, ttl, logger);
+  const balancer = new Balancer(leases, ttl, logger, options);
   const sessions: SessionControls[] = [];
   const supervisors = Array.from({ length: count }, (_, shard) => {
     const name = `shard-${shard}`;
@@ -73,6 +76,18 @@ async function until(done: () => boolean, withinMs: number): Promise<number> {
     await vi.advanceTimersByTimeAsync(ttl / 10);
   }
   return Date.now() - from;
+}
+
+/** Signals between the instances of one test, as a shared store carries them. */
+function signals(): Signals {
+  const bus = new EventEmitter();
+  return {
+    notify: async (topic) => void bus.emit(topic),
+    watch: async (topic, listener) => {
+      bus.on(topic, listener);
+      return () => bus.off(topic, listener);
+    },
+  };
 }
 
 beforeEach(() => void vi.useFakeTimers());
@@ -156,5 +171,40 @@ describe('balancing a group of connection leases over instances', () => {
     await vi.advanceTimersByTimeAsync(5 * ttl);
     expect(a.sessions).toHaveLength(1);
     await a.stop();
+  });
+
+  it('hands a released lease to an instance standing by at once when the release is signalled, not at its next try', async () => {
+    const timeToTake = async (options: BalancerOptions) => {
+      const leases = new FakeLeases();
+      const a = instance(leases, 1, undefined, 0, options);
+      await a.start();
+      await vi.advanceTimersByTimeAsync(0);
+      const b = instance(leases, 1, undefined, 0, options);
+      await b.start();
+      await vi.advanceTimersByTimeAsync(ttl / 10);
+      expect(b.held()).toEqual([]);
+      await a.stop();
+      const took = await until(() => b.held().length === 1, ttl);
+      await b.stop();
+      return took;
+    };
+    expect(await timeToTake({ signals: signals() })).toBe(0);
+    // Without the signal, at its next try: about ttl/3 later.
+    expect(await timeToTake({})).toBeGreaterThanOrEqual(ttl / 5);
+  });
+
+  it('releases its whole surplus in one step when told that handing over is cheap (work queue partitions)', async () => {
+    const leases = new FakeLeases();
+    const options = { releaseStep: 8, signals: signals() };
+    const a = instance(leases, 8, undefined, 0, options);
+    await a.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(a.held()).toHaveLength(8);
+    const b = instance(leases, 8, undefined, 0, options);
+    await b.start();
+    // One heartbeat (ttl/4) to count b, then every lease past a's share goes at once: well within one ttl.
+    await until(() => a.held().length === 4 && b.held().length === 4, ttl / 2);
+    expect(a.logs.filter((l) => l.msg?.startsWith('holding more than'))).toHaveLength(1);
+    await Promise.all([a.stop(), b.stop()]);
   });
 });

@@ -121,6 +121,34 @@ describe('cluster work queues', () => {
     expect(shared.overlapped()).toBe(false);
   });
 
+  it('shares the partitions out between two worker instances, each running its own, and hands a closed one\'s to the other', async () => {
+    const { store, open } = await setup();
+    const [ranA, ranB] = [recorder(store), recorder(store)];
+    const [a, b] = [await open({ run: ranA.run }), await open({ run: ranB.run })];
+    await Promise.all([a.start(), b.start()]);
+    await waitFor(() => a.held.length === 2 && b.held.length === 2, 15_000, 'two partitions each');
+    expect([...a.held, ...b.held].sort()).toEqual(['p0', 'p1', 'p2', 'p3']);
+    // A chat in each partition: its event runs on the instance that holds the partition, and only there.
+    const chats = [0, 1, 2, 3].map((p) => `tg\u0000${Array.from({ length: 100 }, (_, i) => i).find((i) => partitionOf(`tg\u0000${i}`, 4) === p)}`);
+    const post = async (round: string, ingress: ClusterWork) => {
+      for (const chat of chats) {
+        const id = `${round}-${partitionName(partitionOf(chat, 4))}`;
+        await store.inbox.admit({ id, botId: 'tg', journal: journal(chat.slice(3), id) }, 60_000);
+        await ingress.enqueue(id, chat, undefined);
+      }
+    };
+    await post('first', a);
+    await waitFor(() => ranA.ran.length + ranB.ran.length === 4, 10_000, 'an event in every partition to run');
+    expect(ranA.ran.map((r) => r.id.slice('first-'.length)).sort()).toEqual(a.held);
+    expect(ranB.ran.map((r) => r.id.slice('first-'.length)).sort()).toEqual(b.held);
+    await a.close(Date.now() + 2000);
+    await waitFor(() => b.held.length === 4, 15_000, 'the other instance to take every partition');
+    await post('second', b);
+    await waitFor(() => ranB.ran.length === 6, 10_000, 'the second events to run');
+    expect(ranB.ran.filter((r) => r.id.startsWith('second-')).length).toBe(4);
+    expect(ranA.ran.length).toBe(2);
+  });
+
   it('tells the instance that queued an event when a worker elsewhere has handled it', async () => {
     const { store, open } = await setup();
     const { ran, run } = recorder(store);

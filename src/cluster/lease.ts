@@ -19,9 +19,11 @@ export type Waiting = 'held elsewhere' | 'store failing';
 export interface LeaseBalance {
   /** How long to leave a free lease to other instances before asking for it (0: ask now). */
   deferMs(): number;
+  /** This instance gave a lease of the group up: the instances standing by may ask for it now. */
+  released(): void;
 }
 
-const unbalanced: LeaseBalance = { deferMs: () => 0 };
+const unbalanced: LeaseBalance = { deferMs: () => 0, released: () => {} };
 
 /** A lease this instance holds. `lost` aborts once it may no longer hold it. */
 export interface HeldLease {
@@ -40,6 +42,8 @@ export class ConnectionLease {
   private notBefore = 0;
   /** Asking the store for it now: counted as held by its group, so two free leases are not both taken at once past a share. */
   private asking = false;
+  /** Ends the wait before the next try, if it is waiting. */
+  private wakeUp: (() => void) | undefined;
 
   constructor(
     private readonly leases: Leases,
@@ -65,7 +69,7 @@ export class ConnectionLease {
       const idleMs = holdOffMs > 0 ? holdOffMs : deferMs > 0 ? Math.min(deferUntil! - Date.now(), this.ttlMs / 6) : 0;
       if (idleMs > 0) {
         waiting('held elsewhere');
-        await sleep(idleMs, stopped);
+        await this.sleep(idleMs, stopped);
         continue;
       }
       const owner = `${instance}:${randomUUID()}`;
@@ -80,7 +84,7 @@ export class ConnectionLease {
         }
         if (grant.granted) {
           this.logger.info({ lease: this.name, fence: grant.fence }, 'connection lease taken: this instance holds the connection');
-          this.holding = new Holding(this.leases, { lease: this.name, token: grant.fence }, owner, this.ttlMs, askedAt, this.logger);
+          this.holding = new Holding(this.leases, { lease: this.name, token: grant.fence }, owner, this.ttlMs, askedAt, this.logger, () => this.balance.released());
           return this.holding;
         }
         deferUntil = undefined;
@@ -93,9 +97,24 @@ export class ConnectionLease {
         this.logger.warn({ lease: this.name, err: (error as Error).message }, 'cannot ask the store for the connection lease; trying again');
         waiting('store failing');
       }
-      await sleep(waitMs, stopped);
+      await this.sleep(waitMs, stopped);
     }
     return undefined;
+  }
+
+  /** Asks again now if it is waiting to (a lease of its group was released elsewhere); a lease held back by notBefore or a deferral stays so. */
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  private async sleep(ms: number, stopped: AbortSignal): Promise<void> {
+    const woken = new AbortController();
+    this.wakeUp = () => woken.abort();
+    try {
+      await sleep(ms, AbortSignal.any([stopped, woken.signal]));
+    } finally {
+      this.wakeUp = undefined;
+    }
   }
 
   /** Whether this instance holds the lease now. */
@@ -140,6 +159,7 @@ class Holding implements HeldLease {
     private readonly ttlMs: number,
     grantedAt: number,
     private readonly logger: Logger,
+    private readonly onReleased: () => void,
   ) {
     this.marginMs = Math.max(ttlMs / 5, 200);
     this.holdUntil(grantedAt);
@@ -168,6 +188,7 @@ class Holding implements HeldLease {
     try {
       await this.leases.release(this.fence.lease, this.owner);
       this.logger.info({ lease: this.fence.lease }, 'connection lease released');
+      this.onReleased();
     } catch (error) {
       this.logger.warn({ lease: this.fence.lease, err: (error as Error).message }, 'could not release the connection lease; another instance takes it once it expires');
     }

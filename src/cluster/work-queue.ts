@@ -10,18 +10,26 @@
 // job is taken from) and the partition, blocked meanwhile by the global concurrency, goes on
 // with it first: order is kept. A job cut short at shutdown is put back the same way at once.
 //
-// A worker that completes a job takes the next one of its partition at once (BullMQ fetches it in
-// the same step), so a partition that never empties stays with one instance; partitions move
-// between instances as they go idle, to whichever instance's worker has waited longest.
+// Each partition's worker runs on one instance at a time, under a lease `conn:work:p<i>`; the
+// partitions are shared out evenly among the instances that run workers (balance.ts, on the
+// roster `workers`), as a sharded gateway's shards are. Left to BullMQ alone, every instance
+// would wait on every partition and a busy partition would stay with whichever worker completed
+// its last job (it fetches the next in the same step): one instance ends up with most of the
+// work while the others spend their time asking. The global concurrency of 1 stays the
+// guarantee of order: a partition handed over while its job runs waits for that job to end.
+// An instance that dies holds its partitions until their leases run out (`cluster.stallTimeout`,
+// as its jobs' locks); then another takes them, and its stalled-job check takes the job over.
 
 import { Queue, WaitingError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
+import { Supervisor, type SupervisedConnection } from '../inbound/supervisor.js';
 import { chatOf, type WorkQueue } from '../pipeline/work.js';
 import type { Journal } from '../pipeline/journal.js';
 import type { RunEnd } from '../pipeline/handle.js';
 import { errorMessage } from '../inbound/supervisor.js';
 import type { Logger } from '../runtime/logger.js';
 import { StoreError, type Store, type StoredEvent } from '../store/index.js';
+import { Balancer } from './balance.js';
 import { partitionName, partitionOf } from './partitions.js';
 import { Sweeper } from './sweeper.js';
 
@@ -59,7 +67,13 @@ const failurePauseMs = 1000;
 
 export class ClusterWork implements WorkQueue {
   private readonly queues: Queue<JobData>[] = [];
-  private readonly workers: Worker<JobData>[] = [];
+  /** One per partition: runs its worker while this instance holds the partition's lease. */
+  private readonly partitions: Supervisor[] = [];
+  private balancer: Balancer | undefined;
+  /** Every partition's worker closed (its job done) and its lease given up, once stopTaking() was called. */
+  private partitionsStopped: Promise<unknown> | undefined;
+  /** Aborted when closing runs past its deadline: workers stop waiting for their jobs (their locks run out for another worker). */
+  private readonly letGo = new AbortController();
   /** onHandled of the events this instance queued, by event id, with when they were queued. */
   private readonly waiting = new Map<string, { onHandled: () => void; at: number }>();
   private readonly channel: string;
@@ -104,6 +118,11 @@ export class ClusterWork implements WorkQueue {
     return work;
   }
 
+  /** The partitions whose worker runs here now (their lease held). */
+  get held(): string[] {
+    return this.partitions.flatMap((partition, i) => (partition.held ? [partitionName(i)] : []));
+  }
+
   async enqueue(id: string, chat: string | undefined, onHandled?: () => void, again = false): Promise<void> {
     if (onHandled) this.waiting.set(id, { onHandled, at: Date.now() });
     await this.add(id, chat, onHandled !== undefined, again);
@@ -145,28 +164,50 @@ export class ClusterWork implements WorkQueue {
       // Workers block on Redis; theirs is a connection of its own (BullMQ needs it to retry forever).
       this.workerConnection = new Redis(options.url, { maxRetriesPerRequest: null, retryStrategy: (times) => Math.min(100 * 2 ** times, 2000) });
       this.workerConnection.on('error', () => {});
-      const run = options.run;
+      // A partition's lease runs out when its worker would be found stalled: a dead instance's partitions move as its jobs do.
+      this.balancer = new Balancer(options.store.leases, options.stallTimeoutMs, options.logger, { roster: 'workers', releaseStep: options.partitions, signals: options.store });
+      await this.balancer.start();
       for (let i = 0; i < options.partitions; i++) {
-        const worker = new Worker<JobData>(partitionName(i), (job, token) => this.track(this.process(job, token, run)), {
-          connection: this.workerConnection,
+        const lease = this.balancer.lease('partitions', `work:${partitionName(i)}`, options.logger);
+        const partition = new Supervisor(this.partitionWorker(i, options.run), options.logger, undefined, lease);
+        this.partitions.push(partition);
+        partition.start();
+      }
+    }
+    this.sweeper.start();
+  }
+
+  /** A session of a partition held here: its worker runs until the lease is lost, handed over, or the instance stops. */
+  private partitionWorker(index: number, run: NonNullable<ClusterWorkOptions['run']>): SupervisedConnection {
+    const { options } = this;
+    return {
+      name: partitionName(index),
+      session: async ({ signal, alive }) => {
+        // Stopping: no new worker; the lease is held idle until close() gives it up.
+        if (this.stopping) return await aborted(signal);
+        const worker = new Worker<JobData>(partitionName(index), (job, token) => this.track(this.process(job, token, run)), {
+          connection: this.workerConnection!,
           prefix: `${options.prefix}bull`,
           concurrency: 1,
           lockDuration: options.stallTimeoutMs,
           stalledInterval: Math.max(500, Math.round(options.stallTimeoutMs / 2)),
           // A job whose worker dies again and again (a message that crashes it) ends up failed, kept for an operator.
           maxStalledCount: 5,
-          // A partition busy on another instance sends no wake-up; an idle worker looks again this often (s).
-          // Redis wakes the longest-waiting worker first: jitter keeps one instance's workers from always
-          // being first in line after they all timed out together, which would hand it every partition.
-          drainDelay: 1 + Math.random() * 2,
+          // Only this instance waits on the partition, and is woken by every job queued: the wait is a safety net.
+          drainDelay: 5,
         });
         worker.on('error', (error) => options.logger.warn({ queue: worker.name, err: errorMessage(error) }, 'work queue error'));
         worker.on('failed', (job, error) => options.logger.error({ event: job?.id, err: errorMessage(error) }, 'a queued event failed for good; it stays unfinished in the store'));
-        this.workers.push(worker);
-      }
-      await Promise.all(this.workers.map((worker) => worker.waitUntilReady()));
-    }
-    this.sweeper.start();
+        try {
+          await worker.waitUntilReady();
+          alive();
+          await aborted(signal);
+        } finally {
+          // Handed over or stopping: the job it runs ends first (the next holder's worker waits for it, by the global concurrency).
+          await Promise.race([worker.close().catch(() => undefined), aborted(this.letGo.signal)]);
+        }
+      },
+    };
   }
 
   private track(processing: Promise<void>): Promise<void> {
@@ -231,11 +272,12 @@ export class ClusterWork implements WorkQueue {
     await subscriber.subscribe(this.channel);
   }
 
-  /** Workers take no new job from now on; the ones they run go on. */
+  /** Workers take no new job from now on; the ones they run go on, and each partition goes to another instance once its job is done. */
   stopTaking(): void {
     this.stopping = true;
     this.sweeper.stop();
-    for (const worker of this.workers) void worker.pause(true).catch(() => undefined);
+    // Counted out of the workers at once, so the others' shares grow to take every partition.
+    this.partitionsStopped ??= Promise.all([this.balancer?.stop(), ...this.partitions.map((partition) => partition.stop())]);
   }
 
   /**
@@ -245,11 +287,16 @@ export class ClusterWork implements WorkQueue {
   async close(deadline: number): Promise<void> {
     this.stopTaking();
     let timer: NodeJS.Timeout | undefined;
-    const settled = Promise.allSettled([...this.running]).then(() => true);
+    const settled = Promise.allSettled([...this.running, this.partitionsStopped]).then(() => true);
     const finished = await Promise.race([settled, new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()))))]);
     clearTimeout(timer);
-    await Promise.all(this.workers.map((worker) => worker.close(!finished).catch(() => undefined)));
+    if (!finished) this.letGo.abort();
+    await this.partitionsStopped;
     await Promise.all(this.queues.map((queue) => queue.close().catch(() => undefined)));
     for (const redis of [this.subscriber, this.workerConnection, this.connection]) redis?.disconnect();
   }
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
 }

@@ -83,7 +83,7 @@ export class Runtime {
     this.adapters = adapters;
     this.logger = options.logger ?? createLogger(config.log.level);
     this.store = options.store!;
-    this.balancer = new Balancer(this.store.leases, config.cluster.leaseTtl, this.logger);
+    this.balancer = new Balancer(this.store.leases, config.cluster.leaseTtl, this.logger, { signals: this.store });
     // Instances sharing a store serve each other's media URLs (through it); one process, its own.
     this.media = new MediaStore({}, this.store.shared ? this.store : undefined);
     this.role = options.role ?? 'all';
@@ -261,7 +261,7 @@ export class Runtime {
       const holds = held.some((c) => c.held);
       return held.length === 1 ? { id: adapter.id, type: adapter.type, connection, held: holds } : { id: adapter.id, type: adapter.type, connection, held: holds, connections: held };
     });
-    return { status, store, platforms };
+    return this.work ? { status, store, platforms, work: { role: this.role, partitions: this.work.held } } : { status, store, platforms };
   }
 
   /**
@@ -331,6 +331,8 @@ export type Health = {
   /** `description` is the store's own, with any password masked. */
   store: { description: string; available: boolean };
   platforms: PlatformHealth[];
+  /** On a Redis store: this instance's role, and the work queue partitions whose worker runs here. */
+  work?: { role: Role; partitions: string[] };
 };
 
 export interface PlatformHealth {

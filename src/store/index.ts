@@ -129,10 +129,14 @@ export interface Leases {
   release(name: string, owner: string): Promise<void>;
   /** Sets key-value `key` unless `fence.lease` has been granted again since `fence.token`; false when refused. */
   setFenced(fence: Fence, key: string, value: unknown, ttlMs?: number): Promise<boolean>;
-  /** Marks `instance` live for `ttlMs` more and says how many instances are live (itself included): what holders of a group of leases share. */
-  announce(instance: string, ttlMs: number): Promise<number>;
-  /** Marks `instance` gone at once (it shuts down), so the others count without it. */
-  withdraw(instance: string): Promise<void>;
+  /**
+   * Marks `instance` live on `roster` for `ttlMs` more and says how many are live there (itself
+   * included): what holders of a group of leases share. Instances that hold connections and
+   * instances that run workers are counted on rosters of their own.
+   */
+  announce(instance: string, ttlMs: number, roster?: string): Promise<number>;
+  /** Marks `instance` gone from `roster` at once (it shuts down), so the others count without it. */
+  withdraw(instance: string, roster?: string): Promise<void>;
 }
 
 /**

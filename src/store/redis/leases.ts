@@ -1,6 +1,7 @@
 // Leases on Redis: SET NX PX takes a lease and INCR hands out its fencing token, in one script;
 // renewing, releasing and fenced writes check the owner or the token on the server (scripts.ts).
-// The live instances are a sorted set scored by when each one's announcement runs out.
+// The live instances are a sorted set per roster (`instances`, `workers`) scored by when each
+// one's announcement runs out.
 
 import type { Redis } from 'ioredis';
 import { encode } from '../codec.js';
@@ -57,14 +58,14 @@ export class RedisLeases implements Leases {
     return (await store.call(() => store.redis.sbFencedSet(store.key(`fence:${fence.lease}`), store.key(`kv:${key}`), fence.token, text, ttl))) === 1;
   }
 
-  async announce(instance: string, ttlMs: number): Promise<number> {
+  async announce(instance: string, ttlMs: number, roster = 'instances'): Promise<number> {
     const { store } = this;
-    return await store.call(() => store.redis.sbAnnounce(store.key('instances'), instance, ms(ttlMs)));
+    return await store.call(() => store.redis.sbAnnounce(store.key(roster), instance, ms(ttlMs)));
   }
 
-  async withdraw(instance: string): Promise<void> {
+  async withdraw(instance: string, roster = 'instances'): Promise<void> {
     const { store } = this;
-    await store.call(() => store.redis.zrem(store.key('instances'), instance));
+    await store.call(() => store.redis.zrem(store.key(roster), instance));
   }
 }
 
