@@ -15,6 +15,8 @@ export interface System {
   env?: Record<string, string>;
   /** Processes sharing the load round-robin (on the Redis store they share one key prefix). */
   instances?: number;
+  /** A load of its own (a slow handler's rows need fewer requests to be measured as well). */
+  load?: Partial<EchoLoad>;
   /** Runs beside the load once the processes are up (a client of theirs, in this process); its result is called when the run ends. */
   alongside?: (targets: string[]) => Promise<() => void>;
 }
@@ -50,9 +52,10 @@ export class EchoBench {
     const suts = await Promise.all(Array.from({ length: system.instances ?? 1 }, () => launch(system.file, env)));
     try {
       const targets = suts.map((sut) => `http://127.0.0.1:${sut.port}`);
+      if (targets.length > 1) await sharedOut(targets);
       const done = await system.alongside?.(targets);
       const cpu = async () => (await Promise.all(suts.map((sut) => sut.cpu()))).reduce((x, y) => x + y, 0);
-      const { requests, warmup, concurrency } = this.load;
+      const { requests, warmup, concurrency } = { ...this.load, ...system.load };
       await this.driver.run(targets, secret, warmup, concurrency);
       const cpuBefore = await cpu();
       const result = await this.driver.run(targets, secret, requests, concurrency);
@@ -100,3 +103,18 @@ export class EchoBench {
 }
 
 export const redisAnswers = (): Promise<boolean> => requireRedis().then(() => true, () => false);
+
+/**
+ * Waits until the instances share the work queue partitions evenly (/healthz `work.partitions`):
+ * the first to start holds them all until the others have announced themselves.
+ */
+async function sharedOut(targets: string[], timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const held = await Promise.all(targets.map(async (target) => ((await (await fetch(`${target}/healthz`)).json()) as { work?: { partitions: string[] } }).work?.partitions.length ?? 0));
+    const total = held.reduce((x, y) => x + y, 0);
+    if (total > 0 && held.every((n) => n <= Math.ceil(total / targets.length) && n >= Math.floor(total / targets.length))) return;
+    if (Date.now() > deadline) throw new Error(`the instances did not share the partitions out within ${timeoutMs} ms: ${held.join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

@@ -9,7 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { redisUrl } from '../test/redis.js';
 import { EchoBench, redisAnswers, type System } from './echo.js';
-import { launch } from './launch.js';
+import { benchFile, launch } from './launch.js';
 import { consoleToken, watchConsole } from './console-client.js';
 import { ratio, spreadOf, type Row, type RowProducer } from './row.js';
 import { gatewayRows, printGatewayRows } from './gateway.js';
@@ -73,7 +73,13 @@ const names = {
   console: '(a) Switchboard, console open and subscribed',
   redisOne: '(e) Switchboard, redis store, 1 instance',
   redisTwo: '(e) Switchboard, redis store, 2 instances',
+  busyOne: '(e) Switchboard, redis store, 1 instance, CPU-bound handler',
+  busyTwo: '(e) Switchboard, redis store, 2 instances, CPU-bound handler',
 };
+// The scale-out rows' CPU-bound echo (bench/bot-busy.ts): about 2 ms of the handler's own CPU a
+// message on the bench machine, so the instances, not the driver, the fake API or Redis, are what
+// is busy; fewer requests, as each costs ten times the plain echo's.
+const busy = { env: { STORE: 'redis', BOT: benchFile('bot-busy.ts'), BUSY_ROUNDS: '10000' }, load: quick ? {} : { requests: 3000, warmup: 500 } };
 
 console.log(`Echo over a Telegram webhook: ${load.requests} requests, ${load.concurrency} in flight, after ${load.warmup} warm-up requests; node ${process.version}, ${cpus().length} cores; ${rounds} interleaved round(s), a fresh process per run.`);
 const withRedis = await redisAnswers();
@@ -91,6 +97,8 @@ const systems: System[] = [
     ? [
         { name: names.redisOne, file: 'sut-switchboard.ts', env: { STORE: 'redis' } },
         { name: names.redisTwo, file: 'sut-switchboard.ts', env: { STORE: 'redis' }, instances: 2 },
+        { name: names.busyOne, file: 'sut-switchboard.ts', ...busy },
+        { name: names.busyTwo, file: 'sut-switchboard.ts', ...busy, instances: 2 },
       ]
     : []),
 ];
@@ -148,7 +156,9 @@ console.log('(a) records every event, its journal and its replies in SQLite befo
 console.log(verdict('console open/a (its live feed read by a client, as a browser tab would)', ratio(row(names.console)!, a), 0.95) + `; CPU per message ${cpu(row(names.console)!, a)}; the console's buffer holds at most 1000 messages × 32 KB of bodies and log lines (≈ 34 MB with bookkeeping), see docs/console.md`);
 if (withRedis) {
   const one = row(names.redisOne)!;
-  console.log(verdict(`redis, 2 instances / 1 instance (on ${cpus().length} cores, the driver and fake API included)`, ratio(row(names.redisTwo)!, one), 1.3));
+  const cores = cpus().length;
+  console.log(verdict(`redis, 2 instances / 1 instance, CPU-bound handler (on ${cores} cores, the driver, fake API and Redis included)`, ratio(row(names.busyTwo)!, row(names.busyOne)!), 1.3));
+  console.log(`For reference, not a verdict: the plain echo, 2 instances / 1 instance = ${formatSpread(ratio(row(names.redisTwo)!, one), 2)} (on ${cores} cores its driver, fake API and Redis spend about as much CPU a message as the instance: one instance already keeps the machine near full)`);
   console.log(`redis / sqlite, 1 instance = ${formatSpread(ratio(one, a), 2)}`);
 }
 console.log('(a) runs with log level warn, as (b) and (c) log nothing per message; the "info logs" row has one JSON line per message.');

@@ -26,7 +26,7 @@ const store =
 // per-user state is exercised; no bot-wide rate, which would pace the whole load.
 const limited = process.env.LIMITS === '1';
 const yaml = `server: { port: 0 }
-store: ${store}
+${process.env.BOT ? `bot: "${process.env.BOT}"\n` : ''}store: ${store}
 log: { level: ${process.env.LOG_LEVEL ?? 'warn'} }
 ${limited ? 'limits: { perUser: { messages: 20, per: 1m } }\n' : ''}platforms:
   - { id: tg, type: telegram, token: "${env.token}", mode: webhook, secretToken: ${env.secret}, apiRoot: "${env.apiRoot}", limits: ${limited ? '{ chat: { count: 1, per: 1s, burst: 3 } }' : 'false'} }

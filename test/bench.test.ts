@@ -28,6 +28,8 @@ const systems = [
   '(a) Switchboard, console open and subscribed',
   '(e) Switchboard, redis store, 1 instance',
   '(e) Switchboard, redis store, 2 instances',
+  '(e) Switchboard, redis store, 1 instance, CPU-bound handler',
+  '(e) Switchboard, redis store, 2 instances, CPU-bound handler',
 ];
 
 const inbound = [
@@ -109,7 +111,8 @@ describe('npm run bench -- --quick', () => {
     expect(stdout).toMatch(/^a\/limit = \d+\.\d\d, target >= 0\.6: (met|not met)$/m);
     expect(stdout).toMatch(/^console open\/a \(.*\) = \d+\.\d\d(?: \(\d+\.\d\d–\d+\.\d\d\))?, target >= 0\.95: (met|not met); CPU per message \d+\.\d\d[^;]*; the console's buffer holds at most /m);
     expect(stdout).toMatch(/^CPU per message, .*: a\/b′ = \d+\.\d\d, a\/c = \d+\.\d\d, a\/limit = \d+\.\d\d /m);
-    expect(stdout).toMatch(/^redis, 2 instances \/ 1 instance .* = \d+\.\d\d, target >= 1\.3: (met|not met)$/m);
+    expect(stdout).toMatch(/^redis, 2 instances \/ 1 instance, CPU-bound handler .* = \d+\.\d\d, target >= 1\.3: (met|not met)$/m);
+    expect(stdout).toMatch(/^For reference, not a verdict: the plain echo, 2 instances \/ 1 instance = \d+\.\d\d/m);
     expect(stdout).toMatch(/^\(b\) discord\.js 14 Client, same cache limits +\d+ \(\d+–\d+\) +\d+\.\d \(/m);
     expect(stdout).toMatch(/^gateway a\/b = \d+\.\d\d, target >= 0\.9: (met|not met)$/m);
     expect(stdout).toMatch(/^\(a\) Switchboard, QQ gateway, sqlite store +\d+ \(\d+–\d+\) +\d+\.\d \(/m);
