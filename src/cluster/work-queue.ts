@@ -183,7 +183,7 @@ export class ClusterWork implements WorkQueue {
     return {
       name: partitionName(index),
       session: async ({ signal, alive }) => {
-        // Stopping: no new worker; the lease is held idle until close() gives it up.
+        // Stopping: no new worker (its supervisor is being stopped, which ends this session at once).
         if (this.stopping) return await aborted(signal);
         const worker = new Worker<JobData>(partitionName(index), (job, token) => this.track(this.process(job, token, run)), {
           connection: this.workerConnection!,
