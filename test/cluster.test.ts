@@ -115,16 +115,22 @@ describe('several instances on one Redis store', () => {
   }, 90_000);
 
   it('when an instance is SIGKILLed mid-burst, another worker finishes its messages: nothing lost, no reply doubled but one in flight at the kill, chats in order', async () => {
-    const procs = await startCluster(3, { DRILL_MAX_WORK_MS: '300' });
+    const procs = await startCluster(3, { DRILL_MAX_WORK_MS: '300', DRILL_SAY_WORK: '1' });
     let victim: SwitchboardProcess | undefined;
     let killed: Promise<void> | undefined;
     let killedAt = 0;
     const { expected, acked } = await burst(procs, 40, 8, (taken) => {
       // Once a third is in: the instance that has handled the most is busy with partitions of its own.
       if (taken < 100 || killed) return;
-      victim = procs.reduce((busiest, p) => (handledBy(p) > handledBy(busiest) ? p : busiest));
-      killedAt = Date.now();
-      killed = victim.kill();
+      const busiest = procs.reduce((most, p) => (handledBy(p) > handledBy(most) ? p : most));
+      victim = busiest;
+      // Killed in the middle of a handler: as it starts one that works for 150 ms or more.
+      const from = busiest.output.length;
+      const longWork = () => [...busiest.output.slice(from).matchAll(/drill: working for (\d+) ms/g)].some((m) => Number(m[1]) >= 150);
+      killed = waitFor(longWork, 20_000, 'a long handler on the busiest instance').then(() => {
+        killedAt = Date.now();
+        return busiest.kill();
+      });
     });
     expect(killed, 'the victim was killed mid-burst').toBeDefined();
     await killed;

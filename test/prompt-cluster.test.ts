@@ -147,8 +147,12 @@ describe('ctx.prompt with several instances', () => {
     const chat = 91_000 + ++chats;
     await post(asker.url, chat, '/name');
     await shows(chat, 'Your name?');
-    // Its job finished before it dies: the wait is all it leaves.
+    // Its job finished before it dies: the wait is all it leaves. The line is logged as the event's
+    // end is written: the event must be gone from the store (finished) before the kill.
     await asker.waitForLine((l) => l.includes('"msg":"message handled"'), 5000, 'the question\'s job to end');
+    const redis = new Redis(redisUrl);
+    cleanups.push(async () => redis.disconnect());
+    await waitFor(async () => (await redis.hlen(`${s.prefix}events`)) === 0, 5000, 'the question\'s event to be finished in the store');
     const other = await instance(s, 'all');
     await asker.kill();
     await post(other.runtime.url, chat, 'Ada');
