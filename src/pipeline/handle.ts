@@ -64,6 +64,8 @@ export class MessageHandler {
   private readonly durable: ThroughOutage;
   /** For runs that start from now on. */
   bot: Bot;
+  /** The metric series of handled messages, by platform, bot and outcome: as many as bots times outcomes. */
+  private readonly series = new Map<string, { count: () => void; platform: { platform: string } }>();
 
   constructor(private readonly deps: HandleDeps) {
     this.durable = throughOutage(deps.store);
@@ -115,11 +117,24 @@ export class MessageHandler {
         else if (handedOver === 'done') log.debug('the answer to a prompt was handled by the instance that asked');
       } else if (end === 'done') {
         log.info({ outcome, replies, ms: Math.round(ms * 100) / 100 }, 'message handled');
-        this.deps.metrics?.inc('switchboard_messages_total', { platform: message.platform, bot: message.botId, outcome });
-        this.deps.metrics?.observe('switchboard_message_seconds', { platform: message.platform }, ms / 1000);
+        this.countHandled(message, outcome, ms);
       } else log.warn({ outcome, replies }, 'stopped before every reply was delivered; the rest is sent after the next start');
     }
     return end;
+  }
+
+  /** The counter's series resolved once per platform, bot and outcome, not per message (prom-client hashes the labels at every inc). */
+  private countHandled(message: Message, outcome: Outcome, ms: number): void {
+    const { metrics } = this.deps;
+    if (!metrics) return;
+    const key = `${message.platform}\n${message.botId}\n${outcome}`;
+    let series = this.series.get(key);
+    if (!series) {
+      series = { count: metrics.counter('switchboard_messages_total', { platform: message.platform, bot: message.botId, outcome }), platform: { platform: message.platform } };
+      this.series.set(key, series);
+    }
+    series.count();
+    metrics.observe('switchboard_message_seconds', series.platform, ms / 1000);
   }
 
   /** An answer handed to the instance that asked: its run ended there, or, that instance gone mid-turn, the event goes on here from its journal. */
