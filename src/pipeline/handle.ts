@@ -325,7 +325,8 @@ export class MessageHandler {
   private afterSent(journal: Extract<Journal, { stage: 'delivered' }>, deliveries: Delivery[], run: Run): void {
     const hook = this.deps.hooks.onSent;
     // Not tracked: a queued store write is committed when the store closes.
-    if (!hook) return void this.finish(run.eventId, run.log);
+    // `deliveries` are of every item the event has in the outbox (records read back on a resume): none, nothing to forget there.
+    if (!hook) return void this.finish(run.eventId, run.log, deliveries.length > 0);
     const data: StageData = { eventId: run.eventId, message: journal.message, request: journal.request, result: journal.result, deliveries: deliveries.map(({ ok, ids, error, ms, edits }) => ({ ok, ids, ms, ...(error === undefined ? {} : { error }), ...(edits === undefined ? {} : { edits }) })) };
     const task = (async () => {
       await this.save(run, journal);
@@ -352,9 +353,9 @@ export class MessageHandler {
     }
   }
 
-  private async finish(eventId: string, log: Logger): Promise<void> {
+  private async finish(eventId: string, log: Logger, replies = true): Promise<void> {
     try {
-      await this.durable(() => this.deps.store.inbox.finish(eventId));
+      await this.durable(() => this.deps.store.inbox.finish(eventId, { replies }));
     } catch (error) {
       log.error({ err: errorMessage(error) }, 'could not mark the event finished; after a restart it is resumed, and what was delivered is not sent again');
     }
