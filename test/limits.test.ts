@@ -69,6 +69,9 @@ describe('per-user limits in one process', () => {
     expect(await metrics.value('switchboard_messages_limited_total', { platform: 'test', bot: 'chat' })).toBe(3);
     expect(await metrics.value('switchboard_messages_total', { platform: 'test', bot: 'chat', outcome: 'limited' })).toBe(3);
     expect(await metrics.value('switchboard_messages_total', { platform: 'test', bot: 'chat', outcome: 'answered' })).toBe(7);
+    // Every message handled is timed, limited or not.
+    const timed = await metrics.series('switchboard_message_seconds');
+    expect(timed.find((s) => s.metricName === 'switchboard_message_seconds_count' && s.labels.platform === 'test')?.value).toBe(10);
   });
 
   it('addresses the notice to its author in a group, and counts a user across chats', async () => {

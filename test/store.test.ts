@@ -78,6 +78,10 @@ describe.each(backends)('%s store', (_name, backend) => {
     await store.inbox.finish('a');
     expect(await store.inbox.get('a')).toBeUndefined();
     expect(await store.inbox.get('never')).toBeUndefined();
+    // Told it recorded no replies, the store still forgets the event.
+    await store.inbox.finish('b', { replies: false });
+    expect(await store.inbox.get('b')).toBeUndefined();
+    expect(await store.inbox.unfinished()).toEqual([]);
   });
 
   it('names the event a dedup key was taken by, for as long as the key lives', async () => {

@@ -61,6 +61,8 @@ export class DiscordAdapter implements Adapter {
   private readonly timings: DiscordTimings;
   private self: string | undefined;
   private ctx: AdapterContext | undefined;
+  /** What normalizing an event needs, made for the context of the running start. */
+  private context: { for: AdapterContext; value: NormalizeContext } | undefined;
   private link: Link | undefined;
   /** The client of each shard this instance runs now. */
   private readonly clients = new Map<number, Client>();
@@ -228,12 +230,12 @@ export class DiscordAdapter implements Adapter {
         return undefined;
       case 'MESSAGE_CREATE':
         if (packet.d.author.id === this.self) return undefined; // our own replies come back as events too
-        return this.admit(packet.d.id, (ctx) => normalizeMessage(packet.d as GatewayMessageCreateDispatchData, ctx));
+        return this.admit(packet.d.id, normalizeMessage, packet.d as GatewayMessageCreateDispatchData);
       case 'INTERACTION_CREATE': {
         const interaction = packet.d;
         if (interaction.type !== InteractionType.MessageComponent) return undefined;
         this.acknowledge(interaction);
-        return this.admit(interaction.id, (ctx) => normalizeClick(interaction, ctx));
+        return this.admit(interaction.id, normalizeClick, interaction);
       }
       default:
         return undefined;
@@ -248,16 +250,27 @@ export class DiscordAdapter implements Adapter {
     retry(post, { policy: acknowledgePolicy, classify }).catch((error: unknown) => this.ctx?.logger.warn({ err: describe(error) }, 'could not acknowledge a button click'));
   }
 
-  private admit(key: string, build: (ctx: NormalizeContext) => ReturnType<InboundEvent['normalize']>): Promise<Admission> {
+  private admit<D>(key: string, normalize: (data: D, ctx: NormalizeContext) => ReturnType<InboundEvent['normalize']>, data: D): Promise<Admission> {
     const ctx = this.ctx;
     if (!ctx) return Promise.resolve('closed');
-    const context: NormalizeContext = {
+    const context = this.normalizeContext(ctx);
+    return ctx.dispatch({ key, normalize: () => normalize(data, context) });
+  }
+
+  /** One per start, not one per event: selfId is read as each event is normalized. */
+  private normalizeContext(ctx: AdapterContext): NormalizeContext {
+    if (this.context?.for === ctx) return this.context.value;
+    const self = () => this.self;
+    const value: NormalizeContext = {
       botId: this.id,
-      selfId: this.self,
+      get selfId() {
+        return self();
+      },
       channelKind: (id) => this.channelKind(id),
       mediaUrl: ({ url, mime, name }) => ctx.media.registerFetched({ botId: this.id, ref: url, mime, name }),
     };
-    return ctx.dispatch({ key, normalize: () => build(context) });
+    this.context = { for: ctx, value };
+    return value;
   }
 
   private channelKind(id: string): ChannelType | undefined {

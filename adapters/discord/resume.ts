@@ -70,9 +70,7 @@ export class GatewaySessions {
    */
   attach(manager: GatewayManager, ending: () => boolean, onRestored: (shardId: number) => void): void {
     const { retrieveSessionInfo: live, updateSessionInfo: setLive } = manager.options;
-    manager.options.retrieveSessionInfo = async (shardId) => {
-      const current = await live(shardId);
-      if (current) return current;
+    const restore = async (shardId: number): Promise<SessionInfo | null> => {
       const kept = this.kept[shardId];
       if (!kept) return null;
       const { user: _user, application: _application, ...info } = kept;
@@ -80,12 +78,22 @@ export class GatewaySessions {
       onRestored(shardId);
       return info;
     };
-    manager.options.updateSessionInfo = async (shardId, info) => {
-      await setLive(shardId, info);
-      if (info === null && !ending() && this.kept[shardId]) {
-        delete this.kept[shardId];
-        this.save();
-      }
+    // Both are called for every dispatch (to move the sequence on): with a live session they answer
+    // as the library's own do, without an async frame of ours each time.
+    manager.options.retrieveSessionInfo = (shardId) => {
+      const current = live(shardId);
+      if (current instanceof Promise) return current.then((session) => session ?? restore(shardId));
+      return current ?? restore(shardId);
+    };
+    manager.options.updateSessionInfo = (shardId, info) => {
+      const set = setLive(shardId, info);
+      if (info !== null) return set;
+      return Promise.resolve(set).then(() => {
+        if (!ending() && this.kept[shardId]) {
+          delete this.kept[shardId];
+          this.save();
+        }
+      });
     };
   }
 

@@ -22,6 +22,7 @@ import { Client, Events, GatewayCloseCodes, GatewayDispatchEvents, Options } fro
 import type { Admission } from '../../src/adapter.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { FatalConnectionError, type SessionControls } from '../../src/inbound/supervisor.js';
+import { Fifo } from '../../src/pipeline/fifo.js';
 import type { IdentifyThrottler } from './identify.js';
 import type { GatewaySessions } from './resume.js';
 import { EndableShardingStrategy } from './strategy.js';
@@ -51,6 +52,14 @@ export interface SessionOptions {
    * handed to the core, its admission: a resume starts after the last one recorded.
    */
   onDispatch(packet: GatewayDispatchPayload): Promise<Admission> | undefined;
+}
+
+/** A dispatch handed to the core, until its admission settles. */
+interface Pending {
+  admission: Promise<Admission> | undefined;
+  shardId: number;
+  sessionId: string | undefined;
+  sequence: number;
 }
 
 /** Close codes after which connecting again cannot help, and what to change. */
@@ -83,8 +92,12 @@ export async function runSession(options: SessionOptions, { signal, alive }: Ses
   let manager: GatewayManager | undefined;
   /** Shards that resumed a kept session on connecting: they get no READY from Discord. */
   const restored = new Set<number>();
-  /** Admissions, settled in the order of their events. */
-  let recorded: Promise<void> = Promise.resolve();
+  /**
+   * Admissions, settled in the order of their events by one loop (not a promise chained per event:
+   * a firehose has tens of thousands waiting). `settling` is that loop while it runs.
+   */
+  const admissions = new Fifo<Pending>();
+  let settling: Promise<void> | undefined;
   /** An event this client received could not be recorded: nothing after it counts as recorded either. */
   let held = false;
   const client = new Client({
@@ -137,20 +150,24 @@ export async function runSession(options: SessionOptions, { signal, alive }: Ses
       (client as EventEmitter).on(Events.Raw, (packet: GatewayDispatchPayload, shardId: number) => {
         if (packet.t === GatewayDispatchEvents.Ready) sessions.began(shardId, packet.s, packet.d);
         const sessionId = sessions.sessionOf(shardId);
-        const admission = options.onDispatch(packet);
-        recorded = recorded.then(async () => {
-          if ((await admission) !== 'closed') {
-            if (held) return;
+        admissions.push({ admission: options.onDispatch(packet), shardId, sessionId, sequence: packet.s });
+        settling ??= settle();
+      });
+      const settle = async () => {
+        for (let next = admissions.shift(); next; next = admissions.shift()) {
+          if ((await next.admission) !== 'closed') {
+            if (held) continue;
             // Alive once taken: a client that keeps failing to record events backs off more each time.
             alive();
-            if (sessionId !== undefined) sessions.recorded(shardId, sessionId, packet.s);
-            return;
+            if (next.sessionId !== undefined) sessions.recorded(next.shardId, next.sessionId, next.sequence);
+            continue;
           }
           held = true;
           // Discord replays it to the next client, which resumes from the last event recorded.
           if (!signal.aborted) fail(new Error('a gateway event could not be recorded (is the store failing?); reconnecting to have it sent again'));
-        });
-      });
+        }
+        settling = undefined;
+      };
       client.once(Events.ClientReady, (ready) => {
         clearTimeout(readyTimer);
         logger.info({ username: ready.user.username }, 'gateway ready');
@@ -191,7 +208,7 @@ export async function runSession(options: SessionOptions, { signal, alive }: Ses
     client.on(Events.Error, () => {}); // a late error from the dying client has no one left to tell
     strategy?.end();
     await destroy(client, logger);
-    await recorded;
+    await settling;
     await sessions.flush();
   }
 }

@@ -34,6 +34,8 @@ export class Bot {
   private readonly eventHandlers: EventHandler[] = [];
   private readonly interceptors: Interceptor[] = [];
   private composed: ((ctx: Context) => Promise<void>) | undefined;
+  /** The message handlers as one chain, built once (not per message) and again when one is added. */
+  private messageChain: ((ctx: Context) => Promise<void>) | undefined;
 
   constructor(readonly prefix = '/') {}
 
@@ -56,7 +58,10 @@ export class Bot {
   on(event: 'message', handler: Handler): this;
   on(event: 'event', handler: EventHandler): this;
   on(event: 'message' | 'event', handler: Handler | EventHandler): this {
-    if (event === 'message') this.messageHandlers.push(handler as Handler);
+    if (event === 'message') {
+      this.messageHandlers.push(handler as Handler);
+      this.messageChain = undefined;
+    }
     else if (event === 'event') this.eventHandlers.push(handler as EventHandler);
     else throw new Error(`unknown event "${String(event)}"`);
     return this;
@@ -111,9 +116,9 @@ export class Bot {
   }
 
   /** Runs middleware and then the handler the request names, collecting replies into ctx.result. */
-  async run(ctx: Context): Promise<void> {
+  run(ctx: Context): Promise<void> {
     this.composed ??= compose([...this.middleware, (c) => this.dispatch(c)]);
-    await this.composed(ctx);
+    return this.composed(ctx);
   }
 
   get commandList(): { name: string; usage: string; description: string }[] {
@@ -139,7 +144,8 @@ export class Bot {
       const suggestion = closest(request.command, [...this.commands.keys(), 'help']);
       if (suggestion) return ctx.reply(`Unknown command ${this.prefix}${request.command}. Did you mean ${this.prefix}${suggestion}?`);
     }
-    await compose(this.messageHandlers.map((h) => (c: Context, next: Next) => answer(c, h, next)))(ctx);
+    this.messageChain ??= compose(this.messageHandlers.map((h) => (c: Context, next: Next) => answer(c, h, next)));
+    await this.messageChain(ctx);
   }
 
   private help(): string {

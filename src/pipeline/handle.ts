@@ -39,6 +39,7 @@ export interface HandleDeps {
 }
 
 type Stopped = { stopped: true; reply?: Segment[] };
+type StageResult<S extends Stage> = { value: StageValue<S>; asked: boolean; exceeded?: boolean };
 
 /** Per run: whether the next callback may be a repeat of one asked before a crash, and the hooks' time left. */
 interface Run {
@@ -63,6 +64,8 @@ export class MessageHandler {
   private readonly durable: ThroughOutage;
   /** For runs that start from now on. */
   bot: Bot;
+  /** The metric series of handled messages, by platform, bot and outcome: as many as bots times outcomes. */
+  private readonly series = new Map<string, { count: () => void; platform: { platform: string } }>();
 
   constructor(private readonly deps: HandleDeps) {
     this.durable = throughOutage(deps.store);
@@ -114,11 +117,24 @@ export class MessageHandler {
         else if (handedOver === 'done') log.debug('the answer to a prompt was handled by the instance that asked');
       } else if (end === 'done') {
         log.info({ outcome, replies, ms: Math.round(ms * 100) / 100 }, 'message handled');
-        this.deps.metrics?.inc('switchboard_messages_total', { platform: message.platform, bot: message.botId, outcome });
-        this.deps.metrics?.observe('switchboard_message_seconds', { platform: message.platform }, ms / 1000);
+        this.countHandled(message, outcome, ms);
       } else log.warn({ outcome, replies }, 'stopped before every reply was delivered; the rest is sent after the next start');
     }
     return end;
+  }
+
+  /** The counter's series resolved once per platform, bot and outcome, not per message (prom-client hashes the labels at every inc). */
+  private countHandled(message: Message, outcome: Outcome, ms: number): void {
+    const { metrics } = this.deps;
+    if (!metrics) return;
+    const key = `${message.platform}\n${message.botId}\n${outcome}`;
+    let series = this.series.get(key);
+    if (!series) {
+      series = { count: metrics.counter('switchboard_messages_total', { platform: message.platform, bot: message.botId, outcome }), platform: { platform: message.platform } };
+      this.series.set(key, series);
+    }
+    series.count();
+    metrics.observe('switchboard_message_seconds', series.platform, ms / 1000);
   }
 
   /** An answer handed to the instance that asked: its run ended there, or, that instance gone mid-turn, the event goes on here from its journal. */
@@ -225,16 +241,23 @@ export class MessageHandler {
     return { ...recorded, records: undefined };
   }
 
-  /** Runs a stage's hook, if one is configured; with none, the value passes through untouched. */
-  private async stage<S extends Exclude<Stage, 'onSent'>>(stage: S, data: StageData, extras: Segment[][], run: Run): Promise<{ value: StageValue<S>; asked: boolean; exceeded?: boolean } | Stopped> {
+  /**
+   * Runs a stage's hook, if one is configured; with none, the value passes through untouched, and
+   * at once: no promise per stage per message on the hot path of a bot without callbacks.
+   */
+  private stage<S extends Exclude<Stage, 'onSent'>>(stage: S, data: StageData, extras: Segment[][], run: Run): StageResult<S> | Promise<StageResult<S> | Stopped> {
     const value = (stage === 'onMessage' ? data.message : stage === 'onPreSend' ? data.request : data.result) as StageValue<S>;
     const hook = this.deps.hooks[stage];
     if (!hook) return { value, asked: false };
+    return this.ask(stage, hook as NonNullable<StageHookMap[S]>, data, value, extras, run);
+  }
+
+  private async ask<S extends Exclude<Stage, 'onSent'>>(stage: S, hook: NonNullable<StageHookMap[S]>, data: StageData, value: StageValue<S>, extras: Segment[][], run: Run): Promise<StageResult<S> | Stopped> {
     let outcome: StageOutcome<S>;
     const started = performance.now();
     const budget = budgetSignal(run.hookTimeLeft);
     try {
-      outcome = await (hook as NonNullable<StageHookMap[S]>)(stage, this.redelivered(data, run), budget);
+      outcome = await hook(stage, this.redelivered(data, run), budget);
     } catch (error) {
       // A hook is expected to apply its own error policy; one that throws anyway does not stop the message.
       run.log.error({ stage, err: errorMessage(error) }, 'stage hook threw; continuing');
@@ -281,6 +304,8 @@ export class MessageHandler {
   }
 
   private async recordItems(outgoing: readonly OutgoingMessage[], run: Run, first: number, prefix = `${run.eventId}:`, journal?: Journal): Promise<OutboxRecord[]> {
+    // Nothing to reply and no journal to save (most messages of a busy chat): no store round trip.
+    if (outgoing.length === 0 && !journal) return [];
     const items: OutboxItem[] = outgoing.map((message, i) => ({ key: `${prefix}${first + i}`, eventId: run.eventId, index: first + i, message }));
     const { store } = this.deps;
     // Added and saved in one round trip. A networked store that lost its connection is usually back
@@ -300,7 +325,8 @@ export class MessageHandler {
   private afterSent(journal: Extract<Journal, { stage: 'delivered' }>, deliveries: Delivery[], run: Run): void {
     const hook = this.deps.hooks.onSent;
     // Not tracked: a queued store write is committed when the store closes.
-    if (!hook) return void this.finish(run.eventId, run.log);
+    // `deliveries` are of every item the event has in the outbox (records read back on a resume): none, nothing to forget there.
+    if (!hook) return void this.finish(run.eventId, run.log, deliveries.length > 0);
     const data: StageData = { eventId: run.eventId, message: journal.message, request: journal.request, result: journal.result, deliveries: deliveries.map(({ ok, ids, error, ms, edits }) => ({ ok, ids, ms, ...(error === undefined ? {} : { error }), ...(edits === undefined ? {} : { edits }) })) };
     const task = (async () => {
       await this.save(run, journal);
@@ -327,9 +353,9 @@ export class MessageHandler {
     }
   }
 
-  private async finish(eventId: string, log: Logger): Promise<void> {
+  private async finish(eventId: string, log: Logger, replies = true): Promise<void> {
     try {
-      await this.durable(() => this.deps.store.inbox.finish(eventId));
+      await this.durable(() => this.deps.store.inbox.finish(eventId, { replies }));
     } catch (error) {
       log.error({ err: errorMessage(error) }, 'could not mark the event finished; after a restart it is resumed, and what was delivered is not sent again');
     }

@@ -236,13 +236,23 @@ export class Pipeline {
       await this.handler.run(id, journal, resumed);
       onHandled?.();
     };
-    const run: Promise<void> = (previous ? previous.then(handle) : handle()).catch((error: unknown) => this.options.logger.error({ err: error, event: id }, 'handling failed')).finally(() => {
-      this.inFlight.delete(run);
-      if (this.chatTails.get(chat) === run) this.chatTails.delete(chat);
-      this.releaseSlot();
-    });
+    // One then for both ends rather than catch and finally: two promises fewer per message.
+    const run: Promise<void> = (previous ? previous.then(handle) : handle()).then(
+      () => this.ran(chat, run),
+      (error: unknown) => {
+        this.options.logger.error({ err: error, event: id }, 'handling failed');
+        this.ran(chat, run);
+      },
+    );
     this.inFlight.add(run);
     this.chatTails.set(chat, run);
+  }
+
+  /** A scheduled event is done: its chat's queue ends with it unless another came behind it, and its slot is free. */
+  private ran(chat: string, run: Promise<void>): void {
+    this.inFlight.delete(run);
+    if (this.chatTails.get(chat) === run) this.chatTails.delete(chat);
+    this.releaseSlot();
   }
 
   /**

@@ -46,8 +46,11 @@ export interface Inbox {
   admit(event: NewEvent, dedupTtlMs: number): Promise<boolean>;
   /** Saves how far an event got. */
   update(id: string, journal: unknown): Promise<void>;
-  /** The event is done: it is forgotten, and so are its delivered replies (its dedup key lives on until its TTL). */
-  finish(id: string): Promise<void>;
+  /**
+   * The event is done: it is forgotten, and so are its delivered replies (its dedup key lives on
+   * until its TTL). `{ replies: false }`: the caller knows it put none in the outbox, so there are none to look for.
+   */
+  finish(id: string, options?: { replies: boolean }): Promise<void>;
   /** The id of the event admitted with this dedup key, while the key is remembered. */
   admittedAs(botId: string, key: string): Promise<string | undefined>;
   /** An event admitted and not finished; undefined once it is finished (or was never admitted). */

@@ -164,10 +164,11 @@ class SqliteInbox implements Inbox {
     return this.store.write(() => void this.store.sql.update.run(text, id));
   }
 
-  finish(id: string): Promise<void> {
+  finish(id: string, options?: { replies: boolean }): Promise<void> {
+    const replies = options?.replies !== false;
     return this.store.write(() => {
       this.store.sql.finish.run(id);
-      this.store.sql.forgetDelivered.run(id);
+      if (replies) this.store.sql.forgetDelivered.run(id);
     });
   }
 
