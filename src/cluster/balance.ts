@@ -1,9 +1,11 @@
 // Spreading a platform's connections (a sharded gateway's shards), or the work queues' partitions,
-// over the instances that share the store. Leases alone are first come, first served, so one instance would take them all.
-// Every instance announces itself every ttl/4, so each knows how many are live (M); of a group
-// of k connections it holds at most ceil(k / M): holding its share, it lets a free lease go to
-// an instance below its share first (it waits ttl/2 before asking, and still takes a lease no one
-// else took); holding more (an instance joined), it releases one at a time and leaves it a while.
+// over the instances that share the store. Leases alone are first come, first served, so one
+// instance would take them all. Every instance announces itself every ttl/4 on its roster, so
+// each knows how many are live (M); of a group of k leases it holds at most ceil(k / M): holding
+// its share, it lets a free lease go to an instance below its share first (it waits ttl/2 before
+// asking, and still takes a lease no one else took); holding more (an instance joined), it
+// releases the surplus (one a ttl for shards, all at once for partitions) and leaves it a while.
+// A release is signalled, so the instances standing by ask for it at once.
 
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
