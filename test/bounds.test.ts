@@ -9,13 +9,12 @@ import { dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PassiveReplies } from '../adapters/qq/passive.js';
 import { Chats } from '../adapters/sandbox/chats.js';
-import { defineBot } from '../src/bot/bot.js';
 import type { Message } from '../src/message.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
 import { silentLogger } from '../src/runtime/logger.js';
 import { MemoryStore } from '../src/store/index.js';
 import { SqliteStore } from '../src/store/sqlite/index.js';
-import { tempStorePath, waitFor } from './helpers.js';
+import { heldEchoBot, tempStorePath, waitFor } from './helpers.js';
 import { recorder } from './recorder.js';
 
 function message(i: number): Message {
@@ -35,12 +34,7 @@ describe('bounds of what grows with chats and users', () => {
 
   it('the per-chat queues: a chat is queued only while its event holds a slot, so never more than maxInFlight', async () => {
     const rec = recorder();
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const bot = defineBot((b) => b.on('message', async (ctx) => {
-      await gate;
-      ctx.reply(ctx.text);
-    }));
+    const { bot, release } = heldEchoBot();
     const p = new Pipeline({ bot, adapters: new Map([['chat', rec.adapter]]), store: new MemoryStore(), logger: silentLogger(), maxInFlight: 8 });
     const admissions = Array.from({ length: 200 }, (_, i) => p.dispatch('chat', { key: String(i), normalize: () => message(i) }));
     await waitFor(() => p.queuedChats === 8, 2000, 'every slot taken');

@@ -57,6 +57,19 @@ export async function waitFor<T>(probe: () => T | undefined | false | Promise<T 
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A bot that holds every message until `release()`, then answers it with its own text: to fill a pipeline's slots. */
+export function heldEchoBot(): { bot: Bot; release: () => void } {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const bot = defineBot((b) =>
+    b.on('message', async (ctx) => {
+      await gate;
+      ctx.reply(ctx.text);
+    }),
+  );
+  return { bot, release };
+}
+
 /** A bot that records what it saw, then answers like the example bot: /ping -> pong, other text -> the same text. */
 export function recordingBot(seen: Message[]): Bot {
   return defineBot((b) => {

@@ -6,7 +6,7 @@ import { silentLogger } from '../src/runtime/logger.js';
 import type { Message } from '../src/message.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
 import { MemoryStore, StoreError, type NewEvent } from '../src/store/index.js';
-import { sleep, waitFor } from './helpers.js';
+import { heldEchoBot, sleep, waitFor } from './helpers.js';
 import { recorder } from './recorder.js';
 
 function message(text: string, id = '1', channel = 'c1'): Message {
@@ -145,12 +145,7 @@ describe('pipeline', () => {
 
   it('holds back new events while maxInFlight messages are being handled, and loses none of them', async () => {
     const rec = recorder();
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const slow = defineBot((b) => b.on('message', async (ctx) => {
-      await gate;
-      ctx.reply(ctx.text);
-    }));
+    const { bot: slow, release } = heldEchoBot();
     const p = new Pipeline({ bot: slow, adapters: new Map([['chat', rec.adapter]]), store: new MemoryStore(), logger: silentLogger(), maxInFlight: 2 });
     const admissions = ['a', 'b', 'c'].map((text, i) => p.dispatch('chat', { key: text, normalize: () => message(text, String(i), `chat-${text}`) }));
     let third = 'waiting';
