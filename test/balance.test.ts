@@ -63,6 +63,10 @@ function instance(leases: FakeLeases, count: number, running = new Running(), cl
       await stopping;
       await balancer.stop();
     },
+    /** Stops as a work queue's instance does: withdrawn from the roster at once, its sessions stopped (and their leases released) meanwhile. */
+    async leave() {
+      await Promise.all([balancer.stop(), ...supervisors.map((s) => s.stop())]);
+    },
     /** The shards this instance holds, by number. */
     held: () => supervisors.flatMap((s, shard) => (s.held ? [shard] : [])),
   };
@@ -206,5 +210,19 @@ describe('balancing a group of connection leases over instances', () => {
     await until(() => a.held().length === 4 && b.held().length === 4, ttl / 2);
     expect(a.logs.filter((l) => l.msg?.startsWith('holding more than'))).toHaveLength(1);
     await Promise.all([a.stop(), b.stop()]);
+  });
+
+  it('takes every lease an instance leaving has released at once, not at its next heartbeat: it counts the instances again first', async () => {
+    const leases = new FakeLeases();
+    const options = { releaseStep: 8, signals: signals() };
+    const a = instance(leases, 8, undefined, 0, options);
+    const b = instance(leases, 8, undefined, 0, options);
+    await a.start();
+    await b.start();
+    await until(() => a.held().length === 4 && b.held().length === 4, ttl * 2);
+    await a.leave();
+    // Within a tenth of a ttl: before b's next heartbeat (ttl/4) and its next look at a deferred lease (ttl/6).
+    expect(await until(() => b.held().length === 8, ttl)).toBeLessThanOrEqual(ttl / 10);
+    await b.stop();
   });
 });

@@ -31,7 +31,7 @@ export class Balancer {
   private readonly groups = new Map<string, LeaseGroup>();
   private live = 1;
   private heartbeat: NodeJS.Timeout | undefined;
-  private announcing = false;
+  private announcing: Promise<void> | undefined;
 
   constructor(
     private readonly leases: Leases,
@@ -59,9 +59,7 @@ export class Balancer {
   /** Announces this instance, then again every ttl/4, each time releasing a surplus lease if it holds more than its share. */
   async start(): Promise<void> {
     const { signals } = this.options;
-    if (signals) this.unwatch = await signals.watch(this.releasedTopic, () => {
-      for (const group of this.groups.values()) group.wake();
-    });
+    if (signals) this.unwatch = await signals.watch(this.releasedTopic, () => void this.onReleased());
     await this.announce();
     this.heartbeat = setInterval(() => void this.announce(), this.ttlMs / 4).unref();
   }
@@ -80,9 +78,24 @@ export class Balancer {
     void this.options.signals?.notify(this.releasedTopic).catch(() => {});
   }
 
-  private async announce(): Promise<void> {
-    if (this.announcing) return; // a store slower than a heartbeat: one announcement at a time
-    this.announcing = true;
+  /**
+   * A lease was released elsewhere. Counted again first: an instance that stops withdraws before it
+   * releases, and with the old count this one would leave the lease to it (its share unchanged)
+   * until its next heartbeat, a deferral later.
+   */
+  private async onReleased(): Promise<void> {
+    await this.announcing; // one begun before the signal may have counted the instance that is leaving
+    await this.announce();
+    for (const group of this.groups.values()) group.wake();
+  }
+
+  private announce(): Promise<void> {
+    // A store slower than a heartbeat: one announcement at a time.
+    this.announcing ??= this.count().finally(() => (this.announcing = undefined));
+    return this.announcing;
+  }
+
+  private async count(): Promise<void> {
     try {
       // Counted for ttl/2 (two heartbeats): a dead instance drops out before its leases (ttl) run out,
       // so the survivors take them over as they expire, not a deferral later.
@@ -92,8 +105,6 @@ export class Balancer {
     } catch (error) {
       // Counting on the last known number: an unreachable store also keeps every lease from being taken or renewed.
       this.logger.warn({ err: (error as Error).message }, 'cannot announce this instance to the store; trying again');
-    } finally {
-      this.announcing = false;
     }
     for (const group of this.groups.values()) group.rebalance();
   }
