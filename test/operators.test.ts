@@ -28,6 +28,7 @@ let held: Server | undefined;
 let redis: OwnRedis | undefined;
 let telegram: FakeTelegram | undefined;
 afterEach(async () => {
+  redis?.resume(); // a test that failed while Redis was paused
   await runtime?.stop();
   await fake?.stop();
   await telegram?.stop();
@@ -146,6 +147,48 @@ describe('the store on the probes', () => {
     expect(await gauge()).toBe('1');
     expect((await webhook('s3cret')).status).toBe(200);
     await telegram.waitForCall('sendMessage', (c) => c.params.text === 'hi' && c.status === 200, 5000);
+  }, 30_000);
+
+  it('while Redis is connected but answers nothing: the webhook waiting on it gets 503 at the command timeout, the next ones at once; afterwards each update is answered once', async () => {
+    redis = await OwnRedis.start(await mkdtemp(join(tmpdir(), 'sb-store-hang-')));
+    telegram = new FakeTelegram();
+    await telegram.start();
+    const started = await startRuntime(
+      `server: { port: 0, retryAfter: 3s }\nstore: { type: redis, url: "${redis.url}", prefix: "hang:", commandTimeout: 500ms }\nplatforms:\n  - { id: tg, type: telegram, token: "${telegram.token}", mode: webhook, secretToken: s3cret, apiRoot: "${telegram.url}", limits: false }\n`,
+    );
+    runtime = started.runtime;
+    const { url } = started;
+    const webhook = (id: number) =>
+      fetch(`${url}/webhooks/tg`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': 's3cret' }, body: JSON.stringify({ update_id: id, message: { message_id: id, date: 1, chat: { id: 5, type: 'private' }, text: `update ${id}` } }) });
+    const timed = async (id: number) => {
+      const asked = Date.now();
+      const res = await webhook(id);
+      return { status: res.status, retryAfter: res.headers.get('retry-after'), ms: Date.now() - asked };
+    };
+    expect((await timed(1)).status).toBe(200);
+    await telegram.waitForCall('sendMessage', (c) => c.params.text === 'update 1' && c.status === 200, 5000);
+
+    redis.pause();
+    // Its admission was sent and waits in Redis: refused at the timeout, not left hanging.
+    const waited = await timed(2);
+    expect(waited).toMatchObject({ status: 503, retryAfter: '3' });
+    expect(waited.ms).toBeGreaterThanOrEqual(400);
+    expect(waited.ms).toBeLessThan(2500);
+    expect((await fetch(`${url}/readyz`)).status).toBe(503);
+    const next = await timed(3);
+    expect(next).toMatchObject({ status: 503, retryAfter: '3' });
+    expect(next.ms).toBeLessThan(400);
+
+    redis.resume();
+    await waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, 10_000, '/readyz to answer 200 once Redis answers again');
+    // Telegram delivers both again: update 2's admission did land once Redis ran it, so it is not handled twice.
+    expect((await timed(2)).status).toBe(200);
+    expect((await timed(3)).status).toBe(200);
+    for (const text of ['update 2', 'update 3']) await telegram.waitForCall('sendMessage', (c) => c.params.text === text && c.status === 200, 5000);
+    expect((await timed(4)).status).toBe(200);
+    await telegram.waitForCall('sendMessage', (c) => c.params.text === 'update 4' && c.status === 200, 5000);
+    const sent = telegram.calls.filter((c) => c.method === 'sendMessage' && c.status === 200).map((c) => c.params.text);
+    expect(sent.sort()).toEqual(['update 1', 'update 2', 'update 3', 'update 4']);
   }, 30_000);
 });
 

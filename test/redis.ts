@@ -84,6 +84,16 @@ export class OwnRedis {
     await Promise.race([exited, waitFor(() => this.answers(), 10_000, `redis-server on port ${this.port}`)]);
   }
 
+  /** SIGSTOP: still connected, answering nothing, as a Redis that hangs or a path that drops packets. */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  /** SIGCONT: it answers again, the commands that waited first. */
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   /** SIGKILL, as a crash or the OOM killer would; resolves once the process is gone. */
   async kill(): Promise<void> {
     const child = this.child;

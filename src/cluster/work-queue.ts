@@ -37,6 +37,8 @@ export interface ClusterWorkOptions {
   /** The Redis of the store, and its key prefix: the queues live under `<prefix>bull:`. */
   url: string;
   prefix: string;
+  /** The store's command timeout: an add that Redis leaves unanswered this long fails (the event is left to the sweeper). */
+  commandTimeoutMs?: number;
   partitions: number;
   /** How long a worker may go silent on a job before another takes it over. */
   stallTimeoutMs: number;
@@ -102,7 +104,7 @@ export class ClusterWork implements WorkQueue {
   /** Connects to Redis and gives every partition its global concurrency of 1; workers start with start(). */
   static async open(options: ClusterWorkOptions): Promise<ClusterWork> {
     // Fails fast like the store: an ingress that cannot queue leaves the event to the sweeper.
-    const connection = new Redis(options.url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5000, retryStrategy: (times) => Math.min(100 * 2 ** times, 2000) });
+    const connection = new Redis(options.url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5000, commandTimeout: options.commandTimeoutMs, retryStrategy: (times) => Math.min(100 * 2 ** times, 2000) });
     connection.on('error', () => {});
     try {
       await connection.connect();

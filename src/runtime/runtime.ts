@@ -173,7 +173,7 @@ export class Runtime {
     // Workers run the pipeline of the runtime made below; nothing is queued before it exists.
     let runtime: Runtime | undefined;
     const { partitions, stallTimeout } = config.cluster;
-    const work = await shared!.ClusterWork.open({ url: config.store.url, prefix: config.store.prefix, partitions, stallTimeoutMs: stallTimeout, store, logger, ingress: role !== 'worker',
+    const work = await shared!.ClusterWork.open({ url: config.store.url, prefix: config.store.prefix, commandTimeoutMs: config.store.commandTimeout, partitions, stallTimeoutMs: stallTimeout, store, logger, ingress: role !== 'worker',
       run: role === 'ingress' ? undefined : (event, resumed) => runtime!.pipeline.runQueued(event, resumed),
     }).catch(async (error: unknown) => {
       if (!options.store) await store.close();

@@ -2,6 +2,7 @@
 
 import { z } from 'zod';
 import type { Store } from './index.js';
+import { duration } from '../runtime/units.js';
 
 export const defaultStorePath = './data/switchboard.db';
 
@@ -22,6 +23,8 @@ export const storeSchema = z.preprocess(sqliteUnlessNamed, z.discriminatedUnion(
     url: z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL, like redis://127.0.0.1:6379' }).default('redis://127.0.0.1:6379'),
     /** Every key starts with it: several deployments can share one Redis. */
     prefix: z.string().min(1).default('sb:'),
+    /** A command unanswered this long fails, and the store counts as unavailable (webhooks get 503) until Redis answers again. */
+    commandTimeout: duration.pipe(z.number().min(100, 'expected at least 100ms')).default(5000),
   }),
 ]));
 
@@ -30,6 +33,6 @@ export type StoreConfig = z.output<typeof storeSchema>;
 /** Throws StoreError, saying what to do, when the store cannot be opened. Only the named backend (and its client library) is loaded. */
 export async function openStore(config: StoreConfig): Promise<Store> {
   if (config.type === 'memory') return new (await import('./memory.js')).MemoryStore();
-  if (config.type === 'redis') return (await import('./redis/index.js')).RedisStore.open({ url: config.url, prefix: config.prefix });
+  if (config.type === 'redis') return (await import('./redis/index.js')).RedisStore.open({ url: config.url, prefix: config.prefix, commandTimeoutMs: config.commandTimeout });
   return (await import('./sqlite/index.js')).SqliteStore.open({ path: config.path, sync: config.sync });
 }

@@ -2,7 +2,9 @@
 // same dedup keys, events, outbox and key-value state. Each step that must be atomic is one Lua
 // script (scripts.ts); commands are pipelined automatically, so a burst costs few round trips.
 // While Redis cannot be reached, commands fail at once (no offline queue) and `available` is
-// false: webhooks get their 503 without waiting, and ioredis keeps reconnecting.
+// false: webhooks get their 503 without waiting, and ioredis keeps reconnecting. A Redis that is
+// connected but does not answer (stopped, swapping, a network path that drops packets) is found by
+// the command timeout: the store counts as unavailable until a PING is answered again.
 
 import { Redis } from 'ioredis';
 import { decode, encode } from '../codec.js';
@@ -16,6 +18,8 @@ export interface RedisOptions {
   url: string;
   /** Every key starts with it, so several deployments (or test files) can share one Redis. */
   prefix: string;
+  /** How long a command may go unanswered before it fails and the store counts as unavailable (default 5 s). */
+  commandTimeoutMs?: number;
   now?: () => number;
 }
 
@@ -29,6 +33,9 @@ type Scripted = LeaseRedis & {
 };
 
 const connectTimeoutMs = 5000;
+export const defaultCommandTimeoutMs = 5000;
+/** While unanswered commands mark the store unavailable: how often a PING asks whether Redis answers again. */
+const probeEveryMs = 500;
 
 export class RedisStore implements Store {
   readonly description: string;
@@ -42,6 +49,8 @@ export class RedisStore implements Store {
   private closed = false;
   private readonly availability = new Set<(available: boolean) => void>();
   private wasAvailable = true;
+  /** Set when a command timed out, cleared once a PING is answered: connected, but not answering. */
+  private unanswered: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly redis: Scripted,
@@ -55,14 +64,15 @@ export class RedisStore implements Store {
     this.outbox = new RedisOutbox(this);
     this.leases = new RedisLeases(this);
     this.signals = new RedisSignals(this);
-    const changed = () => {
-      const available = this.available;
-      if (available === this.wasAvailable || this.closed) return;
-      this.wasAvailable = available;
-      for (const listener of this.availability) listener(available);
-    };
-    redis.on('ready', changed);
-    redis.on('close', changed);
+    redis.on('ready', () => this.changed());
+    redis.on('close', () => this.changed());
+  }
+
+  private changed(): void {
+    const available = this.available;
+    if (available === this.wasAvailable || this.closed) return;
+    this.wasAvailable = available;
+    for (const listener of this.availability) listener(available);
   }
 
   /** Connects, or throws a StoreError saying which Redis could not be reached. */
@@ -78,6 +88,7 @@ export class RedisStore implements Store {
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
       connectTimeout: connectTimeoutMs,
+      commandTimeout: options.commandTimeoutMs ?? defaultCommandTimeoutMs,
       // Keep trying to come back, at most every 2 s; meanwhile commands fail and webhooks get 503.
       retryStrategy: (times) => Math.min(100 * 2 ** times, 2000),
     }) as Scripted;
@@ -102,7 +113,7 @@ export class RedisStore implements Store {
 
   /** Connected and past Redis's own loading: ioredis's `ready`. */
   get available(): boolean {
-    return !this.closed && this.redis.status === 'ready';
+    return !this.closed && this.redis.status === 'ready' && this.unanswered === undefined;
   }
 
   onAvailability(listener: (available: boolean) => void): void {
@@ -115,8 +126,27 @@ export class RedisStore implements Store {
     try {
       return await run();
     } catch (error) {
+      if ((error as Error).message === 'Command timed out') this.notAnswering();
       throw new StoreError(`the Redis store at ${this.where} cannot take this now (${(error as Error).message})`);
     }
+  }
+
+  /** Unavailable until Redis answers a PING again. */
+  private notAnswering(): void {
+    if (this.unanswered || this.closed) return;
+    const probe = () => {
+      this.redis.ping().then(
+        () => {
+          this.unanswered = undefined;
+          this.changed();
+        },
+        () => {
+          if (!this.closed) this.unanswered = setTimeout(probe, probeEveryMs);
+        },
+      );
+    };
+    this.unanswered = setTimeout(probe, 0);
+    this.changed();
   }
 
   key(name: string): string {
@@ -156,6 +186,7 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.unanswered);
     this.signals.close();
     this.availability.clear();
     // Lets commands already sent finish, then closes.
