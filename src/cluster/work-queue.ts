@@ -20,6 +20,7 @@
 // An instance that dies holds its partitions until their leases run out (`cluster.stallTimeout`,
 // as its jobs' locks); then another takes them, and its stalled-job check takes the job over.
 
+import { setMaxListeners } from 'node:events';
 import { Queue, WaitingError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Supervisor, type SupervisedConnection } from '../inbound/supervisor.js';
@@ -90,6 +91,8 @@ export class ClusterWork implements WorkQueue {
     private readonly options: ClusterWorkOptions,
     private readonly connection: Redis,
   ) {
+    // Every partition's worker closing at once waits on it: as many listeners as partitions, no leak.
+    setMaxListeners(options.partitions + 1, this.letGo.signal);
     this.channel = `${options.prefix}handled`;
     const prefix = `${options.prefix}bull`;
     for (let i = 0; i < options.partitions; i++) {
@@ -207,7 +210,7 @@ export class ClusterWork implements WorkQueue {
           await aborted(signal);
         } finally {
           // Handed over or stopping: the job it runs ends first (the next holder's worker waits for it, by the global concurrency).
-          await Promise.race([worker.close().catch(() => undefined), aborted(this.letGo.signal)]);
+          await unlessAborted(worker.close().catch(() => undefined), this.letGo.signal);
         }
       },
     };
@@ -302,4 +305,16 @@ export class ClusterWork implements WorkQueue {
 
 function aborted(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+}
+
+/** Waits for `work`, or for `signal`, whichever comes first; the listener goes with it (one per session ended would pile up on a signal that lives as long as the instance). */
+async function unlessAborted(work: Promise<unknown>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return;
+  let onAbort: () => void = () => {};
+  const abort = new Promise<void>((resolve) => signal.addEventListener('abort', (onAbort = () => resolve()), { once: true }));
+  try {
+    await Promise.race([work, abort]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }
