@@ -110,6 +110,23 @@ describe('server: requests broken at the socket', () => {
     expect(text.join('')).not.toContain(secret);
   });
 
+  it('closes the connection of a chunked body that goes past server.bodyLimit, reading no more of it', async () => {
+    const { port, lines } = await start(', bodyLimit: 1kb');
+    const { socket, closed } = open(port);
+    socket.write(`${head('Transfer-Encoding: chunked\r\n')}`);
+    // 512 bytes a chunk, for as long as the connection stays open: only the server can end it.
+    const chunk = `200\r\n${'x'.repeat(512)}\r\n`;
+    const timer = setInterval(() => socket.destroyed || socket.write(chunk), 5);
+    try {
+      await within(closed, 3000);
+    } finally {
+      clearInterval(timer);
+    }
+    // Authenticated by its header, so it is consumed as delivered: the operator is told why.
+    expect(lines.filter((l) => l.level >= 50).map((l) => (l as { err?: { message?: string } }).err?.message)).toEqual(['request body is larger than 1024 bytes']);
+    expect(fake!.calls.filter((c) => c.method !== 'getMe')).toEqual([]);
+  });
+
   it('never logs the bytes an error carries, whoever logs it', () => {
     const text: string[] = [];
     const logger = createLogger('info', new Writable({ write: (chunk: Buffer, _enc, done) => (text.push(chunk.toString()), done()) }));

@@ -21,24 +21,50 @@ export function unavailable(reason: string): HttpError {
   return new HttpError(503, reason);
 }
 
-/** Reads the raw body, refusing anything over `limit` bytes with 413 (before reading it, when Content-Length says so). */
-export async function readRawBody(ctx: Context, limit: number): Promise<Buffer> {
+/**
+ * Reads the raw body, refusing anything over `limit` bytes with 413 (before reading it, when
+ * Content-Length says so). On the stream's events rather than its async iterator: one promise a
+ * request instead of one a chunk, on the hot path of every webhook.
+ */
+export function readRawBody(ctx: Context, limit: number): Promise<Buffer> {
+  const req = ctx.req;
   const declared = Number(ctx.get('content-length') || Number.NaN);
   if (declared > limit) {
-    ctx.req.resume();
-    throw new HttpError(413, `request body is larger than ${limit} bytes`);
+    req.resume();
+    return Promise.reject(new HttpError(413, `request body is larger than ${limit} bytes`));
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      ctx.req.resume();
-      throw new HttpError(413, `request body is larger than ${limit} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+  if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
+  return new Promise<Buffer>((resolve, reject) => {
+    let first: Buffer | undefined;
+    let chunks: Buffer[] | undefined;
+    let size = 0;
+    const settle = (error?: Error) => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', settle);
+      req.off('close', onClose);
+      if (!error) return resolve(chunks ? Buffer.concat(chunks, size) : (first ?? Buffer.alloc(0)));
+      reject(error);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        settle(new HttpError(413, `request body is larger than ${limit} bytes`));
+        // No Content-Length said so up front (a chunked body): the rest is not read, the connection goes.
+        req.destroy();
+        return;
+      }
+      if (first === undefined) first = chunk;
+      else (chunks ??= [first]).push(chunk);
+    };
+    const onEnd = () => settle();
+    // Closed before its end: the client went away mid-body (as the stream's iterator would report it).
+    const onClose = () => settle(Object.assign(new Error('the request was closed before its body ended'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', settle);
+    req.once('close', onClose);
+  });
 }
 
 /** Reads and parses a JSON body: 413 when too large, 400 when it is not JSON. */

@@ -65,7 +65,7 @@ export class MessageHandler {
   /** For runs that start from now on. */
   bot: Bot;
   /** The metric series of handled messages, by platform, bot and outcome: as many as bots times outcomes. */
-  private readonly series = new Map<string, { count: () => void; platform: { platform: string } }>();
+  private readonly series = new Map<string, { count: () => void; seconds: (seconds: number) => void }>();
 
   constructor(private readonly deps: HandleDeps) {
     this.durable = throughOutage(deps.store);
@@ -130,11 +130,11 @@ export class MessageHandler {
     const key = `${message.platform}\n${message.botId}\n${outcome}`;
     let series = this.series.get(key);
     if (!series) {
-      series = { count: metrics.counter('switchboard_messages_total', { platform: message.platform, bot: message.botId, outcome }), platform: { platform: message.platform } };
+      series = { count: metrics.counter('switchboard_messages_total', { platform: message.platform, bot: message.botId, outcome }), seconds: metrics.timing('switchboard_message_seconds', { platform: message.platform }) };
       this.series.set(key, series);
     }
     series.count();
-    metrics.observe('switchboard_message_seconds', series.platform, ms / 1000);
+    series.seconds(ms / 1000);
   }
 
   /** An answer handed to the instance that asked: its run ended there, or, that instance gone mid-turn, the event goes on here from its journal. */
