@@ -59,7 +59,7 @@ export class HttpServer {
       if (refusal) {
         ctx.status = 503;
         ctx.set('Retry-After', retryAfter);
-        ctx.body = { error: refusal };
+        json(ctx, { error: refusal });
         return;
       }
       try {
@@ -68,7 +68,7 @@ export class HttpServer {
         if (consumeUnreadable(ctx, error)) return;
         if (error instanceof HttpError) {
           ctx.status = error.status;
-          ctx.body = { error: error.message };
+          json(ctx, { error: error.message });
           if (error.status === 503 && !ctx.response.get('Retry-After')) ctx.set('Retry-After', retryAfter);
           return;
         }
@@ -78,12 +78,12 @@ export class HttpServer {
     });
     root.get('/healthz', (ctx) => {
       // Liveness: 200 while the process serves, even shutting down: a platform that cannot connect is not fixed by restarting us.
-      ctx.body = options.health();
+      json(ctx, options.health());
     });
     root.get('/readyz', (ctx) => {
       const readiness = options.readiness();
       ctx.status = readiness.ready ? 200 : 503;
-      ctx.body = readiness;
+      json(ctx, readiness);
     });
     root.get('/metrics', async (ctx) => {
       ctx.body = await options.metrics.render();
@@ -191,4 +191,14 @@ function logError(logger: Logger, error: Error & { status?: number; reason?: unk
       return void logger.warn({ ...where, code, reason: error.reason }, 'refused a malformed HTTP request (400)');
   }
   if (!error.status || error.status >= 500) logger.error({ ...where, err: error }, 'http error');
+}
+
+/**
+ * A JSON answer set as text. Given an object, koa's body setter asks whether it is a web
+ * ReadableStream, Blob or Response, and the first such question loads Node's bundled fetch
+ * (about 25 ms): on the probes, that was a sixteenth of the time to the first ready answer.
+ */
+function json(ctx: Context, value: unknown): void {
+  ctx.type = 'application/json';
+  ctx.body = JSON.stringify(value);
 }
