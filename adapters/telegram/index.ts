@@ -57,9 +57,9 @@ export class TelegramAdapter implements Adapter {
   constructor(private readonly config: TelegramConfig) {
     this.id = config.id;
     this.transport = createTransport(config.proxy);
-    const fetch = lightFetch(this.transport);
-    this.api = new Api(config.token, { apiRoot: config.apiRoot, maxRetries: 0, timeoutMs: 60_000, fetch });
-    this.pollApi = new Api(config.token, { apiRoot: config.apiRoot, maxRetries: 0, fetch });
+    // A call's 60 s bound is the fetch's, not the library's (which would make a timer and a signal per call).
+    this.api = new Api(config.token, { apiRoot: config.apiRoot, maxRetries: 0, timeoutMs: 0, fetch: lightFetch(this.transport, { timeoutMs: 60_000 }) });
+    this.pollApi = new Api(config.token, { apiRoot: config.apiRoot, maxRetries: 0, fetch: lightFetch(this.transport) });
     this.streaming = telegramStreaming(this.api, this);
   }
 

@@ -33,29 +33,48 @@ interface LightResponse {
  * A fetch for SDKs that take one (a `fetch` option), built on undici's
  * `request`: the same keep-alive pool without the WHATWG stream machinery of a full fetch, which
  * costs more CPU per call than the rest of a webhook round trip. Goes through the transport's proxy if any.
+ * `timeoutMs` bounds the wait for the answer's headers, and then each pause in its body, on
+ * undici's own timers: an SDK's per-call `AbortSignal.timeout` is a timer, a signal and a
+ * listener per call, a few percent of a webhook echo's CPU.
  */
-export function lightFetch(transport?: Transport): typeof globalThis.fetch {
+export function lightFetch(transport?: Transport, options: { timeoutMs?: number } = {}): typeof globalThis.fetch {
   const dispatcher = transport?.dispatcher;
+  const timeouts = options.timeoutMs === undefined ? {} : { headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs };
   return (async (input: string | URL, init: RequestInit = {}): Promise<LightResponse> => {
-    const headers = new Headers(init.headers);
     const response = await request(String(input), {
       method: (init.method ?? 'GET') as Dispatcher.HttpMethod,
-      headers: Object.fromEntries(headers),
+      headers: plainHeaders(init.headers),
       body: await toBody(init.body),
       signal: init.signal ?? undefined,
       dispatcher,
+      ...timeouts,
     });
-    const responseHeaders = new Headers();
-    for (const [key, value] of Object.entries(response.headers)) if (value !== undefined) responseHeaders.set(key, Array.isArray(value) ? value.join(', ') : value);
+    let headers: Headers | undefined;
     return {
       status: response.statusCode,
       ok: response.statusCode >= 200 && response.statusCode < 300,
-      headers: responseHeaders,
+      // Made when read: most SDKs never look.
+      get headers() {
+        return (headers ??= responseHeaders(response.headers));
+      },
       text: () => response.body.text(),
       json: () => response.body.json(),
       arrayBuffer: () => response.body.arrayBuffer(),
     };
   }) as unknown as typeof globalThis.fetch;
+}
+
+/** A record as it is (what SDKs pass); a Headers or a list of pairs, read into one. */
+function plainHeaders(init: RequestInit['headers']): Record<string, string> | undefined {
+  if (init === undefined) return undefined;
+  if (init instanceof Headers || Array.isArray(init)) return Object.fromEntries(new Headers(init));
+  return init as Record<string, string>;
+}
+
+function responseHeaders(raw: Record<string, string | string[] | undefined>): Headers {
+  const headers = new Headers();
+  for (const [key, value] of Object.entries(raw)) if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+  return headers;
 }
 
 async function toBody(body: RequestInit['body']): Promise<string | Uint8Array | Readable | undefined> {
