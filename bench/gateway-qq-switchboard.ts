@@ -3,10 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defineBot } from '../src/bot/bot.js';
-import { parseConfig } from '../src/runtime/config.js';
-import { definitions } from '../src/runtime/registry.js';
-import { Runtime } from '../src/runtime/runtime.js';
+import { defineBot, parseConfig, definitions, Runtime } from './shipped.js';
 import { gatewayEnv, reached } from './gateway-sut.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'switchboard-qq-gateway-bench-'));

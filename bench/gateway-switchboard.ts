@@ -3,10 +3,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defineBot } from '../src/bot/bot.js';
-import { parseConfig } from '../src/runtime/config.js';
-import { definitions } from '../src/runtime/registry.js';
-import { Runtime } from '../src/runtime/runtime.js';
+import { defineBot, parseConfig, definitions, Runtime } from './shipped.js';
 import { gatewayEnv, reached } from './gateway-sut.js';
 
 const path = join(mkdtempSync(join(tmpdir(), 'switchboard-gateway-bench-')), 'bench.db');

@@ -4,9 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../src/runtime/config.js';
-import { definitions } from '../src/runtime/registry.js';
-import { Runtime } from '../src/runtime/runtime.js';
+import { parseConfig, definitions, Runtime } from './shipped.js';
 import { env, ready } from './sut.js';
 
 const callbacks = process.env.CALLBACK_URL
