@@ -9,7 +9,7 @@ import { parseConfig } from '../src/runtime/config.js';
 import type { Message } from '../src/message.js';
 import type { StageHooks } from '../src/pipeline/lifecycle.js';
 import { definitions } from '../src/runtime/registry.js';
-import { Runtime } from '../src/runtime/runtime.js';
+import { Runtime, type Role } from '../src/runtime/runtime.js';
 
 export interface LogLine {
   level: number;
@@ -35,12 +35,12 @@ export function tempStorePath(): string {
 }
 
 /** Starts a runtime on a free port from YAML text (server.port defaults to 0 here, and the store is a SQLite file of its own). */
-export async function startRuntime(yaml: string, options: { bot?: Bot; hooks?: StageHooks; env?: NodeJS.ProcessEnv; definitions?: readonly AdapterDefinition[]; /** Reuse a store file, as a restart would (see tempStorePath). */ storePath?: string } = {}) {
+export async function startRuntime(yaml: string, options: { bot?: Bot; hooks?: StageHooks; env?: NodeJS.ProcessEnv; definitions?: readonly AdapterDefinition[]; /** Reuse a store file, as a restart would (see tempStorePath). */ storePath?: string; role?: Role } = {}) {
   const config = parseConfig(yaml, { definitions: options.definitions ?? definitions, env: options.env ?? {}, source: 'test.yaml', baseDir: process.cwd() });
   if (!/^\s*server:/m.test(yaml)) config.server.port = 0;
   if (!/^\s*store:/m.test(yaml)) config.store = { type: 'sqlite', path: options.storePath ?? tempStorePath(), sync: 'normal' };
   const logs = captureLogs();
-  const runtime = await Runtime.create(config, { bot: options.bot, hooks: options.hooks, logger: logs.logger, definitions: options.definitions });
+  const runtime = await Runtime.create(config, { bot: options.bot, hooks: options.hooks, logger: logs.logger, definitions: options.definitions, role: options.role });
   await runtime.start();
   return { runtime, logs: logs.lines, url: runtime.url };
 }

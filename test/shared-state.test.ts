@@ -99,6 +99,67 @@ describe('http endpoint on two instances', () => {
   });
 });
 
+/** POSTs with `stream: true` and reads the server-sent events as they come: the deltas' text so far, and the done event. */
+function stream(url: string, body: Record<string, unknown>) {
+  const deltas: { item_id: string; text: string }[] = [];
+  const done = (async () => {
+    const res = await fetch(`${url}/api/plug/v1/chat`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, body: JSON.stringify({ ...body, stream: true }) });
+    let buffered = '';
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    for (;;) {
+      const { value, done: ended } = await reader.read();
+      if (ended) break;
+      buffered += value;
+      for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
+        const frame = buffered.slice(0, end);
+        buffered = buffered.slice(end + 2);
+        const event = /^event: (.*)$/m.exec(frame)?.[1];
+        const data = /^data: (.*)$/m.exec(frame)?.[1];
+        if (event === 'delta') deltas.push(JSON.parse(data!));
+        if (event === 'done') return JSON.parse(data!) as { data: { item_id: string; content: string }[] };
+      }
+    }
+    throw new Error('the stream ended without done');
+  })();
+  return { done, text: () => deltas.map((d) => d.text).join(''), deltas };
+}
+
+describe('http endpoint streaming across instances', () => {
+  it('sends the deltas of an answer growing on the worker instance to the client whose stream is open on the ingress instance', async () => {
+    const prefix = testPrefix('shared');
+    prefixes.push(prefix);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const handledOn: string[] = [];
+    const bot = (name: string) =>
+      defineBot((b) =>
+        b.command('talk', async function* () {
+          handledOn.push(name);
+          yield 'Once';
+          await gate;
+          yield ' upon a';
+          yield ' time';
+        }),
+      );
+    const start = async (role: 'ingress' | 'worker') => {
+      const dir = await mkdtemp(join(tmpdir(), 'sb-shared-'));
+      const started = await startRuntime(`server: { port: 0 }\nstore: { type: redis, url: "${redisUrl}", prefix: "${prefix}" }\nplatforms:\n  - { id: api, type: http, apiKey: "${KEY}", keyFile: "${dir}/key.json" }\n`, { bot: bot(role), role });
+      running.push(started.runtime);
+      return started;
+    };
+    const [ingress] = await Promise.all([start('ingress'), start('worker')]);
+    const sse = stream(ingress.url, text('/talk', { msg_id: 's1', wait: 20 }));
+    // The worker holds the rest until the first words reached the client on the other instance.
+    await waitFor(() => sse.text() === 'Once', 10_000, 'the first delta, from the worker instance');
+    release();
+    const done = await sse.done;
+    expect(handledOn).toEqual(['worker']);
+    expect(sse.text()).toBe('Once upon a time');
+    expect(done.data.map((d) => d.content)).toEqual(['Once upon a time']);
+    expect(new Set(sse.deltas.map((d) => d.item_id))).toEqual(new Set([done.data[0]!.item_id]));
+  });
+});
+
 describe('media URLs on two instances', () => {
   it('serves bytes a bot made on A from B; bytes too large to share answer 503 on B, saying where they are', async () => {
     const [a, b] = await pair(() => '{ id: sandbox, type: sandbox }');

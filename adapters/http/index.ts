@@ -59,6 +59,7 @@ export class HttpAdapter implements Adapter {
     const { store } = ctx;
     this.keys ??= new ApiKeys(keyFile, config.apiKey, config.apiKeyTtl, config.apiKeyGrace, store.shared ? { store, key: `http:${this.id}:api-key` } : undefined);
     this.cache ??= store.shared ? new SharedReplyCache(store, this.id, config.cacheTtl) : new ReplyCache(config.cacheSize, config.cacheTtl);
+    if (store.shared) this.live.share(store, this.id, config.cacheTtl);
     const generated = await this.keys.load();
     this.ctx = ctx;
     if (generated) ctx.logger.warn({ keyFile }, 'generated an API key for the HTTP endpoint; clients find it in this file');
@@ -173,10 +174,12 @@ export class HttpAdapter implements Adapter {
    */
   private pollEvents(koa: KoaContext, msgId: string, waitMs: number, answer: (data: unknown[]) => unknown): void {
     const events = openSse(koa, this.config.streamHeartbeat);
-    this.live.attach(msgId, events);
+    const caughtUp = this.live.attach(msgId, events);
     const done = async () => {
       await this.cache.settle(msgId, waitMs);
-      events.end(sseFrame('done', answer(await this.cache.items(msgId))));
+      const items = await this.cache.items(msgId);
+      await caughtUp();
+      events.end(sseFrame('done', answer(items)));
     };
     done().catch((error: unknown) => {
       // The status went out with the first byte: the stream ends without `done`; the client polls again.
