@@ -236,6 +236,32 @@ describe('examples/callback-server.ts', () => {
     expect(logs.filter((l) => l.msg === 'callback failed')).toEqual([]);
   });
 
+  it('lets a VIP past the per-user limit by answering the whole payload with limit.exceeded false', async () => {
+    const base = await startExample(secret);
+    const yaml = `platforms: [{ id: sandbox, type: sandbox }]\nlimits: { perUser: { messages: 1, per: 1m } }\ncallbacks:\n${['onMessage', 'onResult'].map((s) => `  ${s}: { url: "${base}/${s}", secret: "${secret}" }`).join('\n')}\n`;
+    const { say, botSaid, logs } = await run(yaml);
+
+    await say('vera', '/ping');
+    await botSaid('dm:vera', 1);
+    await say('vera', '/ping');
+    expect(await botSaid('dm:vera', 2)).toEqual([text('pong'), text('pong')]);
+
+    await say('bob', '/ping');
+    await botSaid('dm:bob', 1);
+    await say('bob', '/ping');
+    const [, notice] = await botSaid('dm:bob', 2);
+    expect(notice).toEqual([{ type: 'text', text: expect.stringMatching(/^You are sending messages too fast\. Please wait (59|60)s and try again\.$/) }]);
+    await waitFor(() => logs.some((l) => l.msg === 'message handled' && l.outcome === 'limited'), 4000, "bob's limited message handled");
+    expect(await botSaid('dm:bob', 2)).toHaveLength(2); // the notice and nothing else
+    expect(logs.filter((l) => l.msg === 'callback failed')).toEqual([]);
+  });
+
+  it('answers 413 with an empty body to a body over 10 MiB, by its Content-Length', async () => {
+    const base = await startExample(undefined);
+    const res = await fetch(`${base}/onMessage`, { method: 'POST', body: Buffer.alloc(10 * 1024 * 1024 + 1, 0x20) });
+    expect([res.status, await res.text()]).toEqual([413, '']);
+  });
+
   it('answers 401 with an empty body to an unsigned or forged request when it has a secret', async () => {
     const base = await startExample(secret);
     const body = JSON.stringify({ stage: 'onMessage', message: { author: { id: 'mallory' } } });
