@@ -7,8 +7,12 @@
 
 import type { EventRecord } from './buffer.js';
 
-/** Changed records per batch before the feed samples: the rows a page draws, with room to spare. */
-export const feedCap = 250;
+/**
+ * Changed records per batch before the feed samples: half the rows a page draws, every 100 ms. A
+ * thousand rows a second is past reading; more only costs the server its JSON and socket writes
+ * (with the feed read, 250 measured about 0.89 of the plain echo's msg/s, 100 about 0.98).
+ */
+export const feedCap = 100;
 
 export class FeedBatcher {
   private readonly pending = new Map<string, EventRecord>();
