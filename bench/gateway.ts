@@ -9,7 +9,7 @@
 // frame sent to the last message reaching the handler, CPU per message is the child's own
 // (process.cpuUsage) over that span.
 //
-// `node --import tsx bench/gateway.ts [--rounds 5] [--quick] [--messages N] [--only a|b|switchboard,discordjs,qq,qqws] [--profile DIR] [--baseline DIR [--baseline-system qq]]`
+// `node --import tsx bench/gateway.ts [--rounds 5] [--quick] [--messages N] [--only a|b|switchboard,switchboardMemory,discordjs,qq,qqws] [--profile DIR] [--baseline DIR [--baseline-system qq]]`
 // (--profile runs the children under --cpu-prof, writing into DIR; --baseline adds the (a) of another
 // checkout, e.g. a worktree of the commit before a change, to the same interleaved rounds: its
 // Discord (a), or the one --baseline-system names).
@@ -41,10 +41,13 @@ interface System {
   name: string;
   file: string;
   feed: Feed;
+  env?: Record<string, string>;
 }
 
 export const gatewaySystems = {
   switchboard: { name: '(a) Switchboard, Discord gateway, sqlite store', file: 'gateway-switchboard.ts', feed: discordFeed },
+  // What the durable admission and finish cost an event: the same row with nothing written to disk.
+  switchboardMemory: { name: '(a) Switchboard, Discord gateway, memory store', file: 'gateway-switchboard.ts', feed: discordFeed, env: { STORE: 'memory' } },
   discordjs: { name: '(b) discord.js 14 Client, same cache limits', file: 'gateway-discordjs.ts', feed: discordFeed },
   qq: { name: '(a) Switchboard, QQ gateway, sqlite store', file: 'gateway-qq-switchboard.ts', feed: qqFeed },
   qqws: { name: '(limit) bare ws client, QQ frames parsed', file: 'gateway-qq-ws.ts', feed: qqFeed },
@@ -96,7 +99,7 @@ export async function gatewayRows(options: {
 /** One run of one system in a fresh process, against a fresh fake. */
 async function measure(system: System, warmup: readonly Frame[], measured: readonly Frame[], profileDir?: string): Promise<Run> {
   const fake = await system.feed.open();
-  const child = spawnChild(system.file.startsWith('/') ? system.file : here(system.file), { ...fake.env, WARMUP: String(warmup.length), MESSAGES: String(measured.length) }, profileDir);
+  const child = spawnChild(system.file.startsWith('/') ? system.file : here(system.file), { ...fake.env, ...system.env, WARMUP: String(warmup.length), MESSAGES: String(measured.length) }, profileDir);
   try {
     await waitUntil(() => fake.connected(), 30_000, `${system.file} to connect`);
     fake.prime();
@@ -139,6 +142,8 @@ export function printGatewayRows(rows: GatewayRow[]): void {
     const ratio = a.msgPerSec.median / b.msgPerSec.median;
     console.log(`gateway a/b = ${ratio.toFixed(2)}, target >= 0.9: ${ratio >= 0.9 ? 'met' : 'not met'}`);
   }
+  const memory = rows.find((r) => r.system === gatewaySystems.switchboardMemory.name);
+  if (a && memory) console.log(`the sqlite store's admission and finish: ${(a.cpuUsPerMsg.median - memory.cpuUsPerMsg.median).toFixed(1)} µs CPU an event (sqlite row − memory row, medians)`);
   const qq = rows.find((r) => r.system === gatewaySystems.qq.name);
   const ws = rows.find((r) => r.system === gatewaySystems.qqws.name);
   if (qq && (a || ws)) {
