@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../adapters/sandbox/chats.js';
 import { secret, text, useCallbackSandbox } from './callback-sandbox.js';
 import { CallbackServer } from './fakes/callback-server.js';
-import { sleep, startRuntime, waitFor } from './helpers.js';
+import { startRuntime, waitFor } from './helpers.js';
 
 const { setup, live } = useCallbackSandbox();
 
@@ -113,12 +113,14 @@ describe('lifecycle callbacks that fail', () => {
   it('a slow callback hits its timeout: continue by default, reject shows the error message', async () => {
     const { hooks, runtime, say, seen, logs } = await setup({ onMessage: { timeout: '100ms' }, onPreSend: { timeout: '100ms', onError: 'reject', errorMessage: 'Busy, try later' } });
     let slowStage = 'onMessage';
+    // The slow stage answers only once Switchboard has given up on it and closed the request.
+    const hungUp = (ctx: Context) => new Promise((resolve) => ctx.req.socket.once('close', resolve));
     hooks.on('onMessage', async (ctx) => {
-      if (slowStage === 'onMessage') await sleep(400);
+      if (slowStage === 'onMessage') await hungUp(ctx);
       ctx.status = 204;
     });
     hooks.on('onPreSend', async (ctx) => {
-      if (slowStage === 'onPreSend') await sleep(400);
+      if (slowStage === 'onPreSend') await hungUp(ctx);
       ctx.status = 204;
     });
     await say('/ping');

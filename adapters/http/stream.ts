@@ -43,9 +43,9 @@ export class LiveAnswers {
     if (!streams) this.listeners.set(msgId, (streams = new Map()));
     const sent: Sent = new Map();
     streams.set(stream, sent);
-    for (const [itemId, text] of this.growing.get(msgId) ?? []) send(stream, sent, itemId, text);
+    for (const [itemId, text] of this.growing.get(msgId) ?? []) sendDelta(stream, sent, itemId, text);
     const onItems = (items: Iterable<[string, string]>) => {
-      for (const [itemId, text] of items) send(stream, sent, itemId, text);
+      for (const [itemId, text] of items) sendDelta(stream, sent, itemId, text);
     };
     const unfollow = this.shared?.follow(msgId, onItems);
     const listeners = streams;
@@ -64,7 +64,7 @@ export class LiveAnswers {
     let items = this.growing.get(msgId);
     if (!items) this.growing.set(msgId, (items = new Map()));
     items.set(itemId, text);
-    for (const [stream, sent] of this.listeners.get(msgId) ?? []) send(stream, sent, itemId, text);
+    for (const [stream, sent] of this.listeners.get(msgId) ?? []) sendDelta(stream, sent, itemId, text);
     this.shared?.publish(msgId, items);
   }
 
@@ -85,7 +85,7 @@ export class LiveAnswers {
 }
 
 /** The part of `text` that `stream` has not been sent yet, as a delta; nothing when it has all of it. */
-function send(stream: PassThrough, sent: Sent, itemId: string, text: string): void {
+function sendDelta(stream: PassThrough, sent: Sent, itemId: string, text: string): void {
   const shown = sent.get(itemId) ?? 0;
   // A read from the store may come back after `done` ended the stream.
   if (text.length <= shown || stream.writableEnded) return;

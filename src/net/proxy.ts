@@ -64,10 +64,13 @@ export function lightFetch(transport?: Transport, options: { timeoutMs?: number 
   }) as unknown as typeof globalThis.fetch;
 }
 
-/** A record as it is (what SDKs pass); a Headers or a list of pairs, read into one. */
+/**
+ * A record as it is (what SDKs pass); a Headers or a list of pairs (iterable, unlike a record)
+ * read into one. Asking `instanceof Headers` would load Node's bundled fetch for a record too.
+ */
 function plainHeaders(init: RequestInit['headers']): Record<string, string> | undefined {
   if (init === undefined) return undefined;
-  if (init instanceof Headers || Array.isArray(init)) return Object.fromEntries(new Headers(init));
+  if (Symbol.iterator in init) return Object.fromEntries(new Headers(init));
   return init as Record<string, string>;
 }
 
