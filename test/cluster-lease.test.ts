@@ -9,6 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SwitchboardProcess } from './drill/child.js';
 import { FakeQQ, groupAt } from './fakes/qq.js';
@@ -39,9 +40,12 @@ async function connectionOf(proc: SwitchboardProcess): Promise<{ connection?: st
   return health.platforms[0]!;
 }
 
+/** Each config's store prefix, by name. */
+const prefixOf: Record<string, string> = {};
+
 /** Starts `count` instances of one config (one store prefix) side by side. */
 async function instances(name: string, platform: string, count: number): Promise<SwitchboardProcess[]> {
-  const prefix = testPrefix(name);
+  const prefix = (prefixOf[name] = testPrefix(name));
   cleanups.push(() => dropPrefix(prefix));
   const config = join(dir, `${name}.yaml`);
   await writeFile(config, [`bot: ${bot}`, 'server: { port: 0 }', `store: { type: redis, url: "${redisUrl}", prefix: "${prefix}" }`, `cluster: { leaseTtl: ${ttl}ms }`, 'platforms:', `  - ${platform}`, ''].join('\n'));
@@ -101,6 +105,11 @@ describe('connections held once across instances (Redis)', () => {
     // Its next poll is asked for once the offset past them is saved.
     const polledOn = String(lastId + 1);
     await fake.waitForCall('getUpdates', (c) => c.params.offset === polledOn, 5000);
+    // And every event it answered is finished in the store: the last answer's bookkeeping is not
+    // waited for before the next poll, and a kill before it lands is the in-flight double above.
+    const redis = new Redis(redisUrl);
+    cleanups.push(async () => redis.disconnect());
+    await waitFor(async () => (await redis.hlen(`${prefixOf.tg}events`)) === 0, 5000, 'the answered events to be finished in the store');
     const killedAt = Date.now();
     await first.kill();
     streaming = true;
