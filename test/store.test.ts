@@ -286,6 +286,22 @@ describe('sqlite store file', () => {
     expect((await store.inbox.unfinished()).length).toBe(200);
   });
 
+  it("commits at once when a tick's writes reach 256, not only when the tick ends: a gateway's burst of thousands is not kept waiting whole", async () => {
+    const path = tempStorePath();
+    const store = SqliteStore.open({ path });
+    opened.push(store);
+    const writes = Array.from({ length: 300 }, (_, i) => store.inbox.admit({ id: `e${i}`, botId: 'tg', key: String(i), journal: {} }, 60_000));
+    const reader = new Database(path, { readonly: true });
+    try {
+      const count = () => (reader.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+      expect(count()).toBe(256);
+      await Promise.all(writes);
+      expect(count()).toBe(300);
+    } finally {
+      reader.close();
+    }
+  });
+
   it('migrates a new file to the latest schema version, and refuses a file made by a newer version', () => {
     const path = tempStorePath();
     SqliteStore.open({ path }).close();

@@ -153,7 +153,7 @@ export class GatewaySessions {
     while (this.writing) await this.writing;
   }
 
-  /** One write at a time, of the latest state: a burst of events costs a write per commit, not one per event. */
+  /** One write at a time, of the latest state: a burst of events costs a write per turn of the event loop, not one per event. */
   private save(): void {
     this.dirty = true;
     this.writing ??= this.write();
@@ -161,6 +161,9 @@ export class GatewaySessions {
 
   private async write(): Promise<void> {
     while (this.dirty) {
+      // The events told in this turn (one socket read holds many) go in one write: a store that
+      // answers within the turn (memory) would otherwise be written once per event.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       this.dirty = false;
       try {
         if (!(await this.keep(structuredClone(this.kept)))) {
