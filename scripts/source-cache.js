@@ -7,16 +7,19 @@
 // module in the cache that imports 'switchboard' (bots/echo) gets those very modules through
 // the package's self-reference. A bot elsewhere in the repository is mapped to them by
 // src/runtime/bot-import.ts, which reads `switchboard.compiledFrom` here.
+//
+// Bundled as dist/ is (scripts/bundle.js).
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundleOptions, chunkDir } from './bundle.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** console/dist: the operator console's committed bundle, served from beside the compiled src/console. */
 const roots = ['src', 'adapters', 'bots', 'testing', 'console/dist'];
 /** Files whose change changes the output too. */
-const inputs = ['package.json', 'tsconfig.json', 'scripts/source-cache.js'];
+const inputs = ['package.json', 'tsconfig.json', 'scripts/source-cache.js', 'scripts/bundle.js'];
 export const cacheDir = join(root, 'node_modules/.cache/switchboard');
 /** Written last, its mtime set to the time the build began: the cache is fresh while no source is newer. */
 const manifest = join(cacheDir, 'package.json');
@@ -62,25 +65,18 @@ function builtAt() {
 
 /**
  * Several processes may start at once (the test suite does): each file is written whole under
- * a name of its own and renamed into place, so a reader sees the old file or the new one.
+ * a name of its own and renamed into place, so a reader sees the old file or the new one. Chunk
+ * names carry a hash of their content: a process still running an older build finds its chunks.
  */
 async function build(files) {
   const began = new Date();
   const { build: esbuild } = await import('esbuild');
-  const ts = files.filter((file) => /\.[cm]?ts$/.test(file) && !file.endsWith('.d.ts'));
-  const result = await esbuild({
-    absWorkingDir: root,
-    entryPoints: ts,
-    outdir: cacheDir,
-    outbase: '.',
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    sourcemap: 'linked',
-    write: false,
-    logLevel: 'error',
-  });
+  // A cache compiled file by file before: those files would shadow nothing, but a bot's relative
+  // import into src/ (bot-import.ts) could reach one and get a second copy of Switchboard.
+  if (!bundledBefore()) rmSync(cacheDir, { recursive: true, force: true });
+  const result = await esbuild({ ...bundleOptions(root, cacheDir), sourcemap: 'linked', write: false });
   for (const out of result.outputFiles) writeWhole(out.path, out.contents);
+  pruneChunks(new Set(result.outputFiles.map((out) => out.path)), began);
   // Files the runtime reads by path (the sandbox page) go next to the modules that read them.
   for (const file of files.filter((f) => !/\.[cm]?ts$/.test(f))) writeWhole(join(cacheDir, file), readFileSync(join(root, file)));
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -92,11 +88,30 @@ async function build(files) {
     main: undefined,
     types: undefined,
     exports: { '.': './src/index.js', './testing': './testing/index.js', './package.json': './package.json' },
-    switchboard: { compiledFrom: relative(cacheDir, root) || '.' },
+    switchboard: { compiledFrom: relative(cacheDir, root) || '.', bundled: true },
   };
   writeWhole(manifest, `${JSON.stringify(own, null, 2)}\n`);
   utimesSync(manifest, began, began);
 }
+
+function bundledBefore() {
+  try {
+    return JSON.parse(readFileSync(manifest, 'utf8')).switchboard?.bundled === true;
+  } catch {
+    return false;
+  }
+}
+
+/** Chunks of earlier builds, once no process started from one is likely to load it any more (adapters load at start). */
+function pruneChunks(current, began) {
+  const dir = join(cacheDir, chunkDir);
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (!current.has(path) && !current.has(path.replace(/\.map$/, '')) && statSync(path).mtimeMs < began.getTime() - chunkGraceMs) rmSync(path, { force: true });
+  }
+}
+
+const chunkGraceMs = 10 * 60_000;
 
 function writeWhole(path, contents) {
   mkdirSync(dirname(path), { recursive: true });

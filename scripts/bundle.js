@@ -1,0 +1,48 @@
+// How Switchboard's TypeScript becomes the JavaScript that runs: bundled by esbuild, for the
+// source cache of a checkout (scripts/source-cache.js) and for the package's dist/ (scripts/build.js).
+//
+// Bundled, not compiled file by file: Node's ESM loader resolves, reads, compiles and links each
+// module on its own, and a start loaded about 200 of them (93 of ours, 99 of zod's), over half
+// of the sandbox's time to /readyz. The entry points (what is imported by path: the CLI, the
+// package's exports, the built-in bots, the adapters, which read files beside them, and the
+// modules bench/shipped.ts loads) share chunks (code splitting), so every module still exists
+// once; zod, pure ESM in 99 files, is bundled in, every other package stays in node_modules.
+
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** Bundled into the chunks: pure ESM, and many files. */
+const bundled = new Set(['zod']);
+/** Where the chunks go: as deep as src/runtime/, so the paths modules find beside them (../../bots/echo.js, ../../console/dist/) hold. */
+export const chunkDir = 'src/chunks';
+
+/** esbuild's options for the sources under `root`, written to `outdir`. */
+export function bundleOptions(root, outdir) {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const external = ['switchboard', ...Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }).filter((name) => !bundled.has(name))];
+  return {
+    absWorkingDir: root,
+    entryPoints: [
+      'src/runtime/cli.ts',
+      'src/index.ts',
+      'testing/index.ts',
+      ...readdirSync(join(root, 'bots')).filter((name) => name.endsWith('.ts')).map((name) => `bots/${name}`),
+      ...readdirSync(join(root, 'adapters')).map((name) => `adapters/${name}/index.ts`),
+      'src/bot/bot.ts',
+      'src/runtime/config.ts',
+      'src/runtime/registry.ts',
+      'src/runtime/runtime.ts',
+      // testing/ is left out of the Docker image.
+    ].filter((entry) => existsSync(join(root, entry))),
+    outdir,
+    outbase: '.',
+    bundle: true,
+    splitting: true,
+    chunkNames: `${chunkDir}/[name]-[hash]`,
+    external: external.flatMap((name) => [name, `${name}/*`]),
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    logLevel: 'error',
+  };
+}
