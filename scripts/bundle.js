@@ -6,15 +6,15 @@
 // of the sandbox's time to /readyz. The entry points (what is imported by path: the CLI, the
 // package's exports, the built-in bots, the adapters, which read files beside them, and the
 // modules bench/shipped.ts loads) share chunks (code splitting), so every module still exists
-// once. zod (99 files) and koa with @koa/router (60 files of theirs and their dependencies') are
-// bundled in; every other package stays in node_modules: the SDKs load only for a configured
-// platform, and pino and better-sqlite3 find files of their own beside them (a worker, a binary).
+// once. zod (99 files), koa with @koa/router (60 files of theirs and their dependencies') and pino
+// (35, its transports unused) are bundled in; every other package stays in node_modules: the SDKs
+// load only for a configured platform, better-sqlite3 finds its binary beside it.
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Bundled into the chunks: many small files, loaded at every start. */
-const bundled = new Set(['zod', 'koa', '@koa/router']);
+const bundled = new Set(['zod', 'koa', '@koa/router', 'pino']);
 /** Where the chunks go: as deep as src/runtime/, so the paths modules find beside them (../../bots/echo.js, ../../console/dist/) hold. */
 export const chunkDir = 'src/chunks';
 
