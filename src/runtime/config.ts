@@ -106,7 +106,20 @@ function formatIssue(issue: ConfigIssue): string {
  */
 const parseOnce = { reportInput: true, error: describe, jitless: true } as const;
 
-export function buildConfigSchema(definitions: readonly AdapterDefinition[]) {
+/**
+ * The schema for these platform definitions, built once per list: validating the config and
+ * masking it (for callbacks and the console) would otherwise build it three times at start, a few
+ * ms each.
+ */
+export function configSchema(definitions: readonly AdapterDefinition[]): ReturnType<typeof buildConfigSchema> {
+  let schema = schemas.get(definitions);
+  if (!schema) schemas.set(definitions, (schema = buildConfigSchema(definitions)));
+  return schema;
+}
+
+const schemas = new WeakMap<readonly AdapterDefinition[], ReturnType<typeof buildConfigSchema>>();
+
+function buildConfigSchema(definitions: readonly AdapterDefinition[]) {
   const types = definitions.map((d) => d.type);
   const byType = new Map(definitions.map((d) => [d.type, d.configSchema]));
   const platformSchema = shapedBy(z
@@ -181,7 +194,7 @@ export interface LoadOptions {
 
 /** A copy of the config with every field its schema marks secret masked: for `check`, callback payloads and logs. */
 export function redactConfig(config: Config, definitions: readonly AdapterDefinition[]): Config {
-  return redact(config, buildConfigSchema(definitions));
+  return redact(config, configSchema(definitions));
 }
 
 /** Reads and validates a config file. Throws ConfigError listing every problem. */
@@ -255,7 +268,7 @@ function validateConfig(document: unknown, lineOf: (path: readonly PropertyKey[]
     if (!Number.isInteger(port) || port < 0 || port > 65535) issues.push({ path: 'PORT (environment)', message: `expected a port number 0-65535, got "${env.PORT}"` });
     else raw.server = { ...(isRecord(raw.server) ? raw.server : {}), port };
   }
-  const schema = buildConfigSchema(options.definitions);
+  const schema = configSchema(options.definitions);
   const parsed = schema.safeParse(raw, parseOnce);
   if (!parsed.success) issues.push(...schemaIssues(parsed.error.issues, { schema, raw, lineOf, emptied }));
   if (issues.length > 0 || !parsed.success) throw new ConfigError(options.source, dedupeIssues(issues));
