@@ -6,15 +6,13 @@
 // of the sandbox's time to /readyz. The entry points (what is imported by path: the CLI, the
 // package's exports, the built-in bots, the adapters, which read files beside them, and the
 // modules bench/shipped.ts loads) share chunks (code splitting), so every module still exists
-// once. zod (99 files), koa with @koa/router (60 files of theirs and their dependencies') and pino
-// (35, its transports unused) are bundled in; every other package stays in node_modules: the SDKs
-// load only for a configured platform, better-sqlite3 finds its binary beside it.
+// once; zod, pure ESM in 99 files, is bundled in, every other package stays in node_modules.
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** Bundled into the chunks: many small files, loaded at every start. */
-const bundled = new Set(['zod', 'koa', '@koa/router', 'pino']);
+/** Bundled into the chunks: pure ESM, and many files. */
+const bundled = new Set(['zod']);
 /** Where the chunks go: as deep as src/runtime/, so the paths modules find beside them (../../bots/echo.js, ../../console/dist/) hold. */
 export const chunkDir = 'src/chunks';
 
@@ -45,9 +43,6 @@ export function bundleOptions(root, outdir) {
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    // The `require` that the CommonJS packages bundled in (koa and its dependencies) call for
-    // Node's built-in modules: esbuild's helper looks for one in scope, and an ES module has none.
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
     logLevel: 'error',
   };
 }

@@ -1,4 +1,4 @@
-// A CommonJS package (a platform SDK), loaded with require() rather than import. Importing a
+// A CommonJS package (a platform SDK, koa), loaded with require() rather than import. Importing a
 // CommonJS module from ES modules makes Node first scan its source for the names it exports
 // (cjs-module-lexer); for an SDK bundled into one large file that scan costs more than running
 // it (@larksuiteoapi/node-sdk: 6 MB, ~190 ms of CPU at start), and a package's ES wrapper that
