@@ -4,9 +4,9 @@
 
 import { readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
-import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import { HttpError, readRawBody } from '../inbound/http.js';
+import { Router } from '../inbound/server.js';
 import type { OutboxRecord } from '../store/index.js';
 import { cookieName, crossOrigin } from './auth.js';
 import { summary, summaryJson, type EventRecord } from './buffer.js';

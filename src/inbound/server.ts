@@ -12,9 +12,10 @@ import { errorMessage } from './supervisor.js';
 import { requireCommonJs } from '../runtime/require-commonjs.js';
 
 // Required, not imported (see require-commonjs.ts): @koa/router's ES build costs a start ~25 ms
-// more than its CommonJS one, koa's ES wrapper ~10 ms.
-const Router: typeof KoaRouter = requireCommonJs('@koa/router');
-type Router = KoaRouter;
+// more than its CommonJS one, koa's ES wrapper ~10 ms. Every router of the process is made from
+// this one (the console's too): an import elsewhere would load the ES build beside it.
+export const Router: typeof KoaRouter = requireCommonJs('@koa/router');
+export type Router = KoaRouter;
 const Koa: typeof KoaApp = requireCommonJs('koa');
 
 export interface HttpServerOptions {
