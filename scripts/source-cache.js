@@ -107,7 +107,7 @@ function pruneChunks(current, began) {
   const dir = join(cacheDir, chunkDir);
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
-    if (!current.has(path) && !current.has(path.replace(/\.map$/, '')) && statSync(path).mtimeMs < began.getTime() - chunkGraceMs) rmSync(path, { force: true });
+    if (!current.has(path) && statSync(path).mtimeMs < began.getTime() - chunkGraceMs) rmSync(path, { force: true });
   }
 }
 

@@ -10,6 +10,7 @@
 // from buildStrategy (the manager reads them at each call). The live copy (the sequence of the
 // last event received, which heartbeats and in-process resumes use) stays where discord.js keeps it.
 
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { APIUser, GatewayReadyDispatchData, SessionInfo, SimpleShardingStrategy } from 'discord.js';
 import { errorMessage, LeaseLostError } from '../../src/inbound/supervisor.js';
 import type { Logger } from '../../src/runtime/logger.js';
@@ -163,7 +164,7 @@ export class GatewaySessions {
     while (this.dirty) {
       // The events told in this turn (one socket read holds many) go in one write: a store that
       // answers within the turn (memory) would otherwise be written once per event.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await nextTurn();
       this.dirty = false;
       try {
         if (!(await this.keep(structuredClone(this.kept)))) {
