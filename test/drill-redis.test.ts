@@ -114,7 +114,9 @@ describe('drill: the Redis store', () => {
       const notable = (l: string) => /"level":(40|50|60)/.test(l) || l.includes('resuming');
       return all.filter((l) => notable(l) || keys.some((k) => l.includes(`"key":"${k}"`) || l.includes(`:${k},`)) || [...events].some((e) => l.includes(e))).join('\n');
     };
-    await waitFor(() => missing().length === 0, 30_000, 'an answer to every update').catch((error: Error) => {
+    // An event recorded while its queueing failed waits for the sweeper, which takes only events a
+    // period old (cluster.stallTimeout, 15 s by default): up to two periods, then its chat's turn.
+    await waitFor(() => missing().length === 0, 2 * 15_000 + 15_000, 'an answer to every update').catch((error: Error) => {
       throw new Error(`${error.message}: ${missing().join(' ')}\n${logsOf(missing())}`);
     });
     // Stopped with SIGTERM, each finishes what it holds: nothing more may be sent after.
