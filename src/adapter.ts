@@ -19,10 +19,17 @@ export interface InboundEvent {
   normalize(): Message | Promise<Message>;
   /** Called once the message has been handled and every reply delivered (request/response platforms answer then). */
   onHandled?(): void;
+  /**
+   * Set by a platform that sends the event again until it is acknowledged (a gateway session
+   * resumed from the last sequence acknowledged): the core may take it without recording it first,
+   * and then settles its admission only once it is handled or recorded (src/pipeline/replayable.ts).
+   * `replayed`: it may have been taken before (it came while a resumed session was replaying).
+   */
+  replayable?: { replayed: boolean };
 }
 
 /**
- * - `accepted`: recorded; it will be handled (after a crash too)
+ * - `accepted`: recorded; it will be handled (after a crash too). A replayable event: handled, or recorded
  * - `duplicate`: a redelivery of an event already taken; answer as if accepted
  * - `closed`: not taken (shutting down, or the store cannot record it): make the platform deliver
  *   it again later (a webhook throws `unavailable()`, which answers 503 with Retry-After)

@@ -3,7 +3,13 @@
 // process cannot close its session, so the next one RESUMEs it from the last event it recorded and
 // Discord replays the rest; replies carry a nonce made from their outbox key (enforce_nonce), so a
 // send repeated after a kill is recognised by Discord: nothing lost, no user sees a reply twice.
+// The silent drill: a bot that replies to nothing, so its events are acknowledged once handled and
+// leave no trace in the store (src/pipeline/replayable.ts); what it handled is a file it appends to.
 
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runDrill } from './drill/run.js';
 import { directMessage, FakeDiscord, token } from './fakes/discord.js';
@@ -36,5 +42,41 @@ describe('drill: SIGKILL under load, Discord gateway, SQLite store', () => {
     expect(verdict.doubled, report).toEqual([]);
     expect(verdict.disordered, report).toEqual([]);
     console.log(`discord drill: ${kills.length} kills, ${fake.gateway.resumes.length} resumes; ${acked.size} messages, all answered, none twice; ${repeats} sends repeated after a kill and recognised by their nonce`);
+  }, 240_000);
+});
+
+describe('drill: SIGKILL under load, Discord gateway, a bot that replies to nothing', () => {
+  it('acknowledges an event only once handled: after every kill the replay brings back whatever was cut off, and nothing is lost', async () => {
+    await fake.start();
+    const handled = join(mkdtempSync(join(tmpdir(), 'switchboard-drill-silent-')), 'handled.log');
+    process.env.DRILL_HANDLED_LOG = handled;
+    const sentBefore = fake.sent.length;
+    const result = await runDrill(
+      {
+        platform: `{ id: dc, type: discord, token: "${token}", apiRoot: "${fake.url}" }`,
+        deliver: async (_url, chat, text) => {
+          fake.gateway.push('MESSAGE_CREATE', directMessage(fake, `silent ${text}`, { channel: channelOf(chat), author: { id: `6${String(chat).padStart(17, '0')}`, username: `user${chat}` } }));
+          return true;
+        },
+        // What the bot handled, as its file says: a line per run of its handler.
+        sends: () =>
+          existsSync(handled)
+            ? readFileSync(handled, 'utf8')
+                .split('\n')
+                .filter(Boolean)
+                .map((line) => JSON.parse(line) as { chat: string; text: string; at: number })
+                .map(({ chat, text, at }) => ({ chat: String(Number(chat.slice(1))), text: text.replace(/^silent /, ''), at }))
+            : [],
+      },
+      { bot: fileURLToPath(new URL('./fixtures/drill-silent-bot.ts', import.meta.url)) },
+    );
+    const { verdict, report, kills, acked } = result;
+    expect(kills).toHaveLength(5);
+    expect(acked.size).toBe(500);
+    expect(fake.sent.length).toBe(sentBefore);
+    expect(verdict.lost, report).toEqual([]);
+    // A handler cut off by a kill before its event was acknowledged runs again (at least once): a repeat needs a kill to explain it.
+    expect(verdict.unexplained, report).toEqual([]);
+    console.log(`discord silent drill: ${kills.length} kills; ${acked.size} messages, all handled; ${verdict.doubled.length} handled again after a kill cut them off`);
   }, 240_000);
 });

@@ -131,7 +131,7 @@ export class DiscordAdapter implements Adapter {
             identifyThrottler: throttle,
             sessions,
             onClient: (client) => (client ? this.clients.set(shard.id, client) : this.clients.delete(shard.id)),
-            onDispatch: (packet) => this.onDispatch(packet),
+            onDispatch: (packet, replayed) => this.onDispatch(packet, replayed),
           },
           controls,
         );
@@ -223,19 +223,19 @@ export class DiscordAdapter implements Adapter {
   }
 
   /** Hands a message or a button click to the core, in the order the gateway sent them; the admission tells the session what is recorded. */
-  private onDispatch(packet: GatewayDispatchPayload): Promise<Admission> | undefined {
+  private onDispatch(packet: GatewayDispatchPayload, replayed: boolean): Promise<Admission> | undefined {
     switch (packet.t) {
       case 'READY':
         this.self = packet.d.user.id;
         return undefined;
       case 'MESSAGE_CREATE':
         if (packet.d.author.id === this.self) return undefined; // our own replies come back as events too
-        return this.admit(packet.d.id, normalizeMessage, packet.d as GatewayMessageCreateDispatchData);
+        return this.admit(packet.d.id, normalizeMessage, packet.d as GatewayMessageCreateDispatchData, replayed);
       case 'INTERACTION_CREATE': {
         const interaction = packet.d;
         if (interaction.type !== InteractionType.MessageComponent) return undefined;
         this.acknowledge(interaction);
-        return this.admit(interaction.id, normalizeClick, interaction);
+        return this.admit(interaction.id, normalizeClick, interaction, replayed);
       }
       default:
         return undefined;
@@ -250,11 +250,12 @@ export class DiscordAdapter implements Adapter {
     retry(post, { policy: acknowledgePolicy, classify }).catch((error: unknown) => this.ctx?.logger.warn({ err: describe(error) }, 'could not acknowledge a button click'));
   }
 
-  private admit<D>(key: string, normalize: (data: D, ctx: NormalizeContext) => ReturnType<InboundEvent['normalize']>, data: D): Promise<Admission> {
+  /** Replayable: the session is acknowledged only up to events handled or recorded, and a resume sends the rest again. */
+  private admit<D>(key: string, normalize: (data: D, ctx: NormalizeContext) => ReturnType<InboundEvent['normalize']>, data: D, replayed: boolean): Promise<Admission> {
     const ctx = this.ctx;
     if (!ctx) return Promise.resolve('closed');
     const context = this.normalizeContext(ctx);
-    return ctx.dispatch({ key, normalize: () => normalize(data, context) });
+    return ctx.dispatch({ key, normalize: () => normalize(data, context), replayable: replayed ? replayedEvent : liveEvent });
   }
 
   /** One per start, not one per event: selfId is read as each event is normalized. */
@@ -283,6 +284,9 @@ export class DiscordAdapter implements Adapter {
     return 'channel';
   }
 }
+
+const replayedEvent = { replayed: true } as const;
+const liveEvent = { replayed: false } as const;
 
 /** How long stop() waits for sends under way (one may be waiting out a 429). */
 const sendDrainMs = 10_000;

@@ -1,10 +1,12 @@
 // A shard's gateway session kept in the store, so that Switchboard started again (after a crash
 // too), or another instance taking the shard over, RESUMEs it and Discord replays the events it
 // missed, instead of IDENTIFYing afresh and losing them. Each shard has its own key (its instances
-// write it alone) and reads it again at every connection. What is kept is the sequence of the last event whose admission completed (the
-// inbox has it), not of the last one received: a replay sends again everything not yet recorded,
-// and the core's dedup drops what was. A session Discord no longer has answers the RESUME with
-// op 9, after which discord.js identifies afresh.
+// write it alone) and reads it again at every connection. What is kept is the sequence of the last
+// event acknowledged, not of the last one received: events are taken replayable, so one is
+// acknowledged once the core has handled it or recorded it (src/pipeline/replayable.ts). A replay
+// sends again everything not yet acknowledged, and the core's dedup drops what was handled. A
+// session Discord no longer has answers the RESUME with op 9, after which discord.js identifies
+// afresh.
 //
 // discord.js 14 passes no session hooks to @discordjs/ws, so they are set on the manager's options
 // from buildStrategy (the manager reads them at each call). The live copy (the sequence of the
@@ -123,7 +125,7 @@ export class GatewaySessions {
     return this.kept[shardId]?.sessionId;
   }
 
-  /** An event was recorded (or needed no recording): a resume may start after it. Events are told in order. */
+  /** An event was acknowledged (handled, recorded, or needing neither): a resume may start after it. Events are told in order. */
   recorded(shardId: number, sessionId: string, sequence: number): void {
     const kept = this.kept[shardId];
     if (!kept || kept.sessionId !== sessionId || sequence <= kept.sequence) return;

@@ -49,9 +49,11 @@ export interface SessionOptions {
   onClient(client: Client | undefined): void;
   /**
    * Every gateway dispatch, READY and replayed ones included, in the order received; for an event
-   * handed to the core, its admission: a resume starts after the last one recorded.
+   * handed to the core, its admission: a resume starts after the last one recorded (or handled).
+   * `replayed`: it came before this client's READY or RESUMED, so a resumed session may be sending
+   * again an event taken before the restart.
    */
-  onDispatch(packet: GatewayDispatchPayload): Promise<Admission> | undefined;
+  onDispatch(packet: GatewayDispatchPayload, replayed: boolean): Promise<Admission> | undefined;
 }
 
 /** A dispatch handed to the core, until its admission settles. */
@@ -100,6 +102,12 @@ export async function runSession(options: SessionOptions, { signal, alive }: Ses
   let settling: Promise<void> | undefined;
   /** An event this client received could not be recorded: nothing after it counts as recorded either. */
   let held = false;
+  /**
+   * Until READY or RESUMED: a session resumed from what was kept replays from the last event
+   * acknowledged, which a previous client may have handled. Later resumes within this client start
+   * from the last event it received, so they replay nothing it has seen.
+   */
+  let replaying = true;
   const client = new Client({
     intents: options.intents,
     shards: [options.shard.id],
@@ -149,8 +157,9 @@ export async function runSession(options: SessionOptions, { signal, alive }: Ses
       armReady();
       (client as EventEmitter).on(Events.Raw, (packet: GatewayDispatchPayload, shardId: number) => {
         if (packet.t === GatewayDispatchEvents.Ready) sessions.began(shardId, packet.s, packet.d);
+        if (packet.t === GatewayDispatchEvents.Ready || packet.t === GatewayDispatchEvents.Resumed) replaying = false;
         const sessionId = sessions.sessionOf(shardId);
-        admissions.push({ admission: options.onDispatch(packet), shardId, sessionId, sequence: packet.s });
+        admissions.push({ admission: options.onDispatch(packet, replaying), shardId, sessionId, sequence: packet.s });
         settling ??= settle();
       });
       const settle = async () => {

@@ -19,11 +19,14 @@ import type { HandOver, Prompts, Resumption } from './prompts.js';
 import { collectStreams, sendLive, type SentLive } from './streams.js';
 import { hasStreams } from '../bot/stream.js';
 import type { Trace } from './trace.js';
+import type { ReplayableEvents } from './replayable.js';
 
 export interface HandleDeps {
   bot: Bot;
   hooks: StageHooks;
   store: Store;
+  /** Events taken unrecorded: recorded before they leave a trace, and finished by their own rule. */
+  replayable?: ReplayableEvents;
   deliverer: Deliverer;
   logger: Logger;
   metrics?: Metrics;
@@ -311,7 +314,10 @@ export class MessageHandler {
     // Added and saved in one round trip. A networked store that lost its connection is usually back
     // within moments: the replies wait for it rather than go out unrecorded, which would send them
     // again when the event is resumed.
-    const write = () => Promise.all([items.length > 0 ? store.outbox.add(items) : undefined, journal ? store.inbox.update(run.eventId, journal) : undefined]);
+    const write = () => {
+      this.deps.replayable?.record(run.eventId);
+      return Promise.all([items.length > 0 ? store.outbox.add(items) : undefined, journal ? store.inbox.update(run.eventId, journal) : undefined]);
+    };
     try {
       await this.durable(write);
     } catch (error) {
@@ -347,6 +353,7 @@ export class MessageHandler {
 
   private async save(run: Run, journal: Journal): Promise<void> {
     try {
+      this.deps.replayable?.record(run.eventId);
       await this.deps.store.inbox.update(run.eventId, journal);
     } catch (error) {
       run.log.error({ err: errorMessage(error) }, 'could not save the event\'s progress; after a crash this step may be repeated');
@@ -355,7 +362,7 @@ export class MessageHandler {
 
   private async finish(eventId: string, log: Logger, replies = true): Promise<void> {
     try {
-      await this.durable(() => this.deps.store.inbox.finish(eventId, { replies }));
+      await (this.deps.replayable?.finish(eventId) ?? this.durable(() => this.deps.store.inbox.finish(eventId, { replies })));
     } catch (error) {
       log.error({ err: errorMessage(error) }, 'could not mark the event finished; after a restart it is resumed, and what was delivered is not sent again');
     }

@@ -27,6 +27,7 @@ import type { EventJournal, Journal, MessageJournal } from './journal.js';
 import type { StageHooks } from './lifecycle.js';
 import type { UserLimits } from './limits.js';
 import { Prompts, type Resumption, type SharedWaits } from './prompts.js';
+import { ReplayableEvents } from './replayable.js';
 import { tracedPrompts, type Trace } from './trace.js';
 import { chatOf, type WorkQueue } from './work.js';
 
@@ -57,6 +58,8 @@ export interface PipelineOptions {
   sharedWaits?: SharedWaits;
   /** Told what happens to each message (the operator console). */
   trace?: Trace;
+  /** How long a replayable event may run unrecorded before it is recorded (replayable.ts); 1 s by default. */
+  replayGraceMs?: number;
 }
 
 const noDownloads: Downloader = async () => {
@@ -84,6 +87,8 @@ export class Pipeline {
   private admitting = 0;
   private admissionsDone: (() => void) | undefined;
   private readonly inDoubt: AdmissionsInDoubt;
+  /** Replayable events taken before they are recorded. */
+  private readonly replayable: ReplayableEvents;
   private bot: Bot;
 
   constructor(private readonly options: PipelineOptions) {
@@ -98,6 +103,7 @@ export class Pipeline {
     });
     const limitsOf = options.limits ?? ((botId: string) => adapters.get(botId)?.limits);
     this.durable = throughOutage(store);
+    this.replayable = new ReplayableEvents(store, logger, this.dedupTtlMs, options.replayGraceMs);
     this.deliverer = new Deliverer({ adapters, outbox: store.outbox, durable: this.durable, pacer: options.pacing?.(limitsOf) ?? new Pacer(limitsOf), policy: options.retryPolicy ?? defaultRetryPolicy, logger, metrics, streams: options.streams, trace: options.trace });
     this.ownerless = new OwnerlessReplies(store, this.deliverer, logger, (task) => this.track(task), options.work);
     this.prompts = new Prompts((resumption) => this.track(this.unanswered(resumption)), options.sharedWaits, (id, journal, resumption) => {
@@ -109,6 +115,7 @@ export class Pipeline {
       bot: options.bot,
       hooks: options.hooks ?? {},
       store,
+      replayable: this.replayable,
       deliverer: this.deliverer,
       logger,
       metrics,
@@ -137,8 +144,8 @@ export class Pipeline {
     let handling = false;
     try {
       const outcome = await this.admit(botId, event);
-      handling = outcome === 'handling';
-      return outcome === 'duplicate' || outcome === 'closed' ? outcome : 'accepted';
+      handling = outcome === 'handling' || outcome === 'handling unrecorded';
+      return outcome === 'handling unrecorded' ? 'closed' : outcome === 'duplicate' || outcome === 'closed' ? outcome : 'accepted';
     } finally {
       // A message being handled keeps its slot until it is done; anything else frees it now.
       if (!handling) this.releaseSlot();
@@ -160,7 +167,8 @@ export class Pipeline {
     this.slotWaiters.shift()?.();
   }
 
-  private async admit(botId: string, event: InboundEvent): Promise<'handling' | 'queued' | 'consumed' | 'duplicate' | 'closed'> {
+  /** `handling unrecorded`: a replayable event being handled that could not be recorded; the platform is to send it again. */
+  private async admit(botId: string, event: InboundEvent): Promise<'handling' | 'handling unrecorded' | 'queued' | 'consumed' | 'duplicate' | 'closed'> {
     const { logger, store } = this.options;
     let message: Message;
     try {
@@ -173,6 +181,7 @@ export class Pipeline {
     }
     const id = randomUUID();
     const journal: MessageJournal = { stage: 'received', message };
+    if (event.replayable && event.key !== undefined && !this.options.work) return this.takeReplayable(id, botId, event.key, journal, event);
     let fresh: boolean;
     try {
       fresh = await store.inbox.admit({ id, botId, key: event.key, journal }, this.dedupTtlMs);
@@ -190,16 +199,32 @@ export class Pipeline {
     return 'handling';
   }
 
+  /** Handled at once, recorded only if it has to be (replayable.ts); a replay is first looked up, as it may have been handled before. */
+  private async takeReplayable(id: string, botId: string, key: string, journal: MessageJournal, event: InboundEvent): Promise<'handling' | 'handling unrecorded' | 'duplicate' | 'closed'> {
+    const replayed = event.replayable!.replayed;
+    if (replayed) {
+      try {
+        if ((await this.options.store.inbox.admittedAs(botId, key)) !== undefined) return 'duplicate';
+      } catch (error) {
+        return this.unrecorded(botId, key, error);
+      }
+    }
+    const acknowledged = this.replayable.take(id, botId, key, journal);
+    // A replay may repeat what a run cut off by a crash did: its first callback is told so.
+    this.schedule(id, journal, replayed, event.onHandled);
+    return (await acknowledged) === 'closed' ? 'handling unrecorded' : 'handling';
+  }
+
   /**
    * The store could not record an event: it is refused ('closed'), and the adapter has the platform
    * deliver it again (a 503, a poll offset not moved, a gateway session resumed from the last event recorded).
    */
-  private unrecorded(botId: string, key: string | undefined, error: unknown, event: Doubtful): 'closed' {
+  private unrecorded(botId: string, key: string | undefined, error: unknown, event?: Doubtful): 'closed' {
     const { store, logger, metrics } = this.options;
     logger.error({ bot: botId, key, err: errorMessage(error) }, 'could not record an event; the platform is asked to deliver it again');
     metrics?.inc('switchboard_events_unrecorded_total', { bot: botId });
     // Failed because the connection dropped: the write may have landed all the same.
-    if (store.onAvailability && !store.available) this.inDoubt.add(event);
+    if (event && store.onAvailability && !store.available) this.inDoubt.add(event);
     return 'closed';
   }
 

@@ -177,9 +177,14 @@ export interface Store extends KeyValue, Signals {
   close(): Promise<void>;
 }
 
+/** The key-value entry that remembers an event's dedup key, holding the event's id. */
+export function dedupKey(botId: string, key: string): string {
+  return `dedup:${botId}:${key}`;
+}
+
 /** admittedAs for a backend whose dedup keys are key-value entries holding the event's id. */
 export async function admittedAs(kv: KeyValue, botId: string, key: string): Promise<string | undefined> {
-  const id = await kv.get<unknown>(`dedup:${botId}:${key}`);
+  const id = await kv.get<unknown>(dedupKey(botId, key));
   return typeof id === 'string' ? id : undefined;
 }
 

@@ -4,7 +4,7 @@
 import { decode, encode } from './codec.js';
 import { LocalLeases } from './local-leases.js';
 import { LocalSignals } from './signals.js';
-import { admittedAs, pendingRecord, type Inbox, type KeyValue, type Leases, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from './index.js';
+import { admittedAs, dedupKey, pendingRecord, type Inbox, type KeyValue, type Leases, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from './index.js';
 
 interface Entry {
   /** Encoded as the durable backends keep it, so a value read is a copy, as it is there (a bot's state tested on memory behaves as on SQLite). */
@@ -93,7 +93,7 @@ class MemoryInbox implements Inbox {
   ) {}
 
   async admit(event: NewEvent, dedupTtlMs: number): Promise<boolean> {
-    if (event.key !== undefined && !this.dedup.claimNow(`dedup:${event.botId}:${event.key}`, dedupTtlMs, event.id)) return false;
+    if (event.key !== undefined && !this.dedup.claimNow(dedupKey(event.botId, event.key), dedupTtlMs, event.id)) return false;
     this.events.set(event.id, { id: event.id, botId: event.botId, key: event.key, journal: event.journal, seq: ++this.seq });
     return true;
   }

@@ -8,7 +8,7 @@
 
 import { Redis } from 'ioredis';
 import { decode, encode } from '../codec.js';
-import { admittedAs, StoreError, type Inbox, type Leases, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from '../index.js';
+import { admittedAs, dedupKey, StoreError, type Inbox, type Leases, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from '../index.js';
 import * as lua from './scripts.js';
 import { defineLeaseCommands, RedisLeases, type LeaseRedis } from './leases.js';
 import { RedisSignals } from './signals.js';
@@ -199,7 +199,7 @@ class RedisInbox implements Inbox {
 
   async admit(event: NewEvent, dedupTtlMs: number): Promise<boolean> {
     const { store } = this;
-    const dedup = event.key === undefined ? '' : store.key(`kv:dedup:${event.botId}:${event.key}`);
+    const dedup = event.key === undefined ? '' : store.key(`kv:${dedupKey(event.botId, event.key)}`);
     const meta = JSON.stringify({ botId: event.botId, key: event.key });
     const journal = encode(event.journal);
     return (await store.call(() => store.redis.sbAdmit(dedup, store.prefix, Math.max(1, Math.round(dedupTtlMs)), event.id, meta, journal))) === 1;

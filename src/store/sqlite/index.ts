@@ -5,7 +5,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database, { type Database as Db, type Statement } from 'better-sqlite3';
 import { decode, encode } from '../codec.js';
-import { admittedAs, StoreError, type Inbox, type Leases, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from '../index.js';
+import { admittedAs, dedupKey, StoreError, type Inbox, type Leases, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from '../index.js';
 import { WriteBatch } from './batch.js';
 import { LocalLeases } from '../local-leases.js';
 import { migrations } from './migrations.js';
@@ -153,7 +153,7 @@ class SqliteInbox implements Inbox {
     const journal = encode(event.journal);
     const now = store.time;
     return store.write(() => {
-      if (event.key !== undefined && store.sql.claim.run(`dedup:${event.botId}:${event.key}`, JSON.stringify(event.id), now + dedupTtlMs, now).changes !== 1) return false;
+      if (event.key !== undefined && store.sql.claim.run(dedupKey(event.botId, event.key), JSON.stringify(event.id), now + dedupTtlMs, now).changes !== 1) return false;
       store.sql.admit.run(event.id, event.botId, event.key ?? null, journal, now);
       return true;
     });

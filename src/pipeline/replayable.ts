@@ -1,0 +1,105 @@
+// Events a platform sends again until it is told they are done (a gateway session resumed from the
+// last sequence acknowledged) are taken without being recorded first: the platform's replay is
+// their record. One that ends leaving no trace costs one write, its dedup key, where an admitted
+// event costs three (key, event row, its deletion) and its journal's serialization. One about to
+// leave a trace (replies into the outbox, a stage's answer saved) or still running after `graceMs`
+// (a slow handler, a prompt waiting for its answer) is recorded then, as admission would have, and
+// is an admitted event from there on. The platform is acknowledged once the event is finished or
+// recorded: before that a crash loses nothing, as the resumed session sends it again, and its dedup
+// key, written only when it is done, does not turn the replay away.
+
+import type { Admission } from '../adapter.js';
+import { dedupKey, type Store } from '../store/index.js';
+import type { Logger } from '../runtime/logger.js';
+import { errorMessage } from '../inbound/supervisor.js';
+import type { MessageJournal } from './journal.js';
+
+/** Taken, not recorded: `recorded` once its admission is under way. */
+interface Unrecorded {
+  readonly id: string;
+  readonly botId: string;
+  readonly key: string;
+  readonly journal: MessageJournal;
+  readonly at: number;
+  readonly acknowledge: (admission: Admission) => void;
+}
+
+export class ReplayableEvents {
+  /** In the order taken, which is the order of age: the sweep stops at the first one young enough. */
+  private readonly waiting = new Map<string, Unrecorded>();
+  private sweeper: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly logger: Logger,
+    private readonly dedupTtlMs: number,
+    private readonly graceMs = 1000,
+  ) {}
+
+  /** Takes an event unrecorded; settles with what the platform is told, once it is finished or recorded. */
+  take(id: string, botId: string, key: string, journal: MessageJournal): Promise<Admission> {
+    return new Promise<Admission>((acknowledge) => {
+      this.waiting.set(id, { id, botId, key, journal, at: performance.now(), acknowledge });
+      this.sweeper ??= setInterval(() => this.recordSlow(), this.graceMs).unref();
+    });
+  }
+
+  /**
+   * Before an event leaves a trace in the store: an event taken unrecorded is recorded first. Its
+   * write is queued before the caller's, so a store that commits in order (all of ours) never
+   * holds the trace without the event.
+   */
+  record(id: string): void {
+    const event = this.waiting.get(id);
+    if (!event) return;
+    this.waiting.delete(id);
+    this.store.inbox.admit({ id, botId: event.botId, key: event.key, journal: event.journal }, this.dedupTtlMs).then(
+      // Taken by another admission meanwhile (a duplicate that raced it): acknowledged all the same, as it was handled here.
+      () => event.acknowledge('accepted'),
+      (error: unknown) => {
+        this.logger.error({ bot: event.botId, key: event.key, err: errorMessage(error) }, 'could not record an event being handled; the platform is asked to deliver it again');
+        event.acknowledge('closed');
+      },
+    );
+    this.stopWhenIdle();
+  }
+
+  /**
+   * The event is done. Undefined when it is not one of these (or it was recorded): the caller
+   * finishes it as an admitted event. Otherwise its dedup key is written, and once that is
+   * committed the platform is acknowledged.
+   */
+  finish(id: string): Promise<void> | undefined {
+    const event = this.waiting.get(id);
+    if (!event) return undefined;
+    this.waiting.delete(id);
+    this.stopWhenIdle();
+    return this.store.set(dedupKey(event.botId, event.key), id, this.dedupTtlMs).then(
+      () => event.acknowledge('accepted'),
+      (error: unknown) => {
+        // Handled and answered: acknowledged all the same, so only a crash within the dedup window could repeat it.
+        this.logger.error({ bot: event.botId, key: event.key, err: errorMessage(error) }, 'could not write the dedup key of a handled event; a replay of it after a crash would be handled again');
+        event.acknowledge('accepted');
+      },
+    );
+  }
+
+  /** Events left to acknowledge when the process stops: the platform sends them again. */
+  get size(): number {
+    return this.waiting.size;
+  }
+
+  private recordSlow(): void {
+    const before = performance.now() - this.graceMs;
+    for (const event of this.waiting.values()) {
+      if (event.at > before) break;
+      this.record(event.id);
+    }
+  }
+
+  private stopWhenIdle(): void {
+    if (this.waiting.size > 0 || !this.sweeper) return;
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
+}

@@ -1,0 +1,148 @@
+// Replayable events (a gateway resumed from the last sequence acknowledged): taken without being
+// recorded first, recorded only when they are about to leave a trace or run long, acknowledged
+// once handled or recorded. Against the SQLite store, read back through a second look at the file.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Adapter, Admission } from '../src/adapter.js';
+import { defineBot, type Bot } from '../src/bot/bot.js';
+import type { StageHooks } from '../src/pipeline/lifecycle.js';
+import { Pipeline } from '../src/pipeline/pipeline.js';
+import { silentLogger } from '../src/runtime/logger.js';
+import type { Message } from '../src/message.js';
+import type { OutboxRecord, StoredEvent } from '../src/store/index.js';
+import { SqliteStore } from '../src/store/sqlite/index.js';
+import { tempStorePath, waitFor } from './helpers.js';
+
+function message(text: string, id: string): Message {
+  return { id, platform: 'test', botId: 'chat', channel: { id: 'c1', type: 'direct' }, author: { id: 'u1', isBot: false }, content: [{ type: 'text', text }], text, mentionsBot: false, timestamp: 0, raw: {} };
+}
+
+/** A bot that waits for `release()` on every message, then replies only to text starting with "reply". */
+function gatedBot(): { bot: Bot; release: () => void } {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const bot = defineBot((b) =>
+    b.on('message', async (ctx) => {
+      await gate;
+      if (ctx.text.startsWith('reply')) ctx.reply(ctx.text);
+    }),
+  );
+  return { bot, release };
+}
+
+const stores: SqliteStore[] = [];
+afterEach(async () => {
+  for (const store of stores.splice(0)) await store.close();
+});
+
+function setup(options: { bot: Bot; graceMs?: number; hooks?: StageHooks; send?: Adapter['send'] }) {
+  const store = SqliteStore.open({ path: tempStorePath() });
+  stores.push(store);
+  const sent: string[] = [];
+  const adapter: Adapter = {
+    id: 'chat',
+    type: 'test',
+    start: async () => {},
+    stop: async () => {},
+    send:
+      options.send ??
+      (async (m) => {
+        sent.push(m.content.map((s) => (s.type === 'text' ? s.text : s.type)).join(''));
+        return { ok: true, ids: [`m${sent.length}`], ms: 1 };
+      }),
+  };
+  const pipeline = new Pipeline({ bot: options.bot, adapters: new Map([['chat', adapter]]), store, logger: silentLogger(), hooks: options.hooks, replayGraceMs: options.graceMs ?? 60_000 });
+  /** Dispatches a replayable event; the admission is what the gateway session waits for before acknowledging it. */
+  const dispatch = (text: string, key: string, replayed = false) => {
+    let settled: Admission | undefined;
+    const admission = pipeline.dispatch('chat', { key, normalize: () => message(text, key), replayable: { replayed } }).then((a) => (settled = a));
+    return { admission, settled: () => settled };
+  };
+  return { store, pipeline, dispatch, sent };
+}
+
+describe('replayable events', () => {
+  it('are handled without an inbox row; the dedup key is written when they are done, and only then are they acknowledged', async () => {
+    const { bot, release } = gatedBot();
+    const { store, pipeline, dispatch } = setup({ bot });
+    const event = dispatch('hello', 'k1');
+    await waitFor(() => pipeline.queuedChats === 1, 3000, 'the event to be handled');
+    expect(await store.inbox.unfinished()).toEqual([]);
+    expect(await store.inbox.admittedAs('chat', 'k1')).toBeUndefined();
+    expect(event.settled()).toBeUndefined();
+    release();
+    expect(await event.admission).toBe('accepted');
+    expect(await store.inbox.admittedAs('chat', 'k1')).toEqual(expect.any(String));
+    expect(await store.inbox.unfinished()).toEqual([]);
+  });
+
+  it('drops a replay of an event handled before, and handles a replay of one never finished, telling its first callback it may be a repeat', async () => {
+    const { bot, release } = gatedBot();
+    release();
+    const asked: { text: string; redelivered?: boolean }[] = [];
+    const hooks: StageHooks = {
+      onMessage: async (_stage, data) => {
+        asked.push({ text: data.message.text, redelivered: data.redelivered });
+        return { kind: 'continue' };
+      },
+    };
+    const { pipeline, dispatch } = setup({ bot, hooks });
+    expect(await dispatch('first', 'k1').admission).toBe('accepted');
+    expect(await dispatch('first, replayed', 'k1', true).admission).toBe('duplicate');
+    expect(await dispatch('cut off by a crash, replayed', 'k2', true).admission).toBe('accepted');
+    await pipeline.drain();
+    expect(asked).toEqual([
+      { text: 'first', redelivered: undefined },
+      { text: 'cut off by a crash, replayed', redelivered: true },
+    ]);
+  });
+
+  it('are recorded before their replies: while a reply is being sent, the event is in the inbox and its reply in the outbox', async () => {
+    const { bot, release } = gatedBot();
+    release();
+    let seen: { events: StoredEvent[]; replies: OutboxRecord[] } | undefined;
+    const { store, pipeline, dispatch } = setup({
+      bot,
+      send: async () => {
+        const events = await store.inbox.unfinished();
+        seen = { events, replies: await store.outbox.ofEvent(events[0]?.id ?? '') };
+        return { ok: true, ids: ['m1'], ms: 1 };
+      },
+    });
+    // Acknowledged once recorded, before the reply goes out.
+    expect(await dispatch('reply to me', 'k1').admission).toBe('accepted');
+    await pipeline.drain();
+    expect(seen?.events.map((e) => e.key)).toEqual(['k1']);
+    expect(seen?.replies.map((r) => r.state)).toEqual(['pending']);
+    // Finished as an admitted event: the row and its delivered reply are gone, the dedup key stays.
+    await waitFor(async () => (await store.inbox.unfinished()).length === 0, 3000, 'the event to be finished');
+    expect(await store.outbox.list('delivered')).toEqual([]);
+    expect(await store.inbox.admittedAs('chat', 'k1')).toEqual(expect.any(String));
+  });
+
+  it('are recorded, and acknowledged, once they have run longer than the grace; then finished as admitted events', async () => {
+    const { bot, release } = gatedBot();
+    const { store, pipeline, dispatch, sent } = setup({ bot, graceMs: 50 });
+    const event = dispatch('reply, slowly', 'k1');
+    expect(await event.admission).toBe('accepted');
+    expect((await store.inbox.unfinished()).map((e) => e.key)).toEqual(['k1']);
+    release();
+    await pipeline.drain();
+    await waitFor(async () => (await store.inbox.unfinished()).length === 0, 3000, 'the event to be finished');
+    expect(sent).toEqual(['reply, slowly']);
+    expect(await store.inbox.admittedAs('chat', 'k1')).toEqual(expect.any(String));
+  });
+
+  it('tell the platform to send the event again when the store cannot record one that has to be, and still handle it', async () => {
+    const { bot, release } = gatedBot();
+    const { store, pipeline, dispatch, sent } = setup({ bot, graceMs: 50 });
+    const admit = store.inbox.admit.bind(store.inbox);
+    store.inbox.admit = () => Promise.reject(new Error('disk full'));
+    const event = dispatch('reply, unrecorded', 'k1');
+    expect(await event.admission).toBe('closed');
+    store.inbox.admit = admit;
+    release();
+    await pipeline.drain();
+    expect(sent).toEqual(['reply, unrecorded']);
+  });
+});
