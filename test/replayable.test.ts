@@ -18,11 +18,15 @@ function message(text: string, id: string): Message {
 }
 
 /** A bot that waits for `release()` on every message, then replies only to text starting with "reply". */
+const handledTexts: string[] = [];
+
 function gatedBot(): { bot: Bot; release: () => void } {
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
+  handledTexts.length = 0;
   const bot = defineBot((b) =>
     b.on('message', async (ctx) => {
+      handledTexts.push(ctx.text);
       await gate;
       if (ctx.text.startsWith('reply')) ctx.reply(ctx.text);
     }),
@@ -95,6 +99,20 @@ describe('replayable events', () => {
       { text: 'first', redelivered: undefined },
       { text: 'cut off by a crash, replayed', redelivered: true },
     ]);
+  });
+
+  it('take a replay of an event still running here (a session started again in-process) as a duplicate, acknowledged only with the original', async () => {
+    const { bot, release } = gatedBot();
+    const { pipeline, dispatch } = setup({ bot });
+    const original = dispatch('still running', 'k1');
+    await waitFor(() => pipeline.queuedChats === 1, 3000, 'the event to be handled');
+    const replay = dispatch('still running, replayed', 'k1', true);
+    await waitFor(() => pipeline.queuedChats === 1 && replay.settled() === undefined && original.settled() === undefined, 3000, 'both to wait');
+    release();
+    expect(await replay.admission).toBe('duplicate');
+    expect(await original.admission).toBe('accepted');
+    await pipeline.drain();
+    expect(handledTexts).toEqual(['still running']);
   });
 
   it('are recorded before their replies: while a reply is being sent, the event is in the inbox and its reply in the outbox', async () => {

@@ -203,6 +203,9 @@ export class Pipeline {
   private async takeReplayable(id: string, botId: string, key: string, journal: MessageJournal, event: InboundEvent): Promise<'handling' | 'handling unrecorded' | 'duplicate' | 'closed'> {
     const replayed = event.replayable!.replayed;
     if (replayed) {
+      // Still running here (a session started again in this process): acknowledged with the original.
+      const original = this.replayable.inFlight(botId, key);
+      if (original) return (await original) === 'closed' ? 'closed' : 'duplicate';
       try {
         if ((await this.options.store.inbox.admittedAs(botId, key)) !== undefined) return 'duplicate';
       } catch (error) {

@@ -21,12 +21,15 @@ interface Unrecorded {
   readonly key: string;
   readonly journal: MessageJournal;
   readonly at: number;
-  readonly acknowledge: (admission: Admission) => void;
+  readonly acknowledged: Promise<Admission>;
+  acknowledge: (admission: Admission) => void;
 }
 
 export class ReplayableEvents {
-  /** In the order taken, which is the order of age: the sweep stops at the first one young enough. */
+  /** By event id, in the order taken, which is the order of age: the sweep stops at the first one young enough. */
   private readonly waiting = new Map<string, Unrecorded>();
+  /** The same, by dedup key: a session started again in this process replays what is still running here. */
+  private readonly running = new Map<string, Unrecorded>();
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(
@@ -38,10 +41,21 @@ export class ReplayableEvents {
 
   /** Takes an event unrecorded; settles with what the platform is told, once it is finished or recorded. */
   take(id: string, botId: string, key: string, journal: MessageJournal): Promise<Admission> {
-    return new Promise<Admission>((acknowledge) => {
-      this.waiting.set(id, { id, botId, key, journal, at: performance.now(), acknowledge });
-      this.sweeper ??= setInterval(() => this.recordSlow(), this.graceMs).unref();
-    });
+    let acknowledge!: (admission: Admission) => void;
+    const acknowledged = new Promise<Admission>((resolve) => (acknowledge = resolve));
+    const event: Unrecorded = { id, botId, key, journal, at: performance.now(), acknowledged, acknowledge };
+    this.waiting.set(id, event);
+    this.running.set(dedupKey(botId, key), event);
+    this.sweeper ??= setInterval(() => this.recordSlow(), this.graceMs).unref();
+    return acknowledged;
+  }
+
+  /**
+   * The event with this key, when it is running here unacknowledged: a replay of it is a duplicate,
+   * to be acknowledged only with it (settles once it is).
+   */
+  inFlight(botId: string, key: string): Promise<Admission> | undefined {
+    return this.running.get(dedupKey(botId, key))?.acknowledged;
   }
 
   /**
@@ -52,7 +66,7 @@ export class ReplayableEvents {
   record(id: string): void {
     const event = this.waiting.get(id);
     if (!event) return;
-    this.waiting.delete(id);
+    this.forget(event);
     this.store.inbox.admit({ id, botId: event.botId, key: event.key, journal: event.journal }, this.dedupTtlMs).then(
       // Taken by another admission meanwhile (a duplicate that raced it): acknowledged all the same, as it was handled here.
       () => event.acknowledge('accepted'),
@@ -61,7 +75,6 @@ export class ReplayableEvents {
         event.acknowledge('closed');
       },
     );
-    this.stopWhenIdle();
   }
 
   /**
@@ -72,21 +85,15 @@ export class ReplayableEvents {
   finish(id: string): Promise<void> | undefined {
     const event = this.waiting.get(id);
     if (!event) return undefined;
-    this.waiting.delete(id);
-    this.stopWhenIdle();
+    this.forget(event);
     return this.store.set(dedupKey(event.botId, event.key), id, this.dedupTtlMs).then(
       () => event.acknowledge('accepted'),
       (error: unknown) => {
-        // Handled and answered: acknowledged all the same, so only a crash within the dedup window could repeat it.
+        // Handled: acknowledged all the same, so only a crash within the dedup window could repeat it.
         this.logger.error({ bot: event.botId, key: event.key, err: errorMessage(error) }, 'could not write the dedup key of a handled event; a replay of it after a crash would be handled again');
         event.acknowledge('accepted');
       },
     );
-  }
-
-  /** Events left to acknowledge when the process stops: the platform sends them again. */
-  get size(): number {
-    return this.waiting.size;
   }
 
   private recordSlow(): void {
@@ -97,7 +104,10 @@ export class ReplayableEvents {
     }
   }
 
-  private stopWhenIdle(): void {
+  /** Called as its write is queued: a replay that comes after finds the write instead (a read commits what is queued). */
+  private forget(event: Unrecorded): void {
+    this.waiting.delete(event.id);
+    this.running.delete(dedupKey(event.botId, event.key));
     if (this.waiting.size > 0 || !this.sweeper) return;
     clearInterval(this.sweeper);
     this.sweeper = undefined;
