@@ -20,10 +20,12 @@ export interface InboundEvent {
   /** Called once the message has been handled and every reply delivered (request/response platforms answer then). */
   onHandled?(): void;
   /**
-   * Set by a platform that sends the event again until it is acknowledged (a gateway session
-   * resumed from the last sequence acknowledged): the core may take it without recording it first,
-   * and then settles its admission only once it is handled or recorded (src/pipeline/replayable.ts).
-   * `replayed`: it may have been taken before (it came while a resumed session was replaying).
+   * Set by a platform that sends the event again until it is acknowledged, after a crash too (a
+   * gateway session whose resume point is kept in the store, moved only over events acknowledged):
+   * the core may take it without recording it first, and then settles its admission only once it
+   * is handled or recorded (src/pipeline/replayable.ts). Not for a session kept in memory only: a
+   * crash would lose what was running. `replayed`: it may have been taken before (it came while a
+   * resumed session was replaying).
    */
   replayable?: { replayed: boolean };
 }
