@@ -46,7 +46,7 @@ interface System {
 
 export const gatewaySystems = {
   switchboard: { name: '(a) Switchboard, Discord gateway, sqlite store', file: 'gateway-switchboard.ts', feed: discordFeed },
-  // What the durable admission and finish cost an event: the same row with nothing written to disk.
+  // What the sqlite store costs an event (its dedup key, and the session's sequence): the same row with nothing written to disk.
   switchboardMemory: { name: '(a) Switchboard, Discord gateway, memory store', file: 'gateway-switchboard.ts', feed: discordFeed, env: { STORE: 'memory' } },
   discordjs: { name: '(b) discord.js 14 Client, same cache limits', file: 'gateway-discordjs.ts', feed: discordFeed },
   qq: { name: '(a) Switchboard, QQ gateway, sqlite store', file: 'gateway-qq-switchboard.ts', feed: qqFeed },
@@ -143,7 +143,7 @@ export function printGatewayRows(rows: GatewayRow[]): void {
     console.log(`gateway a/b = ${ratio.toFixed(2)}, target >= 0.9: ${ratio >= 0.9 ? 'met' : 'not met'}`);
   }
   const memory = rows.find((r) => r.system === gatewaySystems.switchboardMemory.name);
-  if (a && memory) console.log(`the sqlite store's admission and finish: ${(a.cpuUsPerMsg.median - memory.cpuUsPerMsg.median).toFixed(1)} µs CPU an event (sqlite row − memory row, medians)`);
+  if (a && memory) console.log(`the sqlite store: ${(a.cpuUsPerMsg.median - memory.cpuUsPerMsg.median).toFixed(1)} µs CPU an event (sqlite row − memory row, medians)`);
   const qq = rows.find((r) => r.system === gatewaySystems.qq.name);
   const ws = rows.find((r) => r.system === gatewaySystems.qqws.name);
   if (qq && (a || ws)) {

@@ -116,7 +116,7 @@ describe('npm run bench -- --quick', () => {
     expect(stdout).toMatch(/^\(b\) discord\.js 14 Client, same cache limits +\d+ \(\d+–\d+\) +\d+\.\d \(/m);
     expect(stdout).toMatch(/^gateway a\/b = \d+\.\d\d, target >= 0\.9: (met|not met)$/m);
     expect(stdout).toMatch(/^\(a\) Switchboard, Discord gateway, memory store +\d+ \(\d+–\d+\) +\d+\.\d \(/m);
-    expect(stdout).toMatch(/^the sqlite store's admission and finish: -?\d+\.\d µs CPU an event \(sqlite row − memory row, medians\)$/m);
+    expect(stdout).toMatch(/^the sqlite store: -?\d+\.\d µs CPU an event \(sqlite row − memory row, medians\)$/m);
     expect(stdout).toMatch(/^\(a\) Switchboard, QQ gateway, sqlite store +\d+ \(\d+–\d+\) +\d+\.\d \(/m);
     expect(stdout).toMatch(/^\(limit\) bare ws client, QQ frames parsed +\d+ \(\d+–\d+\) +\d+\.\d \(/m);
     expect(stdout).toMatch(/^QQ gateway: Switchboard's msg\/s = \d+\.\d\d of Switchboard's Discord row, \d+\.\d\d of the bare ws ceiling \(medians\)$/m);
