@@ -158,9 +158,14 @@ describe('replayable events', () => {
     store.inbox.admit = () => Promise.reject(new Error('disk full'));
     const event = dispatch('reply, unrecorded', 'k1');
     expect(await event.admission).toBe('closed');
+    // The session resumed meanwhile replays it while it still runs: refused again, not handled twice.
+    expect(await dispatch('reply, unrecorded', 'k1', true).admission).toBe('closed');
     store.inbox.admit = admit;
     release();
     await pipeline.drain();
     expect(sent).toEqual(['reply, unrecorded']);
+    expect(handledTexts).toEqual(['reply, unrecorded']);
+    // Done, it left its dedup key: the next replay is a duplicate.
+    expect(await dispatch('reply, unrecorded', 'k1', true).admission).toBe('duplicate');
   });
 });

@@ -43,11 +43,14 @@ export class ReplayableEvents {
   take(id: string, botId: string, key: string, journal: MessageJournal): Promise<Admission> {
     let acknowledge!: (admission: Admission) => void;
     const acknowledged = new Promise<Admission>((resolve) => (acknowledge = resolve));
-    const event: Unrecorded = { id, botId, key, journal, at: performance.now(), acknowledged, acknowledge };
-    this.waiting.set(id, event);
-    this.running.set(dedupKey(botId, key), event);
-    this.sweeper ??= setInterval(() => this.recordSlow(), this.graceMs).unref();
+    this.keep({ id, botId, key, journal, at: performance.now(), acknowledged, acknowledge });
     return acknowledged;
+  }
+
+  private keep(event: Unrecorded): void {
+    this.waiting.set(event.id, event);
+    this.running.set(dedupKey(event.botId, event.key), event);
+    this.sweeper ??= setInterval(() => this.recordSlow(), this.graceMs).unref();
   }
 
   /**
@@ -72,6 +75,8 @@ export class ReplayableEvents {
       () => event.acknowledge('accepted'),
       (error: unknown) => {
         this.logger.error({ bot: event.botId, key: event.key, err: errorMessage(error) }, 'could not record an event being handled; the platform is asked to deliver it again');
+        // Still running, and unrecorded again: its replay waits for it (refused meanwhile), and it ends with its dedup key.
+        this.keep(event);
         event.acknowledge('closed');
       },
     );
