@@ -1,4 +1,5 @@
 import type { Item } from './render.js';
+import { Eviction } from '../../src/runtime/eviction.js';
 
 /** Poll mode's memory of answers: this process's (ReplyCache) or the shared store's (SharedReplyCache). */
 export interface PollCache {
@@ -28,6 +29,7 @@ interface Entry {
 export class ReplyCache implements PollCache {
   private readonly entries = new Map<string, Entry>();
   private readonly unsolicited = new Map<string, { items: Item[]; expires: number }>();
+  private readonly evictions = { entries: new Eviction(this.entries), unsolicited: new Eviction(this.unsolicited) };
 
   constructor(
     private readonly maxEntries: number,
@@ -38,7 +40,7 @@ export class ReplyCache implements PollCache {
     if (this.live(msgId)) return false;
     this.entries.set(msgId, { channel, items: [], expires: Date.now() + this.ttlMs, handled: false, waiters: [] });
     while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.entries().next().value!;
+      const oldest = this.evictions.entries.oldest()!;
       this.entries.delete(oldest[0]);
       this.wake(oldest[1]);
     }
@@ -55,7 +57,7 @@ export class ReplyCache implements PollCache {
     const list = this.unsolicited.get(channel);
     if (list && list.expires > Date.now()) list.items.push(...items);
     else this.unsolicited.set(channel, { items: [...items], expires: Date.now() + this.ttlMs });
-    while (this.unsolicited.size > this.maxEntries) this.unsolicited.delete(this.unsolicited.keys().next().value!);
+    while (this.unsolicited.size > this.maxEntries) this.unsolicited.delete(this.evictions.unsolicited.oldest()![0]);
   }
 
   /** The message was not taken after all: a later request with this msg_id is a new one. */

@@ -1,6 +1,7 @@
 import type { PassThrough } from 'node:stream';
 import { sseFrame } from '../../src/inbound/sse.js';
 import type { Button } from '../../src/message.js';
+import { Eviction } from '../../src/runtime/eviction.js';
 
 /** A segment as the page receives it: media always by URL. */
 export type PageSegment =
@@ -23,6 +24,7 @@ export interface ChatMessage {
 /** Chat histories (bounded: past `maxChats` the chat started longest ago is forgotten) and the pages listening to each chat over SSE. */
 export class Chats {
   private readonly histories = new Map<string, ChatMessage[]>();
+  private readonly eviction = new Eviction(this.histories);
   private readonly listeners = new Map<string, Set<PassThrough>>();
 
   constructor(
@@ -40,7 +42,7 @@ export class Chats {
     if (!history) {
       history = [];
       this.histories.set(message.chatId, history);
-      if (this.histories.size > this.maxChats) this.histories.delete(this.histories.keys().next().value!);
+      if (this.histories.size > this.maxChats) this.histories.delete(this.eviction.oldest()![0]);
     }
     history.push(message);
     if (history.length > this.historySize) history.splice(0, history.length - this.historySize);

@@ -7,12 +7,14 @@ import type { KeyValue } from '../../src/store/index.js';
 import type { RobotChat } from './normalize.js';
 import { inlineImage, isJpegOrPng, robotImageLimit, type Bytes } from './media.js';
 import { call, WecomError, type Answer, type WireOptions } from './wire.js';
+import { Eviction } from '../../src/runtime/eviction.js';
 
 /** How long the store keeps a chat's reply URL after this process first heard from the chat. */
 const keptMs = 30 * 24 * 3_600_000;
 
 export class RobotChats {
   private readonly chats = new Map<string, RobotChat>();
+  private readonly eviction = new Eviction(this.chats);
   private readonly sendUrl: URL;
 
   /**
@@ -52,7 +54,7 @@ export class RobotChats {
     if (!this.isSendUrl(chat.webhookUrl)) return false;
     this.chats.delete(chat.chatId); // re-inserted as the newest
     this.chats.set(chat.chatId, chat);
-    if (this.chats.size > this.max) this.chats.delete(this.chats.keys().next().value!);
+    if (this.chats.size > this.max) this.chats.delete(this.eviction.oldest()![0]);
     return true;
   }
 

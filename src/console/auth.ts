@@ -4,6 +4,7 @@
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
+import { Eviction } from '../runtime/eviction.js';
 
 export const cookieName = 'switchboard_console';
 export const csrfHeader = 'x-csrf-token';
@@ -28,6 +29,7 @@ export type Refusal = { status: 401 | 403; error: string };
 
 export class ConsoleAuth {
   private readonly sessions = new Map<string, Session>();
+  private readonly eviction = new Eviction(this.sessions);
 
   constructor(
     private readonly token: string,
@@ -41,7 +43,7 @@ export class ConsoleAuth {
     if (!sameSecret(given, this.token)) return undefined;
     const id = randomBytes(32).toString('base64url');
     const csrf = randomBytes(32).toString('base64url');
-    if (this.sessions.size >= maxSessions) this.sessions.delete(this.sessions.keys().next().value!);
+    if (this.sessions.size >= maxSessions) this.sessions.delete(this.eviction.oldest()![0]);
     this.sessions.set(id, { csrf, expires: this.now() + sessionMs });
     return { id, csrf };
   }

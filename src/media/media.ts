@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { KeyValue } from '../store/index.js';
+import { Eviction } from '../runtime/eviction.js';
 
 /** Bytes behind a media URL: held in memory, or fetched from the platform only when someone asks. */
 export interface MediaBody {
@@ -69,6 +70,7 @@ const PATH_PREFIX = '/media/';
  */
 export class MediaStore {
   private readonly entries = new Map<string, Entry>();
+  private readonly eviction = new Eviction(this.entries);
   /** Entries holding a fetched body, oldest first, and their bytes. */
   private readonly cachedIds = new Set<string>();
   private cachedBytes = 0;
@@ -134,10 +136,7 @@ export class MediaStore {
 
   private add(id: string, entry: Entry): void {
     this.entries.set(id, entry);
-    if (this.entries.size > this.limits.maxEntries) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.forget(oldest.value);
-    }
+    if (this.entries.size > this.limits.maxEntries) this.forget(this.eviction.oldest()![0]);
   }
 
   /** The entry id behind one of our own URLs, or undefined for any other URL. */

@@ -17,6 +17,7 @@ import type { Logger } from '../runtime/logger.js';
 import type { RunEnd } from './handle.js';
 import type { MessageJournal } from './journal.js';
 import type { Request, Result } from './lifecycle.js';
+import { Eviction } from '../runtime/eviction.js';
 
 /** One handler run, across its turns: `end` settles the turn in progress. */
 interface Conversation {
@@ -109,6 +110,7 @@ export class Prompts implements LocalWaits {
    * Bounded by `maxWaiting`: past it the oldest wait ends early as `timeout` (memory does not give way, the wait does).
    */
   private readonly waiting = new Map<string, Waiting>();
+  private readonly eviction = new Eviction(this.waiting);
   private closed = false;
   private readonly maxWaiting: number;
 
@@ -176,7 +178,7 @@ export class Prompts implements LocalWaits {
         this.waiting.set(waiting.key, waiting);
         const arm = () => (waiting.timer = setTimeout(() => this.waiting.get(waiting.key) === waiting && this.end(waiting, 'timeout'), timeoutMs).unref());
         if (older) this.end(older, 'replaced');
-        else if (this.waiting.size > this.maxWaiting) this.end(this.waiting.values().next().value!, 'timeout');
+        else if (this.waiting.size > this.maxWaiting) this.end(this.eviction.oldest()![1], 'timeout');
         // Not before the others can find the wait: the answer may be taken by any of them once the
         // question is out. Timed from then, so a timeout's turn never starts before the asking turn ends.
         if (this.shared) {

@@ -5,6 +5,7 @@ import { decode, encode } from './codec.js';
 import { LocalLeases } from './local-leases.js';
 import { LocalSignals } from './signals.js';
 import { admittedAs, dedupKey, pendingRecord, type Inbox, type KeyValue, type Leases, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from './index.js';
+import { Eviction } from '../runtime/eviction.js';
 
 interface Entry {
   /** Encoded as the durable backends keep it, so a value read is a copy, as it is there (a bot's state tested on memory behaves as on SQLite). */
@@ -18,6 +19,7 @@ interface Entry {
  */
 class MemoryKeyValue implements KeyValue {
   private readonly entries = new Map<string, Entry>();
+  private readonly eviction = new Eviction(this.entries);
 
   constructor(
     private readonly maxEntries: number,
@@ -76,10 +78,7 @@ class MemoryKeyValue implements KeyValue {
   private put(key: string, text: string, ttlMs: number): void {
     this.entries.delete(key);
     this.entries.set(key, { text, expires: this.now() + ttlMs });
-    if (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
-    }
+    if (this.entries.size > this.maxEntries) this.entries.delete(this.eviction.oldest()![0]);
   }
 }
 
