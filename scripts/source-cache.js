@@ -102,12 +102,18 @@ function bundledBefore() {
   }
 }
 
-/** Chunks of earlier builds, once no process started from one is likely to load it any more (adapters load at start). */
+/**
+ * Chunks of earlier builds, once no process started from one is likely to load it any more (adapters
+ * load at start). Another process building at the same time may rename or prune a file between the
+ * listing and its stat: one gone is no one's to prune.
+ */
 function pruneChunks(current, began) {
   const dir = join(cacheDir, chunkDir);
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
-    if (!current.has(path) && statSync(path).mtimeMs < began.getTime() - chunkGraceMs) rmSync(path, { force: true });
+    if (current.has(path)) continue;
+    const stat = statSync(path, { throwIfNoEntry: false });
+    if (stat && stat.mtimeMs < began.getTime() - chunkGraceMs) rmSync(path, { force: true });
   }
 }
 

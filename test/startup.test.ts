@@ -3,7 +3,7 @@
 // and which of Switchboard's modules a command needed.
 
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, utimes } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, symlink, utimes } from 'node:fs/promises';
 import { statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,5 +107,19 @@ describe('start-up', () => {
     const { code } = await run(['--help']);
     expect(code).toBe(0);
     expect(statSync(manifest).mtimeMs).toBeGreaterThan(built);
+  }, 30_000);
+
+  it('builds while another process empties the chunk folder under it (two starts after one change)', async () => {
+    // A name in the folder whose file is gone by the time it is looked at, as another build's renamed partial file is.
+    const gone = join(root, 'node_modules/.cache/switchboard/src/chunks/chunk-GONE.js.1.partial');
+    await symlink(join(root, 'node_modules/.cache/switchboard/src/chunks/no-such-file'), gone);
+    try {
+      const now = new Date();
+      await utimes(join(root, 'src/message.ts'), now, now);
+      const { code } = await run(['--help']);
+      expect(code).toBe(0);
+    } finally {
+      await rm(gone, { force: true });
+    }
   }, 30_000);
 });
