@@ -14,15 +14,17 @@ import type { Logger } from '../runtime/logger.js';
 import { errorMessage } from '../inbound/supervisor.js';
 import type { MessageJournal } from './journal.js';
 
-/** Taken, not recorded: `recorded` once its admission is under way. */
+/** An event taken, and neither recorded nor finished yet. */
 interface Unrecorded {
   readonly id: string;
   readonly botId: string;
   readonly key: string;
+  /** Where its dedup key is kept (store/index.ts dedupKey). */
+  readonly dedupKey: string;
   readonly journal: MessageJournal;
   readonly at: number;
   readonly acknowledged: Promise<Admission>;
-  acknowledge: (admission: Admission) => void;
+  readonly acknowledge: (admission: Admission) => void;
 }
 
 export class ReplayableEvents {
@@ -43,13 +45,13 @@ export class ReplayableEvents {
   take(id: string, botId: string, key: string, journal: MessageJournal): Promise<Admission> {
     let acknowledge!: (admission: Admission) => void;
     const acknowledged = new Promise<Admission>((resolve) => (acknowledge = resolve));
-    this.keep({ id, botId, key, journal, at: performance.now(), acknowledged, acknowledge });
+    this.keep({ id, botId, key, dedupKey: dedupKey(botId, key), journal, at: performance.now(), acknowledged, acknowledge });
     return acknowledged;
   }
 
   private keep(event: Unrecorded): void {
     this.waiting.set(event.id, event);
-    this.running.set(dedupKey(event.botId, event.key), event);
+    this.running.set(event.dedupKey, event);
     this.sweeper ??= setInterval(() => this.recordSlow(), this.graceMs).unref();
   }
 
@@ -91,7 +93,7 @@ export class ReplayableEvents {
     const event = this.waiting.get(id);
     if (!event) return undefined;
     this.forget(event);
-    return this.store.set(dedupKey(event.botId, event.key), id, this.dedupTtlMs).then(
+    return this.store.set(event.dedupKey, id, this.dedupTtlMs).then(
       () => event.acknowledge('accepted'),
       (error: unknown) => {
         // Handled: acknowledged all the same, so only a crash within the dedup window could repeat it.
@@ -112,7 +114,7 @@ export class ReplayableEvents {
   /** Called as its write is queued: a replay that comes after finds the write instead (a read commits what is queued). */
   private forget(event: Unrecorded): void {
     this.waiting.delete(event.id);
-    this.running.delete(dedupKey(event.botId, event.key));
+    this.running.delete(event.dedupKey);
     if (this.waiting.size > 0 || !this.sweeper) return;
     clearInterval(this.sweeper);
     this.sweeper = undefined;
