@@ -12,7 +12,7 @@
 // activity at all for the supervisor's stall timeout.
 //
 // The gateway session outlives the client (resume.ts): a new client, in this process or the next,
-// resumes it from the last event recorded. Such a client gets RESUMED but never READY, which
+// resumes it from the last event acknowledged (handled or recorded). Such a client gets RESUMED but never READY, which
 // discord.js needs to become ready (until then it queues every event); READY as the session
 // began is played to it from what was kept.
 
@@ -172,7 +172,7 @@ export async function runSession(options: SessionOptions, { signal, alive }: Ses
             continue;
           }
           held = true;
-          // Discord replays it to the next client, which resumes from the last event recorded.
+          // Discord replays it to the next client, which resumes from the last event acknowledged.
           if (!signal.aborted) fail(new Error('a gateway event could not be recorded (is the store failing?); reconnecting to have it sent again'));
         }
         settling = undefined;
