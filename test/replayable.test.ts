@@ -101,6 +101,28 @@ describe('replayable events', () => {
     ]);
   });
 
+  it('give a replay the event id its first run had, so a handler or a callback server can recognise the repeat', async () => {
+    const seen: string[] = [];
+    const hooks: StageHooks = {
+      onMessage: async (_stage, data) => {
+        seen.push(data.eventId);
+        return { kind: 'continue' };
+      },
+    };
+    // The first run is cut off (never released): the process that ran it is gone.
+    const first = setup({ bot: gatedBot().bot, hooks });
+    void first.dispatch('cut off', 'k1');
+    await waitFor(() => seen.length === 1, 3000, 'the first run');
+    const next = gatedBot();
+    next.release();
+    const second = setup({ bot: next.bot, hooks });
+    expect(await second.dispatch('cut off', 'k1', true).admission).toBe('accepted');
+    expect(await second.dispatch('another', 'k2').admission).toBe('accepted');
+    expect(seen[1]).toBe(seen[0]);
+    expect(seen[2]).not.toBe(seen[0]);
+    expect(seen[0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
   it('take a replay of an event still running here (a session started again in-process) as a duplicate, acknowledged only with the original', async () => {
     const { bot, release } = gatedBot();
     const { pipeline, dispatch } = setup({ bot });

@@ -27,7 +27,7 @@ import type { EventJournal, Journal, MessageJournal } from './journal.js';
 import type { StageHooks } from './lifecycle.js';
 import type { UserLimits } from './limits.js';
 import { Prompts, type Resumption, type SharedWaits } from './prompts.js';
-import { ReplayableEvents } from './replayable.js';
+import { ReplayableEvents, replayableEventId } from './replayable.js';
 import { tracedPrompts, type Trace } from './trace.js';
 import { chatOf, type WorkQueue } from './work.js';
 
@@ -179,9 +179,9 @@ export class Pipeline {
       event.onHandled?.();
       return 'consumed';
     }
-    const id = randomUUID();
     const journal: MessageJournal = { stage: 'received', message };
-    if (event.replayable && event.key !== undefined && !this.options.work) return this.takeReplayable(id, botId, event.key, journal, event);
+    if (event.replayable && event.key !== undefined && !this.options.work) return this.takeReplayable(replayableEventId(botId, event.key), botId, event.key, journal, event);
+    const id = randomUUID();
     let fresh: boolean;
     try {
       fresh = await store.inbox.admit({ id, botId, key: event.key, journal }, this.dedupTtlMs);
@@ -202,10 +202,10 @@ export class Pipeline {
   /** Handled at once, recorded only if it has to be (replayable.ts); a replay is first looked up, as it may have been handled before. */
   private async takeReplayable(id: string, botId: string, key: string, journal: MessageJournal, event: InboundEvent): Promise<'handling' | 'handling unrecorded' | 'duplicate' | 'closed'> {
     const replayed = event.replayable!.replayed;
+    // Still running here (replayed to a session started again in this process): acknowledged with the original.
+    const original = this.replayable.inFlight(botId, key);
+    if (original) return (await original) === 'closed' ? 'closed' : 'duplicate';
     if (replayed) {
-      // Still running here (a session started again in this process): acknowledged with the original.
-      const original = this.replayable.inFlight(botId, key);
-      if (original) return (await original) === 'closed' ? 'closed' : 'duplicate';
       try {
         if ((await this.options.store.inbox.admittedAs(botId, key)) !== undefined) return 'duplicate';
       } catch (error) {
