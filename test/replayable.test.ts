@@ -8,6 +8,7 @@ import { defineBot, type Bot } from '../src/bot/bot.js';
 import type { StageHooks } from '../src/pipeline/lifecycle.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
 import { silentLogger } from '../src/runtime/logger.js';
+import { Metrics } from '../src/runtime/metrics.js';
 import type { Message } from '../src/message.js';
 import type { OutboxRecord, StoredEvent } from '../src/store/index.js';
 import { SqliteStore } from '../src/store/sqlite/index.js';
@@ -39,7 +40,7 @@ afterEach(async () => {
   for (const store of stores.splice(0)) await store.close();
 });
 
-function setup(options: { bot: Bot; graceMs?: number; hooks?: StageHooks; send?: Adapter['send'] }) {
+function setup(options: { bot: Bot; graceMs?: number; hooks?: StageHooks; send?: Adapter['send']; metrics?: Metrics }) {
   const store = SqliteStore.open({ path: tempStorePath() });
   stores.push(store);
   const sent: string[] = [];
@@ -55,7 +56,7 @@ function setup(options: { bot: Bot; graceMs?: number; hooks?: StageHooks; send?:
         return { ok: true, ids: [`m${sent.length}`], ms: 1 };
       }),
   };
-  const pipeline = new Pipeline({ bot: options.bot, adapters: new Map([['chat', adapter]]), store, logger: silentLogger(), hooks: options.hooks, replayGraceMs: options.graceMs ?? 60_000 });
+  const pipeline = new Pipeline({ bot: options.bot, adapters: new Map([['chat', adapter]]), store, logger: silentLogger(), metrics: options.metrics, hooks: options.hooks, replayGraceMs: options.graceMs ?? 60_000 });
   /** Dispatches a replayable event; the admission is what the gateway session waits for before acknowledging it. */
   const dispatch = (text: string, key: string, replayed = false) => {
     let settled: Admission | undefined;
@@ -175,11 +176,13 @@ describe('replayable events', () => {
 
   it('tell the platform to send the event again when the store cannot record one that has to be, and still handle it', async () => {
     const { bot, release } = gatedBot();
-    const { store, pipeline, dispatch, sent } = setup({ bot, graceMs: 50 });
+    const metrics = new Metrics();
+    const { store, pipeline, dispatch, sent } = setup({ bot, graceMs: 50, metrics });
     const admit = store.inbox.admit.bind(store.inbox);
     store.inbox.admit = () => Promise.reject(new Error('disk full'));
     const event = dispatch('reply, unrecorded', 'k1');
     expect(await event.admission).toBe('closed');
+    expect(await metrics.value('switchboard_events_unrecorded_total', { bot: 'chat' })).toBe(1);
     // The session resumed meanwhile replays it while it still runs: refused again, not handled twice.
     expect(await dispatch('reply, unrecorded', 'k1', true).admission).toBe('closed');
     store.inbox.admit = admit;

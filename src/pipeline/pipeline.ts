@@ -103,7 +103,7 @@ export class Pipeline {
     });
     const limitsOf = options.limits ?? ((botId: string) => adapters.get(botId)?.limits);
     this.durable = throughOutage(store);
-    this.replayable = new ReplayableEvents(store, logger, this.dedupTtlMs, options.replayGraceMs);
+    this.replayable = new ReplayableEvents(store, logger, this.dedupTtlMs, (bot) => metrics?.inc('switchboard_events_unrecorded_total', { bot }), options.replayGraceMs);
     this.deliverer = new Deliverer({ adapters, outbox: store.outbox, durable: this.durable, pacer: options.pacing?.(limitsOf) ?? new Pacer(limitsOf), policy: options.retryPolicy ?? defaultRetryPolicy, logger, metrics, streams: options.streams, trace: options.trace });
     this.ownerless = new OwnerlessReplies(store, this.deliverer, logger, (task) => this.track(task), options.work);
     this.prompts = new Prompts((resumption) => this.track(this.unanswered(resumption)), options.sharedWaits, (id, journal, resumption) => {

@@ -51,6 +51,8 @@ export class ReplayableEvents {
     private readonly store: Store,
     private readonly logger: Logger,
     private readonly dedupTtlMs: number,
+    /** Told of each event the store could not record, as a refused admission is counted. */
+    private readonly unrecorded: (botId: string) => void,
     private readonly graceMs = 1000,
   ) {}
 
@@ -90,6 +92,7 @@ export class ReplayableEvents {
       () => event.acknowledge('accepted'),
       (error: unknown) => {
         this.logger.error({ bot: event.botId, key: event.key, err: errorMessage(error) }, 'could not record an event being handled; the platform is asked to deliver it again');
+        this.unrecorded(event.botId);
         // Still running, and unrecorded again: its replay waits for it (refused meanwhile), and it ends with its dedup key.
         this.keep(event);
         event.acknowledge('closed');
