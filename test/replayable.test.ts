@@ -13,6 +13,7 @@ import type { Message } from '../src/message.js';
 import type { OutboxRecord, StoredEvent } from '../src/store/index.js';
 import { SqliteStore } from '../src/store/sqlite/index.js';
 import { tempStorePath, waitFor } from './helpers.js';
+import { recorder } from './recorder.js';
 
 function message(text: string, id: string): Message {
   return { id, platform: 'test', botId: 'chat', channel: { id: 'c1', type: 'direct' }, author: { id: 'u1', isBot: false }, content: [{ type: 'text', text }], text, mentionsBot: false, timestamp: 0, raw: {} };
@@ -43,19 +44,8 @@ afterEach(async () => {
 function setup(options: { bot: Bot; graceMs?: number; hooks?: StageHooks; send?: Adapter['send']; metrics?: Metrics }) {
   const store = SqliteStore.open({ path: tempStorePath() });
   stores.push(store);
-  const sent: string[] = [];
-  const adapter: Adapter = {
-    id: 'chat',
-    type: 'test',
-    start: async () => {},
-    stop: async () => {},
-    send:
-      options.send ??
-      (async (m) => {
-        sent.push(m.content.map((s) => (s.type === 'text' ? s.text : s.type)).join(''));
-        return { ok: true, ids: [`m${sent.length}`], ms: 1 };
-      }),
-  };
+  const rec = recorder();
+  const adapter: Adapter = options.send ? { ...rec.adapter, send: options.send } : rec.adapter;
   const pipeline = new Pipeline({ bot: options.bot, adapters: new Map([['chat', adapter]]), store, logger: silentLogger(), metrics: options.metrics, hooks: options.hooks, replayGraceMs: options.graceMs ?? 60_000 });
   /** Dispatches a replayable event; the admission is what the gateway session waits for before acknowledging it. */
   const dispatch = (text: string, key: string, replayed = false) => {
@@ -63,7 +53,7 @@ function setup(options: { bot: Bot; graceMs?: number; hooks?: StageHooks; send?:
     const admission = pipeline.dispatch('chat', { key, normalize: () => message(text, key), replayable: { replayed } }).then((a) => (settled = a));
     return { admission, settled: () => settled };
   };
-  return { store, pipeline, dispatch, sent };
+  return { store, pipeline, dispatch, texts: rec.texts };
 }
 
 describe('replayable events', () => {
@@ -163,21 +153,21 @@ describe('replayable events', () => {
 
   it('are recorded, and acknowledged, once they have run longer than the grace; then finished as admitted events', async () => {
     const { bot, release } = gatedBot();
-    const { store, pipeline, dispatch, sent } = setup({ bot, graceMs: 50 });
+    const { store, pipeline, dispatch, texts } = setup({ bot, graceMs: 50 });
     const event = dispatch('reply, slowly', 'k1');
     expect(await event.admission).toBe('accepted');
     expect((await store.inbox.unfinished()).map((e) => e.key)).toEqual(['k1']);
     release();
     await pipeline.drain();
     await waitFor(async () => (await store.inbox.unfinished()).length === 0, 3000, 'the event to be finished');
-    expect(sent).toEqual(['reply, slowly']);
+    expect(texts()).toEqual(['reply, slowly']);
     expect(await store.inbox.admittedAs('chat', 'k1')).toEqual(expect.any(String));
   });
 
   it('tell the platform to send the event again when the store cannot record one that has to be, and still handle it', async () => {
     const { bot, release } = gatedBot();
     const metrics = new Metrics();
-    const { store, pipeline, dispatch, sent } = setup({ bot, graceMs: 50, metrics });
+    const { store, pipeline, dispatch, texts } = setup({ bot, graceMs: 50, metrics });
     const admit = store.inbox.admit.bind(store.inbox);
     store.inbox.admit = () => Promise.reject(new Error('disk full'));
     const event = dispatch('reply, unrecorded', 'k1');
@@ -188,7 +178,7 @@ describe('replayable events', () => {
     store.inbox.admit = admit;
     release();
     await pipeline.drain();
-    expect(sent).toEqual(['reply, unrecorded']);
+    expect(texts()).toEqual(['reply, unrecorded']);
     expect(handledTexts).toEqual(['reply, unrecorded']);
     // Done, it left its dedup key: the next replay is a duplicate.
     expect(await dispatch('reply, unrecorded', 'k1', true).admission).toBe('duplicate');
