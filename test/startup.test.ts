@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, symlink, utimes } from 'node:fs/promises';
 import { statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from './helpers.js';
 
@@ -93,6 +93,23 @@ describe('start-up', () => {
     // (zod, the config schema's, is bundled into Switchboard's own chunks: scripts/bundle.js).
     for (const name of ['koa', 'pino', 'better-sqlite3']) expect(packages, name).toContain(name);
   }, 30_000);
+
+  it('bundles zod with its English messages alone, not the 50 locales of z.locales (half its size)', async () => {
+    await run(['--help']);
+    // The modules of this build: what its entry points import, transitively (older builds' chunks stay a while).
+    const seen = new Set<string>();
+    const visit = async (file: string): Promise<void> => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = await readFile(file, 'utf8');
+      for (const [, path] of text.matchAll(/(?:from |import\()"(\.[^"]+\.js)"/g)) await visit(join(dirname(file), path!));
+    };
+    await visit(join(root, 'node_modules/.cache/switchboard/src/index.js'));
+    const bundled = (await Promise.all([...seen].map((file) => readFile(file, 'utf8')))).join('\n');
+    expect(bundled).toContain('// node_modules/zod/v4/classic/schemas.js');
+    const locales = new Set(bundled.match(/^\/\/ node_modules\/zod\/v4\/locales\/[^/\n]+$/gm));
+    expect([...locales]).toEqual(['// node_modules/zod/v4/locales/en.js']);
+  }, 20_000);
 
   it('compiles the sources again when one is newer than the cache, and not otherwise', async () => {
     const manifest = join(root, 'node_modules/.cache/switchboard/package.json');
