@@ -79,6 +79,33 @@ describe('bot API', () => {
     expect(order).toEqual(['outer in', 'inner', 'handler', 'outer out', 'outer in']);
   });
 
+  it('runs plain and async layers alike: a plain middleware sees the handler done when its next() settles, a handler returning a promise replies with its value, next() twice fails the message', async () => {
+    const order: string[] = [];
+    const bot = defineBot((b) => {
+      // Not async: what next() returns is the only way to wait for the rest.
+      b.use((ctx, next) => {
+        order.push(`in ${ctx.text}`);
+        if (ctx.text === 'twice') return next().then(() => next());
+        return next().then(() => void order.push(`out ${ctx.text}`));
+      });
+      b.on('message', (ctx) => {
+        order.push(`handler ${ctx.text}`);
+        return ctx.text === 'later' ? new Promise((resolve) => setImmediate(() => resolve(`later: ${ctx.text}`))) : `now: ${ctx.text}`;
+      });
+    });
+    const { say, replies, logs } = await chat(bot);
+    await say('now');
+    await replies(1);
+    await say('later');
+    await replies(2);
+    await say('twice');
+    await waitFor(() => logs.find((l) => l.msg === 'handler threw; no reply sent'), 3000, 'the failure');
+    await say('after');
+    expect(await replies(3)).toEqual([[{ type: 'text', text: 'now: now' }], [{ type: 'text', text: 'later: later' }], [{ type: 'text', text: 'now: after' }]]);
+    expect(order).toEqual(['in now', 'handler now', 'out now', 'in later', 'handler later', 'out later', 'in twice', 'handler twice', 'in after', 'handler after', 'out after']);
+    expect(logs.find((l) => l.msg === 'handler threw; no reply sent')!.err).toMatchObject({ message: 'next() called more than once' });
+  });
+
   it('logs a throwing handler with its event id and keeps serving', async () => {
     const bot = defineBot((b) => {
       b.command('boom', () => {

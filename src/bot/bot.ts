@@ -10,6 +10,11 @@ import type { Content, Message } from '../message.js';
 import { isReplyStream } from './stream.js';
 
 export type Next = () => Promise<void>;
+/**
+ * A turn of the chain: undefined when every middleware and handler in it returned without a
+ * promise (most handlers), so a message costs no promise per layer; else settles when it is done.
+ */
+export type Step = void | Promise<void>;
 export type Middleware = (ctx: Context, next: Next) => unknown;
 /** A handler may answer with ctx.reply(...) or by returning content. */
 export type Handler<Args = Record<string, unknown>> = (ctx: Context<Args>, next: Next) => unknown;
@@ -33,9 +38,9 @@ export class Bot {
   private readonly routes = new Map<string, Handler>();
   private readonly eventHandlers: EventHandler[] = [];
   private readonly interceptors: Interceptor[] = [];
-  private composed: ((ctx: Context) => Promise<void>) | undefined;
+  private composed: ((ctx: Context) => Step) | undefined;
   /** The message handlers as one chain, built once (not per message) and again when one is added. */
-  private messageChain: ((ctx: Context) => Promise<void>) | undefined;
+  private messageChain: ((ctx: Context) => Step) | undefined;
 
   constructor(readonly prefix = '/') {}
 
@@ -115,8 +120,8 @@ export class Bot {
     }
   }
 
-  /** Runs middleware and then the handler the request names, collecting replies into ctx.result. */
-  run(ctx: Context): Promise<void> {
+  /** Runs middleware and then the handler the request names, collecting replies into ctx.result. May throw at once, or reject. */
+  run(ctx: Context): Step {
     this.composed ??= compose([...this.middleware, (c) => this.dispatch(c)]);
     return this.composed(ctx);
   }
@@ -127,7 +132,7 @@ export class Bot {
       .map((c) => ({ name: c.spec.name, usage: c.spec.usage, description: c.options.description ?? '' }));
   }
 
-  private async dispatch(ctx: Context): Promise<void> {
+  private dispatch(ctx: Context): Step {
     const { request } = ctx;
     if (request.route !== null) {
       const handler = this.routes.get(request.route);
@@ -145,7 +150,7 @@ export class Bot {
       if (suggestion) return ctx.reply(`Unknown command ${this.prefix}${request.command}. Did you mean ${this.prefix}${suggestion}?`);
     }
     this.messageChain ??= compose(this.messageHandlers.map((h) => (c: Context, next: Next) => answer(c, h, next)));
-    await this.messageChain(ctx);
+    return this.messageChain(ctx);
   }
 
   private help(): string {
@@ -154,23 +159,44 @@ export class Bot {
   }
 }
 
-async function answer(ctx: Context, handler: Handler, next: Next = async () => {}): Promise<void> {
-  const returned = await handler(ctx, next);
+/** The next of the last handler in the chain: nothing comes after it. */
+const nothingNext: Next = () => Promise.resolve();
+
+function answer(ctx: Context, handler: Handler, next: Next = nothingNext): Step {
+  const returned = handler(ctx, next);
+  if (!isThenable(returned)) return replyWith(ctx, returned);
+  return Promise.resolve(returned).then((value) => replyWith(ctx, value));
+}
+
+function replyWith(ctx: Context, returned: unknown): void {
   if (returned !== undefined && returned !== null && (isContent(returned) || isReplyStream(returned))) ctx.reply(returned);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null | undefined)?.then === 'function';
 }
 
 function isContent(value: unknown): value is Content {
   return typeof value === 'string' || Array.isArray(value) || (typeof value === 'object' && value !== null && 'type' in value);
 }
 
-function compose(stack: Middleware[]): (ctx: Context) => Promise<void> {
+/** Koa's onion, run without a promise for a layer that returns none; `next()` always gives one, for the layer to await. */
+function compose(stack: Middleware[]): (ctx: Context) => Step {
   return (ctx) => {
     let index = -1;
-    const step = async (i: number): Promise<void> => {
+    const step = (i: number): Step => {
       if (i <= index) throw new Error('next() called more than once');
       index = i;
       const fn = stack[i];
-      if (fn) await fn(ctx, () => step(i + 1));
+      if (!fn) return;
+      const returned = fn(ctx, () => {
+        try {
+          return step(i + 1) ?? Promise.resolve();
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      });
+      if (isThenable(returned)) return Promise.resolve(returned).then(() => {});
     };
     return step(0);
   };

@@ -42,6 +42,7 @@ export interface HandleDeps {
 }
 
 type Stopped = { stopped: true; reply?: Segment[] };
+type Recorded = { journal: Extract<Journal, { stage: 'delivering' }>; outcome: Outcome; records: OutboxRecord[] };
 type StageResult<S extends Stage> = { value: StageValue<S>; asked: boolean; exceeded?: boolean };
 
 /** Per run: whether the next callback may be a repeat of one asked before a crash, and the hooks' time left. */
@@ -101,7 +102,7 @@ export class MessageHandler {
       outcome = delivering.outcome;
       const records = delivering.records ?? (await this.deps.store.outbox.ofEvent(eventId));
       replies = records.length;
-      const deliveries: ItemDelivery[] = await this.deps.deliverer.sendAll(records, log);
+      const deliveries: ItemDelivery[] = records.length === 0 ? [] : await this.deps.deliverer.sendAll(records, log);
       if (run.live) for (const [i, record] of records.entries()) deliveries[i]!.edits = run.live.edits.get(record.key);
       if (deliveries.some((d) => d.left)) {
         end = 'left';
@@ -166,7 +167,9 @@ export class MessageHandler {
     const extras: Segment[][] = j.stage === 'received' ? [] : [...j.extras];
     if (j.stage === 'received') {
       const limit = this.deps.limits ? await this.deps.limits.count(j.message) : undefined;
-      const received = await this.stage('onMessage', { eventId: run.eventId, message: j.message, limit }, extras, run);
+      // A stage with no hook answers at once: awaited only when it asks (no microtask turn per stage per message).
+      const asked = this.stage('onMessage', { eventId: run.eventId, message: j.message, limit }, extras, run);
+      const received = asked instanceof Promise ? await asked : asked;
       if (isStopped(received)) return this.refuse(j.message, received, extras, run);
       if (limit && (received.exceeded ?? limit.exceeded)) return this.limited(j.message, limit, extras, run);
       j = { stage: 'onMessage', message: received.value, extras };
@@ -186,7 +189,8 @@ export class MessageHandler {
       }
     }
     if (j.stage === 'onMessage') {
-      const routed = await this.stage('onPreSend', { eventId: run.eventId, message: j.message, request: run.bot.resolve(j.message) }, extras, run);
+      const asked = this.stage('onPreSend', { eventId: run.eventId, message: j.message, request: run.bot.resolve(j.message) }, extras, run);
+      const routed = asked instanceof Promise ? await asked : asked;
       if (isStopped(routed)) return this.refuse(j.message, routed, extras, run);
       j = { stage: 'onPreSend', message: j.message, request: routed.value, extras };
       if (routed.asked) await this.save(run, j);
@@ -208,7 +212,8 @@ export class MessageHandler {
       j = { stage: 'handled', message: j.message, request: j.request, result, extras };
       if (this.deps.hooks.onResult) await this.save(run, j);
     }
-    const decided = await this.stage('onResult', { eventId: run.eventId, message: j.message, request: j.request, result: j.result }, extras, run);
+    const asked = this.stage('onResult', { eventId: run.eventId, message: j.message, request: j.request, result: j.result }, extras, run);
+    const decided = asked instanceof Promise ? await asked : asked;
     if (run.live) return this.afterLive(j, decided, extras, run);
     if (isStopped(decided)) {
       this.deps.prompts.dropAskedIn(run.eventId);
@@ -301,13 +306,14 @@ export class MessageHandler {
    * `first`: the index of the first item (items of this event recorded before, by a live stream or
    * before onSent's extras); `prefix` marks onSent's extras, which leave the journal at `delivered`.
    */
-  private async record(journal: Extract<Journal, { stage: 'delivering' }>, outgoing: OutgoingMessage[], run: Run, first = 0, prefix = `${run.eventId}:`) {
-    const records = await this.recordItems(outgoing, run, first, prefix, this.deps.hooks.onSent && prefix === `${run.eventId}:` ? journal : undefined);
-    return { journal, outcome: journal.outcome, records };
+  private record(journal: Extract<Journal, { stage: 'delivering' }>, outgoing: OutgoingMessage[], run: Run, first = 0, prefix = `${run.eventId}:`): Recorded | Promise<Recorded> {
+    const saved = this.deps.hooks.onSent && prefix === `${run.eventId}:` ? journal : undefined;
+    // Nothing to reply and no journal to save (most messages of a busy chat): no store round trip, and no promise.
+    if (outgoing.length === 0 && !saved) return { journal, outcome: journal.outcome, records: [] };
+    return this.recordItems(outgoing, run, first, prefix, saved).then((records) => ({ journal, outcome: journal.outcome, records }));
   }
 
   private async recordItems(outgoing: readonly OutgoingMessage[], run: Run, first: number, prefix = `${run.eventId}:`, journal?: Journal): Promise<OutboxRecord[]> {
-    // Nothing to reply and no journal to save (most messages of a busy chat): no store round trip.
     if (outgoing.length === 0 && !journal) return [];
     const items: OutboxItem[] = outgoing.map((message, i) => ({ key: `${prefix}${first + i}`, eventId: run.eventId, index: first + i, message }));
     const { store } = this.deps;
@@ -360,12 +366,13 @@ export class MessageHandler {
     }
   }
 
-  private async finish(eventId: string, log: Logger, replies = true): Promise<void> {
-    try {
-      await (this.deps.replayable?.finish(eventId) ?? this.durable(() => this.deps.store.inbox.finish(eventId, { replies })));
-    } catch (error) {
+  private finish(eventId: string, log: Logger, replies = true): Promise<void> {
+    // One taken unrecorded ends with its dedup key; that never rejects (replayable.ts).
+    const replayable = this.deps.replayable?.finish(eventId);
+    if (replayable) return replayable;
+    return this.durable(() => this.deps.store.inbox.finish(eventId, { replies })).catch((error: unknown) => {
       log.error({ err: errorMessage(error) }, 'could not mark the event finished; after a restart it is resumed, and what was delivered is not sent again');
-    }
+    });
   }
 }
 

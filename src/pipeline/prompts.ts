@@ -134,14 +134,20 @@ export class Prompts implements LocalWaits {
   }
 
   /** Runs a handler with ctx.prompt bound; resolves (or rejects) when it returns (throws) or prompts. */
-  run(ctx: Context, handler: () => Promise<void>): Promise<void> {
+  run(ctx: Context, handler: () => void | Promise<void>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const conversation: Conversation = { ctx, end: { resolve, reject }, settled: false };
       ctx.prompter = (content, options) => this.prompt(conversation, content, options);
-      handler().then(
-        () => this.settle(conversation).resolve(),
-        (error: unknown) => this.settle(conversation).reject(error),
-      );
+      const done = () => this.settle(conversation).resolve();
+      const failed = (error: unknown) => this.settle(conversation).reject(error);
+      let running: void | Promise<void>;
+      try {
+        running = handler();
+      } catch (error) {
+        return failed(error);
+      }
+      if (running) running.then(done, failed);
+      else done();
     });
   }
 

@@ -27,6 +27,9 @@ export function replayableEventId(botId: string, key: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
+/** What admitting one came to: being handled (recorded or finished), or unrecorded and to be sent again, or not taken. */
+export type ReplayableAdmission = 'handling' | 'handling unrecorded' | 'duplicate' | 'closed';
+
 /** An event taken, and neither recorded nor finished yet. */
 interface Unrecorded {
   readonly id: string;
@@ -56,8 +59,38 @@ export class ReplayableEvents {
     private readonly graceMs = 1000,
   ) {}
 
+  /**
+   * Takes an event unrecorded and has `run` schedule it (`replayed`: its first callback is told it
+   * may repeat what a run cut off by a crash did). A replay is looked up first, as it may have been
+   * handled before. Settles once the event is finished or recorded: `handling unrecorded` when the
+   * store could not record it, for the platform to send it again.
+   */
+  admit(id: string, botId: string, key: string, journal: MessageJournal, replayed: boolean, run: (replayed: boolean) => void): Promise<ReplayableAdmission> {
+    // Still running here (replayed to a session started again in this process): acknowledged with the original.
+    const original = this.inFlight(botId, key);
+    if (original) return original.then((admission) => (admission === 'closed' ? 'closed' : 'duplicate'));
+    if (replayed) return this.admitReplay(id, botId, key, journal, run);
+    return this.taken(this.take(id, botId, key, journal), run, false);
+  }
+
+  private async admitReplay(id: string, botId: string, key: string, journal: MessageJournal, run: (replayed: boolean) => void): Promise<ReplayableAdmission> {
+    try {
+      if ((await this.store.inbox.admittedAs(botId, key)) !== undefined) return 'duplicate';
+    } catch (error) {
+      this.logger.error({ bot: botId, key, err: errorMessage(error) }, 'could not record an event; the platform is asked to deliver it again');
+      this.unrecorded(botId);
+      return 'closed';
+    }
+    return this.taken(this.take(id, botId, key, journal), run, true);
+  }
+
+  private taken(acknowledged: Promise<Admission>, run: (replayed: boolean) => void, replayed: boolean): Promise<ReplayableAdmission> {
+    run(replayed);
+    return acknowledged.then((admission) => (admission === 'closed' ? 'handling unrecorded' : 'handling'));
+  }
+
   /** Takes an event unrecorded; settles with what the platform is told, once it is finished or recorded. */
-  take(id: string, botId: string, key: string, journal: MessageJournal): Promise<Admission> {
+  private take(id: string, botId: string, key: string, journal: MessageJournal): Promise<Admission> {
     let acknowledge!: (admission: Admission) => void;
     const acknowledged = new Promise<Admission>((resolve) => (acknowledge = resolve));
     this.keep({ id, botId, key, dedupKey: dedupKey(botId, key), journal, at: performance.now(), acknowledged, acknowledge });
