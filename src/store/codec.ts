@@ -5,7 +5,8 @@ const BYTES = '$bytes';
 
 export function encode(value: unknown): string {
   // A replacer slows every value down; most values hold no bytes, and a walk to find out is cheaper.
-  return holdsBytes(value) ? JSON.stringify(value, replacer) : JSON.stringify(value);
+  // A plain value (a dedup key's event id, a count) holds none: no walk, no stack for it.
+  return typeof value === 'object' && value !== null && holdsBytes(value) ? JSON.stringify(value, replacer) : JSON.stringify(value);
 }
 
 function holdsBytes(value: unknown): boolean {
