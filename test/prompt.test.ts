@@ -195,6 +195,22 @@ describe('the wait registry', () => {
     prompts.close();
   });
 
+  it('ends the turn of a handler that returns no promise at once, with no promise: it throws as it threw, a prompt it did not await is dropped, one after it returned is refused', async () => {
+    const prompts = new Prompts(() => {});
+    const plain = context('e1', message('/a'));
+    expect(prompts.run(plain, () => plain.reply('done'))).toBeUndefined();
+    expect(() => prompts.run(context('e2', message('/b')), () => {
+      throw new Error('kaboom');
+    })).toThrow('kaboom');
+    const asking = context('e3', message('/c'));
+    const turn = prompts.run(asking, () => void asking.prompt('not awaited'));
+    expect(turn).toBeInstanceOf(Promise);
+    await turn;
+    expect(prompts.size).toBe(0);
+    expect(asking.result.replies.map((r) => r.content)).toEqual([[{ type: 'text', text: 'not awaited' }]]);
+    expect(String(await asking.prompt('too late').catch((error: unknown) => error))).toContain('ctx.prompt was called after the handler returned');
+  });
+
   it('refuses a second prompt while one waits, and drops a prompt its handler did not await', async () => {
     const prompts = new Prompts(() => {});
     const ctx = context('e1', message('/a'));

@@ -201,7 +201,8 @@ export class MessageHandler {
         if (run.resumes) await this.deps.prompts.resume(run.resumes, { eventId: run.eventId, message: j.message, result, log: run.log });
         else {
           const ctx = new Context(run.eventId, j.message, j.request, result, run.log, this.deps.download, this.deps.store);
-          await this.deps.prompts.run(ctx, () => run.bot.run(ctx));
+          const running = this.deps.prompts.run(ctx, () => run.bot.run(ctx));
+          if (running) await running;
         }
       } catch (error) {
         run.log.error({ err: error }, 'handler threw; no reply sent');

@@ -22,7 +22,10 @@ import { Eviction } from '../runtime/eviction.js';
 /** One handler run, across its turns: `end` settles the turn in progress. */
 interface Conversation {
   ctx: Context;
-  end: { resolve(): void; reject(error: unknown): void };
+  /** Settles the turn; made only for a handler that returned a promise or prompted. */
+  end?: { resolve(): void; reject(error: unknown): void };
+  /** It prompted before `end` was made (within its first synchronous part): the turn ends as soon as it is. */
+  ended?: true;
   /** The handler returned or threw: it asks nothing more. */
   settled: boolean;
   waiting?: Waiting;
@@ -133,25 +136,47 @@ export class Prompts implements LocalWaits {
     return this.waiting.size;
   }
 
-  /** Runs a handler with ctx.prompt bound; resolves (or rejects) when it returns (throws) or prompts. */
-  run(ctx: Context, handler: () => void | Promise<void>): Promise<void> {
+  /**
+   * Runs a handler with ctx.prompt bound; settles (or throws, or rejects) when it returns (throws)
+   * or prompts. A handler that returned no promise and did not prompt (most) is done at once: no
+   * promise, and the message goes on in the same turn.
+   */
+  run(ctx: Context, handler: () => void | Promise<void>): void | Promise<void> {
+    const conversation: Conversation = { ctx, settled: false };
+    ctx.prompter = (content, options) => this.prompt(conversation, content, options);
+    let running: void | Promise<void>;
+    try {
+      running = handler();
+    } catch (error) {
+      this.settle(conversation);
+      throw error;
+    }
+    if (!running && !conversation.waiting) return void this.settle(conversation);
     return new Promise<void>((resolve, reject) => {
-      const conversation: Conversation = { ctx, end: { resolve, reject }, settled: false };
-      ctx.prompter = (content, options) => this.prompt(conversation, content, options);
-      const done = () => this.settle(conversation).resolve();
-      const failed = (error: unknown) => this.settle(conversation).reject(error);
-      let running: void | Promise<void>;
-      try {
-        running = handler();
-      } catch (error) {
-        return failed(error);
-      }
-      if (running) running.then(done, failed);
-      else done();
+      conversation.end = { resolve, reject };
+      if (conversation.ended) resolve();
+      if (!running) return void this.settle(conversation);
+      // The turn of the handler's end: this one, or the turn of an answer that resumed it (resume sets `end`).
+      running.then(
+        () => {
+          this.settle(conversation);
+          conversation.end!.resolve();
+        },
+        (error: unknown) => {
+          this.settle(conversation);
+          conversation.end!.reject(error);
+        },
+      );
     });
   }
 
-  private settle(conversation: Conversation): Conversation['end'] {
+  /** The turn ends at a prompt: its replies, the question last, are sent, and its chat is free. */
+  private endTurn(conversation: Conversation): void {
+    if (conversation.end) conversation.end.resolve();
+    else conversation.ended = true;
+  }
+
+  private settle(conversation: Conversation): void {
     conversation.settled = true;
     const { waiting } = conversation;
     // Asked without awaiting the answer: nothing would take its reply, so the wait is dropped.
@@ -159,7 +184,6 @@ export class Prompts implements LocalWaits {
       conversation.ctx.log.warn('the handler returned while its ctx.prompt still waited; await ctx.prompt. The prompt is dropped');
       this.drop(waiting);
     }
-    return conversation.end;
   }
 
   private prompt(conversation: Conversation, content: Content, options: PromptOptions): Promise<Answer> {
@@ -190,13 +214,12 @@ export class Prompts implements LocalWaits {
         if (this.shared) {
           return void this.shared.record(waiting, timeoutMs).then(() => {
             arm();
-            conversation.end.resolve();
+            this.endTurn(conversation);
           });
         }
         arm();
       }
-      // The turn ends here: its replies, the question last, are sent, and its chat is free.
-      conversation.end.resolve();
+      this.endTurn(conversation);
     });
   }
 

@@ -45,18 +45,23 @@ export interface Trace {
 
 /** Prompts whose handler runs (first turns and resumed ones) are timed for `trace`: the handler's duration and whether it threw. */
 export function tracedPrompts(prompts: Prompts, trace: Trace): Prompts {
-  const timed = (eventId: string, run: Promise<void>) => {
+  const timed = (eventId: string, start: () => void | Promise<void>): void | Promise<void> => {
     const started = performance.now();
-    return run.then(
-      () => trace.handled(eventId, performance.now() - started),
-      (error: unknown) => {
-        trace.handled(eventId, performance.now() - started, error);
-        throw error;
-      },
-    );
+    const failed = (error: unknown) => {
+      trace.handled(eventId, performance.now() - started, error);
+      throw error;
+    };
+    let running: void | Promise<void>;
+    try {
+      running = start();
+    } catch (error) {
+      return failed(error);
+    }
+    if (!running) return trace.handled(eventId, performance.now() - started);
+    return running.then(() => trace.handled(eventId, performance.now() - started), failed);
   };
-  const run: Prompts['run'] = (ctx, handler) => timed(ctx.eventId, prompts.run(ctx, handler));
-  const resume: Prompts['resume'] = (resumption, turn) => timed(turn.eventId, prompts.resume(resumption, turn));
+  const run: Prompts['run'] = (ctx, handler) => timed(ctx.eventId, () => prompts.run(ctx, handler));
+  const resume: Prompts['resume'] = (resumption, turn) => timed(turn.eventId, () => prompts.resume(resumption, turn)) as Promise<void>;
   // Other methods bound once each, not on every call.
   const bound = new Map<PropertyKey, unknown>();
   return new Proxy(prompts, {
