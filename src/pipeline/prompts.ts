@@ -155,7 +155,11 @@ export class Prompts implements LocalWaits {
     return new Promise<void>((resolve, reject) => {
       conversation.end = { resolve, reject };
       if (conversation.ended) resolve();
-      if (!running) return void this.settle(conversation);
+      // Returned at once but prompted without awaiting: the prompt is dropped, and the turn ends now.
+      if (!running) {
+        this.settle(conversation);
+        return resolve();
+      }
       // The turn of the handler's end: this one, or the turn of an answer that resumed it (resume sets `end`).
       running.then(
         () => {
