@@ -183,4 +183,21 @@ describe('replayable events', () => {
     // Done, it left its dedup key: the next replay is a duplicate.
     expect(await dispatch('reply, unrecorded', 'k1', true).admission).toBe('duplicate');
   });
+
+  it('refuse a replay, unhandled, when the store cannot tell whether it was handled before', async () => {
+    const { bot, release } = gatedBot();
+    release();
+    const metrics = new Metrics();
+    const { store, pipeline, dispatch, texts } = setup({ bot, metrics });
+    const admittedAs = store.inbox.admittedAs.bind(store.inbox);
+    store.inbox.admittedAs = () => Promise.reject(new Error('disk I/O error'));
+    expect(await dispatch('reply, replayed', 'k1', true).admission).toBe('closed');
+    expect(await metrics.value('switchboard_events_unrecorded_total', { bot: 'chat' })).toBe(1);
+    store.inbox.admittedAs = admittedAs;
+    // Sent again once the store answers: handled once.
+    expect(await dispatch('reply, replayed', 'k1', true).admission).toBe('accepted');
+    await pipeline.drain();
+    expect(texts()).toEqual(['reply, replayed']);
+    expect(handledTexts).toEqual(['reply, replayed']);
+  });
 });

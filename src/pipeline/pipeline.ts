@@ -184,7 +184,8 @@ export class Pipeline {
     // Handled at once, recorded only if it has to be (replayable.ts).
     if (event.replayable && event.key !== undefined && !this.options.work) {
       const id = replayableEventId(botId, event.key);
-      return await this.replayable.admit(id, botId, event.key, journal, event.replayable.replayed, (replayed) => this.schedule(id, journal, replayed, event.onHandled));
+      const key = event.key;
+      return await this.replayable.admit(id, botId, key, journal, event.replayable.replayed, (replayed) => this.schedule(id, journal, replayed, event.onHandled)).catch((error: unknown) => this.unrecorded(botId, key, error));
     }
     const id = randomUUID();
     let fresh: boolean;

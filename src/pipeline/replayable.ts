@@ -63,7 +63,8 @@ export class ReplayableEvents {
    * Takes an event unrecorded and has `run` schedule it (`replayed`: its first callback is told it
    * may repeat what a run cut off by a crash did). A replay is looked up first, as it may have been
    * handled before. Settles once the event is finished or recorded: `handling unrecorded` when the
-   * store could not record it, for the platform to send it again.
+   * store could not record it, for the platform to send it again. Rejects when the store cannot be
+   * read for that lookup: the caller refuses the event, as any admission the store failed.
    */
   admit(id: string, botId: string, key: string, journal: MessageJournal, replayed: boolean, run: (replayed: boolean) => void): Promise<ReplayableAdmission> {
     // Still running here (replayed to a session started again in this process): acknowledged with the original.
@@ -74,13 +75,7 @@ export class ReplayableEvents {
   }
 
   private async admitReplay(id: string, botId: string, key: string, journal: MessageJournal, run: (replayed: boolean) => void): Promise<ReplayableAdmission> {
-    try {
-      if ((await this.store.inbox.admittedAs(botId, key)) !== undefined) return 'duplicate';
-    } catch (error) {
-      this.logger.error({ bot: botId, key, err: errorMessage(error) }, 'could not record an event; the platform is asked to deliver it again');
-      this.unrecorded(botId);
-      return 'closed';
-    }
+    if ((await this.store.inbox.admittedAs(botId, key)) !== undefined) return 'duplicate';
     return this.taken(this.take(id, botId, key, journal), run, true);
   }
 
