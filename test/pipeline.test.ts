@@ -313,6 +313,19 @@ describe('platform events and interception', () => {
     expect(await p.emit('chat', { id: 'e2', platform: 'test', botId: 'chat', type: 'x', data: {}, timestamp: 0 })).toBe('closed');
   });
 
+
+  it('hands platform events to the bot that start --watch swapped in, as it does messages', async () => {
+    const greeter = (greeting: string) => defineBot((b) => b.on('event', (ctx) => void ctx.send({ botId: 'chat', channelId: 'c9' }, greeting)));
+    const rec = recorder();
+    const p = new Pipeline({ bot: greeter('old'), adapters: new Map([['chat', rec.adapter]]), store: new MemoryStore(), logger: silentLogger() });
+    const event = (id: string) => ({ id, platform: 'test', botId: 'chat', type: 'Group.MemberJoined', data: {}, timestamp: 0 });
+    await p.emit('chat', event('e1'), 'k-e1');
+    await p.drain();
+    p.setBot(greeter('new'));
+    await p.emit('chat', event('e2'), 'k-e2');
+    await p.drain();
+    expect(rec.texts()).toEqual(['old', 'new']);
+  });
   it('asks interceptors in order: rewrites chain, a deny or drop ends it, none means no question at all', async () => {
     const none = new Pipeline({ bot: echo, adapters: new Map(), store: new MemoryStore(), logger: silentLogger() });
     expect(none.intercept(message('hi'), 'C2C.CallbackBeforeSendMsg')).toBeUndefined();

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Adapter, Admission, InboundEvent } from '../adapter.js';
 import type { Bot } from '../bot/bot.js';
 import type { Downloader } from '../bot/context.js';
-import { EventContext, type InterceptDecision, type PlatformEvent } from '../bot/events.js';
+import type { InterceptDecision, PlatformEvent } from '../bot/events.js';
 import { Deliverer } from '../delivery/deliverer.js';
 import { Pacer, type Pacing, type SendLimits } from '../delivery/pacer.js';
 import { defaultRetryPolicy, type RetryPolicy } from '../delivery/retry.js';
@@ -17,7 +17,7 @@ import { errorMessage } from '../inbound/supervisor.js';
 import type { Message } from '../message.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Metrics } from '../runtime/metrics.js';
-import { pendingRecord, type OutboxItem, type Store, type StoredEvent } from '../store/index.js';
+import type { Store, StoredEvent } from '../store/index.js';
 import { throughOutage, type ThroughOutage } from '../store/outage.js';
 import { AdmissionsInDoubt, type Doubtful } from './doubt.js';
 import { Fifo } from './fifo.js';
@@ -26,6 +26,7 @@ import { MessageHandler, type RunEnd } from './handle.js';
 import type { EventJournal, Journal, MessageJournal } from './journal.js';
 import type { StageHooks } from './lifecycle.js';
 import type { UserLimits } from './limits.js';
+import { PlatformEvents } from './platform-events.js';
 import { Prompts, type Resumption, type SharedWaits } from './prompts.js';
 import { ReplayableEvents, replayableEventId } from './replayable.js';
 import { tracedPrompts, type Trace } from './trace.js';
@@ -72,6 +73,7 @@ export class Pipeline {
   private readonly durable: ThroughOutage;
   private readonly handler: MessageHandler;
   private readonly prompts: Prompts;
+  private readonly events: PlatformEvents;
   private readonly inFlight = new Set<Promise<unknown>>();
   /** The tail of each chat's queue: messages of one chat are handled in arrival order. */
   private readonly chatTails = new Map<string, Promise<void>>();
@@ -105,6 +107,7 @@ export class Pipeline {
     this.durable = throughOutage(store);
     this.replayable = new ReplayableEvents(store, logger, this.dedupTtlMs, (bot) => metrics?.inc('switchboard_events_unrecorded_total', { bot }), options.replayGraceMs);
     this.deliverer = new Deliverer({ adapters, outbox: store.outbox, durable: this.durable, pacer: options.pacing?.(limitsOf) ?? new Pacer(limitsOf), policy: options.retryPolicy ?? defaultRetryPolicy, logger, metrics, streams: options.streams, trace: options.trace });
+    this.events = new PlatformEvents(options.bot, store, this.deliverer, this.durable, logger, options.hooks ?? {});
     this.ownerless = new OwnerlessReplies(store, this.deliverer, logger, (task) => this.track(task), options.work);
     this.prompts = new Prompts((resumption) => this.track(this.unanswered(resumption)), options.sharedWaits, (id, journal, resumption) => {
       const run = this.handler.run(id, journal, false, resumption);
@@ -131,6 +134,7 @@ export class Pipeline {
   setBot(bot: Bot): void {
     this.bot = bot;
     this.handler.bot = bot;
+    this.events.bot = bot;
   }
 
   /** Admits an event and handles it in the background; see AdapterContext.dispatch. Never throws. */
@@ -221,7 +225,7 @@ export class Pipeline {
   /** An admission in doubt turned out recorded: handled here, as if it had been admitted then. */
   private takeDoubtful({ id, journal, onHandled }: Doubtful): void {
     if (this.options.work) return void this.handOver(id, chatOf(journal), onHandled, true);
-    if (journal.stage === 'event') return void this.track(this.handleEvent(id, journal.event, false));
+    if (journal.stage === 'event') return void this.track(this.events.run(id, journal.event, false));
     this.slotsTaken++;
     this.schedule(id, journal, false, onHandled);
   }
@@ -238,7 +242,7 @@ export class Pipeline {
   /** Runs an event a worker took from the shared queue, from its journal. Never throws. */
   runQueued(event: StoredEvent, resumed: boolean): Promise<RunEnd> {
     const journal = event.journal as Journal;
-    const run = journal.stage === 'event' ? this.handleEvent(event.id, journal.event, resumed) : this.handler.run(event.id, journal, resumed);
+    const run = journal.stage === 'event' ? this.events.run(event.id, journal.event, resumed) : this.handler.run(event.id, journal, resumed);
     this.track(run);
     return run;
   }
@@ -288,7 +292,7 @@ export class Pipeline {
       const journal = event.journal as Journal;
       if (journal.stage === 'event') {
         const platformEvent = journal.event;
-        this.track(gate.then(() => this.handleEvent(event.id, platformEvent, true)));
+        this.track(gate.then(() => this.events.run(event.id, platformEvent, true)));
         continue;
       }
       this.slotsTaken++;
@@ -321,7 +325,7 @@ export class Pipeline {
     }
     if (!fresh) return 'duplicate';
     if (this.options.work) await this.handOver(id, undefined);
-    else this.track(this.handleEvent(id, event, false));
+    else this.track(this.events.run(id, event, false));
     return 'accepted';
   }
 
@@ -331,29 +335,6 @@ export class Pipeline {
     if (!bot.intercepts) return undefined;
     const { logger } = this.options;
     return bot.runIntercept(message, kind, logger.child({ platform: message.platform, bot: message.botId, intercept: kind }), this.options.store);
-  }
-
-  private async handleEvent(id: string, event: PlatformEvent, resumed: boolean): Promise<RunEnd> {
-    const started = performance.now();
-    const log = this.options.logger.child({ event: id, platform: event.platform, bot: event.botId, type: event.type });
-    if (resumed) log.info('resuming a platform event left unfinished by the last run');
-    const ctx = new EventContext(event, log, this.options.store);
-    try {
-      await Promise.all([this.bot.runEvent(ctx), this.options.hooks?.onEvent?.(event).catch((error: unknown) => log.warn({ err: errorMessage(error) }, 'onEvent callback failed'))]);
-      if (ctx.outgoing.length > 0) {
-        const at = Date.now();
-        const items: OutboxItem[] = ctx.outgoing.map((message, index) => ({ key: `${id}:${index}`, eventId: id, index, message }));
-        await this.durable(() => this.options.store.outbox.add(items)).catch((error: unknown) => log.error({ err: errorMessage(error) }, 'could not record the replies in the store; sending them anyway'));
-        // After a resume, what the first run already delivered is skipped: the outbox has it under the same keys.
-        const records = resumed ? await this.options.store.outbox.ofEvent(id) : items.map((item) => pendingRecord(item, at));
-        const deliveries = await this.deliverer.sendAll(records, log);
-        if (deliveries.some((d) => d.left)) return 'left';
-      }
-      await this.durable(() => this.options.store.inbox.finish(id)).catch((error: unknown) => log.error({ err: errorMessage(error) }, 'could not mark the event finished; it is handled again after a restart'));
-      return 'done';
-    } finally {
-      log.info({ replies: ctx.outgoing.length, ms: Math.round((performance.now() - started) * 100) / 100 }, 'event handled');
-    }
   }
 
   /**
