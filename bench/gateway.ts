@@ -30,11 +30,17 @@ export interface GatewayRow {
   system: string;
   msgPerSec: Range;
   cpuUsPerMsg: Range;
+  /** Of that CPU, what V8's collector took; undefined for a baseline checkout whose bench did not report it. */
+  gcUsPerMsg?: Range;
+  /** Bytes a message left to the old generation (young collections' promotions). */
+  promotedPerMsg?: Range;
 }
 
 interface Run {
   msgPerSec: number;
   cpuUsPerMsg: number;
+  gcUsPerMsg?: number;
+  promotedPerMsg?: number;
 }
 
 interface System {
@@ -87,12 +93,14 @@ export async function gatewayRows(options: {
       const frames = firehoses.get(system.feed)!;
       const run = await measure(system, frames.slice(0, warmup), frames.slice(warmup), options.profileDir);
       runs.get(system)!.push(run);
-      console.error(`  round ${round + 1}: ${system.name}: ${run.msgPerSec.toFixed(0)} msg/s, ${run.cpuUsPerMsg.toFixed(1)} µs CPU/msg`);
+      const gc = run.gcUsPerMsg === undefined ? '' : `, of it GC ${run.gcUsPerMsg.toFixed(1)} µs, ${run.promotedPerMsg!.toFixed(0)} B promoted/msg`;
+      console.error(`  round ${round + 1}: ${system.name}: ${run.msgPerSec.toFixed(0)} msg/s, ${run.cpuUsPerMsg.toFixed(1)} µs CPU/msg${gc}`);
     }
   }
   return systems.map((system) => {
     const done = runs.get(system)!;
-    return { system: system.name, msgPerSec: range(done.map((r) => r.msgPerSec)), cpuUsPerMsg: range(done.map((r) => r.cpuUsPerMsg)) };
+    const reported = (of: (run: Run) => number | undefined) => (done.every((r) => of(r) !== undefined) ? range(done.map((r) => of(r)!)) : undefined);
+    return { system: system.name, msgPerSec: range(done.map((r) => r.msgPerSec)), cpuUsPerMsg: range(done.map((r) => r.cpuUsPerMsg)), gcUsPerMsg: reported((r) => r.gcUsPerMsg), promotedPerMsg: reported((r) => r.promotedPerMsg) };
   });
 }
 
@@ -107,9 +115,11 @@ async function measure(system: System, warmup: readonly Frame[], measured: reado
     await child.next(/^warm$/);
     const started = performance.now();
     fake.firehose(measured);
-    const [, cpu] = await child.next(/^done (\d+)$/);
+    // A baseline checkout's bench may report the CPU alone.
+    const [, cpu, gc, promoted] = await child.next(/^done (\d+)(?: (\d+) (\d+))?$/);
     const seconds = (performance.now() - started) / 1000;
-    return { msgPerSec: measured.length / seconds, cpuUsPerMsg: Number(cpu) / measured.length };
+    const perMessage = (value: string | undefined) => (value === undefined ? undefined : Number(value) / measured.length);
+    return { msgPerSec: measured.length / seconds, cpuUsPerMsg: Number(cpu) / measured.length, gcUsPerMsg: perMessage(gc), promotedPerMsg: perMessage(promoted) };
   } finally {
     await child.stop();
     await fake.stop();
@@ -134,8 +144,9 @@ async function waitUntil(probe: () => boolean, ms: number, what: string): Promis
 /** The rows as a table, (a)'s share of (b)'s throughput, and the QQ row against the Discord one and its ceiling. */
 export function printGatewayRows(rows: GatewayRow[]): void {
   const fmt = (r: Range, digits: number) => `${r.median.toFixed(digits)} (${r.min.toFixed(digits)}–${r.max.toFixed(digits)})`;
-  console.log(`${'system'.padEnd(48)} ${'msg/s median (min–max)'.padStart(26)} ${'CPU µs/msg median (min–max)'.padStart(30)}`);
-  for (const row of rows) console.log(`${row.system.padEnd(48)} ${fmt(row.msgPerSec, 0).padStart(26)} ${fmt(row.cpuUsPerMsg, 1).padStart(30)}`);
+  const optional = (r: Range | undefined, digits: number) => (r ? fmt(r, digits) : '–');
+  console.log(`${'system'.padEnd(48)} ${'msg/s median (min–max)'.padStart(26)} ${'CPU µs/msg median (min–max)'.padStart(30)} ${'of it GC µs/msg'.padStart(22)} ${'promoted B/msg'.padStart(22)}`);
+  for (const row of rows) console.log(`${row.system.padEnd(48)} ${fmt(row.msgPerSec, 0).padStart(26)} ${fmt(row.cpuUsPerMsg, 1).padStart(30)} ${optional(row.gcUsPerMsg, 1).padStart(22)} ${optional(row.promotedPerMsg, 0).padStart(22)}`);
   const a = rows.find((r) => r.system === gatewaySystems.switchboard.name);
   const b = rows.find((r) => r.system === gatewaySystems.discordjs.name);
   if (a && b) {

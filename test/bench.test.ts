@@ -115,6 +115,7 @@ describe('npm run bench -- --quick', () => {
     expect(stdout).toMatch(/^For reference, not a verdict: the plain echo, 2 instances \/ 1 instance = \d+\.\d\d/m);
     expect(stdout).toMatch(/^\(b\) discord\.js 14 Client, same cache limits +\d+ \(\d+–\d+\) +\d+\.\d \(/m);
     expect(stdout).toMatch(/^gateway a\/b = \d+\.\d\d, target >= 0\.9: (met|not met)$/m);
+    expect(stdout).toMatch(/^\(a\) Switchboard, Discord gateway, sqlite store +\d+ \(\d+–\d+\) +\d+\.\d \(\d+\.\d–\d+\.\d\) +\d+\.\d \(\d+\.\d–\d+\.\d\) +\d+ \(\d+–\d+\)$/m);
     expect(stdout).toMatch(/^\(a\) Switchboard, Discord gateway, memory store +\d+ \(\d+–\d+\) +\d+\.\d \(/m);
     expect(stdout).toMatch(/^the sqlite store: -?\d+\.\d µs CPU an event \(sqlite row − memory row, medians\)$/m);
     expect(stdout).toMatch(/^\(a\) Switchboard, QQ gateway, sqlite store +\d+ \(\d+–\d+\) +\d+\.\d \(/m);
