@@ -7,6 +7,7 @@ import type { Adapter, Admission } from '../src/adapter.js';
 import { defineBot, type Bot } from '../src/bot/bot.js';
 import type { StageHooks } from '../src/pipeline/lifecycle.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
+import { ReplayableEvents } from '../src/pipeline/replayable.js';
 import { silentLogger } from '../src/runtime/logger.js';
 import { Metrics } from '../src/runtime/metrics.js';
 import type { Message } from '../src/message.js';
@@ -200,4 +201,27 @@ describe('replayable events', () => {
     expect(texts()).toEqual(['reply, replayed']);
     expect(handledTexts).toEqual(['reply, replayed']);
   });
+});
+
+describe('replayable events, many at once', () => {
+  // ReplayableEvents moves its maps onto fresh ones every 4096 events taken (a V8 matter: see renewEvery).
+  it('keep every event taken across the maps being renewed: a replay still finds its original, and the slow ones are recorded oldest first', async () => {
+    const store = SqliteStore.open({ path: tempStorePath() });
+    stores.push(store);
+    const events = new ReplayableEvents(store, silentLogger(), 60_000, () => {}, 100);
+    const count = 4100;
+    const key = (i: number) => `k${i}`;
+    const admissions = Array.from({ length: count }, (_, i) => events.admit(`id-${i}`, 'chat', key(i), { stage: 'received', message: message(`m${i}`, key(i)) }, false, () => {}));
+    // The first and the last, taken on either side of the renewal, are both still known as running here.
+    const replayOfFirst = events.admit('id-0', 'chat', key(0), { stage: 'received', message: message('m0', key(0)) }, true, () => expect.unreachable('a replay of a running event is not run'));
+    await events.finish('id-0');
+    await events.finish(`id-${count - 1}`);
+    expect(await admissions[0]).toBe('handling');
+    expect(await replayOfFirst).toBe('duplicate');
+    expect(await admissions[count - 1]).toBe('handling');
+    // The rest outlive the grace: recorded, in the order they were taken.
+    await waitFor(async () => (await store.inbox.unfinished()).length === count - 2, 10_000, 'the slow events to be recorded');
+    expect((await store.inbox.unfinished()).map((e) => e.key)).toEqual(Array.from({ length: count - 2 }, (_, i) => key(i + 1)));
+    expect(await Promise.all(admissions.slice(1, -1))).toEqual(Array(count - 2).fill('handling'));
+  }, 30_000);
 });

@@ -37,18 +37,34 @@ interface Unrecorded {
   readonly key: string;
   /** Where its dedup key is kept (store/index.ts dedupKey). */
   readonly dedupKey: string;
-  readonly journal: MessageJournal;
   readonly at: number;
+  /** What it holds while it is in the maps; emptied as it leaves them (forget). */
+  held: Held | undefined;
+}
+
+interface Held {
+  readonly journal: MessageJournal;
   readonly acknowledged: Promise<Admission>;
   readonly acknowledge: (admission: Admission) => void;
 }
 
+/**
+ * The maps move onto fresh ones this often. V8 allocates the table of a map that grows or shrinks
+ * where the last one was: once one has lived long enough to be in the old generation, every later
+ * one is born there, and each dead one keeps the entries it had reachable to young collections
+ * until a full one. Under a firehose that made most events old-generation garbage (bench/README.md,
+ * "Gateway fan-in"); a fresh map's table is young again.
+ */
+const renewEvery = 4096;
+
 export class ReplayableEvents {
   /** By event id, in the order taken, which is the order of age: the sweep stops at the first one young enough. */
-  private readonly waiting = new Map<string, Unrecorded>();
+  private waiting = new Map<string, Unrecorded>();
   /** The same, by dedup key: a session started again in this process replays what is still running here. */
-  private readonly running = new Map<string, Unrecorded>();
+  private running = new Map<string, Unrecorded>();
   private sweeper: NodeJS.Timeout | undefined;
+  /** Events taken since the maps were last renewed. */
+  private takenSinceRenewal = 0;
 
   constructor(
     private readonly store: Store,
@@ -88,11 +104,16 @@ export class ReplayableEvents {
   private take(id: string, botId: string, key: string, journal: MessageJournal): Promise<Admission> {
     let acknowledge!: (admission: Admission) => void;
     const acknowledged = new Promise<Admission>((resolve) => (acknowledge = resolve));
-    this.keep({ id, botId, key, dedupKey: dedupKey(botId, key), journal, at: performance.now(), acknowledged, acknowledge });
+    this.keep({ id, botId, key, dedupKey: dedupKey(botId, key), at: performance.now(), held: { journal, acknowledged, acknowledge } });
     return acknowledged;
   }
 
   private keep(event: Unrecorded): void {
+    if (++this.takenSinceRenewal === renewEvery) {
+      this.takenSinceRenewal = 0;
+      this.waiting = new Map(this.waiting);
+      this.running = new Map(this.running);
+    }
     this.waiting.set(event.id, event);
     this.running.set(event.dedupKey, event);
     this.sweeper ??= setInterval(() => this.recordSlow(), this.graceMs).unref();
@@ -103,7 +124,7 @@ export class ReplayableEvents {
    * to be acknowledged only with it (settles once it is).
    */
   inFlight(botId: string, key: string): Promise<Admission> | undefined {
-    return this.running.get(dedupKey(botId, key))?.acknowledged;
+    return this.running.get(dedupKey(botId, key))?.held?.acknowledged;
   }
 
   /**
@@ -114,16 +135,16 @@ export class ReplayableEvents {
   record(id: string): void {
     const event = this.waiting.get(id);
     if (!event) return;
-    this.forget(event);
-    this.store.inbox.admit({ id, botId: event.botId, key: event.key, journal: event.journal }, this.dedupTtlMs).then(
+    const held = this.forget(event);
+    this.store.inbox.admit({ id, botId: event.botId, key: event.key, journal: held.journal }, this.dedupTtlMs).then(
       // Taken by another admission meanwhile (a duplicate that raced it): acknowledged all the same, as it was handled here.
-      () => event.acknowledge('accepted'),
+      () => held.acknowledge('accepted'),
       (error: unknown) => {
         this.logger.error({ bot: event.botId, key: event.key, err: errorMessage(error) }, 'could not record an event being handled; the platform is asked to deliver it again');
         this.unrecorded(event.botId);
         // Still running, and unrecorded again: its replay waits for it (refused meanwhile), and it ends with its dedup key.
-        this.keep(event);
-        event.acknowledge('closed');
+        this.keep({ ...event, held });
+        held.acknowledge('closed');
       },
     );
   }
@@ -136,13 +157,13 @@ export class ReplayableEvents {
   finish(id: string): Promise<void> | undefined {
     const event = this.waiting.get(id);
     if (!event) return undefined;
-    this.forget(event);
+    const { acknowledge } = this.forget(event);
     return this.store.set(event.dedupKey, id, this.dedupTtlMs).then(
-      () => event.acknowledge('accepted'),
+      () => acknowledge('accepted'),
       (error: unknown) => {
         // Handled: acknowledged all the same, so only a crash within the dedup window could repeat it.
         this.logger.error({ bot: event.botId, key: event.key, err: errorMessage(error) }, 'could not write the dedup key of a handled event; a replay of it after a crash would be handled again');
-        event.acknowledge('accepted');
+        acknowledge('accepted');
       },
     );
   }
@@ -155,12 +176,20 @@ export class ReplayableEvents {
     }
   }
 
-  /** Called as its write is queued: a replay that comes after finds the write instead (a read commits what is queued). */
-  private forget(event: Unrecorded): void {
+  /**
+   * Called as its write is queued: a replay that comes after finds the write instead (a read commits
+   * what is queued). Returns what the event held and empties it: a dead table that still lists the
+   * entry (see renewEvery) then keeps nothing of the event alive.
+   */
+  private forget(event: Unrecorded): Held {
+    const held = event.held!;
+    event.held = undefined;
     this.waiting.delete(event.id);
     this.running.delete(event.dedupKey);
-    if (this.waiting.size > 0 || !this.sweeper) return;
-    clearInterval(this.sweeper);
-    this.sweeper = undefined;
+    if (this.waiting.size === 0 && this.sweeper) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+    return held;
   }
 }
