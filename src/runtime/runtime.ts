@@ -4,6 +4,7 @@ import type { Adapter, AdapterContext, AdapterDefinition } from '../adapter.js';
 import type { Bot } from '../bot/bot.js';
 import { createCallbackHooks } from '../callbacks/index.js';
 import { redactConfig, type Config } from './config.js';
+import { tuneCollector } from './collector.js';
 import type { StageHooks } from '../pipeline/lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { createDownloader } from '../media/download.js';
@@ -159,6 +160,7 @@ export class Runtime {
   }
 
   static async create(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
+    tuneCollector();
     // Every platform's definition unless told which (the CLI loads only those its config names).
     const definitions = options.definitions ?? (await import('./registry.js')).definitions;
     const adapters = await createAdapters(config, definitions);
