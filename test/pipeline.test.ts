@@ -313,7 +313,6 @@ describe('platform events and interception', () => {
     expect(await p.emit('chat', { id: 'e2', platform: 'test', botId: 'chat', type: 'x', data: {}, timestamp: 0 })).toBe('closed');
   });
 
-
   it('hands platform events to the bot that start --watch swapped in, as it does messages', async () => {
     const greeter = (greeting: string) => defineBot((b) => b.on('event', (ctx) => void ctx.send({ botId: 'chat', channelId: 'c9' }, greeting)));
     const rec = recorder();
@@ -326,6 +325,7 @@ describe('platform events and interception', () => {
     await p.drain();
     expect(rec.texts()).toEqual(['old', 'new']);
   });
+
   it('asks interceptors in order: rewrites chain, a deny or drop ends it, none means no question at all', async () => {
     const none = new Pipeline({ bot: echo, adapters: new Map(), store: new MemoryStore(), logger: silentLogger() });
     expect(none.intercept(message('hi'), 'C2C.CallbackBeforeSendMsg')).toBeUndefined();
