@@ -1,9 +1,10 @@
-// What a system under the gateway (and inbound) bench shares: the fake's address from the environment (Discord's
-// or QQ's), and a count of messages that reached the handler. The process reports on stdout: "warm" once the
-// warm-up messages have all arrived, then "done <CPU µs> <GC µs> <promoted bytes>" once the measured
-// ones have: the CPU the process used in between (its own accounting: every thread, GC included),
-// the part of it V8's collector took, and the bytes young-generation collections moved to the old
-// generation (objects that outlived two of them; see README.md, "Gateway fan-in").
+// What a system under the gateway (and inbound) bench shares: the fake's address from the
+// environment (Discord's or QQ's), and a count of messages that reached the handler. The process
+// reports on stdout: "warm" once the warm-up messages have all arrived, then
+// "done <CPU µs> <GC µs> <promoted bytes>" once the measured ones have: the CPU the process used in
+// between (its own accounting: every thread, GC included), the part of it V8's collector took, and
+// the bytes young-generation collections moved to the old generation (objects that outlived two of
+// them; see README.md, "Gateway fan-in").
 
 import { GCProfiler, type GCProfilerResult } from 'node:v8';
 
