@@ -91,12 +91,10 @@ export class Pipeline {
   private readonly inDoubt: AdmissionsInDoubt;
   /** Replayable events taken before they are recorded. */
   private readonly replayable: ReplayableEvents;
-  private bot: Bot;
 
   constructor(private readonly options: PipelineOptions) {
     this.dedupTtlMs = options.dedupTtlMs ?? 3_600_000;
     this.maxInFlight = options.maxInFlight ?? 1000;
-    this.bot = options.bot;
     const { adapters, store, logger, metrics } = options;
     metrics?.describe('switchboard_events_unrecorded_total', 'Events a platform handed over that the store could not record: refused, for the platform to deliver again');
     this.inDoubt = new AdmissionsInDoubt(store.inbox, logger, (event) => this.takeDoubtful(event));
@@ -132,7 +130,6 @@ export class Pipeline {
 
   /** The bot for events whose handling starts from now on (start --watch); those being handled keep theirs. */
   setBot(bot: Bot): void {
-    this.bot = bot;
     this.handler.bot = bot;
     this.events.bot = bot;
   }
@@ -331,7 +328,7 @@ export class Pipeline {
 
   /** Undefined when the bot has no interceptors. */
   intercept(message: Message, kind: string): Promise<InterceptDecision> | undefined {
-    const { bot } = this;
+    const { bot } = this.handler;
     if (!bot.intercepts) return undefined;
     const { logger } = this.options;
     return bot.runIntercept(message, kind, logger.child({ platform: message.platform, bot: message.botId, intercept: kind }), this.options.store);
