@@ -20,7 +20,7 @@ COPY adapters ./adapters
 COPY bots ./bots
 # The operator console's page (built and committed: npm run build:console).
 COPY console/dist ./console/dist
-COPY scripts/source-cache.js scripts/bundle.js ./scripts/
+COPY scripts/source-cache.js scripts/bundle.js scripts/cjs-bundles.js ./scripts/
 COPY deploy/switchboard.yaml ./deploy/switchboard.yaml
 # Compiled to JavaScript once, here (bin/switchboard.js would do it at the first start, into a
 # folder the node user cannot write): every start then runs it as it is.

@@ -6,7 +6,9 @@
 // of the sandbox's time to /readyz. The entry points (what is imported by path: the CLI, the
 // package's exports, the built-in bots, the adapters, which read files beside them, and the
 // modules bench/shipped.ts loads) share chunks (code splitting), so every module still exists
-// once; zod, pure ESM in 99 files, is bundled in, every other package stays in node_modules.
+// once; zod, pure ESM in 99 files, is bundled in (with the other ES packages of `bundled`), the
+// CommonJS packages that cost most are bundled apart (scripts/cjs-bundles.js), the rest stay as
+// they ship in node_modules.
 // koa with @koa/router (60 files) and pino (35) were bundled in too for a while: 10 ms of start
 // each, but the echo bench's peak RSS went from 216 to 333 MB with koa inside the bundle (and 23 MB
 // more with pino), for a cause not found yet; they stay out until it is.
@@ -14,8 +16,13 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** Bundled into the chunks: pure ESM, and many files. */
-const bundled = new Set(['zod']);
+/**
+ * Bundled into the chunks: pure ES modules (a package's ES build, here), and many files. Measured
+ * one by one, each in a fresh node, bundled against as they ship: fast-xml-parser (WeCom) 11 against
+ * 45 ms, node-telegram-bot-api 12 against 28 ms. CommonJS packages are bundled apart instead
+ * (scripts/cjs-bundles.js).
+ */
+const bundled = new Set(['zod', 'fast-xml-parser', 'node-telegram-bot-api']);
 /**
  * zod's namespace re-exports its 50 locales (`z.locales`, 361 KB of the 755 KB it bundles to), and a
  * namespace is kept whole. Switchboard speaks English only (zod's default, `en`, which zod itself

@@ -8,12 +8,15 @@
 // the package's self-reference. A bot elsewhere in the repository is mapped to them by
 // src/runtime/bot-import.ts, which reads `switchboard.compiledFrom` here.
 //
-// Bundled as dist/ is (scripts/bundle.js).
+// Bundled as dist/ is (scripts/bundle.js), with the heaviest CommonJS packages bundled apart
+// (scripts/cjs-bundles.js): those follow node_modules, not the sources, and are built again only
+// when the lockfile changes.
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleOptions, chunkDir } from './bundle.js';
+import { bundleApart, manifestName, vendorDir } from './cjs-bundles.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** console/dist: the operator console's committed bundle, served from beside the compiled src/console. */
@@ -28,6 +31,7 @@ const manifest = join(cacheDir, 'package.json');
 export async function compiledCli() {
   const sources = scan();
   if (sources.newest >= builtAt()) await build(sources.files);
+  if (apartInputsNewest() >= builtAt(apartManifest)) await buildApart();
   return join(cacheDir, 'src/runtime/cli.js');
 }
 
@@ -55,9 +59,9 @@ function scan() {
   return { files, newest };
 }
 
-function builtAt() {
+function builtAt(path = manifest) {
   try {
-    return statSync(manifest).mtimeMs;
+    return statSync(path).mtimeMs;
   } catch {
     return -Infinity;
   }
@@ -76,7 +80,7 @@ async function build(files) {
   if (!bundledBefore()) rmSync(cacheDir, { recursive: true, force: true });
   const result = await esbuild({ ...bundleOptions(root, cacheDir), sourcemap: 'linked', write: false });
   for (const out of result.outputFiles) writeWhole(out.path, out.contents);
-  pruneChunks(new Set(result.outputFiles.map((out) => out.path)), began);
+  pruneOlder(join(cacheDir, chunkDir), new Set(result.outputFiles.map((out) => out.path)), began);
   // Files the runtime reads by path (the sandbox page) go next to the modules that read them.
   for (const file of files.filter((f) => !/\.[cm]?ts$/.test(f))) writeWhole(join(cacheDir, file), readFileSync(join(root, file)));
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -94,6 +98,25 @@ async function build(files) {
   utimesSync(manifest, began, began);
 }
 
+/** The manifest of the packages bundled apart, written last; its mtime set to the time their build began. */
+const apartManifest = join(cacheDir, vendorDir, manifestName);
+/** What those bundles are built from: the installed packages (the lockfile says when they change) and the script. */
+const apartInputs = ['package.json', 'package-lock.json', 'scripts/cjs-bundles.js'];
+
+function apartInputsNewest() {
+  return Math.max(...apartInputs.map((file) => statSync(join(root, file), { throwIfNoEntry: false })?.mtimeMs ?? 0));
+}
+
+async function buildApart() {
+  const began = new Date();
+  const esbuild = await import('esbuild');
+  const files = await bundleApart(root, cacheDir, esbuild);
+  // The manifest comes last: a process starting meanwhile finds the old bundles or every new one.
+  for (const file of files) writeWhole(file.path, file.contents);
+  utimesSync(apartManifest, began, began);
+  pruneOlder(join(cacheDir, vendorDir), new Set(files.map((file) => file.path)), began);
+}
+
 function bundledBefore() {
   try {
     return JSON.parse(readFileSync(manifest, 'utf8')).switchboard?.bundled === true;
@@ -103,15 +126,14 @@ function bundledBefore() {
 }
 
 /**
- * Chunks of earlier builds, once no process started from one is likely to load it any more (adapters
- * load at start). Another process building at the same time may rename or prune a file between the
- * listing and its stat: one gone is no one's to prune.
+ * Chunks (or packages bundled apart, with their code caches) of earlier builds, once no process started from one
+ * is likely to load it any more (adapters load at start). Another process building at the same time
+ * may rename or prune a file between the listing and its stat: one gone is no one's to prune.
  */
-function pruneChunks(current, began) {
-  const dir = join(cacheDir, chunkDir);
+function pruneOlder(dir, current, began) {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
-    if (current.has(path)) continue;
+    if (current.has(path) || current.has(path.replace(/\.v8cache$/, ''))) continue;
     const stat = statSync(path, { throwIfNoEntry: false });
     if (stat && stat.mtimeMs < began.getTime() - chunkGraceMs) rmSync(path, { force: true });
   }
@@ -132,5 +154,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { files, newest } = scan();
   const scanned = performance.now();
   await build(files);
+  await buildApart();
   console.log(`${files.length} files checked in ${(scanned - started).toFixed(1)} ms (newest ${new Date(newest).toISOString()}), compiled in ${(performance.now() - scanned).toFixed(0)} ms`);
 }

@@ -77,6 +77,20 @@ describe('Dockerfile', () => {
     expect(deps.find((i) => i.op === 'RUN')?.args).toBe('npm ci --omit=dev');
   });
 
+  it('copies every script the compile step (RUN node scripts/source-cache.js) imports', () => {
+    const copied = new Set(image.filter((i) => i.op === 'COPY' && !i.args.startsWith('--from')).flatMap((i) => i.args.split(/\s+/).slice(0, -1)));
+    const needed = new Set<string>();
+    const visit = (script: string) => {
+      if (needed.has(script)) return;
+      needed.add(script);
+      for (const [, path] of read(script).matchAll(/^import [^;]*from '(\.\/[^']+)'/gm)) visit(posix.join(posix.dirname(script), path!));
+    };
+    expect(image.some((i) => i.op === 'RUN' && i.args === 'node scripts/source-cache.js')).toBe(true);
+    visit('scripts/source-cache.js');
+    expect(needed.size).toBeGreaterThan(2);
+    for (const script of needed) expect(copied, script).toContain(script);
+  });
+
   it('runs the package\'s own CLI, as a user other than root, with a config that is in the image', () => {
     const pkg = JSON.parse(read('package.json')) as { bin: { switchboard: string }; scripts: Record<string, string> };
     expect(cmd.slice(0, 3)).toEqual(['node', pkg.bin.switchboard, 'start']);

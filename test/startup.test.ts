@@ -3,7 +3,7 @@
 // and which of Switchboard's modules a command needed.
 
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, symlink, utimes } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -36,6 +36,8 @@ process.on('exit', () => appendFileSync(file, Object.keys(cache).map((path) => '
 interface Loaded {
   /** Packages from node_modules, by name. */
   packages: Set<string>;
+  /** Every file loaded from node_modules (outside the cache), as a path under it: undici/index.js. */
+  files: Set<string>;
   /** Switchboard's own source modules whose code was loaded (src/runtime/cli.ts…), wherever the bundle put it. */
   own: Set<string>;
 }
@@ -52,8 +54,9 @@ async function sourcesIn(files: Iterable<string>): Promise<Set<string>> {
   return sources;
 }
 
-async function run(args: string[], until?: (output: string) => boolean): Promise<Loaded & { code: number | null; output: string }> {
+async function run(args: string[], until?: (output: string) => boolean, inDir: Record<string, string> = {}): Promise<Loaded & { code: number | null; output: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'sb-startup-'));
+  for (const [name, text] of Object.entries(inDir)) await writeFile(join(dir, name), text);
   const log = join(dir, 'resolved.txt');
   const child = spawn(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(recorder)}`, bin, ...args], { cwd: dir, env: { ...process.env, PORT: '0', LOG_FORMAT: 'json', SB_RESOLVED: log }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -67,8 +70,9 @@ async function run(args: string[], until?: (output: string) => boolean): Promise
   const code = await exited;
   const urls = (await readFile(log, 'utf8')).split('\n').filter(Boolean);
   const packages = new Set(urls.flatMap((url) => /\/node_modules\/((?:@[^/]+\/)?[^/.][^/]*)\//.exec(url.replace(/\/node_modules\/\.cache\/switchboard\/.*/, ''))?.[1] ?? []));
+  const files = new Set(urls.flatMap((url) => /\/node_modules\/((?!\.cache\/).*)$/.exec(url)?.[1] ?? []));
   const own = await sourcesIn(new Set(urls.flatMap((url) => /\/node_modules\/\.cache\/switchboard\/(.*)$/.exec(url)?.[1] ?? [])));
-  return { packages, own, code, output };
+  return { packages, files, own, code, output };
 }
 
 describe('start-up', () => {
@@ -92,6 +96,21 @@ describe('start-up', () => {
     // What the sandbox does need is loaded, whether imported or required: the server, the logger, the store
     // (zod, the config schema's, is bundled into Switchboard's own chunks: scripts/bundle.js).
     for (const name of ['koa', 'pino', 'better-sqlite3']) expect(packages, name).toContain(name);
+  }, 30_000);
+
+  it('runs undici and yaml from their bundles (scripts/cjs-bundles.js), with a code cache from the second start on', async () => {
+    // Tencent IM needs undici from its start (and calls nothing until a message comes); the config is YAML.
+    const config = 'platforms:\n  - { id: tim, type: tencent-im, sdkAppId: 1400000000, secretKey: "0123456789abcdef0123456789abcdef", adminIdentifier: admin, botAccount: bot, callbackToken: tok, apiRoot: "http://127.0.0.1:9" }\n';
+    const start = () => run(['start', '--config', 'sb.yaml'], (output) => output.includes('"msg":"switchboard started"'), { 'sb.yaml': config });
+    await start();
+    const { packages, files, code } = await start();
+    expect(code).toBe(0);
+    expect(packages).toContain('undici');
+    // Of each package, its main file alone: the entry the bundle stands in for, in require's cache.
+    expect([...files].filter((file) => /^(undici|yaml)\//.test(file)).sort()).toEqual(['undici/index.js', 'yaml/dist/index.js']);
+    const vendor = await readdir(join(cache, 'vendor'));
+    const manifest = JSON.parse(await readFile(join(cache, 'vendor/manifest.json'), 'utf8')) as Record<string, { file: string }>;
+    for (const name of ['undici', 'yaml']) expect(vendor, name).toContain(`${manifest[name]!.file}.v8cache`);
   }, 30_000);
 
   it('bundles zod with its English messages alone, not the 50 locales of z.locales (half its size)', async () => {

@@ -2,9 +2,12 @@
 // call is made once; a failure is thrown as a QqApiError that says what kind it was (the core's
 // retry policy, or `retry()` for calls that are not sends, decides what happens next).
 
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { classifyNetworkError, classifyStatus, PlatformError, rateLimited, retryable, retryAfterMs, type Failure } from '../../src/delivery/retry.js';
 import type { AccessTokens } from './token.js';
+import { undici } from '../../src/net/undici.js';
+
+const { request } = undici();
 
 /** QQ's business codes that say "later" whatever the HTTP status (send.md, "常见错误码"). */
 const laterCodes: Record<number, Failure | undefined> = {

@@ -2,9 +2,12 @@
 // TokenCache holds it (single flight, refreshed ahead, forgotten on a 401); this says only how
 // QQ issues one.
 
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { fatal, PlatformError, retryable } from '../../src/delivery/retry.js';
 import { TokenCache, type IssuedToken } from '../../src/delivery/token-cache.js';
+import { undici } from '../../src/net/undici.js';
+
+const { request } = undici();
 
 /** The token endpoint refused the credentials (rejected: fatal) or could not be reached (not rejected: retryable). */
 export class TokenError extends PlatformError {

@@ -1,7 +1,6 @@
 // Telegram through node-telegram-bot-api 2: long polling or webhook in, the Bot API out.
 
 import { Api, InputFile, TelegramApiError, type Update } from 'node-telegram-bot-api';
-import { request } from 'undici';
 import { defineAdapter, type Adapter, type AdapterContext, type Admission, type SendOptions, type Streaming } from '../../src/adapter.js';
 import { authenticated, HttpError, readJson, unavailable } from '../../src/inbound/http.js';
 import type { SendLimits } from '../../src/delivery/pacer.js';
@@ -17,6 +16,9 @@ import { plan, quotedId, splitChannel, type Planned } from './render.js';
 import { telegramStreaming } from './stream.js';
 import { telegramConfig, type TelegramConfig } from './schema.js';
 import { verifySecretToken } from './verify.js';
+import { undici } from '../../src/net/undici.js';
+
+const { request } = undici();
 
 /**
  * Telegram's FAQ (https://core.telegram.org/bots/faq, "My bot is hitting limits, how do I avoid

@@ -4,12 +4,14 @@
 // policy decides what happens next.
 
 import { randomInt } from 'node:crypto';
-import { request } from 'undici';
 import { auth, classifyNetworkError, fatal, PlatformError, rateLimited, retryable, retryAfterMs, type Failure } from '../../src/delivery/retry.js';
 import { readBounded } from '../../src/net/fetch-file.js';
 import type { Scene } from './normalize.js';
 import type { GroupAt } from './render.js';
 import type { UserSigs } from './usersig.js';
+import { undici } from '../../src/net/undici.js';
+
+const { request } = undici();
 
 /** Tencent's codes for "too many requests": REST-wide (600xx) and group messaging (10006, 10023). */
 /** Too many requests: the REST API's own limits (600xx) cover the whole app; 10006 and 10023 one group. */

@@ -3,9 +3,12 @@
 // classified (VkApiError's failure) for the core's retry policy to act on. The token travels in
 // the body, never in a URL, so it cannot reach a log line or an error message.
 
-import { FormData, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { readBounded } from '../../src/net/fetch-file.js';
 import { classifyStatus, fatal, PlatformError, rateLimited, retryable, type Failure } from '../../src/delivery/retry.js';
+import { undici } from '../../src/net/undici.js';
+
+const { FormData, request } = undici();
 
 /** The one place the API version is pinned; callback settings are registered with it too. */
 export const apiVersion = '5.199';

@@ -4,10 +4,13 @@
 // the access token or the robot key, so no error message here ever includes one.
 
 import { randomBytes } from 'node:crypto';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { readBounded } from '../../src/net/fetch-file.js';
 import type { MediaBody } from '../../src/media/media.js';
 import { auth, classifyNetworkError, classifyStatus, fatal, PlatformError, rateLimited, retryable, type Failure } from '../../src/delivery/retry.js';
+import { undici } from '../../src/net/undici.js';
+
+const { request } = undici();
 
 export class WecomError extends PlatformError {
   override name = 'WecomError';

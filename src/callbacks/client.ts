@@ -34,7 +34,7 @@ let agent: Dispatcher | undefined;
  * `abort` (shutdown, a message's spent callback budget) ends it early, as a connection error.
  */
 export async function postJson(url: string, body: string, headers: Record<string, string>, timeoutMs: number, maxBytes: number, abort?: AbortSignal): Promise<CallbackResponse> {
-  const { Agent, request } = await undici();
+  const { Agent, request } = undici();
   agent ??= new Agent({ keepAliveTimeout: 30_000, connections: 64, pipelining: 1 });
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = abort ? AbortSignal.any([timeout, abort]) : timeout;

@@ -69,7 +69,7 @@ async function fetchUrl(url: string, policy: DownloadPolicy, name: string | unde
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new DownloadError(`only http(s) URLs are fetched, not ${parsed.protocol}`);
   const host = parsed.hostname.replace(/^\[|\]$/g, '');
   if (!policy.allowPrivateNetworks && isIP(host) && isPrivateAddress(host)) throw new DownloadError(`${host} is a private or loopback address`);
-  const { Agent, request } = await undici();
+  const { Agent, request } = undici();
   agents ??= { public: new Agent({ connect: { lookup: publicOnlyLookup } }), any: new Agent() };
   const signal = AbortSignal.timeout(policy.timeoutMs);
   let response;

@@ -48,7 +48,7 @@ export interface FetchFileOptions {
  */
 export async function fetchFile(url: string, options: FetchFileOptions = {}): Promise<MediaBody> {
   const { dispatcher, headers, maxBytes = 20 * 1024 * 1024, timeoutMs = 15_000, what = 'file' } = options;
-  const { request } = await undici();
+  const { request } = undici();
   let response: Dispatcher.ResponseData;
   try {
     response = await request(url, { dispatcher, headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });

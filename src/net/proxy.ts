@@ -6,8 +6,11 @@ import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { Readable } from 'node:stream';
-import { Agent, ProxyAgent, request, type buildConnector, type Dispatcher } from 'undici';
+import type { buildConnector, Dispatcher } from 'undici';
 import { openSocksTunnel } from './socks.js';
+import { undici } from './undici.js';
+
+const { Agent, ProxyAgent, request } = undici();
 
 const isSocks = (url: URL) => url.protocol.startsWith('socks');
 

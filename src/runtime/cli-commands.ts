@@ -3,6 +3,7 @@
 
 import { ConfigError, defaultConfig, loadConfig, platformTypesIn, redactConfig, type Config } from './config.js';
 import { definitionsFor } from './platforms.js';
+import { requireCommonJs } from './require-commonjs.js';
 import type { Role } from './runtime.js';
 
 export interface CommandOptions {
@@ -23,7 +24,7 @@ export async function runCommand(command: 'start' | 'check' | 'outbox', role: Ro
   }
   if (command === 'check') {
     console.log(`# ${options.config}: valid. Resolved config, secrets masked:`);
-    console.log((await import('yaml')).stringify(redactConfig(config, definitions)));
+    console.log(requireCommonJs<typeof import('yaml')>('yaml').stringify(redactConfig(config, definitions)));
     return 0;
   }
   if (command === 'outbox') return outbox(config, args);

@@ -4,7 +4,6 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
 import type { Document, LineCounter } from 'yaml';
 import { z } from 'zod';
 import type { AdapterDefinition, PlatformConfigBase } from '../adapter.js';
@@ -16,6 +15,7 @@ import { defaultRetryPolicy } from '../delivery/retry.js';
 import { defaultStreamSettings } from '../delivery/stream.js';
 import { storeSchema } from '../store/open.js';
 import { keysAt, keysFrom, nearest, valueAt } from './config-hints.js';
+import { requireCommonJs } from './require-commonjs.js';
 import { redact, shapedBy } from './secret.js';
 import { byteSize, duration, httpUrl } from './units.js';
 
@@ -234,7 +234,7 @@ export function defaultConfig(options: LoadOptions): Config {
 }
 
 /** The YAML parser, loaded when there is a file to parse (synchronously: parseConfig is). */
-const yaml = () => createRequire(import.meta.url)('yaml') as typeof import('yaml');
+const yaml = () => requireCommonJs<typeof import('yaml')>('yaml');
 
 export function parseConfig(text: string, options: LoadOptions & { source: string; baseDir: string }): Config {
   const { LineCounter, parseDocument } = yaml();

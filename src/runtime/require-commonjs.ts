@@ -5,12 +5,20 @@
 // imports its files one by one has each scanned. require() skips it, and gets the same module
 // instance an import would (Node keeps one CommonJS cache) unless the package ships a separate
 // ES build: then only what is required is loaded, and nothing must import the other.
+//
+// Compiled (the source cache, dist/), the heaviest of them come bundled into one file each
+// (scripts/cjs-bundles.js): runBundle runs that file in the package's place. Run from the sources
+// as they are (the tests in-process), there is no bundle and the package loads as it ships.
 
 import { createRequire } from 'node:module';
+import { runBundle } from './cjs-bundle.js';
 
 const require = createRequire(import.meta.url);
 
+/** What scripts/cjs-bundles.js writes, from a compiled module's place (as deep as src/runtime/). */
+const vendorDir = new URL('../../vendor/', import.meta.url);
+
 /** The package's exports, typed `T` (the type of its module, as an adapter's sdk.ts names it). */
 export function requireCommonJs<T>(name: string): T {
-  return require(name) as T;
+  return (runBundle(name, vendorDir, require)?.exports ?? require(name)) as T;
 }

@@ -1,0 +1,108 @@
+// The CommonJS packages that cost the most to load, each bundled by esbuild into one file for the
+// source cache (scripts/source-cache.js) and dist/ (scripts/build.js). Loaded as they ship, Node
+// resolves, stats, reads and wraps every file of a package one by one: discord.js is about 480 of
+// them with its dependencies, undici 95, yaml 72, and @larksuiteoapi/node-sdk one of 6 MB that
+// brings axios and protobufjs. src/runtime/cjs-bundle.ts runs a bundle in the package's place, with
+// a V8 code cache beside it; without a bundle (the sources run as they are) the package loads as
+// it ships. Measured one by one, bundle and code cache against the package (each in a fresh node):
+// discord.js about 350 against 80 ms, undici 120 against 60, yaml 50 against 9.
+//
+// A package Switchboard itself depends on stays outside the bundles of the others (discord.js
+// requires undici, ws and discord-api-types): required at run time, from the bundle's package's
+// own folder, it is one instance in the process, and its own bundle when it has one. The manifest
+// names the version bundled: installed beside another version (dist/ in an application whose
+// lockfile differs), the package runs as it ships. A bundle's file name carries a hash of its
+// content, and so does its code cache beside it: V8 checks a cache against the source's length alone.
+//
+// Bundled and not imported into Switchboard's own chunks (scripts/bundle.js) because they are
+// CommonJS: esbuild would wrap them the same way, and ES modules get no code cache in Node 20.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { basename, dirname, join } from 'node:path';
+
+/** Required through src/runtime/require-commonjs.ts, and worth bundling (more files, or a bigger one, than the rest). */
+export const bundledApart = ['discord.js', '@larksuiteoapi/node-sdk', 'undici', 'yaml', 'discord-api-types/v10'];
+
+/** Where the bundles go, from the compiled output's root: src/runtime/require-commonjs.ts finds them at ../../vendor. */
+export const vendorDir = 'vendor';
+
+/** The manifest's name in vendorDir: each package (as required) to its bundle's file name and the version bundled. */
+export const manifestName = 'manifest.json';
+
+/**
+ * Each package bundled, with its source map, and the manifest last, as files to write under `outdir`
+ * (not written here: the source cache writes each file whole, for processes starting meanwhile).
+ */
+export async function bundleApart(root, outdir, esbuild) {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const ours = new Set(Object.keys(pkg.dependencies ?? {}));
+  const requireFromRoot = createRequire(join(root, 'package.json'));
+  const files = [];
+  const manifest = {};
+  for (const name of bundledApart) {
+    const entry = requireFromRoot.resolve(name);
+    const result = await esbuild.build({
+      absWorkingDir: root,
+      entryPoints: [entry],
+      entryNames: `${name.replace(/^@/, '').replace(/\//g, '-')}.[hash]`,
+      outdir: join(outdir, vendorDir),
+      outExtension: { '.js': '.cjs' },
+      bundle: true,
+      write: false,
+      format: 'cjs',
+      platform: 'node',
+      target: 'node20',
+      logLevel: 'error',
+      // No comments: the Lark SDK's are partly Chinese, and one character outside Latin-1 makes the
+      // whole source a two-byte string (a slower read, twice the memory). Whitespace goes too; the
+      // source map (for node --enable-source-maps) gives stack traces their original places.
+      minifyWhitespace: true,
+      sourcemap: 'linked',
+      plugins: [sharedStaysOutside(packageName(name), ours, entry)],
+    });
+    const bundle = result.outputFiles.find((out) => out.path.endsWith('.cjs'));
+    files.push(...result.outputFiles);
+    // ascii: read as Latin-1, no UTF-8 decoding (the source's length, which V8 checks the code cache against, is the same).
+    manifest[name] = { file: basename(bundle.path), version: packageOf(entry, packageName(name)).version, ascii: bundle.contents.every((byte) => byte < 0x80) };
+  }
+  files.push({ path: join(outdir, vendorDir, manifestName), contents: `${JSON.stringify(manifest, null, 2)}\n` });
+  return files;
+}
+
+/**
+ * A package Switchboard depends on itself stays outside the bundle when the bundled code would get
+ * the very copy that a require from the bundled package's folder gets (what the bundle's `require`
+ * does at run time); a copy nested under one of its dependencies is bundled, as it is that one's alone.
+ */
+function sharedStaysOutside(own, ours, entry) {
+  return {
+    name: 'shared-stays-outside',
+    setup(build) {
+      build.onResolve({ filter: /^[^./]/ }, async (args) => {
+        if (args.pluginData?.ownResolve) return undefined;
+        const name = packageName(args.path);
+        if (name === own || !ours.has(name)) return undefined;
+        const options = { kind: args.kind, pluginData: { ownResolve: true } };
+        const [fromImporter, fromEntry] = await Promise.all([build.resolve(args.path, { ...options, resolveDir: args.resolveDir }), build.resolve(args.path, { ...options, resolveDir: dirname(entry) })]);
+        return fromImporter.path && fromImporter.path === fromEntry.path ? { path: args.path, external: true } : undefined;
+      });
+    },
+  };
+}
+
+/** The package a specifier names: discord-api-types for discord-api-types/v10. */
+function packageName(specifier) {
+  return /^(@[^/]+\/[^/]+|[^/]+)/.exec(specifier)[1];
+}
+
+/** The package.json of `name` whose main file is `entry` (discord.js's exports map hides its package.json from require). */
+function packageOf(entry, name) {
+  for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
+    const path = join(dir, 'package.json');
+    if (!existsSync(path)) continue;
+    const pkg = JSON.parse(readFileSync(path, 'utf8'));
+    if (pkg.name === name) return pkg;
+  }
+  throw new Error(`no package.json of ${name} above ${entry}`);
+}
