@@ -11,7 +11,8 @@
 // they ship in node_modules.
 // koa with @koa/router (60 files) and pino (35) were bundled in too for a while: 10 ms of start
 // each, but the echo bench's peak RSS went from 216 to 333 MB with koa inside the bundle (and 23 MB
-// more with pino), for a cause not found yet; they stay out until it is.
+// more with pino), for a cause not found yet; they stay out of the chunks. koa and its router are
+// bundled apart now (scripts/cjs-bundles.js), which left the peak RSS as it was.
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

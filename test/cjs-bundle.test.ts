@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { createRequire, Module } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -59,7 +59,7 @@ describe('a package run from its bundle', () => {
     const bundled = runBundle('sdk', vendor, require)!;
     expect(bundled.exports).toEqual({ from: 'bundle', dirname: join(dir, 'node_modules/sdk'), filename: entry });
     expect(require('sdk')).toBe(bundled.exports);
-    expect(runBundle('sdk', vendor, require)!.exports).toBe(bundled.exports);
+    expect(runBundle('sdk', vendor, require)).toEqual({ exports: bundled.exports, codeCache: 'loaded already' });
   });
 
   it('writes a code cache after the first run, and the next process uses it; a damaged one is written again', async () => {
@@ -95,6 +95,18 @@ describe('a package run from its bundle', () => {
     expect(runBundle('sdk', vendor, require)).toBeUndefined();
     expect(runBundle('other', vendor, require)).toBeUndefined();
     expect(runBundle('sdk', pathToFileURL(join(dir, 'no-vendor') + '/'), require)).toBeUndefined();
+  });
+
+  it('leaves a package that is being loaded meanwhile to require (the ES loader enters a module in the cache before it runs it)', async () => {
+    const entry = await pkg('sdk', '1.0.0', 'module.exports = { from: "package" };');
+    await bundles({ sdk: { version: '1.0.0', source: 'module.exports = { from: "bundle" };' } });
+    const loading = new Module(entry);
+    loading.filename = entry;
+    require.cache[entry] = loading;
+    expect(runBundle('sdk', vendor, require)).toBeUndefined();
+    loading.exports = { from: 'package' };
+    loading.loaded = true;
+    expect(runBundle('sdk', vendor, require)).toEqual({ exports: { from: 'package' }, codeCache: 'loaded already' });
   });
 
   it('a bundle that throws is not left in require cache: the next require tries again', async () => {

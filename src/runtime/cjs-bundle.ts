@@ -16,8 +16,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 
-/** What became of the code cache when a bundle ran. */
-export type CodeCache = 'used' | 'written' | 'rejected, written again' | 'not written';
+/** What became of the code cache when a bundle ran; 'loaded already' when it did not run, the package being loaded before. */
+export type CodeCache = 'used' | 'written' | 'rejected, written again' | 'not written' | 'loaded already';
 
 export interface Bundled {
   exports: unknown;
@@ -33,15 +33,17 @@ const manifests = new Map<string, Manifest | undefined>();
 
 /**
  * The package `specifier` (resolved by `require`) run from its bundle in `vendorDir`, or from
- * require's cache when it ran already; undefined when the folder has no bundle of it, or one of
- * another version than the package installed.
+ * require's cache when it was loaded already; undefined when the folder has no bundle of it, or one
+ * of another version than the package installed, or when the package is being loaded meanwhile.
  */
 export function runBundle(specifier: string, vendorDir: URL, require: NodeJS.Require): Bundled | undefined {
   const bundle = manifest(vendorDir)?.[specifier];
   if (bundle === undefined) return undefined;
   const entry = require.resolve(specifier);
-  const loaded = require.cache[entry];
-  if (loaded) return { exports: loaded.exports, codeCache: 'used' };
+  const cached = require.cache[entry];
+  // Not loaded yet: in a require cycle, or entered by the ES loader before it runs the module (an
+  // import of the package's ES wrapper is under way). require() knows what to do with either.
+  if (cached) return cached.loaded ? { exports: cached.exports, codeCache: 'loaded already' } : undefined;
   if (installedVersion(entry, packageName(specifier)) !== bundle.version) return undefined;
   const path = fileURLToPath(new URL(bundle.file, vendorDir));
   const cachePath = `${path}.v8cache`;
