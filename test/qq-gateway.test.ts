@@ -102,6 +102,37 @@ describe('qq websocket gateway', () => {
     expect(await runtime!.metrics.value('switchboard_events_unrecorded_total', { bot: 'qq' })).toBeGreaterThanOrEqual(1);
   });
 
+  it('hands each event on as it arrives: one the store is slow to record holds up no later one, and the seq waits for it', async () => {
+    const { fake } = await qqGateway();
+    await roundTrip(fake, 'before');
+    const { inbox } = runtime!.store;
+    const admit = inbox.admit.bind(inbox);
+    let entered = false;
+    let release!: () => void;
+    const recorded = new Promise<void>((resolve) => (release = resolve));
+    inbox.admit = async (event, ttlMs) => {
+      if ((event.journal as { message?: { text?: string } }).message?.text === 'slow to record') {
+        entered = true;
+        await recorded;
+      }
+      return admit(event, ttlMs);
+    };
+    const slow = groupAt('slow to record');
+    const slowSeq = fake.gateway.push(slow.t, slow.d, slow.id);
+    await waitFor(() => entered, 3000, 'the slow event to be handed on');
+    const next = groupAt('right behind it');
+    const nextSeq = fake.gateway.push(next.t, next.d, next.id);
+    await waitFor(() => fake.sent.some((s) => s.body.msg_id === next.d.id), 5000, 'the answer to the later event');
+    // Meanwhile a heartbeat carries the seq of the event before the one not recorded yet.
+    const beats = fake.gateway.heartbeats.length;
+    await waitFor(() => fake.gateway.heartbeats.length > beats, 3000, 'a heartbeat while the slow event is being recorded');
+    expect(fake.gateway.heartbeats.at(-1)).toBe(slowSeq - 1);
+    release();
+    await waitFor(() => fake.gateway.heartbeats.includes(nextSeq), 3000, `a heartbeat with seq ${nextSeq}`);
+    await waitFor(() => fake.sent.some((s) => s.body.msg_id === slow.d.id), 5000, 'the answer to the slow event');
+    inbox.admit = admit;
+  });
+
   it('resumes when the gateway asks to reconnect (op 7)', async () => {
     const { fake, logs } = await qqGateway();
     fake.gateway.requestReconnect();

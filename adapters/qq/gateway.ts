@@ -54,13 +54,15 @@ export class Gateway {
   private seq: number | null = null;
   private url: string | undefined;
   /**
-   * Events are admitted in groups, one group after another, in the order the gateway sent them:
-   * those that arrive while a group is being admitted form the next one. A group's events go to
-   * the store together (one commit for a burst instead of one per event).
+   * Each event is handed on as it arrives; the seq follows their admissions in groups, one group
+   * after another, in the order the gateway sent them: those that arrive while a group's
+   * admissions settle form the next one. Handed on at once, not kept until the group before is
+   * settled: under a firehose the events kept so outlived young collections, and most of every
+   * event's objects went to the old generation (bench/README.md, "Gateway fan-in").
    */
   private queue: Promise<unknown> = Promise.resolve();
-  /** The group still taking events: the events and their `s`. */
-  private gathering: { payloads: Payload[]; seqs: (number | undefined)[] } | undefined;
+  /** The group still taking events: their admissions and their `s`. */
+  private gathering: { admissions: Promise<boolean>[]; seqs: (number | undefined)[] } | undefined;
   /** An event of this connection was not recorded: the later ones are left for the resume to replay, in order. */
   private held = false;
   /** Connections in a row that ended on an event not recorded: the wait before resuming grows with them. */
@@ -224,19 +226,21 @@ export class Gateway {
       this.options.logger.info({ seq: this.seq }, 'gateway session resumed');
       return;
     }
+    // After an event that was not recorded, the later ones are left for the resume to replay.
+    if (this.held) return;
+    const admission = this.options.onEvent(payload).catch(() => false);
     // Once per group, not per event: a burst is one sign of life (the watchdog counts seconds).
     if (this.gathering) {
-      this.gathering.payloads.push(payload);
+      this.gathering.admissions.push(admission);
       this.gathering.seqs.push(s);
       return;
     }
     isAlive();
-    const group = (this.gathering = { payloads: [payload], seqs: [s] });
+    const group = (this.gathering = { admissions: [admission], seqs: [s] });
     this.queue = this.queue.then(async () => {
       if (this.gathering === group) this.gathering = undefined;
+      const admitted = await Promise.all(group.admissions);
       if (this.held) return;
-      const { onEvent } = this.options;
-      const admitted = await Promise.all(group.payloads.map((p) => onEvent(p).catch(() => false)));
       for (let i = 0; i < admitted.length; i++) {
         // The seq moves on only over events admitted, so a resume replays from the first that was not.
         if (!admitted[i]) {
