@@ -5,8 +5,8 @@
 // brings axios and protobufjs. src/runtime/cjs-bundle.ts runs a bundle in the package's place, with
 // a V8 code cache beside it; without a bundle (the sources run as they are) the package loads as
 // it ships. Measured one by one, bundle and code cache against the package (each in a fresh node):
-// discord.js about 350 against 80 ms, undici 120 against 60, yaml 50 against 9; koa and its router,
-// which every start loads, about 25 ms of the sandbox's start together. Peak RSS under the echo
+// discord.js about 350 against 80 ms, undici 120 against 60, yaml 50 against 9, pino 25 against 14;
+// koa and its router, which every start loads, about 25 ms of the sandbox's start together. Peak RSS under the echo
 // bench did not move with koa bundled apart (bundled into the ES chunks it grew: scripts/bundle.js).
 //
 // A package Switchboard itself depends on stays outside the bundles of the others (discord.js
@@ -24,7 +24,7 @@ import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 
 /** Required through src/runtime/require-commonjs.ts, and worth bundling (more files, or a bigger one, than the rest). */
-export const bundledApart = ['discord.js', '@larksuiteoapi/node-sdk', 'undici', 'yaml', 'discord-api-types/v10', 'koa', '@koa/router'];
+export const bundledApart = ['discord.js', '@larksuiteoapi/node-sdk', 'undici', 'yaml', 'discord-api-types/v10', 'koa', '@koa/router', 'pino'];
 
 /** Where the bundles go, from the compiled output's root: src/runtime/require-commonjs.ts finds them at ../../vendor. */
 export const vendorDir = 'vendor';

@@ -1,6 +1,6 @@
 // startSwitchboard: the real runtime from YAML text, in this process, for end-to-end tests against the wire fakes.
 
-import { pino } from 'pino';
+import { pino } from '../src/runtime/pino.js';
 import type { AdapterDefinition } from '../src/adapter.js';
 import type { Bot } from '../src/index.js';
 import { parseConfig } from '../src/runtime/config.js';

@@ -3,7 +3,7 @@
 // logger a second stream into that buffer, and the server its routes.
 
 import type Router from '@koa/router';
-import { pino, type DestinationStream } from 'pino';
+import { pino, type DestinationStream } from '../runtime/pino.js';
 import type { Adapter, AdapterDefinition } from '../adapter.js';
 import type { Supervisor } from '../inbound/supervisor.js';
 import type { Logger } from '../runtime/logger.js';

@@ -1,7 +1,7 @@
 // How log records are written: JSON lines for machines (pipes, files, CI, collectors), or pino's
 // pretty printer for a person at a terminal.
 
-import { pino, type DestinationStream } from 'pino';
+import { pino, type DestinationStream } from './pino.js';
 
 export type LogFormat = 'json' | 'pretty';
 

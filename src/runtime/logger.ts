@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from './pino.js';
 
 export type { Logger };
 
@@ -9,7 +9,7 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
  * logged raw; see `redact` in config.ts); the redact paths and the error serializer below are a
  * second net for fields that commonly carry credentials.
  */
-export function createLogger(level: LogLevel = 'info', destination?: pino.DestinationStream): Logger {
+export function createLogger(level: LogLevel = 'info', destination?: DestinationStream): Logger {
   return pino(
     {
       level,
