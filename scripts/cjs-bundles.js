@@ -6,8 +6,9 @@
 // a V8 code cache beside it; without a bundle (the sources run as they are) the package loads as
 // it ships. Measured one by one, bundle and code cache against the package (each in a fresh node):
 // discord.js about 350 against 80 ms, undici 120 against 60, yaml 50 against 9, pino 25 against 14;
-// koa and its router, which every start loads, about 25 ms of the sandbox's start together. Peak RSS under the echo
-// bench did not move with koa bundled apart (bundled into the ES chunks it grew: scripts/bundle.js).
+// koa and its router, which every start loads, about 25 ms of the sandbox's start together. Peak
+// RSS under the echo bench did not move with koa bundled apart (bundled into the ES chunks it
+// grew: scripts/bundle.js).
 //
 // A package Switchboard itself depends on stays outside the bundles of the others (discord.js
 // requires undici, ws and discord-api-types): required at run time, from the bundle's package's

@@ -126,9 +126,10 @@ function bundledBefore() {
 }
 
 /**
- * Chunks (or packages bundled apart, with their code caches) of earlier builds, once no process started from one
- * is likely to load it any more (adapters load at start). Another process building at the same time
- * may rename or prune a file between the listing and its stat: one gone is no one's to prune.
+ * Chunks (or packages bundled apart, with their code caches) of earlier builds, once no process
+ * started from one is likely to load it any more (adapters load at start). Another process building
+ * at the same time may rename or prune a file between the listing and its stat: one gone is no
+ * one's to prune.
  */
 function pruneOlder(dir, current, began) {
   for (const name of readdirSync(dir)) {

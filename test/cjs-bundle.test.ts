@@ -76,6 +76,14 @@ describe('a package run from its bundle', () => {
     expect(await run()).toEqual({ exports: { sum: 6 }, codeCache: 'used' });
   }, 30_000);
 
+  it('runs the bundle all the same when its code cache cannot be written', async () => {
+    await pkg('sdk', '1.0.0', 'module.exports = {};');
+    await bundles({ sdk: { version: '1.0.0', source: 'module.exports = { from: "bundle" };' } });
+    // A folder where the cache file would go: neither read nor replaced.
+    await mkdir(new URL('sdk.TEST.cjs.v8cache/inside', vendor), { recursive: true });
+    expect(runBundle('sdk', vendor, require)).toEqual({ exports: { from: 'bundle' }, codeCache: 'not written' });
+  });
+
   it('a package the bundle requires runs from its own bundle, as the one instance everyone gets', async () => {
     await pkg('sdk', '1.0.0', 'module.exports = {};');
     await pkg('shared', '2.0.0', 'module.exports = { from: "package" };');

@@ -10,7 +10,7 @@
 // written again when V8 rejects it (another node, other V8 flags); where the folder is read-only,
 // the bundle runs without one.
 
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire, Module } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,7 +69,8 @@ export function runBundle(specifier: string, vendorDir: URL, require: NodeJS.Req
   }
   module.loaded = true;
   if (cachedData && !script.cachedDataRejected) return { exports: module.exports, codeCache: 'used' };
-  const written = writeWhole(cachePath, script.createCachedData());
+  // A folder this process cannot write (an installed package, an image's): no cache made for nothing at every start.
+  const written = writable(dirname(path)) && writeWhole(cachePath, script.createCachedData());
   return { exports: module.exports, codeCache: !written ? 'not written' : cachedData ? 'rejected, written again' : 'written' };
 }
 
@@ -107,6 +108,15 @@ function readIfThere(path: string): Buffer | undefined {
     return readFileSync(path);
   } catch {
     return undefined;
+  }
+}
+
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
   }
 }
 
