@@ -4,8 +4,8 @@
 
 import type { Dispatcher } from 'undici';
 import { classifyNetworkError, classifyStatus, PlatformError, rateLimited, retryable, retryAfterMs, type Failure } from '../../src/delivery/retry.js';
-import type { AccessTokens } from './token.js';
 import { undici } from '../../src/net/undici.js';
+import type { AccessTokens } from './token.js';
 
 const { request } = undici();
 

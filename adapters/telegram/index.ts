@@ -6,6 +6,7 @@ import { authenticated, HttpError, readJson, unavailable } from '../../src/inbou
 import type { SendLimits } from '../../src/delivery/pacer.js';
 import { retryable } from '../../src/delivery/retry.js';
 import { createTransport, describeProxy, lightFetch, type Transport } from '../../src/net/proxy.js';
+import { undici } from '../../src/net/undici.js';
 import type { MediaBody } from '../../src/media/media.js';
 import { startDelivery, type ChannelRef, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
 import { errorMessage, FatalConnectionError, LeaseLostError, type SessionControls, type Supervisor } from '../../src/inbound/supervisor.js';
@@ -16,7 +17,6 @@ import { plan, quotedId, splitChannel, type Planned } from './render.js';
 import { telegramStreaming } from './stream.js';
 import { telegramConfig, type TelegramConfig } from './schema.js';
 import { verifySecretToken } from './verify.js';
-import { undici } from '../../src/net/undici.js';
 
 const { request } = undici();
 

@@ -6,10 +6,10 @@
 import { randomInt } from 'node:crypto';
 import { auth, classifyNetworkError, fatal, PlatformError, rateLimited, retryable, retryAfterMs, type Failure } from '../../src/delivery/retry.js';
 import { readBounded } from '../../src/net/fetch-file.js';
+import { undici } from '../../src/net/undici.js';
 import type { Scene } from './normalize.js';
 import type { GroupAt } from './render.js';
 import type { UserSigs } from './usersig.js';
-import { undici } from '../../src/net/undici.js';
 
 const { request } = undici();
 

@@ -143,7 +143,8 @@ export class ReplayableEvents {
         this.logger.error({ bot: event.botId, key: event.key, err: errorMessage(error) }, 'could not record an event being handled; the platform is asked to deliver it again');
         this.unrecorded(event.botId);
         // Still running, and unrecorded again: its replay waits for it (refused meanwhile), and it ends with its dedup key.
-        this.keep({ ...event, held });
+        event.held = held;
+        this.keep(event);
         held.acknowledge('closed');
       },
     );
