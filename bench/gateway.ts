@@ -52,7 +52,7 @@ interface System {
 
 export const gatewaySystems = {
   switchboard: { name: '(a) Switchboard, Discord gateway, sqlite store', file: 'gateway-switchboard.ts', feed: discordFeed },
-  // What the sqlite store costs an event (its dedup key, and the session's sequence): the same row with nothing written to disk.
+  // What the sqlite store costs an event (the session's sequence, a dedup key where an event ends out of order): the same row with nothing written to disk.
   switchboardMemory: { name: '(a) Switchboard, Discord gateway, memory store', file: 'gateway-switchboard.ts', feed: discordFeed, env: { STORE: 'memory' } },
   discordjs: { name: '(b) discord.js 14 Client, same cache limits', file: 'gateway-discordjs.ts', feed: discordFeed },
   qq: { name: '(a) Switchboard, QQ gateway, sqlite store', file: 'gateway-qq-switchboard.ts', feed: qqFeed },

@@ -21,9 +21,11 @@ export interface InboundEvent {
   onHandled?(): void;
   /**
    * Set by a platform that sends the event again until it is acknowledged, after a crash too (a
-   * gateway session whose resume point is kept in the store, moved only over events acknowledged):
-   * the core may take it without recording it first, and then settles its admission only once it
-   * is handled or recorded (src/pipeline/replayable.ts). Not for a session kept in memory only: a
+   * gateway session whose resume point is kept in the store, moved only over events acknowledged,
+   * in the order they were dispatched, and written soon after it moves): the core may take it
+   * without recording it first, and then settles its admission only once it is handled or recorded
+   * (src/pipeline/replayable.ts). One handled with nothing older still held needs no record of its
+   * own: the resume point moving over it is. Not for a session kept in memory only: a
    * crash would lose what was running. `replayed`: it may have been taken before (it came while a
    * resumed session was replaying).
    */

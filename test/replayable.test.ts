@@ -16,8 +16,8 @@ import { SqliteStore } from '../src/store/sqlite/index.js';
 import { tempStorePath, waitFor } from './helpers.js';
 import { recorder } from './recorder.js';
 
-function message(text: string, id: string): Message {
-  return { id, platform: 'test', botId: 'chat', channel: { id: 'c1', type: 'direct' }, author: { id: 'u1', isBot: false }, content: [{ type: 'text', text }], text, mentionsBot: false, timestamp: 0, raw: {} };
+function message(text: string, id: string, channel = 'c1'): Message {
+  return { id, platform: 'test', botId: 'chat', channel: { id: channel, type: 'direct' }, author: { id: 'u1', isBot: false }, content: [{ type: 'text', text }], text, mentionsBot: false, timestamp: 0, raw: {} };
 }
 
 /** A bot that waits for `release()` on every message, then replies only to text starting with "reply". */
@@ -37,6 +37,18 @@ function gatedBot(): { bot: Bot; release: () => void } {
   return { bot, release };
 }
 
+/** A bot whose handler waits for `release()` on text starting with "slow" only. */
+function slowBot(): { bot: Bot; release: () => void } {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const bot = defineBot((b) =>
+    b.on('message', async (ctx) => {
+      if (ctx.text.startsWith('slow')) await gate;
+    }),
+  );
+  return { bot, release };
+}
+
 const stores: SqliteStore[] = [];
 afterEach(async () => {
   for (const store of stores.splice(0)) await store.close();
@@ -49,32 +61,51 @@ function setup(options: { bot: Bot; graceMs?: number; hooks?: StageHooks; send?:
   const adapter: Adapter = options.send ? { ...rec.adapter, send: options.send } : rec.adapter;
   const pipeline = new Pipeline({ bot: options.bot, adapters: new Map([['chat', adapter]]), store, logger: silentLogger(), metrics: options.metrics, hooks: options.hooks, replayGraceMs: options.graceMs ?? 60_000 });
   /** Dispatches a replayable event; the admission is what the gateway session waits for before acknowledging it. */
-  const dispatch = (text: string, key: string, replayed = false) => {
+  const dispatch = (text: string, key: string, replayed = false, channel = 'c1') => {
     let settled: Admission | undefined;
-    const admission = pipeline.dispatch('chat', { key, normalize: () => message(text, key), replayable: { replayed } }).then((a) => (settled = a));
+    const admission = pipeline.dispatch('chat', { key, normalize: () => message(text, key, channel), replayable: { replayed } }).then((a) => (settled = a));
     return { admission, settled: () => settled };
   };
   return { store, pipeline, dispatch, texts: rec.texts };
 }
 
 describe('replayable events', () => {
-  it('are handled without an inbox row; the dedup key is written when they are done, and only then are they acknowledged', async () => {
+  it('are handled without an inbox row and, when nothing older is still running, acknowledged once done with no write of their own: the cursor is their record', async () => {
     const { bot, release } = gatedBot();
     const { store, pipeline, dispatch } = setup({ bot });
     const event = dispatch('hello', 'k1');
     await waitFor(() => pipeline.queuedChats === 1, 3000, 'the event to be handled');
     expect(await store.inbox.unfinished()).toEqual([]);
-    expect(await store.inbox.admittedAs('chat', 'k1')).toBeUndefined();
     expect(event.settled()).toBeUndefined();
     release();
     expect(await event.admission).toBe('accepted');
-    expect(await store.inbox.admittedAs('chat', 'k1')).toEqual(expect.any(String));
+    expect(await store.inbox.admittedAs('chat', 'k1')).toBeUndefined();
     expect(await store.inbox.unfinished()).toEqual([]);
   });
 
-  it('drops a replay of an event handled before, and handles a replay of one never finished, telling its first callback it may be a repeat', async () => {
-    const { bot, release } = gatedBot();
+  it('that end while an older one still runs are acknowledged only once their dedup key is written, as the cursor cannot pass them yet', async () => {
+    const { bot, release } = slowBot();
+    const { store, pipeline, dispatch } = setup({ bot });
+    const older = dispatch('slow one', 'k1');
+    await waitFor(() => pipeline.queuedChats === 1, 3000, 'the older event to be running');
+    const set = store.set.bind(store);
+    let writing: (() => void) | undefined;
+    store.set = (key, value, ttlMs) => new Promise<void>((resolve) => (writing = () => resolve(set(key, value, ttlMs))));
+    const newer = dispatch('quick one', 'k2', false, 'c2');
+    await waitFor(() => writing !== undefined, 3000, 'the newer event to end');
+    expect(newer.settled()).toBeUndefined();
+    writing!();
+    expect(await newer.admission).toBe('accepted');
+    expect(await store.inbox.admittedAs('chat', 'k2')).toEqual(expect.any(String));
+    // The older one then ends with nothing older left: no key of its own.
+    store.set = set;
     release();
+    expect(await older.admission).toBe('accepted');
+    expect(await store.inbox.admittedAs('chat', 'k1')).toBeUndefined();
+  });
+
+  it('drop a replay of an event handled before (finished out of order, so its dedup key was written), and handle a replay of one never finished, telling its first callback it may be a repeat', async () => {
+    const { bot, release } = slowBot();
     const asked: { text: string; redelivered?: boolean }[] = [];
     const hooks: StageHooks = {
       onMessage: async (_stage, data) => {
@@ -83,11 +114,15 @@ describe('replayable events', () => {
       },
     };
     const { pipeline, dispatch } = setup({ bot, hooks });
-    expect(await dispatch('first', 'k1').admission).toBe('accepted');
-    expect(await dispatch('first, replayed', 'k1', true).admission).toBe('duplicate');
-    expect(await dispatch('cut off by a crash, replayed', 'k2', true).admission).toBe('accepted');
+    const older = dispatch('slow, still running', 'k0');
+    expect(await dispatch('first', 'k1', false, 'c2').admission).toBe('accepted');
+    expect(await dispatch('first, replayed', 'k1', true, 'c2').admission).toBe('duplicate');
+    expect(await dispatch('cut off by a crash, replayed', 'k2', true, 'c2').admission).toBe('accepted');
+    release();
+    expect(await older.admission).toBe('accepted');
     await pipeline.drain();
     expect(asked).toEqual([
+      { text: 'slow, still running', redelivered: undefined },
       { text: 'first', redelivered: undefined },
       { text: 'cut off by a crash, replayed', redelivered: true },
     ]);

@@ -1,12 +1,18 @@
 // Events a platform sends again until it is told they are done (a gateway session resumed from the
 // last sequence acknowledged) are taken without being recorded first: the platform's replay is
-// their record. One that ends leaving no trace costs one write, its dedup key, where an admitted
-// event costs three (key, event row, its deletion) and its journal's serialization. One about to
-// leave a trace (replies into the outbox, a stage's answer saved) or still running after `graceMs`
-// (a slow handler, a prompt waiting for its answer) is recorded then, as admission would have, and
-// is an admitted event from there on. The platform is acknowledged once the event is finished or
-// recorded: before that a crash loses nothing, as the resumed session sends it again, and its dedup
-// key, written only when it is done, does not turn the replay away.
+// their record. The platform acknowledges them in order, as one cursor (the session's sequence,
+// kept in the store), so one that ends leaving no trace while nothing taken before it is still
+// held here costs no write of its own: the cursor moves over it, and the platform's next write of
+// the cursor is its record. One that ends while an older one is still running costs one write, its
+// dedup key, as the cursor cannot pass it yet; an admitted event costs three (key, event row, its
+// deletion) and its journal's serialization. One about to leave a trace (replies into the outbox, a
+// stage's answer saved) or still running after `graceMs` (a slow handler, a prompt waiting for its
+// answer) is recorded then, as admission would have, and is an admitted event from there on. The
+// platform is acknowledged once the event is finished or recorded: before that a crash loses
+// nothing, as the resumed session sends it again, and its dedup key, written only when it is done,
+// does not turn the replay away. A crash between an event's end and the next write of the cursor
+// (or of its dedup key) has it handled again on the replay: at least once, as for any handler a
+// crash cut off.
 
 import { hash } from 'node:crypto';
 import type { Admission } from '../adapter.js';
@@ -40,6 +46,8 @@ interface Unrecorded {
   readonly at: number;
   /** What it holds while it is in the maps; emptied as it leaves them (forget). */
   held: Held | undefined;
+  /** Its recording failed and the platform was told to send it again: the cursor stops before it (counted in `unsettled` while it is held). */
+  refused?: true;
 }
 
 interface Held {
@@ -57,6 +65,8 @@ interface Held {
  */
 const renewEvery = 4096;
 
+const done = Promise.resolve();
+
 export class ReplayableEvents {
   /** By event id, in the order taken, which is the order of age: the sweep stops at the first one young enough. */
   private waiting = new Map<string, Unrecorded>();
@@ -65,6 +75,12 @@ export class ReplayableEvents {
   private sweeper: NodeJS.Timeout | undefined;
   /** Events taken since the maps were last renewed. */
   private takenSinceRenewal = 0;
+  /**
+   * Replays being looked up, events being recorded, and events held whose recording failed: an
+   * event that ends meanwhile may be ahead of one of them in the platform's order, where the cursor
+   * cannot pass it yet, so it ends with its dedup key.
+   */
+  private unsettled = 0;
 
   constructor(
     private readonly store: Store,
@@ -91,7 +107,14 @@ export class ReplayableEvents {
   }
 
   private async admitReplay(id: string, botId: string, key: string, journal: MessageJournal, run: (replayed: boolean) => void): Promise<ReplayableAdmission> {
-    if ((await this.store.inbox.admittedAs(botId, key)) !== undefined) return 'duplicate';
+    this.unsettled++;
+    let admitted: string | undefined;
+    try {
+      admitted = await this.store.inbox.admittedAs(botId, key);
+    } finally {
+      this.unsettled--;
+    }
+    if (admitted !== undefined) return 'duplicate';
     return this.taken(this.take(id, botId, key, journal), run, true);
   }
 
@@ -136,14 +159,21 @@ export class ReplayableEvents {
     const event = this.waiting.get(id);
     if (!event) return;
     const held = this.forget(event);
+    this.unsettled++;
     this.store.inbox.admit({ id, botId: event.botId, key: event.key, journal: held.journal }, this.dedupTtlMs).then(
       // Taken by another admission meanwhile (a duplicate that raced it): acknowledged all the same, as it was handled here.
-      () => held.acknowledge('accepted'),
+      () => {
+        this.unsettled--;
+        held.acknowledge('accepted');
+      },
       (error: unknown) => {
+        this.unsettled--;
         this.logger.error({ bot: event.botId, key: event.key, err: errorMessage(error) }, 'could not record an event being handled; the platform is asked to deliver it again');
         this.unrecorded(event.botId);
         // Still running, and unrecorded again: its replay waits for it (refused meanwhile), and it ends with its dedup key.
         event.held = held;
+        event.refused = true;
+        this.unsettled++;
         this.keep(event);
         held.acknowledge('closed');
       },
@@ -152,13 +182,19 @@ export class ReplayableEvents {
 
   /**
    * The event is done. Undefined when it is not one of these (or it was recorded): the caller
-   * finishes it as an admitted event. Otherwise its dedup key is written, and once that is
-   * committed the platform is acknowledged.
+   * finishes it as an admitted event. When nothing taken before it is still held here, the platform
+   * is acknowledged at once, and its cursor is the record. Otherwise its dedup key is written, and
+   * once that is committed the platform is acknowledged.
    */
   finish(id: string): Promise<void> | undefined {
     const event = this.waiting.get(id);
     if (!event) return undefined;
+    const oldest = this.unsettled === 0 && this.waiting.keys().next().value === id;
     const { acknowledge } = this.forget(event);
+    if (oldest) {
+      acknowledge('accepted');
+      return done;
+    }
     return this.store.set(event.dedupKey, id, this.dedupTtlMs).then(
       () => acknowledge('accepted'),
       (error: unknown) => {
@@ -185,6 +221,10 @@ export class ReplayableEvents {
   private forget(event: Unrecorded): Held {
     const held = event.held!;
     event.held = undefined;
+    if (event.refused) {
+      event.refused = undefined;
+      this.unsettled--;
+    }
     this.waiting.delete(event.id);
     this.running.delete(event.dedupKey);
     if (this.waiting.size === 0 && this.sweeper) {
