@@ -16,15 +16,13 @@ export interface NormalizeContext {
 }
 
 export function normalizeMessage(d: GatewayMessageCreateDispatchData, ctx: NormalizeContext): Message {
-  const content: Segment[] = [];
   const replyTo = d.type === MessageType.Reply ? d.message_reference?.message_id : undefined;
-  if (replyTo) content.push({ type: 'quote', messageId: replyTo });
   const parsed = parseContent(d.content ?? '', d.mentions ?? [], ctx.selfId);
-  content.push(...parsed.segments);
+  const content: Segment[] = replyTo ? [{ type: 'quote', messageId: replyTo }, ...parsed.segments] : parsed.segments;
   for (const attachment of d.attachments ?? []) content.push(mediaOf(attachment, ctx));
   const timestamp = Date.parse(d.timestamp);
   const channelTypeField = (d as { channel_type?: number }).channel_type;
-  return {
+  const message: Message = {
     id: d.id,
     platform: 'discord',
     botId: ctx.botId,
@@ -32,11 +30,12 @@ export function normalizeMessage(d: GatewayMessageCreateDispatchData, ctx: Norma
     author: authorOf(d.author, d.member?.nick),
     content,
     text: plainText(content),
-    ...(replyTo ? { replyTo } : {}),
     mentionsBot: parsed.mentionsBot || (ctx.selfId !== undefined && d.mentions?.some((m) => m.id === ctx.selfId) === true),
     timestamp: Number.isFinite(timestamp) ? timestamp : Date.now(),
     raw: d,
   };
+  if (replyTo) message.replyTo = replyTo;
+  return message;
 }
 
 /**
@@ -75,7 +74,7 @@ function channelOf(id: string, guildId: string | undefined, type: number | undef
     : type === DiscordChannelType.GroupDM ? 'group'
     : type !== undefined && threadTypes.has(type) ? 'thread'
     : (ctx.channelKind(id) ?? (guildId ? 'channel' : 'direct'));
-  return { id, type: kind, ...(guildId ? { guildId } : {}) };
+  return guildId ? { id, type: kind, guildId } : { id, type: kind };
 }
 
 function authorOf(user: APIUser, nick: string | null | undefined): Message['author'] {
@@ -92,6 +91,8 @@ const mentionToken = /<@(!|&)?(\d+)>|@everyone|@here/g;
  * back as role mentions.
  */
 function parseContent(raw: string, mentions: readonly APIUser[], selfId: string | undefined): { segments: Segment[]; mentionsBot: boolean } {
+  // Every token has an @: most messages have none, and need no scan.
+  if (!raw.includes('@')) return { segments: trimLeadingSpace(raw ? [{ type: 'text', text: raw }] : []), mentionsBot: false };
   const segments: Segment[] = [];
   let mentionsBot = false;
   let at = 0;

@@ -99,14 +99,15 @@ export class ReplayableEvents {
    * read for that lookup: the caller refuses the event, as any admission the store failed.
    */
   admit(id: string, botId: string, key: string, journal: MessageJournal, replayed: boolean, run: (replayed: boolean) => void): Promise<ReplayableAdmission> {
+    const dedup = dedupKey(botId, key);
     // Still running here (replayed to a session started again in this process): acknowledged with the original.
-    const original = this.inFlight(botId, key);
+    const original = this.running.get(dedup)?.held?.acknowledged;
     if (original) return original.then((admission) => (admission === 'closed' ? 'closed' : 'duplicate'));
-    if (replayed) return this.admitReplay(id, botId, key, journal, run);
-    return this.taken(this.take(id, botId, key, journal), run, false);
+    if (replayed) return this.admitReplay(id, botId, key, dedup, journal, run);
+    return this.taken(this.take(id, botId, key, dedup, journal), run, false);
   }
 
-  private async admitReplay(id: string, botId: string, key: string, journal: MessageJournal, run: (replayed: boolean) => void): Promise<ReplayableAdmission> {
+  private async admitReplay(id: string, botId: string, key: string, dedup: string, journal: MessageJournal, run: (replayed: boolean) => void): Promise<ReplayableAdmission> {
     this.unsettled++;
     let admitted: string | undefined;
     try {
@@ -115,7 +116,7 @@ export class ReplayableEvents {
       this.unsettled--;
     }
     if (admitted !== undefined) return 'duplicate';
-    return this.taken(this.take(id, botId, key, journal), run, true);
+    return this.taken(this.take(id, botId, key, dedup, journal), run, true);
   }
 
   private taken(acknowledged: Promise<Admission>, run: (replayed: boolean) => void, replayed: boolean): Promise<ReplayableAdmission> {
@@ -124,10 +125,10 @@ export class ReplayableEvents {
   }
 
   /** Takes an event unrecorded; settles with what the platform is told, once it is finished or recorded. */
-  private take(id: string, botId: string, key: string, journal: MessageJournal): Promise<Admission> {
+  private take(id: string, botId: string, key: string, dedup: string, journal: MessageJournal): Promise<Admission> {
     let acknowledge!: (admission: Admission) => void;
     const acknowledged = new Promise<Admission>((resolve) => (acknowledge = resolve));
-    this.keep({ id, botId, key, dedupKey: dedupKey(botId, key), at: performance.now(), held: { journal, acknowledged, acknowledge } });
+    this.keep({ id, botId, key, dedupKey: dedup, at: performance.now(), held: { journal, acknowledged, acknowledge } });
     return acknowledged;
   }
 
@@ -140,14 +141,6 @@ export class ReplayableEvents {
     this.waiting.set(event.id, event);
     this.running.set(event.dedupKey, event);
     this.sweeper ??= setInterval(() => this.recordSlow(), this.graceMs).unref();
-  }
-
-  /**
-   * The event with this key, when it is running here unacknowledged: a replay of it is a duplicate,
-   * to be acknowledged only with it (settles once it is).
-   */
-  inFlight(botId: string, key: string): Promise<Admission> | undefined {
-    return this.running.get(dedupKey(botId, key))?.held?.acknowledged;
   }
 
   /**
