@@ -13,7 +13,6 @@ import type { UserSigs } from './usersig.js';
 
 const { request } = undici();
 
-/** Tencent's codes for "too many requests": REST-wide (600xx) and group messaging (10006, 10023). */
 /** Too many requests: the REST API's own limits (600xx) cover the whole app; 10006 and 10023 one group. */
 const appRateLimitCodes = new Set([60007, 60011, 60018, 60019]);
 const groupRateLimitCodes = new Set([10006, 10023]);

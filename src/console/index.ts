@@ -8,8 +8,7 @@ import type { Adapter, AdapterDefinition } from '../adapter.js';
 import type { Supervisor } from '../inbound/supervisor.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Metrics } from '../runtime/metrics.js';
-import { redactConfig, type Config } from '../runtime/config.js';
-import { requireCommonJs } from '../runtime/require-commonjs.js';
+import { redactConfig, toYaml, type Config } from '../runtime/config.js';
 import type { Store } from '../store/index.js';
 import { ConsoleAuth, oneTimeToken } from './auth.js';
 import { EventBuffer } from './buffer.js';
@@ -54,8 +53,7 @@ export class OperatorConsole {
 
   /** What `switchboard check` prints for the running config: every secret masked. YAML is loaded when an operator first asks. */
   get checked(): string {
-    const { stringify } = requireCommonJs<typeof import('yaml')>('yaml');
-    return (this.checkedText ??= `# valid. Resolved config, secrets masked:\n${stringify(this.redacted)}`);
+    return (this.checkedText ??= `# valid. Resolved config, secrets masked:\n${toYaml(this.redacted)}`);
   }
 
   /**

@@ -1,9 +1,8 @@
 // The commands that read a config: check, outbox and start (cli.ts has checked their arguments).
 // Each loads what it needs when it runs: `check` never loads the runtime, nor `start` the outbox.
 
-import { ConfigError, defaultConfig, loadConfig, platformTypesIn, redactConfig, type Config } from './config.js';
+import { ConfigError, defaultConfig, loadConfig, platformTypesIn, redactConfig, toYaml, type Config } from './config.js';
 import { definitionsFor } from './platforms.js';
-import { requireCommonJs } from './require-commonjs.js';
 import type { Role } from './runtime.js';
 
 export interface CommandOptions {
@@ -24,7 +23,7 @@ export async function runCommand(command: 'start' | 'check' | 'outbox', role: Ro
   }
   if (command === 'check') {
     console.log(`# ${options.config}: valid. Resolved config, secrets masked:`);
-    console.log(requireCommonJs<typeof import('yaml')>('yaml').stringify(redactConfig(config, definitions)));
+    console.log(toYaml(redactConfig(config, definitions)));
     return 0;
   }
   if (command === 'outbox') return outbox(config, args);

@@ -236,6 +236,11 @@ export function defaultConfig(options: LoadOptions): Config {
 /** The YAML parser, loaded when there is a file to parse (synchronously: parseConfig is). */
 const yaml = () => requireCommonJs<typeof import('yaml')>('yaml');
 
+/** A value (a redacted config, for `check` and the console) as YAML text. */
+export function toYaml(value: unknown): string {
+  return yaml().stringify(value);
+}
+
 export function parseConfig(text: string, options: LoadOptions & { source: string; baseDir: string }): Config {
   const { LineCounter, parseDocument } = yaml();
   const lines = new LineCounter();
