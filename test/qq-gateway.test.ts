@@ -9,7 +9,7 @@ import { definitions } from '../src/runtime/registry.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import { c2c, FakeQQ, groupAt, guildAt } from './fakes/qq.js';
 import { FakeProxy, FakeSocksProxy } from './fakes/proxy.js';
-import { sleep, startRuntime, waitFor } from './helpers.js';
+import { sleep, startRuntime, tempStorePath, waitFor } from './helpers.js';
 
 /** The real adapter with short gateway timings, so a missing HELLO is noticed in a test's time. */
 const qqFast = defineAdapter({ ...qq, create: (config) => new QqAdapter(config, { helloTimeoutMs: 400, stallMs: 10_000 }) });
@@ -24,11 +24,11 @@ afterEach(async () => {
   runtime = fake = proxy = undefined;
 });
 
-async function qqGateway(options: { extra?: string; before?: (fake: FakeQQ) => void } = {}) {
-  const f = (fake = await new FakeQQ().start());
+async function qqGateway(options: { extra?: string; before?: (fake: FakeQQ) => void; fake?: FakeQQ; storePath?: string } = {}) {
+  const f = (fake = options.fake ?? (await new FakeQQ().start()));
   options.before?.(f);
   const yaml = `platforms:\n  - { id: qq, type: qq, appId: "${f.appId}", appSecret: "${f.appSecret}", mode: websocket, apiRoot: "${f.url}", tokenUrl: "${f.url}/app/getAppAccessToken"${options.extra ?? ''} }`;
-  const started = await startRuntime(yaml, { definitions: [...definitions, qqFast as unknown as AdapterDefinition] });
+  const started = await startRuntime(yaml, { definitions: [...definitions, qqFast as unknown as AdapterDefinition], storePath: options.storePath });
   runtime = started.runtime;
   await waitFor(() => f.gateway.connected, 4000, 'the gateway session');
   return { fake: f, logs: started.logs };
@@ -83,6 +83,25 @@ describe('qq websocket gateway', () => {
     await roundTrip(fake, 'after');
   });
 
+  it('resumes the kept session after a restart: what came while it was down is replayed and answered, nothing handled before is answered again', async () => {
+    const storePath = tempStorePath();
+    const first = await qqGateway({ storePath });
+    await roundTrip(first.fake, 'before the restart');
+    const session = first.fake.gateway.sessionId;
+    await runtime!.stop();
+    runtime = undefined;
+    const missed = groupAt('sent while it was down');
+    const seq = first.fake.gateway.push(missed.t, missed.d, missed.id);
+    const { fake: f, logs } = await qqGateway({ storePath, fake: first.fake });
+    await waitFor(() => f.sent.some((s) => s.body.msg_id === missed.d.id), 5000, 'the replayed message');
+    // One IDENTIFY in all: the second start resumed the first one's session from its last event acknowledged.
+    expect(f.gateway.identifies).toHaveLength(1);
+    expect(f.gateway.resumes).toEqual([expect.objectContaining({ session_id: session, seq: seq - 1 })]);
+    expect(logs.some((l) => l.msg === 'gateway session resumed')).toBe(true);
+    await roundTrip(f, 'after the restart');
+    expect(f.sent.map((s) => s.body.content)).toEqual(['before the restart', 'sent while it was down', 'after the restart']);
+  });
+
   it('passes over no event the store cannot record: the session resumes from the last one recorded, and the replay is answered once, in order', async () => {
     const { fake, logs } = await qqGateway();
     await roundTrip(fake, 'before');
@@ -102,7 +121,7 @@ describe('qq websocket gateway', () => {
     expect(await runtime!.metrics.value('switchboard_events_unrecorded_total', { bot: 'qq' })).toBeGreaterThanOrEqual(1);
   });
 
-  it('hands each event on as it arrives: one the store is slow to record holds up no later one, and the seq waits for it', async () => {
+  it('hands each event on as it arrives: one the store is slow to record holds up no later one, and the kept seq waits for it while heartbeats carry the last received', async () => {
     const { fake } = await qqGateway();
     await roundTrip(fake, 'before');
     const { inbox } = runtime!.store;
@@ -123,13 +142,16 @@ describe('qq websocket gateway', () => {
     const next = groupAt('right behind it');
     const nextSeq = fake.gateway.push(next.t, next.d, next.id);
     await waitFor(() => fake.sent.some((s) => s.body.msg_id === next.d.id), 5000, 'the answer to the later event');
-    // Meanwhile a heartbeat carries the seq of the event before the one not recorded yet.
+    // Meanwhile heartbeats carry the last seq received (QQ's protocol), and what a restart would
+    // resume from stays before the event not recorded yet.
     const beats = fake.gateway.heartbeats.length;
     await waitFor(() => fake.gateway.heartbeats.length > beats, 3000, 'a heartbeat while the slow event is being recorded');
-    expect(fake.gateway.heartbeats.at(-1)).toBe(slowSeq - 1);
+    expect(fake.gateway.heartbeats.at(-1)).toBe(nextSeq);
+    const kept = () => runtime!.store.get<{ sessionId: string; seq: number }>('qq:qq:gateway');
+    expect(await kept()).toEqual({ sessionId: fake.gateway.sessionId, seq: slowSeq - 1, user: { id: fake.botUser.id, username: fake.botUser.username } });
     release();
-    await waitFor(() => fake.gateway.heartbeats.includes(nextSeq), 3000, `a heartbeat with seq ${nextSeq}`);
     await waitFor(() => fake.sent.some((s) => s.body.msg_id === slow.d.id), 5000, 'the answer to the slow event');
+    await waitFor(async () => (await kept())?.seq === nextSeq, 3000, `the kept seq to reach ${nextSeq}`);
     inbox.admit = admit;
   });
 
@@ -149,6 +171,8 @@ describe('qq websocket gateway', () => {
     await waitFor(() => fake.gateway.identifies.length === 2 && fake.gateway.connected, 5000, 'a second IDENTIFY');
     expect(fake.gateway.sessionId).not.toBe(first);
     await roundTrip(fake, 'after op 9');
+    // What a restart would resume is the new session, not the one QQ ended.
+    expect(await runtime!.store.get<{ sessionId: string }>('qq:qq:gateway')).toMatchObject({ sessionId: fake.gateway.sessionId });
   });
 
   it('drops a zombie connection (no heartbeat ACKs) and resumes on a new one', async () => {

@@ -12,9 +12,9 @@
 // from buildStrategy (the manager reads them at each call). The live copy (the sequence of the
 // last event received, which heartbeats and in-process resumes use) stays where discord.js keeps it.
 
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { APIUser, GatewayReadyDispatchData, SessionInfo, SimpleShardingStrategy } from 'discord.js';
-import { errorMessage, LeaseLostError } from '../../src/inbound/supervisor.js';
+import type { LeaseLostError } from '../../src/inbound/supervisor.js';
+import { KeptResumePoint } from '../../src/inbound/resume-point.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import type { Fence, Store } from '../../src/store/index.js';
 
@@ -28,20 +28,20 @@ export interface KeptSession extends SessionInfo {
 
 export class GatewaySessions {
   private kept: Record<number, KeptSession> = {};
-  private writing: Promise<void> | undefined;
-  private dirty = false;
-  /** The lease of the session running now: its writes are refused once another instance holds the shard. */
-  private fence: Fence | undefined;
-  private refused: ((error: LeaseLostError) => void) | undefined;
+  private readonly point: KeptResumePoint<Record<number, KeptSession>>;
+  private readonly readLegacy: (() => Promise<Record<number, KeptSession> | undefined>) | undefined;
 
   constructor(
-    private readonly store: Pick<Store, 'get' | 'set' | 'leases'>,
+    store: Pick<Store, 'get' | 'set' | 'leases'>,
     /** Names the bot and shard, e.g. `discord:<platform id>:gateway:<shard>`. */
-    private readonly key: string,
-    private readonly logger: Logger,
+    key: string,
+    logger: Logger,
     /** Where a version that kept every shard under one key left them: read while this key holds nothing. */
-    private readonly legacy?: { key: string; shardId: number },
-  ) {}
+    legacy?: { key: string; shardId: number },
+  ) {
+    this.point = new KeptResumePoint(store, key, logger);
+    this.readLegacy = legacy ? () => store.get<Record<number, KeptSession>>(legacy.key).then((all) => (all?.[legacy.shardId] ? { [legacy.shardId]: all[legacy.shardId]! } : undefined)) : undefined;
+  }
 
   /**
    * Reads what was kept last, by this process or another; a store that cannot be read leaves what
@@ -49,20 +49,8 @@ export class GatewaySessions {
    * starting holds the shard under; what it keeps is written under it.
    */
   async load(fence?: Fence): Promise<void> {
-    this.fence = fence;
-    this.refused = undefined;
-    try {
-      const kept = (await this.store.get<Record<number, KeptSession>>(this.key)) ?? (await this.readLegacy());
-      if (kept) this.kept = kept;
-    } catch (error) {
-      this.logger.warn({ err: errorMessage(error) }, 'could not read the kept gateway session; identifying afresh');
-    }
-  }
-
-  private async readLegacy(): Promise<Record<number, KeptSession> | undefined> {
-    if (!this.legacy) return undefined;
-    const session = (await this.store.get<Record<number, KeptSession>>(this.legacy.key))?.[this.legacy.shardId];
-    return session ? { [this.legacy.shardId]: session } : undefined;
+    const kept = await this.point.load(fence, this.readLegacy);
+    if (kept) this.kept = kept;
   }
 
   /**
@@ -142,43 +130,15 @@ export class GatewaySessions {
 
   /** Told when a write is refused because another instance holds the shard now: the session must end. */
   onRefused(listener: (error: LeaseLostError) => void): void {
-    this.refused = listener;
-  }
-
-  /** False when the write was refused: another instance was given the shard's lease since. */
-  private async keep(kept: Record<number, KeptSession>): Promise<boolean> {
-    if (!this.fence) return this.store.set(this.key, kept).then(() => true);
-    return this.store.leases.setFenced(this.fence, this.key, kept);
+    this.point.onRefused(listener);
   }
 
   /** Waits for the last write. */
-  async flush(): Promise<void> {
-    while (this.writing) await this.writing;
+  flush(): Promise<void> {
+    return this.point.flush();
   }
 
-  /** One write at a time, of the latest state: a burst of events costs a write per turn of the event loop, not one per event. */
   private save(): void {
-    this.dirty = true;
-    this.writing ??= this.write();
-  }
-
-  private async write(): Promise<void> {
-    while (this.dirty) {
-      // The events told in this turn (one socket read holds many) go in one write: a store that
-      // answers within the turn (memory) would otherwise be written once per event.
-      await nextTurn();
-      this.dirty = false;
-      try {
-        if (!(await this.keep(structuredClone(this.kept)))) {
-          // The successor resumes from what it keeps; this instance's session is over.
-          this.dirty = false;
-          this.refused?.(new LeaseLostError('another instance holds the shard now'));
-        }
-      } catch (error) {
-        // The next start then resumes from an earlier event (replayed events are deduplicated), or identifies.
-        this.logger.warn({ err: errorMessage(error) }, 'could not keep the gateway session in the store');
-      }
-    }
-    this.writing = undefined;
+    this.point.save(() => structuredClone(this.kept));
   }
 }

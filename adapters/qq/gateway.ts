@@ -1,5 +1,12 @@
 // One websocket gateway session (HELLO -> IDENTIFY or RESUME -> READY/RESUMED -> events, with
 // heartbeats), run by the core supervisor, which owns retrying, backoff and single flight.
+//
+// The session is kept in the store (src/inbound/resume-point.ts) with the seq of the last event
+// acknowledged, as QQ recommends ("record s once an event is handled; RESUME replays what came
+// after it"): a restart, after a crash too, resumes it and QQ replays what the last process had not
+// finished, instead of a new session losing it. Events are taken replayable
+// (src/pipeline/replayable.ts): acknowledged once handled or recorded. Heartbeats carry the last
+// seq received, which is what QQ asks of them.
 
 import { WebSocket } from '../../src/net/ws.js';
 import type { Logger } from '../../src/runtime/logger.js';
@@ -9,6 +16,7 @@ import { QqApiError, type OpenApi } from './api.js';
 import type { Payload } from './normalize.js';
 import { TokenError, type AccessTokens } from './token.js';
 import type { Transport } from '../../src/net/proxy.js';
+import type { KeptResumePoint } from '../../src/inbound/resume-point.js';
 
 const op = { dispatch: 0, heartbeat: 1, identify: 2, resume: 6, reconnect: 7, invalidSession: 9, hello: 10, heartbeatAck: 11 } as const;
 
@@ -38,9 +46,28 @@ export interface GatewayOptions {
   logger: Logger;
   /** How long to wait for HELLO after starting to connect. */
   helloTimeoutMs: number;
-  /** Hands one event on; resolves once it is admitted. `false`: not recorded (shutting down, or the store failing). */
-  onEvent(payload: Payload): Promise<boolean>;
-  onReady(user: { id: string; username?: string }): void;
+  /**
+   * Hands one event on; resolves once it is acknowledged (handled or recorded). `false`: not taken
+   * (shutting down, or the store failing). `replayed`: it came in a resumed session's replay, so an
+   * earlier process may have handled it.
+   */
+  onEvent(payload: Payload, replayed: boolean): Promise<boolean>;
+  /** The bot's user: from READY, or from the kept session that a restart resumed (no READY then). */
+  onReady(user: BotUser): void;
+  /** Where the session is kept between runs; `null`: none to resume. */
+  kept: KeptResumePoint<KeptSession | null>;
+}
+
+interface BotUser {
+  id: string;
+  username?: string;
+}
+
+export interface KeptSession {
+  sessionId: string;
+  /** The seq of the last event acknowledged: a RESUME replays what came after it. */
+  seq: number | null;
+  user?: BotUser;
 }
 
 interface GatewayBot {
@@ -50,8 +77,11 @@ interface GatewayBot {
 
 export class Gateway {
   private sessionId: string | undefined;
-  /** The `s` of the last event admitted: what heartbeats carry and RESUME replays after. */
+  /** The `s` of the last event acknowledged: what RESUME replays after, and what is kept. */
   private seq: number | null = null;
+  /** The `s` of the last frame received: what heartbeats carry. */
+  private received: number | null = null;
+  private user: BotUser | undefined;
   private url: string | undefined;
   /**
    * Each event is handed on as it arrives; the seq follows their admissions in groups, one group
@@ -70,20 +100,52 @@ export class Gateway {
 
   constructor(private readonly options: GatewayOptions) {}
 
-  /** Forgets the session: the next connection identifies afresh. */
+  /** Forgets the session, here and in the store: the next connection identifies afresh. */
   reset(): void {
     this.sessionId = undefined;
-    this.seq = null;
+    this.seq = this.received = null;
+    this.options.kept.save(() => null);
+  }
+
+  /** Waits until what was acknowledged is kept: a clean stop leaves the next start nothing to replay twice. */
+  flush(): Promise<void> {
+    return this.options.kept.flush();
   }
 
   async run(controls: SessionControls): Promise<void> {
     await this.queue; // a resume must carry the seq of every event already taken
     this.held = false;
+    await this.restore(controls);
     const token = await this.token();
     const resuming = this.sessionId !== undefined;
     const url = resuming && this.url ? this.url : await this.gatewayUrl(controls.signal);
     if (controls.signal.aborted) return;
     await this.connect(url, token, resuming, controls);
+  }
+
+  /** Takes up what is kept (another process or instance may have moved it on); the store unreadable: what this process knows. */
+  private async restore(controls: SessionControls): Promise<void> {
+    const { kept } = this.options;
+    await kept.flush();
+    const session = await kept.load(controls.fence);
+    if (session === undefined) return;
+    if (session === null) {
+      this.sessionId = undefined;
+      this.seq = this.received = null;
+      return;
+    }
+    this.sessionId = session.sessionId;
+    this.seq = this.received = session.seq;
+    if (session.user) {
+      this.user = session.user;
+      this.options.onReady(session.user);
+    }
+  }
+
+  private keep(): void {
+    const { sessionId, seq, user } = this;
+    if (sessionId === undefined) return;
+    this.options.kept.save(() => ({ sessionId, seq, ...(user ? { user } : {}) }));
   }
 
   private async token(): Promise<string> {
@@ -118,13 +180,15 @@ export class Gateway {
       let heartbeat: NodeJS.Timeout | undefined;
       let acked = true;
       let ready = false;
+      /** A resumed session replays first, until RESUMED: what comes before may have been handled before. */
+      let replaying = resuming;
       let settled = false;
       const helloTimer = setTimeout(() => finish(new Error(`no HELLO within ${helloTimeoutMs} ms`)), helloTimeoutMs);
 
       const send = (payload: object) => {
         if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(payload));
       };
-      const beat = () => send({ op: op.heartbeat, d: this.seq });
+      const beat = () => send({ op: op.heartbeat, d: this.received });
 
       /** Ends the session: resolve for a planned reconnect, reject for a failure. The socket is gone either way. */
       const finish = (error?: Error, close: 'terminate' | number = 'terminate') => {
@@ -143,6 +207,8 @@ export class Gateway {
       };
       const onAbort = () => finish();
       signal.addEventListener('abort', onAbort, { once: true });
+      // Another instance was given the connection: the session is its successor's now.
+      this.options.kept.onRefused((error) => finish(error));
 
       const onPayload = (payload: Payload) => {
         switch (payload.op) {
@@ -182,8 +248,10 @@ export class Gateway {
             logger.info('session no longer valid (op 9); identifying afresh');
             return finish(undefined, 4000);
           case op.dispatch:
+            if (payload.t === 'RESUMED') replaying = false;
             return this.onDispatch(
               payload,
+              replaying,
               () => {
                 ready = true;
                 alive();
@@ -211,13 +279,16 @@ export class Gateway {
     });
   }
 
-  private onDispatch(payload: Payload, isAlive: () => void, refused: () => void): void {
+  private onDispatch(payload: Payload, replayed: boolean, isAlive: () => void, refused: () => void): void {
     const s = typeof payload.s === 'number' ? payload.s : undefined;
+    if (s !== undefined) this.received = s;
     if (payload.t === 'READY') {
       const d = (payload.d ?? {}) as { session_id?: string; user?: { id?: string; username?: string } };
       this.sessionId = d.session_id;
-      if (s !== undefined) this.seq = s;
-      if (d.user?.id) this.options.onReady({ id: String(d.user.id), username: d.user.username });
+      this.seq = s ?? null;
+      this.user = d.user?.id ? { id: String(d.user.id), ...(d.user.username === undefined ? {} : { username: d.user.username }) } : undefined;
+      if (this.user) this.options.onReady(this.user);
+      this.keep();
       this.options.logger.info({ username: d.user?.username }, 'gateway ready');
       return isAlive();
     }
@@ -228,7 +299,7 @@ export class Gateway {
     }
     // After an event that was not recorded, the later ones are left for the resume to replay.
     if (this.held) return;
-    const admission = this.options.onEvent(payload).catch(() => false);
+    const admission = this.options.onEvent(payload, replayed).catch(() => false);
     // Once per group, not per event: a burst is one sign of life (the watchdog counts seconds).
     if (this.gathering) {
       this.gathering.admissions.push(admission);
@@ -241,15 +312,18 @@ export class Gateway {
       if (this.gathering === group) this.gathering = undefined;
       const admitted = await Promise.all(group.admissions);
       if (this.held) return;
+      const before = this.seq;
       for (let i = 0; i < admitted.length; i++) {
-        // The seq moves on only over events admitted, so a resume replays from the first that was not.
+        // The seq moves on only over events acknowledged, so a resume replays from the first that was not.
         if (!admitted[i]) {
           this.held = true;
+          if (this.seq !== before) this.keep();
           return refused();
         }
         const seq = group.seqs[i];
         if (seq !== undefined) this.seq = seq;
       }
+      if (this.seq !== before) this.keep();
       this.refusals = 0;
     });
   }

@@ -7,6 +7,7 @@ import type { SendLimits } from '../../src/delivery/pacer.js';
 import { classifyError, fatal, retry, retryable } from '../../src/delivery/retry.js';
 import { quotedMessageId, startDelivery, type Delivery, type MediaSegment, type OutgoingMessage } from '../../src/message.js';
 import { errorMessage, type Supervisor } from '../../src/inbound/supervisor.js';
+import { KeptResumePoint } from '../../src/inbound/resume-point.js';
 import { OpenApi, QqApiError } from './api.js';
 import { endpointsOf, sceneOf, type Scene } from './channel.js';
 import { Gateway } from './gateway.js';
@@ -92,8 +93,9 @@ export class QqAdapter implements Adapter {
       transport,
       logger: ctx.logger,
       helloTimeoutMs: this.timings.helloTimeoutMs,
-      onEvent: async (payload) => (await this.dispatch(payload)) !== 'closed',
+      onEvent: async (payload, replayed) => (await this.dispatch(payload, replayed ? replayedEvent : liveEvent)) !== 'closed',
       onReady: (user) => (this.self = user),
+      kept: new KeptResumePoint(ctx.store, `qq:${this.id}:gateway`, ctx.logger),
     });
     this.supervisor = ctx.supervise({ name: `qq:${this.id}:gateway`, stallMs: this.timings.stallMs, session: (controls) => this.gateway!.run(controls) });
     this.supervisor.start();
@@ -106,7 +108,8 @@ export class QqAdapter implements Adapter {
     this.link = undefined;
     link?.stopping.abort();
     await supervisor?.stop();
-    this.gateway?.reset();
+    // The session is left to be resumed by the next start: it replays what was not acknowledged.
+    await this.gateway?.flush();
     this.gateway = undefined;
     await link?.transport.close();
   }
@@ -180,7 +183,8 @@ export class QqAdapter implements Adapter {
     return ctx.media.register({ data: media.data, mime: media.mime ?? (media.type === 'image' ? 'image/png' : 'application/octet-stream'), name: media.name });
   }
 
-  private dispatch(payload: Payload): Promise<Admission> {
+  /** `replayable`: a gateway event, acknowledged once handled (or recorded); a resumed session sends it again until then. */
+  private dispatch(payload: Payload, replayable?: { replayed: boolean }): Promise<Admission> {
     const ctx = this.ctx;
     if (!ctx) return Promise.resolve('closed');
     const event = incoming(payload);
@@ -188,6 +192,7 @@ export class QqAdapter implements Adapter {
     if (this.self && event.message.author?.id === this.self.id) return Promise.resolve('accepted'); // our own message (private bots see them)
     return ctx.dispatch({
       key: event.key,
+      replayable,
       normalize: () => {
         const message = normalize(event, payload, {
           botId: this.id,
@@ -217,6 +222,9 @@ export class QqAdapter implements Adapter {
       });
   }
 }
+
+const liveEvent = { replayed: false };
+const replayedEvent = { replayed: true };
 
 function isLocal(publicUrl: string): boolean {
   const host = new URL(publicUrl).hostname.replace(/^\[|\]$/g, '');

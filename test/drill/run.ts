@@ -4,10 +4,12 @@
 // random moment, `rounds` times, each followed by a restart. What the platform was told was
 // taken and what users were sent is then judged (verdict.ts).
 
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 import { SwitchboardProcess } from './child.js';
 import { judge, type Send, type Verdict } from './verdict.js';
 
@@ -110,4 +112,37 @@ export async function runDrill(platform: DrillPlatform, options: DrillOptions = 
     await target.kill();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A gateway drill with the default load went as it must: every kill followed by a RESUME of the one
+ * session (no second IDENTIFY), every message taken and answered once, each chat in order.
+ */
+export function expectResumedCleanly({ verdict, report, kills, acked }: DrillResult, gateway: { identifies: unknown[]; resumes: unknown[] }): void {
+  expect(kills).toHaveLength(5);
+  expect(acked.size).toBe(500);
+  expect(gateway.identifies).toHaveLength(1);
+  expect(gateway.resumes.length).toBeGreaterThanOrEqual(5);
+  expect(verdict.lost, report).toEqual([]);
+  expect(verdict.doubled, report).toEqual([]);
+  expect(verdict.disordered, report).toEqual([]);
+}
+
+/**
+ * The silent drill's bot (test/fixtures/drill-silent-bot.ts, which answers nothing) and what it
+ * handled, as its file says: a line per run of its handler, repeats included. `chatOf` turns the
+ * channel id it saw into the drill's chat; the texts are sent with a `silent ` prefix.
+ */
+export function silentBot(chatOf: (channelId: string) => string): { bot: string; sends: () => Send[] } {
+  const handled = join(mkdtempSync(join(tmpdir(), 'switchboard-drill-silent-')), 'handled.log');
+  process.env.DRILL_HANDLED_LOG = handled;
+  const sends = () =>
+    existsSync(handled)
+      ? readFileSync(handled, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as Send)
+          .map(({ chat, text, at }) => ({ chat: chatOf(chat), text: text.replace(/^silent /, ''), at }))
+      : [];
+  return { bot: fileURLToPath(new URL('../fixtures/drill-silent-bot.ts', import.meta.url)), sends };
 }

@@ -13,6 +13,8 @@ export interface SentMessage {
   target: string;
   body: Record<string, any>;
   id: string;
+  /** When it was taken (Date.now()). */
+  at: number;
 }
 
 export interface Upload {
@@ -39,6 +41,8 @@ export class FakeQQ {
   /** Seconds a new token lives (QQ: 7200, sent as a string). */
   tokenTtlSeconds = 7200;
   readonly sent: SentMessage[] = [];
+  /** Replies QQ turned away as repeats of one it already took (the same msg_id + msg_seq, code 40054005). */
+  deduplicated = 0;
   readonly uploads: Upload[] = [];
   /** Every OpenAPI call, with the token and the body it carried. */
   readonly calls: { method: string; path: string; token: string; status: number; body?: Record<string, any> }[] = [];
@@ -193,7 +197,10 @@ export class FakeQQ {
     // Since April 2025 QQ takes no active messages in groups and C2C: a reply must name the message it answers.
     if (typeof body.msg_id !== 'string') return json(res, 400, { message: 'active messages are not supported', code: 40034024 });
     const replyKey = `${body.msg_id}#${body.msg_seq ?? 1}`;
-    if (this.replies.has(replyKey)) return json(res, 400, { message: '消息被去重，请检查请求msgseq', code: 40054005 });
+    if (this.replies.has(replyKey)) {
+      this.deduplicated++;
+      return json(res, 400, { message: '消息被去重，请检查请求msgseq', code: 40054005 });
+    }
     this.replies.add(replyKey);
     this.record(res, scene, target, body);
   }
@@ -205,7 +212,7 @@ export class FakeQQ {
 
   private record(res: ServerResponse, scene: SentMessage['scene'], target: string, body: Record<string, any>): void {
     const id = `sent-${++this.counter}`;
-    this.sent.push({ scene, target, body, id });
+    this.sent.push({ scene, target, body, id, at: Date.now() });
     const lost = this.losing.get(res);
     if (lost !== undefined) return json(res, lost, { message: 'upstream timed out' });
     json(res, 200, { id, timestamp: Math.floor(Date.now() / 1000) });
