@@ -28,7 +28,7 @@ import type { StageHooks } from './lifecycle.js';
 import type { UserLimits } from './limits.js';
 import { PlatformEvents } from './platform-events.js';
 import { Prompts, type Resumption, type SharedWaits } from './prompts.js';
-import { ReplayableEvents, replayableEventId } from './replayable.js';
+import { renewEvery, ReplayableEvents, replayableEventId } from './replayable.js';
 import { tracedPrompts, type Trace } from './trace.js';
 import { chatOf, type WorkQueue } from './work.js';
 
@@ -74,9 +74,18 @@ export class Pipeline {
   private readonly handler: MessageHandler;
   private readonly prompts: Prompts;
   private readonly events: PlatformEvents;
+  /** Background work (prompts answered, onSent, resumed events…) still running. */
   private readonly inFlight = new Set<Promise<unknown>>();
-  /** The tail of each chat's queue: messages of one chat are handled in arrival order. */
-  private readonly chatTails = new Map<string, Promise<void>>();
+  /**
+   * Messages queued or running (a counter: this is the hot path), and who waits for none. Not in
+   * inFlight: a long-lived set's table is in the old generation, and adding each message's young
+   * promise to it cost more than the rest of scheduling it (bench/gateway.ts profile).
+   */
+  private scheduled = 0;
+  private scheduledDone: { promise: Promise<void>; resolve: () => void } | undefined;
+  /** The tail of each chat's queue: messages of one chat are handled in arrival order. Moved onto a fresh map every renewEvery sets (see replayable.ts). */
+  private chatTails = new Map<string, Promise<void>>();
+  private tailsSinceRenewal = 0;
   private closed = false;
   /** Messages admitted or being handled, against maxInFlight; and the dispatches waiting for a slot. */
   private slotsTaken = 0;
@@ -257,15 +266,33 @@ export class Pipeline {
         this.ran(chat, run);
       },
     );
-    this.inFlight.add(run);
+    this.scheduled++;
+    if (++this.tailsSinceRenewal === renewEvery) {
+      this.tailsSinceRenewal = 0;
+      this.chatTails = new Map(this.chatTails);
+    }
     this.chatTails.set(chat, run);
   }
 
   /** A scheduled event is done: its chat's queue ends with it unless another came behind it, and its slot is free. */
   private ran(chat: string, run: Promise<void>): void {
-    this.inFlight.delete(run);
+    if (--this.scheduled === 0 && this.scheduledDone) {
+      this.scheduledDone.resolve();
+      this.scheduledDone = undefined;
+    }
     if (this.chatTails.get(chat) === run) this.chatTails.delete(chat);
     this.releaseSlot();
+  }
+
+  /** Settles once no message is queued or running. */
+  private allRan(): Promise<void> {
+    if (this.scheduled === 0) return Promise.resolve();
+    if (!this.scheduledDone) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.scheduledDone = { promise, resolve };
+    }
+    return this.scheduledDone.promise;
   }
 
   /**
@@ -360,10 +387,10 @@ export class Pipeline {
   /** Resolves when every admitted event has been handled, or after `timeoutMs`. Returns how many were still running. */
   async drain(timeoutMs = Number.POSITIVE_INFINITY): Promise<number> {
     const deadline = Date.now() + timeoutMs;
-    while (this.inFlight.size > 0 || this.admitting > 0) {
+    while (this.inFlight.size > 0 || this.scheduled > 0 || this.admitting > 0) {
       const left = deadline - Date.now();
-      if (left <= 0) return this.inFlight.size + this.admitting;
-      const waits: Promise<unknown>[] = [...this.inFlight];
+      if (left <= 0) return this.inFlight.size + this.scheduled + this.admitting;
+      const waits: Promise<unknown>[] = [...this.inFlight, this.allRan()];
       if (this.admitting > 0) waits.push(new Promise<void>((resolve) => (this.admissionsDone = resolve)));
       const settled = Promise.allSettled(waits);
       if (!Number.isFinite(left)) {

@@ -63,7 +63,7 @@ interface Held {
  * until a full one. Under a firehose that made most events old-generation garbage (bench/README.md,
  * "Gateway fan-in"); a fresh map's table is young again.
  */
-const renewEvery = 4096;
+export const renewEvery = 4096;
 
 const done = Promise.resolve();
 
