@@ -68,8 +68,12 @@ export class MessageHandler {
   private readonly durable: ThroughOutage;
   /** For runs that start from now on. */
   bot: Bot;
-  /** The metric series of handled messages, by platform, bot and outcome: as many as bots times outcomes. */
-  private readonly series = new Map<string, { count: () => void; seconds: (seconds: number) => void }>();
+  /**
+   * The metric series of handled messages, by bot (which names its platform) and outcome: as many
+   * as bots times outcomes. Looked up by strings that keep their hash (the config's bot id, the
+   * outcome's literal), not by one built per message.
+   */
+  private readonly series = new Map<string, Map<Outcome, { count: () => void; seconds: (seconds: number) => void }>>();
 
   constructor(private readonly deps: HandleDeps) {
     this.durable = throughOutage(deps.store);
@@ -131,11 +135,12 @@ export class MessageHandler {
   private countHandled(message: Message, outcome: Outcome, ms: number): void {
     const { metrics } = this.deps;
     if (!metrics) return;
-    const key = `${message.platform}\n${message.botId}\n${outcome}`;
-    let series = this.series.get(key);
+    let ofBot = this.series.get(message.botId);
+    if (!ofBot) this.series.set(message.botId, (ofBot = new Map()));
+    let series = ofBot.get(outcome);
     if (!series) {
       series = { count: metrics.counter('switchboard_messages_total', { platform: message.platform, bot: message.botId, outcome }), seconds: metrics.timing('switchboard_message_seconds', { platform: message.platform }) };
-      this.series.set(key, series);
+      ofBot.set(outcome, series);
     }
     series.count();
     series.seconds(ms / 1000);

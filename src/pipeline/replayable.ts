@@ -41,10 +41,8 @@ interface Unrecorded {
   readonly id: string;
   readonly botId: string;
   readonly key: string;
-  /** Where its dedup key is kept (store/index.ts dedupKey). */
-  readonly dedupKey: string;
   readonly at: number;
-  /** What it holds while it is in the maps; emptied as it leaves them (forget). */
+  /** What it holds while it is in the map; emptied as it leaves it (forget). */
   held: Held | undefined;
   /** Its recording failed and the platform was told to send it again: the cursor stops before it (counted in `unsettled` while it is held). */
   refused?: true;
@@ -57,23 +55,26 @@ interface Held {
 }
 
 /**
- * The maps move onto fresh ones this often. V8 allocates the table of a map that grows or shrinks
- * where the last one was: once one has lived long enough to be in the old generation, every later
- * one is born there, and each dead one keeps the entries it had reachable to young collections
- * until a full one. Under a firehose that made most events old-generation garbage (bench/README.md,
- * "Gateway fan-in"); a fresh map's table is young again.
+ * A map churned an entry per event (this one, the pipeline's chats) moves onto a fresh one this
+ * often. V8 allocates the table of a map that grows or shrinks where the last one was: once one
+ * has lived long enough to be in the old generation, every later one is born there, and each dead
+ * one keeps the entries it had reachable to young collections until a full one. Under a firehose
+ * that made most events old-generation garbage (bench/README.md, "Gateway fan-in"); a fresh map's
+ * table is young again.
  */
 export const renewEvery = 4096;
 
 const done = Promise.resolve();
 
 export class ReplayableEvents {
-  /** By event id, in the order taken, which is the order of age: the sweep stops at the first one young enough. */
+  /**
+   * By event id, in the order taken, which is the order of age: the sweep stops at the first one
+   * young enough. The id is the same for every delivery (replayableEventId), so a session started
+   * again in this process finds here what it replays that is still running.
+   */
   private waiting = new Map<string, Unrecorded>();
-  /** The same, by dedup key: a session started again in this process replays what is still running here. */
-  private running = new Map<string, Unrecorded>();
   private sweeper: NodeJS.Timeout | undefined;
-  /** Events taken since the maps were last renewed. */
+  /** Events taken since the map was last renewed. */
   private takenSinceRenewal = 0;
   /**
    * Replays being looked up, events being recorded, and events held whose recording failed: an
@@ -99,15 +100,14 @@ export class ReplayableEvents {
    * read for that lookup: the caller refuses the event, as any admission the store failed.
    */
   admit(id: string, botId: string, key: string, journal: MessageJournal, replayed: boolean, run: (replayed: boolean) => void): Promise<ReplayableAdmission> {
-    const dedup = dedupKey(botId, key);
     // Still running here (replayed to a session started again in this process): acknowledged with the original.
-    const original = this.running.get(dedup)?.held?.acknowledged;
+    const original = this.waiting.get(id)?.held?.acknowledged;
     if (original) return original.then((admission) => (admission === 'closed' ? 'closed' : 'duplicate'));
-    if (replayed) return this.admitReplay(id, botId, key, dedup, journal, run);
-    return this.taken(this.take(id, botId, key, dedup, journal), run, false);
+    if (replayed) return this.admitReplay(id, botId, key, journal, run);
+    return this.taken(this.take(id, botId, key, journal), run, false);
   }
 
-  private async admitReplay(id: string, botId: string, key: string, dedup: string, journal: MessageJournal, run: (replayed: boolean) => void): Promise<ReplayableAdmission> {
+  private async admitReplay(id: string, botId: string, key: string, journal: MessageJournal, run: (replayed: boolean) => void): Promise<ReplayableAdmission> {
     this.unsettled++;
     let admitted: string | undefined;
     try {
@@ -116,7 +116,7 @@ export class ReplayableEvents {
       this.unsettled--;
     }
     if (admitted !== undefined) return 'duplicate';
-    return this.taken(this.take(id, botId, key, dedup, journal), run, true);
+    return this.taken(this.take(id, botId, key, journal), run, true);
   }
 
   private taken(acknowledged: Promise<Admission>, run: (replayed: boolean) => void, replayed: boolean): Promise<ReplayableAdmission> {
@@ -125,10 +125,10 @@ export class ReplayableEvents {
   }
 
   /** Takes an event unrecorded; settles with what the platform is told, once it is finished or recorded. */
-  private take(id: string, botId: string, key: string, dedup: string, journal: MessageJournal): Promise<Admission> {
+  private take(id: string, botId: string, key: string, journal: MessageJournal): Promise<Admission> {
     let acknowledge!: (admission: Admission) => void;
     const acknowledged = new Promise<Admission>((resolve) => (acknowledge = resolve));
-    this.keep({ id, botId, key, dedupKey: dedup, at: performance.now(), held: { journal, acknowledged, acknowledge } });
+    this.keep({ id, botId, key, at: performance.now(), held: { journal, acknowledged, acknowledge } });
     return acknowledged;
   }
 
@@ -136,10 +136,8 @@ export class ReplayableEvents {
     if (++this.takenSinceRenewal === renewEvery) {
       this.takenSinceRenewal = 0;
       this.waiting = new Map(this.waiting);
-      this.running = new Map(this.running);
     }
     this.waiting.set(event.id, event);
-    this.running.set(event.dedupKey, event);
     this.sweeper ??= setInterval(() => this.recordSlow(), this.graceMs).unref();
   }
 
@@ -188,7 +186,7 @@ export class ReplayableEvents {
       acknowledge('accepted');
       return done;
     }
-    return this.store.set(event.dedupKey, id, this.dedupTtlMs).then(
+    return this.store.set(dedupKey(event.botId, event.key), id, this.dedupTtlMs).then(
       () => acknowledge('accepted'),
       (error: unknown) => {
         // Handled: acknowledged all the same, so only a crash within the dedup window could repeat it.
@@ -219,7 +217,6 @@ export class ReplayableEvents {
       this.unsettled--;
     }
     this.waiting.delete(event.id);
-    this.running.delete(event.dedupKey);
     if (this.waiting.size === 0 && this.sweeper) {
       clearInterval(this.sweeper);
       this.sweeper = undefined;
