@@ -138,7 +138,10 @@ export class GatewaySessions {
     return this.point.flush();
   }
 
+  /** Made once: recorded() saves once per event. */
+  private readonly snapshot = () => structuredClone(this.kept);
+
   private save(): void {
-    this.point.save(() => structuredClone(this.kept));
+    this.point.save(this.snapshot);
   }
 }

@@ -195,16 +195,19 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       lease?.lost.addEventListener('abort', onLost, { once: true });
       let watchdog: NodeJS.Timeout | undefined;
       let stalled = false;
-      const arm = () => {
-        if (!stallMs) return;
-        if (watchdog) watchdog.refresh();
-        else
-          watchdog = setTimeout(() => {
-            stalled = true;
-            session.abort(new Error(`no sign of life for ${stallMs} ms`));
-          }, stallMs);
+      // A gateway shows life with every event: alive() only notes the time, and the watchdog, when
+      // it fires, waits out what is left of stallMs since then (a timer moved per event costs more).
+      let lastSign = Date.now();
+      const check = () => {
+        const quietMs = Date.now() - lastSign;
+        if (quietMs < stallMs!) {
+          watchdog = setTimeout(check, stallMs! - quietMs);
+          return;
+        }
+        stalled = true;
+        session.abort(new Error(`no sign of life for ${stallMs} ms`));
       };
-      arm();
+      if (stallMs) watchdog = setTimeout(check, stallMs);
       let waitMs = 0;
       try {
         await this.connection.session({
@@ -212,7 +215,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
           alive: () => {
             failures = 0;
             this.enter('up');
-            arm();
+            lastSign = Date.now();
           },
           fence: lease?.fence,
         });

@@ -113,7 +113,7 @@ export class MessageHandler {
         return end;
       }
       if (outcome === 'answered' && deliveries.some((d) => !d.ok)) outcome = 'delivery failed';
-      this.afterSent({ ...delivering.journal, stage: 'delivered', outcome }, deliveries, run);
+      this.afterSent(delivering.journal, outcome, deliveries, run);
     } catch (error) {
       log.error({ err: error }, 'pipeline failed');
       await this.finish(eventId, log);
@@ -124,7 +124,8 @@ export class MessageHandler {
         if (end === 'left' && handedOver !== 'resume') log.debug('the answer to a prompt goes back to its queue, for the next worker to see to');
         else if (handedOver === 'done') log.debug('the answer to a prompt was handled by the instance that asked');
       } else if (end === 'done') {
-        log.info({ outcome, replies, ms: Math.round(ms * 100) / 100 }, 'message handled');
+        // Asked of the parent first: at warn (production) nothing is built for a line not printed.
+        if (this.deps.logger.isLevelEnabled('info')) log.info({ outcome, replies, ms: Math.round(ms * 100) / 100 }, 'message handled');
         this.countHandled(message, outcome, ms);
       } else log.warn({ outcome, replies }, 'stopped before every reply was delivered; the rest is sent after the next start');
     }
@@ -340,11 +341,12 @@ export class MessageHandler {
   }
 
   /** onSent never delays the user: it runs after delivery, in the background, tracked for shutdown; then the event is finished. */
-  private afterSent(journal: Extract<Journal, { stage: 'delivered' }>, deliveries: Delivery[], run: Run): void {
+  private afterSent(delivering: Extract<Journal, { stage: 'delivering' }>, outcome: Outcome, deliveries: Delivery[], run: Run): void {
     const hook = this.deps.hooks.onSent;
     // Not tracked: a queued store write is committed when the store closes.
     // `deliveries` are of every item the event has in the outbox (records read back on a resume): none, nothing to forget there.
     if (!hook) return void this.finish(run.eventId, run.log, deliveries.length > 0);
+    const journal: Extract<Journal, { stage: 'delivered' }> = { ...delivering, stage: 'delivered', outcome };
     const data: StageData = { eventId: run.eventId, message: journal.message, request: journal.request, result: journal.result, deliveries: deliveries.map(({ ok, ids, error, ms, edits }) => ({ ok, ids, ms, ...(error === undefined ? {} : { error }), ...(edits === undefined ? {} : { edits }) })) };
     const task = (async () => {
       await this.save(run, journal);
