@@ -97,7 +97,8 @@ export class ReplayableEvents {
    * may repeat what a run cut off by a crash did). A replay is looked up first, as it may have been
    * handled before. Settles once the event is finished or recorded: `handling unrecorded` when the
    * store could not record it, for the platform to send it again. Rejects when the store cannot be
-   * read for that lookup: the caller refuses the event, as any admission the store failed.
+   * read for that lookup: the caller refuses the event, as any admission the store failed. `id`:
+   * replayableEventId(botId, key), the same for every delivery of the event.
    */
   admit(id: string, botId: string, key: string, journal: MessageJournal, replayed: boolean, run: (replayed: boolean) => void): Promise<ReplayableAdmission> {
     // Still running here (replayed to a session started again in this process): acknowledged with the original.
