@@ -20,6 +20,7 @@ import { collectStreams, sendLive, type SentLive } from './streams.js';
 import { hasStreams } from '../bot/stream.js';
 import type { Trace } from './trace.js';
 import type { ReplayableEvents } from './replayable.js';
+import { HandledMetrics } from './handled-metrics.js';
 
 export interface HandleDeps {
   bot: Bot;
@@ -68,19 +69,12 @@ export class MessageHandler {
   private readonly durable: ThroughOutage;
   /** For runs that start from now on. */
   bot: Bot;
-  /**
-   * The metric series of handled messages, by bot (which names its platform) and outcome: as many
-   * as bots times outcomes. Looked up by strings that keep their hash (the config's bot id, the
-   * outcome's literal), not by one built per message.
-   */
-  private readonly series = new Map<string, Map<Outcome, { count: () => void; seconds: (seconds: number) => void }>>();
+  private readonly handledMetrics: HandledMetrics | undefined;
 
   constructor(private readonly deps: HandleDeps) {
     this.durable = throughOutage(deps.store);
     this.bot = deps.bot;
-    deps.metrics
-      ?.describe('switchboard_messages_total', 'Messages handled to the end, by outcome: answered, rejected, limited, handler failed, delivery failed, failed')
-      .describe('switchboard_message_seconds', 'Time to handle a message, from its turn in the chat queue to its replies sent (onSent not included)');
+    this.handledMetrics = deps.metrics && new HandledMetrics(deps.metrics);
   }
 
   /** Runs an event from its journal entry to the end; `resumes`: the turn of a prompt that ended unanswered. Never throws. */
@@ -126,25 +120,10 @@ export class MessageHandler {
       } else if (end === 'done') {
         // Asked of the parent first: at warn (production) nothing is built for a line not printed.
         if (this.deps.logger.isLevelEnabled('info')) log.info({ outcome, replies, ms: Math.round(ms * 100) / 100 }, 'message handled');
-        this.countHandled(message, outcome, ms);
+        this.handledMetrics?.handled(message, outcome, ms);
       } else log.warn({ outcome, replies }, 'stopped before every reply was delivered; the rest is sent after the next start');
     }
     return end;
-  }
-
-  /** The counter's series resolved once per platform, bot and outcome, not per message (prom-client hashes the labels at every inc). */
-  private countHandled(message: Message, outcome: Outcome, ms: number): void {
-    const { metrics } = this.deps;
-    if (!metrics) return;
-    let ofBot = this.series.get(message.botId);
-    if (!ofBot) this.series.set(message.botId, (ofBot = new Map()));
-    let series = ofBot.get(outcome);
-    if (!series) {
-      series = { count: metrics.counter('switchboard_messages_total', { platform: message.platform, bot: message.botId, outcome }), seconds: metrics.timing('switchboard_message_seconds', { platform: message.platform }) };
-      ofBot.set(outcome, series);
-    }
-    series.count();
-    series.seconds(ms / 1000);
   }
 
   /** An answer handed to the instance that asked: its run ended there, or, that instance gone mid-turn, the event goes on here from its journal. */

@@ -29,6 +29,7 @@ import type { UserLimits } from './limits.js';
 import { PlatformEvents } from './platform-events.js';
 import { Prompts, type Resumption, type SharedWaits } from './prompts.js';
 import { renewEvery, ReplayableEvents, replayableEventId } from './replayable.js';
+import { Tally } from './tally.js';
 import { tracedPrompts, type Trace } from './trace.js';
 import { chatOf, type WorkQueue } from './work.js';
 
@@ -76,13 +77,8 @@ export class Pipeline {
   private readonly events: PlatformEvents;
   /** Background work (prompts answered, onSent, resumed events…) still running. */
   private readonly inFlight = new Set<Promise<unknown>>();
-  /**
-   * Messages queued or running (a counter: this is the hot path), and who waits for none. Not in
-   * inFlight: a long-lived set's table is in the old generation, and adding each message's young
-   * promise to it cost more than the rest of scheduling it (bench/gateway.ts profile).
-   */
-  private scheduled = 0;
-  private scheduledDone: { promise: Promise<void>; resolve: () => void } | undefined;
+  /** Messages queued or running: counted, not kept in inFlight (this is the hot path; tally.ts). */
+  private readonly scheduled = new Tally();
   /** The tail of each chat's queue: messages of one chat are handled in arrival order. Moved onto a fresh map every renewEvery sets (see replayable.ts). */
   private chatTails = new Map<string, Promise<void>>();
   private tailsSinceRenewal = 0;
@@ -94,9 +90,8 @@ export class Pipeline {
   private readonly ownerless: OwnerlessReplies;
   private readonly dedupTtlMs: number;
   private readonly maxInFlight: number;
-  /** Dispatches between their start and their admission (a counter: this is the hot path), and who waits for none. */
-  private admitting = 0;
-  private admissionsDone: (() => void) | undefined;
+  /** Dispatches between their start and their admission. */
+  private readonly admitting = new Tally();
   private readonly inDoubt: AdmissionsInDoubt;
   /** Replayable events taken before they are recorded. */
   private readonly replayable: ReplayableEvents;
@@ -150,7 +145,7 @@ export class Pipeline {
     if (this.slotsTaken >= this.maxInFlight && !(await this.slotFreed())) return 'closed';
     this.slotsTaken++;
     // Counted from here, so a shutdown that starts while the event is being admitted waits for it.
-    this.admitting++;
+    this.admitting.add();
     let handling = false;
     try {
       const outcome = await this.admit(botId, event);
@@ -159,7 +154,7 @@ export class Pipeline {
     } finally {
       // A message being handled keeps its slot until it is done; anything else frees it now.
       if (!handling) this.releaseSlot();
-      if (--this.admitting === 0) this.admissionsDone?.();
+      this.admitting.done();
     }
   }
 
@@ -266,7 +261,7 @@ export class Pipeline {
         this.ran(chat, run);
       },
     );
-    this.scheduled++;
+    this.scheduled.add();
     if (++this.tailsSinceRenewal === renewEvery) {
       this.tailsSinceRenewal = 0;
       this.chatTails = new Map(this.chatTails);
@@ -276,23 +271,9 @@ export class Pipeline {
 
   /** A scheduled event is done: its chat's queue ends with it unless another came behind it, and its slot is free. */
   private ran(chat: string, run: Promise<void>): void {
-    if (--this.scheduled === 0 && this.scheduledDone) {
-      this.scheduledDone.resolve();
-      this.scheduledDone = undefined;
-    }
+    this.scheduled.done();
     if (this.chatTails.get(chat) === run) this.chatTails.delete(chat);
     this.releaseSlot();
-  }
-
-  /** Settles once no message is queued or running. */
-  private allRan(): Promise<void> {
-    if (this.scheduled === 0) return Promise.resolve();
-    if (!this.scheduledDone) {
-      let resolve!: () => void;
-      const promise = new Promise<void>((r) => (resolve = r));
-      this.scheduledDone = { promise, resolve };
-    }
-    return this.scheduledDone.promise;
   }
 
   /**
@@ -387,11 +368,10 @@ export class Pipeline {
   /** Resolves when every admitted event has been handled, or after `timeoutMs`. Returns how many were still running. */
   async drain(timeoutMs = Number.POSITIVE_INFINITY): Promise<number> {
     const deadline = Date.now() + timeoutMs;
-    while (this.inFlight.size > 0 || this.scheduled > 0 || this.admitting > 0) {
+    while (this.inFlight.size > 0 || this.scheduled.size > 0 || this.admitting.size > 0) {
       const left = deadline - Date.now();
-      if (left <= 0) return this.inFlight.size + this.scheduled + this.admitting;
-      const waits: Promise<unknown>[] = [...this.inFlight, this.allRan()];
-      if (this.admitting > 0) waits.push(new Promise<void>((resolve) => (this.admissionsDone = resolve)));
+      if (left <= 0) return this.inFlight.size + this.scheduled.size + this.admitting.size;
+      const waits: Promise<unknown>[] = [...this.inFlight, this.scheduled.settled(), this.admitting.settled()];
       const settled = Promise.allSettled(waits);
       if (!Number.isFinite(left)) {
         await settled;
