@@ -6,9 +6,9 @@
 // of the sandbox's time to /readyz. The entry points (what is imported by path: the CLI, the
 // package's exports, the built-in bots, the adapters, which read files beside them, and the
 // modules bench/shipped.ts loads) share chunks (code splitting), so every module still exists
-// once; zod, pure ESM in 99 files, is bundled in (with the other ES packages of `bundled`), the
-// CommonJS packages that cost most are bundled apart (scripts/cjs-bundles.js), the rest stay as
-// they ship in node_modules.
+// once; the ES packages of `bundled` are bundled in, the CommonJS packages that cost most (and
+// zod, see `zodFromItsBundle`) are bundled apart (scripts/cjs-bundles.js), the rest stay as they
+// ship in node_modules.
 // koa with @koa/router (60 files) and pino (35) were bundled in too for a while: 10 ms of start
 // each, but the echo bench's peak RSS went from 216 to 333 MB with koa inside the bundle (and 23 MB
 // more with pino), for a cause not found yet; they stay out of the chunks. koa and its router are
@@ -23,21 +23,25 @@ import { join } from 'node:path';
  * 45 ms, node-telegram-bot-api 12 against 28 ms. CommonJS packages are bundled apart instead
  * (scripts/cjs-bundles.js).
  */
-const bundled = new Set(['zod', 'fast-xml-parser', 'node-telegram-bot-api']);
+const bundled = new Set(['fast-xml-parser', 'node-telegram-bot-api']);
 /**
- * zod's namespace re-exports its 50 locales (`z.locales`, 361 KB of the 755 KB it bundles to), and a
- * namespace is kept whole. Switchboard speaks English only (zod's default, `en`, which zod itself
- * imports): the rest would be compiled at every start for nothing.
+ * zod is ESM too, but it is the largest thing every start loads (about 390 KB bundled), and Node 20
+ * keeps no code cache for ES modules: compiled at every start, then each function compiled again on
+ * its first call as the config schemas are built. Bundled apart it runs with a V8 code cache like the
+ * CommonJS packages (scripts/cjs-bundles.js); about 10 ms less to load. The chunks' `import { z }
+ * from 'zod'` becomes this module, which takes zod from that bundle (or, without one, as it ships).
  */
-const onlyEnglishZod = {
-  name: 'zod-english-only',
+const zodFromItsBundle = (root) => ({
+  name: 'zod-from-its-bundle',
   setup(build) {
-    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
-      args.importer.includes(join('node_modules', 'zod')) ? { path: join(args.resolveDir, '..', 'locales'), namespace: 'zod-locales' } : undefined,
-    );
-    build.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({ contents: "export { default as en } from './en.js';", resolveDir: args.path, loader: 'js' }));
+    build.onResolve({ filter: /^zod$/ }, () => ({ path: 'zod', namespace: 'zod-from-its-bundle' }));
+    build.onLoad({ filter: /.*/, namespace: 'zod-from-its-bundle' }, () => ({
+      contents: `import { requireCommonJs } from ${JSON.stringify(join(root, 'src/runtime/require-commonjs.ts'))};\nexport const { z } = requireCommonJs('zod');\n`,
+      resolveDir: root,
+      loader: 'js',
+    }));
   },
-};
+});
 
 /** Where the chunks go: as deep as src/runtime/, so the paths modules find beside them (../../bots/echo.js, ../../console/dist/) hold. */
 export const chunkDir = 'src/chunks';
@@ -45,7 +49,7 @@ export const chunkDir = 'src/chunks';
 /** esbuild's options for the sources under `root`, written to `outdir`. */
 export function bundleOptions(root, outdir) {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-  const external = ['switchboard', ...Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }).filter((name) => !bundled.has(name))];
+  const external = ['switchboard', ...Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }).filter((name) => !bundled.has(name) && name !== 'zod')];
   return {
     absWorkingDir: root,
     entryPoints: [
@@ -70,6 +74,6 @@ export function bundleOptions(root, outdir) {
     platform: 'node',
     target: 'node20',
     logLevel: 'error',
-    plugins: [onlyEnglishZod],
+    plugins: [zodFromItsBundle(root)],
   };
 }
