@@ -1,12 +1,13 @@
 // Start-up times, measured only: `switchboard --help` to its exit, and `start` to the first 200
 // on /readyz with the sandbox alone (no config, as `npm start`) and with ten platforms configured
 // against the fakes of the test suite. From the sources through bin/switchboard.js (in this checkout
-// compiled into node_modules/.cache/switchboard, see scripts/source-cache.js) and, when a build
-// left dist/ behind, from the compiled dist/ too. The cases run interleaved, run by run.
+// compiled into node_modules/.cache/switchboard, see scripts/source-cache.js), and from the
+// JavaScript that ships, built afresh for the bench as `npm run build` builds dist/ (the .d.ts files
+// left out) and started as an installed package starts it. Each case starts once unmeasured (the
+// first start of a build writes its code caches), then the cases run interleaved, run by run.
 
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,7 +35,12 @@ interface Case {
 }
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const distCli = join(root, 'dist/src/runtime/cli.js');
+/**
+ * Where the bench lays the package out as npm installs it (package.json beside dist/): inside the
+ * repository, so its modules find node_modules; `import 'switchboard'` (the built-in bots) is the
+ * package's self-reference, resolved by that package.json.
+ */
+const shippedDir = join(root, 'node_modules/.cache/switchboard-bench-package');
 
 export const startupSummary = (row: StartupRow): Spread => spread(row.ms);
 
@@ -45,10 +51,13 @@ export async function startupRows(runs: number, quick = false): Promise<StartupR
   try {
     const ten = join(dir, 'ten.yaml');
     await writeFile(ten, tenPlatforms(fakes, dir));
-    const fromDist = existsSync(distCli);
+    await buildShipped();
     // The installed package's path: dist's own cli (bin/switchboard.js picks the compiled sources in a checkout).
-    if (fromDist) await writeFile(join(dir, 'dist-cli.mjs'), `const { main } = await import(${JSON.stringify(distCli)});\nprocess.exitCode = await main(process.argv.slice(2));\n`);
-    const entries: [label: string, entry: string][] = [['source', join(root, 'bin/switchboard.js')], ...(fromDist ? ([['dist', join(dir, 'dist-cli.mjs')]] as [string, string][]) : [])];
+    await writeFile(join(dir, 'dist-cli.mjs'), `const { main } = await import(${JSON.stringify(join(shippedDir, 'dist/src/runtime/cli.js'))});\nprocess.exitCode = await main(process.argv.slice(2));\n`);
+    const entries: [label: string, entry: string][] = [
+      ['source', join(root, 'bin/switchboard.js')],
+      ['dist', join(dir, 'dist-cli.mjs')],
+    ];
     const references: Case[] = [
       { name: 'node -e 0 (reference)', command: process.execPath, args: ['-e', '0'], cwd: dir, until: 'exit' },
       { name: 'node --import tsx -e 0 (reference)', command: process.execPath, args: ['--import', 'tsx', '-e', '0'], cwd: root, until: 'exit' },
@@ -62,6 +71,7 @@ export async function startupRows(runs: number, quick = false): Promise<StartupR
         { name: `switchboard start, ten platforms, to /readyz (${label})`, targetMs: 800, command: process.execPath, args: [entry, 'start', '--config', ten], cwd: dir, until: 'readyz' },
       ]),
     ];
+    for (const c of cases) await time(c);
     const rows: StartupRow[] = cases.map((c) => ({ name: c.name, ms: [], targetMs: c.targetMs }));
     for (let run = 1; run <= runs; run++) {
       for (const [i, c] of cases.entries()) rows[i]!.ms.push(await time(c));
@@ -72,6 +82,14 @@ export async function startupRows(runs: number, quick = false): Promise<StartupR
     await Promise.all(Object.values(fakes).map((fake) => fake.stop().catch(() => undefined)));
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** scripts/build.js's JavaScript, as `npm run build` makes it, into shippedDir/dist beside the package.json. */
+async function buildShipped(): Promise<void> {
+  await new Promise<void>((resolve, reject) =>
+    execFile(process.execPath, [join(root, 'scripts/build.js'), '--out', join(shippedDir, 'dist'), '--no-types'], { cwd: root }, (error, _stdout, stderr) => (error ? reject(new Error(`scripts/build.js failed: ${stderr}`)) : resolve())),
+  );
+  await copyFile(join(root, 'package.json'), join(shippedDir, 'package.json'));
 }
 
 /** One start: spawn to exit or to the first 200 on /readyz, in ms; then the process (group) is stopped. */
