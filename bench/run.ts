@@ -68,6 +68,8 @@ const names = {
   bUndici: '(b′) node-telegram-bot-api 2 + koa, undici client',
   c: '(c) grammY webhookCallback + koa',
   limit: '(limit) node:http + undici Pool, by hand',
+  limitDurable: '(limit) the same + the SQLite writes of (a)',
+  limitKoa: '(limit) the same + SQLite, behind koa + router',
   memory: '(a) Switchboard, memory store',
   full: '(a) Switchboard, sqlite sync: full',
   console: '(a) Switchboard, console open and subscribed',
@@ -90,6 +92,8 @@ const systems: System[] = [
   { name: names.bUndici, file: 'sut-ntba.ts', env: { CLIENT: 'undici' } },
   { name: names.c, file: 'sut-grammy.ts' },
   { name: names.limit, file: 'sut-limit.ts' },
+  { name: names.limitDurable, file: 'sut-limit-durable.ts' },
+  { name: names.limitKoa, file: 'sut-limit-durable.ts', env: { FRONT: 'koa' } },
   { name: names.memory, file: 'sut-switchboard.ts', env: { STORE: 'memory' } },
   { name: names.full, file: 'sut-switchboard.ts', env: { STORE: 'sqlite-full' } },
   { name: names.console, file: 'sut-switchboard.ts', env: { CONSOLE_TOKEN: consoleToken }, alongside: (targets) => watchConsole(targets[0]!, consoleToken) },
@@ -149,6 +153,10 @@ console.log(verdict('a/b′ (same undici client)', ratio(a, bUndici), 1.15));
 console.log(verdict('a/c (grammY + koa)', ratio(a, c), 1.3));
 console.log(verdict('a/limit', ratio(a, limit), 0.6));
 console.log(`For reference, not verdicts: a/b (as shipped, WHATWG fetch) = ${formatSpread(ratio(a, b), 2)}; b′/b = ${formatSpread(ratio(bUndici, b), 2)} (the HTTP client alone).`);
+const [durable, koa] = [row(names.limitDurable)!, row(names.limitKoa)!];
+console.log(
+  `Where a's share of the limit goes, msg/s: the SQLite writes alone take the limit to ${formatSpread(ratio(durable, limit), 2)} of itself, koa + router in front to ${formatSpread(ratio(koa, limit), 2)}; a is ${formatSpread(ratio(a, koa), 2)} of that last (its pipeline, handler, outbox, Telegram SDK).`,
+);
 const cpu = (row: Row, reference: Row) => formatSpread(ratio(row, reference, (s) => s.cpuMicrosPerMessage), 2);
 console.log(`CPU per message, less noisy than msg/s on a shared machine: a/b′ = ${cpu(a, bUndici)}, a/c = ${cpu(a, c)}, a/limit = ${cpu(a, limit)} (below 1: a spends less).`);
 console.log(verdict('sqlite/memory', ratio(a, memory), 0.8) + `; p99 ${spreadOf(a, (s) => s.p99Ms).median.toFixed(2)} ms against ${spreadOf(memory, (s) => s.p99Ms).median.toFixed(2)} ms`);

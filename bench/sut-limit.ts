@@ -3,7 +3,7 @@
 // on this machine, so every other row is also read as a share of it.
 import { createServer } from 'node:http';
 import { Pool } from 'undici';
-import { env, ready } from './sut.js';
+import { env, ready, webhookByHand } from './sut.js';
 
 interface Update {
   message?: { message_id: number; chat: { id: number }; text?: string };
@@ -12,25 +12,17 @@ interface Update {
 const api = new Pool(env.apiRoot, { keepAliveTimeout: 60_000 });
 const sendMessage = `/bot${env.token}/sendMessage`;
 
-const server = createServer((req, res) => {
-  if (req.method !== 'POST' || req.url !== '/webhooks/tg') return void res.writeHead(404).end();
-  if (req.headers['x-telegram-bot-api-secret-token'] !== env.secret) {
-    req.resume();
-    return void res.writeHead(401).end();
-  }
-  const chunks: Buffer[] = [];
-  req.on('data', (chunk: Buffer) => chunks.push(chunk));
-  req.on('end', () => {
-    const { message } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Update;
+const server = createServer((req, res) =>
+  webhookByHand(req, res, (body) => {
+    const { message } = JSON.parse(body) as Update;
     res.writeHead(200).end();
     if (!message?.text) return;
     const text = message.text.startsWith('/echo ') ? message.text.slice('/echo '.length) : message.text;
-    const body = JSON.stringify({ chat_id: message.chat.id, text, reply_parameters: { message_id: message.message_id } });
-    api.request({ method: 'POST', path: sendMessage, headers: { 'content-type': 'application/json' }, body }).then(
+    api.request({ method: 'POST', path: sendMessage, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ chat_id: message.chat.id, text, reply_parameters: { message_id: message.message_id } }) }).then(
       (answer) => answer.body.dump(),
       (error: Error) => console.error(`sendMessage failed: ${error.message}`),
     );
-  });
-});
+  }),
+);
 server.keepAliveTimeout = 60_000;
 server.listen(0, '127.0.0.1', () => ready((server.address() as { port: number }).port));

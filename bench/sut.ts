@@ -2,6 +2,7 @@
 // announce the port, and report peak RSS when the driver asks it to stop.
 
 import { existsSync, statSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export const env = {
   apiRoot: process.env.API_ROOT!,
@@ -36,4 +37,19 @@ export function ready(port: number, files: readonly string[] = []): void {
   });
   // Only now: the driver may signal the moment it reads this line, before another line here would run.
   process.stdout.write(`ready ${port}\n`);
+}
+
+/**
+ * The hand-written systems' webhook (sut-limit*.ts): 404 off the route, 401 without the secret
+ * header, else the body read whole and given to `take` as text; `take` answers `res`.
+ */
+export function webhookByHand(req: IncomingMessage, res: ServerResponse, take: (body: string) => void): void {
+  if (req.method !== 'POST' || req.url !== '/webhooks/tg') return void res.writeHead(404).end();
+  if (req.headers['x-telegram-bot-api-secret-token'] !== env.secret) {
+    req.resume();
+    return void res.writeHead(401).end();
+  }
+  const chunks: Buffer[] = [];
+  req.on('data', (chunk: Buffer) => chunks.push(chunk));
+  req.on('end', () => take(Buffer.concat(chunks).toString('utf8')));
 }

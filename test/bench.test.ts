@@ -23,6 +23,8 @@ const systems = [
   '(b′) node-telegram-bot-api 2 + koa, undici client',
   '(c) grammY webhookCallback + koa',
   '(limit) node:http + undici Pool, by hand',
+  '(limit) the same + the SQLite writes of (a)',
+  '(limit) the same + SQLite, behind koa + router',
   '(a) Switchboard, memory store',
   '(a) Switchboard, sqlite sync: full',
   '(a) Switchboard, console open and subscribed',
@@ -111,6 +113,7 @@ describe('npm run bench -- --quick', () => {
     expect(stdout).toMatch(/^a\/limit = \d+\.\d\d, target >= 0\.6: (met|not met)$/m);
     expect(stdout).toMatch(/^console open\/a \(.*\) = \d+\.\d\d(?: \(\d+\.\d\d–\d+\.\d\d\))?, target >= 0\.95: (met|not met); CPU per message \d+\.\d\d[^;]*; the console's buffer holds at most /m);
     expect(stdout).toMatch(/^CPU per message, .*: a\/b′ = \d+\.\d\d, a\/c = \d+\.\d\d, a\/limit = \d+\.\d\d /m);
+    expect(stdout).toMatch(/^Where a's share of the limit goes, msg\/s: the SQLite writes alone take the limit to \d+\.\d\d of itself, koa \+ router in front to \d+\.\d\d; a is \d+\.\d\d of that last /m);
     expect(stdout).toMatch(/^redis, 2 instances \/ 1 instance, CPU-bound handler .* = \d+\.\d\d, target >= 1\.3: (met|not met)$/m);
     expect(stdout).toMatch(/^For reference, not a verdict: the plain echo, 2 instances \/ 1 instance = \d+\.\d\d/m);
     expect(stdout).toMatch(/^\(b\) discord\.js 14 Client, same cache limits +\d+ \(\d+–\d+\) +\d+\.\d \(/m);
