@@ -12,6 +12,7 @@ import { startDelivery, type ChannelRef, type Delivery, type MediaSegment, type 
 import { errorMessage, FatalConnectionError, LeaseLostError, type SessionControls, type Supervisor } from '../../src/inbound/supervisor.js';
 import type { Fence } from '../../src/store/index.js';
 import { classify, describe } from './errors.js';
+import { JsonBotApi } from './json-api.js';
 import { incoming, normalize, type Self } from './normalize.js';
 import { plan, quotedId, splitChannel, type Planned } from './render.js';
 import { telegramStreaming } from './stream.js';
@@ -46,6 +47,8 @@ export class TelegramAdapter implements Adapter {
   readonly streaming: Streaming;
   /** Each call made once: the core retries sends (Telegram takes no idempotency key, so a send whose answer was lost may be doubled). */
   private readonly api: Api;
+  /** A reply's text messages: one JSON call each, the hot path (json-api.ts). */
+  private readonly replies: JsonBotApi;
   /** getUpdates gets its own client without transport retries: the supervisor owns retrying the poll. */
   private readonly pollApi: Api;
   private self: Self = { id: '' };
@@ -62,6 +65,7 @@ export class TelegramAdapter implements Adapter {
     // A call's 60 s bound is the fetch's, not the library's (which would make a timer and a signal per call).
     this.api = new Api(config.token, { apiRoot: config.apiRoot, maxRetries: 0, timeoutMs: 0, fetch: lightFetch(this.transport, { timeoutMs: 60_000 }) });
     this.pollApi = new Api(config.token, { apiRoot: config.apiRoot, maxRetries: 0, fetch: lightFetch(this.transport) });
+    this.replies = new JsonBotApi(config.apiRoot, config.token, this.transport.dispatcher, 60_000);
     this.streaming = telegramStreaming(this.api, this);
   }
 
@@ -113,7 +117,7 @@ export class TelegramAdapter implements Adapter {
         };
         // A text send is short and left to finish at shutdown (the library would tie a signal to every
         // call, on the hot path); an upload, which can take long, is cut short.
-        const sent = item.kind === 'text' ? await this.api.sendMessage({ ...common, text: item.html, parse_mode: 'HTML' }) : await this.sendMedia(item, common, signal);
+        const sent = item.kind === 'text' ? await this.replies.sendMessage({ ...common, text: item.html, parse_mode: 'HTML' }) : await this.sendMedia(item, common, signal);
         ids.push(String(sent.message_id));
       }
       return done();

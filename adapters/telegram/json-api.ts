@@ -1,0 +1,73 @@
+// The Bot API call a reply makes, sent as one JSON POST through undici. node-telegram-bot-api's
+// Api keeps everything else (uploads, polling, webhooks, streaming edits): for a text send its
+// transport form-encodes the parameters, builds a body per attempt and goes through a fetch
+// shim, about a tenth of the Telegram echo's CPU (bench/README.md, "Where a's time goes"). The
+// Bot API takes JSON as well as forms. Failures are the library's own error classes, so
+// errors.ts reads both paths alike.
+
+import type { Dispatcher } from 'undici';
+import { NetworkError, ParseError, TelegramApiError, type Api, type Message } from 'node-telegram-bot-api';
+import { undici } from '../../src/net/undici.js';
+
+const { request } = undici();
+
+type SendMessageParams = Parameters<Api['sendMessage']>[0];
+
+/** Telegram's answer to every call (https://core.telegram.org/bots/api#making-requests). */
+interface Envelope<T> {
+  ok: boolean;
+  result?: T;
+  error_code?: number;
+  description?: string;
+  parameters?: ConstructorParameters<typeof TelegramApiError>[2];
+}
+
+export class JsonBotApi {
+  /** Holds the token: never logged, never put in an error. */
+  private readonly base: string;
+
+  constructor(
+    apiRoot: string,
+    token: string,
+    private readonly dispatcher: Dispatcher | undefined,
+    /** Bounds the wait for the answer's headers and between its body's chunks, as the SDK's calls are bounded. */
+    private readonly timeoutMs: number,
+  ) {
+    this.base = `${apiRoot.replace(/\/+$/, '')}/bot${token}/`;
+  }
+
+  sendMessage(params: SendMessageParams): Promise<Message> {
+    return this.call<Message>('sendMessage', params);
+  }
+
+  private async call<T>(method: string, params: object): Promise<T> {
+    let status: number;
+    let text: string;
+    try {
+      const response = await request(this.base + method, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(params),
+        dispatcher: this.dispatcher,
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      });
+      status = response.statusCode;
+      text = await response.body.text();
+    } catch (error) {
+      throw new NetworkError(`Network request failed: ${method}`, { cause: error });
+    }
+    let envelope: Envelope<T> | undefined;
+    try {
+      envelope = JSON.parse(text) as Envelope<T>;
+    } catch (error) {
+      // A 5xx from a proxy in front of Telegram answers in HTML; read as the SDK reads it.
+      if (status >= 500) throw new NetworkError(`Server error ${status} on ${method}`);
+      throw new ParseError(`Invalid JSON in response to ${method}`, { cause: error, responseText: text });
+    }
+    if (envelope?.ok) return envelope.result as T;
+    if (typeof envelope?.error_code === 'number') throw new TelegramApiError(envelope.error_code, envelope.description ?? '', envelope.parameters);
+    if (status >= 500) throw new NetworkError(`Server error ${status} on ${method}`);
+    throw new ParseError(`Unexpected response to ${method}`, { responseText: text });
+  }
+}
