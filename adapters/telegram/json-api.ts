@@ -1,15 +1,13 @@
-// The Bot API call a reply makes, sent as one JSON POST through undici. node-telegram-bot-api's
-// Api keeps everything else (uploads, polling, webhooks, streaming edits): for a text send its
-// transport form-encodes the parameters, builds a body per attempt and goes through a fetch
-// shim, about a tenth of the Telegram echo's CPU (bench/README.md, "Where a's time goes"). The
+// The Bot API call a reply makes, sent as one JSON POST. node-telegram-bot-api's Api keeps
+// everything else (uploads, polling, webhooks, streaming edits): for a text send its transport
+// form-encodes the parameters, builds a body per attempt and goes through a fetch shim and a
+// stream, about a fifth of the Telegram echo's CPU (bench/README.md, "Where a's time goes"). The
 // Bot API takes JSON as well as forms. Failures are the library's own error classes, so
 // errors.ts reads both paths alike.
 
 import type { Dispatcher } from 'undici';
 import { NetworkError, ParseError, TelegramApiError, type Api, type Message } from 'node-telegram-bot-api';
-import { undici } from '../../src/net/undici.js';
-
-const { request } = undici();
+import { exchange } from '../../src/net/exchange.js';
 
 type SendMessageParams = Parameters<Api['sendMessage']>[0];
 
@@ -22,8 +20,11 @@ interface Envelope<T> {
   parameters?: ConstructorParameters<typeof TelegramApiError>[2];
 }
 
+const jsonHeaders = { 'content-type': 'application/json' };
+
 export class JsonBotApi {
-  /** Holds the token: never logged, never put in an error. */
+  private readonly origin: string;
+  /** /bot<token>/: holds the token, so it is never logged nor put in an error. */
   private readonly base: string;
 
   constructor(
@@ -33,7 +34,9 @@ export class JsonBotApi {
     /** Bounds the wait for the answer's headers and between its body's chunks, as the SDK's calls are bounded. */
     private readonly timeoutMs: number,
   ) {
-    this.base = `${apiRoot.replace(/\/+$/, '')}/bot${token}/`;
+    const root = new URL(`${apiRoot.replace(/\/+$/, '')}/`);
+    this.origin = root.origin;
+    this.base = `${root.pathname}bot${token}/`;
   }
 
   sendMessage(params: SendMessageParams): Promise<Message> {
@@ -44,16 +47,9 @@ export class JsonBotApi {
     let status: number;
     let text: string;
     try {
-      const response = await request(this.base + method, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(params),
-        dispatcher: this.dispatcher,
-        headersTimeout: this.timeoutMs,
-        bodyTimeout: this.timeoutMs,
-      });
-      status = response.statusCode;
-      text = await response.body.text();
+      const answer = await exchange(this.dispatcher, { origin: this.origin, path: this.base + method, method: 'POST', headers: jsonHeaders, body: JSON.stringify(params), timeoutMs: this.timeoutMs });
+      status = answer.status;
+      text = answer.body.toString('utf8');
     } catch (error) {
       throw new NetworkError(`Network request failed: ${method}`, { cause: error });
     }
