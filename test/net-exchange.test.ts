@@ -48,6 +48,17 @@ describe('exchange', () => {
     expect(answer).toEqual({ status: 204, body: Buffer.alloc(0) });
   });
 
+  it('rejects an answer whose body grows past maxBytes, and keeps no more of it', async () => {
+    const origin = await serve((res) => {
+      res.writeHead(200);
+      res.write(Buffer.alloc(600, 'a'));
+      setImmediate(() => res.end(Buffer.alloc(600, 'b')));
+    });
+    await expect(exchange(undefined, { origin, path: '/', method: 'GET', timeoutMs: 5000, maxBytes: 1000 })).rejects.toThrow("the answer's body is over 1000 bytes");
+    // The connection it was cut on is not reused for a garbled next answer.
+    expect((await exchange(undefined, { origin, path: '/', method: 'GET', timeoutMs: 5000 })).body.length).toBe(1200);
+  });
+
   it('rejects when no headers come within timeoutMs', async () => {
     const origin = await serve(() => {}); // never answers
     await expect(exchange(undefined, { origin, path: '/', method: 'POST', body: 'x', timeoutMs: 100 })).rejects.toMatchObject({ code: 'UND_ERR_HEADERS_TIMEOUT' });
