@@ -12,7 +12,7 @@ import { startDelivery, type ChannelRef, type Delivery, type MediaSegment, type 
 import { errorMessage, FatalConnectionError, LeaseLostError, type SessionControls, type Supervisor } from '../../src/inbound/supervisor.js';
 import type { Fence } from '../../src/store/index.js';
 import { classify, describe } from './errors.js';
-import { JsonBotApi } from './json-api.js';
+import { JsonBotApi } from './api.js';
 import { incoming, normalize, type Self } from './normalize.js';
 import { plan, quotedId, splitChannel, type Planned } from './render.js';
 import { telegramStreaming } from './stream.js';
@@ -47,7 +47,7 @@ export class TelegramAdapter implements Adapter {
   readonly streaming: Streaming;
   /** Each call made once: the core retries sends (Telegram takes no idempotency key, so a send whose answer was lost may be doubled). */
   private readonly api: Api;
-  /** A reply's text messages: one JSON call each, the hot path (json-api.ts). */
+  /** A reply's text messages: one JSON call each, the hot path (api.ts). */
   private readonly replies: JsonBotApi;
   /** getUpdates gets its own client without transport retries: the supervisor owns retrying the poll. */
   private readonly pollApi: Api;

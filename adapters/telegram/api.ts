@@ -54,16 +54,16 @@ export class JsonBotApi {
       throw new NetworkError(`Network request failed: ${method}`, { cause: error });
     }
     let envelope: Envelope<T> | undefined;
+    let unreadable: unknown;
     try {
       envelope = JSON.parse(text) as Envelope<T>;
     } catch (error) {
-      // A 5xx from a proxy in front of Telegram answers in HTML; read as the SDK reads it.
-      if (status >= 500) throw new NetworkError(`Server error ${status} on ${method}`);
-      throw new ParseError(`Invalid JSON in response to ${method}`, { cause: error, responseText: text });
+      unreadable = error;
     }
     if (envelope?.ok) return envelope.result as T;
     if (typeof envelope?.error_code === 'number') throw new TelegramApiError(envelope.error_code, envelope.description ?? '', envelope.parameters);
+    // Read as the SDK reads it: a 5xx without Telegram's envelope (a proxy's HTML page) is the network's.
     if (status >= 500) throw new NetworkError(`Server error ${status} on ${method}`);
-    throw new ParseError(`Unexpected response to ${method}`, { responseText: text });
+    throw new ParseError(`${unreadable === undefined ? 'Unexpected' : 'Invalid JSON in'} response to ${method}`, { cause: unreadable, responseText: text });
   }
 }

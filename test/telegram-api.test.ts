@@ -1,11 +1,11 @@
-// The reply path's own Bot API call (adapters/telegram/json-api.ts), on the wire: what a server
+// The reply path's own Bot API call (adapters/telegram/api.ts), on the wire: what a server
 // receives, and how each kind of answer comes back, as the library's error classes that
 // adapters/telegram/errors.ts reads into the core's retry policy. The token is in the URL only.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { NetworkError, ParseError, TelegramApiError } from 'node-telegram-bot-api';
 import { afterEach, describe, expect, it } from 'vitest';
-import { JsonBotApi } from '../adapters/telegram/json-api.js';
+import { JsonBotApi } from '../adapters/telegram/api.js';
 import { classify } from '../adapters/telegram/errors.js';
 import { fatal, rateLimited, retryable } from '../src/delivery/retry.js';
 import { freePort } from './redis.js';
