@@ -14,24 +14,11 @@
 // (or of its dedup key) has it handled again on the replay: at least once, as for any handler a
 // crash cut off.
 
-import { hash } from 'node:crypto';
 import type { Admission } from '../adapter.js';
 import { dedupKey, type Store } from '../store/index.js';
 import type { Logger } from '../runtime/logger.js';
 import { errorMessage } from '../inbound/supervisor.js';
 import type { MessageJournal } from './journal.js';
-
-/**
- * The same for every delivery of an event, so a replay runs under the id its first run had (as a
- * resumed event does): a handler's state keyed by ctx.eventId, or a callback server, recognises the
- * repeat. A UUID (version 8, RFC 9562) made of a hash of the bot and the platform's key.
- */
-export function replayableEventId(botId: string, key: string): string {
-  // crypto.hash (one shot, Node 20.12): under half of createHash's cost, on the gateway's hot path.
-  const hex = hash('sha256', `${botId}\n${key}`, 'hex');
-  const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
-}
 
 /** What admitting one came to: being handled (recorded or finished), or unrecorded and to be sent again, or not taken. */
 export type ReplayableAdmission = 'handling' | 'handling unrecorded' | 'duplicate' | 'closed';
