@@ -1,12 +1,13 @@
 // Counters and latency histograms, served at /metrics in the Prometheus text format by prom-client,
 // next to its default Node.js and process metrics.
 //
-// prom-client (and what it pulls in) is loaded at the first count, observation or read, not at
-// start: a runtime counts nothing before its first message, and loading it was a tenth of a
-// sandbox start. The default metrics count from then on (CPU time is the process's whole).
+// prom-client (and what it pulls in) is loaded when a counter is first handed to it or /metrics is
+// first read, not at start: a runtime counts nothing before its first message, and loading it was
+// a tenth of a sandbox start. Histograms are Switchboard's own (histogram.ts), read by its registry. The default metrics count from then on (CPU time is the process's whole).
 
 import { createRequire } from 'node:module';
-import type { Counter, Histogram, Registry } from 'prom-client';
+import type { Counter, Metric, Registry } from 'prom-client';
+import { Histogram } from './histogram.js';
 
 type PromClient = typeof import('prom-client');
 let promClient: PromClient | undefined;
@@ -45,6 +46,7 @@ export class Metrics {
       processMetrics();
       this.registered = new (prom().Registry)();
       for (const [name, read] of this.gauges) this.register(name, read);
+      for (const histogram of this.histograms.values()) this.registered.registerMetric(histogram as unknown as Metric);
     }
     return this.registered;
   }
@@ -75,17 +77,18 @@ export class Metrics {
     this.histogramOf(name, labels).observe(labels, seconds);
   }
 
-  /** One series of a histogram, its labels resolved now: for a hot path, where observe() would hash them at every call. */
+  /** One series of a histogram, its labels resolved now: for a hot path, where observe() would look them up at every call. */
   timing(name: string, labels: Labels): (seconds: number) => void {
-    let child: Histogram.Internal<string> | undefined;
-    return (seconds) => (child ??= this.histogramOf(name, labels).labels(labels)).observe(seconds);
+    return this.histogramOf(name, labels).series(labels);
   }
 
+  /** Switchboard's own histogram (histogram.ts), registered with prom-client's registry once that is made. */
   private histogramOf(name: string, labels: Labels): Histogram {
     let histogram = this.histograms.get(name);
     if (!histogram) {
-      histogram = new (prom().Histogram)({ name, help: this.helpOf(name), labelNames: Object.keys(labels), buckets, registers: [this.registry] });
+      histogram = new Histogram(name, this.helpOf(name), Object.keys(labels), buckets);
       this.histograms.set(name, histogram);
+      this.registered?.registerMetric(histogram as unknown as Metric);
     }
     return histogram;
   }
