@@ -192,4 +192,21 @@ describe('server: slow clients', () => {
   it('refuses a headersTimeout longer than requestTimeout', () => {
     expect(() => parseConfig('server: { headersTimeout: 40s, requestTimeout: 30s }\nplatforms: [{ id: s, type: sandbox }]', { definitions, env: {}, source: 'x.yaml', baseDir: process.cwd() })).toThrow(/headersTimeout.*must not be longer than requestTimeout/s);
   });
+
+  it('routes /webhooks/<id> to that platform alone: its route answers, a wrong method is 405, an unknown platform or route 404, other routes still served', async () => {
+    const { port } = await start();
+    const url = `http://127.0.0.1:${port}`;
+    const update = JSON.stringify({ update_id: 1, message: { message_id: 1, date: 0, chat: { id: 7, type: 'private' }, from: { id: 7, is_bot: false, first_name: 'A' }, text: 'hi' } });
+    const post = (path: string, headers: Record<string, string> = {}) => fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': secret, ...headers }, body: update });
+    expect((await post('/webhooks/tg')).status).toBe(200);
+    expect((await post('/webhooks/tg', { 'x-telegram-bot-api-secret-token': 'wrong' })).status).toBe(401);
+    const get = await fetch(`${url}/webhooks/tg`);
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST');
+    expect((await post('/webhooks/nope')).status).toBe(404);
+    expect((await post('/webhooks/tg/more')).status).toBe(404);
+    expect((await post('/webhooks/')).status).toBe(404);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+  });
 });

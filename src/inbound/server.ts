@@ -46,7 +46,8 @@ export class HttpServer {
   readonly app = new Koa();
   /** Unprefixed routes (adapter pages such as the sandbox's). */
   readonly root = new Router();
-  private readonly webhookRouters: Router[] = [];
+  /** By platform id: the routes under /webhooks/<id>. */
+  private readonly webhookRouters = new Map<string, Router>();
   private server: Server | undefined;
   private draining = false;
 
@@ -111,13 +112,14 @@ export class HttpServer {
   /** A router whose routes are served under /webhooks/<id>. */
   webhookRouter(id: string): Router {
     const router = new Router({ prefix: `/webhooks/${id}` });
-    this.webhookRouters.push(router);
+    this.webhookRouters.set(id, router);
     return router;
   }
 
   async listen(host: string, port: number): Promise<{ host: string; port: number }> {
     const { app, root } = this;
-    for (const router of [root, ...this.webhookRouters]) app.use(router.routes()).use(router.allowedMethods());
+    app.use(webhookDispatch(this.webhookRouters));
+    app.use(root.routes()).use(root.allowedMethods());
     const { headersTimeoutMs: headersTimeout, requestTimeoutMs: requestTimeout } = this.options;
     // Node checks these deadlines on a timer (every 30 s by default): often enough to keep to them.
     const connectionsCheckingInterval = Math.min(1000, Math.max(50, Math.floor(headersTimeout / 4)));
@@ -177,6 +179,30 @@ function listenProblem(host: string, port: number, cause: NodeJS.ErrnoException)
     default:
       return `cannot listen on ${host}:${port}: ${cause.message}`;
   }
+}
+
+type RouterMiddleware = ReturnType<Router['routes']>;
+
+/**
+ * A webhook request goes straight to its platform's routes, picked by the id in its path: not
+ * through every router of the process in turn, each matching the path against all its routes
+ * and awaiting the rest of the chain. Anything else (and a path no platform's routes take) goes on.
+ */
+function webhookDispatch(routers: ReadonlyMap<string, Router>): RouterMiddleware {
+  const chains = new Map<string, RouterMiddleware>();
+  for (const [id, router] of routers) {
+    const routes = router.routes();
+    // The same context type at run time; @koa/router types its two middlewares apart.
+    const allowed = router.allowedMethods() as RouterMiddleware;
+    chains.set(id, (ctx, next) => allowed(ctx, () => routes(ctx, next)));
+  }
+  return (ctx, next) => {
+    const { path } = ctx;
+    if (!path.startsWith(webhooks)) return next();
+    const end = path.indexOf('/', webhooks.length);
+    const chain = chains.get(end < 0 ? path.slice(webhooks.length) : path.slice(webhooks.length, end));
+    return chain ? chain(ctx, next) : next();
+  };
 }
 
 /** Failures a client caused are not our errors: none is logged with a stack, or with the bytes it sent (they carry its secrets). */
