@@ -186,4 +186,33 @@ describe('lifecycle callbacks', () => {
     expect(await seen(1)).toEqual([text('pong')]);
     expect(hooks.received).toEqual([]);
   });
+
+  it('calls onSent (which no budget bounds) for many chats at once without a listener warning', async () => {
+    const { hooks, url } = await setup({ onSent: 'onSent' });
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+    process.on('warning', onWarning);
+    try {
+      let held = 0;
+      let release!: () => void;
+      const allHeld = new Promise<void>((resolve) => (release = resolve));
+      const chats = 16;
+      // Each call waits until all are under way: they are in flight together.
+      hooks.on('onSent', async () => {
+        if (++held === chats) release();
+        await allHeld;
+      });
+      const api = `${url}/sandbox/sandbox/api`;
+      for (let i = 0; i < chats; i++) {
+        const res = await fetch(`${api}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: { id: `u${i}`, name: 'U' }, chat: { id: `dm:u${i}`, type: 'direct' }, text: '/ping' }) });
+        expect(res.status).toBe(202);
+      }
+      await allHeld;
+      await waitFor(() => hooks.received.length === chats, 4000, 'every onSent answered');
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
 });

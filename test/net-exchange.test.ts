@@ -3,7 +3,7 @@
 
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { exchange } from '../src/net/exchange.js';
+import { AnswerTooLarge, exchange, ExchangeTimeout } from '../src/net/exchange.js';
 
 let server: Server | undefined;
 afterEach(async () => {
@@ -39,13 +39,17 @@ describe('exchange', () => {
     const answer = await exchange(undefined, { origin, path: '/api/x?y=1', method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}', timeoutMs: 5000 });
     expect(answer.status).toBe(201);
     expect(answer.body.toString('utf8')).toBe('one,two,three');
+    const names = answer.rawHeaders.filter((_, i) => i % 2 === 0).map(String);
+    expect(names).toContain('content-type');
+    expect(String(answer.rawHeaders[names.indexOf('content-type') * 2 + 1])).toBe('text/plain');
     expect(seen).toEqual(['POST /api/x?y=1 application/json {"a":1}']);
   });
 
   it('gives an empty body for an answer without one', async () => {
     const origin = await serve((res) => res.writeHead(204).end());
     const answer = await exchange(undefined, { origin, path: '/', method: 'GET', timeoutMs: 5000 });
-    expect(answer).toEqual({ status: 204, body: Buffer.alloc(0) });
+    expect(answer.status).toBe(204);
+    expect(answer.body).toEqual(Buffer.alloc(0));
   });
 
   it('rejects an answer whose body grows past maxBytes, and keeps no more of it', async () => {
@@ -57,6 +61,41 @@ describe('exchange', () => {
     await expect(exchange(undefined, { origin, path: '/', method: 'GET', timeoutMs: 5000, maxBytes: 1000 })).rejects.toThrow("the answer's body is over 1000 bytes");
     // The connection it was cut on is not reused for a garbled next answer.
     expect((await exchange(undefined, { origin, path: '/', method: 'GET', timeoutMs: 5000 })).body.length).toBe(1200);
+  });
+
+  it('refuses an answer whose Content-Length is past maxBytes before reading its body', async () => {
+    let written = 0;
+    const origin = await serve((res) => {
+      res.writeHead(200, { 'content-length': 5000 });
+      // Written slowly: had the exchange read on, it would wait for all of it.
+      const more = () => {
+        if (res.destroyed || written >= 5000) return;
+        written += 500;
+        res.write(Buffer.alloc(500, 'x'), () => setTimeout(more, 20));
+      };
+      more();
+    });
+    const refused = exchange(undefined, { origin, path: '/', method: 'GET', timeoutMs: 5000, maxBytes: 1000 });
+    await expect(refused).rejects.toBeInstanceOf(AnswerTooLarge);
+    await expect(refused).rejects.toMatchObject({ declared: 5000, limit: 1000, message: "the answer's body of 5000 bytes is over 1000 bytes" });
+    expect(written).toBeLessThan(5000);
+  });
+
+  it('ends at deadlineMs however the answer trickles in, and when its signal aborts, with the signal\'s reason', async () => {
+    const origin = await serve((res) => {
+      res.writeHead(200);
+      const tick = setInterval(() => res.write('.'), 20); // never a gap long enough for timeoutMs
+      res.on('close', () => clearInterval(tick));
+    });
+    const started = performance.now();
+    await expect(exchange(undefined, { origin, path: '/', method: 'GET', timeoutMs: 1000, deadlineMs: 150 })).rejects.toBeInstanceOf(ExchangeTimeout);
+    expect(performance.now() - started).toBeLessThan(1000);
+    const controller = new AbortController();
+    const reason = new Error('shutting down');
+    const aborted = exchange(undefined, { origin, path: '/', method: 'GET', timeoutMs: 1000, signal: controller.signal });
+    setTimeout(() => controller.abort(reason), 50);
+    await expect(aborted).rejects.toBe(reason);
+    await expect(exchange(undefined, { origin, path: '/', method: 'GET', timeoutMs: 1000, signal: controller.signal })).rejects.toBe(reason);
   });
 
   it('rejects when no headers come within timeoutMs', async () => {

@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { discard, readBounded } from '../net/fetch-file.js';
+import { AnswerTooLarge, exchange, ExchangeTimeout } from '../net/exchange.js';
 import { undici } from '../net/undici.js';
 
 export class CallbackError extends Error {
@@ -34,40 +34,41 @@ let agent: Dispatcher | undefined;
  * `abort` (shutdown, a message's spent callback budget) ends it early, as a connection error.
  */
 export async function postJson(url: string, body: string, headers: Record<string, string>, timeoutMs: number, maxBytes: number, abort?: AbortSignal): Promise<CallbackResponse> {
-  const { Agent, request } = undici();
-  agent ??= new Agent({ keepAliveTimeout: 30_000, connections: 64, pipelining: 1 });
-  const timeout = AbortSignal.timeout(timeoutMs);
-  const signal = abort ? AbortSignal.any([timeout, abort]) : timeout;
-  let response;
+  agent ??= new (undici().Agent)({ keepAliveTimeout: 30_000, connections: 64, pipelining: 1 });
+  const { origin, path } = target(url);
+  let answer;
   try {
-    response = await request(url, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers }, dispatcher: agent, signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    answer = await exchange(agent, { origin, path, method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, timeoutMs, deadlineMs: timeoutMs, signal: abort, maxBytes });
   } catch (error) {
-    throw failure(error, timeout, timeoutMs, abort);
+    throw failure(error, timeoutMs, maxBytes, abort);
   }
-  const declared = Number(response.headers['content-length']);
-  if (declared > maxBytes) {
-    discard(response.body);
-    throw new CallbackError(`reply body of ${declared} bytes is over the ${maxBytes}-byte limit`, 'body');
+  const h = undici().util.parseHeaders(answer.rawHeaders) as CallbackResponse['headers'];
+  return { status: answer.status, contentType: header(h['content-type']), disposition: header(h['content-disposition']), retryAfter: header(h['retry-after']), proxyStatus: header(h['proxy-status']), body: answer.body, headers: h };
+}
+
+/** Where a callback URL is POSTed, as undici's request() reads it (its userinfo is not sent); parsed once per URL. */
+const targets = new Map<string, { origin: string; path: string }>();
+
+function target(url: string): { origin: string; path: string } {
+  let found = targets.get(url);
+  if (!found) {
+    const parsed = new URL(url);
+    found = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
+    // The configured URLs are few; anything past that is not worth keeping.
+    if (targets.size < 256) targets.set(url, found);
   }
-  let replyBody: Buffer;
-  try {
-    replyBody = await readBounded(response.body, maxBytes, () => new CallbackError(`reply body is over the ${maxBytes}-byte limit`, 'body'));
-  } catch (error) {
-    if (error instanceof CallbackError) throw error;
-    throw failure(error, timeout, timeoutMs, abort);
-  }
-  const h = response.headers;
-  return { status: response.statusCode, contentType: header(h['content-type']), disposition: header(h['content-disposition']), retryAfter: header(h['retry-after']), proxyStatus: header(h['proxy-status']), body: replyBody, headers: h };
+  return found;
 }
 
 function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function failure(error: unknown, timeout: AbortSignal, timeoutMs: number, abort: AbortSignal | undefined): CallbackError {
+function failure(error: unknown, timeoutMs: number, maxBytes: number, abort: AbortSignal | undefined): CallbackError {
+  if (error instanceof AnswerTooLarge) return new CallbackError(`reply body ${error.declared === undefined ? '' : `of ${error.declared} bytes `}is over the ${maxBytes}-byte limit`, 'body');
   const code = (error as { code?: string }).code;
-  if (abort?.aborted && !timeout.aborted) return new CallbackError(`request aborted: ${(abort.reason as Error | undefined)?.message ?? 'by the caller'}`, 'connection');
-  if (timeout.aborted || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return new CallbackError(`no reply within ${timeoutMs} ms`, 'timeout');
+  if (abort?.aborted && error === abort.reason) return new CallbackError(`request aborted: ${(abort.reason as Error | undefined)?.message ?? 'by the caller'}`, 'connection');
+  if (error instanceof ExchangeTimeout || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return new CallbackError(`no reply within ${timeoutMs} ms`, 'timeout');
   return new CallbackError(`request failed: ${code ?? (error as Error).message}`, 'connection');
 }
 

@@ -24,7 +24,7 @@ export async function readBounded(body: Body, maxBytes: number, tooLarge: () => 
 }
 
 /** Drops a body we will not read. Destroying an undici body emits an AbortError, which must not go unhandled. */
-export function discard(body: NodeJS.ReadableStream & { destroy(): void }): void {
+function discard(body: NodeJS.ReadableStream & { destroy(): void }): void {
   body.on('error', () => {});
   body.destroy();
 }

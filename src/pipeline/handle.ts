@@ -2,6 +2,7 @@
 // world (a callback answered, the handler returned, replies recorded, deliveries done) is
 // written to the journal, so a restart goes on from the last one instead of doing it again.
 
+import { setMaxListeners } from 'node:events';
 import type { Bot } from '../bot/bot.js';
 import { Context, type Downloader } from '../bot/context.js';
 import type { Deliverer, ItemDelivery } from '../delivery/deliverer.js';
@@ -363,7 +364,9 @@ export class MessageHandler {
   }
 }
 
+/** Never aborts; every hook call under way without a budget listens to it, as many as there are messages at once. */
 const unlimited = new AbortController().signal;
+setMaxListeners(0, unlimited);
 
 /**
  * Less than this is no time for a hook: the budget counts as spent. Timers fire a few ms early or
