@@ -128,6 +128,18 @@ describe('replayable events', () => {
     ]);
   });
 
+  it("handle a chat's events in the order the platform sent them: a live event right after a replay waits for the replay's lookup", async () => {
+    const { bot, release } = gatedBot();
+    const { pipeline, dispatch, texts } = setup({ bot });
+    // A resumed session: its replay, then the first live events, handed over in one go.
+    const sent = [dispatch('reply 1, replayed', 'k1', true), dispatch('reply 2, replayed', 'k2', true), dispatch('reply 3, live', 'k3'), dispatch('reply 4, live', 'k4'), dispatch('reply 5, replayed late', 'k5', true), dispatch('reply 6, live', 'k6')];
+    release();
+    for (const event of sent) expect(await event.admission).toBe('accepted');
+    await pipeline.drain();
+    expect(handledTexts).toEqual(['reply 1, replayed', 'reply 2, replayed', 'reply 3, live', 'reply 4, live', 'reply 5, replayed late', 'reply 6, live']);
+    expect(texts()).toEqual(handledTexts);
+  });
+
   it('give a replay the event id its first run had, so a handler or a callback server can recognise the repeat', async () => {
     const seen: string[] = [];
     const hooks: StageHooks = {

@@ -69,6 +69,9 @@ export class ReplayableEvents {
    * cannot pass it yet, so it ends with its dedup key.
    */
   private unsettled = 0;
+  /** Admissions waiting for their turn (admitInTurn), and the turn of the last of them. */
+  private inTurn = 0;
+  private lastTurn: Promise<void> = done;
 
   constructor(
     private readonly store: Store,
@@ -91,20 +94,42 @@ export class ReplayableEvents {
     // Still running here (replayed to a session started again in this process): acknowledged with the original.
     const original = this.waiting.get(id)?.held?.acknowledged;
     if (original) return original.then((admission) => (admission === 'closed' ? 'closed' : 'duplicate'));
-    if (replayed) return this.admitReplay(id, botId, key, journal, run);
-    return this.taken(this.take(id, botId, key, journal), run, false);
+    if (!replayed && this.inTurn === 0) return this.taken(this.take(id, botId, key, journal), run, false);
+    return this.admitInTurn(id, botId, key, journal, replayed, run);
   }
 
-  private async admitReplay(id: string, botId: string, key: string, journal: MessageJournal, run: (replayed: boolean) => void): Promise<ReplayableAdmission> {
-    this.unsettled++;
+  /**
+   * A replay, looked up first, or an event that came after one whose lookup is still under way:
+   * scheduled in the order the platform sent them. The first live event after a resumed session's
+   * replay is often of the same chat, and would otherwise be handled before the replays it follows.
+   * The lookups run side by side; only the scheduling waits its turn.
+   */
+  private async admitInTurn(id: string, botId: string, key: string, journal: MessageJournal, replayed: boolean, run: (replayed: boolean) => void): Promise<ReplayableAdmission> {
+    const previous = this.lastTurn;
+    let turnDone!: () => void;
+    this.lastTurn = new Promise<void>((resolve) => (turnDone = resolve));
+    this.inTurn++;
+    if (replayed) this.unsettled++;
+    // Settled into a value at once: a failed lookup waiting for its turn is not an unhandled rejection.
+    const lookup = replayed ? this.store.inbox.admittedAs(botId, key).then((admittedAs) => ({ admittedAs }), (error: unknown) => ({ error })) : undefined;
     let admitted: string | undefined;
     try {
-      admitted = await this.store.inbox.admittedAs(botId, key);
+      await previous;
+      const looked = await lookup;
+      if (looked && 'error' in looked) throw looked.error;
+      admitted = looked?.admittedAs;
+    } catch (error) {
+      turnDone();
+      throw error;
     } finally {
-      this.unsettled--;
+      if (replayed) this.unsettled--;
+      this.inTurn--;
     }
-    if (admitted !== undefined) return 'duplicate';
-    return this.taken(this.take(id, botId, key, journal), run, true);
+    try {
+      return admitted !== undefined ? 'duplicate' : this.taken(this.take(id, botId, key, journal), run, replayed);
+    } finally {
+      turnDone();
+    }
   }
 
   private taken(acknowledged: Promise<Admission>, run: (replayed: boolean) => void, replayed: boolean): Promise<ReplayableAdmission> {
