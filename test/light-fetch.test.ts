@@ -44,6 +44,29 @@ describe('lightFetch', () => {
     }
   });
 
+  it('keeps the query, reads the answer as text or bytes, and streams a body given as a stream (an upload)', async () => {
+    const seen: string[] = [];
+    const url = await listen((req, body, answer) => {
+      seen.push(`${req.method} ${req.url} ${body}`);
+      answer(200, body === '' ? 'plain ünïcode' : `got ${body.length}`, { 'content-type': 'text/plain' });
+    });
+    const fetch = lightFetch();
+    const got = await fetch(`${url}/file?id=7&x=y`);
+    expect(await got.text()).toBe('plain ünïcode');
+    const bytes = await (await fetch(`${url}/file?id=8`)).arrayBuffer();
+    expect(Buffer.from(bytes).toString('utf8')).toBe('plain ünïcode');
+    const upload = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new Uint8Array(3000).fill(97));
+        controller.enqueue(new Uint8Array(2000).fill(98));
+        controller.close();
+      },
+    });
+    const uploaded = await fetch(`${url}/upload`, { method: 'POST', body: upload, duplex: 'half' } as RequestInit);
+    expect(await uploaded.text()).toBe('got 5000');
+    expect(seen.map((line) => line.slice(0, 30))).toEqual(['GET /file?id=7&x=y ', 'GET /file?id=8 ', `POST /upload ${'a'.repeat(17)}`]);
+  });
+
   it('fails a call whose answer does not come within timeoutMs; the Telegram adapter keeps such a send instead of trying it twice', async () => {
     const url = await listen(() => {}); // never answers
     const api = new Api('123:abc', { apiRoot: url, maxRetries: 0, timeoutMs: 0, fetch: lightFetch(undefined, { timeoutMs: 300 }) });

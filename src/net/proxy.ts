@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { Readable } from 'node:stream';
 import type { buildConnector, Dispatcher } from 'undici';
+import { exchange } from './exchange.js';
 import { openSocksTunnel } from './socks.js';
 import { undici } from './undici.js';
 
@@ -33,38 +34,53 @@ interface LightResponse {
 }
 
 /**
- * A fetch for SDKs that take one (a `fetch` option), built on undici's
- * `request`: the same keep-alive pool without the WHATWG stream machinery of a full fetch, which
- * costs more CPU per call than the rest of a webhook round trip. Goes through the transport's proxy if any.
- * `timeoutMs` bounds the wait for the answer's headers, and then each pause in its body, on
- * undici's own timers: an SDK's per-call `AbortSignal.timeout` is a timer, a signal and a
- * listener per call, a few percent of a webhook echo's CPU.
+ * A fetch for SDKs that take one (a `fetch` option), on undici: the same keep-alive pool without
+ * the WHATWG stream machinery of a full fetch, which costs more CPU per call than the rest of a
+ * webhook round trip. A body in memory goes through exchange() (the answer gathered whole, no
+ * stream at all); a streamed one (an upload) through undici's `request`. Goes through the
+ * transport's proxy if any. `timeoutMs` bounds the wait for the answer's headers, and then each
+ * pause in its body, on undici's own timers (300 s, undici's default, when not given): an SDK's
+ * per-call `AbortSignal.timeout` is a timer, a signal and a listener per call, a few percent of a
+ * webhook echo's CPU.
  */
 export function lightFetch(transport?: Transport, options: { timeoutMs?: number } = {}): typeof globalThis.fetch {
   const dispatcher = transport?.dispatcher;
-  const timeouts = options.timeoutMs === undefined ? {} : { headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs };
+  const timeoutMs = options.timeoutMs ?? undiciDefaultTimeoutMs;
   return (async (input: string | URL, init: RequestInit = {}): Promise<LightResponse> => {
-    const response = await request(String(input), {
-      method: (init.method ?? 'GET') as Dispatcher.HttpMethod,
-      headers: plainHeaders(init.headers),
-      body: await toBody(init.body),
-      signal: init.signal ?? undefined,
-      dispatcher,
-      ...timeouts,
+    const method = (init.method ?? 'GET') as Dispatcher.HttpMethod;
+    const headers = plainHeaders(init.headers);
+    const body = await toBody(init.body);
+    const signal = init.signal ?? undefined;
+    if (body instanceof Readable) {
+      const response = await request(String(input), { method, headers, body, signal, dispatcher, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+      return lightResponse(response.statusCode, () => response.headers, { text: () => response.body.text(), json: () => response.body.json(), arrayBuffer: () => response.body.arrayBuffer() });
+    }
+    const url = typeof input === 'string' ? new URL(input) : input;
+    // Unbounded, as a fetch is: a file the platform serves may be larger than exchange()'s default bound.
+    const answer = await exchange(dispatcher, { origin: url.origin, path: `${url.pathname}${url.search}`, method, headers, body, timeoutMs, signal, maxBytes: Number.POSITIVE_INFINITY });
+    const text = () => answer.body.toString('utf8');
+    return lightResponse(answer.status, () => undici().util.parseHeaders(answer.rawHeaders) as Record<string, string | string[] | undefined>, {
+      text: async () => text(),
+      json: async () => JSON.parse(text()) as unknown,
+      arrayBuffer: async () => answer.body.buffer.slice(answer.body.byteOffset, answer.body.byteOffset + answer.body.byteLength) as ArrayBuffer,
     });
-    let headers: Headers | undefined;
-    return {
-      status: response.statusCode,
-      ok: response.statusCode >= 200 && response.statusCode < 300,
-      // Made when read: most SDKs never look.
-      get headers() {
-        return (headers ??= responseHeaders(response.headers));
-      },
-      text: () => response.body.text(),
-      json: () => response.body.json(),
-      arrayBuffer: () => response.body.arrayBuffer(),
-    };
   }) as unknown as typeof globalThis.fetch;
+}
+
+/** undici's own headersTimeout and bodyTimeout. */
+const undiciDefaultTimeoutMs = 300_000;
+
+function lightResponse(status: number, rawHeaders: () => Record<string, string | string[] | undefined>, body: Pick<LightResponse, 'text' | 'json' | 'arrayBuffer'>): LightResponse {
+  let headers: Headers | undefined;
+  return {
+    status,
+    ok: status >= 200 && status < 300,
+    // Made when read: most SDKs never look.
+    get headers() {
+      return (headers ??= responseHeaders(rawHeaders()));
+    },
+    ...body,
+  };
 }
 
 /**
