@@ -70,14 +70,15 @@ export function lightFetch(transport?: Transport, options: { timeoutMs?: number 
 /** undici's own headersTimeout and bodyTimeout. */
 const undiciDefaultTimeoutMs = 300_000;
 
-function lightResponse(status: number, rawHeaders: () => Record<string, string | string[] | undefined>, body: Pick<LightResponse, 'text' | 'json' | 'arrayBuffer'>): LightResponse {
+/** `headersOf` is asked only when an SDK reads the headers. */
+function lightResponse(status: number, headersOf: () => Record<string, string | string[] | undefined>, body: Pick<LightResponse, 'text' | 'json' | 'arrayBuffer'>): LightResponse {
   let headers: Headers | undefined;
   return {
     status,
     ok: status >= 200 && status < 300,
     // Made when read: most SDKs never look.
     get headers() {
-      return (headers ??= responseHeaders(rawHeaders()));
+      return (headers ??= responseHeaders(headersOf()));
     },
     ...body,
   };

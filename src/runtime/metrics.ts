@@ -3,7 +3,8 @@
 //
 // prom-client (and what it pulls in) is loaded when a counter is first handed to it or /metrics is
 // first read, not at start: a runtime counts nothing before its first message, and loading it was
-// a tenth of a sandbox start. Histograms are Switchboard's own (histogram.ts), read by its registry. The default metrics count from then on (CPU time is the process's whole).
+// a tenth of a sandbox start. The default metrics count from then on (CPU time is the process's
+// whole). Histograms are Switchboard's own (histogram.ts), read by its registry.
 
 import { createRequire } from 'node:module';
 import type { Counter, Metric, Registry } from 'prom-client';
