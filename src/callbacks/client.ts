@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { AnswerTooLarge, exchange, ExchangeTimeout } from '../net/exchange.js';
+import { AnswerTooLarge, exchange, ExchangeTimeout, headersOf, targetOf } from '../net/exchange.js';
 import { undici } from '../net/undici.js';
 
 export class CallbackError extends Error {
@@ -42,18 +42,17 @@ export async function postJson(url: string, body: string, headers: Record<string
   } catch (error) {
     throw failure(error, timeoutMs, maxBytes, abort);
   }
-  const h = undici().util.parseHeaders(answer.rawHeaders) as CallbackResponse['headers'];
+  const h = headersOf(answer);
   return { status: answer.status, contentType: header(h['content-type']), disposition: header(h['content-disposition']), retryAfter: header(h['retry-after']), proxyStatus: header(h['proxy-status']), body: answer.body, headers: h };
 }
 
-/** Where a callback URL is POSTed, as undici's request() reads it (its userinfo is not sent); parsed once per URL. */
-const targets = new Map<string, { origin: string; path: string }>();
+/** Where a callback URL is POSTed (targetOf), parsed once per URL. */
+const targets = new Map<string, ReturnType<typeof targetOf>>();
 
-function target(url: string): { origin: string; path: string } {
+function target(url: string): ReturnType<typeof targetOf> {
   let found = targets.get(url);
   if (!found) {
-    const parsed = new URL(url);
-    found = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
+    found = targetOf(new URL(url));
     // The configured URLs are few; anything past that is not worth keeping.
     if (targets.size < 256) targets.set(url, found);
   }

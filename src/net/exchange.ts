@@ -122,6 +122,16 @@ export function exchange(dispatcher: Dispatcher | undefined, request: Exchange):
   });
 }
 
+/** Where `url` is sent, as undici's request() reads it: its origin, then its path and query (its userinfo is not sent). */
+export function targetOf(url: URL): Pick<Exchange, 'origin' | 'path'> {
+  return { origin: url.origin, path: `${url.pathname}${url.search}` };
+}
+
+/** The answer's headers by lower-cased name, as undici's request() gives them (a repeated one as a list). */
+export function headersOf(answer: Answer): Record<string, string | string[] | undefined> {
+  return undici().util.parseHeaders(answer.rawHeaders) as Record<string, string | string[] | undefined>;
+}
+
 /** The Content-Length among raw headers; NaN when there is none. */
 function contentLength(raw: Buffer[]): number {
   for (let i = 0; i < raw.length; i += 2) {

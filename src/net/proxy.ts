@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { Readable } from 'node:stream';
 import type { buildConnector, Dispatcher } from 'undici';
-import { exchange } from './exchange.js';
+import { exchange, headersOf, targetOf } from './exchange.js';
 import { openSocksTunnel } from './socks.js';
 import { undici } from './undici.js';
 
@@ -57,9 +57,9 @@ export function lightFetch(transport?: Transport, options: { timeoutMs?: number 
     }
     const url = typeof input === 'string' ? new URL(input) : input;
     // Unbounded, as a fetch is: a file the platform serves may be larger than exchange()'s default bound.
-    const answer = await exchange(dispatcher, { origin: url.origin, path: `${url.pathname}${url.search}`, method, headers, body, timeoutMs, signal, maxBytes: Number.POSITIVE_INFINITY });
+    const answer = await exchange(dispatcher, { ...targetOf(url), method, headers, body, timeoutMs, signal, maxBytes: Number.POSITIVE_INFINITY });
     const text = () => answer.body.toString('utf8');
-    return lightResponse(answer.status, () => undici().util.parseHeaders(answer.rawHeaders) as Record<string, string | string[] | undefined>, {
+    return lightResponse(answer.status, () => headersOf(answer), {
       text: async () => text(),
       json: async () => JSON.parse(text()) as unknown,
       arrayBuffer: async () => answer.body.buffer.slice(answer.body.byteOffset, answer.body.byteOffset + answer.body.byteLength) as ArrayBuffer,

@@ -112,22 +112,20 @@ export class ReplayableEvents {
     if (replayed) this.unsettled++;
     // Settled into a value at once: a failed lookup waiting for its turn is not an unhandled rejection.
     const lookup = replayed ? this.store.inbox.admittedAs(botId, key).then((admittedAs) => ({ admittedAs }), (error: unknown) => ({ error })) : undefined;
-    let admitted: string | undefined;
     try {
-      await previous;
-      const looked = await lookup;
-      if (looked && 'error' in looked) throw looked.error;
-      admitted = looked?.admittedAs;
-    } catch (error) {
-      turnDone();
-      throw error;
-    } finally {
-      if (replayed) this.unsettled--;
-      this.inTurn--;
-    }
-    try {
+      let admitted: string | undefined;
+      try {
+        await previous;
+        const looked = await lookup;
+        if (looked && 'error' in looked) throw looked.error;
+        admitted = looked?.admittedAs;
+      } finally {
+        if (replayed) this.unsettled--;
+        this.inTurn--;
+      }
       return admitted !== undefined ? 'duplicate' : this.taken(this.take(id, botId, key, journal), run, replayed);
     } finally {
+      // Scheduled (or refused) now: the next in turn goes.
       turnDone();
     }
   }
