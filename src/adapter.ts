@@ -3,6 +3,7 @@
 
 import type Router from '@koa/router';
 import type { z } from 'zod';
+import type { WebhookRoutes } from './inbound/webhooks.js';
 import type { InterceptDecision, PlatformEvent } from './bot/events.js';
 import type { Logger } from './runtime/logger.js';
 import type { MediaStore } from './media/media.js';
@@ -41,8 +42,8 @@ export interface InboundEvent {
 export type Admission = 'accepted' | 'duplicate' | 'closed';
 
 export interface AdapterContext {
-  /** Routes here are served under `/webhooks/<id>`. */
-  router: Router;
+  /** Routes here are served under `/webhooks/<id>`: a platform's deliveries, served without koa. */
+  router: WebhookRoutes;
   /** Routes here are served from the server root; for adapters with a page of their own. */
   rootRouter: Router;
   /**

@@ -127,7 +127,7 @@ export class HttpAdapter implements Adapter {
     if (!ctx) throw unavailable('this platform is stopped');
     const auth = await this.keys.check(koa.get('authorization') || undefined);
     if (!auth.ok) return unauthorized(koa, auth);
-    const parsed = httpRequest.safeParse(await readJson(koa, ctx.bodyLimit));
+    const parsed = httpRequest.safeParse(await readJson(koa.req, ctx.bodyLimit));
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       return badRequest(koa, `${issue.path.join('.') || 'body'}: ${issue.message}`);

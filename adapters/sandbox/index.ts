@@ -90,7 +90,7 @@ export class SandboxAdapter implements Adapter {
       this.chats.subscribe(chat, openSse(koa));
     });
     router.post(`${api}/messages`, async (koa) => {
-      const parsed = sandboxPost.safeParse(await readJson(koa, postLimit));
+      const parsed = sandboxPost.safeParse(await readJson(koa.req, postLimit));
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
         const big = issue.message.includes('larger than');

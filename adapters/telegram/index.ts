@@ -241,16 +241,15 @@ export class TelegramAdapter implements Adapter {
   private async startWebhook(ctx: AdapterContext): Promise<void> {
     const secret = this.config.secretToken!;
     // Routes live as long as the server; a restarted adapter must not mount a second handler.
-    if (!this.mounted) ctx.router.post('/', async (koa) => {
+    if (!this.mounted) ctx.router.post('/', async (request) => {
       const ctx = this.ctx;
       if (!ctx) throw unavailable('this platform is stopped');
-      if (!verifySecretToken(koa.get('x-telegram-bot-api-secret-token') || undefined, secret)) throw new HttpError(401, 'wrong or missing X-Telegram-Bot-Api-Secret-Token');
-      authenticated(koa, { logger: ctx.logger, ack: { body: '' } });
-      const update = await readJson(koa, ctx.bodyLimit);
+      if (!verifySecretToken(request.header('x-telegram-bot-api-secret-token'), secret)) throw new HttpError(401, 'wrong or missing X-Telegram-Bot-Api-Secret-Token');
+      authenticated(request, { logger: ctx.logger, ack: delivered });
+      const update = await readJson(request.raw, ctx.bodyLimit);
       if (!isUpdate(update)) throw new HttpError(400, 'not a Telegram update: update_id (integer) is required');
       if ((await this.dispatch(ctx, update)) === 'closed') throw unavailable('cannot take updates now');
-      koa.status = 200;
-      koa.body = '';
+      return delivered;
     });
     this.mounted = true;
     this.identify().catch((error: unknown) => ctx.logger.warn({ err: errorMessage(error) }, 'getMe failed; @mentions of the bot are not recognized until it succeeds'));
@@ -276,6 +275,9 @@ export class TelegramAdapter implements Adapter {
     return { data: new Uint8Array(await response.body.arrayBuffer()), mime, name: name ?? file.file_path.split('/').pop() };
   }
 }
+
+/** What Telegram counts as delivered: any 200. */
+const delivered = { body: '' };
 
 function isUpdate(value: unknown): value is Update {
   return typeof value === 'object' && value !== null && Number.isSafeInteger((value as { update_id?: unknown }).update_id);

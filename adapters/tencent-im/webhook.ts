@@ -3,9 +3,9 @@
 // "OK" as soon as the pipeline has taken it, the handling going on after the answer. What the
 // pipeline cannot take (shutting down, the store failing) is answered 503, never acknowledged and lost.
 
-import type { Context as KoaContext } from 'koa';
 import type { AdapterContext, Admission } from '../../src/adapter.js';
 import { authenticated, HttpError, readRawBody, unavailable } from '../../src/inbound/http.js';
+import type { WebhookAnswer, WebhookRequest } from '../../src/inbound/webhooks.js';
 import { errorMessage } from '../../src/inbound/supervisor.js';
 import { kindOf } from './events.js';
 import { answerBefore, ok, type CallbackAnswer, type InterceptOptions } from './intercept.js';
@@ -26,34 +26,34 @@ export interface WebhookOptions {
 }
 
 export function webhookHandler(options: WebhookOptions) {
-  return async (koa: KoaContext): Promise<void> => {
+  return async (request: WebhookRequest): Promise<WebhookAnswer> => {
     const ctx = options.context();
     if (!ctx) throw unavailable('this platform is stopped');
-    const query = koa.query;
-    const check = checkCallback({ sdkAppId: one(query.SdkAppid), requestTime: one(query.RequestTime), sign: one(query.Sign) }, { sdkAppId: options.sdkAppId, token: options.token, toleranceMs: options.toleranceMs });
+    const check = checkCallback({ sdkAppId: request.query('SdkAppid'), requestTime: request.query('RequestTime'), sign: request.query('Sign') }, { sdkAppId: options.sdkAppId, token: options.token, toleranceMs: options.toleranceMs });
     if (!check.ok) {
-      ctx.logger.warn({ reason: check.reason, ip: koa.ip }, 'callback refused');
+      ctx.logger.warn({ reason: check.reason, ip: request.ip }, 'callback refused');
       throw new HttpError(check.status, `callback refused: ${check.reason}`);
     }
-    authenticated(koa, { logger: ctx.logger, ack: { body: ok } });
+    authenticated(request, { logger: ctx.logger, ack: delivered });
     if (check.probe) {
-      await readRawBody(koa, ctx.bodyLimit);
-      ctx.logger.info({ command: one(query.CallbackCommand)?.slice(0, 100) }, 'signed callback without SdkAppid (a URL check?); answered OK, not handled');
-      koa.body = ok;
-      return;
+      await readRawBody(request.raw, ctx.bodyLimit);
+      ctx.logger.info({ command: request.query('CallbackCommand')?.slice(0, 100) }, 'signed callback without SdkAppid (a URL check?); answered OK, not handled');
+      return delivered;
     }
-    const body = parse(await readRawBody(koa, ctx.bodyLimit));
-    const command = one(query.CallbackCommand) ?? (typeof body.CallbackCommand === 'string' ? body.CallbackCommand : undefined);
+    const body = parse(await readRawBody(request.raw, ctx.bodyLimit));
+    const command = request.query('CallbackCommand') ?? (typeof body.CallbackCommand === 'string' ? body.CallbackCommand : undefined);
     if (!command) throw new HttpError(400, 'CallbackCommand is missing (query string or body)');
     const answered = await answer(command, body, options, ctx);
     if (answered === 'closed') {
       ctx.logger.warn({ command }, 'callback arrived while Switchboard cannot take it (shutting down, or the store failing); answered 503, not handled');
       throw unavailable('Switchboard cannot take this callback now');
     }
-    koa.status = 200;
-    koa.body = answered;
+    return answered === ok ? delivered : { body: answered };
   };
 }
+
+/** What Tencent Cloud IM counts as handled. */
+const delivered = { body: ok };
 
 async function answer(command: string, body: Record<string, unknown>, options: WebhookOptions, ctx: AdapterContext): Promise<CallbackAnswer | 'closed'> {
   switch (kindOf(command)) {
@@ -75,10 +75,6 @@ async function answer(command: string, body: Record<string, unknown>, options: W
       ctx.logger.info({ command: command.slice(0, 100) }, 'unknown callback command; answered OK');
       return ok;
   }
-}
-
-function one(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }
 
 function parse(raw: Buffer): Record<string, unknown> {

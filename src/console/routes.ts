@@ -66,7 +66,7 @@ export function mountConsole(root: Router, mounted: Mounted): void {
   });
   router.post('/login', async (ctx) => {
     if (crossOrigin(ctx)) throw new HttpError(403, 'cross-origin request refused');
-    const form = new URLSearchParams((await readRawBody(ctx, 4096)).toString('utf8'));
+    const form = new URLSearchParams((await readRawBody(ctx.req, 4096)).toString('utf8'));
     logIn(ctx, form.get('token') ?? '');
   });
   function logIn(ctx: Context, token: string) {

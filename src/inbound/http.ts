@@ -1,7 +1,8 @@
 // What every webhook route shares: bounded body reads, clear 4xx answers, the acknowledgement of an
 // authenticated request that cannot be read, and telling a client's own faults from ours.
 
-import type { Context } from 'koa';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Logger } from '../runtime/logger.js';
 
 export class HttpError extends Error {
@@ -26,9 +27,8 @@ export function unavailable(reason: string): HttpError {
  * Content-Length says so). On the stream's events rather than its async iterator: one promise a
  * request instead of one a chunk, on the hot path of every webhook.
  */
-export function readRawBody(ctx: Context, limit: number): Promise<Buffer> {
-  const req = ctx.req;
-  const declared = Number(ctx.get('content-length') || Number.NaN);
+export function readRawBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] || Number.NaN);
   if (declared > limit) {
     req.resume();
     return Promise.reject(new HttpError(413, `request body is larger than ${limit} bytes`));
@@ -68,8 +68,8 @@ export function readRawBody(ctx: Context, limit: number): Promise<Buffer> {
 }
 
 /** Reads and parses a JSON body: 413 when too large, 400 when it is not JSON. */
-export async function readJson(ctx: Context, limit: number): Promise<unknown> {
-  const raw = await readRawBody(ctx, limit);
+export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  const raw = await readRawBody(req, limit);
   try {
     return JSON.parse(raw.toString('utf8'));
   } catch {
@@ -82,10 +82,13 @@ export interface Consume {
   /** The adapter's logger: the line names the platform. */
   logger: Logger;
   /** The platform's own acknowledgement, answered with a 200: what it counts as delivered. */
-  ack: { body: unknown; type?: string };
+  ack: { body: string | Buffer | object; type?: string };
 }
 
-const consumeKey = Symbol('authenticated');
+/** A request that may be marked authenticated (a webhook's). */
+export interface Unreadable {
+  consume: Consume | undefined;
+}
 
 /**
  * Marks a webhook request as authenticated. From here on, a failure to read it (a malformed or
@@ -94,19 +97,16 @@ const consumeKey = Symbol('authenticated');
  * be read fails the same way every time. A 503 (`unavailable()`) still asks for the event again,
  * a refusal (401, 403) stays one, and a client that went away is not answered at all.
  */
-export function authenticated(koa: Context, consume: Consume): void {
-  (koa.state as Record<symbol, Consume>)[consumeKey] = consume;
+export function authenticated(request: Unreadable, consume: Consume): void {
+  request.consume = consume;
 }
 
-/** Answers an authenticated request that failed as delivered (see authenticated()); false when the failure takes its usual course. */
-export function consumeUnreadable(koa: Context, error: unknown): boolean {
-  const consume = (koa.state as Record<symbol, Consume | undefined>)[consumeKey];
+/** Whether a failure of this request is answered with its platform's ack (see authenticated()), and logs it when so; false when the failure takes its usual course. */
+export function consumeUnreadable(request: Unreadable, error: unknown): boolean {
+  const consume = request.consume;
   if (!consume || clientFault(error) !== undefined) return false;
   if (error instanceof HttpError && (error.status === 401 || error.status === 403 || error.status === 503)) return false;
   consume.logger.error({ err: error }, 'an authenticated request could not be read; answered as delivered, so the platform does not send it again');
-  koa.status = 200;
-  if (consume.ack.type) koa.type = consume.ack.type;
-  koa.body = consume.ack.body;
   return true;
 }
 
@@ -122,4 +122,42 @@ export function clientFault(error: unknown): 'gone' | 'slow' | 'malformed' | und
   if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return 'slow';
   if (typeof code === 'string' && code.startsWith('HPE_')) return 'malformed';
   return undefined;
+}
+
+/** Failures a client caused are not our errors: none is logged with a stack, or with the bytes it sent (they carry its secrets). */
+export function logError(logger: Logger, error: Error & { status?: number; reason?: unknown }, where: { method: string; path: string } | undefined): void {
+  const code = (error as { code?: unknown }).code;
+  switch (clientFault(error)) {
+    case 'gone':
+      return void logger.debug({ ...where, code }, 'the client went away before the request was done');
+    case 'slow':
+      return void logger.debug({ ...where, code }, 'a slow client was cut off (server.requestTimeout)');
+    case 'malformed':
+      return void logger.warn({ ...where, code, reason: error.reason }, 'refused a malformed HTTP request (400)');
+  }
+  if (!error.status || error.status >= 500) logger.error({ ...where, err: error }, 'http error');
+}
+
+/** What Node itself answers a connection whose request broke at the socket, by the error's code (node's _http_server.js). */
+const brokenAnswers: Record<string, string> = {
+  HPE_HEADER_OVERFLOW: 'HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n',
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: 'HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\n\r\n',
+  ERR_HTTP_REQUEST_TIMEOUT: 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n',
+};
+const badRequest = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n';
+
+/**
+ * The server's `clientError` listener: a request broken at the socket (bytes that are not HTTP,
+ * a client too slow, a reset) is logged once, here, naming the request under way when there is
+ * one, and answered as Node would (400, 408, 431 or nothing when the client is gone). The socket
+ * is closed without an error, so no route's own listeners log it a second time.
+ */
+export function onClientError(logger: Logger): (error: Error, socket: Duplex) => void {
+  return (error, socket) => {
+    // The answer Node assigned to this socket, and its request: read only here, on a broken connection.
+    const req = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage?.req;
+    logError(logger, error, req ? { method: req.method!, path: req.url!.split('?', 1)[0]! } : undefined);
+    if (socket.writable && (socket as Duplex & { bytesWritten?: number }).bytesWritten === 0) socket.write(brokenAnswers[(error as { code?: string }).code ?? ''] ?? badRequest);
+    socket.destroy();
+  };
 }

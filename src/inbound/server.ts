@@ -1,10 +1,12 @@
-// The Koa app: webhook routes, adapter pages, media, health.
+// The HTTP server: the platforms' webhooks (./webhooks.ts, straight from node:http), and a Koa app
+// for everything else: adapter pages, media, health, metrics, the console.
 
 import { createServer, type Server } from 'node:http';
 import type KoaRouter from '@koa/router';
 import type KoaApp from 'koa';
 import type { Context } from 'koa';
-import { clientFault, consumeUnreadable, HttpError } from './http.js';
+import { HttpError, logError, onClientError } from './http.js';
+import { WebhookServer, webhookPrefix, type WebhookRoutes } from './webhooks.js';
 import type { Logger } from '../runtime/logger.js';
 import { MediaHeldElsewhere, MediaStore } from '../media/media.js';
 import type { Metrics } from '../runtime/metrics.js';
@@ -40,24 +42,27 @@ export interface HttpServerOptions {
 
 /** Routes that answer while shutting down: liveness, readiness and metrics are about the process, not work. */
 const probes = new Set(['/healthz', '/readyz', '/metrics']);
-const webhooks = '/webhooks/';
 
 export class HttpServer {
   readonly app = new Koa();
   /** Unprefixed routes (adapter pages such as the sandbox's). */
   readonly root = new Router();
-  /** By platform id: the routes under /webhooks/<id>. */
-  private readonly webhookRouters = new Map<string, Router>();
+  private readonly webhooks: WebhookServer;
   private server: Server | undefined;
   private draining = false;
 
   constructor(private readonly options: HttpServerOptions) {
     const { app, root } = this;
     app.proxy = false;
-    app.on('error', (error: Error & { status?: number }, koa?: Context) => logError(options.logger, error, koa));
+    this.webhooks = new WebhookServer({
+      logger: options.logger,
+      retryAfterSeconds: options.retryAfterSeconds,
+      refusal: () => (this.draining ? 'shutting down' : options.storeAvailable() ? undefined : 'the store is unavailable'),
+    });
+    app.on('error', (error: Error & { status?: number }, koa?: Context) => logError(options.logger, error, koa ? { method: koa.method, path: koa.path } : undefined));
     app.use(async (ctx, next) => {
       const retryAfter = String(options.retryAfterSeconds);
-      const refusal = this.draining && !probes.has(ctx.path) ? 'shutting down' : ctx.path.startsWith(webhooks) && !options.storeAvailable() ? 'the store is unavailable' : undefined;
+      const refusal = this.draining && !probes.has(ctx.path) ? 'shutting down' : undefined;
       if (refusal) {
         ctx.status = 503;
         ctx.set('Retry-After', retryAfter);
@@ -67,7 +72,6 @@ export class HttpServer {
       try {
         await next();
       } catch (error) {
-        if (consumeUnreadable(ctx, error)) return;
         if (error instanceof HttpError) {
           ctx.status = error.status;
           json(ctx, { error: error.message });
@@ -109,24 +113,23 @@ export class HttpServer {
     });
   }
 
-  /** A router whose routes are served under /webhooks/<id>. */
-  webhookRouter(id: string): Router {
-    const router = new Router({ prefix: `/webhooks/${id}` });
-    this.webhookRouters.set(id, router);
-    return router;
+  /** Platform `id`'s routes, served under /webhooks/<id>. */
+  webhookRoutes(id: string): WebhookRoutes {
+    return this.webhooks.routes(id);
   }
 
   async listen(host: string, port: number): Promise<{ host: string; port: number }> {
-    const { app, root } = this;
-    app.use(webhookDispatch(this.webhookRouters));
+    const { app, root, webhooks } = this;
     app.use(root.routes()).use(root.allowedMethods());
+    const koa = app.callback();
     const { headersTimeoutMs: headersTimeout, requestTimeoutMs: requestTimeout } = this.options;
     // Node checks these deadlines on a timer (every 30 s by default): often enough to keep to them.
     const connectionsCheckingInterval = Math.min(1000, Math.max(50, Math.floor(headersTimeout / 4)));
-    const server = createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval }, app.callback());
+    const server = createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval }, (req, res) => (req.url!.startsWith(webhookPrefix) ? webhooks.serve(req, res) : koa(req, res)));
     server.listen({ host, port });
     this.server = server;
     server.keepAliveTimeout = 65_000;
+    server.on('clientError', onClientError(this.options.logger));
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
       server.once('error', (error: NodeJS.ErrnoException) => reject(new ListenError(host, port, error)));
@@ -179,45 +182,6 @@ function listenProblem(host: string, port: number, cause: NodeJS.ErrnoException)
     default:
       return `cannot listen on ${host}:${port}: ${cause.message}`;
   }
-}
-
-type RouterMiddleware = ReturnType<Router['routes']>;
-
-/**
- * A webhook request goes straight to its platform's routes, picked by the id in its path: not
- * through every router of the process in turn, each matching the path against all its routes
- * and awaiting the rest of the chain. Anything else (and a path no platform's routes take) goes on.
- */
-function webhookDispatch(routers: ReadonlyMap<string, Router>): RouterMiddleware {
-  const chains = new Map<string, RouterMiddleware>();
-  for (const [id, router] of routers) {
-    const routes = router.routes();
-    // The same context type at run time; @koa/router types its two middlewares apart.
-    const allowed = router.allowedMethods() as RouterMiddleware;
-    chains.set(id, (ctx, next) => allowed(ctx, () => routes(ctx, next)));
-  }
-  return (ctx, next) => {
-    const { path } = ctx;
-    if (!path.startsWith(webhooks)) return next();
-    const end = path.indexOf('/', webhooks.length);
-    const chain = chains.get(end < 0 ? path.slice(webhooks.length) : path.slice(webhooks.length, end));
-    return chain ? chain(ctx, next) : next();
-  };
-}
-
-/** Failures a client caused are not our errors: none is logged with a stack, or with the bytes it sent (they carry its secrets). */
-function logError(logger: Logger, error: Error & { status?: number; reason?: unknown }, koa: Context | undefined): void {
-  const where = koa ? { method: koa.method, path: koa.path } : {};
-  const code = (error as { code?: unknown }).code;
-  switch (clientFault(error)) {
-    case 'gone':
-      return void logger.debug({ ...where, code }, 'the client went away before the request was done');
-    case 'slow':
-      return void logger.debug({ ...where, code }, 'a slow client was cut off (server.requestTimeout)');
-    case 'malformed':
-      return void logger.warn({ ...where, code, reason: error.reason }, 'refused a malformed HTTP request (400)');
-  }
-  if (!error.status || error.status >= 500) logger.error({ ...where, err: error }, 'http error');
 }
 
 /**

@@ -189,7 +189,7 @@ export class Runtime {
     if (this.started) return;
     this.started = true;
     const { server: serverConfig } = this.config;
-    const routers = new Map([...this.adapters.keys()].map((id) => [id, this.server.webhookRouter(id)]));
+    const routers = new Map([...this.adapters.keys()].map((id) => [id, this.server.webhookRoutes(id)]));
     // What a crash left unfinished is queued first, before any route or connection can take a new
     // event of the same chat; it runs once the platforms are up to send its replies.
     let platformsUp!: () => void;
