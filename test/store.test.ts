@@ -313,6 +313,36 @@ describe('sqlite store file', () => {
     expect(() => SqliteStore.open({ path })).toThrow(/made by a newer Switchboard/);
   });
 
+  it('carries a version 1 file over with its replies, listed by state as before; only dead letters and retries are in the state index', async () => {
+    const path = tempStorePath();
+    const v1 = new Database(path);
+    v1.exec(migrations[0]!);
+    v1.pragma('user_version = 1');
+    const add = v1.prepare(`INSERT INTO outbox (key, event_id, idx, message, state, created, updated) VALUES (?, ?, 0, ?, ?, ?, ?)`);
+    const rows: [string, string, number][] = [['p2', 'pending', 30], ['d1', 'dead', 20], ['p1', 'pending', 10], ['r1', 'retry', 5], ['d2', 'dead', 10], ['d0', 'dead', 10], ['ok', 'delivered', 1]];
+    for (const [key, state, created] of rows) add.run(key, key, JSON.stringify(reply(key)), state, created, created);
+    v1.close();
+
+    const store = SqliteStore.open({ path });
+    opened.push(store);
+    const keys = async (state: 'pending' | 'dead' | 'retry' | 'delivered', limit?: number) => (await store.outbox.list(state, limit)).map((r) => r.key);
+    expect(await keys('pending')).toEqual(['p1', 'p2']);
+    expect(await keys('dead')).toEqual(['d0', 'd2', 'd1']);
+    expect(await keys('dead', 2)).toEqual(['d0', 'd2']);
+    expect(await keys('retry')).toEqual(['r1']);
+    expect(await keys('delivered')).toEqual(['ok']);
+
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.pragma('user_version', { simple: true })).toBe(migrations.length);
+      expect(db.prepare(`SELECT count(*) AS n FROM outbox INDEXED BY outbox_state WHERE state IN ('dead', 'retry')`).get()).toEqual({ n: 4 });
+      // A pending reply is not in the index: SQLite refuses to use it for one.
+      expect(() => db.prepare(`SELECT count(*) FROM outbox INDEXED BY outbox_state WHERE state = 'pending'`).get()).toThrow(/no query solution/);
+    } finally {
+      db.close();
+    }
+  });
+
   it('refuses a garbage or truncated file with an error naming it and how to move it aside', async () => {
     const garbage = tempStorePath();
     writeFileSync(garbage, 'this is not a database, just text that happens to be long enough '.repeat(100));

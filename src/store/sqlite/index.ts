@@ -248,7 +248,10 @@ class SqliteOutbox implements Outbox {
   }
 
   async list(state: OutboxState, limit = -1): Promise<OutboxRecord[]> {
-    return this.store.read(() => (this.store.sql.list.all(state, limit) as OutboxRow[]).map(record));
+    const { sql } = this.store;
+    // Dead letters and retries by their index; the replies under way (few, and listed only at a start) by a scan.
+    const statement = state === 'dead' || state === 'retry' ? sql.listKept : sql.listUnderWay;
+    return this.store.read(() => (statement.all(state, limit) as OutboxRow[]).map(record));
   }
 
   retry(key: string): Promise<boolean> {
@@ -302,7 +305,9 @@ function prepare(db: Db) {
     dead: s(`UPDATE outbox SET state = 'dead', ids = ?, error = ?, updated = ? WHERE key = ?`),
     outboxGet: s(`SELECT * FROM outbox WHERE key = ?`),
     ofEvent: s(`SELECT * FROM outbox WHERE event_id = ? ORDER BY idx`),
-    list: s(`SELECT * FROM outbox WHERE state = ? ORDER BY created, key LIMIT ?`),
+    // The IN term, as outbox_state's own WHERE says it, is what lets SQLite use that partial index.
+    listKept: s(`SELECT * FROM outbox WHERE state = ? AND state IN ('dead', 'retry') ORDER BY created, key LIMIT ?`),
+    listUnderWay: s(`SELECT * FROM outbox WHERE state = ? ORDER BY created, key LIMIT ?`),
     retry: s(`UPDATE outbox SET state = 'retry', updated = ? WHERE key = ? AND state = 'dead'`),
     drop: s(`DELETE FROM outbox WHERE key = ? AND state = 'dead'`),
   };
