@@ -209,4 +209,13 @@ describe('server: slow clients', () => {
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
   });
+
+  it('takes a webhook whose request target is in absolute form, as a client sends it through a proxy', async () => {
+    const { port } = await start();
+    const body = JSON.stringify({ update_id: 5, message: { message_id: 5, date: 0, chat: { id: 7, type: 'private' }, from: { id: 7, is_bot: false, first_name: 'A' }, text: 'hi' } });
+    const { socket, answer } = open(port);
+    socket.end(`POST http://127.0.0.1:${port}/webhooks/tg HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-Telegram-Bot-Api-Secret-Token: ${secret}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    expect(await within(answer, 5000)).toMatch(/^HTTP\/1\.1 200 /);
+    await waitFor(() => fake!.sent().length === 1, 5000, 'the reply');
+  });
 });

@@ -15,7 +15,7 @@ afterEach(async () => {
 });
 
 async function serve(webhooks: WebhookServer): Promise<number> {
-  server = createServer((req, res) => (req.url!.startsWith(webhookPrefix) ? webhooks.serve(req, res) : res.writeHead(418).end()));
+  server = createServer((req, res) => (req.url!.startsWith(webhookPrefix) ? webhooks.serve(req, res, req.url!) : res.writeHead(418).end()));
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
   return (server.address() as { port: number }).port;
 }
@@ -130,10 +130,16 @@ describe('webhook routes', () => {
     expect((await send(port, 'POST', '/webhooks/bot', '{"fail":"503"}')).status).toBe(503);
     expect((await send(port, 'POST', '/webhooks/bot', '{}')).body).toBe('handled');
 
+    // An answer that cannot be written is a 500 of ours (logged), not a request left hanging or an unhandled rejection.
+    routes.post('/odd', async () => ({ body: { count: 1n } }));
+    const odd = await send(port, 'POST', '/webhooks/bot/odd', '{}');
+    expect([odd.status, odd.body]).toEqual([500, '{"error":"internal error"}']);
+    expect(lines.filter((l) => l.msg === 'http error' && l.path === '/webhooks/bot/odd')).toHaveLength(1);
+
     // Not authenticated: a failure of ours is a 500, logged with where it happened but never the query.
     const bug = await send(port, 'GET', '/webhooks/bot?Sign=secret-value');
     expect([bug.status, bug.body]).toEqual([500, '{"error":"internal error"}']);
-    const logged = lines.find((l) => l.msg === 'http error');
+    const logged = lines.find((l) => l.msg === 'http error' && l.path === '/webhooks/bot');
     expect(logged).toMatchObject({ level: 50, method: 'GET', path: '/webhooks/bot' });
     expect(JSON.stringify(lines)).not.toContain('secret-value');
   });

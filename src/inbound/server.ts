@@ -125,7 +125,11 @@ export class HttpServer {
     const { headersTimeoutMs: headersTimeout, requestTimeoutMs: requestTimeout } = this.options;
     // Node checks these deadlines on a timer (every 30 s by default): often enough to keep to them.
     const connectionsCheckingInterval = Math.min(1000, Math.max(50, Math.floor(headersTimeout / 4)));
-    const server = createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval }, (req, res) => (req.url!.startsWith(webhookPrefix) ? webhooks.serve(req, res) : koa(req, res)));
+    const server = createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval }, (req, res) => {
+      const url = originForm(req.url!);
+      if (url.startsWith(webhookPrefix)) webhooks.serve(req, res, url);
+      else void koa(req, res);
+    });
     server.listen({ host, port });
     this.server = server;
     server.keepAliveTimeout = 65_000;
@@ -181,6 +185,20 @@ function listenProblem(host: string, port: number, cause: NodeJS.ErrnoException)
       return `${host} is not an address of this machine, so nothing can listen on it`;
     default:
       return `cannot listen on ${host}:${port}: ${cause.message}`;
+  }
+}
+
+/**
+ * A request target as a path and query. A client talking to a proxy may send the absolute form
+ * (`POST http://host/webhooks/tg`), which an HTTP/1.1 server must take too (RFC 9112, 3.2.2).
+ */
+function originForm(target: string): string {
+  if (target.charCodeAt(0) === 47 /* "/" */) return target;
+  try {
+    const url = new URL(target);
+    return url.pathname + url.search;
+  } catch {
+    return target;
   }
 }
 

@@ -96,9 +96,8 @@ export class WebhookServer {
     return { get: add('GET'), post: add('POST') };
   }
 
-  /** Answers a request whose URL starts with /webhooks/. */
-  serve(req: IncomingMessage, res: ServerResponse): void {
-    const url = req.url!;
+  /** Answers a request to `url` (its path and query), which starts with /webhooks/. */
+  serve(req: IncomingMessage, res: ServerResponse, url: string): void {
     const queryAt = url.indexOf('?');
     const path = queryAt < 0 ? url : url.slice(0, queryAt);
     const refusal = this.options.refusal();
@@ -125,26 +124,28 @@ export class WebhookServer {
     }
     if (answer instanceof Promise)
       answer.then(
-        (answer) => this.answer(req, res, answer),
+        (answer) => this.answer(request, res, answer),
         (error: unknown) => this.fail(request, res, error),
       );
-    else this.answer(req, res, answer);
+    else this.answer(request, res, answer);
   }
 
-  private answer(req: IncomingMessage, res: ServerResponse, answer: WebhookAnswer): void {
-    const { body } = answer;
-    const text = typeof body === 'string';
-    const bytes = text || Buffer.isBuffer(body);
-    const type = answer.type ? withCharset(answer.type) : text ? textType : bytes ? 'application/octet-stream' : jsonType;
-    this.send(res, req.method === 'HEAD', answer.status ?? 200, type, bytes ? body : JSON.stringify(body));
+  private answer(request: WebhookRequest, res: ServerResponse, answer: WebhookAnswer): void {
+    try {
+      const { body } = answer;
+      const text = typeof body === 'string';
+      const bytes = text || Buffer.isBuffer(body);
+      const type = answer.type ? withCharset(answer.type) : text ? textType : bytes ? 'application/octet-stream' : jsonType;
+      this.send(res, request.method === 'HEAD', answer.status ?? 200, type, bytes ? body : JSON.stringify(body));
+    } catch (error) {
+      // An answer that cannot be written (a body JSON cannot hold, a header value Node refuses) is ours to fix, not a lost request.
+      this.fail(request, res, error);
+    }
   }
 
   private fail(request: WebhookRequest, res: ServerResponse, error: unknown): void {
     const head = request.method === 'HEAD';
-    if (consumeUnreadable(request, error)) {
-      const ack = request.consume!.ack;
-      return this.answer(request.raw, res, ack);
-    }
+    if (consumeUnreadable(request, error)) return this.answer(request, res, request.consume!.ack);
     if (error instanceof HttpError) return this.send(res, head, error.status, jsonType, errorBody(error.message));
     logError(this.options.logger, error as Error, { method: request.method, path: request.raw.url!.split('?', 1)[0]! });
     this.send(res, head, 500, jsonType, errorBody('internal error'));
