@@ -135,6 +135,17 @@ describe('webhook routes', () => {
     const odd = await send(port, 'POST', '/webhooks/bot/odd', '{}');
     expect([odd.status, odd.body]).toEqual([500, '{"error":"internal error"}']);
     expect(lines.filter((l) => l.msg === 'http error' && l.path === '/webhooks/bot/odd')).toHaveLength(1);
+    // Authenticated, the same is acknowledged (the platform would deliver it again and again); an ack that cannot be written is a 500.
+    routes.post('/odd-authenticated', (request) => {
+      authenticated(request, { logger, ack });
+      return { body: { count: 1n } };
+    });
+    routes.post('/odd-ack', (request) => {
+      authenticated(request, { logger, ack: { body: { count: 1n } } });
+      throw new HttpError(400, 'unreadable');
+    });
+    expect((await send(port, 'POST', '/webhooks/bot/odd-authenticated', '{}')).body).toBe('ok');
+    expect((await send(port, 'POST', '/webhooks/bot/odd-ack', '{}')).status).toBe(500);
 
     // Not authenticated: a failure of ours is a 500, logged with where it happened but never the query.
     const bug = await send(port, 'GET', '/webhooks/bot?Sign=secret-value');

@@ -138,14 +138,15 @@ export class WebhookServer {
       const type = answer.type ? withCharset(answer.type) : text ? textType : bytes ? 'application/octet-stream' : jsonType;
       this.send(res, request.method === 'HEAD', answer.status ?? 200, type, bytes ? body : JSON.stringify(body));
     } catch (error) {
-      // An answer that cannot be written (a body JSON cannot hold, a header value Node refuses) is ours to fix, not a lost request.
-      this.fail(request, res, error);
+      // An answer that cannot be written (a body JSON cannot hold, a header value Node refuses) is
+      // ours to fix: failed like any error, the ack answered instead, unless the ack is what failed.
+      this.fail(request, res, error, answer !== request.consume?.ack);
     }
   }
 
-  private fail(request: WebhookRequest, res: ServerResponse, error: unknown): void {
+  private fail(request: WebhookRequest, res: ServerResponse, error: unknown, acknowledge = true): void {
     const head = request.method === 'HEAD';
-    if (consumeUnreadable(request, error)) return this.answer(request, res, request.consume!.ack);
+    if (acknowledge && consumeUnreadable(request, error)) return this.answer(request, res, request.consume!.ack);
     if (error instanceof HttpError) return this.send(res, head, error.status, jsonType, errorBody(error.message));
     logError(this.options.logger, error as Error, { method: request.method, path: request.raw.url!.split('?', 1)[0]! });
     this.send(res, head, 500, jsonType, errorBody('internal error'));
