@@ -155,7 +155,7 @@ console.log(verdict('a/limit', ratio(a, limit), 0.6));
 console.log(`For reference, not verdicts: a/b (as shipped, WHATWG fetch) = ${formatSpread(ratio(a, b), 2)}; b′/b = ${formatSpread(ratio(bUndici, b), 2)} (the HTTP client alone).`);
 const [durable, koa] = [row(names.limitDurable)!, row(names.limitKoa)!];
 console.log(
-  `Where a's share of the limit goes, msg/s: the SQLite writes alone take the limit to ${formatSpread(ratio(durable, limit), 2)} of itself, koa + router in front to ${formatSpread(ratio(koa, limit), 2)}; a is ${formatSpread(ratio(a, koa), 2)} of that last (its pipeline, handler, outbox, Telegram adapter).`,
+  `Where a's share of the limit goes, msg/s: the SQLite writes alone take the limit to ${formatSpread(ratio(durable, limit), 2)} of itself (koa + router in front would take it to ${formatSpread(ratio(koa, limit), 2)}; a's webhooks are served without them); a is ${formatSpread(ratio(a, durable), 2)} of the SQLite row (its pipeline, handler, outbox, Telegram adapter).`,
 );
 const cpu = (row: Row, reference: Row) => formatSpread(ratio(row, reference, (s) => s.cpuMicrosPerMessage), 2);
 console.log(`CPU per message, less noisy than msg/s on a shared machine: a/b′ = ${cpu(a, bUndici)}, a/c = ${cpu(a, c)}, a/limit = ${cpu(a, limit)} (below 1: a spends less).`);
