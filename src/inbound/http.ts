@@ -1,5 +1,6 @@
-// What every webhook route shares: bounded body reads, clear 4xx answers, the acknowledgement of an
-// authenticated request that cannot be read, and telling a client's own faults from ours.
+// What the server's routes share: bounded body reads, clear 4xx answers, the acknowledgement of an
+// authenticated webhook request that cannot be read, and telling a client's own faults from ours
+// (logged once, without the bytes it sent).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
