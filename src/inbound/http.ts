@@ -23,6 +23,11 @@ export function unavailable(reason: string): HttpError {
   return new HttpError(503, reason);
 }
 
+/** The body of every error answer the server writes: `{"error": "…"}`, what went wrong in words. */
+export function errorBody(message: string): string {
+  return JSON.stringify({ error: message });
+}
+
 /**
  * Reads the raw body, refusing anything over `limit` bytes with 413 (before reading it, when
  * Content-Length says so). On the stream's events rather than its async iterator: one promise a
@@ -139,6 +144,17 @@ export function logError(logger: Logger, error: Error & { status?: number; reaso
   if (!error.status || error.status >= 500) logger.error({ ...where, err: error }, 'http error');
 }
 
+/** A request for a log line: its method and path, never its query (which may carry a signature), whatever form its target has. */
+export function where(req: IncomingMessage): { method: string; path: string } {
+  let path: string;
+  try {
+    path = new URL(req.url!, 'http://localhost').pathname;
+  } catch {
+    path = '(unreadable)';
+  }
+  return { method: req.method!, path };
+}
+
 /** What Node itself answers a connection whose request broke at the socket, by the error's code (node's _http_server.js). */
 const brokenAnswers: Record<string, string> = {
   HPE_HEADER_OVERFLOW: 'HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n',
@@ -157,7 +173,7 @@ export function onClientError(logger: Logger): (error: Error, socket: Duplex) =>
   return (error, socket) => {
     // The answer Node assigned to this socket, and its request: read only here, on a broken connection.
     const req = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage?.req;
-    logError(logger, error, req ? { method: req.method!, path: req.url!.split('?', 1)[0]! } : undefined);
+    logError(logger, error, req && where(req));
     if (socket.writable && (socket as Duplex & { bytesWritten?: number }).bytesWritten === 0) socket.write(brokenAnswers[(error as { code?: string }).code ?? ''] ?? badRequest);
     socket.destroy();
   };

@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type KoaRouter from '@koa/router';
 import type KoaApp from 'koa';
 import type { Context } from 'koa';
-import { HttpError, logError, onClientError } from './http.js';
+import { errorBody, HttpError, logError, onClientError } from './http.js';
 import { WebhookServer, webhookPrefix, type WebhookRoutes } from './webhooks.js';
 import type { Logger } from '../runtime/logger.js';
 import { MediaHeldElsewhere, MediaStore } from '../media/media.js';
@@ -60,13 +60,12 @@ export class HttpServer {
       refusal: () => (this.draining ? 'shutting down' : options.storeAvailable() ? undefined : 'the store is unavailable'),
     });
     app.on('error', (error: Error & { status?: number }, koa?: Context) => logError(options.logger, error, koa ? { method: koa.method, path: koa.path } : undefined));
+    const retryAfter = String(options.retryAfterSeconds);
     app.use(async (ctx, next) => {
-      const retryAfter = String(options.retryAfterSeconds);
-      const refusal = this.draining && !probes.has(ctx.path) ? 'shutting down' : undefined;
-      if (refusal) {
+      if (this.draining && !probes.has(ctx.path)) {
         ctx.status = 503;
         ctx.set('Retry-After', retryAfter);
-        json(ctx, { error: refusal });
+        failed(ctx, 'shutting down');
         return;
       }
       try {
@@ -74,7 +73,7 @@ export class HttpServer {
       } catch (error) {
         if (error instanceof HttpError) {
           ctx.status = error.status;
-          json(ctx, { error: error.message });
+          failed(ctx, error.message);
           if (error.status === 503 && !ctx.response.get('Retry-After')) ctx.set('Retry-After', retryAfter);
           return;
         }
@@ -210,4 +209,10 @@ function originForm(target: string): string {
 function json(ctx: Context, value: unknown): void {
   ctx.type = 'application/json';
   ctx.body = JSON.stringify(value);
+}
+
+/** An error answer, as the webhook routes write it too. */
+function failed(ctx: Context, message: string): void {
+  ctx.type = 'application/json';
+  ctx.body = errorBody(message);
 }

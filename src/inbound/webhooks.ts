@@ -5,7 +5,7 @@
 // bounded body reads, the 503 answer, how an authenticated request that cannot be read is acknowledged.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Consume, consumeUnreadable, HttpError, logError, type Unreadable } from './http.js';
+import { type Consume, consumeUnreadable, errorBody, HttpError, logError, type Unreadable, where } from './http.js';
 import type { Logger } from '../runtime/logger.js';
 
 /** One request to a platform's webhook route, as its handler sees it. */
@@ -148,7 +148,7 @@ export class WebhookServer {
     const head = request.method === 'HEAD';
     if (acknowledge && consumeUnreadable(request, error)) return this.answer(request, res, request.consume!.ack);
     if (error instanceof HttpError) return this.send(res, head, error.status, jsonType, errorBody(error.message));
-    logError(this.options.logger, error as Error, { method: request.method, path: request.raw.url!.split('?', 1)[0]! });
+    logError(this.options.logger, error as Error, where(request.raw));
     this.send(res, head, 500, jsonType, errorBody('internal error'));
   }
 
@@ -164,10 +164,6 @@ export class WebhookServer {
 
 const textType = 'text/plain; charset=utf-8';
 const jsonType = 'application/json; charset=utf-8';
-
-function errorBody(message: string): string {
-  return JSON.stringify({ error: message });
-}
 
 /** "/" for the platform's address itself; a trailing slash is not part of a route. */
 function routePath(path: string): string {
