@@ -45,7 +45,8 @@ export interface HandleDeps {
 
 type Stopped = { stopped: true; reply?: Segment[] };
 type Recorded = { journal: Extract<Journal, { stage: 'delivering' }>; outcome: Outcome; records: OutboxRecord[] };
-type StageResult<S extends Stage> = { value: StageValue<S>; asked: boolean; exceeded?: boolean };
+/** What a stage's hook answered (a stage with no hook is not asked: its value passes untouched). */
+type StageResult<S extends Stage> = { value: StageValue<S>; exceeded?: boolean };
 
 /** Per run: whether the next callback may be a repeat of one asked before a crash, and the hooks' time left. */
 interface Run {
@@ -151,15 +152,15 @@ export class MessageHandler {
       if (records.length > 0) return { journal: { stage: 'delivering', message: j.message, outcome: 'answered' }, outcome: 'answered', records };
     }
     const extras: Segment[][] = j.stage === 'received' ? [] : [...j.extras];
+    // A stage with no hook is not asked: nothing is built for it and nothing awaited (no microtask turn per stage per message).
+    const { hooks } = this.deps;
     if (j.stage === 'received') {
       const limit = this.deps.limits ? await this.deps.limits.count(j.message) : undefined;
-      // A stage with no hook answers at once: awaited only when it asks (no microtask turn per stage per message).
-      const asked = this.stage('onMessage', { eventId: run.eventId, message: j.message, limit }, extras, run);
-      const received = asked instanceof Promise ? await asked : asked;
-      if (isStopped(received)) return this.refuse(j.message, received, extras, run);
-      if (limit && (received.exceeded ?? limit.exceeded)) return this.limited(j.message, limit, extras, run);
-      j = { stage: 'onMessage', message: received.value, extras };
-      if (received.asked) await this.save(run, j);
+      const received = hooks.onMessage ? await this.ask('onMessage', hooks.onMessage, { eventId: run.eventId, message: j.message, limit }, j.message, extras, run) : undefined;
+      if (received && isStopped(received)) return this.refuse(j.message, received, extras, run);
+      if (limit && (received?.exceeded ?? limit.exceeded)) return this.limited(j.message, limit, extras, run);
+      j = { stage: 'onMessage', message: received ? received.value : j.message, extras };
+      if (received) await this.save(run, j);
     }
     if (j.stage === 'onMessage') {
       // The answer to a prompt goes to the handler that asked, not through routing (pipeline/prompts.ts).
@@ -175,11 +176,11 @@ export class MessageHandler {
       }
     }
     if (j.stage === 'onMessage') {
-      const asked = this.stage('onPreSend', { eventId: run.eventId, message: j.message, request: run.bot.resolve(j.message) }, extras, run);
-      const routed = asked instanceof Promise ? await asked : asked;
-      if (isStopped(routed)) return this.refuse(j.message, routed, extras, run);
-      j = { stage: 'onPreSend', message: j.message, request: routed.value, extras };
-      if (routed.asked) await this.save(run, j);
+      const request = run.bot.resolve(j.message);
+      const routed = hooks.onPreSend ? await this.ask('onPreSend', hooks.onPreSend, { eventId: run.eventId, message: j.message, request }, request, extras, run) : undefined;
+      if (routed && isStopped(routed)) return this.refuse(j.message, routed, extras, run);
+      j = { stage: 'onPreSend', message: j.message, request: routed ? routed.value : request, extras };
+      if (routed) await this.save(run, j);
     }
     if (j.stage === 'onPreSend') {
       const result: Result = { replies: [], data: {} };
@@ -197,17 +198,17 @@ export class MessageHandler {
       }
       if (hasStreams(result.replies)) await this.settleStreams(j.message, result, run);
       j = { stage: 'handled', message: j.message, request: j.request, result, extras };
-      if (this.deps.hooks.onResult) await this.save(run, j);
+      if (hooks.onResult) await this.save(run, j);
     }
-    const asked = this.stage('onResult', { eventId: run.eventId, message: j.message, request: j.request, result: j.result }, extras, run);
-    const decided = asked instanceof Promise ? await asked : asked;
+    const decided = hooks.onResult ? await this.ask('onResult', hooks.onResult, { eventId: run.eventId, message: j.message, request: j.request, result: j.result }, j.result, extras, run) : undefined;
     if (run.live) return this.afterLive(j, decided, extras, run);
-    if (isStopped(decided)) {
+    if (decided && isStopped(decided)) {
       this.deps.prompts.dropAskedIn(run.eventId);
       return this.refuse(j.message, decided, extras, run, j.request);
     }
-    const outgoing = [...decided.value.replies, ...extras.map((c) => toChat(j.message, c))];
-    return this.record({ stage: 'delivering', message: j.message, request: j.request, result: decided.value, outcome: 'answered' }, outgoing, run);
+    const result = decided ? decided.value : j.result;
+    const outgoing = extras.length === 0 ? result.replies : [...result.replies, ...extras.map((c) => toChat(j.message, c))];
+    return this.record({ stage: 'delivering', message: j.message, request: j.request, result, outcome: 'answered' }, outgoing, run);
   }
 
   /** Streamed replies: read whole for an onResult that must see them first, else sent live now, in order with the rest. */
@@ -223,30 +224,20 @@ export class MessageHandler {
   }
 
   /** The replies went out live: onResult only observed them. What it adds, or its stop reply, goes after them. */
-  private async afterLive(j: Extract<Journal, { stage: 'handled' }>, decided: Awaited<ReturnType<MessageHandler['stage']>>, extras: Segment[][], run: Run) {
+  private async afterLive(j: Extract<Journal, { stage: 'handled' }>, decided: StageResult<'onResult'> | Stopped | undefined, extras: Segment[][], run: Run) {
     let contents = extras;
-    if (isStopped(decided)) {
+    if (decided && isStopped(decided)) {
       this.deps.prompts.dropAskedIn(run.eventId);
       if (decided.reply?.length) contents = [decided.reply, ...extras];
       run.log.warn('onResult stopped a reply that had already gone out live (callbacks.onResult.stream: observe); its reply is sent after it');
-    } else if (decided.value !== j.result) run.log.warn('onResult changed a reply that had already gone out live (callbacks.onResult.stream: observe); the change is ignored');
+    } else if (decided && decided.value !== j.result) run.log.warn('onResult changed a reply that had already gone out live (callbacks.onResult.stream: observe); the change is ignored');
     const journal = { stage: 'delivering' as const, message: j.message, request: j.request, result: j.result, outcome: 'answered' as const };
     const recorded = await this.record(journal, contents.map((c) => toChat(j.message, c)), run, run.live!.recorded);
     // Every item of the event, the ones sent live included: onSent hears of them all.
     return { ...recorded, records: undefined };
   }
 
-  /**
-   * Runs a stage's hook, if one is configured; with none, the value passes through untouched, and
-   * at once: no promise per stage per message on the hot path of a bot without callbacks.
-   */
-  private stage<S extends Exclude<Stage, 'onSent'>>(stage: S, data: StageData, extras: Segment[][], run: Run): StageResult<S> | Promise<StageResult<S> | Stopped> {
-    const value = (stage === 'onMessage' ? data.message : stage === 'onPreSend' ? data.request : data.result) as StageValue<S>;
-    const hook = this.deps.hooks[stage];
-    if (!hook) return { value, asked: false };
-    return this.ask(stage, hook as NonNullable<StageHookMap[S]>, data, value, extras, run);
-  }
-
+  /** Runs a stage's hook (a stage with none is not asked). */
   private async ask<S extends Exclude<Stage, 'onSent'>>(stage: S, hook: NonNullable<StageHookMap[S]>, data: StageData, value: StageValue<S>, extras: Segment[][], run: Run): Promise<StageResult<S> | Stopped> {
     let outcome: StageOutcome<S>;
     const started = performance.now();
@@ -256,14 +247,14 @@ export class MessageHandler {
     } catch (error) {
       // A hook is expected to apply its own error policy; one that throws anyway does not stop the message.
       run.log.error({ stage, err: errorMessage(error) }, 'stage hook threw; continuing');
-      return { value, asked: true };
+      return { value };
     } finally {
       // The signal, not the clock, says when it is spent: timers fire a little early or late.
       run.hookTimeLeft = budget.aborted ? 0 : run.hookTimeLeft - (performance.now() - started);
     }
     if (outcome.kind === 'reject') return { stopped: true, reply: outcome.reply };
     if (outcome.extra) extras.push(...outcome.extra);
-    return { value: outcome.data ?? value, asked: true, exceeded: outcome.exceeded };
+    return { value: outcome.data ?? value, exceeded: outcome.exceeded };
   }
 
   /** The first callback after a resume may repeat one asked before the crash: it is told so. */

@@ -65,6 +65,9 @@ export interface PipelineOptions {
   replayGraceMs?: number;
 }
 
+/** What a dispatch is told once Switchboard is closing: one promise for them all. */
+const refused: Promise<Admission> = Promise.resolve('closed');
+
 const noDownloads: Downloader = async () => {
   throw new Error('downloads are not configured');
 };
@@ -139,17 +142,48 @@ export class Pipeline {
     this.events.bot = bot;
   }
 
-  /** Admits an event and handles it in the background; see AdapterContext.dispatch. Never throws. */
-  async dispatch(botId: string, event: InboundEvent): Promise<Admission> {
-    if (this.closed) return 'closed';
+  /** Admits an event and handles it in the background; see AdapterContext.dispatch. */
+  dispatch(botId: string, event: InboundEvent): Promise<Admission> {
+    if (this.closed) return refused;
     // A flood waits here (and so does the platform's delivery) instead of growing memory without bound.
-    if (this.slotsTaken >= this.maxInFlight && !(await this.slotFreed())) return 'closed';
+    if (this.slotsTaken >= this.maxInFlight) return this.dispatchWhenFree(botId, event);
+    return this.dispatchInSlot(botId, event);
+  }
+
+  private async dispatchWhenFree(botId: string, event: InboundEvent): Promise<Admission> {
+    if (!(await this.slotFreed())) return 'closed';
+    return this.dispatchInSlot(botId, event);
+  }
+
+  private dispatchInSlot(botId: string, event: InboundEvent): Promise<Admission> {
     this.slotsTaken++;
     // Counted from here, so a shutdown that starts while the event is being admitted waits for it.
     this.admitting.add();
+    let normalized: Message | Promise<Message>;
+    try {
+      normalized = event.normalize();
+    } catch (error) {
+      normalized = Promise.reject(error);
+    }
+    // The gateway's hot path: a live replayable event taken at once, its acknowledgement the admission
+    // (no promise more per event). That acknowledgement is awaited by the platform's session, which a
+    // shutdown stops before it drains: admitting ends here.
+    if (event.replayable && !event.replayable.replayed && event.key !== undefined && !this.options.work && !(normalized instanceof Promise)) {
+      const journal: MessageJournal = { stage: 'received', message: normalized };
+      const id = replayableEventId(botId, event.key);
+      const taken = this.replayable.takeLive(id, botId, event.key, journal, () => this.schedule(id, journal, false, event.onHandled));
+      if (taken) {
+        this.admitting.done();
+        return taken;
+      }
+    }
+    return this.admitted(botId, event, normalized);
+  }
+
+  private async admitted(botId: string, event: InboundEvent, normalized: Message | Promise<Message>): Promise<Admission> {
     let handling = false;
     try {
-      const outcome = await this.admit(botId, event);
+      const outcome = await this.admit(botId, event, normalized);
       handling = outcome === 'handling' || outcome === 'handling unrecorded';
       return outcome === 'handling unrecorded' ? 'closed' : outcome === 'duplicate' || outcome === 'closed' ? outcome : 'accepted';
     } finally {
@@ -174,11 +208,10 @@ export class Pipeline {
   }
 
   /** `handling unrecorded`: a replayable event being handled that could not be recorded; the platform is to send it again. */
-  private async admit(botId: string, event: InboundEvent): Promise<'handling' | 'handling unrecorded' | 'queued' | 'consumed' | 'duplicate' | 'closed'> {
+  private async admit(botId: string, event: InboundEvent, normalized: Message | Promise<Message>): Promise<'handling' | 'handling unrecorded' | 'queued' | 'consumed' | 'duplicate' | 'closed'> {
     const { logger, store } = this.options;
     let message: Message;
     try {
-      const normalized = event.normalize();
       message = normalized instanceof Promise ? await normalized : normalized;
     } catch (error) {
       // A payload we cannot read is logged and consumed: redelivering it would fail the same way forever.
@@ -253,9 +286,10 @@ export class Pipeline {
   private schedule(id: string, journal: MessageJournal, resumed: boolean, onHandled?: () => void, gate?: Promise<void>): void {
     const chat = chatOf(journal)!;
     const previous = this.chatTails.get(chat) ?? gate;
-    const handle = () => this.handler.run(id, journal, resumed).then(onHandled);
+    // No then for an onHandled the platform did not give (a gateway's): a promise fewer per message.
+    const handle = onHandled ? (): Promise<unknown> => this.handler.run(id, journal, resumed).then(onHandled) : (): Promise<unknown> => this.handler.run(id, journal, resumed);
     // One then for both ends rather than catch and finally: two promises fewer per message.
-    const run: Promise<void> = (previous ? previous.then(handle) : handle()).then(
+    const run: Promise<void> = (previous ? previous.then<unknown>(handle) : handle()).then(
       () => this.ran(chat, run),
       (error: unknown) => {
         this.options.logger.error({ err: error, event: id }, 'handling failed');

@@ -99,6 +99,19 @@ export class ReplayableEvents {
   }
 
   /**
+   * The hot path of admit: a live event with no replay ahead of it in its turn is taken, and `run`
+   * schedules it, now. Resolves with what the platform is told (`closed`: it could not be recorded,
+   * and is to be sent again). Undefined when it must go through admit instead (a replay is being
+   * looked up, or the event is already here).
+   */
+  takeLive(id: string, botId: string, key: string, journal: MessageJournal, run: () => void): Promise<Admission> | undefined {
+    if (this.inTurn !== 0 || this.waiting.has(id)) return undefined;
+    const acknowledged = this.take(id, botId, key, journal);
+    run();
+    return acknowledged;
+  }
+
+  /**
    * A replay, looked up first, or an event that came after one whose lookup is still under way:
    * scheduled in the order the platform sent them. The first live event after a resumed session's
    * replay is often of the same chat, and would otherwise be handled before the replays it follows.

@@ -7,19 +7,33 @@ import type { Logger } from 'pino';
 
 const levels = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace']);
 
+/** The proxy's handler, one object per logger (its methods on the prototype, not closures made per message). */
+class LazyChild implements ProxyHandler<Logger> {
+  private child: Logger | undefined;
+
+  constructor(
+    private readonly parent: Logger,
+    private readonly bindings: Record<string, unknown>,
+  ) {}
+
+  get(_: Logger, key: string | symbol): unknown {
+    const { parent } = this;
+    // A level the parent does not print is pino's no-op on the parent and its children alike.
+    if (this.child === undefined && typeof key === 'string' && levels.has(key) && !parent.isLevelEnabled(key)) return parent[key as 'info'];
+    const target = this.made();
+    const value: unknown = Reflect.get(target, key, target);
+    return typeof value === 'function' ? value.bind(target) : value;
+  }
+
+  set(_: Logger, key: string | symbol, value: unknown): boolean {
+    return Reflect.set(this.made(), key, value);
+  }
+
+  private made(): Logger {
+    return (this.child ??= this.parent.child(this.bindings));
+  }
+}
+
 export function lazyChild(parent: Logger, bindings: Record<string, unknown>): Logger {
-  let child: Logger | undefined;
-  const made = () => (child ??= parent.child(bindings));
-  return new Proxy(parent, {
-    get(_, key) {
-      // A level the parent does not print is pino's no-op on the parent and its children alike.
-      if (child === undefined && typeof key === 'string' && levels.has(key) && !parent.isLevelEnabled(key)) return parent[key as 'info'];
-      const target = made();
-      const value: unknown = Reflect.get(target, key, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-    set(_, key, value) {
-      return Reflect.set(made(), key, value);
-    },
-  });
+  return new Proxy(parent, new LazyChild(parent, bindings));
 }
