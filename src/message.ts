@@ -131,9 +131,10 @@ export function quotedMessageId(content: readonly Segment[], replyTo: string | u
 export function trimLeadingSpace(segments: Segment[]): Segment[] {
   const first = segments[0];
   if (first?.type === 'text') {
-    const trimmed = first.text.replace(/^\s+/, '');
-    if (trimmed) segments[0] = { type: 'text', text: trimmed };
-    else segments.shift();
+    // trimStart removes what \s matches; a text with nothing to trim (most) is kept as it is.
+    const trimmed = first.text.trimStart();
+    if (!trimmed) segments.shift();
+    else if (trimmed !== first.text) segments[0] = { type: 'text', text: trimmed };
   }
   return segments;
 }

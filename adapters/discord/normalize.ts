@@ -4,6 +4,7 @@
 import type { APIAttachment, APIMessageComponentInteraction, APIUser, GatewayMessageCreateDispatchData } from 'discord.js';
 import { ChannelType as DiscordChannelType, MessageType } from './sdk.js';
 import { plainText, trimLeadingSpace, type Channel, type ChannelType, type MediaType, type Message, type Segment } from '../../src/message.js';
+import { isoTime } from '../../src/inbound/iso-time.js';
 
 export interface NormalizeContext {
   botId: string;
@@ -20,7 +21,7 @@ export function normalizeMessage(d: GatewayMessageCreateDispatchData, ctx: Norma
   const parsed = parseContent(d.content ?? '', d.mentions ?? [], ctx.selfId);
   const content: Segment[] = replyTo ? [{ type: 'quote', messageId: replyTo }, ...parsed.segments] : parsed.segments;
   for (const attachment of d.attachments ?? []) content.push(mediaOf(attachment, ctx));
-  const timestamp = Date.parse(d.timestamp);
+  const timestamp = isoTime(d.timestamp);
   const channelTypeField = (d as { channel_type?: number }).channel_type;
   const message: Message = {
     id: d.id,
@@ -79,7 +80,8 @@ function channelOf(id: string, guildId: string | undefined, type: number | undef
 
 function authorOf(user: APIUser, nick: string | null | undefined): Message['author'] {
   const name = nick || user.global_name || user.username;
-  return { id: user.id, ...(name ? { name } : {}), username: user.username, isBot: user.bot === true };
+  const isBot = user.bot === true;
+  return name ? { id: user.id, name, username: user.username, isBot } : { id: user.id, username: user.username, isBot };
 }
 
 /** Discord's inline tokens: users (<@id>, <@!id>), roles (<@&id>), @everyone and @here. */

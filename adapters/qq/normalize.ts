@@ -2,6 +2,7 @@
 
 import { plainText, trimLeadingSpace, type Channel, type MediaType, type Message, type Segment } from '../../src/message.js';
 import { channelIdOf, type Scene } from './channel.js';
+import { isoTime } from '../../src/inbound/iso-time.js';
 
 /** What QQ sends on the gateway and to the webhook alike. */
 export interface Payload {
@@ -107,7 +108,7 @@ export function normalize(incoming: Incoming, payload: Payload, ctx: NormalizeCo
     const media = mediaOf(attachment, ctx);
     if (media) content.push(media);
   }
-  const timestamp = Date.parse(d.timestamp ?? '');
+  const timestamp = isoTime(d.timestamp ?? '');
   return {
     id: d.id,
     platform: 'qq',
