@@ -22,6 +22,10 @@ interface Op {
 export class WriteBatch {
   private ops: Op[] = [];
   private scheduled: NodeJS.Immediate | undefined;
+  /** Commits held back (checkpoints.ts): writes queue until release, unless a read or a full batch commits them. */
+  private held = false;
+  /** Told after each commit. */
+  onCommit: (() => void) | undefined;
   /** Made once: better-sqlite3 builds a wrapper per transaction() call. */
   private readonly commit: (ops: Op[]) => unknown[];
 
@@ -42,8 +46,19 @@ export class WriteBatch {
     return new Promise<T>((resolve, reject) => {
       this.ops.push({ run, resolve: resolve as (value: unknown) => void, reject });
       if (this.ops.length >= maxBatch) this.flush();
-      else this.scheduled ??= setImmediate(() => this.flush());
+      else if (!this.held) this.scheduled ??= setImmediate(() => this.flush());
     });
+  }
+
+  hold(): void {
+    this.held = true;
+    if (this.scheduled) clearImmediate(this.scheduled);
+    this.scheduled = undefined;
+  }
+
+  release(): void {
+    this.held = false;
+    if (this.ops.length > 0) this.scheduled ??= setImmediate(() => this.flush());
   }
 
   /** Commits what is queued now: before a read (so it sees every write asked for before it) and at close. */
@@ -62,5 +77,6 @@ export class WriteBatch {
       return;
     }
     for (let i = 0; i < ops.length; i++) ops[i]!.resolve(results[i]);
+    this.onCommit?.();
   }
 }

@@ -7,6 +7,7 @@ import Database, { type Database as Db, type Statement } from 'better-sqlite3';
 import { decode, encode } from '../codec.js';
 import { admittedAs, dedupKey, StoreError, type Inbox, type Leases, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from '../index.js';
 import { WriteBatch } from './batch.js';
+import { Checkpoints } from './checkpoints.js';
 import { LocalLeases } from '../local-leases.js';
 import { migrations } from './migrations.js';
 import { LocalSignals } from '../signals.js';
@@ -39,6 +40,7 @@ export class SqliteStore implements Store {
   private readonly signals = new LocalSignals();
   private readonly db: Db;
   private readonly batch: WriteBatch;
+  private readonly checkpoints: Checkpoints;
   private readonly now: () => number;
   private readonly statements: ReturnType<typeof prepare>;
   private readonly sweeper: NodeJS.Timeout;
@@ -50,6 +52,8 @@ export class SqliteStore implements Store {
     this.description = `sqlite ${path}`;
     this.statements = prepare(db);
     this.batch = new WriteBatch(db, (error) => writeFailure(path, error));
+    this.checkpoints = new Checkpoints(db, path, this.batch, busyTimeoutMs);
+    this.batch.onCommit = () => this.checkpoints.committed();
     this.inbox = new SqliteInbox(this);
     this.outbox = new SqliteOutbox(this);
     this.sweeper = setInterval(() => void this.write(() => this.statements.sweep.run(this.now())).catch(() => {}), sweepEveryMs).unref();
@@ -139,8 +143,9 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     clearInterval(this.sweeper);
-    this.batch.flush();
     this.closed = true;
+    await this.checkpoints.close();
+    this.batch.flush();
     this.db.close();
   }
 }
