@@ -20,13 +20,13 @@ import type { Metrics } from '../runtime/metrics.js';
 import type { Store, StoredEvent } from '../store/index.js';
 import { throughOutage, type ThroughOutage } from '../store/outage.js';
 import { AdmissionsInDoubt, type Doubtful } from './doubt.js';
-import { Fifo } from './fifo.js';
 import { OwnerlessReplies } from './ownerless.js';
 import { MessageHandler, type RunEnd } from './handle.js';
 import type { EventJournal, Journal, MessageJournal } from './journal.js';
 import type { StageHooks } from './lifecycle.js';
 import type { UserLimits } from './limits.js';
 import { PlatformEvents } from './platform-events.js';
+import { Slots } from './slots.js';
 import { Prompts, type Resumption, type SharedWaits } from './prompts.js';
 import { renewEvery, ReplayableEvents } from './replayable.js';
 import { replayableEventId } from './event-id.js';
@@ -87,13 +87,11 @@ export class Pipeline {
   private chatTails = new Map<string, Promise<void>>();
   private tailsSinceRenewal = 0;
   private closed = false;
-  /** Messages admitted or being handled, against maxInFlight; and the dispatches waiting for a slot. */
-  private slotsTaken = 0;
-  private readonly slotWaiters = new Fifo<() => void>();
+  /** Messages admitted or being handled, against maxInFlight. */
+  private readonly slots: Slots;
   /** Replies no running event owns: orphans after a restart, dead letters an operator retries. */
   private readonly ownerless: OwnerlessReplies;
   private readonly dedupTtlMs: number;
-  private readonly maxInFlight: number;
   /** Dispatches between their start and their admission. */
   private readonly admitting = new Tally();
   private readonly inDoubt: AdmissionsInDoubt;
@@ -102,7 +100,7 @@ export class Pipeline {
 
   constructor(private readonly options: PipelineOptions) {
     this.dedupTtlMs = options.dedupTtlMs ?? 3_600_000;
-    this.maxInFlight = options.maxInFlight ?? 1000;
+    this.slots = new Slots(options.maxInFlight ?? 1000);
     const { adapters, store, logger, metrics } = options;
     metrics?.describe('switchboard_events_unrecorded_total', 'Events a platform handed over that the store could not record: refused, for the platform to deliver again');
     this.inDoubt = new AdmissionsInDoubt(store.inbox, logger, (event) => this.takeDoubtful(event));
@@ -146,17 +144,17 @@ export class Pipeline {
   dispatch(botId: string, event: InboundEvent): Promise<Admission> {
     if (this.closed) return refused;
     // A flood waits here (and so does the platform's delivery) instead of growing memory without bound.
-    if (this.slotsTaken >= this.maxInFlight) return this.dispatchWhenFree(botId, event);
+    if (this.slots.full) return this.dispatchWhenFree(botId, event);
     return this.dispatchInSlot(botId, event);
   }
 
   private async dispatchWhenFree(botId: string, event: InboundEvent): Promise<Admission> {
-    if (!(await this.slotFreed())) return 'closed';
+    if (!(await this.slots.freed())) return 'closed';
     return this.dispatchInSlot(botId, event);
   }
 
   private dispatchInSlot(botId: string, event: InboundEvent): Promise<Admission> {
-    this.slotsTaken++;
+    this.slots.take();
     // Counted from here, so a shutdown that starts while the event is being admitted waits for it.
     this.admitting.add();
     let normalized: Message | Promise<Message>;
@@ -188,23 +186,9 @@ export class Pipeline {
       return outcome === 'handling unrecorded' ? 'closed' : outcome === 'duplicate' || outcome === 'closed' ? outcome : 'accepted';
     } finally {
       // A message being handled keeps its slot until it is done; anything else frees it now.
-      if (!handling) this.releaseSlot();
+      if (!handling) this.slots.release();
       this.admitting.done();
     }
-  }
-
-  /** Waits until a slot is free; false when Switchboard closed meanwhile. */
-  private async slotFreed(): Promise<boolean> {
-    while (this.slotsTaken >= this.maxInFlight) {
-      await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
-      if (this.closed) return false;
-    }
-    return true;
-  }
-
-  private releaseSlot(): void {
-    this.slotsTaken--;
-    this.slotWaiters.shift()?.();
   }
 
   /** `handling unrecorded`: a replayable event being handled that could not be recorded; the platform is to send it again. */
@@ -261,7 +245,7 @@ export class Pipeline {
   private takeDoubtful({ id, journal, onHandled }: Doubtful): void {
     if (this.options.work) return void this.handOver(id, chatOf(journal), onHandled, true);
     if (journal.stage === 'event') return void this.track(this.events.run(id, journal.event, false));
-    this.slotsTaken++;
+    this.slots.take();
     this.schedule(id, journal, false, onHandled);
   }
 
@@ -308,7 +292,7 @@ export class Pipeline {
   private ran(chat: string, run: Promise<void>): void {
     this.scheduled.done();
     if (this.chatTails.get(chat) === run) this.chatTails.delete(chat);
-    this.releaseSlot();
+    this.slots.release();
   }
 
   /**
@@ -335,7 +319,7 @@ export class Pipeline {
         this.track(gate.then(() => this.events.run(event.id, platformEvent, true)));
         continue;
       }
-      this.slotsTaken++;
+      this.slots.take();
       this.schedule(event.id, journal, true, undefined, gate);
     }
     const items = await this.ownerless.sendOrphans(pending, new Set(unfinished.map((e) => e.id)), gate);
@@ -392,7 +376,7 @@ export class Pipeline {
     this.closed = true;
     this.prompts.close();
     // Dispatches waiting for a slot are told "closed", so their platforms deliver again later.
-    for (const wake of this.slotWaiters.drain()) wake();
+    this.slots.close();
   }
 
   /** Shutdown's deadline passed: waits end now and unsent replies stay in the outbox for the next start. */
