@@ -82,8 +82,7 @@ export class Checkpoints {
           worker.postMessage('close');
         })
       : Promise.resolve();
-    if (this.running === 'held') this.batch.release();
-    this.running = undefined;
+    this.ended();
     return this.closed;
   }
 
@@ -112,20 +111,25 @@ export class Checkpoints {
   }
 
   private answered(answer: Answer): void {
-    const ran = this.running;
-    this.running = undefined;
-    if (ran === 'held') this.batch.release();
+    const ran = this.ended();
     if (this.closed || !ran) return;
     if ('error' in answer) return this.giveUp();
     if (ran === 'beside') this.start('held');
+  }
+
+  /** The checkpoint under way is over (answered, or no longer awaited): held commits go on. Returns which it was. */
+  private ended(): 'beside' | 'held' | undefined {
+    const ran = this.running;
+    this.running = undefined;
+    if (ran === 'held') this.batch.release();
+    return ran;
   }
 
   /** The worker is gone or failing: SQLite checkpoints in the commits again, as it does by default, so the WAL stays bounded. */
   private giveUp(): void {
     if (this.off || this.closed) return;
     this.off = true;
-    if (this.running === 'held') this.batch.release();
-    this.running = undefined;
+    this.ended();
     this.db.pragma('wal_autocheckpoint = 1000');
     void this.worker?.terminate();
     this.worker = undefined;
