@@ -15,7 +15,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleOptions, chunkDir } from './bundle.js';
 import { bundleApart, manifestName, vendorDir } from './cjs-bundles.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -26,13 +25,34 @@ const inputs = ['package.json', 'tsconfig.json', 'scripts/source-cache.js', 'scr
 export const cacheDir = join(root, 'node_modules/.cache/switchboard');
 /** Written last, its mtime set to the time the build began: the cache is fresh while no source is newer. */
 const manifest = join(cacheDir, 'package.json');
+/** What the last build was made from: every file and folder scan() found, and the inputs. */
+const listing = join(cacheDir, 'sources.json');
 
 /** The compiled cli module's path, compiled first if a source changed since the last build. */
 export async function compiledCli() {
-  const sources = scan();
-  if (sources.newest >= builtAt()) await build(sources.files);
+  if (changedSinceBuild()) await build(scan());
   if (apartInputsNewest() >= builtAt(apartManifest)) await buildApart();
   return join(cacheDir, 'src/runtime/cli.js');
+}
+
+/**
+ * Whether a file or folder of the last build's listing is newer than that build, or gone. A file
+ * added, removed or renamed moves its folder's mtime, so the listing needs no new walk of the
+ * folders: a stat each, stopping at the first change, is the whole check at every start.
+ */
+function changedSinceBuild() {
+  const since = builtAt();
+  let listed;
+  try {
+    listed = JSON.parse(readFileSync(listing, 'utf8'));
+  } catch {
+    return true;
+  }
+  for (const path of listed) {
+    const stat = statSync(join(root, path), { throwIfNoEntry: false });
+    if (!stat || stat.mtimeMs >= since) return true;
+  }
+  return false;
 }
 
 /**
@@ -41,8 +61,10 @@ export async function compiledCli() {
  */
 function scan() {
   const files = [];
+  const folders = [];
   let newest = 0;
   const visit = (dir) => {
+    folders.push(dir);
     newest = Math.max(newest, statSync(join(root, dir)).mtimeMs);
     for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
       const path = join(dir, entry.name);
@@ -56,7 +78,7 @@ function scan() {
   // testing/ is left out of the Docker image.
   for (const dir of roots) if (existsSync(join(root, dir))) visit(dir);
   for (const file of inputs) newest = Math.max(newest, statSync(join(root, file)).mtimeMs);
-  return { files, newest };
+  return { files, folders, newest };
 }
 
 function builtAt(path = manifest) {
@@ -72,9 +94,9 @@ function builtAt(path = manifest) {
  * a name of its own and renamed into place, so a reader sees the old file or the new one. Chunk
  * names carry a hash of their content: a process still running an older build finds its chunks.
  */
-async function build(files) {
+async function build({ files, folders }) {
   const began = new Date();
-  const { build: esbuild } = await import('esbuild');
+  const [{ build: esbuild }, { bundleOptions, chunkDir }] = await Promise.all([import('esbuild'), import('./bundle.js')]);
   // A cache compiled file by file before: those files would shadow nothing, but a bot's relative
   // import into src/ (bot-import.ts) could reach one and get a second copy of Switchboard.
   if (!bundledBefore()) rmSync(cacheDir, { recursive: true, force: true });
@@ -94,6 +116,7 @@ async function build(files) {
     exports: { '.': './src/index.js', './testing': './testing/index.js', './package.json': './package.json' },
     switchboard: { compiledFrom: relative(cacheDir, root) || '.', bundled: true },
   };
+  writeWhole(listing, JSON.stringify([...folders, ...files, ...inputs]));
   writeWhole(manifest, `${JSON.stringify(own, null, 2)}\n`);
   utimesSync(manifest, began, began);
 }
@@ -152,9 +175,9 @@ function writeWhole(path, contents) {
 // `node scripts/source-cache.js`: compile now, and say how long the check and the build took.
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const started = performance.now();
-  const { files, newest } = scan();
+  const sources = scan();
   const scanned = performance.now();
-  await build(files);
+  await build(sources);
   await buildApart();
-  console.log(`${files.length} files checked in ${(scanned - started).toFixed(1)} ms (newest ${new Date(newest).toISOString()}), compiled in ${(performance.now() - scanned).toFixed(0)} ms`);
+  console.log(`${sources.files.length} files checked in ${(scanned - started).toFixed(1)} ms (newest ${new Date(sources.newest).toISOString()}), compiled in ${(performance.now() - scanned).toFixed(0)} ms`);
 }

@@ -83,7 +83,8 @@ describe('Dockerfile', () => {
     const visit = (script: string) => {
       if (needed.has(script)) return;
       needed.add(script);
-      for (const [, path] of read(script).matchAll(/^import [^;]*from '(\.\/[^']+)'/gm)) visit(posix.join(posix.dirname(script), path!));
+      // Static imports, and the dynamic ones a build loads (import('./bundle.js')).
+      for (const [, path, dynamic] of read(script).matchAll(/^import [^;]*from '(\.\/[^']+)'|import\('(\.\/[^']+)'\)/gm)) visit(posix.join(posix.dirname(script), (path ?? dynamic)!));
     };
     expect(image.some((i) => i.op === 'RUN' && i.args === 'node scripts/source-cache.js')).toBe(true);
     visit('scripts/source-cache.js');

@@ -3,7 +3,7 @@
 // and which of Switchboard's modules a command needed.
 
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -151,7 +151,18 @@ describe('start-up', () => {
     await utimes(source, now, now);
     const { code } = await run(['--help']);
     expect(code).toBe(0);
-    expect(statSync(manifest).mtimeMs).toBeGreaterThan(built);
+    const touched = statSync(manifest).mtimeMs;
+    expect(touched).toBeGreaterThan(built);
+    // An entry added to a source folder (a new module) moves that folder's mtime: compiled again,
+    // though no file the last build listed changed.
+    const added = join(root, 'src/net/startup-test-added');
+    await mkdir(added);
+    try {
+      expect((await run(['--help'])).code).toBe(0);
+      expect(statSync(manifest).mtimeMs).toBeGreaterThan(touched);
+    } finally {
+      await rm(added, { recursive: true, force: true });
+    }
   }, 30_000);
 
   it('builds while another process empties the chunk folder under it (two starts after one change)', async () => {
