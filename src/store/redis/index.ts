@@ -7,7 +7,7 @@
 // the command timeout: the store counts as unavailable until a PING is answered again.
 
 import { Redis } from 'ioredis';
-import { decode, encode } from '../codec.js';
+import { decode, encode, encodeJournal } from '../codec.js';
 import { admittedAs, dedupKey, StoreError, type Inbox, type Leases, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from '../index.js';
 import * as lua from './scripts.js';
 import { defineLeaseCommands, RedisLeases, type LeaseRedis } from './leases.js';
@@ -201,12 +201,12 @@ class RedisInbox implements Inbox {
     const { store } = this;
     const dedup = event.key === undefined ? '' : store.key(`kv:${dedupKey(event.botId, event.key)}`);
     const meta = JSON.stringify({ botId: event.botId, key: event.key });
-    const journal = encode(event.journal);
+    const journal = encodeJournal(event.journal);
     return (await store.call(() => store.redis.sbAdmit(dedup, store.prefix, Math.max(1, Math.round(dedupTtlMs)), event.id, meta, journal))) === 1;
   }
 
   async update(id: string, journal: unknown): Promise<void> {
-    const text = encode(journal);
+    const text = encodeJournal(journal);
     await this.store.call(() => this.store.redis.sbUpdate(this.store.prefix, id, text));
   }
 

@@ -4,7 +4,7 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database, { type Database as Db, type Statement } from 'better-sqlite3';
-import { decode, encode } from '../codec.js';
+import { decode, encode, encodeJournal } from '../codec.js';
 import { admittedAs, dedupKey, StoreError, type Inbox, type Leases, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from '../index.js';
 import { WriteBatch } from './batch.js';
 import { Checkpoints } from './checkpoints.js';
@@ -155,7 +155,7 @@ class SqliteInbox implements Inbox {
 
   admit(event: NewEvent, dedupTtlMs: number): Promise<boolean> {
     const { store } = this;
-    const journal = encode(event.journal);
+    const journal = encodeJournal(event.journal);
     const now = store.time;
     return store.write(() => {
       if (event.key !== undefined && store.sql.claim.run(dedupKey(event.botId, event.key), JSON.stringify(event.id), now + dedupTtlMs, now).changes !== 1) return false;
@@ -165,7 +165,7 @@ class SqliteInbox implements Inbox {
   }
 
   update(id: string, journal: unknown): Promise<void> {
-    const text = encode(journal);
+    const text = encodeJournal(journal);
     return this.store.write(() => void this.store.sql.update.run(text, id));
   }
 
