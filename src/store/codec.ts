@@ -14,7 +14,8 @@ export function encode(value: unknown): string {
  * journal is written when it is admitted and again as its stage moves on, around the same message
  * (stages that change it make a new one: callbacks/merge.ts copies on write), and that message's
  * JSON, the platform's raw payload in it, was most of each write: JSON.stringify takes 2-4 µs for a
- * Telegram message on Node 20. Kept as long as the message object lives, no longer.
+ * Telegram message on Node 20. Kept as long as the message object lives, no longer. A bot that
+ * changes ctx.message in place changes what it handles, not what the journal says was received.
  */
 export function encodeJournal(journal: unknown): string {
   if (typeof journal !== 'object' || journal === null || !('message' in journal)) return encode(journal);
