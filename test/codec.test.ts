@@ -2,7 +2,7 @@
 // encoded once per message object however many times its journal is written.
 
 import { describe, expect, it } from 'vitest';
-import { decode, encode, encodeJournal } from '../src/store/codec.js';
+import { decode, encode, encodeJournal, parseReceived } from '../src/store/codec.js';
 
 const message = () => ({
   id: '42',
@@ -45,5 +45,29 @@ describe('codec', () => {
 
   it('writes anything else as encode() does', () => {
     for (const value of [null, 3, 'text', [1, 2], { stage: 'x' }, { message: null }, { message: 'text' }]) expect(encodeJournal(value)).toBe(encode(value));
+  });
+});
+
+describe('a message parsed from a request body', () => {
+  it('journals its raw payload as the text it came in, and reads back the same message', () => {
+    const body = '{"update_id":9, "message":{"text":"héllo \\u00e9","chat":{"id":7}}}';
+    const m = { ...message(), content: [{ type: 'text', text: 'hi' }], raw: parseReceived(body) };
+    const text = encodeJournal({ stage: 'received', message: m });
+    // The body as it came, spacing and escapes included: not the parsed object written out again.
+    expect(text).toContain(`"raw":${body}`);
+    expect(decode(text)).toEqual({ stage: 'received', message: m });
+  });
+
+  it('writes a payload that is a new object (a stage changed it) from the object', () => {
+    const received = parseReceived('{"update_id":9, "message":{"text":"hi"}}') as { update_id: number };
+    const changed = { ...message(), content: [], raw: { ...received, update_id: 10 } };
+    const text = encodeJournal({ message: changed });
+    expect(text).toContain('"raw":{"update_id":10,"message":{"text":"hi"}}');
+    expect(decode(text)).toEqual({ message: changed });
+  });
+
+  it('parses anything JSON as JSON.parse does, and refuses what is not JSON', () => {
+    for (const body of ['3', '"x"', 'null', '[1,{"a":2}]', '{}']) expect(parseReceived(body)).toEqual(JSON.parse(body));
+    expect(() => parseReceived('{"a":')).toThrow(SyntaxError);
   });
 });

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../runtime/logger.js';
+import { parseReceived } from '../store/codec.js';
 
 export class HttpError extends Error {
   constructor(
@@ -73,11 +74,11 @@ export function readRawBody(req: IncomingMessage, limit: number): Promise<Buffer
   });
 }
 
-/** Reads and parses a JSON body: 413 when too large, 400 when it is not JSON. */
+/** Reads and parses a JSON body: 413 when too large, 400 when it is not JSON. The text is kept for the journal (store/codec.ts, parseReceived). */
 export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   const raw = await readRawBody(req, limit);
   try {
-    return JSON.parse(raw.toString('utf8'));
+    return parseReceived(raw.toString('utf8'));
   } catch {
     throw new HttpError(400, 'request body is not valid JSON');
   }

@@ -22,12 +22,35 @@ export function encodeJournal(journal: unknown): string {
   const { message, ...rest } = journal as { message: unknown };
   if (typeof message !== 'object' || message === null) return encode(journal);
   let text = encodedMessages.get(message);
-  if (text === undefined) encodedMessages.set(message, (text = encode(message)));
+  if (text === undefined) encodedMessages.set(message, (text = encodeMessage(message)));
   const others = encode(rest);
   return others === '{}' ? `{"message":${text}}` : `{"message":${text},${others.slice(1)}`;
 }
 
 const encodedMessages = new WeakMap<object, string>();
+
+/**
+ * JSON.parse that remembers the text for the object it returns. An inbound message's `raw` is the
+ * platform's payload as parsed from the request body: its journal then carries that body as it came
+ * instead of the parsed object written out again (most of a message's JSON).
+ */
+export function parseReceived(text: string): unknown {
+  const value: unknown = JSON.parse(text);
+  if (typeof value === 'object' && value !== null) receivedTexts.set(value, text);
+  return value;
+}
+
+const receivedTexts = new WeakMap<object, string>();
+
+/** A message's JSON, its `raw` as received when parseReceived() parsed it (the payload carries no bytes then). */
+function encodeMessage(message: object): string {
+  const raw = (message as { raw?: unknown }).raw;
+  const received = typeof raw === 'object' && raw !== null ? receivedTexts.get(raw) : undefined;
+  if (received === undefined) return encode(message);
+  const { raw: _raw, ...rest } = message as { raw: unknown };
+  const others = encode(rest);
+  return others === '{}' ? `{"raw":${received}}` : `${others.slice(0, -1)},"raw":${received}}`;
+}
 
 function holdsBytes(value: unknown): boolean {
   const stack: unknown[] = [value];
