@@ -64,7 +64,7 @@ export async function bundleApart(root, outdir, esbuild) {
       // source map (for node --enable-source-maps) gives stack traces their original places.
       minifyWhitespace: true,
       sourcemap: 'linked',
-      plugins: [sharedStaysOutside(packageName(name), ours, entry), onlyEnglishZod],
+      plugins: [sharedStaysOutside(packageName(name), ours, entry), onlyEnglishZod, oneCopyOf(oneCopy[name] ?? [], entry)],
     });
     const bundle = result.outputFiles.find((out) => out.path.endsWith('.cjs'));
     files.push(...result.outputFiles);
@@ -91,6 +91,30 @@ function sharedStaysOutside(own, ours, entry) {
         const options = { kind: args.kind, pluginData: { ownResolve: true } };
         const [fromImporter, fromEntry] = await Promise.all([build.resolve(args.path, { ...options, resolveDir: args.resolveDir }), build.resolve(args.path, { ...options, resolveDir: dirname(entry) })]);
         return fromImporter.path && fromImporter.path === fromEntry.path ? { path: args.path, external: true } : undefined;
+      });
+    },
+  };
+}
+
+/**
+ * Packages a bundle holds once though its dependencies ask for two versions: each require of them
+ * gets the copy the bundled package itself gets. koa 3 requires mime-types 3 and its accepts 1.x
+ * mime-types 2, each with its own mime-db (about 180 KB of JSON, parsed and indexed as it loads):
+ * accepts gets koa's, whose API is the same (lookup, contentType, extension, charset), and every
+ * start loads one database instead of two. Only here, not with npm `overrides`: those apply in the
+ * root project alone, so an installed switchboard would still get both (bench/README.md, "Start-up").
+ */
+const oneCopy = { koa: ['mime-types'] };
+
+function oneCopyOf(names, entry) {
+  return {
+    name: 'one-copy-of',
+    setup(build) {
+      if (names.length === 0) return;
+      build.onResolve({ filter: /^[^./]/ }, async (args) => {
+        if (args.pluginData?.oneCopy || !names.includes(args.path)) return undefined;
+        const fromEntry = await build.resolve(args.path, { kind: args.kind, resolveDir: dirname(entry), pluginData: { oneCopy: true } });
+        return fromEntry.errors.length > 0 ? undefined : { path: fromEntry.path };
       });
     },
   };

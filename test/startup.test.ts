@@ -139,6 +139,19 @@ describe('start-up', () => {
     expect(chunks).toContain('requireCommonJs("zod")');
   }, 30_000);
 
+  it("bundles koa with one mime-db: accepts gets koa's own mime-types, not its second copy", async () => {
+    await run(['start'], (output) => output.includes('"msg":"switchboard started"'));
+    const manifest = JSON.parse(await readFile(join(cache, 'vendor/manifest.json'), 'utf8')) as Record<string, { file: string }>;
+    const { sources } = JSON.parse(await readFile(join(cache, 'vendor', `${manifest.koa!.file}.map`), 'utf8')) as { sources: string[] };
+    expect(sources.filter((source) => source.endsWith('/accepts/index.js'))).toHaveLength(1);
+    expect(sources.filter((source) => /\/mime-(db|types)\//.test(source)).map((source) => source.replace(/^(\.\.\/)*(.*node_modules\/)?/, '')).sort()).toEqual([
+      'mime-db/db.json',
+      'mime-db/index.js',
+      'mime-types/index.js',
+      'mime-types/mimeScore.js',
+    ]);
+  }, 30_000);
+
   it('compiles the sources again when one is newer than the cache, and not otherwise', async () => {
     const manifest = join(root, 'node_modules/.cache/switchboard/package.json');
     await run(['--help']);
