@@ -85,8 +85,9 @@ describe('EventBuffer', () => {
 
   it('summarises a record for the feed without its bodies, and tells each change', () => {
     const buffer = new EventBuffer({ capacity: 10, eventBytes: 4096 });
-    const changes: string[] = [];
-    buffer.on('update', (r) => changes.push(`${r.id}:${r.outcome ?? r.deliveries.length}`));
+    const woken: number[] = [];
+    buffer.onNextChange(() => woken.push(buffer.version));
+    const before = buffer.version;
     buffer.received('e1', message('a long text '.repeat(40)));
     buffer.delivery('e1', { key: 'e1:0', message: { to: { botId: 'sb', channelId: 'c1', type: 'direct' }, content: [{ type: 'text', text: 'hi' }] }, ok: true, ids: ['42'], ms: 2 });
     buffer.finished('e1', 'answered', 9);
@@ -94,9 +95,44 @@ describe('EventBuffer', () => {
     expect(s).toMatchObject({ id: 'e1', platform: 'sandbox', chat: 'c1', user: 'Ann (u1)', outcome: 'answered', deliveries: [{ key: 'e1:0', ok: true, ids: ['42'] }] });
     expect(s.text.length).toBeLessThanOrEqual(200);
     expect(Object.keys(s)).not.toContain('logs');
-    expect(changes).toEqual(['e1:0', 'e1:1', 'e1:answered']);
+    // Woken once, at the first change; what changed since is asked, not told.
+    expect(woken).toEqual([before + 1]);
+    expect(buffer.version).toBe(before + 3);
+    expect(buffer.changedSince(before).map((r) => r.id)).toEqual(['e1']);
+    expect(buffer.changedSince(buffer.version)).toEqual([]);
     // The feed's JSON is the summary's, made without building it.
     expect(JSON.parse(summaryJson([buffer.get('e1')!]))).toEqual([JSON.parse(JSON.stringify(s))]);
+  });
+});
+
+describe('EventBuffer.changedSince', () => {
+  it('names the records changed after a version, oldest first, and forgets those pushed out', () => {
+    const buffer = new EventBuffer({ capacity: 3, eventBytes: 4096 });
+    for (const id of ['e1', 'e2', 'e3']) buffer.received(id, message(id));
+    const seen = buffer.version;
+    buffer.finished('e3', 'answered', 1);
+    buffer.finished('e1', 'answered', 1);
+    expect(buffer.changedSince(seen).map((r) => r.id)).toEqual(['e1', 'e3']);
+    // e4 takes e1's slot: e1 is gone from the buffer, and so from what changed.
+    buffer.received('e4', message('e4'));
+    expect(buffer.changedSince(seen).map((r) => r.id)).toEqual(['e3', 'e4']);
+    expect(buffer.changedSince(0).map((r) => r.id)).toEqual(['e2', 'e3', 'e4']);
+    // A change of a record pushed out changes nothing.
+    const version = buffer.version;
+    buffer.finished('e1', 'failed', 1);
+    expect(buffer.version).toBe(version);
+  });
+
+  it('wakes each waiting reader once, at the next change, unless it stopped waiting', () => {
+    const buffer = new EventBuffer({ capacity: 3, eventBytes: 4096 });
+    let a = 0;
+    let b = 0;
+    buffer.onNextChange(() => a++);
+    const cancel = buffer.onNextChange(() => b++);
+    cancel();
+    buffer.received('e1', message('x'));
+    buffer.finished('e1', 'answered', 1);
+    expect([a, b]).toEqual([1, 0]);
   });
 });
 

@@ -2,10 +2,10 @@
 // most `eventBytes` of payloads, bodies and log lines (bigger ones are cut, secrets masked). So
 // the buffer never holds more than about capacity × (eventBytes + 2 KB of bookkeeping).
 
-import { EventEmitter } from 'node:events';
 import type { Message, OutgoingMessage, Segment } from '../message.js';
 import type { DeliveryTrace, StageTrace, Trace } from '../pipeline/trace.js';
 import { errorMessage } from '../inbound/supervisor.js';
+import { renewEvery } from '../pipeline/replayable.js';
 
 export interface BufferLimits {
   /** Messages kept; the oldest goes when a new one comes. */
@@ -81,16 +81,49 @@ const listLimit = 50;
 const secretHeaders = /^(authorization|proxy-authorization|cookie|set-cookie|webhook-signature|x-.*(token|secret|signature|key).*)$/i;
 const masked = '********';
 
-export class EventBuffer extends EventEmitter<{ update: [record: EventRecord] }> implements Trace {
+export class EventBuffer implements Trace {
   private readonly ring: (EventRecord | undefined)[];
-  private readonly byId = new Map<string, EventRecord>();
+  /** Renewed every renewEvery records, as the pipeline's churned maps are (pipeline/replayable.ts says why). */
+  private byId = new Map<string, EventRecord>();
   private next = 0;
   private seq = 0;
+  /**
+   * Each change of a record stamps its ring slot with the next version: a reader (the live feed)
+   * asks what changed since the version it last saw, so a change costs a counter and a store, not
+   * a call per reader.
+   */
+  private changes = 0;
+  private readonly versions: Float64Array;
+  /** Called once, at the next change. */
+  private wakers = new Set<() => void>();
 
   constructor(readonly limits: BufferLimits) {
-    super();
     this.ring = new Array<EventRecord | undefined>(limits.capacity);
-    this.setMaxListeners(0);
+    this.versions = new Float64Array(limits.capacity);
+  }
+
+  /** The version of the latest change. */
+  get version(): number {
+    return this.changes;
+  }
+
+  /** The records changed after `version`, oldest first. */
+  changedSince(version: number): EventRecord[] {
+    const out: EventRecord[] = [];
+    if (version >= this.changes) return out;
+    const { capacity } = this.limits;
+    for (let i = 0; i < capacity; i++) {
+      const slot = (this.next + i) % capacity;
+      const record = this.ring[slot];
+      if (record && this.versions[slot]! > version) out.push(record);
+    }
+    return out;
+  }
+
+  /** Calls `wake` once, at the next change; the result cancels it. */
+  onNextChange(wake: () => void): () => void {
+    this.wakers.add(wake);
+    return () => this.wakers.delete(wake);
   }
 
   get size(): number {
@@ -125,15 +158,16 @@ export class EventBuffer extends EventEmitter<{ update: [record: EventRecord] }>
       user: message.author.name ? `${message.author.name} (${message.author.id})` : message.author.id,
       text: message.text.length > textLimit ? `${message.text.slice(0, textLimit - 1)}…` : message.text,
       message: emptyBody,
-      stages: [],
-      deliveries: [],
-      logs: [],
+      stages: none,
+      deliveries: none,
+      logs: none,
       bytes: 0,
     };
     // The platform's raw payload is not kept: it is the platform's, and can be large.
     record.message = this.kept(record, { ...message, raw: undefined });
     const old = this.ring[this.next];
     if (old) this.byId.delete(old.id);
+    if (record.seq % renewEvery === 0) this.byId = new Map(this.byId);
     this.ring[this.next] = record;
     this.next = (this.next + 1) % this.limits.capacity;
     this.byId.set(eventId, record);
@@ -145,7 +179,7 @@ export class EventBuffer extends EventEmitter<{ update: [record: EventRecord] }>
     if (!record || record.stages.length >= listLimit) return;
     const contentType = header(call.response?.headers['content-type']);
     const image = contentType?.startsWith('image/') === true;
-    record.stages.push({
+    record.stages = appended(record.stages, {
       stage: call.stage,
       url: call.url,
       ...(call.request && { request: { headers: this.headers(record, call.request.headers), body: this.body(record, call.request.body) } }),
@@ -170,7 +204,8 @@ export class EventBuffer extends EventEmitter<{ update: [record: EventRecord] }>
     const record = this.byId.get(eventId);
     if (!record || record.deliveries.length >= listLimit) return;
     const { key, ok, ids, error, ms, message, edits } = delivery;
-    record.deliveries.push({ key, ok, ids: [...ids], ...(error !== undefined && { error }), ...(edits !== undefined && { edits }), ms: round(ms), message: this.kept(record, message) });
+    // Absent error and edits stay undefined: the record's JSON leaves them out all the same, and one literal keeps one shape.
+    record.deliveries = appended(record.deliveries, { key, ok, ids: [...ids], error, edits, ms: round(ms), message: this.kept(record, message) });
     this.changed(record);
   }
 
@@ -186,12 +221,17 @@ export class EventBuffer extends EventEmitter<{ update: [record: EventRecord] }>
   log(eventId: string, line: string): void {
     const record = this.byId.get(eventId);
     if (!record || record.logs.length >= listLimit) return;
-    record.logs.push(this.body(record, line.trimEnd()).text);
+    record.logs = appended(record.logs, this.body(record, line.trimEnd()).text);
     this.changed(record);
   }
 
   private changed(record: EventRecord): void {
-    if (this.listenerCount('update') > 0) this.emit('update', record);
+    // A record's slot follows from its seq: each new record takes the next slot and the next seq.
+    this.versions[(record.seq - 1) % this.limits.capacity] = ++this.changes;
+    if (this.wakers.size === 0) return;
+    const wakers = this.wakers;
+    this.wakers = new Set();
+    for (const wake of wakers) wake();
   }
 
   /** Headers count against the budget too (a callback server may send many): past it, none are kept. */
@@ -280,6 +320,20 @@ export function maskHeaders(headers: Record<string, string | string[] | undefine
 }
 
 const emptyBody: StoredBody = { text: '' };
+
+/**
+ * A record's lists start as this one shared empty array, and the first entry makes one of its own
+ * length: most messages add no stage or log line, and a push onto an empty array reserves 17 slots.
+ * Every record is kept until a thousand newer ones push it out, long enough for V8 to move all of it
+ * to the old generation; an array fewer is less to move and to collect there.
+ */
+const none = Object.freeze([]) as unknown as never[];
+
+function appended<T>(list: T[], item: T): T[] {
+  if (list === none) return [item];
+  list.push(item);
+  return list;
+}
 
 /** A message rendered to JSON (a StoredBody) when the record is served, within `cap` characters. */
 export class Rendered {

@@ -6,6 +6,7 @@
 // finished. Below the cap (100 messages/s is 10 a batch) every change goes out.
 
 import type { EventRecord } from './buffer.js';
+import { renewEvery } from '../pipeline/replayable.js';
 
 /**
  * Changed records per batch before the feed samples: half the rows a page draws, every 100 ms. A
@@ -14,29 +15,55 @@ import type { EventRecord } from './buffer.js';
  */
 export const feedCap = 100;
 
+/** Where a batch's records come from: the buffer (EventBuffer), asked at each batch rather than told at each change. */
+export interface FeedSource {
+  readonly version: number;
+  changedSince(version: number): EventRecord[];
+}
+
 export class FeedBatcher {
-  private readonly pending = new Map<string, EventRecord>();
-  /** Records this page was sent while in progress: their next change is always sent. */
-  private readonly following = new Set<string>();
+  /** The source's version when the last batch was taken: what changed after it is new. */
+  private seen: number;
+  /** Work in progress the page has not seen, left out of a sampled batch: offered again in the next. */
+  private deferred: EventRecord[] = [];
+  /**
+   * Records this page was sent while in progress: their next change is always sent. It churns an
+   * entry per message, so it moves onto a fresh set every renewEvery records sent (a table V8
+   * grows or shrinks is born where the last one was: pipeline/replayable.ts).
+   */
+  private following = new Set<string>();
+  private sentSinceRenewal = 0;
 
-  constructor(private readonly cap = feedCap) {}
-
-  get waiting(): number {
-    return this.pending.size;
+  constructor(
+    private readonly source: FeedSource,
+    private readonly cap = feedCap,
+  ) {
+    this.seen = source.version;
   }
 
-  changed(record: EventRecord): void {
-    this.pending.set(record.id, record);
+  /** Records deferred to the next batch. */
+  get waiting(): number {
+    return this.deferred.length;
   }
 
   /** The records to send now; what is not sent now is dropped, or, in progress and unseen, kept for the next batch. */
   take(): EventRecord[] {
-    const changed = [...this.pending.values()];
-    this.pending.clear();
+    const changed = this.source.changedSince(this.seen);
+    this.seen = this.source.version;
+    if (this.deferred.length > 0) {
+      const fresh = new Set(changed);
+      changed.unshift(...this.deferred.filter((record) => !fresh.has(record)));
+      this.deferred = [];
+    }
     const batch = changed.length <= this.cap ? changed : this.sample(changed);
     for (const record of batch) {
       if (record.outcome === undefined) this.following.add(record.id);
       else this.following.delete(record.id);
+    }
+    this.sentSinceRenewal += batch.length;
+    if (this.sentSinceRenewal >= renewEvery) {
+      this.sentSinceRenewal = 0;
+      this.following = new Set(this.following);
     }
     return batch;
   }
@@ -47,7 +74,7 @@ export class FeedBatcher {
     for (const record of changed) {
       if (this.following.has(record.id)) batch.push(record);
       else if (record.outcome !== undefined) finished.push(record);
-      else this.pending.set(record.id, record);
+      else this.deferred.push(record);
     }
     finished.sort((a, b) => b.seq - a.seq);
     for (const record of finished) {

@@ -9,7 +9,7 @@ import { HttpError, readRawBody } from '../inbound/http.js';
 import { Router } from '../inbound/server.js';
 import type { OutboxRecord } from '../store/index.js';
 import { cookieName, crossOrigin } from './auth.js';
-import { summary, summaryJson, type EventRecord } from './buffer.js';
+import { summary, summaryJson } from './buffer.js';
 import { FeedBatcher } from './feed.js';
 import type { ConsoleHost, OperatorConsole } from './index.js';
 import type { Numbers } from './numbers.js';
@@ -155,23 +155,29 @@ function feed(ctx: Context, hub: OperatorConsole): void {
   ctx.set('X-Accel-Buffering', 'no');
   ctx.status = 200;
   ctx.body = stream;
-  const batcher = new FeedBatcher();
+  const batcher = new FeedBatcher(hub.buffer);
   let timer: NodeJS.Timeout | undefined;
+  let asleep: (() => void) | undefined;
+  // A batch goes batchMs after the first change it holds; then the feed sleeps until the next change.
+  const wake = () => {
+    asleep = undefined;
+    timer = setTimeout(flush, batchMs);
+  };
   const flush = () => {
     const batch = batcher.take();
     // Records kept for the next batch (in progress, unseen, under sampling) get one.
-    timer = batcher.waiting > 0 ? setTimeout(flush, batchMs) : undefined;
+    if (batcher.waiting > 0) timer = setTimeout(flush, batchMs);
+    else {
+      timer = undefined;
+      asleep = hub.buffer.onNextChange(wake);
+    }
     if (batch.length > 0) stream.write(`data: ${summaryJson(batch)}\n\n`);
   };
-  const onUpdate = (record: EventRecord) => {
-    batcher.changed(record);
-    timer ??= setTimeout(flush, batchMs);
-  };
-  hub.buffer.on('update', onUpdate);
+  asleep = hub.buffer.onNextChange(wake);
   const ping = setInterval(() => stream.write(': ping\n\n'), 15_000);
   stream.write('retry: 2000\n\n');
   ctx.req.once('close', () => {
-    hub.buffer.off('update', onUpdate);
+    asleep?.();
     clearInterval(ping);
     clearTimeout(timer);
     stream.end();
