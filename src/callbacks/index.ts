@@ -5,7 +5,7 @@ import type { Stage, StageData, StageHook, StageHooks, StageOutcome, StageValue 
 import type { Logger } from '../runtime/logger.js';
 import type { Segment } from '../message.js';
 import type { Metrics } from '../runtime/metrics.js';
-import { messageSchema, requestSchema, resultSchema } from '../pipeline/schema.js';
+import { stageSchemas } from '../pipeline/schema.js';
 import { errorMessage } from '../inbound/supervisor.js';
 import { fatal, PlatformError, retry, retryable } from '../delivery/retry.js';
 import { CallbackError, postJson, redactUrl, type CallbackResponse } from './client.js';
@@ -37,7 +37,6 @@ export interface CallbackDeps {
   trace?: Trace;
 }
 
-const schemas = { message: messageSchema, request: requestSchema, result: resultSchema } as const;
 const proceed = { kind: 'continue' } as const;
 
 /** Stage hooks for the configured callbacks; a stage with no URL gets no hook and costs nothing. */
@@ -170,7 +169,7 @@ function outcome<S extends Stage>(stage: S, data: StageData, reply: ReturnType<t
   const patch = stagePatch(part, reply.answer);
   if (patch === undefined) return exceeded === undefined ? proceed : { kind: 'continue', exceeded };
   const current = data[part];
-  const merged = schemas[part].safeParse(deepMerge(current, patch));
+  const merged = stageSchemas()[part].safeParse(deepMerge(current, patch));
   if (!merged.success) {
     const issue = merged.error.issues[0]!;
     throw new CallbackError(`merged ${part} is invalid at ${issue.path.join('.') || '(root)'}: ${issue.message}`, 'invalid');
