@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EventRecord, EventSummary } from '../src/console/buffer.js';
 import { FeedBatcher, type FeedSource } from '../src/console/feed.js';
+import { defineBot } from '../src/bot/bot.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import { startWithConsole } from './console-helpers.js';
 
@@ -138,5 +139,31 @@ describe('the live feed over HTTP (/console/api/feed)', () => {
       }
     }
     for (const page of pages) page.close();
+  }, 20_000);
+
+  it("times the handler's run, and says when it threw", async () => {
+    const bot = defineBot((b) => {
+      b.command('boom', () => {
+        throw new Error('the handler broke');
+      });
+      b.command('slow', async (ctx) => {
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        await ctx.reply('done');
+      });
+    });
+    const started = await startWithConsole(`platforms: [{ id: sandbox, type: sandbox }]\nconsole: { token: "${token}" }`, { bot });
+    runtime = started.runtime;
+    const login = await fetch(`${started.url}/console/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: started.url }, body: new URLSearchParams({ token }) });
+    const page = await subscribe(started.url, login.headers.get('set-cookie')!.split(';')[0]!);
+    const post = (text: string) => fetch(`${started.url}/sandbox/sandbox/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ chat: { id: 'dm:ann', type: 'direct' }, user: { id: 'ann', name: 'Ann' }, text }) });
+    await post('/slow');
+    const slow = await page.until((s) => s.text === '/slow' && s.outcome !== undefined);
+    expect(slow.handler).toMatchObject({ outcome: 'ok' });
+    expect(slow.handler!.ms).toBeGreaterThanOrEqual(25);
+    await post('/boom');
+    const boom = await page.until((s) => s.text === '/boom' && s.outcome !== undefined);
+    expect(boom.handler).toMatchObject({ outcome: 'threw', error: expect.stringContaining('the handler broke') });
+    expect(boom.outcome).toBe('handler failed');
+    page.close();
   }, 20_000);
 });

@@ -184,6 +184,9 @@ export class MessageHandler {
     }
     if (j.stage === 'onPreSend') {
       const result: Result = { replies: [], data: {} };
+      const { trace } = this.deps;
+      // The handler's run (a first turn or a resumed one) is timed for an observer only.
+      const started = trace ? performance.now() : 0;
       try {
         if (run.resumes) await this.deps.prompts.resume(run.resumes, { eventId: run.eventId, message: j.message, result, log: run.log });
         else {
@@ -191,7 +194,9 @@ export class MessageHandler {
           const running = this.deps.prompts.run(ctx, () => run.bot.run(ctx));
           if (running) await running;
         }
+        trace?.handled(run.eventId, performance.now() - started);
       } catch (error) {
+        trace?.handled(run.eventId, performance.now() - started, error);
         run.log.error({ err: error }, 'handler threw; no reply sent');
         // What earlier stages added is still the operator's to show.
         return this.record({ stage: 'delivering', message: j.message, request: j.request, outcome: 'handler failed' }, extras.map((c) => toChat(j.message, c)), run);

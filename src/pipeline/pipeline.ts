@@ -31,7 +31,7 @@ import { Prompts, type Resumption, type SharedWaits } from './prompts.js';
 import { renewEvery, ReplayableEvents } from './replayable.js';
 import { replayableEventId } from './event-id.js';
 import { Tally } from './tally.js';
-import { tracedPrompts, type Trace } from './trace.js';
+import type { Trace } from './trace.js';
 import { chatOf, type WorkQueue } from './work.js';
 
 export interface PipelineOptions {
@@ -128,7 +128,7 @@ export class Pipeline {
       metrics,
       download: options.download ?? noDownloads,
       limits: options.userLimits,
-      prompts: options.trace ? tracedPrompts(this.prompts, options.trace) : this.prompts,
+      prompts: this.prompts,
       track: (task) => this.track(task),
       trace: options.trace,
     });

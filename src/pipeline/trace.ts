@@ -2,7 +2,6 @@
 // observer the pipeline holds `undefined` and pays one check per step: nothing is copied for it.
 
 import type { Message, OutgoingMessage } from '../message.js';
-import type { Prompts } from './prompts.js';
 
 /** How a stage's callback ended: the message went on as it was, changed, with content added, stopped; or the callback failed. */
 export type StageTraceOutcome = 'continue' | 'patched' | 'added content' | 'stopped' | 'failed' | 'failed by policy';
@@ -41,38 +40,4 @@ export interface Trace {
   delivery(eventId: string, delivery: DeliveryTrace): void;
   /** The run ended: its outcome (answered, rejected…), or `left` for the next start. */
   finished(eventId: string, outcome: string, ms: number): void;
-}
-
-/** Prompts whose handler runs (first turns and resumed ones) are timed for `trace`: the handler's duration and whether it threw. */
-export function tracedPrompts(prompts: Prompts, trace: Trace): Prompts {
-  const timed = (eventId: string, start: () => void | Promise<void>): void | Promise<void> => {
-    const started = performance.now();
-    const failed = (error: unknown) => {
-      trace.handled(eventId, performance.now() - started, error);
-      throw error;
-    };
-    let running: void | Promise<void>;
-    try {
-      running = start();
-    } catch (error) {
-      return failed(error);
-    }
-    if (!running) return trace.handled(eventId, performance.now() - started);
-    return running.then(() => trace.handled(eventId, performance.now() - started), failed);
-  };
-  const run: Prompts['run'] = (ctx, handler) => timed(ctx.eventId, () => prompts.run(ctx, handler));
-  const resume: Prompts['resume'] = (resumption, turn) => timed(turn.eventId, () => prompts.resume(resumption, turn)) as Promise<void>;
-  // Other methods bound once each, not on every call.
-  const bound = new Map<PropertyKey, unknown>();
-  return new Proxy(prompts, {
-    get(target, key) {
-      if (key === 'run') return run;
-      if (key === 'resume') return resume;
-      const value: unknown = Reflect.get(target, key, target);
-      if (typeof value !== 'function') return value;
-      let method = bound.get(key);
-      if (method === undefined) bound.set(key, (method = value.bind(target)));
-      return method;
-    },
-  });
 }
