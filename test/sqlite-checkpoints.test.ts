@@ -6,6 +6,8 @@
 import { openSync, readSync, closeSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { Checkpoints, commitsPerRound, maxCommitsBeside } from '../src/store/sqlite/checkpoints.js';
 import { SqliteStore } from '../src/store/sqlite/index.js';
 import { tempStorePath } from './helpers.js';
 
@@ -45,6 +47,30 @@ describe('SQLite WAL checkpoints', () => {
       expect(((await store.get<string>(`k${turns % 500}`)) ?? '').startsWith(`${turns}:`)).toBe(true);
     } finally {
       await store.close();
+      rmSync(dirname(path), { recursive: true, force: true });
+    }
+  });
+
+  it('holds the commits past maxCommitsBeside until the checkpoint beside them ends, so a starved worker cannot let the WAL grow', async () => {
+    const path = tempStorePath();
+    const db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    const calls: string[] = [];
+    const checkpoints = new Checkpoints(db, path, { hold: () => calls.push('hold'), release: () => calls.push('release') }, 1000);
+    try {
+      // A round starts beside the commits; its worker can answer only on a later turn of the event loop.
+      for (let i = 0; i < commitsPerRound; i++) checkpoints.committed();
+      for (let i = 1; i < maxCommitsBeside; i++) checkpoints.committed();
+      expect(calls).toEqual([]);
+      checkpoints.committed();
+      expect(calls).toEqual(['hold']);
+      // The checkpoint beside ends: the commits go on only to be held again for the round's second checkpoint, then go.
+      const deadline = Date.now() + 10_000;
+      while (calls.length < 4 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(calls).toEqual(['hold', 'release', 'hold', 'release']);
+    } finally {
+      await checkpoints.close();
+      db.close();
       rmSync(dirname(path), { recursive: true, force: true });
     }
   });

@@ -15,7 +15,14 @@ import { Worker } from 'node:worker_threads';
 import type { Database } from 'better-sqlite3';
 
 /** Commits between rounds: about SQLite's 1000-page autocheckpoint at the few pages a commit of ours writes. */
-const commitsPerRound = 64;
+export const commitsPerRound = 64;
+
+/**
+ * Commits beside one checkpoint before the next ones wait for it. A worker starved of CPU (a busy
+ * machine) would otherwise let commits that never pause grow the WAL for as long as it waits;
+ * past this many the WAL's growth is bounded whatever the scheduling, as with SQLite's own.
+ */
+export const maxCommitsBeside = 4 * commitsPerRound;
 
 /** The worker: one connection, one PASSIVE checkpoint per message; the answer is what SQLite says of the WAL, or the failure. */
 const workerSource = `
@@ -50,6 +57,8 @@ export class Checkpoints {
   private commits = 0;
   /** The checkpoint under way: the one beside the commits, or the one with them held. */
   private running: 'beside' | 'held' | undefined;
+  /** Commits made beside the checkpoint under way; at maxCommitsBeside the rest are held until it ends. */
+  private besides = 0;
   /** Given up (the worker failed): SQLite's own checkpoints are back on. */
   private off = false;
   private closed: Promise<void> | undefined;
@@ -65,6 +74,7 @@ export class Checkpoints {
 
   /** After each commit: a round every commitsPerRound. The worker starts at the first, so a store that writes little never has one. */
   committed(): void {
+    if (this.running === 'beside' && ++this.besides === maxCommitsBeside) this.batch.hold();
     if (this.off || this.running || this.closed || ++this.commits < commitsPerRound) return;
     this.commits = 0;
     this.start('beside');
@@ -93,6 +103,7 @@ export class Checkpoints {
       return this.giveUp();
     }
     this.running = kind;
+    this.besides = 0;
     if (kind === 'held') this.batch.hold();
     this.worker.postMessage('checkpoint');
   }
@@ -121,7 +132,8 @@ export class Checkpoints {
   private ended(): 'beside' | 'held' | undefined {
     const ran = this.running;
     this.running = undefined;
-    if (ran === 'held') this.batch.release();
+    if (ran === 'held' || this.besides >= maxCommitsBeside) this.batch.release();
+    this.besides = 0;
     return ran;
   }
 
