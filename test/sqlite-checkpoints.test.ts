@@ -56,7 +56,13 @@ describe('SQLite WAL checkpoints', () => {
     const db = new Database(path);
     db.pragma('journal_mode = WAL');
     const calls: string[] = [];
-    const checkpoints = new Checkpoints(db, path, { hold: () => calls.push('hold'), release: () => calls.push('release') }, 1000);
+    let roundOver!: () => void;
+    const over = new Promise<void>((resolve) => (roundOver = resolve));
+    const release = () => {
+      calls.push('release');
+      if (calls.length === 4) roundOver();
+    };
+    const checkpoints = new Checkpoints(db, path, { hold: () => calls.push('hold'), release }, 1000);
     try {
       // A round starts beside the commits; its worker can answer only on a later turn of the event loop.
       for (let i = 0; i < commitsPerRound; i++) checkpoints.committed();
@@ -65,8 +71,7 @@ describe('SQLite WAL checkpoints', () => {
       checkpoints.committed();
       expect(calls).toEqual(['hold']);
       // The checkpoint beside ends: the commits go on only to be held again for the round's second checkpoint, then go.
-      const deadline = Date.now() + 10_000;
-      while (calls.length < 4 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+      await over;
       expect(calls).toEqual(['hold', 'release', 'hold', 'release']);
     } finally {
       await checkpoints.close();
