@@ -23,8 +23,12 @@ export function encodeJournal(journal: unknown): string {
   if (typeof message !== 'object' || message === null) return encode(journal);
   let text = encodedMessages.get(message);
   if (text === undefined) encodedMessages.set(message, (text = encodeMessage(message)));
-  const others = encode(rest);
-  return others === '{}' ? `{"message":${text}}` : `{"message":${text},${others.slice(1)}`;
+  return withMember(encode(rest), 'message', text);
+}
+
+/** An object's JSON with one more member, whose value is JSON already: written once, not parsed or stringified again. */
+function withMember(json: string, key: string, value: string): string {
+  return json === '{}' ? `{"${key}":${value}}` : `${json.slice(0, -1)},"${key}":${value}}`;
 }
 
 const encodedMessages = new WeakMap<object, string>();
@@ -48,8 +52,7 @@ function encodeMessage(message: object): string {
   const received = typeof raw === 'object' && raw !== null ? receivedTexts.get(raw) : undefined;
   if (received === undefined) return encode(message);
   const { raw: _raw, ...rest } = message as { raw: unknown };
-  const others = encode(rest);
-  return others === '{}' ? `{"raw":${received}}` : `${others.slice(0, -1)},"raw":${received}}`;
+  return withMember(encode(rest), 'raw', received);
 }
 
 function holdsBytes(value: unknown): boolean {
