@@ -206,10 +206,10 @@ class DroppingStore extends MemoryStore {
       return delivered(key, ids);
     };
     const finish = this.inbox.finish.bind(this.inbox);
-    this.inbox.finish = async (id) => {
-      this.bookkeeping.push(`finish ${this.up ? 'up' : 'down'}`);
+    this.inbox.finish = async (id, options) => {
+      this.bookkeeping.push(`finish${options?.replies && options.delivered ? ' with delivered' : ''} ${this.up ? 'up' : 'down'}`);
       if (!this.up) throw new StoreError('the store is down');
-      return finish(id);
+      return finish(id, options);
     };
     const admit = this.inbox.admit.bind(this.inbox);
     this.inbox.admit = async (event: NewEvent, ttlMs: number) => {
@@ -264,29 +264,57 @@ describe('admissions in doubt', () => {
   });
 });
 
+/** An adapter whose every send the platform takes while the store's connection drops: what records it fails at first. */
+function dropsAsItSends(store: DroppingStore, sent: string[]): Adapter {
+  return { id: 'chat', type: 'test', start: async () => {}, stop: async () => {}, send: async (m) => {
+    sent.push(m.content.map((c) => (c.type === 'text' ? c.text : c.type)).join(''));
+    store.change(false);
+    return { ok: true, ids: [`m${sent.length}`], ms: 1 };
+  } };
+}
+
 describe('a store that drops after a reply went out', () => {
-  it('records the delivery and the event\'s end once it is back, so a restart sends nothing again', async () => {
+  it('records the delivery with the event\'s end, in one write, once it is back, so a restart sends nothing again', async () => {
     const store = new DroppingStore();
     const sent: string[] = [];
-    // The connection drops while the platform takes the reply: what records it fails at first.
-    const adapter: Adapter = { id: 'chat', type: 'test', start: async () => {}, stop: async () => {}, send: async (m) => {
-      sent.push(m.content.map((c) => (c.type === 'text' ? c.text : c.type)).join(''));
-      store.change(false);
-      return { ok: true, ids: ['m1'], ms: 1 };
-    } };
+    const adapter = dropsAsItSends(store, sent);
     const p = new Pipeline({ bot: echo, adapters: new Map([['chat', adapter]]), store, logger: silentLogger() });
     expect(await p.dispatch('chat', { key: 'k1', normalize: () => message('sent in the outage') })).toBe('accepted');
-    await waitFor(() => store.bookkeeping.includes('delivered down') && store.bookkeeping.includes('finish down'), 5000, 'the bookkeeping to fail while the store is down');
+    await waitFor(() => store.bookkeeping.includes('finish with delivered down'), 5000, 'the bookkeeping to fail while the store is down');
     store.change(true);
     await p.drain();
     await waitFor(async () => (await store.inbox.unfinished()).length === 0, 5000, 'the event finished once the store is back');
     expect((await store.outbox.list('pending')).length).toBe(0);
-    expect(store.bookkeeping.filter((b) => b.endsWith(' up')).sort()).toEqual(['delivered up', 'finish up']);
+    expect(store.bookkeeping.filter((b) => b.endsWith(' up'))).toEqual(['finish with delivered up']);
 
     const restarted = new Pipeline({ bot: echo, adapters: new Map([['chat', adapter]]), store, logger: silentLogger() });
     expect(await restarted.resume(Promise.resolve())).toEqual({ events: 0, items: 0 });
     await restarted.drain();
     expect(sent).toEqual(['sent in the outage']);
+  });
+
+  it('marks each reply but the last as it goes, and the last with the event\'s end: after the outage and a restart, none is sent again', async () => {
+    const store = new DroppingStore();
+    const sent: string[] = [];
+    const adapter = dropsAsItSends(store, sent);
+    const twice = defineBot((b) => b.on('message', async (ctx) => {
+      await ctx.reply('one', { quote: false });
+      await ctx.reply('two', { quote: false });
+    }));
+    const p = new Pipeline({ bot: twice, adapters: new Map([['chat', adapter]]), store, logger: silentLogger() });
+    expect(await p.dispatch('chat', { key: 'k1', normalize: () => message('hi') })).toBe('accepted');
+    await waitFor(() => store.bookkeeping.includes('finish with delivered down'), 5000, 'the bookkeeping to fail while the store is down');
+    expect(store.bookkeeping).toEqual(['delivered down', 'finish with delivered down']);
+    store.change(true);
+    await p.drain();
+    await waitFor(async () => (await store.inbox.unfinished()).length === 0, 5000, 'the event finished once the store is back');
+    expect((await store.outbox.list('pending')).length + (await store.outbox.list('delivered')).length).toBe(0);
+    expect(store.bookkeeping.filter((b) => b.endsWith(' up')).sort()).toEqual(['delivered up', 'finish with delivered up']);
+
+    const restarted = new Pipeline({ bot: twice, adapters: new Map([['chat', adapter]]), store, logger: silentLogger() });
+    expect(await restarted.resume(Promise.resolve())).toEqual({ events: 0, items: 0 });
+    await restarted.drain();
+    expect(sent).toEqual(['one', 'two']);
   });
 });
 

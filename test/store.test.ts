@@ -65,6 +65,25 @@ describe.each(backends)('%s store', (_name, backend) => {
     expect((await store.outbox.list('dead')).map((r) => [r.key, r.error, r.message.content])).toEqual([['b:1', 'chat not found', [{ type: 'text', text: 'two' }]]]);
   });
 
+  it('finishes an event together with its reply delivered just now: that one, the delivered ones and the event go in one write; dead letters and other events stay', async () => {
+    const store = await fresh();
+    for (const id of ['a', 'b']) await store.inbox.admit({ id, botId: 'tg', key: id, journal: { stage: 'delivering' } }, 60_000);
+    await store.outbox.add([
+      { key: 'a:0', eventId: 'a', index: 0, message: reply('one') },
+      { key: 'a:1', eventId: 'a', index: 1, message: reply('two') },
+      { key: 'a:2', eventId: 'a', index: 2, message: reply('three') },
+      { key: 'b:0', eventId: 'b', index: 0, message: reply('other') },
+    ]);
+    await store.outbox.delivered('a:0', ['m1']);
+    await store.outbox.dead('a:1', [], 'chat not found');
+    await store.inbox.finish('a', { replies: true, delivered: { key: 'a:2', ids: ['m3'] } });
+    expect((await store.inbox.unfinished()).map((e) => e.id)).toEqual(['b']);
+    for (const key of ['a:0', 'a:2']) expect(await store.outbox.get(key)).toBeUndefined();
+    expect((await store.outbox.list('dead')).map((r) => r.key)).toEqual(['a:1']);
+    expect((await store.outbox.list('pending')).map((r) => r.key)).toEqual(['b:0']);
+    expect(await store.outbox.list('delivered')).toEqual([]);
+  });
+
   it('gives one unfinished event by its id, with its latest journal, and nothing once it is finished', async () => {
     const store = await fresh();
     await store.inbox.admit({ id: 'a', botId: 'tg', key: 'k1', journal: { stage: 'received' } }, 60_000);

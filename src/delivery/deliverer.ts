@@ -8,7 +8,7 @@ import type { ReplyStream } from '../bot/stream.js';
 import type { Delivery, OutgoingMessage } from '../message.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Metrics } from '../runtime/metrics.js';
-import type { Outbox, OutboxRecord } from '../store/index.js';
+import type { DeliveredItem, Outbox, OutboxRecord } from '../store/index.js';
 import type { ThroughOutage } from '../store/outage.js';
 import type { Pacing } from './pacer.js';
 import type { Trace } from '../pipeline/trace.js';
@@ -30,8 +30,12 @@ export interface DelivererOptions {
   trace?: Trace;
 }
 
-/** A Delivery as the pipeline sees it: `left` when shutdown stopped it before the platform took it (it is sent after the restart). */
-export type ItemDelivery = Delivery & { left?: true };
+/**
+ * A Delivery as the pipeline sees it: `left` when shutdown stopped it before the platform took it
+ * (it is sent after the restart); `unmarked` when the platform took it and the caller, not the
+ * deliverer, records that (sendAll's `finishing`).
+ */
+export type ItemDelivery = Delivery & { left?: true; unmarked?: DeliveredItem };
 
 export class Deliverer {
   private readonly stopping = new AbortController();
@@ -69,19 +73,25 @@ export class Deliverer {
     return collect(stream, this.options.streams ?? defaultStreamSettings, this.stopping.signal);
   }
 
-  /** Sends items one after another, so a chat sees them in order. */
-  async sendAll(records: readonly OutboxRecord[], log: Logger): Promise<ItemDelivery[]> {
+  /**
+   * Sends items one after another, so a chat sees them in order. `finishing`: the caller finishes
+   * the event once these are sent, and records the last item's delivery with that finish, in one
+   * write; the platform taking it is then `unmarked` in its delivery. When an item before it was
+   * left for the next start (a shutdown), the event is not finished, and the last is marked here.
+   */
+  async sendAll(records: readonly OutboxRecord[], log: Logger, finishing = false): Promise<ItemDelivery[]> {
     const deliveries: ItemDelivery[] = [];
-    for (const record of records) deliveries.push(await this.send(record, log));
+    const last = records.length - 1;
+    for (let i = 0; i <= last; i++) deliveries.push(await this.send(records[i]!, log, finishing && i === last && !deliveries.some((d) => d.left)));
     return deliveries;
   }
 
   /** One item to the end: delivered, dead, or left for the next start. Never throws. */
-  send(record: OutboxRecord, log: Logger): Promise<ItemDelivery> {
+  send(record: OutboxRecord, log: Logger, unmarked = false): Promise<ItemDelivery> {
     const { trace } = this.options;
     // One already delivered or dead (sent live, or before a restart) is not sent again: nothing to tell.
-    if (!trace || record.state === 'delivered' || record.state === 'dead') return this.deliver(record, log);
-    return this.deliver(record, log).then((delivery) => {
+    if (!trace || record.state === 'delivered' || record.state === 'dead') return this.deliver(record, log, unmarked);
+    return this.deliver(record, log, unmarked).then((delivery) => {
       trace.delivery(record.eventId, { key: record.key, message: record.message, ...delivery });
       return delivery;
     });
@@ -92,7 +102,7 @@ export class Deliverer {
     this.options.trace?.delivery(record.eventId, { key: record.key, message: record.message, ok: true, ids, ms, edits });
   }
 
-  private async deliver(record: OutboxRecord, log: Logger): Promise<ItemDelivery> {
+  private async deliver(record: OutboxRecord, log: Logger, unmarked: boolean): Promise<ItemDelivery> {
     const started = performance.now();
     const { message, key } = record;
     const ids = [...record.ids];
@@ -112,11 +122,12 @@ export class Deliverer {
       const delivery = await adapter.send(message, { key, sent: ids.length, signal, pace: () => pacer.take(message.to, signal) });
       ids.push(...delivery.ids);
       if (delivery.ok) {
-        // Not waited for: the write is queued now, in order, and commits with whatever comes next in
-        // this tick (the event's finish, usually). A crash before that commit is the same window as
-        // a crash during the send: the item goes again after the restart.
-        void this.note(() => outbox.delivered(key, ids), log);
         this.count(adapter, 'delivered');
+        if (unmarked) return { ok: true, ids, ms: elapsed(), unmarked: { key, ids } };
+        // Not waited for: the write is queued now, in order, and commits with whatever comes next in
+        // this tick. A crash before that commit is the same window as a crash during the send: the
+        // item goes again after the restart.
+        void this.note(() => outbox.delivered(key, ids), log);
         return { ok: true, ids, ms: elapsed() };
       }
       const error = delivery.error ?? 'the platform refused it';

@@ -11,7 +11,7 @@ import type { Logger } from '../runtime/logger.js';
 import { lazyChild } from '../runtime/lazy-logger.js';
 import type { Metrics } from '../runtime/metrics.js';
 import { errorMessage } from '../inbound/supervisor.js';
-import { pendingRecord, type OutboxItem, type OutboxRecord, type Store } from '../store/index.js';
+import { pendingRecord, type DeliveredItem, type FinishOptions, type OutboxItem, type OutboxRecord, type Store } from '../store/index.js';
 import { throughOutage, type ThroughOutage } from '../store/outage.js';
 import type { MessageJournal as Journal, Outcome } from './journal.js';
 import type { LimitState, UserLimits } from './limits.js';
@@ -92,6 +92,7 @@ export class MessageHandler {
     let end: RunEnd = 'done';
     /** Handed to another instance: that one logs, counts and finishes it (or, gone, leaves it to a run here that does). */
     let handedOver: HandOver | undefined;
+    let deliveries: ItemDelivery[] = [];
     try {
       const delivering = await this.decide(journal, run);
       if ('elsewhere' in delivering) {
@@ -102,7 +103,8 @@ export class MessageHandler {
       outcome = delivering.outcome;
       const records = delivering.records ?? (await this.deps.store.outbox.ofEvent(eventId));
       replies = records.length;
-      const deliveries: ItemDelivery[] = records.length === 0 ? [] : await this.deps.deliverer.sendAll(records, log);
+      // Without onSent the event is finished as soon as its replies are sent: the last one's delivery is recorded with that finish.
+      if (records.length > 0) deliveries = await this.deps.deliverer.sendAll(records, log, !this.deps.hooks.onSent);
       if (run.live) for (const [i, record] of records.entries()) deliveries[i]!.edits = run.live.edits.get(record.key);
       if (deliveries.some((d) => d.left)) {
         end = 'left';
@@ -112,7 +114,7 @@ export class MessageHandler {
       this.afterSent(delivering.journal, outcome, deliveries, run);
     } catch (error) {
       log.error({ err: error }, 'pipeline failed');
-      await this.finish(eventId, log);
+      await this.finish(eventId, log, true, deliveries.at(-1)?.unmarked);
     } finally {
       const ms = performance.now() - started;
       this.deps.trace?.finished(eventId, end === 'done' ? outcome : 'left', ms);
@@ -317,11 +319,11 @@ export class MessageHandler {
   }
 
   /** onSent never delays the user: it runs after delivery, in the background, tracked for shutdown; then the event is finished. */
-  private afterSent(delivering: Extract<Journal, { stage: 'delivering' }>, outcome: Outcome, deliveries: Delivery[], run: Run): void {
+  private afterSent(delivering: Extract<Journal, { stage: 'delivering' }>, outcome: Outcome, deliveries: ItemDelivery[], run: Run): void {
     const hook = this.deps.hooks.onSent;
     // Not tracked: a queued store write is committed when the store closes.
     // `deliveries` are of every item the event has in the outbox (records read back on a resume): none, nothing to forget there.
-    if (!hook) return void this.finish(run.eventId, run.log, deliveries.length > 0);
+    if (!hook) return void this.finish(run.eventId, run.log, deliveries.length > 0, deliveries.at(-1)?.unmarked);
     const journal: Extract<Journal, { stage: 'delivered' }> = { ...delivering, stage: 'delivered', outcome };
     const data: StageData = { eventId: run.eventId, message: journal.message, request: journal.request, result: journal.result, deliveries: deliveries.map(({ ok, ids, error, ms, edits }) => ({ ok, ids, ms, ...(error === undefined ? {} : { error }), ...(edits === undefined ? {} : { edits }) })) };
     const task = (async () => {
@@ -350,11 +352,13 @@ export class MessageHandler {
     }
   }
 
-  private finish(eventId: string, log: Logger, replies = true): Promise<void> {
+  /** `delivered`: the event's last reply, taken by the platform and not yet marked delivered (Deliverer.sendAll's `finishing`). */
+  private finish(eventId: string, log: Logger, replies = true, delivered?: DeliveredItem): Promise<void> {
     // One taken unrecorded ends with its dedup key; that never rejects (replayable.ts).
     const replayable = this.deps.replayable?.finish(eventId);
     if (replayable) return replayable;
-    return this.durable(() => this.deps.store.inbox.finish(eventId, { replies })).catch((error: unknown) => {
+    const options: FinishOptions = replies ? { replies, delivered } : { replies };
+    return this.durable(() => this.deps.store.inbox.finish(eventId, options)).catch((error: unknown) => {
       log.error({ err: errorMessage(error) }, 'could not mark the event finished; after a restart it is resumed, and what was delivered is not sent again');
     });
   }

@@ -41,6 +41,14 @@ export interface StoredEvent extends NewEvent {
   seq: number;
 }
 
+/** An outbox item the platform took: its key, and the platform's ids of the parts it was sent as. */
+export interface DeliveredItem {
+  key: string;
+  ids: readonly string[];
+}
+
+export type FinishOptions = { replies: false } | { replies: true; delivered?: DeliveredItem };
+
 export interface Inbox {
   /** Records a new event together with its dedup key. False, and nothing written, when the key was taken within `dedupTtlMs` (a redelivery). */
   admit(event: NewEvent, dedupTtlMs: number): Promise<boolean>;
@@ -49,8 +57,10 @@ export interface Inbox {
   /**
    * The event is done: it is forgotten, and so are its delivered replies (its dedup key lives on
    * until its TTL). `{ replies: false }`: the caller knows it put none in the outbox, so there are none to look for.
+   * `delivered`: a reply of this event the platform has just taken, not yet marked delivered: one
+   * write instead of Outbox.delivered and then this (the hot path's last two).
    */
-  finish(id: string, options?: { replies: boolean }): Promise<void>;
+  finish(id: string, options?: FinishOptions): Promise<void>;
   /** The id of the event admitted with this dedup key, while the key is remembered. */
   admittedAs(botId: string, key: string): Promise<string | undefined>;
   /** An event admitted and not finished; undefined once it is finished (or was never admitted). */

@@ -4,7 +4,7 @@
 import { decode, encode } from './codec.js';
 import { LocalLeases } from './local-leases.js';
 import { LocalSignals } from './signals.js';
-import { admittedAs, dedupKey, pendingRecord, type Inbox, type KeyValue, type Leases, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from './index.js';
+import { admittedAs, dedupKey, pendingRecord, type FinishOptions, type Inbox, type KeyValue, type Leases, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from './index.js';
 import { Eviction } from '../runtime/eviction.js';
 
 interface Entry {
@@ -102,10 +102,12 @@ class MemoryInbox implements Inbox {
     if (event) event.journal = journal;
   }
 
-  async finish(id: string, options?: { replies: boolean }): Promise<void> {
+  async finish(id: string, options?: FinishOptions): Promise<void> {
     this.events.delete(id);
+    if (options?.replies === false) return;
+    if (options?.delivered) this.outbox.markDelivered(options.delivered.key, options.delivered.ids);
     // A walk of the whole outbox: skipped when the event put nothing in it.
-    if (options?.replies !== false) this.outbox.forgetDelivered(id);
+    this.outbox.forgetDelivered(id);
   }
 
   admittedAs(botId: string, key: string): Promise<string | undefined> {
@@ -140,6 +142,10 @@ class MemoryOutbox implements Outbox {
   }
 
   async delivered(key: string, ids: readonly string[]): Promise<void> {
+    this.markDelivered(key, ids);
+  }
+
+  markDelivered(key: string, ids: readonly string[]): void {
     const record = this.touch(key);
     if (!record) return;
     record.state = 'delivered';

@@ -8,7 +8,7 @@
 
 import { Redis } from 'ioredis';
 import { decode, encode, encodeJournal } from '../codec.js';
-import { admittedAs, dedupKey, StoreError, type Inbox, type Leases, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from '../index.js';
+import { admittedAs, dedupKey, StoreError, type FinishOptions, type Inbox, type Leases, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from '../index.js';
 import * as lua from './scripts.js';
 import { defineLeaseCommands, RedisLeases, type LeaseRedis } from './leases.js';
 import { RedisSignals } from './signals.js';
@@ -210,8 +210,9 @@ class RedisInbox implements Inbox {
     await this.store.call(() => this.store.redis.sbUpdate(this.store.prefix, id, text));
   }
 
-  async finish(id: string): Promise<void> {
-    await this.store.call(() => this.store.redis.sbFinish(this.store.prefix, id));
+  async finish(id: string, options?: FinishOptions): Promise<void> {
+    const delivered = options?.replies === false ? '' : (options?.delivered?.key ?? '');
+    await this.store.call(() => this.store.redis.sbFinish(this.store.prefix, id, delivered));
   }
 
   admittedAs(botId: string, key: string): Promise<string | undefined> {

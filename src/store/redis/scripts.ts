@@ -22,7 +22,7 @@ end
 return 1
 `;
 
-/** ARGV: prefix, id. Forgets the event and its delivered items. */
+/** ARGV: prefix, id, the key of an item delivered just now and not marked ('' none). Forgets the event and its delivered items. */
 export const finish = `
 local p = ARGV[1]
 redis.call('HDEL', p .. 'events', ARGV[2])
@@ -30,10 +30,11 @@ redis.call('HDEL', p .. 'journal', ARGV[2])
 redis.call('ZREM', p .. 'order', ARGV[2])
 local set = p .. 'ob:ev:' .. ARGV[2]
 for _, key in ipairs(redis.call('SMEMBERS', set)) do
-  if redis.call('HGET', p .. 'ob:' .. key, 'state') == 'delivered' then
+  local state = redis.call('HGET', p .. 'ob:' .. key, 'state')
+  if state == 'delivered' or (key == ARGV[3] and state) then
     redis.call('DEL', p .. 'ob:' .. key)
     redis.call('SREM', set, key)
-    redis.call('ZREM', p .. 'ob:state:delivered', key)
+    redis.call('ZREM', p .. 'ob:state:' .. state, key)
   end
 end
 return 1

@@ -5,7 +5,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database, { type Database as Db, type Statement } from 'better-sqlite3';
 import { decode, encode, encodeJournal } from '../codec.js';
-import { admittedAs, dedupKey, StoreError, type Inbox, type Leases, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from '../index.js';
+import { admittedAs, dedupKey, StoreError, type FinishOptions, type Inbox, type Leases, type NewEvent, type Outbox, type OutboxItem, type OutboxRecord, type OutboxState, type Store, type StoredEvent } from '../index.js';
 import { WriteBatch } from './batch.js';
 import { Checkpoints } from './checkpoints.js';
 import { LocalLeases } from '../local-leases.js';
@@ -169,11 +169,14 @@ class SqliteInbox implements Inbox {
     return this.store.write(() => void this.store.sql.update.run(text, id));
   }
 
-  finish(id: string, options?: { replies: boolean }): Promise<void> {
-    const replies = options?.replies !== false;
+  finish(id: string, options?: FinishOptions): Promise<void> {
+    const { sql } = this.store;
+    if (options?.replies === false) return this.store.write(() => void sql.finish.run(id));
+    const delivered = options?.delivered;
     return this.store.write(() => {
-      this.store.sql.finish.run(id);
-      if (replies) this.store.sql.forgetDelivered.run(id);
+      sql.finish.run(id);
+      if (delivered) sql.forgetDeliveredAnd.run(id, delivered.key);
+      else sql.forgetDelivered.run(id);
     });
   }
 
@@ -304,6 +307,8 @@ function prepare(db: Db) {
     unfinished: s(`SELECT seq, id, bot, key, journal FROM events ORDER BY seq`),
     event: s(`SELECT seq, id, bot, key, journal FROM events WHERE id = ?`),
     forgetDelivered: s(`DELETE FROM outbox WHERE event_id = ? AND state = 'delivered'`),
+    // The same, and the item delivered just now (not marked: it would be marked and deleted in one commit).
+    forgetDeliveredAnd: s(`DELETE FROM outbox WHERE event_id = ? AND (state = 'delivered' OR key = ?)`),
     add: s(`INSERT INTO outbox (key, event_id, idx, message, state, created, updated) VALUES (?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT(key) DO NOTHING`),
     attempted: s(`UPDATE outbox SET ids = ?, error = coalesce(?, error), attempts = attempts + 1, updated = ? WHERE key = ?`),
     delivered: s(`UPDATE outbox SET state = 'delivered', ids = ?, error = NULL, attempts = attempts + 1, updated = ? WHERE key = ?`),
