@@ -305,9 +305,11 @@ export class MessageHandler {
     // Added and saved in one round trip. A networked store that lost its connection is usually back
     // within moments: the replies wait for it rather than go out unrecorded, which would send them
     // again when the event is resumed.
-    const write = () => {
+    const write = (): Promise<unknown> => {
       this.deps.replayable?.record(run.eventId);
-      return Promise.all([items.length > 0 ? store.outbox.add(items) : undefined, journal ? store.inbox.update(run.eventId, journal) : undefined]);
+      // Both queued in this turn commit together; the usual one alone is awaited without a Promise.all around it.
+      if (!journal) return store.outbox.add(items);
+      return Promise.all([items.length > 0 ? store.outbox.add(items) : undefined, store.inbox.update(run.eventId, journal)]);
     };
     try {
       await this.durable(write);
