@@ -7,7 +7,7 @@
 // first start of a build writes its code caches), then the cases run interleaved, run by run.
 
 import { execFile, spawn } from 'node:child_process';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,9 +58,14 @@ export async function startupRows(runs: number, quick = false): Promise<StartupR
       ['source', join(root, 'bin/switchboard.js')],
       ['dist', join(dir, 'dist-cli.mjs')],
     ];
+    const npmFloor = join(dir, 'npm-floor');
+    await mkdir(npmFloor);
+    await writeFile(join(npmFloor, 'package.json'), JSON.stringify({ name: 'npm-floor', private: true, scripts: { start: 'node -e 0' } }));
     const references: Case[] = [
       { name: 'node -e 0 (reference)', command: process.execPath, args: ['-e', '0'], cwd: dir, until: 'exit' },
       { name: 'node --import tsx -e 0 (reference)', command: process.execPath, args: ['--import', 'tsx', '-e', '0'], cwd: root, until: 'exit' },
+      // npm's own share of `npm start`: the same npm command in a project whose start script is only `node -e 0`.
+      { name: 'npm start of `node -e 0` (reference: npm on top of node)', command: 'npm', args: ['start', '--silent'], cwd: npmFloor, until: 'exit' },
       { name: 'npm start (sandbox, no config) to /readyz', targetMs: 400, command: 'npm', args: ['start', '--silent'], cwd: root, until: 'readyz' },
     ];
     const cases: Case[] = [
