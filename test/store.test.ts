@@ -76,7 +76,7 @@ describe.each(backends)('%s store', (_name, backend) => {
     ]);
     await store.outbox.delivered('a:0', ['m1']);
     await store.outbox.dead('a:1', [], 'chat not found');
-    await store.inbox.finish('a', { replies: true, delivered: { key: 'a:2', ids: ['m3'] } });
+    await store.inbox.finish('a', { replies: true, delivered: 'a:2' });
     expect((await store.inbox.unfinished()).map((e) => e.id)).toEqual(['b']);
     for (const key of ['a:0', 'a:2']) expect(await store.outbox.get(key)).toBeUndefined();
     expect((await store.outbox.list('dead')).map((r) => r.key)).toEqual(['a:1']);

@@ -8,7 +8,7 @@ import type { ReplyStream } from '../bot/stream.js';
 import type { Delivery, OutgoingMessage } from '../message.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Metrics } from '../runtime/metrics.js';
-import type { DeliveredItem, Outbox, OutboxRecord } from '../store/index.js';
+import type { Outbox, OutboxRecord } from '../store/index.js';
 import type { ThroughOutage } from '../store/outage.js';
 import type { Pacing } from './pacer.js';
 import type { Trace } from '../pipeline/trace.js';
@@ -32,10 +32,10 @@ export interface DelivererOptions {
 
 /**
  * A Delivery as the pipeline sees it: `left` when shutdown stopped it before the platform took it
- * (it is sent after the restart); `unmarked` when the platform took it and the caller, not the
- * deliverer, records that (sendAll's `finishing`).
+ * (it is sent after the restart); `unmarked`, its key, when the platform took it and the caller,
+ * not the deliverer, records that (sendAll's `finishing`).
  */
-export type ItemDelivery = Delivery & { left?: true; unmarked?: DeliveredItem };
+export type ItemDelivery = Delivery & { left?: true; unmarked?: string };
 
 export class Deliverer {
   private readonly stopping = new AbortController();
@@ -123,7 +123,7 @@ export class Deliverer {
       ids.push(...delivery.ids);
       if (delivery.ok) {
         this.count(adapter, 'delivered');
-        if (unmarked) return { ok: true, ids, ms: elapsed(), unmarked: { key, ids } };
+        if (unmarked) return { ok: true, ids, ms: elapsed(), unmarked: key };
         // Not waited for: the write is queued now, in order, and commits with whatever comes next in
         // this tick. A crash before that commit is the same window as a crash during the send: the
         // item goes again after the restart.

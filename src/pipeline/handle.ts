@@ -11,7 +11,7 @@ import type { Logger } from '../runtime/logger.js';
 import { lazyChild } from '../runtime/lazy-logger.js';
 import type { Metrics } from '../runtime/metrics.js';
 import { errorMessage } from '../inbound/supervisor.js';
-import { pendingRecord, type DeliveredItem, type FinishOptions, type OutboxItem, type OutboxRecord, type Store } from '../store/index.js';
+import { pendingRecord, type FinishOptions, type OutboxItem, type OutboxRecord, type Store } from '../store/index.js';
 import { throughOutage, type ThroughOutage } from '../store/outage.js';
 import type { MessageJournal as Journal, Outcome } from './journal.js';
 import type { LimitState, UserLimits } from './limits.js';
@@ -354,8 +354,8 @@ export class MessageHandler {
     }
   }
 
-  /** `delivered`: the event's last reply, taken by the platform and not yet marked delivered (Deliverer.sendAll's `finishing`). */
-  private finish(eventId: string, log: Logger, replies = true, delivered?: DeliveredItem): Promise<void> {
+  /** `delivered`: the key of the event's last reply, taken by the platform and not yet marked delivered (Deliverer.sendAll's `finishing`). */
+  private finish(eventId: string, log: Logger, replies = true, delivered?: string): Promise<void> {
     // One taken unrecorded ends with its dedup key; that never rejects (replayable.ts).
     const replayable = this.deps.replayable?.finish(eventId);
     if (replayable) return replayable;

@@ -41,13 +41,8 @@ export interface StoredEvent extends NewEvent {
   seq: number;
 }
 
-/** An outbox item the platform took: its key, and the platform's ids of the parts it was sent as. */
-export interface DeliveredItem {
-  key: string;
-  ids: readonly string[];
-}
-
-export type FinishOptions = { replies: false } | { replies: true; delivered?: DeliveredItem };
+/** `delivered`: the key of a reply of this event the platform has just taken, not marked delivered: forgotten with the others. */
+export type FinishOptions = { replies: false } | { replies: true; delivered?: string };
 
 export interface Inbox {
   /** Records a new event together with its dedup key. False, and nothing written, when the key was taken within `dedupTtlMs` (a redelivery). */
@@ -57,8 +52,9 @@ export interface Inbox {
   /**
    * The event is done: it is forgotten, and so are its delivered replies (its dedup key lives on
    * until its TTL). `{ replies: false }`: the caller knows it put none in the outbox, so there are none to look for.
-   * `delivered`: a reply of this event the platform has just taken, not yet marked delivered: one
-   * write instead of Outbox.delivered and then this (the hot path's last two).
+   * `delivered`: a reply of this event the platform has just taken, not yet marked delivered (its
+   * ids are not kept, as it is forgotten here): one write instead of Outbox.delivered and then this
+   * (the hot path's last two).
    */
   finish(id: string, options?: FinishOptions): Promise<void>;
   /** The id of the event admitted with this dedup key, while the key is remembered. */

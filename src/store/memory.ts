@@ -105,9 +105,8 @@ class MemoryInbox implements Inbox {
   async finish(id: string, options?: FinishOptions): Promise<void> {
     this.events.delete(id);
     if (options?.replies === false) return;
-    if (options?.delivered) this.outbox.markDelivered(options.delivered.key, options.delivered.ids);
     // A walk of the whole outbox: skipped when the event put nothing in it.
-    this.outbox.forgetDelivered(id);
+    this.outbox.forgetDelivered(id, options?.delivered);
   }
 
   admittedAs(botId: string, key: string): Promise<string | undefined> {
@@ -142,10 +141,6 @@ class MemoryOutbox implements Outbox {
   }
 
   async delivered(key: string, ids: readonly string[]): Promise<void> {
-    this.markDelivered(key, ids);
-  }
-
-  markDelivered(key: string, ids: readonly string[]): void {
     const record = this.touch(key);
     if (!record) return;
     record.state = 'delivered';
@@ -186,8 +181,9 @@ class MemoryOutbox implements Outbox {
     return this.records.delete(key);
   }
 
-  forgetDelivered(eventId: string): void {
-    for (const [key, record] of this.records) if (record.eventId === eventId && record.state === 'delivered') this.records.delete(key);
+  /** `andKey`: a reply of the event delivered just now, not marked (Inbox.finish's `delivered`). */
+  forgetDelivered(eventId: string, andKey?: string): void {
+    for (const [key, record] of this.records) if (record.eventId === eventId && (record.state === 'delivered' || key === andKey)) this.records.delete(key);
   }
 
   /** The record to change in place (memory is this store's own), its time moved on. */

@@ -211,7 +211,7 @@ class RedisInbox implements Inbox {
   }
 
   async finish(id: string, options?: FinishOptions): Promise<void> {
-    const delivered = options?.replies === false ? '' : (options?.delivered?.key ?? '');
+    const delivered = options?.replies === false ? '' : (options?.delivered ?? '');
     await this.store.call(() => this.store.redis.sbFinish(this.store.prefix, id, delivered));
   }
 

@@ -175,7 +175,7 @@ class SqliteInbox implements Inbox {
     const delivered = options?.delivered;
     return this.store.write(() => {
       sql.finish.run(id);
-      if (delivered) sql.forgetDeliveredAnd.run(id, delivered.key);
+      if (delivered) sql.forgetDeliveredAnd.run(id, delivered);
       else sql.forgetDelivered.run(id);
     });
   }
