@@ -20,11 +20,11 @@ COPY adapters ./adapters
 COPY bots ./bots
 # The operator console's page (built and committed: npm run build:console).
 COPY console/dist ./console/dist
-COPY scripts/source-cache.js scripts/bundle.js scripts/cjs-bundles.js ./scripts/
+COPY scripts/source-cache.js scripts/source-build.js scripts/bundle.js scripts/cjs-bundles.js ./scripts/
 COPY deploy/switchboard.yaml ./deploy/switchboard.yaml
 # Compiled to JavaScript once, here (bin/switchboard.js would do it at the first start, into a
 # folder the node user cannot write): every start then runs it as it is.
-RUN node scripts/source-cache.js
+RUN node scripts/source-build.js
 # The store lives on the volume; the image's node user (uid 1000) owns it, and a new named
 # volume starts with that ownership.
 RUN mkdir -p /data && chown node:node /data

@@ -77,7 +77,7 @@ describe('Dockerfile', () => {
     expect(deps.find((i) => i.op === 'RUN')?.args).toBe('npm ci --omit=dev');
   });
 
-  it('copies every script the compile step (RUN node scripts/source-cache.js) imports', () => {
+  it('copies every script the compile step (RUN node scripts/source-build.js) imports, and the check every start runs', () => {
     const copied = new Set(image.filter((i) => i.op === 'COPY' && !i.args.startsWith('--from')).flatMap((i) => i.args.split(/\s+/).slice(0, -1)));
     const needed = new Set<string>();
     const visit = (script: string) => {
@@ -86,8 +86,9 @@ describe('Dockerfile', () => {
       // Static imports, and the dynamic ones a build loads (import('./bundle.js')).
       for (const [, path, dynamic] of read(script).matchAll(/^import [^;]*from '(\.\/[^']+)'|import\('(\.\/[^']+)'\)/gm)) visit(posix.join(posix.dirname(script), (path ?? dynamic)!));
     };
-    expect(image.some((i) => i.op === 'RUN' && i.args === 'node scripts/source-cache.js')).toBe(true);
-    visit('scripts/source-cache.js');
+    expect(image.some((i) => i.op === 'RUN' && i.args === 'node scripts/source-build.js')).toBe(true);
+    visit('scripts/source-build.js');
+    expect(needed).toContain('scripts/source-cache.js');
     expect(needed.size).toBeGreaterThan(2);
     for (const script of needed) expect(copied, script).toContain(script);
   });
