@@ -22,13 +22,14 @@ import { throughOutage, type ThroughOutage } from '../store/outage.js';
 import { AdmissionsInDoubt, type Doubtful } from './doubt.js';
 import { OwnerlessReplies } from './ownerless.js';
 import { MessageHandler, type RunEnd } from './handle.js';
+import { ChatQueues } from './chat-queues.js';
 import type { EventJournal, Journal, MessageJournal } from './journal.js';
 import type { StageHooks } from './lifecycle.js';
 import type { UserLimits } from './limits.js';
 import { PlatformEvents } from './platform-events.js';
 import { Slots } from './slots.js';
 import { Prompts, type Resumption, type SharedWaits } from './prompts.js';
-import { renewEvery, ReplayableEvents } from './replayable.js';
+import { ReplayableEvents } from './replayable.js';
 import { replayableEventId } from './event-id.js';
 import { Tally } from './tally.js';
 import type { Trace } from './trace.js';
@@ -81,11 +82,8 @@ export class Pipeline {
   private readonly events: PlatformEvents;
   /** Background work (prompts answered, onSent, resumed events…) still running. */
   private readonly inFlight = new Set<Promise<unknown>>();
-  /** Messages queued or running: counted, not kept in inFlight (this is the hot path; tally.ts). */
-  private readonly scheduled = new Tally();
-  /** The tail of each chat's queue: messages of one chat are handled in arrival order. Moved onto a fresh map every renewEvery sets (see replayable.ts). */
-  private chatTails = new Map<string, Promise<void>>();
-  private tailsSinceRenewal = 0;
+  /** Messages queued or running, one at a time per chat; each holds a slot until it is done. */
+  private readonly chats: ChatQueues;
   private closed = false;
   /** Messages admitted or being handled, against maxInFlight. */
   private readonly slots: Slots;
@@ -102,6 +100,7 @@ export class Pipeline {
     this.dedupTtlMs = options.dedupTtlMs ?? 3_600_000;
     this.slots = new Slots(options.maxInFlight ?? 1000);
     const { adapters, store, logger, metrics } = options;
+    this.chats = new ChatQueues(logger, () => this.slots.release());
     metrics?.describe('switchboard_events_unrecorded_total', 'Events a platform handed over that the store could not record: refused, for the platform to deliver again');
     this.inDoubt = new AdmissionsInDoubt(store.inbox, logger, (event) => this.takeDoubtful(event));
     store.onAvailability?.((available) => {
@@ -256,7 +255,7 @@ export class Pipeline {
   }
 
   /** Chats with an event queued or running: at most maxInFlight, as each holds a slot. */
-  get queuedChats(): number { return this.chatTails.size; }
+  get queuedChats(): number { return this.chats.chats; }
 
   /** Runs an event a worker took from the shared queue, from its journal. Never throws. */
   runQueued(event: StoredEvent, resumed: boolean): Promise<RunEnd> {
@@ -268,31 +267,9 @@ export class Pipeline {
 
   /** Queues an event behind the others of its chat; it holds a slot until it is done. */
   private schedule(id: string, journal: MessageJournal, resumed: boolean, onHandled?: () => void, gate?: Promise<void>): void {
-    const chat = chatOf(journal)!;
-    const previous = this.chatTails.get(chat) ?? gate;
     // No then for an onHandled the platform did not give (a gateway's): a promise fewer per message.
     const handle = onHandled ? (): Promise<unknown> => this.handler.run(id, journal, resumed).then(onHandled) : (): Promise<unknown> => this.handler.run(id, journal, resumed);
-    // One then for both ends rather than catch and finally: two promises fewer per message.
-    const run: Promise<void> = (previous ? previous.then<unknown>(handle) : handle()).then(
-      () => this.ran(chat, run),
-      (error: unknown) => {
-        this.options.logger.error({ err: error, event: id }, 'handling failed');
-        this.ran(chat, run);
-      },
-    );
-    this.scheduled.add();
-    if (++this.tailsSinceRenewal === renewEvery) {
-      this.tailsSinceRenewal = 0;
-      this.chatTails = new Map(this.chatTails);
-    }
-    this.chatTails.set(chat, run);
-  }
-
-  /** A scheduled event is done: its chat's queue ends with it unless another came behind it, and its slot is free. */
-  private ran(chat: string, run: Promise<void>): void {
-    this.scheduled.done();
-    if (this.chatTails.get(chat) === run) this.chatTails.delete(chat);
-    this.slots.release();
+    this.chats.enqueue(chatOf(journal)!, id, handle, gate);
   }
 
   /**
@@ -387,10 +364,11 @@ export class Pipeline {
   /** Resolves when every admitted event has been handled, or after `timeoutMs`. Returns how many were still running. */
   async drain(timeoutMs = Number.POSITIVE_INFINITY): Promise<number> {
     const deadline = Date.now() + timeoutMs;
-    while (this.inFlight.size > 0 || this.scheduled.size > 0 || this.admitting.size > 0) {
+    const { running } = this.chats;
+    while (this.inFlight.size > 0 || running.size > 0 || this.admitting.size > 0) {
       const left = deadline - Date.now();
-      if (left <= 0) return this.inFlight.size + this.scheduled.size + this.admitting.size;
-      const waits: Promise<unknown>[] = [...this.inFlight, this.scheduled.settled(), this.admitting.settled()];
+      if (left <= 0) return this.inFlight.size + running.size + this.admitting.size;
+      const waits: Promise<unknown>[] = [...this.inFlight, running.settled(), this.admitting.settled()];
       const settled = Promise.allSettled(waits);
       if (!Number.isFinite(left)) {
         await settled;
