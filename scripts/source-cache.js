@@ -33,7 +33,7 @@ export const listing = join(cacheDir, 'sources.json');
  */
 export const apartManifest = join(cacheDir, 'vendor/manifest.json');
 /** What those bundles are built from: the installed packages (the lockfile says when they change) and the script. */
-export const apartInputs = ['package.json', 'package-lock.json', 'scripts/cjs-bundles.js'];
+const apartInputs = ['package.json', 'package-lock.json', 'scripts/cjs-bundles.js'];
 
 /** The compiled cli module's path, compiled first if a source changed since the last build. */
 export async function compiledCli() {
